@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// ownops command-line entry. `--version` is answered without loading the CLI: cron and
+// timers start ownops often, and start-up time is its constant cost.
+import { readFileSync } from 'node:fs'
+import module from 'node:module'
+
+const args = process.argv.slice(2)
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  process.stdout.write(`${pkg.version}\n`)
+} else {
+  // Node 22.1+: cache compiled code between runs (a no-op where unsupported).
+  try {
+    module.enableCompileCache?.()
+  } catch {}
+  const { main } = await import('../dist/cli.js')
+  process.exitCode = await main(process.argv)
+  // Do not wait for idle sockets (Docker keep-alive) to close.
+  setImmediate(() => process.exit(process.exitCode))
+}

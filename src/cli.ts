@@ -1,0 +1,241 @@
+/**
+ * The command-line layer: commander parses flags into options, builds the context,
+ * lazily imports the one command module needed, prints its result, and maps errors and
+ * signals to exit codes. This is the only place that catches errors or exits.
+ */
+import { Command, CommanderError, Option } from 'commander'
+import { writeSync } from 'node:fs'
+import type { Ctx, CommandResult, GlobalOptions } from './context.js'
+import { ExitCode, exitStatusHelp, isOwnopsError, OwnopsError } from './errors.js'
+import { logLevels, type LogLevel } from './log-levels.js'
+import { ownopsVersion } from './version.js'
+
+type Runner = (ctx: Ctx, args: string[], options: Record<string, unknown>) => Promise<CommandResult>
+
+const COMMON_EXITS = [ExitCode.ok, ExitCode.usage, ExitCode.internal, ExitCode.config, ExitCode.sigint, ExitCode.sigterm]
+
+interface PlannedCommand {
+  name: string
+  usage: string
+  summary: string
+  example: string
+}
+
+/** Subcommands that are part of ownops' design but not in this build yet. They say so and exit 69. */
+const planned: PlannedCommand[] = [
+  { name: 'backup', usage: '[TARGET...]', summary: 'back up databases, volumes and directories (checksummed, atomic, pruned)', example: 'ownops backup db' },
+  { name: 'backups', usage: '[TARGET]', summary: 'list backups with size, age and checksum', example: 'ownops backups db' },
+  { name: 'restore', usage: 'TARGET [BACKUP_ID|latest]', summary: 'restore a backup safely (verify, safety copy, swap, roll back)', example: 'ownops restore db latest --dry-run' },
+  { name: 'verify', usage: '[TARGET]', summary: 'verify backups, or restore them into a throwaway place (--drill)', example: 'ownops verify --drill' },
+  { name: 'monitor', usage: '', summary: 'run one check cycle: disk, memory, containers, endpoints, backups', example: 'ownops monitor' },
+  { name: 'restart', usage: 'SERVICE', summary: 'restart a service safely: warn, save, stop, start, wait until healthy', example: 'ownops restart mc --safe --in 30m' },
+  { name: 'notify', usage: '[MESSAGE|-]', summary: 'send a message to the configured channels, routed by level', example: 'echo "disk 91%" | ownops notify --level warning -' },
+  { name: 'cleanup', usage: '', summary: 'apply retention to backups, logs, Docker leftovers, temp files, old rows', example: 'ownops cleanup --dry-run' },
+  { name: 'schedule', usage: '<generate|install|list|remove>', summary: 'generate and install systemd timers or cron.d entries', example: 'ownops schedule generate --systemd' },
+]
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`
+}
+
+export function buildProgram(run: (runner: Runner, command: Command, args: string[]) => Promise<void>): Command {
+  const program = new Command('ownops')
+  program
+    .description('Operations for Docker services on one machine: backups, restores, monitoring, safe restarts, notifications and clean-up, run by systemd timers or cron.')
+    .version(ownopsVersion(), '-V, --version', 'print the version')
+    .option('-c, --config <file>', 'config file (default: $OWNOPS_CONFIG, ./ownops.yml, /etc/ownops/ownops.yml)')
+    .option('--json', 'machine-readable output on stdout', false)
+    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(logLevels as unknown as string[]))
+    .option('-q, --quiet', 'log warnings and errors only', false)
+    .option('--no-color', 'no colours in terminal output')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false })
+    .addHelpText(
+      'after',
+      examples([
+        'ownops doctor                      # what ownops needs, and what is missing',
+        'ownops config validate             # every config problem, with line numbers',
+        ...planned.map((p) => p.example),
+      ]) +
+        '\nConfig lookup: --config, $OWNOPS_CONFIG, ./ownops.yml, /etc/ownops/ownops.yml.\nSecrets: ${VAR} in the config, from the environment or /etc/ownops/ownops.env.\n\n' +
+        exitStatusHelp([0, 1, 2, 69, 70, 75, 77, 78, 130, 143]),
+    )
+
+  program
+    .command('doctor')
+    .summary('check what ownops needs on this machine')
+    .description('Check what ownops needs: Node version, config, Docker engine, state/lock/backup directories, systemd, cron and optional tools.')
+    .addHelpText('after', examples(['ownops doctor', 'ownops doctor --json | jq ".checks[] | select(.status==\\"fail\\")"']) + '\n' +
+      'Exits with the code of the most serious failure: 78 config invalid, 69 Docker unreachable, 77 a directory not writable.\n\n' +
+      exitStatusHelp([0, 1, 69, 77, 78]))
+    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/doctor.js')).runDoctor(ctx), cmd, []))
+
+  const config = program.command('config').summary('validate the config, print its JSON Schema, or show it').description('Work with the configuration file.')
+  config
+    .command('validate')
+    .description('Validate the config and report every problem with file, line, key and a hint.')
+    .addHelpText('after', examples(['ownops config validate', 'ownops -c /etc/ownops/ownops.yml config validate --json']) + '\n' + exitStatusHelp([0, 78]))
+    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/config.js')).runConfigValidate(ctx), cmd, []))
+  config
+    .command('schema')
+    .description('Print the JSON Schema of the config, for editors (yaml-language-server).')
+    .addHelpText('after', examples(['ownops config schema > /etc/ownops/ownops.schema.json', '# first line of ownops.yml:  # yaml-language-server: $schema=/etc/ownops/ownops.schema.json']))
+    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/config.js')).runConfigSchema(ctx), cmd, []))
+  config
+    .command('show')
+    .description('Print the effective config (defaults filled in, ${VAR} resolved) with secrets masked.')
+    .addHelpText('after', examples(['ownops config show']) + '\n' + exitStatusHelp([0, 78]))
+    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/config.js')).runConfigShow(ctx), cmd, []))
+
+  const lock = program
+    .command('lock')
+    .summary('show the host lock, or run any command under it (like flock)')
+    .description('The host-wide lock that backup, restore, cleanup and restart take. `lock status` shows its holder; `lock run -- CMD` runs a command of your own under it, so your scripts never collide with an ownops run.')
+  lock
+    .command('status')
+    .description('Show who holds the host lock.')
+    .addHelpText('after', examples(['ownops lock status', 'ownops lock status --json']) + '\n' + exitStatusHelp([0, 1]) + '\n  (1: the lock is held)')
+    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/lock.js')).runLockStatus(ctx), cmd, []))
+  lock
+    .command('run')
+    .description('Run a command while holding the host lock; exits with the command\'s own status.')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .option('--wait <duration>', 'wait this long for the lock (default: config lock.wait)')
+    .option('--stops <names>', 'comma-separated containers or targets this command stops (monitor stays quiet about them)')
+    .option('--name <text>', 'what to call this run in lock messages (default: the command line)')
+    .addHelpText('after', examples(['ownops lock run -- rsync -a /srv/data /mnt/usb/', 'ownops lock run --wait 30m --stops app -- ./migrate.sh']) + '\n' + exitStatusHelp([0, 75, 77]) + '\n  otherwise: the exit status of the command')
+    .action(async (commandArgs: string[], _opts, cmd: Command) => run(async (ctx, args, options) => (await import('./commands/lock.js')).runLockRun(ctx, args, options), cmd, commandArgs))
+
+  for (const p of planned) {
+    program
+      .command(`${p.name}${p.usage ? ` ${p.usage.replace(/[<>]/g, (c) => (c === '<' ? '[' : ']'))}` : ''}`)
+      .summary(`${p.summary} [not built yet]`)
+      .description(`${p.summary[0]?.toUpperCase()}${p.summary.slice(1)}.\n\nNot built in ownops ${ownopsVersion()} yet: this command exits 69 without doing anything.`)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .addHelpText('after', examples([p.example]) + '\n' + exitStatusHelp([69]))
+      .action(async (...actionArgs: unknown[]) => {
+        const cmd = actionArgs[actionArgs.length - 1] as Command
+        await run(async () => {
+          throw new OwnopsError(`ownops ${p.name} is not built in this version (${ownopsVersion()})`, {
+            exitCode: ExitCode.unavailable,
+            hint: 'nothing was done; see the README for what this version can do',
+          })
+        }, cmd, [])
+      })
+  }
+  return program
+}
+
+export interface CliIo {
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  stdout?: (text: string) => void
+  stderr?: (text: string) => void
+  stderrIsTTY?: boolean
+}
+
+/** Runs the CLI and resolves with the exit code. `io` lets tests run it in-process. */
+export async function main(argv: string[] = process.argv, io: CliIo = {}): Promise<number> {
+  const stdout = io.stdout ?? ((text: string) => void process.stdout.write(text))
+  const stderr = io.stderr ?? writeStderr
+  const stderrIsTTY = io.stderrIsTTY ?? Boolean(process.stderr.isTTY)
+  let exitCode: number = ExitCode.ok
+  const controller = new AbortController()
+  let activeCtx: Ctx | undefined
+  let signalCode: number | undefined
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    const code = signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm
+    if (signalCode !== undefined) {
+      // A second signal: stop waiting for clean-up.
+      process.exit(code)
+    }
+    signalCode = code
+    activeCtx?.log.warn({ signal }, 'interrupted: cleaning up before exit')
+    controller.abort(new OwnopsError(`interrupted by ${signal}`, { exitCode: code }))
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  const run = async (runner: Runner, command: Command, args: string[]) => {
+    const raw = command.optsWithGlobals() as Record<string, unknown>
+    const options: GlobalOptions = {
+      config: raw.config as string | undefined,
+      json: raw.json === true,
+      quiet: raw.quiet === true,
+      color: raw.color !== false,
+      logLevel: raw.logLevel as LogLevel | undefined,
+      wait: raw.wait as string | undefined,
+    }
+    // Loaded only when a command runs: --help and usage errors stay cheap.
+    const { Ctx } = await import('./context.js')
+    const ctx: Ctx = new Ctx({
+      options,
+      signal: controller.signal,
+      ...(io.env ? { env: io.env } : {}),
+      ...(io.cwd ? { cwd: io.cwd } : {}),
+      // Data on stdout passes the same redaction as logs: no secret is ever printed.
+      out: { write: (text) => stdout(ctx.redactor.redact(text)) },
+      logWrite: stderr,
+    })
+    activeCtx = ctx
+    try {
+      const result = await runner(ctx, args, raw)
+      ctx.out.write(options.json ? `${JSON.stringify(result.report, null, 2)}\n` : result.text)
+      exitCode = result.exitCode
+    } catch (error) {
+      exitCode = reportError(ctx, error, options.json, stderr, stderrIsTTY)
+    } finally {
+      await ctx.runCleanups()
+    }
+    if (signalCode !== undefined) exitCode = signalCode
+  }
+
+  const program = buildProgram(run)
+  program.exitOverride()
+  program.configureOutput({ writeErr: stderr, writeOut: stdout })
+  try {
+    await program.parseAsync(argv)
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok
+      return ExitCode.usage
+    }
+    stderr(`ownops: internal error: ${(error as Error).stack ?? String(error)}\nPlease report this with the command you ran.\n`)
+    return ExitCode.internal
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  return exitCode
+}
+
+function reportError(ctx: Ctx, error: unknown, json: boolean, stderr: (text: string) => void, stderrIsTTY: boolean): number {
+  const known = isOwnopsError(error) ? error : isOwnopsError((error as { cause?: unknown })?.cause) ? ((error as { cause: OwnopsError }).cause) : undefined
+  const exitCode = known?.exitCode ?? ExitCode.internal
+  const message = ctx.redactor.redact(known?.message ?? `internal error: ${(error as Error)?.message ?? String(error)}`)
+  const details = (known?.details ?? []).map((d) => ctx.redactor.redact(d))
+  const hint = known?.hint ?? (known === undefined ? 'this is a bug in ownops: please report it with the command you ran (add --log-level debug for the stack)' : undefined)
+  if (json) ctx.out.write(`${JSON.stringify({ ok: false, error: { message, exitCode, details, ...(hint ? { hint } : {}) } }, null, 2)}\n`)
+  const debug = ctx.options.logLevel === 'debug' || ctx.options.logLevel === 'trace'
+  const stack = debug || known === undefined ? (error as Error)?.stack : undefined
+  if (stderrIsTTY || ctx.env.OWNOPS_LOG_FORMAT === 'text') {
+    // A person is reading: plain lines, the details and the hint each on their own.
+    const lines = [`error: ${message}`, ...details.map((d) => `  ${d}`), ...(hint ? [`hint: ${hint}`] : []), ...(debug && stack ? [ctx.redactor.redact(stack)] : [])]
+    stderr(`${lines.join('\n')}\n`)
+  } else {
+    ctx.log.error({ exitCode, ...(details.length > 0 ? { details } : {}), ...(hint ? { hint } : {}), ...(debug && stack ? { stack } : {}) }, message)
+  }
+  return exitCode
+}
+
+function writeStderr(text: string): void {
+  try {
+    writeSync(2, text)
+  } catch {
+    // stderr closed
+  }
+}
+
+export { COMMON_EXITS }

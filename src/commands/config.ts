@@ -1,0 +1,37 @@
+/** `ownops config validate|schema|show`. */
+import { stringify } from 'yaml'
+import { checkConfig } from '../config/load.js'
+import { formatProblem } from '../config/problems.js'
+import { configJsonSchema } from '../config/schema.js'
+import type { CommandResult, Ctx } from '../context.js'
+import { ExitCode } from '../errors.js'
+
+export async function runConfigValidate(ctx: Ctx): Promise<CommandResult> {
+  const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd })
+  if (result.loaded !== undefined) for (const value of result.loaded.secretValues) ctx.redactor.add(value)
+  const errors = result.problems.filter((p) => p.severity === 'error')
+  const file = result.file === undefined ? '(no config file: built-in defaults)' : result.file.startsWith(`${ctx.cwd}/`) ? result.file.slice(ctx.cwd.length + 1) : result.file
+  const lines = result.problems.map(formatProblem)
+  const summary =
+    errors.length > 0
+      ? `${file}: ${errors.length} error${errors.length === 1 ? '' : 's'}${lines.length > errors.length ? `, ${lines.length - errors.length} warning(s)` : ''}`
+      : `${file}: valid${lines.length > 0 ? ` (${lines.length} warning${lines.length === 1 ? '' : 's'})` : ''}`
+  const report = {
+    file: result.file ?? null,
+    valid: errors.length === 0,
+    problems: result.problems.map((p) => ({ ...p, path: p.path.join('.'), text: formatProblem(p) })),
+  }
+  return { exitCode: errors.length > 0 ? ExitCode.config : ExitCode.ok, report, text: ctx.redactor.redact([...lines, summary].join('\n') + '\n') }
+}
+
+export async function runConfigSchema(_ctx: Ctx): Promise<CommandResult> {
+  const schema = configJsonSchema()
+  return { exitCode: ExitCode.ok, report: schema, text: `${JSON.stringify(schema, null, 2)}\n` }
+}
+
+/** The effective config after interpolation and defaults, with secrets masked. */
+export async function runConfigShow(ctx: Ctx): Promise<CommandResult> {
+  const loaded = ctx.config()
+  const masked = JSON.parse(ctx.redactor.redact(JSON.stringify(loaded.config))) as unknown
+  return { exitCode: ExitCode.ok, report: { file: loaded.file ?? null, config: masked }, text: `# ${loaded.file ?? 'built-in defaults'}\n${stringify(masked)}` }
+}

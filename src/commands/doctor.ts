@@ -1,0 +1,177 @@
+/** `ownops doctor`: checks what ownops needs on this machine and says how to fix what is missing. */
+import { existsSync, statSync } from 'node:fs'
+import { access, constants, rm, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { checkConfig } from '../config/load.js'
+import { formatProblem } from '../config/problems.js'
+import type { CommandResult, Ctx } from '../context.js'
+import { ExitCode, isOwnopsError } from '../errors.js'
+import { createDocker, dockerEndpoint, pingDocker } from '../sys/docker.js'
+import { defaultLockDir, defaultStateDir } from '../sys/paths.js'
+import { which } from '../sys/which.js'
+import { renderTable } from '../text.js'
+import { ownopsVersion } from '../version.js'
+
+export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail'
+
+export interface DoctorCheck {
+  name: string
+  status: CheckStatus
+  detail: string
+  hint?: string
+  /** Exit code this failure maps to (doctor exits with the most serious one). */
+  exitCode?: number
+  data?: Record<string, unknown>
+}
+
+export interface DoctorReport {
+  ok: boolean
+  version: string
+  checks: DoctorCheck[]
+}
+
+const MIN_NODE: [number, number] = [20, 19]
+
+/** Host tools some targets use; all optional because the defaults run them inside containers. */
+const OPTIONAL_TOOLS: ReadonlyArray<[string, string]> = [
+  ['pg_dump', 'postgres targets with url: (the default runs pg_dump inside the container)'],
+  ['pg_restore', 'restoring postgres targets with url:'],
+  ['mariadb-dump', 'mysql targets run from the host'],
+  ['sqlite3', 'sqlite targets and checks on host files'],
+  ['zstd', 'zstd archives'],
+  ['tar', 'directory targets'],
+  ['flock', 'generated cron.d entries'],
+  ['systemd-run', 'restart --detach'],
+  ['journalctl', 'log tails in failure notices'],
+  ['rclone', 'copying backups off the box'],
+]
+
+const failurePriority = [ExitCode.config, ExitCode.unavailable, ExitCode.noperm, ExitCode.failed] as const
+
+export async function runDoctor(ctx: Ctx): Promise<CommandResult> {
+  const checks: DoctorCheck[] = []
+  checks.push(checkNode())
+  const configCheck = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd })
+  const config = configCheck.loaded?.config
+  if (configCheck.loaded !== undefined) {
+    ctx.redactor.addFromTree(configCheck.loaded.config)
+    for (const value of configCheck.loaded.secretValues) ctx.redactor.add(value)
+  }
+  checks.push(describeConfig(configCheck))
+  if (configCheck.loaded?.envFile !== undefined) checks.push(checkEnvFile(configCheck.loaded.envFile))
+  checks.push(await checkDocker(ctx, config?.docker.host))
+  checks.push(await checkWritableDir('state directory', defaultStateDir(ctx.env, config?.stateDir)))
+  checks.push(await checkWritableDir('lock directory', defaultLockDir(ctx.env, config?.lock.dir)))
+  checks.push(await checkWritableDir('backup directory', config?.backup.dir ?? '/var/backups/ownops'))
+  checks.push(checkSystemd(ctx.env))
+  checks.push(checkCron(ctx.env))
+  for (const [tool, usedFor] of OPTIONAL_TOOLS) {
+    const path = which(tool, ctx.env)
+    checks.push({ name: `tool ${tool}`, status: 'info', detail: path ?? `not found (optional: ${usedFor})`, data: { found: path !== undefined } })
+  }
+  const failed = checks.filter((c) => c.status === 'fail')
+  const exitCode = failed.length === 0 ? ExitCode.ok : (failurePriority.find((code) => failed.some((c) => c.exitCode === code)) ?? ExitCode.failed)
+  const report: DoctorReport = { ok: failed.length === 0, version: ownopsVersion(), checks }
+  return { exitCode, report, text: renderDoctor(report) }
+}
+
+function renderDoctor(report: DoctorReport): string {
+  const rows = report.checks.map((c) => [c.name, c.status.toUpperCase(), c.hint ? `${c.detail} — ${c.hint}` : c.detail])
+  const summary = report.ok ? 'ownops is ready.' : `${report.checks.filter((c) => c.status === 'fail').length} problem(s) to fix before ownops can do its work.`
+  return `ownops ${report.version}\n\n${renderTable(['CHECK', 'STATUS', 'DETAIL'], rows)}\n${summary}\n`
+}
+
+function checkNode(): DoctorCheck {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
+  const ok = major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1])
+  return ok
+    ? { name: 'node', status: 'ok', detail: `v${process.versions.node}` }
+    : { name: 'node', status: 'fail', detail: `v${process.versions.node} is too old`, hint: 'install Node.js 20.19 or newer (an LTS line)', exitCode: ExitCode.unavailable }
+}
+
+function describeConfig(check: ReturnType<typeof checkConfig>): DoctorCheck {
+  if (check.file === undefined) {
+    return { name: 'config', status: 'info', detail: 'no config file found: running on built-in defaults', hint: 'create ./ownops.yml or /etc/ownops/ownops.yml (see ownops.example.yml)' }
+  }
+  const errors = check.problems.filter((p) => p.severity === 'error')
+  if (errors.length > 0) {
+    return {
+      name: 'config',
+      status: 'fail',
+      detail: `${check.file}: ${errors.length} problem(s): ${formatProblem(errors[0]!)}${errors.length > 1 ? ' …' : ''}`,
+      hint: 'run `ownops config validate` for the full list',
+      exitCode: ExitCode.config,
+      data: { file: check.file, problems: check.problems.map(formatProblem) },
+    }
+  }
+  const config = check.loaded!.config
+  const warnings = check.problems.length
+  return {
+    name: 'config',
+    status: warnings > 0 ? 'warn' : 'ok',
+    detail: `${check.file}: valid (${Object.keys(config.backup.targets).length} backup targets, ${Object.keys(config.notify.channels).length} channels${warnings > 0 ? `, ${warnings} warnings` : ''})`,
+    data: { file: check.file },
+  }
+}
+
+function checkEnvFile(file: string): DoctorCheck {
+  const mode = statSync(file).mode & 0o777
+  if ((mode & 0o077) !== 0) {
+    return { name: 'env file', status: 'warn', detail: `${file} is readable by others (mode ${mode.toString(8)})`, hint: `it holds secrets: chmod 600 ${file}` }
+  }
+  return { name: 'env file', status: 'ok', detail: `${file} (mode ${mode.toString(8)})` }
+}
+
+async function checkDocker(ctx: Ctx, configured: string | undefined): Promise<DoctorCheck> {
+  let endpoint
+  try {
+    endpoint = dockerEndpoint(ctx.env, configured)
+  } catch (error) {
+    return { name: 'docker', status: 'fail', detail: (error as Error).message, exitCode: ExitCode.config }
+  }
+  try {
+    const docker = await createDocker(endpoint)
+    const info = await pingDocker(docker, endpoint)
+    return { name: 'docker', status: 'ok', detail: `engine ${info.version} (API ${info.apiVersion}) at ${endpoint.display}`, data: { reachable: true, ...info, endpoint: endpoint.display } }
+  } catch (error) {
+    if (!isOwnopsError(error)) throw error
+    return { name: 'docker', status: 'fail', detail: error.message, ...(error.hint ? { hint: error.hint } : {}), exitCode: error.exitCode, data: { reachable: false, endpoint: endpoint.display } }
+  }
+}
+
+/** Checks a directory can be written, without creating it: doctor only looks. */
+async function checkWritableDir(name: string, dir: string): Promise<DoctorCheck> {
+  if (!existsSync(dir)) {
+    let parent = dirname(dir)
+    while (!existsSync(parent) && parent !== dirname(parent)) parent = dirname(parent)
+    try {
+      await access(parent, constants.W_OK)
+      return { name, status: 'ok', detail: `${dir} (will be created)` }
+    } catch {
+      return { name, status: 'fail', detail: `${dir} does not exist and ${parent} is not writable`, hint: `create it: install -d -m 700 ${dir}`, exitCode: ExitCode.noperm }
+    }
+  }
+  try {
+    const probe = join(dir, `.ownops-doctor-${process.pid}`)
+    await writeFile(probe, 'ok')
+    await rm(probe, { force: true })
+    return { name, status: 'ok', detail: `${dir} (writable)` }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error'
+    return { name, status: 'fail', detail: `${dir} is not writable (${code})`, hint: 'run as root, or point it elsewhere in the config / environment', exitCode: ExitCode.noperm }
+  }
+}
+
+function checkSystemd(env: NodeJS.ProcessEnv): DoctorCheck {
+  const systemctl = which('systemctl', env)
+  if (systemctl === undefined) return { name: 'systemd', status: 'info', detail: 'systemctl not found: use cron.d entries (ownops schedule generate --cron)' }
+  if (!existsSync('/run/systemd/system')) return { name: 'systemd', status: 'info', detail: 'systemctl is installed but systemd is not running (container?): use cron.d entries' }
+  return { name: 'systemd', status: 'ok', detail: 'running: timers can be installed (ownops schedule install)' }
+}
+
+function checkCron(env: NodeJS.ProcessEnv): DoctorCheck {
+  const cron = which('cron', env) ?? which('crond', env)
+  const dir = existsSync('/etc/cron.d')
+  if (cron !== undefined && dir) return { name: 'cron', status: 'ok', detail: `${cron}, /etc/cron.d present` }
+  return { name: 'cron', status: 'info', detail: `${cron === undefined ? 'no cron daemon on PATH' : cron}${dir ? '' : ', no /etc/cron.d'}` }
+}

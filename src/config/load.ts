@@ -1,0 +1,294 @@
+/**
+ * Config pipeline: locate → read → parse YAML → interpolate ${VAR} in scalar values
+ * (after parsing, so a secret containing YAML syntax cannot change the document and
+ * every problem keeps its line) → validate against the schema → cross-field rules →
+ * frozen Config. Every problem found is reported, not only the first.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
+import type { z } from 'zod'
+import { ExitCode, OwnopsError } from '../errors.js'
+import { parseEnvFile } from './env-file.js'
+import { formatProblem, problemsFromIssue, type ConfigProblem } from './problems.js'
+import { checkRules } from './rules.js'
+import { configSchema, type Config } from './schema.js'
+
+export const DEFAULT_CONFIG_PATHS = ['./ownops.yml', '/etc/ownops/ownops.yml'] as const
+export const DEFAULT_ENV_FILE = '/etc/ownops/ownops.env'
+
+export interface LoadOptions {
+  /** --config, if given. */
+  path?: string | undefined
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  /** Overrides DEFAULT_ENV_FILE (tests). */
+  defaultEnvFile?: string
+  /** Overrides the search list after --config and $OWNOPS_CONFIG (tests). */
+  searchPaths?: readonly string[]
+}
+
+export interface LoadedConfig {
+  config: Readonly<Config>
+  /** Absolute path of the file, or undefined when running on built-in defaults. */
+  file: string | undefined
+  warnings: ConfigProblem[]
+  /** Values that came from the env file or interpolation, and config secrets: for the redactor. */
+  secretValues: string[]
+  envFile: string | undefined
+}
+
+export interface ConfigCheck {
+  file: string | undefined
+  problems: ConfigProblem[]
+  loaded?: LoadedConfig
+}
+
+/** Where the config comes from, in order: --config, $OWNOPS_CONFIG, ./ownops.yml, /etc/ownops/ownops.yml. */
+export function locateConfig(options: LoadOptions): { file: string | undefined; explicit: boolean } {
+  const env = options.env ?? process.env
+  const cwd = options.cwd ?? process.cwd()
+  if (options.path !== undefined) return { file: resolve(cwd, options.path), explicit: true }
+  if (env.OWNOPS_CONFIG !== undefined && env.OWNOPS_CONFIG !== '') return { file: resolve(cwd, env.OWNOPS_CONFIG), explicit: true }
+  for (const candidate of options.searchPaths ?? DEFAULT_CONFIG_PATHS) {
+    const file = resolve(cwd, candidate)
+    if (existsSync(file)) return { file, explicit: false }
+  }
+  return { file: undefined, explicit: false }
+}
+
+/** Validates and returns every problem; never throws for problems in the file itself. */
+export function checkConfig(options: LoadOptions = {}): ConfigCheck {
+  const env = options.env ?? process.env
+  const { file, explicit } = locateConfig(options)
+  if (file === undefined) {
+    const config = Object.freeze(configSchema.parse({}))
+    return { file, problems: [], loaded: { config, file, warnings: [], secretValues: [], envFile: undefined } }
+  }
+  const display = displayName(file, options.cwd)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const message = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : `cannot read: ${(error as Error).message}`
+    const hint = code === 'ENOENT' ? (explicit ? 'check the path given with --config or $OWNOPS_CONFIG' : undefined) : code === 'EACCES' ? 'run as a user that can read it (root, or fix its mode)' : undefined
+    return { file, problems: [{ severity: 'error', file: display, path: [], message, ...(hint === undefined ? {} : { hint }) }] }
+  }
+
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  const problems: ConfigProblem[] = []
+  for (const error of doc.errors) {
+    const line = lineCounter.linePos(error.pos[0]).line
+    problems.push({ severity: 'error', file: display, line, path: [], message: `YAML syntax: ${error.message.split('\n')[0]}`, hint: 'check indentation and quoting' })
+  }
+  if (problems.length > 0) return { file, problems }
+  const locate = (path: ReadonlyArray<PropertyKey>) => lineOf(doc, lineCounter, path)
+
+  // Environment: the process environment wins over the env file.
+  const rawEnvFile = doc.get('envFile')
+  const envFilePath = typeof rawEnvFile === 'string' ? resolve(file, '..', rawEnvFile) : (options.defaultEnvFile ?? DEFAULT_ENV_FILE)
+  let fileVars: Record<string, string> = {}
+  let envFile: string | undefined
+  if (existsSync(envFilePath)) {
+    try {
+      const parsed = parseEnvFile(readFileSync(envFilePath, 'utf8'))
+      fileVars = parsed.vars
+      envFile = envFilePath
+      for (const p of parsed.problems) problems.push({ severity: 'error', file: envFilePath, line: p.line, path: [], message: p.message, hint: 'each line is KEY=value, or a # comment' })
+    } catch (error) {
+      problems.push({ severity: 'error', file: envFilePath, path: [], message: `cannot read env file: ${(error as Error).message}`, hint: 'fix its permissions, or remove envFile:' })
+    }
+  } else if (typeof rawEnvFile === 'string') {
+    problems.push({ severity: 'warning', file: display, line: locate(['envFile']), path: ['envFile'], message: `env file ${envFilePath} not found`, hint: 'create it (mode 0600) or remove the envFile key' })
+  }
+  const secretValues = Object.values(fileVars)
+  const lookup = (name: string): string | undefined => env[name] ?? fileVars[name]
+  /** Keys whose ${VAR} could not be resolved: later problems at those keys would only repeat it. */
+  const unresolved = new Set<string>()
+
+  visit(doc, {
+    Scalar(_key, node, ancestry) {
+      if (typeof node.value !== 'string' || !node.value.includes('$')) return
+      const path = pathOf(ancestry, node)
+      const result = interpolate(node.value, lookup)
+      if (result.missing.length > 0) unresolved.add(path.join('.'))
+      for (const missing of result.missing) {
+        problems.push({
+          severity: 'error',
+          file: display,
+          line: node.range ? lineCounter.linePos(node.range[0]).line : undefined,
+          path,
+          message: `\${${missing}} is not set`,
+          hint: `set ${missing} in the environment or in ${envFile ?? envFilePath}, or write \${${missing}:-default}`,
+        } as ConfigProblem)
+      }
+      if (result.used.length > 0) secretValues.push(...result.used.map((n) => lookup(n) ?? '').filter((v) => v !== ''))
+      node.value = result.value
+    },
+  })
+
+  const input = doc.toJS({ maxAliasCount: 100 }) ?? {}
+  const parsed = configSchema.safeParse(input)
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      for (const problem of problemsFromIssue(issue, input, display, (path) => keysAt(configSchema, path, input))) {
+        if (unresolved.has(problem.path.join('.'))) continue
+        problems.push({ ...problem, line: locate(problem.path) })
+      }
+    }
+    return { file, problems: sortProblems(problems) }
+  }
+  for (const rule of checkRules(parsed.data)) {
+    if (!unresolved.has(rule.path.join('.'))) problems.push({ ...rule, file: display, line: locate(rule.path) })
+  }
+  const warnings = problems.filter((p) => p.severity === 'warning')
+  const loaded: LoadedConfig = { config: deepFreeze(parsed.data), file, warnings, secretValues, envFile }
+  const sorted = sortProblems(problems)
+  return problems.some((p) => p.severity === 'error') ? { file, problems: sorted } : { file, problems: sorted, loaded }
+}
+
+function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  return [...problems].sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1))
+}
+
+/** Loads the config or throws an OwnopsError (exit 78) listing every problem. */
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const result = checkConfig(options)
+  const errors = result.problems.filter((p) => p.severity === 'error')
+  if (result.loaded !== undefined && errors.length === 0) return result.loaded
+  const where = result.file === undefined ? 'the configuration' : displayName(result.file, options.cwd)
+  throw new OwnopsError(`${where}: ${errors.length} problem${errors.length === 1 ? '' : 's'} found`, {
+    exitCode: ExitCode.config,
+    details: result.problems.map(formatProblem),
+    hint: 'fix the lines above; `ownops config validate` checks again',
+  })
+}
+
+/** ${VAR}, ${VAR:-default} and ${VAR-default}; $$ is a literal $. */
+export function interpolate(value: string, lookup: (name: string) => string | undefined): { value: string; missing: string[]; used: string[] } {
+  const missing: string[] = []
+  const used: string[] = []
+  const out = value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (match, name: string | undefined, op: string | undefined, fallback: string | undefined) => {
+    if (match === '$$') return '$'
+    const key = name as string
+    const current = lookup(key)
+    if (op === ':-' && (current === undefined || current === '')) return fallback ?? ''
+    if (op === '-' && current === undefined) return fallback ?? ''
+    if (current === undefined) {
+      missing.push(key)
+      return match
+    }
+    used.push(key)
+    return current
+  })
+  return { value: out, missing, used }
+}
+
+function displayName(file: string, cwd = process.cwd()): string {
+  return file.startsWith(`${cwd}/`) ? file.slice(cwd.length + 1) : file
+}
+
+function pathOf(ancestry: ReadonlyArray<unknown>, node: Node): Array<string | number> {
+  const path: Array<string | number> = []
+  let child: unknown = node
+  for (let i = ancestry.length - 1; i >= 0; i--) {
+    const parent = ancestry[i]
+    if (isPair(parent)) {
+      if (parent.value === child) path.unshift(isScalar(parent.key) ? String(parent.key.value) : String(parent.key))
+    } else if (isSeq(parent)) {
+      path.unshift(parent.items.indexOf(child as never))
+    }
+    child = parent
+  }
+  return path
+}
+
+/** The line of the deepest node that exists along a key path (the key's line for mapping entries). */
+function lineOf(doc: Document, counter: LineCounter, path: ReadonlyArray<PropertyKey>): number | undefined {
+  let node: unknown = doc.contents
+  let line: number | undefined = node && (node as Node).range ? counter.linePos((node as Node).range![0]).line : undefined
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(key))
+      if (pair === undefined) break
+      const keyNode = pair.key as Node
+      if (keyNode.range) line = counter.linePos(keyNode.range[0]).line
+      node = pair.value
+      if (isScalar(node) && node.range) line = counter.linePos(node.range[0]).line
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key]
+      if (node && (node as Node).range) line = counter.linePos((node as Node).range![0]).line
+    } else {
+      break
+    }
+  }
+  return line
+}
+
+type AnySchema = z.ZodType
+/** Known keys of the object schema at a path (unions: the keys of every option). */
+export function keysAt(schema: AnySchema, path: ReadonlyArray<PropertyKey>, input?: unknown): string[] {
+  const found = new Set<string>()
+  const walk = (s: AnySchema, rest: ReadonlyArray<PropertyKey>, value: unknown): void => {
+    const def = (s as unknown as { _zod: { def: Record<string, unknown> } })._zod.def
+    switch (def.type) {
+      case 'optional':
+      case 'nullable':
+      case 'default':
+      case 'prefault':
+      case 'readonly':
+      case 'catch':
+        return walk(def.innerType as AnySchema, rest, value)
+      case 'pipe':
+        return walk(def.in as AnySchema, rest, value)
+      case 'union': {
+        const options = def.options as AnySchema[]
+        const typeValue = value !== null && typeof value === 'object' ? (value as Record<string, unknown>).type : undefined
+        const matching = options.filter((o) => {
+          const shape = (o as unknown as { _zod: { def: { shape?: Record<string, AnySchema> } } })._zod.def.shape
+          const literal = shape?.type ? (shape.type as unknown as { _zod: { def: { values?: unknown[] } } })._zod.def.values : undefined
+          return typeValue === undefined || literal === undefined || literal.includes(typeValue)
+        })
+        for (const option of matching.length > 0 ? matching : options) walk(option, rest, value)
+        return
+      }
+      case 'object': {
+        const shape = def.shape as Record<string, AnySchema>
+        if (rest.length === 0) {
+          for (const key of Object.keys(shape)) found.add(key)
+          return
+        }
+        const [head, ...tail] = rest
+        const next = shape[String(head)]
+        if (next !== undefined) walk(next, tail, value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[String(head)] : undefined)
+        return
+      }
+      case 'record': {
+        if (rest.length === 0) return
+        const [head, ...tail] = rest
+        walk(def.valueType as AnySchema, tail, value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[String(head)] : undefined)
+        return
+      }
+      case 'array': {
+        if (rest.length === 0) return
+        const [head, ...tail] = rest
+        walk(def.element as AnySchema, tail, Array.isArray(value) ? value[Number(head)] : undefined)
+        return
+      }
+      default:
+        return
+    }
+  }
+  walk(schema, path, input)
+  return [...found]
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child)
+  }
+  return value
+}

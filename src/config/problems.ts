@@ -1,0 +1,101 @@
+/** Config problems: where (file, line, key path), what, and how to fix it. */
+import type { z } from 'zod'
+import { didYouMean } from '../text.js'
+
+export interface ConfigProblem {
+  severity: 'error' | 'warning'
+  file: string
+  line?: number
+  /** Key path, e.g. ["backup", "targets", "db", "type"]. */
+  path: ReadonlyArray<string | number>
+  message: string
+  hint?: string
+}
+
+export function formatPath(path: ReadonlyArray<string | number | symbol>): string {
+  if (path.length === 0) return '(top level)'
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+    .join('')
+}
+
+export function formatProblem(problem: ConfigProblem): string {
+  const where = problem.line === undefined ? problem.file : `${problem.file}:${problem.line}`
+  const prefix = problem.severity === 'warning' ? 'warning: ' : ''
+  const hint = problem.hint === undefined ? '' : ` (${problem.hint})`
+  if (problem.path.length === 0) return `${where}: ${prefix}${problem.message}${hint}`
+  return `${where} ${prefix}${formatPath(problem.path)}: ${problem.message}${hint}`
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing'
+  if (value === null) return 'null'
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (Array.isArray(value)) return 'a list'
+  if (typeof value === 'object') return 'a mapping'
+  return `${typeof value} ${String(value)}`
+}
+
+function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let node = root
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined
+    node = (node as Record<PropertyKey, unknown>)[key]
+  }
+  return node
+}
+
+/** Candidate keys of the object schema at a path, for "did you mean" on unknown keys. */
+export type KeysAt = (path: ReadonlyArray<PropertyKey>) => string[]
+
+/** Turns one zod issue into one or more problems with plain-language messages. */
+export function problemsFromIssue(issue: z.core.$ZodIssue, input: unknown, file: string, keysAt: KeysAt): ConfigProblem[] {
+  const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))
+  const got = valueAt(input, issue.path)
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => {
+        const suggestion = didYouMean(key, keysAt(issue.path))
+        return {
+          severity: 'error' as const,
+          file,
+          path: [...path, key],
+          message: 'unknown key',
+          ...(suggestion === undefined ? { hint: 'remove it, or check the spelling and indentation' } : { hint: `did you mean "${suggestion}"?` }),
+        }
+      })
+    case 'invalid_value': {
+      const options = issue.values.map(String)
+      return [enumProblem(file, path, options, got)]
+    }
+    case 'invalid_union': {
+      const extra = issue as { note?: string; discriminator?: string; options?: unknown[] }
+      if (extra.discriminator !== undefined && Array.isArray(extra.options)) {
+        const discPath = path[path.length - 1] === extra.discriminator ? path : [...path, extra.discriminator]
+        return [enumProblem(file, discPath, extra.options.map(String), valueAt(input, discPath))]
+      }
+      return [{ severity: 'error', file, path, message: `${issue.message}, got ${describeValue(got)}` }]
+    }
+    case 'invalid_type': {
+      if (got === undefined) return [{ severity: 'error', file, path, message: `missing required key (expected ${issue.expected})`, hint: 'add it' }]
+      return [{ severity: 'error', file, path, message: `expected ${issue.expected}, got ${describeValue(got)}` }]
+    }
+    case 'too_small':
+    case 'too_big': {
+      return [{ severity: 'error', file, path, message: `${issue.message.replace(/^Too (small|big): /, '')}, got ${describeValue(got)}` }]
+    }
+    default:
+      return [{ severity: 'error', file, path, message: `${issue.message.replace(/^Invalid (input|string): /, '')}, got ${describeValue(got)}` }]
+  }
+}
+
+function enumProblem(file: string, path: Array<string | number>, options: string[], got: unknown): ConfigProblem {
+  const suggestion = typeof got === 'string' ? didYouMean(got, options) : undefined
+  return {
+    severity: 'error',
+    file,
+    path,
+    message: `expected one of ${options.join('|')}, got ${describeValue(got)}`,
+    ...(suggestion === undefined ? {} : { hint: `did you mean "${suggestion}"?` }),
+  }
+}

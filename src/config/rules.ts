@@ -1,0 +1,53 @@
+/**
+ * Cross-field rules the schema cannot express. Each returns every problem it finds,
+ * so `ownops config validate` can report them all at once.
+ */
+import type { Config } from './schema.js'
+import type { ConfigProblem } from './problems.js'
+import { parseDuration } from '../duration.js'
+
+type Problem = Omit<ConfigProblem, 'file' | 'line'>
+
+export function checkRules(config: Config): Problem[] {
+  const problems: Problem[] = []
+  for (const [name, target] of Object.entries(config.backup.targets)) {
+    const at = ['backup', 'targets', name]
+    switch (target.type) {
+      case 'postgres':
+        if (target.container === undefined && target.url === undefined) {
+          problems.push({ severity: 'error', path: at, message: 'a postgres target needs "container" (pg_dump runs inside it) or "url"', hint: 'add container: <name of the database container>' })
+        }
+        if (target.container !== undefined && target.url !== undefined) {
+          problems.push({ severity: 'error', path: [...at, 'url'], message: '"container" and "url" exclude each other', hint: 'keep one of them' })
+        }
+        break
+      case 'directory': {
+        const sources = [target.path !== undefined && target.container === undefined, target.volume !== undefined, target.container !== undefined].filter(Boolean).length
+        if (sources !== 1) {
+          problems.push({ severity: 'error', path: at, message: 'a directory target needs exactly one source: "path", "volume", or "container" with "path"', hint: 'e.g. volume: mc-data' })
+        }
+        if (target.container !== undefined && target.path === undefined) {
+          problems.push({ severity: 'error', path: [...at, 'path'], message: 'with "container", "path" names the directory inside the container', hint: 'e.g. path: /data/world' })
+        }
+        if (target.level !== undefined && target.compression === 'gzip' && target.level > 9) {
+          problems.push({ severity: 'error', path: [...at, 'level'], message: `gzip levels are 1 to 9, got ${target.level}` })
+        }
+        break
+      }
+      default:
+        break
+    }
+    if (target.keep !== undefined && Object.keys(target.keep).length === 0) {
+      problems.push({ severity: 'warning', path: [...at, 'keep'], message: 'an empty keep policy keeps every backup forever', hint: 'e.g. keep: { daily: 7, weekly: 4 }' })
+    }
+  }
+  for (const [name, channel] of Object.entries(config.notify.channels)) {
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(channel.url)) {
+      problems.push({ severity: 'error', path: ['notify', 'channels', name, 'url'], message: 'expected a URL such as discord://ID/TOKEN or https://…', hint: 'paste the webhook URL of the service' })
+    }
+  }
+  if (parseDuration(config.lock.wait) === undefined) {
+    problems.push({ severity: 'error', path: ['lock', 'wait'], message: 'not a duration' })
+  }
+  return problems
+}

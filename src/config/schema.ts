@@ -1,0 +1,145 @@
+/**
+ * The configuration schema: the single source of the config types, of validation,
+ * of the JSON Schema printed by `ownops config schema`, and of the documented example.
+ */
+import { z } from 'zod'
+import { DURATION_PATTERN } from '../duration.js'
+
+export const levels = ['info', 'warning', 'error', 'critical'] as const
+export type Level = (typeof levels)[number]
+
+const duration = z
+  .union([z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as 30s, 10m, 2h, 7d or 1h30m' }), z.number().nonnegative()])
+  .meta({ description: 'A duration: 30s, 10m, 2h, 7d, 1h30m; a bare number is seconds.' })
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'use letters, digits, "-", "_" and "." only (it becomes part of file and unit names)' })
+
+const argv = z
+  .array(z.string())
+  .min(1)
+  .meta({ description: 'A command as an argument list, e.g. ["systemctl", "reload", "nginx"]. No shell unless you write one: ["sh", "-c", "..."].' })
+
+const hook = z.union([argv, z.strictObject({ run: argv, timeout: duration.optional() })])
+
+const keepCount = z.number().int().min(-1).meta({ description: 'How many to keep; -1 keeps all.' })
+
+export const keepSchema = z
+  .strictObject({
+    last: keepCount.optional(),
+    hourly: keepCount.optional(),
+    daily: keepCount.optional(),
+    weekly: keepCount.optional(),
+    monthly: keepCount.optional(),
+    yearly: keepCount.optional(),
+    within: z.string().optional().meta({ description: 'Keep everything within this span of the newest backup, e.g. 1y2m3d4h.' }),
+    withinHourly: z.string().optional(),
+    withinDaily: z.string().optional(),
+    withinWeekly: z.string().optional(),
+    withinMonthly: z.string().optional(),
+    withinYearly: z.string().optional(),
+    tags: z.array(z.string()).optional(),
+  })
+  .meta({ description: 'Retention, with the semantics of restic forget.' })
+
+const rcon = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535).default(25575),
+  password: z.string(),
+})
+
+const targetCommon = {
+  keep: keepSchema.optional(),
+  schedule: z.string().optional().meta({ description: 'Cron expression for a schedule of its own (ownops-backup-<target>.timer).' }),
+  stop: z.array(z.string()).optional().meta({ description: 'Containers stopped during the backup (only those running), started again after.' }),
+  before: hook.optional(),
+  after: hook.optional(),
+  onError: hook.optional(),
+  timeout: duration.optional(),
+}
+
+const compression = z.enum(['zstd', 'gzip', 'none'])
+
+export const targetSchemas = {
+  postgres: z.strictObject({
+    type: z.literal('postgres'),
+    container: z.string().optional().meta({ description: 'Run pg_dump inside this container (recommended).' }),
+    url: z.string().optional().meta({ description: 'Or connect from the host: postgres://USER@HOST:5432/DB (password from $PGPASSWORD or .pgpass)' }),
+    database: z.string().optional(),
+    user: z.string().optional(),
+    format: z.enum(['custom', 'plain']).default('custom'),
+    globals: z.boolean().default(false).meta({ description: 'Also dump roles and tablespaces (pg_dumpall --globals-only).' }),
+    ...targetCommon,
+  }),
+  mysql: z.strictObject({
+    type: z.enum(['mysql', 'mariadb']),
+    container: z.string(),
+    database: z.union([z.string(), z.array(z.string())]).optional(),
+    user: z.string().default('root'),
+    password: z.string().optional(),
+    ...targetCommon,
+  }),
+  sqlite: z.strictObject({
+    type: z.literal('sqlite'),
+    path: z.string().meta({ description: 'The database file: a host path, or a path inside `container`.' }),
+    container: z.string().optional(),
+    ...targetCommon,
+  }),
+  directory: z.strictObject({
+    type: z.literal('directory'),
+    path: z.string().optional(),
+    volume: z.string().optional(),
+    container: z.string().optional(),
+    exclude: z.array(z.string()).default([]),
+    compression: compression.default('zstd'),
+    level: z.number().int().min(1).max(19).optional(),
+    minecraft: z.strictObject({ rcon, retries: z.number().int().min(0).default(3) }).optional(),
+    ...targetCommon,
+  }),
+}
+
+export const backupTargetTypes = ['postgres', 'mysql', 'mariadb', 'sqlite', 'directory'] as const
+export type BackupTargetType = (typeof backupTargetTypes)[number]
+
+const backupTarget = z.discriminatedUnion('type', [targetSchemas.postgres, targetSchemas.mysql, targetSchemas.sqlite, targetSchemas.directory])
+
+const channel = z.strictObject({
+  url: z.string().meta({ description: 'Channel URL (discord://, slack://, mailto://, ntfy://, json://, hc:// …). A secret: put it in the env file.' }),
+  levels: z.array(z.enum(levels)).optional().meta({ description: 'Levels sent to this channel (default: warning and above).' }),
+})
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    envFile: z.string().optional().meta({ description: 'KEY=value file read for ${VAR} interpolation (default /etc/ownops/ownops.env).' }),
+    hostname: z.string().optional().meta({ description: 'Host name used in notifications (default: the system host name).' }),
+    stateDir: z.string().optional().meta({ description: 'Where ownops keeps its state (default /var/lib/ownops, or $OWNOPS_STATE_DIR).' }),
+    lock: z
+      .strictObject({
+        dir: z.string().optional().meta({ description: 'Directory of the host-wide lock (default /run/lock/ownops or $XDG_RUNTIME_DIR/ownops).' }),
+        wait: duration.default('0s').meta({ description: 'How long a run waits for the lock before exiting 75.' }),
+      })
+      .prefault({}),
+    log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
+    docker: z.strictObject({ host: z.string().optional().meta({ description: 'Docker endpoint, e.g. unix:///var/run/docker.sock (default: $DOCKER_HOST or the default socket).' }) }).prefault({}),
+    notify: z.strictObject({ channels: z.record(name, channel).default({}) }).prefault({}),
+    backup: z
+      .strictObject({
+        dir: z.string().default('/var/backups/ownops'),
+        keep: keepSchema.optional().meta({ description: 'Default retention for targets without their own keep.' }),
+        targets: z.record(name, backupTarget).default({}),
+      })
+      .prefault({}),
+  })
+  .meta({ title: 'ownops configuration' })
+
+export type ConfigInput = z.input<typeof configSchema>
+export type Config = z.output<typeof configSchema>
+export type BackupTarget = Config['backup']['targets'][string]
+
+/** JSON Schema for editors (yaml-language-server). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>
+  return { ...schema, $id: 'https://ownops.dev/schema/ownops.schema.json' }
+}

@@ -1,0 +1,156 @@
+/**
+ * The context every command receives: logger, output, environment, clock, abort signal,
+ * and lazily created access to the config, Docker, the state directory and the host lock.
+ * Commands never touch process.stdout, process.exit or the environment directly.
+ */
+import type { Logger } from 'pino'
+import { loadConfig, type LoadedConfig } from './config/load.js'
+import { parseDuration } from './duration.js'
+import { ExitCode, OwnopsError } from './errors.js'
+import { createLogger, type LogFormat, type LogLevel } from './log.js'
+import { Redactor } from './redact.js'
+import { createDocker, dockerEndpoint, pingDocker, type Docker, type DockerEndpoint } from './sys/docker.js'
+import { HostLock } from './sys/lock.js'
+import { defaultLockDir, defaultStateDir } from './sys/paths.js'
+import { StateStore } from './sys/state.js'
+
+export interface GlobalOptions {
+  config?: string | undefined
+  json: boolean
+  quiet: boolean
+  color: boolean
+  logLevel?: LogLevel | undefined
+  /** --wait for the host lock, overriding lock.wait. */
+  wait?: string | undefined
+}
+
+export interface Output {
+  /** Data for stdout (tables, reports, generated text). */
+  write(text: string): void
+}
+
+export interface CtxOptions {
+  options: GlobalOptions
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  out?: Output
+  /** Where log lines go (tests capture them); stderr by default. */
+  logWrite?: (line: string) => void
+  logFormat?: LogFormat
+  clock?: () => Date
+  signal?: AbortSignal
+  stdinIsTTY?: boolean
+}
+
+type Cleanup = () => void | Promise<void>
+
+export class Ctx {
+  readonly options: GlobalOptions
+  readonly env: NodeJS.ProcessEnv
+  readonly cwd: string
+  readonly out: Output
+  readonly redactor = new Redactor()
+  readonly clock: () => Date
+  readonly signal: AbortSignal
+  readonly stdinIsTTY: boolean
+  log: Logger
+  private readonly logOptions: { write?: (line: string) => void; format?: LogFormat }
+  private loaded: LoadedConfig | undefined
+  private dockerClient: Promise<Docker> | undefined
+  private readonly cleanups: Cleanup[] = []
+
+  constructor(init: CtxOptions) {
+    this.options = init.options
+    this.env = init.env ?? process.env
+    this.cwd = init.cwd ?? process.cwd()
+    this.out = init.out ?? { write: (text) => void process.stdout.write(text) }
+    this.clock = init.clock ?? (() => new Date())
+    this.signal = init.signal ?? new AbortController().signal
+    this.stdinIsTTY = init.stdinIsTTY ?? Boolean(process.stdin.isTTY)
+    this.logOptions = { ...(init.logWrite ? { write: init.logWrite } : {}), ...(init.logFormat ? { format: init.logFormat } : {}) }
+    this.log = this.makeLogger(this.options.logLevel)
+  }
+
+  private makeLogger(level: LogLevel | undefined): Logger {
+    const effective: LogLevel = this.options.logLevel ?? level ?? (this.options.quiet ? 'warn' : 'info')
+    return createLogger({
+      level: this.options.quiet && this.options.logLevel === undefined ? 'warn' : effective,
+      redactor: this.redactor,
+      color: this.options.color && this.env.NO_COLOR === undefined && Boolean(process.stderr.isTTY),
+      env: this.env,
+      ...this.logOptions,
+    })
+  }
+
+  /** The validated config (built-in defaults when there is no file). Registers its secrets. */
+  config(): LoadedConfig {
+    if (this.loaded === undefined) {
+      const loaded = loadConfig({ path: this.options.config, env: this.env, cwd: this.cwd })
+      this.redactor.addFromTree(loaded.config)
+      for (const value of loaded.secretValues) this.redactor.add(value)
+      if (this.options.logLevel === undefined && loaded.config.log.level !== 'info') this.log = this.makeLogger(loaded.config.log.level)
+      for (const warning of loaded.warnings) this.log.warn({ key: warning.path.join('.'), line: warning.line }, warning.message)
+      this.loaded = loaded
+    }
+    return this.loaded
+  }
+
+  stateStore(): StateStore {
+    return new StateStore(defaultStateDir(this.env, this.config().config.stateDir), this.log)
+  }
+
+  lockDir(): string {
+    return defaultLockDir(this.env, this.config().config.lock.dir)
+  }
+
+  dockerEndpoint(): DockerEndpoint {
+    return dockerEndpoint(this.env, this.config().config.docker.host)
+  }
+
+  /** A Docker client whose engine has answered a ping; exit 69 when unreachable. */
+  docker(): Promise<Docker> {
+    if (this.dockerClient === undefined) {
+      const endpoint = this.dockerEndpoint()
+      this.dockerClient = createDocker(endpoint).then(async (docker) => {
+        await pingDocker(docker, endpoint)
+        return docker
+      })
+      this.dockerClient.catch(() => (this.dockerClient = undefined))
+    }
+    return this.dockerClient
+  }
+
+  /** Takes the host lock for this run; released by the CLI when the command ends, however it ends. */
+  async lock(command: string, stops: string[] = []): Promise<HostLock> {
+    const waitText = this.options.wait ?? this.config().config.lock.wait
+    const waitMs = parseDuration(waitText)
+    if (waitMs === undefined) throw new OwnopsError(`--wait: not a duration: ${String(waitText)}`, { exitCode: ExitCode.usage, hint: 'e.g. --wait 10m' })
+    const lock = await HostLock.acquire({ dir: this.lockDir(), command, waitMs, stops, log: this.log, signal: this.signal, now: this.clock })
+    this.defer(() => lock.release())
+    return lock
+  }
+
+  /** Registers clean-up that runs when the command ends, also on SIGINT/SIGTERM (last in, first out). */
+  defer(cleanup: Cleanup): void {
+    this.cleanups.push(cleanup)
+  }
+
+  async runCleanups(): Promise<void> {
+    while (this.cleanups.length > 0) {
+      const cleanup = this.cleanups.pop() as Cleanup
+      try {
+        await cleanup()
+      } catch (error) {
+        this.log.warn({ err: error }, 'clean-up step failed')
+      }
+    }
+  }
+}
+
+/** What a command hands back to the CLI: data for --json, text for humans, the exit code. */
+export interface CommandResult {
+  exitCode: number
+  report: unknown
+  /** Human-readable rendering of the report for stdout. */
+  text: string
+}

@@ -1,0 +1,39 @@
+/** Durations as people write them in configs and flags: `90s`, `30m`, `2h`, `1h30m`, `7d`, `2w`. */
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+}
+
+export const DURATION_PATTERN = /^(\d+(\.\d+)?(ms|s|m|h|d|w))+$/
+
+/** Parses a duration into milliseconds; a bare number is seconds. Returns undefined when invalid. */
+export function parseDuration(input: string | number): number | undefined {
+  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? input * 1000 : undefined
+  const text = input.trim().toLowerCase().replace(/\s+/g, '')
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000
+  if (!DURATION_PATTERN.test(text)) return undefined
+  let total = 0
+  for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)) {
+    total += Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 0)
+  }
+  return Math.round(total)
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`
+  let seconds = Math.round(ms / 1000)
+  const parts: string[] = []
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+    if (seconds >= size) {
+      parts.push(`${Math.floor(seconds / size)}${unit}`)
+      seconds %= size
+    }
+  }
+  if (seconds > 0 || parts.length === 0) parts.push(`${seconds}s`)
+  return parts.join('')
+}

@@ -1,0 +1,125 @@
+/**
+ * Secret redaction. Every line ownops writes to stderr and every error message passes
+ * through one Redactor, which knows the secret values found in the configuration and
+ * the environment file, and masks URL credentials and webhook tokens by pattern.
+ */
+
+const MASK = '***'
+
+/** Keys whose string values are secrets wherever they appear in the config. */
+const SECRET_KEY = /(pass(word|wd)?|secret|token|api[-_]?key|credential|webhook|dsn|^url$|urls$|^key$)/i
+
+/** Path segments that look like tokens (long, mixed). */
+const TOKEN_SEGMENT = /^[A-Za-z0-9_\-.~%]{16,}$/
+
+export class Redactor {
+  private readonly secrets = new Set<string>()
+  private pattern: RegExp | undefined
+
+  /** Registers a secret value, and the parts of it that could appear on their own. */
+  add(value: string | undefined | null): void {
+    if (typeof value !== 'string') return
+    const trimmed = value.trim()
+    if (trimmed.length < 4) return
+    this.addExact(trimmed)
+    for (const part of urlSecretParts(trimmed)) this.addExact(part)
+  }
+
+  /** Registers every secret-looking string value in a config tree. */
+  addFromTree(tree: unknown, keyIsSecret = false): void {
+    if (typeof tree === 'string') {
+      if (keyIsSecret) this.add(tree)
+      else for (const part of urlSecretParts(tree)) this.addExact(part)
+      return
+    }
+    if (Array.isArray(tree)) {
+      for (const item of tree) this.addFromTree(item, keyIsSecret)
+      return
+    }
+    if (tree !== null && typeof tree === 'object') {
+      for (const [key, value] of Object.entries(tree)) this.addFromTree(value, keyIsSecret || SECRET_KEY.test(key))
+    }
+  }
+
+  get size(): number {
+    return this.secrets.size
+  }
+
+  redact(text: string): string {
+    let out = maskUrlCredentials(text)
+    if (this.pattern !== undefined) out = out.replace(this.pattern, MASK)
+    return out
+  }
+
+  private addExact(value: string): void {
+    if (value.length < 4 || this.secrets.has(value)) return
+    this.secrets.add(value)
+    // A JSON-encoded log line carries the escaped form of the value; mask both.
+    const escaped = JSON.stringify(value).slice(1, -1)
+    if (escaped !== value) this.secrets.add(escaped)
+    const sorted = [...this.secrets].sort((a, b) => b.length - a.length)
+    this.pattern = new RegExp(sorted.map(escapeRegExp).join('|'), 'g')
+  }
+}
+
+function escapeRegExp(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/**
+ * The parts of a URL that are secret on their own: user info, password, query values
+ * and token-like path segments (Discord/Slack webhook tokens, ntfy and Gotify tokens).
+ */
+export function urlSecretParts(value: string): string[] {
+  const match = /^([a-z][a-z0-9+.-]*):\/\/([^\s]+)$/i.exec(value)
+  if (match === null) return []
+  const parts: string[] = []
+  const rest = match[2] ?? ''
+  const at = rest.lastIndexOf('@', rest.search(/[/?#]|$/))
+  let afterAuth = rest
+  if (at > 0) {
+    const userinfo = rest.slice(0, at)
+    afterAuth = rest.slice(at + 1)
+    const colon = userinfo.indexOf(':')
+    if (colon >= 0) {
+      parts.push(userinfo.slice(colon + 1), decodeSafe(userinfo.slice(colon + 1)))
+      if (colon >= 8) parts.push(userinfo.slice(0, colon))
+    } else {
+      parts.push(userinfo, decodeSafe(userinfo)) // token@host forms (ntfy, gotify)
+    }
+  }
+  const [pathAndHost = '', query = ''] = afterAuth.split('?', 2)
+  const segments = pathAndHost.split(/[/#]/).slice(1)
+  const scheme = (match[1] ?? '').toLowerCase()
+  const opaqueScheme = scheme !== 'http' && scheme !== 'https'
+  for (const segment of segments) {
+    // In discord://ID/TOKEN, slack://A/B/C, tgram://TOKEN/CHAT the host itself is a secret too.
+    if (TOKEN_SEGMENT.test(segment) || (opaqueScheme && segment.length >= 6)) parts.push(segment)
+  }
+  if (opaqueScheme) {
+    const host = pathAndHost.split(/[/#]/)[0] ?? ''
+    if (/^[0-9]{8,}$|^[A-Za-z0-9_-]{20,}$|^[0-9]+:[A-Za-z0-9_-]+$/.test(host)) parts.push(host)
+  }
+  for (const pair of query.split('&')) {
+    const [key = '', val = ''] = pair.split('=', 2)
+    if (val.length >= 4 && /(token|key|pass|secret|auth|sig)/i.test(key)) parts.push(val, decodeSafe(val))
+  }
+  return parts.filter((part) => part.length >= 4)
+}
+
+function decodeSafe(value: string): string {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
+  }
+}
+
+/** `scheme://user:pass@host` → `scheme://***@host`, whatever the secrets list holds. */
+export function maskUrlCredentials(text: string): string {
+  return text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:'"]*:[^\s/@'"]*@/gi, `$1${MASK}@`)
+    .replace(/(discord(?:app)?\.com\/api\/webhooks\/)[^\s/'"]+\/[^\s/?'"]+/gi, `$1${MASK}/${MASK}`)
+    .replace(/(hooks\.slack\.com\/services\/)[^\s'"]+/gi, `$1${MASK}`)
+    .replace(/(api\.telegram\.org\/bot)[^\s/'"]+/gi, `$1${MASK}`)
+}

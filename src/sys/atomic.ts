@@ -1,0 +1,44 @@
+/** Atomic file writes: temp file in the same directory → fsync → rename → fsync the directory. */
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, rename, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+
+export interface AtomicWriteOptions {
+  mode?: number
+  /** Mode for directories created on the way (default 0700). */
+  dirMode?: number
+}
+
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  const dir = dirname(file)
+  await mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o700 })
+  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.partial`)
+  const handle = await open(temp, 'wx', options.mode ?? 0o600)
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } catch (error) {
+    await handle.close().catch(() => undefined)
+    await rm(temp, { force: true })
+    throw error
+  }
+  await handle.close()
+  try {
+    await rename(temp, file)
+  } catch (error) {
+    await rm(temp, { force: true })
+    throw error
+  }
+  await fsyncDir(dir)
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } catch {
+    // Some filesystems do not support fsync on directories; the rename is still atomic.
+  } finally {
+    await handle.close()
+  }
+}

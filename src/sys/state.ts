@@ -1,0 +1,48 @@
+/**
+ * JSON state files in the state directory (monitor's memory, the notify outbox, drill
+ * results). Written atomically; a missing or corrupt file reads as the fallback with a
+ * warning, never a crash.
+ */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import { writeFileAtomic } from './atomic.js'
+
+export class StateStore {
+  constructor(
+    readonly dir: string,
+    private readonly log?: Logger,
+  ) {}
+
+  path(name: string): string {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new Error(`invalid state file name: ${name}`)
+    return join(this.dir, `${name}.json`)
+  }
+
+  /**
+   * Reads a state file. `validate` returns the typed value or undefined when the content
+   * is not what the caller expects; then, as for unreadable JSON, the fallback is returned.
+   */
+  async read<T>(name: string, fallback: T, validate: (value: unknown) => T | undefined = (v) => v as T): Promise<T> {
+    const file = this.path(name)
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fallback
+      throw error
+    }
+    try {
+      const value = validate(JSON.parse(text))
+      if (value !== undefined) return value
+    } catch {
+      // fall through to the reset below
+    }
+    this.log?.warn({ file }, 'state file is corrupt; starting from a fresh state')
+    return fallback
+  }
+
+  async write(name: string, value: unknown): Promise<void> {
+    await writeFileAtomic(this.path(name), `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600, dirMode: 0o700 })
+  }
+}
