@@ -5,6 +5,7 @@
 #   3. node_modules from package-lock.json (npm ci) when missing or stale,
 #   4. npm test, with Docker-backed tests required (a missing engine fails the run).
 # OWNOPS_REQUIRE_DOCKER=0 lets Docker-backed tests skip instead (a laptop without Docker).
+# Arguments are passed to vitest (e.g. a file name, or --reporter options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +19,4 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 export OWNOPS_REQUIRE_DOCKER=${OWNOPS_REQUIRE_DOCKER:-1}
-npm test
+npm test -- "$@"

@@ -29,10 +29,13 @@ const planned: PlannedCommand[] = [
   { name: 'verify', usage: '[TARGET]', summary: 'verify backups, or restore them into a throwaway place (--drill)', example: 'ownops verify --drill' },
   { name: 'monitor', usage: '', summary: 'run one check cycle: disk, memory, containers, endpoints, backups', example: 'ownops monitor' },
   { name: 'restart', usage: 'SERVICE', summary: 'restart a service safely: warn, save, stop, start, wait until healthy', example: 'ownops restart mc --safe --in 30m' },
-  { name: 'notify', usage: '[MESSAGE|-]', summary: 'send a message to the configured channels, routed by level', example: 'echo "disk 91%" | ownops notify --level warning -' },
   { name: 'cleanup', usage: '', summary: 'apply retention to backups, logs, Docker leftovers, temp files, old rows', example: 'ownops cleanup --dry-run' },
   { name: 'schedule', usage: '<generate|install|list|remove>', summary: 'generate and install systemd timers or cron.d entries', example: 'ownops schedule generate --systemd' },
 ]
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
 
 function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`
@@ -106,6 +109,47 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .addHelpText('after', examples(['ownops lock run -- rsync -a /srv/data /mnt/usb/', 'ownops lock run --wait 30m --stops app -- ./migrate.sh']) + '\n' + exitStatusHelp([0, 75, 77]) + '\n  otherwise: the exit status of the command')
     .action(async (commandArgs: string[], _opts, cmd: Command) => run(async (ctx, args, options) => (await import('./commands/lock.js')).runLockRun(ctx, args, options), cmd, commandArgs))
 
+  program
+    .command('notify')
+    .summary('send a message to the configured channels, routed by level')
+    .description(
+      'Send a message to Discord, Slack, e-mail, ntfy, Telegram, Gotify, JSON webhooks, routed by level: each channel takes the levels in its `levels:` (default warning and above); --channel overrides. The message comes from the argument, or from standard input with "-"; without --title its first line is the title.\n\nFailed deliveries are retried (network errors, 5xx, 429 after the delay it asks for) within notify.budget, then kept in an outbox in the state directory that the next ownops run retries.',
+    )
+    .argument('[message]', 'the message, or - to read it from standard input')
+    .addOption(new Option('-l, --level <level>', 'severity, for routing and colour').choices(['info', 'warning', 'error', 'critical']).default('info'))
+    .option('-t, --title <text>', 'title (default: the first line of the message)')
+    .option('--channel <name>', 'send to this channel only, whatever its levels (repeatable)', collect, [])
+    .option('--attach-file <file>', 'attach a file (e-mail channels; repeatable, up to 8 MiB)', collect, [])
+    .option('--test', 'send a test message to every channel (or each --channel) and report each result', false)
+    .option('--failed-unit <unit>', 'report a failed systemd unit with its exit status and journal tail (for OnFailure=)')
+    .addHelpText(
+      'after',
+      examples([
+        'ownops notify --test',
+        'echo "disk 91% on /srv" | ownops notify --level warning -',
+        'ownops notify --level error --title "nightly job failed" --attach-file /var/log/job.log "see the attached log"',
+        'ownops notify --channel discord "deploy finished"',
+        '# /etc/systemd/system/ownops-notify@.service:  ExecStart=/usr/local/bin/ownops notify --failed-unit %i',
+      ]) +
+        '\n' +
+        exitStatusHelp([0, 1, 2, 78]) +
+        '\n  (0: at least one channel delivered, or no channel takes this level; 1: none delivered)',
+    )
+    .action(async (message: string | undefined, _opts, cmd: Command) =>
+      run(async (ctx, _args, options) => {
+        const { runNotify } = await import('./commands/notify.js')
+        return runNotify(ctx, {
+          message,
+          level: options.level as 'info',
+          title: options.title as string | undefined,
+          channel: options.channel as string[],
+          attachFile: options.attachFile as string[],
+          test: options.test === true,
+          failedUnit: options.failedUnit as string | undefined,
+        })
+      }, cmd, []),
+    )
+
   for (const p of planned) {
     program
       .command(`${p.name}${p.usage ? ` ${p.usage.replace(/[<>]/g, (c) => (c === '<' ? '[' : ']'))}` : ''}`)
@@ -133,6 +177,8 @@ export interface CliIo {
   stdout?: (text: string) => void
   stderr?: (text: string) => void
   stderrIsTTY?: boolean
+  /** Standard input for commands that read it (tests). */
+  stdin?: string
 }
 
 /** Runs the CLI and resolves with the exit code. `io` lets tests run it in-process. */
@@ -178,6 +224,7 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
       // Data on stdout passes the same redaction as logs: no secret is ever printed.
       out: { write: (text) => stdout(ctx.redactor.redact(text)) },
       logWrite: stderr,
+      ...(io.stdin !== undefined ? { readStdin: async () => io.stdin as string } : {}),
     })
     activeCtx = ctx
     try {
@@ -188,6 +235,14 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
       exitCode = reportError(ctx, error, options.json, stderr, stderrIsTTY)
     } finally {
       await ctx.runCleanups()
+    }
+    // Notifications earlier runs could not deliver go out now, whatever this run was.
+    if (ctx.configLoaded && signalCode === undefined) {
+      try {
+        await (await ctx.notifier()).flushOutbox()
+      } catch (error) {
+        ctx.log.warn({ err: error }, 'could not retry the notification outbox')
+      }
     }
     if (signalCode !== undefined) exitCode = signalCode
   }

@@ -4,6 +4,8 @@
  * Commands never touch process.stdout, process.exit or the environment directly.
  */
 import type { Logger } from 'pino'
+import type { Notifier } from './notify/send.js'
+import type { NotifyEvent } from './notify/types.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
 import { parseDuration } from './duration.js'
 import { ExitCode, OwnopsError } from './errors.js'
@@ -40,6 +42,8 @@ export interface CtxOptions {
   clock?: () => Date
   signal?: AbortSignal
   stdinIsTTY?: boolean
+  /** Reads standard input (tests pass their own). */
+  readStdin?: (maxBytes: number) => Promise<string>
 }
 
 type Cleanup = () => void | Promise<void>
@@ -53,11 +57,13 @@ export class Ctx {
   readonly clock: () => Date
   readonly signal: AbortSignal
   readonly stdinIsTTY: boolean
+  readonly readStdin: (maxBytes: number) => Promise<string>
   log: Logger
   private readonly logOptions: { write?: (line: string) => void; format?: LogFormat }
   private loaded: LoadedConfig | undefined
   private dockerClient: Promise<Docker> | undefined
   private readonly cleanups: Cleanup[] = []
+  private notifierInstance: Promise<Notifier> | undefined
 
   constructor(init: CtxOptions) {
     this.options = init.options
@@ -67,6 +73,7 @@ export class Ctx {
     this.clock = init.clock ?? (() => new Date())
     this.signal = init.signal ?? new AbortController().signal
     this.stdinIsTTY = init.stdinIsTTY ?? Boolean(process.stdin.isTTY)
+    this.readStdin = init.readStdin ?? readProcessStdin
     this.logOptions = { ...(init.logWrite ? { write: init.logWrite } : {}), ...(init.logFormat ? { format: init.logFormat } : {}) }
     this.log = this.makeLogger(this.options.logLevel)
   }
@@ -130,6 +137,36 @@ export class Ctx {
     return lock
   }
 
+  /** The notifier for this run (channels loaded on first use). */
+  notifier(): Promise<Notifier> {
+    if (this.notifierInstance === undefined) {
+      const config = this.config().config
+      this.notifierInstance = import('./notify/send.js').then(
+        ({ Notifier }) => new Notifier({ config, log: this.log.child({ cmd: 'notify' }), store: this.stateStore(), now: this.clock, signal: this.signal }),
+      )
+    }
+    return this.notifierInstance
+  }
+
+  /**
+   * Sends an event on behalf of a job: a failed notification is a warning in the log,
+   * never a failure of the job that produced it.
+   */
+  async notifySafely(event: Omit<NotifyEvent, 'host' | 'time'>): Promise<void> {
+    try {
+      const notifier = await this.notifier()
+      const { makeEvent } = await import('./notify/send.js')
+      await notifier.send(makeEvent(this.config().config, this.clock(), event))
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not send a notification')
+    }
+  }
+
+  /** Whether a config has been loaded in this run (the outbox is flushed only then). */
+  get configLoaded(): boolean {
+    return this.loaded !== undefined
+  }
+
   /** Registers clean-up that runs when the command ends, also on SIGINT/SIGTERM (last in, first out). */
   defer(cleanup: Cleanup): void {
     this.cleanups.push(cleanup)
@@ -145,6 +182,18 @@ export class Ctx {
       }
     }
   }
+}
+
+async function readProcessStdin(maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of process.stdin) {
+    const buffer = chunk as Buffer
+    size += buffer.length
+    if (size > maxBytes) throw new OwnopsError(`standard input is larger than ${maxBytes} bytes`, { exitCode: ExitCode.usage, hint: 'send a tail of it: tail -c 100k file | ownops notify -' })
+    chunks.push(buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** What a command hands back to the CLI: data for --json, text for humans, the exit code. */

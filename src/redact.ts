@@ -98,7 +98,11 @@ export function urlSecretParts(value: string): string[] {
   }
   if (opaqueScheme) {
     const host = pathAndHost.split(/[/#]/)[0] ?? ''
-    if (/^[0-9]{8,}$|^[A-Za-z0-9_-]{20,}$|^[0-9]+:[A-Za-z0-9_-]+$/.test(host)) parts.push(host)
+    const decodedHost = decodeSafe(host)
+    if (/^[0-9]{8,}$|^[A-Za-z0-9_-]{20,}$/.test(host)) parts.push(host)
+    // A Telegram bot token, raw (123456:ABC…) or with its colon escaped (123456%3AABC…).
+    const bot = /^(?:bot)?[0-9]+:([A-Za-z0-9_-]+)$/.exec(decodedHost)
+    if (bot !== null) parts.push(host, decodedHost, bot[1] ?? '')
   }
   for (const pair of query.split('&')) {
     const [key = '', val = ''] = pair.split('=', 2)
@@ -119,7 +123,7 @@ function decodeSafe(value: string): string {
 export function maskUrlCredentials(text: string): string {
   return text
     .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:'"]*:[^\s/@'"]*@/gi, `$1${MASK}@`)
-    .replace(/(discord(?:app)?\.com\/api\/webhooks\/)[^\s/'"]+\/[^\s/?'"]+/gi, `$1${MASK}/${MASK}`)
+    .replace(/(discord(?:app)?\.com\/api\/webhooks\/)\d+\/[^\s/?'"]+/gi, `$1${MASK}/${MASK}`)
     .replace(/(hooks\.slack\.com\/services\/)[^\s'"]+/gi, `$1${MASK}`)
     .replace(/(api\.telegram\.org\/bot)[^\s/'"]+/gi, `$1${MASK}`)
 }

@@ -32,7 +32,7 @@ describe('ownops (process)', () => {
   })
 
   it('a command that is not built says so and exits 69, doing nothing', async () => {
-    for (const name of ['backup', 'monitor', 'restore', 'notify']) {
+    for (const name of ['backup', 'monitor', 'restore', 'cleanup']) {
       const result = await runBin([name, 'x'], { env: testEnv(dir), cwd: dir })
       expect(result.code).toBe(69)
       expect(result.stderr).toContain(`ownops ${name} is not built in this version`)

@@ -104,6 +104,10 @@ describe('Redactor', () => {
   it('finds the secret parts of channel URLs', () => {
     expect(urlSecretParts('ntfy://tk_abcdefgh@ntfy.sh/topic')).toContain('tk_abcdefgh')
     expect(urlSecretParts('tgram://123456:ABCdefGHIjkl/987654')).toContain('123456:ABCdefGHIjkl')
+    const escaped = urlSecretParts('tgram://123456%3AABCdefGHIjkl/987654')
+    expect(escaped).toContain('123456:ABCdefGHIjkl')
+    expect(escaped).toContain('123456%3AABCdefGHIjkl')
+    expect(escaped).toContain('ABCdefGHIjkl')
     expect(urlSecretParts('gotify://push.example.org/AbCdEfGhIjKlMnO')).toContain('AbCdEfGhIjKlMnO')
     expect(urlSecretParts('jsons://h/x?token=sekrit99')).toContain('sekrit99')
     expect(urlSecretParts('https://example.org/health')).toEqual([])

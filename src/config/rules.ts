@@ -5,6 +5,7 @@
 import type { Config } from './schema.js'
 import type { ConfigProblem } from './problems.js'
 import { parseDuration } from '../duration.js'
+import { channelOptions, resolveChannel } from '../notify/channels/index.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -42,8 +43,11 @@ export function checkRules(config: Config): Problem[] {
     }
   }
   for (const [name, channel] of Object.entries(config.notify.channels)) {
-    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(channel.url)) {
-      problems.push({ severity: 'error', path: ['notify', 'channels', name, 'url'], message: 'expected a URL such as discord://ID/TOKEN or https://…', hint: 'paste the webhook URL of the service' })
+    try {
+      resolveChannel(channel.url, channelOptions(channel))
+    } catch (error) {
+      // Channel parsers never quote secrets in their messages.
+      problems.push({ severity: 'error', path: ['notify', 'channels', name, 'url'], message: (error as Error).message, hint: 'see the channel URL forms in the README (Notifications)' })
     }
   }
   if (parseDuration(config.lock.wait) === undefined) {

@@ -105,9 +105,33 @@ export type BackupTargetType = (typeof backupTargetTypes)[number]
 const backupTarget = z.discriminatedUnion('type', [targetSchemas.postgres, targetSchemas.mysql, targetSchemas.sqlite, targetSchemas.directory])
 
 const channel = z.strictObject({
-  url: z.string().meta({ description: 'Channel URL (discord://, slack://, mailto://, ntfy://, json://, hc:// …). A secret: put it in the env file.' }),
-  levels: z.array(z.enum(levels)).optional().meta({ description: 'Levels sent to this channel (default: warning and above).' }),
+  url: z.string().meta({
+    description:
+      'Channel URL: discord://ID/TOKEN, slack://A/B/C, mailto(s)://user:pass@host?to=…, ntfy(s)://[token@]host/topic, tgram://TOKEN/CHAT, gotify(s)://host/TOKEN, json(s)://host/path, hc://UUID, or the service\'s own https webhook URL. A secret: put it in the env file.',
+  }),
+  levels: z.array(z.enum(levels)).optional().meta({ description: 'Levels sent to this channel (default: warning, error, critical). Heartbeat (hc) channels receive heartbeat pings instead.' }),
+  baseUrl: z.string().optional().meta({ description: 'Replaces the service base URL (a proxy, a self-hosted instance).' }),
+  method: z.enum(['POST', 'PUT', 'PATCH']).optional().meta({ description: 'json channels: HTTP method (default POST).' }),
+  headers: z.record(z.string(), z.string()).optional().meta({ description: 'Extra HTTP request headers.' }),
+  overflow: z.enum(['truncate', 'split']).optional().meta({ description: 'discord: cut long text with a marker (default) or split it over several messages.' }),
+  tailBytes: z.number().int().min(0).optional().meta({ description: 'hc: bytes of log tail sent with a ping (default 10000).' }),
+  timeout: duration.optional().meta({ description: 'Timeout of one delivery attempt (default: notify.timeout).' }),
 })
+
+const notify = z
+  .strictObject({
+    channels: z.record(name, channel).default({}),
+    timeout: duration.default('10s').meta({ description: 'Timeout of one delivery attempt.' }),
+    retries: z.number().int().min(0).max(10).default(3).meta({ description: 'Retries after the first attempt, for network errors, 5xx and 429.' }),
+    budget: duration.default('60s').meta({ description: 'Total time one notification may spend on retries and rate limits before it goes to the outbox.' }),
+    outbox: z
+      .strictObject({
+        maxEntries: z.number().int().min(0).default(200).meta({ description: 'Undelivered notifications kept for later runs; the oldest are dropped beyond this.' }),
+        maxAge: duration.default('24h').meta({ description: 'Undelivered notifications older than this are dropped (with a log line).' }),
+      })
+      .prefault({}),
+  })
+  .prefault({})
 
 export const configSchema = z
   .strictObject({
@@ -123,7 +147,7 @@ export const configSchema = z
       .prefault({}),
     log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
     docker: z.strictObject({ host: z.string().optional().meta({ description: 'Docker endpoint, e.g. unix:///var/run/docker.sock (default: $DOCKER_HOST or the default socket).' }) }).prefault({}),
-    notify: z.strictObject({ channels: z.record(name, channel).default({}) }).prefault({}),
+    notify,
     backup: z
       .strictObject({
         dir: z.string().default('/var/backups/ownops'),
@@ -137,6 +161,7 @@ export const configSchema = z
 export type ConfigInput = z.input<typeof configSchema>
 export type Config = z.output<typeof configSchema>
 export type BackupTarget = Config['backup']['targets'][string]
+export type ChannelConfig = Config['notify']['channels'][string]
 
 /** JSON Schema for editors (yaml-language-server). */
 export function configJsonSchema(): Record<string, unknown> {

@@ -40,3 +40,29 @@ function signalNumber(name: string): number | undefined {
   const numbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 }
   return numbers[name]
 }
+
+export interface CaptureResult {
+  exitCode: number | undefined
+  stdout: string
+  stderr: string
+  failed: boolean
+  reason?: string
+}
+
+/** Runs a command and captures its output; never throws (the result says what went wrong). */
+export async function runCapture(argv: readonly string[], options: RunInheritOptions & { timeoutMs?: number }): Promise<CaptureResult> {
+  const { execa } = await import('execa')
+  const [file, ...args] = argv
+  if (file === undefined) return { exitCode: undefined, stdout: '', stderr: '', failed: true, reason: 'no command' }
+  options.log.debug({ argv }, 'running command')
+  const result = await execa(file, args, {
+    reject: false,
+    stdin: 'ignore',
+    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+    ...(options.env ? { env: options.env, extendEnv: false } : {}),
+  })
+  const stdout = typeof result.stdout === 'string' ? result.stdout : ''
+  const stderr = typeof result.stderr === 'string' ? result.stderr : ''
+  return { exitCode: result.exitCode, stdout, stderr, failed: result.failed, ...(result.failed ? { reason: result.shortMessage } : {}) }
+}

@@ -37,6 +37,8 @@ export interface AcquireOptions {
   signal?: AbortSignal
   pollMs?: number
   now?: () => Date
+  /** Lock file name; the host lock by default. Smaller locks (the notify outbox) use their own. */
+  name?: string
 }
 
 const LOCK_NAME = 'host.lock'
@@ -53,7 +55,8 @@ export class HostLock {
   static async acquire(options: AcquireOptions): Promise<HostLock> {
     const now = options.now ?? (() => new Date())
     await mkdir(options.dir, { recursive: true, mode: 0o755 })
-    const file = join(options.dir, LOCK_NAME)
+    const lockName = options.name ?? LOCK_NAME
+    const file = join(options.dir, lockName)
     const info: LockInfo = {
       pid: process.pid,
       ...optional('startTime', processStartTime(process.pid)),
@@ -63,7 +66,7 @@ export class HostLock {
       nonce: randomBytes(8).toString('hex'),
       stops: options.stops ?? [],
     }
-    const temp = join(options.dir, `.${LOCK_NAME}.${process.pid}.${info.nonce}`)
+    const temp = join(options.dir, `.${lockName}.${process.pid}.${info.nonce}`)
     await writeFile(temp, `${JSON.stringify(info)}\n`, { mode: 0o644 })
     const deadline = Date.now() + (options.waitMs ?? 0)
     let announcedWait = false
@@ -78,7 +81,7 @@ export class HostLock {
         const holder = await readLockFile(file)
         if (holder === 'missing') continue
         if (holder === 'corrupt' || !isAlive(holder)) {
-          await takeOver(options.dir, file, holder, options.log)
+          await takeOver(options.dir, file, holder, lockName, options.log)
           continue
         }
         if (Date.now() >= deadline || options.signal?.aborted) throw busyError(holder, now())
@@ -153,8 +156,8 @@ function isAlive(holder: LockInfo): boolean {
   return true
 }
 
-async function takeOver(dir: string, file: string, stale: LockInfo | 'corrupt', log?: Logger): Promise<void> {
-  const mutex = join(dir, `${LOCK_NAME}.takeover`)
+async function takeOver(dir: string, file: string, stale: LockInfo | 'corrupt', lockName: string, log?: Logger): Promise<void> {
+  const mutex = join(dir, `${lockName}.takeover`)
   try {
     await mkdir(mutex)
   } catch (error) {

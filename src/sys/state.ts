@@ -3,7 +3,8 @@
  * results). Written atomically; a missing or corrupt file reads as the fallback with a
  * warning, never a crash.
  */
-import { readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { writeFileAtomic } from './atomic.js'
@@ -40,6 +41,14 @@ export class StateStore {
     }
     this.log?.warn({ file }, 'state file is corrupt; starting from a fresh state')
     return fallback
+  }
+
+  exists(name: string): boolean {
+    return existsSync(this.path(name))
+  }
+
+  async remove(name: string): Promise<void> {
+    await rm(this.path(name), { force: true })
   }
 
   async write(name: string, value: unknown): Promise<void> {

@@ -26,7 +26,7 @@ export function testEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Proc
   }
 }
 
-export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd: string }): Promise<CliResult> {
+export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; stdin?: string }): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
   const code = await main(['node', 'ownops', ...args], {
@@ -35,6 +35,7 @@ export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; 
     stdout: (t) => void (stdout += t),
     stderr: (t) => void (stderr += t),
     stderrIsTTY: options.env.OWNOPS_LOG_FORMAT === 'text',
+    ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
   })
   return { code, stdout, stderr }
 }

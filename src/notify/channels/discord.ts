@@ -1,0 +1,152 @@
+/**
+ * Discord webhooks: `discord://WEBHOOK_ID/WEBHOOK_TOKEN` or the webhook's own URL,
+ * `https://discord.com/api/webhooks/ID/TOKEN` (also discordapp.com, ptb. and canary.).
+ *
+ * One embed per message, coloured by level. Discord's limits (title 256, description
+ * 4,096, footer 2,048, 6,000 across the embed) are counted in UTF-16 code units, which is
+ * never less than what Discord counts. Longer text is cut with
+ * `… (truncated, N more characters)` (`overflow: truncate`, the default), or sent over up
+ * to 10 messages titled `Title (1/3)`, `Title (2/3)`, … (`overflow: split`); text beyond
+ * the tenth part is cut with the same marker. A retried split send repeats every part.
+ */
+import type { Channel, ChannelOptions, Level, NotifyEvent } from '../types.js'
+import { clip, fitText } from './text.js'
+
+export interface DiscordTarget {
+  id: string
+  token: string
+  base: string
+  overflow: 'truncate' | 'split'
+}
+
+const USAGE = 'discord URL must be discord://WEBHOOK_ID/WEBHOOK_TOKEN or https://discord.com/api/webhooks/WEBHOOK_ID/WEBHOOK_TOKEN'
+const HOSTS = new Set(['discord.com', 'discordapp.com', 'ptb.discord.com', 'canary.discord.com', 'ptb.discordapp.com', 'canary.discordapp.com'])
+const WEBHOOK_PATH = /^\/api(?:\/v\d+)?\/webhooks\/([^/]+)\/([^/]+)\/?$/
+const ID = /^\d{1,30}$/
+const TOKEN = /^[A-Za-z0-9_.-]+$/
+
+export const DISCORD_LIMITS = { title: 256, description: 4096, footer: 2048, total: 6000 } as const
+/** The most messages one event is split into. */
+export const DISCORD_MAX_PARTS = 10
+
+const COLORS: Record<Level, number> = { info: 0x3498db, warning: 0xf1c40f, error: 0xe74c3c, critical: 0x992d22 }
+
+export const discord: Channel<DiscordTarget> = {
+  schemes: ['discord'],
+
+  matchesHttps(url) {
+    return HOSTS.has(url.hostname.toLowerCase()) && WEBHOOK_PATH.test(url.pathname)
+  },
+
+  parse(url, options) {
+    let id: string
+    let token: string
+    if (url.protocol === 'discord:') {
+      const segments = url.pathname.split('/').filter((s) => s !== '')
+      if (url.hostname === '' || segments.length !== 1) throw new Error(USAGE)
+      id = url.hostname
+      token = segments[0] ?? ''
+    } else {
+      const match = WEBHOOK_PATH.exec(url.pathname)
+      if (!/^https?:$/.test(url.protocol) || match === null) throw new Error(USAGE)
+      id = match[1] ?? ''
+      token = match[2] ?? ''
+    }
+    if (!ID.test(id)) throw new Error(`${USAGE} (the webhook ID is a number)`)
+    if (!TOKEN.test(token)) throw new Error(`${USAGE} (the webhook token has characters other than letters, digits, "-", "_" and ".")`)
+    return { id, token, base: baseOf(options, 'https://discord.com'), overflow: options.overflow ?? 'truncate' }
+  },
+
+  async send(target, event, ctx) {
+    const messages = buildDiscordMessages(event, target.overflow)
+    if (messages.length > 1) ctx.log.debug({ parts: messages.length }, 'discord: long message split into parts')
+    const url = `${target.base}/api/webhooks/${target.id}/${encodeURIComponent(target.token)}?wait=true`
+    for (const message of messages) {
+      await ctx.http.request({
+        url,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(message),
+        timeoutMs: ctx.timeoutMs,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      })
+    }
+  },
+}
+
+export interface DiscordEmbed {
+  title?: string
+  description?: string
+  color: number
+  timestamp: string
+  footer: { text: string }
+}
+
+export interface DiscordMessage {
+  username: string
+  embeds: DiscordEmbed[]
+}
+
+/** The webhook payloads for one event: one, or several in order when split. */
+export function buildDiscordMessages(event: NotifyEvent, overflow: 'truncate' | 'split' = 'truncate'): DiscordMessage[] {
+  const source = event.source ? ` · ${event.source.command}${event.source.target ? ` ${event.source.target}` : ''}` : ''
+  const footer = clip(`${event.host}${source}`, DISCORD_LIMITS.footer)
+  const base = { color: COLORS[event.level], timestamp: event.time.toISOString(), footer: { text: footer } }
+  const embed = (title: string, description: string): DiscordMessage => ({
+    username: 'ownops',
+    embeds: [{ ...(title ? { title } : {}), ...(description ? { description } : {}), ...base }],
+  })
+
+  const title = clip(event.title, DISCORD_LIMITS.title)
+  if (overflow === 'truncate' || event.body.length <= descriptionBudget(title, footer)) {
+    return [embed(title, fitText(event.body, descriptionBudget(title, footer)))]
+  }
+
+  // Budget for the worst-case title, so that the part count does not change the sizes.
+  const budget = descriptionBudget('x'.repeat(DISCORD_LIMITS.title), footer)
+  const parts = splitText(event.body, budget, DISCORD_MAX_PARTS)
+  return parts.map((part, i) => {
+    const suffix = ` (${i + 1}/${parts.length})`
+    return embed(clip(event.title, DISCORD_LIMITS.title - suffix.length) + suffix, part)
+  })
+}
+
+function descriptionBudget(title: string, footer: string): number {
+  return Math.min(DISCORD_LIMITS.description, DISCORD_LIMITS.total - title.length - footer.length)
+}
+
+function baseOf(options: ChannelOptions, fallback: string): string {
+  return (options.baseUrl ?? fallback).replace(/\/+$/, '')
+}
+
+/**
+ * Splits `text` into chunks of at most `size` units, breaking after a newline (or else a
+ * space) in the second half of a chunk when there is one. At most `maxParts` chunks: the
+ * last one is cut with the truncation marker if the text does not fit.
+ */
+function splitText(text: string, size: number, maxParts: number): string[] {
+  const chars = Array.from(text)
+  const parts: string[] = []
+  let i = 0
+  while (i < chars.length) {
+    if (parts.length === maxParts - 1) {
+      parts.push(fitText(chars.slice(i).join(''), size))
+      break
+    }
+    let used = 0
+    let j = i
+    while (j < chars.length && used + (chars[j] ?? '').length <= size) used += (chars[j++] ?? '').length
+    if (j < chars.length) j = breakPoint(chars, i, j)
+    parts.push(chars.slice(i, j).join(''))
+    i = j
+  }
+  return parts
+}
+
+function breakPoint(chars: string[], start: number, end: number): number {
+  const floor = start + Math.floor((end - start) / 2)
+  for (const sep of ['\n', ' ']) {
+    for (let k = end; k > floor; k--) if (chars[k - 1] === sep) return k
+  }
+  return end
+}

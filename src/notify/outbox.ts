@@ -1,0 +1,62 @@
+/**
+ * The durable outbox: notifications that could not be delivered within their budget are
+ * kept in the state directory and retried by the next ownops run (any subcommand),
+ * oldest first, up to a cap and an age limit. Entries name the channel, never its URL.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import type { StateStore } from '../sys/state.js'
+import type { Level, NotifyEvent } from './types.js'
+
+export const OUTBOX_STATE = 'notify-outbox'
+
+export interface OutboxEntry {
+  id: string
+  channel: string
+  /** Fingerprint of the channel URL when queued: a changed URL is a new channel. */
+  urlHash: string
+  event: SerializedEvent
+  queuedAt: string
+  attempts: number
+  lastError: string
+}
+
+export interface SerializedEvent {
+  level: Level
+  title: string
+  body: string
+  source?: { command: string; target?: string }
+  host: string
+  time: string
+}
+
+export function serializeEvent(event: NotifyEvent): SerializedEvent {
+  return { level: event.level, title: event.title, body: event.body, ...(event.source ? { source: event.source } : {}), host: event.host, time: event.time.toISOString() }
+}
+
+export function deserializeEvent(event: SerializedEvent): NotifyEvent {
+  return { ...event, time: new Date(event.time) }
+}
+
+export function urlHash(url: string): string {
+  return createHash('sha256').update(url).digest('hex').slice(0, 16)
+}
+
+export function newEntry(channel: string, url: string, event: NotifyEvent, attempts: number, lastError: string, now: Date): OutboxEntry {
+  return { id: randomBytes(6).toString('hex'), channel, urlHash: urlHash(url), event: serializeEvent(event), queuedAt: now.toISOString(), attempts, lastError }
+}
+
+function isEntry(value: unknown): value is OutboxEntry {
+  const v = value as OutboxEntry
+  return v !== null && typeof v === 'object' && typeof v.id === 'string' && typeof v.channel === 'string' && typeof v.queuedAt === 'string' && typeof v.event?.title === 'string'
+}
+
+export async function readOutbox(store: StateStore): Promise<OutboxEntry[]> {
+  return store.read<OutboxEntry[]>(OUTBOX_STATE, [], (value) => (Array.isArray(value) ? value.filter(isEntry) : undefined))
+}
+
+/** Oldest first, capped (dropping the oldest beyond the cap); returns what was dropped. */
+export function capOutbox(entries: OutboxEntry[], maxEntries: number): { kept: OutboxEntry[]; dropped: OutboxEntry[] } {
+  const sorted = [...entries].sort((a, b) => a.queuedAt.localeCompare(b.queuedAt))
+  const excess = Math.max(0, sorted.length - maxEntries)
+  return { kept: sorted.slice(excess), dropped: sorted.slice(0, excess) }
+}

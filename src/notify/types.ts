@@ -1,0 +1,90 @@
+/**
+ * The notification model shared by every channel: one event, many channels.
+ * A channel parses its URL once (`parse`) and delivers an event in one attempt
+ * (`send`); retries, routing and the outbox live in ../notify/send.ts.
+ */
+import type { Logger } from 'pino'
+import type { Level } from '../config/schema.js'
+import type { HttpClient } from '../sys/http.js'
+
+export type { Level }
+export const levelOrder: Record<Level, number> = { info: 0, warning: 1, error: 2, critical: 3 }
+
+export interface Attachment {
+  name: string
+  content: Buffer
+  contentType?: string
+}
+
+/** Heartbeat pings in the healthchecks.io style; only `hc` channels receive them. */
+export interface Heartbeat {
+  phase: 'start' | 'success' | 'fail' | 'exit'
+  /** Unique per job run; sent as ?rid= so start and end pair up. */
+  runId: string
+  exitStatus?: number
+  /** The tail of the run's log, sent as the ping body. */
+  logTail?: string
+}
+
+export interface NotifyEvent {
+  level: Level
+  title: string
+  body: string
+  /** What produced it: the command and, where there is one, the target or service. */
+  source?: { command: string; target?: string }
+  host: string
+  time: Date
+  attachments?: Attachment[]
+  heartbeat?: Heartbeat
+}
+
+/** Per-channel options from the config, beside its URL. */
+export interface ChannelOptions {
+  /** Replaces the service's base URL (self-hosted ntfy/Gotify, a proxy, a test peer). */
+  baseUrl?: string
+  /** json: HTTP method (default POST). */
+  method?: string
+  /** json (and any HTTP channel): extra request headers. */
+  headers?: Record<string, string>
+  /** discord: what to do with text over Discord's limits. */
+  overflow?: 'truncate' | 'split'
+  /** hc: how many bytes of log tail go into a ping body (default 10,000). */
+  tailBytes?: number
+}
+
+export interface ChannelContext {
+  http: HttpClient
+  log: Logger
+  signal?: AbortSignal
+  /** Per-attempt timeout in milliseconds. */
+  timeoutMs: number
+}
+
+export interface Channel<T = unknown> {
+  /** URL schemes served, e.g. ['discord']; the https form is claimed through `matchesHttps`. */
+  readonly schemes: readonly string[]
+  /** Whether a plain https/http URL belongs to this service (e.g. discord.com/api/webhooks/…). */
+  matchesHttps?(url: URL): boolean
+  /**
+   * Validates the URL and options; returns what `send` needs. Throws an Error whose
+   * message names the problem without quoting secrets (no token, no password).
+   */
+  parse(url: URL, options: ChannelOptions): T
+  /** One delivery attempt. Errors are DeliveryErrors (retryable or not). */
+  send(target: T, event: NotifyEvent, ctx: ChannelContext): Promise<void>
+}
+
+/** A delivery failure: `retryable` for network errors, 5xx and 429; not for other 4xx. */
+export class DeliveryError extends Error {
+  readonly retryable: boolean
+  readonly retryAfterMs: number | undefined
+  readonly status: number | undefined
+
+  constructor(message: string, options: { retryable: boolean; retryAfterMs?: number; status?: number; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'DeliveryError'
+    this.retryable = options.retryable
+    this.retryAfterMs = options.retryAfterMs
+    this.status = options.status
+  }
+}
