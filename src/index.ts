@@ -2,13 +2,24 @@
  * ownops as a library: the pure functions other tools can reuse. Everything here is
  * free of side effects except where the name says otherwise (checkConfig reads files).
  *
- *   import { parseDuration, interpolate, checkConfig, configJsonSchema, Redactor } from 'ownops'
+ *   import { parseDuration, interpolate, checkConfig, configJsonSchema, planRetention, Redactor } from 'ownops'
  */
 export { parseDuration, formatDuration } from './duration.js'
 export { interpolate, checkConfig, loadConfig, locateConfig, type LoadOptions, type LoadedConfig } from './config/load.js'
 export { parseEnvFile } from './config/env-file.js'
 export { formatProblem, type ConfigProblem } from './config/problems.js'
-export { configSchema, configJsonSchema, type Config, type BackupTarget, type Level } from './config/schema.js'
+export { configSchema, configJsonSchema, type Config, type BackupTarget, type KeepPolicy, type Level } from './config/schema.js'
+export {
+  planRetention,
+  isEmptyRetentionPolicy,
+  parseRetentionDuration,
+  formatRetentionDuration,
+  type RetentionPolicy,
+  type RetentionItem,
+  type RetentionOptions,
+  type RetentionPlan,
+  type RetentionDuration,
+} from './backup/retention.js'
 export { Redactor, maskUrlCredentials } from './redact.js'
 export { didYouMean } from './text.js'
 export { ExitCode, OwnopsError } from './errors.js'

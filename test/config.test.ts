@@ -94,6 +94,36 @@ describe('config validate', () => {
     ])
   })
 
+  it('reports a bad retention span or count with its line, and warns about a keep policy without rules', () => {
+    const file = write(
+      'ownops.yml',
+      [
+        'backup:', //                                  1
+        '  keep: { daily: 0 }', //                     2
+        '  targets:', //                               3
+        '    db:', //                                  4
+        '      type: sqlite', //                       5
+        '      path: /srv/app.db', //                  6
+        '      keep:', //                              7
+        '        within: 7x', //                       8
+        '        withinDaily: 1d2d', //                9
+        '        weekly: -2', //                       10
+        '        tags: [manual]', //                   11
+      ].join('\n'),
+    )
+    const lines = checkConfig({ path: file, env: {}, cwd: dir, defaultEnvFile: noEnvFile() }).problems.map(formatProblem)
+    const span = 'expected a span such as 7d, 36h, 6m or 1y2m3d4h: y years, m months, d days, h hours, each unit once'
+    expect(lines).toEqual([
+      `ownops.yml:8 backup.targets.db.keep.within: ${span}, got "7x"`,
+      `ownops.yml:9 backup.targets.db.keep.withinDaily: ${span}, got "1d2d"`,
+      'ownops.yml:10 backup.targets.db.keep.weekly: expected number to be >=-1, got number -2',
+    ])
+    const fixed = write('fixed.yml', readFileSync(file, 'utf8').replace('7x', '7d').replace('1d2d', '2m').replace('-2', '4'))
+    expect(checkConfig({ path: fixed, env: {}, cwd: dir, defaultEnvFile: noEnvFile() }).problems.map(formatProblem)).toEqual([
+      'ownops.yml:2 warning: backup.keep: this keep policy has no rule, so every backup is kept forever (e.g. keep: { daily: 7, weekly: 4, monthly: 12 })'.replace('ownops.yml', 'fixed.yml'),
+    ])
+  })
+
   it('names a missing explicit config file', async () => {
     const result = await runCli(['-c', 'nope.yml', 'config', 'validate'], { env: testEnv(dir), cwd: dir })
     expect(result.code).toBe(78)

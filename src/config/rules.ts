@@ -2,9 +2,10 @@
  * Cross-field rules the schema cannot express. Each returns every problem it finds,
  * so `ownops config validate` can report them all at once.
  */
-import type { Config } from './schema.js'
+import type { Config, KeepPolicy } from './schema.js'
 import type { ConfigProblem } from './problems.js'
 import { parseDuration } from '../duration.js'
+import { isEmptyRetentionPolicy } from '../backup/retention.js'
 import { channelOptions, resolveChannel } from '../notify/channels/index.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
@@ -38,10 +39,9 @@ export function checkRules(config: Config): Problem[] {
       default:
         break
     }
-    if (target.keep !== undefined && Object.keys(target.keep).length === 0) {
-      problems.push({ severity: 'warning', path: [...at, 'keep'], message: 'an empty keep policy keeps every backup forever', hint: 'e.g. keep: { daily: 7, weekly: 4 }' })
-    }
+    if (target.keep !== undefined) emptyKeepWarning(problems, target.keep, [...at, 'keep'])
   }
+  if (config.backup.keep !== undefined) emptyKeepWarning(problems, config.backup.keep, ['backup', 'keep'])
   for (const [name, channel] of Object.entries(config.notify.channels)) {
     try {
       resolveChannel(channel.url, channelOptions(channel))
@@ -54,4 +54,17 @@ export function checkRules(config: Config): Problem[] {
     problems.push({ severity: 'error', path: ['lock', 'wait'], message: 'not a duration' })
   }
   return problems
+}
+
+/** A keep policy without any rule (no key, or only zeros) keeps every backup: say so. */
+function emptyKeepWarning(problems: Problem[], keep: KeepPolicy, path: string[]): void {
+  let empty: boolean
+  try {
+    empty = isEmptyRetentionPolicy(keep)
+  } catch {
+    return // the schema reports malformed values
+  }
+  if (empty) {
+    problems.push({ severity: 'warning', path, message: 'this keep policy has no rule, so every backup is kept forever', hint: 'e.g. keep: { daily: 7, weekly: 4, monthly: 12 }' })
+  }
 }

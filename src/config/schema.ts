@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { DURATION_PATTERN } from '../duration.js'
+import { RETENTION_DURATION_HINT, RETENTION_DURATION_PATTERN } from '../backup/retention.js'
 
 export const levels = ['info', 'warning', 'error', 'critical'] as const
 export type Level = (typeof levels)[number]
@@ -25,23 +26,33 @@ const hook = z.union([argv, z.strictObject({ run: argv, timeout: duration.option
 
 const keepCount = z.number().int().min(-1).meta({ description: 'How many to keep; -1 keeps all.' })
 
+const keepSpan = (description: string) =>
+  z
+    .string()
+    .regex(RETENTION_DURATION_PATTERN, { error: `expected ${RETENTION_DURATION_HINT}` })
+    .optional()
+    .meta({ description: `${description} Units: y years, m months, d days, h hours, e.g. 7d, 36h, 1y2m3d4h.` })
+
 export const keepSchema = z
   .strictObject({
-    last: keepCount.optional(),
-    hourly: keepCount.optional(),
-    daily: keepCount.optional(),
-    weekly: keepCount.optional(),
-    monthly: keepCount.optional(),
-    yearly: keepCount.optional(),
-    within: z.string().optional().meta({ description: 'Keep everything within this span of the newest backup, e.g. 1y2m3d4h.' }),
-    withinHourly: z.string().optional(),
-    withinDaily: z.string().optional(),
-    withinWeekly: z.string().optional(),
-    withinMonthly: z.string().optional(),
-    withinYearly: z.string().optional(),
-    tags: z.array(z.string()).optional(),
+    last: keepCount.optional().meta({ description: 'Keep the n newest backups; -1 keeps all.' }),
+    hourly: keepCount.optional().meta({ description: 'Keep the newest backup of each of the n newest hours that have one; -1: no limit.' }),
+    daily: keepCount.optional().meta({ description: 'Keep the newest backup of each of the n newest days that have one; -1: no limit.' }),
+    weekly: keepCount.optional().meta({ description: 'Keep the newest backup of each of the n newest ISO weeks that have one; -1: no limit.' }),
+    monthly: keepCount.optional().meta({ description: 'Keep the newest backup of each of the n newest months that have one; -1: no limit.' }),
+    yearly: keepCount.optional().meta({ description: 'Keep the newest backup of each of the n newest years that have one; -1: no limit.' }),
+    within: keepSpan('Keep every backup within this span of the newest backup (calendar arithmetic).'),
+    withinHourly: keepSpan('Keep the newest backup of every hour within this span of the newest backup.'),
+    withinDaily: keepSpan('Keep the newest backup of every day within this span of the newest backup.'),
+    withinWeekly: keepSpan('Keep the newest backup of every ISO week within this span of the newest backup.'),
+    withinMonthly: keepSpan('Keep the newest backup of every month within this span of the newest backup.'),
+    withinYearly: keepSpan('Keep the newest backup of every year within this span of the newest backup.'),
+    tags: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Keep every backup with these tags; an entry "a,b" needs both a and b.' }),
   })
-  .meta({ description: 'Retention, with the semantics of restic forget.' })
+  .meta({ description: 'Retention, with the semantics of restic forget. Without any rule, every backup is kept.' })
 
 const rcon = z.strictObject({
   host: z.string().default('127.0.0.1'),
@@ -161,6 +172,7 @@ export const configSchema = z
 export type ConfigInput = z.input<typeof configSchema>
 export type Config = z.output<typeof configSchema>
 export type BackupTarget = Config['backup']['targets'][string]
+export type KeepPolicy = z.output<typeof keepSchema>
 export type ChannelConfig = Config['notify']['channels'][string]
 
 /** JSON Schema for editors (yaml-language-server). */
