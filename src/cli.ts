@@ -23,8 +23,6 @@ interface PlannedCommand {
 
 /** Subcommands that are part of ownops' design but not in this build yet. They say so and exit 69. */
 const planned: PlannedCommand[] = [
-  { name: 'backup', usage: '[TARGET...]', summary: 'back up databases, volumes and directories (checksummed, atomic, pruned)', example: 'ownops backup db' },
-  { name: 'backups', usage: '[TARGET]', summary: 'list backups with size, age and checksum', example: 'ownops backups db' },
   { name: 'restore', usage: 'TARGET [BACKUP_ID|latest]', summary: 'restore a backup safely (verify, safety copy, swap, roll back)', example: 'ownops restore db latest --dry-run' },
   { name: 'verify', usage: '[TARGET]', summary: 'verify backups, or restore them into a throwaway place (--drill)', example: 'ownops verify --drill' },
   { name: 'monitor', usage: '', summary: 'run one check cycle: disk, memory, containers, endpoints, backups', example: 'ownops monitor' },
@@ -148,6 +146,42 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
           failedUnit: options.failedUnit as string | undefined,
         })
       }, cmd, []),
+    )
+
+  program
+    .command('backup')
+    .summary('back up databases, volumes and directories (checksummed, atomic, pruned)')
+    .description(
+      'Back up the named targets (default: all in backup.targets), one after another; a failing target does not stop the others.\n\nEach backup streams into a hidden partial file, checksummed (sha256) on the way, fsync\'d and renamed into <backup.dir>/<target>/; its manifest (<id>.json) is written last and marks it valid. Containers in stop: (or labelled ownops.stop-during-backup=<target>) are stopped and started again, a Minecraft world is quiesced over RCON (save-off, save-all flush, save-on always). After a successful backup the target\'s keep: retention prunes old backups; never after a failure.',
+    )
+    .argument('[targets...]', 'target names from backup.targets (default: all)')
+    .option('--all', 'every configured target (the default without names)', false)
+    .option('--unscheduled', 'only targets without a schedule of their own (the default backup timer)', false)
+    .option('--tag <tag>', 'tag this backup (repeatable); keep: { tags: [...] } keeps tagged backups', collect, [])
+    .option('-n, --dry-run', 'print what would be backed up, stopped and pruned; change nothing', false)
+    .option('--wait <duration>', 'wait this long for the host lock (default: config lock.wait)')
+    .addHelpText(
+      'after',
+      examples(['ownops backup', 'ownops backup db', 'ownops backup db --tag pre-upgrade', 'ownops backup --dry-run', 'ownops backup --json | jq ".targets[] | {target, ok, size}"']) +
+        '\n' +
+        exitStatusHelp([0, 1, 2, 69, 75, 77, 78, 130, 143]) +
+        '\n  (0: every target succeeded; 1: at least one failed — the others still ran)',
+    )
+    .action(async (targets: string[], _opts, cmd: Command) =>
+      run(async (ctx, _args, options) => {
+        const { runBackup } = await import('./commands/backup.js')
+        return runBackup(ctx, { targets: options.all === true ? [] : targets, dryRun: options.dryRun === true, unscheduled: options.unscheduled === true, tags: options.tag as string[] })
+      }, cmd, []),
+    )
+
+  program
+    .command('backups')
+    .summary('list backups with time, size and checksum, and anything odd')
+    .description('List the valid backups of each target (or one): id, time, age, size, short sha256; and anything odd in the backup directory: leftover partial files of interrupted runs, files without a manifest, manifests without their file, size mismatches.')
+    .argument('[target]', 'one target (default: all)')
+    .addHelpText('after', examples(['ownops backups', 'ownops backups db', 'ownops backups db --json | jq -r ".targets[0].backups[0].path"']) + '\n' + exitStatusHelp([0, 2, 78]))
+    .action(async (target: string | undefined, _opts, cmd: Command) =>
+      run(async (ctx) => (await import('./commands/backup.js')).runBackups(ctx, target), cmd, []),
     )
 
   for (const p of planned) {
@@ -294,3 +328,6 @@ function writeStderr(text: string): void {
 }
 
 export { COMMON_EXITS }
+
+/** Names of the commands registered as "not built yet". */
+export const plannedCommands: readonly string[] = planned.map((p) => p.name)

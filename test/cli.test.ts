@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { plannedCommands } from '../src/cli.js'
 import { parseDuration, formatDuration } from '../src/duration.js'
 import { didYouMean } from '../src/text.js'
 import { runBin, tempDir, testEnv } from './helpers/cli.js'
@@ -32,13 +33,14 @@ describe('ownops (process)', () => {
   })
 
   it('a command that is not built says so and exits 69, doing nothing', async () => {
-    for (const name of ['backup', 'monitor', 'restore', 'cleanup']) {
+    if (plannedCommands.length === 0) return // every command is built
+    for (const name of plannedCommands) {
       const result = await runBin([name, 'x'], { env: testEnv(dir), cwd: dir })
       expect(result.code).toBe(69)
       expect(result.stderr).toContain(`ownops ${name} is not built in this version`)
       expect(result.stdout).toBe('')
     }
-    const help = await runBin(['backup', '--help'], { env: testEnv(dir), cwd: dir })
+    const help = await runBin([plannedCommands[0] ?? '', '--help'], { env: testEnv(dir), cwd: dir })
     expect(help.stdout).toContain('Not built in ownops')
   })
 

@@ -59,11 +59,11 @@ describe('log formats', () => {
       }).toString?.()
       closeSync(fd)
     } catch {
-      // exit 69 (not built) is expected; the log line is what we check
+      // exit 78 (no backup targets) is expected; the log line is what we check
     }
     try {
       const text = readFileSync(join(dir, 'err.log'), 'utf8')
-      expect(text).toMatch(/^<3>ownops backup is not built/)
+      expect(text).toMatch(/^<3>no backup targets configured/)
     } finally {
       cleanup()
     }

@@ -95,6 +95,7 @@ export const targetSchemas = {
     type: z.literal('sqlite'),
     path: z.string().meta({ description: 'The database file: a host path, or a path inside `container`.' }),
     container: z.string().optional(),
+    compression: compression.default('gzip'),
     ...targetCommon,
   }),
   directory: z.strictObject({
@@ -105,7 +106,15 @@ export const targetSchemas = {
     exclude: z.array(z.string()).default([]),
     compression: compression.default('zstd'),
     level: z.number().int().min(1).max(19).optional(),
-    minecraft: z.strictObject({ rcon, retries: z.number().int().min(0).default(3) }).optional(),
+    minecraft: z
+      .strictObject({
+        rcon,
+        retries: z.number().int().min(0).default(3).meta({ description: 'RCON connection retries before giving up.' }),
+        onRconError: z.enum(['fail', 'proceed']).default('fail').meta({ description: 'When RCON cannot be reached: fail the backup (default) or archive without quiescing, with a warning.' }),
+        saveTimeout: duration.default('120s').meta({ description: 'How long `save-all flush` may take.' }),
+      })
+      .optional()
+      .meta({ description: 'Quiesce a Minecraft server over RCON: save-off, save-all flush, archive, save-on (always).' }),
     ...targetCommon,
   }),
 }
@@ -163,6 +172,10 @@ export const configSchema = z
       .strictObject({
         dir: z.string().default('/var/backups/ownops'),
         keep: keepSchema.optional().meta({ description: 'Default retention for targets without their own keep.' }),
+        sizeDropRatio: z.number().min(0).max(1).default(0.5).meta({ description: 'A new backup smaller than this fraction of the median of the last 5 is flagged, notified, and suspends pruning for that run.' }),
+        freeSpaceMargin: z.number().min(1).default(1.2).meta({ description: 'Before a run, free space must be at least the last backup size times this.' }),
+        prometheus: z.string().optional().meta({ description: 'Prometheus textfile (node_exporter textfile collector) written after each run, e.g. /var/lib/prometheus/node-exporter/ownops_backup.prom' }),
+        notifyOnSuccess: z.boolean().default(true).meta({ description: 'Send an info notification when every target succeeded.' }),
         targets: z.record(name, backupTarget).default({}),
       })
       .prefault({}),

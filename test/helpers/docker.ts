@@ -539,3 +539,68 @@ export async function startPostgres(
     remove,
   };
 }
+
+// ---------------------------------------------------------------------------
+// MariaDB
+// ---------------------------------------------------------------------------
+
+export interface MariadbContainer {
+  container: string;
+  volume: string;
+  /** root's password, also in the container's MARIADB_ROOT_PASSWORD (as the official image has it) */
+  rootPassword: string;
+  remove(): Promise<void>;
+}
+
+/**
+ * A real MariaDB server (the host's mariadb-server package) in a TEST_IMAGE container:
+ * network none, datadir on a named volume, listening only on /run/mysqld/mysqld.sock,
+ * root with a password. Resolves once the server answers.
+ */
+export async function startMariadb(opts: { name?: string; timeoutMs?: number } = {}): Promise<MariadbContainer> {
+  if (!existsSync('/usr/sbin/mariadbd')) {
+    throw new Error('MariaDB is not installed on the host (Debian: apt-get install mariadb-server; scripts/test-env.sh install does it)');
+  }
+  const name = opts.name ?? uniqueName('maria');
+  assertOurName('container', name);
+  const volume = `${name}-data`;
+  await createVolume(volume);
+  const rootPassword = `pw-${randomBytes(6).toString('hex')}`;
+  const script = [
+    'set -e',
+    'mkdir -p /run/mysqld',
+    'if [ ! -d /var/lib/mysql/mysql ]; then mariadb-install-db --user=root --datadir=/var/lib/mysql --auth-root-authentication-method=normal --skip-test-db >/tmp/install.log 2>&1; fi',
+    'exec mariadbd --user=root --datadir=/var/lib/mysql --skip-networking --socket=/run/mysqld/mysqld.sock --innodb-buffer-pool-size=32M --skip-log-bin',
+  ].join('\n');
+  const c = await runContainer({
+    name,
+    cmd: ['sh', '-c', script],
+    volumes: [`${volume}:/var/lib/mysql`, '/etc/mysql:/etc/mysql:ro'],
+    env: { MARIADB_ROOT_PASSWORD: rootPassword, TZ: 'UTC' },
+    network: 'none',
+    hostUsr: true,
+    labels: { 'ownops-test.role': 'mariadb' },
+  });
+  const remove = async (): Promise<void> => {
+    await c.remove();
+    await removeVolume(volume);
+  };
+  const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
+  for (;;) {
+    const info = await getDocker().getContainer(name).inspect();
+    if (!info.State.Running) {
+      const tail = await containerLogs(name, { tail: 40 }).catch(() => '');
+      await remove().catch(() => undefined);
+      throw new Error(`MariaDB in ${name} exited with code ${info.State.ExitCode}:\n${tail}`);
+    }
+    const r = await exec(name, ['mariadb', '-uroot', '-e', 'select 1'], { timeoutMs: 10_000 }).catch(() => undefined);
+    if (r?.exitCode === 0) break;
+    if (Date.now() > deadline) {
+      await remove().catch(() => undefined);
+      throw new Error(`MariaDB in ${name} did not become ready`);
+    }
+    await sleep(300);
+  }
+  await execOk(name, ['mariadb', '-uroot', '-e', `ALTER USER root@localhost IDENTIFIED BY '${rootPassword}'; FLUSH PRIVILEGES;`]);
+  return { container: name, volume, rootPassword, remove };
+}

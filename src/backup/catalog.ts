@@ -1,0 +1,128 @@
+/**
+ * What is in a target's backup directory: the valid backups (a manifest whose artifact
+ * exists with the recorded size) and everything odd — leftover partial files, artifacts
+ * without a manifest, manifests without an artifact, size mismatches, unreadable manifests.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { MANIFEST_VERSION, parsePartialName, type Manifest } from './artifact.js'
+
+export interface BackupEntry {
+  manifest: Manifest
+  /** Artifact path. */
+  path: string
+  manifestPath: string
+  time: Date
+  tags: string[]
+}
+
+export type OddityKind = 'partial' | 'no-manifest' | 'no-artifact' | 'size-mismatch' | 'bad-manifest'
+
+export interface Oddity {
+  kind: OddityKind
+  path: string
+  message: string
+  /** partial: the process that wrote it is gone, so it can be removed. */
+  stale?: boolean
+}
+
+export interface Catalog {
+  target: string
+  dir: string
+  /** Newest first. */
+  backups: BackupEntry[]
+  oddities: Oddity[]
+}
+
+export function targetDir(backupDir: string, target: string): string {
+  return join(backupDir, target)
+}
+
+export async function readCatalog(backupDir: string, target: string): Promise<Catalog> {
+  const dir = targetDir(backupDir, target)
+  const catalog: Catalog = { target, dir, backups: [], oddities: [] }
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return catalog
+    throw error
+  }
+  const claimed = new Set<string>()
+  for (const name of names) {
+    if (name.startsWith('.')) {
+      const partial = parsePartialName(name)
+      if (partial !== undefined) {
+        const stale = !processAlive(partial.pid)
+        catalog.oddities.push({
+          kind: 'partial',
+          path: join(dir, name),
+          stale,
+          message: stale ? `leftover partial file of an interrupted run (pid ${partial.pid} is gone); not a backup` : `backup in progress (pid ${partial.pid})`,
+        })
+      }
+      continue
+    }
+    if (!name.endsWith('.json')) continue
+    const manifestPath = join(dir, name)
+    claimed.add(name)
+    const manifest = await readManifest(manifestPath)
+    if (manifest === undefined) {
+      catalog.oddities.push({ kind: 'bad-manifest', path: manifestPath, message: 'manifest is unreadable or not an ownops manifest' })
+      continue
+    }
+    const path = join(dir, manifest.file)
+    claimed.add(manifest.file)
+    let size: number
+    try {
+      size = (await stat(path)).size
+    } catch {
+      catalog.oddities.push({ kind: 'no-artifact', path: manifestPath, message: `manifest without its artifact ${manifest.file}` })
+      continue
+    }
+    if (size !== manifest.size) {
+      catalog.oddities.push({ kind: 'size-mismatch', path, message: `artifact is ${size} bytes, its manifest says ${manifest.size}` })
+      continue
+    }
+    catalog.backups.push({ manifest, path, manifestPath, time: new Date(manifest.time), tags: Array.isArray(manifest.tags) ? manifest.tags : [] })
+  }
+  for (const name of names) {
+    if (name.startsWith('.') || claimed.has(name)) continue
+    if (name.startsWith(`${target}-`)) {
+      catalog.oddities.push({ kind: 'no-manifest', path: join(dir, name), message: 'file without a manifest: not a valid backup' })
+    }
+  }
+  catalog.backups.sort((a, b) => b.time.getTime() - a.time.getTime())
+  return catalog
+}
+
+export async function readManifest(path: string): Promise<Manifest | undefined> {
+  try {
+    const value = JSON.parse(await readFile(path, 'utf8')) as Partial<Manifest>
+    if (
+      value.manifestVersion !== MANIFEST_VERSION ||
+      typeof value.file !== 'string' ||
+      value.file.includes('/') ||
+      typeof value.time !== 'string' ||
+      Number.isNaN(Date.parse(value.time)) ||
+      typeof value.size !== 'number' ||
+      typeof value.sha256 !== 'string' ||
+      typeof value.target !== 'string'
+    ) {
+      return undefined
+    }
+    return value as Manifest
+  } catch {
+    return undefined
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Retention after a successful backup of a target — never after a failed run. The plan
+ * comes from the pure `planRetention` (restic's forget semantics); this module applies it:
+ * removes manifest first (so a half-removed backup never looks valid), then the artifact.
+ * It never removes the newest valid backup, and a new backup much smaller than the ones
+ * before it (a sign of a broken dump) suspends pruning for that run.
+ */
+import { rm } from 'node:fs/promises'
+import type { Logger } from 'pino'
+import type { BackupTarget, Config } from '../config/schema.js'
+import { readCatalog, type BackupEntry } from './catalog.js'
+import { planRetention } from './retention.js'
+import type { TargetReport } from './run.js'
+
+export interface PruneReport {
+  policy: string
+  kept: Array<{ id: string; reasons: string[] }>
+  removed: string[]
+  /** Set when pruning was suspended because the new backup is suspiciously small. */
+  sizeDrop?: string
+  dryRun: boolean
+}
+
+export interface PruneEnv {
+  config: Config
+  log: Logger
+  dryRun: boolean
+  timeZone?: string
+}
+
+/** The median size of the (up to) five backups before the newest one. */
+export function sizeDropWarning(backups: BackupEntry[], newSize: number, ratio: number): string | undefined {
+  const previous = backups.slice(1, 6).map((b) => b.manifest.size).sort((a, b) => a - b)
+  if (previous.length === 0 || ratio <= 0) return undefined
+  const mid = Math.floor(previous.length / 2)
+  const median = previous.length % 2 === 1 ? (previous[mid] ?? 0) : ((previous[mid - 1] ?? 0) + (previous[mid] ?? 0)) / 2
+  if (newSize >= median * ratio) return undefined
+  return `the new backup is ${newSize} bytes, under ${Math.round(ratio * 100)}% of the median of the previous ${previous.length} (${Math.round(median)} bytes): check the source; old backups were not pruned this run`
+}
+
+export async function pruneTarget(name: string, target: BackupTarget, report: TargetReport | undefined, env: PruneEnv): Promise<PruneReport> {
+  const policy = target.keep ?? env.config.backup.keep
+  const catalog = await readCatalog(env.config.backup.dir, name)
+  const result: PruneReport = { policy: policy ? JSON.stringify(policy) : 'keep all', kept: [], removed: [], dryRun: env.dryRun }
+  if (report !== undefined && report.ok && report.size !== undefined) {
+    const drop = sizeDropWarning(catalog.backups, report.size, env.config.backup.sizeDropRatio)
+    if (drop !== undefined) {
+      env.log.warn({ target: name }, drop)
+      result.sizeDrop = drop
+      return result
+    }
+  }
+  if (policy === undefined || catalog.backups.length === 0) return result
+  const plan = planRetention(catalog.backups, policy, env.timeZone !== undefined ? { timeZone: env.timeZone } : {})
+  result.kept = plan.keep.map((k) => ({ id: k.item.manifest.id, reasons: k.reasons }))
+  const newest = catalog.backups[0]
+  for (const entry of plan.remove) {
+    if (entry === newest) continue // never, whatever the policy says
+    result.removed.push(entry.manifest.id)
+    if (env.dryRun) {
+      env.log.info({ target: name, backup: entry.manifest.id }, '(dry run) would remove')
+      continue
+    }
+    await rm(entry.manifestPath, { force: true })
+    await rm(entry.path, { force: true })
+    env.log.info({ target: name, backup: entry.manifest.id }, 'removed by retention')
+  }
+  return result
+}

@@ -1,0 +1,235 @@
+/**
+ * `ownops backup [TARGET...]`: runs the named targets (default: all) one after another; a
+ * failing target does not stop the others. Holds the host lock (naming the containers it
+ * stops, so monitor stays quiet), pings heartbeats, notifies the result, prunes each
+ * successful target by its retention, and writes the Prometheus textfile.
+ * `ownops backups [TARGET]`: what is in the backup directory, and anything odd there.
+ */
+import { randomUUID } from 'node:crypto'
+import type { CommandResult, Ctx } from '../context.js'
+import type { BackupTarget, Config } from '../config/schema.js'
+import { readCatalog, type Catalog } from '../backup/catalog.js'
+import { renderBackupMetrics } from '../backup/metrics.js'
+import { pruneTarget, type PruneReport } from '../backup/prune.js'
+import { backupTarget, formatBytes, type TargetReport } from '../backup/run.js'
+import { formatDuration } from '../duration.js'
+import { ExitCode, OwnopsError } from '../errors.js'
+import { writeFileAtomic } from '../sys/atomic.js'
+import { didYouMean, renderTable } from '../text.js'
+
+export interface BackupOptions {
+  targets: string[]
+  dryRun: boolean
+  /** Only targets without a schedule of their own (the default backup timer runs this). */
+  unscheduled: boolean
+  tags?: string[]
+}
+
+export interface BackupRunReport {
+  ok: boolean
+  runId: string
+  targets: Array<TargetReport & { prune?: PruneReport }>
+}
+
+export function selectTargets(config: Config, names: string[], unscheduled = false): Array<[string, BackupTarget]> {
+  const all = Object.entries(config.backup.targets)
+  if (all.length === 0) {
+    throw new OwnopsError('no backup targets configured', {
+      exitCode: ExitCode.config,
+      hint: 'add one under backup.targets, e.g.  db: { type: postgres, container: db }  (see ownops.example.yml)',
+    })
+  }
+  if (names.length === 0) return unscheduled ? all.filter(([, t]) => t.schedule === undefined) : all
+  return names.map((name) => {
+    const target = config.backup.targets[name]
+    if (target === undefined) {
+      const guess = didYouMean(name, Object.keys(config.backup.targets))
+      throw new OwnopsError(`no backup target named "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}`, {
+        exitCode: ExitCode.usage,
+        hint: `configured targets: ${Object.keys(config.backup.targets).join(', ')}`,
+      })
+    }
+    return [name, target]
+  })
+}
+
+export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandResult> {
+  const config = ctx.config().config
+  const selected = selectTargets(config, opts.targets, opts.unscheduled)
+  if (opts.dryRun) return plan(ctx, config, selected)
+
+  const stops = [...selected.map(([name]) => name), ...selected.flatMap(([, t]) => t.stop ?? [])]
+  await ctx.lock('backup', stops)
+  const runId = randomUUID()
+  const log = ctx.log.child({ cmd: 'backup', runId })
+  await ctx.notifySafely({ level: 'info', title: 'backup started', body: '', source: { command: 'backup' }, heartbeat: { phase: 'start', runId } })
+
+  const progress = progressBar(ctx)
+  const reports: BackupRunReport['targets'] = []
+  const { hostname } = await import('node:os')
+  for (const [name, target] of selected) {
+    log.info({ target: name, type: target.type }, `backing up ${name}`)
+    const report: BackupRunReport['targets'][number] = await backupTarget(name, target, {
+      config,
+      log,
+      signal: ctx.signal,
+      env: ctx.env,
+      host: config.hostname ?? hostname(),
+      now: ctx.clock,
+      docker: () => ctx.docker(),
+      ...(opts.tags ? { tags: opts.tags } : {}),
+      ...(progress ? { onProgress: progress.update } : {}),
+    })
+    progress?.done()
+    if (report.ok) {
+      log.info({ target: name, size: report.size, durationMs: report.durationMs, warnings: report.warnings.length }, `backup of ${name} done: ${formatBytes(report.size ?? 0)} in ${formatDuration(report.durationMs)}`)
+      const pruned = await pruneTarget(name, target, report, { config, log, dryRun: false })
+      report.prune = pruned
+      if (pruned.sizeDrop !== undefined) report.warnings.push(pruned.sizeDrop)
+    }
+    reports.push(report)
+  }
+
+  const ok = reports.every((r) => r.ok)
+  await writeMetrics(ctx, config, reports)
+  await notifyResult(ctx, reports, ok, runId)
+  const result: BackupRunReport = { ok, runId, targets: reports }
+  return { exitCode: ok ? ExitCode.ok : ExitCode.failed, report: result, text: renderRun(reports) }
+}
+
+function renderRun(reports: BackupRunReport['targets']): string {
+  const rows = reports.map((r) => [
+    r.target,
+    r.ok ? (r.warnings.length > 0 ? `ok (${r.warnings.length} warning${r.warnings.length > 1 ? 's' : ''})` : 'ok') : 'FAILED',
+    r.ok ? formatBytes(r.size ?? 0) : '',
+    formatDuration(r.durationMs),
+    r.ok ? (r.file ?? '') : `${r.error ?? ''}${r.hint ? ` — ${r.hint}` : ''}`,
+  ])
+  const lines = [renderTable(['TARGET', 'STATUS', 'SIZE', 'TIME', 'FILE / ERROR'], rows).trimEnd()]
+  for (const r of reports) {
+    for (const w of r.warnings) lines.push(`warning: ${r.target}: ${w}`)
+    if (r.prune && r.prune.removed.length > 0) lines.push(`${r.target}: pruned ${r.prune.removed.length} old backup${r.prune.removed.length > 1 ? 's' : ''} (keep: ${r.prune.policy})`)
+  }
+  return `${lines.join('\n')}\n`
+}
+
+async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: boolean, runId: string): Promise<void> {
+  const config = ctx.config().config
+  const failed = reports.filter((r) => !r.ok)
+  const warned = reports.filter((r) => r.ok && r.warnings.length > 0)
+  const summary = reports
+    .map((r) => (r.ok ? `✓ ${r.target}: ${formatBytes(r.size ?? 0)} in ${formatDuration(r.durationMs)}` : `✗ ${r.target}: ${r.error ?? 'failed'}`))
+    .join('\n')
+  const details = failed
+    .map((r) => `\n${r.target}: ${r.error ?? 'failed'}${r.hint ? `\nhint: ${r.hint}` : ''}${r.stderr ? `\n${r.stderr}` : ''}`)
+    .concat(warned.map((r) => `\n${r.target} warnings:\n${r.warnings.map((w) => `- ${w}`).join('\n')}`))
+    .join('\n')
+  const body = `${summary}${details ? `\n${details}` : ''}`
+  if (!ok) {
+    const title = failed.length === 1 ? `backup of ${failed[0]?.target ?? ''} failed` : `${failed.length} of ${reports.length} backups failed`
+    await ctx.notifySafely({ level: 'error', title, body, source: { command: 'backup', ...(failed.length === 1 ? { target: failed[0]?.target ?? '' } : {}) } })
+  } else if (warned.length > 0) {
+    await ctx.notifySafely({ level: 'warning', title: `backup done with warnings (${warned.map((r) => r.target).join(', ')})`, body, source: { command: 'backup' } })
+  } else if (config.backup.notifyOnSuccess) {
+    await ctx.notifySafely({ level: 'info', title: `backup done (${reports.length} target${reports.length > 1 ? 's' : ''})`, body, source: { command: 'backup' } })
+  }
+  await ctx.notifySafely({
+    level: ok ? 'info' : 'error',
+    title: ok ? 'backup succeeded' : 'backup failed',
+    body: '',
+    source: { command: 'backup' },
+    heartbeat: { phase: ok ? 'success' : 'fail', runId, logTail: body },
+  })
+}
+
+async function writeMetrics(ctx: Ctx, config: Config, reports: TargetReport[]): Promise<void> {
+  const file = config.backup.prometheus
+  if (file === undefined) return
+  try {
+    const catalogs: Catalog[] = []
+    for (const name of Object.keys(config.backup.targets)) catalogs.push(await readCatalog(config.backup.dir, name))
+    await writeFileAtomic(file, renderBackupMetrics(catalogs, reports), { mode: 0o644, dirMode: 0o755 })
+  } catch (error) {
+    ctx.log.warn({ err: error, file }, 'could not write the Prometheus textfile')
+  }
+}
+
+async function plan(ctx: Ctx, config: Config, selected: Array<[string, BackupTarget]>): Promise<CommandResult> {
+  const rows: string[][] = []
+  const targets = []
+  for (const [name, target] of selected) {
+    const catalog = await readCatalog(config.backup.dir, name)
+    const what = describeSource(target)
+    const keep = target.keep ?? config.backup.keep
+    rows.push([name, target.type, what, (target.stop ?? []).join(', ') || '-', keep ? JSON.stringify(keep) : 'all', String(catalog.backups.length)])
+    targets.push({ target: name, type: target.type, source: what, stop: target.stop ?? [], keep: keep ?? null, existing: catalog.backups.length, dir: catalog.dir })
+  }
+  ctx.log.info('(dry run) nothing was backed up, stopped or pruned')
+  return {
+    exitCode: ExitCode.ok,
+    report: { dryRun: true, dir: config.backup.dir, targets },
+    text: `Backup plan (dry run) into ${config.backup.dir}:\n${renderTable(['TARGET', 'TYPE', 'SOURCE', 'STOPS', 'KEEP', 'BACKUPS'], rows)}\n`,
+  }
+}
+
+function describeSource(target: BackupTarget): string {
+  switch (target.type) {
+    case 'postgres':
+      return target.container !== undefined ? `pg_dump ${target.database ?? '(default db)'} in ${target.container}` : 'pg_dump via url'
+    case 'mysql':
+    case 'mariadb':
+      return `dump ${Array.isArray(target.database) ? target.database.join(',') : (target.database ?? 'all databases')} in ${target.container}`
+    case 'sqlite':
+      return `${target.path}${target.container ? ` in ${target.container}` : ''}`
+    case 'directory':
+      return [target.volume ? `volume ${target.volume}` : '', target.path ?? '', target.container ? `in ${target.container}` : '', target.minecraft ? '(minecraft)' : '']
+        .filter(Boolean)
+        .join(' ')
+  }
+}
+
+export async function runBackups(ctx: Ctx, target: string | undefined): Promise<CommandResult> {
+  const config = ctx.config().config
+  const names = target !== undefined ? selectTargets(config, [target]).map(([n]) => n) : Object.keys(config.backup.targets)
+  const catalogs: Catalog[] = []
+  for (const name of names) catalogs.push(await readCatalog(config.backup.dir, name))
+  const now = ctx.clock().getTime()
+  const rows: string[][] = []
+  for (const c of catalogs) {
+    for (const b of c.backups) {
+      rows.push([c.target, b.manifest.id, b.manifest.time.replace(/\.\d{3}Z$/, 'Z'), formatDuration(Math.max(0, now - b.time.getTime())), formatBytes(b.manifest.size), b.manifest.sha256.slice(0, 12), b.manifest.warnings.length > 0 ? `${b.manifest.warnings.length} warning(s)` : ''])
+    }
+    for (const o of c.oddities) rows.push([c.target, '-', '-', '-', '-', '-', `${o.kind}: ${o.message} (${o.path})`])
+    if (c.backups.length === 0 && c.oddities.length === 0) rows.push([c.target, '-', '-', '-', '-', '-', 'no backups yet'])
+  }
+  const report = {
+    dir: config.backup.dir,
+    targets: catalogs.map((c) => ({ target: c.target, dir: c.dir, backups: c.backups.map((b) => ({ ...b.manifest, path: b.path })), oddities: c.oddities })),
+  }
+  return { exitCode: ExitCode.ok, report, text: `${renderTable(['TARGET', 'ID', 'TIME (UTC)', 'AGE', 'SIZE', 'SHA256', 'NOTE'], rows)}\n` }
+}
+
+/** A one-line progress display on a terminal: bytes, rate, elapsed. Nothing when not a TTY. */
+function progressBar(ctx: Ctx): { update: (target: string, bytes: number) => void; done: () => void } | undefined {
+  if (!process.stderr.isTTY || ctx.options.json || ctx.options.quiet) return undefined
+  let start = 0
+  let last = 0
+  let shown = false
+  return {
+    update(target, bytes) {
+      const now = performance.now()
+      if (start === 0) start = now
+      if (now - last < 200) return
+      last = now
+      const seconds = (now - start) / 1000
+      const rate = seconds > 0 ? bytes / seconds : 0
+      process.stderr.write(`\r\x1b[K${target}: ${formatBytes(bytes)}  ${formatBytes(rate)}/s  ${formatDuration(now - start)}`)
+      shown = true
+    },
+    done() {
+      if (shown) process.stderr.write('\r\x1b[K')
+      start = 0
+      shown = false
+    },
+  }
+}

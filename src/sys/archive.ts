@@ -1,0 +1,91 @@
+/**
+ * GNU tar piped into a compressor, streamed into a writable (an artifact). With zstd, tar
+ * writes straight into zstd's stdin (a kernel pipe between the two programs) so the
+ * uncompressed stream never passes through Node; with gzip, zlib compresses in-process on
+ * libuv's thread pool, which keeps pace with (and here beats) `tar -czf`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import type { Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { ExitCode, OwnopsError } from '../errors.js'
+import { compressInto, type Compression } from './compress.js'
+
+export interface TarResult {
+  /** tar's exit status (0 ok, 1 some files differ/changed, 2 fatal), or undefined when killed. */
+  exitCode: number | undefined
+  stderr: string
+  /** Set when the compressor or the artifact side failed (e.g. ENOSPC); it is the real cause then. */
+  sinkError?: unknown
+}
+
+export interface TarOptions {
+  args: string[]
+  compression: Compression
+  level?: number
+  out: Writable
+  signal?: AbortSignal
+}
+
+const STDERR_LIMIT = 64 * 1024
+
+function collect(child: ChildProcess): () => string {
+  let text = ''
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', (chunk: string) => {
+    text += chunk
+    if (text.length > STDERR_LIMIT) text = text.slice(-STDERR_LIMIT)
+  })
+  return () => text
+}
+
+function exited(child: ChildProcess, name: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') {
+        reject(new OwnopsError(`${name} is not installed`, { exitCode: ExitCode.unavailable, hint: name === 'zstd' ? 'apt-get install zstd, or set compression: gzip for this target' : `apt-get install ${name}` }))
+      } else reject(error)
+    })
+    child.once('close', (code, signal) => resolve({ code, signal }))
+  })
+}
+
+export async function tarInto(options: TarOptions): Promise<TarResult> {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }
+  const children: ChildProcess[] = []
+  const onAbort = (): void => {
+    for (const c of children) c.kill('SIGTERM')
+  }
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    if (options.compression === 'zstd') {
+      const zstd = spawn('zstd', ['-q', '-c', `-${options.level ?? 3}`, '-T0'], { stdio: ['pipe', 'pipe', 'pipe'], env })
+      children.push(zstd)
+      const zstdErr = collect(zstd)
+      const zstdExit = exited(zstd, 'zstd')
+      zstdExit.catch(() => undefined)
+      const tar = spawn('tar', options.args, { stdio: ['ignore', zstd.stdin, 'pipe'], env })
+      children.push(tar)
+      zstd.stdin?.destroy() // our copy: zstd sees end of input when tar exits
+      const tarErr = collect(tar)
+      const flowing = pipeline(zstd.stdout as NodeJS.ReadableStream, options.out).then(() => undefined, (error: unknown) => error)
+      const tarExit = await exited(tar, 'tar').catch(async (error: unknown) => {
+        zstd.kill('SIGTERM')
+        throw error
+      })
+      const sinkError = await flowing
+      const z = await zstdExit
+      const zstdError = z.code !== 0 && sinkError === undefined && tarExit.code === 0 ? new OwnopsError(`zstd failed: ${zstdErr().trim() || `exit ${String(z.code ?? z.signal)}`}`, { exitCode: ExitCode.failed }) : undefined
+      return { exitCode: tarExit.code ?? undefined, stderr: tarErr(), ...(sinkError !== undefined || zstdError !== undefined ? { sinkError: sinkError ?? zstdError } : {}) }
+    }
+    const stage = await compressInto(options.compression, options.out, { ...(options.level !== undefined ? { level: options.level } : {}) })
+    const tar = spawn('tar', options.args, { stdio: ['ignore', 'pipe', 'pipe'], env })
+    children.push(tar)
+    const tarErr = collect(tar)
+    const flowing = pipeline(tar.stdout as NodeJS.ReadableStream, stage.input).then(() => stage.done).then(() => undefined, (error: unknown) => error)
+    const tarExit = await exited(tar, 'tar')
+    const sinkError = await flowing
+    return { exitCode: tarExit.code ?? undefined, stderr: tarErr(), ...(sinkError !== undefined ? { sinkError } : {}) }
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Running commands inside containers through the Docker exec API, and finding where a
+ * container's or a volume's files live on the host.
+ *
+ * `execToStream` demultiplexes the exec stream itself (instead of dockerode's demuxStream,
+ * which ignores backpressure) so a dump of any size flows to the artifact at the pace the
+ * disk takes it, with memory bounded by a few chunks. The exit status comes from exec
+ * inspect: a dump that stopped half-way is a failure, not a short file.
+ */
+import { once } from 'node:events'
+import type { Writable } from 'node:stream'
+import { ExitCode, OwnopsError } from '../errors.js'
+import type { Docker } from './docker.js'
+
+export interface ExecStreamOptions {
+  /** KEY=value pairs added to the exec's environment (passwords go here, never in argv). */
+  env?: string[]
+  user?: string
+  workingDir?: string
+  signal?: AbortSignal
+  /** Bytes of stderr kept (the tail), default 64 KiB. */
+  stderrLimit?: number
+}
+
+export interface ExecStreamResult {
+  exitCode: number
+  stderr: string
+}
+
+/** Runs `cmd` in `container`, writing its stdout into `out` (not ended), stderr kept as a tail. */
+export async function execToStream(docker: Docker, container: string, cmd: string[], out: Writable, options: ExecStreamOptions = {}): Promise<ExecStreamResult> {
+  const exec = await docker.getContainer(container).exec({
+    Cmd: cmd,
+    AttachStdout: true,
+    AttachStderr: true,
+    AttachStdin: false,
+    Tty: false,
+    ...(options.env ? { Env: options.env } : {}),
+    ...(options.user ? { User: options.user } : {}),
+    ...(options.workingDir ? { WorkingDir: options.workingDir } : {}),
+  })
+  const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream & { destroy(error?: Error): void }
+  const limit = options.stderrLimit ?? 64 * 1024
+  let stderr: Buffer = Buffer.alloc(0)
+  const onAbort = (): void => stream.destroy(new Error('interrupted'))
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+
+  let pending: Buffer = Buffer.alloc(0)
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+      // Frames: 1 byte stream type, 3 zero bytes, 4 bytes big-endian length, payload.
+      while (pending.length >= 8) {
+        const size = pending.readUInt32BE(4)
+        if (pending.length < 8 + size) break
+        const kind = pending[0]
+        const payload = pending.subarray(8, 8 + size)
+        pending = pending.subarray(8 + size)
+        if (kind === 2) {
+          stderr = Buffer.concat([stderr, payload])
+          if (stderr.length > limit) stderr = stderr.subarray(stderr.length - limit)
+        } else if (kind === 1 && payload.length > 0) {
+          if (!out.write(payload)) await drained(out)
+        }
+      }
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+  }
+  if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
+
+  // The stream ends when the process closes its output; its exit code follows shortly.
+  for (let i = 0; i < 100; i++) {
+    const info = await exec.inspect()
+    if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, stderr: stderr.toString('utf8') }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new OwnopsError(`the command in container ${container} closed its output but did not exit`, { exitCode: ExitCode.failed })
+}
+
+async function drained(out: Writable): Promise<void> {
+  if (out.destroyed) throw out.errored ?? new Error('output closed')
+  await Promise.race([
+    once(out, 'drain'),
+    once(out, 'error').then(([error]) => {
+      throw error
+    }),
+    once(out, 'close').then(() => {
+      throw out.errored ?? new Error('output closed')
+    }),
+  ])
+}
+
+/** Runs a short command in a container and captures its output (version probes and the like). */
+export async function execCapture(docker: Docker, container: string, cmd: string[], options: ExecStreamOptions = {}): Promise<ExecStreamResult & { stdout: string }> {
+  const chunks: Buffer[] = []
+  const { Writable: W } = await import('node:stream')
+  const sink = new W({
+    write(chunk: Buffer, _enc, callback) {
+      chunks.push(chunk)
+      callback()
+    },
+  })
+  const result = await execToStream(docker, container, cmd, sink, options)
+  return { ...result, stdout: Buffer.concat(chunks).toString('utf8') }
+}
+
+export interface ContainerFacts {
+  id: string
+  name: string
+  image: string
+  running: boolean
+  env: Record<string, string>
+  mounts: Array<{ type: string; name?: string; source: string; destination: string }>
+}
+
+/** Inspects a container; a missing one is a clear error naming it. */
+export async function inspectContainer(docker: Docker, container: string): Promise<ContainerFacts> {
+  let info
+  try {
+    info = await docker.getContainer(container).inspect()
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) {
+      throw new OwnopsError(`container ${container} does not exist`, { exitCode: ExitCode.failed, hint: 'check the name with `docker ps -a`' })
+    }
+    throw error
+  }
+  const env: Record<string, string> = {}
+  for (const pair of info.Config.Env ?? []) {
+    const eq = pair.indexOf('=')
+    if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return {
+    id: info.Id,
+    name: info.Name.replace(/^\//, ''),
+    image: info.Config.Image,
+    running: info.State.Running,
+    env,
+    mounts: (info.Mounts ?? []).map((m) => ({
+      type: m.Type,
+      ...(m.Name ? { name: m.Name } : {}),
+      source: m.Source,
+      destination: m.Destination,
+    })),
+  }
+}
+
+/** The host path of a path inside a container, through the mount that holds it. */
+export function hostPathInContainer(facts: ContainerFacts, path: string): string {
+  const normal = path.replace(/\/+$/, '') || '/'
+  const candidates = facts.mounts
+    .filter((m) => normal === m.destination || normal.startsWith(`${m.destination.replace(/\/+$/, '')}/`))
+    .sort((a, b) => b.destination.length - a.destination.length)
+  const mount = candidates[0]
+  if (mount === undefined) {
+    throw new OwnopsError(`${path} in container ${facts.name} is not on a volume or bind mount`, {
+      exitCode: ExitCode.config,
+      hint: `ownops reads files from the host; mount ${path} as a volume (the container's own layer is not backed up)`,
+    })
+  }
+  return mount.source + normal.slice(mount.destination.replace(/\/+$/, '').length)
+}
+
+/** The host directory of a named volume. */
+export async function volumeMountpoint(docker: Docker, volume: string): Promise<string> {
+  try {
+    const info = await docker.getVolume(volume).inspect()
+    return info.Mountpoint
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) {
+      throw new OwnopsError(`volume ${volume} does not exist`, { exitCode: ExitCode.failed, hint: 'check the name with `docker volume ls`' })
+    }
+    throw error
+  }
+}
+
+/**
+ * `docker stop` with a grace period longer than the client's request timeout: the engine
+ * sends the container's stop signal, waits `graceSec`, then kills. A stop through the API
+ * (unlike a kill) keeps restart policies from starting the container again behind our back.
+ */
+export async function stopContainer(docker: Docker, container: string, graceSec: number): Promise<void> {
+  const { default: DockerClass } = await import('dockerode')
+  const modem = docker.modem as unknown as Record<string, unknown>
+  const patient = new DockerClass({
+    ...(['socketPath', 'host', 'port', 'protocol', 'ca', 'cert', 'key', 'version'] as const).reduce<Record<string, unknown>>((o, k) => (modem[k] !== undefined ? { ...o, [k]: modem[k] } : o), {}),
+    timeout: (graceSec + 30) * 1000,
+  })
+  try {
+    await patient.getContainer(container).stop({ t: graceSec })
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 304) return // already stopped
+    throw error
+  }
+}
