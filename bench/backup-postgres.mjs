@@ -50,6 +50,17 @@ process.stderr.write('maxrss=' + process.resourceUsage().maxRSS + '\\n'); proces
       'ownops peak RSS MiB': (Number(/maxrss=(\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024).toFixed(0),
     }])
     console.log('ratio target ≤ 1.1 (ownops also hashes, fsyncs and writes a manifest).')
+
+    // Restore: pg_restore of the raw dump into a new database vs ownops restore --to.
+    docker('exec', name, 'createdb', '-U', 'postgres', '-h', '/var/run/postgresql', 'bench_raw')
+    const t2 = process.hrtime.bigint()
+    execFileSync('sh', ['-c', `docker exec -i ${name} pg_restore -U postgres -h /var/run/postgresql --exit-on-error -d bench_raw < '${out}/raw.pgdump'`])
+    const rawRestoreMs = Number(process.hrtime.bigint() - t2) / 1e6
+    const t3 = process.hrtime.bigint()
+    execFileSync(process.execPath, [join(root, 'bin/ownops.js'), '-q', '-c', join(out, 'ownops.yml'), 'restore', 'bench', '--to', 'bench_ownops', '--yes'], { env: { ...process.env, OWNOPS_STATE_DIR: join(out, 'state'), OWNOPS_LOCK_DIR: join(out, 'lock') } })
+    const ownRestoreMs = Number(process.hrtime.bigint() - t3) / 1e6
+    console.table([{ 'docker exec pg_restore s': (rawRestoreMs / 1000).toFixed(1), 'ownops restore --to s': (ownRestoreMs / 1000).toFixed(1), ratio: (ownRestoreMs / rawRestoreMs).toFixed(2) }])
+    console.log('ownops restore also verifies the sha256 first and reads every restored table.')
     rmSync(out, { recursive: true, force: true })
   } finally {
     spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' })

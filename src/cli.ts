@@ -23,8 +23,6 @@ interface PlannedCommand {
 
 /** Subcommands that are part of ownops' design but not in this build yet. They say so and exit 69. */
 const planned: PlannedCommand[] = [
-  { name: 'restore', usage: 'TARGET [BACKUP_ID|latest]', summary: 'restore a backup safely (verify, safety copy, swap, roll back)', example: 'ownops restore db latest --dry-run' },
-  { name: 'verify', usage: '[TARGET]', summary: 'verify backups, or restore them into a throwaway place (--drill)', example: 'ownops verify --drill' },
   { name: 'monitor', usage: '', summary: 'run one check cycle: disk, memory, containers, endpoints, backups', example: 'ownops monitor' },
   { name: 'restart', usage: 'SERVICE', summary: 'restart a service safely: warn, save, stop, start, wait until healthy', example: 'ownops restart mc --safe --in 30m' },
   { name: 'cleanup', usage: '', summary: 'apply retention to backups, logs, Docker leftovers, temp files, old rows', example: 'ownops cleanup --dry-run' },
@@ -182,6 +180,63 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .addHelpText('after', examples(['ownops backups', 'ownops backups db', 'ownops backups db --json | jq -r ".targets[0].backups[0].path"']) + '\n' + exitStatusHelp([0, 2, 78]))
     .action(async (target: string | undefined, _opts, cmd: Command) =>
       run(async (ctx) => (await import('./commands/backup.js')).runBackups(ctx, target), cmd, []),
+    )
+
+  program
+    .command('restore')
+    .summary('restore a backup safely (verify, safety copy, swap, roll back)')
+    .description(
+      'Restore a backup of TARGET (default: the latest). The artifact is verified (size, sha256) before anything changes; the current data is backed up first (tagged pre-restore); the backup is restored into a staging place while the service runs; then the containers in stop: (or labelled ownops.stop-during-backup=TARGET) are stopped, the staged data swapped in by renames (the old data kept beside it), the containers started and waited for until healthy. Any failure after the swap — or SIGINT/SIGTERM — rolls back to the old data and starts the containers again.\n\nOn a terminal the plan is shown and confirmed; otherwise --yes is required. MySQL/MariaDB targets are restored by hand (see the hint).',
+    )
+    .argument('<target>', 'target name from backup.targets')
+    .argument('[backup]', 'backup id from `ownops backups`, or latest', 'latest')
+    .option('--at <time>', 'the newest backup at or before this time, e.g. "2026-06-15 18:00" (local)')
+    .option('--to <place>', 'restore side by side: another database name, SQLite file or directory; the live service is not touched')
+    .option('-n, --dry-run', 'print the plan; change nothing', false)
+    .option('-y, --yes', 'do not ask for confirmation (required without a terminal)', false)
+    .option('--undo', 'swap the data replaced by the last restore back in', false)
+    .option('--no-safety-copy', 'do not back up the current data first')
+    .option('--no-rollback', 'leave the restored data in place when the service does not come up healthy')
+    .option('--allow-outside-links', 'directories: restore symbolic links that point outside the tree (they are never followed)', false)
+    .option('--wait <duration>', 'wait this long for the host lock (default: config lock.wait)')
+    .addHelpText(
+      'after',
+      examples(['ownops restore db --dry-run', 'ownops restore db latest --yes', 'ownops restore db --at "2026-06-15 18:00" --yes', 'ownops restore db latest --to db_check --yes', 'ownops restore --undo db --yes']) +
+        '\n' +
+        exitStatusHelp([0, 1, 2, 69, 75, 77, 78, 130, 143]) +
+        '\n  (1: refused or failed — the message says what state the data is in; 2: no --yes without a terminal)',
+    )
+    .action(async (target: string, backup: string, _opts, cmd: Command) =>
+      run(async (ctx, _args, o) => {
+        const { runRestore } = await import('./commands/restore.js')
+        return runRestore(ctx, {
+          target,
+          backup,
+          at: o.at as string | undefined,
+          to: o.to as string | undefined,
+          dryRun: o.dryRun === true,
+          yes: o.yes === true,
+          undo: o.undo === true,
+          safetyCopy: o.safetyCopy !== false,
+          rollback: o.rollback !== false,
+          allowOutsideLinks: o.allowOutsideLinks === true,
+        })
+      }, cmd, []),
+    )
+
+  program
+    .command('verify')
+    .summary('verify backups, or restore them into a throwaway place (--drill)')
+    .description(
+      'Re-read backups: size and sha256 against the manifest, and the whole content with the tool that restores it (pg_restore --list, tar -t, gzip/zstd, SQLite integrity_check). With --drill, restore the latest backup into a throwaway place (a temporary database, file or directory), check it (every table read; integrity_check; entry count), remove it, and record the result for monitor.',
+    )
+    .argument('[target]', 'one target (default: all)')
+    .option('--latest', 'only the newest backup of each target (the default)', false)
+    .option('--all', 'every backup', false)
+    .option('--drill', 'restore the latest backup into a throwaway place and check it', false)
+    .addHelpText('after', examples(['ownops verify', 'ownops verify db --all', 'ownops verify --drill']) + '\n' + exitStatusHelp([0, 1, 2, 69, 78]) + '\n  (1: a backup is damaged or its drill failed; a notification says which)')
+    .action(async (target: string | undefined, _opts, cmd: Command) =>
+      run(async (ctx, _args, o) => (await import('./commands/restore.js')).runVerify(ctx, { target, all: o.all === true, drill: o.drill === true }), cmd, []),
     )
 
   for (const p of planned) {

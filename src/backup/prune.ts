@@ -8,6 +8,7 @@
 import { rm } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import type { BackupTarget, Config } from '../config/schema.js'
+import { parseDuration } from '../duration.js'
 import { readCatalog, type BackupEntry } from './catalog.js'
 import { planRetention } from './retention.js'
 import type { TargetReport } from './run.js'
@@ -26,6 +27,7 @@ export interface PruneEnv {
   log: Logger
   dryRun: boolean
   timeZone?: string
+  now?: Date
 }
 
 /** The median size of the (up to) five backups before the newest one. */
@@ -51,8 +53,13 @@ export async function pruneTarget(name: string, target: BackupTarget, report: Ta
     }
   }
   if (policy === undefined || catalog.backups.length === 0) return result
-  const plan = planRetention(catalog.backups, policy, env.timeZone !== undefined ? { timeZone: env.timeZone } : {})
-  result.kept = plan.keep.map((k) => ({ id: k.item.manifest.id, reasons: k.reasons }))
+  // Safety copies taken before a restore stay for restore.keepSafetyCopy, whatever the policy.
+  const now = (env.now ?? new Date()).getTime()
+  const hold = parseDuration(env.config.restore.keepSafetyCopy) ?? 0
+  const held = new Set(catalog.backups.filter((b) => b.tags.includes('pre-restore') && now - b.time.getTime() < hold))
+  const plan = planRetention(catalog.backups.filter((b) => !held.has(b)), policy, env.timeZone !== undefined ? { timeZone: env.timeZone } : {})
+  for (const b of held) result.kept.push({ id: b.manifest.id, reasons: ['pre-restore safety copy'] })
+  result.kept.push(...plan.keep.map((k) => ({ id: k.item.manifest.id, reasons: k.reasons })))
   const newest = catalog.backups[0]
   for (const entry of plan.remove) {
     if (entry === newest) continue // never, whatever the policy says

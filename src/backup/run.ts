@@ -230,7 +230,7 @@ async function runHook(which: string, hook: Hook, run: RunEnv, log: Logger, fata
 
 const STOP_LABEL = 'ownops.stop-during-backup'
 /** As `docker stop` and compose: the stop signal, then a kill after this many seconds. */
-const STOP_GRACE_SEC = 30
+export const STOP_GRACE_SEC = 30
 
 /** Containers to stop for this target: `stop:` names, then those labelled for it; only running ones. */
 async function stopContainers(name: string, target: BackupTarget, needsRunning: string[], run: RunEnv, log: Logger, report: TargetReport): Promise<string[]> {
@@ -271,7 +271,7 @@ async function stopContainers(name: string, target: BackupTarget, needsRunning: 
   return stopped
 }
 
-async function hasDocker(run: RunEnv): Promise<boolean> {
+export async function hasDocker(run: Pick<RunEnv, 'docker'>): Promise<boolean> {
   try {
     await run.docker()
     return true
@@ -280,13 +280,13 @@ async function hasDocker(run: RunEnv): Promise<boolean> {
   }
 }
 
-async function labelledContainers(name: string, run: RunEnv): Promise<string[]> {
+export async function labelledContainers(name: string, run: Pick<RunEnv, 'docker'>): Promise<string[]> {
   const docker = await run.docker()
   const list = await docker.listContainers({ all: true, filters: { label: [`${STOP_LABEL}=${name}`] } })
   return list.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''))
 }
 
-async function startContainers(stopped: string[], run: RunEnv, log: Logger): Promise<void> {
+export async function startContainers(stopped: string[], run: Pick<RunEnv, 'docker'>, log: Logger): Promise<void> {
   const docker = await run.docker()
   const failures: string[] = []
   for (const container of [...stopped].reverse()) {

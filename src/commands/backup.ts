@@ -83,7 +83,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
     progress?.done()
     if (report.ok) {
       log.info({ target: name, size: report.size, durationMs: report.durationMs, warnings: report.warnings.length }, `backup of ${name} done: ${formatBytes(report.size ?? 0)} in ${formatDuration(report.durationMs)}`)
-      const pruned = await pruneTarget(name, target, report, { config, log, dryRun: false })
+      const pruned = await pruneTarget(name, target, report, { config, log, dryRun: false, now: ctx.clock() })
       report.prune = pruned
       if (pruned.sizeDrop !== undefined) report.warnings.push(pruned.sizeDrop)
     }

@@ -168,6 +168,12 @@ export const configSchema = z
     log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
     docker: z.strictObject({ host: z.string().optional().meta({ description: 'Docker endpoint, e.g. unix:///var/run/docker.sock (default: $DOCKER_HOST or the default socket).' }) }).prefault({}),
     notify,
+    restore: z
+      .strictObject({
+        keepSafetyCopy: duration.default('7d').meta({ description: 'How long the pre-restore safety backup is kept out of normal retention.' }),
+        healthTimeout: duration.default('2m').meta({ description: 'How long a restore waits for restarted containers to be healthy before it rolls back.' }),
+      })
+      .prefault({}),
     backup: z
       .strictObject({
         dir: z.string().default('/var/backups/ownops'),

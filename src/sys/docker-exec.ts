@@ -78,6 +78,78 @@ export async function execToStream(docker: Docker, container: string, cmd: strin
   throw new OwnopsError(`the command in container ${container} closed its output but did not exit`, { exitCode: ExitCode.failed })
 }
 
+export interface ExecInputOptions extends ExecStreamOptions {
+  /** Bytes of stdout kept (the tail), default 64 KiB. */
+  stdoutLimit?: number
+}
+
+/**
+ * Runs `cmd` in `container` with `input` streamed to its stdin (then closed), e.g. a dump
+ * into pg_restore or psql. Output is kept as tails; the exit status comes from exec inspect.
+ */
+export async function execWithInput(docker: Docker, container: string, cmd: string[], input: NodeJS.ReadableStream, options: ExecInputOptions = {}): Promise<ExecStreamResult & { stdout: string }> {
+  const exec = await docker.getContainer(container).exec({
+    Cmd: cmd,
+    AttachStdout: true,
+    AttachStderr: true,
+    AttachStdin: true,
+    OpenStdin: true,
+    StdinOnce: true,
+    Tty: false,
+    ...(options.env ? { Env: options.env } : {}),
+    ...(options.user ? { User: options.user } : {}),
+  } as Parameters<ReturnType<Docker['getContainer']>['exec']>[0])
+  const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as NodeJS.ReadWriteStream & { destroy(error?: Error): void; end(): void }
+  const onAbort = (): void => stream.destroy(new Error('interrupted'))
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  const keep = (limit: number) => {
+    let buf: Buffer = Buffer.alloc(0)
+    return {
+      add(chunk: Buffer) {
+        buf = Buffer.concat([buf, chunk])
+        if (buf.length > limit) buf = buf.subarray(buf.length - limit)
+      },
+      text: () => buf.toString('utf8'),
+    }
+  }
+  const stdout = keep(options.stdoutLimit ?? 64 * 1024)
+  const stderr = keep(options.stderrLimit ?? 64 * 1024)
+  const stopWriting = new AbortController()
+  const writing = (async () => {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      if (stopWriting.signal.aborted) return
+      if (!(stream as unknown as Writable).write(chunk)) await once(stream as unknown as Writable, 'drain', { signal: stopWriting.signal })
+    }
+    stream.end()
+  })()
+  writing.catch(() => stream.destroy())
+  try {
+    let pending: Buffer = Buffer.alloc(0)
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+      while (pending.length >= 8) {
+        const size = pending.readUInt32BE(4)
+        if (pending.length < 8 + size) break
+        ;(pending[0] === 2 ? stderr : stdout).add(pending.subarray(8, 8 + size))
+        pending = pending.subarray(8 + size)
+      }
+    }
+    // The program may exit (e.g. on an error) before reading all its input: its exit status
+    // says why, and the rest of the input is not needed.
+    stopWriting.abort()
+    await writing.catch(() => undefined)
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+  }
+  if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
+  for (let i = 0; i < 100; i++) {
+    const info = await exec.inspect()
+    if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, stderr: stderr.text(), stdout: stdout.text() }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new OwnopsError(`the command in container ${container} closed its output but did not exit`, { exitCode: ExitCode.failed })
+}
+
 async function drained(out: Writable): Promise<void> {
   if (out.destroyed) throw out.errored ?? new Error('output closed')
   await Promise.race([

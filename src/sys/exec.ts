@@ -61,6 +61,8 @@ export async function runCapture(argv: readonly string[], options: RunInheritOpt
     ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
     ...(options.signal ? { cancelSignal: options.signal } : {}),
     ...(options.env ? { env: options.env, extendEnv: false } : {}),
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    maxBuffer: 512 * 1024 * 1024,
   })
   const stdout = typeof result.stdout === 'string' ? result.stdout : ''
   const stderr = typeof result.stderr === 'string' ? result.stderr : ''

@@ -94,7 +94,7 @@ function describe(target: DirectoryTarget): Record<string, unknown> {
   }
 }
 
-async function resolveRoot(target: DirectoryTarget, env: Parameters<Source<DirectoryTarget>['prepare']>[1]): Promise<{ root: string; where: string }> {
+export async function resolveRoot(target: DirectoryTarget, env: Parameters<Source<DirectoryTarget>['prepare']>[1]): Promise<{ root: string; where: string }> {
   if (target.volume !== undefined) {
     const mountpoint = await volumeMountpoint(await env.docker(), target.volume)
     const sub = target.path?.replace(/^\/+/, '')

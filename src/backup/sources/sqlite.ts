@@ -22,13 +22,7 @@ const SQLITE_HEADER = 'SQLite format 3\0'
 
 export const sqlite: Source<SqliteTarget> = {
   async prepare(target, env) {
-    let path = target.path
-    let container: string | undefined
-    if (target.container !== undefined) {
-      const facts = await inspectContainer(await env.docker(), target.container)
-      path = hostPathInContainer(facts, target.path)
-      container = facts.name
-    }
+    const { path, container } = await resolveSqlitePath(target, env)
     await assertSqliteFile(path, env.target)
     const { execa } = await import('execa')
     const version = await execa('sqlite3', ['-version'], { reject: false })
@@ -85,4 +79,11 @@ async function assertSqliteFile(path: string, target: string): Promise<void> {
   } finally {
     await handle.close()
   }
+}
+
+/** The database file's host path (through the container's mount when it lives in one). */
+export async function resolveSqlitePath(target: { path: string; container?: string | undefined }, env: { docker(): Promise<import('../../sys/docker.js').Docker> }): Promise<{ path: string; container?: string }> {
+  if (target.container === undefined) return { path: target.path }
+  const facts = await inspectContainer(await env.docker(), target.container)
+  return { path: hostPathInContainer(facts, target.path), container: facts.name }
 }

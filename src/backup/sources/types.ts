@@ -7,6 +7,7 @@ import type { Writable } from 'node:stream'
 import type { Logger } from 'pino'
 import type { Docker } from '../../sys/docker.js'
 import type { Manifest } from '../artifact.js'
+import { ExitCode, OwnopsError } from '../../errors.js'
 
 export interface SourceEnv {
   target: string
@@ -42,12 +43,12 @@ export interface Source<T> {
 }
 
 /** A tool failed: the message says which and how; the stderr tail goes to the notification. */
-export class DumpFailure extends Error {
+export class DumpFailure extends OwnopsError {
   constructor(
     message: string,
     readonly stderrTail: string,
   ) {
-    super(message)
+    super(message, { exitCode: ExitCode.failed, ...(stderrTail.trim() ? { details: stderrTail.trim().split('\n') } : {}) })
     this.name = 'DumpFailure'
   }
 }
