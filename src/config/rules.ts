@@ -7,6 +7,7 @@ import type { ConfigProblem } from './problems.js'
 import { parseDuration } from '../duration.js'
 import { isEmptyRetentionPolicy } from '../backup/retention.js'
 import { channelOptions, resolveChannel } from '../notify/channels/index.js'
+import { scheduleProblems } from '../schedule/jobs.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -50,6 +51,7 @@ export function checkRules(config: Config): Problem[] {
       problems.push({ severity: 'error', path: ['notify', 'channels', name, 'url'], message: (error as Error).message, hint: 'see the channel URL forms in the README (Notifications)' })
     }
   }
+  problems.push(...scheduleProblems(config))
   if (parseDuration(config.lock.wait) === undefined) {
     problems.push({ severity: 'error', path: ['lock', 'wait'], message: 'not a duration' })
   }

@@ -153,6 +153,53 @@ const notify = z
   })
   .prefault({})
 
+const unixUser = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_-]*\$?$/i, { error: 'expected a user name such as root or backup' })
+
+export const scheduleJobSchema = z
+  .strictObject({
+    command: z
+      .union([z.array(z.string().min(1)).min(1), z.string().min(1)])
+      .optional()
+      .meta({ description: 'The ownops arguments to run, e.g. ["restart", "app", "--safe"]; a string is split on spaces. Required for jobs of your own.' }),
+    schedule: z.string().optional().meta({ description: 'When to run, in cron syntax (5 fields, or @hourly @daily @weekly @monthly @yearly @reboot). Required for jobs of your own.' }),
+    timezone: z.string().optional().meta({ description: 'IANA time zone of the schedule (default: schedule.timezone, else the host\'s local time). systemd only.' }),
+    randomDelay: duration.optional().meta({ description: 'Start up to this much later, at random (systemd RandomizedDelaySec=).' }),
+    timeout: duration.optional().meta({ description: 'Stop a run that takes longer than this (systemd TimeoutStartSec=, cron: timeout). Default 1h for jobs of your own.' }),
+    user: unixUser.optional().meta({ description: 'Run as this user (default: schedule.user).' }),
+    persistent: z.boolean().optional().meta({ description: 'Catch up a run missed while the machine was off (systemd Persistent=). Default: true for daily and rarer schedules.' }),
+    readWritePaths: z.array(z.string()).optional().meta({ description: 'Extra paths the job may write (the units make the rest of the system read-only).' }),
+    description: z.string().optional(),
+  })
+  .meta({ description: 'A scheduled job: an ownops command line run by a systemd timer or a cron.d entry.' })
+
+export const bootUnitSchema = z
+  .strictObject({
+    compose: z
+      .union([z.string(), z.array(z.string()).min(1)])
+      .meta({ description: 'The compose file (absolute path), or several: docker compose -f FILE up -d runs after docker.service at boot.' }),
+    project: z.string().optional().meta({ description: 'Compose project name (-p); default: compose\'s own (the directory name).' }),
+    onStop: z.enum(['stop', 'down', 'none']).default('stop').meta({ description: 'At shutdown or `systemctl stop`: stop the containers (default), remove them (down), or leave them to Docker.' }),
+    timeout: duration.default('10m').meta({ description: 'How long `up -d` may take (image pulls included).' }),
+    description: z.string().optional(),
+  })
+  .meta({ description: 'A unit that brings a Docker Compose project up at boot (ownops-boot-<name>.service).' })
+
+const schedule = z
+  .strictObject({
+    bin: z.string().default('/usr/local/bin/ownops').meta({ description: 'The ownops executable the units and cron entries run.' }),
+    docker: z.string().default('/usr/bin/docker').meta({ description: 'The docker executable boot units run.' }),
+    timezone: z.string().optional().meta({ description: 'Default IANA time zone of the jobs (default: the host\'s local time).' }),
+    user: unixUser.default('root').meta({ description: 'Default user the jobs run as.' }),
+    jobs: z
+      .record(name, z.union([z.literal(false), scheduleJobSchema]))
+      .default({})
+      .meta({ description: 'Jobs by name (unit ownops-<name>.timer). backup, monitor and cleanup are built in: override their keys, or turn one off with false.' }),
+    boot: z.record(name, bootUnitSchema).default({}).meta({ description: 'Compose projects started at boot.' }),
+  })
+  .prefault({})
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -185,6 +232,7 @@ export const configSchema = z
         targets: z.record(name, backupTarget).default({}),
       })
       .prefault({}),
+    schedule,
   })
   .meta({ title: 'ownops configuration' })
 
@@ -193,6 +241,9 @@ export type Config = z.output<typeof configSchema>
 export type BackupTarget = Config['backup']['targets'][string]
 export type KeepPolicy = z.output<typeof keepSchema>
 export type ChannelConfig = Config['notify']['channels'][string]
+export type ScheduleConfig = Config['schedule']
+export type ScheduleJobConfig = z.output<typeof scheduleJobSchema>
+export type BootUnitConfig = z.output<typeof bootUnitSchema>
 
 /** JSON Schema for editors (yaml-language-server). */
 export function configJsonSchema(): Record<string, unknown> {

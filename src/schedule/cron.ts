@@ -16,7 +16,8 @@
  * Time: a systemd timer skips a local time that does not exist (spring forward) and runs a
  * repeated local time once, at its first occurrence (fall back); nextRuns() models exactly that.
  */
-import { CronExpressionParser } from 'cron-parser'
+import { createRequire } from 'node:module'
+import type * as CronParser from 'cron-parser'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { didYouMean } from '../text.js'
 
@@ -408,6 +409,13 @@ function matchesWall(p: ParsedCron, w: Wall): boolean {
 
 const LOOP_LIMIT = 200_000
 
+let cronParser: typeof CronParser | undefined
+/** cron-parser (and luxon) load on first use: config validation, run by every command, needs neither. */
+function loadCronParser(): typeof CronParser {
+  cronParser ??= createRequire(import.meta.url)('cron-parser') as typeof CronParser
+  return cronParser
+}
+
 /**
  * The next `count` run times of a cron expression, as the generated systemd timer runs it:
  * local times that do not exist (spring forward) are skipped, and a repeated local time
@@ -431,6 +439,7 @@ export function nextRuns(expr: string, count: number, options: NextRunsOptions =
   const sources = [`${minute} ${hour} ${parsed.daysOfMonth.join(',')} ${month} *`]
   if (parsed.dayRule === 'or') sources.push(`${minute} ${hour} * ${month} ${parsed.daysOfWeek.join(',')}`)
   const fromWall = wallMs(wallClock(from, timeZone))
+  const { CronExpressionParser } = loadCronParser()
   const iterators = sources.map((source) => CronExpressionParser.parse(source, { currentDate: new Date(from), tz: timeZone }))
   const heads = iterators.map((it) => it.next().getTime())
   const runs: Date[] = []

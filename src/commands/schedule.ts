@@ -1,0 +1,422 @@
+/**
+ * `ownops schedule generate | install | remove | list`: the OS runs ownops. systemd timers
+ * (default) or one cron.d file, generated from the config; install and remove touch only
+ * files that carry ownops' generated-file mark.
+ */
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { CommandResult, Ctx } from '../context.js'
+import { ExitCode, OwnopsError } from '../errors.js'
+import { planChanges, renderChanges, type FileChange } from '../schedule/changes.js'
+import { dstWarning, isValidTimeZone, localTimeZone, nextRuns, wallClock } from '../schedule/cron.js'
+import { CRON_JOB_PREFIX, CROND_FILE, renderCronD } from '../schedule/crond.js'
+import { planSchedule, writablePaths, type SchedulePlan } from '../schedule/jobs.js'
+import { isGenerated, renderSystemdUnits, type GeneratedFile } from '../schedule/units.js'
+import { showUnits, systemctl, systemdRunning, type SystemctlResult } from '../sys/systemd.js'
+import { applyChanges, ensureDirs, readFiles } from '../sys/unit-files.js'
+import { which } from '../sys/which.js'
+import { renderTable } from '../text.js'
+
+export type Backend = 'systemd' | 'cron'
+
+export const SYSTEMD_DIR = '/etc/systemd/system'
+export const CROND_DIR = '/etc/cron.d'
+
+/** The files of each backend that ownops may own. */
+const isSystemdFile = (name: string) => /^ownops-[A-Za-z0-9_.@-]*\.(service|timer)$/.test(name)
+const isCronFile = (name: string) => name === CROND_FILE
+
+export interface GenerateOptions {
+  backend: Backend
+  out?: string | undefined
+  boot: boolean
+  /** The config path the units pass with --config (default: the config file in use). */
+  configPath?: string | undefined
+}
+
+export interface GenerateReport {
+  backend: Backend
+  files: Array<{ name: string; content: string }>
+  out?: string
+  changes?: Array<{ action: string; name: string }>
+  warnings: string[]
+}
+
+function plan(ctx: Ctx, configPath?: string): SchedulePlan {
+  const loaded = ctx.config()
+  return planSchedule(loaded.config, { configFile: configPath === undefined ? loaded.file : resolve(ctx.cwd, configPath) })
+}
+
+function render(ctx: Ctx, p: SchedulePlan, backend: Backend, boot: 'include' | 'only'): GeneratedFile[] {
+  if (backend === 'cron') {
+    if (boot === 'only') throw new OwnopsError('--boot makes systemd units; cron has no equivalent', { exitCode: ExitCode.usage, hint: 'drop --cron' })
+    if (p.boot.length > 0) ctx.log.warn({ boot: p.boot.map((b) => b.name) }, 'schedule.boot entries are systemd units: cron.d does not start them (ownops schedule generate --boot)')
+    return [renderCronD(p)]
+  }
+  return renderSystemdUnits(p, { boot })
+}
+
+/** The zone a job without a time zone runs in: the host's (TZ of this process' environment). */
+function hostZone(ctx: Ctx): string {
+  const tz = ctx.env.TZ?.replace(/^:/, '')
+  return tz !== undefined && tz !== '' && isValidTimeZone(tz) ? tz : localTimeZone()
+}
+
+function dstWarnings(ctx: Ctx, p: SchedulePlan): string[] {
+  const warnings: string[] = []
+  for (const job of p.jobs) {
+    const message = dstWarning(job.schedule, job.timeZone ?? hostZone(ctx), { from: ctx.clock() })
+    if (message === undefined) continue
+    const text = `job ${job.name}: ${message}`
+    ctx.log.warn({ key: job.scheduleKey.join('.') }, text)
+    warnings.push(text)
+  }
+  return warnings
+}
+
+export async function runScheduleGenerate(ctx: Ctx, opts: GenerateOptions): Promise<CommandResult> {
+  const p = plan(ctx, opts.configPath)
+  const files = render(ctx, p, opts.backend, opts.boot ? 'only' : 'include')
+  const warnings = dstWarnings(ctx, p)
+  if (opts.out === undefined) {
+    const text = files.map((f) => `# ==> ${f.name} <==\n${f.content}`).join('\n')
+    const report: GenerateReport = { backend: opts.backend, files, warnings }
+    return { exitCode: ExitCode.ok, report, text }
+  }
+  // --out keeps a directory in sync: stale generated files of the same kind go.
+  const out = resolve(ctx.cwd, opts.out)
+  const present = await readFiles(out, opts.backend === 'cron' ? isCronFile : isSystemdFile)
+  const { changes, conflicts } = planChanges(files, opts.boot ? onlyBoot(present) : present)
+  refuseConflicts(conflicts, out)
+  await applyChanges(out, changes)
+  const report: GenerateReport = { backend: opts.backend, files, out, changes: changes.map(({ action, name }) => ({ action, name })), warnings }
+  return { exitCode: ExitCode.ok, report, text: `${renderTable(['ACTION', 'FILE'], changes.map((c) => [c.action, join(out, c.name)]))}` }
+}
+
+/** With --boot, only boot units are considered: the job units in the directory stay. */
+function onlyBoot(present: Map<string, string>): Map<string, string> {
+  return new Map([...present].filter(([name]) => name.startsWith('ownops-boot-')))
+}
+
+function refuseConflicts(conflicts: readonly string[], dir: string): void {
+  if (conflicts.length === 0) return
+  throw new OwnopsError(`${conflicts.length === 1 ? 'a file' : `${conflicts.length} files`} in the way that ownops did not generate: ${conflicts.map((c) => join(dir, c)).join(', ')}`, {
+    exitCode: ExitCode.failed,
+    hint: 'nothing was changed; move them away (ownops never overwrites a file without its "# Generated by ownops" header), or rename the job',
+  })
+}
+
+export interface InstallOptions {
+  backend: Backend
+  dryRun: boolean
+  /** Install under this directory instead of / (an image, a chroot, tests); systemctl runs offline there. */
+  root?: string | undefined
+}
+
+export interface InstallReport {
+  backend: Backend
+  dir: string
+  dryRun: boolean
+  changes: Array<{ action: string; name: string }>
+  createdDirs: string[]
+  commands: Array<{ command: string; ok: boolean; output?: string }>
+  notes: string[]
+  warnings: string[]
+  diff?: string
+}
+
+interface Systemctl {
+  /** How systemctl runs here: live, offline on --root, or not at all. */
+  mode: 'live' | 'offline' | 'none'
+  why?: string
+}
+
+function systemctlMode(ctx: Ctx, root: string | undefined): Systemctl {
+  if (which('systemctl', ctx.env) === undefined) return { mode: 'none', why: 'systemctl is not installed' }
+  if (root !== undefined) return { mode: 'offline' }
+  if (!systemdRunning()) return { mode: 'none', why: 'systemd is not running here' }
+  return { mode: 'live' }
+}
+
+function rootDir(ctx: Ctx, root: string | undefined): string | undefined {
+  return root === undefined ? undefined : resolve(ctx.cwd, root)
+}
+
+const under = (root: string | undefined, path: string) => (root === undefined ? path : join(root, path))
+
+export async function runScheduleInstall(ctx: Ctx, opts: InstallOptions): Promise<CommandResult> {
+  const root = rootDir(ctx, opts.root)
+  const p = plan(ctx)
+  const files = render(ctx, p, opts.backend, 'include')
+  const dir = under(root, opts.backend === 'cron' ? CROND_DIR : SYSTEMD_DIR)
+  const present = await readFiles(dir, opts.backend === 'cron' ? isCronFile : isSystemdFile)
+  const { changes, conflicts } = planChanges(files, present)
+  refuseConflicts(conflicts, dir)
+  const other = [...toolWarnings(ctx, p, root, opts.backend), ...(await otherBackendWarning(root, opts.backend))]
+  for (const w of other) ctx.log.warn(w)
+  const warnings = [...dstWarnings(ctx, p), ...other]
+
+  const report: InstallReport = { backend: opts.backend, dir, dryRun: opts.dryRun, changes: changes.map(({ action, name }) => ({ action, name })), createdDirs: [], commands: [], notes: [], warnings }
+  const changed = changes.some((c) => c.action !== 'unchanged')
+  const sc = opts.backend === 'systemd' ? systemctlMode(ctx, root) : undefined
+  const steps = opts.backend === 'systemd' ? systemdSteps(p, changes, 'install', sc as Systemctl, changed) : { before: [], after: [] }
+  if (opts.dryRun) {
+    report.diff = renderChanges(changes, dir)
+    report.notes.push(...plannedNotes(steps, sc, root))
+    return { exitCode: ExitCode.ok, report, text: dryRunText(report) }
+  }
+
+  report.createdDirs = await ensureDirs(writableDirs(p, root))
+  const failed = await runSteps(ctx, steps.before, root, report)
+  await applyChanges(dir, changes)
+  const failedAfter = await runSteps(ctx, steps.after, root, report)
+  if (opts.backend === 'cron' && changed) report.notes.push('cron reads the new file within a minute; nothing to reload')
+  if (sc !== undefined && sc.mode === 'none') report.notes.push(`${sc.why}: ran no systemctl; once it is, run: systemctl daemon-reload && systemctl enable --now ${timerNames(p).join(' ')}`)
+  if (sc?.mode === 'offline') report.notes.push(`enabled offline under ${root}: nothing was started`)
+  return { exitCode: failed || failedAfter ? ExitCode.failed : ExitCode.ok, report, text: resultText(report) }
+}
+
+export interface RemoveOptions {
+  /** Both when not given. */
+  backend?: Backend | undefined
+  dryRun: boolean
+  root?: string | undefined
+}
+
+export async function runScheduleRemove(ctx: Ctx, opts: RemoveOptions): Promise<CommandResult> {
+  const root = rootDir(ctx, opts.root)
+  const backends: Backend[] = opts.backend === undefined ? ['systemd', 'cron'] : [opts.backend]
+  const reports: InstallReport[] = []
+  let exitCode: number = ExitCode.ok
+  for (const backend of backends) {
+    const dir = under(root, backend === 'cron' ? CROND_DIR : SYSTEMD_DIR)
+    const present = await readFiles(dir, backend === 'cron' ? isCronFile : isSystemdFile)
+    const { changes } = planChanges([], present, true)
+    const report: InstallReport = { backend, dir, dryRun: opts.dryRun, changes: changes.map(({ action, name }) => ({ action, name })), createdDirs: [], commands: [], notes: [], warnings: [] }
+    reports.push(report)
+    const kept = [...present.entries()].filter(([, text]) => !isGenerated(text)).map(([name]) => name)
+    if (kept.length > 0) report.notes.push(`left alone (not generated by ownops): ${kept.join(', ')}`)
+    const sc = backend === 'systemd' ? systemctlMode(ctx, root) : undefined
+    const steps = backend === 'systemd' ? systemdSteps(undefined, changes, 'remove', sc as Systemctl, changes.length > 0) : { before: [], after: [] }
+    if (opts.dryRun) {
+      report.diff = renderChanges(changes, dir)
+      report.notes.push(...plannedNotes(steps, sc, root))
+      continue
+    }
+    if (await runSteps(ctx, steps.before, root, report)) exitCode = ExitCode.failed
+    await applyChanges(dir, changes)
+    if (await runSteps(ctx, steps.after, root, report)) exitCode = ExitCode.failed
+    if (sc?.mode === 'none' && changes.length > 0) report.notes.push(`${sc.why}: ran no systemctl`)
+    if (changes.some((c) => c.name.startsWith('ownops-boot-'))) report.notes.push('boot units were disabled, not stopped: their containers keep running')
+  }
+  const text = reports.map((r) => (opts.dryRun ? dryRunText(r) : resultText(r))).join('\n')
+  return { exitCode, report: { removed: reports }, text }
+}
+
+interface Steps {
+  before: string[][]
+  after: string[][]
+}
+
+/**
+ * systemctl commands around the file changes. Timers of removed jobs are disabled and stopped
+ * (a run in progress finishes); boot units are disabled but never stopped, which would stop
+ * their containers. @reboot timers are enabled without --now: started late, they would fire
+ * at once.
+ */
+function systemdSteps(p: SchedulePlan | undefined, changes: readonly FileChange[], mode: 'install' | 'remove', sc: Systemctl, changed: boolean): Steps {
+  if (sc.mode === 'none') return { before: [], after: [] }
+  const live = sc.mode === 'live'
+  const deleted = changes.filter((c) => c.action === 'delete').map((c) => c.name)
+  const goneTimers = deleted.filter((n) => n.endsWith('.timer'))
+  const goneBoot = deleted.filter((n) => n.startsWith('ownops-boot-') && n.endsWith('.service'))
+  const before: string[][] = []
+  if (goneTimers.length > 0) before.push(live ? ['disable', '--now', ...goneTimers] : ['disable', ...goneTimers])
+  if (goneBoot.length > 0) before.push(['disable', ...goneBoot])
+  const after: string[][] = []
+  if (live && changed) after.push(['daemon-reload'])
+  if (mode === 'install' && p !== undefined) {
+    const calendar = p.jobs.filter((j) => !j.parsed.reboot).map((j) => `${j.unit}.timer`)
+    const boot = [...p.jobs.filter((j) => j.parsed.reboot).map((j) => `${j.unit}.timer`), ...p.boot.map((b) => `${b.unit}.service`)]
+    if (live) {
+      if (calendar.length > 0) after.push(['enable', '--now', ...calendar])
+      if (boot.length > 0) after.push(['enable', ...boot])
+    } else if (calendar.length + boot.length > 0) {
+      after.push(['enable', ...calendar, ...boot])
+    }
+  }
+  return { before, after }
+}
+
+async function runSteps(ctx: Ctx, steps: string[][], root: string | undefined, report: InstallReport): Promise<boolean> {
+  let failed = false
+  for (const args of steps) {
+    const result: SystemctlResult = await systemctl(args, { log: ctx.log, root, signal: ctx.signal })
+    report.commands.push({ command: result.command, ok: result.ok, ...(result.output ? { output: result.output } : {}) })
+    if (!result.ok) {
+      failed = true
+      ctx.log.error({ command: result.command, output: result.output }, 'systemctl failed')
+    }
+  }
+  return failed
+}
+
+function plannedNotes(steps: Steps, sc: Systemctl | undefined, root: string | undefined): string[] {
+  const all = [...steps.before, ...steps.after]
+  const notes = all.map((args) => `would run: systemctl${root ? ` --root=${root}` : ''} ${args.join(' ')}`)
+  if (sc?.mode === 'none') notes.push(`${sc.why}: would run no systemctl`)
+  return notes
+}
+
+function timerNames(p: SchedulePlan): string[] {
+  return [...p.jobs.map((j) => `${j.unit}.timer`), ...p.boot.map((b) => `${b.unit}.service`)]
+}
+
+/** The directories the units may write, created by install so the first run finds them. */
+function writableDirs(p: SchedulePlan, root: string | undefined): string[] {
+  return [...new Set([...writablePaths(p.settings), ...p.jobs.flatMap((j) => j.readWritePaths)])]
+    .filter((d) => !d.startsWith('/run/'))
+    .map((d) => under(root, d))
+}
+
+function toolWarnings(ctx: Ctx, p: SchedulePlan, root: string | undefined, backend: Backend): string[] {
+  const warnings: string[] = []
+  if (p.jobs.length > 0 && !existsSync(under(root, p.settings.bin))) {
+    warnings.push(`schedule.bin: ${under(root, p.settings.bin)} does not exist, so every job would fail to start (install ownops there: npm install -g ownops, or set schedule.bin)`)
+  }
+  if (backend === 'systemd' && p.boot.length > 0 && !existsSync(under(root, p.settings.docker))) {
+    warnings.push(`schedule.docker: ${under(root, p.settings.docker)} does not exist, so the boot units would fail (set schedule.docker to the docker executable: ${which('docker', ctx.env) ?? 'which docker'})`)
+  }
+  return warnings
+}
+
+async function otherBackendWarning(root: string | undefined, backend: Backend): Promise<string[]> {
+  if (backend === 'systemd') {
+    const cron = await readFiles(under(root, CROND_DIR), isCronFile)
+    const text = cron.get(CROND_FILE)
+    return text !== undefined && isGenerated(text) ? [`${under(root, CROND_DIR)}/${CROND_FILE} is installed too: its jobs would run twice (ownops schedule remove --cron)`] : []
+  }
+  const units = await readFiles(under(root, SYSTEMD_DIR), (n) => isSystemdFile(n) && n.endsWith('.timer'))
+  return [...units.values()].some(isGenerated) ? [`ownops timers are installed in ${under(root, SYSTEMD_DIR)} too: jobs would run twice (ownops schedule remove --systemd)`] : []
+}
+
+function dryRunText(report: InstallReport): string {
+  const lines = [report.diff === '' || report.diff === undefined ? `${report.dir}: no changes` : (report.diff ?? '').trimEnd(), ...report.notes, ...report.warnings.map((w) => `warning: ${w}`), '(dry run: nothing was changed)']
+  return `${lines.join('\n')}\n`
+}
+
+function resultText(report: InstallReport): string {
+  const rows = report.changes.map((c) => [c.action, join(report.dir, c.name)])
+  const lines = [rows.length === 0 ? `${report.dir}: nothing to do` : renderTable(['ACTION', 'FILE'], rows).trimEnd()]
+  for (const dir of report.createdDirs) lines.push(`created ${dir}`)
+  for (const c of report.commands) lines.push(`${c.ok ? 'ran' : 'FAILED'}: ${c.command}${!c.ok && c.output ? `\n  ${c.output.replace(/\n/g, '\n  ')}` : ''}`)
+  lines.push(...report.notes)
+  return `${lines.join('\n')}\n`
+}
+
+// ---------------------------------------------------------------------------------------------
+// list
+
+export interface ListedJob {
+  name: string
+  command: string
+  schedule: string
+  timezone: string | null
+  nextRuns: string[]
+  dstWarning?: string
+  installed: Backend[]
+  systemd: { timer: string; active: string; enabled: string; lastTrigger: string | null; lastResult: string | null; nextElapse: string | null } | null
+}
+
+export interface ListReport {
+  jobs: ListedJob[]
+  /** Generated units or cron entries of jobs that are no longer configured. */
+  stale: string[]
+  systemd: 'live' | 'not running'
+}
+
+export async function runScheduleList(ctx: Ctx, opts: { root?: string | undefined }): Promise<CommandResult> {
+  const root = rootDir(ctx, opts.root)
+  const p = plan(ctx)
+  const now = ctx.clock()
+  const units = await readFiles(under(root, SYSTEMD_DIR), isSystemdFile)
+  const cronText = (await readFiles(under(root, CROND_DIR), isCronFile)).get(CROND_FILE)
+  const cronJobs = new Set(
+    cronText !== undefined && isGenerated(cronText)
+      ? cronText.split('\n').filter((l) => l.startsWith(CRON_JOB_PREFIX)).map((l) => l.slice(CRON_JOB_PREFIX.length).split(':')[0] as string)
+      : [],
+  )
+  const live = root === undefined && systemdRunning() && which('systemctl', ctx.env) !== undefined
+  const names = p.jobs.flatMap((j) => [`${j.unit}.timer`, `${j.unit}.service`])
+  const props = live ? await showUnits(names, ['LoadState', 'ActiveState', 'UnitFileState', 'LastTriggerUSec', 'NextElapseUSecRealtime', 'Result'], { log: ctx.log }) : new Map<string, Record<string, string>>()
+
+  const jobs: ListedJob[] = p.jobs.map((job) => {
+    const zone = job.timeZone ?? hostZone(ctx)
+    const runs = nextRuns(job.schedule, 3, { from: now, timeZone: zone })
+    const timerFile = units.get(`${job.unit}.timer`)
+    const installed: Backend[] = [...(timerFile !== undefined && isGenerated(timerFile) ? (['systemd'] as const) : []), ...(cronJobs.has(job.name) ? (['cron'] as const) : [])]
+    const timer = props.get(`${job.unit}.timer`)
+    const service = props.get(`${job.unit}.service`)
+    const warning = dstWarning(job.schedule, zone, { from: now })
+    return {
+      name: job.name,
+      command: job.args.join(' '),
+      schedule: job.schedule,
+      timezone: job.timeZone ?? null,
+      nextRuns: runs.map((d) => d.toISOString()),
+      ...(warning === undefined ? {} : { dstWarning: warning }),
+      installed,
+      systemd:
+        timer === undefined
+          ? null
+          : {
+              timer: timer.LoadState ?? 'unknown',
+              active: timer.ActiveState ?? 'unknown',
+              enabled: timer.UnitFileState ?? '',
+              lastTrigger: emptyToNull(timer.LastTriggerUSec),
+              lastResult: service?.Result && timer.LastTriggerUSec ? service.Result : null,
+              nextElapse: emptyToNull(timer.NextElapseUSecRealtime),
+            },
+    }
+  })
+  const configured = new Set(p.jobs.map((j) => j.unit))
+  const stale = [
+    ...[...units].filter(([name, text]) => name.endsWith('.timer') && isGenerated(text) && !configured.has(name.slice(0, -'.timer'.length))).map(([name]) => name),
+    ...[...cronJobs].filter((name) => !p.jobs.some((j) => j.name === name)).map((name) => `${CROND_FILE} (job ${name})`),
+  ]
+  const report: ListReport = { jobs, stale, systemd: live ? 'live' : 'not running' }
+  return { exitCode: ExitCode.ok, report, text: listText(report, p, ctx) }
+}
+
+function emptyToNull(value: string | undefined): string | null {
+  return value === undefined || value === '' || value === 'n/a' ? null : value
+}
+
+function listText(report: ListReport, p: SchedulePlan, ctx: Ctx): string {
+  const rows = report.jobs.map((job) => {
+    const zone = job.timezone ?? hostZone(ctx)
+    const runs = job.schedule === '@reboot' ? 'at boot' : job.nextRuns.map((iso) => shortTime(new Date(iso), zone)).join(', ')
+    const state =
+      job.systemd === null
+        ? job.installed.length === 0
+          ? 'not installed'
+          : job.installed.join('+')
+        : job.systemd.timer === 'not-found'
+          ? job.installed.includes('cron') ? 'cron' : 'not installed'
+          : `${job.systemd.active}${job.systemd.lastResult ? `, last: ${job.systemd.lastResult}` : ''}`
+    return [job.name, job.command, job.schedule, job.timezone ?? 'local', runs, state]
+  })
+  const lines = [renderTable(['JOB', 'COMMAND', 'SCHEDULE', 'ZONE', 'NEXT RUNS', 'STATE'], rows).trimEnd()]
+  if (report.systemd === 'not running') lines.push('(systemd is not running here: timer states unknown)')
+  for (const stale of report.stale) lines.push(`stale: ${stale} is installed but not configured (ownops schedule install removes it)`)
+  for (const job of report.jobs) if (job.dstWarning) lines.push(`warning: job ${job.name}: ${job.dstWarning}`)
+  if (p.boot.length > 0) lines.push(`boot units: ${p.boot.map((b) => `${b.unit}.service`).join(', ')}`)
+  return `${lines.join('\n')}\n`
+}
+
+const pad = (n: number) => String(n).padStart(2, '0')
+
+function shortTime(date: Date, zone: string): string {
+  const w = wallClock(date.getTime(), zone)
+  return `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}`
+}

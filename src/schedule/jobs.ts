@@ -1,0 +1,300 @@
+/**
+ * The scheduled jobs a config asks for: the built-in ones (backup, monitor, cleanup, and
+ * backup-<target> for targets with a schedule of their own) merged with `schedule.jobs`,
+ * and the boot units of `schedule.boot`. Pure: config in, plan out.
+ */
+import { dirname, isAbsolute, posix, resolve } from 'node:path'
+import { DEFAULT_ENV_FILE } from '../config/load.js'
+import type { ConfigProblem } from '../config/problems.js'
+import type { Config, ScheduleJobConfig } from '../config/schema.js'
+import { parseDuration } from '../duration.js'
+import { ExitCode, OwnopsError } from '../errors.js'
+import { didYouMean } from '../text.js'
+import { CronError, isDailyOrRarer, isValidTimeZone, checkTimeZone, parseCron, type ParsedCron } from './cron.js'
+
+/** Where the units expect the config when no --config is passed. */
+export const DEFAULT_CONFIG_FILE = '/etc/ownops/ownops.yml'
+/** The default state and lock directories of a root run (src/sys/paths.ts). */
+export const DEFAULT_STATE_DIR = '/var/lib/ownops'
+export const DEFAULT_LOCK_DIR = '/run/lock/ownops'
+/** Timeout of jobs of your own that set none. */
+export const DEFAULT_JOB_TIMEOUT = '1h'
+
+/** ownops subcommands a job may run. */
+export const OWNOPS_COMMANDS = ['backup', 'backups', 'restore', 'verify', 'monitor', 'restart', 'notify', 'cleanup', 'doctor', 'config', 'lock', 'schedule'] as const
+
+/** Commands whose jobs run at low CPU and I/O priority. */
+const LOW_PRIORITY = new Set(['backup', 'verify', 'cleanup'])
+
+interface JobDefaults {
+  command: string[]
+  schedule: string
+  timeout: string
+  randomDelay?: string
+  description: string
+}
+
+/** The built-in jobs; `schedule.jobs.<name>` overrides their keys, `<name>: false` turns one off. */
+export const BUILT_IN_JOBS: Readonly<Record<'backup' | 'monitor' | 'cleanup', JobDefaults>> = {
+  backup: { command: ['backup'], schedule: '0 3 * * *', randomDelay: '15m', timeout: '6h', description: 'back up every backup target' },
+  monitor: { command: ['monitor'], schedule: '*/5 * * * *', timeout: '4m', description: 'one monitoring cycle' },
+  cleanup: { command: ['cleanup'], schedule: '0 4 * * *', timeout: '1h', description: 'retention and clean-up' },
+}
+
+export interface ScheduledJob {
+  /** Job name: units ownops-<name>.service and .timer. */
+  name: string
+  /** ownops-<name> */
+  unit: string
+  /** The ownops arguments, e.g. ['backup', 'db']. */
+  args: string[]
+  /** The cron expression, normalised. */
+  schedule: string
+  parsed: ParsedCron
+  /** IANA zone; undefined: the host's local time. */
+  timeZone: string | undefined
+  randomDelaySec: number | undefined
+  timeoutSec: number
+  user: string
+  persistent: boolean
+  /** Extra writable paths of this job (absolute). */
+  readWritePaths: string[]
+  description: string
+  /** Nice=10 and best-effort I/O priority 7 (backups, verify, cleanup). */
+  lowPriority: boolean
+  /** Config key of the schedule and of the time zone, for messages. */
+  scheduleKey: Array<string | number>
+  timeZoneKey: Array<string | number> | undefined
+}
+
+export interface BootUnit {
+  name: string
+  /** ownops-boot-<name> */
+  unit: string
+  composeFiles: string[]
+  project: string | undefined
+  onStop: 'stop' | 'down' | 'none'
+  timeoutSec: number
+  description: string
+}
+
+export interface ScheduleSettings {
+  /** The ownops executable. */
+  bin: string
+  /** The docker executable (boot units). */
+  docker: string
+  /** The config file the units pass with --config; undefined or the default: no flag. */
+  configFile: string | undefined
+  envFile: string
+  stateDir: string
+  lockDir: string
+  backupDir: string
+  /** Default user of the jobs. */
+  user: string
+}
+
+export interface SchedulePlan {
+  jobs: ScheduledJob[]
+  boot: BootUnit[]
+  settings: ScheduleSettings
+}
+
+type Problem = Omit<ConfigProblem, 'file' | 'line'>
+
+export interface PlanOptions {
+  /** Absolute path of the config file in use; undefined when running on built-in defaults. */
+  configFile?: string | undefined
+}
+
+/** The jobs and boot units of a validated config; throws OwnopsError (78) listing every problem. */
+export function planSchedule(config: Config, options: PlanOptions = {}): SchedulePlan {
+  const { plan, problems } = collect(config, options)
+  const errors = problems.filter((p) => p.severity === 'error')
+  if (errors.length > 0) {
+    throw new OwnopsError(`schedule: ${errors.length} problem${errors.length === 1 ? '' : 's'} in the config`, {
+      exitCode: ExitCode.config,
+      details: errors.map((p) => `${p.path.join('.')}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`),
+      hint: 'fix the keys above; `ownops config validate` checks again',
+    })
+  }
+  return plan
+}
+
+/** Every problem of the schedule part of a config (used by the config rules). */
+export function scheduleProblems(config: Config): Problem[] {
+  return collect(config, {}).problems
+}
+
+function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; problems: Problem[] } {
+  const problems: Problem[] = []
+  const s = config.schedule
+  const configDir = options.configFile === undefined ? '/' : dirname(options.configFile)
+  const absolute = (path: string) => (isAbsolute(path) ? posix.normalize(path) : resolve('/', path))
+  for (const [key, value] of [['bin', s.bin], ['docker', s.docker]] as const) {
+    if (!isAbsolute(value)) problems.push({ severity: 'error', path: ['schedule', key], message: `"${value}" is not an absolute path`, hint: 'units and cron run without your PATH and working directory, e.g. /usr/local/bin/ownops' })
+  }
+  for (const [path, value] of [[['backup', 'dir'], config.backup.dir], [['stateDir'], config.stateDir], [['lock', 'dir'], config.lock.dir]] as const) {
+    if (value !== undefined && !isAbsolute(value)) {
+      problems.push({ severity: 'warning', path: [...path], message: `"${value}" is relative: scheduled runs start in /, where it means ${absolute(value)}`, hint: 'write an absolute path' })
+    }
+  }
+  if (s.timezone !== undefined && !isValidTimeZone(s.timezone)) problems.push(cronProblem(['schedule', 'timezone'], () => checkTimeZone(s.timezone as string)))
+
+  const settings: ScheduleSettings = {
+    bin: s.bin,
+    docker: s.docker,
+    configFile: options.configFile,
+    envFile: config.envFile === undefined ? DEFAULT_ENV_FILE : resolve(configDir, config.envFile),
+    stateDir: absolute(config.stateDir ?? DEFAULT_STATE_DIR),
+    lockDir: absolute(config.lock.dir ?? DEFAULT_LOCK_DIR),
+    backupDir: absolute(config.backup.dir),
+    user: s.user,
+  }
+
+  // Candidates: built-in jobs, per-target backup jobs, then the configured ones.
+  // The backup job runs by default only when there is something to back up.
+  const defaults = new Map<string, { defaults: JobDefaults; scheduleKey: Array<string | number>; enabled: boolean }>()
+  const targets = Object.entries(config.backup.targets)
+  const ownSchedule = targets.filter(([, t]) => t.schedule !== undefined)
+  const backup = BUILT_IN_JOBS.backup
+  defaults.set('backup', {
+    defaults: ownSchedule.length > 0 ? { ...backup, command: ['backup', '--unscheduled'], description: 'back up the targets without a schedule of their own' } : backup,
+    scheduleKey: ['schedule', 'jobs', 'backup', 'schedule'],
+    enabled: targets.length > 0,
+  })
+  defaults.set('monitor', { defaults: BUILT_IN_JOBS.monitor, scheduleKey: ['schedule', 'jobs', 'monitor', 'schedule'], enabled: true })
+  defaults.set('cleanup', { defaults: BUILT_IN_JOBS.cleanup, scheduleKey: ['schedule', 'jobs', 'cleanup', 'schedule'], enabled: true })
+  for (const [target, t] of ownSchedule) {
+    defaults.set(`backup-${target}`, {
+      defaults: { command: ['backup', target], schedule: t.schedule as string, timeout: t.timeout === undefined ? '6h' : String(t.timeout), description: `back up ${target}` },
+      scheduleKey: ['backup', 'targets', target, 'schedule'],
+      enabled: true,
+    })
+  }
+
+  const jobs: ScheduledJob[] = []
+  const names = new Set([...defaults.keys(), ...Object.keys(s.jobs)])
+  for (const name of names) {
+    const configured = s.jobs[name]
+    if (configured === false) continue
+    const base = defaults.get(name)
+    if (configured === undefined && base?.enabled !== true) continue
+    const at = ['schedule', 'jobs', name]
+    const job = resolveJob(name, base, configured, at, settings, s.timezone, problems)
+    if (job !== undefined) jobs.push(job)
+  }
+
+  const boot: BootUnit[] = []
+  for (const [name, entry] of Object.entries(s.boot)) {
+    const at = ['schedule', 'boot', name]
+    const files = typeof entry.compose === 'string' ? [entry.compose] : entry.compose
+    files.forEach((file, i) => {
+      if (!isAbsolute(file)) problems.push({ severity: 'error', path: typeof entry.compose === 'string' ? [...at, 'compose'] : [...at, 'compose', i], message: `"${file}" is not an absolute path`, hint: 'the unit runs from /, e.g. /srv/app/compose.yml' })
+    })
+    const unit = `ownops-boot-${name}`
+    if (jobs.some((j) => j.unit === unit)) problems.push({ severity: 'error', path: at, message: `boot unit ${unit}.service has the name of the job "boot-${name}"`, hint: 'rename one of them' })
+    boot.push({
+      name,
+      unit,
+      composeFiles: files,
+      project: entry.project,
+      onStop: entry.onStop,
+      timeoutSec: Math.round((parseDuration(entry.timeout) ?? 600_000) / 1000),
+      description: entry.description ?? `docker compose up -d for ${name} (${files.join(', ')})`,
+    })
+  }
+  return { plan: { jobs: jobs.sort((a, b) => a.name.localeCompare(b.name)), boot, settings }, problems }
+}
+
+function resolveJob(
+  name: string,
+  base: { defaults: JobDefaults; scheduleKey: Array<string | number>; enabled: boolean } | undefined,
+  configured: ScheduleJobConfig | undefined,
+  at: Array<string | number>,
+  settings: ScheduleSettings,
+  defaultZone: string | undefined,
+  problems: Problem[],
+): ScheduledJob | undefined {
+  const before = problems.length
+  const d = base?.defaults
+  const rawCommand = configured?.command ?? d?.command
+  const schedule = configured?.schedule ?? d?.schedule
+  if (rawCommand === undefined) problems.push({ severity: 'error', path: [...at, 'command'], message: `job "${name}" needs a command`, hint: 'the ownops arguments, e.g. command: [restart, app, --safe]' })
+  if (schedule === undefined) problems.push({ severity: 'error', path: [...at, 'schedule'], message: `job "${name}" needs a schedule`, hint: 'cron syntax, e.g. schedule: "0 3 * * *"' })
+  const args = rawCommand === undefined ? [] : typeof rawCommand === 'string' ? rawCommand.trim().split(/\s+/) : [...rawCommand]
+  const first = args[0]
+  if (first !== undefined && !(OWNOPS_COMMANDS as readonly string[]).includes(first)) {
+    const guess = didYouMean(first, OWNOPS_COMMANDS)
+    problems.push({
+      severity: 'error',
+      path: [...at, 'command'],
+      message: `"${first}" is not an ownops command${guess ? ` (did you mean "${guess}"?)` : ''}`,
+      hint: first === 'ownops' ? 'leave out "ownops": write the arguments only, e.g. [backup, db]' : `one of ${OWNOPS_COMMANDS.join(', ')}`,
+    })
+  }
+  const scheduleKey = configured?.schedule !== undefined ? [...at, 'schedule'] : (base?.scheduleKey ?? [...at, 'schedule'])
+  let parsed: ParsedCron | undefined
+  if (schedule !== undefined) {
+    try {
+      parsed = parseCron(schedule)
+    } catch (error) {
+      problems.push(cronProblem(scheduleKey, () => { throw error }))
+    }
+  }
+  const timeZone = configured?.timezone ?? defaultZone
+  const timeZoneKey = configured?.timezone !== undefined ? [...at, 'timezone'] : defaultZone !== undefined ? ['schedule', 'timezone'] : undefined
+  if (configured?.timezone !== undefined && !isValidTimeZone(configured.timezone)) problems.push(cronProblem([...at, 'timezone'], () => checkTimeZone(configured.timezone as string)))
+  for (const [i, path] of (configured?.readWritePaths ?? []).entries()) {
+    if (!isAbsolute(path)) problems.push({ severity: 'error', path: [...at, 'readWritePaths', i], message: `"${path}" is not an absolute path` })
+  }
+  const timeout = configured?.timeout ?? d?.timeout ?? DEFAULT_JOB_TIMEOUT
+  const randomDelay = configured?.randomDelay ?? d?.randomDelay
+  const timeoutMs = parseDuration(timeout)
+  if (timeoutMs === undefined || timeoutMs < 1000) problems.push({ severity: 'error', path: [...at, 'timeout'], message: `timeout must be at least 1s, got ${String(timeout)}` })
+  const randomDelayMs = randomDelay === undefined ? undefined : parseDuration(randomDelay)
+  if (parsed?.reboot && configured?.persistent === true) problems.push({ severity: 'warning', path: [...at, 'persistent'], message: 'persistent has no effect on an @reboot job' })
+  if (problems.length > before || parsed === undefined) return undefined
+  return {
+    name,
+    unit: `ownops-${name}`,
+    args,
+    schedule: parsed.expression,
+    parsed,
+    timeZone,
+    timeZoneKey,
+    randomDelaySec: randomDelayMs === undefined ? undefined : Math.round(randomDelayMs / 1000),
+    timeoutSec: Math.round((timeoutMs as number) / 1000),
+    user: configured?.user ?? settings.user,
+    persistent: parsed.reboot ? false : (configured?.persistent ?? isDailyOrRarer(parsed)),
+    readWritePaths: (configured?.readWritePaths ?? []).map((p) => posix.normalize(p)),
+    description: configured?.description ?? d?.description ?? args.join(' '),
+    lowPriority: LOW_PRIORITY.has(args[0] ?? ''),
+    scheduleKey,
+  }
+}
+
+function cronProblem(path: Array<string | number>, check: () => void): Problem {
+  try {
+    check()
+  } catch (error) {
+    if (error instanceof CronError) return { severity: 'error', path, message: error.message, ...(error.hint ? { hint: error.hint } : {}) }
+    throw error
+  }
+  return { severity: 'error', path, message: 'invalid' }
+}
+
+/** The ExecStart/cron arguments after the executable: --config when not the default, then the job's. */
+export function ownopsArgs(settings: ScheduleSettings, args: readonly string[]): string[] {
+  const config = settings.configFile !== undefined && settings.configFile !== DEFAULT_CONFIG_FILE ? ['--config', settings.configFile] : []
+  return [...config, ...args]
+}
+
+/**
+ * Paths every job may write: the backup directory, the state directory and the lock directory
+ * (for a lock directory on the /run tmpfs, its parent, so that the first run after boot can
+ * create it), then the job's own.
+ */
+export function writablePaths(settings: ScheduleSettings, job?: ScheduledJob): string[] {
+  const lock = settings.lockDir.startsWith('/run/') ? dirname(settings.lockDir) : settings.lockDir
+  return [...new Set([settings.backupDir, settings.stateDir, lock, ...(job?.readWritePaths ?? [])])]
+}

@@ -1,0 +1,43 @@
+/** Talking to systemd: whether it runs, systemctl (live or offline on a --root), unit properties. */
+import { existsSync } from 'node:fs'
+import type { Logger } from 'pino'
+import { runCapture } from './exec.js'
+
+/** sd_booted(3): systemd is the running init when /run/systemd/system exists. */
+export function systemdRunning(runDir = '/run/systemd/system'): boolean {
+  return existsSync(runDir)
+}
+
+export interface SystemctlResult {
+  command: string
+  ok: boolean
+  output: string
+}
+
+/** Runs systemctl; with `root`, offline on that directory tree (`systemctl --root=DIR`). */
+export async function systemctl(args: readonly string[], options: { log: Logger; root?: string | undefined; signal?: AbortSignal }): Promise<SystemctlResult> {
+  const argv = ['systemctl', ...(options.root ? [`--root=${options.root}`] : []), ...args]
+  const result = await runCapture(argv, { log: options.log, timeoutMs: 120_000, ...(options.signal ? { signal: options.signal } : {}) })
+  const output = `${result.stdout}\n${result.stderr}`.trim()
+  return { command: argv.join(' '), ok: !result.failed && result.exitCode === 0, output: output || (result.reason ?? '') }
+}
+
+/** `systemctl show` properties of units, by unit name. */
+export async function showUnits(units: readonly string[], properties: readonly string[], options: { log: Logger }): Promise<Map<string, Record<string, string>>> {
+  const out = new Map<string, Record<string, string>>()
+  if (units.length === 0) return out
+  const result = await runCapture(['systemctl', 'show', `--property=${['Id', ...properties].join(',')}`, '--', ...units], { log: options.log, timeoutMs: 30_000 })
+  if (result.failed) return out
+  // One block per unit, in the order asked, separated by blank lines.
+  const blocks = result.stdout.split(/\n\s*\n/)
+  blocks.forEach((block, i) => {
+    const props: Record<string, string> = {}
+    for (const line of block.split('\n')) {
+      const eq = line.indexOf('=')
+      if (eq > 0) props[line.slice(0, eq)] = line.slice(eq + 1)
+    }
+    const unit = props.Id ?? units[i]
+    if (unit !== undefined) out.set(unit, props)
+  })
+  return out
+}
