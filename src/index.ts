@@ -3,6 +3,7 @@
  * free of side effects except where the name says otherwise (checkConfig reads files).
  *
  *   import { parseDuration, interpolate, checkConfig, configJsonSchema, planRetention, Redactor } from 'ownops'
+ *   import { cronToOnCalendar, nextRuns } from 'ownops'
  */
 export { parseDuration, formatDuration } from './duration.js'
 export { interpolate, checkConfig, loadConfig, locateConfig, type LoadOptions, type LoadedConfig } from './config/load.js'
@@ -23,3 +24,20 @@ export {
 export { Redactor, maskUrlCredentials } from './redact.js'
 export { didYouMean } from './text.js'
 export { ExitCode, OwnopsError } from './errors.js'
+export {
+  cronToOnCalendar,
+  cronToTimer,
+  parseCron,
+  nextRuns,
+  dstWarning,
+  CronError,
+  REBOOT_DELAY,
+  type CalendarOptions,
+  type TimerSchedule,
+  type ParsedCron,
+  type CronFieldName,
+  type NextRunsOptions,
+} from './schedule/cron.js'
+export { planSchedule, type SchedulePlan, type ScheduledJob, type BootUnit } from './schedule/jobs.js'
+export { renderSystemdUnits, isGenerated, GENERATED_MARK, type GeneratedFile } from './schedule/units.js'
+export { renderCronD } from './schedule/crond.js'

@@ -180,6 +180,7 @@ export const bootUnitSchema = z
       .union([z.string(), z.array(z.string()).min(1)])
       .meta({ description: 'The compose file (absolute path), or several: docker compose -f FILE up -d runs after docker.service at boot.' }),
     project: z.string().optional().meta({ description: 'Compose project name (-p); default: compose\'s own (the directory name).' }),
+    envFile: z.string().optional().meta({ description: 'An env file for compose (--env-file, absolute path).' }),
     onStop: z.enum(['stop', 'down', 'none']).default('stop').meta({ description: 'At shutdown or `systemctl stop`: stop the containers (default), remove them (down), or leave them to Docker.' }),
     timeout: duration.default('10m').meta({ description: 'How long `up -d` may take (image pulls included).' }),
     description: z.string().optional(),

@@ -24,7 +24,7 @@ export function renderCronD(plan: SchedulePlan): GeneratedFile {
   if (zoned.length > 0) {
     throw new OwnopsError('cron.d cannot run a job in a time zone of its own', {
       exitCode: ExitCode.config,
-      details: zoned.map((j) => `${(j.timeZoneKey ?? ['schedule', 'timezone']).join('.')}: ${j.timeZone} (job ${j.name})`),
+      details: groupByKey(zoned),
       hint: "cron runs every entry in the host's time zone (Debian's cron ignores CRON_TZ): remove the timezone keys for cron, set the host's zone with timedatectl, or use --systemd",
     })
   }
@@ -70,4 +70,14 @@ export function shellWord(word: string): string {
 
 function oneLine(text: string): string {
   return text.replace(/[\r\n]+/g, ' ')
+}
+
+/** "schedule.timezone: Asia/Tokyo (jobs a, b)" lines, one per config key. */
+function groupByKey(jobs: readonly ScheduledJob[]): string[] {
+  const byKey = new Map<string, ScheduledJob[]>()
+  for (const job of jobs) {
+    const key = `${(job.timeZoneKey ?? ['schedule', 'timezone']).join('.')}: ${job.timeZone}`
+    byKey.set(key, [...(byKey.get(key) ?? []), job])
+  }
+  return [...byKey].map(([key, list]) => `${key} (job${list.length === 1 ? '' : 's'} ${list.map((j) => j.name).join(', ')})`)
 }

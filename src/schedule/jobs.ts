@@ -73,6 +73,7 @@ export interface BootUnit {
   unit: string
   composeFiles: string[]
   project: string | undefined
+  envFile: string | undefined
   onStop: 'stop' | 'down' | 'none'
   timeoutSec: number
   description: string
@@ -191,6 +192,7 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
     files.forEach((file, i) => {
       if (!isAbsolute(file)) problems.push({ severity: 'error', path: typeof entry.compose === 'string' ? [...at, 'compose'] : [...at, 'compose', i], message: `"${file}" is not an absolute path`, hint: 'the unit runs from /, e.g. /srv/app/compose.yml' })
     })
+    if (entry.envFile !== undefined && !isAbsolute(entry.envFile)) problems.push({ severity: 'error', path: [...at, 'envFile'], message: `"${entry.envFile}" is not an absolute path`, hint: 'e.g. /srv/app/.env.prod' })
     const unit = `ownops-boot-${name}`
     if (jobs.some((j) => j.unit === unit)) problems.push({ severity: 'error', path: at, message: `boot unit ${unit}.service has the name of the job "boot-${name}"`, hint: 'rename one of them' })
     boot.push({
@@ -198,6 +200,7 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
       unit,
       composeFiles: files,
       project: entry.project,
+      envFile: entry.envFile,
       onStop: entry.onStop,
       timeoutSec: Math.round((parseDuration(entry.timeout) ?? 600_000) / 1000),
       description: entry.description ?? `docker compose up -d for ${name} (${files.join(', ')})`,

@@ -107,7 +107,13 @@ export function renderNotifyTemplate(settings: ScheduleSettings): string {
 
 /** A oneshot unit that brings a compose project up after docker.service at boot. */
 export function renderBootUnit(boot: BootUnit, settings: ScheduleSettings): string {
-  const compose = [settings.docker, 'compose', ...boot.composeFiles.flatMap((f) => ['-f', f]), ...(boot.project ? ['-p', boot.project] : [])]
+  const compose = [
+    settings.docker,
+    'compose',
+    ...boot.composeFiles.flatMap((f) => ['-f', f]),
+    ...(boot.project ? ['-p', boot.project] : []),
+    ...(boot.envFile ? ['--env-file', boot.envFile] : []),
+  ]
   const stop = boot.onStop === 'none' ? [] : [`ExecStop=${execLine([...compose, boot.onStop])}`]
   const lines = [
     header(settings, `boot ${boot.name}`),
