@@ -423,8 +423,13 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
   }
 
   const program = buildProgram(run)
-  program.exitOverride()
-  program.configureOutput({ writeErr: stderr, writeOut: stdout })
+  // Every command, not only the program: a subcommand's usage error is exit 2 as well.
+  const configure = (command: Command) => {
+    command.exitOverride()
+    command.configureOutput({ writeErr: stderr, writeOut: stdout })
+    for (const sub of command.commands) configure(sub)
+  }
+  configure(program)
   try {
     await program.parseAsync(argv)
   } catch (error) {

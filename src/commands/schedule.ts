@@ -301,7 +301,7 @@ async function otherBackendWarning(root: string | undefined, backend: Backend): 
 }
 
 function dryRunText(report: InstallReport): string {
-  const lines = [report.diff === '' || report.diff === undefined ? `${report.dir}: no changes` : (report.diff ?? '').trimEnd(), ...report.notes, ...report.warnings.map((w) => `warning: ${w}`), '(dry run: nothing was changed)']
+  const lines = [report.diff === '' || report.diff === undefined ? `${report.dir}: no changes` : (report.diff ?? '').replace(/\n$/, ''), ...report.notes, ...report.warnings.map((w) => `warning: ${w}`), '(dry run: nothing was changed)']
   return `${lines.join('\n')}\n`
 }
 

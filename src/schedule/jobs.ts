@@ -225,6 +225,9 @@ function resolveJob(
   if (rawCommand === undefined) problems.push({ severity: 'error', path: [...at, 'command'], message: `job "${name}" needs a command`, hint: 'the ownops arguments, e.g. command: [restart, app, --safe]' })
   if (schedule === undefined) problems.push({ severity: 'error', path: [...at, 'schedule'], message: `job "${name}" needs a schedule`, hint: 'cron syntax, e.g. schedule: "0 3 * * *"' })
   const args = rawCommand === undefined ? [] : typeof rawCommand === 'string' ? rawCommand.trim().split(/\s+/) : [...rawCommand]
+  if (typeof rawCommand === 'string' && /["'\\]/.test(rawCommand)) {
+    problems.push({ severity: 'error', path: [...at, 'command'], message: 'a command string is split on spaces; quotes and backslashes are not understood', hint: 'write it as a list: command: [notify, --title, "two words"]' })
+  }
   const first = args[0]
   if (first !== undefined && !(OWNOPS_COMMANDS as readonly string[]).includes(first)) {
     const guess = didYouMean(first, OWNOPS_COMMANDS)
