@@ -4,6 +4,7 @@
  * deleted; a file of the same name without it is a conflict, left alone.
  */
 import { unifiedDiff } from './diff.js'
+import type { SchedulePlan } from './jobs.js'
 import { isGenerated, type GeneratedFile } from './units.js'
 
 export type ChangeAction = 'create' | 'update' | 'unchanged' | 'delete'
@@ -51,4 +52,39 @@ export function renderChanges(changes: readonly FileChange[], dir: string): stri
     .filter((c) => c.action !== 'unchanged')
     .map((c) => unifiedDiff(c.before, c.action === 'delete' ? undefined : c.after, `${base}/${c.name}`))
     .join('')
+}
+
+export interface SystemctlSteps {
+  before: string[][]
+  after: string[][]
+}
+
+/**
+ * systemctl commands around the file changes. Timers of removed jobs are disabled and stopped
+ * (a run in progress finishes); boot units are disabled but never stopped, which would stop
+ * their containers. @reboot timers are enabled without --now: started late, they would fire
+ * at once.
+ */
+export function systemctlSteps(p: SchedulePlan | undefined, changes: readonly FileChange[], mode: 'install' | 'remove', how: 'live' | 'offline' | 'none', changed: boolean): SystemctlSteps {
+  if (how === 'none') return { before: [], after: [] }
+  const live = how === 'live'
+  const deleted = changes.filter((c) => c.action === 'delete').map((c) => c.name)
+  const goneTimers = deleted.filter((n) => n.endsWith('.timer'))
+  const goneBoot = deleted.filter((n) => n.startsWith('ownops-boot-') && n.endsWith('.service'))
+  const before: string[][] = []
+  if (goneTimers.length > 0) before.push(live ? ['disable', '--now', ...goneTimers] : ['disable', ...goneTimers])
+  if (goneBoot.length > 0) before.push(['disable', ...goneBoot])
+  const after: string[][] = []
+  if (live && changed) after.push(['daemon-reload'])
+  if (mode === 'install' && p !== undefined) {
+    const calendar = p.jobs.filter((j) => !j.parsed.reboot).map((j) => `${j.unit}.timer`)
+    const boot = [...p.jobs.filter((j) => j.parsed.reboot).map((j) => `${j.unit}.timer`), ...p.boot.map((b) => `${b.unit}.service`)]
+    if (live) {
+      if (calendar.length > 0) after.push(['enable', '--now', ...calendar])
+      if (boot.length > 0) after.push(['enable', ...boot])
+    } else if (calendar.length + boot.length > 0) {
+      after.push(['enable', ...calendar, ...boot])
+    }
+  }
+  return { before, after }
 }

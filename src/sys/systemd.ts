@@ -23,10 +23,10 @@ export async function systemctl(args: readonly string[], options: { log: Logger;
 }
 
 /** `systemctl show` properties of units, by unit name. */
-export async function showUnits(units: readonly string[], properties: readonly string[], options: { log: Logger }): Promise<Map<string, Record<string, string>>> {
+export async function showUnits(units: readonly string[], properties: readonly string[], options: { log: Logger; env?: NodeJS.ProcessEnv }): Promise<Map<string, Record<string, string>>> {
   const out = new Map<string, Record<string, string>>()
   if (units.length === 0) return out
-  const result = await runCapture(['systemctl', 'show', `--property=${['Id', ...properties].join(',')}`, '--', ...units], { log: options.log, timeoutMs: 30_000 })
+  const result = await runCapture(['systemctl', 'show', `--property=${['Id', ...properties].join(',')}`, '--', ...units], { log: options.log, timeoutMs: 30_000, ...(options.env ? { env: options.env } : {}) })
   if (result.failed) return out
   // One block per unit, in the order asked, separated by blank lines.
   const blocks = result.stdout.split(/\n\s*\n/)
