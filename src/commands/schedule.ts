@@ -240,9 +240,13 @@ function timerNames(p: SchedulePlan): string[] {
   return [...p.jobs.map((j) => `${j.unit}.timer`), ...p.boot.map((b) => `${b.unit}.service`)]
 }
 
-/** The directories the units may write, created by install so the first run finds them. */
+/**
+ * ownops' own directories the units may write (backup, state, and a lock directory outside the
+ * /run tmpfs), created by install so the first run finds them. A job's readWritePaths are the
+ * user's to create: one may be a mount point that is not mounted yet.
+ */
 function writableDirs(p: SchedulePlan, root: string | undefined): string[] {
-  return [...new Set([...writablePaths(p.settings), ...p.jobs.flatMap((j) => j.readWritePaths)])]
+  return writablePaths(p.settings)
     .filter((d) => !d.startsWith('/run/'))
     .map((d) => under(root, d))
 }
@@ -342,7 +346,7 @@ export async function runScheduleList(ctx: Ctx, opts: { root?: string | undefine
               active: timer.ActiveState ?? 'unknown',
               enabled: timer.UnitFileState ?? '',
               lastTrigger: emptyToNull(timer.LastTriggerUSec),
-              lastResult: service?.Result && timer.LastTriggerUSec ? service.Result : null,
+              lastResult: service?.Result && emptyToNull(timer.LastTriggerUSec) !== null ? service.Result : null,
               nextElapse: emptyToNull(timer.NextElapseUSecRealtime),
             },
     }
