@@ -120,7 +120,7 @@ describe("the users' schedules work as generated", () => {
   const example = (name: string) => planSchedule(loadConfig({ path: join(ROOT, 'examples', `${name}.yml`), env: {}, defaultEnvFile: join(dir, 'none.env') }).config, { configFile: '/etc/ownops/ownops.yml' })
   const unit = (files: Array<{ name: string; content: string }>, name: string) => files.find((f) => f.name === name)?.content ?? ''
 
-  it('PostgreSQL backend: pg_dump daily at 03:00 keeping 7, monitor hourly, the stack up after docker at boot', () => {
+  it('PostgreSQL backend: pg_dump daily at 03:00 keeping 7, a monthly restore drill, monitor hourly, the stack up after docker at boot', () => {
     const p = example('postgres-backend')
     const config = loadConfig({ path: join(ROOT, 'examples/postgres-backend.yml'), env: {}, defaultEnvFile: join(dir, 'none.env') }).config
     expect(config.backup.targets.db).toMatchObject({ type: 'postgres', container: 'workspace-prod-db', keep: { daily: 7 } })
@@ -130,6 +130,8 @@ describe("the users' schedules work as generated", () => {
     expect(unit(files, 'ownops-backup.service')).toContain('ExecStart=/usr/local/bin/ownops backup\n')
     expect(unit(files, 'ownops-monitor.timer')).toContain('OnCalendar=*-*-* *:00:00\n')
     expect(files.map((f) => f.name)).not.toContain('ownops-cleanup.timer')
+    expect(unit(files, 'ownops-drill.timer')).toContain('OnCalendar=*-*-01 05:00:00\nAccuracySec=1min\nPersistent=true\n')
+    expect(unit(files, 'ownops-drill.service')).toContain('ExecStart=/usr/local/bin/ownops verify --drill\n')
     const boot = unit(files, 'ownops-boot-workspace.service')
     expect(boot).toContain('Requires=docker.service\nAfter=docker.service network-online.target\n')
     expect(boot).toContain('Type=oneshot\nRemainAfterExit=yes\n')
