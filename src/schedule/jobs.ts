@@ -90,6 +90,11 @@ export interface ScheduleSettings {
   stateDir: string
   lockDir: string
   backupDir: string
+  /**
+   * Where backed-up SQLite databases live: SQLite writes its -shm/-wal files even to read a
+   * database, so jobs that touch backups (backup, verify, cleanup) may write there.
+   */
+  dataPaths: string[]
   /** Default user of the jobs. */
   user: string
 }
@@ -149,6 +154,7 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
     stateDir: absolute(config.stateDir ?? DEFAULT_STATE_DIR),
     lockDir: absolute(config.lock.dir ?? DEFAULT_LOCK_DIR),
     backupDir: absolute(config.backup.dir),
+    dataPaths: sqliteDataPaths(config),
     user: s.user,
   }
 
@@ -302,5 +308,18 @@ export function ownopsArgs(settings: ScheduleSettings, args: readonly string[]):
  */
 export function writablePaths(settings: ScheduleSettings, job?: ScheduledJob): string[] {
   const lock = settings.lockDir.startsWith('/run/') ? dirname(settings.lockDir) : settings.lockDir
-  return [...new Set([settings.backupDir, settings.stateDir, lock, ...(job?.readWritePaths ?? [])])]
+  const data = DATA_COMMANDS.has(job?.args[0] ?? '') ? settings.dataPaths : []
+  return [...new Set([settings.backupDir, settings.stateDir, lock, ...data, ...(job?.readWritePaths ?? [])])]
+}
+
+const DATA_COMMANDS = new Set(['backup', 'verify', 'cleanup', 'restore'])
+
+/** The directories of SQLite backup targets; Docker's volume directory for those inside containers. */
+function sqliteDataPaths(config: Config): string[] {
+  const paths = new Set<string>()
+  for (const target of Object.values(config.backup.targets)) {
+    if (target.type !== 'sqlite') continue
+    paths.add(target.container === undefined ? dirname(posix.normalize(target.path)) : '/var/lib/docker/volumes')
+  }
+  return [...paths].sort()
 }
