@@ -23,7 +23,6 @@ interface PlannedCommand {
 
 /** Subcommands that are part of ownops' design but not in this build yet. They say so and exit 69. */
 const planned: PlannedCommand[] = [
-  { name: 'monitor', usage: '', summary: 'run one check cycle: disk, memory, containers, endpoints, backups', example: 'ownops monitor' },
   { name: 'restart', usage: 'SERVICE', summary: 'restart a service safely: warn, save, stop, start, wait until healthy', example: 'ownops restart mc --safe --in 30m' },
   { name: 'cleanup', usage: '', summary: 'apply retention to backups, logs, Docker leftovers, temp files, old rows', example: 'ownops cleanup --dry-run' },
 ]
@@ -322,6 +321,37 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       run(async (ctx, _args, options) => {
         const { runScheduleList } = await import('./commands/schedule.js')
         return runScheduleList(ctx, { root: options.root as string | undefined })
+      }, cmd, []),
+    )
+
+  program
+    .command('monitor')
+    .summary('run one check cycle: disk, memory, load, containers, endpoints; alert once, recover')
+    .description(
+      'Run every check once — filesystems, memory, load, swap and every container with no config at all; HTTP, TCP, Minecraft, SQLite, containers and commands from monitor.checks — and print a table. With the state of earlier runs, a check alerts after failuresBeforeAlert failed runs in a row (default 2), once, and sends one recovery notice; all changes of a run go out as one message. Opt-in recovery restarts a service within a budget, then alerts a human.\n\nRun it from a timer every minute or five. Checks named on the command line run alone. --pause keeps everything quiet for a while (checks still run, nothing alerts or restarts); so does a backup or `ownops lock run --stops NAME` for what it stops.',
+    )
+    .argument('[check...]', 'run (or --pause) only these checks')
+    .option('--pause <duration>', 'no alerts and no recovery for this long (e.g. 30m, 2h); checks named alone are paused alone')
+    .option('--resume', 'end a --pause early', false)
+    .option('--dry-run', 'check and show what would be notified or restarted, without doing it or writing state', false)
+    .addHelpText(
+      'after',
+      examples([
+        'ownops monitor                       # the table: every check, its value, how long it has been so',
+        'ownops monitor --json | jq \'.checks[] | select(.status != "ok")\'',
+        'ownops monitor api db                # only these checks',
+        'ownops monitor --pause 30m           # maintenance: quiet for 30 minutes',
+        'ownops monitor --resume',
+        'ownops monitor --dry-run             # what would be sent and restarted',
+      ]) +
+        '\n' +
+        exitStatusHelp([0, 1, 2, 75, 78]) +
+        '\n  (1: a check is critical — or warning, with monitor.failOn: warning; 75: the previous monitor run is still going)',
+    )
+    .action(async (checks: string[], _opts, cmd: Command) =>
+      run(async (ctx, _args, options) => {
+        const { runMonitor } = await import('./commands/monitor.js')
+        return runMonitor(ctx, { checks, pause: options.pause as string | undefined, resume: options.resume === true, dryRun: options.dryRun === true })
       }, cmd, []),
     )
 

@@ -40,3 +40,26 @@ export function renderTable(header: readonly string[], rows: ReadonlyArray<reado
       .trimEnd()
   return [line(header), ...rows.map(line)].join('\n') + '\n'
 }
+
+/** Bytes for people: 512 B, 1.5 KiB, 2.1 GiB. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
+  let value = bytes
+  let unit = 0
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${value} B` : `${value >= 100 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
+}
+
+/** A percentage with at most one decimal where it matters: 91%, 0.4%. */
+export function formatPercent(value: number): string {
+  return value < 10 && value !== 0 && Math.round(value) !== value ? `${value.toFixed(1)}%` : `${Math.round(value)}%`
+}
+
+/** Shell-style glob (`*`, `?`) match of a whole string. */
+export function globMatch(pattern: string, text: string): boolean {
+  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+  return regex.test(text)
+}

@@ -3,24 +3,12 @@
  * of the JSON Schema printed by `ownops config schema`, and of the documented example.
  */
 import { z } from 'zod'
-import { DURATION_PATTERN } from '../duration.js'
 import { RETENTION_DURATION_HINT, RETENTION_DURATION_PATTERN } from '../backup/retention.js'
+import { argv, duration, name } from './fields.js'
+import { monitorSchema } from '../monitor/schema.js'
 
 export const levels = ['info', 'warning', 'error', 'critical'] as const
 export type Level = (typeof levels)[number]
-
-const duration = z
-  .union([z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as 30s, 10m, 2h, 7d or 1h30m' }), z.number().nonnegative()])
-  .meta({ description: 'A duration: 30s, 10m, 2h, 7d, 1h30m; a bare number is seconds.' })
-
-const name = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'use letters, digits, "-", "_" and "." only (it becomes part of file and unit names)' })
-
-const argv = z
-  .array(z.string())
-  .min(1)
-  .meta({ description: 'A command as an argument list, e.g. ["systemctl", "reload", "nginx"]. No shell unless you write one: ["sh", "-c", "..."].' })
 
 const hook = z.union([argv, z.strictObject({ run: argv, timeout: duration.optional() })])
 
@@ -234,6 +222,7 @@ export const configSchema = z
       })
       .prefault({}),
     schedule,
+    monitor: monitorSchema,
   })
   .meta({ title: 'ownops configuration' })
 

@@ -67,3 +67,71 @@ export function dockerError(error: unknown, endpoint: DockerEndpoint): OwnopsErr
     cause: error,
   })
 }
+
+export function isNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { statusCode?: unknown }).statusCode === 404
+}
+
+export interface ContainerEvent {
+  action: string
+  /** Seconds since the epoch, with the nanosecond part as a fraction. */
+  time: number
+}
+
+/** The engine's recorded events of one container between two times (seconds since the epoch). */
+export async function containerEvents(docker: Docker, id: string, sinceSec: number, untilSec: number, signal?: AbortSignal): Promise<ContainerEvent[]> {
+  const stream = await docker.getEvents({ since: Math.floor(sinceSec), until: Math.ceil(untilSec), filters: { container: [id], type: ['container'] } } as Dockerode.GetEventsOptions)
+  const chunks: Buffer[] = []
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      ;(stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.()
+      reject(signal?.reason ?? new Error('aborted'))
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    stream.on('data', (chunk: Buffer) => chunks.push(Buffer.from(chunk)))
+    stream.on('end', () => resolve())
+    stream.on('close', () => resolve())
+    stream.on('error', reject)
+  })
+  const events: ContainerEvent[] = []
+  for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+    if (line.trim() === '') continue
+    try {
+      const event = JSON.parse(line) as { Action?: string; status?: string; time?: number; timeNano?: number }
+      const action = event.Action ?? event.status
+      if (action === undefined) continue
+      events.push({ action, time: event.timeNano !== undefined ? event.timeNano / 1e9 : (event.time ?? 0) })
+    } catch {
+      // a partial line: ignore
+    }
+  }
+  return events
+}
+
+export interface ContainerSummary {
+  id: string
+  name: string
+  labels: Record<string, string>
+}
+
+/** Every container on the engine (running or not), optionally those with a label (`key` or `key=value`). */
+export async function listContainers(docker: Docker, label?: string): Promise<ContainerSummary[]> {
+  const list = await docker.listContainers({ all: true, ...(label === undefined ? {} : { filters: { label: [label] } }) })
+  return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, ''), labels: c.Labels ?? {} }))
+}
+
+/** `docker inspect`, or undefined when there is no such container. */
+export async function inspectContainer(docker: Docker, nameOrId: string): Promise<Dockerode.ContainerInspectInfo | undefined> {
+  try {
+    return await docker.getContainer(nameOrId).inspect()
+  } catch (error) {
+    if (isNotFound(error)) return undefined
+    throw error
+  }
+}
+
+/** Restarts a container (starts it when it is stopped); `timeoutSec` is the stop timeout. */
+export async function restartContainer(docker: Docker, nameOrId: string, timeoutSec = 10): Promise<void> {
+  await docker.getContainer(nameOrId).restart({ t: timeoutSec })
+}
+

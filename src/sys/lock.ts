@@ -39,6 +39,8 @@ export interface AcquireOptions {
   now?: () => Date
   /** Lock file name; the host lock by default. Smaller locks (the notify outbox) use their own. */
   name?: string
+  /** What the lock is called in messages (default "the host lock"). */
+  label?: string
 }
 
 const LOCK_NAME = 'host.lock'
@@ -84,7 +86,7 @@ export class HostLock {
           await takeOver(options.dir, file, holder, lockName, options.log)
           continue
         }
-        if (Date.now() >= deadline || options.signal?.aborted) throw busyError(holder, now())
+        if (Date.now() >= deadline || options.signal?.aborted) throw busyError(holder, now(), options.label)
         if (!announcedWait) {
           options.log?.info({ holderPid: holder.pid, holderCommand: holder.command }, 'waiting for the host lock')
           announcedWait = true
@@ -180,10 +182,10 @@ async function takeOver(dir: string, file: string, stale: LockInfo | 'corrupt', 
   }
 }
 
-function busyError(holder: LockInfo, now: Date): OwnopsError {
+function busyError(holder: LockInfo, now: Date, label = 'the host lock'): OwnopsError {
   const since = Date.parse(holder.startedAt)
   const age = Number.isNaN(since) ? '' : `, running for ${formatDuration(Math.max(0, now.getTime() - since))}`
-  return new OwnopsError(`another ownops run holds the host lock: pid ${holder.pid} (ownops ${holder.command}${age})`, {
+  return new OwnopsError(`another ownops run holds ${label}: pid ${holder.pid} (ownops ${holder.command}${age})`, {
     exitCode: ExitCode.tempfail,
     hint: 'wait for it to finish, or give --wait 10m (config lock.wait) to queue behind it',
   })

@@ -1,0 +1,271 @@
+/**
+ * `ownops monitor`: one check cycle. Runs the checks, turns what they saw into alert
+ * transitions with the state of earlier runs, acts on opt-in recovery, sends one digest,
+ * pings the heartbeat, writes the state and the Prometheus textfile, and prints the table.
+ * `--pause 30m` / `--resume` only change the state.
+ */
+import { randomUUID } from 'node:crypto'
+import type { CommandResult, Ctx } from '../context.js'
+import { formatDuration, parseDuration } from '../duration.js'
+import { ExitCode, isOwnopsError, OwnopsError } from '../errors.js'
+import { buildDigest, rollUps } from '../monitor/digest.js'
+import { quietFor, quietPeriods } from '../monitor/maintenance.js'
+import { ENGINE_CHECK, planChecks, policyOf, type PlannedCheck } from '../monitor/plan.js'
+import { blockedByAdminStop, executeRecovery } from '../monitor/recover.js'
+import { renderPrometheus, renderReport, summarize, type MonitorReport, type ReportRow } from '../monitor/report.js'
+import type { RecoverSpec } from '../monitor/spec.js'
+import { applyRecovery, emptyState, evaluate, validateState, vanished, type CheckState, type MonitorState, type RecoveryPlan, type Transition } from '../monitor/state.js'
+import type { Observation } from '../monitor/types.js'
+import { makeEvent } from '../notify/send.js'
+import { writeFileAtomic } from '../sys/atomic.js'
+import { createDocker, pingDocker } from '../sys/docker.js'
+import { currentLockHolder, HostLock } from '../sys/lock.js'
+import { didYouMean } from '../text.js'
+
+export interface MonitorOptions {
+  /** Run (or pause) only these checks. */
+  checks: string[]
+  pause?: string | undefined
+  resume: boolean
+  dryRun: boolean
+}
+
+export const MONITOR_STATE = 'monitor'
+/** State of rows not seen for this long is dropped. */
+const FORGET_AFTER_MS = 30 * 86_400_000
+
+export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<CommandResult> {
+  const loaded = ctx.config()
+  const config = loaded.config
+  const monitor = config.monitor
+  const log = ctx.log.child({ cmd: 'monitor' })
+  if (loaded.file === undefined) log.info('no config file: running the built-in checks (filesystems, memory, load, swap, containers)')
+
+  await takeMonitorLock(ctx)
+  const store = ctx.stateStore()
+  const state = await store.read<MonitorState>(MONITOR_STATE, emptyState(), validateState)
+  const all = planChecks(monitor)
+  const selected = selectChecks(all, opts.checks)
+
+  if (opts.pause !== undefined || opts.resume) return pauseOrResume(ctx, state, opts)
+
+  const now = ctx.clock()
+  const runId = randomUUID()
+  const lockHolder = await currentLockHolder(ctx.lockDir()).catch(() => undefined)
+  let periods
+  try {
+    periods = quietPeriods({ now, windows: monitor.maintenance, pause: state.pause, lockHolder })
+  } catch (error) {
+    throw new OwnopsError(`monitor.maintenance: ${(error as Error).message}`, { exitCode: ExitCode.config, hint: 'fix the cron expression; `ownops config validate` checks it' })
+  }
+
+  const endpoint = ctx.dockerEndpoint()
+  const { runCycle } = await import('../monitor/cycle.js')
+  const cycle = await runCycle({
+    checks: selected,
+    concurrency: monitor.concurrency,
+    deadlineMs: parseDuration(monitor.deadline) ?? 50_000,
+    now,
+    log,
+    env: ctx.env,
+    signal: ctx.signal,
+    engineTimeoutMs: parseDuration(monitor.timeout) ?? 10_000,
+    connectDocker: async () => {
+      const docker = await createDocker(endpoint)
+      const info = await pingDocker(docker, endpoint)
+      return { docker, description: `engine ${info.version} at ${endpoint.display}` }
+    },
+    memo: (id) => state.checks[id]?.memo,
+  })
+  if (ctx.signal.aborted) throw ctx.signal.reason
+
+  const byName = new Map(all.map((c) => [c.name, c]))
+  const enginePolicy = policyOf({}, monitor)
+  const checks: Record<string, CheckState> = { ...state.checks }
+  const transitions: Transition[] = []
+  const rows: ReportRow[] = []
+  const quietIds = new Set<string>()
+  const plans: Array<{ plan: RecoveryPlan; check: PlannedCheck; observation: Observation }> = []
+
+  for (const obs of cycle.observations) {
+    const check = byName.get(obs.check)
+    const policy = check?.policy ?? enginePolicy
+    const prev = state.checks[obs.id]
+    const row: ReportRow = {
+      id: obs.id,
+      check: obs.check,
+      kind: obs.kind,
+      ...(obs.subject !== undefined ? { subject: obs.subject } : {}),
+      status: obs.status,
+      value: obs.value,
+      ...(obs.threshold !== undefined ? { threshold: obs.threshold } : {}),
+      message: obs.message,
+      alerting: prev?.alert !== undefined,
+      failuresBeforeAlert: policy.failuresBeforeAlert,
+      ...(obs.metrics !== undefined ? { metrics: obs.metrics } : {}),
+    }
+    rows.push(row)
+    if (obs.status === 'unknown') {
+      if (prev !== undefined) row.since = prev.since
+      continue
+    }
+    const quiet = quietFor(periods, [...(obs.names ?? [obs.check]), ...(check?.spec.dependsOn ?? [])])
+    if (quiet !== undefined) {
+      quietIds.add(obs.id)
+      Object.assign(row, { status: 'maintenance', observed: obs.status, quiet: quiet.reason })
+      if (prev !== undefined) checks[obs.id] = { ...prev, lastSeen: now.toISOString(), ...(obs.memo !== undefined ? { memo: obs.memo } : {}) }
+      continue
+    }
+    const recover = recoverSpecOf(check)
+    const evaluation = evaluate(prev, { id: obs.id, status: obs.status, message: obs.message, memo: obs.memo }, policy, now, { canRecover: recover !== undefined && !blockedByAdminStop(recover, obs) })
+    checks[obs.id] = evaluation.state
+    transitions.push(...evaluation.transitions)
+    if (evaluation.plan !== undefined && check !== undefined) plans.push({ plan: evaluation.plan, check, observation: obs })
+    Object.assign(row, { since: evaluation.state.since, alerting: evaluation.state.alert !== undefined, failures: evaluation.state.failures, ...(evaluation.inGrace ? { grace: true } : {}) })
+  }
+
+  // Recovery, one action at a time (they are rare, and a restart storm helps nobody).
+  for (const { plan, check, observation } of plans) {
+    const recover = recoverSpecOf(check) as RecoverSpec
+    const outcome = await executeRecovery(plan, recover, observation, {
+      log: log.child({ check: check.name }),
+      env: ctx.env,
+      signal: ctx.signal,
+      docker: async () => createDocker(endpoint),
+      dryRun: opts.dryRun,
+      timeoutMs: parseDuration(recover.timeout) ?? 120_000,
+    })
+    if (outcome.skipped) {
+      log.info({ check: observation.id }, outcome.detail)
+      if (opts.dryRun && outcome.ok) transitions.push({ type: 'action', id: observation.id, level: 'warning', message: outcome.detail, action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: true } })
+      continue
+    }
+    ;(outcome.ok ? log.warn.bind(log) : log.error.bind(log))({ check: observation.id, step: plan.step, attempt: plan.attempt }, outcome.detail)
+    const applied = applyRecovery(checks[observation.id] as CheckState, plan, outcome, check.policy, now)
+    checks[observation.id] = applied.state
+    transitions.push(...applied.transitions)
+    const row = rows.find((r) => r.id === observation.id)
+    if (row !== undefined) row.alerting = applied.state.alert !== undefined
+  }
+
+  // Rows that are gone: a removed container of a check that ran to the end.
+  const observed = new Set(cycle.observations.map((o) => o.id))
+  for (const [id, prev] of Object.entries(state.checks)) {
+    if (observed.has(id)) continue
+    const owner = id.split(':')[0] as string
+    if (owner !== ENGINE_CHECK && !byName.has(owner)) {
+      delete checks[id] // its check was removed from the config or turned off
+    } else if (cycle.completed.has(owner) && id !== owner) {
+      transitions.push(...vanished(id, prev))
+      delete checks[id]
+    } else if (now.getTime() - Date.parse(prev.lastSeen) > FORGET_AFTER_MS) {
+      delete checks[id]
+    }
+  }
+
+  const host = config.hostname ?? (await import('node:os')).hostname()
+  const parents = rollUps(cycle.observations, (name) => byName.get(name)?.spec.dependsOn, (id) => quietIds.has(id))
+  const digest = buildDigest(transitions, parents, host)
+  const report: MonitorReport = {
+    ok: true,
+    runId,
+    time: now.toISOString(),
+    durationMs: Math.round(cycle.durationMs),
+    dryRun: opts.dryRun,
+    summary: summarize(rows),
+    checks: rows,
+    transitions,
+    quiet: periods.map((p) => `${p.reason}${p.names ? ` (${p.names.join(', ')})` : ''}`),
+    exitCode: ExitCode.ok,
+  }
+
+  if (digest !== undefined && !opts.dryRun) {
+    try {
+      const notifier = await ctx.notifier()
+      const event = makeEvent(config, now, { level: digest.level, title: digest.title, body: digest.body, source: { command: 'monitor', ...(digest.target ? { target: digest.target } : {}) } })
+      // A recovery goes where the alert it resolves went, beside the channels that take its own level.
+      const names = [...new Set(digest.routeLevels.flatMap((level) => notifier.route({ ...event, level }).map(([name]) => name)))]
+      const sent = names.length > 0 ? await notifier.send(event, names) : { deliveries: [] }
+      report.notification = { level: digest.level, title: digest.title, channels: sent.deliveries.map((d) => ({ channel: d.channel, status: d.status, ...(d.error ? { error: d.error } : {}) })) }
+    } catch (error) {
+      log.warn({ err: error }, 'could not send the monitor digest')
+    }
+  }
+
+  const failOn = monitor.failOn
+  const active = rows.filter((r) => r.status !== 'maintenance')
+  const failing = failOn === 'never' ? false : active.some((r) => r.status === 'critical' || (failOn === 'warning' && r.status === 'warning'))
+  report.exitCode = failing ? ExitCode.failed : ExitCode.ok
+  report.ok = !active.some((r) => r.status === 'critical' || r.status === 'warning')
+
+  if (!opts.dryRun) {
+    const next: MonitorState = { version: state.version, checks, lastRun: { at: now.toISOString(), runId, durationMs: report.durationMs } }
+    if (state.pause !== undefined && now.getTime() < Date.parse(state.pause.until)) next.pause = state.pause
+    await store.write(MONITOR_STATE, next)
+    if (monitor.prometheus !== undefined) {
+      try {
+        await writeFileAtomic(monitor.prometheus.textfile, renderPrometheus(report), { mode: 0o644, dirMode: 0o755 })
+      } catch (error) {
+        log.warn({ err: error, file: monitor.prometheus.textfile }, 'could not write the Prometheus textfile')
+      }
+    }
+    if (monitor.heartbeat && Object.keys(config.notify.channels).length > 0) {
+      const s = report.summary
+      const summary = `${rows.length} checks: ${s.ok} ok, ${s.warning} warning, ${s.critical} critical, ${s.unknown} not checked, ${s.maintenance} in maintenance; ${transitions.length} transitions`
+      await ctx.notifySafely({ level: 'info', title: 'ownops monitor', body: summary, source: { command: 'monitor' }, heartbeat: { phase: 'success', runId, logTail: summary } })
+    }
+  }
+
+  const s = report.summary
+  log.info({ runId, ok: s.ok, warning: s.warning, critical: s.critical, unknown: s.unknown, maintenance: s.maintenance, transitions: transitions.length, ms: report.durationMs }, 'monitor run done')
+  return { exitCode: report.exitCode, report, text: renderReport(report, now) }
+}
+
+function recoverSpecOf(check: PlannedCheck | undefined): RecoverSpec | undefined {
+  return check !== undefined && 'recover' in check.spec ? check.spec.recover : undefined
+}
+
+function selectChecks(all: PlannedCheck[], names: readonly string[]): PlannedCheck[] {
+  if (names.length === 0) return all
+  const known = all.map((c) => c.name)
+  for (const name of names) {
+    if (!known.includes(name)) {
+      const suggestion = didYouMean(name, known)
+      throw new OwnopsError(`no check named "${name}"`, { exitCode: ExitCode.usage, hint: suggestion ? `did you mean "${suggestion}"?` : `checks: ${known.join(', ') || 'none'}` })
+    }
+  }
+  return all.filter((c) => names.includes(c.name))
+}
+
+/** Two monitor runs never overlap; a backup's host lock is not taken (it is only read, for its stops). */
+async function takeMonitorLock(ctx: Ctx): Promise<void> {
+  try {
+    const lock = await HostLock.acquire({ dir: ctx.lockDir(), name: 'monitor.lock', label: 'the monitor lock', command: 'monitor', waitMs: 0, log: ctx.log, signal: ctx.signal, now: ctx.clock })
+    ctx.defer(() => lock.release())
+  } catch (error) {
+    if (isOwnopsError(error) && error.exitCode === ExitCode.tempfail) {
+      throw new OwnopsError(error.message, { exitCode: ExitCode.tempfail, hint: 'the previous monitor run is still going; this one is skipped (a run longer than the timer interval: lower monitor.deadline)' })
+    }
+    throw error
+  }
+}
+
+async function pauseOrResume(ctx: Ctx, state: MonitorState, opts: MonitorOptions): Promise<CommandResult> {
+  const store = ctx.stateStore()
+  const now = ctx.clock()
+  if (opts.resume) {
+    const had = state.pause
+    delete state.pause
+    await store.write(MONITOR_STATE, state)
+    ctx.log.info('monitor resumed')
+    return { exitCode: ExitCode.ok, report: { paused: false, wasPaused: had !== undefined }, text: had ? 'monitor resumed: alerts and recovery are back on\n' : 'monitor was not paused\n' }
+  }
+  const ms = parseDuration(opts.pause as string)
+  if (ms === undefined || ms <= 0) throw new OwnopsError(`--pause: not a duration: ${String(opts.pause)}`, { exitCode: ExitCode.usage, hint: 'e.g. --pause 30m or --pause 2h' })
+  const until = new Date(now.getTime() + ms).toISOString()
+  state.pause = { until, ...(opts.checks.length > 0 ? { checks: opts.checks } : {}) }
+  await store.write(MONITOR_STATE, state)
+  const which = opts.checks.length > 0 ? opts.checks.join(', ') : 'every check'
+  ctx.log.info({ until, checks: opts.checks }, 'monitor paused')
+  return { exitCode: ExitCode.ok, report: { paused: true, until, checks: opts.checks }, text: `monitor paused for ${formatDuration(ms)} (until ${until}): ${which} runs, but nothing alerts and nothing is restarted. \`ownops monitor --resume\` ends it early.\n` }
+}

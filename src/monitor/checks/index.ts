@@ -1,0 +1,51 @@
+/**
+ * The check registry: every check kind by its `kind:` config value. Each file holds the
+ * kind's schema piece and its implementation.
+ *
+ * Planned, not built yet (they need the backup artifact format): `backup` (age of the
+ * newest valid backup of a target, and a size drop against the previous ones) and
+ * `drill` (age of the last successful restore drill). They get a file here and an entry
+ * in `checkKinds` and `checkSchemas` when the backup command writes its manifests; until
+ * then the config rejects them with a "not built yet" message (see PLANNED_KINDS).
+ */
+import type { z } from 'zod'
+import type { CheckKind } from '../types.js'
+import { command, schema as commandSchema } from './command.js'
+import { container, schema as containerSchema } from './container.js'
+import { containers, schema as containersSchema } from './containers.js'
+import { filesystem, schema as filesystemSchema } from './filesystem.js'
+import { http, schema as httpSchema } from './http.js'
+import { load, schema as loadSchema } from './load.js'
+import { memory, schema as memorySchema } from './memory.js'
+import { minecraft, schema as minecraftSchema } from './minecraft.js'
+import { sqlite, schema as sqliteSchema } from './sqlite.js'
+import { swap, schema as swapSchema } from './swap.js'
+import { schema as tcpSchema, tcp } from './tcp.js'
+
+export const checkSchemas = [
+  filesystemSchema,
+  memorySchema,
+  loadSchema,
+  swapSchema,
+  containersSchema,
+  containerSchema,
+  httpSchema,
+  tcpSchema,
+  minecraftSchema,
+  sqliteSchema,
+  commandSchema,
+] as const
+
+export type CheckSpec = z.output<(typeof checkSchemas)[number]>
+export type CheckKindName = CheckSpec['kind']
+
+// Each kind has a spec type of its own, hence CheckKind<any> in the constraint.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const checkKinds = { filesystem, memory, load, swap, containers, container, http, tcp, minecraft, sqlite, command } satisfies Record<CheckKindName, CheckKind<any>>
+
+/** Kinds that are part of the design but need the backup artifact format first. */
+export const PLANNED_KINDS = ['backup', 'drill'] as const
+
+export function kindOf(name: CheckKindName): CheckKind<CheckSpec> {
+  return checkKinds[name] as CheckKind<CheckSpec>
+}

@@ -1,0 +1,88 @@
+/**
+ * Carrying out a recovery step that state.ts planned: restart a container through the
+ * Docker API, run a command, or recreate. A container an administrator stopped is never
+ * started unless the check says `alwaysRun: true`. Never throws: the outcome says what
+ * happened, and state.ts turns it into an "action" notice.
+ */
+import type { Logger } from 'pino'
+import { describeError } from '../errors.js'
+import { containerEvents, inspectContainer, restartContainer, type Docker } from '../sys/docker.js'
+import { runCapture } from '../sys/exec.js'
+import { stoppedBy, type InspectLike } from './container-health.js'
+import type { RecoverSpec } from './spec.js'
+import type { RecoveryOutcome, RecoveryPlan } from './state.js'
+import type { Observation } from './types.js'
+
+export interface RecoverContext {
+  log: Logger
+  env: NodeJS.ProcessEnv
+  signal: AbortSignal
+  docker: () => Promise<Docker>
+  dryRun: boolean
+  timeoutMs: number
+}
+
+/** The container a recovery acts on: `recover.container`, or the one the check watches. */
+export function recoveryContainer(spec: RecoverSpec, observation: Observation): string | undefined {
+  return spec.container ?? observation.container?.name
+}
+
+/**
+ * Whether the check's own observation already forbids acting: its container was stopped
+ * by an administrator (or nobody can tell) and the config does not say it always runs.
+ */
+export function blockedByAdminStop(spec: RecoverSpec, observation: Observation): boolean {
+  if (spec.alwaysRun || spec.action !== 'restart' || spec.container !== undefined) return false
+  const c = observation.container
+  return c !== undefined && c.state !== 'running' && c.state !== 'restarting' && c.stoppedBy !== 'crash'
+}
+
+function commandLine(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w./:=@%+-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')
+}
+
+async function runStep(argv: readonly string[], what: string, ctx: RecoverContext): Promise<RecoveryOutcome> {
+  const line = commandLine(argv)
+  if (ctx.dryRun) return { ok: true, skipped: true, detail: `(dry run) would ${what}: ${line}` }
+  const result = await runCapture(argv, { log: ctx.log, timeoutMs: ctx.timeoutMs, signal: ctx.signal, env: ctx.env })
+  if (result.exitCode === 0) return { ok: true, detail: `${what}: ran ${line}` }
+  const output = `${result.stderr}\n${result.stdout}`.trim().split('\n')[0] ?? ''
+  const why = result.exitCode === undefined ? (result.reason ?? 'did not run') : `exit ${result.exitCode}${output ? `: ${output}` : ''}`
+  return { ok: false, detail: `tried to ${what}: ${line} failed (${why})` }
+}
+
+export async function executeRecovery(plan: RecoveryPlan, spec: RecoverSpec, observation: Observation, ctx: RecoverContext): Promise<RecoveryOutcome> {
+  if (plan.step === 'recreate') return runStep(spec.recreate ?? [], 'recreate', ctx)
+  if (plan.step === 'exec') return runStep(spec.command ?? [], 'run the recovery command', ctx)
+
+  const name = recoveryContainer(spec, observation)
+  if (name === undefined) return { ok: false, detail: 'no container to restart (set recover.container)' }
+  let docker: Docker
+  try {
+    docker = await ctx.docker()
+  } catch (error) {
+    return { ok: false, detail: `could not restart ${name}: ${describeError(error)}` }
+  }
+  try {
+    const info = (await inspectContainer(docker, name)) as InspectLike | undefined
+    if (info === undefined) return { ok: false, detail: `could not restart ${name}: there is no such container` }
+    if (!info.State.Running && !info.State.Restarting && !spec.alwaysRun) {
+      let cause = observation.container?.name === name ? observation.container.stoppedBy : undefined
+      if (cause === undefined) {
+        const finished = Date.parse(info.State.FinishedAt) / 1000
+        const events = Number.isFinite(finished) && finished > 0 ? await containerEvents(docker, info.Id, finished - 600, finished + 5, ctx.signal).catch(() => undefined) : undefined
+        cause = stoppedBy(info, events)
+      }
+      if (cause !== 'crash') {
+        return { ok: false, skipped: true, detail: `left ${name} stopped: ${cause === 'admin' ? 'an administrator stopped it' : 'it is not known who stopped it'} (recover.alwaysRun: true starts it anyway)` }
+      }
+    }
+    const verb = info.State.Running ? 'restarted' : 'started'
+    if (ctx.dryRun) return { ok: true, skipped: true, detail: `(dry run) would restart container ${name}` }
+    ctx.log.warn({ container: name, attempt: plan.attempt, of: plan.of }, `restarting container ${name}`)
+    await restartContainer(docker, name, Math.max(1, Math.min(30, Math.floor(ctx.timeoutMs / 4000))))
+    return { ok: true, detail: `${verb} container ${name}` }
+  } catch (error) {
+    return { ok: false, detail: `restarting container ${name} failed: ${describeError(error)}` }
+  }
+}
