@@ -245,10 +245,13 @@ export function keysAt(schema: AnySchema, path: ReadonlyArray<PropertyKey>, inpu
         return walk(def.in as AnySchema, rest, value)
       case 'union': {
         const options = def.options as AnySchema[]
-        const typeValue = value !== null && typeof value === 'object' ? (value as Record<string, unknown>).type : undefined
+        // Discriminated by `type` (backup targets) or `kind` (monitor checks).
+        const discriminator = value !== null && typeof value === 'object' && 'kind' in value && !('type' in value) ? 'kind' : 'type'
+        const typeValue = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[discriminator] : undefined
         const matching = options.filter((o) => {
           const shape = (o as unknown as { _zod: { def: { shape?: Record<string, AnySchema> } } })._zod.def.shape
-          const literal = shape?.type ? (shape.type as unknown as { _zod: { def: { values?: unknown[] } } })._zod.def.values : undefined
+          const field = shape?.[discriminator]
+          const literal = field ? (field as unknown as { _zod: { def: { values?: unknown[] } } })._zod.def.values : undefined
           return typeValue === undefined || literal === undefined || literal.includes(typeValue)
         })
         for (const option of matching.length > 0 ? matching : options) walk(option, rest, value)

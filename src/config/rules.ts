@@ -8,6 +8,7 @@ import { parseDuration } from '../duration.js'
 import { isEmptyRetentionPolicy } from '../backup/retention.js'
 import { channelOptions, resolveChannel } from '../notify/channels/index.js'
 import { scheduleProblems } from '../schedule/jobs.js'
+import { monitorRules } from '../monitor/rules.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -55,6 +56,7 @@ export function checkRules(config: Config): Problem[] {
   if (parseDuration(config.lock.wait) === undefined) {
     problems.push({ severity: 'error', path: ['lock', 'wait'], message: 'not a duration' })
   }
+  problems.push(...monitorRules(config.monitor))
   return problems
 }
 
