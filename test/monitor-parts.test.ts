@@ -96,6 +96,9 @@ describe('container assessment', () => {
     expect(assessContainer(inspect({}, { RestartCount: 3 }), memo, undefined, opts).finding.status).toBe('warning')
     expect(assessContainer(inspect({}, { RestartCount: 9 }), { id: 'other', restartCount: 0 }, undefined, opts).finding.status).toBe('ok') // recreated container
     expect(assessContainer(inspect({}, { RestartCount: 9 }), undefined, undefined, opts).memo).toEqual({ id: 'abc', restartCount: 9 })
+    // First seen just after one of many restarts: a loop too.
+    expect(assessContainer(inspect({ StartedAt: '2026-03-01T02:59:50Z', ExitCode: 4 }, { RestartCount: 5 }), undefined, undefined, opts).finding).toMatchObject({ status: 'critical', value: 'restart loop (5 restarts, last exit 4)' })
+    expect(assessContainer(inspect({}, { RestartCount: 5 }), undefined, undefined, opts).finding.status).toBe('ok') // up for 2h
   })
 
   it('who stopped it: events first, then the restart policy and the exit code', () => {

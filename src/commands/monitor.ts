@@ -179,7 +179,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     exitCode: ExitCode.ok,
   }
 
-  if (digest !== undefined && !opts.dryRun) {
+  if (digest !== undefined && !opts.dryRun && Object.keys(config.notify.channels).length > 0) {
     try {
       const notifier = await ctx.notifier()
       const event = makeEvent(config, now, { level: digest.level, title: digest.title, body: digest.body, source: { command: 'monitor', ...(digest.target ? { target: digest.target } : {}) } })

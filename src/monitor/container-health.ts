@@ -80,7 +80,9 @@ export function containerName(info: Pick<InspectLike, 'Name'>): string {
 function ago(iso: string, now: Date): string {
   const t = Date.parse(iso)
   if (Number.isNaN(t) || t <= 0) return ''
-  return ` ${formatDuration(Math.max(0, now.getTime() - t))} ago`
+  const ms = Math.max(0, now.getTime() - t)
+  // Seconds while it is young, then whole minutes: "12s", "3h5m", "2d4h1m".
+  return ` ${ms < 60_000 ? `${Math.floor(ms / 1000)}s` : formatDuration(Math.floor(ms / 60_000) * 60_000)} ago`
 }
 
 function lastHealthOutput(info: InspectLike): string {
@@ -111,7 +113,10 @@ export function assessContainer(info: InspectLike, memo: ContainerMemo | undefin
   const fail = options.severity
   const lastExit = `last exit ${state.ExitCode}${state.OOMKilled ? ', out of memory' : ''}`
 
-  if (state.Restarting || (restartsSince >= options.restartLoop && options.restartLoop > 0)) {
+  // Seen for the first time between two restarts: many restarts and a fresh start tell the same.
+  const upMs = options.now.getTime() - Date.parse(state.StartedAt)
+  const freshLoop = memo === undefined && state.Running && info.RestartCount >= options.restartLoop && upMs < 60_000
+  if (state.Restarting || (restartsSince >= options.restartLoop && options.restartLoop > 0) || freshLoop) {
     const count = restartsSince > 0 ? `${restartsSince} restarts since the last run` : `${info.RestartCount} restarts`
     return { finding: { ...base, status: fail, value: `restart loop (${count}, ${lastExit})`, message: `${name} is in a restart loop: ${count}, ${lastExit}` }, memo: nextMemo }
   }
