@@ -277,8 +277,9 @@ cmd_status() {
 
 # Debian packages behind the real components the tests use: the Docker engine, busybox
 # for the test image, the PostgreSQL server run from the host's /usr inside containers,
-# the MariaDB server run the same way, and the sqlite3 / zstd command-line tools.
-readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd)
+# the MariaDB server run the same way, the sqlite3 / zstd command-line tools, and openssl
+# (certificates for the HTTPS checks' tests).
+readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl)
 
 cmd_install() {
   local -a missing=()

@@ -134,10 +134,16 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
       docker: async () => createDocker(endpoint),
       dryRun: opts.dryRun,
       timeoutMs: parseDuration(recover.timeout) ?? 120_000,
-    })
+    }, check.spec.kind === 'container' ? check.spec.name : undefined)
+    if (opts.dryRun) {
+      // Shown, never counted: nothing was done.
+      const detail = outcome.detail.startsWith('(dry run)') ? outcome.detail : `(dry run) ${outcome.detail}`
+      log.info({ check: observation.id }, detail)
+      if (!outcome.skipped || outcome.ok) transitions.push({ type: 'action', id: observation.id, level: 'warning', message: detail, action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: outcome.ok } })
+      continue
+    }
     if (outcome.skipped) {
       log.info({ check: observation.id }, outcome.detail)
-      if (opts.dryRun && outcome.ok) transitions.push({ type: 'action', id: observation.id, level: 'warning', message: outcome.detail, action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: true } })
       continue
     }
     ;(outcome.ok ? log.warn.bind(log) : log.error.bind(log))({ check: observation.id, step: plan.step, attempt: plan.attempt }, outcome.detail)

@@ -22,9 +22,9 @@ export interface RecoverContext {
   timeoutMs: number
 }
 
-/** The container a recovery acts on: `recover.container`, or the one the check watches. */
-export function recoveryContainer(spec: RecoverSpec, observation: Observation): string | undefined {
-  return spec.container ?? observation.container?.name
+/** The container a recovery acts on: `recover.container`, or the one the check watches (or names). */
+export function recoveryContainer(spec: RecoverSpec, observation: Observation, watched?: string): string | undefined {
+  return spec.container ?? observation.container?.name ?? watched
 }
 
 /**
@@ -51,11 +51,11 @@ async function runStep(argv: readonly string[], what: string, ctx: RecoverContex
   return { ok: false, detail: `tried to ${what}: ${line} failed (${why})` }
 }
 
-export async function executeRecovery(plan: RecoveryPlan, spec: RecoverSpec, observation: Observation, ctx: RecoverContext): Promise<RecoveryOutcome> {
+export async function executeRecovery(plan: RecoveryPlan, spec: RecoverSpec, observation: Observation, ctx: RecoverContext, watched?: string): Promise<RecoveryOutcome> {
   if (plan.step === 'recreate') return runStep(spec.recreate ?? [], 'recreate', ctx)
   if (plan.step === 'exec') return runStep(spec.command ?? [], 'run the recovery command', ctx)
 
-  const name = recoveryContainer(spec, observation)
+  const name = recoveryContainer(spec, observation, watched)
   if (name === undefined) return { ok: false, detail: 'no container to restart (set recover.container)' }
   let docker: Docker
   try {

@@ -64,6 +64,11 @@ function statusCell(row: ReportRow): string {
   return text
 }
 
+/** Long values are cut in the table (the JSON report has them whole). */
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text
+}
+
 function sinceCell(since: string | undefined, now: Date): string {
   if (since === undefined) return ''
   const ms = now.getTime() - Date.parse(since)
@@ -75,7 +80,7 @@ export function renderReport(report: MonitorReport, now: Date): string {
   const rows = report.checks.map((r) => [
     r.subject === undefined ? r.check : `${r.check} ${r.subject}`,
     statusCell(r),
-    r.status === 'maintenance' ? `${r.observed ?? ''}: ${r.value}` : r.value,
+    cut(r.status === 'maintenance' ? `${r.observed ?? ''}: ${r.value}` : r.value, 90),
     r.threshold ?? '',
     r.status === 'maintenance' ? (r.quiet ?? '') : sinceCell(r.since, now),
   ])
