@@ -13,6 +13,11 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   try {
     module.enableCompileCache?.()
   } catch {}
+  // A run lives seconds: optimising undici's HTTP parser (WebAssembly) a second time would
+  // cost ~30 MB and CPU for nothing; the baseline code is fast enough for a run's requests.
+  try {
+    ;(await import('node:v8')).setFlagsFromString('--liftoff-only')
+  } catch {}
   const { main } = await import('../dist/cli.js')
   process.exitCode = await main(process.argv)
   // Do not wait for idle sockets (Docker keep-alive) to close.
