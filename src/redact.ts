@@ -7,7 +7,13 @@
 const MASK = '***'
 
 /** Keys whose string values are secrets wherever they appear in the config. */
-const SECRET_KEY = /(pass(word|wd)?|secret|token|api[-_]?key|credential|webhook|dsn|^url$|urls$|^key$)/i
+const SECRET_KEY = /(pass(word|wd)?|secret|token|api[-_]?key|credential|webhook|dsn|^url$|urls$|^key$|^authorization$|^cookie$)/i
+
+/**
+ * Config values whose key says "secret" but which are addresses people need to read: a
+ * monitor check's URL. Their credentials and token-like query values are still masked.
+ */
+const PUBLIC_PATHS = [/^monitor\.checks\.[^.]+\.url$/]
 
 /** Path segments that look like tokens (long, mixed). */
 const TOKEN_SEGMENT = /^[A-Za-z0-9_\-.~%]{16,}$/
@@ -26,18 +32,22 @@ export class Redactor {
   }
 
   /** Registers every secret-looking string value in a config tree. */
-  addFromTree(tree: unknown, keyIsSecret = false): void {
+  addFromTree(tree: unknown, keyIsSecret = false, path: readonly string[] = []): void {
     if (typeof tree === 'string') {
       if (keyIsSecret) this.add(tree)
       else for (const part of urlSecretParts(tree)) this.addExact(part)
       return
     }
     if (Array.isArray(tree)) {
-      for (const item of tree) this.addFromTree(item, keyIsSecret)
+      tree.forEach((item, i) => this.addFromTree(item, keyIsSecret, [...path, String(i)]))
       return
     }
     if (tree !== null && typeof tree === 'object') {
-      for (const [key, value] of Object.entries(tree)) this.addFromTree(value, keyIsSecret || SECRET_KEY.test(key))
+      for (const [key, value] of Object.entries(tree)) {
+        const at = [...path, key]
+        const isPublic = PUBLIC_PATHS.some((p) => p.test(at.join('.')))
+        this.addFromTree(value, !isPublic && (keyIsSecret || SECRET_KEY.test(key)), at)
+      }
     }
   }
 

@@ -457,11 +457,13 @@ describe('the command line', () => {
     expect(result.stderr).toContain('no config file: running the built-in checks')
     expect(result.code).toBe(1)
 
+    // The second run alerts about the engine, naming what it could not check.
     const json = await runBin(['--json', 'monitor'], { env: bare, cwd: dir })
     const report = JSON.parse(json.stdout) as MonitorReport
     expect(report.checks.map((c) => c.check)).toEqual(expect.arrayContaining(['filesystems', 'memory', 'load', 'swap', 'docker', 'containers']))
     expect(report.checks.find((c) => c.check === 'docker')?.message).toBe(`the Docker engine is unreachable at unix://${join(dir, 'no-docker.sock')} (ENOENT)`)
     expect(report.exitCode).toBe(1)
+    expect(report.transitions.find((t) => t.id === 'docker')).toMatchObject({ type: 'alert', message: expect.stringMatching(/\(not checked meanwhile: containers\)$/) })
   })
 
   it('an explicit --config that is missing stays an error (78); an unknown check name is a usage error (2)', async () => {
@@ -473,6 +475,16 @@ describe('the command line', () => {
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain('no check named \\"apx\\"')
     expect(unknown.stderr).toContain('did you mean \\"api\\"?')
+  })
+
+  it('a check\'s URL is shown, its credentials and secret headers are not', async () => {
+    const http = await target()
+    config({ checks: { api: { kind: 'http', url: `http://ops:hunter22@127.0.0.1:${http.port}/fail?api_key=abcdef123&x=1`, headers: { Authorization: 'Bearer sekr3t-token' } } } })
+    const result = await runBin(['--json', 'monitor'], { env, cwd: dir })
+    const report = JSON.parse(result.stdout) as MonitorReport
+    expect(report.checks[0]?.message).toBe(`GET http://***@127.0.0.1:${http.port}/fail?api_key=***&x=1 answered HTTP 500, expected 2xx or 3xx: database unavailable`)
+    expect(http.requests[0]?.headers.authorization).toBe('Bearer sekr3t-token')
+    expect(result.stdout + result.stderr).not.toMatch(/hunter22|abcdef123|sekr3t/)
   })
 
   it('two monitor runs never overlap: the second exits 75', async () => {

@@ -169,6 +169,12 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     }
   }
 
+  // The engine's alert says what it left unchecked: one line instead of one per container check.
+  const unchecked = [...new Set(cycle.observations.filter((o) => o.cause === ENGINE_CHECK).map((o) => o.check))]
+  for (const t of transitions) {
+    if (t.id === ENGINE_CHECK && unchecked.length > 0 && (t.type === 'alert' || t.type === 'escalate' || t.type === 'remind')) t.message += ` (not checked meanwhile: ${unchecked.join(', ')})`
+  }
+
   const host = config.hostname ?? (await import('node:os')).hostname()
   const parents = rollUps(cycle.observations, (name) => byName.get(name)?.spec.dependsOn, (id) => quietIds.has(id))
   const digest = buildDigest(transitions, parents, host)

@@ -80,7 +80,7 @@ export async function executeRecovery(plan: RecoveryPlan, spec: RecoverSpec, obs
     const verb = info.State.Running ? 'restarted' : 'started'
     if (ctx.dryRun) return { ok: true, skipped: true, detail: `(dry run) would restart container ${name}` }
     ctx.log.warn({ container: name, attempt: plan.attempt, of: plan.of }, `restarting container ${name}`)
-    await restartContainer(docker, name, Math.max(1, Math.min(30, Math.floor(ctx.timeoutMs / 4000))))
+    await restartContainer(docker, name, 10)
     return { ok: true, detail: `${verb} container ${name}` }
   } catch (error) {
     return { ok: false, detail: `restarting container ${name} failed: ${describeError(error)}` }
