@@ -10,6 +10,7 @@ import type Docker from 'dockerode'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runMonitor } from '../src/commands/monitor.js'
 import { Ctx } from '../src/context.js'
+import { HostLock } from '../src/sys/lock.js'
 import type { MonitorReport, ReportRow } from '../src/monitor/report.js'
 import { runBin, tempDir, testEnv } from './helpers/cli.js'
 import { startHttpPeer, type HttpPeer } from './helpers/http-peer.js'
@@ -160,6 +161,25 @@ describeDocker('monitor against real containers', () => {
     expect((await getDocker().getContainer(left.name).inspect()).State.Running).toBe(false)
     expect(first.report.transitions.filter((t) => t.id === 'always').map((t) => t.type)).toEqual(['action'])
     expect((await getDocker().getContainer(always.name).inspect()).State.Running).toBe(true)
+  })
+
+  it('a backup holding the host lock quiets the containers it stops: by name, and by the ownops.stop-during-backup label', async () => {
+    const byName = await runContainer({ name: uniqueName('mon-bk-name'), cmd: ['sleep', '600'] })
+    const byLabel = await runContainer({ name: uniqueName('mon-bk-label'), cmd: ['sleep', '600'], labels: { 'ownops.stop-during-backup': 'world' } })
+    await Promise.all([getDocker().getContainer(byName.name).stop({ t: 0 }), getDocker().getContainer(byLabel.name).stop({ t: 0 })])
+    config({ app: { kind: 'container', name: byName.name, recover: { after: 1, alwaysRun: true } }, all: { kind: 'containers' } }, { failuresBeforeAlert: 1 })
+    const lock = await HostLock.acquire({ dir: env.OWNOPS_LOCK_DIR as string, command: 'backup world', stops: ['world', byName.name] })
+    try {
+      const run = await monitor(new Clock())
+      expect(run.row('app')).toMatchObject({ status: 'maintenance', quiet: expect.stringContaining('ownops backup world') })
+      expect(run.row(`all:${byLabel.name}`).status).toBe('maintenance')
+      expect(run.row(`all:${byName.name}`).status).toBe('maintenance')
+      // No alert and no restart (although alwaysRun is set) for what the backup stops.
+      expect(run.report.transitions.filter((t) => t.id === 'app' || t.id.endsWith(byName.name) || t.id.endsWith(byLabel.name))).toEqual([])
+      expect((await getDocker().getContainer(byName.name).inspect()).State.Running).toBe(false)
+    } finally {
+      await lock.release()
+    }
   })
 
   it('by label: every container with it is a row; no container with it is a failure', async () => {

@@ -30,7 +30,7 @@ export const container: CheckKind<ContainerSpec> = {
         return [{ status: severity, value: 'no such container', message: `there is no container named ${spec.name}`, names: [spec.name] }]
       }
       const [finding] = await assessContainers(docker, [info.Id], ctx, () => ctx.name, options)
-      return [finding ? { ...finding, subject: undefined, names: [spec.name] } as Finding : { status: severity, value: 'no such container', message: `there is no container named ${spec.name}` }]
+      return [finding ? ({ ...finding, subject: undefined, names: [...new Set([spec.name, ...(finding.names ?? [])])] } as Finding) : { status: severity, value: 'no such container', message: `there is no container named ${spec.name}` }]
     }
     const label = spec.label as string
     const list = await listContainers(docker, label)

@@ -20,6 +20,8 @@ export const schema = z.strictObject({
 export type ContainersSpec = z.output<typeof schema>
 
 export const OPT_OUT_LABEL = 'ownops.monitor'
+/** The label backup uses for containers it stops during a target's backup. */
+const STOP_LABEL = 'ownops.stop-during-backup'
 
 /** Inspects containers and assesses each; shared with `kind: container`. */
 export async function assessContainers(docker: Docker, ids: readonly string[], ctx: CheckContext, rowId: (name: string) => string, options: AssessOptions): Promise<Finding[]> {
@@ -40,7 +42,10 @@ export async function assessContainers(docker: Docker, ids: readonly string[], c
       }
     }
     const { finding, memo: next } = assessContainer(info, memo, events, options)
-    return { ...finding, memo: next as unknown as Record<string, unknown> }
+    // A container a backup target stops by label answers to the target's name too, so the
+    // backup's quiet period (its lock names its targets) covers it.
+    const target = (info as InspectLike & { Config?: { Labels?: Record<string, string> } }).Config?.Labels?.[STOP_LABEL]
+    return { ...finding, ...(target ? { names: [...(finding.names ?? []), target] } : {}), memo: next as unknown as Record<string, unknown> }
   })
   return results.filter((r): r is Finding => r !== undefined)
 }
