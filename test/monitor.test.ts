@@ -399,6 +399,37 @@ describe('state, output, exit codes', () => {
     expect((await monitor(new Clock())).exitCode).toBe(0)
   })
 
+  it('a full disk: the lock and the state cannot be written, yet the table prints and the alert goes out', async (ctx) => {
+    if (process.getuid?.() !== 0) {
+      ctx.skip('needs root to mount a tmpfs (run the tests as root, as CI does)')
+      return
+    }
+    const full = join(dir, 'full')
+    mkdirSync(full)
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'ownops-test', full])
+    closers.push(() => execFileSync('umount', ['-l', full]))
+    const stateDir = join(full, 'state')
+    const lockDir = join(full, 'lock')
+    mkdirSync(stateDir)
+    mkdirSync(lockDir)
+    try {
+      for (let i = 0; ; i++) writeFileSync(join(full, `fill-${i}`), Buffer.alloc(64 * 1024))
+    } catch (error) {
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC')
+    }
+    const { hook, channels } = await webhook()
+    config({ failuresBeforeAlert: 1, checks: { disk: { kind: 'filesystem', paths: [full] } } }, { notify: channels })
+    env = { ...env, OWNOPS_STATE_DIR: stateDir, OWNOPS_LOCK_DIR: lockDir }
+    const run = await monitor(new Clock())
+    expect(run.row(`disk:${full}`)).toMatchObject({ status: 'critical', value: expect.stringMatching(/^100% used \(0 B free\)/) })
+    expect(run.text).toMatch(/^disk \/.* +CRITICAL +100% used/m)
+    expect(titles(hook)).toEqual([expect.stringMatching(/^disk:\/.* critical: 100% used, 0 B free of 1(\.0)? MiB$/)])
+    const logs = run.logs.join('\n')
+    expect(logs).toContain('no space left for the monitor lock; running without it')
+    expect(logs).toContain('could not write the monitor state')
+    expect(run.exitCode).toBe(1)
+  })
+
   it('writes the Prometheus textfile atomically (readable by node_exporter), and pings the heartbeat with a summary', async () => {
     const http = await target()
     const hc = await peer()
@@ -466,6 +497,15 @@ describe('the command line', () => {
     expect(report.transitions.find((t) => t.id === 'docker')).toMatchObject({ type: 'alert', message: expect.stringMatching(/\(not checked meanwhile: containers\)$/) })
   })
 
+  it('an unusable DOCKER_HOST is the engine row\'s failure, not the run\'s', async () => {
+    config({ checks: { all: { kind: 'containers' }, up: { kind: 'command', command: ['true'] } } })
+    env = { ...env, DOCKER_HOST: 'ssh://admin@nas' }
+    const run = await monitor(new Clock())
+    expect(run.row('docker')).toMatchObject({ status: 'critical', value: 'unsupported Docker endpoint: ssh://admin@nas' })
+    expect(run.row('all').status).toBe('unknown')
+    expect(run.row('up').status).toBe('ok')
+  })
+
   it('an explicit --config that is missing stays an error (78); an unknown check name is a usage error (2)', async () => {
     const missing = await runBin(['-c', join(dir, 'nope.yml'), 'monitor'], { env: testEnv(dir), cwd: dir })
     expect(missing.code).toBe(78)
@@ -502,7 +542,7 @@ describe('the command line', () => {
     writeFileSync(configFile, ['monitor:', '  checks:', '    bk:', '      kind: backup', '    api:', '      kind: http', '      url: http://127.0.0.1/', '      match: "(["', ''].join('\n'))
     const result = await runBin(['config', 'validate'], { env, cwd: dir })
     expect(result.code).toBe(78)
-    expect(result.stdout + result.stderr).toContain('ownops.yml:4 monitor.checks.bk.kind: "backup" checks are not built in this version yet (they come with the backup command')
+    expect(result.stdout + result.stderr).toContain('ownops.yml:4 monitor.checks.bk.kind: "backup" checks are not built in this version yet (remove this check for now')
     expect(result.stdout + result.stderr).toContain('ownops.yml:8 monitor.checks.api.match: not a valid regular expression')
   })
 })

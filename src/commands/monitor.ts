@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import type { CommandResult, Ctx } from '../context.js'
 import { formatDuration, parseDuration } from '../duration.js'
 import { ExitCode, isOwnopsError, OwnopsError } from '../errors.js'
+import { runCycle } from '../monitor/cycle.js'
 import { buildDigest, rollUps } from '../monitor/digest.js'
 import { quietFor, quietPeriods } from '../monitor/maintenance.js'
 import { ENGINE_CHECK, planChecks, policyOf, type PlannedCheck } from '../monitor/plan.js'
@@ -20,6 +21,7 @@ import { makeEvent } from '../notify/send.js'
 import { writeFileAtomic } from '../sys/atomic.js'
 import { createDocker, pingDocker } from '../sys/docker.js'
 import { currentLockHolder, HostLock } from '../sys/lock.js'
+import type { StateStore } from '../sys/state.js'
 import { didYouMean } from '../text.js'
 
 export interface MonitorOptions {
@@ -43,7 +45,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
 
   await takeMonitorLock(ctx)
   const store = ctx.stateStore()
-  const state = await store.read<MonitorState>(MONITOR_STATE, emptyState(), validateState)
+  const state = await readState(store)
   const all = planChecks(monitor)
   const selected = selectChecks(all, opts.checks)
 
@@ -59,8 +61,6 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     throw new OwnopsError(`monitor.maintenance: ${(error as Error).message}`, { exitCode: ExitCode.config, hint: 'fix the cron expression; `ownops config validate` checks it' })
   }
 
-  const endpoint = ctx.dockerEndpoint()
-  const { runCycle } = await import('../monitor/cycle.js')
   const cycle = await runCycle({
     checks: selected,
     concurrency: monitor.concurrency,
@@ -71,6 +71,8 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     signal: ctx.signal,
     engineTimeoutMs: parseDuration(monitor.timeout) ?? 10_000,
     connectDocker: async () => {
+      // An unusable DOCKER_HOST is the engine row's failure, not the whole run's.
+      const endpoint = ctx.dockerEndpoint()
       const docker = await createDocker(endpoint)
       const info = await pingDocker(docker, endpoint)
       return { docker, description: `engine ${info.version} at ${endpoint.display}` }
@@ -131,7 +133,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
       log: log.child({ check: check.name }),
       env: ctx.env,
       signal: ctx.signal,
-      docker: async () => createDocker(endpoint),
+      docker: async () => createDocker(ctx.dockerEndpoint()),
       dryRun: opts.dryRun,
       timeoutMs: parseDuration(recover.timeout) ?? 120_000,
     }, check.spec.kind === 'container' ? check.spec.name : undefined)
@@ -213,7 +215,14 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   if (!opts.dryRun) {
     const next: MonitorState = { version: state.version, checks, lastRun: { at: now.toISOString(), runId, durationMs: report.durationMs } }
     if (state.pause !== undefined && now.getTime() < Date.parse(state.pause.until)) next.pause = state.pause
-    await store.write(MONITOR_STATE, next)
+    try {
+      await store.write(MONITOR_STATE, next)
+    } catch (error) {
+      // A full disk is exactly when the table and the alerts matter: they still go out.
+      const code = (error as NodeJS.ErrnoException).code
+      log.error({ err: error, file: store.path(MONITOR_STATE) }, 'could not write the monitor state: the next run will not know what this one saw')
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') report.exitCode = ExitCode.noperm
+    }
     if (monitor.prometheus !== undefined) {
       try {
         await writeFileAtomic(monitor.prometheus.textfile, renderPrometheus(report), { mode: 0o644, dirMode: 0o755 })
@@ -255,10 +264,30 @@ async function takeMonitorLock(ctx: Ctx): Promise<void> {
     const lock = await HostLock.acquire({ dir: ctx.lockDir(), name: 'monitor.lock', label: 'the monitor lock', command: 'monitor', waitMs: 0, log: ctx.log, signal: ctx.signal, now: ctx.clock })
     ctx.defer(() => lock.release())
   } catch (error) {
-    if (isOwnopsError(error) && error.exitCode === ExitCode.tempfail) {
+    const code = (error as NodeJS.ErrnoException).code ?? ((error as { cause?: NodeJS.ErrnoException }).cause)?.code
+    if (code === 'ENOSPC') {
+      // No room for a lock file: checking matters more than the rare overlap.
+      ctx.log.warn({ dir: ctx.lockDir() }, 'no space left for the monitor lock; running without it')
+      return
+    }
+    if (isOwnopsError(error) && error.exitCode === ExitCode.tempfail && error.message.startsWith('another ownops run')) {
       throw new OwnopsError(error.message, { exitCode: ExitCode.tempfail, hint: 'the previous monitor run is still going; this one is skipped (a run longer than the timer interval: lower monitor.deadline)' })
     }
     throw error
+  }
+}
+
+/** The state of earlier runs; corrupt or missing reads as fresh (with a warning), unreadable is exit 77. */
+async function readState(store: StateStore): Promise<MonitorState> {
+  try {
+    return await store.read<MonitorState>(MONITOR_STATE, emptyState(), validateState)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new OwnopsError(`cannot read the monitor state ${store.path(MONITOR_STATE)}: ${code ?? (error as Error).message}`, {
+      exitCode: code === 'EACCES' || code === 'EPERM' ? ExitCode.noperm : ExitCode.failed,
+      hint: 'run as the user that owns the state directory (root for /var/lib/ownops), or set stateDir / $OWNOPS_STATE_DIR',
+      cause: error,
+    })
   }
 }
 

@@ -2,11 +2,11 @@
  * The check registry: every check kind by its `kind:` config value. Each file holds the
  * kind's schema piece and its implementation.
  *
- * Planned, not built yet (they need the backup artifact format): `backup` (age of the
- * newest valid backup of a target, and a size drop against the previous ones) and
- * `drill` (age of the last successful restore drill). They get a file here and an entry
- * in `checkKinds` and `checkSchemas` when the backup command writes its manifests; until
- * then the config rejects them with a "not built yet" message (see PLANNED_KINDS).
+ * Planned, not built yet: `backup` (age of the newest valid backup of a target, and a
+ * size drop against the previous ones; from the manifests in backup.dir) and `drill` (age
+ * of the last successful restore drill). Each gets a file here (checks/backup.ts,
+ * checks/drill.ts) and an entry in `checkKinds` and `checkSchemas`; until then the config
+ * rejects them with a "not built yet" message (see PLANNED_KINDS and ../rules.ts).
  */
 import type { z } from 'zod'
 import type { CheckKind } from '../types.js'
