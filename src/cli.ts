@@ -333,7 +333,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .argument('[check...]', 'run (or --pause) only these checks')
     .option('--pause <duration>', 'no alerts and no recovery for this long (e.g. 30m, 2h); checks named alone are paused alone')
     .option('--resume', 'end a --pause early', false)
-    .option('--dry-run', 'check and show what would be notified or restarted, without doing it or writing state', false)
+    .option('-n, --dry-run', 'check and show what would be notified or restarted, without doing it or writing state', false)
     .addHelpText(
       'after',
       examples([
@@ -345,8 +345,8 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         'ownops monitor --dry-run             # what would be sent and restarted',
       ]) +
         '\n' +
-        exitStatusHelp([0, 1, 2, 75, 78]) +
-        '\n  (1: a check is critical — or warning, with monitor.failOn: warning; 75: the previous monitor run is still going)',
+        exitStatusHelp([0, 1, 2, 75, 77, 78]) +
+        '\n  (1: a check is critical — or warning, with monitor.failOn: warning; 75: the previous monitor run is still going;\n   77: the state directory cannot be read or written)',
     )
     .action(async (checks: string[], _opts, cmd: Command) =>
       run(async (ctx, _args, options) => {

@@ -8,9 +8,12 @@ import { assessSwap } from '../src/monitor/checks/swap.js'
 import { assessResponse, schema as httpSchema } from '../src/monitor/checks/http.js'
 import { assessContainer, needsEvents, stoppedBy, type InspectLike } from '../src/monitor/container-health.js'
 import { buildDigest, rollUps } from '../src/monitor/digest.js'
+import { judge } from '../src/monitor/judge.js'
 import { activeWindowStart, quietFor, quietPeriods } from '../src/monitor/maintenance.js'
+import { planChecks } from '../src/monitor/plan.js'
+import { monitorSchema } from '../src/monitor/schema.js'
 import { renderPrometheus, renderReport, summarize, type MonitorReport, type ReportRow } from '../src/monitor/report.js'
-import type { Transition } from '../src/monitor/state.js'
+import type { CheckState, Transition } from '../src/monitor/state.js'
 import type { Observation } from '../src/monitor/types.js'
 import { parseLoadavg, parseMeminfo, parseMounts, usageFromStatfs } from '../src/sys/host.js'
 
@@ -274,5 +277,41 @@ describe('report', () => {
     // every sample line belongs to a family declared just before
     const declared = new Set(text.split('\n').filter((l) => l.startsWith('# TYPE')).map((l) => l.split(' ')[2]))
     for (const line of text.split('\n').filter((l) => l && !l.startsWith('#'))) expect(declared.has(line.split(/[{ ]/)[0])).toBe(true)
+  })
+})
+
+describe('judging a run', () => {
+  const monitor = monitorSchema.parse({ builtins: false, failuresBeforeAlert: 1, checks: { all: { kind: 'containers' }, api: { kind: 'http', url: 'http://127.0.0.1/' } } })
+  const checks = new Map(planChecks(monitor).map((c) => [c.name, c]))
+  const alerted = (since: string): CheckState => ({ status: 'critical', since, failures: 3, successes: 0, history: 'fff', message: 'down', lastSeen: since, alert: { level: 'critical', since, notifiedAt: since } })
+  const previous = {
+    'all:old': alerted('2026-03-01T02:00:00Z'),
+    'all:quiet': { ...alerted('2026-03-01T02:00:00Z'), alert: undefined },
+    'removed:x': alerted('2026-03-01T02:00:00Z'),
+    api: alerted('2026-03-01T02:00:00Z'),
+    'all:ancient': { ...alerted('2026-01-01T00:00:00Z'), alert: undefined },
+  } as Record<string, CheckState>
+  const base = { previous, checks, enginePolicy: { failuresBeforeAlert: 2, successesBeforeRecovery: 1 }, now: NOW }
+
+  it('closes rows that are gone from a check that ran to the end, forgets removed checks and old rows', () => {
+    const j = judge({ ...base, observations: [obs('all:new', 'ok', 'containers')], completed: new Set(['all']), quiet: [] })
+    expect(j.transitions.map((t) => `${t.type} ${t.id}`)).toEqual(['gone all:old'])
+    expect(Object.keys(j.states).sort()).toEqual(['all:new', 'api'])
+  })
+
+  it('keeps the rows of a check that did not finish', () => {
+    const j = judge({ ...base, observations: [obs('all', 'unknown', 'containers', { cause: 'docker' })], completed: new Set(), quiet: [] })
+    expect(j.transitions).toEqual([])
+    expect(Object.keys(j.states)).toEqual(expect.arrayContaining(['all:old', 'all:quiet', 'api']))
+    expect(j.rows[0]).toMatchObject({ status: 'unknown' })
+  })
+
+  it('a quiet row keeps its counts and its alert; the others are judged', () => {
+    const quiet = [{ reason: 'paused', names: ['api'] }]
+    const j = judge({ ...base, observations: [obs('api', 'ok'), obs('all:new', 'critical', 'containers')], completed: new Set(['all', 'api']), quiet })
+    expect(j.rows.map((r) => [r.id, r.status])).toEqual([['api', 'maintenance'], ['all:new', 'critical']])
+    expect(j.states.api).toMatchObject({ failures: 3, alert: { level: 'critical' } })
+    expect(j.transitions.map((t) => `${t.type} ${t.id}`)).toEqual(['alert all:new', 'gone all:old'])
+    expect([...j.quietIds]).toEqual(['api'])
   })
 })

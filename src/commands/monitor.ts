@@ -10,13 +10,12 @@ import { formatDuration, parseDuration } from '../duration.js'
 import { ExitCode, isOwnopsError, OwnopsError } from '../errors.js'
 import { runCycle } from '../monitor/cycle.js'
 import { buildDigest, rollUps } from '../monitor/digest.js'
-import { quietFor, quietPeriods } from '../monitor/maintenance.js'
-import { ENGINE_CHECK, planChecks, policyOf, type PlannedCheck } from '../monitor/plan.js'
-import { blockedByAdminStop, executeRecovery } from '../monitor/recover.js'
-import { renderPrometheus, renderReport, summarize, type MonitorReport, type ReportRow } from '../monitor/report.js'
-import type { RecoverSpec } from '../monitor/spec.js'
-import { applyRecovery, emptyState, evaluate, validateState, vanished, type CheckState, type MonitorState, type RecoveryPlan, type Transition } from '../monitor/state.js'
-import type { Observation } from '../monitor/types.js'
+import { judge } from '../monitor/judge.js'
+import { quietPeriods } from '../monitor/maintenance.js'
+import { planChecks, policyOf, type PlannedCheck } from '../monitor/plan.js'
+import { runRecoveries } from '../monitor/recover.js'
+import { renderPrometheus, renderReport, summarize, type MonitorReport } from '../monitor/report.js'
+import { emptyState, validateState, type MonitorState } from '../monitor/state.js'
 import { makeEvent } from '../notify/send.js'
 import { writeFileAtomic } from '../sys/atomic.js'
 import { createDocker, pingDocker } from '../sys/docker.js'
@@ -33,8 +32,6 @@ export interface MonitorOptions {
 }
 
 export const MONITOR_STATE = 'monitor'
-/** State of rows not seen for this long is dropped. */
-const FORGET_AFTER_MS = 30 * 86_400_000
 
 export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<CommandResult> {
   const loaded = ctx.config()
@@ -82,100 +79,18 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   if (ctx.signal.aborted) throw ctx.signal.reason
 
   const byName = new Map(all.map((c) => [c.name, c]))
-  const enginePolicy = policyOf({}, monitor)
-  const checks: Record<string, CheckState> = { ...state.checks }
-  const transitions: Transition[] = []
-  const rows: ReportRow[] = []
-  const quietIds = new Set<string>()
-  const plans: Array<{ plan: RecoveryPlan; check: PlannedCheck; observation: Observation }> = []
-
-  for (const obs of cycle.observations) {
-    const check = byName.get(obs.check)
-    const policy = check?.policy ?? enginePolicy
-    const prev = state.checks[obs.id]
-    const row: ReportRow = {
-      id: obs.id,
-      check: obs.check,
-      kind: obs.kind,
-      ...(obs.subject !== undefined ? { subject: obs.subject } : {}),
-      status: obs.status,
-      value: obs.value,
-      ...(obs.threshold !== undefined ? { threshold: obs.threshold } : {}),
-      message: obs.message,
-      alerting: prev?.alert !== undefined,
-      failuresBeforeAlert: policy.failuresBeforeAlert,
-      ...(obs.metrics !== undefined ? { metrics: obs.metrics } : {}),
-    }
-    rows.push(row)
-    if (obs.status === 'unknown') {
-      if (prev !== undefined) row.since = prev.since
-      continue
-    }
-    const quiet = quietFor(periods, [...(obs.names ?? [obs.check]), ...(check?.spec.dependsOn ?? [])])
-    if (quiet !== undefined) {
-      quietIds.add(obs.id)
-      Object.assign(row, { status: 'maintenance', observed: obs.status, quiet: quiet.reason })
-      if (prev !== undefined) checks[obs.id] = { ...prev, lastSeen: now.toISOString(), ...(obs.memo !== undefined ? { memo: obs.memo } : {}) }
-      continue
-    }
-    const recover = recoverSpecOf(check)
-    const evaluation = evaluate(prev, { id: obs.id, status: obs.status, message: obs.message, memo: obs.memo }, policy, now, { canRecover: recover !== undefined && !blockedByAdminStop(recover, obs) })
-    checks[obs.id] = evaluation.state
-    transitions.push(...evaluation.transitions)
-    if (evaluation.plan !== undefined && check !== undefined) plans.push({ plan: evaluation.plan, check, observation: obs })
-    Object.assign(row, { since: evaluation.state.since, alerting: evaluation.state.alert !== undefined, failures: evaluation.state.failures, ...(evaluation.inGrace ? { grace: true } : {}) })
-  }
-
-  // Recovery, one action at a time (they are rare, and a restart storm helps nobody).
-  for (const { plan, check, observation } of plans) {
-    const recover = recoverSpecOf(check) as RecoverSpec
-    const outcome = await executeRecovery(plan, recover, observation, {
-      log: log.child({ check: check.name }),
-      env: ctx.env,
-      signal: ctx.signal,
-      docker: async () => createDocker(ctx.dockerEndpoint()),
-      dryRun: opts.dryRun,
-      timeoutMs: parseDuration(recover.timeout) ?? 120_000,
-    }, check.spec.kind === 'container' ? check.spec.name : undefined)
-    if (opts.dryRun) {
-      // Shown, never counted: nothing was done.
-      const detail = outcome.detail.startsWith('(dry run)') ? outcome.detail : `(dry run) ${outcome.detail}`
-      log.info({ check: observation.id }, detail)
-      if (!outcome.skipped || outcome.ok) transitions.push({ type: 'action', id: observation.id, level: 'warning', message: detail, action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: outcome.ok } })
-      continue
-    }
-    if (outcome.skipped) {
-      log.info({ check: observation.id }, outcome.detail)
-      continue
-    }
-    ;(outcome.ok ? log.warn.bind(log) : log.error.bind(log))({ check: observation.id, step: plan.step, attempt: plan.attempt }, outcome.detail)
-    const applied = applyRecovery(checks[observation.id] as CheckState, plan, outcome, check.policy, now)
-    checks[observation.id] = applied.state
-    transitions.push(...applied.transitions)
-    const row = rows.find((r) => r.id === observation.id)
-    if (row !== undefined) row.alerting = applied.state.alert !== undefined
-  }
-
-  // Rows that are gone: a removed container of a check that ran to the end.
-  const observed = new Set(cycle.observations.map((o) => o.id))
-  for (const [id, prev] of Object.entries(state.checks)) {
-    if (observed.has(id)) continue
-    const owner = id.split(':')[0] as string
-    if (owner !== ENGINE_CHECK && !byName.has(owner)) {
-      delete checks[id] // its check was removed from the config or turned off
-    } else if (cycle.completed.has(owner) && id !== owner) {
-      transitions.push(...vanished(id, prev))
-      delete checks[id]
-    } else if (now.getTime() - Date.parse(prev.lastSeen) > FORGET_AFTER_MS) {
-      delete checks[id]
-    }
-  }
-
-  // The engine's alert says what it left unchecked: one line instead of one per container check.
-  const unchecked = [...new Set(cycle.observations.filter((o) => o.cause === ENGINE_CHECK).map((o) => o.check))]
-  for (const t of transitions) {
-    if (t.id === ENGINE_CHECK && unchecked.length > 0 && (t.type === 'alert' || t.type === 'escalate' || t.type === 'remind')) t.message += ` (not checked meanwhile: ${unchecked.join(', ')})`
-  }
+  const { states, rows, transitions, recoveries, quietIds } = judge({
+    observations: cycle.observations,
+    completed: cycle.completed,
+    previous: state.checks,
+    checks: byName,
+    enginePolicy: policyOf({}, monitor),
+    quiet: periods,
+    now,
+  })
+  transitions.push(
+    ...(await runRecoveries({ recoveries, states, rows, now }, { log, env: ctx.env, signal: ctx.signal, docker: async () => createDocker(ctx.dockerEndpoint()), dryRun: opts.dryRun })),
+  )
 
   const host = config.hostname ?? (await import('node:os')).hostname()
   const parents = rollUps(cycle.observations, (name) => byName.get(name)?.spec.dependsOn, (id) => quietIds.has(id))
@@ -213,7 +128,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   report.ok = !active.some((r) => r.status === 'critical' || r.status === 'warning')
 
   if (!opts.dryRun) {
-    const next: MonitorState = { version: state.version, checks, lastRun: { at: now.toISOString(), runId, durationMs: report.durationMs } }
+    const next: MonitorState = { version: state.version, checks: states, lastRun: { at: now.toISOString(), runId, durationMs: report.durationMs } }
     if (state.pause !== undefined && now.getTime() < Date.parse(state.pause.until)) next.pause = state.pause
     try {
       await store.write(MONITOR_STATE, next)
@@ -240,10 +155,6 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   const s = report.summary
   log.info({ runId, ok: s.ok, warning: s.warning, critical: s.critical, unknown: s.unknown, maintenance: s.maintenance, transitions: transitions.length, ms: report.durationMs }, 'monitor run done')
   return { exitCode: report.exitCode, report, text: renderReport(report, now) }
-}
-
-function recoverSpecOf(check: PlannedCheck | undefined): RecoverSpec | undefined {
-  return check !== undefined && 'recover' in check.spec ? check.spec.recover : undefined
 }
 
 function selectChecks(all: PlannedCheck[], names: readonly string[]): PlannedCheck[] {

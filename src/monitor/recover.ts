@@ -9,8 +9,11 @@ import { describeError } from '../errors.js'
 import { containerEvents, inspectContainer, restartContainer, type Docker } from '../sys/docker.js'
 import { runCapture } from '../sys/exec.js'
 import { stoppedBy, type InspectLike } from './container-health.js'
+import { parseDuration } from '../duration.js'
+import type { PlannedCheck } from './plan.js'
+import type { ReportRow } from './report.js'
 import type { RecoverSpec } from './spec.js'
-import type { RecoveryOutcome, RecoveryPlan } from './state.js'
+import { applyRecovery, type CheckState, type RecoveryOutcome, type RecoveryPlan, type Transition } from './state.js'
 import type { Observation } from './types.js'
 
 export interface RecoverContext {
@@ -85,4 +88,43 @@ export async function executeRecovery(plan: RecoveryPlan, spec: RecoverSpec, obs
   } catch (error) {
     return { ok: false, detail: `restarting container ${name} failed: ${describeError(error)}` }
   }
+}
+
+export interface RecoveriesInput {
+  recoveries: ReadonlyArray<{ plan: RecoveryPlan; check: PlannedCheck; observation: Observation }>
+  states: Record<string, CheckState>
+  rows: ReportRow[]
+  now: Date
+}
+
+/**
+ * Carries out the planned recoveries one at a time (they are rare, and a restart storm
+ * helps nobody), records them in `states` and `rows`, and returns their notices. In a dry
+ * run nothing is done or counted; the notices say what would have been.
+ */
+export async function runRecoveries(input: RecoveriesInput, ctx: Omit<RecoverContext, 'timeoutMs' | 'log'> & { log: Logger }): Promise<Transition[]> {
+  const transitions: Transition[] = []
+  for (const { plan, check, observation } of input.recoveries) {
+    const spec = (check.spec as { recover?: RecoverSpec }).recover
+    if (spec === undefined) continue
+    const log = ctx.log.child({ check: check.name })
+    const outcome = await executeRecovery(plan, spec, observation, { ...ctx, log, timeoutMs: parseDuration(spec.timeout) ?? 120_000 }, check.spec.kind === 'container' ? check.spec.name : undefined)
+    if (ctx.dryRun) {
+      const detail = outcome.detail.startsWith('(dry run)') ? outcome.detail : `(dry run) ${outcome.detail}`
+      log.info({ row: observation.id }, detail)
+      if (!outcome.skipped || outcome.ok) transitions.push({ type: 'action', id: observation.id, level: 'warning', message: detail, action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: outcome.ok } })
+      continue
+    }
+    if (outcome.skipped) {
+      log.info({ row: observation.id }, outcome.detail)
+      continue
+    }
+    ;(outcome.ok ? log.warn.bind(log) : log.error.bind(log))({ row: observation.id, step: plan.step, attempt: plan.attempt }, outcome.detail)
+    const applied = applyRecovery(input.states[observation.id] as CheckState, plan, outcome, check.policy, input.now)
+    input.states[observation.id] = applied.state
+    transitions.push(...applied.transitions)
+    const row = input.rows.find((r) => r.id === observation.id)
+    if (row !== undefined) row.alerting = applied.state.alert !== undefined
+  }
+  return transitions
 }
