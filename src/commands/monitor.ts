@@ -21,6 +21,7 @@ import { writeFileAtomic } from '../sys/atomic.js'
 import { createDocker, pingDocker } from '../sys/docker.js'
 import { currentLockHolder, HostLock } from '../sys/lock.js'
 import type { StateStore } from '../sys/state.js'
+import type { Logger } from '../log.js'
 import { didYouMean } from '../text.js'
 
 export interface MonitorOptions {
@@ -42,7 +43,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
 
   await takeMonitorLock(ctx)
   const store = ctx.stateStore()
-  const state = await readState(store)
+  const state = await readState(store, log)
   const all = planChecks(monitor)
   const selected = selectChecks(all, opts.checks)
 
@@ -189,8 +190,9 @@ async function takeMonitorLock(ctx: Ctx): Promise<void> {
 }
 
 /** The state of earlier runs; corrupt or missing reads as fresh (with a warning), unreadable is exit 77. */
-async function readState(store: StateStore): Promise<MonitorState> {
+async function readState(store: StateStore, log: Logger): Promise<MonitorState> {
   try {
+    if (!store.exists(MONITOR_STATE)) log.info({ file: store.path(MONITOR_STATE) }, 'no monitor state yet: this run starts fresh')
     return await store.read<MonitorState>(MONITOR_STATE, emptyState(), validateState)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
