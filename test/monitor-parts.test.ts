@@ -1,5 +1,7 @@
 /** The pure parts of monitor: /proc parsers, container assessment, quiet periods, digest, report. */
+import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config/load.js'
 import { assessUsage, realMounts } from '../src/monitor/checks/filesystem.js'
 import { assessLoad } from '../src/monitor/checks/load.js'
 import { assessMemory } from '../src/monitor/checks/memory.js'
@@ -313,5 +315,25 @@ describe('judging a run', () => {
     expect(j.states.api).toMatchObject({ failures: 3, alert: { level: 'critical' } })
     expect(j.transitions.map((t) => `${t.type} ${t.id}`)).toEqual(['alert all:new', 'gone all:old'])
     expect([...j.quietIds]).toEqual(['api'])
+  })
+})
+
+describe("the users' monitors", () => {
+  const ROOT = resolve(import.meta.dirname, '..')
+  const load = (file: string) => planChecks(loadConfig({ path: join(ROOT, file), env: {}, defaultEnvFile: join(ROOT, 'no-such.env') }).config.monitor)
+
+  it('PostgreSQL backend: disk over 80 % and memory over 90 % alert on the first hourly run; /health after 2 failures in a row', () => {
+    const checks = new Map(load('examples/postgres-backend.yml').map((c) => [c.name, c]))
+    expect(checks.get('filesystems')).toMatchObject({ spec: { kind: 'filesystem', warn: 80, critical: 90 }, policy: { failuresBeforeAlert: 1 } })
+    expect(checks.get('memory')).toMatchObject({ spec: { kind: 'memory', warn: 90 }, policy: { failuresBeforeAlert: 1 } })
+    expect(checks.get('health')).toMatchObject({ spec: { kind: 'http', url: 'http://127.0.0.1:8080/health' }, policy: { failuresBeforeAlert: 2 } })
+    expect([...checks.keys()]).toEqual(['filesystems', 'memory', 'load', 'swap', 'containers', 'health'])
+  })
+
+  it('ownops.example.yml: a crashed process restarted with a cap, then recreated, then a human', () => {
+    const checks = new Map(load('ownops.example.yml').map((c) => [c.name, c]))
+    expect(checks.get('app-db')?.policy.recover).toEqual({ action: 'restart', after: 1, maxAttempts: 3, withinMs: 3_600_000, graceMs: 120_000, recreate: true })
+    expect(checks.get('mc')?.policy.recover).toMatchObject({ action: 'restart', maxAttempts: 3, graceMs: 300_000 })
+    expect(checks.get('api')?.policy).toMatchObject({ failuresBeforeAlert: 2, remindMs: 14_400_000 })
   })
 })

@@ -212,6 +212,12 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
       description: entry.description ?? `docker compose up -d for ${name} (${files.join(', ')})`,
     })
   }
+  // The Prometheus textfiles a job writes must stay writable in the sandbox.
+  const textfiles: Record<string, string | undefined> = { backup: config.backup.prometheus, monitor: config.monitor.prometheus?.textfile }
+  for (const job of jobs) {
+    const file = textfiles[job.args[0] ?? '']
+    if (file !== undefined && isAbsolute(file) && !job.readWritePaths.includes(dirname(file))) job.readWritePaths.push(dirname(file))
+  }
   return { plan: { jobs: jobs.sort((a, b) => a.name.localeCompare(b.name)), boot, settings }, problems }
 }
 

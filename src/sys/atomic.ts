@@ -13,8 +13,12 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
   const dir = dirname(file)
   await mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o700 })
   const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.partial`)
-  const handle = await open(temp, 'wx', options.mode ?? 0o600)
+  const mode = options.mode ?? 0o600
+  const handle = await open(temp, 'wx', mode)
   try {
+    // Exactly this mode, whatever the umask: a unit with UMask=0077 still writes a 0644
+    // metrics file that node_exporter can read.
+    await handle.chmod(mode)
     await handle.writeFile(data)
     await handle.sync()
   } catch (error) {
