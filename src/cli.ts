@@ -388,6 +388,12 @@ export interface CliIo {
 
 /** Runs the CLI and resolves with the exit code. `io` lets tests run it in-process. */
 export async function main(argv: string[] = process.argv, io: CliIo = {}): Promise<number> {
+  if (io.stdout === undefined) {
+    // `ownops backups | head`: a closed pipe ends the output, not the program with a stack trace.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    })
+  }
   const stdout = io.stdout ?? ((text: string) => void process.stdout.write(text))
   const stderr = io.stderr ?? writeStderr
   const stderrIsTTY = io.stderrIsTTY ?? Boolean(process.stderr.isTTY)

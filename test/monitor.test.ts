@@ -542,7 +542,6 @@ describe('the command line', () => {
     writeFileSync(configFile, ['monitor:', '  checks:', '    bk:', '      kind: backup', '    api:', '      kind: http', '      url: http://127.0.0.1/', '      match: "(["', ''].join('\n'))
     const result = await runBin(['config', 'validate'], { env, cwd: dir })
     expect(result.code).toBe(78)
-    expect(result.stdout + result.stderr).toContain('ownops.yml:4 monitor.checks.bk.kind: "backup" checks are not built in this version yet (remove this check for now')
     expect(result.stdout + result.stderr).toContain('ownops.yml:8 monitor.checks.api.match: not a valid regular expression')
   })
 })

@@ -68,6 +68,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     env: ctx.env,
     signal: ctx.signal,
     engineTimeoutMs: parseDuration(monitor.timeout) ?? 10_000,
+    paths: { backupDir: config.backup.dir, backupTargets: Object.keys(config.backup.targets), stateDir: ctx.stateStore().dir },
     connectDocker: async () => {
       // An unusable DOCKER_HOST is the engine row's failure, not the whole run's.
       const endpoint = ctx.dockerEndpoint()

@@ -10,7 +10,7 @@ import { describeError } from '../errors.js'
 import { formatDuration } from '../duration.js'
 import type { Docker } from '../sys/docker.js'
 import { ENGINE_CHECK, type PlannedCheck } from './plan.js'
-import type { Finding, Observation } from './types.js'
+import type { Finding, MonitorPaths, Observation } from './types.js'
 
 export interface Engine {
   docker: Docker
@@ -31,6 +31,7 @@ export interface CycleOptions {
   /** Time limit of the engine's answer. */
   engineTimeoutMs: number
   memo: (id: string) => Record<string, unknown> | undefined
+  paths: MonitorPaths
 }
 
 export interface CycleResult {
@@ -128,6 +129,7 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
           env: options.env,
           docker: async () => docker ?? (await (engine as Promise<Engine>)).docker,
           memo: options.memo,
+          paths: options.paths,
         }),
         signal,
       )

@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module'
 import type { ConfigProblem } from '../config/problems.js'
-import { checkKinds, PLANNED_KINDS, type CheckSpec } from './checks/index.js'
+import { checkKinds, type CheckSpec } from './checks/index.js'
 import { BUILTIN_CHECKS, ENGINE_CHECK } from './plan.js'
 import type { MonitorConfig } from './schema.js'
 
@@ -34,10 +34,6 @@ export function monitorRules(monitor: MonitorConfig): Problem[] {
   const problems: Problem[] = []
   for (const [name, entry] of Object.entries(monitor.checks)) {
     const at = ['monitor', 'checks', name]
-    if ((PLANNED_KINDS as readonly string[]).includes(entry.kind)) {
-      problems.push({ severity: 'error', path: [...at, 'kind'], message: `"${entry.kind}" checks are not built in this version yet`, hint: 'remove this check for now; `ownops backup` notifies its own failures and size drops, and pings heartbeats' })
-      continue
-    }
     if (!(entry.kind in checkKinds)) continue
     const spec = entry as CheckSpec
     if (name === ENGINE_CHECK) {

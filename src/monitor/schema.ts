@@ -1,15 +1,10 @@
 /** The `monitor:` section of the config. */
 import { z } from 'zod'
 import { duration, name } from '../config/fields.js'
-import { checkSchemas, PLANNED_KINDS } from './checks/index.js'
+import { checkSchemas } from './checks/index.js'
 import { flapSchema } from './spec.js'
 
-/** Accepted by the schema so that validation can say "not built yet" with a hint (config/rules.ts). */
-const plannedCheck = z
-  .looseObject({ kind: z.enum(PLANNED_KINDS) })
-  .meta({ description: 'backup and drill checks are not built in this version yet: validation rejects them.' })
-
-export const checkSchema = z.discriminatedUnion('kind', [...checkSchemas, plannedCheck])
+export const checkSchema = z.discriminatedUnion('kind', [...checkSchemas])
 
 const maintenanceWindow = z
   .strictObject({

@@ -62,6 +62,15 @@ export interface CheckContext {
   docker: () => Promise<Docker>
   /** The memo an observation with this id left in the previous run. */
   memo: (id: string) => Record<string, unknown> | undefined
+  /** Where backups and state live, for the backup and drill checks. */
+  paths: MonitorPaths
+}
+
+export interface MonitorPaths {
+  backupDir: string
+  /** Configured backup target names. */
+  backupTargets: string[]
+  stateDir: string
 }
 
 /** Partial rows a kind returns; the cycle fills in check, kind and id. */

@@ -1,17 +1,14 @@
 /**
  * The check registry: every check kind by its `kind:` config value. Each file holds the
  * kind's schema piece and its implementation.
- *
- * Planned, not built yet: `backup` (age of the newest valid backup of a target, and a
- * size drop against the previous ones; from the manifests in backup.dir) and `drill` (age
- * of the last successful restore drill). Each gets a file here (checks/backup.ts,
- * checks/drill.ts) and an entry in `checkKinds` and `checkSchemas`; until then the config
- * rejects them with a "not built yet" message (see PLANNED_KINDS and ../rules.ts).
+
  */
 import type { z } from 'zod'
 import type { CheckKind } from '../types.js'
+import { backup, schema as backupSchema } from './backup.js'
 import { command, schema as commandSchema } from './command.js'
 import { container, schema as containerSchema } from './container.js'
+import { drill, schema as drillSchema } from './drill.js'
 import { containers, schema as containersSchema } from './containers.js'
 import { filesystem, schema as filesystemSchema } from './filesystem.js'
 import { http, schema as httpSchema } from './http.js'
@@ -34,6 +31,8 @@ export const checkSchemas = [
   minecraftSchema,
   sqliteSchema,
   commandSchema,
+  backupSchema,
+  drillSchema,
 ] as const
 
 export type CheckSpec = z.output<(typeof checkSchemas)[number]>
@@ -41,10 +40,8 @@ export type CheckKindName = CheckSpec['kind']
 
 // Each kind has a spec type of its own, hence CheckKind<any> in the constraint.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const checkKinds = { filesystem, memory, load, swap, containers, container, http, tcp, minecraft, sqlite, command } satisfies Record<CheckKindName, CheckKind<any>>
+export const checkKinds = { filesystem, memory, load, swap, containers, container, http, tcp, minecraft, sqlite, command, backup, drill } satisfies Record<CheckKindName, CheckKind<any>>
 
-/** Kinds that are part of the design but need the backup artifact format first. */
-export const PLANNED_KINDS = ['backup', 'drill'] as const
 
 export function kindOf(name: CheckKindName): CheckKind<CheckSpec> {
   return checkKinds[name] as CheckKind<CheckSpec>

@@ -1,0 +1,64 @@
+/**
+ * `kind: backup` — the newest valid backup of each target (or the listed ones) is younger
+ * than `maxAge` (critical; `warnAge` for a warning first), and not much smaller than the
+ * ones before it (`sizeDrop`, a fraction of the median of the previous five: a dump that
+ * silently lost its data). Leftover partial files of killed runs are a warning. Reads the
+ * manifests in backup.dir; a target without any valid backup is critical.
+ */
+import { z } from 'zod'
+import { duration } from '../../config/fields.js'
+import { readCatalog } from '../../backup/catalog.js'
+import { sizeDropWarning } from '../../backup/prune.js'
+import { formatBytes } from '../../backup/run.js'
+import { formatDuration, parseDuration } from '../../duration.js'
+import { commonFields } from '../spec.js'
+import type { CheckKind, Finding } from '../types.js'
+
+export const schema = z.strictObject({
+  kind: z.literal('backup'),
+  ...commonFields,
+  targets: z.array(z.string()).optional().meta({ description: 'Backup targets to watch (default: every target in backup.targets).' }),
+  maxAge: duration.default('26h').meta({ description: 'Critical when the newest valid backup is older than this (default 26h: a daily backup plus slack).' }),
+  warnAge: duration.optional().meta({ description: 'Warning when the newest valid backup is older than this.' }),
+  sizeDrop: z.number().min(0).max(1).default(0.5).meta({ description: 'Warning when the newest backup is smaller than this fraction of the median of the previous five (0 turns it off).' }),
+})
+export type BackupSpec = z.output<typeof schema>
+
+export const backup: CheckKind<BackupSpec> = {
+  usesDocker: false,
+  recoverable: false,
+  async run(spec, ctx) {
+    const targets = spec.targets ?? ctx.paths.backupTargets
+    if (targets.length === 0) return [{ status: 'warning', value: 'no targets', message: 'no backup targets configured to watch' }]
+    const maxAgeMs = parseDuration(spec.maxAge) ?? 26 * 3_600_000
+    const warnAgeMs = spec.warnAge !== undefined ? parseDuration(spec.warnAge) : undefined
+    const findings: Finding[] = []
+    for (const target of targets) {
+      const catalog = await readCatalog(ctx.paths.backupDir, target)
+      const newest = catalog.backups[0]
+      const base = { subject: target }
+      if (newest === undefined) {
+        findings.push({ ...base, status: 'critical', value: 'no valid backup', threshold: `max age ${spec.maxAge}`, message: `${target}: no valid backup in ${catalog.dir}` })
+        continue
+      }
+      const ageMs = Math.max(0, ctx.now.getTime() - newest.time.getTime())
+      const value = `newest ${formatDuration(ageMs)} ago, ${formatBytes(newest.manifest.size)}`
+      const threshold = `${warnAgeMs !== undefined ? `warn ${spec.warnAge}, ` : ''}crit ${spec.maxAge}`
+      const metrics = { age_seconds: Math.round(ageMs / 1000), size_bytes: newest.manifest.size, count: catalog.backups.length }
+      const drop = sizeDropWarning(catalog.backups, newest.manifest.size, spec.sizeDrop)
+      const stale = catalog.oddities.filter((o) => o.kind === 'partial' && o.stale === true)
+      if (ageMs > maxAgeMs) {
+        findings.push({ ...base, status: 'critical', value, threshold, metrics, message: `${target}: the newest backup is ${formatDuration(ageMs)} old (more than ${spec.maxAge})` })
+      } else if (warnAgeMs !== undefined && ageMs > warnAgeMs) {
+        findings.push({ ...base, status: 'warning', value, threshold, metrics, message: `${target}: the newest backup is ${formatDuration(ageMs)} old (more than ${spec.warnAge})` })
+      } else if (drop !== undefined) {
+        findings.push({ ...base, status: 'warning', value, threshold, metrics, message: `${target}: ${drop.replace(/; old backups were not pruned this run$/, '')}` })
+      } else if (stale.length > 0) {
+        findings.push({ ...base, status: 'warning', value, threshold, metrics, message: `${target}: ${stale.length} partial file(s) of an interrupted backup in ${catalog.dir}` })
+      } else {
+        findings.push({ ...base, status: 'ok', value, threshold, metrics, message: `${target}: newest backup ${formatDuration(ageMs)} old` })
+      }
+    }
+    return findings
+  },
+}
