@@ -71,3 +71,27 @@ describe('archive safety', () => {
     expect(unsafeEntries(listing(['lrwxrwxrwx ./etc -> /etc']), { allowOutsideLinks: true })).toEqual([])
   })
 })
+
+describe('retargetDump', () => {
+  it('renames the database of a single-database dump, across chunk boundaries, touching nothing else', async () => {
+    const { retargetDump } = await import('../src/restore/restorers.js')
+    const { Readable } = await import('node:stream')
+    const dump = [
+      '-- Current Database: `shop`',
+      'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `shop` /*!40100 DEFAULT CHARACTER SET utf8mb4 */;',
+      'USE `shop`;',
+      "INSERT INTO `items` VALUES (1,'USE `shop`;'),(2,'CREATE DATABASE `x`');",
+      'CREATE TABLE `t` (x int);',
+      '',
+    ].join('\n')
+    for (const size of [1, 7, 64, 4096]) {
+      const chunks: Buffer[] = []
+      for (let i = 0; i < dump.length; i += size) chunks.push(Buffer.from(dump.slice(i, i + size)))
+      const out: Buffer[] = []
+      for await (const c of Readable.from(chunks).pipe(retargetDump('shop__ownops_restore'))) out.push(c as Buffer)
+      expect(Buffer.concat(out).toString()).toBe(
+        dump.replace('IF NOT EXISTS*/ `shop`', 'IF NOT EXISTS*/ `shop__ownops_restore`').replace('\nUSE `shop`;', '\nUSE `shop__ownops_restore`;'),
+      )
+    }
+  })
+})

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSyn
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, runCli, tempDir, testEnv } from './helpers/cli.js'
-import { cleanupAll, describeDocker, execOk, getDocker, runContainer, startPostgres, uniqueName, type PostgresContainer, type RunningContainer } from './helpers/docker.js'
+import { cleanupAll, describeDocker, execOk, getDocker, runContainer, startMariadb, startPostgres, uniqueName, type PostgresContainer, type RunningContainer } from './helpers/docker.js'
 import { startHttpPeer, type HttpPeer } from './helpers/http-peer.js'
 
 const PSQL = ['psql', '-U', 'postgres', '-h', '/var/run/postgresql', '-v', 'ON_ERROR_STOP=1', '-At']
@@ -196,6 +196,52 @@ restore: { healthTimeout: 20s }
     expect([live, backedUp]).toContain(now)
     expect((await getDocker().getContainer(app.name).inspect()).State.Running).toBe(true)
   }, 60_000)
+})
+
+describeDocker('restore: mariadb', () => {
+  it('restores in place (staging load first), side by side, drills, and --undo loads the replaced data back', async () => {
+    const db = await startMariadb({ name: uniqueName('rs-maria') })
+    const app = await runContainer({ name: uniqueName('rs-mapp'), cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'] })
+    const work = tempDir()
+    try {
+      const sql = (q: string) => execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '--default-character-set=utf8mb4', '-N', '-B', '-e', q]).then((s) => s.trim())
+      await sql(
+        "create database shop character set utf8mb4; use shop; create table items(id int primary key, name varchar(50)) engine=innodb; insert into items select seq, concat('item ', seq) from seq_1_to_20000; create trigger t_items before insert on items for each row set new.name = trim(new.name);",
+      )
+      const sum = "select concat(count(*), ':', md5(group_concat(concat(id, name) order by id))) from shop.items"
+      writeFileSync(join(work.dir, 'ownops.yml'), `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    shop: { type: mariadb, container: ${db.container}, database: shop, stop: [${app.name}] }\n`)
+      expect((await cli(work.dir, ['backup', 'shop'])).code).toBe(0)
+      const good = await sql(sum)
+      await sql("delete from shop.items where id > 10; update shop.items set name = 'changed'")
+      const changed = await sql(sum)
+
+      const noSafety = await cli(work.dir, ['restore', 'shop', '--yes', '--no-safety-copy'])
+      expect(noSafety.code).toBe(2)
+      const before = await startedAt(app.name)
+      const r = await cli(work.dir, ['restore', 'shop', '--yes'])
+      expect(r.code, r.stdout).toBe(0)
+      expect(await sql(sum)).toBe(good)
+      expect(await sql("select count(*) from information_schema.TRIGGERS where TRIGGER_SCHEMA = 'shop'")).toBe('1')
+      expect(await sql("select count(*) from information_schema.SCHEMATA where SCHEMA_NAME like 'shop\\_\\_%'")).toBe('0')
+      expect(await startedAt(app.name)).not.toBe(before)
+
+      const side = await cli(work.dir, ['restore', 'shop', '--to', 'shop_check', '--yes'])
+      expect(side.code, side.stdout).toBe(0)
+      expect(await sql(sum.replace('shop.items', 'shop_check.items'))).toBe(good)
+
+      const drill = await cli(work.dir, ['verify', 'shop', '--drill'])
+      expect(drill.code, drill.stdout).toBe(0)
+      expect((JSON.parse(drill.stdout) as { results: Array<{ drill: unknown }> }).results[0]!.drill).toEqual({ tables: 1, rows: 20000 })
+
+      const undone = await cli(work.dir, ['restore', '--undo', 'shop', '--yes'])
+      expect(undone.code, undone.stdout).toBe(0)
+      expect(await sql(sum)).toBe(changed)
+    } finally {
+      await db.remove()
+      await app.remove()
+      work.cleanup()
+    }
+  }, 180_000)
 })
 
 describe('restore: sqlite and directories', () => {

@@ -129,11 +129,18 @@ export async function runRestore(ctx: Ctx, opts: RestoreOptions): Promise<Comman
     if (!(await confirm(ctx, 'Restore now? [y/N] '))) return { exitCode: ExitCode.failed, report: { ...planReport, cancelled: true }, text: 'cancelled; nothing was changed\n' }
   }
 
+  if (!sideBySide && place.exists && !opts.safetyCopy && (target.type === 'mysql' || target.type === 'mariadb')) {
+    throw new OwnopsError(`a ${target.type} restore keeps the replaced data as its safety backup; --no-safety-copy would leave nothing to roll back to`, {
+      exitCode: ExitCode.usage,
+      hint: 'drop --no-safety-copy, or restore side by side with --to',
+    })
+  }
   await ctx.lock('restore', [name, ...stops])
   const started = performance.now()
 
   // 2. Safety copy of the current data.
   let safety: string | undefined
+  let safetyEntry: BackupEntry | undefined
   if (!sideBySide && place.exists && opts.safetyCopy) {
     log.info('taking a safety copy of the current data')
     const report = await backupTarget(name, target, { ...runEnv(ctx, config), tags: ['pre-restore'] })
@@ -141,6 +148,7 @@ export async function runRestore(ctx: Ctx, opts: RestoreOptions): Promise<Comman
       throw new OwnopsError(`the safety copy of the current data failed: ${report.error ?? ''}`, { exitCode: ExitCode.failed, hint: 'nothing was changed; fix that, or restore with --no-safety-copy if the current data does not matter' })
     }
     safety = report.manifest?.id
+    if (report.manifest !== undefined && report.file !== undefined) safetyEntry = { manifest: report.manifest, path: report.file, manifestPath: '', time: new Date(report.manifest.time), tags: ['pre-restore'] }
   }
 
   // 3. Restore into the staging place while the service still runs.
@@ -173,7 +181,7 @@ export async function runRestore(ctx: Ctx, opts: RestoreOptions): Promise<Comman
     }
     downtimeStart = performance.now()
     if (ctx.signal.aborted) throw ctx.signal.reason
-    swapped = await restorer.swap(staged)
+    swapped = await restorer.swap(staged, safetyEntry)
     log.info({ live: swapped.live, kept: swapped.kept }, 'swapped in the restored data')
     await startContainers(stopped, { docker: () => ctx.docker() }, log)
     const unhealthy = await waitHealthy(ctx, stopped, parseDuration(config.restore.healthTimeout) ?? 120_000)

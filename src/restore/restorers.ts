@@ -8,6 +8,7 @@
 import { createReadStream } from 'node:fs'
 import { chmod, chown, mkdir, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { Transform } from 'node:stream'
 import type { Logger } from 'pino'
 import { createGunzip } from 'node:zlib'
 import type { BackupTarget } from '../config/schema.js'
@@ -17,6 +18,7 @@ import { execCapture, execWithInput, inspectContainer } from '../sys/docker-exec
 import { runCapture } from '../sys/exec.js'
 import type { BackupEntry } from '../backup/catalog.js'
 import { resolveRoot } from '../backup/sources/directory.js'
+import { mysqlExecEnv } from '../backup/sources/mysql.js'
 import { resolveSqlitePath } from '../backup/sources/sqlite.js'
 import { DumpFailure, tail } from '../backup/sources/types.js'
 import { decompressFile } from './decompress.js'
@@ -59,7 +61,8 @@ export interface Restorer {
   place(): Promise<RestorePlace>
   /** Restores into a fresh place (`to` for a side-by-side restore, else a staging place). */
   stage(entry: BackupEntry, to?: string): Promise<Staged>
-  swap(staged: Staged): Promise<Swapped>
+  /** `safety`: the pre-restore backup of the current data, when one was taken. */
+  swap(staged: Staged, safety?: BackupEntry): Promise<Swapped>
   rollback(swapped: Swapped): Promise<void>
   discard(staged: Staged): Promise<void>
   /** Reads every restored table / checks the restored file or tree. */
@@ -78,10 +81,127 @@ export async function restorerFor(target: BackupTarget, env: RestoreEnv): Promis
       return directoryRestorer(target, env)
     case 'mysql':
     case 'mariadb':
-      throw new OwnopsError(`restore of ${target.type} targets is not built in this version`, {
-        exitCode: ExitCode.unavailable,
-        hint: `restore by hand: gzip -dc BACKUP.sql.gz | docker exec -i ${target.container} mariadb -u${target.user} -p  (the dump recreates its databases)`,
-      })
+      return mysqlRestorer(target, env)
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// MariaDB/MySQL: load into a new database first (proof the dump loads, errors fatal);
+// then, with the service stopped, reload the live database from the same dump. MySQL has
+// no RENAME DATABASE (and tables with triggers cannot move between databases), so the old
+// data is kept as the pre-restore safety backup, which a rollback or --undo loads back.
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Rewrites a single-database dump (mariadb-dump --databases X) to load into another
+ * database: its `CREATE DATABASE … \`X\`` and `USE \`X\`` lines name the new one.
+ */
+export function retargetDump(database: string): Transform {
+  const quoted = `\`${database.replace(/`/g, '``')}\``
+  let pending: Buffer = Buffer.alloc(0)
+  const rewrite = (line: Buffer): Buffer => {
+    if (line[0] !== 0x43 && line[0] !== 0x55) return line // 'C', 'U'
+    const text = line.toString('utf8')
+    if (text.startsWith('CREATE DATABASE ')) return Buffer.from(text.replace(/`(?:[^`]|``)+`/, quoted))
+    if (text.startsWith('USE `')) return Buffer.from(`USE ${quoted};\n`)
+    return line
+  }
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const data = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk
+      const out: Buffer[] = []
+      let start = 0
+      for (let nl = data.indexOf(10, start); nl !== -1; nl = data.indexOf(10, start)) {
+        out.push(rewrite(data.subarray(start, nl + 1)))
+        start = nl + 1
+      }
+      pending = data.subarray(start)
+      callback(null, out.length > 0 ? Buffer.concat(out) : undefined)
+    },
+    flush(callback) {
+      callback(null, pending.length > 0 ? rewrite(pending) : undefined)
+    },
+  })
+}
+
+async function mysqlRestorer(target: Extract<BackupTarget, { type: 'mysql' | 'mariadb' }>, env: RestoreEnv): Promise<Restorer> {
+  const container = target.container
+  if (target.database === undefined || (Array.isArray(target.database) && target.database.length !== 1)) {
+    throw new OwnopsError(`ownops restores ${target.type} targets of one database; this target dumps ${target.database === undefined ? 'all databases' : 'several'}`, {
+      exitCode: ExitCode.unavailable,
+      hint: `restore by hand: gzip -dc BACKUP.sql.gz | docker exec -i ${container} mariadb -u${target.user} -p  (the dump recreates its databases)`,
+    })
+  }
+  const db = Array.isArray(target.database) ? (target.database[0] as string) : target.database
+  const docker = await env.docker()
+  const facts = await inspectContainer(docker, container)
+  if (!facts.running) throw new OwnopsError(`container ${container} is not running; the restore runs inside it`, { exitCode: ExitCode.failed, hint: `docker start ${container}` })
+  const probe = await execCapture(docker, container, ['sh', '-c', 'command -v mariadb || command -v mysql'])
+  const client = probe.stdout.trim().split('\n')[0]
+  if (probe.exitCode !== 0 || !client) throw new OwnopsError(`neither mariadb nor mysql is available in container ${container}`, { exitCode: ExitCode.failed })
+  const execEnv = mysqlExecEnv(target, facts)
+  const base = [client, `--user=${target.user}`, '--default-character-set=utf8mb4']
+  const staging = `${db}__ownops_restore`.slice(0, 64)
+  const q = (name: string) => `\`${name.replace(/`/g, '``')}\``
+  const sql = async (query: string, database?: string): Promise<string> => {
+    const r = await execCapture(docker, container, [...base, '--batch', '--skip-column-names', ...(database ? [database] : []), '-e', query], { env: execEnv })
+    if (r.exitCode !== 0) throw new DumpFailure(`${client.split('/').pop() ?? client} in ${container} failed with exit ${r.exitCode}`, tail(r.stderr))
+    return r.stdout.trim()
+  }
+  const exists = async (name: string): Promise<boolean> => (await sql(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${literal(name)}`)) === '1'
+  const load = async (entry: BackupEntry, into: string, signal?: AbortSignal): Promise<void> => {
+    const input = createReadStream(entry.path, { highWaterMark: 1 << 20 }).pipe(createGunzip()).pipe(retargetDump(into))
+    const r = await execWithInput(docker, container, [...base, into], input, { env: execEnv, ...(signal ? { signal } : {}) })
+    if (r.exitCode !== 0) throw new DumpFailure(`loading the dump into database ${into} failed with exit ${r.exitCode}`, tail(r.stderr))
+  }
+  const recreate = async (name: string): Promise<void> => {
+    await sql(`DROP DATABASE IF EXISTS ${q(name)}`)
+    await sql(`CREATE DATABASE ${q(name)} CHARACTER SET utf8mb4`)
+  }
+  return {
+    async place() {
+      return { live: `database ${db} in ${container}`, kept: 'the pre-restore safety backup (loaded back on rollback or --undo)', exists: await exists(db) }
+    },
+    async stage(entry, to) {
+      const name = to ?? staging
+      if (to !== undefined && (await exists(to))) throw new OwnopsError(`database ${to} already exists in ${container}`, { exitCode: ExitCode.failed, hint: 'choose another --to name, or drop it first' })
+      await recreate(name)
+      try {
+        await load(entry, name, env.signal)
+      } catch (error) {
+        if (!env.signal.aborted) await sql(`DROP DATABASE IF EXISTS ${q(name)}`).catch(() => undefined)
+        throw error
+      }
+      return { where: name, details: { entry: entry.path } }
+    },
+    async swap(staged, safety) {
+      const entryPath = staged.details?.entry
+      if (typeof entryPath !== 'string') throw new Error('staged restore without its backup')
+      // The staged load proved the dump; the live database is rebuilt from it.
+      await recreate(db)
+      await load({ path: entryPath, manifest: { compression: 'gzip' } } as BackupEntry, db)
+      await sql(`DROP DATABASE IF EXISTS ${q(staged.where)}`).catch((error: unknown) => env.log.warn({ err: error }, `could not drop ${staged.where}`))
+      return { live: db, ...(safety !== undefined ? { kept: safety.path } : {}) }
+    },
+    async rollback(swapped) {
+      await recreate(db)
+      if (swapped.kept !== undefined) await load({ path: swapped.kept, manifest: { compression: 'gzip' } } as BackupEntry, db)
+    },
+    async discard(staged) {
+      await sql(`DROP DATABASE IF EXISTS ${q(staged.where)}`)
+    },
+    async check(staged) {
+      const tables = (await sql(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${literal(staged.where)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1`)).split('\n').filter(Boolean)
+      let rows = 0
+      for (const table of tables) rows += Number(await sql(`SELECT COUNT(*) FROM ${q(staged.where)}.${q(table)}`))
+      return { tables: tables.length, rows }
+    },
+    async undo(kept) {
+      if (!(await pathExists(kept))) throw new OwnopsError(`${kept} is gone; nothing to undo`, { exitCode: ExitCode.failed })
+      await recreate(db)
+      await load({ path: kept, manifest: { compression: 'gzip' } } as BackupEntry, db)
+      return { live: db }
+    },
   }
 }
 

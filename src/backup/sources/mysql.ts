@@ -28,10 +28,7 @@ export const mysql: Source<MysqlTarget> = {
         hint: 'point the target at the database container itself (the mariadb and mysql images have the dump tool)',
       })
     }
-    const password =
-      target.password ??
-      (target.user === 'root' ? (facts.env.MARIADB_ROOT_PASSWORD ?? facts.env.MYSQL_ROOT_PASSWORD) : (facts.env.MARIADB_PASSWORD ?? facts.env.MYSQL_PASSWORD))
-    const execEnv = password ? [`MYSQL_PWD=${password}`] : []
+    const execEnv = mysqlExecEnv(target, facts)
     const version = await execCapture(docker, target.container, [tool, '--version'], { signal: env.signal })
     const databases = target.database === undefined ? undefined : Array.isArray(target.database) ? target.database : [target.database]
     const argv = [
@@ -66,4 +63,12 @@ export const mysql: Source<MysqlTarget> = {
       },
     }
   },
+}
+
+/** The exec environment carrying the password (MYSQL_PWD, never argv): configured, or the image's own variables. */
+export function mysqlExecEnv(target: Pick<MysqlTarget, 'user' | 'password'>, facts: { env: Record<string, string> }): string[] {
+  const password =
+    target.password ??
+    (target.user === 'root' ? (facts.env.MARIADB_ROOT_PASSWORD ?? facts.env.MYSQL_ROOT_PASSWORD) : (facts.env.MARIADB_PASSWORD ?? facts.env.MYSQL_PASSWORD))
+  return password ? [`MYSQL_PWD=${password}`] : []
 }
