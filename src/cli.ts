@@ -24,7 +24,6 @@ interface PlannedCommand {
 /** Subcommands that are part of ownops' design but not in this build yet. They say so and exit 69. */
 const planned: PlannedCommand[] = [
   { name: 'restart', usage: 'SERVICE', summary: 'restart a service safely: warn, save, stop, start, wait until healthy', example: 'ownops restart mc --safe --in 30m' },
-  { name: 'cleanup', usage: '', summary: 'apply retention to backups, logs, Docker leftovers, temp files, old rows', example: 'ownops cleanup --dry-run' },
 ]
 
 function collect(value: string, previous: string[]): string[] {
@@ -53,6 +52,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         'ownops doctor                      # what ownops needs, and what is missing',
         'ownops config validate             # every config problem, with line numbers',
         ...planned.map((p) => p.example),
+        'ownops cleanup --dry-run            # what retention, log, temp-file and row rules would remove',
         'sudo ownops schedule install       # systemd timers for backup, monitor, cleanup and your jobs',
       ]) +
         '\nConfig lookup: --config, $OWNOPS_CONFIG, ./ownops.yml, /etc/ownops/ownops.yml.\nSecrets: ${VAR} in the config, from the environment or /etc/ownops/ownops.env.\n\n' +
@@ -352,6 +352,37 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       run(async (ctx, _args, options) => {
         const { runMonitor } = await import('./commands/monitor.js')
         return runMonitor(ctx, { checks, pause: options.pause as string | undefined, resume: options.resume === true, dryRun: options.dryRun === true })
+      }, cmd, []),
+    )
+
+  program
+    .command('cleanup')
+    .summary('apply retention to backups, logs, Docker leftovers, temp files and old rows')
+    .description(
+      'Run the cleanup rules one after another; a failing rule does not stop the others. The built-in backups rule applies each target\'s keep: policy (never the newest backup), removes partial files of interrupted runs and, after restore.keepOld, the data restores replaced. Rules in cleanup.rules: files (old entries under a root; symlinks never followed, nothing outside the root), logs (gzip atomically, delete, cap the total; the newest file of a rotating set is never touched), docker (dangling images, stopped containers matching a filter, build cache, named volumes), sql (batched DELETE through the database container\'s own client).\n\n--dry-run walks the same plan and prints exactly what would be removed, compressed or deleted, why, and the bytes it would free; nothing changes. The real run prints what it did and holds the host lock.',
+    )
+    .argument('[rules...]', 'rule names from cleanup.rules, or backups (default: every enabled rule)')
+    .option('--only <types>', 'only rules of these types: backups,logs,docker,files,sql (comma-separated or repeated)', collect, [])
+    .option('-n, --dry-run', 'print what would be done and why; change nothing', false)
+    .option('--wait <duration>', 'wait this long for the host lock (default: config lock.wait)')
+    .addHelpText(
+      'after',
+      examples([
+        'ownops cleanup --dry-run                 # the whole plan: what, why, how many bytes',
+        'ownops cleanup',
+        'ownops cleanup rows                      # one rule, e.g. the batched DELETE of a database job',
+        'ownops cleanup --only logs,files --dry-run',
+        'ownops cleanup --json | jq ".rules[] | {rule, freed, rows}"',
+      ]) +
+        '\n' +
+        exitStatusHelp([0, 1, 2, 69, 75, 77, 78, 130, 143]) +
+        '\n  (1: at least one rule failed — the others still ran; 2: an unknown rule name or type)',
+    )
+    .action(async (rules: string[], _opts, cmd: Command) =>
+      run(async (ctx, _args, options) => {
+        const { runCleanup } = await import('./commands/cleanup.js')
+        const only = options.only as string[]
+        return runCleanup(ctx, { rules, only: only.length > 0 ? only : undefined, dryRun: options.dryRun === true })
       }, cmd, []),
     )
 

@@ -63,3 +63,25 @@ export function globMatch(pattern: string, text: string): boolean {
   const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
   return regex.test(text)
 }
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  k: 1024, kb: 1000, kib: 1024,
+  m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2,
+  g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3,
+  t: 1024 ** 4, tb: 1000 ** 4, tib: 1024 ** 4,
+}
+
+export const BYTE_SIZE_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$/i
+
+/**
+ * A size as people write it: `500MB`, `1GB` (powers of 1000), `1GiB`, `1G` (powers of
+ * 1024, as du and ls print them), a bare number is bytes. Undefined when invalid.
+ */
+export function parseByteSize(input: string | number): number | undefined {
+  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? Math.floor(input) : undefined
+  const match = BYTE_SIZE_PATTERN.exec(input)
+  if (!match) return undefined
+  const unit = SIZE_UNITS[(match[2] ?? 'b').toLowerCase()]
+  return unit === undefined ? undefined : Math.floor(Number(match[1]) * unit)
+}

@@ -17,6 +17,8 @@ export interface PruneReport {
   policy: string
   kept: Array<{ id: string; reasons: string[] }>
   removed: string[]
+  /** Bytes of the removed backups (artifact and manifest). */
+  freed: number
   /** Set when pruning was suspended because the new backup is suspiciously small. */
   sizeDrop?: string
   dryRun: boolean
@@ -43,7 +45,7 @@ export function sizeDropWarning(backups: BackupEntry[], newSize: number, ratio: 
 export async function pruneTarget(name: string, target: BackupTarget, report: TargetReport | undefined, env: PruneEnv): Promise<PruneReport> {
   const policy = target.keep ?? env.config.backup.keep
   const catalog = await readCatalog(env.config.backup.dir, name)
-  const result: PruneReport = { policy: policy ? JSON.stringify(policy) : 'keep all', kept: [], removed: [], dryRun: env.dryRun }
+  const result: PruneReport = { policy: policy ? JSON.stringify(policy) : 'keep all', kept: [], removed: [], freed: 0, dryRun: env.dryRun }
   if (report !== undefined && report.ok && report.size !== undefined) {
     const drop = sizeDropWarning(catalog.backups, report.size, env.config.backup.sizeDropRatio)
     if (drop !== undefined) {
@@ -64,6 +66,7 @@ export async function pruneTarget(name: string, target: BackupTarget, report: Ta
   for (const entry of plan.remove) {
     if (entry === newest) continue // never, whatever the policy says
     result.removed.push(entry.manifest.id)
+    result.freed += entry.manifest.size
     if (env.dryRun) {
       env.log.info({ target: name, backup: entry.manifest.id }, '(dry run) would remove')
       continue

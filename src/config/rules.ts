@@ -9,6 +9,7 @@ import { isEmptyRetentionPolicy } from '../backup/retention.js'
 import { channelOptions, resolveChannel } from '../notify/channels/index.js'
 import { scheduleProblems } from '../schedule/jobs.js'
 import { monitorRules } from '../monitor/rules.js'
+import { cleanupRules } from '../cleanup/rules.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -57,6 +58,7 @@ export function checkRules(config: Config): Problem[] {
     problems.push({ severity: 'error', path: ['lock', 'wait'], message: 'not a duration' })
   }
   problems.push(...monitorRules(config.monitor))
+  problems.push(...cleanupRules(config))
   return problems
 }
 

@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { RETENTION_DURATION_HINT, RETENTION_DURATION_PATTERN } from '../backup/retention.js'
 import { argv, duration, name } from './fields.js'
 import { monitorSchema } from '../monitor/schema.js'
+import { cleanupSchema } from '../cleanup/schema.js'
 
 export const levels = ['info', 'warning', 'error', 'critical'] as const
 export type Level = (typeof levels)[number]
@@ -208,6 +209,7 @@ export const configSchema = z
       .strictObject({
         keepSafetyCopy: duration.default('7d').meta({ description: 'How long the pre-restore safety backup is kept out of normal retention.' }),
         healthTimeout: duration.default('2m').meta({ description: 'How long a restore waits for restarted containers to be healthy before it rolls back.' }),
+        keepOld: duration.default('7d').meta({ description: 'How long the data a restore replaced (<db>__pre_restore_<time>, <path>.pre-restore-<time>) is kept before `ownops cleanup` removes it.' }),
       })
       .prefault({}),
     backup: z
@@ -223,6 +225,7 @@ export const configSchema = z
       .prefault({}),
     schedule,
     monitor: monitorSchema,
+    cleanup: cleanupSchema,
   })
   .meta({ title: 'ownops configuration' })
 

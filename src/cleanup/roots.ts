@@ -1,0 +1,36 @@
+/**
+ * Where cleanup may work. A rule's root must be a directory of the service's own, never a
+ * system directory that a typo in a glob would empty: those need `force: true`.
+ */
+import { isAbsolute, normalize, relative, sep } from 'node:path'
+import picomatch from 'picomatch'
+
+const SYSTEM_DIRS = new Set([
+  '/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/snap', '/srv', '/sys', '/usr', '/var',
+  '/usr/bin', '/usr/lib', '/usr/lib64', '/usr/local', '/usr/sbin', '/usr/share', '/usr/local/bin', '/usr/local/lib',
+  '/var/lib', '/var/lib/docker', '/var/lib/docker/volumes', '/var/cache', '/var/spool', '/var/mail', '/var/backups', '/var/opt',
+])
+
+/** Why a root is refused without `force: true`, or undefined when it is fine. */
+export function refusedRoot(root: string, backupDir?: string): string | undefined {
+  const dir = normalize(root).replace(/(.)\/+$/, '$1')
+  if (!isAbsolute(dir)) return 'must be an absolute path'
+  if (SYSTEM_DIRS.has(dir)) return `${dir} is a system directory`
+  if (backupDir !== undefined && isAbsolute(backupDir)) {
+    const rel = relative(dir, normalize(backupDir))
+    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) return `${dir} holds the backup directory ${backupDir} (backups have their own retention)`
+  }
+  return undefined
+}
+
+/** The fixed directory part of an absolute glob: /srv/app/logs/*.log → /srv/app/logs. */
+export function globBase(glob: string): string {
+  const scanned = picomatch.scan(glob)
+  const base = scanned.isGlob ? scanned.base : glob.slice(0, glob.lastIndexOf('/'))
+  return base === '' ? '/' : base
+}
+
+/** True when `path` is `root` itself or inside it (both absolute and normalized). */
+export function isInside(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep)
+}
