@@ -415,6 +415,8 @@ export interface CliIo {
   stderrIsTTY?: boolean
   /** Standard input for commands that read it (tests). */
   stdin?: string
+  /** The time commands see (tests). */
+  clock?: () => Date
 }
 
 /** Runs the CLI and resolves with the exit code. `io` lets tests run it in-process. */
@@ -467,6 +469,7 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
       out: { write: (text) => stdout(ctx.redactor.redact(text)) },
       logWrite: stderr,
       ...(io.stdin !== undefined ? { readStdin: async () => io.stdin as string } : {}),
+      ...(io.clock ? { clock: io.clock } : {}),
     })
     activeCtx = ctx
     try {

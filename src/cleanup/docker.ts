@@ -20,7 +20,7 @@ export async function runDockerRule(name: string, rule: DockerRule, env: RuleEnv
   const report = ruleReport(name, 'docker')
   const docker = await env.docker()
   const now = env.now.getTime()
-  let engineReclaimed = 0
+  let engineReclaimed: number | undefined
 
   if (rule.images !== undefined && rule.images !== false) {
     const labels = typeof rule.images === 'object' ? (rule.images.label ?? []) : []
@@ -37,7 +37,7 @@ export async function runDockerRule(name: string, rule: DockerRule, env: RuleEnv
         if (d.Deleted === undefined) continue
         record(report, { action: 'remove', what: `image ${d.Deleted.replace(/^sha256:/, '').slice(0, 12)}`, reason, bytes: sizes.get(d.Deleted) ?? 0 })
       }
-      engineReclaimed += pruned.SpaceReclaimed ?? 0
+      engineReclaimed = (engineReclaimed ?? 0) + (pruned.SpaceReclaimed ?? 0)
     }
   }
 
@@ -79,7 +79,7 @@ export async function runDockerRule(name: string, rule: DockerRule, env: RuleEnv
       const pruned = await docker.pruneBuilder(age > 0 ? { filters: JSON.stringify({ until: [`${Math.round(age / 1000)}s`] }) } as Dockerode.PruneBuilderOptions : {})
       const count = ((pruned as { CachesDeleted?: string[] | null }).CachesDeleted ?? []).length
       if (count > 0 || (pruned.SpaceReclaimed ?? 0) > 0) record(report, { action: 'prune', what: `build cache (${count} entries)`, reason: age > 0 ? `unused for over ${formatDuration(age)}` : 'not in use', bytes: 0 })
-      engineReclaimed += pruned.SpaceReclaimed ?? 0
+      engineReclaimed = (engineReclaimed ?? 0) + (pruned.SpaceReclaimed ?? 0)
     }
   }
 
@@ -99,7 +99,7 @@ export async function runDockerRule(name: string, rule: DockerRule, env: RuleEnv
     record(report, action)
   }
 
-  if (!env.dryRun && engineReclaimed > 0) {
+  if (engineReclaimed !== undefined) {
     // The engine's figure replaces our estimate for what it pruned.
     const estimated = report.actions.filter((a) => a.action === 'remove' && a.what.startsWith('image ')).reduce((sum, a) => sum + a.bytes, 0)
     report.freed += engineReclaimed - estimated

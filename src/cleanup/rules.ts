@@ -86,5 +86,36 @@ export function cleanupRules(config: Config): Problem[] {
       }
     }
   }
+  problems.push(...scheduledRuleNames(config))
+  return problems
+}
+
+const VALUE_OPTIONS = new Set(['--only', '--wait', '-c', '--config', '--log-level'])
+
+/** A job that runs `cleanup NAME` must name a rule: a typo is found now, not at 4 a.m. */
+function scheduledRuleNames(config: Config): Problem[] {
+  const problems: Problem[] = []
+  const names = [...(config.cleanup.backups !== false ? ['backups'] : []), ...Object.keys(config.cleanup.rules)]
+  for (const [job, spec] of Object.entries(config.schedule.jobs)) {
+    if (spec === false || spec.command === undefined) continue
+    const argv = Array.isArray(spec.command) ? spec.command : spec.command.split(' ').filter(Boolean)
+    if (argv[0] !== 'cleanup') continue
+    for (let i = 1; i < argv.length; i++) {
+      const arg = argv[i] ?? ''
+      if (arg.startsWith('-')) {
+        if (VALUE_OPTIONS.has(arg)) i++
+        continue
+      }
+      if (!names.includes(arg)) {
+        const guess = didYouMean(arg, names)
+        problems.push({
+          severity: 'error',
+          path: ['schedule', 'jobs', job, 'command'],
+          message: `job "${job}" runs cleanup rule "${arg}", which is not configured${guess ? ` (did you mean "${guess}"?)` : ''}`,
+          hint: names.length > 0 ? `rules: ${names.join(', ')}` : 'add it under cleanup.rules',
+        })
+      }
+    }
+  }
   return problems
 }

@@ -26,7 +26,7 @@ export function testEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Proc
   }
 }
 
-export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; stdin?: string }): Promise<CliResult> {
+export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; stdin?: string; clock?: () => Date }): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
   const code = await main(['node', 'ownops', ...args], {
@@ -36,6 +36,7 @@ export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; 
     stderr: (t) => void (stderr += t),
     stderrIsTTY: options.env.OWNOPS_LOG_FORMAT === 'text',
     ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   })
   return { code, stdout, stderr }
 }

@@ -103,12 +103,12 @@ describe('jobs from the config', () => {
 
   it('overrides keys of built-in jobs, turns them off with false, and splits a command string on spaces', () => {
     const p = plan(
-      'backup:\n  targets:\n    db: { type: sqlite, path: /srv/db.sqlite }\nschedule:\n  user: ops\n  jobs:\n    backup: { schedule: "0 2 * * *", user: root }\n    cleanup: false\n    prune: { command: "cleanup  rows --older 90d", schedule: "0 4 1 * *" }\n',
+      'backup:\n  targets:\n    db: { type: sqlite, path: /srv/db.sqlite }\nschedule:\n  user: ops\n  jobs:\n    backup: { schedule: "0 2 * * *", user: root }\n    cleanup: false\n    prune: { command: "cleanup  rows --only sql", schedule: "0 4 1 * *" }\ncleanup:\n  rules:\n    rows: { type: sql, target: db, table: events, where: \'at < 1\' }\n',
     )
     expect(p.jobs.map((j) => j.name)).toEqual(['backup', 'monitor', 'prune'])
     expect(p.jobs[0]).toMatchObject({ schedule: '0 2 * * *', randomDelaySec: 900, timeoutSec: 21600, user: 'root' })
     expect(p.jobs[1]).toMatchObject({ user: 'ops' })
-    expect(p.jobs[2]).toMatchObject({ args: ['cleanup', 'rows', '--older', '90d'], timeoutSec: 3600, persistent: true, lowPriority: true })
+    expect(p.jobs[2]).toMatchObject({ args: ['cleanup', 'rows', '--only', 'sql'], timeoutSec: 3600, persistent: true, lowPriority: true })
   })
 
   it('a backup job configured without targets still runs', () => {
@@ -148,7 +148,7 @@ describe("the users' schedules work as generated", () => {
     expect(unit(files, 'ownops-refresh.service')).toContain('ExecStart=/usr/local/bin/ownops restart camserver --safe\n')
     expect(unit(files, 'ownops-refresh.service')).toContain('TimeoutStartSec=15min\n')
     const cron = renderCronD(p).content
-    expect(cron).toContain('\n0 4 * * * camserver flock -n /run/lock/ownops-db-prune.cron.lock timeout 1800 /usr/local/bin/ownops cleanup rows 2>&1 | logger -t ownops-db-prune\n')
+    expect(cron).toContain('\n0 4 * * * camserver flock -n /run/lock/ownops-db-prune.cron.lock timeout 1800 /usr/local/bin/ownops cleanup --only sql 2>&1 | logger -t ownops-db-prune\n')
   })
 
   it('Minecraft: restarts at 04:00 Monday to Saturday and 12:00 on Sunday, in Tokyo time', () => {
