@@ -152,5 +152,48 @@ describe('RCON', () => {
     }
     await expect(RconClient.connect({ host: '127.0.0.1', port: peer.port, password: 'x', timeoutMs: 2000 })).rejects.toMatchObject({ authFailed: false, message: expect.stringMatching(/ECONNREFUSED/) })
   })
+
+  it('RCON: a reply cut into several packets comes back whole, in order, and the next command gets its own reply', async () => {
+    const peer = await startRconPeer('pw-123')
+    try {
+      const long = Array.from({ length: 900 }, (_, i) => `/command${i} – ünïcödé`).join(' ')
+      peer.respond = (command) => (command === 'help' ? long : command === 'list' ? 'There are 0 of a max of 20 players online: ' : '')
+      const client = await RconClient.connect({ host: '127.0.0.1', port: peer.port, password: 'pw-123' })
+      expect(Buffer.byteLength(long)).toBeGreaterThan(3 * 4096)
+      expect(await client.command('help')).toBe(long)
+      expect(await client.command('list')).toBe('There are 0 of a max of 20 players online: ')
+      client.close()
+      expect(peer.commands).toEqual(['help', 'list'])
+    } finally {
+      await peer.close()
+    }
+  })
+
+  it('RCON: a server that ignores the end marker still answers short replies', async () => {
+    const { createServer } = await import('node:net')
+    const server = createServer((socket) => {
+      let buffer = Buffer.alloc(0)
+      socket.on('data', (chunk: Buffer) => {
+        buffer = Buffer.concat([buffer, chunk])
+        const { packets, rest } = decodePackets(buffer)
+        buffer = rest
+        for (const p of packets) {
+          if (p.type === 3) socket.write(encodePacket(p.id, 2, ''))
+          else if (p.type === 2) socket.write(encodePacket(p.id, 0, `ran ${p.body}`))
+          // type 0: no answer at all
+        }
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (server.address() as { port: number }).port
+      const client = await RconClient.connect({ host: '127.0.0.1', port, password: 'x', timeoutMs: 5000 })
+      expect(await client.command('say hi')).toBe('ran say hi')
+      expect(await client.command('list')).toBe('ran list')
+      client.close()
+    } finally {
+      server.close()
+    }
+  })
 })
 

@@ -11,6 +11,7 @@
 import { hostname } from 'node:os'
 import { createInterface } from 'node:readline/promises'
 import type { CommandResult, Ctx } from '../context.js'
+import { waitContainersHealthy } from '../sys/health.js'
 import type { BackupTarget, Config } from '../config/schema.js'
 import { readCatalog, type BackupEntry } from '../backup/catalog.js'
 import { timestampId } from '../backup/artifact.js'
@@ -71,21 +72,6 @@ async function confirm(ctx: Ctx, question: string): Promise<boolean> {
     return /^y(es)?$/i.test(answer.trim())
   } finally {
     rl.close()
-  }
-}
-
-async function waitHealthy(ctx: Ctx, containers: string[], timeoutMs: number): Promise<string | undefined> {
-  if (containers.length === 0) return undefined
-  const docker = await ctx.docker()
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const states = await Promise.all(containers.map(async (c) => ({ c, info: await docker.getContainer(c).inspect() })))
-    const waiting = states.filter(({ info }) => !info.State.Running || (info.State.Health !== undefined && info.State.Health.Status !== 'healthy'))
-    if (waiting.length === 0) return undefined
-    if (Date.now() > deadline) {
-      return waiting.map(({ c, info }) => `${c} is ${info.State.Running ? (info.State.Health?.Status ?? 'running') : `not running (exit ${info.State.ExitCode})`}`).join('; ')
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500))
   }
 }
 
@@ -184,7 +170,7 @@ export async function runRestore(ctx: Ctx, opts: RestoreOptions): Promise<Comman
     swapped = await restorer.swap(staged, safetyEntry)
     log.info({ live: swapped.live, kept: swapped.kept }, 'swapped in the restored data')
     await startContainers(stopped, { docker: () => ctx.docker() }, log)
-    const unhealthy = await waitHealthy(ctx, stopped, parseDuration(config.restore.healthTimeout) ?? 120_000)
+    const unhealthy = stopped.length > 0 ? await waitContainersHealthy(await ctx.docker(), stopped, parseDuration(config.restore.healthTimeout) ?? 120_000) : undefined
     if (unhealthy !== undefined) throw new OwnopsError(`the service did not come up healthy after the restore: ${unhealthy}`, { exitCode: ExitCode.failed })
     if (ctx.signal.aborted) throw ctx.signal.reason
   } catch (error) {

@@ -2,6 +2,12 @@
  * A Source RCON client (the protocol Minecraft servers speak on port 25575): little-endian
  * packets `length, request id, type, body, NUL, NUL`; type 3 logs in, type 2 runs a
  * command, type 0 is a response; a login answered with id -1 means a wrong password.
+ *
+ * A long reply comes in several packets (Minecraft cuts at 4,096 characters). After each
+ * command the client sends an empty type-0 packet with the next id: the server answers it
+ * only after the whole reply (Minecraft with "Unknown request 0", Source servers with an
+ * empty packet), so its id marks the end. A server that ignores it is covered too: a last
+ * packet shorter than 4,096 characters followed by a quiet moment ends the reply.
  */
 import { connect, type Socket } from 'node:net'
 
@@ -21,6 +27,10 @@ export interface RconOptions {
 
 const TYPE_AUTH = 3
 const TYPE_COMMAND = 2
+const TYPE_RESPONSE = 0
+/** Minecraft's largest response body per packet, in characters. */
+export const MAX_RESPONSE_BODY = 4096
+const QUIET_MS = 300
 
 export function encodePacket(id: number, type: number, body: string): Buffer {
   const payload = Buffer.from(body, 'utf8')
@@ -59,7 +69,7 @@ export function decodePackets(buffer: Buffer): { packets: RconPacket[]; rest: Bu
 export class RconClient {
   private buffer: Buffer = Buffer.alloc(0)
   private nextId = 1
-  private waiting: { id: number; type: number; resolve: (p: RconPacket) => void; reject: (e: Error) => void } | undefined
+  private waiting: { id: number; type: number; end?: number; parts: string[]; quiet?: NodeJS.Timeout; resolve: (p: RconPacket) => void; reject: (e: Error) => void } | undefined
 
   private constructor(
     private readonly socket: Socket,
@@ -108,11 +118,14 @@ export class RconClient {
   private request(type: number, body: string): Promise<RconPacket> {
     if (this.waiting !== undefined) return Promise.reject(new RconError('one RCON request at a time'))
     const id = this.nextId++
+    const end = type === TYPE_COMMAND ? this.nextId++ : undefined
     return new Promise<RconPacket>((resolve, reject) => {
       const timer = setTimeout(() => this.fail(new RconError(`RCON request timed out after ${this.timeoutMs} ms`)), this.timeoutMs)
       this.waiting = {
         id,
         type,
+        ...(end !== undefined ? { end } : {}),
+        parts: [],
         resolve: (p) => {
           clearTimeout(timer)
           resolve(p)
@@ -123,7 +136,16 @@ export class RconClient {
         },
       }
       this.socket.write(encodePacket(id, type, body))
+      if (end !== undefined) this.socket.write(encodePacket(end, TYPE_RESPONSE, ''))
     })
+  }
+
+  private finish(): void {
+    const waiting = this.waiting
+    if (waiting === undefined) return
+    clearTimeout(waiting.quiet)
+    this.waiting = undefined
+    waiting.resolve({ id: waiting.id, type: TYPE_RESPONSE, body: waiting.parts.join('') })
   }
 
   private onData(chunk: Buffer): void {
@@ -139,17 +161,28 @@ export class RconClient {
     for (const packet of decoded.packets) {
       const waiting = this.waiting
       if (waiting === undefined) continue
-      // Login: some servers send an empty type-0 packet first; the auth reply is type 2.
-      if (waiting.type === TYPE_AUTH && packet.type !== 2) continue
-      if (packet.id === waiting.id || packet.id === -1) {
-        this.waiting = undefined
-        waiting.resolve(packet)
+      if (waiting.type === TYPE_AUTH) {
+        // Some servers send an empty type-0 packet first; the auth reply is type 2.
+        if (packet.type !== 2) continue
+        if (packet.id === waiting.id || packet.id === -1) {
+          this.waiting = undefined
+          waiting.resolve(packet)
+        }
+        continue
+      }
+      if (packet.id === waiting.end) {
+        this.finish()
+      } else if (packet.id === waiting.id) {
+        waiting.parts.push(packet.body)
+        clearTimeout(waiting.quiet)
+        if (packet.body.length < MAX_RESPONSE_BODY) waiting.quiet = setTimeout(() => this.finish(), QUIET_MS)
       }
     }
   }
 
   private fail(error: Error): void {
     const waiting = this.waiting
+    clearTimeout(waiting?.quiet)
     this.waiting = undefined
     waiting?.reject(error)
     this.socket.destroy()

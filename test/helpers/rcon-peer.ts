@@ -1,7 +1,8 @@
 /**
  * A Minecraft-style RCON server on 127.0.0.1 that speaks the real protocol: login (type 3,
  * answered with type 2 and the request id, or -1 for a wrong password), commands (type 2,
- * answered with type 0). It records every command and can be told to fail some.
+ * answered with type 0, cut into packets of 4,096 characters), other types answered with
+ * "Unknown request". It records every command and can be told to fail some.
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
@@ -46,13 +47,19 @@ export async function startRconPeer(password = 'hunter2-rcon'): Promise<RconPeer
           socket.destroy()
           return
         }
+        if (p.type !== 2) {
+          // As Minecraft answers a packet of another type (the client's end-of-reply marker).
+          socket.write(encodePacket(p.id, 0, `Unknown request ${p.type.toString(16)}`))
+          continue
+        }
         peer.commands.push(p.body)
         const reply = peer.respond(p.body)
         if (reply === undefined) {
           socket.destroy()
           return
         }
-        socket.write(encodePacket(p.id, 0, reply))
+        // Minecraft cuts a reply into packets of at most 4,096 characters.
+        for (let at = 0; at === 0 || at < reply.length; at += 4096) socket.write(encodePacket(p.id, 0, reply.slice(at, at + 4096)))
       }
     })
   })
