@@ -23,7 +23,6 @@ interface PlannedCommand {
 
 /** Subcommands that are part of ownops' design but not in this build yet. They say so and exit 69. */
 const planned: PlannedCommand[] = [
-  { name: 'restart', usage: 'SERVICE', summary: 'restart a service safely: warn, save, stop, start, wait until healthy', example: 'ownops restart mc --safe --in 30m' },
 ]
 
 function collect(value: string, previous: string[]): string[] {
@@ -52,6 +51,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         'ownops doctor                      # what ownops needs, and what is missing',
         'ownops config validate             # every config problem, with line numbers',
         ...planned.map((p) => p.example),
+        'ownops restart mc --safe --in 30m     # warn players, save, stop, start, wait until healthy',
         'ownops cleanup --dry-run            # what retention, log, temp-file and row rules would remove',
         'sudo ownops schedule install       # systemd timers for backup, monitor, cleanup and your jobs',
       ]) +
@@ -352,6 +352,59 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       run(async (ctx, _args, options) => {
         const { runMonitor } = await import('./commands/monitor.js')
         return runMonitor(ctx, { checks, pause: options.pause as string | undefined, resume: options.resume === true, dryRun: options.dryRun === true })
+      }, cmd, []),
+    )
+
+  program
+    .command('restart')
+    .summary('restart a service safely: warn, save, stop gracefully, start, wait until healthy')
+    .description(
+      'Restart SERVICE (a name from restart.services, or any container): stop it gracefully (its own stop signal, stopTimeout), start it, and wait until it is healthy (its Docker healthcheck, or the service\'s http/tcp/minecraft check, within healthyTimeout). Not healthy: one more start, then a critical alert with the last 50 log lines, exit 1. The result goes to the notify channels with the measured downtime.\n\n--safe first warns the players on a countdown (RCON tellraw/say or an exec command, at warnAt offsets within the delay) and saves (RCON save-all flush, or an exec command). --in/--at wait in the foreground: Ctrl-C (or `ownops restart --cancel SERVICE` from another shell) cancels, announces the cancellation and leaves the service running. --if-empty waits until nobody is online (RCON list, or a Server List Ping), at most --max-wait. --detach hands the countdown to a transient systemd timer (ownops-restart-SERVICE).',
+    )
+    .argument('[service]', 'a service from restart.services, or a container name')
+    .option('--safe', 'warn the players on a countdown and save before the stop', false)
+    .option('--in <duration>', 'restart after this long, e.g. 30m, 1h30m')
+    .option('--at <time>', 'restart at this time: "2026-06-15 04:00" or 04:00 (local), or ISO 8601 with a zone')
+    .option('--if-empty', 'wait until nobody is online (at most --max-wait)', false)
+    .option('--max-wait <duration>', 'with --if-empty: how long to wait for the server to empty (default: ifEmpty.maxWait, 2h)')
+    .option('--reason <text>', 'told to the players and in the notifications')
+    .option('--detach', 'hand the restart to systemd as a transient timer and return', false)
+    .option('--list', 'the pending restarts (foreground countdowns and systemd timers)', false)
+    .option('--cancel <service>', 'cancel a pending restart of SERVICE')
+    .option('-n, --dry-run', 'print the plan: when, the warnings, save, stop, health check; change nothing', false)
+    .option('--wait <duration>', 'wait this long for the host lock when the countdown ends (default: config lock.wait)')
+    .addHelpText(
+      'after',
+      examples([
+        'ownops restart mc --safe --in 5m                      # warn at 5m, 1m, 30s, 10s; save; restart',
+        'ownops restart mc --safe --at "2026-06-15 04:00" --reason "update to 1.21"',
+        'ownops restart mc --safe --if-empty --max-wait 2h     # when nobody is online',
+        'ownops restart app                                    # now: stop, start, wait until healthy',
+        'ownops restart mc --safe --in 30m --detach            # systemd runs the countdown',
+        'ownops restart --list',
+        'ownops restart --cancel mc',
+        'crontab: 55 3 * * * ownops restart mc --safe --in 5m',
+      ]) +
+        '\n' +
+        exitStatusHelp([0, 1, 2, 69, 75, 78, 130, 143]) +
+        '\n  (1: not healthy after two starts, or given up waiting for players; 2: unknown service, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running)',
+    )
+    .action(async (service: string | undefined, _opts, cmd: Command) =>
+      run(async (ctx, _args, o) => {
+        const { runRestart } = await import('./commands/restart.js')
+        return runRestart(ctx, {
+          service,
+          safe: o.safe === true,
+          in: o.in as string | undefined,
+          at: o.at as string | undefined,
+          ifEmpty: o.ifEmpty === true,
+          maxWait: o.maxWait as string | undefined,
+          reason: o.reason as string | undefined,
+          detach: o.detach === true,
+          dryRun: o.dryRun === true,
+          list: o.list === true,
+          cancel: o.cancel as string | undefined,
+        })
       }, cmd, []),
     )
 

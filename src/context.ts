@@ -137,12 +137,20 @@ export class Ctx {
     return lock
   }
 
-  /** The notifier for this run (channels loaded on first use). */
+  /**
+   * The notifier for this run (channels loaded on first use). An interrupted run still
+   * gets 5 seconds to say so ("restart cancelled", "restore rolled back"); then
+   * deliveries stop too.
+   */
   notifier(): Promise<Notifier> {
     if (this.notifierInstance === undefined) {
       const config = this.config().config
+      const grace = new AbortController()
+      const later = () => setTimeout(() => grace.abort(this.signal.reason), 5000).unref()
+      if (this.signal.aborted) later()
+      else this.signal.addEventListener('abort', later, { once: true })
       this.notifierInstance = import('./notify/send.js').then(
-        ({ Notifier }) => new Notifier({ config, log: this.log.child({ cmd: 'notify' }), store: this.stateStore(), now: this.clock, signal: this.signal }),
+        ({ Notifier }) => new Notifier({ config, log: this.log.child({ cmd: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal }),
       )
     }
     return this.notifierInstance

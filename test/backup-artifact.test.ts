@@ -172,7 +172,7 @@ describe('RCON', () => {
   it('RCON: a server that ignores the end marker still answers short replies', async () => {
     const { createServer } = await import('node:net')
     const server = createServer((socket) => {
-      let buffer = Buffer.alloc(0)
+      let buffer: Buffer = Buffer.alloc(0)
       socket.on('data', (chunk: Buffer) => {
         buffer = Buffer.concat([buffer, chunk])
         const { packets, rest } = decodePackets(buffer)

@@ -59,6 +59,15 @@ export function checkRules(config: Config): Problem[] {
   }
   problems.push(...monitorRules(config.monitor))
   problems.push(...cleanupRules(config))
+  for (const [name, svc] of Object.entries(config.restart.services)) {
+    const at = ['restart', 'services', name]
+    if ((svc.announce === 'tellraw' || svc.announce === 'say') && svc.rcon === undefined) {
+      problems.push({ severity: 'error', path: [...at, 'announce'], message: `announce: ${svc.announce} speaks over RCON, and this service has no rcon`, hint: 'add rcon: { port: 25575, password: ${RCON_PASSWORD} }, or announce: { exec: [...] }' })
+    }
+    if (svc.save === 'rcon' && svc.rcon === undefined) {
+      problems.push({ severity: 'error', path: [...at, 'save'], message: 'save: rcon needs rcon', hint: 'add rcon: { port: 25575, password: ${RCON_PASSWORD} }' })
+    }
+  }
   return problems
 }
 

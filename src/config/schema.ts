@@ -7,6 +7,7 @@ import { RETENTION_DURATION_HINT, RETENTION_DURATION_PATTERN } from '../backup/r
 import { argv, duration, name } from './fields.js'
 import { monitorSchema } from '../monitor/schema.js'
 import { cleanupSchema } from '../cleanup/schema.js'
+import { restartSchema } from '../restart/schema.js'
 
 export const levels = ['info', 'warning', 'error', 'critical'] as const
 export type Level = (typeof levels)[number]
@@ -226,6 +227,7 @@ export const configSchema = z
     schedule,
     monitor: monitorSchema,
     cleanup: cleanupSchema,
+    restart: restartSchema,
   })
   .meta({ title: 'ownops configuration' })
 

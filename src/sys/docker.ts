@@ -137,3 +137,18 @@ export async function restartContainer(docker: Docker, nameOrId: string, timeout
   await docker.getContainer(nameOrId).restart({ t: timeoutSec })
 }
 
+
+/** The last `lines` lines of a container's log (stdout and stderr, in order). */
+export async function containerLogTail(docker: Docker, container: string, lines = 50): Promise<string> {
+  const raw = (await docker.getContainer(container).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer
+  const info = await docker.getContainer(container).inspect().catch(() => undefined)
+  if (info?.Config.Tty) return raw.toString('utf8')
+  // Without a TTY the engine frames each chunk: 1 byte stream, 3 zero bytes, 4 bytes length.
+  const parts: Buffer[] = []
+  for (let at = 0; at + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(at + 4)
+    parts.push(raw.subarray(at + 8, at + 8 + size))
+    at += 8 + size
+  }
+  return Buffer.concat(parts).toString('utf8')
+}

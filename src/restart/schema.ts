@@ -1,0 +1,60 @@
+/** The `restart:` section of the config: services ownops restarts safely. */
+import { z } from 'zod'
+import { argv, duration, name } from '../config/fields.js'
+
+const rcon = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535).default(25575),
+  password: z.string().meta({ description: 'rcon.password from server.properties; write ${RCON_PASSWORD} and keep it in the env file.' }),
+  timeout: duration.default('10s'),
+})
+
+const health = z.union([
+  z.literal('docker').meta({ description: 'The container runs and its Docker healthcheck (if it has one) says healthy.' }),
+  z.strictObject({ http: z.string().regex(/^https?:\/\//i, { error: 'expected an http:// or https:// URL' }), status: z.number().int().min(100).max(599).optional(), match: z.string().optional() }),
+  z.strictObject({ tcp: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535) }) }),
+  z.strictObject({ minecraft: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535).default(25565) }) }),
+])
+
+export const restartServiceSchema = z
+  .strictObject({
+    container: z.string().optional().meta({ description: 'The container (default: the service name).' }),
+    rcon: rcon.optional().meta({ description: 'The Minecraft server\'s RCON: used to announce, to save, and to count players.' }),
+    announce: z
+      .union([z.enum(['tellraw', 'say', 'none']), z.strictObject({ exec: argv.meta({ description: 'Run in the container; {message} is replaced by the text, e.g. ["rcon-cli", "say", "{message}"].' }) })])
+      .optional()
+      .meta({ description: 'How players are warned: tellraw (a coloured chat line, needs rcon), say, an exec command, or none (default: tellraw with rcon, else none).' }),
+    save: z
+      .union([z.enum(['rcon', 'none']), z.strictObject({ exec: argv })])
+      .optional()
+      .meta({ description: 'How the world is saved before the stop: rcon (save-all flush, waiting for it), an exec command in the container, or none (default: rcon with rcon, else none).' }),
+    saveTimeout: duration.default('2m').meta({ description: 'How long the save may take.' }),
+    health: health.default('docker').meta({ description: 'When it counts as up again: docker, { http: URL }, { tcp: { port } }, { minecraft: { port } } (with the container running).' }),
+    stopTimeout: duration.default('30s').meta({ description: 'Grace time of the stop (the container\'s own stop signal), then SIGKILL.' }),
+    healthyTimeout: duration.default('3m').meta({ description: 'How long the start may take to become healthy; then one more start, then a critical alert.' }),
+    warnAt: z.array(duration).default(['30m', '15m', '10m', '5m', '1m', '30s', '10s']).meta({ description: 'Countdown offsets before the restart at which players are warned (only those within the delay).' }),
+    ifEmpty: z
+      .strictObject({
+        interval: duration.default('1m').meta({ description: 'How often the player count is asked.' }),
+        maxWait: duration.default('2h').meta({ description: 'How long --if-empty waits for the server to empty (--max-wait overrides).' }),
+        onTimeout: z.enum(['restart', 'give-up']).default('restart').meta({ description: 'When players are still online after maxWait: restart anyway (after the usual warning) or give up.' }),
+      })
+      .prefault({}),
+    messages: z
+      .strictObject({
+        warn: z.string().default('Server restart in {left}{reason}').meta({ description: '{left} (5 minutes), {reason} (": text" or empty), {time} (04:00).' }),
+        now: z.string().default('Server restarting now{reason}'),
+        pending: z.string().default('A server restart is pending: it happens as soon as everyone has left{reason}'),
+        cancelled: z.string().default('Server restart cancelled'),
+      })
+      .prefault({}),
+  })
+  .meta({ description: 'A service ownops restarts: warn, save, stop gracefully, start, wait until healthy.' })
+
+export const restartSchema = z
+  .strictObject({
+    services: z.record(name, restartServiceSchema).default({}).meta({ description: 'Services by name: `ownops restart NAME`. A container without an entry here is restarted with the defaults (no announcements).' }),
+  })
+  .prefault({})
+
+export type RestartService = z.output<typeof restartServiceSchema>

@@ -1,0 +1,236 @@
+/**
+ * Restarts against a real Docker engine: a Minecraft stand-in (test/fixtures/game-server.mjs,
+ * the host's node in a container, real RCON and Server List Ping on loopback) and a web-app
+ * container with a Docker healthcheck. Countdowns are configured in seconds.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest'
+import { BIN, runBin, runCli, tempDir, testEnv } from './helpers/cli.js'
+import { cleanupAll, containerLogs, describeDocker, getDocker, runContainer, uniqueName, type RunningContainer } from './helpers/docker.js'
+import { startHttpPeer, type HttpPeer } from './helpers/http-peer.js'
+
+const FIXTURE = resolve(import.meta.dirname, 'fixtures')
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as { port: number }).port
+  await new Promise((r) => server.close(r))
+  return port
+}
+
+async function startedAt(container: string): Promise<string> {
+  return (await getDocker().getContainer(container).inspect()).State.StartedAt
+}
+
+async function until(what: string, test: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await test())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+interface Notice {
+  level: string
+  title: string
+  body: string
+}
+
+describeDocker('restart: a Minecraft server', () => {
+  let dir: string
+  let done: () => void
+  let state: string
+  let mc: RunningContainer
+  let peer: HttpPeer
+  let rconPort: number
+  let gamePort: number
+  const password = `rcon-${Math.random().toString(36).slice(2)}`
+  const events = () => (existsSync(join(state, 'events.log')) ? readFileSync(join(state, 'events.log'), 'utf8').trim().split('\n') : [])
+  const notices = (): Notice[] => peer.requests.map((r) => JSON.parse(r.body.toString('utf8')) as Notice)
+
+  beforeAll(async () => {
+    ;({ dir, cleanup: done } = tempDir('ownops-restart-mc-'))
+    state = join(dir, 'state-mc')
+    mkdirSync(state)
+    rconPort = await freePort()
+    gamePort = await freePort()
+    peer = await startHttpPeer()
+    mc = await runContainer({
+      name: uniqueName('mc'),
+      cmd: ['node', '/fixture/game-server.mjs'],
+      hostUsr: true,
+      network: 'host',
+      volumes: [`${FIXTURE}:/fixture:ro`, `${state}:/state`],
+      env: { RCON_PORT: String(rconPort), GAME_PORT: String(gamePort), RCON_PASSWORD: password, STATE_DIR: '/state', READY_DELAY_MS: '1500' },
+    })
+    await until('the stand-in to be ready', () => events().includes('READY'))
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      [
+        'notify:',
+        '  channels:',
+        `    ops: { url: "json://127.0.0.1:${peer.port}/hook", levels: [info, warning, error, critical] }`,
+        'restart:',
+        '  services:',
+        '    mc:',
+        `      container: ${mc.name}`,
+        `      rcon: { port: ${rconPort}, password: "${password}" }`,
+        `      health: { minecraft: { port: ${gamePort} } }`,
+        '      warnAt: [3s, 2s, 1s]',
+        '      stopTimeout: 10s',
+        '      healthyTimeout: 30s',
+        '      ifEmpty: { interval: 1s, maxWait: 60s }',
+      ].join('\n'),
+    )
+  }, 120_000)
+
+  beforeEach(() => {
+    writeFileSync(join(state, 'events.log'), '')
+    writeFileSync(join(state, 'players'), '0')
+    peer.requests.length = 0
+  })
+
+  afterAll(async () => {
+    await peer?.close()
+    await cleanupAll()
+    done?.()
+  })
+
+  it('--safe --in: the countdown, the save, then the stop, in that order; healthy again; one notice at the start and one at the end', async () => {
+    const before = await startedAt(mc.name)
+    const r = await runCli(['--json', 'restart', 'mc', '--safe', '--in', '4s', '--reason', 'maintenance'], { env: testEnv(dir), cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    const report = JSON.parse(r.stdout) as { ok: boolean; attempts: number; downtimeMs: number; health: string; saved: string }
+    expect(report).toMatchObject({ ok: true, attempts: 1, saved: 'Saved the game' })
+    expect(report.health).toMatch(/^0\/20 players, 1\.21\.1$/)
+    const seen = events().map((e) => e.replace(/^RCON tellraw @a (.*)$/, (_, json: string) => `tellraw ${(JSON.parse(json) as Array<{ text: string }>)[1]?.text ?? ''}`))
+    expect(seen).toEqual([
+      'tellraw Server restart in 3 seconds: maintenance',
+      'tellraw Server restart in 2 seconds: maintenance',
+      'tellraw Server restart in 1 second: maintenance',
+      'tellraw Server restarting now: maintenance',
+      'RCON save-all flush',
+      'SIGTERM',
+      'START',
+      'READY',
+    ])
+    expect(await startedAt(mc.name)).not.toBe(before)
+    expect(readFileSync(join(state, 'world', 'level.dat'), 'utf8')).toMatch(/^saved /)
+    const n = notices()
+    expect(n.map((x) => [x.level, x.title])).toEqual([
+      ['info', expect.stringMatching(/^restart of mc at \d\d:\d\d/)],
+      ['info', 'mc restarted'],
+    ])
+    expect(n[0]?.body).toMatch(/in 4 seconds\), reason: maintenance$/)
+    expect(n[1]?.body).toMatch(/^mc restarted: healthy after \d+(ms|s) of downtime, reason: maintenance$/)
+    expect(r.stdout + r.stderr).not.toContain(password)
+  }, 90_000)
+
+  it('--if-empty waits while players are online, says a restart is pending, and goes ahead when the count drops to 0', async () => {
+    writeFileSync(join(state, 'players'), '2')
+    const running = runCli(['--json', 'restart', 'mc', '--safe', '--if-empty'], { env: testEnv(dir), cwd: dir })
+    await until('two player counts', () => events().filter((e) => e === 'RCON list').length >= 2)
+    expect(events()).not.toContain('SIGTERM')
+    writeFileSync(join(state, 'players'), '0')
+    const r = await running
+    expect(r.code, r.stderr).toBe(0)
+    const seen = events()
+    const lists = seen.filter((e) => e === 'RCON list').length
+    expect(lists).toBeGreaterThanOrEqual(3)
+    const firstSave = seen.indexOf('RCON save-all flush')
+    expect(seen.slice(0, firstSave).filter((e) => e.startsWith('RCON tellraw')).map((e) => (JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text)).toEqual([
+      'A server restart is pending: it happens as soon as everyone has left',
+      'Server restarting now',
+    ])
+    expect(seen.slice(firstSave)).toEqual(['RCON save-all flush', 'SIGTERM', 'START', 'READY'])
+  }, 90_000)
+
+  it('cancelled during the countdown (restart --cancel from another shell): announced, the container keeps running', async () => {
+    const before = await startedAt(mc.name)
+    const env = testEnv(dir)
+    const child = spawn(process.execPath, [BIN, 'restart', 'mc', '--safe', '--in', '30s', '--reason', 'update'], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+    // warnAt 3s, 2s, 1s: nothing is announced for the first 27 seconds; the notice says when.
+    await until('the start notice', () => peer.requests.length >= 1)
+    const list = await runBin(['--json', 'restart', '--list'], { env, cwd: dir })
+    expect((JSON.parse(list.stdout) as { pending: Array<{ service: string; phase: string; pid: number; reason: string }> }).pending).toEqual([
+      expect.objectContaining({ service: 'mc', phase: 'countdown', pid: child.pid, reason: 'update' }),
+    ])
+    const cancel = await runBin(['restart', '--cancel', 'mc'], { env, cwd: dir })
+    expect(cancel.code, cancel.stderr).toBe(0)
+    expect(await exited).toBe(130)
+    expect(events().map((e) => (e.startsWith('RCON tellraw') ? (JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text : e))).toEqual(['Server restart cancelled'])
+    expect(await startedAt(mc.name)).toBe(before)
+    expect(notices().map((x) => x.title)).toEqual([expect.stringMatching(/^restart of mc at /), 'restart of mc cancelled'])
+    const after = await runBin(['--json', 'restart', '--list'], { env, cwd: dir })
+    expect((JSON.parse(after.stdout) as { pending: unknown[] }).pending).toEqual([])
+  }, 90_000)
+
+  it('a wrong RCON password: the announcement fails loudly in the log, the restart still happens', async () => {
+    writeFileSync(join(dir, 'wrong.yml'), readFileSync(join(dir, 'ownops.yml'), 'utf8').replace(password, 'not-the-password'))
+    const r = await runCli(['--json', '-c', join(dir, 'wrong.yml'), 'restart', 'mc', '--safe'], { env: testEnv(dir), cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/wrong password/)
+    expect(events()).toEqual(['SIGTERM', 'START', 'READY'])
+  }, 90_000)
+})
+
+describeDocker('restart: containers with a Docker healthcheck', () => {
+  let dir: string
+  let done: () => void
+  let peer: HttpPeer
+
+  beforeAll(async () => {
+    ;({ dir, cleanup: done } = tempDir('ownops-restart-web-'))
+    peer = await startHttpPeer()
+  })
+  afterAll(async () => {
+    await peer?.close()
+    await cleanupAll()
+    done?.()
+  })
+
+  it('a web app without any config: stopped, started, and only reported once its healthcheck says healthy', async () => {
+    const web = await runContainer({
+      name: uniqueName('web'),
+      cmd: ['sh', '-c', 'trap "exit 0" TERM; rm -f /tmp/ready; echo booting; (sleep 2; touch /tmp/ready) & while :; do sleep 1; done'],
+      healthcheck: { test: ['CMD', 'test', '-f', '/tmp/ready'], intervalMs: 500, retries: 1 },
+    })
+    await until('healthy', async () => (await getDocker().getContainer(web.name).inspect()).State.Health?.Status === 'healthy')
+    const before = await startedAt(web.name)
+    writeFileSync(join(dir, 'ownops.yml'), `notify:\n  channels:\n    ops: { url: "json://127.0.0.1:${peer.port}/hook", levels: [info, warning, error, critical] }\n`)
+    const r = await runCli(['--json', 'restart', web.name], { env: testEnv(dir), cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    const info = await getDocker().getContainer(web.name).inspect()
+    expect(info.State.StartedAt).not.toBe(before)
+    expect(info.State.Health?.Status).toBe('healthy') // reported only once healthy
+    expect((JSON.parse(r.stdout) as { health: string; attempts: number }).health).toBe('healthy')
+    expect(peer.requests.map((q) => (JSON.parse(q.body.toString('utf8')) as Notice).title)).toEqual([`restart of ${web.name} now`, `${web.name} restarted`])
+  }, 60_000)
+
+  it('never healthy: a second start, then a critical alert with the log tail, exit 1', async () => {
+    const sick = await runContainer({
+      name: uniqueName('sick'),
+      cmd: ['sh', '-c', 'trap "exit 0" TERM; echo "booting at $(date +%s%N)"; echo "ERROR: cannot open /data/config.toml"; while :; do sleep 1; done'],
+      healthcheck: { test: ['CMD', 'false'], intervalMs: 500, retries: 1 },
+    })
+    writeFileSync(
+      join(dir, 'sick.yml'),
+      `notify:\n  channels:\n    ops: { url: "json://127.0.0.1:${peer.port}/hook", levels: [info, warning, error, critical] }\nrestart:\n  services:\n    api:\n      container: ${sick.name}\n      healthyTimeout: 3s\n      stopTimeout: 5s\n`,
+    )
+    peer.requests.length = 0
+    const r = await runCli(['-c', join(dir, 'sick.yml'), 'restart', 'api'], { env: testEnv(dir), cwd: dir })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/api did not come up healthy after 2 starts: unhealthy|starting/)
+    const logs = await containerLogs(sick.name)
+    expect(logs.match(/booting at/g)).toHaveLength(3) // the first start, the restart, one more start
+    const alert = peer.requests.map((q) => JSON.parse(q.body.toString('utf8')) as Notice).find((x) => x.level === 'critical')
+    expect(alert?.title).toBe('restart of api failed')
+    expect(alert?.body).toMatch(/last 50 lines of .*'s log:\n[\s\S]*ERROR: cannot open \/data\/config\.toml/)
+    expect(alert?.body.match(/booting at/g)?.length).toBe(3)
+  }, 60_000)
+})
