@@ -151,7 +151,7 @@ describe("the users' schedules work as generated", () => {
     expect(cron).toContain('\n0 4 * * * camserver flock -n /run/lock/ownops-db-prune.cron.lock timeout 1800 /usr/local/bin/ownops cleanup --only sql 2>&1 | logger -t ownops-db-prune\n')
   })
 
-  it('Minecraft: restarts at 04:00 Monday to Saturday and 12:00 on Sunday, in Tokyo time', () => {
+  it('Minecraft: restarts at 04:00 Monday to Saturday and 12:00 on Sunday, in Tokyo time (the 5-minute countdown starts at :55)', () => {
     const files = renderSystemdUnits(example('minecraft'))
     expect(unit(files, 'ownops-restart-daily.timer')).toContain('OnCalendar=Mon..Sat *-*-* 03:55:00 Asia/Tokyo\n')
     expect(unit(files, 'ownops-restart-weekly.timer')).toContain('OnCalendar=Sun *-*-* 11:55:00 Asia/Tokyo\n')
