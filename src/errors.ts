@@ -8,7 +8,7 @@ export const ExitCode = {
   failed: 1,
   /** Wrong flags or arguments. */
   usage: 2,
-  /** A dependency is unavailable: Docker engine down, database unreachable, command not built. */
+  /** A dependency is unavailable: Docker engine down, database unreachable, no systemd for --detach. */
   unavailable: 69,
   /** A bug in ownops: the message says so and asks for a report. */
   internal: 70,
@@ -29,7 +29,7 @@ export const exitCodeTable: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.ok, 'success'],
   [ExitCode.failed, 'ran, but found problems (a target failed, a check is critical)'],
   [ExitCode.usage, 'usage error (unknown flag, missing argument)'],
-  [ExitCode.unavailable, 'a dependency is unavailable (Docker engine, database, command not built)'],
+  [ExitCode.unavailable, 'a dependency is unavailable (Docker engine, database, systemd)'],
   [ExitCode.internal, 'internal error in ownops (please report it)'],
   [ExitCode.tempfail, 'temporary failure: another ownops run holds the lock'],
   [ExitCode.noperm, 'permission denied (docker.sock, state or lock directory)'],

@@ -41,3 +41,8 @@ export {
 export { planSchedule, type SchedulePlan, type ScheduledJob, type BootUnit } from './schedule/jobs.js'
 export { renderSystemdUnits, isGenerated, GENERATED_MARK, type GeneratedFile } from './schedule/units.js'
 export { renderCronD } from './schedule/crond.js'
+export { parseByteSize, formatBytes } from './text.js'
+export { planLogSteps, planSizeCap, rotationSet, type LogFile, type LogStep } from './cleanup/logs.js'
+export { sqlStatements } from './cleanup/sql.js'
+export { refusedRoot } from './cleanup/roots.js'
+export { restartTime, countdownOffsets, parsePlayerList, formatLeft } from './restart/plan.js'
