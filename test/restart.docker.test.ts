@@ -194,9 +194,11 @@ describeDocker('restart: containers with a Docker healthcheck', () => {
     done?.()
   })
 
-  it('a web app without any config: stopped, started, and only reported once its healthcheck says healthy', async () => {
+  it('a web app without any config: stopped, started, and only reported once its healthcheck says healthy; found as a compose service too', async () => {
+    const project = `ownops-test-${Math.random().toString(36).slice(2, 8)}`
     const web = await runContainer({
       name: uniqueName('web'),
+      labels: { 'com.docker.compose.project': project, 'com.docker.compose.service': 'web' },
       cmd: ['sh', '-c', 'trap "exit 0" TERM; rm -f /tmp/ready; echo booting; (sleep 2; touch /tmp/ready) & while :; do sleep 1; done'],
       healthcheck: { test: ['CMD', 'test', '-f', '/tmp/ready'], intervalMs: 500, retries: 1 },
     })
@@ -210,6 +212,13 @@ describeDocker('restart: containers with a Docker healthcheck', () => {
     expect(info.State.Health?.Status).toBe('healthy') // reported only once healthy
     expect((JSON.parse(r.stdout) as { health: string; attempts: number }).health).toBe('healthy')
     expect(peer.requests.map((q) => (JSON.parse(q.body.toString('utf8')) as Notice).title)).toEqual([`restart of ${web.name} now`, `${web.name} restarted`])
+
+    writeFileSync(join(dir, 'compose.yml'), `restart:\n  services:\n    site:\n      compose: { project: ${project}, service: web }\n`)
+    const second = info.State.StartedAt
+    const c = await runCli(['--json', '-c', join(dir, 'compose.yml'), 'restart', 'site'], { env: testEnv(dir), cwd: dir })
+    expect(c.code, c.stderr).toBe(0)
+    expect(JSON.parse(c.stdout)).toMatchObject({ ok: true, service: 'site', container: web.name })
+    expect(await startedAt(web.name)).not.toBe(second)
   }, 60_000)
 
   it('never healthy: a second start, then a critical alert with the log tail, exit 1', async () => {

@@ -50,6 +50,7 @@ interface PendingRecord {
 
 interface Resolved {
   name: string
+  /** Found through the compose labels at run time when the service names a compose service. */
   container: string
   svc: RestartService
   health: HealthCheck
@@ -78,6 +79,15 @@ function resolve(ctx: Ctx, name: string): Resolved {
 
 async function requireContainer(ctx: Ctx, r: Resolved): Promise<Docker> {
   const docker = await ctx.docker()
+  if (r.svc.compose !== undefined) {
+    const { project, service } = r.svc.compose
+    const found = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`] }) })
+    const first = found.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, '')).sort()[0]
+    if (first === undefined) {
+      throw new OwnopsError(`no container of compose service ${service} in project ${project}`, { exitCode: ExitCode.usage, hint: `docker compose -p ${project} ps shows its containers (restart.services.${r.name}.compose)` })
+    }
+    r.container = first
+  }
   const info = await docker.getContainer(r.container).inspect().catch(() => undefined)
   if (info === undefined) {
     const services = Object.keys(ctx.config().config.restart.services)
@@ -180,7 +190,7 @@ export async function runRestart(ctx: Ctx, opts: RestartOptions): Promise<Comman
   const maxWait = opts.maxWait !== undefined ? parseDuration(opts.maxWait) : parseDuration(r.svc.ifEmpty.maxWait)
   if (maxWait === undefined) throw new OwnopsError(`--max-wait: not a duration: ${String(opts.maxWait)}`, { exitCode: ExitCode.usage })
   const steps = [
-    `restart ${r.name} (container ${r.container}) ${delay > 1000 ? `at ${formatClock(when, true)}, in ${formatLeft(delay)}` : 'now'}${opts.reason ? `, reason: ${opts.reason}` : ''}`,
+    `restart ${r.name} (${r.svc.compose ? `compose service ${r.svc.compose.service} of project ${r.svc.compose.project}` : `container ${r.container}`}) ${delay > 1000 ? `at ${formatClock(when, true)}, in ${formatLeft(delay)}` : 'now'}${opts.reason ? `, reason: ${opts.reason}` : ''}`,
     ...(opts.safe ? [offsets.length > 0 ? `warn players (${r.announce === 'none' ? 'no announcer configured' : typeof r.announce === 'string' ? `RCON ${r.announce}` : 'exec'}) ${offsets.map((o) => formatLeft(o)).join(', ')} before` : `no countdown warnings${r.announce === 'none' ? ' (no announcer configured)' : ''}`] : []),
     ...(opts.ifEmpty ? [`then wait until nobody is online, at most ${formatLeft(maxWait)}; then ${r.svc.ifEmpty.onTimeout === 'restart' ? 'restart anyway' : 'give up'}`] : []),
     ...(opts.safe ? [`save: ${r.save === 'none' ? 'none' : r.save === 'rcon' ? 'RCON save-all flush' : `exec ${r.save.exec.join(' ')}`}`] : []),

@@ -19,6 +19,10 @@ const health = z.union([
 export const restartServiceSchema = z
   .strictObject({
     container: z.string().optional().meta({ description: 'The container (default: the service name).' }),
+    compose: z
+      .strictObject({ project: z.string(), service: z.string() })
+      .optional()
+      .meta({ description: 'Or a Docker Compose service: its container is found by the labels compose sets (com.docker.compose.project / .service).' }),
     rcon: rcon.optional().meta({ description: 'The Minecraft server\'s RCON: used to announce, to save, and to count players.' }),
     announce: z
       .union([z.enum(['tellraw', 'say', 'none']), z.strictObject({ exec: argv.meta({ description: 'Run in the container; {message} is replaced by the text, e.g. ["rcon-cli", "say", "{message}"].' }) })])
