@@ -290,6 +290,9 @@ async function foreground(ctx: Ctx, r: Resolved, opts: RestartOptions, when: Dat
       log.warn('restart cancelled')
       if (opts.safe) await announce(ctx, r, renderMessage(r.svc.messages.cancelled, { reason: opts.reason }), 'cancelled')
       await ctx.notifySafely({ level: 'info', title: `restart of ${r.name} cancelled`, body: `the restart of ${r.name} planned for ${formatClock(when)} was cancelled; ${r.container} keeps running`, source })
+      const reason: unknown = ctx.signal.reason
+      const code = reason instanceof OwnopsError ? reason.exitCode : ExitCode.sigint
+      throw new OwnopsError(`restart of ${r.name} cancelled; ${r.container} keeps running (nothing was stopped)`, { exitCode: code })
     }
     throw error
   } finally {
