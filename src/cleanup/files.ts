@@ -9,10 +9,14 @@ import type { Dirent, Stats } from 'node:fs'
 import { lstat, readdir, realpath, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import picomatch from 'picomatch'
+import { mapLimit } from '../concurrency.js'
 import { formatDuration, parseDuration } from '../duration.js'
 import { refusedRoot, isInside } from './roots.js'
 import type { FilesRule } from './schema.js'
 import { record, ruleReport, type RuleEnv, type RuleReport } from './types.js'
+
+/** lstat calls in flight per directory: enough to keep the thread pool busy, bounded for huge directories. */
+const LOOKS = 64
 
 export interface Subtree {
   newest: number
@@ -39,17 +43,17 @@ export async function scanTree(path: string, stats: Stats, isExcluded: (rel: str
   } catch {
     return { ...tree, newest: Number.POSITIVE_INFINITY } // unreadable: never counts as old
   }
-  for (const entry of names) {
+  // lstat the entries of a directory together: the thread pool works on them in parallel.
+  const subs = await mapLimit(names, LOOKS, async (entry) => {
     const child = join(path, entry.name)
     const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`
-    let childStats: Stats
-    try {
-      childStats = await lstat(child)
-    } catch {
-      continue // gone meanwhile
-    }
-    if (isExcluded(childRel)) tree.excluded = true
+    const childStats = await lstat(child).catch(() => undefined) // gone meanwhile
+    if (childStats === undefined) return undefined
     const sub = await scanTree(child, childStats, isExcluded, childRel)
+    return isExcluded(childRel) ? { ...sub, excluded: true } : sub
+  })
+  for (const sub of subs) {
+    if (sub === undefined) continue
     tree.newest = Math.max(tree.newest, sub.newest)
     tree.bytes += sub.bytes
     tree.entries += sub.entries
@@ -92,16 +96,15 @@ export async function runFilesRule(name: string, rule: FilesRule, env: RuleEnv):
       return
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : 1))
-    for (const entry of entries) {
-      const path = join(dir, entry.name)
+    const looked = await mapLimit(entries, LOOKS, async (entry) => {
       const entryRel = rel === '' ? entry.name : `${rel}/${entry.name}`
-      if (excluded(entryRel)) continue
-      let stats: Stats
-      try {
-        stats = await lstat(path)
-      } catch {
-        continue
-      }
+      if (excluded(entryRel)) return undefined
+      const stats = await lstat(join(dir, entry.name)).catch(() => undefined) // gone meanwhile
+      return stats === undefined ? undefined : { path: join(dir, entry.name), entryRel, stats }
+    })
+    for (const item of looked) {
+      if (item === undefined) continue
+      const { path, entryRel, stats } = item
       const isDir = stats.isDirectory()
       if (!isDir && !stats.isFile() && !stats.isSymbolicLink()) continue // sockets, FIFOs, devices
       if (matches(entryRel)) {
