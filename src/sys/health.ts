@@ -4,10 +4,10 @@
  * too: an HTTP status, a TCP connect, or a Minecraft Server List Ping.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { packetComplete, parseStatusResponse, statusRequest } from '../monitor/checks/minecraft.js'
+import { pingServer } from '../monitor/checks/minecraft.js'
 import type { Docker } from './docker.js'
 import { probeHttp } from './http-probe.js'
-import { tcpConnect, tcpExchange } from './net.js'
+import { tcpConnect } from './net.js'
 
 export type HealthCheck =
   | { kind: 'docker' }
@@ -60,8 +60,7 @@ export async function probeHealth(docker: Docker, container: string, check: Heal
         await tcpConnect(check.host, check.port, timeoutMs, signal)
         return { ok: true, detail: 'accepts connections' }
       case 'minecraft': {
-        const exchange = await tcpExchange(check.host, check.port, statusRequest(check.host, check.port), packetComplete, timeoutMs, signal)
-        const status = parseStatusResponse(exchange.data)
+        const status = await pingServer(check.host, check.port, timeoutMs, signal)
         return { ok: true, detail: `${status.online}/${status.max} players, ${status.version}` }
       }
     }

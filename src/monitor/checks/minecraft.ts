@@ -114,6 +114,12 @@ function chatText(value: unknown): string {
   return ''
 }
 
+/** One Server List Ping: the server's status and how long the exchange took. */
+export async function pingServer(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<ServerStatus & { ms: number }> {
+  const exchange = await tcpExchange(host, port, statusRequest(host, port), packetComplete, timeoutMs, signal)
+  return { ...parseStatusResponse(exchange.data), ms: exchange.totalMs }
+}
+
 export const minecraft: CheckKind<MinecraftSpec> = {
   usesDocker: false,
   recoverable: true,
@@ -123,9 +129,7 @@ export const minecraft: CheckKind<MinecraftSpec> = {
     let status: ServerStatus
     let ms: number
     try {
-      const exchange = await tcpExchange(spec.host, spec.port, statusRequest(spec.host, spec.port), packetComplete, ctx.timeoutMs, ctx.signal)
-      ms = exchange.totalMs
-      status = parseStatusResponse(exchange.data)
+      ;({ ms, ...status } = await pingServer(spec.host, spec.port, ctx.timeoutMs, ctx.signal))
     } catch (error) {
       if (ctx.signal.aborted) throw error
       const reason = (error as Error).message
