@@ -5,6 +5,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { processAlive } from '../sys/host.js'
 import { MANIFEST_VERSION, parsePartialName, type Manifest } from './artifact.js'
 
 export interface BackupEntry {
@@ -114,15 +115,5 @@ export async function readManifest(path: string): Promise<Manifest | undefined> 
     return value as Manifest
   } catch {
     return undefined
-  }
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

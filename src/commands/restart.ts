@@ -12,14 +12,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { CommandResult, Ctx } from '../context.js'
 import { formatDuration, parseDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
-import { packetComplete, parseStatusResponse, statusRequest } from '../monitor/checks/minecraft.js'
+import { pingServer } from '../monitor/checks/minecraft.js'
 import { chatCommand, countdownOffsets, detachArgv, formatClock, formatLeft, parsePlayerList, renderMessage, restartTime, type Tone } from '../restart/plan.js'
 import { restartServiceSchema, type RestartService } from '../restart/schema.js'
-import { containerLogTail, type Docker } from '../sys/docker.js'
+import { containerLogTail } from '../sys/docker.js'
 import { execCapture, stopContainer } from '../sys/docker-exec.js'
 import { describeHealth, waitHealthy, type HealthCheck } from '../sys/health.js'
-import { tcpExchange } from '../sys/net.js'
 import { RconClient } from '../sys/rcon.js'
+import { processAlive } from '../sys/host.js'
 import { systemdRunning } from '../sys/systemd.js'
 import { didYouMean, renderTable } from '../text.js'
 
@@ -77,7 +77,7 @@ function resolve(ctx: Ctx, name: string): Resolved {
   }
 }
 
-async function requireContainer(ctx: Ctx, r: Resolved): Promise<Docker> {
+async function requireContainer(ctx: Ctx, r: Resolved): Promise<void> {
   const docker = await ctx.docker()
   if (r.svc.compose !== undefined) {
     const { project, service } = r.svc.compose
@@ -97,17 +97,16 @@ async function requireContainer(ctx: Ctx, r: Resolved): Promise<Docker> {
       hint: services.length > 0 ? `configured services: ${services.join(', ')}` : 'docker ps shows the containers; restart.services configures announcements, saves and health checks',
     })
   }
-  return docker
 }
 
 // ---------------------------------------------------------------------------------------
 // talking to the players
 // ---------------------------------------------------------------------------------------
 
-async function withRcon<T>(r: Resolved, run: (client: RconClient) => Promise<T>): Promise<T> {
+async function withRcon<T>(r: Resolved, run: (client: RconClient) => Promise<T>, timeoutMs?: number): Promise<T> {
   const rcon = r.svc.rcon
   if (rcon === undefined) throw new OwnopsError(`restart.services.${r.name} has no rcon`, { exitCode: ExitCode.config })
-  const client = await RconClient.connect({ host: rcon.host, port: rcon.port, password: rcon.password, timeoutMs: parseDuration(rcon.timeout) ?? 10_000 })
+  const client = await RconClient.connect({ host: rcon.host, port: rcon.port, password: rcon.password, timeoutMs: timeoutMs ?? parseDuration(rcon.timeout) ?? 10_000 })
   try {
     return await run(client)
   } finally {
@@ -143,8 +142,7 @@ async function playerCount(ctx: Ctx, r: Resolved): Promise<{ online: number; nam
   }
   if (r.health.kind === 'minecraft') {
     const { host, port } = r.health
-    const exchange = await tcpExchange(host, port, statusRequest(host, port), packetComplete, 10_000, ctx.signal)
-    return { online: parseStatusResponse(exchange.data).online, names: [] }
+    return { online: (await pingServer(host, port, 10_000, ctx.signal)).online, names: [] }
   }
   throw new OwnopsError(`--if-empty needs the player count: restart.services.${r.name} has neither rcon nor a minecraft health check`, { exitCode: ExitCode.config, hint: 'add rcon: { password: ${RCON_PASSWORD} }' })
 }
@@ -153,17 +151,7 @@ async function save(ctx: Ctx, r: Resolved): Promise<string | undefined> {
   const timeoutMs = parseDuration(r.svc.saveTimeout) ?? 120_000
   try {
     if (r.save === 'none') return undefined
-    if (r.save === 'rcon') {
-      const rcon = r.svc.rcon
-      if (rcon === undefined) throw new Error('no rcon configured')
-      const client = await RconClient.connect({ host: rcon.host, port: rcon.port, password: rcon.password, timeoutMs })
-      try {
-        const reply = await client.command('save-all flush')
-        return reply.trim() || 'saved'
-      } finally {
-        client.close()
-      }
-    }
+    if (r.save === 'rcon') return (await withRcon(r, (c) => c.command('save-all flush'), timeoutMs)).trim() || 'saved'
     const result = await execCapture(await ctx.docker(), r.container, r.save.exec)
     if (result.exitCode !== 0) throw new Error(`${r.save.exec[0] ?? ''} exited ${result.exitCode}: ${result.stderr.trim().slice(0, 200)}`)
     return result.stdout.trim().split('\n').pop() || 'saved'
@@ -214,18 +202,22 @@ async function foreground(ctx: Ctx, r: Resolved, opts: RestartOptions, when: Dat
     const ms = at - ctx.clock().getTime()
     if (ms > 0) await sleep(ms, undefined, { signal: ctx.signal })
   }
+  /** Warns at each offset before `at`, then waits for `at`. */
+  const countdown = async (at: number, warnings: number[]) => {
+    for (const offset of warnings) {
+      await waitUntil(at - offset)
+      log.info(`restart of ${r.name} in ${formatLeft(offset)}`)
+      await announce(ctx, r, renderMessage(r.svc.messages.warn, { left: offset, reason: opts.reason, time: new Date(at) }), 'warn')
+    }
+    await waitUntil(at)
+  }
   await store.write(stateName(r.name), record)
   let restarting = false
   try {
     const delay = when.getTime() - ctx.clock().getTime()
     await ctx.notifySafely({ level: 'info', title: `restart of ${r.name} ${delay > 1000 ? `at ${formatClock(when)}` : 'now'}`, body: `restart of ${r.name} ${delay > 1000 ? `at ${formatClock(when, true)} (in ${formatLeft(delay)})` : 'now'}${reasonText}`, source })
     if (delay > 1000) log.info({ at: when.toISOString() }, `restart of ${r.name} in ${formatLeft(delay)} (${formatClock(when)}); Ctrl-C cancels`)
-    for (const offset of offsets) {
-      await waitUntil(when.getTime() - offset)
-      log.info(`restart of ${r.name} in ${formatLeft(offset)}`)
-      await announce(ctx, r, renderMessage(r.svc.messages.warn, { left: offset, reason: opts.reason, time: when }), 'warn')
-    }
-    await waitUntil(when.getTime())
+    await countdown(when.getTime(), offsets)
 
     if (opts.ifEmpty) {
       record.phase = 'waiting for players'
@@ -250,12 +242,8 @@ async function foreground(ctx: Ctx, r: Resolved, opts: RestartOptions, when: Dat
             return { exitCode: ExitCode.failed, report: { ok: false, service: r.name, gaveUp: true }, text: `${text}\n` }
           }
           log.info(`players still online after ${formatLeft(maxWaitMs)}; restarting anyway`)
-          if (opts.safe) {
-            for (const offset of countdownOffsets(60_000, r.svc.warnAt)) {
-              await announce(ctx, r, renderMessage(r.svc.messages.warn, { left: offset, reason: opts.reason }), 'warn')
-              await sleep(offset - (countdownOffsets(offset - 1, r.svc.warnAt)[0] ?? 0), undefined, { signal: ctx.signal })
-            }
-          }
+          // A last minute of warnings (the warnAt offsets within it).
+          if (opts.safe) await countdown(ctx.clock().getTime() + 60_000, countdownOffsets(60_000, r.svc.warnAt))
           break
         }
         if (!announced && opts.safe && online > 0) {
@@ -343,26 +331,14 @@ async function detach(ctx: Ctx, r: Resolved, opts: RestartOptions, when: Date, o
   return { exitCode: ExitCode.ok, report: { detached: true, unit: `${unit}.timer`, when: when.toISOString() }, text: `restart of ${r.name} at ${formatClock(when, true)} handed to systemd (${unit}.timer); ownops restart --list shows it, ownops restart --cancel ${r.name} cancels it\n` }
 }
 
-function alive(pid: number): boolean {
-  if (pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 async function pendingRecords(ctx: Ctx): Promise<PendingRecord[]> {
   const store = ctx.stateStore()
-  const { readdir } = await import('node:fs/promises')
-  const names = await readdir(store.dir).catch(() => [] as string[])
   const records: PendingRecord[] = []
-  for (const file of names.filter((n) => /^restart-.+\.json$/.test(n)).sort()) {
-    const record = await store.read<PendingRecord | undefined>(file.slice(0, -5), undefined)
+  for (const name of await store.list('restart-')) {
+    const record = await store.read<PendingRecord | undefined>(name, undefined)
     if (record === undefined || typeof record.service !== 'string') continue
-    if (record.detached === undefined && !alive(record.pid)) {
-      await store.remove(file.slice(0, -5)) // its process is gone
+    if (record.detached === undefined && !processAlive(record.pid)) {
+      await store.remove(name) // its process is gone
       continue
     }
     records.push(record)
@@ -395,7 +371,7 @@ async function cancelPending(ctx: Ctx, service: string): Promise<CommandResult> 
   } else {
     process.kill(record.pid, 'SIGINT')
     // Wait for it to announce the cancellation and clean up.
-    for (let i = 0; i < 100 && alive(record.pid); i++) await sleep(100)
+    for (let i = 0; i < 100 && processAlive(record.pid); i++) await sleep(100)
   }
   return { exitCode: ExitCode.ok, report: { cancelled: service }, text: `restart of ${service} cancelled; ${record.container} keeps running\n` }
 }

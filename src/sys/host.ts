@@ -94,3 +94,15 @@ export async function readLoadavg(file = '/proc/loadavg'): Promise<[number, numb
 export function cpuCount(): number {
   return availableParallelism()
 }
+
+/** Whether a process with this pid exists on this host (one of another user's counts too). */
+export function processAlive(pid: number): boolean {
+  if (pid <= 0) return false
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

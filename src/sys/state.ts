@@ -4,7 +4,7 @@
  * warning, never a crash.
  */
 import { existsSync } from 'node:fs'
-import { readFile, rm } from 'node:fs/promises'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { writeFileAtomic } from './atomic.js'
@@ -41,6 +41,12 @@ export class StateStore {
     }
     this.log?.warn({ file }, 'state file is corrupt; starting from a fresh state')
     return fallback
+  }
+
+  /** Names of the state files that start with `prefix` (without .json), sorted. */
+  async list(prefix: string): Promise<string[]> {
+    const files = await readdir(this.dir).catch(() => [] as string[])
+    return files.filter((f) => f.startsWith(prefix) && f.endsWith('.json')).map((f) => f.slice(0, -5)).sort()
   }
 
   exists(name: string): boolean {
