@@ -19,8 +19,8 @@ import { RconClient, RconError } from '../sys/rcon.js'
 import { ownopsVersion } from '../version.js'
 import { Artifact, timestampId, type Manifest } from './artifact.js'
 import { readCatalog, targetDir, type Catalog } from './catalog.js'
-import { sources } from './sources/index.js'
-import { DumpFailure, type SourceEnv } from './sources/types.js'
+import { sources } from '../targets/index.js'
+import { DumpFailure, type SourceEnv } from '../targets/types.js'
 
 export interface RunEnv {
   config: Config
@@ -70,7 +70,7 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
     if (target.before !== undefined) await runHook('before', target.before, run, log, true)
 
     const sourceEnv: SourceEnv = { target: name, log, signal: run.signal, docker: run.docker, env: run.env, dir, id }
-    const source = sources[target.type] as { prepare(t: BackupTarget, e: SourceEnv): Promise<import('./sources/types.js').Dump> }
+    const source = sources[target.type] as { prepare(t: BackupTarget, e: SourceEnv): Promise<import('../targets/types.js').Dump> }
     const dump = await source.prepare(target, sourceEnv)
 
     const stopped = await stopContainers(name, target, dump.needsRunning ?? [], run, log, report)

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import type { BackupEntry } from '../backup/catalog.js'
-import { DumpFailure, tail } from '../backup/sources/types.js'
+import { DumpFailure, tail } from '../targets/types.js'
 
 export async function decompressFile(entry: BackupEntry, file: string, signal: AbortSignal): Promise<void> {
   const out = createWriteStream(file, { mode: 0o600, flags: 'wx' })

@@ -7,9 +7,9 @@
  */
 import type { BackupTarget } from '../config/schema.js'
 import { ExitCode, OwnopsError } from '../errors.js'
-import { resolveSqlitePath } from '../backup/sources/sqlite.js'
-import { mysqlExecEnv } from '../backup/sources/mysql.js'
-import { DumpFailure, tail } from '../backup/sources/types.js'
+import { resolveSqlitePath } from '../targets/sqlite.js'
+import { mysqlExecEnv } from '../targets/mysql.js'
+import { DumpFailure, tail } from '../targets/types.js'
 import type { Docker } from './docker.js'
 import { execCapture, inspectContainer } from './docker-exec.js'
 

@@ -5,9 +5,9 @@
  */
 import type { Writable } from 'node:stream'
 import type { Logger } from 'pino'
-import type { Docker } from '../../sys/docker.js'
-import type { Manifest } from '../artifact.js'
-import { ExitCode, OwnopsError } from '../../errors.js'
+import type { Docker } from '../sys/docker.js'
+import type { Manifest } from '../backup/artifact.js'
+import { ExitCode, OwnopsError } from '../errors.js'
 
 export interface SourceEnv {
   target: string

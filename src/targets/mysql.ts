@@ -4,10 +4,10 @@
  * InnoDB snapshot without locking), routines, triggers and events; gzip'd on the way to the
  * artifact. The password travels in the exec environment (MYSQL_PWD), never in argv.
  */
-import type { BackupTarget } from '../../config/schema.js'
-import { ExitCode, OwnopsError } from '../../errors.js'
-import { compressInto } from '../../sys/compress.js'
-import { execCapture, execToStream, inspectContainer } from '../../sys/docker-exec.js'
+import type { BackupTarget } from '../config/schema.js'
+import { ExitCode, OwnopsError } from '../errors.js'
+import { compressInto } from '../sys/compress.js'
+import { execCapture, execToStream, inspectContainer } from '../sys/docker-exec.js'
 import { endAndWait } from './postgres.js'
 import { DumpFailure, tail, type Source } from './types.js'
 

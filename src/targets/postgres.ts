@@ -8,10 +8,10 @@
  */
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { BackupTarget } from '../../config/schema.js'
-import { ExitCode, OwnopsError } from '../../errors.js'
-import { compressInto } from '../../sys/compress.js'
-import { execCapture, execToStream, inspectContainer } from '../../sys/docker-exec.js'
+import type { BackupTarget } from '../config/schema.js'
+import { ExitCode, OwnopsError } from '../errors.js'
+import { compressInto } from '../sys/compress.js'
+import { execCapture, execToStream, inspectContainer } from '../sys/docker-exec.js'
 import { DumpFailure, tail, type Dump, type Source, type SourceEnv } from './types.js'
 
 type PostgresTarget = Extract<BackupTarget, { type: 'postgres' }>

@@ -1,5 +1,5 @@
 /** The backup sources by config `type`. */
-import type { BackupTargetType } from '../../config/schema.js'
+import type { BackupTargetType } from '../config/schema.js'
 import { directory } from './directory.js'
 import { mysql } from './mysql.js'
 import { postgres } from './postgres.js'

@@ -9,11 +9,11 @@ import { createReadStream } from 'node:fs'
 import { open, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import type { BackupTarget } from '../../config/schema.js'
-import { ExitCode, OwnopsError } from '../../errors.js'
-import { compressInto, compressionExt } from '../../sys/compress.js'
-import { hostPathInContainer, inspectContainer } from '../../sys/docker-exec.js'
-import { partialName } from '../artifact.js'
+import type { BackupTarget } from '../config/schema.js'
+import { ExitCode, OwnopsError } from '../errors.js'
+import { compressInto, compressionExt } from '../sys/compress.js'
+import { hostPathInContainer, inspectContainer } from '../sys/docker-exec.js'
+import { partialName } from '../backup/artifact.js'
 import { DumpFailure, tail, type Source } from './types.js'
 
 type SqliteTarget = Extract<BackupTarget, { type: 'sqlite' }>
@@ -82,7 +82,7 @@ async function assertSqliteFile(path: string, target: string): Promise<void> {
 }
 
 /** The database file's host path (through the container's mount when it lives in one). */
-export async function resolveSqlitePath(target: { path: string; container?: string | undefined }, env: { docker(): Promise<import('../../sys/docker.js').Docker> }): Promise<{ path: string; container?: string }> {
+export async function resolveSqlitePath(target: { path: string; container?: string | undefined }, env: { docker(): Promise<import('../sys/docker.js').Docker> }): Promise<{ path: string; container?: string }> {
   if (target.container === undefined) return { path: target.path }
   const facts = await inspectContainer(await env.docker(), target.container)
   return { path: hostPathInContainer(facts, target.path), container: facts.name }
