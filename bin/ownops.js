@@ -20,6 +20,10 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   } catch {}
   const { main } = await import('../dist/cli.js')
   process.exitCode = await main(process.argv)
-  // Do not wait for idle sockets (Docker keep-alive) to close.
-  setImmediate(() => process.exit(process.exitCode))
+  // Exit without waiting for idle sockets (Docker keep-alive) to close, but only once stdout
+  // has handed everything to the pipe or file: a reader slower than ownops (`| jq`, `| less`)
+  // gets the whole output. The callback of an empty write runs after every earlier write.
+  const exit = () => process.exit(process.exitCode)
+  if (process.stdout.writableLength > 0 && !process.stdout.destroyed) process.stdout.write('', exit)
+  else setImmediate(exit)
 }
