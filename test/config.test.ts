@@ -174,7 +174,7 @@ describe('interpolation and the env file', () => {
   })
 
   it('reads the env file named by envFile:, with the process environment taking precedence', () => {
-    const envFile = write('ownops.env', '# secrets\nexport HOOK="discord://111/from-file"\nPASS=\'p@ss: #word\'\nOVERRIDE=file\n')
+    const envFile = write('ownops.env', '# secrets\nHOOK="discord://111/from-file"\nPASS=\'p@ss: #word\'\nOVERRIDE=file\n')
     const file = write('ownops.yml', `envFile: ${envFile}\nnotify:\n  channels:\n    a: { url: "\${HOOK}" }\n    b: { url: "json://\${OVERRIDE}/x" }\nbackup:\n  targets:\n    db:\n      type: mysql\n      container: db\n      password: \${PASS}\n`)
     const result = checkConfig({ path: file, env: { OVERRIDE: 'env' }, cwd: dir })
     expect(result.problems).toEqual([])
@@ -207,11 +207,14 @@ describe('interpolation and the env file', () => {
     expect(db?.type === 'mysql' && db.password).toBe("x\n  evil: [1, 2]\n# '")
   })
 
-  it('parses env files like systemd and compose do, and reports bad lines', () => {
-    expect(parseEnvFile('A=1\n B = two words # comment\nC="q\\"uote"\nbad line\n')).toEqual({
-      vars: { A: '1', B: 'two words', C: 'q"uote' },
-      problems: [{ line: 4, message: 'expected KEY=value' }],
-    })
+  it('parses env files like systemd does (an inline # stays in the value), and reports bad lines', () => {
+    const { vars, problems } = parseEnvFile('A=1\n B = two words # comment\nC="q\\"uote"\nbad line\n')
+    expect(vars).toEqual({ A: '1', B: 'two words # comment', C: 'q"uote' })
+    expect(problems.map((p) => [p.line, p.severity])).toEqual([
+      [2, 'warning'],
+      [4, 'error'],
+    ])
+    expect(problems[1]?.message).toBe('expected KEY=value, got "bad line": systemd ignores this line')
   })
 })
 

@@ -42,6 +42,8 @@ export interface ConfigCheck {
   file: string | undefined
   problems: ConfigProblem[]
   loaded?: LoadedConfig
+  /** Files that could not be read for lack of permission (the config, or the env file when a variable it may hold is missing). */
+  denied?: string[]
 }
 
 /** Where the config comes from, in order: --config, $OWNOPS_CONFIG, ./ownops.yml, /etc/ownops/ownops.yml. */
@@ -72,8 +74,9 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     const message = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : `cannot read: ${(error as Error).message}`
-    const hint = code === 'ENOENT' ? (explicit ? 'check the path given with --config or $OWNOPS_CONFIG' : undefined) : code === 'EACCES' ? 'run as a user that can read it (root, or fix its mode)' : undefined
-    return { file, problems: [{ severity: 'error', file: display, path: [], message, ...(hint === undefined ? {} : { hint }) }] }
+    const denied = code === 'EACCES' || code === 'EPERM'
+    const hint = code === 'ENOENT' ? (explicit ? 'check the path given with --config or $OWNOPS_CONFIG' : undefined) : denied ? `run as a user that can read ${file}, or let this user read it (e.g. chgrp GROUP ${file} && chmod 640 ${file})` : undefined
+    return { file, problems: [{ severity: 'error', file: display, path: [], message, ...(hint === undefined ? {} : { hint }) }], ...(denied ? { denied: [file] } : {}) }
   }
 
   const lineCounter = new LineCounter()
@@ -91,14 +94,19 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
   const envFilePath = typeof rawEnvFile === 'string' ? resolve(file, '..', rawEnvFile) : (options.defaultEnvFile ?? DEFAULT_ENV_FILE)
   let fileVars: Record<string, string> = {}
   let envFile: string | undefined
+  /** The env file exists but this user may not read it: a job run as another user under a unit
+   * that loads it (EnvironmentFile=) has its variables in the environment already. */
+  let envFileDenied = false
   if (existsSync(envFilePath)) {
     try {
       const parsed = parseEnvFile(readFileSync(envFilePath, 'utf8'))
       fileVars = parsed.vars
       envFile = envFilePath
-      for (const p of parsed.problems) problems.push({ severity: 'error', file: envFilePath, line: p.line, path: [], message: p.message, hint: 'each line is KEY=value, or a # comment' })
+      for (const p of parsed.problems) problems.push({ severity: p.severity, file: envFilePath, line: p.line, path: [], message: p.message, ...(p.hint ? { hint: p.hint } : {}) })
     } catch (error) {
-      problems.push({ severity: 'error', file: envFilePath, path: [], message: `cannot read env file: ${(error as Error).message}`, hint: 'fix its permissions, or remove envFile:' })
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EACCES' || code === 'EPERM') envFileDenied = true
+      else problems.push({ severity: 'error', file: envFilePath, path: [], message: `cannot read env file: ${(error as Error).message}`, hint: 'fix its permissions, or remove envFile:' })
     }
   } else if (typeof rawEnvFile === 'string') {
     problems.push({ severity: 'warning', file: display, line: locate(['envFile']), path: ['envFile'], message: `env file ${envFilePath} not found`, hint: 'create it (mode 0600) or remove the envFile key' })
@@ -120,8 +128,10 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
           file: display,
           line: node.range ? lineCounter.linePos(node.range[0]).line : undefined,
           path,
-          message: `\${${missing}} is not set`,
-          hint: `set ${missing} in the environment or in ${envFile ?? envFilePath}, or write \${${missing}:-default}`,
+          message: envFileDenied ? `\${${missing}} is not set, and the env file ${envFilePath} cannot be read by this user (permission denied)` : `\${${missing}} is not set`,
+          hint: envFileDenied
+            ? `run ownops as a user that can read ${envFilePath}, start the job from its unit (EnvironmentFile= passes the variables), or let this user read it (chgrp GROUP ${envFilePath} && chmod 640 ${envFilePath})`
+            : `set ${missing} in the environment or in ${envFile ?? envFilePath}, or write \${${missing}:-default}`,
         } as ConfigProblem)
       }
       if (result.used.length > 0) secretValues.push(...result.used.map((n) => lookup(n) ?? '').filter((v) => v !== ''))
@@ -129,6 +139,8 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
     },
   })
 
+  const denied = envFileDenied && unresolved.size > 0 ? { denied: [envFilePath] } : {}
+  if (denied.denied !== undefined && problems.some((p) => p.severity === 'error')) return { file, problems: sortProblems(problems), ...denied }
   const input = doc.toJS({ maxAliasCount: 100 }) ?? {}
   const parsed = configSchema.safeParse(input)
   if (!parsed.success) {
@@ -159,8 +171,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const errors = result.problems.filter((p) => p.severity === 'error')
   if (result.loaded !== undefined && errors.length === 0) return result.loaded
   const where = result.file === undefined ? 'the configuration' : displayName(result.file, options.cwd)
-  throw new OwnopsError(`${where}: ${errors.length} problem${errors.length === 1 ? '' : 's'} found`, {
-    exitCode: ExitCode.config,
+  const denied = result.denied ?? []
+  throw new OwnopsError(denied.length > 0 ? `permission denied: cannot read ${denied.join(', ')}` : `${where}: ${errors.length} problem${errors.length === 1 ? '' : 's'} found`, {
+    // What this user cannot read is a permission problem (77), not a wrong config.
+    exitCode: denied.length > 0 ? ExitCode.noperm : ExitCode.config,
     details: result.problems.map(formatProblem),
     hint: 'fix the lines above; `ownops config validate` checks again',
   })
