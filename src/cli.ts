@@ -244,26 +244,31 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .description(
       'The OS runs ownops: one systemd service + timer per job (ownops-<job>.timer), or one /etc/cron.d/ownops file. Jobs come from schedule.jobs in the config; backup (when there are backup targets), monitor and cleanup are built in, and a backup target with its own schedule: gets ownops-backup-<target>.timer.',
     )
-  const backendOptions = (cmd: Command, what: string) =>
+  const backendOptions = (cmd: Command, what: string, crontab: string) =>
     cmd
-      .addOption(new Option('--systemd', `${what} systemd units (the default)`).conflicts('cron'))
-      .addOption(new Option('--cron', `${what} the /etc/cron.d/ownops file`).conflicts('systemd'))
-  /** --cron, --systemd, or neither (undefined). */
-  const backendOf = (options: Record<string, unknown>): 'systemd' | 'cron' | undefined => (options.cron === true ? 'cron' : options.systemd === true ? 'systemd' : undefined)
+      .addOption(new Option('--systemd', `${what} systemd units (the default)`).conflicts(['cron', 'crontab']))
+      .addOption(new Option('--cron', `${what} the /etc/cron.d/ownops file`).conflicts(['systemd', 'crontab']))
+      .addOption(new Option('--crontab', crontab).conflicts(['systemd', 'cron']))
+  /** --cron, --crontab, --systemd, or none (undefined). */
+  const backendOf = (options: Record<string, unknown>): 'systemd' | 'cron' | 'crontab' | undefined =>
+    options.cron === true ? 'cron' : options.crontab === true ? 'crontab' : options.systemd === true ? 'systemd' : undefined
 
-  backendOptions(schedule.command('generate'), 'make')
+  backendOptions(schedule.command('generate'), 'make', 'print the lines for your own crontab (crontab -e form: no user field)')
     .description(
-      'Print the units (or the cron.d file) the config makes, each after a "# ==> NAME <==" line, or write them to a directory with --out (stale generated files there are removed; other files are left alone). Warns when a job\'s time falls into a daylight-saving change of its time zone.',
+      'Print the units (or the cron.d file) the config makes, each after a "# ==> NAME <==" line, or write them to a directory with --out (stale generated files there are removed; other files are left alone). --crontab prints the lines for a user\'s crontab. Units and cron lines run ownops by the absolute paths of the Node running this command and of its bin/ownops.js (unless schedule.bin or --bin says otherwise), so nvm, fnm and volta installs work. Warns when a job\'s time falls into a daylight-saving change, when a schedule restricts both day fields (cron runs it on either), and when a job needs a path its unit or its user could not write.',
     )
     .option('--out <dir>', 'write the files to this directory instead of printing them')
     .option('--boot', 'only the boot units of schedule.boot (docker compose up -d after docker.service)', false)
     .option('--config-path <file>', 'the config path the units pass with --config (default: the config file in use)')
+    .option('--bin <file>', 'the ownops executable the units run (default: schedule.bin, else this Node and this ownops)')
     .addHelpText(
       'after',
       examples([
         'ownops schedule generate                       # systemd units, to stdout',
         'ownops schedule generate --cron                # the /etc/cron.d/ownops file',
-        'ownops schedule generate --out ./units --config-path /etc/ownops/ownops.yml',
+        'ownops schedule generate --crontab             # lines for your crontab (crontab -e)',
+        'sudo ownops schedule generate --out /etc/systemd/system && sudo systemctl daemon-reload && sudo systemctl enable --now ownops-backup.timer',
+        'ownops schedule generate --out ./units --config-path /etc/ownops/ownops.yml --bin /usr/local/bin/ownops',
         'ownops schedule generate --boot                # ownops-boot-<name>.service units',
       ]) +
         '\n' +
@@ -272,22 +277,22 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .action(async (_opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
         const { runScheduleGenerate } = await import('./commands/schedule.js')
-        return runScheduleGenerate(ctx, { backend: backendOf(options) ?? 'systemd', out: options.out as string | undefined, boot: options.boot === true, configPath: options.configPath as string | undefined })
+        return runScheduleGenerate(ctx, { backend: backendOf(options) ?? 'systemd', out: options.out as string | undefined, boot: options.boot === true, configPath: options.configPath as string | undefined, bin: options.bin as string | undefined })
       }, cmd, []),
     )
 
-  backendOptions(schedule.command('install'), 'install')
+  backendOptions(schedule.command('install'), 'install', 'put the lines in your own crontab, between "# BEGIN ownops" and "# END ownops" (crontab -l, crontab -); your other lines stay as they are')
     .description(
-      'Write the units to /etc/systemd/system (or the file to /etc/cron.d), then systemctl daemon-reload and enable --now the timers and boot units. Idempotent: unchanged files are not rewritten. Removes the generated units of jobs no longer configured. Only ever replaces or deletes files that begin with "# Generated by ownops"; a file of the same name without that header stops the install before anything changes.',
+      'Write the units to /etc/systemd/system (or the file to /etc/cron.d, or the lines to your own crontab with --crontab), then systemctl daemon-reload and enable --now the timers and boot units. Idempotent: unchanged files are not rewritten. Removes the generated units of jobs no longer configured. Only ever replaces or deletes files that begin with "# Generated by ownops"; a file of the same name without that header stops the install before anything changes. Warns about what a job needs that its unit or its user could not write.',
     )
     .option('--dry-run', 'print a unified diff of what would change, and the systemctl commands; change nothing', false)
     .option('--root <dir>', 'install under this directory instead of / (an image or chroot); systemctl enables offline there and starts nothing')
     .addHelpText(
       'after',
-      examples(['sudo ownops schedule install --dry-run', 'sudo ownops schedule install', "systemctl list-timers 'ownops-*'", 'sudo ownops schedule install --cron']) +
+      examples(['sudo ownops schedule install --dry-run', 'sudo ownops schedule install', "systemctl list-timers 'ownops-*'", 'sudo ownops schedule install --cron', 'ownops schedule install --crontab            # as yourself, no root needed', 'crontab -l']) +
         '\n' +
-        exitStatusHelp([0, 1, 2, 77, 78]) +
-        '\n  (1: a file in the way was not generated by ownops, or systemctl failed)',
+        exitStatusHelp([0, 1, 2, 69, 77, 78]) +
+        '\n  (1: a file in the way was not generated by ownops, or systemctl failed; 69: --crontab without the crontab command)',
     )
     .action(async (_opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
@@ -296,13 +301,13 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       }, cmd, []),
     )
 
-  backendOptions(schedule.command('remove'), 'remove')
+  backendOptions(schedule.command('remove'), 'remove', 'take ownops\' lines out of your own crontab, leaving your other lines')
     .description(
-      'Disable and delete the generated units (timers are stopped; a run in progress finishes; boot units are disabled but not stopped, so their containers keep running), and the generated cron.d file. Both kinds unless --systemd or --cron is given. Files without the "# Generated by ownops" header are never touched.',
+      'Disable and delete the generated units (timers are stopped; a run in progress finishes; boot units are disabled but not stopped, so their containers keep running), and the generated cron.d file. Both kinds unless --systemd or --cron is given; --crontab removes ownops\' lines from your own crontab. Files without the "# Generated by ownops" header are never touched.',
     )
     .option('--dry-run', 'print what would be deleted; change nothing', false)
     .option('--root <dir>', 'remove under this directory instead of /')
-    .addHelpText('after', examples(['sudo ownops schedule remove --dry-run', 'sudo ownops schedule remove --cron']) + '\n' + exitStatusHelp([0, 1, 2, 77]))
+    .addHelpText('after', examples(['sudo ownops schedule remove --dry-run', 'sudo ownops schedule remove --cron', 'ownops schedule remove --crontab']) + '\n' + exitStatusHelp([0, 1, 2, 69, 77]))
     .action(async (_opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
         const { runScheduleRemove } = await import('./commands/schedule.js')

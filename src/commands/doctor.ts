@@ -7,6 +7,7 @@ import { formatProblem } from '../config/problems.js'
 import type { CommandResult, Ctx } from '../context.js'
 import { ExitCode, isOwnopsError } from '../errors.js'
 import { createDocker, dockerEndpoint, pingDocker } from '../sys/docker.js'
+import { lockDirProblem } from '../sys/lock.js'
 import { defaultLockDir, defaultStateDir } from '../sys/paths.js'
 import { which } from '../sys/which.js'
 import { renderTable } from '../text.js'
@@ -62,7 +63,7 @@ export async function runDoctor(ctx: Ctx): Promise<CommandResult> {
   if (configCheck.loaded?.envFile !== undefined) checks.push(checkEnvFile(configCheck.loaded.envFile))
   checks.push(await checkDocker(ctx, config?.docker.host))
   checks.push(await checkWritableDir('state directory', defaultStateDir(ctx.env, config?.stateDir)))
-  checks.push(await checkWritableDir('lock directory', defaultLockDir(ctx.env, config?.lock.dir)))
+  checks.push(await checkLockDir(defaultLockDir(ctx.env, config?.lock.dir)))
   checks.push(await checkWritableDir('backup directory', config?.backup.dir ?? '/var/backups/ownops'))
   checks.push(checkSystemd(ctx.env))
   checks.push(checkCron(ctx.env))
@@ -161,6 +162,22 @@ async function checkWritableDir(name: string, dir: string): Promise<DoctorCheck>
     const code = (error as NodeJS.ErrnoException).code ?? 'error'
     return { name, status: 'fail', detail: `${dir} is not writable (${code})`, hint: 'run as root, or point it elsewhere in the config / environment', exitCode: ExitCode.noperm }
   }
+}
+
+/** The lock directory: writable, and writable by nobody but root and this user (or a group given access on purpose). */
+async function checkLockDir(dir: string): Promise<DoctorCheck> {
+  const name = 'lock directory'
+  let problem
+  try {
+    problem = await lockDirProblem(dir)
+  } catch (error) {
+    problem = isOwnopsError(error) ? { message: error.message, hint: error.hint ?? '' } : { message: `${dir}: ${(error as Error).message}`, hint: '' }
+  }
+  if (problem !== undefined) return { name, status: 'fail', detail: problem.message, ...(problem.hint ? { hint: problem.hint } : {}), exitCode: ExitCode.noperm }
+  const check = await checkWritableDir(name, dir)
+  if (check.status !== 'ok' || !existsSync(dir)) return check
+  const mode = statSync(dir).mode
+  return (mode & 0o020) !== 0 ? { ...check, detail: `${check.detail}; shared with group ${statSync(dir).gid} (members may hold the host lock)` } : check
 }
 
 function checkSystemd(env: NodeJS.ProcessEnv): DoctorCheck {

@@ -5,19 +5,26 @@
  */
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { formatProblem } from '../config/problems.js'
 import type { CommandResult, Ctx } from '../context.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { planChanges, renderChanges, systemctlSteps, type SystemctlSteps } from '../schedule/changes.js'
-import { dstWarning, isValidTimeZone, localTimeZone, nextRuns, wallClock } from '../schedule/cron.js'
-import { CRON_JOB_PREFIX, CROND_FILE, renderCronD } from '../schedule/crond.js'
-import { planSchedule, writablePaths, type SchedulePlan } from '../schedule/jobs.js'
+import { dayRuleWarning, dstWarning, isValidTimeZone, localTimeZone, nextRuns, wallClock } from '../schedule/cron.js'
+import { CRON_JOB_PREFIX, CROND_FILE, renderCronD, renderCrontab, replaceCrontabBlock, splitCrontab } from '../schedule/crond.js'
+import { unifiedDiff } from '../schedule/diff.js'
+import { planSchedule, runtimeDirectory, writablePaths, type SchedulePlan } from '../schedule/jobs.js'
 import { isGenerated, renderSystemdUnits, type GeneratedFile } from '../schedule/units.js'
+import { crontab } from '../sys/crontab.js'
+import { dockerEndpoint } from '../sys/docker.js'
+import { jobAccessProblems } from '../sys/job-access.js'
+import { defaultLockDir } from '../sys/paths.js'
+import { ownopsRuntime } from '../sys/runtime.js'
 import { showUnits, systemctl, systemdRunning, type SystemctlResult } from '../sys/systemd.js'
 import { applyChanges, ensureDirs, readFiles } from '../sys/unit-files.js'
 import { which } from '../sys/which.js'
 import { renderTable } from '../text.js'
 
-export type Backend = 'systemd' | 'cron'
+export type Backend = 'systemd' | 'cron' | 'crontab'
 
 export const SYSTEMD_DIR = '/etc/systemd/system'
 export const CROND_DIR = '/etc/cron.d'
@@ -32,6 +39,8 @@ export interface GenerateOptions {
   boot: boolean
   /** The config path the units pass with --config (default: the config file in use). */
   configPath?: string | undefined
+  /** What the units run (default: schedule.bin, else this Node and this ownops). */
+  bin?: string | undefined
 }
 
 export interface GenerateReport {
@@ -42,12 +51,22 @@ export interface GenerateReport {
   warnings: string[]
 }
 
-function plan(ctx: Ctx, configPath?: string): SchedulePlan {
+function plan(ctx: Ctx, configPath?: string, bin?: string): SchedulePlan {
   const loaded = ctx.config()
-  return planSchedule(loaded.config, { configFile: configPath === undefined ? loaded.file : resolve(ctx.cwd, configPath) })
+  return planSchedule(loaded.config, { configFile: configPath === undefined ? loaded.file : resolve(ctx.cwd, configPath), runtime: ownopsRuntime(), bin })
 }
 
+/** The crontab name in reports: the user's crontab. */
+const CRONTAB = 'crontab'
+
 function render(ctx: Ctx, p: SchedulePlan, backend: Backend, boot: 'include' | 'only'): GeneratedFile[] {
+  if (backend === 'crontab') {
+    if (boot === 'only') throw new OwnopsError('--boot makes systemd units; with --crontab, boot units become @reboot lines where systemd does not run', { exitCode: ExitCode.usage, hint: 'drop --boot' })
+    const bootAtReboot = !systemdRunning()
+    if (p.boot.length > 0 && !bootAtReboot) ctx.log.warn({ boot: p.boot.map((b) => b.name) }, 'schedule.boot entries are left to systemd here (ownops schedule install --boot): no @reboot lines')
+    const lockDir = defaultLockDir(ctx.env, ctx.config().config.lock.dir)
+    return [{ name: CRONTAB, content: renderCrontab(p, { lockDir, bootAtReboot }) }]
+  }
   if (backend === 'cron') {
     if (boot === 'only') throw new OwnopsError('--boot makes systemd units; cron has no equivalent', { exitCode: ExitCode.usage, hint: 'drop --cron' })
     if (p.boot.length > 0) ctx.log.warn({ boot: p.boot.map((b) => b.name) }, 'schedule.boot entries are systemd units: cron.d does not start them (ownops schedule generate --boot)')
@@ -74,10 +93,47 @@ function dstWarnings(ctx: Ctx, p: SchedulePlan): string[] {
   return warnings
 }
 
-export async function runScheduleGenerate(ctx: Ctx, opts: GenerateOptions): Promise<CommandResult> {
-  const p = plan(ctx, opts.configPath)
-  const files = render(ctx, p, opts.backend, opts.boot ? 'only' : 'include')
+/**
+ * Everything worth a warning before the jobs run: daylight-saving times, schedules that restrict
+ * both day fields, and what a job needs that its unit or its user would not let it do.
+ */
+function planWarnings(ctx: Ctx, p: SchedulePlan, backend: Backend): string[] {
   const warnings = dstWarnings(ctx, p)
+  for (const job of p.jobs) {
+    const days = dayRuleWarning(job.schedule, job.timeZone ?? hostZone(ctx), { from: ctx.clock() })
+    if (days === undefined) continue
+    const text = `job ${job.name}: ${days.message} (${days.hint})`
+    ctx.log.warn({ key: job.scheduleKey.join('.') }, text)
+    warnings.push(text)
+  }
+  const socket = dockerSocket(ctx)
+  for (const problem of jobAccessProblems(p, { backend: backend === 'systemd' ? 'systemd' : 'cron', dockerSocket: socket })) {
+    const text = `${problem.path.join('.')}: ${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`
+    ctx.log.warn({ key: problem.path.join('.') }, `${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`)
+    warnings.push(text)
+  }
+  return warnings
+}
+
+/** The Docker engine's local socket, when jobs use one. */
+export function dockerSocket(ctx: Ctx): string | undefined {
+  try {
+    // What the jobs will use: the config's, not this shell's $DOCKER_HOST.
+    return dockerEndpoint({}, ctx.config().config.docker.host).options.socketPath
+  } catch {
+    return undefined
+  }
+}
+
+export async function runScheduleGenerate(ctx: Ctx, opts: GenerateOptions): Promise<CommandResult> {
+  const p = plan(ctx, opts.configPath, opts.bin)
+  const files = render(ctx, p, opts.backend, opts.boot ? 'only' : 'include')
+  const warnings = planWarnings(ctx, p, opts.backend)
+  if (opts.backend === 'crontab') {
+    if (opts.out !== undefined) throw new OwnopsError('--crontab prints the lines for your crontab; --out writes files', { exitCode: ExitCode.usage, hint: 'drop --out, or use ownops schedule install --crontab' })
+    const report: GenerateReport = { backend: opts.backend, files, warnings }
+    return { exitCode: ExitCode.ok, report, text: (files[0] as GeneratedFile).content }
+  }
   if (opts.out === undefined) {
     const text = files.map((f) => `# ==> ${f.name} <==\n${f.content}`).join('\n')
     const report: GenerateReport = { backend: opts.backend, files, warnings }
@@ -145,6 +201,7 @@ function rootDir(ctx: Ctx, root: string | undefined): string | undefined {
 const under = (root: string | undefined, path: string) => (root === undefined ? path : join(root, path))
 
 export async function runScheduleInstall(ctx: Ctx, opts: InstallOptions): Promise<CommandResult> {
+  if (opts.backend === 'crontab') return installCrontab(ctx, opts)
   const root = rootDir(ctx, opts.root)
   const p = plan(ctx)
   const files = render(ctx, p, opts.backend, 'include')
@@ -154,7 +211,7 @@ export async function runScheduleInstall(ctx: Ctx, opts: InstallOptions): Promis
   refuseConflicts(conflicts, dir)
   const other = [...toolWarnings(ctx, p, root, opts.backend), ...(await otherBackendWarning(root, opts.backend))]
   for (const w of other) ctx.log.warn(w)
-  const warnings = [...dstWarnings(ctx, p), ...other]
+  const warnings = [...planWarnings(ctx, p, opts.backend), ...other]
 
   const report: InstallReport = { backend: opts.backend, dir, dryRun: opts.dryRun, changes: changes.map(({ action, name }) => ({ action, name })), createdDirs: [], commands: [], notes: [], warnings }
   const changed = changes.some((c) => c.action !== 'unchanged')
@@ -187,8 +244,9 @@ export interface RemoveOptions {
 }
 
 export async function runScheduleRemove(ctx: Ctx, opts: RemoveOptions): Promise<CommandResult> {
+  if (opts.backend === 'crontab') return removeCrontab(ctx, opts)
   const root = rootDir(ctx, opts.root)
-  const backends: Backend[] = opts.backend === undefined ? ['systemd', 'cron'] : [opts.backend]
+  const backends: Array<'systemd' | 'cron'> = opts.backend === undefined ? ['systemd', 'cron'] : [opts.backend]
   const reports: InstallReport[] = []
   let exitCode: number = ExitCode.ok
   for (const backend of backends) {
@@ -214,6 +272,57 @@ export async function runScheduleRemove(ctx: Ctx, opts: RemoveOptions): Promise<
   }
   const text = reports.map((r) => (opts.dryRun ? dryRunText(r) : resultText(r))).join('\n')
   return { exitCode, report: { removed: reports }, text }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The user's crontab: ownops' lines between markers, the user's own lines untouched.
+
+function crontabOwner(ctx: Ctx): string {
+  return ctx.env.USER ?? ctx.env.LOGNAME ?? (typeof process.getuid === 'function' ? `uid ${process.getuid()}` : 'this user')
+}
+
+async function installCrontab(ctx: Ctx, opts: InstallOptions): Promise<CommandResult> {
+  if (opts.root !== undefined) throw new OwnopsError('--root does not apply to --crontab (it edits your own crontab)', { exitCode: ExitCode.usage, hint: 'drop --root' })
+  const p = plan(ctx)
+  const block = (render(ctx, p, 'crontab', 'include')[0] as GeneratedFile).content
+  const warnings = planWarnings(ctx, p, 'crontab')
+  const tab = crontab({ log: ctx.log, env: ctx.env, signal: ctx.signal })
+  const before = await tab.read()
+  const current = splitCrontab(before).block
+  const after = replaceCrontabBlock(before, block)
+  const action = current === undefined ? 'create' : current === block ? 'unchanged' : 'update'
+  return applyCrontab(ctx, tab, { before, after, action, dryRun: opts.dryRun, warnings })
+}
+
+async function removeCrontab(ctx: Ctx, opts: RemoveOptions): Promise<CommandResult> {
+  if (opts.root !== undefined) throw new OwnopsError('--root does not apply to --crontab (it edits your own crontab)', { exitCode: ExitCode.usage, hint: 'drop --root' })
+  const tab = crontab({ log: ctx.log, env: ctx.env, signal: ctx.signal })
+  const before = await tab.read()
+  const found = splitCrontab(before).block !== undefined
+  const after = replaceCrontabBlock(before, undefined)
+  const result = await applyCrontab(ctx, tab, { before, after, action: found ? 'delete' : 'unchanged', dryRun: opts.dryRun, warnings: [] })
+  return { ...result, report: { removed: [result.report] } }
+}
+
+async function applyCrontab(
+  ctx: Ctx,
+  tab: ReturnType<typeof crontab>,
+  change: { before: string; after: string; action: 'create' | 'update' | 'unchanged' | 'delete'; dryRun: boolean; warnings: string[] },
+): Promise<CommandResult> {
+  const dir = `crontab of ${crontabOwner(ctx)}`
+  const report: InstallReport = { backend: 'crontab', dir, dryRun: change.dryRun, changes: [{ action: change.action, name: CRONTAB }], createdDirs: [], commands: [], notes: [], warnings: change.warnings }
+  if (change.dryRun) {
+    report.diff = unifiedDiff(change.before === '' ? undefined : change.before, change.after.trim() === '' ? undefined : change.after, CRONTAB)
+    return { exitCode: ExitCode.ok, report, text: dryRunText(report) }
+  }
+  if (change.action !== 'unchanged') {
+    await tab.write(change.after)
+    report.commands.push({ command: change.after.trim() === '' ? 'crontab -r' : 'crontab -', ok: true })
+    report.notes.push(change.action === 'delete' ? 'removed ownops\' lines; your other lines are as they were' : 'cron reads the new crontab within a minute; your other lines are as they were')
+    if (which('cron', ctx.env) === undefined && which('crond', ctx.env) === undefined) report.notes.push('no cron daemon on PATH: nothing runs these lines until one runs')
+  }
+  const text = `${[`${change.action === 'unchanged' ? `${dir}: nothing to do` : `${change.action} ownops' lines in the ${dir}`}`, ...report.notes].join('\n')}\n`
+  return { exitCode: ExitCode.ok, report, text }
 }
 
 async function runSteps(ctx: Ctx, steps: string[][], root: string | undefined, report: InstallReport): Promise<boolean> {
@@ -246,15 +355,19 @@ function timerNames(p: SchedulePlan): string[] {
  * user's to create: one may be a mount point that is not mounted yet.
  */
 function writableDirs(p: SchedulePlan, root: string | undefined): string[] {
-  return writablePaths(p.settings)
-    .filter((d) => !d.startsWith('/run/'))
-    .map((d) => under(root, d))
+  const lock = p.settings.lockDirSet && runtimeDirectory(p.settings.lockDir) === undefined ? [p.settings.lockDir] : []
+  return [...writablePaths(p.settings), ...lock].filter((d) => !d.startsWith('/run/')).map((d) => under(root, d))
 }
 
 function toolWarnings(ctx: Ctx, p: SchedulePlan, root: string | undefined, backend: Backend): string[] {
   const warnings: string[] = []
-  if (p.jobs.length > 0 && !existsSync(under(root, p.settings.bin))) {
-    warnings.push(`schedule.bin: ${under(root, p.settings.bin)} does not exist, so every job would fail to start (install ownops there: npm install -g ownops, or set schedule.bin)`)
+  for (const file of p.jobs.length > 0 ? p.settings.exec : []) {
+    if (existsSync(under(root, file))) continue
+    warnings.push(
+      p.settings.execKey !== undefined
+        ? `schedule.bin: ${under(root, file)} does not exist, so every job would fail to start (install ownops there: npm install -g ownops, or set schedule.bin)`
+        : `${under(root, file)} does not exist${root === undefined ? '' : ' under the root'}, so every job would fail to start (set schedule.bin to the ownops executable there)`,
+    )
   }
   if (backend === 'systemd' && p.boot.length > 0 && !existsSync(under(root, p.settings.docker))) {
     warnings.push(`schedule.docker: ${under(root, p.settings.docker)} does not exist, so the boot units would fail (set schedule.docker to the docker executable: ${which('docker', ctx.env) ?? 'which docker'})`)

@@ -179,7 +179,7 @@ export const bootUnitSchema = z
 
 const schedule = z
   .strictObject({
-    bin: z.string().default('/usr/local/bin/ownops').meta({ description: 'The ownops executable the units and cron entries run.' }),
+    bin: z.string().optional().meta({ description: 'The ownops executable the units and cron entries run. Default: the Node that runs `ownops schedule` and its bin/ownops.js, by absolute paths (nvm, fnm and volta installs work under systemd and cron).' }),
     docker: z.string().default('/usr/bin/docker').meta({ description: 'The docker executable boot units run.' }),
     timezone: z.string().optional().meta({ description: 'Default IANA time zone of the jobs (default: the host\'s local time).' }),
     user: unixUser.default('root').meta({ description: 'Default user the jobs run as.' }),
@@ -199,7 +199,7 @@ export const configSchema = z
     stateDir: z.string().optional().meta({ description: 'Where ownops keeps its state (default /var/lib/ownops, or $OWNOPS_STATE_DIR).' }),
     lock: z
       .strictObject({
-        dir: z.string().optional().meta({ description: 'Directory of the host-wide lock (default /run/lock/ownops or $XDG_RUNTIME_DIR/ownops).' }),
+        dir: z.string().optional().meta({ description: 'Directory of the host-wide lock (default /run/ownops as root, ~/.local/state/ownops/lock otherwise); only root or the user running ownops may write it.' }),
         wait: duration.default('0s').meta({ description: 'How long a run waits for the lock before exiting 75.' }),
       })
       .prefault({}),

@@ -552,3 +552,31 @@ export function isDailyOrRarer(parsed: ParsedCron): boolean {
 export function isSubHourly(parsed: ParsedCron): boolean {
   return !parsed.reboot && parsed.minutes.length > 1
 }
+
+// ---------------------------------------------------------------------------------------------
+// Both day fields restricted
+
+const WEEKDAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const
+
+/**
+ * The warning for a schedule that restricts both day-of-month and day-of-week (`0 2 1-7 * sun`):
+ * cron, and so the timer, runs it on the days that match EITHER field — often meant as "the
+ * first Sunday", it runs about eleven times a month. The text says what it means, how many runs
+ * the next 30 days have and which the next ones are; undefined for other schedules.
+ */
+export function dayRuleWarning(expr: string, timeZone?: string, options: { from?: Date } = {}): { message: string; hint: string } | undefined {
+  const parsed = parseCron(expr)
+  if (parsed.reboot || parsed.dayRule !== 'or') return undefined
+  const zone = timeZone ?? localTimeZone()
+  const from = options.from ?? new Date()
+  const [minute, hour, dom, mon, dow] = parsed.expression.split(' ')
+  const month = nextRuns(expr, 200, { from, timeZone: zone }).filter((d) => d.getTime() - from.getTime() <= 30 * 86_400_000)
+  const shown = nextRuns(expr, 6, { from, timeZone: zone }).map((d) => {
+    const w = wallClock(d.getTime(), zone)
+    return `${WEEKDAY_NAMES[w.weekday]} ${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}`
+  })
+  return {
+    message: `schedule "${parsed.expression}" runs on day-of-month ${dom} OR day-of-week ${dow} (cron's rule when both day fields are restricted; the timer keeps it): ${month.length} runs in the next 30 days; next: ${shown.join(', ')}`,
+    hint: `if both are meant, keep it; for day-of-week ${dow} only write "${minute} ${hour} * ${mon} ${dow}", for days ${dom} only "${minute} ${hour} ${dom} ${mon} *" (cron cannot say "the first ${dow}")`,
+  }
+}

@@ -10,13 +10,17 @@ import type { Config, ScheduleJobConfig } from '../config/schema.js'
 import { parseDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { didYouMean } from '../text.js'
+import { ROOT_LOCK_DIR } from '../sys/paths.js'
 import { CronError, isDailyOrRarer, isValidTimeZone, checkTimeZone, parseCron, type ParsedCron } from './cron.js'
+import { isTmpPath, jobNeeds, type PathNeed } from './needs.js'
 
 /** Where the units expect the config when no --config is passed. */
 export const DEFAULT_CONFIG_FILE = '/etc/ownops/ownops.yml'
 /** The default state and lock directories of a root run (src/sys/paths.ts). */
 export const DEFAULT_STATE_DIR = '/var/lib/ownops'
-export const DEFAULT_LOCK_DIR = '/run/lock/ownops'
+export const DEFAULT_LOCK_DIR = ROOT_LOCK_DIR
+/** What units run when neither schedule.bin nor the running ownops (PlanOptions.runtime) says otherwise. */
+export const DEFAULT_BIN = '/usr/local/bin/ownops'
 /** Timeout of jobs of your own that set none. */
 export const DEFAULT_JOB_TIMEOUT = '1h'
 
@@ -57,8 +61,12 @@ export interface ScheduledJob {
   timeoutSec: number
   user: string
   persistent: boolean
-  /** Extra writable paths of this job (absolute). */
+  /** Extra writable paths of this job (absolute): the configured readWritePaths. */
   readWritePaths: string[]
+  /** What the job writes, derived from the config and its command (needs.ts). */
+  needs: PathNeed[]
+  /** A private /tmp (PrivateTmp=), unless the job works under /tmp. */
+  privateTmp: boolean
   description: string
   /** Nice=10 and best-effort I/O priority 7 (backups, verify, cleanup). */
   lowPriority: boolean
@@ -80,8 +88,13 @@ export interface BootUnit {
 }
 
 export interface ScheduleSettings {
-  /** The ownops executable. */
-  bin: string
+  /**
+   * What runs ownops: [node, bin/ownops.js] by absolute paths (so that nvm, fnm or volta
+   * installs work under systemd and cron, whose PATH knows no such node), or [executable].
+   */
+  exec: string[]
+  /** The config key exec came from, for messages (undefined: the running ownops). */
+  execKey: Array<string | number> | undefined
   /** The docker executable (boot units). */
   docker: string
   /** The config file the units pass with --config; undefined or the default: no flag. */
@@ -89,12 +102,10 @@ export interface ScheduleSettings {
   envFile: string
   stateDir: string
   lockDir: string
+  /** Whether stateDir / lock.dir were set in the config (otherwise a job's user gets its own). */
+  stateDirSet: boolean
+  lockDirSet: boolean
   backupDir: string
-  /**
-   * Where backed-up SQLite databases live: SQLite writes its -shm/-wal files even to read a
-   * database, so jobs that touch backups (backup, verify, cleanup) may write there.
-   */
-  dataPaths: string[]
   /** Default user of the jobs. */
   user: string
 }
@@ -110,6 +121,10 @@ type Problem = Omit<ConfigProblem, 'file' | 'line'>
 export interface PlanOptions {
   /** Absolute path of the config file in use; undefined when running on built-in defaults. */
   configFile?: string | undefined
+  /** The running ownops (src/sys/runtime.ts): units run it when schedule.bin is not set. */
+  runtime?: string[] | undefined
+  /** Overrides schedule.bin and the runtime (`schedule generate --bin`). */
+  bin?: string | undefined
 }
 
 /** The jobs and boot units of a validated config; throws OwnopsError (78) listing every problem. */
@@ -136,8 +151,8 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
   const s = config.schedule
   const configDir = options.configFile === undefined ? '/' : dirname(options.configFile)
   const absolute = (path: string) => (isAbsolute(path) ? posix.normalize(path) : resolve('/', path))
-  for (const [key, value] of [['bin', s.bin], ['docker', s.docker]] as const) {
-    if (!isAbsolute(value)) problems.push({ severity: 'error', path: ['schedule', key], message: `"${value}" is not an absolute path`, hint: 'units and cron run without your PATH and working directory, e.g. /usr/local/bin/ownops' })
+  for (const [key, value] of [['bin', options.bin ?? s.bin], ['docker', s.docker]] as const) {
+    if (value !== undefined && !isAbsolute(value)) problems.push({ severity: 'error', path: ['schedule', key], message: `"${value}" is not an absolute path`, hint: 'units and cron run without your PATH and working directory, e.g. /usr/local/bin/ownops' })
   }
   for (const [path, value] of [[['backup', 'dir'], config.backup.dir], [['stateDir'], config.stateDir], [['lock', 'dir'], config.lock.dir]] as const) {
     if (value !== undefined && !isAbsolute(value)) {
@@ -146,15 +161,18 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
   }
   if (s.timezone !== undefined && !isValidTimeZone(s.timezone)) problems.push(cronProblem(['schedule', 'timezone'], () => checkTimeZone(s.timezone as string)))
 
+  const bin = options.bin ?? s.bin
   const settings: ScheduleSettings = {
-    bin: s.bin,
+    exec: bin !== undefined ? [bin] : (options.runtime ?? [DEFAULT_BIN]),
+    execKey: options.bin === undefined && s.bin !== undefined ? ['schedule', 'bin'] : undefined,
     docker: s.docker,
     configFile: options.configFile,
     envFile: config.envFile === undefined ? DEFAULT_ENV_FILE : resolve(configDir, config.envFile),
     stateDir: absolute(config.stateDir ?? DEFAULT_STATE_DIR),
     lockDir: absolute(config.lock.dir ?? DEFAULT_LOCK_DIR),
+    stateDirSet: config.stateDir !== undefined,
+    lockDirSet: config.lock.dir !== undefined,
     backupDir: absolute(config.backup.dir),
-    dataPaths: sqliteDataPaths(config),
     user: s.user,
   }
 
@@ -187,7 +205,7 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
     const base = defaults.get(name)
     if (configured === undefined && base?.enabled !== true) continue
     const at = ['schedule', 'jobs', name]
-    const job = resolveJob(name, base, configured, at, settings, s.timezone, problems)
+    const job = resolveJob(name, base, configured, at, settings, s.timezone, problems, config)
     if (job !== undefined) jobs.push(job)
   }
 
@@ -212,12 +230,6 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
       description: entry.description ?? `docker compose up -d for ${name} (${files.join(', ')})`,
     })
   }
-  // The Prometheus textfiles a job writes must stay writable in the sandbox.
-  const textfiles: Record<string, string | undefined> = { backup: config.backup.prometheus, monitor: config.monitor.prometheus?.textfile }
-  for (const job of jobs) {
-    const file = textfiles[job.args[0] ?? '']
-    if (file !== undefined && isAbsolute(file) && !job.readWritePaths.includes(dirname(file))) job.readWritePaths.push(dirname(file))
-  }
   return { plan: { jobs: jobs.sort((a, b) => a.name.localeCompare(b.name)), boot, settings }, problems }
 }
 
@@ -229,6 +241,7 @@ function resolveJob(
   settings: ScheduleSettings,
   defaultZone: string | undefined,
   problems: Problem[],
+  config: Config,
 ): ScheduledJob | undefined {
   const before = problems.length
   const d = base?.defaults
@@ -272,6 +285,8 @@ function resolveJob(
   const randomDelayMs = randomDelay === undefined ? undefined : parseDuration(randomDelay)
   if (parsed?.reboot && configured?.persistent === true) problems.push({ severity: 'warning', path: [...at, 'persistent'], message: 'persistent has no effect on an @reboot job' })
   if (problems.length > before || parsed === undefined) return undefined
+  const readWritePaths = (configured?.readWritePaths ?? []).map((p) => posix.normalize(p))
+  const needs = jobNeeds(config, args)
   return {
     name,
     unit: `ownops-${name}`,
@@ -284,7 +299,9 @@ function resolveJob(
     timeoutSec: Math.round((timeoutMs as number) / 1000),
     user: configured?.user ?? settings.user,
     persistent: parsed.reboot ? false : (configured?.persistent ?? isDailyOrRarer(parsed)),
-    readWritePaths: (configured?.readWritePaths ?? []).map((p) => posix.normalize(p)),
+    readWritePaths,
+    needs,
+    privateTmp: ![...needs.map((n) => n.path), ...readWritePaths].some(isTmpPath),
     description: configured?.description ?? d?.description ?? args.join(' '),
     lowPriority: LOW_PRIORITY.has(args[0] ?? ''),
     scheduleKey,
@@ -308,24 +325,16 @@ export function ownopsArgs(settings: ScheduleSettings, args: readonly string[]):
 }
 
 /**
- * Paths every job may write: the backup directory, the state directory and the lock directory
- * (for a lock directory on the /run tmpfs, its parent, so that the first run after boot can
- * create it), then the job's own.
+ * Paths every job may write: the backup and state directories, what the job touches (needs.ts)
+ * and its configured readWritePaths. The lock directory is the units' to add (units.ts): a
+ * RuntimeDirectory= by default.
  */
 export function writablePaths(settings: ScheduleSettings, job?: ScheduledJob): string[] {
-  const lock = settings.lockDir.startsWith('/run/') ? dirname(settings.lockDir) : settings.lockDir
-  const data = DATA_COMMANDS.has(job?.args[0] ?? '') ? settings.dataPaths : []
-  return [...new Set([settings.backupDir, settings.stateDir, lock, ...data, ...(job?.readWritePaths ?? [])])]
+  return [...new Set([settings.backupDir, settings.stateDir, ...(job?.needs.map((n) => n.path) ?? []), ...(job?.readWritePaths ?? [])])]
 }
 
-const DATA_COMMANDS = new Set(['backup', 'verify', 'cleanup', 'restore'])
-
-/** The directories of SQLite backup targets; Docker's volume directory for those inside containers. */
-function sqliteDataPaths(config: Config): string[] {
-  const paths = new Set<string>()
-  for (const target of Object.values(config.backup.targets)) {
-    if (target.type !== 'sqlite') continue
-    paths.add(target.container === undefined ? dirname(posix.normalize(target.path)) : '/var/lib/docker/volumes')
-  }
-  return [...paths].sort()
+/** A directory directly in /run, as systemd's RuntimeDirectory= names it (ownops for /run/ownops). */
+export function runtimeDirectory(dir: string): string | undefined {
+  const m = /^\/run\/([^/]+(?:\/[^/]+)*)$/.exec(dir)
+  return m === null || m[1] === 'user' || m[1]?.startsWith('user/') ? undefined : m[1]
 }

@@ -50,14 +50,14 @@ export interface CaptureResult {
 }
 
 /** Runs a command and captures its output; never throws (the result says what went wrong). */
-export async function runCapture(argv: readonly string[], options: RunInheritOptions & { timeoutMs?: number }): Promise<CaptureResult> {
+export async function runCapture(argv: readonly string[], options: RunInheritOptions & { timeoutMs?: number; input?: string }): Promise<CaptureResult> {
   const { execa } = await import('execa')
   const [file, ...args] = argv
   if (file === undefined) return { exitCode: undefined, stdout: '', stderr: '', failed: true, reason: 'no command' }
   options.log.debug({ argv }, 'running command')
   const result = await execa(file, args, {
     reject: false,
-    stdin: 'ignore',
+    ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
     ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
     ...(options.signal ? { cancelSignal: options.signal } : {}),
     ...(options.env ? { env: options.env, extendEnv: false } : {}),

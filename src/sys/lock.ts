@@ -6,14 +6,15 @@
  * (pid dead, or reused by another process) is taken over under a takeover mutex.
  */
 import { randomBytes } from 'node:crypto'
-import { readFileSync, unlinkSync } from 'node:fs'
-import { link, mkdir, readFile, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
+import { readFileSync, unlinkSync, type Stats } from 'node:fs'
+import { link, lstat, mkdir, readFile, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { formatDuration } from '../duration.js'
+import { describeUid } from './users.js'
 
 export interface LockInfo {
   pid: number
@@ -56,9 +57,10 @@ export class HostLock {
 
   static async acquire(options: AcquireOptions): Promise<HostLock> {
     const now = options.now ?? (() => new Date())
-    await mkdir(options.dir, { recursive: true, mode: 0o755 })
+    await ensureLockDir(options.dir)
     const lockName = options.name ?? LOCK_NAME
     const file = join(options.dir, lockName)
+    await checkLockFile(file)
     const info: LockInfo = {
       pid: process.pid,
       ...optional('startTime', processStartTime(process.pid)),
@@ -69,7 +71,9 @@ export class HostLock {
       stops: options.stops ?? [],
     }
     const temp = join(options.dir, `.${lockName}.${process.pid}.${info.nonce}`)
-    await writeFile(temp, `${JSON.stringify(info)}\n`, { mode: 0o644 })
+    await writeFile(temp, `${JSON.stringify(info)}\n`, { mode: 0o644 }).catch((error: unknown) => {
+      throw lockIoError(options.dir, error)
+    })
     const deadline = Date.now() + (options.waitMs ?? 0)
     let announcedWait = false
     try {
@@ -80,7 +84,9 @@ export class HostLock {
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw lockIoError(options.dir, error)
         }
-        const holder = await readLockFile(file)
+        const holder = await readLockFile(file).catch((error: unknown) => {
+          throw lockIoError(options.dir, error)
+        })
         if (holder === 'missing') continue
         if (holder === 'corrupt' || !isAlive(holder)) {
           await takeOver(options.dir, file, holder, lockName, options.log)
@@ -121,7 +127,13 @@ export class HostLock {
 
 /** The current holder of the host lock, if a live process holds it. */
 export async function currentLockHolder(dir: string): Promise<LockInfo | undefined> {
-  const holder = await readLockFile(join(dir, LOCK_NAME))
+  if ((await lockDirState(dir)) === 'missing') return undefined
+  const problem = await lockDirProblem(dir)
+  if (problem !== undefined) throw untrustedLock(problem)
+  await checkLockFile(join(dir, LOCK_NAME))
+  const holder = await readLockFile(join(dir, LOCK_NAME)).catch((error: unknown) => {
+    throw lockIoError(dir, error)
+  })
   return typeof holder === 'object' && isAlive(holder) ? holder : undefined
 }
 
@@ -194,9 +206,119 @@ function busyError(holder: LockInfo, now: Date, label = 'the host lock'): Ownops
 function lockIoError(dir: string, error: unknown): OwnopsError {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new OwnopsError(`cannot create the host lock in ${dir}: ${code}`, { exitCode: ExitCode.noperm, hint: 'run as root, or set lock.dir (or $OWNOPS_LOCK_DIR) to a writable directory', cause: error })
+    const path = (error as NodeJS.ErrnoException).path ?? dir
+    const who = typeof process.getuid === 'function' ? describeUid(process.getuid()) : 'this user'
+    return new OwnopsError(`cannot take the host lock: ${path}: ${code === 'EROFS' ? 'read-only file system' : `permission denied for ${who}`}`, {
+      exitCode: ExitCode.noperm,
+      hint:
+        code === 'EROFS'
+          ? `a unit's sandbox makes it read-only: add ${dir} to the job's readWritePaths, or set lock.dir (or $OWNOPS_LOCK_DIR) to a writable directory`
+          : `run as root, let this user write ${dir} (it must stay unwritable for others), or set lock.dir (or $OWNOPS_LOCK_DIR) to a directory of this user`,
+      cause: error,
+    })
   }
-  return new OwnopsError(`cannot create the host lock in ${dir}: ${(error as Error).message}`, { exitCode: ExitCode.tempfail, cause: error })
+  return new OwnopsError(`cannot take the host lock in ${dir}: ${(error as Error).message}`, { exitCode: ExitCode.tempfail, cause: error })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who may write the lock. Anyone who can write the lock directory can hold the host lock
+// forever or fake a holder (a host.lock naming pid 1 blocks every run), so the directory must
+// belong to root or to the user running ownops, and be writable by nobody else (a group that
+// was given write access on purpose is trusted). Files in it are checked too: a lock path
+// that is a directory or a symlink is refused with a clear message.
+
+/** Creates the lock directory (mode 0700) when missing, then checks who may write it. */
+async function ensureLockDir(dir: string): Promise<void> {
+  if ((await lockDirState(dir)) === 'missing') {
+    await mkdir(dir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+      throw lockIoError(dir, error)
+    })
+  }
+  const problem = await lockDirProblem(dir)
+  if (problem !== undefined) throw untrustedLock(problem)
+}
+
+async function lockDirState(dir: string): Promise<'missing' | 'present'> {
+  try {
+    await lstat(dir)
+    return 'present'
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing'
+    throw lockIoError(dir, error)
+  }
+}
+
+export interface LockProblem {
+  path: string
+  message: string
+  hint: string
+}
+
+const me = () => (typeof process.geteuid === 'function' ? process.geteuid() : 0)
+
+/** Why a lock directory cannot be trusted, or undefined when only root or this user can write it. */
+export async function lockDirProblem(dir: string): Promise<LockProblem | undefined> {
+  const elsewhere = 'or set lock.dir (or $OWNOPS_LOCK_DIR) to a directory only root (or the job\'s user) can write'
+  let link: Stats
+  try {
+    link = await lstat(dir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw lockIoError(dir, error)
+  }
+  let st = link
+  if (link.isSymbolicLink()) {
+    if (!trustedOwner(link.uid)) return { path: dir, message: `the lock directory ${dir} is a symbolic link owned by ${describeUid(link.uid)}`, hint: `remove it (rm ${dir}), ${elsewhere}` }
+    try {
+      st = await stat(dir)
+    } catch (error) {
+      throw lockIoError(dir, error)
+    }
+  }
+  if (!st.isDirectory()) return { path: dir, message: `the lock directory ${dir} is not a directory`, hint: `remove it (rm ${dir}; ownops creates the directory), ${elsewhere}` }
+  if (!trustedOwner(st.uid)) {
+    return { path: dir, message: `the lock directory ${dir} belongs to ${describeUid(st.uid)}, not to root${me() === 0 ? '' : ` or ${describeUid(me())}`}: its owner could block every ownops run`, hint: `remove it once no ownops run is going (rm -r ${dir}; ownops creates it again), ${elsewhere}` }
+  }
+  if ((st.mode & 0o002) !== 0) {
+    return { path: dir, message: `the lock directory ${dir} is writable by every user (mode ${(st.mode & 0o7777).toString(8)}): any of them could block every ownops run`, hint: `chmod 700 ${dir}, ${elsewhere}` }
+  }
+  // A parent that everyone may write, without the sticky bit, lets anyone swap the directory.
+  const parent = dirname(dir)
+  if (parent !== dir) {
+    const up = await stat(parent).catch(() => undefined)
+    if (up !== undefined && (up.mode & 0o002) !== 0 && (up.mode & 0o1000) === 0) {
+      return { path: parent, message: `the lock directory ${dir} is in ${parent}, which every user may write (mode ${(up.mode & 0o7777).toString(8)}, no sticky bit): anyone could replace it`, hint: elsewhere.replace(/^or /, '') }
+    }
+  }
+  return undefined
+}
+
+/** Refuses a lock file that is not a regular file, or that someone untrusted owns or may write. */
+async function checkLockFile(file: string): Promise<void> {
+  let st: Stats
+  try {
+    st = await lstat(file)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw lockIoError(dirname(file), error)
+  }
+  const remove = `remove it once no ownops run is going (rm ${st.isDirectory() ? '-r ' : ''}${file})`
+  if (st.isDirectory()) throw untrustedLock({ path: file, message: `the lock file ${file} is a directory`, hint: remove })
+  if (!st.isFile()) throw untrustedLock({ path: file, message: `the lock file ${file} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}`, hint: remove })
+  const dir = await stat(dirname(file)).catch(() => undefined)
+  const sharedDir = dir !== undefined && (dir.mode & 0o020) !== 0
+  if (!trustedOwner(st.uid) && st.uid !== dir?.uid && !sharedDir) {
+    throw untrustedLock({ path: file, message: `the lock file ${file} belongs to ${describeUid(st.uid)}`, hint: remove })
+  }
+  if ((st.mode & 0o002) !== 0) throw untrustedLock({ path: file, message: `the lock file ${file} is writable by every user`, hint: remove })
+}
+
+function trustedOwner(uid: number): boolean {
+  return uid === 0 || uid === me()
+}
+
+function untrustedLock(problem: LockProblem): OwnopsError {
+  return new OwnopsError(`refusing the host lock: ${problem.message}`, { exitCode: ExitCode.noperm, hint: problem.hint })
 }
 
 function processStartTime(pid: number): number | undefined {

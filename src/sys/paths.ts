@@ -5,19 +5,30 @@ import { existsSync } from 'node:fs'
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0
 
+/** The default lock directory of root: in /run, which only root can write (unlike /run/lock). */
+export const ROOT_LOCK_DIR = '/run/ownops'
+
 /** $OWNOPS_STATE_DIR, config stateDir, /var/lib/ownops (root), or the XDG state home. */
 export function defaultStateDir(env: NodeJS.ProcessEnv, configured?: string): string {
   if (env.OWNOPS_STATE_DIR) return env.OWNOPS_STATE_DIR
   if (configured) return configured
   if (isRoot()) return '/var/lib/ownops'
-  return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'ownops')
+  return join(stateHome(env), 'ownops')
 }
 
-/** $OWNOPS_LOCK_DIR, config lock.dir, /run/lock/ownops (root), $XDG_RUNTIME_DIR/ownops, or /tmp. */
+/**
+ * $OWNOPS_LOCK_DIR, config lock.dir, /run/ownops (root), or ~/.local/state/ownops/lock.
+ * Only root (or, for the last, the user) can write these, so nobody else can hold or fake the
+ * host lock. A user's lock directory does not depend on the session: a cron run and a run from
+ * a login shell find the same one.
+ */
 export function defaultLockDir(env: NodeJS.ProcessEnv, configured?: string): string {
   if (env.OWNOPS_LOCK_DIR) return env.OWNOPS_LOCK_DIR
   if (configured) return configured
-  if (isRoot() && existsSync('/run/lock')) return '/run/lock/ownops'
-  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'ownops')
-  return join('/tmp', `ownops-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`)
+  if (isRoot() && existsSync('/run')) return ROOT_LOCK_DIR
+  return join(stateHome(env), 'ownops', 'lock')
+}
+
+function stateHome(env: NodeJS.ProcessEnv): string {
+  return env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state')
 }

@@ -8,7 +8,7 @@ import { renderCronD } from '../../src/schedule/crond.js'
 import { nextRuns } from '../../src/schedule/cron.js'
 import { planSchedule } from '../../src/schedule/jobs.js'
 import { renderSystemdUnits } from '../../src/schedule/units.js'
-import { runBin, runCli, tempDir, testEnv } from '../helpers/cli.js'
+import { BIN, runBin, runCli, tempDir, testEnv } from '../helpers/cli.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 let dir: string
@@ -148,7 +148,10 @@ describe("the users' schedules work as generated", () => {
     expect(unit(files, 'ownops-refresh.service')).toContain('ExecStart=/usr/local/bin/ownops restart camserver --safe\n')
     expect(unit(files, 'ownops-refresh.service')).toContain('TimeoutStartSec=15min\n')
     const cron = renderCronD(p).content
-    expect(cron).toContain('\n0 4 * * * camserver flock -n /run/lock/ownops-db-prune.cron.lock timeout 1800 /usr/local/bin/ownops cleanup --only sql 2>&1 | logger -t ownops-db-prune\n')
+    // camserver's flock file in its own lock directory: only it (and root) can write there.
+    expect(cron).toContain('\n0 4 * * * camserver mkdir -p -m 700 "$HOME"/.local/state/ownops/lock && flock -n "$HOME"/.local/state/ownops/lock/db-prune.cron.lock timeout 1800 /usr/local/bin/ownops cleanup --only sql 2>&1 | logger -t ownops-db-prune\n')
+    expect(cron).toContain('\n0 3 * * * root mkdir -p -m 700 /run/ownops && flock -n /run/ownops/refresh.cron.lock timeout 900 /usr/local/bin/ownops restart camserver --safe 2>&1 | logger -t ownops-refresh\n')
+    expect(cron).not.toContain('/run/lock')
   })
 
   it('Minecraft: restarts at 04:00 Monday to Saturday and 12:00 on Sunday, in Tokyo time (the 5-minute countdown starts at :55)', () => {
@@ -195,11 +198,15 @@ describe('ownops schedule (CLI)', () => {
       'ownops-notify@.service',
       'ownops-boot-app.service',
     ])
-    expect(all.stdout).toContain(`ExecStart=/usr/local/bin/ownops --config ${join(dir, 'ownops.yml')} monitor\n`)
+    // No schedule.bin: the Node running ownops and its bin/ownops.js, by absolute paths (not #!/usr/bin/env node).
+    expect(all.stdout).toContain(`ExecStart=${process.execPath} ${BIN} --config ${join(dir, 'ownops.yml')} monitor\n`)
     const boot = await runCli(['schedule', 'generate', '--boot'], { env: testEnv(dir), cwd: dir })
     expect([...boot.stdout.matchAll(/^# ==> (\S+) <==$/gm)].map((m) => m[1])).toEqual(['ownops-boot-app.service'])
     const json = JSON.parse((await runCli(['--json', 'schedule', 'generate', '--config-path', '/etc/ownops/ownops.yml'], { env: testEnv(dir), cwd: dir })).stdout)
-    expect(json.files.find((f: { name: string }) => f.name === 'ownops-monitor.service').content).toContain('ExecStart=/usr/local/bin/ownops monitor\n')
+    expect(json.files.find((f: { name: string }) => f.name === 'ownops-monitor.service').content).toContain(`ExecStart=${process.execPath} ${BIN} monitor\n`)
+    // --bin, then schedule.bin, say otherwise.
+    const bin = JSON.parse((await runCli(['--json', 'schedule', 'generate', '--bin', '/opt/ownops/ownops'], { env: testEnv(dir), cwd: dir })).stdout)
+    expect(bin.files.find((f: { name: string }) => f.name === 'ownops-monitor.service').content).toContain(`ExecStart=/opt/ownops/ownops --config ${join(dir, 'ownops.yml')} monitor\n`)
   })
 
   it('generate warns about a time in the DST change of the zone', async () => {
