@@ -7,7 +7,8 @@ import type { CommandResult, Ctx } from '../context.js'
 import { ExitCode } from '../errors.js'
 
 export async function runConfigValidate(ctx: Ctx): Promise<CommandResult> {
-  const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd })
+  const { scheduleChecks } = await import('./schedule.js')
+  const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd, extraRules: (config, file) => scheduleChecks(ctx, config, file) })
   if (result.loaded !== undefined) for (const value of result.loaded.secretValues) ctx.redactor.add(value)
   const errors = result.problems.filter((p) => p.severity === 'error')
   const file = result.file === undefined ? '(no config file: built-in defaults)' : result.file.startsWith(`${ctx.cwd}/`) ? result.file.slice(ctx.cwd.length + 1) : result.file

@@ -1,5 +1,5 @@
 /** `ownops doctor`: checks what ownops needs on this machine and says how to fix what is missing. */
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { access, constants, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { checkConfig } from '../config/load.js'
@@ -9,6 +9,9 @@ import { ExitCode, isOwnopsError } from '../errors.js'
 import { createDocker, dockerEndpoint, pingDocker } from '../sys/docker.js'
 import { lockDirProblem } from '../sys/lock.js'
 import { defaultLockDir, defaultStateDir } from '../sys/paths.js'
+import { isGenerated } from '../schedule/units.js'
+import { runCapture } from '../sys/exec.js'
+import { readFiles } from '../sys/unit-files.js'
 import { which } from '../sys/which.js'
 import { renderTable } from '../text.js'
 import { ownopsVersion } from '../version.js'
@@ -67,6 +70,9 @@ export async function runDoctor(ctx: Ctx): Promise<CommandResult> {
   checks.push(await checkWritableDir('backup directory', config?.backup.dir ?? '/var/backups/ownops'))
   checks.push(checkSystemd(ctx.env))
   checks.push(checkCron(ctx.env))
+  checks.push(await checkNodeOnPath('node for units', SYSTEMD_PATH, config?.schedule.bin, ctx))
+  checks.push(await checkNodeOnPath('node for cron', CRON_PATH, config?.schedule.bin, ctx))
+  checks.push(...(await checkInstalledRuntime()))
   for (const [tool, usedFor] of OPTIONAL_TOOLS) {
     const path = which(tool, ctx.env)
     checks.push({ name: `tool ${tool}`, status: 'info', detail: path ?? `not found (optional: ${usedFor})`, data: { found: path !== undefined } })
@@ -178,6 +184,103 @@ async function checkLockDir(dir: string): Promise<DoctorCheck> {
   if (check.status !== 'ok' || !existsSync(dir)) return check
   const mode = statSync(dir).mode
   return (mode & 0o020) !== 0 ? { ...check, detail: `${check.detail}; shared with group ${statSync(dir).gid} (members may hold the host lock)` } : check
+}
+
+/** The PATH systemd gives services (its default), and the one Debian's cron gives crontab lines. */
+export const SYSTEMD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+export const CRON_PATH = '/usr/bin:/bin'
+
+/**
+ * The `node` a unit or cron line finds on its PATH, against the Node running ownops: generated
+ * units and cron lines run this Node by its absolute path, but an executable of your own with
+ * `#!/usr/bin/env node` (schedule.bin, or ownops in a line of your own) gets whatever is there.
+ */
+export async function checkNodeOnPath(name: string, path: string, bin: string | undefined, ctx: Pick<Ctx, 'log'>): Promise<DoctorCheck> {
+  const where = name === 'node for units' ? 'systemd units' : 'cron lines'
+  const envNode = bin !== undefined && usesEnvNode(bin)
+  const generated = bin === undefined ? `ownops' own ${where} run ${process.execPath} by its absolute path` : envNode ? `schedule.bin ${bin} starts with #!/usr/bin/env node, so ownops' ${where} need it` : `ownops' ${where} run schedule.bin ${bin}`
+  const node = which('node', { PATH: path })
+  if (node === undefined) {
+    return {
+      name,
+      status: envNode ? 'fail' : 'info',
+      detail: `no node on the PATH of ${where} (${path}); ${generated}`,
+      hint: envNode ? `remove schedule.bin (ownops then runs ${process.execPath} directly), or link a Node there: ln -s ${process.execPath} /usr/local/bin/node` : `a ${where.slice(0, -1)} of your own that runs ownops (#!/usr/bin/env node) would fail: use ownops schedule install, or link a Node there (ln -s ${process.execPath} /usr/local/bin/node)`,
+      ...(envNode ? { exitCode: ExitCode.unavailable } : {}),
+      data: { path, node: null, execPath: process.execPath },
+    }
+  }
+  const same = realpathOr(node) === realpathOr(process.execPath)
+  const result = await runCapture([node, '--version'], { log: ctx.log, timeoutMs: 10_000 })
+  const version = result.stdout.trim()
+  const m = /^v(\d+)\.(\d+)/.exec(version)
+  const tooOld = m === null || Number(m[1]) < MIN_NODE[0] || (Number(m[1]) === MIN_NODE[0] && Number(m[2]) < MIN_NODE[1])
+  const data = { path, node, version: version || null, execPath: process.execPath, same }
+  if (same) return { name, status: 'ok', detail: `${node} (${version}), the Node running ownops`, data }
+  if (tooOld) {
+    return {
+      name,
+      status: envNode ? 'fail' : 'warn',
+      detail: `${node} is ${version || 'not a working Node'}, older than ownops needs (${MIN_NODE.join('.')}); ${generated}`,
+      hint: envNode ? `remove schedule.bin, or point it at a wrapper that runs ${process.execPath}` : `a ${where.slice(0, -1)} of your own that runs ownops (#!/usr/bin/env node) would get this Node: use ownops schedule install, or upgrade ${node}`,
+      ...(envNode ? { exitCode: ExitCode.unavailable } : {}),
+      data,
+    }
+  }
+  return { name, status: 'info', detail: `${node} (${version}), not the Node running ownops (${process.execPath}, v${process.versions.node}); ${generated}`, data }
+}
+
+function usesEnvNode(bin: string): boolean {
+  try {
+    const head = readFileSync(bin, 'utf8').slice(0, 200).split('\n')[0] ?? ''
+    return /^#!\s*\S*\/env\s+(-S\s+)?node\b/.test(head)
+  } catch {
+    return false
+  }
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path)
+  } catch {
+    return path
+  }
+}
+
+/**
+ * The programs the installed units and cron.d entries run still exist: a Node installed by nvm,
+ * fnm or volta goes away with an upgrade, and every job would then fail to start.
+ */
+export async function checkInstalledRuntime(root = '/'): Promise<DoctorCheck[]> {
+  const found: Array<{ file: string; program: string }> = []
+  const units = await readFiles(join(root, 'etc/systemd/system'), (n) => /^ownops-.*\.service$/.test(n)).catch(() => new Map<string, string>())
+  for (const [name, text] of units) {
+    if (!isGenerated(text)) continue
+    const m = /^ExecStart=(\S+)(?: (\/\S+\.js)\b)?/m.exec(text)
+    for (const program of [m?.[1], m?.[2]]) if (program !== undefined && program.startsWith('/')) found.push({ file: `/etc/systemd/system/${name}`, program })
+  }
+  const cron = (await readFiles(join(root, 'etc/cron.d'), (n) => n === 'ownops').catch(() => new Map<string, string>())).get('ownops')
+  if (cron !== undefined && isGenerated(cron)) {
+    for (const m of cron.matchAll(/ timeout \d+ (\/\S+)(?: (\/\S+\.js)\b)?/g)) {
+      for (const program of [m[1], m[2]]) if (program !== undefined) found.push({ file: '/etc/cron.d/ownops', program })
+    }
+  }
+  if (found.length === 0) return []
+  const gone = found.filter((f) => !existsSync(join(root, f.program)))
+  const programs = [...new Set(found.map((f) => f.program))]
+  if (gone.length === 0) return [{ name: 'installed jobs', status: 'ok', detail: `${found.length} unit(s)/entries run ${programs.join(', ')}`, data: { programs } }]
+  const missing = [...new Set(gone.map((f) => f.program))]
+  const files = [...new Set(gone.map((f) => f.file))]
+  return [
+    {
+      name: 'installed jobs',
+      status: 'fail',
+      detail: `${files.join(', ')} run${files.length === 1 ? 's' : ''} ${missing.join(' and ')}, which no longer exist${missing.length === 1 ? 's' : ''}: those jobs fail to start`,
+      hint: 'run `sudo ownops schedule install` (or --cron) again with the Node you use now',
+      exitCode: ExitCode.unavailable,
+      data: { missing },
+    },
+  ]
 }
 
 function checkSystemd(env: NodeJS.ProcessEnv): DoctorCheck {

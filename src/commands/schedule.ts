@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { formatProblem } from '../config/problems.js'
+import type { ConfigProblem } from '../config/problems.js'
+import type { Config } from '../config/schema.js'
 import type { CommandResult, Ctx } from '../context.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { planChanges, renderChanges, systemctlSteps, type SystemctlSteps } from '../schedule/changes.js'
@@ -25,6 +26,8 @@ import { which } from '../sys/which.js'
 import { renderTable } from '../text.js'
 
 export type Backend = 'systemd' | 'cron' | 'crontab'
+
+type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
 export const SYSTEMD_DIR = '/etc/systemd/system'
 export const CROND_DIR = '/etc/cron.d'
@@ -115,11 +118,36 @@ function planWarnings(ctx: Ctx, p: SchedulePlan, backend: Backend): string[] {
   return warnings
 }
 
+/**
+ * What `config validate` adds about the schedule: schedules that restrict both day fields
+ * (with their next runs), and what a job needs that its unit or its user would not let it
+ * write, as warnings at the keys they come from.
+ */
+export function scheduleChecks(ctx: Ctx, config: Config, file: string): Problem[] {
+  let p: SchedulePlan
+  try {
+    p = planSchedule(config, { configFile: file, runtime: ownopsRuntime() })
+  } catch {
+    return [] // the config rules report the schedule's problems
+  }
+  const problems: Problem[] = []
+  for (const job of p.jobs) {
+    const days = dayRuleWarning(job.schedule, job.timeZone ?? hostZone(ctx), { from: ctx.clock() })
+    if (days !== undefined) problems.push({ severity: 'warning', path: job.scheduleKey, message: `job ${job.name}: ${days.message}`, hint: days.hint })
+  }
+  problems.push(...jobAccessProblems(p, { backend: 'systemd', dockerSocket: socketOf(config) }))
+  return problems
+}
+
 /** The Docker engine's local socket, when jobs use one. */
 export function dockerSocket(ctx: Ctx): string | undefined {
+  return socketOf(ctx.config().config)
+}
+
+function socketOf(config: Config): string | undefined {
   try {
     // What the jobs will use: the config's, not this shell's $DOCKER_HOST.
-    return dockerEndpoint({}, ctx.config().config.docker.host).options.socketPath
+    return dockerEndpoint({}, config.docker.host).options.socketPath
   } catch {
     return undefined
   }

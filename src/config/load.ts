@@ -26,6 +26,11 @@ export interface LoadOptions {
   defaultEnvFile?: string
   /** Overrides the search list after --config and $OWNOPS_CONFIG (tests). */
   searchPaths?: readonly string[]
+  /**
+   * More checks of a valid config, located like the built-in rules (file, line, key): what
+   * `config validate` adds about the machine (a job's user and paths) and the clock (next runs).
+   */
+  extraRules?: (config: Config, file: string) => Array<Omit<ConfigProblem, 'file' | 'line'>>
 }
 
 export interface LoadedConfig {
@@ -152,7 +157,7 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
     }
     return { file, problems: sortProblems(problems) }
   }
-  for (const rule of checkRules(parsed.data)) {
+  for (const rule of [...checkRules(parsed.data), ...(options.extraRules?.(parsed.data, file) ?? [])]) {
     if (!unresolved.has(rule.path.join('.'))) problems.push({ ...rule, file: display, line: locate(rule.path) })
   }
   const warnings = problems.filter((p) => p.severity === 'warning')

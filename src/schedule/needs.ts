@@ -12,6 +12,7 @@
  * The backup, state and lock directories are every job's (writablePaths in jobs.ts).
  */
 import { dirname, isAbsolute, posix } from 'node:path'
+import { globBase } from '../cleanup/roots.js'
 import type { Config } from '../config/schema.js'
 
 export interface PathNeed {
@@ -148,7 +149,7 @@ function cleanupNeeds(config: Config, positional: readonly string[], args: reado
         break
       case 'logs':
         for (const [i, glob] of (typeof rule.path === 'string' ? [rule.path] : rule.path).entries()) {
-          needs.push({ path: staticDir(glob), why: `cleanup rule ${name} (logs ${glob})`, key: typeof rule.path === 'string' ? [...key, 'path'] : [...key, 'path', i] })
+          needs.push({ path: globBase(glob), why: `cleanup rule ${name} (logs ${glob})`, key: typeof rule.path === 'string' ? [...key, 'path'] : [...key, 'path', i] })
         }
         break
       case 'sql': {
@@ -161,19 +162,6 @@ function cleanupNeeds(config: Config, positional: readonly string[], args: reado
     }
   }
   return needs
-}
-
-/** The directory part of a glob before its first wildcard: /srv/app/logs for /srv/app/logs/*.log. */
-export function staticDir(glob: string): string {
-  const parts = posix.normalize(glob).split('/')
-  const fixed: string[] = []
-  for (const part of parts) {
-    if (/[*?[\]{}!]/.test(part)) break
-    fixed.push(part)
-  }
-  // The last fixed part is a directory only when a wildcard followed it.
-  const dir = fixed.length === parts.length ? fixed.slice(0, -1) : fixed
-  return dir.join('/') || '/'
 }
 
 /** Under /tmp or /var/tmp: a private /tmp (PrivateTmp=) would hide it from the job. */

@@ -4,12 +4,12 @@
  * read, write or run on this machine (by mode bits). `schedule install`, `schedule generate`
  * and `config validate` report these as warnings, so the surprise comes before 3 a.m.
  */
-import { statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import type { ConfigProblem } from '../config/problems.js'
 import { userDirs } from '../schedule/units.js'
 import type { ScheduledJob, SchedulePlan } from '../schedule/jobs.js'
 import { unwritableInSandbox } from '../schedule/needs.js'
-import { allows, executeObstacle, lookupUser, writeObstacle, type UserInfo } from './users.js'
+import { allows, executeObstacle, lookupUser, userName, writeObstacle, type UserInfo } from './users.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -106,5 +106,17 @@ function readObstacle(file: string, user: UserInfo): string | undefined {
 }
 
 function describe(path: string, stats: { uid: number; gid: number; mode: number }): string {
-  return `${path} (owner uid ${stats.uid}, group ${stats.gid}, mode ${(stats.mode & 0o7777).toString(8)})`
+  return `${path} (owner ${userName(stats.uid) ?? stats.uid}, group ${groupName(stats.gid) ?? stats.gid}, mode ${(stats.mode & 0o7777).toString(8)})`
+}
+
+function groupName(gid: number): string | undefined {
+  try {
+    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const fields = line.split(':')
+      if (fields.length >= 3 && Number(fields[2]) === gid) return fields[0]
+    }
+  } catch {
+    // no /etc/group
+  }
+  return undefined
 }
