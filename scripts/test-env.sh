@@ -278,8 +278,10 @@ cmd_status() {
 # Debian packages behind the real components the tests use: the Docker engine, busybox
 # for the test image, the PostgreSQL server run from the host's /usr inside containers,
 # the MariaDB server run the same way, the sqlite3 / zstd command-line tools, and openssl
-# (certificates for the HTTPS checks' tests).
-readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl)
+# (certificates for the HTTPS checks' tests), systemd's offline tools (systemd-analyze, systemctl
+# --root, the environment.d generator that parses env files like EnvironmentFile=) and cron's
+# crontab command (the user-crontab tests).
+readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron)
 
 cmd_install() {
   local -a missing=()

@@ -62,16 +62,16 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
   program
     .command('doctor')
     .summary('check what ownops needs on this machine')
-    .description('Check what ownops needs: Node version, config, Docker engine, state/lock/backup directories, systemd, cron and optional tools.')
+    .description('Check what ownops needs: Node version (and the node that systemd units and cron lines find on their PATH), config, Docker engine, state/lock/backup directories (and that only root or you can write the lock directory), systemd, cron, that installed units still find their Node, and optional tools.')
     .addHelpText('after', examples(['ownops doctor', 'ownops doctor --json | jq ".checks[] | select(.status==\\"fail\\")"']) + '\n' +
-      'Exits with the code of the most serious failure: 78 config invalid, 69 Docker unreachable, 77 a directory not writable.\n\n' +
+      'Exits with the code of the most serious failure: 78 config invalid, 69 Docker unreachable or installed units run a Node that is gone, 77 a directory not writable or a lock directory another user owns.\n\n' +
       exitStatusHelp([0, 1, 69, 77, 78]))
     .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/doctor.js')).runDoctor(ctx), cmd, []))
 
   const config = program.command('config').summary('validate the config, print its JSON Schema, or show it').description('Work with the configuration file.')
   config
     .command('validate')
-    .description('Validate the config and report every problem with file, line, key and a hint.')
+    .description('Validate the config and report every problem with file, line, key and a hint. Warns, too, about env-file values that look like they carry a comment, schedules that restrict both day fields (with their next runs), and what a scheduled job needs that its unit or its user could not write.')
     .addHelpText('after', examples(['ownops config validate', 'ownops -c /etc/ownops/ownops.yml config validate --json']) + '\n' + exitStatusHelp([0, 78]))
     .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/config.js')).runConfigValidate(ctx), cmd, []))
   config

@@ -459,6 +459,12 @@ export async function runScheduleList(ctx: Ctx, opts: { root?: string | undefine
       ? cronText.split('\n').filter((l) => l.startsWith(CRON_JOB_PREFIX)).map((l) => l.slice(CRON_JOB_PREFIX.length).split(':')[0] as string)
       : [],
   )
+  // ownops' lines in this user's crontab (schedule install --crontab).
+  const crontabJobs = new Set<string>()
+  if (root === undefined && which('crontab', ctx.env) !== undefined) {
+    const block = splitCrontab(await crontab({ log: ctx.log, env: ctx.env, signal: ctx.signal }).read().catch(() => '')).block ?? ''
+    for (const line of block.split('\n')) if (line.startsWith(CRON_JOB_PREFIX)) crontabJobs.add(line.slice(CRON_JOB_PREFIX.length).split(':')[0] as string)
+  }
   const live = root === undefined && systemdRunning() && which('systemctl', ctx.env) !== undefined
   const names = p.jobs.flatMap((j) => [`${j.unit}.timer`, `${j.unit}.service`])
   const props = live ? await showUnits(names, ['LoadState', 'ActiveState', 'UnitFileState', 'LastTriggerUSec', 'NextElapseUSecRealtime', 'Result'], { log: ctx.log, env: ctx.env }) : new Map<string, Record<string, string>>()
@@ -467,7 +473,11 @@ export async function runScheduleList(ctx: Ctx, opts: { root?: string | undefine
     const zone = job.timeZone ?? hostZone(ctx)
     const runs = nextRuns(job.schedule, 3, { from: now, timeZone: zone })
     const timerFile = units.get(`${job.unit}.timer`)
-    const installed: Backend[] = [...(timerFile !== undefined && isGenerated(timerFile) ? (['systemd'] as const) : []), ...(cronJobs.has(job.name) ? (['cron'] as const) : [])]
+    const installed: Backend[] = [
+      ...(timerFile !== undefined && isGenerated(timerFile) ? (['systemd'] as const) : []),
+      ...(cronJobs.has(job.name) ? (['cron'] as const) : []),
+      ...(crontabJobs.has(job.name) ? (['crontab'] as const) : []),
+    ]
     const timer = props.get(`${job.unit}.timer`)
     const service = props.get(`${job.unit}.service`)
     const warning = dstWarning(job.schedule, zone, { from: now })
@@ -515,7 +525,7 @@ function listText(report: ListReport, p: SchedulePlan, ctx: Ctx): string {
           ? 'not installed'
           : job.installed.join('+')
         : job.systemd.timer === 'not-found'
-          ? job.installed.includes('cron') ? 'cron' : 'not installed'
+          ? job.installed.some((b) => b !== 'systemd') ? job.installed.filter((b) => b !== 'systemd').join('+') : 'not installed'
           : `${job.systemd.active}${job.systemd.lastResult ? `, last: ${job.systemd.lastResult}` : ''}`
     return [job.name, job.command, job.schedule, job.timezone ?? 'local', runs, state]
   })
