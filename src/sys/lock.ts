@@ -206,7 +206,9 @@ function busyError(holder: LockInfo, now: Date, label = 'the host lock'): Ownops
 function lockIoError(dir: string, error: unknown): OwnopsError {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    const path = (error as NodeJS.ErrnoException).path ?? dir
+    // The directory, rather than the temp file ownops writes in it.
+    const failed = (error as NodeJS.ErrnoException).path
+    const path = failed === undefined || dirname(failed) === dir ? dir : failed
     const who = typeof process.getuid === 'function' ? describeUid(process.getuid()) : 'this user'
     return new OwnopsError(`cannot take the host lock: ${path}: ${code === 'EROFS' ? 'read-only file system' : `permission denied for ${who}`}`, {
       exitCode: ExitCode.noperm,
