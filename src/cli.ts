@@ -88,11 +88,11 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
   const lock = program
     .command('lock')
     .summary('show the host lock, or run any command under it (like flock)')
-    .description('The host-wide lock that backup, restore, cleanup and restart take. `lock status` shows its holder; `lock run -- CMD` runs a command of your own under it, so your scripts never collide with an ownops run.')
+    .description('The host-wide lock that backup, restore, cleanup and restart take, in /run/ownops as root (~/.local/state/ownops/lock otherwise; lock.dir, $OWNOPS_LOCK_DIR). Only root or the user running ownops may write that directory: one another user owns, or everyone may write, is refused (exit 77). `lock status` shows its holder; `lock run -- CMD` runs a command of your own under it, so your scripts never collide with an ownops run.')
   lock
     .command('status')
     .description('Show who holds the host lock.')
-    .addHelpText('after', examples(['ownops lock status', 'ownops lock status --json']) + '\n' + exitStatusHelp([0, 1]) + '\n  (1: the lock is held)')
+    .addHelpText('after', examples(['ownops lock status', 'ownops lock status --json']) + '\n' + exitStatusHelp([0, 1, 77]) + '\n  (1: the lock is held; 77: the lock directory or file belongs to another user, or others may write it)')
     .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/lock.js')).runLockStatus(ctx), cmd, []))
   lock
     .command('run')
