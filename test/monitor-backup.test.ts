@@ -29,7 +29,7 @@ interface Row {
 
 async function monitor(config: string, now: string): Promise<{ code: number; rows: Row[] }> {
   writeFileSync(join(work.dir, 'ownops.yml'), config)
-  const r = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'monitor', 'backups', 'drills'], { env: testEnv(work.dir), cwd: work.dir })
+  const r = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'monitor', 'backups', 'drills'], { env: testEnv(work.dir), cwd: work.dir, clock: () => new Date(now) })
   const report = JSON.parse(r.stdout) as { checks?: Row[]; observations?: Row[]; rows?: Row[] }
   return { code: r.code, rows: report.checks ?? report.observations ?? report.rows ?? [] }
 }
