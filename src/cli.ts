@@ -183,12 +183,13 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
 
   program
     .command('restore')
-    .summary('restore a backup safely (verify, safety copy, swap, roll back)')
+    .summary('restore a backup safely (verify, safety copy, stop what uses the data, swap, roll back)')
     .description(
-      'Restore a backup of TARGET (default: the latest). The artifact is verified (size, sha256) before anything changes; the current data is backed up first (tagged pre-restore); the backup is restored into a staging place while the service runs; then the containers in stop: (or labelled ownops.stop-during-backup=TARGET) are stopped, the staged data swapped in by renames (the old data kept beside it), the containers started and waited for until healthy. Any failure after the swap — or SIGINT/SIGTERM — rolls back to the old data and starts the containers again.\n\nOn a terminal the plan is shown and confirmed; otherwise --yes is required. MySQL/MariaDB targets are restored by hand (see the hint).',
+      'Restore a backup of TARGET: by default the newest backup that passes verification (size, sha256), checked before anything changes. The current data is backed up first (tagged pre-restore); the backup is restored into a staging place while the service runs; then the containers that use the data (found through the engine: those that mount the volume or path, or hold the SQLite file), those in stop: or restore.stop:, and those labelled ownops.stop-during-backup=TARGET or ownops.stop-during-restore=TARGET are stopped, the staged data swapped in by renames (the old data kept beside it), the containers started and waited for until healthy. Any failure after the swap — or SIGINT/SIGTERM — rolls back to the old data and starts the containers again; a second signal does not cut a swap or a rollback.\n\nWithout TARGET: the targets and their newest backups; on a terminal, pick one by number. --all restores every target, databases first. On a terminal the plan is shown and confirmed; otherwise --yes is required.',
     )
-    .argument('<target>', 'target name from backup.targets')
-    .argument('[backup]', 'backup id from `ownops backups`, or latest', 'latest')
+    .argument('[target]', 'target name from backup.targets (none: list them, and pick on a terminal)')
+    .argument('[backup]', 'backup id from `ownops backups`, or latest (default: the newest that verifies)')
+    .option('--all', 'restore every target: databases first, one plan, one confirmation, stops at the first failure', false)
     .option('--at <time>', 'the newest backup at or before this time, e.g. "2026-06-15 18:00" (local)')
     .option('--to <place>', 'restore side by side: another database name, SQLite file or directory; the live service is not touched')
     .option('-n, --dry-run', 'print the plan; change nothing', false)
@@ -196,20 +197,22 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .option('--undo', 'swap the data replaced by the last restore back in', false)
     .option('--no-safety-copy', 'do not back up the current data first')
     .option('--no-rollback', 'leave the restored data in place when the service does not come up healthy')
+    .option('--no-stop', 'refuse, naming them, when containers use the data, instead of stopping them for the swap')
     .option('--allow-outside-links', 'directories: restore symbolic links that point outside the tree (they are never followed)', false)
     .option('--wait <duration>', 'wait this long for the host lock (default: config lock.wait)')
     .addHelpText(
       'after',
-      examples(['ownops restore db --dry-run', 'ownops restore db latest --yes', 'ownops restore db --at "2026-06-15 18:00" --yes', 'ownops restore db latest --to db_check --yes', 'ownops restore --undo db --yes']) +
+      examples(['ownops restore                        # the targets and their newest backups; pick one on a terminal', 'ownops restore db --dry-run', 'ownops restore db --yes', 'ownops restore db --at "2026-06-15 18:00" --yes', 'ownops restore db latest --to db_check --yes', 'ownops restore --all --dry-run         # after losing a disk: every target, databases first', 'ownops restore --undo db --yes']) +
         '\n' +
         exitStatusHelp([0, 1, 2, 69, 75, 77, 78, 130, 143]) +
-        '\n  (1: refused or failed — the message says what state the data is in; 2: no --yes without a terminal)',
+        '\n  (1: refused or failed — the message says what state the data is in, and a notification is sent; 2: no target or no --yes without a terminal)',
     )
-    .action(async (target: string, backup: string, _opts, cmd: Command) =>
+    .action(async (target: string | undefined, backup: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, o) => {
         const { runRestore } = await import('./commands/restore.js')
         return runRestore(ctx, {
-          target,
+          targets: target !== undefined ? [target] : [],
+          all: o.all === true,
           backup,
           at: o.at as string | undefined,
           to: o.to as string | undefined,
@@ -218,6 +221,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
           undo: o.undo === true,
           safetyCopy: o.safetyCopy !== false,
           rollback: o.rollback !== false,
+          stop: o.stop !== false,
           allowOutsideLinks: o.allowOutsideLinks === true,
         })
       }, cmd, []),
@@ -496,7 +500,12 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
   const onSignal = (signal: NodeJS.Signals) => {
     const code = signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm
     if (signalCode !== undefined) {
-      // A second signal: stop waiting for clean-up.
+      // A second signal: stop waiting for clean-up — unless a step that must not be cut
+      // (a restore's swap or rollback) is running; it ends within seconds on its own.
+      if (activeCtx?.shielded) {
+        activeCtx.log.warn({ signal }, 'still putting the data back as it was; this is not interrupted')
+        return
+      }
       process.exit(code)
     }
     signalCode = code

@@ -64,6 +64,7 @@ export class Ctx {
   private dockerClient: Promise<Docker> | undefined
   private readonly cleanups: Cleanup[] = []
   private notifierInstance: Promise<Notifier> | undefined
+  private shieldDepth = 0
 
   constructor(init: CtxOptions) {
     this.options = init.options
@@ -173,6 +174,24 @@ export class Ctx {
   /** Whether a config has been loaded in this run (the outbox is flushed only then). */
   get configLoaded(): boolean {
     return this.loaded !== undefined
+  }
+
+  /**
+   * Runs `step` — a swap, a rollback — to its end whatever signals arrive meanwhile: a
+   * second SIGINT/SIGTERM does not end the process while a shielded step runs.
+   */
+  async shield<T>(step: () => Promise<T>): Promise<T> {
+    this.shieldDepth++
+    try {
+      return await step()
+    } finally {
+      this.shieldDepth--
+    }
+  }
+
+  /** Whether a shielded step is running (see shield). */
+  get shielded(): boolean {
+    return this.shieldDepth > 0
   }
 
   /** Registers clean-up that runs when the command ends, also on SIGINT/SIGTERM (last in, first out). */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import type { BackupEntry } from '../src/backup/catalog.js'
 import { parseAt, selectBackup } from '../src/restore/select.js'
-import { parseListing, unsafeEntries } from '../src/restore/tar-safety.js'
+import { unsafeEntries, type TarEntry } from '../src/restore/tar-safety.js'
 
 function entry(id: string, time: string, tags: string[] = []): BackupEntry {
   return { manifest: { id, file: `${id}.pgdump` } as BackupEntry['manifest'], path: '', manifestPath: '', time: new Date(time), tags }
@@ -36,45 +36,42 @@ describe('selectBackup', () => {
   })
 })
 
-const listing = (lines: string[]) => parseListing(lines.map((l) => l.replace(/^(\S+) (.*)$/, '$1 0/0 0 2026-11-24 11:43:08 $2')).join('\n'))
+const e = (type: TarEntry['type'], path: string, target?: string): TarEntry => ({ type, path, ...(target !== undefined ? { target } : {}) })
 
 describe('archive safety', () => {
-  it('parses GNU tar listings: files, links with their targets, devices', () => {
-    expect(parseListing('lrwxrwxrwx 0/0               0 2026-11-24 11:43:08 ./up -> ../../x\nhrw-r--r-- 0/0 0 2026-11-24 11:43:08 ./a link to ./hard\ncrw-r--r-- 0/0 1,3 2026-11-24 11:43:08 ./null\n')).toEqual([
-      { type: 'l', path: './up', target: '../../x' },
-      { type: 'h', path: './a', target: './hard' },
-      { type: 'c', path: './null' },
-    ])
-  })
-
-  it.each([
-    ['-rw-r--r-- /etc/cron.d/x', /absolute path/],
-    ['-rw-r--r-- ./../../x', /"\.\." in the path/],
-    ['-rw-r--r-- a/../../x', /"\.\." in the path/],
-    ['lrwxrwxrwx ./etc -> /etc', /symbolic link to \/etc, outside/],
-    ['lrwxrwxrwx ./up -> ../../x', /symbolic link to \.\.\/\.\.\/x, outside/],
-    ['hrw-r--r-- ./h link to ../outside', /hard link to \.\.\/outside/],
-    ['crw-r--r-- ./null', /device file/],
-    ['brw-r--r-- ./sda', /device file/],
-  ])('refuses %s', (line, problem) => {
-    expect(unsafeEntries(listing([line])).join('\n')).toMatch(problem)
+  it.each<[string, TarEntry[], RegExp]>([
+    ['an absolute path', [e('file', '/etc/cron.d/x')], /absolute path/],
+    ['../ at the start', [e('file', './../../x')], /"\.\." in the path/],
+    ['.. inside', [e('file', 'a/../../x')], /"\.\." in the path/],
+    ['a symlink to /etc', [e('symlink', './etc', '/etc')], /symbolic link to \/etc, outside/],
+    ['a symlink named "x -> y" to /etc', [e('symlink', 'x -> y', '/etc')], /x -> y: symbolic link to \/etc, outside/],
+    ['a symlink up and out', [e('symlink', './up', '../../x')], /symbolic link to \.\.\/\.\.\/x, outside/],
+    ['a hard link out', [e('link', './h', '../outside')], /hard link to \.\.\/outside, which is not a file of the archive/],
+    ['a hard link to /etc/passwd', [e('link', './h', '/etc/passwd')], /hard link to \/etc\/passwd/],
+    ['a hard link to etc/passwd not in the archive', [e('link', './h', 'etc/passwd')], /hard link to etc\/passwd, which is not a file/],
+    ['a hard link to a symlink of the archive', [e('symlink', './s', '/etc/passwd'), e('link', './h', './s')], /hard link to \.\/s/],
+    ['a character device', [e('character-device', './null')], /device file/],
+    ['a block device', [e('block-device', './sda')], /device file/],
+    ['an unknown entry type', [e('other', './x')], /an entry type ownops does not restore/],
+  ])('refuses %s', (_what, entries, problem) => {
+    expect(unsafeEntries(entries).join('\n')).toMatch(problem)
   })
 
   it('refuses an entry written through a symbolic link of the archive, even when outside links are allowed', () => {
-    const entries = listing(['lrwxrwxrwx ./conf -> /etc', '-rw-r--r-- ./conf/passwd'])
+    const entries = [e('symlink', './conf', '/etc'), e('file', './conf/passwd')]
     expect(unsafeEntries(entries, { allowOutsideLinks: true })).toEqual(['./conf/passwd: written through the symbolic link conf'])
   })
 
   it('accepts an ordinary tree, links inside it, and (when allowed) links pointing outside', () => {
-    const ok = listing(['drwxr-xr-x ./', '-rw-r--r-- ./a/b.txt', 'lrwxrwxrwx ./a/c -> b.txt', 'lrwxrwxrwx ./d -> a/../a/b.txt', 'hrw-r--r-- ./e link to ./a/b.txt', 'prw-r--r-- ./fifo'])
+    const ok = [e('directory', './'), e('file', './a/b.txt'), e('symlink', './a/c', 'b.txt'), e('symlink', './d', 'a/../a/b.txt'), e('link', './e', './a/b.txt'), e('fifo', './fifo')]
     expect(unsafeEntries(ok)).toEqual([])
-    expect(unsafeEntries(listing(['lrwxrwxrwx ./etc -> /etc']), { allowOutsideLinks: true })).toEqual([])
+    expect(unsafeEntries([e('symlink', './etc', '/etc')], { allowOutsideLinks: true })).toEqual([])
   })
 })
 
 describe('retargetDump', () => {
   it('renames the database of a single-database dump, across chunk boundaries, touching nothing else', async () => {
-    const { retargetDump } = await import('../src/restore/restorers.js')
+    const { retargetDump } = await import('../src/targets/mysql.js')
     const { Readable } = await import('node:stream')
     const dump = [
       '-- Current Database: `shop`',

@@ -21,7 +21,7 @@ function label(value: string): string {
 export function renderBackupMetrics(catalogs: Catalog[], reports: TargetReport[]): string {
   const values = new Map<string, Array<[string, number]>>(METRICS.map(([name]) => [name, []]))
   for (const c of catalogs) {
-    const newest = c.backups[0]
+    const newest = c.backups.find((b) => !b.tags.includes('pre-restore'))
     if (newest !== undefined) {
       values.get(METRICS[0]![0])!.push([c.target, newest.time.getTime() / 1000])
       values.get(METRICS[1]![0])!.push([c.target, newest.manifest.size])

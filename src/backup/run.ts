@@ -19,7 +19,7 @@ import { RconClient, RconError } from '../sys/rcon.js'
 import { ownopsVersion } from '../version.js'
 import { Artifact, timestampId, type Manifest } from './artifact.js'
 import { readCatalog, targetDir, type Catalog } from './catalog.js'
-import { sources } from '../targets/index.js'
+import { pluginFor } from '../targets/index.js'
 import { DumpFailure, type SourceEnv } from '../targets/types.js'
 
 export interface RunEnv {
@@ -70,8 +70,7 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
     if (target.before !== undefined) await runHook('before', target.before, run, log, true)
 
     const sourceEnv: SourceEnv = { target: name, log, signal: run.signal, docker: run.docker, env: run.env, dir, id }
-    const source = sources[target.type] as { prepare(t: BackupTarget, e: SourceEnv): Promise<import('../targets/types.js').Dump> }
-    const dump = await source.prepare(target, sourceEnv)
+    const dump = await pluginFor(target).dump(target, sourceEnv)
 
     const stopped = await stopContainers(name, target, dump.needsRunning ?? [], run, log, report)
     if (stopped.length > 0) {

@@ -6,107 +6,20 @@
  * `…undone…`) once restore.keepOld has passed, and staging leftovers of a restore that was
  * killed.
  */
-import { lstat, readdir, rm } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { lstat, rm } from 'node:fs/promises'
+import { basename } from 'node:path'
 import { readCatalog } from '../backup/catalog.js'
 import { pruneTarget } from '../backup/prune.js'
-import { resolveRoot } from '../targets/directory.js'
-import { resolveSqlitePath } from '../targets/sqlite.js'
-import type { BackupTarget } from '../config/schema.js'
 import { formatDuration, parseDuration } from '../duration.js'
-import { openDbClient } from '../sys/db-client.js'
-import { scanTree } from './files.js'
+import { pluginFor } from '../targets/index.js'
+import type { Leftover } from '../targets/types.js'
 import { record, ruleReport, type RuleEnv, type RuleReport } from './types.js'
 
-const STAMP = '(\\d{8}T\\d{6}Z)'
-
-export function parseStamp(stamp: string): Date | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(stamp)
-  if (!m) return undefined
-  const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number]
-  return new Date(Date.UTC(y, mo - 1, d, h, mi, s))
-}
-
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-}
-
-/** Something a restore left behind. */
-export interface Leftover {
-  what: string
-  kind: 'kept' | 'staging'
-  time: Date
-  bytes: number
-  remove(): Promise<void>
-}
+/** `<target>-<stamp>[-n].<ext>`: the name of an artifact ownops writes. */
+const ARTIFACT_NAME = /^.+-\d{8}T\d{6}Z(-\d+)?\.[a-z0-9.]+$/
 
 interface UndoRecord {
   kept: string
-}
-
-async function fileLeftovers(live: string, suffixes: readonly string[]): Promise<Leftover[]> {
-  const dir = dirname(live)
-  const base = basename(live)
-  const pattern = new RegExp(`^${escapeRegex(base)}\\.(pre-restore|undone|ownops-restore|failed-restore)-${STAMP}(${suffixes.map(escapeRegex).join('|')})$`)
-  let names: string[]
-  try {
-    names = await readdir(dir)
-  } catch {
-    return []
-  }
-  const found: Leftover[] = []
-  for (const name of names.sort()) {
-    const m = pattern.exec(name)
-    const time = m ? parseStamp(m[2] ?? '') : undefined
-    if (!m || time === undefined) continue
-    const path = join(dir, name)
-    const stats = await lstat(path).catch(() => undefined)
-    if (stats === undefined) continue
-    const tree = await scanTree(path, stats)
-    const staging = m[1] === 'ownops-restore' || m[1] === 'failed-restore'
-    found.push({ what: stats.isDirectory() ? `${path}/` : path, kind: staging ? 'staging' : 'kept', time, bytes: tree.bytes, remove: () => rm(path, { recursive: true, force: true }) })
-  }
-  return found
-}
-
-async function restoreLeftovers(name: string, target: BackupTarget, env: RuleEnv): Promise<Leftover[]> {
-  switch (target.type) {
-    case 'sqlite': {
-      const { path } = await resolveSqlitePath(target, env)
-      return fileLeftovers(path, ['', '-wal', '-shm', '-journal'])
-    }
-    case 'directory': {
-      const { root } = await resolveRoot(target, { docker: env.docker, target: name } as unknown as Parameters<typeof resolveRoot>[1])
-      return fileLeftovers(root.replace(/\/+$/, ''), [''])
-    }
-    case 'postgres': {
-      if (target.container === undefined) return []
-      const client = await openDbClient(name, target, env)
-      const rows = await client.query(`SELECT datname, pg_database_size(datname) FROM pg_database WHERE datname ~ '__(pre_restore|undone)_\\d{8}T\\d{6}Z$'`)
-      const found: Leftover[] = []
-      for (const line of rows.split('\n').filter(Boolean)) {
-        const [db = '', size = '0'] = line.split('\t')
-        const m = new RegExp(`^(.*)__(?:pre_restore|undone)_${STAMP}$`).exec(db)
-        const time = m ? parseStamp(m[2] ?? '') : undefined
-        // Only copies of this target's database (its name may be cut short to fit 63 bytes).
-        if (!m || time === undefined || m[1] === '' || !client.database.startsWith(m[1] ?? '')) continue
-        const quoted = `"${db.replace(/"/g, '""')}"`
-        found.push({
-          what: `database ${db} in ${target.container}`,
-          kind: 'kept',
-          time,
-          bytes: Number(size) || 0,
-          remove: async () => {
-            await client.query(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '${db.replace(/'/g, "''")}'`, { database: 'postgres' })
-            await client.query(`DROP DATABASE IF EXISTS ${quoted}`, { database: 'postgres' })
-          },
-        })
-      }
-      return found
-    }
-    default:
-      return [] // MariaDB/MySQL: the replaced data is the pre-restore safety backup, kept by retention
-  }
 }
 
 export async function runBackupsRule(settings: { partialsAfter: string | number }, env: RuleEnv, only?: readonly string[]): Promise<RuleReport> {
@@ -117,6 +30,8 @@ export async function runBackupsRule(settings: { partialsAfter: string | number 
   const partialsAfter = parseDuration(settings.partialsAfter) ?? 86_400_000
   const keepOld = parseDuration(config.restore.keepOld) ?? 7 * 86_400_000
   const targets = Object.entries(config.backup.targets).filter(([name]) => only === undefined || only.includes(name))
+  // Leftovers shared by targets (temporary directories) are handled once.
+  const seen = new Set<string>()
   for (const [name, target] of targets) {
     const catalog = await readCatalog(config.backup.dir, name)
     const sizes = new Map(catalog.backups.map((b) => [b.manifest.id, b]))
@@ -128,26 +43,29 @@ export async function runBackupsRule(settings: { partialsAfter: string | number 
     for (const k of prune.kept) report.kept.push({ target: name, id: k.id, reasons: k.reasons })
 
     for (const odd of catalog.oddities) {
-      if (odd.kind !== 'partial' || !odd.stale) continue
+      // Partial files of runs that are gone, and artifacts whose manifest was never written (a run killed between the two).
+      if (!((odd.kind === 'partial' && odd.stale) || (odd.kind === 'no-manifest' && ARTIFACT_NAME.test(basename(odd.path))))) continue
       const stats = await lstat(odd.path).catch(() => undefined)
-      if (stats === undefined || now - stats.mtimeMs < partialsAfter) continue
+      if (stats === undefined || !stats.isFile() || now - stats.mtimeMs < partialsAfter) continue
       if (!env.dryRun) await rm(odd.path, { force: true })
-      record(report, { action: 'remove', what: odd.path, reason: `partial file of an interrupted backup, ${formatDuration(now - stats.mtimeMs)} old`, bytes: stats.size })
+      const what = odd.kind === 'partial' ? 'partial file of an interrupted backup' : 'artifact without a manifest (an interrupted backup)'
+      record(report, { action: 'remove', what: odd.path, reason: `${what}, ${formatDuration(now - stats.mtimeMs)} old`, bytes: stats.size })
     }
 
     let leftovers: Leftover[]
     try {
-      leftovers = await restoreLeftovers(name, target, env)
+      leftovers = (await pluginFor(target).leftovers(name, target, { docker: env.docker, env: env.env, signal: env.signal, log: env.log, backupDir: config.backup.dir })).filter((l) => !seen.has(l.what))
     } catch (error) {
       report.warnings.push(`${name}: could not look for data kept by restores: ${(error as Error).message}`)
       continue
     }
+    for (const left of leftovers) seen.add(left.what)
     const undo = await env.state.read<UndoRecord | undefined>(`restore-${name}`, undefined)
     for (const left of leftovers) {
       const age = now - left.time.getTime()
       const limit = left.kind === 'kept' ? keepOld : partialsAfter
       if (age < limit) continue
-      const reason = left.kind === 'kept' ? `data replaced by a restore ${formatDuration(age)} ago (restore.keepOld ${String(config.restore.keepOld)})` : `leftover of an interrupted restore, ${formatDuration(age)} old`
+      const reason = left.kind === 'kept' ? `data replaced by a restore ${formatDuration(age)} ago (restore.keepOld ${String(config.restore.keepOld)})` : `leftover of an interrupted restore, drill or backup, ${formatDuration(age)} old`
       if (!env.dryRun) {
         await left.remove()
         env.log.info({ target: name, what: left.what }, 'removed restore leftover')

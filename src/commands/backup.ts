@@ -16,6 +16,7 @@ import { formatDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { writeFileAtomic } from '../sys/atomic.js'
 import { didYouMean, renderTable } from '../text.js'
+import { pluginFor } from '../targets/index.js'
 
 export interface BackupOptions {
   targets: string[]
@@ -173,19 +174,7 @@ async function plan(ctx: Ctx, config: Config, selected: Array<[string, BackupTar
 }
 
 function describeSource(target: BackupTarget): string {
-  switch (target.type) {
-    case 'postgres':
-      return target.container !== undefined ? `pg_dump ${target.database ?? '(default db)'} in ${target.container}` : 'pg_dump via url'
-    case 'mysql':
-    case 'mariadb':
-      return `dump ${Array.isArray(target.database) ? target.database.join(',') : (target.database ?? 'all databases')} in ${target.container}`
-    case 'sqlite':
-      return `${target.path}${target.container ? ` in ${target.container}` : ''}`
-    case 'directory':
-      return [target.volume ? `volume ${target.volume}` : '', target.path ?? '', target.container ? `in ${target.container}` : '', target.minecraft ? '(minecraft)' : '']
-        .filter(Boolean)
-        .join(' ')
-  }
+  return pluginFor(target).describe(target)
 }
 
 export async function runBackups(ctx: Ctx, target: string | undefined): Promise<CommandResult> {
@@ -197,14 +186,14 @@ export async function runBackups(ctx: Ctx, target: string | undefined): Promise<
   const rows: string[][] = []
   for (const c of catalogs) {
     for (const b of c.backups) {
-      rows.push([c.target, b.manifest.id, b.manifest.time.replace(/\.\d{3}Z$/, 'Z'), formatDuration(Math.max(0, now - b.time.getTime())), formatBytes(b.manifest.size), b.manifest.sha256.slice(0, 12), b.manifest.warnings.length > 0 ? `${b.manifest.warnings.length} warning(s)` : ''])
+      rows.push([c.target, b.manifest.id, b.manifest.time.replace(/\.\d{3}Z$/, 'Z'), formatDuration(Math.max(0, now - b.time.getTime())), formatBytes(b.manifest.size), b.manifest.sha256.slice(0, 12), [b.tags.includes('pre-restore') ? 'pre-restore safety copy (not a scheduled backup)' : '', b.manifest.warnings.length > 0 ? `${b.manifest.warnings.length} warning(s)` : ''].filter(Boolean).join('; ')])
     }
     for (const o of c.oddities) rows.push([c.target, '-', '-', '-', '-', '-', `${o.kind}: ${o.message} (${o.path})`])
     if (c.backups.length === 0 && c.oddities.length === 0) rows.push([c.target, '-', '-', '-', '-', '-', 'no backups yet'])
   }
   const report = {
     dir: config.backup.dir,
-    targets: catalogs.map((c) => ({ target: c.target, dir: c.dir, backups: c.backups.map((b) => ({ ...b.manifest, path: b.path })), oddities: c.oddities })),
+    targets: catalogs.map((c) => ({ target: c.target, dir: c.dir, backups: c.backups.map((b) => ({ ...b.manifest, path: b.path, ...(b.tags.includes('pre-restore') ? { safetyCopy: true } : {}) })), oddities: c.oddities })),
   }
   return { exitCode: ExitCode.ok, report, text: `${renderTable(['TARGET', 'ID', 'TIME (UTC)', 'AGE', 'SIZE', 'SHA256', 'NOTE'], rows)}\n` }
 }

@@ -10,6 +10,7 @@ import { channelOptions, resolveChannel } from '../notify/channels/index.js'
 import { scheduleProblems } from '../schedule/jobs.js'
 import { monitorRules } from '../monitor/rules.js'
 import { cleanupRules } from '../cleanup/rules.js'
+import { pluginFor } from '../targets/index.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -17,31 +18,7 @@ export function checkRules(config: Config): Problem[] {
   const problems: Problem[] = []
   for (const [name, target] of Object.entries(config.backup.targets)) {
     const at = ['backup', 'targets', name]
-    switch (target.type) {
-      case 'postgres':
-        if (target.container === undefined && target.url === undefined) {
-          problems.push({ severity: 'error', path: at, message: 'a postgres target needs "container" (pg_dump runs inside it) or "url"', hint: 'add container: <name of the database container>' })
-        }
-        if (target.container !== undefined && target.url !== undefined) {
-          problems.push({ severity: 'error', path: [...at, 'url'], message: '"container" and "url" exclude each other', hint: 'keep one of them' })
-        }
-        break
-      case 'directory': {
-        const sources = [target.path !== undefined && target.container === undefined, target.volume !== undefined, target.container !== undefined].filter(Boolean).length
-        if (sources !== 1) {
-          problems.push({ severity: 'error', path: at, message: 'a directory target needs exactly one source: "path", "volume", or "container" with "path"', hint: 'e.g. volume: mc-data' })
-        }
-        if (target.container !== undefined && target.path === undefined) {
-          problems.push({ severity: 'error', path: [...at, 'path'], message: 'with "container", "path" names the directory inside the container', hint: 'e.g. path: /data/world' })
-        }
-        if (target.level !== undefined && target.compression === 'gzip' && target.level > 9) {
-          problems.push({ severity: 'error', path: [...at, 'level'], message: `gzip levels are 1 to 9, got ${target.level}` })
-        }
-        break
-      }
-      default:
-        break
-    }
+    problems.push(...pluginFor(target).rules(target, at))
     if (target.keep !== undefined) emptyKeepWarning(problems, target.keep, [...at, 'keep'])
   }
   if (config.backup.keep !== undefined) emptyKeepWarning(problems, config.backup.keep, ['backup', 'keep'])

@@ -3,8 +3,12 @@
  * of the JSON Schema printed by `ownops config schema`, and of the documented example.
  */
 import { z } from 'zod'
-import { RETENTION_DURATION_HINT, RETENTION_DURATION_PATTERN } from '../backup/retention.js'
-import { argv, duration, name } from './fields.js'
+import { duration, name } from './fields.js'
+import { keepSchema } from '../targets/common.js'
+import { schema as postgresSchema } from '../targets/postgres.js'
+import { schema as mysqlSchema } from '../targets/mysql.js'
+import { schema as sqliteSchema } from '../targets/sqlite.js'
+import { schema as directorySchema } from '../targets/directory.js'
 import { monitorSchema } from '../monitor/schema.js'
 import { cleanupSchema } from '../cleanup/schema.js'
 import { restartSchema } from '../restart/schema.js'
@@ -12,107 +16,12 @@ import { restartSchema } from '../restart/schema.js'
 export const levels = ['info', 'warning', 'error', 'critical'] as const
 export type Level = (typeof levels)[number]
 
-const hook = z.union([argv, z.strictObject({ run: argv, timeout: duration.optional() })])
-
-const keepCount = z.number().int().min(-1).meta({ description: 'How many to keep; -1 keeps all.' })
-
-const keepSpan = (description: string) =>
-  z
-    .string()
-    .regex(RETENTION_DURATION_PATTERN, { error: `expected ${RETENTION_DURATION_HINT}` })
-    .optional()
-    .meta({ description: `${description} Units: y years, m months, d days, h hours, e.g. 7d, 36h, 1y2m3d4h.` })
-
-export const keepSchema = z
-  .strictObject({
-    last: keepCount.optional().meta({ description: 'Keep the n newest backups; -1 keeps all.' }),
-    hourly: keepCount.optional().meta({ description: 'Keep the newest backup of each of the n newest hours that have one; -1: no limit.' }),
-    daily: keepCount.optional().meta({ description: 'Keep the newest backup of each of the n newest days that have one; -1: no limit.' }),
-    weekly: keepCount.optional().meta({ description: 'Keep the newest backup of each of the n newest ISO weeks that have one; -1: no limit.' }),
-    monthly: keepCount.optional().meta({ description: 'Keep the newest backup of each of the n newest months that have one; -1: no limit.' }),
-    yearly: keepCount.optional().meta({ description: 'Keep the newest backup of each of the n newest years that have one; -1: no limit.' }),
-    within: keepSpan('Keep every backup within this span of the newest backup (calendar arithmetic).'),
-    withinHourly: keepSpan('Keep the newest backup of every hour within this span of the newest backup.'),
-    withinDaily: keepSpan('Keep the newest backup of every day within this span of the newest backup.'),
-    withinWeekly: keepSpan('Keep the newest backup of every ISO week within this span of the newest backup.'),
-    withinMonthly: keepSpan('Keep the newest backup of every month within this span of the newest backup.'),
-    withinYearly: keepSpan('Keep the newest backup of every year within this span of the newest backup.'),
-    tags: z
-      .array(z.string())
-      .optional()
-      .meta({ description: 'Keep every backup with these tags; an entry "a,b" needs both a and b.' }),
-  })
-  .meta({ description: 'Retention, with the semantics of restic forget. Without any rule, every backup is kept.' })
-
-const rcon = z.strictObject({
-  host: z.string().default('127.0.0.1'),
-  port: z.number().int().min(1).max(65535).default(25575),
-  password: z.string(),
-})
-
-const targetCommon = {
-  keep: keepSchema.optional(),
-  schedule: z.string().optional().meta({ description: 'Cron expression for a schedule of its own (ownops-backup-<target>.timer).' }),
-  stop: z.array(z.string()).optional().meta({ description: 'Containers stopped during the backup (only those running), started again after.' }),
-  before: hook.optional(),
-  after: hook.optional(),
-  onError: hook.optional(),
-  timeout: duration.optional(),
-}
-
-const compression = z.enum(['zstd', 'gzip', 'none'])
-
-export const targetSchemas = {
-  postgres: z.strictObject({
-    type: z.literal('postgres'),
-    container: z.string().optional().meta({ description: 'Run pg_dump inside this container (recommended).' }),
-    url: z.string().optional().meta({ description: 'Or connect from the host: postgres://USER@HOST:5432/DB (password from $PGPASSWORD or .pgpass)' }),
-    database: z.string().optional(),
-    user: z.string().optional(),
-    format: z.enum(['custom', 'plain']).default('custom'),
-    globals: z.boolean().default(false).meta({ description: 'Also dump roles and tablespaces (pg_dumpall --globals-only).' }),
-    ...targetCommon,
-  }),
-  mysql: z.strictObject({
-    type: z.enum(['mysql', 'mariadb']),
-    container: z.string(),
-    database: z.union([z.string(), z.array(z.string())]).optional(),
-    user: z.string().default('root'),
-    password: z.string().optional(),
-    ...targetCommon,
-  }),
-  sqlite: z.strictObject({
-    type: z.literal('sqlite'),
-    path: z.string().meta({ description: 'The database file: a host path, or a path inside `container`.' }),
-    container: z.string().optional(),
-    compression: compression.default('gzip'),
-    ...targetCommon,
-  }),
-  directory: z.strictObject({
-    type: z.literal('directory'),
-    path: z.string().optional(),
-    volume: z.string().optional(),
-    container: z.string().optional(),
-    exclude: z.array(z.string()).default([]),
-    compression: compression.default('zstd'),
-    level: z.number().int().min(1).max(19).optional(),
-    minecraft: z
-      .strictObject({
-        rcon,
-        retries: z.number().int().min(0).default(3).meta({ description: 'RCON connection retries before giving up.' }),
-        onRconError: z.enum(['fail', 'proceed']).default('fail').meta({ description: 'When RCON cannot be reached: fail the backup (default) or archive without quiescing, with a warning.' }),
-        saveTimeout: duration.default('120s').meta({ description: 'How long `save-all flush` may take.' }),
-      })
-      .optional()
-      .meta({ description: 'Quiesce a Minecraft server over RCON: save-off, save-all flush, archive, save-on (always).' }),
-    ...targetCommon,
-  }),
-}
+export { keepSchema }
 
 export const backupTargetTypes = ['postgres', 'mysql', 'mariadb', 'sqlite', 'directory'] as const
 export type BackupTargetType = (typeof backupTargetTypes)[number]
 
-const backupTarget = z.discriminatedUnion('type', [targetSchemas.postgres, targetSchemas.mysql, targetSchemas.sqlite, targetSchemas.directory])
+const backupTarget = z.discriminatedUnion('type', [postgresSchema, mysqlSchema, sqliteSchema, directorySchema])
 
 const channel = z.strictObject({
   url: z.string().meta({

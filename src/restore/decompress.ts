@@ -1,21 +1,38 @@
-/** An artifact's content, decompressed into a new file (mode 0600; refuses to overwrite). */
+/** An artifact's content, decompressed: into a new file, or as a stream. */
 import { createReadStream, createWriteStream } from 'node:fs'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import type { BackupEntry } from '../backup/catalog.js'
 import { DumpFailure, tail } from '../targets/types.js'
 
+/** Into a new file (mode 0600; refuses to overwrite). */
 export async function decompressFile(entry: BackupEntry, file: string, signal: AbortSignal): Promise<void> {
   const out = createWriteStream(file, { mode: 0o600, flags: 'wx' })
+  const stream = await decompressStream(entry, signal)
+  await pipeline(stream.output, out, { signal })
+  await stream.done()
+}
+
+/**
+ * The decompressed bytes as a stream; `done()` resolves once the decompressor exited well
+ * (zstd runs as a process: its exit status is the proof the stream was whole).
+ */
+export async function decompressStream(entry: BackupEntry, signal: AbortSignal): Promise<{ output: Readable; done(): Promise<void> }> {
   if (entry.manifest.compression === 'zstd') {
     const { execa } = await import('execa')
-    const child = execa('zstd', ['-dc', entry.path], { stdout: 'pipe', buffer: { stdout: false }, reject: false, cancelSignal: signal })
-    await pipeline(child.stdout, out)
-    const r = await child
-    if (r.exitCode !== 0) throw new DumpFailure('zstd -d failed', tail(String(r.stderr)))
-    return
+    const child = execa('zstd', ['-dc', entry.path], { stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false }, reject: false, cancelSignal: signal })
+    return {
+      output: child.stdout,
+      async done() {
+        const r = await child
+        if (r.isCanceled) throw signal.reason ?? new Error('interrupted')
+        if (r.exitCode !== 0) throw new DumpFailure(`zstd -d of ${entry.manifest.file} failed`, tail(String(r.stderr)))
+      },
+    }
   }
   const source = createReadStream(entry.path, { highWaterMark: 1 << 20 })
-  if (entry.manifest.compression === 'gzip') await pipeline(source, createGunzip(), out, { signal })
-  else await pipeline(source, out, { signal })
+  const output = entry.manifest.compression === 'gzip' ? source.pipe(createGunzip()) : source
+  if (output !== source) source.on('error', (error) => output.destroy(error))
+  return { output, done: async () => undefined }
 }

@@ -1,23 +1,24 @@
 /**
  * Is a backup what its manifest says, and readable to the end? Size and sha256 of the
  * artifact against its manifest, then a read of the whole content with the tool that will
- * restore it: `pg_restore --list` (in the database container), gzip/zstd integrity, `tar -t`,
- * SQLite `integrity_check` on a decompressed copy.
+ * restore it (each target type's `readable`). `verify --drill` restores the newest backup of
+ * each target into a throwaway place (the type's `drillPlace`), checks it, removes it, and
+ * records the result for monitor. Verified backups are remembered (`verified.json`) for the
+ * list `ownops restore` shows.
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Writable } from 'node:stream'
-import { createGunzip } from 'node:zlib'
-import type { Logger } from 'pino'
+import type { CommandResult, Ctx } from '../context.js'
 import type { BackupTarget } from '../config/schema.js'
-import type { BackupEntry } from '../backup/catalog.js'
-import type { Docker } from '../sys/docker.js'
-import { execWithInput } from '../sys/docker-exec.js'
-import { runCapture } from '../sys/exec.js'
+import { readCatalog, type BackupEntry } from '../backup/catalog.js'
+import { timestampId } from '../backup/artifact.js'
+import { ExitCode, OwnopsError } from '../errors.js'
+import { renderTable } from '../text.js'
+import { pluginFor } from '../targets/index.js'
+import { DumpFailure, type RestoreEnv, type Staged } from '../targets/types.js'
+import { selectBackup } from './select.js'
 
 export interface VerifyResult {
   ok: boolean
@@ -47,46 +48,141 @@ export async function verifyChecksum(entry: BackupEntry, signal?: AbortSignal): 
   return { ok: true, size, sha256 }
 }
 
-export interface ReadableEnv {
-  log: Logger
-  signal: AbortSignal
-  docker(): Promise<Docker>
+export interface Verified {
+  time: string
+  /** sha256: size and checksum; readable: read to the end; drill: restored and checked. */
+  how: 'sha256' | 'readable' | 'drill'
 }
 
-/** Reads the content to the end with the restoring tool; returns a problem or undefined. */
-export async function verifyReadable(entry: BackupEntry, target: BackupTarget | undefined, env: ReadableEnv): Promise<string | undefined> {
-  const { compression } = entry.manifest
-  const toolEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }
-  if (entry.manifest.type === 'directory') {
-    const args = compression === 'zstd' ? ['-I', 'zstd'] : compression === 'gzip' ? ['-z'] : []
-    const r = await runCapture(['sh', '-c', 'tar "$@" -tf "$0" >/dev/null', entry.path, ...args], { log: env.log, signal: env.signal, env: toolEnv })
-    return r.exitCode === 0 ? undefined : `tar cannot read it to the end: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}`
+/** `<target>/<id>` → the last successful verification. */
+export type VerifiedState = Record<string, Verified>
+
+const RANK = { sha256: 0, readable: 1, drill: 2 } as const
+
+/** Remembers verified backups (best effort: a read-only state directory only costs the note). */
+export async function recordVerified(ctx: Ctx, entries: BackupEntry[], how: Verified['how']): Promise<void> {
+  try {
+    const store = ctx.stateStore()
+    const state = await store.read<VerifiedState>('verified', {}, (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as VerifiedState) : undefined))
+    const now = ctx.clock().toISOString()
+    for (const e of entries) {
+      const key = `${e.manifest.target}/${e.manifest.id}`
+      const before = state[key]
+      // A later, lesser check does not hide that a backup was drilled.
+      state[key] = before !== undefined && RANK[before.how] > RANK[how] ? { ...before } : { time: now, how }
+    }
+    await store.write('verified', state)
+  } catch (error) {
+    ctx.log.debug({ err: error }, 'could not remember the verification')
   }
-  if (entry.manifest.type === 'postgres' && compression === 'custom') {
-    const container = target?.type === 'postgres' ? target.container : undefined
-    if (container === undefined) return undefined // no pg_restore to read it with; the checksum stands
-    const r = await execWithInput(await env.docker(), container, ['pg_restore', '--list'], createReadStream(entry.path, { highWaterMark: 1 << 20 }), { signal: env.signal })
-    return r.exitCode === 0 ? undefined : `pg_restore --list fails: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}`
-  }
-  if (entry.manifest.type === 'sqlite') {
-    const copy = join(tmpdir(), `ownops-verify-${process.pid}-${Date.now()}.sqlite`)
-    try {
-      const { decompressFile } = await import('./decompress.js')
-      await decompressFile(entry, copy, env.signal)
-      const r = await runCapture(['sqlite3', '-bail', copy, 'PRAGMA integrity_check;'], { log: env.log, signal: env.signal })
-      return r.exitCode === 0 && r.stdout.trim() === 'ok' ? undefined : `integrity_check: ${r.stdout.trim() || r.stderr.trim()}`
-    } catch (error) {
-      return `cannot decompress it: ${(error as Error).message}`
-    } finally {
-      await rm(copy, { force: true })
+}
+
+export interface VerifyOptions {
+  target?: string | undefined
+  all: boolean
+  drill: boolean
+}
+
+export interface DrillRecord {
+  lastRun: string
+  ok: boolean
+  backup: string
+  lastSuccess?: string
+  problem?: string
+}
+
+interface VerifyRow {
+  target: string
+  backup: string
+  ok: boolean
+  checks: string[]
+  problem?: string
+  drill?: Record<string, unknown>
+}
+
+export async function verifyTargets(ctx: Ctx, targets: Array<[string, BackupTarget]>, opts: VerifyOptions): Promise<CommandResult> {
+  const config = ctx.config().config
+  const results: VerifyRow[] = []
+  const store = ctx.stateStore()
+  const drills = opts.drill ? await store.read<Record<string, DrillRecord>>('drills', {}) : {}
+  for (const [name, target] of targets) {
+    const catalog = await readCatalog(config.backup.dir, name)
+    if (catalog.backups.filter((b) => !b.tags.includes('pre-restore')).length === 0) {
+      results.push({ target: name, backup: '-', ok: false, checks: [], problem: 'no valid backup' })
+      continue
+    }
+    const entries: BackupEntry[] = opts.all && !opts.drill ? catalog.backups : [selectBackup(catalog.backups, name, 'latest')]
+    for (const entry of entries) {
+      const result = await verifyOne(ctx, name, target, entry, opts.drill)
+      results.push(result)
+      if (result.ok) await recordVerified(ctx, [entry], opts.drill ? 'drill' : 'readable')
+      if (opts.drill) {
+        const now = ctx.clock().toISOString()
+        const previous = drills[name]
+        drills[name] = { lastRun: now, ok: result.ok, backup: entry.manifest.id, ...(result.ok ? { lastSuccess: now } : previous?.lastSuccess ? { lastSuccess: previous.lastSuccess } : {}), ...(result.problem ? { problem: result.problem } : {}) }
+      }
     }
   }
-  if (compression === 'gzip') {
+  const failed = results.filter((r) => !r.ok)
+  if (failed.length > 0) {
+    await ctx.notifySafely({
+      level: 'error',
+      title: opts.drill ? `restore drill failed (${failed.map((f) => f.target).join(', ')})` : `backup verification failed (${failed.map((f) => f.target).join(', ')})`,
+      body: failed.map((f) => `${f.target} ${f.backup}: ${f.problem ?? 'failed'}`).join('\n'),
+      source: { command: 'verify' },
+    })
+  } else if (opts.drill) {
+    await ctx.notifySafely({ level: 'info', title: 'restore drill succeeded', body: results.map((r) => `${r.target} ${r.backup}: ${JSON.stringify(r.drill ?? {})}`).join('\n'), source: { command: 'verify' } })
+  }
+  if (opts.drill) {
     try {
-      await pipeline(createReadStream(entry.path), createGunzip(), new Writable({ write: (_c, _e, cb) => cb() }), { signal: env.signal })
+      await store.write('drills', drills)
     } catch (error) {
-      return `gzip stream is damaged: ${(error as Error).message}`
+      const code = (error as NodeJS.ErrnoException).code
+      throw new OwnopsError(`the drill ${failed.length > 0 ? 'failed' : 'succeeded'}, but its result cannot be recorded for monitor: ${store.path('drills')}: ${code === 'EROFS' ? 'read-only file system' : (error as Error).message}`, {
+        exitCode: code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? ExitCode.noperm : ExitCode.failed,
+        hint: 'make the state directory writable (stateDir:, $OWNOPS_STATE_DIR; under systemd, ReadWritePaths=)',
+      })
     }
   }
-  return undefined
+  const rows = results.map((r) => [r.target, r.backup, r.ok ? 'ok' : 'FAILED', r.ok ? r.checks.join(', ') : (r.problem ?? '')])
+  return {
+    exitCode: failed.length > 0 ? ExitCode.failed : ExitCode.ok,
+    report: { ok: failed.length === 0, drill: opts.drill, results },
+    text: `${renderTable(['TARGET', 'BACKUP', 'STATUS', opts.drill ? 'DRILL' : 'CHECKS'], rows).trimEnd()}\n`,
+  }
+}
+
+async function verifyOne(ctx: Ctx, name: string, target: BackupTarget, entry: BackupEntry, drill: boolean): Promise<VerifyRow> {
+  const base = { target: name, backup: entry.manifest.id }
+  const checksum = await verifyChecksum(entry, ctx.signal)
+  if (!checksum.ok) return { ...base, ok: false, checks: [], ...(checksum.problem ? { problem: checksum.problem } : {}) }
+  const log = ctx.log.child({ cmd: 'verify', target: name })
+  const plugin = pluginFor(target)
+  const unreadable = await plugin.readable(entry, target, { log, signal: ctx.signal, docker: () => ctx.docker() }).catch((error: unknown) => (error as Error).message)
+  if (unreadable !== undefined) return { ...base, ok: false, checks: ['sha256'], problem: unreadable }
+  if (!drill) return { ...base, ok: true, checks: ['size', 'sha256', 'readable'] }
+  const stamp = timestampId(ctx.clock())
+  const env: RestoreEnv = { target: name, log, signal: ctx.signal, docker: () => ctx.docker(), env: ctx.env, stamp, allowOutsideLinks: true }
+  let staged: Staged | undefined
+  try {
+    const restorer = await plugin.restorer(target, env)
+    staged = await restorer.stage(entry, plugin.drillPlace(name, target, { stamp, backupDir: ctx.config().config.backup.dir }))
+    const details = await restorer.check(staged, entry)
+    await restorer.discard(staged).catch((error: unknown) => log.warn({ err: error }, 'could not remove the drill copy'))
+    staged = undefined
+    return { ...base, ok: true, checks: ['size', 'sha256', 'readable', 'restored'], drill: details }
+  } catch (error) {
+    if (ctx.signal.aborted) throw error
+    const problem = error instanceof DumpFailure ? `${error.message}${error.stderrTail ? `: ${error.stderrTail.split('\n').slice(-2).join(' / ')}` : ''}` : (error as Error).message
+    return { ...base, ok: false, checks: ['size', 'sha256', 'readable'], problem }
+  } finally {
+    if (staged !== undefined) {
+      const left = staged
+      await pluginFor(target)
+        .restorer(target, env)
+        .then((r) => r.discard(left))
+        .catch((error: unknown) => log.warn({ err: error }, 'could not remove the drill copy'))
+    }
+  }
 }

@@ -84,9 +84,9 @@ export async function waitHealthy(docker: Docker, container: string, check: Heal
 }
 
 /** Several containers running and healthy (restore): undefined when all are, else what is not. */
-export async function waitContainersHealthy(docker: Docker, containers: string[], timeoutMs: number): Promise<string | undefined> {
+export async function waitContainersHealthy(docker: Docker, containers: string[], timeoutMs: number, signal?: AbortSignal): Promise<string | undefined> {
   if (containers.length === 0) return undefined
-  const results = await Promise.all(containers.map(async (c) => ({ c, r: await waitHealthy(docker, c, { kind: 'docker' }, timeoutMs, { intervalMs: 500 }) })))
+  const results = await Promise.all(containers.map(async (c) => ({ c, r: await waitHealthy(docker, c, { kind: 'docker' }, timeoutMs, { intervalMs: 500, ...(signal ? { signal } : {}) }) })))
   const waiting = results.filter(({ r }) => !r.ok)
   return waiting.length === 0 ? undefined : waiting.map(({ c, r }) => `${c} is ${r.detail}`).join('; ')
 }

@@ -1,30 +1,93 @@
 /**
- * `type: directory` — a host path, a named Docker volume, or a path inside a container
- * (read on the host through its mount), archived with GNU tar and compressed with zstd
- * (default) or gzip. tar stores symlinks as symlinks (never follows them out of the tree),
- * keeps numeric owners, modes and mtimes, and handles sparse files. A file that changed or
- * vanished while tar read it is a warning recorded in the manifest, not a silent success;
- * any other tar error fails the backup.
+ * `type: directory` — a host path (a directory or a single file), a named Docker volume, or
+ * a path inside a container (read on the host through its mount), archived with GNU tar
+ * (POSIX format) and compressed with zstd (default) or gzip. tar stores symlinks as symlinks
+ * (never follows them out of the tree), hard links as links, numeric owners, modes and
+ * mtimes, and sparse files. A file that changed or vanished while tar read it is a warning
+ * recorded in the manifest, not a silent success; any other tar error fails the backup.
+ *
+ * A restore reads the archive with a tar parser first and refuses anything that could reach
+ * outside the destination, extracts it beside the live tree (as root: owners, modes, mtimes,
+ * links — the top directory's included), and swaps it in by renames. The containers that
+ * mount the volume or path are found through the engine and stopped for the swap.
  */
 import { constants, createReadStream } from 'node:fs'
-import { mkdtemp, open, rm, stat } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { BackupTarget } from '../config/schema.js'
+import { basename, dirname, join } from 'node:path'
+import { z } from 'zod'
+import type { BackupEntry } from '../backup/catalog.js'
+import { duration } from '../config/fields.js'
 import { ExitCode, OwnopsError } from '../errors.js'
+import { readArchive, unsafeEntries, type TarEntry } from '../restore/tar-safety.js'
 import { tarInto } from '../sys/archive.js'
 import { compressionExt, defaultLevel } from '../sys/compress.js'
-import { runCapture } from '../sys/exec.js'
 import { hostPathInContainer, inspectContainer, volumeMountpoint } from '../sys/docker-exec.js'
-import { DumpFailure, tail, type Source } from './types.js'
+import { runCapture } from '../sys/exec.js'
+import { processAlive } from '../sys/host.js'
+import { containersUsing } from '../sys/in-use.js'
+import { compression, targetCommon } from './common.js'
+import { fileLeftovers, stampedLeftovers } from './leftovers.js'
+import { DumpFailure, tail, type Leftover, type RestoreEnv, type Restorer, type TargetEnv, type TargetPlugin } from './types.js'
 
-type DirectoryTarget = Extract<BackupTarget, { type: 'directory' }>
+const rcon = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535).default(25575),
+  password: z.string(),
+})
+
+export const schema = z.strictObject({
+  type: z.literal('directory'),
+  path: z.string().optional().meta({ description: 'A host directory or a single file; with `container`, the path inside it; with `volume`, a sub-directory of the volume.' }),
+  volume: z.string().optional(),
+  container: z.string().optional(),
+  exclude: z.array(z.string()).default([]),
+  compression: compression.default('zstd'),
+  level: z.number().int().min(1).max(19).optional(),
+  minecraft: z
+    .strictObject({
+      rcon,
+      retries: z.number().int().min(0).default(3).meta({ description: 'RCON connection retries before giving up.' }),
+      onRconError: z.enum(['fail', 'proceed']).default('fail').meta({ description: 'When RCON cannot be reached: fail the backup (default) or archive without quiescing, with a warning.' }),
+      saveTimeout: duration.default('120s').meta({ description: 'How long `save-all flush` may take.' }),
+    })
+    .optional()
+    .meta({ description: 'Quiesce a Minecraft server over RCON: save-off, save-all flush, archive, save-on (always).' }),
+  ...targetCommon,
+})
+
+export type DirectoryTarget = z.output<typeof schema>
 
 /** tar's messages that mean "the tree moved while it was read": warnings, not failures. */
 const CHANGED = /file changed as we read it|file removed before we read it|file shrank by|socket ignored/i
+const TOOL_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }
+/** The FIFO directories of running archives: `ownops-tar-<pid>-XXXXXX` in the temp directory. */
+const FIFO_PREFIX = 'ownops-tar-'
 
-export const directory: Source<DirectoryTarget> = {
-  async prepare(target, env) {
+export const directory: TargetPlugin<DirectoryTarget> = {
+  schema,
+  description: 'GNU tar of a directory, a file, a Docker volume or a path in a container (Minecraft quiesced over RCON)',
+
+  describe(target) {
+    return [target.volume ? `volume ${target.volume}` : '', target.path ?? '', target.container ? `in ${target.container}` : '', target.minecraft ? '(minecraft)' : ''].filter(Boolean).join(' ')
+  },
+
+  rules(target, at) {
+    const problems = []
+    const sources = [target.path !== undefined && target.container === undefined && target.volume === undefined, target.volume !== undefined, target.container !== undefined].filter(Boolean).length
+    if (sources !== 1) {
+      problems.push({ severity: 'error' as const, path: at, message: 'a directory target needs exactly one source: "path", "volume", or "container" with "path"', hint: 'e.g. volume: mc-data' })
+    }
+    if (target.container !== undefined && target.path === undefined) {
+      problems.push({ severity: 'error' as const, path: [...at, 'path'], message: 'with "container", "path" names the directory inside the container', hint: 'e.g. path: /data/world' })
+    }
+    if (target.level !== undefined && target.compression === 'gzip' && target.level > 9) {
+      problems.push({ severity: 'error' as const, path: [...at, 'level'], message: `gzip levels are 1 to 9, got ${target.level}` })
+    }
+    return problems
+  },
+
+  async dump(target, env) {
     const { root, where } = await resolveRoot(target, env)
     let info
     try {
@@ -32,18 +95,19 @@ export const directory: Source<DirectoryTarget> = {
     } catch (error) {
       throw new OwnopsError(`backup target ${env.target}: ${where} does not exist (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { exitCode: ExitCode.failed })
     }
-    if (!info.isDirectory()) throw new OwnopsError(`backup target ${env.target}: ${where} is not a directory`, { exitCode: ExitCode.config })
+    const single = info.isFile()
+    if (!single && !info.isDirectory()) throw new OwnopsError(`backup target ${env.target}: ${where} is neither a directory nor a file`, { exitCode: ExitCode.config })
     const compression = target.compression
     const level = target.level ?? defaultLevel(compression)
     return {
       ext: `tar${compressionExt[compression]}`,
       compression,
-      details: { ...describe(target), hostPath: root, ...(level !== undefined ? { level } : {}), exclude: target.exclude },
+      details: { ...describeSource(target), hostPath: root, ...(single ? { kind: 'file' } : {}), ...(level !== undefined ? { level } : {}), exclude: target.exclude },
       async write(out) {
         // tar lists every entry it archives into a FIFO (no disk space, not on the backup
         // disk), counted as it goes for the manifest. stdio pipes are sockets, which tar
         // cannot open by /dev/fd path.
-        const fifoDir = await mkdtemp(join(tmpdir(), 'ownops-tar-'))
+        const fifoDir = await mkdtemp(join(tmpdir(), `${FIFO_PREFIX}${process.pid}-`))
         const indexFile = join(fifoDir, 'index')
         const made = await runCapture(['mkfifo', '-m', '600', indexFile], { log: env.log })
         if (made.exitCode !== 0) throw new OwnopsError(`cannot create a FIFO in ${fifoDir}: ${made.stderr.trim()}`, { exitCode: ExitCode.failed })
@@ -52,14 +116,18 @@ export const directory: Source<DirectoryTarget> = {
           const args = [
             '--create',
             '--file=-',
-            `--directory=${root}`,
+            // POSIX format: long names, exact mtimes, sparse files in a form every tar parser reads.
+            '--format=posix',
+            '--pax-option=delete=atime,delete=ctime',
+            `--directory=${single ? dirname(root) : root}`,
             '--numeric-owner',
             '--sparse',
             '--totals',
             '--verbose',
             `--index-file=${indexFile}`,
             ...target.exclude.map((pattern) => `--exclude=${pattern}`),
-            '.',
+            '--',
+            single ? basename(root) : '.',
           ]
           const result = await tarInto({ args, compression, ...(level !== undefined ? { level } : {}), out, signal: env.signal })
           if (env.signal.aborted) throw env.signal.reason ?? new Error('interrupted')
@@ -84,9 +152,50 @@ export const directory: Source<DirectoryTarget> = {
       },
     }
   },
+
+  restorer: directoryRestorer,
+
+  async readable(entry, _target, env) {
+    try {
+      await readArchive(entry, env.signal)
+      return undefined
+    } catch (error) {
+      if (env.signal.aborted) throw error
+      return (error as Error).message
+    }
+  },
+
+  drillPlace(name, _target, env) {
+    return join(env.backupDir, `.drill-${name}-${env.stamp}`)
+  },
+
+  async leftovers(name, target, env) {
+    const found: Leftover[] = []
+    const { root } = await resolveRoot(target, { target: name, docker: env.docker })
+    found.push(...(await fileLeftovers(root.replace(/\/+$/, ''))))
+    found.push(...(await stampedLeftovers(env.backupDir, `.drill-${name}-`, '')))
+    found.push(...(await fifoLeftovers()))
+    return found
+  },
 }
 
-function describe(target: DirectoryTarget): Record<string, unknown> {
+/** FIFO directories of archives whose process is gone (`ownops-tar-<pid>-…`; older ones by age only). */
+async function fifoLeftovers(): Promise<Leftover[]> {
+  const dir = tmpdir()
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(FIFO_PREFIX))
+  const found: Leftover[] = []
+  for (const name of names) {
+    const pid = /^ownops-tar-(\d+)-/.exec(name)?.[1]
+    if (pid !== undefined && processAlive(Number(pid))) continue
+    const path = join(dir, name)
+    const stats = await lstat(path).catch(() => undefined)
+    if (stats === undefined || !stats.isDirectory()) continue
+    found.push({ what: `${path}/`, kind: 'staging', time: stats.mtime, bytes: 0, remove: () => rm(path, { recursive: true, force: true }) })
+  }
+  return found
+}
+
+function describeSource(target: DirectoryTarget): Record<string, unknown> {
   return {
     ...(target.path !== undefined ? { path: target.path } : {}),
     ...(target.volume !== undefined ? { volume: target.volume } : {}),
@@ -94,11 +203,11 @@ function describe(target: DirectoryTarget): Record<string, unknown> {
   }
 }
 
-export async function resolveRoot(target: DirectoryTarget, env: Parameters<Source<DirectoryTarget>['prepare']>[1]): Promise<{ root: string; where: string }> {
+export async function resolveRoot(target: DirectoryTarget, env: Pick<TargetEnv, 'target' | 'docker'>): Promise<{ root: string; where: string; volume?: string }> {
   if (target.volume !== undefined) {
     const mountpoint = await volumeMountpoint(await env.docker(), target.volume)
     const sub = target.path?.replace(/^\/+/, '')
-    return { root: sub ? `${mountpoint}/${sub}` : mountpoint, where: `volume ${target.volume}${sub ? ` /${sub}` : ''}` }
+    return { root: sub ? `${mountpoint}/${sub}` : mountpoint, where: `volume ${target.volume}${sub ? ` /${sub}` : ''}`, volume: target.volume }
   }
   if (target.container !== undefined) {
     if (target.path === undefined) throw new OwnopsError(`backup target ${env.target}: container needs path (the directory inside it)`, { exitCode: ExitCode.config })
@@ -130,3 +239,153 @@ async function releaseFifo(fifo: string): Promise<void> {
     // no reader waiting (ENXIO) or already gone
   }
 }
+
+async function pathExists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  )
+}
+
+function tarDecompressArgs(entry: BackupEntry): string[] {
+  return entry.manifest.compression === 'zstd' ? ['-I', 'zstd'] : entry.manifest.compression === 'gzip' ? ['-z'] : []
+}
+
+/** Reads the archive and refuses it when an entry could write outside the destination. */
+export async function checkArchive(entry: BackupEntry, env: Pick<RestoreEnv, 'signal' | 'allowOutsideLinks'>): Promise<TarEntry[]> {
+  const entries = await readArchive(entry, env.signal)
+  const problems = unsafeEntries(entries, { allowOutsideLinks: env.allowOutsideLinks === true })
+  if (problems.length > 0) {
+    throw new OwnopsError(`refusing to extract ${entry.manifest.file}: ${problems.length} unsafe entr${problems.length === 1 ? 'y' : 'ies'}`, {
+      exitCode: ExitCode.failed,
+      details: problems.slice(0, 20),
+      hint: problems.every((p) => p.includes('symbolic link to'))
+        ? 'only links that point outside: --allow-outside-links restores them as links (never followed)'
+        : 'this archive was not written by ownops, or has been tampered with',
+    })
+  }
+  return entries
+}
+
+async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Promise<Restorer> {
+  const { root, where, volume } = await resolveRoot(target, env)
+  const live = root.replace(/\/+$/, '')
+  const kept = `${live}.pre-restore-${env.stamp}`
+  const liveInfo = await lstat(live).catch(() => undefined)
+
+  /** Extracts into a new directory `dest` (removed again when anything fails). */
+  const extract = async (entry: BackupEntry, dest: string): Promise<TarEntry[]> => {
+    const entries = await checkArchive(entry, env)
+    await mkdir(dest, { mode: 0o700 })
+    try {
+      // As root, tar gives every entry — the top directory `./` included — its owner, mode and mtime.
+      const r = await runCapture(
+        ['tar', ...tarDecompressArgs(entry), '-x', '-f', entry.path, '-C', dest, '--numeric-owner', '--same-owner', '--same-permissions', '--delay-directory-restore'],
+        { log: env.log, signal: env.signal, env: TOOL_ENV },
+      )
+      if (env.signal.aborted) throw env.signal.reason ?? new Error('interrupted')
+      if (r.exitCode !== 0) throw new DumpFailure(`extracting ${entry.manifest.file} failed with exit ${String(r.exitCode)}`, tail(r.stderr))
+    } catch (error) {
+      await rm(dest, { recursive: true, force: true })
+      throw error
+    }
+    return entries
+  }
+  /** The one file of a single-file archive. */
+  const soleFile = (entries: TarEntry[], entry: BackupEntry): string => {
+    const files = entries.filter((e) => e.type !== 'directory')
+    if (files.length !== 1 || files[0] === undefined) throw new OwnopsError(`${entry.manifest.file} holds ${files.length} entries, not the one file of this target`, { exitCode: ExitCode.failed })
+    return files[0].path
+  }
+  const isFileBackup = (entry: BackupEntry): boolean => entry.manifest.source.kind === 'file'
+
+  return {
+    async place() {
+      return { live: `${where} (${live})`, kept, exists: liveInfo !== undefined }
+    },
+    async users() {
+      const docker = await env.docker().catch(() => undefined)
+      if (docker === undefined) return { containers: [], processes: [] }
+      const using = await containersUsing(docker, volume !== undefined ? { volume } : { hostPath: live })
+      return { containers: using.filter((c) => c.running).map((c) => c.name), processes: [] }
+    },
+    async preflight(entry, to) {
+      if (liveInfo !== undefined && isFileBackup(entry) !== liveInfo.isFile()) {
+        throw new OwnopsError(`${live} is a ${liveInfo.isFile() ? 'file' : 'directory'}, the backup ${entry.manifest.id} holds a ${isFileBackup(entry) ? 'file' : 'directory'}`, { exitCode: ExitCode.failed, hint: 'restore it side by side with --to' })
+      }
+      if (to !== undefined) {
+        const existing = await lstat(to).catch(() => undefined)
+        if (existing !== undefined && !(existing.isDirectory() && !isFileBackup(entry) && (await readdir(to)).length === 0)) {
+          throw new OwnopsError(`${to} already exists${existing.isDirectory() ? ' and is not empty' : ''}`, { exitCode: ExitCode.failed, hint: 'restore side by side into a new (or empty) directory' })
+        }
+      } else if (!(await pathExists(dirname(live)))) {
+        throw new OwnopsError(`${dirname(live)} does not exist`, { exitCode: ExitCode.failed, hint: `create it first: mkdir -p ${dirname(live)}` })
+      }
+    },
+    async stage(entry, to) {
+      const final = to ?? live
+      // A staging directory beside the final place: same file system, so the swap is a rename.
+      const staging = join(dirname(final), `${isFileBackup(entry) ? '.' : ''}${basename(final)}.ownops-restore-${env.stamp}`)
+      const entries = await extract(entry, staging)
+      if (isFileBackup(entry)) {
+        const inside = join(staging, soleFile(entries, entry))
+        if (to === undefined) return { where: inside, details: { staging } }
+        try {
+          await rename(inside, to)
+        } finally {
+          await rm(staging, { recursive: true, force: true })
+        }
+        return { where: to }
+      }
+      if (to === undefined) return { where: staging }
+      try {
+        if (await pathExists(to)) await rmdir(to)
+        await rename(staging, to)
+      } catch (error) {
+        await rm(staging, { recursive: true, force: true })
+        throw error
+      }
+      return { where: to }
+    },
+    async swap(staged) {
+      const had = await pathExists(live)
+      if (had) await rename(live, kept)
+      try {
+        await rename(staged.where, live)
+      } catch (error) {
+        if (had) await rename(kept, live)
+        throw error
+      }
+      if (typeof staged.details?.staging === 'string') await rm(staged.details.staging, { recursive: true, force: true })
+      return { live, ...(had ? { kept } : {}) }
+    },
+    async rollback(swapped) {
+      const failed = `${live}.failed-restore-${env.stamp}`
+      await rename(live, failed)
+      if (swapped.kept !== undefined) await rename(swapped.kept, live)
+      await rm(failed, { recursive: true, force: true })
+    },
+    async discard(staged) {
+      await rm(typeof staged.details?.staging === 'string' ? staged.details.staging : staged.where, { recursive: true, force: true })
+    },
+    async check(staged, entry) {
+      const info = await lstat(staged.where)
+      if (info.isFile()) return { entries: 1, bytes: info.size }
+      const counted = await runCapture(['sh', '-c', 'find . | wc -l; du -sb --apparent-size . | cut -f1'], { log: env.log, cwd: staged.where })
+      const [entries = 0, bytes = 0] = counted.stdout.trim().split('\n').map(Number)
+      const expected = entry.manifest.source.files
+      if (typeof expected === 'number' && entries !== expected) {
+        throw new DumpFailure(`the restored tree has ${entries} entries, the manifest says ${expected}`, '')
+      }
+      return { entries, bytes }
+    },
+    async undo(keptPath) {
+      if (!(await pathExists(keptPath))) throw new OwnopsError(`${keptPath} is gone; nothing to undo`, { exitCode: ExitCode.failed })
+      const undone = `${live}.undone-${env.stamp}`
+      if (await pathExists(live)) await rename(live, undone)
+      await rename(keptPath, live)
+      return { live, kept: undone }
+    },
+  }
+}
+

@@ -2,7 +2,7 @@
  * `kind: backup` — the newest valid backup of each target (or the listed ones) is younger
  * than `maxAge` (critical; `warnAge` for a warning first), and not much smaller than the
  * ones before it (`sizeDrop`, a fraction of the median of the previous five: a dump that
- * silently lost its data). Leftover partial files of killed runs are a warning. Reads the
+ * silently lost its data); pre-restore safety copies do not count. Leftover partial files of killed runs are a warning. Reads the
  * manifests in backup.dir; a target without any valid backup is critical.
  */
 import { z } from 'zod'
@@ -35,7 +35,9 @@ export const backup: CheckKind<BackupSpec> = {
     const findings: Finding[] = []
     for (const target of targets) {
       const catalog = await readCatalog(ctx.paths.backupDir, target)
-      const newest = catalog.backups[0]
+      // A pre-restore safety copy is the data a restore replaced, not a fresh backup of the service.
+      const backups = catalog.backups.filter((b) => !b.tags.includes('pre-restore'))
+      const newest = backups[0]
       const base = { subject: target }
       if (newest === undefined) {
         findings.push({ ...base, status: 'critical', value: 'no valid backup', threshold: `max age ${spec.maxAge}`, message: `${target}: no valid backup in ${catalog.dir}` })
@@ -44,8 +46,8 @@ export const backup: CheckKind<BackupSpec> = {
       const ageMs = Math.max(0, ctx.now.getTime() - newest.time.getTime())
       const value = `newest ${formatDuration(ageMs)} ago, ${formatBytes(newest.manifest.size)}`
       const threshold = `${warnAgeMs !== undefined ? `warn ${spec.warnAge}, ` : ''}crit ${spec.maxAge}`
-      const metrics = { age_seconds: Math.round(ageMs / 1000), size_bytes: newest.manifest.size, count: catalog.backups.length }
-      const drop = sizeDropWarning(catalog.backups, newest.manifest.size, spec.sizeDrop)
+      const metrics = { age_seconds: Math.round(ageMs / 1000), size_bytes: newest.manifest.size, count: backups.length }
+      const drop = sizeDropWarning(backups, newest.manifest.size, spec.sizeDrop)
       const stale = catalog.oddities.filter((o) => o.kind === 'partial' && o.stale === true)
       if (ageMs > maxAgeMs) {
         findings.push({ ...base, status: 'critical', value, threshold, metrics, message: `${target}: the newest backup is ${formatDuration(ageMs)} old (more than ${spec.maxAge})` })
