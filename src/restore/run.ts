@@ -25,7 +25,7 @@ import { waitContainersHealthy } from '../sys/health.js'
 import { isDatabase, pluginFor } from '../targets/index.js'
 import { DumpFailure, type DataUsers, type RestoreEnv, type RestorePlace, type Restorer, type Staged, type Swapped } from '../targets/types.js'
 import { parseAt, selectBackup } from './select.js'
-import { readUndoRecord, type UndoRecord } from './undo-record.js'
+import { parseUndoRecord, readUndoRecord, type UndoRecord } from './undo-record.js'
 import { recordVerified, verifyChecksum } from './verify.js'
 
 export interface RestoreOptions {
@@ -169,8 +169,8 @@ function planText(plans: TargetPlan[], dryRun: boolean): string {
 
 export async function restore(ctx: Ctx, opts: RestoreOptions, confirm: Confirm): Promise<CommandResult> {
   const config = ctx.config().config
-  const stamp = timestampId(ctx.clock())
   const names = opts.all ? restoreOrder(config, []) : opts.targets
+  const stamp = await freeStamp(ctx, names)
   let notified = false
   const fail = async (error: unknown, title: string): Promise<never> => {
     // A refusal or failure is always notified — not a usage error, nor an interruption already told.
@@ -291,6 +291,8 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
   const docker = plan.stops.length > 0 ? await ctx.docker() : undefined
   const stopped: string[] = []
   let swapped: Swapped | undefined
+  /** The undo record of the restore before this one: back in force when this one is rolled back. */
+  let previous: unknown
   let downtimeStart = performance.now()
   try {
     await fault('stop')
@@ -310,6 +312,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     }
     await fault('swap')
     interrupted()
+    previous = await ctx.stateStore().read<unknown>(`restore-${name}`, undefined)
     swapped = await ctx.shield(async () => {
       const result = await restorer.swap(staged, safetyEntry)
       // From here on the restored data is live: the undo record says how to get the old data back.
@@ -324,7 +327,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     if (unhealthy !== undefined) throw new OwnopsError(`the service did not come up healthy after the restore: ${unhealthy}`, { exitCode: ExitCode.failed })
     interrupted()
   } catch (error) {
-    const state = await ctx.shield(() => recover(ctx, plan, staged, swapped, stopped, opts.rollback))
+    const state = await ctx.shield(() => recover(ctx, plan, staged, swapped, stopped, opts.rollback, previous))
     const message = `restore of ${name} from ${entry.manifest.id} ${ctx.signal.aborted ? 'interrupted' : 'failed'}: ${ctx.signal.aborted ? String((ctx.signal.reason as Error | undefined)?.message ?? 'signal') : (error as Error).message}; ${state}`
     log.error(message)
     if (ctx.signal.aborted) {
@@ -348,6 +351,21 @@ function describe(error: unknown, message: string): OwnopsError {
   })
 }
 
+/**
+ * The stamp in the names of kept and staged copies: now, or a second later than the last
+ * restore of these targets when that was within the same second (names never collide).
+ */
+async function freeStamp(ctx: Ctx, names: string[]): Promise<string> {
+  let time = Math.floor(ctx.clock().getTime() / 1000) * 1000
+  const used = new Set<string>()
+  for (const name of names) {
+    const record = parseUndoRecord(await ctx.stateStore().read<unknown>(`restore-${name}`, undefined), name)
+    if (typeof record === 'object') for (const m of record.kept.matchAll(/(\d{8}T\d{6}Z)/gi)) used.add((m[1] ?? '').toUpperCase())
+  }
+  while (used.has(timestampId(new Date(time)))) time += 1000
+  return timestampId(new Date(time))
+}
+
 async function runningOf(ctx: Ctx, containers: string[]): Promise<string[]> {
   if (containers.length === 0) return []
   const docker = await ctx.docker()
@@ -361,7 +379,7 @@ async function writeUndo(ctx: Ctx, record: UndoRecord): Promise<void> {
 }
 
 /** After a failure: roll a swap back (or drop the staged copy), and start what was stopped. */
-async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swapped | undefined, stopped: string[], rollback: boolean): Promise<string> {
+async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swapped | undefined, stopped: string[], rollback: boolean, previous: unknown): Promise<string> {
   const { restorer, log, name } = plan
   let state: string
   try {
@@ -376,7 +394,8 @@ async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swap
         for (const c of stopped) await stopContainer(docker, c, STOP_GRACE_SEC).catch(() => undefined)
       }
       await restorer.rollback(swapped)
-      await ctx.stateStore().remove(`restore-${name}`)
+      if (typeof parseUndoRecord(previous, name) === 'object') await ctx.stateStore().write(`restore-${name}`, previous)
+      else await ctx.stateStore().remove(`restore-${name}`)
       state = 'rolled back: the data is as it was before the restore'
     } else {
       state = `the restored data is in place (--no-rollback); the old data is kept as ${swapped.kept ?? '(none)'}${swapped.kept ? ` (ownops restore --undo ${name})` : ''}`

@@ -179,14 +179,15 @@ export const directory: TargetPlugin<DirectoryTarget> = {
   },
 }
 
-/** FIFO directories of archives whose process is gone (`ownops-tar-<pid>-…`; older ones by age only). */
+/** FIFO directories of archives whose process is gone (`ownops-tar-<pid>-…`). */
 async function fifoLeftovers(): Promise<Leftover[]> {
   const dir = tmpdir()
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(FIFO_PREFIX))
   const found: Leftover[] = []
   for (const name of names) {
+    // Only those that name their process (`ownops-tar-<pid>-…`), and only when it is gone.
     const pid = /^ownops-tar-(\d+)-/.exec(name)?.[1]
-    if (pid !== undefined && processAlive(Number(pid))) continue
+    if (pid === undefined || processAlive(Number(pid))) continue
     const path = join(dir, name)
     const stats = await lstat(path).catch(() => undefined)
     if (stats === undefined || !stats.isDirectory()) continue
@@ -371,7 +372,8 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
     async check(staged, entry) {
       const info = await lstat(staged.where)
       if (info.isFile()) return { entries: 1, bytes: info.size }
-      const counted = await runCapture(['sh', '-c', 'find . | wc -l; du -sb --apparent-size . | cut -f1'], { log: env.log, cwd: staged.where })
+      // One byte per entry: names may hold newlines.
+      const counted = await runCapture(['sh', '-c', "find . -printf x | wc -c; du -sb --apparent-size . | cut -f1"], { log: env.log, cwd: staged.where })
       const [entries = 0, bytes = 0] = counted.stdout.trim().split('\n').map(Number)
       const expected = entry.manifest.source.files
       if (typeof expected === 'number' && entries !== expected) {

@@ -254,13 +254,21 @@ export const mysql: TargetPlugin<MysqlTarget> = {
       const m = /^(.*)__ownops_drill_(\d{8}t\d{6}z)$/i.exec(db) ?? /^(.*)__ownops_restore$/.exec(db)
       if (!m || m[1] === undefined) continue
       if (databases !== undefined && m[1] !== '' && !databases.some((d) => d.startsWith(m[1] ?? ''))) continue
-      // A staging database is only made by a restore, which holds the host lock as cleanup does: it is a leftover.
-      const time = m[2] !== undefined ? parseStamp(m[2]) : created ? new Date(`${created.replace(' ', 'T')}Z`) : new Date(0)
+      // A staging database has no time in its name: its oldest table, else its directory in the data directory.
+      const time = m[2] !== undefined ? parseStamp(m[2]) : created ? new Date(`${created.replace(' ', 'T')}Z`) : await schemaTime(c, target.container, db)
       if (time === undefined || Number.isNaN(time.getTime())) continue
       found.push({ what: `database ${db} in ${target.container}`, kind: 'staging', time, bytes: Number(size) || 0, remove: async () => void (await c.sql(`DROP DATABASE IF EXISTS ${quote(db)}`)) })
     }
     return found
   },
+}
+
+async function schemaTime(c: MysqlConnection, container: string, db: string): Promise<Date | undefined> {
+  const datadir = await c.sql('SELECT @@datadir').catch(() => '')
+  if (!datadir.startsWith('/')) return undefined
+  const r = await execCapture(c.docker, container, ['stat', '-c', '%Y', `${datadir.replace(/\/$/, '')}/${db}`])
+  const seconds = Number(r.stdout.trim())
+  return r.exitCode === 0 && seconds > 0 ? new Date(seconds * 1000) : undefined
 }
 
 async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Restorer> {
