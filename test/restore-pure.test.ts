@@ -92,3 +92,16 @@ describe('retargetDump', () => {
     }
   })
 })
+
+describe('retargetDump of several databases', () => {
+  it('renames each database and leaves out the sections mapped to null (mysql), in both passes of the dump', async () => {
+    const { retargetDump } = await import('../src/targets/mysql.js')
+    const { Readable } = await import('node:stream')
+    const dump = ['--', '-- Current Database: `a`', '--', 'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `a`;', 'USE `a`;', 'CREATE TABLE t (x int);', '-- Current Database: `mysql`', 'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `mysql`;', 'USE `mysql`;', 'CREATE TABLE user (x int);', '-- Current Database: `a`', 'USE `a`;', 'CREATE PROCEDURE p() SELECT 1;', '-- Current Database: `mysql`', 'USE `mysql`;', 'CREATE PROCEDURE q() SELECT 1;', ''].join('\n')
+    const seen: string[] = []
+    const out: Buffer[] = []
+    for await (const c of Readable.from([Buffer.from(dump)]).pipe(retargetDump((db) => (db === 'mysql' ? null : `${db}__x`), seen))) out.push(c as Buffer)
+    expect(Buffer.concat(out).toString()).toBe(['--', '-- Current Database: `a`', '--', 'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `a__x`;', 'USE `a__x`;', 'CREATE TABLE t (x int);', '-- Current Database: `a`', 'USE `a__x`;', 'CREATE PROCEDURE p() SELECT 1;', ''].join('\n'))
+    expect(seen).toEqual(['a', 'mysql'])
+  })
+})

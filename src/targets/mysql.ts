@@ -107,7 +107,7 @@ export function retargetDump(map: string | ((database: string) => string | null)
   }
   const rewrite = (line: Buffer): Buffer | undefined => {
     const first = line[0]
-    if (first === 0x2d && line.subarray(0, 20).toString('latin1') === '-- Current Database') {
+    if (first === 0x2d && line.subarray(0, 20).toString('latin1') === '-- Current Database:') {
       const db = nameIn(line.toString('utf8')) ?? ''
       if (seen !== undefined && !seen.includes(db)) seen.push(db)
       skipping = rename(db) === null

@@ -557,7 +557,7 @@ export interface MariadbContainer {
  * network none, datadir on a named volume, listening only on /run/mysqld/mysqld.sock,
  * root with a password. Resolves once the server answers.
  */
-export async function startMariadb(opts: { name?: string; timeoutMs?: number } = {}): Promise<MariadbContainer> {
+export async function startMariadb(opts: { name?: string; timeoutMs?: number; /** false: the root password is not in the container's environment */ rootPasswordInEnv?: boolean } = {}): Promise<MariadbContainer> {
   if (!existsSync('/usr/sbin/mariadbd')) {
     throw new Error('MariaDB is not installed on the host (Debian: apt-get install mariadb-server; scripts/test-env.sh install does it)');
   }
@@ -576,7 +576,7 @@ export async function startMariadb(opts: { name?: string; timeoutMs?: number } =
     name,
     cmd: ['sh', '-c', script],
     volumes: [`${volume}:/var/lib/mysql`, '/etc/mysql:/etc/mysql:ro'],
-    env: { MARIADB_ROOT_PASSWORD: rootPassword, TZ: 'UTC' },
+    env: { [opts.rootPasswordInEnv === false ? 'TEST_ROOT_PASSWORD' : 'MARIADB_ROOT_PASSWORD']: rootPassword, TZ: 'UTC' },
     network: 'none',
     hostUsr: true,
     labels: { 'ownops-test.role': 'mariadb' },
