@@ -88,6 +88,26 @@ describe('ownops restore on a terminal', () => {
     expect(readFileSync(join(site(), 'v.txt'), 'utf8')).toBe('second')
   }, 60_000)
 
+  it('without a backup id, a damaged newest backup is passed over for the newest that verifies, and the plan says so', async () => {
+    const dir = join(work.dir, 'backups', 'site')
+    const newest = join(dir, 'site-20260602T030000Z.tar.gz')
+    const original = readFileSync(newest)
+    const flipped = Buffer.from(original)
+    flipped.writeUInt8(flipped.readUInt8(40) ^ 0xff, 40)
+    writeFileSync(newest, flipped)
+    try {
+      const r = await runCli(['--json', 'restore', 'site', '--dry-run'], { env: { ...env, OWNOPS_LOG_FORMAT: 'json' }, cwd: work.dir })
+      expect(r.code, r.stdout).toBe(0)
+      const plan = JSON.parse(r.stdout) as { backup: string; skipped: string[] }
+      expect(plan.backup).toBe('site-20260601T030000Z')
+      expect(plan.skipped.join('\n')).toMatch(/site-20260602T030000Z: sha256 .* differs from the manifest's/)
+      const named = await runCli(['restore', 'site', 'site-20260602T030000Z', '--dry-run'], { env, cwd: work.dir })
+      expect(named.code).toBe(1)
+    } finally {
+      writeFileSync(newest, original)
+    }
+  })
+
   it('off a terminal, `ownops restore` prints the list and the command to run, and exits 2', () => {
     const r = spawnSync('sh', ['-c', 'ownops restore < /dev/null'], { cwd: work.dir, env, encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(2)
