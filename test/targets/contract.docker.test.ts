@@ -168,10 +168,10 @@ const cases: Array<[string, (work: string) => Promise<Fixture>]> = [
         leftovers: async (stamp) => {
           mkdirSync(join(work, `site.ownops-restore-${stamp}`))
           mkdirSync(join(work, 'backups', `.drill-ct-${stamp}`), { recursive: true })
-          mkdirSync(join('/tmp', `ownops-tar-999999-ct${stamp}`))
-          execFileSync('mkfifo', [join('/tmp', `ownops-tar-999999-ct${stamp}`, 'index')])
+          mkdirSync(join('/tmp', `ownops-tar-999999-ct${process.pid}${stamp}`))
+          execFileSync('mkfifo', [join('/tmp', `ownops-tar-999999-ct${process.pid}${stamp}`, 'index')])
         },
-        leftoversGone: async () => readdirSync(work).every((n) => !/^site\./.test(n)) && !readdirSync(join(work, 'backups')).some((n) => n.startsWith('.drill-')) && !readdirSync('/tmp').some((n) => n.startsWith('ownops-tar-999999-ct')),
+        leftoversGone: async () => readdirSync(work).every((n) => !/^site\./.test(n)) && !readdirSync(join(work, 'backups')).some((n) => n.startsWith('.drill-')) && !readdirSync('/tmp').some((n) => n.startsWith(`ownops-tar-999999-ct${process.pid}`)),
         teardown: async () => undefined,
       }
     },
