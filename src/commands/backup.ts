@@ -57,6 +57,13 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const config = ctx.config().config
   const selected = selectTargets(config, opts.targets, opts.unscheduled)
   if (opts.dryRun) return plan(ctx, config, selected)
+  if (selected.length === 0) {
+    // `backup --unscheduled` when every target has a schedule of its own: nothing to do,
+    // and nothing to tell anyone (no lock, no "backup done (0 targets)" message).
+    ctx.log.info('every backup target has a schedule of its own: nothing to back up in this run')
+    const result: BackupRunReport = { ok: true, runId: '', targets: [] }
+    return { exitCode: ExitCode.ok, report: result, text: 'nothing to back up: every target has a schedule of its own (backup-<target> jobs)\n' }
+  }
 
   const stops = [...selected.map(([name]) => name), ...selected.flatMap(([, t]) => t.stop ?? [])]
   await ctx.lock('backup', stops)
