@@ -51,7 +51,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         'ownops doctor                      # what ownops needs, and what is missing',
         'ownops config validate             # every config problem, with line numbers',
         ...planned.map((p) => p.example),
-        'ownops restart mc --safe --in 30m     # warn players, save, stop, start, wait until healthy',
+        'ownops restart --in 30m            # warn players, save, stop, start, wait until healthy (restart.default, or the only service)',
         'ownops cleanup --dry-run            # what retention, log, temp-file and row rules would remove',
         'sudo ownops schedule install       # systemd timers for backup, monitor, cleanup and your jobs',
       ]) +
@@ -364,10 +364,11 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .command('restart')
     .summary('restart a service safely: warn, save, stop gracefully, start, wait until healthy')
     .description(
-      'Restart SERVICE (a name from restart.services, or any container): stop it gracefully (its own stop signal, stopTimeout), start it, and wait until it is healthy (its Docker healthcheck, or the service\'s http/tcp/minecraft check, within healthyTimeout). Not healthy: one more start, then a critical alert with the last 50 log lines, exit 1. The result goes to the notify channels with the measured downtime.\n\n--safe first warns the players on a countdown (RCON tellraw/say or an exec command, at warnAt offsets within the delay) and saves (RCON save-all flush, or an exec command). --in/--at wait in the foreground: Ctrl-C (or `ownops restart --cancel SERVICE` from another shell) cancels, announces the cancellation and leaves the service running. --if-empty waits until nobody is online (RCON list, or a Server List Ping), at most --max-wait. --detach hands the countdown to a transient systemd timer (ownops-restart-SERVICE).',
+      'Restart SERVICE (a name from restart.services, or any container; without one: restart.default, or the only configured service): stop it gracefully (its own stop signal, stopTimeout), start it, and wait until it is healthy (its Docker healthcheck, or the service\'s http/tcp/minecraft check, within healthyTimeout). Not healthy: one more start, then a critical alert with the last 50 log lines, exit 1. The result goes to the notify channels with the measured downtime.\n\n--safe first warns the players on a countdown (RCON tellraw/say or an exec command, at warnAt offsets within the delay) and saves (RCON save-all flush, or an exec command); a service with `safe: true` does so without the flag (--no-safe: not this time). --in/--at wait in the foreground: Ctrl-C (or `ownops restart --cancel SERVICE` from another shell) cancels, announces the cancellation and leaves the service running. --if-empty waits until nobody is online (RCON list, or a Server List Ping), at most --max-wait. --detach hands the countdown to a transient systemd timer (ownops-restart-SERVICE).',
     )
-    .argument('[service]', 'a service from restart.services, or a container name')
-    .option('--safe', 'warn the players on a countdown and save before the stop', false)
+    .argument('[service]', 'a service from restart.services, or a container name (default: restart.default, or the only service)')
+    .option('--safe', 'warn the players on a countdown and save before the stop (default: the service\'s safe: setting)')
+    .option('--no-safe', 'no countdown warnings and no save, even for a service with safe: true')
     .option('--in <duration>', 'restart after this long, e.g. 30m, 1h30m')
     .option('--at <time>', 'restart at this time: "2026-06-15 04:00" or 04:00 (local), or ISO 8601 with a zone')
     .option('--if-empty', 'wait until nobody is online (at most --max-wait)', false)
@@ -381,6 +382,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .addHelpText(
       'after',
       examples([
+        'ownops restart --in 30m                               # the only (or the default) service; safe: true warns and saves',
         'ownops restart mc --safe --in 5m                      # warn at 5m, 1m, 30s, 10s; save; restart',
         'ownops restart mc --safe --at "2026-06-15 04:00" --reason "update to 1.21"',
         'ownops restart mc --safe --if-empty --max-wait 2h     # when nobody is online',
@@ -392,14 +394,14 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       ]) +
         '\n' +
         exitStatusHelp([0, 1, 2, 69, 75, 78, 130, 143]) +
-        '\n  (1: not healthy after two starts, or given up waiting for players; 2: unknown service, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running)',
+        '\n  (1: not healthy after two starts, or given up waiting for players; 2: unknown service, no service named while several are configured, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running)',
     )
     .action(async (service: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, o) => {
         const { runRestart } = await import('./commands/restart.js')
         return runRestart(ctx, {
           service,
-          safe: o.safe === true,
+          safe: typeof o.safe === 'boolean' ? o.safe : undefined,
           in: o.in as string | undefined,
           at: o.at as string | undefined,
           ifEmpty: o.ifEmpty === true,
@@ -475,6 +477,8 @@ export interface CliIo {
   stdin?: string
   /** The time commands see (tests). */
   clock?: () => Date
+  /** How commands wait on that clock (tests: a virtual clock that jumps ahead). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>
 }
 
 /** Runs the CLI and resolves with the exit code. `io` lets tests run it in-process. */
@@ -528,6 +532,7 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
       logWrite: stderr,
       ...(io.stdin !== undefined ? { readStdin: async () => io.stdin as string } : {}),
       ...(io.clock ? { clock: io.clock } : {}),
+      ...(io.sleep ? { sleep: io.sleep } : {}),
     })
     activeCtx = ctx
     try {

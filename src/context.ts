@@ -3,6 +3,7 @@
  * and lazily created access to the config, Docker, the state directory and the host lock.
  * Commands never touch process.stdout, process.exit or the environment directly.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Notifier } from './notify/send.js'
 import type { NotifyEvent } from './notify/types.js'
@@ -40,6 +41,11 @@ export interface CtxOptions {
   logWrite?: (line: string) => void
   logFormat?: LogFormat
   clock?: () => Date
+  /**
+   * Waits `ms` on the clock above, ended early by the signal (rejecting with its reason).
+   * Tests pass one that moves a virtual clock, so a 30-minute countdown takes no time.
+   */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>
   signal?: AbortSignal
   stdinIsTTY?: boolean
   /** Reads standard input (tests pass their own). */
@@ -55,6 +61,7 @@ export class Ctx {
   readonly out: Output
   readonly redactor = new Redactor()
   readonly clock: () => Date
+  private readonly sleeper: (ms: number, signal: AbortSignal) => Promise<void>
   readonly signal: AbortSignal
   readonly stdinIsTTY: boolean
   readonly readStdin: (maxBytes: number) => Promise<string>
@@ -71,6 +78,7 @@ export class Ctx {
     this.cwd = init.cwd ?? process.cwd()
     this.out = init.out ?? { write: (text) => void process.stdout.write(text) }
     this.clock = init.clock ?? (() => new Date())
+    this.sleeper = init.sleep ?? ((ms, signal) => sleep(ms, undefined, { signal }))
     this.signal = init.signal ?? new AbortController().signal
     this.stdinIsTTY = init.stdinIsTTY ?? Boolean(process.stdin.isTTY)
     this.readStdin = init.readStdin ?? readProcessStdin
@@ -173,6 +181,11 @@ export class Ctx {
   /** Whether a config has been loaded in this run (the outbox is flushed only then). */
   get configLoaded(): boolean {
     return this.loaded !== undefined
+  }
+
+  /** Waits on the run's clock; SIGINT/SIGTERM end the wait (it rejects with the interruption). */
+  sleep(ms: number): Promise<void> {
+    return this.sleeper(Math.max(0, ms), this.signal)
   }
 
   /** Registers clean-up that runs when the command ends, also on SIGINT/SIGTERM (last in, first out). */

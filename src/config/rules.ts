@@ -10,6 +10,7 @@ import { channelOptions, resolveChannel } from '../notify/channels/index.js'
 import { scheduleProblems } from '../schedule/jobs.js'
 import { monitorRules } from '../monitor/rules.js'
 import { cleanupRules } from '../cleanup/rules.js'
+import { didYouMean } from '../text.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -59,6 +60,17 @@ export function checkRules(config: Config): Problem[] {
   }
   problems.push(...monitorRules(config.monitor))
   problems.push(...cleanupRules(config))
+  const restartDefault = config.restart.default
+  if (restartDefault !== undefined && config.restart.services[restartDefault] === undefined) {
+    const names = Object.keys(config.restart.services)
+    const guess = didYouMean(restartDefault, names)
+    problems.push({
+      severity: 'error',
+      path: ['restart', 'default'],
+      message: `no service "${restartDefault}" in restart.services${guess ? ` (did you mean "${guess}"?)` : ''}`,
+      hint: names.length > 0 ? `configured services: ${names.join(', ')}` : 'add the service under restart.services',
+    })
+  }
   for (const [name, svc] of Object.entries(config.restart.services)) {
     const at = ['restart', 'services', name]
     if ((svc.announce === 'tellraw' || svc.announce === 'say') && svc.rcon === undefined) {

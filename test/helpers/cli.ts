@@ -26,7 +26,10 @@ export function testEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Proc
   }
 }
 
-export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; stdin?: string; clock?: () => Date }): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd: string; stdin?: string; clock?: () => Date; sleep?: (ms: number, signal: AbortSignal) => Promise<void> },
+): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
   const code = await main(['node', 'ownops', ...args], {
@@ -37,6 +40,7 @@ export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; 
     stderrIsTTY: options.env.OWNOPS_LOG_FORMAT === 'text',
     ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
   })
   return { code, stdout, stderr }
 }
