@@ -527,8 +527,10 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
       signal: controller.signal,
       ...(io.env ? { env: io.env } : {}),
       ...(io.cwd ? { cwd: io.cwd } : {}),
-      // Data on stdout passes the same redaction as logs: no secret is ever printed.
-      out: { write: (text) => stdout(ctx.redactor.redact(text)) },
+      // Data on stdout is written as the command made it: never rewritten by the log
+      // masker (a time zone, a path or a type name is not a secret). Commands keep secrets
+      // out of their reports in the first place (config show masks secret keys).
+      out: { write: (text) => stdout(text) },
       logWrite: stderr,
       ...(io.stdin !== undefined ? { readStdin: async () => io.stdin as string } : {}),
       ...(io.clock ? { clock: io.clock } : {}),
@@ -544,15 +546,10 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
     } finally {
       await ctx.runCleanups()
     }
-    // Notifications earlier runs could not deliver go out now, whatever this run was.
-    if (ctx.configLoaded && signalCode === undefined) {
-      try {
-        await (await ctx.notifier()).flushOutbox()
-      } catch (error) {
-        ctx.log.warn({ err: error }, 'could not retry the notification outbox')
-      }
-    }
     if (signalCode !== undefined) exitCode = signalCode
+    // A job pings the end of its heartbeat and retries what earlier runs could not deliver
+    // (within a bounded time); read-only and interactive commands never wait for either.
+    await ctx.endJob(exitCode, { retryOutbox: signalCode === undefined })
   }
 
   const program = buildProgram(run)

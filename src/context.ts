@@ -54,6 +54,26 @@ export interface CtxOptions {
 
 type Cleanup = () => void | Promise<void>
 
+/**
+ * A run of a job — what a timer or cron runs: backup, monitor, cleanup, verify --drill,
+ * restart, lock run. It pings its own heartbeat (start, then success or its exit status)
+ * and retries the notification outbox when it ends. `ownops notify` retries the outbox too,
+ * without a heartbeat. Read-only and interactive commands do neither.
+ */
+export interface JobRun {
+  /** The heartbeat's name: backup, backup-world, monitor, cleanup, verify-drill, restart-mc, lock-run… */
+  name: string
+  command: string
+  target?: string
+  runId: string
+  heartbeat: boolean
+}
+
+/** How long a job's end may spend on retrying the outbox. */
+export const OUTBOX_RETRY_BUDGET_MS = 15_000
+/** Bytes of this run's log kept for the heartbeat's end ping. */
+const LOG_TAIL_BYTES = 64 * 1024
+
 export class Ctx {
   readonly options: GlobalOptions
   readonly env: NodeJS.ProcessEnv
@@ -71,6 +91,9 @@ export class Ctx {
   private dockerClient: Promise<Docker> | undefined
   private readonly cleanups: Cleanup[] = []
   private notifierInstance: Promise<Notifier> | undefined
+  private jobRun: JobRun | undefined
+  private readonly tailLines: string[] = []
+  private tailSize = 0
 
   constructor(init: CtxOptions) {
     this.options = init.options
@@ -93,8 +116,20 @@ export class Ctx {
       redactor: this.redactor,
       color: this.options.color && this.env.NO_COLOR === undefined && Boolean(process.stderr.isTTY),
       env: this.env,
+      tail: (line) => this.keepTail(line),
       ...this.logOptions,
     })
+  }
+
+  private keepTail(line: string): void {
+    this.tailLines.push(line)
+    this.tailSize += line.length
+    while (this.tailSize > LOG_TAIL_BYTES && this.tailLines.length > 1) this.tailSize -= (this.tailLines.shift() as string).length
+  }
+
+  /** The last lines this run logged, redacted, as plain text. */
+  logTail(): string {
+    return this.tailLines.join('')
   }
 
   /** The validated config (built-in defaults when there is no file). Registers its secrets. */
@@ -158,7 +193,7 @@ export class Ctx {
       if (this.signal.aborted) later()
       else this.signal.addEventListener('abort', later, { once: true })
       this.notifierInstance = import('./notify/send.js').then(
-        ({ Notifier }) => new Notifier({ config, log: this.log.child({ cmd: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal }),
+        ({ Notifier }) => new Notifier({ config, log: this.log.child({ cmd: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal, redactor: this.redactor }),
       )
     }
     return this.notifierInstance
@@ -178,9 +213,53 @@ export class Ctx {
     }
   }
 
-  /** Whether a config has been loaded in this run (the outbox is flushed only then). */
+  /** Whether a config has been loaded in this run. */
   get configLoaded(): boolean {
     return this.loaded !== undefined
+  }
+
+  /** The job this run is, once `beginJob` was called. */
+  get job(): JobRun | undefined {
+    return this.jobRun
+  }
+
+  /**
+   * Marks this run as a job: its heartbeat gets a start ping now, and the CLI ends the job
+   * (the end ping with the exit status, then the outbox) when the command is over.
+   */
+  async beginJob(job: { name: string; command: string; target?: string; heartbeat?: boolean }): Promise<JobRun> {
+    if (this.jobRun !== undefined) return this.jobRun
+    const { randomUUID } = await import('node:crypto')
+    const run: JobRun = { name: job.name, command: job.command, ...(job.target === undefined ? {} : { target: job.target }), runId: randomUUID(), heartbeat: job.heartbeat ?? true }
+    this.jobRun = run
+    if (run.heartbeat) await this.ping(run, 'start')
+    return run
+  }
+
+  /** The end of a job: its heartbeat's end ping (success, or the exit status), then the outbox retry (skipped after a signal). */
+  async endJob(exitCode: number, options: { retryOutbox: boolean }): Promise<void> {
+    const run = this.jobRun
+    if (run === undefined) return
+    if (run.heartbeat) await this.ping(run, exitCode === 0 ? 'success' : 'exit', exitCode)
+    if (!options.retryOutbox) return
+    try {
+      const flushed = await (await this.notifier()).flushOutbox(OUTBOX_RETRY_BUDGET_MS)
+      if (flushed.delivered + flushed.dropped > 0) this.log.info({ delivered: flushed.delivered, dropped: flushed.dropped, remaining: flushed.remaining }, 'notification outbox retried')
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not retry the notification outbox')
+    }
+  }
+
+  private async ping(run: JobRun, phase: 'start' | 'success' | 'exit', exitStatus?: number): Promise<void> {
+    if (Object.keys(this.config().config.notify.channels).length === 0) return
+    const failed = phase === 'exit'
+    await this.notifySafely({
+      level: failed ? 'error' : 'info',
+      title: phase === 'start' ? `${run.name} started` : failed ? `${run.name} failed (exit ${exitStatus ?? '?'})` : `${run.name} succeeded`,
+      body: '',
+      source: { command: run.command, ...(run.target === undefined ? {} : { target: run.target }) },
+      heartbeat: { phase, runId: run.runId, job: run.name, ...(exitStatus === undefined ? {} : { exitStatus }), ...(phase === 'start' ? {} : { logTail: this.logTail() }) },
+    })
   }
 
   /** Waits on the run's clock; SIGINT/SIGTERM end the wait (it rejects with the interruption). */

@@ -156,7 +156,7 @@ describe('delivery', () => {
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
     try {
       const flushed = await notifier(cfg, { lines }).flushOutbox()
-      expect(flushed).toEqual({ delivered: 1, dropped: 0, remaining: 0 })
+      expect(flushed).toEqual({ delivered: 1, dropped: 0, remaining: 0, refused: [] })
       expect(JSON.parse(received[0] ?? '{}')).toMatchObject({ level: 'error', title: 'disk 91%' })
       expect(existsSync(store.path(OUTBOX_STATE))).toBe(false)
       expect(lines.join('')).toContain('delivered a notification from the outbox')
@@ -176,7 +176,7 @@ describe('delivery', () => {
     expect(lines.join('')).toContain('outbox full: dropped the oldest undelivered notification')
     const later = new Date(t0.getTime() + 25 * 3_600_000)
     const flushed = await notifier(cfg, { lines, now: () => later }).flushOutbox()
-    expect(flushed).toEqual({ delivered: 0, dropped: 2, remaining: 0 })
+    expect(flushed).toEqual({ delivered: 0, dropped: 2, remaining: 0, refused: [] })
     expect(lines.join('')).toContain('dropped an undelivered notification: older than notify.outbox.maxAge')
   })
 
@@ -248,7 +248,7 @@ describe('ownops notify (command)', () => {
     expect(a.requests[0]?.json).toMatchObject({ level: 'info', title: 'T', body: 'body text' })
   })
 
-  it('exits 1 when no channel delivered, and the next run of any command delivers from the outbox', async () => {
+  it('exits 1 when no channel delivered, and the next job (here: lock run) delivers from the outbox', async () => {
     const dead = await deadUrl()
     const port = Number(new URL(dead.replace('json:', 'http:')).port)
     writeConfig({ a: { url: dead } })

@@ -1,11 +1,10 @@
 /**
  * `ownops backup [TARGET...]`: runs the named targets (default: all) one after another; a
  * failing target does not stop the others. Holds the host lock (naming the containers it
- * stops, so monitor stays quiet), pings heartbeats, notifies the result, prunes each
+ * stops, so monitor stays quiet), notifies the result (the CLI pings the job's heartbeat), prunes each
  * successful target by its retention, and writes the Prometheus textfile.
  * `ownops backups [TARGET]`: what is in the backup directory, and anything odd there.
  */
-import { randomUUID } from 'node:crypto'
 import type { CommandResult, Ctx } from '../context.js'
 import type { BackupTarget, Config } from '../config/schema.js'
 import { readCatalog, type Catalog } from '../backup/catalog.js'
@@ -57,6 +56,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const config = ctx.config().config
   const selected = selectTargets(config, opts.targets, opts.unscheduled)
   if (opts.dryRun) return plan(ctx, config, selected)
+  const job = await ctx.beginJob({ name: opts.targets.length > 0 ? `backup-${opts.targets.join('-')}` : 'backup', command: 'backup', ...(opts.targets.length === 1 ? { target: opts.targets[0] as string } : {}) })
   if (selected.length === 0) {
     // `backup --unscheduled` when every target has a schedule of its own: nothing to do,
     // and nothing to tell anyone (no lock, no "backup done (0 targets)" message).
@@ -67,9 +67,8 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
 
   const stops = [...selected.map(([name]) => name), ...selected.flatMap(([, t]) => t.stop ?? [])]
   await ctx.lock('backup', stops)
-  const runId = randomUUID()
+  const runId = job.runId
   const log = ctx.log.child({ cmd: 'backup', runId })
-  await ctx.notifySafely({ level: 'info', title: 'backup started', body: '', source: { command: 'backup' }, heartbeat: { phase: 'start', runId } })
 
   const progress = progressBar(ctx)
   const reports: BackupRunReport['targets'] = []
@@ -88,6 +87,12 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
       ...(progress ? { onProgress: progress.update } : {}),
     })
     progress?.done()
+    // A tool's or hook's output may echo a password: the report (printed, notified) is masked.
+    const clean = (text: string) => ctx.redactor.redact(text)
+    report.warnings = report.warnings.map(clean)
+    if (report.error !== undefined) report.error = clean(report.error)
+    if (report.hint !== undefined) report.hint = clean(report.hint)
+    if (report.stderr !== undefined) report.stderr = clean(report.stderr)
     if (report.ok) {
       log.info({ target: name, size: report.size, durationMs: report.durationMs, warnings: report.warnings.length }, `backup of ${name} done: ${formatBytes(report.size ?? 0)} in ${formatDuration(report.durationMs)}`)
       const pruned = await pruneTarget(name, target, report, { config, log, dryRun: false, now: ctx.clock() })
@@ -99,7 +104,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
 
   const ok = reports.every((r) => r.ok)
   await writeMetrics(ctx, config, reports)
-  await notifyResult(ctx, reports, ok, runId)
+  await notifyResult(ctx, reports, ok)
   const result: BackupRunReport = { ok, runId, targets: reports }
   return { exitCode: ok ? ExitCode.ok : ExitCode.failed, report: result, text: renderRun(reports) }
 }
@@ -120,7 +125,7 @@ function renderRun(reports: BackupRunReport['targets']): string {
   return `${lines.join('\n')}\n`
 }
 
-async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: boolean, runId: string): Promise<void> {
+async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: boolean): Promise<void> {
   const config = ctx.config().config
   const failed = reports.filter((r) => !r.ok)
   const warned = reports.filter((r) => r.ok && r.warnings.length > 0)
@@ -140,13 +145,6 @@ async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: b
   } else if (config.backup.notifyOnSuccess) {
     await ctx.notifySafely({ level: 'info', title: `backup done (${reports.length} target${reports.length > 1 ? 's' : ''})`, body, source: { command: 'backup' } })
   }
-  await ctx.notifySafely({
-    level: ok ? 'info' : 'error',
-    title: ok ? 'backup succeeded' : 'backup failed',
-    body: '',
-    source: { command: 'backup' },
-    heartbeat: { phase: ok ? 'success' : 'fail', runId, logTail: body },
-  })
 }
 
 async function writeMetrics(ctx: Ctx, config: Config, reports: TargetReport[]): Promise<void> {

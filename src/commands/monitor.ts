@@ -50,7 +50,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   if (opts.pause !== undefined || opts.resume) return pauseOrResume(ctx, state, opts)
 
   const now = ctx.clock()
-  const runId = randomUUID()
+  const runId = opts.dryRun ? randomUUID() : (await ctx.beginJob({ name: opts.checks.length > 0 ? `monitor-${opts.checks.join('-')}` : 'monitor', command: 'monitor', heartbeat: monitor.heartbeat })).runId
   const lockHolder = await currentLockHolder(ctx.lockDir()).catch(() => undefined)
   let periods
   try {
@@ -79,6 +79,10 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     memo: (id) => state.checks[id]?.memo,
   })
   if (ctx.signal.aborted) throw ctx.signal.reason
+  // What checks saw (a command's output, a URL with ?token=, an error quoting a password)
+  // is masked before it reaches the table, the state file, the metrics or an alert.
+  const clean = (text: string) => ctx.redactor.redact(text)
+  cycle.observations = cycle.observations.map((o) => ({ ...o, value: clean(o.value), message: clean(o.message), ...(o.threshold === undefined ? {} : { threshold: clean(o.threshold) }) }))
 
   const byName = new Map(all.map((c) => [c.name, c]))
   const { states, rows, transitions, recoveries, quietIds } = judge({
@@ -146,11 +150,6 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
       } catch (error) {
         log.warn({ err: error, file: monitor.prometheus.textfile }, 'could not write the Prometheus textfile')
       }
-    }
-    if (monitor.heartbeat && Object.keys(config.notify.channels).length > 0) {
-      const s = report.summary
-      const summary = `${rows.length} checks: ${s.ok} ok, ${s.warning} warning, ${s.critical} critical, ${s.unknown} not checked, ${s.maintenance} in maintenance; ${transitions.length} transitions`
-      await ctx.notifySafely({ level: 'info', title: 'ownops monitor', body: summary, source: { command: 'monitor' }, heartbeat: { phase: 'success', runId, logTail: summary } })
     }
   }
 

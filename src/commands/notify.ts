@@ -35,6 +35,8 @@ export async function runNotify(ctx: Ctx, opts: NotifyOptions): Promise<CommandR
     })
   }
   const notifier = await ctx.notifier()
+  // No heartbeat of its own; but it retries the outbox when it is done.
+  await ctx.beginJob({ name: 'notify', command: 'notify', heartbeat: false })
 
   if (opts.test) {
     const names = opts.channel.length > 0 ? opts.channel : configured

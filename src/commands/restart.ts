@@ -211,6 +211,7 @@ async function restartService(ctx: Ctx, r: Resolved, opts: Run): Promise<Command
     return { exitCode: ExitCode.ok, report: { dryRun: true, service: r.name, container: r.container, when: when.toISOString(), warnings: offsets.map((o) => new Date(when.getTime() - o).toISOString()), steps }, text: `${steps.map((s, i) => `${i === 0 ? '' : '  '}${s}`).join('\n')}\n` }
   }
   if (opts.detach) return detach(ctx, r, opts, when, offsets)
+  await ctx.beginJob({ name: `restart-${r.name}`, command: 'restart', target: r.name })
   await requireContainer(ctx, r)
   return foreground(ctx, r, opts, when, offsets, maxWait)
 }

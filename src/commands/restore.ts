@@ -277,6 +277,7 @@ export interface DrillRecord {
 export async function runVerify(ctx: Ctx, opts: VerifyOptions): Promise<CommandResult> {
   const config = ctx.config().config
   const targets = selectTargets(config, opts.target !== undefined ? [opts.target] : [])
+  if (opts.drill) await ctx.beginJob({ name: opts.target !== undefined ? `verify-drill-${opts.target}` : 'verify-drill', command: 'verify', ...(opts.target !== undefined ? { target: opts.target } : {}) })
   const results: Array<{ target: string; backup: string; ok: boolean; checks: string[]; problem?: string; drill?: Record<string, unknown> }> = []
   const drills = opts.drill ? await ctx.stateStore().read<Record<string, DrillRecord>>('drills', {}) : {}
   for (const [name, target] of targets) {
@@ -288,6 +289,7 @@ export async function runVerify(ctx: Ctx, opts: VerifyOptions): Promise<CommandR
     const entries: BackupEntry[] = opts.all && !opts.drill ? catalog.backups : [selectBackup(catalog.backups, name, 'latest')]
     for (const entry of entries) {
       const result = await verifyOne(ctx, name, target, entry, opts.drill)
+      if (result.problem !== undefined) result.problem = ctx.redactor.redact(result.problem) // printed, notified, kept in drills.json
       results.push(result)
       if (opts.drill) {
         const now = ctx.clock().toISOString()

@@ -7,6 +7,7 @@ import type { ConfigProblem } from './problems.js'
 import { parseDuration } from '../duration.js'
 import { isEmptyRetentionPolicy } from '../backup/retention.js'
 import { channelOptions, resolveChannel } from '../notify/channels/index.js'
+import { isSingleCheck, type HcTarget } from '../notify/channels/hc.js'
 import { scheduleProblems } from '../schedule/jobs.js'
 import { monitorRules } from '../monitor/rules.js'
 import { cleanupRules } from '../cleanup/rules.js'
@@ -48,7 +49,15 @@ export function checkRules(config: Config): Problem[] {
   if (config.backup.keep !== undefined) emptyKeepWarning(problems, config.backup.keep, ['backup', 'keep'])
   for (const [name, channel] of Object.entries(config.notify.channels)) {
     try {
-      resolveChannel(channel.url, channelOptions(channel))
+      const resolved = resolveChannel(channel.url, channelOptions(channel))
+      if (resolved.kind === 'hc' && channel.commands === undefined && isSingleCheck(resolved.target as HcTarget)) {
+        problems.push({
+          severity: 'warning',
+          path: ['notify', 'channels', name],
+          message: 'every job pings this one check: a failed backup is hidden by the next successful monitor run',
+          hint: 'give each job its own check: commands: [backup] here and another channel per job, or a slug URL with {job} (hc://PING_KEY/{job}?create=1)',
+        })
+      }
     } catch (error) {
       // Channel parsers never quote secrets in their messages.
       problems.push({ severity: 'error', path: ['notify', 'channels', name, 'url'], message: (error as Error).message, hint: 'see the channel URL forms in the README (Notifications)' })

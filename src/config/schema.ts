@@ -125,6 +125,11 @@ const channel = z.strictObject({
   headers: z.record(z.string(), z.string()).optional().meta({ description: 'Extra HTTP request headers.' }),
   overflow: z.enum(['truncate', 'split']).optional().meta({ description: 'discord: cut long text with a marker (default) or split it over several messages.' }),
   tailBytes: z.number().int().min(0).optional().meta({ description: 'hc: bytes of log tail sent with a ping (default 10000).' }),
+  commands: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .meta({ description: 'Only events of these commands or jobs (backup, backup-world, monitor, cleanup, verify-drill, restart-mc, lock-run…). A heartbeat channel of one check gets the pings of one job this way.' }),
   timeout: duration.optional().meta({ description: 'Timeout of one delivery attempt (default: notify.timeout).' }),
 })
 
