@@ -8,7 +8,7 @@
 import type { CommandResult, Ctx } from '../context.js'
 import type { BackupTarget, Config } from '../config/schema.js'
 import { readCatalog, type Catalog } from '../backup/catalog.js'
-import { renderBackupMetrics } from '../backup/metrics.js'
+import { renderBackupMetrics, type BackupRunResult } from '../backup/metrics.js'
 import { pruneTarget, type PruneReport } from '../backup/prune.js'
 import { backupTarget, formatBytes, type TargetReport } from '../backup/run.js'
 import { formatDuration } from '../duration.js'
@@ -147,13 +147,23 @@ async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: b
   }
 }
 
+/** State of the textfile: the last attempt of every target, so that `backup world` keeps db's. */
+const BACKUP_RUNS_STATE = 'backup-runs'
+
 async function writeMetrics(ctx: Ctx, config: Config, reports: TargetReport[]): Promise<void> {
   const file = config.backup.prometheus
   if (file === undefined) return
   try {
     const catalogs: Catalog[] = []
     for (const name of Object.keys(config.backup.targets)) catalogs.push(await readCatalog(config.backup.dir, name))
-    await writeFileAtomic(file, renderBackupMetrics(catalogs, reports), { mode: 0o644, dirMode: 0o755 })
+    const store = ctx.stateStore()
+    const previous = await store.read<Record<string, BackupRunResult>>(BACKUP_RUNS_STATE, {}, (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, BackupRunResult>) : undefined))
+    const at = ctx.clock().toISOString()
+    const runs: Record<string, BackupRunResult> = {}
+    for (const name of Object.keys(config.backup.targets)) if (previous[name] !== undefined) runs[name] = { target: name, ok: previous[name].ok === true, at: previous[name].at }
+    for (const r of reports) runs[r.target] = { target: r.target, ok: r.ok, at }
+    await store.write(BACKUP_RUNS_STATE, runs)
+    await writeFileAtomic(file, renderBackupMetrics(catalogs, Object.values(runs)), { mode: 0o644, dirMode: 0o755 })
   } catch (error) {
     ctx.log.warn({ err: error, file }, 'could not write the Prometheus textfile')
   }
