@@ -108,7 +108,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .command('notify')
     .summary('send a message to the configured channels, routed by level')
     .description(
-      'Send a message to Discord, Slack, e-mail, ntfy, Telegram, Gotify, JSON webhooks, routed by level: each channel takes the levels in its `levels:` (default warning and above); --channel overrides. The message comes from the argument, or from standard input with "-"; without --title its first line is the title.\n\nFailed deliveries are retried (network errors, 5xx, 429 after the delay it asks for) within notify.budget, then kept in an outbox in the state directory that the next ownops run retries.',
+      'Send a message to Discord, Slack, e-mail, ntfy, Telegram, Gotify, JSON webhooks, routed by level: each channel takes the levels in its `levels:` (default warning and above); --channel overrides. The message comes from the argument, or from standard input with "-"; without --title its first line is the title.\n\nFailed deliveries are retried (network errors, 5xx, 429 after the delay it asks for) within notify.budget, then kept in an outbox in the state directory that the next job (backup, monitor, cleanup…) or notify retries; a request that went out whole without an answer is repeated only where the channel recognises repeats (JSON webhooks: Idempotency-Key; e-mail: Message-ID). Secrets are masked in everything sent.',
     )
     .argument('[message]', 'the message, or - to read it from standard input')
     .addOption(new Option('-l, --level <level>', 'severity, for routing and colour').choices(['info', 'warning', 'error', 'critical']).default('info'))
@@ -128,7 +128,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       ]) +
         '\n' +
         exitStatusHelp([0, 1, 2, 78]) +
-        '\n  (0: at least one channel delivered, or no channel takes this level; 1: none delivered)',
+        '\n  (0: at least one channel delivered, or no channel takes this level; 1: none delivered — one shown as unconfirmed\n   got the whole request and did not answer: it may have arrived, and is not sent again)',
     )
     .action(async (message: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
