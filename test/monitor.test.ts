@@ -439,9 +439,9 @@ describe('state, output, exit codes', () => {
     config({ prometheus: { textfile: prom }, checks: { api: { kind: 'http', url: `${http.url}/ok` }, db: { kind: 'http', url: `${http.url}/fail` } } }, { notify: { channels: { ping: { url: `hc://127.0.0.1:${hc.port}/ping/5f1d2f2e-0000-4000-8000-000000000001` } } } })
     const run = await monitor(new Clock())
     const text = readFileSync(prom, 'utf8')
-    expect(text).toContain('ownops_monitor_status{check="api",subject="",kind="http"} 0')
-    expect(text).toContain('ownops_monitor_status{check="db",subject="",kind="http"} 2')
-    expect(text).toContain('ownops_monitor_status_code{check="db",subject="",kind="http"} 500')
+    expect(text).toContain('ownops_monitor_status{check="api",kind="http"} 0')
+    expect(text).toContain('ownops_monitor_status{check="db",kind="http"} 2')
+    expect(text).toContain('ownops_monitor_http_status_code{check="db",kind="http"} 500')
     expect(statSync(prom).mode & 0o777).toBe(0o644)
     expect(run.exitCode).toBe(1) // db is critical
     expect(hc.requests.map((r) => r.path)).toEqual([
