@@ -175,7 +175,8 @@ export class Ctx {
     const waitText = this.options.wait ?? this.config().config.lock.wait
     const waitMs = parseDuration(waitText)
     if (waitMs === undefined) throw new OwnopsError(`--wait: not a duration: ${String(waitText)}`, { exitCode: ExitCode.usage, hint: 'e.g. --wait 10m' })
-    const lock = await HostLock.acquire({ dir: this.lockDir(), command, waitMs, stops, log: this.log, signal: this.signal, now: this.clock })
+    // The lock file names the holder's command line (a script's argv may carry a password).
+    const lock = await HostLock.acquire({ dir: this.lockDir(), command: this.redactor.redact(command), waitMs, stops, log: this.log, signal: this.signal, now: this.clock })
     this.defer(() => lock.release())
     return lock
   }

@@ -225,8 +225,14 @@ describe('what is masked, and what is not', () => {
     expect(pings).toContain('backup of jobs failed')
     const files = ['notify-outbox.json', 'monitor.json'].map((f) => readFileSync(join(dir, 'state', f), 'utf8')).join('\n')
     expect(files).toContain('***')
-    const outputs = [backup, monitor].map((r) => r.stdout + r.stderr).join('\n')
-    for (const text of [sent, pings, files, readFileSync(prom, 'utf8'), outputs]) {
+    // A script run under the lock with a password in its argv: the lock file does not keep it.
+    const lockFile = join(dir, 'lock', 'host.lock')
+    const locked = await runCli(['lock', 'run', '--', 'sh', '-c', `cp ${lockFile} ${join(dir, 'held.json')}`, PASSWORD], { env, cwd: dir })
+    expect(locked.code, locked.stderr).toBe(0)
+    const held = readFileSync(join(dir, 'held.json'), 'utf8')
+    expect(held).toContain('***')
+    const outputs = [backup, monitor, locked].map((r) => r.stdout + r.stderr).join('\n')
+    for (const text of [sent, pings, files, readFileSync(prom, 'utf8'), outputs, held]) {
       expect(text).not.toContain(PASSWORD)
       expect(text).not.toContain(TOKEN)
     }

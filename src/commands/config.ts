@@ -10,7 +10,10 @@ import { maskConfigTree } from '../redact.js'
 export async function runConfigValidate(ctx: Ctx): Promise<CommandResult> {
   const { scheduleChecks } = await import('./schedule.js')
   const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd, extraRules: (config, file) => scheduleChecks(ctx, config, file) })
-  if (result.loaded !== undefined) for (const value of result.loaded.secretValues) ctx.redactor.add(value)
+  if (result.loaded !== undefined) {
+    ctx.redactor.addFromTree(result.loaded.config)
+    for (const value of result.loaded.secretValues) ctx.redactor.add(value)
+  }
   const errors = result.problems.filter((p) => p.severity === 'error')
   const file = result.file === undefined ? '(no config file: built-in defaults)' : result.file.startsWith(`${ctx.cwd}/`) ? result.file.slice(ctx.cwd.length + 1) : result.file
   const lines = result.problems.map(formatProblem)
