@@ -473,6 +473,8 @@ export interface CliIo {
   stdout?: (text: string) => void
   stderr?: (text: string) => void
   stderrIsTTY?: boolean
+  /** Whether standard input is a terminal: a person at it, not a timer (tests). */
+  stdinIsTTY?: boolean
   /** Standard input for commands that read it (tests). */
   stdin?: string
   /** The time commands see (tests). */
@@ -535,6 +537,7 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
       ...(io.stdin !== undefined ? { readStdin: async () => io.stdin as string } : {}),
       ...(io.clock ? { clock: io.clock } : {}),
       ...(io.sleep ? { sleep: io.sleep } : {}),
+      ...(io.stdinIsTTY !== undefined ? { stdinIsTTY: io.stdinIsTTY } : {}),
     })
     activeCtx = ctx
     try {
@@ -547,9 +550,10 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
       await ctx.runCleanups()
     }
     if (signalCode !== undefined) exitCode = signalCode
-    // A job pings the end of its heartbeat and retries what earlier runs could not deliver
-    // (within a bounded time); read-only and interactive commands never wait for either.
-    await ctx.endJob(exitCode, { retryOutbox: signalCode === undefined })
+    // A job pings the end of its heartbeat; run by a timer or cron (not on a terminal), or as
+    // `notify`, it then retries what earlier runs could not deliver, within a bounded time.
+    // Read-only and interactive commands never wait for either.
+    await ctx.endJob(exitCode, { retryOutbox: signalCode === undefined && (ctx.job?.command === 'notify' || !ctx.stdinIsTTY) })
   }
 
   const program = buildProgram(run)

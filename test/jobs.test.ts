@@ -101,7 +101,7 @@ describe('heartbeats: one per job', () => {
 })
 
 describe('the outbox is retried by jobs and notify only, within a bounded time', () => {
-  it('a hanging webhook in the outbox: read-only commands do not touch it; notify tries once per channel and ends; the next job delivers everything in order', async () => {
+  it('a hanging webhook in the outbox: read-only and interactive commands do not touch it; notify tries once per channel and ends; the next scheduled job delivers everything in order', async () => {
     const hook = await peer()
     hook.reply({ hang: true })
     writeFileSync(join(dir, 'ownops.yml'), `notify:\n  timeout: 1s\n  retries: 0\n  channels:\n    hook: { url: "json://127.0.0.1:${hook.port}/x", levels: [info, warning, error, critical] }\nmonitor:\n  builtins: false\n  checks:\n    up: { kind: command, command: ["true"] }\n`)
@@ -124,6 +124,11 @@ describe('the outbox is retried by jobs and notify only, within a bounded time',
     expect(third.code).toBe(1)
     expect(hook.requests.map((r) => (r.json as { title: string }).title)).toEqual(['three', 'one'])
     expect(outbox().map((e) => [e.event.title, e.attempts])).toEqual([['one', 3], ['two', 1], ['three', 1]])
+
+    // A job run by a person at a terminal does not wait for it either.
+    hook.requests.length = 0
+    expect((await runCli(['monitor'], { env, cwd: dir, stdinIsTTY: true })).code).toBe(0)
+    expect(hook.requests).toEqual([])
 
     // The webhook is back: the next job (monitor, every 5 minutes) delivers them, oldest first.
     hook.requests.length = 0
