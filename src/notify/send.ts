@@ -71,8 +71,11 @@ export interface NotifierDeps {
   redactor?: Redactor
 }
 
-/** 4xx statuses that say the channel itself (its address or credentials) is wrong, not the message. */
-const CHANNEL_REFUSED = new Set([401, 403, 404, 410])
+/**
+ * Refusals that say the channel itself (its address or credentials) is wrong, not the
+ * message: HTTP 401, 403, 404, 410; SMTP 530 and 535 (authentication).
+ */
+const CHANNEL_REFUSED = new Set([401, 403, 404, 410, 530, 535])
 
 /** Builds an event with the host name and time filled in. */
 export function makeEvent(config: Config, now: Date, fields: Omit<NotifyEvent, 'host' | 'time'> & { host?: string; time?: Date }): NotifyEvent {
