@@ -279,9 +279,9 @@ cmd_status() {
 # for the test image, the PostgreSQL server run from the host's /usr inside containers,
 # the MariaDB server run the same way, the sqlite3 / zstd command-line tools, and openssl
 # (certificates for the HTTPS checks' tests), systemd's offline tools (systemd-analyze, systemctl
-# --root, the environment.d generator that parses env files like EnvironmentFile=) and cron's
-# crontab command (the user-crontab tests).
-readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron)
+# --root, the environment.d generator that parses env files like EnvironmentFile=), cron's
+# crontab command (the user-crontab tests) and prometheus for promtool (the textfile tests).
+readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus)
 
 cmd_install() {
   local -a missing=()

@@ -51,7 +51,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         'ownops doctor                      # what ownops needs, and what is missing',
         'ownops config validate             # every config problem, with line numbers',
         ...planned.map((p) => p.example),
-        'ownops restart mc --safe --in 30m     # warn players, save, stop, start, wait until healthy',
+        'ownops restart --in 30m            # warn players, save, stop, start, wait until healthy (restart.default, or the only service)',
         'ownops cleanup --dry-run            # what retention, log, temp-file and row rules would remove',
         'sudo ownops schedule install       # systemd timers for backup, monitor, cleanup and your jobs',
       ]) +
@@ -108,7 +108,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .command('notify')
     .summary('send a message to the configured channels, routed by level')
     .description(
-      'Send a message to Discord, Slack, e-mail, ntfy, Telegram, Gotify, JSON webhooks, routed by level: each channel takes the levels in its `levels:` (default warning and above); --channel overrides. The message comes from the argument, or from standard input with "-"; without --title its first line is the title.\n\nFailed deliveries are retried (network errors, 5xx, 429 after the delay it asks for) within notify.budget, then kept in an outbox in the state directory that the next ownops run retries.',
+      'Send a message to Discord, Slack, e-mail, ntfy, Telegram, Gotify, JSON webhooks, routed by level: each channel takes the levels in its `levels:` (default warning and above); --channel overrides. The message comes from the argument, or from standard input with "-"; without --title its first line is the title.\n\nFailed deliveries are retried (network errors, 5xx, 429 after the delay it asks for) within notify.budget, then kept in an outbox in the state directory that the next job (backup, monitor, cleanup…) or notify retries; a request that went out whole without an answer is repeated only where the channel recognises repeats (JSON webhooks: Idempotency-Key; e-mail: Message-ID). Secrets are masked in everything sent.',
     )
     .argument('[message]', 'the message, or - to read it from standard input')
     .addOption(new Option('-l, --level <level>', 'severity, for routing and colour').choices(['info', 'warning', 'error', 'critical']).default('info'))
@@ -128,7 +128,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       ]) +
         '\n' +
         exitStatusHelp([0, 1, 2, 78]) +
-        '\n  (0: at least one channel delivered, or no channel takes this level; 1: none delivered)',
+        '\n  (0: at least one channel delivered, or no channel takes this level; 1: none delivered — one shown as unconfirmed\n   got the whole request and did not answer: it may have arrived, and is not sent again)',
     )
     .action(async (message: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
@@ -368,10 +368,11 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .command('restart')
     .summary('restart a service safely: warn, save, stop gracefully, start, wait until healthy')
     .description(
-      'Restart SERVICE (a name from restart.services, or any container): stop it gracefully (its own stop signal, stopTimeout), start it, and wait until it is healthy (its Docker healthcheck, or the service\'s http/tcp/minecraft check, within healthyTimeout). Not healthy: one more start, then a critical alert with the last 50 log lines, exit 1. The result goes to the notify channels with the measured downtime.\n\n--safe first warns the players on a countdown (RCON tellraw/say or an exec command, at warnAt offsets within the delay) and saves (RCON save-all flush, or an exec command). --in/--at wait in the foreground: Ctrl-C (or `ownops restart --cancel SERVICE` from another shell) cancels, announces the cancellation and leaves the service running. --if-empty waits until nobody is online (RCON list, or a Server List Ping), at most --max-wait. --detach hands the countdown to a transient systemd timer (ownops-restart-SERVICE).',
+      'Restart SERVICE (a name from restart.services, or any container; without one: restart.default, or the only configured service): stop it gracefully (its own stop signal, stopTimeout), start it, and wait until it is healthy (its Docker healthcheck, or the service\'s http/tcp/minecraft check, within healthyTimeout). Not healthy: one more start, then a critical alert with the last 50 log lines, exit 1. The result goes to the notify channels with the measured downtime.\n\n--safe first warns the players on a countdown (RCON tellraw/say or an exec command, at warnAt offsets within the delay) and saves (RCON save-all flush, or an exec command); a service with `safe: true` does so without the flag (--no-safe: not this time). --in/--at wait in the foreground: Ctrl-C (or `ownops restart --cancel SERVICE` from another shell) cancels, announces the cancellation and leaves the service running. --if-empty waits until nobody is online (RCON list, or a Server List Ping), at most --max-wait. --detach hands the countdown to a transient systemd timer (ownops-restart-SERVICE).',
     )
-    .argument('[service]', 'a service from restart.services, or a container name')
-    .option('--safe', 'warn the players on a countdown and save before the stop', false)
+    .argument('[service]', 'a service from restart.services, or a container name (default: restart.default, or the only service)')
+    .option('--safe', 'warn the players on a countdown and save before the stop (default: the service\'s safe: setting)')
+    .option('--no-safe', 'no countdown warnings and no save, even for a service with safe: true')
     .option('--in <duration>', 'restart after this long, e.g. 30m, 1h30m')
     .option('--at <time>', 'restart at this time: "2026-06-15 04:00" or 04:00 (local), or ISO 8601 with a zone')
     .option('--if-empty', 'wait until nobody is online (at most --max-wait)', false)
@@ -385,6 +386,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .addHelpText(
       'after',
       examples([
+        'ownops restart --in 30m                               # the only (or the default) service; safe: true warns and saves',
         'ownops restart mc --safe --in 5m                      # warn at 5m, 1m, 30s, 10s; save; restart',
         'ownops restart mc --safe --at "2026-06-15 04:00" --reason "update to 1.21"',
         'ownops restart mc --safe --if-empty --max-wait 2h     # when nobody is online',
@@ -396,14 +398,14 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       ]) +
         '\n' +
         exitStatusHelp([0, 1, 2, 69, 75, 78, 130, 143]) +
-        '\n  (1: not healthy after two starts, or given up waiting for players; 2: unknown service, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running)',
+        '\n  (1: not healthy after two starts, or given up waiting for players; 2: unknown service, no service named while several are configured, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running)',
     )
     .action(async (service: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, o) => {
         const { runRestart } = await import('./commands/restart.js')
         return runRestart(ctx, {
           service,
-          safe: o.safe === true,
+          safe: typeof o.safe === 'boolean' ? o.safe : undefined,
           in: o.in as string | undefined,
           at: o.at as string | undefined,
           ifEmpty: o.ifEmpty === true,
@@ -475,10 +477,14 @@ export interface CliIo {
   stdout?: (text: string) => void
   stderr?: (text: string) => void
   stderrIsTTY?: boolean
+  /** Whether standard input is a terminal: a person at it, not a timer (tests). */
+  stdinIsTTY?: boolean
   /** Standard input for commands that read it (tests). */
   stdin?: string
   /** The time commands see (tests). */
   clock?: () => Date
+  /** How commands wait on that clock (tests: a virtual clock that jumps ahead). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>
 }
 
 /** Runs the CLI and resolves with the exit code. `io` lets tests run it in-process. */
@@ -532,11 +538,15 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
       signal: controller.signal,
       ...(io.env ? { env: io.env } : {}),
       ...(io.cwd ? { cwd: io.cwd } : {}),
-      // Data on stdout passes the same redaction as logs: no secret is ever printed.
-      out: { write: (text) => stdout(ctx.redactor.redact(text)) },
+      // Data on stdout is written as the command made it: never rewritten by the log
+      // masker (a time zone, a path or a type name is not a secret). Commands keep secrets
+      // out of their reports in the first place (config show masks secret keys).
+      out: { write: (text) => stdout(text) },
       logWrite: stderr,
       ...(io.stdin !== undefined ? { readStdin: async () => io.stdin as string } : {}),
       ...(io.clock ? { clock: io.clock } : {}),
+      ...(io.sleep ? { sleep: io.sleep } : {}),
+      ...(io.stdinIsTTY !== undefined ? { stdinIsTTY: io.stdinIsTTY } : {}),
     })
     activeCtx = ctx
     try {
@@ -548,15 +558,11 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
     } finally {
       await ctx.runCleanups()
     }
-    // Notifications earlier runs could not deliver go out now, whatever this run was.
-    if (ctx.configLoaded && signalCode === undefined) {
-      try {
-        await (await ctx.notifier()).flushOutbox()
-      } catch (error) {
-        ctx.log.warn({ err: error }, 'could not retry the notification outbox')
-      }
-    }
     if (signalCode !== undefined) exitCode = signalCode
+    // A job pings the end of its heartbeat; run by a timer or cron (not on a terminal), or as
+    // `notify`, it then retries what earlier runs could not deliver, within a bounded time.
+    // Read-only and interactive commands never wait for either.
+    await ctx.endJob(exitCode, { retryOutbox: signalCode === undefined && (ctx.job?.command === 'notify' || !ctx.stdinIsTTY) })
   }
 
   const program = buildProgram(run)

@@ -3,6 +3,7 @@
  * and lazily created access to the config, Docker, the state directory and the host lock.
  * Commands never touch process.stdout, process.exit or the environment directly.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Notifier } from './notify/send.js'
 import type { NotifyEvent } from './notify/types.js'
@@ -40,6 +41,11 @@ export interface CtxOptions {
   logWrite?: (line: string) => void
   logFormat?: LogFormat
   clock?: () => Date
+  /**
+   * Waits `ms` on the clock above, ended early by the signal (rejecting with its reason).
+   * Tests pass one that moves a virtual clock, so a 30-minute countdown takes no time.
+   */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>
   signal?: AbortSignal
   stdinIsTTY?: boolean
   /** Reads standard input (tests pass their own). */
@@ -48,6 +54,26 @@ export interface CtxOptions {
 
 type Cleanup = () => void | Promise<void>
 
+/**
+ * A run of a job — what a timer or cron runs: backup, monitor, cleanup, verify --drill,
+ * restart, lock run. It pings its own heartbeat (start, then success or its exit status)
+ * and retries the notification outbox when it ends. `ownops notify` retries the outbox too,
+ * without a heartbeat. Read-only and interactive commands do neither.
+ */
+export interface JobRun {
+  /** The heartbeat's name: backup, backup-world, monitor, cleanup, verify-drill, restart-mc, lock-run… */
+  name: string
+  command: string
+  target?: string
+  runId: string
+  heartbeat: boolean
+}
+
+/** How long a job's end may spend on retrying the outbox. */
+export const OUTBOX_RETRY_BUDGET_MS = 15_000
+/** Bytes of this run's log kept for the heartbeat's end ping. */
+const LOG_TAIL_BYTES = 64 * 1024
+
 export class Ctx {
   readonly options: GlobalOptions
   readonly env: NodeJS.ProcessEnv
@@ -55,6 +81,7 @@ export class Ctx {
   readonly out: Output
   readonly redactor = new Redactor()
   readonly clock: () => Date
+  private readonly sleeper: (ms: number, signal: AbortSignal) => Promise<void>
   readonly signal: AbortSignal
   readonly stdinIsTTY: boolean
   readonly readStdin: (maxBytes: number) => Promise<string>
@@ -65,6 +92,9 @@ export class Ctx {
   private readonly cleanups: Cleanup[] = []
   private notifierInstance: Promise<Notifier> | undefined
   private shieldDepth = 0
+  private jobRun: JobRun | undefined
+  private readonly tailLines: string[] = []
+  private tailSize = 0
 
   constructor(init: CtxOptions) {
     this.options = init.options
@@ -72,6 +102,7 @@ export class Ctx {
     this.cwd = init.cwd ?? process.cwd()
     this.out = init.out ?? { write: (text) => void process.stdout.write(text) }
     this.clock = init.clock ?? (() => new Date())
+    this.sleeper = init.sleep ?? ((ms, signal) => sleep(ms, undefined, { signal }))
     this.signal = init.signal ?? new AbortController().signal
     this.stdinIsTTY = init.stdinIsTTY ?? Boolean(process.stdin.isTTY)
     this.readStdin = init.readStdin ?? readProcessStdin
@@ -86,8 +117,20 @@ export class Ctx {
       redactor: this.redactor,
       color: this.options.color && this.env.NO_COLOR === undefined && Boolean(process.stderr.isTTY),
       env: this.env,
+      tail: (line) => this.keepTail(line),
       ...this.logOptions,
     })
+  }
+
+  private keepTail(line: string): void {
+    this.tailLines.push(line)
+    this.tailSize += line.length
+    while (this.tailSize > LOG_TAIL_BYTES && this.tailLines.length > 1) this.tailSize -= (this.tailLines.shift() as string).length
+  }
+
+  /** The last lines this run logged, redacted, as plain text. */
+  logTail(): string {
+    return this.tailLines.join('')
   }
 
   /** The validated config (built-in defaults when there is no file). Registers its secrets. */
@@ -133,7 +176,8 @@ export class Ctx {
     const waitText = this.options.wait ?? this.config().config.lock.wait
     const waitMs = parseDuration(waitText)
     if (waitMs === undefined) throw new OwnopsError(`--wait: not a duration: ${String(waitText)}`, { exitCode: ExitCode.usage, hint: 'e.g. --wait 10m' })
-    const lock = await HostLock.acquire({ dir: this.lockDir(), command, waitMs, stops, log: this.log, signal: this.signal, now: this.clock })
+    // The lock file names the holder's command line (a script's argv may carry a password).
+    const lock = await HostLock.acquire({ dir: this.lockDir(), command: this.redactor.redact(command), waitMs, stops, log: this.log, signal: this.signal, now: this.clock })
     this.defer(() => lock.release())
     return lock
   }
@@ -151,7 +195,7 @@ export class Ctx {
       if (this.signal.aborted) later()
       else this.signal.addEventListener('abort', later, { once: true })
       this.notifierInstance = import('./notify/send.js').then(
-        ({ Notifier }) => new Notifier({ config, log: this.log.child({ cmd: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal }),
+        ({ Notifier }) => new Notifier({ config, log: this.log.child({ cmd: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal, redactor: this.redactor }),
       )
     }
     return this.notifierInstance
@@ -171,7 +215,7 @@ export class Ctx {
     }
   }
 
-  /** Whether a config has been loaded in this run (the outbox is flushed only then). */
+  /** Whether a config has been loaded in this run. */
   get configLoaded(): boolean {
     return this.loaded !== undefined
   }
@@ -192,6 +236,55 @@ export class Ctx {
   /** Whether a shielded step is running (see shield). */
   get shielded(): boolean {
     return this.shieldDepth > 0
+  }
+
+  /** The job this run is, once `beginJob` was called. */
+  get job(): JobRun | undefined {
+    return this.jobRun
+  }
+
+  /**
+   * Marks this run as a job: its heartbeat gets a start ping now, and the CLI ends the job
+   * (the end ping with the exit status, then the outbox) when the command is over.
+   */
+  async beginJob(job: { name: string; command: string; target?: string; heartbeat?: boolean }): Promise<JobRun> {
+    if (this.jobRun !== undefined) return this.jobRun
+    const { randomUUID } = await import('node:crypto')
+    const run: JobRun = { name: job.name, command: job.command, ...(job.target === undefined ? {} : { target: job.target }), runId: randomUUID(), heartbeat: job.heartbeat ?? true }
+    this.jobRun = run
+    if (run.heartbeat) await this.ping(run, 'start')
+    return run
+  }
+
+  /** The end of a job: its heartbeat's end ping (success, or the exit status), then the outbox retry (skipped after a signal). */
+  async endJob(exitCode: number, options: { retryOutbox: boolean }): Promise<void> {
+    const run = this.jobRun
+    if (run === undefined) return
+    if (run.heartbeat) await this.ping(run, exitCode === 0 ? 'success' : 'exit', exitCode)
+    if (!options.retryOutbox) return
+    try {
+      const flushed = await (await this.notifier()).flushOutbox(OUTBOX_RETRY_BUDGET_MS)
+      if (flushed.delivered + flushed.dropped > 0) this.log.info({ delivered: flushed.delivered, dropped: flushed.dropped, remaining: flushed.remaining }, 'notification outbox retried')
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not retry the notification outbox')
+    }
+  }
+
+  private async ping(run: JobRun, phase: 'start' | 'success' | 'exit', exitStatus?: number): Promise<void> {
+    if (Object.keys(this.config().config.notify.channels).length === 0) return
+    const failed = phase === 'exit'
+    await this.notifySafely({
+      level: failed ? 'error' : 'info',
+      title: phase === 'start' ? `${run.name} started` : failed ? `${run.name} failed (exit ${exitStatus ?? '?'})` : `${run.name} succeeded`,
+      body: '',
+      source: { command: run.command, ...(run.target === undefined ? {} : { target: run.target }) },
+      heartbeat: { phase, runId: run.runId, job: run.name, ...(exitStatus === undefined ? {} : { exitStatus }), ...(phase === 'start' ? {} : { logTail: this.logTail() }) },
+    })
+  }
+
+  /** Waits on the run's clock; SIGINT/SIGTERM end the wait (it rejects with the interruption). */
+  sleep(ms: number): Promise<void> {
+    return this.sleeper(Math.max(0, ms), this.signal)
   }
 
   /** Registers clean-up that runs when the command ends, also on SIGINT/SIGTERM (last in, first out). */

@@ -20,6 +20,8 @@ export interface LoggerOptions {
   color?: boolean
   /** Where formatted lines go; stderr by default. */
   write?: (line: string) => void
+  /** Also receives every line, redacted, as plain text (a heartbeat's log tail). */
+  tail?: (line: string) => void
   env?: NodeJS.ProcessEnv
 }
 
@@ -54,10 +56,12 @@ export function createLogger(options: LoggerOptions): Logger {
   const write = options.write ?? ((line: string) => writeStderr(line))
   const redactor = options.redactor
   const debug = options.level === 'debug' || options.level === 'trace'
+  const tail = options.tail
   const destination = {
     write(json: string): void {
       const line = format === 'json' ? json : formatLine(json, format, color, debug)
       write(redactor.redact(line))
+      if (tail !== undefined) tail(redactor.redact(format === 'text' && !color ? line : formatLine(json, 'text', false, false)))
     },
   }
   return pino(

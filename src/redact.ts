@@ -1,10 +1,22 @@
 /**
- * Secret redaction. Every line ownops writes to stderr and every error message passes
- * through one Redactor, which knows the secret values found in the configuration and
- * the environment file, and masks URL credentials and webhook tokens by pattern.
+ * Secret redaction. Every line ownops writes to stderr, every error message, every
+ * notification and every state file passes through one Redactor, which knows the secrets
+ * of the configuration — values of secret keys (password, token, channel URLs…), values of
+ * environment variables whose name says secret (*PASSWORD*, *TOKEN*, *SECRET*, *KEY*,
+ * *WEBHOOK*…) — and masks URL credentials and webhook tokens by pattern. Other values of
+ * the env file (TZ, paths, user names) are not secrets and are never masked.
  */
 
-const MASK = '***'
+export const MASK = '***'
+
+/** Environment variable names that say their value is a secret (and not a path to one). */
+const SECRET_NAME = /PASS|PWD|TOKEN|SECRET|KEY|WEBHOOK|CREDENTIAL|AUTH|DSN|COOKIE|PRIVATE|SALT/i
+const PATH_NAME = /_(FILE|PATH|DIR)$/i
+
+/** Whether an environment variable's name marks its value as secret: DB_PASSWORD, API_KEY, DISCORD_WEBHOOK_URL… */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name) && !PATH_NAME.test(name)
+}
 
 /** Keys whose string values are secrets wherever they appear in the config. */
 const SECRET_KEY = /(pass(word|wd)?|secret|token|api[-_]?key|credential|webhook|dsn|^url$|urls$|^key$|^authorization$|^cookie$)/i
@@ -17,6 +29,32 @@ const PUBLIC_PATHS = [/^monitor\.checks\.[^.]+\.url$/]
 
 /** Path segments that look like tokens (long, mixed). */
 const TOKEN_SEGMENT = /^[A-Za-z0-9_\-.~%]{16,}$/
+/** Schemes whose path parts are credentials: discord://ID/TOKEN, slack://A/B/C, tgram://TOKEN/CHAT, gotify://host/TOKEN. */
+const TOKEN_PATH_SCHEMES = new Set(['discord', 'slack', 'tgram', 'gotify', 'gotifys'])
+
+/**
+ * A config tree as it may be shown (`config show`): the values of secret keys replaced by
+ * `***` (a URL keeps its scheme: `discord://***`), every other string with URL credentials
+ * and known secrets masked. Keys and the tree's shape stay as they are.
+ */
+export function maskConfigTree(tree: unknown, redactor: Redactor, keyIsSecret = false, path: readonly string[] = []): unknown {
+  if (typeof tree === 'string') {
+    if (!keyIsSecret) return redactor.redact(tree)
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(tree)
+    return scheme !== null ? `${scheme[1]}://${MASK}` : MASK
+  }
+  if (Array.isArray(tree)) return tree.map((item, i) => maskConfigTree(item, redactor, keyIsSecret, [...path, String(i)]))
+  if (tree !== null && typeof tree === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(tree)) {
+      const at = [...path, key]
+      const isPublic = PUBLIC_PATHS.some((p) => p.test(at.join('.')))
+      out[key] = maskConfigTree(value, redactor, !isPublic && (keyIsSecret || SECRET_KEY.test(key)), at)
+    }
+    return out
+  }
+  return tree
+}
 
 export class Redactor {
   private readonly secrets = new Set<string>()
@@ -101,12 +139,14 @@ export function urlSecretParts(value: string): string[] {
   const [pathAndHost = '', query = ''] = afterAuth.split('?', 2)
   const segments = pathAndHost.split(/[/#]/).slice(1)
   const scheme = (match[1] ?? '').toLowerCase()
-  const opaqueScheme = scheme !== 'http' && scheme !== 'https'
+  // Channel URLs whose path parts are tokens, whatever they look like; elsewhere (an ntfy
+  // topic, a JSON webhook's path) only parts that look like tokens.
+  const opaqueScheme = TOKEN_PATH_SCHEMES.has(scheme)
   for (const segment of segments) {
     // In discord://ID/TOKEN, slack://A/B/C, tgram://TOKEN/CHAT the host itself is a secret too.
     if (TOKEN_SEGMENT.test(segment) || (opaqueScheme && segment.length >= 6)) parts.push(segment)
   }
-  if (opaqueScheme) {
+  if (scheme !== 'http' && scheme !== 'https') {
     const host = pathAndHost.split(/[/#]/)[0] ?? ''
     const decodedHost = decodeSafe(host)
     if (/^[0-9]{8,}$|^[A-Za-z0-9_-]{20,}$/.test(host)) parts.push(host)

@@ -114,13 +114,14 @@ describe('metrics', () => {
         { target: 'db', dir: '', backups: [entry(2048, 0)], oddities: [] },
         { target: 'w"x', dir: '', backups: [], oddities: [] },
       ],
-      [{ target: 'db', type: 'postgres', ok: false, durationMs: 1, warnings: [] }],
+      [{ target: 'db', ok: false, at: '2026-01-31T03:00:00.000Z' }],
     )
     expect(text).toContain(`ownops_backup_last_success_timestamp_seconds{target="db"} ${Date.UTC(2026, 0, 30) / 1000}`)
     expect(text).toContain('ownops_backup_last_size_bytes{target="db"} 2048')
     expect(text).toContain('ownops_backup_last_duration_seconds{target="db"} 1.2')
-    expect(text).toContain('ownops_backup_count{target="w\\"x"} 0')
+    expect(text).toContain('ownops_backup_kept{target="w\\"x"} 0')
     expect(text).toContain('ownops_backup_last_run_success{target="db"} 0')
+    expect(text).toContain(`ownops_backup_last_run_timestamp_seconds{target="db"} ${Date.UTC(2026, 0, 31, 3) / 1000}`)
     expect(text).toContain('# TYPE ownops_backup_last_size_bytes gauge')
     expect(text.endsWith('\n')).toBe(true)
   })

@@ -265,15 +265,18 @@ describe('report', () => {
     expect(text).toContain('3 checks: 1 ok, 1 critical, 1 in maintenance (1s)')
   })
 
-  it('renders the Prometheus text format, labels escaped', () => {
+  it('renders the Prometheus text format, labels escaped, no empty labels, ratios 0–1, one name per quantity', () => {
     const text = renderPrometheus(report)
     expect(text).toContain('# TYPE ownops_monitor_status gauge')
-    expect(text).toContain('ownops_monitor_status{check="filesystems",subject="/",kind="filesystem"} 0')
-    expect(text).toContain('ownops_monitor_status{check="api",subject="",kind="http"} 2')
-    expect(text).toContain('ownops_monitor_status{check="containers",subject="a\\"b",kind="containers"} 2')
-    expect(text).toContain('ownops_monitor_quiet{check="containers",subject="a\\"b",kind="containers"} 1')
-    expect(text).toContain('ownops_monitor_used_percent{check="filesystems",subject="/",kind="filesystem"} 24.5')
-    expect(text).toContain('ownops_monitor_latency_seconds{check="api",subject="",kind="http"} 0.003')
+    expect(text).toContain('ownops_monitor_status{check="filesystems",kind="filesystem",subject="/"} 0')
+    expect(text).toContain('ownops_monitor_status{check="api",kind="http"} 2')
+    expect(text).toContain('ownops_monitor_status{check="containers",kind="containers",subject="a\\"b"} 2')
+    expect(text).toContain('ownops_monitor_quiet{check="containers",kind="containers",subject="a\\"b"} 1')
+    expect(text).toContain('ownops_monitor_used_ratio{check="filesystems",kind="filesystem",subject="/"} 0.245')
+    expect(text).toContain('ownops_monitor_probe_duration_seconds{check="api",kind="http"} 0.003')
+    expect(text).toContain(`ownops_monitor_check_timestamp_seconds{check="api",kind="http"} ${NOW.getTime() / 1000}`)
+    expect(text).not.toContain('=""')
+    expect(text).not.toMatch(/percent/)
     expect(text).toContain(`ownops_monitor_last_run_timestamp_seconds ${NOW.getTime() / 1000}`)
     expect(text).toContain('ownops_monitor_checks{status="maintenance"} 1')
     // every sample line belongs to a family declared just before

@@ -5,7 +5,7 @@
  * runs that must be minutes apart.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -62,6 +62,7 @@ async function monitor(clock: Clock, opts: Partial<MonitorOptions> = {}): Promis
   const ctx = new Ctx({ options: { json: false, quiet: false, color: false }, env, cwd: dir, clock: clock.now, logWrite: (l) => logs.push(l), logFormat: 'json' })
   try {
     const result = await runMonitor(ctx, { checks: [], resume: false, dryRun: false, ...opts })
+    await ctx.endJob(result.exitCode, { retryOutbox: false }) // what the CLI does after a job
     const report = result.report as MonitorReport
     return {
       exitCode: result.exitCode,
@@ -393,7 +394,8 @@ describe('state, output, exit codes', () => {
     writeFileSync(stateFile, '{"version": 1, "checks": {"up": {"status": "ok", "fail')
     const run = await monitor(new Clock())
     expect(run.exitCode).toBe(0)
-    expect(run.logs.join('')).toContain('state file is corrupt; starting from a fresh state')
+    expect(run.logs.join('')).toContain('state file is corrupt: moved aside; starting from a fresh state')
+    expect(readdirSync(env.OWNOPS_STATE_DIR as string).filter((f) => f.startsWith('monitor.json.corrupt-'))).toHaveLength(1)
     expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toMatchObject({ version: 1, checks: { up: { status: 'ok', successes: 1 } } })
     writeFileSync(stateFile, JSON.stringify({ version: 1, checks: { up: 'nonsense' } }))
     expect((await monitor(new Clock())).exitCode).toBe(0)
@@ -430,20 +432,23 @@ describe('state, output, exit codes', () => {
     expect(run.exitCode).toBe(1)
   })
 
-  it('writes the Prometheus textfile atomically (readable by node_exporter), and pings the heartbeat with a summary', async () => {
+  it('writes the Prometheus textfile atomically (readable by node_exporter), and pings the heartbeat: start, then the exit status with the log tail', async () => {
     const http = await target()
     const hc = await peer()
     const prom = join(dir, 'textfile', 'ownops.prom')
     config({ prometheus: { textfile: prom }, checks: { api: { kind: 'http', url: `${http.url}/ok` }, db: { kind: 'http', url: `${http.url}/fail` } } }, { notify: { channels: { ping: { url: `hc://127.0.0.1:${hc.port}/ping/5f1d2f2e-0000-4000-8000-000000000001` } } } })
     const run = await monitor(new Clock())
     const text = readFileSync(prom, 'utf8')
-    expect(text).toContain('ownops_monitor_status{check="api",subject="",kind="http"} 0')
-    expect(text).toContain('ownops_monitor_status{check="db",subject="",kind="http"} 2')
-    expect(text).toContain('ownops_monitor_status_code{check="db",subject="",kind="http"} 500')
+    expect(text).toContain('ownops_monitor_status{check="api",kind="http"} 0')
+    expect(text).toContain('ownops_monitor_status{check="db",kind="http"} 2')
+    expect(text).toContain('ownops_monitor_http_status_code{check="db",kind="http"} 500')
     expect(statSync(prom).mode & 0o777).toBe(0o644)
-    expect(hc.requests).toHaveLength(1)
-    expect(hc.requests[0]?.path).toBe(`/ping/5f1d2f2e-0000-4000-8000-000000000001?rid=${run.report.runId}`)
-    expect(hc.requests[0]?.text).toBe('2 checks: 1 ok, 0 warning, 1 critical, 0 not checked, 0 in maintenance; 0 transitions')
+    expect(run.exitCode).toBe(1) // db is critical
+    expect(hc.requests.map((r) => r.path)).toEqual([
+      `/ping/5f1d2f2e-0000-4000-8000-000000000001/start?rid=${run.report.runId}`,
+      `/ping/5f1d2f2e-0000-4000-8000-000000000001/1?rid=${run.report.runId}`,
+    ])
+    expect(hc.requests[1]?.text).toMatch(/monitor run done .*critical=1/)
   })
 
   it('a failed heartbeat ping is a warning, not a failure of the run', async () => {

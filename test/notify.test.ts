@@ -44,7 +44,7 @@ function notifier(cfg: Config, extra: { sleeps?: number[]; lines?: string[]; now
   return new Notifier({
     config: cfg,
     log,
-    store: new StateStore(join(dir, 'state')),
+    store: new StateStore(join(dir, 'state'), log),
     now: extra.now ?? (() => new Date()),
     sleep: async (ms) => void extra.sleeps?.push(ms),
     random: () => 0.5,
@@ -156,7 +156,7 @@ describe('delivery', () => {
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
     try {
       const flushed = await notifier(cfg, { lines }).flushOutbox()
-      expect(flushed).toEqual({ delivered: 1, dropped: 0, remaining: 0 })
+      expect(flushed).toEqual({ delivered: 1, dropped: 0, remaining: 0, refused: [] })
       expect(JSON.parse(received[0] ?? '{}')).toMatchObject({ level: 'error', title: 'disk 91%' })
       expect(existsSync(store.path(OUTBOX_STATE))).toBe(false)
       expect(lines.join('')).toContain('delivered a notification from the outbox')
@@ -176,7 +176,7 @@ describe('delivery', () => {
     expect(lines.join('')).toContain('outbox full: dropped the oldest undelivered notification')
     const later = new Date(t0.getTime() + 25 * 3_600_000)
     const flushed = await notifier(cfg, { lines, now: () => later }).flushOutbox()
-    expect(flushed).toEqual({ delivered: 0, dropped: 2, remaining: 0 })
+    expect(flushed).toEqual({ delivered: 0, dropped: 2, remaining: 0, refused: [] })
     expect(lines.join('')).toContain('dropped an undelivered notification: older than notify.outbox.maxAge')
   })
 
@@ -248,7 +248,7 @@ describe('ownops notify (command)', () => {
     expect(a.requests[0]?.json).toMatchObject({ level: 'info', title: 'T', body: 'body text' })
   })
 
-  it('exits 1 when no channel delivered, and the next run of any command delivers from the outbox', async () => {
+  it('exits 1 when no channel delivered, and the next job (here: lock run) delivers from the outbox', async () => {
     const dead = await deadUrl()
     const port = Number(new URL(dead.replace('json:', 'http:')).port)
     writeConfig({ a: { url: dead } })
@@ -298,3 +298,117 @@ describe('ownops notify (command)', () => {
     }
   })
 })
+
+describe('no message twice (a peer that may have taken it)', () => {
+  it('a webhook that sends 200 and its headers but never finishes the body got it: one request, delivered', async () => {
+    const p = await peer()
+    p.reply({ status: 200, hangBody: true })
+    const cfg = config({ hook: { url: `json://127.0.0.1:${p.port}/x` } }, { timeout: '1s', retries: 3 })
+    const report = await notifier(cfg).send(event(cfg))
+    expect(report.deliveries[0]).toMatchObject({ status: 'delivered', attempts: 1 })
+    expect(p.requests).toHaveLength(1)
+  })
+
+  it('no answer after the whole request went out: a channel without an idempotency key (Slack) is not sent it again, nor queued', async () => {
+    const p = await peer()
+    p.reply({ hang: true })
+    const cfg = config({ slack: { url: 'slack://T0000/B0000/XXXXXXXXXXXXXXXX', baseUrl: p.url } as { url: string } }, { timeout: '1s', retries: 3 })
+    const report = await notifier(cfg).send(event(cfg))
+    expect(report.deliveries[0]).toMatchObject({ status: 'unconfirmed', attempts: 1 })
+    expect(report.deliveries[0]?.error).toMatch(/timed out after 1000 ms after the request was sent/)
+    expect(p.requests).toHaveLength(1)
+    expect(existsSync(join(dir, 'state', `${OUTBOX_STATE}.json`))).toBe(false)
+  })
+
+  it('a JSON webhook carries an Idempotency-Key (and the event id in the body): retried with the same key, in the outbox too', async () => {
+    const p = await peer()
+    p.reply({ hang: true })
+    const cfg = config({ hook: { url: `json://127.0.0.1:${p.port}/x` } }, { timeout: '1s', retries: 1 })
+    const report = await notifier(cfg).send(event(cfg))
+    expect(report.deliveries[0]).toMatchObject({ status: 'queued', attempts: 2 })
+    p.reply({ status: 204 })
+    await notifier(cfg).flushOutbox()
+    const keys = p.requests.map((r) => r.headers['idempotency-key'])
+    expect(keys).toHaveLength(3)
+    expect(new Set(keys).size).toBe(1)
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/)
+    expect(p.requests.map((r) => (r.json as { id: string }).id)).toEqual(keys)
+  })
+
+  it('a split Discord message: a retry posts only the parts that did not arrive', async () => {
+    const p = await peer()
+    p.reply({ status: 204 }, { status: 500 }, { status: 204 })
+    const cfg = config({ d: { url: 'discord://123456789012345678/TOKEN_abcdefghijklmnopqrstuvwxyz', baseUrl: p.url, overflow: 'split' } as { url: string } })
+    const body = Array.from({ length: 900 }, (_, i) => `line ${i} of a long log`).join('\n')
+    const report = await notifier(cfg).send(makeEvent(cfg, new Date('2026-11-24T03:00:00Z'), { level: 'error', title: 'backup failed', body }))
+    expect(report.deliveries[0]).toMatchObject({ status: 'delivered', attempts: 2 })
+    const titles = p.requests.map((r) => (r.json as { embeds: Array<{ title: string }> }).embeds[0]?.title)
+    expect(titles.length).toBeGreaterThanOrEqual(3)
+    expect(titles[0]).toMatch(/\(1\/\d\)$/)
+    expect(titles[1]).toBe(titles[2]) // the failed part again, not the first one
+    expect(titles.filter((t) => /\(1\/\d\)$/.test(t ?? ''))).toHaveLength(1)
+  })
+
+  it('Telegram with two chats: a retry goes only to the chat that failed', async () => {
+    const p = await peer()
+    p.reply((req, i) => ({ status: i === 1 ? 500 : 200, body: '{"ok":true}' }))
+    const cfg = config({ t: { url: 'tgram://123456:ABCdefGHIjklMNOpqr/1111/2222', baseUrl: p.url } as { url: string } })
+    const report = await notifier(cfg).send(event(cfg))
+    expect(report.deliveries[0]).toMatchObject({ status: 'delivered', attempts: 2 })
+    expect(p.requests.map((r) => (r.json as { chat_id: string }).chat_id)).toEqual(['1111', '2222', '2222'])
+  })
+})
+
+describe('the outbox: refused messages and corrupt files', () => {
+  const queueThree = async (cfg: Config, lines: string[]) => {
+    for (const title of ['one', 'two', 'three']) await notifier(cfg, { lines }).send(makeEvent(cfg, new Date(), { level: 'error', title, body: '' }))
+  }
+
+  it('a 400 for one message drops only that one, and reports it; the others are delivered', async () => {
+    const p = await peer()
+    p.reply({ status: 503 })
+    const cfg = config({ hook: { url: `json://127.0.0.1:${p.port}/x` } }, { retries: 0 })
+    const lines: string[] = []
+    await queueThree(cfg, lines)
+    p.requests.length = 0
+    p.reply((req) => ({ status: (req.json as { title: string }).title === 'two' ? 400 : 204, body: '{"message":"Invalid Form Body"}' }))
+    const flushed = await notifier(cfg, { lines }).flushOutbox()
+    expect(flushed).toEqual({ delivered: 2, dropped: 1, remaining: 0, refused: [{ channel: 'hook', title: 'two', error: 'HTTP 400: {"message":"Invalid Form Body"}' }] })
+    expect(lines.join('')).toMatch(/"level":50.*dropped a notification from the outbox: the channel refused it/)
+  })
+
+  it('a channel that refuses its own address (404: the webhook was deleted) keeps its messages for when it is fixed', async () => {
+    const p = await peer()
+    p.reply({ status: 503 })
+    const cfg = config({ hook: { url: `json://127.0.0.1:${p.port}/x` } }, { retries: 0 })
+    const lines: string[] = []
+    await queueThree(cfg, lines)
+    p.requests.length = 0
+    p.reply({ status: 404, body: 'Unknown Webhook' })
+    const flushed = await notifier(cfg, { lines }).flushOutbox()
+    expect(flushed).toMatchObject({ delivered: 0, dropped: 0, remaining: 3 })
+    expect(p.requests).toHaveLength(1) // not three 404s
+    expect((await readOutbox(new StateStore(join(dir, 'state')))).map((e) => e.event.title)).toEqual(['one', 'two', 'three'])
+    expect(lines.join('')).toMatch(/"level":50.*channel hook refuses every message/)
+  })
+
+  it('a corrupt outbox is moved aside once, with one warning, and a new one starts', async () => {
+    const p = await peer()
+    const store = new StateStore(join(dir, 'state'))
+    const { mkdirSync, readdirSync } = await import('node:fs')
+    mkdirSync(store.dir, { recursive: true })
+    writeFileSync(store.path(OUTBOX_STATE), '[{"id": "a1", "channel": "hook", "event": {"title": ')
+    const cfg = config({ hook: { url: `json://127.0.0.1:${p.port}/x` } })
+    const lines: string[] = []
+    await notifier(cfg, { lines }).flushOutbox()
+    await notifier(cfg, { lines }).flushOutbox()
+    expect(lines.join('').match(/state file is corrupt/g)).toHaveLength(1)
+    expect(readdirSync(store.dir).filter((f) => f.startsWith(`${OUTBOX_STATE}.json.corrupt-`))).toHaveLength(1)
+    expect(existsSync(store.path(OUTBOX_STATE))).toBe(false)
+    // A new undelivered message starts a fresh, valid outbox.
+    p.reply({ status: 503 })
+    await notifier(config({ hook: { url: `json://127.0.0.1:${p.port}/x` } }, { retries: 0 }), { lines }).send(event(cfg))
+    expect((await readOutbox(store)).map((e) => e.event.title)).toEqual(['disk 91%'])
+  })
+})
+

@@ -130,6 +130,57 @@ describeDocker('restart: a Minecraft server', () => {
     expect(r.stdout + r.stderr).not.toContain(password)
   }, 90_000)
 
+  it('`ownops restart --in 30m` on the only service, which has safe: true: every warning of the 30 minutes, the save, the restart, healthy (virtual clock)', async () => {
+    writeFileSync(
+      join(dir, 'game.yml'),
+      [
+        'notify:',
+        '  channels:',
+        `    ops: { url: "json://127.0.0.1:${peer.port}/hook", levels: [info, warning, error, critical] }`,
+        'restart:',
+        '  services:',
+        '    mc:',
+        `      container: ${mc.name}`,
+        `      rcon: { port: ${rconPort}, password: "${password}" }`,
+        `      health: { minecraft: { port: ${gamePort} } }`,
+        '      safe: true',
+      ].join('\n'),
+    )
+    // The countdown runs on a virtual clock: each wait moves it on at once. The stop, the
+    // start and the health wait are real.
+    const start = Date.parse('2026-06-15T03:30:00Z')
+    let now = start
+    const waits: number[] = []
+    const clock = () => new Date(now)
+    const sleep = async (ms: number, signal: AbortSignal) => {
+      signal.throwIfAborted()
+      waits.push(ms)
+      now += ms
+    }
+    const before = await startedAt(mc.name)
+    const r = await runCli(['restart', '--in', '30m'], { env: testEnv(dir, { OWNOPS_CONFIG: join(dir, 'game.yml') }), cwd: dir, clock, sleep })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^mc restarted: healthy after \d+(ms|s) of downtime\n$/)
+    expect(now - start).toBe(30 * 60_000) // the stop came exactly 30 minutes after the start
+    const seen = events().map((e) => (e.startsWith('RCON tellraw') ? (JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text : e))
+    expect(seen).toEqual([
+      'Server restart in 30 minutes',
+      'Server restart in 15 minutes',
+      'Server restart in 10 minutes',
+      'Server restart in 5 minutes',
+      'Server restart in 1 minute',
+      'Server restart in 30 seconds',
+      'Server restart in 10 seconds',
+      'Server restarting now',
+      'RCON save-all flush',
+      'SIGTERM',
+      'START',
+      'READY',
+    ])
+    expect(await startedAt(mc.name)).not.toBe(before)
+    expect(notices().map((n) => n.title)).toEqual([expect.stringMatching(/^restart of mc at \d\d:\d\d$/), 'mc restarted'])
+  }, 90_000)
+
   it('--if-empty waits while players are online, says a restart is pending, and goes ahead when the count drops to 0', async () => {
     writeFileSync(join(state, 'players'), '2')
     const running = runCli(['--json', 'restart', 'mc', '--safe', '--if-empty'], { env: testEnv(dir), cwd: dir })

@@ -1,10 +1,11 @@
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Ctx } from '../src/context.js'
 import { OwnopsError } from '../src/errors.js'
 import { maskUrlCredentials, Redactor, urlSecretParts } from '../src/redact.js'
 import { runBin, runCli, tempDir, testEnv } from './helpers/cli.js'
+import { startHttpPeer, type HttpPeer } from './helpers/http-peer.js'
 
 const SECRETS = {
   envPassword: 'Pg-Pa55word-from-env-file',
@@ -128,5 +129,112 @@ describe('Redactor', () => {
     const error = new OwnopsError(`login failed: ${SECRETS.rcon}`)
     ctx.log.error({ err: error }, ctx.redactor.redact(error.message))
     assertNoSecret(lines.join(''))
+  })
+})
+
+describe('what is masked, and what is not', () => {
+  const PASSWORD = 'Pg-Pa55word-from-env-file'
+  const TOKEN = 'tok_9f8e7d6c5b4a3210fedcba'
+  let peer: HttpPeer
+  let hc: HttpPeer
+  let down: string
+  beforeEach(async () => {
+    peer = await startHttpPeer()
+    hc = await startHttpPeer()
+    const dead = await startHttpPeer()
+    await dead.close()
+    down = `json://127.0.0.1:${dead.port}/down`
+  })
+  afterEach(async () => {
+    await peer.close()
+    await hc.close()
+  })
+
+  function setup(extra: string[] = []): NodeJS.ProcessEnv {
+    writeFileSync(
+      join(dir, 'ownops.env'),
+      [`TZ=Europe/Berlin`, `BACKUP_ROOT=${join(dir, 'srv', 'backups')}`, 'POSTGRES_USER=postgres', `DB_PASSWORD=${PASSWORD}`, `API_TOKEN=${TOKEN}`, 'NTFY_TOPIC=pagerduty'].join('\n') + '\n',
+      { mode: 0o600 },
+    )
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      [
+        `envFile: ${join(dir, 'ownops.env')}`,
+        'schedule: { timezone: "${TZ}" }',
+        'notify:',
+        '  retries: 0',
+        '  timeout: 1s',
+        '  channels:',
+        `    pagerduty: { url: "json://127.0.0.1:${peer.port}/\${NTFY_TOPIC}", levels: [info, warning, error, critical] }`,
+        `    hb: { url: "hc://127.0.0.1:${hc.port}/ping/key/{job}" }`,
+        `    down: { url: "${down}", levels: [error, critical] }`,
+        'backup:',
+        '  dir: ${BACKUP_ROOT}',
+        '  targets:',
+        '    db: { type: postgres, container: "${POSTGRES_USER}", database: app }',
+        '    shop: { type: mariadb, container: shop, password: "${DB_PASSWORD}" }',
+        ...extra,
+      ].join('\n'),
+    )
+    return testEnv(dir, { DOCKER_HOST: `unix://${join(dir, 'no-docker.sock')}` })
+  }
+
+  it('values of the env file that are not secrets are never masked, and data output is never rewritten', async () => {
+    const env = setup()
+    const units = await runCli(['schedule', 'generate'], { env, cwd: dir })
+    expect(units.stdout).toContain('OnCalendar=*-*-* 03:00:00 Europe/Berlin')
+    const backups = await runCli(['--json', 'backups'], { env, cwd: dir })
+    expect(JSON.parse(backups.stdout)).toMatchObject({ dir: join(dir, 'srv', 'backups') })
+    const plan = await runCli(['backup', '--dry-run'], { env, cwd: dir })
+    expect(plan.stdout).toMatch(/^db +postgres +pg_dump app in postgres /m)
+    const test = await runCli(['notify', '--test', '--channel', 'pagerduty'], { env, cwd: dir })
+    expect(test.stdout).toMatch(/^pagerduty +json +delivered/m)
+    expect(peer.requests[0]?.path).toBe('/pagerduty')
+    const shown = await runCli(['config', 'show'], { env, cwd: dir })
+    expect(shown.stdout).toContain('timezone: Europe/Berlin')
+    expect(shown.stdout).toMatch(/password: "?\*\*\*"?/)
+    expect(shown.stdout).toContain('pagerduty:')
+    expect(shown.stdout).toMatch(/url: json:\/\/\*\*\*/) // channel URLs are secrets: only the scheme shows
+    const all = [units, backups, plan, test, shown].map((r) => r.stdout + r.stderr).join('')
+    expect(all).not.toContain(PASSWORD)
+    expect(all).not.toContain('Europe/***')
+  })
+
+  it('no secret in notification bodies, heartbeat log tails, the outbox, monitor.json or the metrics', async () => {
+    const prom = join(dir, 'monitor.prom')
+    const env = setup([
+      `    jobs: { type: sqlite, path: ${join(dir, 'jobs.db')}, before: [sh, -c, "echo login with \${DB_PASSWORD} refused >&2; exit 1"] }`,
+      'monitor:',
+      '  builtins: false',
+      '  failuresBeforeAlert: 1',
+      `  prometheus: { textfile: ${prom} }`,
+      '  checks:',
+      '    script: { kind: command, command: [sh, -c, "echo token=${API_TOKEN} rejected; exit 2"] }',
+      `    api: { kind: http, url: "http://127.0.0.1:${peer.port}/health?token=\${API_TOKEN}" }`,
+    ])
+    peer.reply((req) => ({ status: req.path.startsWith('/health') ? 500 : 204 }))
+    const backup = await runCli(['--json', 'backup', 'jobs'], { env, cwd: dir })
+    expect(backup.code).toBe(1)
+    const monitor = await runCli(['--json', 'monitor'], { env, cwd: dir })
+    expect(monitor.code).toBe(1)
+
+    const sent = peer.requests.filter((r) => r.path === '/pagerduty').map((r) => r.text).join('\n')
+    expect(sent).toContain('login with *** refused') // the hook's stderr, masked
+    expect(sent).toContain('token=*** rejected') // the check's output, masked
+    const pings = hc.requests.map((r) => r.text).join('\n')
+    expect(pings).toContain('backup of jobs failed')
+    const files = ['notify-outbox.json', 'monitor.json'].map((f) => readFileSync(join(dir, 'state', f), 'utf8')).join('\n')
+    expect(files).toContain('***')
+    // A script run under the lock with a password in its argv: the lock file does not keep it.
+    const lockFile = join(dir, 'lock', 'host.lock')
+    const locked = await runCli(['lock', 'run', '--', 'sh', '-c', `cp ${lockFile} ${join(dir, 'held.json')}`, PASSWORD], { env, cwd: dir })
+    expect(locked.code, locked.stderr).toBe(0)
+    const held = readFileSync(join(dir, 'held.json'), 'utf8')
+    expect(held).toContain('***')
+    const outputs = [backup, monitor, locked].map((r) => r.stdout + r.stderr).join('\n')
+    for (const text of [sent, pings, files, readFileSync(prom, 'utf8'), outputs, held]) {
+      expect(text).not.toContain(PASSWORD)
+      expect(text).not.toContain(TOKEN)
+    }
   })
 })

@@ -1,15 +1,14 @@
 /**
  * `ownops backup [TARGET...]`: runs the named targets (default: all) one after another; a
  * failing target does not stop the others. Holds the host lock (naming the containers it
- * stops, so monitor stays quiet), pings heartbeats, notifies the result, prunes each
+ * stops, so monitor stays quiet), notifies the result (the CLI pings the job's heartbeat), prunes each
  * successful target by its retention, and writes the Prometheus textfile.
  * `ownops backups [TARGET]`: what is in the backup directory, and anything odd there.
  */
-import { randomUUID } from 'node:crypto'
 import type { CommandResult, Ctx } from '../context.js'
 import type { BackupTarget, Config } from '../config/schema.js'
 import { readCatalog, type Catalog } from '../backup/catalog.js'
-import { renderBackupMetrics } from '../backup/metrics.js'
+import { renderBackupMetrics, type BackupRunResult } from '../backup/metrics.js'
 import { pruneTarget, type PruneReport } from '../backup/prune.js'
 import { backupTarget, formatBytes, type TargetReport } from '../backup/run.js'
 import { formatDuration } from '../duration.js'
@@ -58,12 +57,19 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const config = ctx.config().config
   const selected = selectTargets(config, opts.targets, opts.unscheduled)
   if (opts.dryRun) return plan(ctx, config, selected)
+  const job = await ctx.beginJob({ name: opts.targets.length > 0 ? `backup-${opts.targets.join('-')}` : 'backup', command: 'backup', ...(opts.targets.length === 1 ? { target: opts.targets[0] as string } : {}) })
+  if (selected.length === 0) {
+    // `backup --unscheduled` when every target has a schedule of its own: nothing to do,
+    // and nothing to tell anyone (no lock, no "backup done (0 targets)" message).
+    ctx.log.info('every backup target has a schedule of its own: nothing to back up in this run')
+    const result: BackupRunReport = { ok: true, runId: '', targets: [] }
+    return { exitCode: ExitCode.ok, report: result, text: 'nothing to back up: every target has a schedule of its own (backup-<target> jobs)\n' }
+  }
 
   const stops = [...selected.map(([name]) => name), ...selected.flatMap(([, t]) => t.stop ?? [])]
   await ctx.lock('backup', stops)
-  const runId = randomUUID()
+  const runId = job.runId
   const log = ctx.log.child({ cmd: 'backup', runId })
-  await ctx.notifySafely({ level: 'info', title: 'backup started', body: '', source: { command: 'backup' }, heartbeat: { phase: 'start', runId } })
 
   const progress = progressBar(ctx)
   const reports: BackupRunReport['targets'] = []
@@ -82,6 +88,12 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
       ...(progress ? { onProgress: progress.update } : {}),
     })
     progress?.done()
+    // A tool's or hook's output may echo a password: the report (printed, notified) is masked.
+    const clean = (text: string) => ctx.redactor.redact(text)
+    report.warnings = report.warnings.map(clean)
+    if (report.error !== undefined) report.error = clean(report.error)
+    if (report.hint !== undefined) report.hint = clean(report.hint)
+    if (report.stderr !== undefined) report.stderr = clean(report.stderr)
     if (report.ok) {
       log.info({ target: name, size: report.size, durationMs: report.durationMs, warnings: report.warnings.length }, `backup of ${name} done: ${formatBytes(report.size ?? 0)} in ${formatDuration(report.durationMs)}`)
       const pruned = await pruneTarget(name, target, report, { config, log, dryRun: false, now: ctx.clock() })
@@ -93,7 +105,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
 
   const ok = reports.every((r) => r.ok)
   await writeMetrics(ctx, config, reports)
-  await notifyResult(ctx, reports, ok, runId)
+  await notifyResult(ctx, reports, ok)
   const result: BackupRunReport = { ok, runId, targets: reports }
   return { exitCode: ok ? ExitCode.ok : ExitCode.failed, report: result, text: renderRun(reports) }
 }
@@ -114,7 +126,7 @@ function renderRun(reports: BackupRunReport['targets']): string {
   return `${lines.join('\n')}\n`
 }
 
-async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: boolean, runId: string): Promise<void> {
+async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: boolean): Promise<void> {
   const config = ctx.config().config
   const failed = reports.filter((r) => !r.ok)
   const warned = reports.filter((r) => r.ok && r.warnings.length > 0)
@@ -134,14 +146,10 @@ async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: b
   } else if (config.backup.notifyOnSuccess) {
     await ctx.notifySafely({ level: 'info', title: `backup done (${reports.length} target${reports.length > 1 ? 's' : ''})`, body, source: { command: 'backup' } })
   }
-  await ctx.notifySafely({
-    level: ok ? 'info' : 'error',
-    title: ok ? 'backup succeeded' : 'backup failed',
-    body: '',
-    source: { command: 'backup' },
-    heartbeat: { phase: ok ? 'success' : 'fail', runId, logTail: body },
-  })
 }
+
+/** State of the textfile: the last attempt of every target, so that `backup world` keeps db's. */
+const BACKUP_RUNS_STATE = 'backup-runs'
 
 async function writeMetrics(ctx: Ctx, config: Config, reports: TargetReport[]): Promise<void> {
   const file = config.backup.prometheus
@@ -149,7 +157,14 @@ async function writeMetrics(ctx: Ctx, config: Config, reports: TargetReport[]): 
   try {
     const catalogs: Catalog[] = []
     for (const name of Object.keys(config.backup.targets)) catalogs.push(await readCatalog(config.backup.dir, name))
-    await writeFileAtomic(file, renderBackupMetrics(catalogs, reports), { mode: 0o644, dirMode: 0o755 })
+    const store = ctx.stateStore()
+    const previous = await store.read<Record<string, BackupRunResult>>(BACKUP_RUNS_STATE, {}, (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, BackupRunResult>) : undefined))
+    const at = ctx.clock().toISOString()
+    const runs: Record<string, BackupRunResult> = {}
+    for (const name of Object.keys(config.backup.targets)) if (previous[name] !== undefined) runs[name] = { target: name, ok: previous[name].ok === true, at: previous[name].at }
+    for (const r of reports) runs[r.target] = { target: r.target, ok: r.ok, at }
+    await store.write(BACKUP_RUNS_STATE, runs)
+    await writeFileAtomic(file, renderBackupMetrics(catalogs, Object.values(runs)), { mode: 0o644, dirMode: 0o755 })
   } catch (error) {
     ctx.log.warn({ err: error, file }, 'could not write the Prometheus textfile')
   }

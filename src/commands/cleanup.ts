@@ -67,7 +67,11 @@ function selectRules(ctx: Ctx, opts: CleanupOptions): Selected[] {
 export async function runCleanup(ctx: Ctx, opts: CleanupOptions): Promise<CommandResult> {
   const config = ctx.config().config
   const selected = selectRules(ctx, opts)
-  if (!opts.dryRun) await ctx.lock('cleanup', [])
+  if (!opts.dryRun) {
+    const named = [...opts.rules, ...(opts.only ?? [])]
+    await ctx.beginJob({ name: named.length > 0 ? `cleanup-${named.join('-')}` : 'cleanup', command: 'cleanup' })
+    await ctx.lock('cleanup', [])
+  }
   const log = ctx.log.child({ cmd: 'cleanup' })
   const env: RuleEnv = {
     dryRun: opts.dryRun,
@@ -89,7 +93,7 @@ export async function runCleanup(ctx: Ctx, opts: CleanupOptions): Promise<Comman
       if (ctx.signal.aborted) throw error
       const report = ruleReport(s.name, s.type)
       report.ok = false
-      report.error = (error as Error).message
+      report.error = ctx.redactor.redact((error as Error).message)
       log.error({ rule: s.name, err: error }, `cleanup rule ${s.name} failed`)
       reports.push(report)
     }

@@ -5,11 +5,15 @@ import { formatProblem } from '../config/problems.js'
 import { configJsonSchema } from '../config/schema.js'
 import type { CommandResult, Ctx } from '../context.js'
 import { ExitCode } from '../errors.js'
+import { maskConfigTree } from '../redact.js'
 
 export async function runConfigValidate(ctx: Ctx): Promise<CommandResult> {
   const { scheduleChecks } = await import('./schedule.js')
   const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd, extraRules: (config, file) => scheduleChecks(ctx, config, file) })
-  if (result.loaded !== undefined) for (const value of result.loaded.secretValues) ctx.redactor.add(value)
+  if (result.loaded !== undefined) {
+    ctx.redactor.addFromTree(result.loaded.config)
+    for (const value of result.loaded.secretValues) ctx.redactor.add(value)
+  }
   const errors = result.problems.filter((p) => p.severity === 'error')
   const file = result.file === undefined ? '(no config file: built-in defaults)' : result.file.startsWith(`${ctx.cwd}/`) ? result.file.slice(ctx.cwd.length + 1) : result.file
   const lines = result.problems.map(formatProblem)
@@ -20,9 +24,10 @@ export async function runConfigValidate(ctx: Ctx): Promise<CommandResult> {
   const report = {
     file: result.file ?? null,
     valid: errors.length === 0,
-    problems: result.problems.map((p) => ({ ...p, path: p.path.join('.'), text: formatProblem(p) })),
+    // A problem may quote the value it found: masked like a log line.
+    problems: result.problems.map((p) => ({ ...p, path: p.path.join('.'), message: ctx.redactor.redact(p.message), text: ctx.redactor.redact(formatProblem(p)) })),
   }
-  return { exitCode: errors.length > 0 ? ExitCode.config : ExitCode.ok, report, text: ctx.redactor.redact([...lines, summary].join('\n') + '\n') }
+  return { exitCode: errors.length > 0 ? ExitCode.config : ExitCode.ok, report, text: [...lines.map((l) => ctx.redactor.redact(l)), summary].join('\n') + '\n' }
 }
 
 export async function runConfigSchema(_ctx: Ctx): Promise<CommandResult> {
@@ -30,9 +35,9 @@ export async function runConfigSchema(_ctx: Ctx): Promise<CommandResult> {
   return { exitCode: ExitCode.ok, report: schema, text: `${JSON.stringify(schema, null, 2)}\n` }
 }
 
-/** The effective config after interpolation and defaults, with secrets masked. */
+/** The effective config after interpolation and defaults, with the values of secret keys masked. */
 export async function runConfigShow(ctx: Ctx): Promise<CommandResult> {
   const loaded = ctx.config()
-  const masked = JSON.parse(ctx.redactor.redact(JSON.stringify(loaded.config))) as unknown
+  const masked = maskConfigTree(loaded.config, ctx.redactor)
   return { exitCode: ExitCode.ok, report: { file: loaded.file ?? null, config: masked }, text: `# ${loaded.file ?? 'built-in defaults'}\n${stringify(masked)}` }
 }

@@ -7,8 +7,10 @@ import { currentLockHolder } from '../sys/lock.js'
 
 export async function runLockStatus(ctx: Ctx): Promise<CommandResult> {
   const dir = ctx.lockDir()
-  const holder = await currentLockHolder(dir)
-  if (holder === undefined) return { exitCode: ExitCode.ok, report: { held: false, dir }, text: `the host lock is free (${dir})\n` }
+  const found = await currentLockHolder(dir)
+  if (found === undefined) return { exitCode: ExitCode.ok, report: { held: false, dir }, text: `the host lock is free (${dir})\n` }
+  // The holder's command line is a script's argv, which may carry a password.
+  const holder = { ...found, command: ctx.redactor.redact(found.command) }
   const age = formatDuration(Math.max(0, ctx.clock().getTime() - Date.parse(holder.startedAt)))
   const stops = holder.stops.length > 0 ? `, stops ${holder.stops.join(', ')}` : ''
   return {
@@ -22,6 +24,9 @@ export async function runLockRun(ctx: Ctx, argv: string[], options: Record<strin
   if (typeof options.wait === 'string') ctx.options.wait = options.wait
   const stops = typeof options.stops === 'string' ? options.stops.split(',').map((s) => s.trim()).filter(Boolean) : []
   const name = typeof options.name === 'string' ? options.name : `lock run ${argv.join(' ')}`
+  // A job of its own (cron runs scripts this way): `lock-run`, or `lock-run-NAME` with --name.
+  const slug = typeof options.name === 'string' ? options.name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '') : ''
+  await ctx.beginJob({ name: slug !== '' ? `lock-run-${slug}` : 'lock-run', command: 'lock-run' })
   await ctx.lock(name, stops)
   const exitCode = await runInherit(argv, { log: ctx.log, signal: ctx.signal, env: ctx.env, cwd: ctx.cwd })
   return { exitCode, report: { exitCode, command: argv }, text: '' }

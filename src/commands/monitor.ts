@@ -12,9 +12,9 @@ import { runCycle } from '../monitor/cycle.js'
 import { buildDigest, rollUps } from '../monitor/digest.js'
 import { judge } from '../monitor/judge.js'
 import { quietPeriods } from '../monitor/maintenance.js'
-import { planChecks, policyOf, type PlannedCheck } from '../monitor/plan.js'
+import { ENGINE_CHECK, planChecks, policyOf, type PlannedCheck } from '../monitor/plan.js'
 import { runRecoveries } from '../monitor/recover.js'
-import { renderPrometheus, renderReport, summarize, type MonitorReport } from '../monitor/report.js'
+import { metricRows, renderPrometheus, renderReport, summarize, type MetricRow, type MonitorReport } from '../monitor/report.js'
 import { emptyState, validateState, type MonitorState } from '../monitor/state.js'
 import { makeEvent } from '../notify/send.js'
 import { writeFileAtomic } from '../sys/atomic.js'
@@ -50,7 +50,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   if (opts.pause !== undefined || opts.resume) return pauseOrResume(ctx, state, opts)
 
   const now = ctx.clock()
-  const runId = randomUUID()
+  const runId = opts.dryRun ? randomUUID() : (await ctx.beginJob({ name: opts.checks.length > 0 ? `monitor-${opts.checks.join('-')}` : 'monitor', command: 'monitor', heartbeat: monitor.heartbeat })).runId
   const lockHolder = await currentLockHolder(ctx.lockDir()).catch(() => undefined)
   let periods
   try {
@@ -79,6 +79,10 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     memo: (id) => state.checks[id]?.memo,
   })
   if (ctx.signal.aborted) throw ctx.signal.reason
+  // What checks saw (a command's output, a URL with ?token=, an error quoting a password)
+  // is masked before it reaches the table, the state file, the metrics or an alert.
+  const clean = (text: string) => ctx.redactor.redact(text)
+  cycle.observations = cycle.observations.map((o) => ({ ...o, value: clean(o.value), message: clean(o.message), ...(o.threshold === undefined ? {} : { threshold: clean(o.threshold) }) }))
 
   const byName = new Map(all.map((c) => [c.name, c]))
   const { states, rows, transitions, recoveries, quietIds } = judge({
@@ -130,7 +134,15 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   report.ok = !active.some((r) => r.status === 'critical' || r.status === 'warning')
 
   if (!opts.dryRun) {
-    const next: MonitorState = { version: state.version, checks: states, lastRun: { at: now.toISOString(), runId, durationMs: report.durationMs } }
+    // The last result of every row: this run's, and those of checks this run did not run to
+    // the end (a partial `monitor api`, a check cut off by the deadline) that still exist.
+    const results: Record<string, MetricRow> = {}
+    for (const [id, row] of Object.entries(state.results ?? {})) {
+      const owner = id.split(':')[0] as string
+      if ((byName.has(owner) || owner === ENGINE_CHECK) && !cycle.completed.has(owner) && states[id] !== undefined) results[id] = row
+    }
+    for (const row of metricRows(report)) results[row.id] = row
+    const next: MonitorState = { version: state.version, checks: states, lastRun: { at: now.toISOString(), runId, durationMs: report.durationMs }, results }
     if (state.pause !== undefined && now.getTime() < Date.parse(state.pause.until)) next.pause = state.pause
     try {
       await store.write(MONITOR_STATE, next)
@@ -142,15 +154,10 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     }
     if (monitor.prometheus !== undefined) {
       try {
-        await writeFileAtomic(monitor.prometheus.textfile, renderPrometheus(report), { mode: 0o644, dirMode: 0o755 })
+        await writeFileAtomic(monitor.prometheus.textfile, renderPrometheus(report, Object.values(results), (t) => ctx.redactor.redact(t)), { mode: 0o644, dirMode: 0o755 })
       } catch (error) {
         log.warn({ err: error, file: monitor.prometheus.textfile }, 'could not write the Prometheus textfile')
       }
-    }
-    if (monitor.heartbeat && Object.keys(config.notify.channels).length > 0) {
-      const s = report.summary
-      const summary = `${rows.length} checks: ${s.ok} ok, ${s.warning} warning, ${s.critical} critical, ${s.unknown} not checked, ${s.maintenance} in maintenance; ${transitions.length} transitions`
-      await ctx.notifySafely({ level: 'info', title: 'ownops monitor', body: summary, source: { command: 'monitor' }, heartbeat: { phase: 'success', runId, logTail: summary } })
     }
   }
 

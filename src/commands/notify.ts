@@ -35,6 +35,8 @@ export async function runNotify(ctx: Ctx, opts: NotifyOptions): Promise<CommandR
     })
   }
   const notifier = await ctx.notifier()
+  // No heartbeat of its own; but it retries the outbox when it is done.
+  await ctx.beginJob({ name: 'notify', command: 'notify', heartbeat: false })
 
   if (opts.test) {
     const names = opts.channel.length > 0 ? opts.channel : configured
@@ -59,7 +61,9 @@ export async function runNotify(ctx: Ctx, opts: NotifyOptions): Promise<CommandR
 
 function finish(report: NotifyReport, kind: 'test' | 'message'): CommandResult {
   const rows = report.deliveries.map((d) => [d.channel, d.kind, d.status, String(d.attempts), d.error ?? ''])
-  const summary = `${report.delivered} of ${report.deliveries.length} channel(s) delivered${kind === 'message' && report.deliveries.some((d) => d.status === 'queued') ? '; the rest are kept in the outbox and retried by the next ownops run' : ''}`
+  const queued = kind === 'message' && report.deliveries.some((d) => d.status === 'queued')
+  const unconfirmed = report.deliveries.some((d) => d.status === 'unconfirmed')
+  const summary = `${report.delivered} of ${report.deliveries.length} channel(s) delivered${queued ? '; the undelivered ones are kept in the outbox and retried by the next job or notify' : ''}${unconfirmed ? '; unconfirmed: sent, but no answer came (it may have arrived; not sent again)' : ''}`
   const text = `${renderTable(['CHANNEL', 'TYPE', 'RESULT', 'ATTEMPTS', 'REASON'], rows)}${summary}\n`
   return { exitCode: report.delivered > 0 ? ExitCode.ok : ExitCode.failed, report, text }
 }

@@ -24,8 +24,10 @@ import { systemdRunning } from '../sys/systemd.js'
 import { didYouMean, renderTable } from '../text.js'
 
 export interface RestartOptions {
+  /** Default: restart.default, or the only service in restart.services. */
   service?: string | undefined
-  safe: boolean
+  /** --safe / --no-safe; undefined: the service's `safe:` setting. */
+  safe?: boolean | undefined
   in?: string | undefined
   at?: string | undefined
   ifEmpty: boolean
@@ -75,6 +77,21 @@ function resolve(ctx: Ctx, name: string): Resolved {
     announce: svc.announce ?? (svc.rcon ? 'tellraw' : 'none'),
     save: svc.save ?? (svc.rcon ? 'rcon' : 'none'),
   }
+}
+
+/** The service to restart when none is named: restart.default, or the only one configured. */
+function defaultService(ctx: Ctx): string {
+  const { services, default: chosen } = ctx.config().config.restart
+  if (chosen !== undefined) return chosen
+  const names = Object.keys(services)
+  if (names.length === 1) return names[0] as string
+  if (names.length === 0) {
+    throw new OwnopsError('which service? no restart.services configured', { exitCode: ExitCode.usage, hint: 'name a container: ownops restart CONTAINER, or configure one under restart.services' })
+  }
+  throw new OwnopsError(`which service? ${names.length} are configured: ${names.join(', ')}`, {
+    exitCode: ExitCode.usage,
+    hint: `name one (ownops restart ${names[0] ?? ''} --in 30m), or set restart.default to the one to restart without a name`,
+  })
 }
 
 async function requireContainer(ctx: Ctx, r: Resolved): Promise<void> {
@@ -166,11 +183,17 @@ async function save(ctx: Ctx, r: Resolved): Promise<string | undefined> {
 // the command
 // ---------------------------------------------------------------------------------------
 
-export async function runRestart(ctx: Ctx, opts: RestartOptions): Promise<CommandResult> {
-  if (opts.list) return listPending(ctx)
-  if (opts.cancel !== undefined) return cancelPending(ctx, opts.cancel)
-  if (opts.service === undefined) throw new OwnopsError('which service? ownops restart SERVICE', { exitCode: ExitCode.usage, hint: 'e.g. ownops restart mc --safe --in 30m' })
-  const r = resolve(ctx, opts.service)
+type Run = RestartOptions & { safe: boolean }
+
+export async function runRestart(ctx: Ctx, options: RestartOptions): Promise<CommandResult> {
+  if (options.list) return listPending(ctx)
+  if (options.cancel !== undefined) return cancelPending(ctx, options.cancel)
+  const r = resolve(ctx, options.service ?? defaultService(ctx))
+  const run: Run = { ...options, safe: options.safe ?? r.svc.safe }
+  return restartService(ctx, r, run)
+}
+
+async function restartService(ctx: Ctx, r: Resolved, opts: Run): Promise<CommandResult> {
   const now = ctx.clock()
   const when = restartTime({ in: opts.in, at: opts.at }, now)
   const delay = when.getTime() - now.getTime()
@@ -188,11 +211,12 @@ export async function runRestart(ctx: Ctx, opts: RestartOptions): Promise<Comman
     return { exitCode: ExitCode.ok, report: { dryRun: true, service: r.name, container: r.container, when: when.toISOString(), warnings: offsets.map((o) => new Date(when.getTime() - o).toISOString()), steps }, text: `${steps.map((s, i) => `${i === 0 ? '' : '  '}${s}`).join('\n')}\n` }
   }
   if (opts.detach) return detach(ctx, r, opts, when, offsets)
+  await ctx.beginJob({ name: `restart-${r.name}`, command: 'restart', target: r.name })
   await requireContainer(ctx, r)
   return foreground(ctx, r, opts, when, offsets, maxWait)
 }
 
-async function foreground(ctx: Ctx, r: Resolved, opts: RestartOptions, when: Date, offsets: number[], maxWaitMs: number): Promise<CommandResult> {
+async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets: number[], maxWaitMs: number): Promise<CommandResult> {
   const log = ctx.log.child({ cmd: 'restart', service: r.name })
   const store = ctx.stateStore()
   const record: PendingRecord = { service: r.name, container: r.container, pid: process.pid, when: when.toISOString(), safe: opts.safe, phase: 'countdown', ...(opts.reason ? { reason: opts.reason } : {}) }
@@ -200,7 +224,7 @@ async function foreground(ctx: Ctx, r: Resolved, opts: RestartOptions, when: Dat
   const reasonText = opts.reason ? `, reason: ${opts.reason}` : ''
   const waitUntil = async (at: number) => {
     const ms = at - ctx.clock().getTime()
-    if (ms > 0) await sleep(ms, undefined, { signal: ctx.signal })
+    if (ms > 0) await ctx.sleep(ms)
   }
   /** Warns at each offset before `at`, then waits for `at`. */
   const countdown = async (at: number, warnings: number[]) => {
@@ -251,7 +275,7 @@ async function foreground(ctx: Ctx, r: Resolved, opts: RestartOptions, when: Dat
           announced = true
         }
         log.info({ online }, `waiting for the server to empty (${online < 0 ? 'count unknown' : `${online} online`})`)
-        await sleep(interval, undefined, { signal: ctx.signal })
+        await ctx.sleep(interval)
       }
     }
 
@@ -311,7 +335,7 @@ async function restartContainer(ctx: Ctx, r: Resolved, log: Ctx['log']): Promise
 // --detach, --list, --cancel
 // ---------------------------------------------------------------------------------------
 
-async function detach(ctx: Ctx, r: Resolved, opts: RestartOptions, when: Date, offsets: number[]): Promise<CommandResult> {
+async function detach(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets: number[]): Promise<CommandResult> {
   const foregroundForm = `ownops restart ${r.name}${opts.safe ? ' --safe' : ''} ${opts.at ? `--at "${opts.at}"` : opts.in ? `--in ${opts.in}` : ''}`.trim()
   if (!systemdRunning()) {
     throw new OwnopsError('--detach needs systemd, which is not running here', { exitCode: ExitCode.unavailable, hint: `run it in the foreground (in tmux or screen): ${foregroundForm}` })
@@ -321,7 +345,7 @@ async function detach(ctx: Ctx, r: Resolved, opts: RestartOptions, when: Date, o
   const fireAt = new Date(Math.max(now.getTime(), when.getTime() - lead - 5_000))
   const unit = `ownops-restart-${r.name}`
   const configFile = ctx.config().file
-  const command = [process.execPath, process.argv[1] ?? 'ownops', ...(configFile ? ['-c', configFile] : []), 'restart', r.name, '--at', when.toISOString(), ...(opts.safe ? ['--safe'] : []), ...(opts.ifEmpty ? ['--if-empty'] : []), ...(opts.maxWait ? ['--max-wait', opts.maxWait] : []), ...(opts.reason ? ['--reason', opts.reason] : [])]
+  const command = [process.execPath, process.argv[1] ?? 'ownops', ...(configFile ? ['-c', configFile] : []), 'restart', r.name, '--at', when.toISOString(), ...(opts.safe ? ['--safe'] : r.svc.safe ? ['--no-safe'] : []), ...(opts.ifEmpty ? ['--if-empty'] : []), ...(opts.maxWait ? ['--max-wait', opts.maxWait] : []), ...(opts.reason ? ['--reason', opts.reason] : [])]
   const argv = detachArgv({ unit, fireAt, now, command, description: `ownops restart ${r.name} at ${formatClock(when, true)}` })
   const { execa } = await import('execa')
   const result = await execa(argv[0] ?? 'systemd-run', argv.slice(1), { reject: false, stdin: 'ignore' })

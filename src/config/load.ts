@@ -11,6 +11,7 @@ import type { z } from 'zod'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { parseEnvFile } from './env-file.js'
 import { formatProblem, problemsFromIssue, type ConfigProblem } from './problems.js'
+import { isSecretName } from '../redact.js'
 import { checkRules } from './rules.js'
 import { configSchema, type Config } from './schema.js'
 
@@ -38,7 +39,10 @@ export interface LoadedConfig {
   /** Absolute path of the file, or undefined when running on built-in defaults. */
   file: string | undefined
   warnings: ConfigProblem[]
-  /** Values that came from the env file or interpolation, and config secrets: for the redactor. */
+  /**
+   * For the redactor: values of env-file variables and of ${VAR}s whose names say secret
+   * (DB_PASSWORD, API_TOKEN…). Values that secret keys receive are found in the config tree.
+   */
   secretValues: string[]
   envFile: string | undefined
 }
@@ -116,7 +120,7 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
   } else if (typeof rawEnvFile === 'string') {
     problems.push({ severity: 'warning', file: display, line: locate(['envFile']), path: ['envFile'], message: `env file ${envFilePath} not found`, hint: 'create it (mode 0600) or remove the envFile key' })
   }
-  const secretValues = Object.values(fileVars)
+  const secretValues = Object.entries(fileVars).filter(([name]) => isSecretName(name)).map(([, value]) => value)
   const lookup = (name: string): string | undefined => env[name] ?? fileVars[name]
   /** Keys whose ${VAR} could not be resolved: later problems at those keys would only repeat it. */
   const unresolved = new Set<string>()
@@ -139,7 +143,7 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
             : `set ${missing} in the environment or in ${envFile ?? envFilePath}, or write \${${missing}:-default}`,
         } as ConfigProblem)
       }
-      if (result.used.length > 0) secretValues.push(...result.used.map((n) => lookup(n) ?? '').filter((v) => v !== ''))
+      secretValues.push(...result.used.filter(isSecretName).map((n) => lookup(n) ?? '').filter((v) => v !== ''))
       node.value = result.value
     },
   })

@@ -7,10 +7,12 @@ import type { ConfigProblem } from './problems.js'
 import { parseDuration } from '../duration.js'
 import { isEmptyRetentionPolicy } from '../backup/retention.js'
 import { channelOptions, resolveChannel } from '../notify/channels/index.js'
+import { isSingleCheck, type HcTarget } from '../notify/channels/hc.js'
 import { scheduleProblems } from '../schedule/jobs.js'
 import { monitorRules } from '../monitor/rules.js'
 import { cleanupRules } from '../cleanup/rules.js'
 import { pluginFor } from '../targets/index.js'
+import { didYouMean } from '../text.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -24,7 +26,15 @@ export function checkRules(config: Config): Problem[] {
   if (config.backup.keep !== undefined) emptyKeepWarning(problems, config.backup.keep, ['backup', 'keep'])
   for (const [name, channel] of Object.entries(config.notify.channels)) {
     try {
-      resolveChannel(channel.url, channelOptions(channel))
+      const resolved = resolveChannel(channel.url, channelOptions(channel))
+      if (resolved.kind === 'hc' && channel.commands === undefined && isSingleCheck(resolved.target as HcTarget)) {
+        problems.push({
+          severity: 'warning',
+          path: ['notify', 'channels', name],
+          message: 'every job pings this one check: a failed backup is hidden by the next successful monitor run',
+          hint: 'give each job its own check: commands: [backup] here and another channel per job, or a slug URL with {job} (hc://PING_KEY/{job}?create=1)',
+        })
+      }
     } catch (error) {
       // Channel parsers never quote secrets in their messages.
       problems.push({ severity: 'error', path: ['notify', 'channels', name, 'url'], message: (error as Error).message, hint: 'see the channel URL forms in the README (Notifications)' })
@@ -36,6 +46,17 @@ export function checkRules(config: Config): Problem[] {
   }
   problems.push(...monitorRules(config.monitor))
   problems.push(...cleanupRules(config))
+  const restartDefault = config.restart.default
+  if (restartDefault !== undefined && config.restart.services[restartDefault] === undefined) {
+    const names = Object.keys(config.restart.services)
+    const guess = didYouMean(restartDefault, names)
+    problems.push({
+      severity: 'error',
+      path: ['restart', 'default'],
+      message: `no service "${restartDefault}" in restart.services${guess ? ` (did you mean "${guess}"?)` : ''}`,
+      hint: names.length > 0 ? `configured services: ${names.join(', ')}` : 'add the service under restart.services',
+    })
+  }
   for (const [name, svc] of Object.entries(config.restart.services)) {
     const at = ['restart', 'services', name]
     if ((svc.announce === 'tellraw' || svc.announce === 'say') && svc.rcon === undefined) {

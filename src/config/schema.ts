@@ -28,12 +28,17 @@ const channel = z.strictObject({
     description:
       'Channel URL: discord://ID/TOKEN, slack://A/B/C, mailto(s)://user:pass@host?to=…, ntfy(s)://[token@]host/topic, tgram://TOKEN/CHAT, gotify(s)://host/TOKEN, json(s)://host/path, hc://UUID, or the service\'s own https webhook URL. A secret: put it in the env file.',
   }),
-  levels: z.array(z.enum(levels)).optional().meta({ description: 'Levels sent to this channel (default: warning, error, critical). Heartbeat (hc) channels receive heartbeat pings instead.' }),
+  levels: z.array(z.enum(levels)).optional().meta({ description: 'Levels sent to this channel (default: warning, error, critical). Heartbeat (hc) channels receive the heartbeat pings of jobs instead (limit them with commands:).' }),
   baseUrl: z.string().optional().meta({ description: 'Replaces the service base URL (a proxy, a self-hosted instance).' }),
   method: z.enum(['POST', 'PUT', 'PATCH']).optional().meta({ description: 'json channels: HTTP method (default POST).' }),
   headers: z.record(z.string(), z.string()).optional().meta({ description: 'Extra HTTP request headers.' }),
   overflow: z.enum(['truncate', 'split']).optional().meta({ description: 'discord: cut long text with a marker (default) or split it over several messages.' }),
   tailBytes: z.number().int().min(0).optional().meta({ description: 'hc: bytes of log tail sent with a ping (default 10000).' }),
+  commands: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .meta({ description: 'Only events of these commands or jobs (backup, backup-world, monitor, cleanup, verify-drill, restart-mc, lock-run…). A heartbeat channel of one check gets the pings of one job this way.' }),
   timeout: duration.optional().meta({ description: 'Timeout of one delivery attempt (default: notify.timeout).' }),
 })
 

@@ -103,43 +103,142 @@ export function renderReport(report: MonitorReport, now: Date): string {
 
 const STATUS_VALUE: Record<Status, number> = { ok: 0, warning: 1, critical: 2, unknown: -1 }
 
+/** A check row's last result, as the textfile keeps it between runs. */
+export interface MetricRow {
+  id: string
+  check: string
+  kind: string
+  subject?: string
+  status: RowStatus
+  observed?: Status
+  alerting: boolean
+  metrics?: Record<string, number>
+  /** When the row was checked (ISO). */
+  at: string
+}
+
+export function metricRows(report: MonitorReport): MetricRow[] {
+  return report.checks.map((r) => ({
+    id: r.id,
+    check: r.check,
+    kind: r.kind,
+    ...(r.subject === undefined ? {} : { subject: r.subject }),
+    status: r.status,
+    ...(r.observed === undefined ? {} : { observed: r.observed }),
+    alerting: r.alerting,
+    ...(r.metrics === undefined ? {} : { metrics: r.metrics }),
+    at: report.time,
+  }))
+}
+
+interface Family {
+  name: string
+  help: string
+  type?: 'gauge' | 'counter'
+  /** Multiplies the value (percent → ratio). */
+  scale?: number
+  /** Extra labels of the sample. */
+  labels?: Record<string, string>
+}
+
+const DURATION: Family = { name: 'ownops_monitor_probe_duration_seconds', help: "How long the check's probe took: an HTTP request, a TCP connect, a Server List Ping, a command, an integrity check." }
+const AVAILABLE: Family = { name: 'ownops_monitor_available_bytes', help: 'Bytes available: the free space of a filesystem (for unprivileged users), the available memory (MemAvailable).' }
+const SIZE: Family = { name: 'ownops_monitor_size_bytes', help: 'Total size in bytes: of a filesystem, of the memory, of the swap space.' }
+const USED: Family = { name: 'ownops_monitor_used_ratio', help: "Fraction in use, 0 to 1: of a filesystem's space, of the memory, of the swap space.", scale: 0.01 }
+const EXIT: Family = { name: 'ownops_monitor_exit_code', help: "Exit status: of a command check's command, of a container's last run." }
+
+/**
+ * Check metrics (by `kind.key`, or `key` for every kind) as Prometheus families: base
+ * units, ratios 0–1, one name per quantity, timestamps instead of ages (the file is
+ * scraped long after it was written), counters for what only grows. Keys not listed
+ * here stay in the JSON report only.
+ */
+const FAMILIES: Record<string, Family> = {
+  used_percent: USED,
+  inodes_used_percent: { name: 'ownops_monitor_inodes_used_ratio', help: "Fraction of a filesystem's inodes in use, 0 to 1.", scale: 0.01 },
+  avail_bytes: AVAILABLE,
+  available_bytes: AVAILABLE,
+  'filesystem.size_bytes': SIZE,
+  total_bytes: SIZE,
+  per_core: { name: 'ownops_monitor_load_per_core', help: 'The 5-minute load average divided by the CPU cores (what the load check compares).' },
+  load1: { name: 'ownops_monitor_load_average', help: 'System load average over the window.', labels: { window: '1m' } },
+  load5: { name: 'ownops_monitor_load_average', help: 'System load average over the window.', labels: { window: '5m' } },
+  load15: { name: 'ownops_monitor_load_average', help: 'System load average over the window.', labels: { window: '15m' } },
+  cores: { name: 'ownops_monitor_cpu_cores', help: 'CPU cores the load average is divided by.' },
+  status_code: { name: 'ownops_monitor_http_status_code', help: 'HTTP status of the last answer (0: no answer).' },
+  latency_seconds: DURATION,
+  connect_seconds: DURATION,
+  duration_seconds: DURATION,
+  check_seconds: DURATION,
+  cert_expiry_timestamp_seconds: { name: 'ownops_monitor_cert_expiry_timestamp_seconds', help: 'When the TLS certificate of an HTTPS check expires (Unix time).' },
+  players_online: { name: 'ownops_monitor_players_online', help: 'Players online on a Minecraft server.' },
+  players_max: { name: 'ownops_monitor_players_max', help: 'Player slots of a Minecraft server.' },
+  exit_code: EXIT,
+  running: { name: 'ownops_monitor_container_running', help: '1 while the container runs, else 0.' },
+  restart_count: { name: 'ownops_monitor_container_restarts_total', help: "Restarts of the container by its restart policy (Docker's RestartCount; starts again from 0 when the container is recreated).", type: 'counter' },
+  'backup.newest_timestamp_seconds': { name: 'ownops_monitor_backup_newest_timestamp_seconds', help: 'When the newest valid backup of a target was made (Unix time).' },
+  'backup.size_bytes': { name: 'ownops_monitor_backup_newest_size_bytes', help: 'Size of the newest valid backup of a target.' },
+  'backup.count': { name: 'ownops_monitor_backups', help: 'Valid backups of a target in the backup directory.' },
+  'drill.last_success_timestamp_seconds': { name: 'ownops_monitor_drill_last_success_timestamp_seconds', help: 'When the last successful restore drill of a target ended (Unix time).' },
+}
+
+function familyOf(kind: string, key: string): Family | undefined {
+  return FAMILIES[`${kind}.${key}`] ?? FAMILIES[key]
+}
+
 function label(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 }
 
-function labels(row: ReportRow): string {
-  return `check="${label(row.check)}",subject="${label(row.subject ?? '')}",kind="${label(row.kind)}"`
+/** `{check="…",kind="…",subject="…"}`: a label without a value is left out, never empty. */
+function labels(pairs: Record<string, string | undefined>, clean: (text: string) => string): string {
+  const set = Object.entries(pairs).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '')
+  return set.length === 0 ? '' : `{${set.map(([k, v]) => `${k}="${label(clean(v))}"`).join(',')}}`
 }
 
-/** The Prometheus text exposition of a run. */
-export function renderPrometheus(report: MonitorReport): string {
+/**
+ * The Prometheus text exposition: every check's last result (this run's rows, and the rows
+ * of checks a partial run did not touch, each with the time it was checked), then this
+ * run. `clean` masks secrets in label values.
+ */
+export function renderPrometheus(report: MonitorReport, rows: readonly MetricRow[] = metricRows(report), clean: (text: string) => string = (t) => t): string {
+  const families = new Map<string, { family: Family; samples: string[] }>()
+  const add = (family: Family, sample: string) => {
+    const entry = families.get(family.name) ?? { family, samples: [] }
+    entry.samples.push(sample)
+    families.set(family.name, entry)
+  }
+  const STATUS: Family = { name: 'ownops_monitor_status', help: 'Check status: 0 ok, 1 warning, 2 critical, -1 not checked (while in maintenance: the status observed).' }
+  const ALERTING: Family = { name: 'ownops_monitor_alerting', help: '1 while an alert for the check is out, else 0.' }
+  const QUIET: Family = { name: 'ownops_monitor_quiet', help: '1 while a pause, a maintenance window or a running backup keeps the check quiet, else 0.' }
+  const CHECKED: Family = { name: 'ownops_monitor_check_timestamp_seconds', help: 'When the check last ran (Unix time); a partial run (ownops monitor api) leaves the other checks as they were.' }
+  const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  for (const r of sorted) {
+    const base = { check: r.check, kind: r.kind, subject: r.subject }
+    const l = labels(base, clean)
+    add(STATUS, `${STATUS.name}${l} ${STATUS_VALUE[r.status === 'maintenance' ? (r.observed ?? 'unknown') : r.status]}`)
+    add(ALERTING, `${ALERTING.name}${l} ${r.alerting ? 1 : 0}`)
+    add(QUIET, `${QUIET.name}${l} ${r.status === 'maintenance' ? 1 : 0}`)
+    add(CHECKED, `${CHECKED.name}${l} ${Math.round(Date.parse(r.at) / 1000)}`)
+  }
+  for (const r of sorted) {
+    for (const [key, value] of Object.entries(r.metrics ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const family = familyOf(r.kind, key)
+      if (family === undefined || !Number.isFinite(value)) continue
+      const v = family.scale === undefined ? value : Math.round(value * family.scale * 1e6) / 1e6
+      add(family, `${family.name}${labels({ check: r.check, kind: r.kind, subject: r.subject, ...family.labels }, clean)} ${v}`)
+    }
+  }
+  const RUN: Family = { name: 'ownops_monitor_last_run_timestamp_seconds', help: 'When the last monitor run (full or partial) ran (Unix time).' }
+  const DURATION_RUN: Family = { name: 'ownops_monitor_run_duration_seconds', help: 'How long the last monitor run took.' }
+  const CHECKS: Family = { name: 'ownops_monitor_checks', help: 'Checks by their last status.' }
+  add(RUN, `${RUN.name} ${Math.round(Date.parse(report.time) / 1000)}`)
+  add(DURATION_RUN, `${DURATION_RUN.name} ${(report.durationMs / 1000).toFixed(3)}`)
+  const byStatus: Record<RowStatus, number> = { ok: 0, warning: 0, critical: 0, unknown: 0, maintenance: 0 }
+  for (const r of rows) byStatus[r.status]++
+  for (const [status, n] of Object.entries(byStatus)) add(CHECKS, `${CHECKS.name}{status="${status}"} ${n}`)
+
   const out: string[] = []
-  const family = (name: string, help: string, samples: string[]) => {
-    if (samples.length === 0) return
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...samples)
-  }
-  family(
-    'ownops_monitor_status',
-    'Check status: 0 ok, 1 warning, 2 critical, -1 not checked (the observed status while in maintenance).',
-    report.checks.map((r) => `ownops_monitor_status{${labels(r)}} ${STATUS_VALUE[r.status === 'maintenance' ? (r.observed ?? 'unknown') : r.status]}`),
-  )
-  family('ownops_monitor_alerting', '1 while an alert for the check is out.', report.checks.map((r) => `ownops_monitor_alerting{${labels(r)}} ${r.alerting ? 1 : 0}`))
-  family('ownops_monitor_quiet', '1 while a pause, maintenance window or running backup keeps the check quiet.', report.checks.map((r) => `ownops_monitor_quiet{${labels(r)}} ${r.status === 'maintenance' ? 1 : 0}`))
-  const metricNames = [...new Set(report.checks.flatMap((r) => Object.keys(r.metrics ?? {})))].sort()
-  for (const metric of metricNames) {
-    const name = `ownops_monitor_${metric.replace(/[^a-zA-Z0-9_]/g, '_')}`
-    family(
-      name,
-      `The ${metric.replace(/_/g, ' ')} a check measured.`,
-      report.checks.filter((r) => r.metrics?.[metric] !== undefined && Number.isFinite(r.metrics[metric])).map((r) => `${name}{${labels(r)}} ${r.metrics?.[metric]}`),
-    )
-  }
-  family('ownops_monitor_last_run_timestamp_seconds', 'When the last monitor run ended.', [`ownops_monitor_last_run_timestamp_seconds ${Math.round(Date.parse(report.time) / 1000)}`])
-  family('ownops_monitor_run_duration_seconds', 'How long the last monitor run took.', [`ownops_monitor_run_duration_seconds ${(report.durationMs / 1000).toFixed(3)}`])
-  family(
-    'ownops_monitor_checks',
-    'Checks by status in the last run.',
-    Object.entries(report.summary).map(([status, n]) => `ownops_monitor_checks{status="${status}"} ${n}`),
-  )
+  for (const { family, samples } of families.values()) out.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type ?? 'gauge'}`, ...samples)
   return `${out.join('\n')}\n`
 }

@@ -34,7 +34,7 @@ export const monitorSchema = z
     prometheus: z
       .strictObject({ textfile: z.string().meta({ description: 'Write every check\'s status and values here, e.g. /var/lib/prometheus/node-exporter/ownops.prom (node_exporter textfile collector).' }) })
       .optional(),
-    heartbeat: z.boolean().default(true).meta({ description: 'Ping heartbeat (hc) channels after every run with a short summary.' }),
+    heartbeat: z.boolean().default(true).meta({ description: 'Ping heartbeat (hc) channels at the start and the end of every run (the end with its exit status and last log lines); false: no pings from monitor.' }),
   })
   .prefault({})
 

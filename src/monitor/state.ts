@@ -17,6 +17,7 @@
  */
 import { formatDuration } from '../duration.js'
 import type { Level } from '../notify/types.js'
+import type { MetricRow } from './report.js'
 import type { FailureLevel } from './types.js'
 
 export const STATE_VERSION = 1
@@ -257,6 +258,8 @@ export interface MonitorState {
   /** `ownops monitor --pause`: until when, for every check (`all`) or some. */
   pause?: { until: string; checks?: string[]; by?: string }
   lastRun?: { at: string; runId: string; durationMs: number }
+  /** Every row's last result, for the Prometheus textfile (a partial run keeps the others). */
+  results?: Record<string, MetricRow>
 }
 
 export function emptyState(): MonitorState {
@@ -275,5 +278,7 @@ export function validateState(value: unknown): MonitorState | undefined {
     if (e.status !== 'ok' && e.status !== 'warning' && e.status !== 'critical') return undefined
   }
   if (v.pause !== undefined && (typeof v.pause !== 'object' || v.pause === null || Number.isNaN(Date.parse(String(v.pause.until))))) return undefined
+  // The textfile's memory is not worth the alert state: a malformed one is only forgotten.
+  if (v.results !== undefined && (v.results === null || typeof v.results !== 'object' || Object.values(v.results).some((r) => r === null || typeof r !== 'object' || typeof r.check !== 'string' || typeof r.at !== 'string'))) delete v.results
   return v as MonitorState
 }

@@ -1,7 +1,8 @@
 /**
  * The durable outbox: notifications that could not be delivered within their budget are
- * kept in the state directory and retried by the next ownops run (any subcommand),
- * oldest first, up to a cap and an age limit. Entries name the channel, never its URL.
+ * kept in the state directory and retried by the next scheduled job or `ownops notify`,
+ * oldest first, up to a cap and an age limit. Entries name the channel, never its URL,
+ * and hold the event as it was sent: redacted.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { StateStore } from '../sys/state.js'
@@ -18,9 +19,13 @@ export interface OutboxEntry {
   queuedAt: string
   attempts: number
   lastError: string
+  /** Parts (of a split message, or chats) already delivered: a retry sends the rest. */
+  parts?: string[]
 }
 
 export interface SerializedEvent {
+  /** The event's idempotency key (older entries have none: their entry id serves). */
+  id?: string
   level: Level
   title: string
   body: string
@@ -30,7 +35,7 @@ export interface SerializedEvent {
 }
 
 export function serializeEvent(event: NotifyEvent): SerializedEvent {
-  return { level: event.level, title: event.title, body: event.body, ...(event.source ? { source: event.source } : {}), host: event.host, time: event.time.toISOString() }
+  return { ...(event.id === undefined ? {} : { id: event.id }), level: event.level, title: event.title, body: event.body, ...(event.source ? { source: event.source } : {}), host: event.host, time: event.time.toISOString() }
 }
 
 export function deserializeEvent(event: SerializedEvent): NotifyEvent {
@@ -41,8 +46,8 @@ export function urlHash(url: string): string {
   return createHash('sha256').update(url).digest('hex').slice(0, 16)
 }
 
-export function newEntry(channel: string, url: string, event: NotifyEvent, attempts: number, lastError: string, now: Date): OutboxEntry {
-  return { id: randomBytes(6).toString('hex'), channel, urlHash: urlHash(url), event: serializeEvent(event), queuedAt: now.toISOString(), attempts, lastError }
+export function newEntry(channel: string, url: string, event: NotifyEvent, attempts: number, lastError: string, now: Date, parts?: string[]): OutboxEntry {
+  return { id: randomBytes(6).toString('hex'), channel, urlHash: urlHash(url), event: serializeEvent(event), queuedAt: now.toISOString(), attempts, lastError, ...(parts && parts.length > 0 ? { parts } : {}) }
 }
 
 function isEntry(value: unknown): value is OutboxEntry {

@@ -1,9 +1,12 @@
 /**
  * Delivering one event to every channel it is routed to: a timeout on every attempt,
  * retries with exponential backoff and jitter for network errors and 5xx, the delay a 429
- * asks for, all within a total time budget; never a retry for other 4xx. What still
- * fails goes to the outbox and is retried by the next ownops run.
+ * asks for, all within a total time budget; never a retry for other 4xx, and never a
+ * repeat of a request that went out whole without an answer unless the channel recognises
+ * repeats (an idempotency key). What still fails goes to the outbox, which the next
+ * scheduled job (or `ownops notify`) retries. Everything sent or kept passes the redactor.
  */
+import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { ChannelConfig, Config } from '../config/schema.js'
@@ -12,6 +15,7 @@ import { ExitCode, OwnopsError } from '../errors.js'
 import { createHttpClient, type HttpClient } from '../sys/http.js'
 import { HostLock } from '../sys/lock.js'
 import type { StateStore } from '../sys/state.js'
+import type { Redactor } from '../redact.js'
 import { didYouMean } from '../text.js'
 import { ownopsVersion } from '../version.js'
 import { channelOptions, resolveChannel, type ResolvedChannel } from './channels/index.js'
@@ -24,10 +28,27 @@ export const DEFAULT_LEVELS: readonly Level[] = ['warning', 'error', 'critical']
 export interface ChannelDelivery {
   channel: string
   kind: string
-  status: 'delivered' | 'failed' | 'queued'
+  /**
+   * unconfirmed: the request went out whole and no answer came; the channel has no way to
+   * recognise a repeat, so it is not sent again (it may well have arrived).
+   */
+  status: 'delivered' | 'failed' | 'queued' | 'unconfirmed'
   attempts: number
   ms: number
   error?: string
+  /** HTTP (or SMTP) status of the last failure. */
+  statusCode?: number
+  /** Parts of a split message (or chats) delivered, for a retry from the outbox. */
+  parts?: string[]
+}
+
+export interface OutboxFlush {
+  delivered: number
+  /** Dropped: refused by the channel, past notify.outbox.maxAge, channel gone or changed, or unconfirmed. */
+  dropped: number
+  remaining: number
+  /** The messages a channel refused (dropped), each with the reason. */
+  refused: Array<{ channel: string; title: string; error: string }>
 }
 
 export interface NotifyReport {
@@ -46,11 +67,31 @@ export interface NotifierDeps {
   http?: HttpClient
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   random?: () => number
+  /** Masks secrets in everything that is sent or kept in the outbox. */
+  redactor?: Redactor
 }
+
+/**
+ * Refusals that say the channel itself (its address or credentials) is wrong, not the
+ * message: HTTP 401, 403, 404, 410; SMTP 530 and 535 (authentication).
+ */
+const CHANNEL_REFUSED = new Set([401, 403, 404, 410, 530, 535])
 
 /** Builds an event with the host name and time filled in. */
 export function makeEvent(config: Config, now: Date, fields: Omit<NotifyEvent, 'host' | 'time'> & { host?: string; time?: Date }): NotifyEvent {
-  return { ...fields, host: fields.host ?? config.hostname ?? hostname(), time: fields.time ?? now }
+  return { id: randomUUID(), ...fields, host: fields.host ?? config.hostname ?? hostname(), time: fields.time ?? now }
+}
+
+/** Whether a channel limited by `commands:` takes events of this command or job. */
+function takesCommand(cfg: ChannelConfig, event: NotifyEvent): boolean {
+  if (cfg.commands === undefined) return true
+  const names = new Set<string>()
+  if (event.source !== undefined) {
+    names.add(event.source.command)
+    if (event.source.target !== undefined) names.add(`${event.source.command}-${event.source.target}`)
+  }
+  if (event.heartbeat?.job !== undefined) names.add(event.heartbeat.job)
+  return cfg.commands.some((name) => names.has(name))
 }
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
@@ -97,10 +138,26 @@ export class Notifier {
       })
     }
     return all.filter(([, cfg]) => {
+      if (!takesCommand(cfg, event)) return false
       const isHeartbeat = isHeartbeatUrl(cfg.url)
       if (event.heartbeat !== undefined) return isHeartbeat
       return !isHeartbeat && (cfg.levels ?? DEFAULT_LEVELS).includes(event.level)
     })
+  }
+
+  /** The event as it may leave the process: secrets masked in every text it carries. */
+  private redactEvent(event: NotifyEvent): NotifyEvent {
+    const redactor = this.deps.redactor
+    if (redactor === undefined) return event
+    const clean = (text: string) => redactor.redact(text)
+    return {
+      ...event,
+      title: clean(event.title),
+      body: clean(event.body),
+      ...(event.source ? { source: { command: event.source.command, ...(event.source.target === undefined ? {} : { target: clean(event.source.target) }) } } : {}),
+      ...(event.heartbeat ? { heartbeat: { ...event.heartbeat, ...(event.heartbeat.logTail === undefined ? {} : { logTail: clean(event.heartbeat.logTail) }) } } : {}),
+      ...(event.attachments ? { attachments: event.attachments.map((a) => ({ ...a, content: redactText(a.content, clean) })) } : {}),
+    }
   }
 
   /**
@@ -109,19 +166,20 @@ export class Notifier {
    */
   async send(event: NotifyEvent, names?: readonly string[], options: { queue?: boolean } = {}): Promise<NotifyReport> {
     const routes = this.route(event, names)
-    const deliveries = await Promise.all(routes.map(([name, cfg]) => this.deliver(name, cfg, event)))
+    const clean = this.redactEvent(event.id === undefined ? { ...event, id: randomUUID() } : event)
+    const deliveries = await Promise.all(routes.map(([name, cfg]) => this.deliver(name, cfg, clean)))
     if (options.queue === false) for (const d of deliveries) if (d.status === 'queued') d.status = 'failed'
     const queued = deliveries.filter((d) => d.status === 'queued')
     if (queued.length > 0) {
       const now = this.deps.now()
-      const entries = queued.map((d) => newEntry(d.channel, this.deps.config.notify.channels[d.channel]!.url, event, d.attempts, d.error ?? '', now))
+      const entries = queued.map((d) => newEntry(d.channel, this.deps.config.notify.channels[d.channel]!.url, clean, d.attempts, d.error ?? '', now, d.parts))
       for (const entry of entries) this.queuedHere.add(entry.id)
       await this.enqueue(entries)
     }
-    return { level: event.level, title: event.title, deliveries, delivered: deliveries.filter((d) => d.status === 'delivered').length }
+    return { level: event.level, title: clean.title, deliveries, delivered: deliveries.filter((d) => d.status === 'delivered').length }
   }
 
-  private async deliver(name: string, cfg: ChannelConfig, event: NotifyEvent, options: { retries?: number } = {}): Promise<ChannelDelivery> {
+  private async deliver(name: string, cfg: ChannelConfig, event: NotifyEvent, options: { retries?: number; deadline?: number; parts?: readonly string[] } = {}): Promise<ChannelDelivery> {
     const started = Date.now()
     const log = this.deps.log.child({ channel: name })
     let resolved: ResolvedChannel
@@ -132,18 +190,34 @@ export class Notifier {
     }
     const retries = options.retries ?? this.deps.config.notify.retries
     const timeoutMs = cfg.timeout !== undefined ? (parseDuration(cfg.timeout) ?? this.timeoutMs) : this.timeoutMs
-    const deadline = started + this.budgetMs
+    const deadline = Math.min(started + this.budgetMs, options.deadline ?? Number.POSITIVE_INFINITY)
+    const delivered = new Set(options.parts ?? [])
+    const clean = (text: string) => this.deps.redactor?.redact(text) ?? text
     let attempts = 0
     for (;;) {
       attempts++
       try {
-        await resolved.channel.send(resolved.target, event, { http: this.http, log, timeoutMs: Math.max(1000, Math.min(timeoutMs, deadline - Date.now())), ...(this.deps.signal ? { signal: this.deps.signal } : {}) })
+        await resolved.channel.send(resolved.target, event, { http: this.http, log, timeoutMs: Math.max(1000, Math.min(timeoutMs, deadline - Date.now())), delivered, ...(this.deps.signal ? { signal: this.deps.signal } : {}) })
         log.debug({ attempts }, 'notification delivered')
         return { channel: name, kind: resolved.kind, status: 'delivered', attempts, ms: Date.now() - started }
       } catch (error) {
         if (this.deps.signal?.aborted) throw error
         const failure = error instanceof DeliveryError ? error : new DeliveryError((error as Error).message, { retryable: false, cause: error })
-        const base = { channel: name, kind: resolved.kind, attempts, ms: Date.now() - started, error: failure.message }
+        const base = {
+          channel: name,
+          kind: resolved.kind,
+          attempts,
+          ms: Date.now() - started,
+          error: clean(failure.message),
+          ...(failure.status === undefined ? {} : { statusCode: failure.status }),
+          ...(delivered.size > 0 ? { parts: [...delivered] } : {}),
+        }
+        if (failure.maybeDelivered && resolved.channel.idempotent !== true) {
+          // It may be there already, and this channel cannot tell a repeat: sending it again
+          // risks the same message twice (or four times), which is worse than once unconfirmed.
+          log.warn({ attempts, err: failure.message }, 'notification sent, but no answer came: it may have arrived; not sending it again')
+          return { ...base, status: 'unconfirmed' }
+        }
         if (!failure.retryable) {
           log.warn({ attempts, err: failure.message }, 'notification rejected; not retrying')
           return { ...base, status: 'failed' }
@@ -193,55 +267,92 @@ export class Notifier {
   }
 
   /**
-   * Retries what earlier runs could not deliver: oldest first, one attempt each, within
-   * `budgetMs`; drops entries past the age limit or for channels that no longer exist.
+   * Retries what earlier runs could not deliver, within `budgetMs` (every attempt's timeout
+   * is cut to what is left of it): one attempt per entry, oldest first within a channel,
+   * channels side by side, so one hanging channel does not hold up the others. A channel
+   * that fails is not tried again in this run. A message the channel refuses (400, 413,
+   * 422…) is dropped alone and reported; when the channel refuses its own address or
+   * credentials (401, 403, 404, 410) its messages are kept for when it is fixed. Entries
+   * past `outbox.maxAge` or for channels removed or changed are dropped with a log line.
    */
-  async flushOutbox(budgetMs = 15_000): Promise<{ delivered: number; dropped: number; remaining: number }> {
-    if (!this.deps.store.exists(OUTBOX_STATE)) return { delivered: 0, dropped: 0, remaining: 0 }
+  async flushOutbox(budgetMs = 15_000): Promise<OutboxFlush> {
+    const nothing: OutboxFlush = { delivered: 0, dropped: 0, remaining: 0, refused: [] }
+    if (!this.deps.store.exists(OUTBOX_STATE)) return nothing
     const result = await this.withOutboxLock(2000, async () => {
       const entries = await readOutbox(this.deps.store)
-      if (entries.length === 0) return { delivered: 0, dropped: 0, remaining: 0 }
+      if (entries.length === 0) {
+        await this.deps.store.remove(OUTBOX_STATE)
+        return nothing
+      }
       const now = this.deps.now().getTime()
       const maxAge = parseDuration(this.deps.config.notify.outbox.maxAge) ?? 86_400_000
       const deadline = Date.now() + budgetMs
-      const remaining: OutboxEntry[] = []
-      let delivered = 0
-      let dropped = 0
+      const outcome: OutboxFlush = { delivered: 0, dropped: 0, remaining: 0, refused: [] }
+      const byChannel = new Map<string, OutboxEntry[]>()
       for (const entry of capOutbox(entries, Number.MAX_SAFE_INTEGER).kept) {
         const cfg = this.deps.config.notify.channels[entry.channel]
         const age = now - Date.parse(entry.queuedAt)
         const fields = { channel: entry.channel, title: entry.event.title, queuedAt: entry.queuedAt, attempts: entry.attempts }
         if (age > maxAge) {
           this.deps.log.warn({ ...fields, lastError: entry.lastError }, 'dropped an undelivered notification: older than notify.outbox.maxAge')
-          dropped++
-          continue
-        }
-        if (cfg === undefined || urlHash(cfg.url) !== entry.urlHash) {
+          outcome.dropped++
+        } else if (cfg === undefined || urlHash(cfg.url) !== entry.urlHash) {
           this.deps.log.warn(fields, 'dropped an undelivered notification: its channel was removed or changed')
-          dropped++
-          continue
-        }
-        if (Date.now() >= deadline || this.deps.signal?.aborted || this.queuedHere.has(entry.id)) {
-          remaining.push(entry)
-          continue
-        }
-        const result = await this.deliver(entry.channel, cfg, deserializeEvent(entry.event), { retries: 0 })
-        if (result.status === 'delivered') {
-          this.deps.log.info(fields, 'delivered a notification from the outbox')
-          delivered++
-        } else if (result.status === 'failed') {
-          this.deps.log.warn({ ...fields, err: result.error }, 'dropped an undelivered notification: the channel rejected it')
-          dropped++
+          outcome.dropped++
         } else {
-          remaining.push({ ...entry, attempts: entry.attempts + result.attempts, lastError: result.error ?? entry.lastError })
+          byChannel.set(entry.channel, [...(byChannel.get(entry.channel) ?? []), entry])
         }
       }
+      const kept = await Promise.all(
+        [...byChannel].map(async ([channel, queue]) => {
+          const cfg = this.deps.config.notify.channels[channel] as ChannelConfig
+          const remaining: OutboxEntry[] = []
+          let stop = false
+          for (const entry of queue) {
+            const fields = { channel, title: entry.event.title, queuedAt: entry.queuedAt, attempts: entry.attempts }
+            if (stop || Date.now() >= deadline || this.deps.signal?.aborted || this.queuedHere.has(entry.id)) {
+              remaining.push(entry)
+              continue
+            }
+            const event = deserializeEvent(entry.event)
+            const result = await this.deliver(channel, cfg, event.id === undefined ? { ...event, id: entry.id } : event, { retries: 0, deadline, parts: entry.parts ?? [] })
+            if (result.status === 'delivered') {
+              this.deps.log.info(fields, 'delivered a notification from the outbox')
+              outcome.delivered++
+            } else if (result.status === 'unconfirmed') {
+              this.deps.log.warn({ ...fields, err: result.error }, 'dropped a notification from the outbox: sent, but no answer came; it may have arrived, and is not sent again')
+              outcome.dropped++
+            } else if (result.status === 'failed' && result.statusCode !== undefined && CHANNEL_REFUSED.has(result.statusCode)) {
+              this.deps.log.error({ ...fields, err: result.error }, `channel ${channel} refuses every message (its URL or credentials?): its undelivered notifications are kept until they are older than notify.outbox.maxAge`)
+              remaining.push({ ...entry, attempts: entry.attempts + result.attempts, lastError: result.error ?? entry.lastError })
+              stop = true
+            } else if (result.status === 'failed') {
+              this.deps.log.error({ ...fields, err: result.error }, 'dropped a notification from the outbox: the channel refused it')
+              outcome.refused.push({ channel, title: entry.event.title, error: result.error ?? '' })
+              outcome.dropped++
+            } else {
+              remaining.push({ ...entry, attempts: entry.attempts + result.attempts, lastError: result.error ?? entry.lastError, ...(result.parts ? { parts: result.parts } : {}) })
+              stop = true // the channel is down: the rest waits for the next run
+            }
+          }
+          return remaining
+        }),
+      )
+      const remaining = kept.flat().sort((a, b) => a.queuedAt.localeCompare(b.queuedAt))
+      outcome.remaining = remaining.length
       if (remaining.length === 0) await this.deps.store.remove(OUTBOX_STATE)
       else await this.deps.store.write(OUTBOX_STATE, remaining)
-      return { delivered, dropped, remaining: remaining.length }
+      return outcome
     })
-    return result ?? { delivered: 0, dropped: 0, remaining: -1 }
+    return result ?? { ...nothing, remaining: -1 }
   }
+}
+
+/** A text attachment with secrets masked; anything that is not UTF-8 text is left as it is. */
+function redactText(content: Buffer, clean: (text: string) => string): Buffer {
+  const text = content.toString('utf8')
+  if (!Buffer.from(text, 'utf8').equals(content)) return content
+  return Buffer.from(clean(text), 'utf8')
 }
 
 function isHeartbeatUrl(url: string): boolean {

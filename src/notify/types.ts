@@ -21,12 +21,22 @@ export interface Heartbeat {
   phase: 'start' | 'success' | 'fail' | 'exit'
   /** Unique per job run; sent as ?rid= so start and end pair up. */
   runId: string
+  /**
+   * The job that pings (backup, backup-world, monitor, cleanup, verify-drill, restart-mc,
+   * lock-run…): a channel's `commands:` may name it, and `{job}` in an hc URL becomes it.
+   */
+  job?: string
   exitStatus?: number
   /** The tail of the run's log, sent as the ping body. */
   logTail?: string
 }
 
 export interface NotifyEvent {
+  /**
+   * Unique per event, the same on every attempt and in the outbox: the idempotency key of
+   * channels that have one (JSON webhooks' Idempotency-Key, e-mail's Message-ID).
+   */
+  id?: string
   level: Level
   title: string
   body: string
@@ -58,6 +68,12 @@ export interface ChannelContext {
   signal?: AbortSignal
   /** Per-attempt timeout in milliseconds. */
   timeoutMs: number
+  /**
+   * Parts of this event already delivered by earlier attempts (a split Discord message, one
+   * of several Telegram chats): a channel that sends in parts skips these and adds each part
+   * it delivers, so a retry never repeats what a peer already accepted.
+   */
+  delivered?: Set<string>
 }
 
 export interface Channel<T = unknown> {
@@ -72,19 +88,31 @@ export interface Channel<T = unknown> {
   parse(url: URL, options: ChannelOptions): T
   /** One delivery attempt. Errors are DeliveryErrors (retryable or not). */
   send(target: T, event: NotifyEvent, ctx: ChannelContext): Promise<void>
+  /**
+   * Whether sending the same event twice is harmless because the peer recognises it (an
+   * idempotency key, or pings that mean the same however often they arrive). Only such
+   * channels are retried after a request went out whole but no answer came back.
+   */
+  readonly idempotent?: boolean
 }
 
-/** A delivery failure: `retryable` for network errors, 5xx and 429; not for other 4xx. */
+/**
+ * A delivery failure: `retryable` for network errors, 5xx and 429; not for other 4xx.
+ * `maybeDelivered`: the request went out whole and no answer came (a timeout, a reset
+ * connection): the peer may have taken it.
+ */
 export class DeliveryError extends Error {
   readonly retryable: boolean
   readonly retryAfterMs: number | undefined
   readonly status: number | undefined
+  readonly maybeDelivered: boolean
 
-  constructor(message: string, options: { retryable: boolean; retryAfterMs?: number; status?: number; cause?: unknown }) {
+  constructor(message: string, options: { retryable: boolean; retryAfterMs?: number; status?: number; maybeDelivered?: boolean; cause?: unknown }) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'DeliveryError'
     this.retryable = options.retryable
     this.retryAfterMs = options.retryAfterMs
     this.status = options.status
+    this.maybeDelivered = options.maybeDelivered ?? false
   }
 }

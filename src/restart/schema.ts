@@ -33,6 +33,7 @@ export const restartServiceSchema = z
       .optional()
       .meta({ description: 'How the world is saved before the stop: rcon (save-all flush, waiting for it), an exec command in the container, or none (default: rcon with rcon, else none).' }),
     saveTimeout: duration.default('2m').meta({ description: 'How long the save may take.' }),
+    safe: z.boolean().default(false).meta({ description: 'Restart this service the safe way by default: warn the players on the countdown and save first, as with --safe (--no-safe overrides).' }),
     health: health.default('docker').meta({ description: 'When it counts as up again: docker, { http: URL }, { tcp: { port } }, { minecraft: { port } } (with the container running).' }),
     stopTimeout: duration.default('30s').meta({ description: 'Grace time of the stop (the container\'s own stop signal), then SIGKILL.' }),
     healthyTimeout: duration.default('3m').meta({ description: 'How long the start may take to become healthy; then one more start, then a critical alert.' }),
@@ -58,6 +59,7 @@ export const restartServiceSchema = z
 export const restartSchema = z
   .strictObject({
     services: z.record(name, restartServiceSchema).default({}).meta({ description: 'Services by name: `ownops restart NAME`. A container without an entry here is restarted with the defaults (no announcements).' }),
+    default: name.optional().meta({ description: 'The service `ownops restart` restarts when none is named (default: the only service, when there is exactly one).' }),
   })
   .prefault({})
 

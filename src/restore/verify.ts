@@ -104,6 +104,7 @@ export async function verifyTargets(ctx: Ctx, targets: Array<[string, BackupTarg
   const config = ctx.config().config
   const results: VerifyRow[] = []
   const store = ctx.stateStore()
+  if (opts.drill) await ctx.beginJob({ name: opts.target !== undefined ? `verify-drill-${opts.target}` : 'verify-drill', command: 'verify', ...(opts.target !== undefined ? { target: opts.target } : {}) })
   const drills = opts.drill ? await store.read<Record<string, DrillRecord>>('drills', {}) : {}
   for (const [name, target] of targets) {
     const catalog = await readCatalog(config.backup.dir, name)
@@ -114,6 +115,7 @@ export async function verifyTargets(ctx: Ctx, targets: Array<[string, BackupTarg
     const entries: BackupEntry[] = opts.all && !opts.drill ? catalog.backups : [selectBackup(catalog.backups, name, 'latest')]
     for (const entry of entries) {
       const result = await verifyOne(ctx, name, target, entry, opts.drill)
+      if (result.problem !== undefined) result.problem = ctx.redactor.redact(result.problem) // printed, notified, kept in drills.json
       results.push(result)
       if (result.ok) await recordVerified(ctx, [entry], opts.drill ? 'drill' : 'readable')
       if (opts.drill) {

@@ -177,7 +177,8 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
   }
 
   // Candidates: built-in jobs, per-target backup jobs, then the configured ones.
-  // The backup job runs by default only when there is something to back up.
+  // The backup job runs by default only when there is something to back up: a target
+  // without a schedule of its own (when every target has one, their jobs do it all).
   const defaults = new Map<string, { defaults: JobDefaults; scheduleKey: Array<string | number>; enabled: boolean }>()
   const targets = Object.entries(config.backup.targets)
   const ownSchedule = targets.filter(([, t]) => t.schedule !== undefined)
@@ -185,7 +186,7 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
   defaults.set('backup', {
     defaults: ownSchedule.length > 0 ? { ...backup, command: ['backup', '--unscheduled'], description: 'back up the targets without a schedule of their own' } : backup,
     scheduleKey: ['schedule', 'jobs', 'backup', 'schedule'],
-    enabled: targets.length > 0,
+    enabled: targets.length > ownSchedule.length,
   })
   defaults.set('monitor', { defaults: BUILT_IN_JOBS.monitor, scheduleKey: ['schedule', 'jobs', 'monitor', 'schedule'], enabled: true })
   defaults.set('cleanup', { defaults: BUILT_IN_JOBS.cleanup, scheduleKey: ['schedule', 'jobs', 'cleanup', 'schedule'], enabled: true })

@@ -6,11 +6,12 @@
  */
 import type Dockerode from 'dockerode'
 import { ExitCode, OwnopsError } from '../errors.js'
+import { maskUrlCredentials } from '../redact.js'
 
 export type Docker = Dockerode
 
 export interface DockerEndpoint {
-  /** As the user wrote it (for messages): unix:///var/run/docker.sock, tcp://127.0.0.1:2375 */
+  /** As the user wrote it, credentials masked (for messages): unix:///var/run/docker.sock, tcp://127.0.0.1:2375 */
   display: string
   options: Dockerode.DockerOptions
 }
@@ -23,7 +24,7 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv, configured?: string): Doc
   if (match) {
     const tls = match[1] === 'https' || env.DOCKER_TLS_VERIFY === '1'
     return {
-      display: raw,
+      display: maskUrlCredentials(raw),
       options: { protocol: tls ? 'https' : 'http', host: (match[2] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[3] ?? (tls ? 2376 : 2375)) },
     }
   }

@@ -4,6 +4,7 @@
  * not (other 4xx). Response bodies in errors are cut short; the caller's redactor masks
  * anything secret before it reaches a log.
  */
+import type { Readable } from 'node:stream'
 import { DeliveryError } from '../notify/types.js'
 
 export interface HttpRequest {
@@ -33,28 +34,43 @@ export function createHttpClient(defaults: { timeoutMs: number; userAgent?: stri
       const timeoutMs = req.timeoutMs ?? defaults.timeoutMs
       const timeout = AbortSignal.timeout(timeoutMs)
       const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout
+      // The body goes out through a generator that notes when the last byte was handed to
+      // the socket: a failure before that cannot have delivered anything; one after it may.
+      let sent = req.body === undefined
+      const payload = req.body === undefined ? undefined : Buffer.from(req.body)
+      const body = payload === undefined ? undefined : (async function* () {
+        yield payload
+        sent = true
+      })()
       let status: number
       let headers: HttpResponse['headers']
-      let body: string
+      let res: Awaited<ReturnType<typeof request>>
       try {
-        const res = await request(req.url, {
+        res = await request(req.url, {
           method: (req.method ?? 'POST') as 'POST',
-          headers: { 'user-agent': defaults.userAgent ?? 'ownops', ...req.headers },
-          ...(req.body === undefined ? {} : { body: req.body }),
+          headers: { 'user-agent': defaults.userAgent ?? 'ownops', ...req.headers, ...(payload === undefined ? {} : { 'content-length': String(payload.length) }) },
+          // An AsyncIterable body is documented (Dispatcher.md); the type declaration lists fewer.
+          ...(body === undefined ? {} : { body: body as unknown as Readable }),
           signal,
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         })
         status = res.statusCode
         headers = res.headers
-        body = await res.body.text()
       } catch (error) {
         if (req.signal?.aborted) throw req.signal.reason ?? error
         const reason = timeout.aborted ? `timed out after ${timeoutMs} ms` : describeNetworkError(error)
-        throw new DeliveryError(reason, { retryable: true, cause: error })
+        throw new DeliveryError(sent ? `${reason} after the request was sent` : reason, { retryable: true, maybeDelivered: sent, cause: error })
       }
-      if (status >= 200 && status < 300) return { status, headers, body }
-      throw responseError(status, headers, body)
+      let text = ''
+      try {
+        text = await res.body.text()
+      } catch (error) {
+        // The status is what counts: a 2xx whose body never ends was still accepted.
+        if (req.signal?.aborted && !(status >= 200 && status < 300)) throw req.signal.reason ?? error
+      }
+      if (status >= 200 && status < 300) return { status, headers, body: text }
+      throw responseError(status, headers, text)
     },
   }
 }

@@ -1,10 +1,11 @@
 /**
  * JSON state files in the state directory (monitor's memory, the notify outbox, drill
- * results). Written atomically; a missing or corrupt file reads as the fallback with a
- * warning, never a crash.
+ * results). Written atomically; a missing file reads as the fallback; a corrupt one is
+ * moved aside once (`NAME.json.corrupt-STAMP`, kept for a look) with a warning, and the
+ * next write starts a fresh file, never a crash and never the same warning every run.
  */
 import { existsSync } from 'node:fs'
-import { readdir, readFile, rm } from 'node:fs/promises'
+import { readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { writeFileAtomic } from './atomic.js'
@@ -39,7 +40,13 @@ export class StateStore {
     } catch {
       // fall through to the reset below
     }
-    this.log?.warn({ file }, 'state file is corrupt; starting from a fresh state')
+    const aside = `${file}.corrupt-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`
+    try {
+      await rename(file, aside)
+      this.log?.warn({ file, movedTo: aside }, 'state file is corrupt: moved aside; starting from a fresh state')
+    } catch (error) {
+      this.log?.warn({ file, err: (error as Error).message }, 'state file is corrupt (and could not be moved aside); starting from a fresh state')
+    }
     return fallback
   }
 

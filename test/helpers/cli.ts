@@ -26,7 +26,10 @@ export function testEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Proc
   }
 }
 
-export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; stdin?: string; clock?: () => Date }): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd: string; stdin?: string; stdinIsTTY?: boolean; clock?: () => Date; sleep?: (ms: number, signal: AbortSignal) => Promise<void> },
+): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
   const code = await main(['node', 'ownops', ...args], {
@@ -35,8 +38,10 @@ export async function runCli(args: string[], options: { env: NodeJS.ProcessEnv; 
     stdout: (t) => void (stdout += t),
     stderr: (t) => void (stderr += t),
     stderrIsTTY: options.env.OWNOPS_LOG_FORMAT === 'text',
+    stdinIsTTY: options.stdinIsTTY ?? false, // as under a timer or cron, whatever runs the tests
     ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
   })
   return { code, stdout, stderr }
 }

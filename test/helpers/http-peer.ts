@@ -1,6 +1,7 @@
 /**
  * A real HTTP server on 127.0.0.1 (port 0) that records every request and answers from a
- * script: fixed statuses, sequences (500, 500, 200), delays, or never answering.
+ * script: fixed statuses, sequences (500, 500, 200), delays, never answering, or answering
+ * the headers and never finishing the body.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -22,6 +23,8 @@ export interface PeerReply {
   delayMs?: number
   /** Accept the request and never answer (the client's timeout must fire). */
   hang?: boolean
+  /** Send the status line and headers (and `body` so far), then never finish the body. */
+  hangBody?: boolean
 }
 
 export type Responder = (req: RecordedRequest, index: number) => PeerReply
@@ -58,6 +61,12 @@ export async function startHttpPeer(): Promise<HttpPeer> {
       const reply = typeof entry === 'function' ? entry(recorded, index) : entry
       if (reply.hang) {
         hanging.add(res)
+        return
+      }
+      if (reply.hangBody) {
+        hanging.add(res)
+        res.writeHead(reply.status ?? 200, { 'content-type': 'application/json', ...reply.headers })
+        res.write(reply.body ?? '{"ok":')
         return
       }
       const send = () => {

@@ -101,6 +101,25 @@ describe('jobs from the config', () => {
     expect(p.jobs[1]).toMatchObject({ timeoutSec: 7200, persistent: false, scheduleKey: ['backup', 'targets', 'world', 'schedule'] })
   })
 
+  it('when every target has its own schedule there is no plain backup job, and `backup --unscheduled` does nothing and tells nobody', async () => {
+    const text = 'backup:\n  targets:\n    world: { type: directory, volume: mc, schedule: "0 */6 * * *" }\n'
+    expect(plan(text).jobs.map((j) => j.name)).toEqual(['backup-world', 'cleanup', 'monitor'])
+    expect(plan(`${text}schedule:\n  jobs:\n    backup: { schedule: "0 2 * * *" }\n`).jobs.map((j) => j.name)).toContain('backup') // asked for: kept
+
+    // A unit installed before: the plain job runs `backup --unscheduled` with nothing to do.
+    const { startHttpPeer } = await import('../helpers/http-peer.js')
+    const peer = await startHttpPeer()
+    try {
+      write(`${text}notify:\n  channels:\n    ops: { url: "json://127.0.0.1:${peer.port}/hook", levels: [info, warning, error, critical] }\n`)
+      const r = await runCli(['--json', 'backup', '--unscheduled'], { env: testEnv(dir), cwd: dir })
+      expect(r.code, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, targets: [] })
+      expect(peer.requests.map((q) => (q.json as { title: string }).title)).toEqual([]) // no "backup done (0 targets)"
+    } finally {
+      await peer.close()
+    }
+  })
+
   it('overrides keys of built-in jobs, turns them off with false, and splits a command string on spaces', () => {
     const p = plan(
       'backup:\n  targets:\n    db: { type: sqlite, path: /srv/db.sqlite }\nschedule:\n  user: ops\n  jobs:\n    backup: { schedule: "0 2 * * *", user: root }\n    cleanup: false\n    prune: { command: "cleanup  rows --only sql", schedule: "0 4 1 * *" }\ncleanup:\n  rules:\n    rows: { type: sql, target: db, table: events, where: \'at < 1\' }\n',

@@ -46,7 +46,7 @@ export const backup: CheckKind<BackupSpec> = {
       const ageMs = Math.max(0, ctx.now.getTime() - newest.time.getTime())
       const value = `newest ${formatDuration(ageMs)} ago, ${formatBytes(newest.manifest.size)}`
       const threshold = `${warnAgeMs !== undefined ? `warn ${spec.warnAge}, ` : ''}crit ${spec.maxAge}`
-      const metrics = { age_seconds: Math.round(ageMs / 1000), size_bytes: newest.manifest.size, count: backups.length }
+      const metrics = { age_seconds: Math.round(ageMs / 1000), newest_timestamp_seconds: newest.time.getTime() / 1000, size_bytes: newest.manifest.size, count: backups.length }
       const drop = sizeDropWarning(backups, newest.manifest.size, spec.sizeDrop)
       const stale = catalog.oddities.filter((o) => o.kind === 'partial' && o.stale === true)
       if (ageMs > maxAgeMs) {

@@ -51,7 +51,7 @@ export const drill: CheckKind<DrillSpec> = {
         continue
       }
       const ageMs = Math.max(0, ctx.now.getTime() - success)
-      const metrics = { last_success_age_seconds: Math.round(ageMs / 1000) }
+      const metrics = { last_success_age_seconds: Math.round(ageMs / 1000), last_success_timestamp_seconds: success / 1000 }
       const value = `last success ${formatDuration(ageMs)} ago`
       if (ageMs > maxAgeMs) {
         findings.push({ ...base, status: 'critical', value, metrics, message: `${target}: the last successful restore drill was ${formatDuration(ageMs)} ago (more than ${spec.maxAge})` })

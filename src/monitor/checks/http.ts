@@ -42,7 +42,10 @@ export function assessResponse(spec: HttpSpec, res: ProbeResponse, now: Date): F
   const metrics: Record<string, number> = { status_code: res.status, latency_seconds: res.latencyMs / 1000 }
   const where = `${spec.method} ${spec.url}`
   const days = res.certificate ? Math.floor((res.certificate.validTo.getTime() - now.getTime()) / DAY_MS) : undefined
-  if (days !== undefined) metrics.cert_days_left = days
+  if (days !== undefined && res.certificate) {
+    metrics.cert_days_left = days
+    metrics.cert_expiry_timestamp_seconds = Math.floor(res.certificate.validTo.getTime() / 1000)
+  }
   const certText = days === undefined ? '' : `, certificate ${days} days left`
   const value = `HTTP ${res.status} in ${latency} ms${certText}`
   const threshold = [expected ? `status ${expected.join('|')}` : 'status 2xx/3xx', spec.maxLatency !== undefined ? `< ${spec.maxLatency}` : undefined, days !== undefined ? `cert > ${spec.certDays.warn}d` : undefined].filter(Boolean).join(', ')

@@ -10,6 +10,7 @@
  * the tenth part is cut with the same marker. A retried split send repeats every part.
  */
 import type { Channel, ChannelOptions, Level, NotifyEvent } from '../types.js'
+import { DeliveryError } from '../types.js'
 import { clip, fitText } from './text.js'
 
 export interface DiscordTarget {
@@ -61,16 +62,27 @@ export const discord: Channel<DiscordTarget> = {
     const messages = buildDiscordMessages(event, target.overflow)
     if (messages.length > 1) ctx.log.debug({ parts: messages.length }, 'discord: long message split into parts')
     const url = `${target.base}/api/webhooks/${target.id}/${encodeURIComponent(target.token)}?wait=true`
-    for (const message of messages) {
-      await ctx.http.request({
-        url,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(message),
-        timeoutMs: ctx.timeoutMs,
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-      })
+    let unanswered: DeliveryError | undefined
+    for (const [index, message] of messages.entries()) {
+      // A part an earlier attempt delivered (or sent whole without an answer) is not posted again.
+      const part = `part ${index + 1}`
+      if (ctx.delivered?.has(part)) continue
+      try {
+        await ctx.http.request({
+          url,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(message),
+          timeoutMs: ctx.timeoutMs,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        })
+      } catch (error) {
+        if (!(error instanceof DeliveryError) || !error.maybeDelivered) throw error
+        unanswered ??= error
+      }
+      ctx.delivered?.add(part)
     }
+    if (unanswered !== undefined) throw unanswered
   },
 }
 

@@ -9,6 +9,10 @@
  * - `https://hc-ping.com/…`, or any http(s) URL whose path has `/ping/`
  * A query in the URL (e.g. `?create=1`) is kept on every ping. `baseUrl` replaces the
  * scheme, host and port (`https://hc-ping.com` for the short forms); the path is kept.
+ * `{job}` in the path becomes the name of the pinging job (backup, backup-world, monitor,
+ * cleanup…): `hc://PING_KEY/{job}?create=1` gives every job a check of its own.
+ * Pings are idempotent: a repeated one means the same, so they are retried after a
+ * request that got no answer.
  *
  * A heartbeat event pings `start` → URL/start, `success` → URL, `fail` → URL/fail,
  * `exit` → URL/EXIT_STATUS (URL/fail without a status in 0–255), each with `?rid=RUN_ID`
@@ -31,11 +35,13 @@ export interface HcTarget {
 
 const USAGE = 'hc URL must be hc://UUID, hc://PING_KEY/SLUG, hc(s)://host[:port]/ping/UUID or an https ping URL'
 const HC_PING = 'https://hc-ping.com'
-const SEGMENT = /^[A-Za-z0-9_-]+$/
+const SEGMENT = /^(?:[A-Za-z0-9_-]|\{job\})+$/
+const JOB = '{job}'
 export const DEFAULT_TAIL_BYTES = 10_000
 
 export const hc: Channel<HcTarget> = {
   schemes: ['hc', 'hcs'],
+  idempotent: true,
 
   matchesHttps(url) {
     return url.hostname.toLowerCase() === 'hc-ping.com' || url.pathname.includes('/ping/')
@@ -45,7 +51,8 @@ export const hc: Channel<HcTarget> = {
     const tailBytes = options.tailBytes ?? DEFAULT_TAIL_BYTES
     if (!Number.isInteger(tailBytes) || tailBytes < 0) throw new Error('hc channel tailBytes must be a whole number of bytes, 0 or more')
     if (url.username !== '' || url.password !== '') throw new Error(`${USAGE} (no user@ part)`)
-    const segments = url.pathname.split('/').filter((s) => s !== '')
+    // `{job}` arrives percent-encoded from the URL parser.
+    const segments = url.pathname.split('/').filter((s) => s !== '').map((s) => s.replace(/%7Bjob%7D/gi, JOB))
     let origin: string
     let path: string
     if (url.protocol === 'hc:' || url.protocol === 'hcs:') {
@@ -78,8 +85,9 @@ export const hc: Channel<HcTarget> = {
     const params = new URLSearchParams(target.query)
     if (rid !== undefined) params.set('rid', rid)
     const query = params.toString()
+    const path = target.path.replaceAll(JOB, jobSlug(event.heartbeat?.job ?? event.source?.command ?? 'ownops'))
     await ctx.http.request({
-      url: `${target.origin}${target.path}${suffix}${query ? `?${query}` : ''}`,
+      url: `${target.origin}${path}${suffix}${query ? `?${query}` : ''}`,
       method: 'POST',
       headers: { 'content-type': 'text/plain; charset=utf-8' },
       body,
@@ -87,6 +95,16 @@ export const hc: Channel<HcTarget> = {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     })
   },
+}
+
+/** Whether pings of every job go to this one check (no `{job}` in its path). */
+export function isSingleCheck(target: HcTarget): boolean {
+  return !target.path.includes(JOB)
+}
+
+/** A job name as a Healthchecks slug: lower case letters, digits, "-" and "_". */
+function jobSlug(job: string): string {
+  return job.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'ownops'
 }
 
 function ping(event: NotifyEvent, tailBytes: number): { suffix: string; rid: string | undefined; body: Buffer } {

@@ -22,6 +22,9 @@
  * - `source`: what produced the event, `{ "command": string, "target"?: string }`, or `null`
  * - `time`: when it happened, ISO 8601 in UTC
  *
+ * - `id`: unique per event, the same on every retry; also sent as the `Idempotency-Key`
+ *   header, so a receiver can drop a repeat (a retry after an answer that never came)
+ *
  * Sent with `content-type: application/json` unless `headers` sets a content type.
  * New fields may be added within version 1; a change to existing ones bumps `version`.
  */
@@ -37,6 +40,7 @@ export interface JsonTarget {
 /** The documented event shape (version 1) sent by the json channel. */
 export interface OwnopsEventJson {
   version: 1
+  id?: string
   level: Level
   title: string
   body: string
@@ -51,6 +55,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 export const json: Channel<JsonTarget> = {
   schemes: ['json', 'jsons'],
+  idempotent: true,
 
   parse(url, options) {
     if (url.protocol !== 'json:' && url.protocol !== 'jsons:') throw new Error(USAGE)
@@ -76,7 +81,7 @@ export const json: Channel<JsonTarget> = {
     await ctx.http.request({
       url: target.url,
       method: target.method,
-      headers: target.headers,
+      headers: { ...(event.id === undefined ? {} : { 'idempotency-key': event.id }), ...target.headers },
       body: JSON.stringify(eventJson(event)),
       timeoutMs: ctx.timeoutMs,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -88,6 +93,7 @@ export const json: Channel<JsonTarget> = {
 export function eventJson(event: NotifyEvent): OwnopsEventJson {
   return {
     version: 1,
+    ...(event.id === undefined ? {} : { id: event.id }),
     level: event.level,
     title: event.title,
     body: event.body,

@@ -274,6 +274,9 @@ function toDeliveryError(error: unknown, target: MailTarget, elapsedTimeout: num
 
 export const mailto: Channel<MailTarget> = {
   schemes: ['mailto', 'mailtos'],
+  // Every attempt carries the same Message-ID (from the event id): e-mail's own key for
+  // recognising a message that arrives twice.
+  idempotent: true,
 
   parse(url: URL, _options: ChannelOptions): MailTarget {
     return parseTarget(url)
@@ -303,6 +306,7 @@ export const mailto: Channel<MailTarget> = {
         to: target.to,
         ...(target.cc.length ? { cc: target.cc } : {}),
         ...(target.bcc.length ? { bcc: target.bcc } : {}),
+        ...(event.id === undefined ? {} : { messageId: `<${event.id}@${target.from.address.split('@')[1] ?? 'ownops'}>` }),
         subject: mailSubject(event),
         text: mailText(event),
         headers: { 'X-Ownops-Level': event.level, 'Auto-Submitted': 'auto-generated' },

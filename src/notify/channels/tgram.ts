@@ -11,8 +11,9 @@
  * entity parsing, so it is never over) with `… (truncated, N more characters)`.
  *
  * Every chat is tried in each attempt; if any fails, the attempt fails with the first
- * failure's status (retryable when any failure was), so a retry repeats the message to the
- * chats that already had it.
+ * failure's status (retryable when any failure was). A retry goes only to the chats that
+ * did not have it: not to those that accepted it, nor to one whose request went out whole
+ * without an answer (it may have the message already).
  */
 import type { Channel, NotifyEvent } from '../types.js'
 import { DeliveryError } from '../types.js'
@@ -49,8 +50,12 @@ export const tgram: Channel<TgramTarget> = {
   async send(target, event, ctx) {
     const text = telegramText(event)
     const errors: Array<{ index: number; error: DeliveryError }> = []
+    const uncertain: Array<{ index: number; error: DeliveryError }> = []
     for (const [index, chat] of target.chats.entries()) {
       ctx.signal?.throwIfAborted()
+      // A chat an earlier attempt reached does not get the message twice.
+      const part = `chat ${index + 1}`
+      if (ctx.delivered?.has(part)) continue
       try {
         await ctx.http.request({
           url: `${target.base}/bot${target.token}/sendMessage`,
@@ -60,13 +65,23 @@ export const tgram: Channel<TgramTarget> = {
           timeoutMs: ctx.timeoutMs,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         })
+        ctx.delivered?.add(part)
       } catch (error) {
         if (!(error instanceof DeliveryError)) throw error
-        errors.push({ index, error })
+        if (error.maybeDelivered) {
+          ctx.delivered?.add(part)
+          uncertain.push({ index, error })
+        } else {
+          errors.push({ index, error })
+        }
       }
     }
     const first = errors[0]
-    if (first === undefined) return
+    if (first === undefined) {
+      const unanswered = uncertain[0]
+      if (unanswered === undefined) return
+      throw new DeliveryError(`no answer from ${uncertain.length} of ${target.chats.length} chats (${uncertain.map((e) => `chat ${e.index + 1}: ${e.error.message}`).join('; ')})`, { retryable: false, maybeDelivered: true, cause: unanswered.error })
+    }
     if (target.chats.length === 1) throw first.error
     const retryable = errors.some((e) => e.error.retryable)
     const delays = errors.map((e) => e.error.retryAfterMs).filter((ms): ms is number => ms !== undefined)
