@@ -87,6 +87,7 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
 
     artifact = await Artifact.create(dir, id, dump.ext, run.onProgress ? (p) => run.onProgress?.(name, p.bytes) : undefined)
     const result = await dump.write(artifact.sink)
+    if (artifact.failure !== undefined) throw artifact.failure
     report.warnings.push(...result.warnings)
     await runRestores(restore, log)
     const manifest = await artifact.commit({
@@ -109,7 +110,8 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
     await artifact?.abort()
     await runRestores(restore, log)
     if (run.signal.aborted) throw error
-    describeFailure(report, error)
+    // A write error of the artifact (a full disk) is the cause of what the source saw after it.
+    describeFailure(report, artifact?.failure ?? error)
     log.error({ err: error instanceof DumpFailure || error instanceof OwnopsError ? undefined : error, stderr: report.stderr }, `backup of ${name} failed: ${report.error}`)
     if (target.onError !== undefined) {
       await runHook('onError', target.onError, run, log, false).catch((e: unknown) => report.warnings.push((e as Error).message))
@@ -134,14 +136,23 @@ async function freeId(dir: string, base: string): Promise<string> {
   return id
 }
 
+/** What a tool prints when the disk it writes to is full (sqlite3 writes its copy into the backup directory). */
+const DISK_FULL = /No space left on device|database or disk is full|Disk quota exceeded/i
+
 function describeFailure(report: TargetReport, error: unknown): void {
+  if (error instanceof DumpFailure && DISK_FULL.test(error.stderrTail)) {
+    report.error = 'no space left on the backup disk; the partial file was removed'
+    report.hint = 'free space under backup.dir, or tighten keep: retention'
+    report.stderr = error.stderrTail
+    return
+  }
   if (error instanceof DumpFailure) {
     report.error = error.message
     if (error.stderrTail) report.stderr = error.stderrTail
     return
   }
   const code = (error as NodeJS.ErrnoException).code
-  if (code === 'ENOSPC') {
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
     report.error = 'no space left on the backup disk; the partial file was removed'
     report.hint = 'free space under backup.dir, or tighten keep: retention'
     return
@@ -162,6 +173,20 @@ async function runRestores(restore: Array<() => Promise<void>>, log: Logger): Pr
       await step()
     } catch (error) {
       log.error({ err: error }, 'could not put the service back as it was')
+    }
+  }
+}
+
+/**
+ * Partial files of killed runs of any of these targets: a dead writer's partial file is
+ * never a backup, and on a full disk it is what makes the next backup of every target fail.
+ */
+export async function removeAllStalePartials(backupDir: string, targets: readonly string[], log: Logger): Promise<void> {
+  for (const name of targets) {
+    try {
+      await removeStalePartials(await readCatalog(backupDir, name), log)
+    } catch (error) {
+      log.warn({ err: error, target: name }, 'could not look for partial files of interrupted runs')
     }
   }
 }

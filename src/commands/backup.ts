@@ -10,7 +10,7 @@ import type { BackupTarget, Config } from '../config/schema.js'
 import { readCatalog, type Catalog } from '../backup/catalog.js'
 import { renderBackupMetrics, type BackupRunResult } from '../backup/metrics.js'
 import { pruneTarget, type PruneReport } from '../backup/prune.js'
-import { backupTarget, formatBytes, type TargetReport } from '../backup/run.js'
+import { backupTarget, formatBytes, removeAllStalePartials, type TargetReport } from '../backup/run.js'
 import { formatDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { writeFileAtomic } from '../sys/atomic.js'
@@ -71,6 +71,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const runId = job.runId
   const log = ctx.log.child({ cmd: 'backup', runId })
 
+  await removeAllStalePartials(config.backup.dir, Object.keys(config.backup.targets), log)
   const progress = progressBar(ctx)
   const reports: BackupRunReport['targets'] = []
   const { hostname } = await import('node:os')

@@ -85,7 +85,7 @@ export const sqlite: TargetPlugin<SqliteTarget> = {
           await stage.done
           return { warnings: [], details: { databaseBytes: copied.size, integrityCheck: 'ok' } }
         } finally {
-          await rm(copy, { force: true })
+          for (const suffix of ['', '-journal', '-wal', '-shm']) await rm(`${copy}${suffix}`, { force: true })
         }
       },
     }
