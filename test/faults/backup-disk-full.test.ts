@@ -117,7 +117,7 @@ describeDocker('faults: the backup disk is full, for every backup source', () =>
   })
 
   const names = ['pgcustom', 'pgplain', 'pghost', 'maria', 'sqlitegz', 'sqliteraw', 'dirzstd', 'dirgzip']
-  it.for(names)('%s: a full disk is a clean failure that loses nothing, and the next backup works', async (name, ctx) => {
+  it.for(names)('%s: a full disk is a clean failure that loses nothing, and the next backup works', { timeout: 120_000 }, async (name, ctx) => {
     needRoot(ctx)
     unmount ??= mountTmpfs(backups(), '3m')
     const c = cases.find((x) => x.target === name)!
@@ -153,5 +153,5 @@ describeDocker('faults: the backup disk is full, for every backup source', () =>
     expect(again.code, again.stderr).toBe(0)
     expect(readdirSync(join(backups(), name)).filter((n) => n.endsWith('.json'))).toHaveLength(2)
     expectNothingLost(ctx, ledger.losses())
-  }, 120_000)
+  })
 })
