@@ -179,6 +179,15 @@ export class Ctx {
     // The lock file names the holder's command line (a script's argv may carry a password).
     const lock = await HostLock.acquire({ dir: this.lockDir(), command: this.redactor.redact(command), waitMs, stops, log: this.log, signal: this.signal, now: this.clock })
     this.defer(() => lock.release())
+    if (lock.inherited !== undefined) {
+      // The previous holder was killed with containers stopped or a dump running: put them back first.
+      const { settleKilledRun } = await import('./sys/stopped-containers.js')
+      await settleKilledRun(lock, {
+        docker: () => this.docker(),
+        log: this.log,
+        notify: (event) => this.notifySafely({ ...event, source: { command } }),
+      })
+    }
     return lock
   }
 
