@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { describeError, ExitCode, OwnopsError } from '../errors.js'
 import type { Docker } from './docker.js'
 import { endExec, stopContainer } from './docker-exec.js'
 import { heldHostLock, leftBehind, type HostLock } from './lock.js'
@@ -44,7 +45,16 @@ export class StoppedContainers {
     await heldHostLock()?.update((p) => {
       if (!p.stopped.includes(container)) p.stopped.push(container)
     })
-    await stopContainer(await this.env.docker(), container, graceSec)
+    try {
+      await stopContainer(await this.env.docker(), container, graceSec)
+    } catch (error) {
+      if (!lostConnection(error)) throw error
+      throw new OwnopsError(`lost the connection to the Docker engine while stopping ${container} (${describeError(error)})`, {
+        exitCode: ExitCode.unavailable,
+        hint: 'is dockerd restarting? `systemctl status docker`; ownops starts what it stopped again as soon as the engine answers',
+        cause: error,
+      })
+    }
     this.unconfirmed.delete(container)
   }
 
@@ -56,6 +66,12 @@ export class StoppedContainers {
     this.unconfirmed.clear()
     if (failures.length > 0) throw new Error(`could not start again: ${failures.join('; ')}`)
   }
+}
+
+/** The engine did not answer (as opposed to answering with an error). */
+function lostConnection(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code
+  return (code !== undefined && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ENOENT', 'ETIMEDOUT', 'ECONNABORTED'].includes(code)) || /socket hang up|timeout/i.test((error as Error).message ?? '')
 }
 
 /**
