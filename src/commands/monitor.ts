@@ -19,7 +19,8 @@ import { emptyState, validateState, type MonitorState } from '../monitor/state.j
 import { makeEvent } from '../notify/send.js'
 import { writeFileAtomic } from '../sys/atomic.js'
 import { createDocker, pingDocker } from '../sys/docker.js'
-import { currentLockHolder, HostLock } from '../sys/lock.js'
+import { abandonedLock, currentLockHolder, HostLock } from '../sys/lock.js'
+import { flagLeftStopped } from '../monitor/left-stopped.js'
 import type { StateStore } from '../sys/state.js'
 import type { Logger } from '../log.js'
 import { didYouMean } from '../text.js'
@@ -84,6 +85,8 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   const clean = (text: string) => ctx.redactor.redact(text)
   cycle.observations = cycle.observations.map((o) => ({ ...o, value: clean(o.value), message: clean(o.message), ...(o.threshold === undefined ? {} : { threshold: clean(o.threshold) }) }))
 
+  // Containers a killed backup or restore left stopped are down because of ownops: say so.
+  cycle.observations = flagLeftStopped(cycle.observations, await abandonedLock(ctx.lockDir()).catch(() => undefined))
   const byName = new Map(all.map((c) => [c.name, c]))
   const { states, rows, transitions, recoveries, quietIds } = judge({
     observations: cycle.observations,

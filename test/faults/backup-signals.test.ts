@@ -113,6 +113,12 @@ notify:
 
     if (signal === 'SIGKILL') {
       expect(result.signal).toBe('SIGKILL')
+      if (phase === 'pg_dump') {
+        // Until then, monitor says why the service is down.
+        const mon = await runOwnops([...config, '--json', 'monitor', 'containers'], env, work.dir)
+        const rows = (JSON.parse(mon.stdout) as { checks: Array<{ subject?: string; status: string; message: string }> }).checks
+        expect(rows.find((r) => r.subject === app.name), mon.stderr).toMatchObject({ status: 'critical', message: expect.stringMatching(/was stopped by ownops backup .* killed before it started it again/) })
+      }
       // The next run that takes the host lock puts back what the killed one left.
       const next = await runOwnops([...config, 'lock', 'run', '--', 'true'], env, work.dir)
       expect(next.code, next.stderr).toBe(0)
