@@ -35,6 +35,17 @@ export interface Catalog {
   oddities: Oddity[]
 }
 
+/** How far ahead of the clock a backup's time may be before it counts as dated in the future. */
+export const FUTURE_SLACK_MS = 5 * 60_000
+
+/**
+ * Backups dated after `now` (beyond the slack): taken while the clock was wrong. Retention
+ * counts back from the newest backup, so one of these would make every real backup look old.
+ */
+export function futureDated(backups: readonly BackupEntry[], now: Date): BackupEntry[] {
+  return backups.filter((b) => b.time.getTime() > now.getTime() + FUTURE_SLACK_MS)
+}
+
 export function targetDir(backupDir: string, target: string): string {
   return join(backupDir, target)
 }

@@ -100,6 +100,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
       const pruned = await pruneTarget(name, target, report, { config, log, dryRun: false, now: ctx.clock() })
       report.prune = pruned
       if (pruned.sizeDrop !== undefined) report.warnings.push(pruned.sizeDrop)
+      if (pruned.futureDated !== undefined) report.warnings.push(pruned.futureDated)
     }
     reports.push(report)
   }
