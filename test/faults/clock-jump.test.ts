@@ -80,6 +80,10 @@ notify:
     expect(rule).toMatchObject({ ok: false, actions: [], error: expect.stringMatching(/files: .* dated in the future/) })
     expect(ids()).toHaveLength(4)
 
+    // backups lists it as what it is.
+    const listed = await runCli(['-c', join(work.dir, 'ownops.yml'), 'backups'], { env: testEnv(work.dir), cwd: work.dir, clock: at('2026-11-24T04:00:00Z') })
+    expect(listed.stdout).toMatch(/files-20310501T030000Z .*in the future .*dated in the future: retention is suspended/)
+
     // monitor: the future backup is flagged; the age is that of the newest real backup.
     const monitor = await cli(['monitor'], '2026-11-24T05:00:00Z')
     const row = (JSON.parse(monitor.stdout) as { checks: Array<{ subject?: string; status: string; value: string; message: string }> }).checks.find((r) => r.subject === 'files')
