@@ -154,8 +154,8 @@ export interface ProcessResult {
 }
 
 /** ownops as the user's system runs it: a process of its own (a crash cannot take the test runner with it). */
-export function startOwnops(args: string[], env: NodeJS.ProcessEnv, cwd: string): { child: ChildProcess; done: Promise<ProcessResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+export function startOwnops(args: string[], env: NodeJS.ProcessEnv, cwd: string, nodeArgs: string[] = []): { child: ChildProcess; done: Promise<ProcessResult> } {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout?.setEncoding('utf8').on('data', (c: string) => void (stdout += c))
@@ -168,6 +168,22 @@ export function startOwnops(args: string[], env: NodeJS.ProcessEnv, cwd: string)
 
 export function runOwnops(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<ProcessResult> {
   return startOwnops(args, env, cwd).done
+}
+
+/** A file-system change the trap makes (see fixtures/fs-trap.mjs). */
+export type TrapStep = { rename: [string, string] } | { unlink: string } | { symlink: [string, string]; owner?: number }
+export interface Trap {
+  /** Fires on the first (or nth) call of one of these fs/promises functions, optionally only for a path containing `path` or an open with these flags. */
+  when: Array<{ call: 'open' | 'lstat' | 'rm' | 'unlink' | 'rmdir' | 'rename' | 'link'; path?: string; flags?: number; nth?: number }>
+  then: TrapStep[]
+  /** Written when the trap fired. */
+  mark: string
+}
+
+/** ownops with a file-system race staged at a given call (test/faults/fixtures/fs-trap.mjs). */
+export function runOwnopsWithTrap(args: string[], env: NodeJS.ProcessEnv, cwd: string, trap: Trap): Promise<ProcessResult> {
+  const preload = new URL('./fixtures/fs-trap.mjs', import.meta.url).pathname
+  return startOwnops(args, { ...env, OWNOPS_TEST_FS_TRAP: JSON.stringify(trap) }, cwd, ['--import', preload]).done
 }
 
 /** Polls `probe` until it returns something truthy; fails after `tries` × `everyMs`. */
