@@ -13,6 +13,7 @@
  */
 import { constants, type Dirent, type Stats } from 'node:fs'
 import { lstat, open, readdir, readlink, rename, rmdir, unlink, type FileHandle } from 'node:fs/promises'
+import { mapLimit } from '../concurrency.js'
 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW
 /** A regular file for reading: never through a link, never blocking on a FIFO. */
@@ -138,10 +139,10 @@ export class Root {
         await unlink(path)
         return 'done'
       }
-      const newest = await newestBeneath(parent, name, now)
-      if (newest === undefined) return 'moved'
-      if (!stillOld(newest)) return 'changed'
-      return await removeTree(parent, name, now)
+      const tree = await scanBeneath(parent, name, now)
+      if (tree === undefined) return 'moved'
+      if (!stillOld(tree.newest)) return 'changed'
+      return await removeScanned(parent, name, tree)
     } finally {
       await this.release(parent)
     }
@@ -166,8 +167,23 @@ export async function entries(dir: FileHandle): Promise<Array<Dirent<Buffer>>> {
   return readdir(at(dir), { withFileTypes: true, encoding: 'buffer' })
 }
 
-/** Newest mtime of the tree at `name` in `parent` (checked to be `expect`), without following links. */
-async function newestBeneath(parent: FileHandle, name: Buffer, expect: Identity): Promise<number | undefined> {
+/** lstat/unlink calls in flight per directory: the thread pool works on them together. */
+const PARALLEL = 64
+
+/** A directory tree as a scan saw it, for the removal that follows. */
+interface Scanned {
+  identity: Identity
+  newest: number
+  files: Buffer[]
+  dirs: Array<{ name: Buffer; tree: Scanned }>
+}
+
+/**
+ * Scans the tree at `name` in `parent` (checked to be `expect`) through descriptors,
+ * without following links. Undefined when it, or a directory in it, was swapped for
+ * something else meanwhile.
+ */
+async function scanBeneath(parent: FileHandle, name: Buffer, expect: Identity): Promise<Scanned | undefined> {
   let dir: FileHandle
   try {
     dir = await open(at(parent, name), DIR_FLAGS)
@@ -177,28 +193,32 @@ async function newestBeneath(parent: FileHandle, name: Buffer, expect: Identity)
   try {
     const s = await dir.stat()
     if (!sameFile(s, expect)) return undefined
-    let newest = s.mtimeMs
-    for (const entry of await entries(dir)) {
-      const child = await lstat(at(dir, entry.name)).catch(() => undefined)
-      if (child === undefined) continue
-      if (child.isDirectory()) {
-        const sub = await newestBeneath(dir, entry.name, child)
-        if (sub === undefined) return Number.POSITIVE_INFINITY // moved meanwhile: not old
-        newest = Math.max(newest, sub)
-      } else newest = Math.max(newest, child.mtimeMs)
+    const tree: Scanned = { identity: { dev: s.dev, ino: s.ino }, newest: s.mtimeMs, files: [], dirs: [] }
+    const looked = await mapLimit(await entries(dir), PARALLEL, async (entry) => ({ name: entry.name, stats: await lstat(at(dir, entry.name)).catch(() => undefined) }))
+    for (const { name: child, stats } of looked) {
+      if (stats === undefined) continue // gone meanwhile
+      if (!stats.isDirectory()) {
+        tree.newest = Math.max(tree.newest, stats.mtimeMs)
+        tree.files.push(child)
+        continue
+      }
+      const sub = await scanBeneath(dir, child, stats)
+      if (sub === undefined) return undefined
+      tree.newest = Math.max(tree.newest, sub.newest)
+      tree.dirs.push({ name: child, tree: sub })
     }
-    return newest
+    return tree
   } finally {
     await dir.close().catch(() => undefined)
   }
 }
 
 /**
- * Removes a directory tree through descriptors. 'moved' when the directory (or one below
- * it) was swapped before it could be opened — what could not be reached stays; 'changed'
- * when something new appeared in it meanwhile.
+ * Removes a scanned directory tree through descriptors. 'moved' when the directory (or one
+ * below it) is no longer the one scanned — what could not be reached stays; 'changed' when
+ * something new appeared in it meanwhile (it stays too).
  */
-async function removeTree(parent: FileHandle, name: Buffer, expect: Identity): Promise<Outcome> {
+async function removeScanned(parent: FileHandle, name: Buffer, tree: Scanned): Promise<Outcome> {
   let dir: FileHandle
   try {
     dir = await open(at(parent, name), DIR_FLAGS)
@@ -207,20 +227,15 @@ async function removeTree(parent: FileHandle, name: Buffer, expect: Identity): P
   }
   let outcome: Outcome = 'done'
   try {
-    const s = await dir.stat()
-    if (!sameFile(s, expect)) return 'moved'
-    for (const entry of await entries(dir)) {
-      const path = at(dir, entry.name)
-      const child = await lstat(path).catch(() => undefined)
-      if (child === undefined) continue
-      if (child.isDirectory()) {
-        const sub = await removeTree(dir, entry.name, child)
-        if (sub !== 'done') outcome = sub
-      } else {
-        await unlink(path).catch((error: NodeJS.ErrnoException) => {
-          if (error.code !== 'ENOENT') throw error
-        })
-      }
+    if (!sameFile(await dir.stat(), tree.identity)) return 'moved'
+    await mapLimit(tree.files, PARALLEL, (file) =>
+      unlink(at(dir, file)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error
+      }),
+    )
+    for (const sub of tree.dirs) {
+      const result = await removeScanned(dir, sub.name, sub.tree)
+      if (result !== 'done') outcome = result
     }
   } finally {
     await dir.close().catch(() => undefined)
@@ -229,7 +244,8 @@ async function removeTree(parent: FileHandle, name: Buffer, expect: Identity): P
   try {
     await rmdir(at(parent, name))
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (error as NodeJS.ErrnoException).code === 'EEXIST') return 'changed'
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return 'changed'
     throw error
   }
   return 'done'
