@@ -17,6 +17,7 @@ import { readFile } from 'node:fs/promises'
 import type { Writable } from 'node:stream'
 import { ExitCode, OwnopsError } from '../errors.js'
 import type { Docker } from './docker.js'
+import { BoundedOutput, OUTPUT_LIMIT } from './exec.js'
 import { heldHostLock, type ExecRef } from './lock.js'
 
 type Exec = ReturnType<Docker['getExec']>
@@ -251,18 +252,22 @@ async function drained(out: Writable): Promise<void> {
   ])
 }
 
-/** Runs a short command in a container and captures its output (version probes and the like). */
-export async function execCapture(docker: Docker, container: string, cmd: string[], options: ExecStreamOptions = {}): Promise<ExecStreamResult & { stdout: string }> {
-  const chunks: Buffer[] = []
+/**
+ * Runs a short command in a container and captures its output (version probes, queries,
+ * a restart's announce command): the head and tail of it, `stdoutLimit` bytes (default
+ * OUTPUT_LIMIT), however much it prints.
+ */
+export async function execCapture(docker: Docker, container: string, cmd: string[], options: ExecStreamOptions & { stdoutLimit?: number } = {}): Promise<ExecStreamResult & { stdout: string }> {
+  const kept = new BoundedOutput(options.stdoutLimit ?? OUTPUT_LIMIT)
   const { Writable: W } = await import('node:stream')
   const sink = new W({
     write(chunk: Buffer, _enc, callback) {
-      chunks.push(chunk)
+      kept.add(chunk)
       callback()
     },
   })
   const result = await execToStream(docker, container, cmd, sink, options)
-  return { ...result, stdout: Buffer.concat(chunks).toString('utf8') }
+  return { ...result, stdout: kept.text() }
 }
 
 export interface ContainerFacts {

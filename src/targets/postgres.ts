@@ -219,7 +219,7 @@ async function inContainer(target: PostgresTarget, container: string, env: Sourc
   }
   let globals: string | undefined
   if (target.globals) {
-    const dumped = await execCapture(docker, container, ['pg_dumpall', '--globals-only', '--no-password', '-U', user], { env: execEnv, signal: env.signal })
+    const dumped = await execCapture(docker, container, ['pg_dumpall', '--globals-only', '--no-password', '-U', user], { env: execEnv, signal: env.signal, stdoutLimit: 64 * 1024 * 1024 })
     if (dumped.exitCode !== 0) throw new DumpFailure(`pg_dumpall --globals-only failed with exit ${dumped.exitCode}`, tail(dumped.stderr))
     globals = dumped.stdout
   }
