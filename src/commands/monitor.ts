@@ -226,7 +226,7 @@ async function pauseOrResume(ctx: Ctx, state: MonitorState, opts: MonitorOptions
     return { exitCode: ExitCode.ok, report: { paused: false, wasPaused: had !== undefined }, text: had ? 'monitor resumed: alerts and recovery are back on\n' : 'monitor was not paused\n' }
   }
   const ms = parseDuration(opts.pause as string)
-  if (ms === undefined || ms <= 0) throw new OwnopsError(`--pause: not a duration: ${String(opts.pause)}`, { exitCode: ExitCode.usage, hint: 'e.g. --pause 30m or --pause 2h' })
+  if (ms === undefined || ms <= 0) throw new OwnopsError(`--pause: not a duration (of at most 100 years): ${String(opts.pause)}`, { exitCode: ExitCode.usage, hint: 'e.g. --pause 30m or --pause 2h' })
   const until = new Date(now.getTime() + ms).toISOString()
   state.pause = { until, ...(opts.checks.length > 0 ? { checks: opts.checks } : {}) }
   await store.write(MONITOR_STATE, state)

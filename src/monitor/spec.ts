@@ -3,7 +3,7 @@
  * Each kind's own fields live in checks/<kind>.ts next to its implementation.
  */
 import { z } from 'zod'
-import { argv, duration } from '../config/fields.js'
+import { argv, duration, timerDuration } from '../config/fields.js'
 
 export const severity = z.enum(['warning', 'critical']).meta({ description: 'How bad a failure of this check is (default critical).' })
 
@@ -17,7 +17,7 @@ export const recoverSchema = z
     within: duration.default('1h').meta({ description: 'The window attempts are counted in.' }),
     grace: duration.default('2m').meta({ description: 'Failures in this time after an attempt are ignored (the service is starting).' }),
     recreate: argv.optional().meta({ description: 'Escalation when the attempts are spent: one run of this command before giving up, e.g. ["docker", "compose", "-f", "/srv/app/compose.yml", "up", "-d", "--force-recreate", "app"].' }),
-    timeout: duration.default('2m').meta({ description: 'Time limit of one restart, command or recreate.' }),
+    timeout: timerDuration.default('2m').meta({ description: 'Time limit of one restart, command or recreate.' }),
     alwaysRun: z.boolean().default(false).meta({ description: 'Start the container even when an administrator stopped it (by default a stopped container is left alone).' }),
   })
   .meta({ description: 'Auto-recovery: restart → recreate (optional) → alert a human. Every action is notified.' })
@@ -33,7 +33,7 @@ export const flapSchema = z
 export const commonFields = {
   enabled: z.boolean().default(true).meta({ description: 'false turns the check off (also a built-in one).' }),
   description: z.string().optional(),
-  timeout: duration.optional().meta({ description: 'Time limit of the check (default monitor.timeout).' }),
+  timeout: timerDuration.optional().meta({ description: 'Time limit of the check (default monitor.timeout).' }),
   failuresBeforeAlert: z.number().int().min(1).optional().meta({ description: 'Failed runs in a row before an alert (default monitor.failuresBeforeAlert, 2).' }),
   successesBeforeRecovery: z.number().int().min(1).optional().meta({ description: 'Good runs in a row before a recovery notice (default 1).' }),
   flap: flapSchema.optional(),
