@@ -5,9 +5,9 @@
  */
 import { z } from 'zod'
 import { DURATION_PATTERN, MAX_DURATION_MS, MAX_TIMER_MS, parseDuration } from '../duration.js'
+import { BYTE_SIZE_PATTERN } from '../text.js'
 
 export { MAX_TIMER_MS }
-import { BYTE_SIZE_PATTERN } from '../text.js'
 
 
 const durationText = z.union([z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as 30s, 10m, 2h, 7d or 1h30m' }), z.number().nonnegative()])
