@@ -118,6 +118,8 @@ notify:
         const mon = await runOwnops([...config, '--json', 'monitor', 'containers'], env, work.dir)
         const rows = (JSON.parse(mon.stdout) as { checks: Array<{ subject?: string; status: string; message: string }> }).checks
         expect(rows.find((r) => r.subject === app.name), mon.stderr).toMatchObject({ status: 'critical', message: expect.stringMatching(/was stopped by ownops backup .* killed before it started it again/) })
+        const status = await runOwnops([...config, 'lock', 'status'], env, work.dir)
+        expect(status.stdout, status.stderr).toMatch(new RegExp(`ownops backup \\(pid ${child.pid}\\) was killed with ${app.name}, ${slow.name} stopped`))
       }
       // The next run that takes the host lock puts back what the killed one left.
       const next = await runOwnops([...config, 'lock', 'run', '--', 'true'], env, work.dir)
