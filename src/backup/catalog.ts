@@ -123,21 +123,28 @@ function unreadable(dir: string, error: unknown): OwnopsError {
 
 export async function readManifest(path: string): Promise<Manifest | undefined> {
   try {
-    const value = JSON.parse(await readFile(path, 'utf8')) as Partial<Manifest>
-    if (
-      value.manifestVersion !== MANIFEST_VERSION ||
-      typeof value.file !== 'string' ||
-      value.file.includes('/') ||
-      typeof value.time !== 'string' ||
-      Number.isNaN(Date.parse(value.time)) ||
-      typeof value.size !== 'number' ||
-      typeof value.sha256 !== 'string' ||
-      typeof value.target !== 'string'
-    ) {
-      return undefined
-    }
-    return value as Manifest
+    return parseManifest(JSON.parse(await readFile(path, 'utf8')))
   } catch {
     return undefined
   }
+}
+
+/** A manifest's content, if it is one ownops wrote (also for the copies of it off the box). */
+export function parseManifest(value: unknown): Manifest | undefined {
+  const m = value as Partial<Manifest> | null
+  if (
+    m === null ||
+    typeof m !== 'object' ||
+    m.manifestVersion !== MANIFEST_VERSION ||
+    typeof m.file !== 'string' ||
+    m.file.includes('/') ||
+    typeof m.time !== 'string' ||
+    Number.isNaN(Date.parse(m.time)) ||
+    typeof m.size !== 'number' ||
+    typeof m.sha256 !== 'string' ||
+    typeof m.target !== 'string'
+  ) {
+    return undefined
+  }
+  return m as Manifest
 }

@@ -12,6 +12,7 @@ import { schema as directorySchema } from '../targets/directory.js'
 import { monitorSchema } from '../monitor/schema.js'
 import { cleanupSchema } from '../cleanup/schema.js'
 import { restartSchema } from '../restart/schema.js'
+import { destinationSchema } from '../copies/schema.js'
 
 export const levels = ['info', 'warning', 'error', 'critical'] as const
 export type Level = (typeof levels)[number]
@@ -136,6 +137,7 @@ export const configSchema = z
         prometheus: z.string().optional().meta({ description: 'Prometheus textfile (node_exporter textfile collector) written after each run, e.g. /var/lib/prometheus/node-exporter/ownops_backup.prom' }),
         notifyOnSuccess: z.boolean().default(true).meta({ description: 'Send an info notification when every target succeeded.' }),
         targets: z.record(name, backupTarget).default({}),
+        destinations: z.record(name, destinationSchema(keepSchema)).default({}).meta({ description: 'Copies off the box: rclone remotes, restic repositories and paths (external disks), each with its own schedule, retention and targets.' }),
       })
       .prefault({}),
     schedule,
@@ -153,6 +155,7 @@ export type ChannelConfig = Config['notify']['channels'][string]
 export type ScheduleConfig = Config['schedule']
 export type ScheduleJobConfig = z.output<typeof scheduleJobSchema>
 export type BootUnitConfig = z.output<typeof bootUnitSchema>
+export type DestinationConfig = Config['backup']['destinations'][string]
 
 /** JSON Schema for editors (yaml-language-server). */
 export function configJsonSchema(): Record<string, unknown> {
