@@ -51,6 +51,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         'ownops doctor                      # what ownops needs, and what is missing',
         'ownops config validate             # every config problem, with line numbers',
         ...planned.map((p) => p.example),
+        'ownops copy --to offsite           # copy what the destination lacks (rclone, restic, external disk)',
         'ownops restart --in 30m            # warn players, save, stop, start, wait until healthy (restart.default, or the only service)',
         'ownops cleanup --dry-run            # what retention, log, temp-file and row rules would remove',
         'sudo ownops schedule install       # systemd timers for backup, monitor, cleanup and your jobs',
@@ -176,9 +177,32 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .summary('list backups with time, size and checksum, and anything odd')
     .description('List the valid backups of each target (or one): id, time, age, size, short sha256; and anything odd in the backup directory: leftover partial files of interrupted runs, files without a manifest, manifests without their file, size mismatches.')
     .argument('[target]', 'one target (default: all)')
-    .addHelpText('after', examples(['ownops backups', 'ownops backups db', 'ownops backups db --json | jq -r ".targets[0].backups[0].path"']) + '\n' + exitStatusHelp([0, 2, 78]))
+    .option('--from <destination>', 'what a destination off the box holds (and anything odd there: missing, size or hash mismatch, unfinished uploads)')
+    .addHelpText('after', examples(['ownops backups', 'ownops backups db', 'ownops backups db --json | jq -r ".targets[0].backups[0].path"', 'ownops backups --from offsite']) + '\n' + exitStatusHelp([0, 1, 2, 69, 78]))
     .action(async (target: string | undefined, _opts, cmd: Command) =>
-      run(async (ctx) => (await import('./commands/backup.js')).runBackups(ctx, target), cmd, []),
+      run(async (ctx, _args, o) =>
+        typeof o.from === 'string' ? (await import('./commands/copy.js')).runBackupsFrom(ctx, o.from, target) : (await import('./commands/backup.js')).runBackups(ctx, target), cmd, []),
+    )
+
+  program
+    .command('copy')
+    .summary('copy backups off the box: rclone remotes, restic repositories, external disks')
+    .description(
+      'Copy to each destination in backup.destinations (or --to one) the backups it lacks — newest first, those its keep: wants — then apply its retention. rclone and path destinations get each file under a temporary name, checked against its sha256 (or the remote\'s md5, or a download), renamed, and its manifest last; with age: recipients the bytes are encrypted before they leave the box. restic stores one snapshot per backup. A failure never touches the local backups; the next run copies what is missing. `ownops backup` runs this for destinations without a schedule of their own.',
+    )
+    .argument('[targets...]', 'only these targets (default: every target each destination takes)')
+    .option('--to <destination>', 'only this destination')
+    .option('-n, --dry-run', 'print what would be copied and removed; change nothing', false)
+    .option('--wait <duration>', 'wait this long for the host lock (default: config lock.wait)')
+    .addHelpText(
+      'after',
+      examples(['ownops copy', 'ownops copy --to offsite', 'ownops copy db --to usb --dry-run', 'ownops backups --from offsite', 'ownops verify --from offsite']) +
+        '\n' +
+        exitStatusHelp([0, 1, 2, 69, 75, 78, 130, 143]) +
+        '\n  (1: a copy failed — the local backups are kept and the next run retries; 69: rclone, restic or age is missing)',
+    )
+    .action(async (targets: string[], _opts, cmd: Command) =>
+      run(async (ctx, _args, o) => (await import('./commands/copy.js')).runCopy(ctx, { targets, to: o.to as string | undefined, dryRun: o.dryRun === true }), cmd, []),
     )
 
   program
@@ -199,10 +223,12 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .option('--no-rollback', 'leave the restored data in place when the service does not come up healthy')
     .option('--no-stop', 'refuse, naming them, when containers use the data, instead of stopping them for the swap')
     .option('--allow-outside-links', 'directories: restore symbolic links that point outside the tree (they are never followed)', false)
+    .option('--from <destination>', 'fetch the backup from a destination off the box (checked against its sha256), then restore it')
+    .option('--identity <file>', 'with --from: the age private key the copies were encrypted to (repeatable)', collect, [])
     .option('--wait <duration>', 'wait this long for the host lock (default: config lock.wait)')
     .addHelpText(
       'after',
-      examples(['ownops restore                        # the targets and their newest backups; pick one on a terminal', 'ownops restore db --dry-run', 'ownops restore db --yes', 'ownops restore db --at "2026-06-15 18:00" --yes', 'ownops restore db latest --to db_check --yes', 'ownops restore --all --dry-run         # after losing a disk: every target, databases first', 'ownops restore --undo db --yes']) +
+      examples(['ownops restore                        # the targets and their newest backups; pick one on a terminal', 'ownops restore db --dry-run', 'ownops restore db --yes', 'ownops restore db --at "2026-06-15 18:00" --yes', 'ownops restore db latest --to db_check --yes', 'ownops restore --all --dry-run         # after losing a disk: every target, databases first', 'ownops restore --undo db --yes', 'ownops restore --all --from offsite --identity ~/ownops-age.key --yes   # a new machine']) +
         '\n' +
         exitStatusHelp([0, 1, 2, 69, 75, 77, 78, 130, 143]) +
         '\n  (1: refused or failed — the message says what state the data is in, and a notification is sent; 2: no target or no --yes without a terminal)',
@@ -210,7 +236,8 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .action(async (target: string | undefined, backup: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, o) => {
         const { runRestore } = await import('./commands/restore.js')
-        return runRestore(ctx, {
+        const run = typeof o.from === 'string' ? async (c: Ctx, opts: Parameters<typeof runRestore>[1]) => (await import('./commands/copy.js')).runRestoreFrom(c, { ...opts, from: o.from as string, identity: o.identity as string[] }) : runRestore
+        return run(ctx, {
           targets: target !== undefined ? [target] : [],
           all: o.all === true,
           backup,
@@ -237,9 +264,14 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .option('--latest', 'only the newest backup of each target (the default)', false)
     .option('--all', 'every backup', false)
     .option('--drill', 'restore the latest backup into a throwaway place and check it', false)
-    .addHelpText('after', examples(['ownops verify', 'ownops verify db --all', 'ownops verify --drill']) + '\n' + exitStatusHelp([0, 1, 2, 69, 78]) + '\n  (1: a backup is damaged or its drill failed; a notification says which)')
+    .option('--from <destination>', 'check the copies at a destination off the box instead: their stored sha256 (or md5, or a download), and restic check')
+    .option('--download', 'with --from: download every checked copy and hash it, whatever hashes the remote offers', false)
+    .addHelpText('after', examples(['ownops verify', 'ownops verify db --all', 'ownops verify --drill', 'ownops verify --from offsite', 'ownops verify db --from usb --all']) + '\n' + exitStatusHelp([0, 1, 2, 69, 75, 78]) + '\n  (1: a backup or copy is damaged or its drill failed; a notification says which)')
     .action(async (target: string | undefined, _opts, cmd: Command) =>
-      run(async (ctx, _args, o) => (await import('./commands/restore.js')).runVerify(ctx, { target, all: o.all === true, drill: o.drill === true }), cmd, []),
+      run(async (ctx, _args, o) =>
+        typeof o.from === 'string'
+          ? (await import('./commands/copy.js')).runVerifyFrom(ctx, { from: o.from, target, all: o.all === true, download: o.download === true })
+          : (await import('./commands/restore.js')).runVerify(ctx, { target, all: o.all === true, drill: o.drill === true }), cmd, []),
     )
 
   const schedule = program

@@ -10,6 +10,8 @@ import type { Logger } from 'pino'
 import type { BackupTarget, Config } from '../config/schema.js'
 import { parseDuration } from '../duration.js'
 import { futureDated, readCatalog, type BackupEntry } from './catalog.js'
+import type { StateStore } from '../sys/state.js'
+import { copyHolds, readCopiesState } from '../copies/state.js'
 import { planRetention } from './retention.js'
 import type { TargetReport } from './run.js'
 
@@ -32,6 +34,8 @@ export interface PruneEnv {
   dryRun: boolean
   timeZone?: string
   now?: Date
+  /** The copy state: the newest backup a destination has not received yet is kept. */
+  state?: StateStore | undefined
 }
 
 /** The median size of the (up to) five backups before the newest one. */
@@ -73,8 +77,14 @@ export async function pruneTarget(name: string, target: BackupTarget, report: Ta
   for (const b of held) result.kept.push({ id: b.manifest.id, reasons: ['pre-restore safety copy'] })
   result.kept.push(...plan.keep.map((k) => ({ id: k.item.manifest.id, reasons: k.reasons })))
   const newest = catalog.backups[0]
+  const copyHeld = env.state !== undefined && Object.keys(env.config.backup.destinations).length > 0 ? copyHolds(env.config, name, catalog.backups, await readCopiesState(env.state)) : new Map<BackupEntry, string[]>()
   for (const entry of plan.remove) {
     if (entry === newest) continue // never, whatever the policy says
+    const dests = copyHeld.get(entry)
+    if (dests !== undefined) {
+      result.kept.push({ id: entry.manifest.id, reasons: [`not yet copied to ${dests.join(', ')}`] })
+      continue
+    }
     result.removed.push(entry.manifest.id)
     result.freed += entry.manifest.size
     if (env.dryRun) {

@@ -35,7 +35,7 @@ export async function runBackupsRule(settings: { partialsAfter: string | number 
   for (const [name, target] of targets) {
     const catalog = await readCatalog(config.backup.dir, name)
     const sizes = new Map(catalog.backups.map((b) => [b.manifest.id, b]))
-    const prune = await pruneTarget(name, target, undefined, { config, log: env.log, dryRun: env.dryRun, now: env.now })
+    const prune = await pruneTarget(name, target, undefined, { config, log: env.log, dryRun: env.dryRun, now: env.now, state: env.state })
     for (const id of prune.removed) {
       const entry = sizes.get(id)
       record(report, { action: 'remove', what: `${name}/${entry?.manifest.file ?? id}`, reason: `not kept by ${prune.policy}`, bytes: entry?.manifest.size ?? 0 })

@@ -29,6 +29,8 @@ export interface BackupRunReport {
   ok: boolean
   runId: string
   targets: Array<TargetReport & { prune?: PruneReport }>
+  /** Copies off the box made after this run. */
+  copies?: import('../copies/copy.js').DestinationReport[]
 }
 
 export function selectTargets(config: Config, names: string[], unscheduled = false): Array<[string, BackupTarget]> {
@@ -97,7 +99,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
     if (report.stderr !== undefined) report.stderr = clean(report.stderr)
     if (report.ok) {
       log.info({ target: name, size: report.size, durationMs: report.durationMs, warnings: report.warnings.length }, `backup of ${name} done: ${formatBytes(report.size ?? 0)} in ${formatDuration(report.durationMs)}`)
-      const pruned = await pruneTarget(name, target, report, { config, log, dryRun: false, now: ctx.clock() })
+      const pruned = await pruneTarget(name, target, report, { config, log, dryRun: false, now: ctx.clock(), state: ctx.stateStore() })
       report.prune = pruned
       if (pruned.sizeDrop !== undefined) report.warnings.push(pruned.sizeDrop)
       if (pruned.futureDated !== undefined) report.warnings.push(pruned.futureDated)
@@ -106,10 +108,14 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   }
 
   const ok = reports.every((r) => r.ok)
+  // Copies off the box: destinations without a schedule of their own take what succeeded.
+  const copy = Object.keys(config.backup.destinations).length > 0 ? await import('./copy.js') : undefined
+  const copies = copy ? await copy.copyAfterBackup(ctx, config, reports.filter((r) => r.ok).map((r) => r.target)) : []
+  const copiesOk = copies.every((c) => c.ok)
   await writeMetrics(ctx, config, reports)
   await notifyResult(ctx, reports, ok)
-  const result: BackupRunReport = { ok, runId, targets: reports }
-  return { exitCode: ok ? ExitCode.ok : ExitCode.failed, report: result, text: renderRun(reports) }
+  const result: BackupRunReport = { ok: ok && copiesOk, runId, targets: reports, ...(copies.length > 0 ? { copies } : {}) }
+  return { exitCode: ok && copiesOk ? ExitCode.ok : ExitCode.failed, report: result, text: renderRun(reports) + (copy && copies.length > 0 ? copy.renderCopies(copies) : '') }
 }
 
 function renderRun(reports: BackupRunReport['targets']): string {
@@ -201,10 +207,14 @@ export async function runBackups(ctx: Ctx, target: string | undefined): Promise<
   for (const name of names) catalogs.push(await readCatalog(config.backup.dir, name))
   const now = ctx.clock().getTime()
   const rows: string[][] = []
+  const copies = Object.keys(config.backup.destinations).length > 0 ? await import('../copies/state.js') : undefined
+  const copyState = copies ? await copies.readCopiesState(ctx.stateStore()) : undefined
+  const notes = new Map<string, string>()
   for (const c of catalogs) {
+    if (copies && copyState) for (const [id, note] of copies.copyNotes(config, c.target, c.backups, copyState)) notes.set(`${c.target}/${id}`, note)
     for (const b of c.backups) {
       const ahead = b.time.getTime() > now + FUTURE_SLACK_MS
-      const note = [ahead ? 'dated in the future: retention is suspended' : '', b.tags.includes('pre-restore') ? 'pre-restore safety copy (not a scheduled backup)' : '', b.manifest.warnings.length > 0 ? `${b.manifest.warnings.length} warning(s)` : ''].filter(Boolean).join('; ')
+      const note = [ahead ? 'dated in the future: retention is suspended' : '', b.tags.includes('pre-restore') ? 'pre-restore safety copy (not a scheduled backup)' : '', b.manifest.warnings.length > 0 ? `${b.manifest.warnings.length} warning(s)` : '', notes.get(`${c.target}/${b.manifest.id}`) ?? ''].filter(Boolean).join('; ')
       rows.push([c.target, b.manifest.id, b.manifest.time.replace(/\.\d{3}Z$/, 'Z'), ahead ? 'in the future' : formatDuration(Math.max(0, now - b.time.getTime())), formatBytes(b.manifest.size), b.manifest.sha256.slice(0, 12), note])
     }
     for (const o of c.oddities) rows.push([c.target, '-', '-', '-', '-', '-', `${o.kind}: ${o.message} (${o.path})`])
@@ -212,7 +222,7 @@ export async function runBackups(ctx: Ctx, target: string | undefined): Promise<
   }
   const report = {
     dir: config.backup.dir,
-    targets: catalogs.map((c) => ({ target: c.target, dir: c.dir, backups: c.backups.map((b) => ({ ...b.manifest, path: b.path, ...(b.tags.includes('pre-restore') ? { safetyCopy: true } : {}) })), oddities: c.oddities })),
+    targets: catalogs.map((c) => ({ target: c.target, dir: c.dir, backups: c.backups.map((b) => ({ ...b.manifest, path: b.path, ...(b.tags.includes('pre-restore') ? { safetyCopy: true } : {}), ...(notes.has(`${c.target}/${b.manifest.id}`) ? { copies: notes.get(`${c.target}/${b.manifest.id}`) } : {}) })), oddities: c.oddities })),
   }
   return { exitCode: ExitCode.ok, report, text: `${renderTable(['TARGET', 'ID', 'TIME (UTC)', 'AGE', 'SIZE', 'SHA256', 'NOTE'], rows)}\n` }
 }

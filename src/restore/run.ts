@@ -44,6 +44,8 @@ export interface RestoreOptions {
   /** false: refuse, naming them, when containers or processes use the data, instead of stopping them. */
   stop: boolean
   allowOutsideLinks: boolean
+  /** Read the backups from this catalog instead of backup.dir (copies fetched from a destination off the box). */
+  backupDir?: string | undefined
 }
 
 /** Asks a yes/no question on the terminal (the command module supplies it). */
@@ -126,7 +128,7 @@ async function planTarget(ctx: Ctx, config: Config, name: string, opts: RestoreO
   const target = config.backup.targets[name] as BackupTarget
   const log = ctx.log.child({ cmd: 'restore', target: name })
   const env: RestoreEnv = { target: name, log, signal: ctx.signal, docker: () => ctx.docker(), env: ctx.env, stamp, allowOutsideLinks: opts.allowOutsideLinks }
-  const catalog = await readCatalog(config.backup.dir, name)
+  const catalog = await readCatalog(opts.backupDir ?? config.backup.dir, name)
   // 1. Verify before touching anything.
   const { entry, skipped } = await chooseBackup(ctx, name, catalog.backups, opts)
   const restorer = await pluginFor(target).restorer(target, env)
