@@ -280,8 +280,9 @@ cmd_status() {
 # the MariaDB server run the same way, the sqlite3 / zstd command-line tools, and openssl
 # (certificates for the HTTPS checks' tests), systemd's offline tools (systemd-analyze, systemctl
 # --root, the environment.d generator that parses env files like EnvironmentFile=), cron's
-# crontab command (the user-crontab tests) and prometheus for promtool (the textfile tests).
-readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus)
+# crontab command (the user-crontab tests), prometheus for promtool (the textfile tests), and
+# rclone, restic and age (copies off the box, to loopback servers: rclone serve sftp/restic).
+readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus rclone restic age)
 
 cmd_install() {
   local -a missing=()

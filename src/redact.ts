@@ -19,7 +19,7 @@ export function isSecretName(name: string): boolean {
 }
 
 /** Keys whose string values are secrets wherever they appear in the config. */
-const SECRET_KEY = /(pass(word|wd)?|secret|token|api[-_]?key|credential|webhook|dsn|^url$|urls$|^key$|^authorization$|^cookie$)/i
+const SECRET_KEY = /(pass(word|wd)?|secret|token|api[-_]?key|credential|webhook|dsn|^url$|urls$|^key$|^authorization$|^cookie$|^env$)/i
 
 /**
  * Config values whose key says "secret" but which are addresses people need to read: a

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path'
 import { checkConfig } from '../config/load.js'
 import { formatProblem } from '../config/problems.js'
 import type { CommandResult, Ctx } from '../context.js'
+import type { Config } from '../config/schema.js'
 import { ExitCode, isOwnopsError } from '../errors.js'
 import { createDocker, dockerEndpoint, pingDocker } from '../sys/docker.js'
 import { lockDirProblem } from '../sys/lock.js'
@@ -48,8 +49,20 @@ const OPTIONAL_TOOLS: ReadonlyArray<[string, string]> = [
   ['flock', 'generated cron.d entries'],
   ['systemd-run', 'restart --detach'],
   ['journalctl', 'log tails in failure notices'],
-  ['rclone', 'copying backups off the box'],
+  ['rclone', 'rclone destinations (copies off the box)'],
+  ['restic', 'restic destinations (copies off the box)'],
+  ['age', 'copies encrypted to age recipients'],
 ]
+
+/** The tools the configured destinations need, with the destination that needs each. */
+function toolsForDestinations(config: Config): Map<string, string> {
+  const needed = new Map<string, string>()
+  for (const [name, d] of Object.entries(config.backup.destinations)) {
+    if (d.type !== 'path') needed.set(d.type, `destination ${name}`)
+    if (d.type !== 'restic' && d.age !== undefined) needed.set('age', `destination ${name}`)
+  }
+  return needed
+}
 
 const failurePriority = [ExitCode.config, ExitCode.unavailable, ExitCode.noperm, ExitCode.failed] as const
 
@@ -73,8 +86,14 @@ export async function runDoctor(ctx: Ctx): Promise<CommandResult> {
   checks.push(await checkNodeOnPath('node for units', SYSTEMD_PATH, config?.schedule.bin, ctx))
   checks.push(await checkNodeOnPath('node for cron', CRON_PATH, config?.schedule.bin, ctx))
   checks.push(...(await checkInstalledRuntime()))
+  const needed = config !== undefined ? toolsForDestinations(config) : new Map<string, string>()
   for (const [tool, usedFor] of OPTIONAL_TOOLS) {
     const path = which(tool, ctx.env)
+    const neededBy = needed.get(tool)
+    if (path === undefined && neededBy !== undefined) {
+      checks.push({ name: `tool ${tool}`, status: 'fail', detail: `not found, and ${neededBy} needs it`, hint: `apt-get install ${tool}`, exitCode: ExitCode.unavailable, data: { found: false } })
+      continue
+    }
     checks.push({ name: `tool ${tool}`, status: 'info', detail: path ?? `not found (optional: ${usedFor})`, data: { found: path !== undefined } })
   }
   const failed = checks.filter((c) => c.status === 'fail')

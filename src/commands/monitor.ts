@@ -18,6 +18,7 @@ import { metricRows, renderPrometheus, renderReport, summarize, type MetricRow, 
 import { emptyState, validateState, type MonitorState } from '../monitor/state.js'
 import { makeEvent } from '../notify/send.js'
 import { writeFileAtomic } from '../sys/atomic.js'
+import { watchedDestinations } from '../copies/units.js'
 import { createDocker, pingDocker } from '../sys/docker.js'
 import { abandonedLock, currentLockHolder, HostLock } from '../sys/lock.js'
 import { flagLeftStopped } from '../monitor/left-stopped.js'
@@ -69,7 +70,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     env: ctx.env,
     signal: ctx.signal,
     engineTimeoutMs: parseDuration(monitor.timeout) ?? 10_000,
-    paths: { backupDir: config.backup.dir, backupTargets: Object.keys(config.backup.targets), stateDir: ctx.stateStore().dir },
+    paths: { backupDir: config.backup.dir, backupTargets: Object.keys(config.backup.targets), stateDir: ctx.stateStore().dir, destinations: watchedDestinations(config, now) },
     connectDocker: async () => {
       // An unusable DOCKER_HOST is the engine row's failure, not the whole run's.
       const endpoint = ctx.dockerEndpoint()

@@ -13,6 +13,7 @@ import { monitorRules } from '../monitor/rules.js'
 import { cleanupRules } from '../cleanup/rules.js'
 import { pluginFor } from '../targets/index.js'
 import { didYouMean } from '../text.js'
+import { destinationRules } from '../copies/rules.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -57,6 +58,7 @@ export function checkRules(config: Config): Problem[] {
       hint: names.length > 0 ? `configured services: ${names.join(', ')}` : 'add the service under restart.services',
     })
   }
+  problems.push(...destinationRules(config))
   for (const [name, svc] of Object.entries(config.restart.services)) {
     const at = ['restart', 'services', name]
     if ((svc.announce === 'tellraw' || svc.announce === 'say') && svc.rcon === undefined) {

@@ -71,6 +71,8 @@ export interface MonitorPaths {
   /** Configured backup target names. */
   backupTargets: string[]
   stateDir: string
+  /** Destinations off the box: their targets and how old their newest copy may be. */
+  destinations?: Array<{ name: string; targets: string[]; maxAgeMs: number }>
 }
 
 /** Partial rows a kind returns; the cycle fills in check, kind and id. */

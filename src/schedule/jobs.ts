@@ -13,6 +13,7 @@ import { didYouMean } from '../text.js'
 import { ROOT_LOCK_DIR } from '../sys/paths.js'
 import { CronError, isDailyOrRarer, isValidTimeZone, checkTimeZone, parseCron, type ParsedCron } from './cron.js'
 import { isTmpPath, jobNeeds, type PathNeed } from './needs.js'
+import { copyJobs } from '../copies/units.js'
 
 /** Where the units expect the config when no --config is passed. */
 export const DEFAULT_CONFIG_FILE = '/etc/ownops/ownops.yml'
@@ -25,10 +26,10 @@ export const DEFAULT_BIN = '/usr/local/bin/ownops'
 export const DEFAULT_JOB_TIMEOUT = '1h'
 
 /** ownops subcommands a job may run. */
-export const OWNOPS_COMMANDS = ['backup', 'backups', 'restore', 'verify', 'monitor', 'restart', 'notify', 'cleanup', 'doctor', 'config', 'lock', 'schedule'] as const
+export const OWNOPS_COMMANDS = ['backup', 'backups', 'copy', 'restore', 'verify', 'monitor', 'restart', 'notify', 'cleanup', 'doctor', 'config', 'lock', 'schedule'] as const
 
 /** Commands whose jobs run at low CPU and I/O priority. */
-const LOW_PRIORITY = new Set(['backup', 'verify', 'cleanup'])
+const LOW_PRIORITY = new Set(['backup', 'copy', 'verify', 'cleanup'])
 
 interface JobDefaults {
   command: string[]
@@ -196,6 +197,9 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
       scheduleKey: ['backup', 'targets', target, 'schedule'],
       enabled: true,
     })
+  }
+  for (const job of copyJobs(config)) {
+    defaults.set(job.name, { defaults: job, scheduleKey: job.scheduleKey, enabled: true })
   }
 
   const jobs: ScheduledJob[] = []

@@ -8,12 +8,15 @@
  * - cleanup: the roots of files rules, the directories of logs rules, SQLite files of sql
  *   rules, and (backups rule) the data restores replaced, which lies beside the live data;
  * - monitor: SQLite files it checks, the Prometheus textfile;
- * - backup: the Prometheus textfile.
+ * - backup: the Prometheus textfile;
+ * - backup and copy: the local paths of destinations off the box and rclone's config directory
+ *   (copies/units.ts).
  * The backup, state and lock directories are every job's (writablePaths in jobs.ts).
  */
 import { dirname, isAbsolute, posix } from 'node:path'
 import { globBase } from '../cleanup/roots.js'
 import type { Config } from '../config/schema.js'
+import { copyNeeds } from '../copies/units.js'
 
 export interface PathNeed {
   /** Absolute path that must be writable. */
@@ -73,6 +76,9 @@ export function jobNeeds(config: Config, args: readonly string[]): PathNeed[] {
     default:
       break
   }
+  if (command === 'copy') needs.push(backupDir)
+  // Copies off the box (backup, copy): local destinations, rclone's config directory.
+  needs.push(...copyNeeds(config, args))
   return dedupe(needs.filter((n) => isAbsolute(n.path)))
 }
 

@@ -74,7 +74,7 @@ export interface S3Peer {
 /** s3rver on 127.0.0.1 with one bucket. */
 export async function startS3(directory: string, bucket: string): Promise<S3Peer> {
   mkdirSync(directory, { recursive: true })
-  const { default: S3rver } = (await import('s3rver')) as unknown as { default: new (o: Record<string, unknown>) => { run(): Promise<AddressInfo>; close(): Promise<void> } }
+  const { default: S3rver } = await import('s3rver')
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: bucket }] })
   const { port } = await server.run()
   return { port, directory, stop: () => server.close() }

@@ -58,7 +58,7 @@ describe('config validate: schedule problems with file, line, key and a hint', (
       'ownops.yml:3 backup.targets.db.schedule: day-of-month "31" never occurs in month "4" (check the day and the month: April, June, September and November have 30 days, February 29)',
       'ownops.yml:5 schedule.bin: "ownops" is not an absolute path (units and cron run without your PATH and working directory, e.g. /usr/local/bin/ownops)',
       'ownops.yml:6 schedule.timezone: unknown time zone "Europe/Berln" (did you mean "Europe/Berlin"?) (use an IANA name such as UTC, Europe/Berlin or America/New_York (timedatectl list-timezones))',
-      'ownops.yml:9 schedule.jobs.nightly.command: "backpu" is not an ownops command (did you mean "backup"?) (one of backup, backups, restore, verify, monitor, restart, notify, cleanup, doctor, config, lock, schedule)',
+      'ownops.yml:9 schedule.jobs.nightly.command: "backpu" is not an ownops command (did you mean "backup"?) (one of backup, backups, copy, restore, verify, monitor, restart, notify, cleanup, doctor, config, lock, schedule)',
       'ownops.yml:10 schedule.jobs.nightly.schedule: day-of-month "30" never occurs in month "2" (check the day and the month: April, June, September and November have 30 days, February 29)',
       'ownops.yml:11 schedule.jobs.report.command: job "report" needs a command (the ownops arguments, e.g. command: [restart, app, --safe])',
       'ownops.yml:14 schedule.jobs.self.command: "ownops" is not an ownops command (leave out "ownops": write the arguments only, e.g. [backup, db])',

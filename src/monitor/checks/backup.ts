@@ -5,7 +5,9 @@
  * silently lost its data); pre-restore safety copies do not count. Leftover partial files
  * of killed runs are a warning, and so is a backup dated in the future (the clock was
  * wrong; it stops retention). Reads the
- * manifests in backup.dir; a target without any valid backup is critical.
+ * manifests in backup.dir; a target without any valid backup is critical. Destinations off the
+ * box are watched from the copy state: the newest copy of each target there must be younger
+ * than the destination's maxAge (critical), and a failed last copy run is a warning.
  */
 import { z } from 'zod'
 import { duration } from '../../config/fields.js'
@@ -13,6 +15,8 @@ import { futureDated, readCatalog } from '../../backup/catalog.js'
 import { sizeDropWarning } from '../../backup/prune.js'
 import { formatBytes } from '../../backup/run.js'
 import { formatDuration, parseDuration } from '../../duration.js'
+import { StateStore } from '../../sys/state.js'
+import { readCopiesState } from '../../copies/state.js'
 import { commonFields } from '../spec.js'
 import type { CheckKind, Finding } from '../types.js'
 
@@ -23,6 +27,7 @@ export const schema = z.strictObject({
   maxAge: duration.default('26h').meta({ description: 'Critical when the newest valid backup is older than this (default 26h: a daily backup plus slack).' }),
   warnAge: duration.optional().meta({ description: 'Warning when the newest valid backup is older than this.' }),
   sizeDrop: z.number().min(0).max(1).default(0.5).meta({ description: 'Warning when the newest backup is smaller than this fraction of the median of the previous five (0 turns it off).' }),
+  destinations: z.array(z.string()).optional().meta({ description: 'Destinations off the box to watch (default: all in backup.destinations): the newest copy of each target there is younger than the destination\'s maxAge.' }),
 })
 export type BackupSpec = z.output<typeof schema>
 
@@ -67,6 +72,29 @@ export const backup: CheckKind<BackupSpec> = {
         findings.push({ ...base, status: 'warning', value, threshold, metrics, message: `${target}: ${stale.length} partial file(s) of an interrupted backup in ${catalog.dir}` })
       } else {
         findings.push({ ...base, status: 'ok', value, threshold, metrics, message: `${target}: newest backup ${formatDuration(ageMs)} old` })
+      }
+    }
+    const watched = (ctx.paths.destinations ?? []).filter((d) => spec.destinations === undefined || spec.destinations.includes(d.name))
+    if (watched.length > 0) {
+      const state = await readCopiesState(new StateStore(ctx.paths.stateDir, ctx.log))
+      for (const dest of watched) {
+        const s = state.destinations[dest.name]
+        const failed = s?.lastOk === false ? `; the last copy run failed: ${s.error ?? 'see ownops backups --from ' + dest.name}` : ''
+        for (const target of dest.targets.filter((t) => targets.includes(t))) {
+          const subject = `${target}@${dest.name}`
+          const threshold = `crit ${formatDuration(dest.maxAgeMs)}`
+          const newest = s?.targets[target]?.newest
+          if (newest === undefined) {
+            findings.push({ subject, status: 'critical', value: 'no copy', threshold, message: `${target}: no copy at ${dest.name} yet${failed}` })
+            continue
+          }
+          const ageMs = Math.max(0, ctx.now.getTime() - Date.parse(newest.time))
+          const value = `newest copy ${formatDuration(ageMs)} old`
+          const metrics = { age_seconds: Math.round(ageMs / 1000) }
+          if (ageMs > dest.maxAgeMs) findings.push({ subject, status: 'critical', value, threshold, metrics, message: `${target}: the newest copy at ${dest.name} is ${formatDuration(ageMs)} old (more than ${formatDuration(dest.maxAgeMs)})${failed}` })
+          else if (failed !== '') findings.push({ subject, status: 'warning', value, threshold, metrics, message: `${target}@${dest.name}${failed}` })
+          else findings.push({ subject, status: 'ok', value, threshold, metrics, message: `${target}: newest copy at ${dest.name} ${formatDuration(ageMs)} old` })
+        }
       }
     }
     return findings
