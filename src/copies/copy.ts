@@ -44,6 +44,7 @@ export interface TargetCopyReport {
   /** Copies the destination holds after the run. */
   holds: number
   error?: string
+  hint?: string
 }
 
 export interface DestinationReport {
@@ -122,7 +123,7 @@ export async function copyToDestination(name: string, env: CopyEnv, only?: reado
     if (failed) {
       const first = report.targets.find((t) => t.error !== undefined)
       report.error = `${first?.target ?? ''}: ${first?.error ?? 'failed'}`
-      report.hint = 'the local backups are kept; the next run copies what is missing'
+      report.hint = first?.hint ?? 'the local backups are kept; the next run copies what is missing'
     }
   } catch (error) {
     if (env.signal.aborted) {
@@ -190,6 +191,7 @@ async function copyTarget(d: Destination, name: string, target: string, present:
         const retryable = !(error instanceof OwnopsError && (error.exitCode === ExitCode.unavailable || error.exitCode === ExitCode.config || error.exitCode === ExitCode.usage))
         if (attempt >= attempts || !retryable) {
           report.error = message
+          if (error instanceof OwnopsError && error.hint) report.hint = error.hint
           log.error({ target, backup: entry.manifest.id }, `copy of ${entry.manifest.id} to ${name} failed: ${message}`)
           holds.sort((a, b) => b.time.getTime() - a.time.getTime())
           report.holds = holds.length

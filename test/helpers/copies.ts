@@ -46,7 +46,7 @@ export async function rcloneServe(kind: 'sftp' | 'restic', dir: string, home: st
     child.stderr?.setEncoding('utf8')
     child.stderr?.on('data', (chunk: string) => {
       text += chunk
-      const m = /(?:listening on|Serving restic REST API on http:\/\/)127\.0\.0\.1:(\d+)/.exec(text)
+      const m = /(?:listening on |Serving restic REST API on http:\/\/)127\.0\.0\.1:(\d+)/.exec(text)
       if (m) {
         clearTimeout(timer)
         resolve(Number(m[1]))

@@ -16,7 +16,7 @@ import { partialName } from '../../backup/artifact.js'
 import type { BackupEntry } from '../../backup/catalog.js'
 import { ExitCode, OwnopsError } from '../../errors.js'
 import { processAlive } from '../../sys/host.js'
-import { runTool, startTool, stderrTail, type ToolResult } from '../../sys/tool.js'
+import { runTool, startTool, type ToolResult } from '../../sys/tool.js'
 import { joinRemote, listingFromFiles, storedName, type ListedFile } from '../layout.js'
 import { ageStage, HashingPass, type AgeSettings } from '../streams.js'
 import type { Destination, DestinationEnv, RemoteCopy, RemoteListing, RemoteManifest, RemoteOddity, StoredObject, VerifyOutcome } from '../types.js'
@@ -297,14 +297,23 @@ class RcloneDestination implements Destination {
 /** An rclone failure, with what the remote said and a hint for the common causes. */
 export function rcloneError(name: string, remote: string, what: string, r: ToolResult): OwnopsError {
   if (r.timedOut || r.aborted) return new OwnopsError(`destination ${name}: rclone ${what}: ${r.timedOut ? 'timed out' : 'interrupted'}`, { exitCode: ExitCode.failed, hint: 'the next run retries' })
-  const tail = stderrTail(r.stderr) || `exit ${String(r.exitCode)}`
+  const tail = rcloneMessage(r.stderr) || `exit ${String(r.exitCode)}`
   let hint = `rclone lsd ${remote.includes(':') ? remote.slice(0, remote.indexOf(':') + 1) : remote} checks the remote by hand; the next run retries`
   if (/SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|Forbidden|\b40[13]\b|unable to authenticate|auth(entication)? fail|permission denied|invalid_grant|couldn't connect SSH|handshake failed/i.test(r.stderr)) {
     hint = `the remote refused the credentials: check the remote in rclone.conf (rclone config reconnect / rclone lsd ${remote.slice(0, remote.indexOf(':') + 1)})`
-  } else if (/no space left|quota|insufficient storage|507|storage full|EntityTooLarge/i.test(r.stderr)) {
+  } else if (/no space left|too big for remaining disk space|quota|insufficient storage|507|storage full|EntityTooLarge/i.test(r.stderr)) {
     hint = 'the destination is full: free space there or tighten its keep:; the next run copies what is missing'
   } else if (/connection refused|no such host|timeout|i\/o timeout|connection reset|EOF/i.test(r.stderr)) {
     hint = 'the remote could not be reached or dropped the connection; the next run retries'
   }
   return new OwnopsError(`destination ${name}: rclone ${what} failed: ${tail}`, { exitCode: ExitCode.failed, hint })
+}
+
+/** rclone's last distinct error lines, without their log prefixes (date, time, level). */
+export function rcloneMessage(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d (?:[A-Z]+ ?: )?/, '').trim())
+    .filter((l) => l !== '' && !/^Attempt \d+\/\d+ failed/.test(l))
+  return [...new Set(lines)].slice(-2).join(' / ')
 }
