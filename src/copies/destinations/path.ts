@@ -189,9 +189,7 @@ export async function fetchStored(copy: RemoteCopy, dir: string, identities: rea
   const manifest = copy.manifest
   const stored = copy.stored
   if (manifest === undefined || stored === undefined) throw new OwnopsError(`copy ${copy.id}: no manifest`, { exitCode: ExitCode.failed })
-  if (stored.encryption === 'age' && identities.length === 0) {
-    throw new OwnopsError(`${copy.id} is encrypted with age`, { exitCode: ExitCode.usage, hint: 'give the private key it was encrypted to: --identity FILE (age-keygen output, or an SSH private key)' })
-  }
+  needIdentity(copy, identities)
   await mkdir(dir, { recursive: true, mode: ARTIFACT_DIR_MODE })
   const partial = join(dir, partialName(manifest.file))
   const handle = await open(partial, 'w', ARTIFACT_FILE_MODE)
@@ -235,6 +233,13 @@ async function writeAll(handle: import('node:fs/promises').FileHandle, buffer: B
   while (offset < buffer.length) {
     const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset)
     offset += bytesWritten
+  }
+}
+
+/** An age-encrypted copy cannot be fetched without a private key: say so before anything is downloaded. */
+export function needIdentity(copy: RemoteCopy, identities: readonly string[]): void {
+  if (copy.stored?.encryption === 'age' && identities.length === 0) {
+    throw new OwnopsError(`${copy.id} is encrypted with age`, { exitCode: ExitCode.usage, hint: 'give the private key it was encrypted to: --identity FILE (age-keygen output, or an SSH private key)' })
   }
 }
 

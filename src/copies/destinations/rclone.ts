@@ -20,7 +20,7 @@ import { runTool, startTool, type ToolResult } from '../../sys/tool.js'
 import { joinRemote, listingFromFiles, storedName, type ListedFile } from '../layout.js'
 import { ageStage, HashingPass, type AgeSettings } from '../streams.js'
 import type { Destination, DestinationEnv, RemoteCopy, RemoteListing, RemoteManifest, RemoteOddity, StoredObject, VerifyOutcome } from '../types.js'
-import { compareStored, discard, fetchStored, piped } from './path.js'
+import { compareStored, discard, fetchStored, needIdentity, piped } from './path.js'
 
 type RcloneConfig = Extract<DestinationEnv['config'], { type: 'rclone' }>
 
@@ -273,6 +273,7 @@ class RcloneDestination implements Destination {
   }
 
   async fetch(copy: RemoteCopy, dir: string, identities: readonly string[]): Promise<Manifest> {
+    needIdentity(copy, identities)
     const cat = startTool(this.args('cat', copy.location), { log: this.env.log, env: this.env.env, signal: this.env.signal, pipeStdout: true })
     try {
       const manifest = await fetchStored(copy, dir, identities, this.env, () => cat.child.stdout as import('node:stream').Readable)
@@ -282,7 +283,8 @@ class RcloneDestination implements Destination {
     } catch (error) {
       cat.kill()
       const r = await cat.result
-      if (!r.ok && !r.aborted) throw this.fail(`downloading ${copy.location}`, r)
+      // The download's own failure explains a short stream better than what came of it.
+      if (!r.ok && r.exitCode !== null && r.exitCode !== 0) throw this.fail(`downloading ${copy.location}`, r)
       throw error
     }
   }
