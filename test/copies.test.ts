@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, tempDir, testEnv } from './helpers/cli.js'
@@ -196,4 +196,73 @@ notify:
       expect(text).not.toContain(CRYPT_PW)
     }
   }, 60_000)
+})
+
+describe('a destination that is behind: local retention keeps what it lacks, monitor says so', () => {
+  let work: { dir: string; cleanup: () => void }
+  let now = new Date(Date.UTC(2026, 10, 20, 3, 0, 0))
+  const cli = (args: string[]) => runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, clock: () => now })
+  const writeConfig = (keep: string) =>
+    writeFileSync(
+      join(work.dir, 'ownops.yml'),
+      `backup:
+  dir: ${join(work.dir, 'backups')}
+  keep: ${keep}
+  targets:
+    files: { type: directory, path: ${join(work.dir, 'data')}, compression: gzip }
+  destinations:
+    usb: { type: path, path: ${join(work.dir, 'usb')}, retries: 0, schedule: "0 5 * * *" }
+monitor:
+  builtins: false
+  checks:
+    copies: { kind: backup, maxAge: 30d }
+`,
+    )
+
+  beforeAll(() => {
+    work = tempDir()
+    mkdirSync(join(work.dir, 'data'))
+    writeFileSync(join(work.dir, 'data', 'a.txt'), 'a\n')
+    writeConfig('{ last: 5 }')
+  })
+  afterAll(() => work?.cleanup())
+
+  it('keeps the newest backup the destination has not received, names it in backups, and monitor warns then alerts', async () => {
+    const first = JSON.parse((await cli(['backup'])).stdout) as { targets: Array<{ file: string }> }
+    now = new Date(Date.UTC(2026, 10, 21, 3, 0, 0))
+    const second = JSON.parse((await cli(['backup'])).stdout) as { targets: Array<{ file: string }> }
+    const older = first.targets[0]!.file.split('/').pop()!
+    const olderId = older.replace(/\.tar\.gz$/, '')
+    // The upload of the older backup fails (its partial file's name is taken): the newer one arrives.
+    mkdirSync(join(work.dir, 'usb', 'files', `.${older}.${process.pid}.partial`), { recursive: true })
+    const copy = await cli(['copy', '--to', 'usb'])
+    expect(copy.code, copy.stdout).toBe(1)
+    const d = (JSON.parse(copy.stdout) as CopyReport).destinations[0]!
+    expect(d.targets[0]!.uploaded.map((u) => u.id)).toEqual([second.targets[0]!.file.split('/').pop()!.replace(/\.tar\.gz$/, '')])
+
+    // keep: last 1 would remove the older backup; it is the newest one usb lacks, so it stays.
+    writeConfig('{ last: 1 }')
+    const cleanup = await cli(['cleanup', 'backups'])
+    expect(cleanup.code, cleanup.stdout).toBe(0)
+    expect(existsSync(first.targets[0]!.file)).toBe(true)
+    const kept = (JSON.parse(cleanup.stdout) as { rules: Array<{ kept?: Array<{ id: string; reasons: string[] }> }> }).rules[0]!.kept!
+    expect(kept.find((k) => k.id === olderId)?.reasons).toEqual(['not yet copied to usb'])
+    const listed = JSON.parse((await cli(['backups'])).stdout) as { targets: Array<{ backups: Array<{ id: string; copies?: string }> }> }
+    expect(listed.targets[0]!.backups.map((b) => b.copies)).toEqual(['at usb', 'not yet at usb (kept until copied)'])
+
+    now = new Date(Date.UTC(2026, 10, 21, 6, 0, 0))
+    const warn = JSON.parse((await cli(['monitor', 'copies'])).stdout) as { checks: Array<{ subject?: string; status: string; message: string }> }
+    expect(warn.checks.find((c) => c.subject === 'files@usb')).toMatchObject({ status: 'warning', message: expect.stringMatching(/the last copy run failed: files: .*EEXIST|the last copy run failed: files: .*exists/) })
+    now = new Date(Date.UTC(2026, 10, 23, 6, 0, 0))
+    const crit = JSON.parse((await cli(['monitor', 'copies'])).stdout) as { checks: Array<{ subject?: string; status: string; message: string }> }
+    expect(crit.checks.find((c) => c.subject === 'files@usb')).toMatchObject({ status: 'critical', message: expect.stringMatching(/the newest copy at usb is 2d3h old \(more than 1d2h\)/) })
+
+    // Once it has arrived, retention may remove it.
+    rmSync(join(work.dir, 'usb', 'files', `.${older}.${process.pid}.partial`), { recursive: true })
+    writeConfig('{ last: 5 }')
+    expect((await cli(['copy', '--to', 'usb'])).code).toBe(0)
+    writeConfig('{ last: 1 }')
+    expect((await cli(['cleanup', 'backups'])).code).toBe(0)
+    expect(existsSync(first.targets[0]!.file)).toBe(false)
+  }, 120_000)
 })
