@@ -170,6 +170,7 @@ class RcloneDestination implements Destination {
     const partial = this.path(m.target, partialName(file))
     const final = this.path(m.target, file)
     let stored: StoredObject
+    let transferChecked = false
     try {
       if (this.age) {
         const plain = new HashingPass()
@@ -193,23 +194,21 @@ class RcloneDestination implements Destination {
         const o = out.result()
         stored = { file, size: o.size, sha256: o.sha256, ...(o.md5 ? { md5: o.md5 } : {}), encryption: 'age', recipients: [...this.age.recipients] }
       } else {
-        const needMd5 = !this.features.hashes.includes('sha256') && this.features.hashes.includes('md5')
-        let md5: string | undefined
-        if (needMd5) {
-          // The remote can only compare md5: take it from the same bytes whose sha256 matches the manifest.
-          const h = new HashingPass({ md5: true })
-          await pipeline(createReadStream(entry.path, { highWaterMark: 1 << 20 }), h, discard(), { signal: this.env.signal })
-          const got = h.result()
-          if (got.sha256 !== m.sha256 || got.size !== m.size) {
-            throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, { exitCode: ExitCode.failed, hint: `ownops verify ${m.target} --all` })
-          }
-          md5 = got.md5
+        // rclone reads the file (and checks the transfer with a hash both sides have); the same
+        // bytes are hashed here meanwhile, and their sha256 must be the manifest's.
+        const h = new HashingPass()
+        const hashing = pipeline(createReadStream(entry.path, { highWaterMark: 1 << 20 }), h, discard(), { signal: this.env.signal }).then(() => h.result())
+        const [r, got] = await Promise.all([this.run(['copyto', entry.path, partial]), hashing])
+        if (got.sha256 !== m.sha256 || got.size !== m.size) {
+          throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, { exitCode: ExitCode.failed, hint: `ownops verify ${m.target} --all` })
         }
-        const r = await this.run(['copyto', entry.path, partial])
         if (!r.ok) throw this.fail('uploading', r)
+        // Where the backend keeps only an md5 (S3, B2 …), record it: verify --from compares it later.
+        const md5 = !this.features.slowHash && !this.features.hashes.includes('sha256') && this.features.hashes.includes('md5') ? await this.remoteHash('md5', partial) : undefined
         stored = { file, size: m.size, sha256: m.sha256, ...(md5 ? { md5 } : {}), encryption: 'none' }
+        transferChecked = this.features.hashes.length > 0 && !this.config.flags.includes('--ignore-checksum')
       }
-      const check = await this.checkStored(partial, stored)
+      const check = await this.checkStored(partial, stored, { transferChecked })
       if (!check.ok) throw new OwnopsError(`destination ${this.env.name}: the uploaded copy of ${m.id} does not match: ${check.problem ?? ''}`, { exitCode: ExitCode.failed, hint: 'the next run uploads it again' })
       const moved = await this.run(['moveto', partial, final])
       if (!moved.ok) throw this.fail('renaming the upload', moved)
@@ -229,19 +228,35 @@ class RcloneDestination implements Destination {
     return { target: m.target, id: m.id, time: entry.time, tags: entry.tags, size: m.size, sha256: m.sha256, manifest: m, stored: remote.copy, location: final, manifestLocation: manifestFinal }
   }
 
-  /** The stored bytes at `path` against their record: the backend's sha256, else md5, else a download. */
-  private async checkStored(path: string, stored: StoredObject, download = false): Promise<VerifyOutcome> {
-    const type = download ? undefined : this.features.hashes.includes('sha256') ? 'sha256' : this.features.hashes.includes('md5') && stored.md5 !== undefined ? 'md5' : undefined
-    if (type !== undefined) {
-      const r = await this.run(['hashsum', type, path])
-      if (!r.ok) throw this.fail(`reading the ${type} of ${path}`, r)
-      const got = r.stdout.trim().split(/\s+/)[0]?.toLowerCase() ?? ''
-      if (/^[0-9a-f]{32,64}$/.test(got)) {
-        const want = type === 'sha256' ? stored.sha256 : (stored.md5 ?? '')
-        if (got !== want) return { ok: false, checks: [`remote ${type}`], problem: `${type} of the stored copy ${got.slice(0, 12)}… differs from the recorded ${want.slice(0, 12)}… (the copy is damaged or was changed)` }
-        return { ok: true, checks: [`remote ${type}`] }
+  /** The hash the backend has for an object, or undefined (e.g. a streamed multipart upload). */
+  private async remoteHash(type: string, path: string): Promise<string | undefined> {
+    const r = await this.run(['hashsum', type, path])
+    if (!r.ok) throw this.fail(`reading the ${type} of ${path}`, r)
+    const got = r.stdout.trim().split(/\s+/)[0]?.toLowerCase() ?? ''
+    return /^[0-9a-f]{32,64}$/.test(got) ? got : undefined
+  }
+
+  /**
+   * The stored bytes at `path` against their record: the sha256 or md5 the backend keeps; on
+   * backends that compute hashes by reading the file (a local path, SFTP), right after an
+   * upload, the check rclone made of the transfer itself; else md5 or sha256 computed there;
+   * else a download.
+   */
+  private async checkStored(path: string, stored: StoredObject, options: { download?: boolean; transferChecked?: boolean } = {}): Promise<VerifyOutcome> {
+    const { hashes, slowHash } = this.features
+    if (options.download !== true) {
+      const cheap = !slowHash ? (hashes.includes('sha256') ? 'sha256' : hashes.includes('md5') && stored.md5 !== undefined ? 'md5' : undefined) : undefined
+      if (cheap === undefined && options.transferChecked === true) return { ok: true, checks: ['rclone transfer hash'] }
+      const type = cheap ?? (hashes.includes('md5') && stored.md5 !== undefined ? 'md5' : hashes.includes('sha256') ? 'sha256' : undefined)
+      if (type !== undefined) {
+        const got = await this.remoteHash(type, path)
+        if (got !== undefined) {
+          const want = type === 'sha256' ? stored.sha256 : (stored.md5 ?? '')
+          if (got !== want) return { ok: false, checks: [`remote ${type}`], problem: `${type} of the stored copy ${got.slice(0, 12)}… differs from the recorded ${want.slice(0, 12)}… (the copy is damaged or was changed)` }
+          return { ok: true, checks: [`remote ${type}`] }
+        }
+        // The backend has no hash for this object (e.g. a streamed multipart upload): download it.
       }
-      // The backend has no hash for this object (e.g. a streamed multipart upload): download it.
     }
     const hash = new HashingPass()
     const cat = startTool(this.args('cat', path), { log: this.env.log, env: this.env.env, signal: this.env.signal, pipeStdout: true })
@@ -291,7 +306,7 @@ class RcloneDestination implements Destination {
 
   async verify(copy: RemoteCopy, options: { download: boolean }): Promise<VerifyOutcome> {
     if (copy.stored === undefined) return { ok: false, checks: [], problem: 'no record of the stored bytes' }
-    return this.checkStored(copy.location, copy.stored, options.download)
+    return this.checkStored(copy.location, copy.stored, { download: options.download })
   }
 
 }
