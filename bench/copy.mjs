@@ -115,5 +115,5 @@ console.table([
   { what: 'rclone copy', 'wall s': (rcloneMs / 1000).toFixed(2), 'MiB/s': mibs(rcloneMs) },
   { what: 'ownops copy', 'wall s': (ownMs / 1000).toFixed(2), 'MiB/s': mibs(ownMs) },
 ])
-console.log(`${sizeText} to ${s3 ? 's3rver on 127.0.0.1' : local ? 'a local rclone remote' : 'rclone serve sftp on 127.0.0.1'}, median of ${runs}: ownops overhead ${overhead.toFixed(1)} % (target ≤ ${maxOverhead} %; ownops also checks the sha256 on the remote, renames, and writes the manifest)`)
+console.log(`${sizeText} to ${s3 ? "s3rver on 127.0.0.1" : local ? "a local rclone remote" : "rclone serve sftp on 127.0.0.1"}, median of ${runs}: ownops overhead ${overhead.toFixed(1)} % (${maxOverhead > 0 ? `target ≤ ${maxOverhead} %` : "smoke run, no target"}; ownops also checks the sha256 on the remote, renames, and writes the manifest)`)
 if (maxOverhead > 0 && overhead > maxOverhead) process.exitCode = 1
