@@ -61,7 +61,7 @@ schedule:
     expect(backup).not.toContain('/mnt/usb')
     expect(files.get('ownops-copy-usb.timer')).toContain('OnCalendar=*-*-01 05:00:00')
     expect(files.has('ownops-copy-offsite.timer')).toBe(false)
-    expect(renderCronD(plan).content).toMatch(/^0 5 1 \* \* root flock -n \/run\/lock\/ownops-copy-usb\.cron\.lock timeout 7800 \S+ copy --to usb/m)
+    expect(renderCronD(plan).content).toMatch(/^0 5 1 \* \* root .*flock -n \S+copy-usb\.cron\.lock timeout 7800 \S+ copy --to usb/m)
 
     const dir = join(work.dir, 'units')
     mkdirSync(dir)
