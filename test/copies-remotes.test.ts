@@ -4,7 +4,7 @@
  * TCP proxy that can refuse or drop connections mid-upload; wrong credentials; a full
  * destination and an unmounted disk (a tmpfs in a mount namespace of its own).
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -204,6 +204,37 @@ notify:
     expect(d.code, d.stdout).toBe(0)
     expect(d.stdout).toMatch(/downloaded/)
   }, 180_000)
+
+  it('SIGTERM during an upload: exit 143, no copy that looks complete, and the next run copies it', async () => {
+    day = 3
+    sftpProxy.refuse = true
+    const made = await cli(['backup'])
+    sftpProxy.refuse = false
+    const id = (JSON.parse(made.stdout) as { targets: Array<{ id: string }> }).targets[0]!.id
+    sftpProxy.stallAfter = 256 * 1024
+    const child = spawn(process.execPath, [BIN, '--json', '-c', join(work.dir, 'ownops.yml'), 'copy', '--to', 'sftp'], { env: testEnv(work.dir, { RESTIC_PW, REST_PASS }), cwd: work.dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString()
+        if (stderr.includes(`copying ${id} to sftp`)) resolve()
+      })
+    })
+    child.kill('SIGTERM')
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    sftpProxy.stallAfter = undefined
+    expect(code, stderr).toBe(143)
+    const l = await listFrom('sftp')
+    expect(l.copies.map((c) => c.id)).not.toContain(id)
+    const onServer = existsSync(join(work.dir, 'sftp-root', 'backups', 'files')) ? readdirSync(join(work.dir, 'sftp-root', 'backups', 'files')) : []
+    expect(onServer.filter((f) => f.startsWith(id))).toEqual([])
+    const state = JSON.parse(readFileSync(join(work.dir, 'state', 'copies.json'), 'utf8')) as { destinations: Record<string, { lastOk: boolean; error?: string }> }
+    expect(state.destinations.sftp).toMatchObject({ lastOk: false, error: 'interrupted' })
+    const again = await cli(['copy', '--to', 'sftp'])
+    expect(again.code, again.stdout).toBe(0)
+    expect((await listFrom('sftp')).copies.map((c) => c.id)).toContain(id)
+    expect((await listFrom('sftp')).oddities).toEqual([])
+  }, 120_000)
 })
 
 /** Runs the built CLI inside a mount namespace of its own, with a tmpfs mounted at `at` first. */

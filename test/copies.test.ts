@@ -208,6 +208,7 @@ describe('a destination that is behind: local retention keeps what it lacks, mon
       `backup:
   dir: ${join(work.dir, 'backups')}
   keep: ${keep}
+  prometheus: ${join(work.dir, 'metrics', 'ownops_backup.prom')}
   targets:
     files: { type: directory, path: ${join(work.dir, 'data')}, compression: gzip }
   destinations:
@@ -239,6 +240,10 @@ monitor:
     expect(copy.code, copy.stdout).toBe(1)
     const d = (JSON.parse(copy.stdout) as CopyReport).destinations[0]!
     expect(d.targets[0]!.uploaded.map((u) => u.id)).toEqual([second.targets[0]!.file.split('/').pop()!.replace(/\.tar\.gz$/, '')])
+    const metrics = readFileSync(join(work.dir, 'metrics', 'ownops_copy.prom'), 'utf8')
+    expect(metrics).toContain('ownops_copy_last_run_success{destination="usb"} 0')
+    expect(metrics).toContain(`ownops_copy_newest_backup_timestamp_seconds{destination="usb",target="files"} ${Date.UTC(2026, 10, 21, 3) / 1000}`)
+    expect(statSync(join(work.dir, 'metrics', 'ownops_copy.prom')).mode & 0o777).toBe(0o644)
 
     // keep: last 1 would remove the older backup; it is the newest one usb lacks, so it stays.
     writeConfig('{ last: 1 }')

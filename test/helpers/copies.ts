@@ -86,13 +86,15 @@ export interface Proxy {
   dropAfter: number | undefined
   /** Refuse connections outright. */
   refuse: boolean
+  /** Bytes from client to server after which what it sends is swallowed, the connection kept open: an upload hangs. */
+  stallAfter: number | undefined
   close(): Promise<void>
 }
 
 /** A TCP proxy on 127.0.0.1 in front of `target`, which can drop connections mid-upload. */
 export async function startProxy(target: number): Promise<Proxy> {
   const sockets = new Set<Socket>()
-  const proxy: Proxy = { port: 0, dropAfter: undefined, refuse: false, close: async () => undefined }
+  const proxy: Proxy = { port: 0, dropAfter: undefined, refuse: false, stallAfter: undefined, close: async () => undefined }
   const server: Server = createServer((client) => {
     sockets.add(client)
     client.on('close', () => sockets.delete(client))
@@ -104,6 +106,7 @@ export async function startProxy(target: number): Promise<Proxy> {
     const limit = proxy.dropAfter
     client.on('data', (chunk: Buffer) => {
       sent += chunk.length
+      if (proxy.stallAfter !== undefined && sent > proxy.stallAfter) return
       if (limit !== undefined && sent > limit) {
         client.destroy()
         upstream.destroy()
