@@ -4,7 +4,7 @@
  * network), checked by systemd itself (systemd-analyze verify and security --offline).
  */
 import { execFile } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config/load.js'
@@ -72,5 +72,24 @@ schedule:
     const security = await run('systemd-analyze', ['security', '--offline=yes', '--no-pager', join(dir, 'ownops-copy-gdrive.service')])
     const score = Number(/Overall exposure level for \S+: (\d+\.\d+)/.exec(security.stdout)?.[1])
     expect(score, security.stdout).toBeLessThanOrEqual(3.5)
+  })
+})
+
+describe('doctor and destinations', () => {
+  it('names a tool a destination needs and that is missing as a failure (69), and the others as optional', async () => {
+    const { runCli, testEnv } = await import('./helpers/cli.js')
+    const work = tempDir()
+    try {
+      writeFileSync(join(work.dir, 'ownops.yml'), 'backup:\n  targets:\n    db: { type: postgres, container: db }\n  destinations:\n    offsite: { type: restic, repository: /srv/restic, password: x }\n')
+      // A PATH with node only: no restic, rclone or age.
+      mkdirSync(join(work.dir, 'bin'))
+      symlinkSync(process.execPath, join(work.dir, 'bin', 'node'))
+      const r = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'doctor'], { env: testEnv(work.dir, { PATH: join(work.dir, 'bin'), DOCKER_HOST: 'unix:///nonexistent.sock' }), cwd: work.dir })
+      const checks = (JSON.parse(r.stdout) as { checks: Array<{ name: string; status: string; detail: string; exitCode?: number }> }).checks
+      expect(checks.find((c) => c.name === 'tool restic')).toMatchObject({ status: 'fail', detail: 'not found, and destination offsite needs it', exitCode: 69 })
+      expect(checks.find((c) => c.name === 'tool rclone')).toMatchObject({ status: 'info' })
+    } finally {
+      work.cleanup()
+    }
   })
 })

@@ -139,6 +139,9 @@ export async function copyToDestination(name: string, env: CopyEnv, only?: reado
     clearTimeout(timer)
     report.durationMs = Math.round(performance.now() - t0)
   }
+  // What the remote said may quote a URL or a key: it goes into notifications and state masked.
+  if (report.error !== undefined) report.error = env.redact(report.error)
+  for (const t of report.targets) if (t.error !== undefined) t.error = env.redact(t.error)
   if (!env.dryRun) await recordRun(env, name, next, report)
   return report
 }
