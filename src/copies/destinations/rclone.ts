@@ -1,10 +1,12 @@
 /**
  * `type: rclone` — any rclone remote (Google Drive, S3 and compatibles, B2, SFTP, WebDAV, a
  * local path, `crypt` over any of them) through the `rclone` binary and the user's
- * rclone.conf. An upload goes to `.<file>.<pid>.partial`, is checked against its hash on the
- * remote (sha256 where the backend has it, else md5, else a download), renamed, and then
- * its manifest is written the same way. With `age` the bytes are encrypted before they
- * leave the box (piped: age | rclone rcat).
+ * rclone.conf. An upload goes to `.<file>.<pid>.partial` and is checked, renamed, and then
+ * its manifest is written the same way. A plain upload is `rclone copyto`: the file's sha256
+ * is checked against the manifest while rclone reads it, and rclone checks the transfer with
+ * a hash both sides have. With `age` the bytes are encrypted before they leave the box (age |
+ * rclone rcat) and the ciphertext is checked against the remote's sha256 or md5 of it, or by
+ * downloading it where the backend has no hash (crypt).
  */
 import { createReadStream } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -208,7 +210,8 @@ class RcloneDestination implements Destination {
         stored = { file, size: m.size, sha256: m.sha256, ...(md5 ? { md5 } : {}), encryption: 'none' }
         transferChecked = this.features.hashes.length > 0 && !this.config.flags.includes('--ignore-checksum')
       }
-      const check = await this.checkStored(partial, stored, { transferChecked })
+      // rclone compared the transfer with a hash both sides have; otherwise (age, crypt) the stored bytes are checked here.
+      const check = transferChecked ? { ok: true, checks: ['rclone transfer hash'] } : await this.checkStored(partial, stored)
       if (!check.ok) throw new OwnopsError(`destination ${this.env.name}: the uploaded copy of ${m.id} does not match: ${check.problem ?? ''}`, { exitCode: ExitCode.failed, hint: 'the next run uploads it again' })
       const moved = await this.run(['moveto', partial, final])
       if (!moved.ok) throw this.fail('renaming the upload', moved)
@@ -237,16 +240,13 @@ class RcloneDestination implements Destination {
   }
 
   /**
-   * The stored bytes at `path` against their record: the sha256 or md5 the backend keeps; on
-   * backends that compute hashes by reading the file (a local path, SFTP), right after an
-   * upload, the check rclone made of the transfer itself; else md5 or sha256 computed there;
-   * else a download.
+   * The stored bytes at `path` against their record: the sha256 or md5 the backend keeps, else
+   * one it computes by reading the file (a local path, SFTP), else a download.
    */
-  private async checkStored(path: string, stored: StoredObject, options: { download?: boolean; transferChecked?: boolean } = {}): Promise<VerifyOutcome> {
+  private async checkStored(path: string, stored: StoredObject, options: { download?: boolean } = {}): Promise<VerifyOutcome> {
     const { hashes, slowHash } = this.features
     if (options.download !== true) {
       const cheap = !slowHash ? (hashes.includes('sha256') ? 'sha256' : hashes.includes('md5') && stored.md5 !== undefined ? 'md5' : undefined) : undefined
-      if (cheap === undefined && options.transferChecked === true) return { ok: true, checks: ['rclone transfer hash'] }
       const type = cheap ?? (hashes.includes('md5') && stored.md5 !== undefined ? 'md5' : hashes.includes('sha256') ? 'sha256' : undefined)
       if (type !== undefined) {
         const got = await this.remoteHash(type, path)
