@@ -101,20 +101,27 @@ describeDocker('disaster drill: back up, copy off, lose the box, restore on a ne
     rmSync(join(work.dir, 'state'), { recursive: true, force: true })
     fresh = await startPostgres({ name: uniqueName('drill-new') })
     const newFiles = join(work.dir, 'new-box', 'files')
+    mkdirSync(join(work.dir, 'new-box'))
     writeFileSync(join(work.dir, 'ownops.yml'), config(fresh.container, newFiles))
 
     const listed = JSON.parse((await cli(['backups', '--from', 'offsite'])).stdout) as { copies: Array<{ target: string }> }
     expect(listed.copies.map((c) => c.target).sort()).toEqual(['db', 'files'])
 
-    const db = await cli(['restore', 'db', 'latest', '--from', 'offsite', '--yes'])
-    expect(db.code, db.stdout + db.stderr).toBe(0)
+    // Every target from the age-encrypted SFTP copies, databases first: refused without the key.
+    const noKey = await cli(['restore', '--all', '--from', 'cloud', '--yes'])
+    expect(noKey.code, noKey.stdout).toBe(2)
+    const plan = await cli(['restore', '--all', '--from', 'cloud', '--dry-run'])
+    expect(plan.code, plan.stdout).toBe(0)
+    expect((JSON.parse(plan.stdout) as { targets: Array<{ target: string }> }).targets.map((t) => t.target)).toEqual(['db', 'files'])
+    const all = await cli(['restore', '--all', '--from', 'cloud', '--identity', key.identity, '--yes'])
+    expect(all.code, all.stdout + all.stderr).toBe(0)
     expect(await sql(fresh, checksum)).toBe(wantDb)
     expect(await sql(fresh, "select string_agg(enumlabel, ',' order by enumsortorder) from pg_enum")).toBe(wantEnum)
-
-    const noKey = await cli(['restore', 'files', 'latest', '--from', 'cloud', '--yes'])
-    expect(noKey.code, noKey.stdout).toBe(2)
-    const files = await cli(['restore', 'files', 'latest', '--from', 'cloud', '--identity', key.identity, '--yes'])
-    expect(files.code, files.stdout + files.stderr).toBe(0)
     expect(tree(newFiles)).toEqual(wantFiles)
+
+    // And the restic copy of the database, side by side.
+    const side = await cli(['restore', 'db', 'latest', '--from', 'offsite', '--to', 'shop_offsite', '--yes'])
+    expect(side.code, side.stdout + side.stderr).toBe(0)
+    expect((await execOk(fresh.container, [...PSQL, '-d', 'shop_offsite', '-c', checksum])).trim()).toBe(wantDb)
   }, 300_000)
 })
