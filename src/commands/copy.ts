@@ -177,9 +177,10 @@ export async function runBackupsFrom(ctx: Ctx, from: string, target: string | un
       rows.push([t, c.id, c.time.toISOString().replace(/\.\d{3}Z$/, 'Z'), formatDuration(Math.max(0, now - c.time.getTime())), formatBytes(c.size), c.sha256.slice(0, 12), c.stored?.encryption === 'age' ? 'age' : ''])
     }
     const catalog = await readCatalog(config.backup.dir, t)
-    for (const b of planUploads(catalog.backups, listing.copies.filter((x) => x.target === t), destinationPolicy(config, dest, t))) {
+    for (const [i, b] of planUploads(catalog.backups, listing.copies.filter((x) => x.target === t), destinationPolicy(config, dest, t)).entries()) {
       pending.push({ target: t, id: b.manifest.id, time: b.manifest.time, size: b.manifest.size })
-      rows.push([t, b.manifest.id, b.manifest.time.replace(/\.\d{3}Z$/, 'Z'), formatDuration(Math.max(0, now - b.time.getTime())), formatBytes(b.manifest.size), b.manifest.sha256.slice(0, 12), 'not copied yet (here only; kept locally until copied)'])
+      // The newest one is kept on the box until it is copied (local retention passes it over).
+      rows.push([t, b.manifest.id, b.manifest.time.replace(/\.\d{3}Z$/, 'Z'), formatDuration(Math.max(0, now - b.time.getTime())), formatBytes(b.manifest.size), b.manifest.sha256.slice(0, 12), i === 0 ? 'not copied yet (only on the box, kept there until copied)' : 'not copied yet (only on the box)'])
     }
     for (const o of oddities.filter((x) => x.target === t)) rows.push([t, '-', '-', '-', '-', '-', `${o.kind}: ${o.message} (${o.path})`])
   }

@@ -210,8 +210,11 @@ class RcloneDestination implements Destination {
         stored = { file, size: m.size, sha256: m.sha256, ...(md5 ? { md5 } : {}), encryption: 'none' }
         transferChecked = this.features.hashes.length > 0 && !this.config.flags.includes('--ignore-checksum')
       }
-      // rclone compared the transfer with a hash both sides have; otherwise (age, crypt) the stored bytes are checked here.
-      const check = transferChecked ? { ok: true, checks: ['rclone transfer hash'] } : await this.checkStored(partial, stored)
+      // The manifest's sha256 against the remote where the backend keeps sha256s (Drive …). Else a
+      // plain upload stands on rclone's check of the transfer (md5 on S3, a read on local and
+      // SFTP remotes), and the stored bytes of an age upload are checked here.
+      const storedSha256 = !this.features.slowHash && this.features.hashes.includes('sha256')
+      const check = transferChecked && !storedSha256 ? { ok: true, checks: ['rclone transfer hash'] } : await this.checkStored(partial, stored)
       if (!check.ok) throw new OwnopsError(`destination ${this.env.name}: the uploaded copy of ${m.id} does not match: ${check.problem ?? ''}`, { exitCode: ExitCode.failed, hint: 'the next run uploads it again' })
       const moved = await this.run(['moveto', partial, final])
       if (!moved.ok) throw this.fail('renaming the upload', moved)
