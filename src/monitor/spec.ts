@@ -12,6 +12,7 @@ export const recoverSchema = z
     action: z.enum(['restart', 'exec']).default('restart').meta({ description: 'restart: restart the container through the Docker API; exec: run `command`.' }),
     container: z.string().optional().meta({ description: 'The container to restart (default: the container the check watches; required for other kinds).' }),
     command: argv.optional().meta({ description: 'action exec: the command to run, e.g. ["systemctl", "restart", "jobs"].' }),
+    on: z.enum(['critical', 'warning']).default('critical').meta({ description: 'Act only when the check is down (critical, the default), or on warnings too (warning: a slow answer restarts the service).' }),
     after: z.number().int().min(1).default(1).meta({ description: 'Failed runs in a row before acting.' }),
     maxAttempts: z.number().int().min(1).max(100).default(3).meta({ description: 'Attempts allowed within `within`; then one "gave up" alert, and no more action until the check is healthy again.' }),
     within: duration.default('1h').meta({ description: 'The window attempts are counted in.' }),

@@ -10,6 +10,8 @@
  * - One recovery notice after `successesBeforeRecovery` good runs in a row (and, with a
  *   flap window, once the window has calmed down), for alerted checks and for checks an
  *   action was taken on.
+ * - Recovery acts on a check that is down (critical), never on a warning unless
+ *   `recover.on: warning` says so: a slow answer is no reason to restart a service.
  * - Recovery: after `recover.after` failed runs, an action (restart or exec), then
  *   failures are ignored for `grace`; at most `maxAttempts` within `within`; then one
  *   `recreate` if configured; then one "gave up" alert and no more actions until the
@@ -25,6 +27,8 @@ const HISTORY_LENGTH = 64
 
 export interface RecoverPolicy {
   action: 'restart' | 'exec'
+  /** Which failures recovery acts on: only a check that is down (critical), or warnings too. */
+  on?: 'critical' | 'warning' | undefined
   after: number
   maxAttempts: number
   withinMs: number
@@ -180,7 +184,8 @@ export function evaluate(prev: CheckState | undefined, observed: Observed, polic
     }
 
     const recover = policy.recover
-    if (recover !== undefined && options.canRecover !== false && state.failures >= recover.after && state.recovery?.gaveUp !== true) {
+    const actsOn = level === 'critical' || recover?.on === 'warning'
+    if (recover !== undefined && actsOn && options.canRecover !== false && state.failures >= recover.after && state.recovery?.gaveUp !== true) {
       const recovery: RecoveryState = state.recovery ?? { attempts: [] }
       const windowStart = now.getTime() - recover.withinMs
       recovery.attempts = recovery.attempts.filter((t) => ms(t) > windowStart)
