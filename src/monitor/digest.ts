@@ -63,8 +63,13 @@ export function rollUps(observations: readonly Observation[], dependsOn: (check:
   return parents
 }
 
+/** The message, after what the check is for when it says: "Minecraft server process: pgrep exited 1". */
+export function said(t: Pick<Transition, 'message' | 'what'>): string {
+  return t.what ? `${t.what}: ${t.message}` : t.message
+}
+
 function line(t: Transition): string {
-  return `${LABEL[t.type](t).padEnd(10)} ${t.id} — ${t.message}`
+  return `${LABEL[t.type](t).padEnd(10)} ${t.id} — ${said(t)}`
 }
 
 export function buildDigest(transitions: readonly Transition[], parents: ReadonlyMap<string, string>, host: string): Digest | undefined {
@@ -89,7 +94,7 @@ export function buildDigest(transitions: readonly Transition[], parents: Readonl
   const lines: string[] = []
   for (const t of top) {
     lines.push(line(t))
-    for (const child of childrenOf.get(t.id) ?? []) lines.push(`           ↳ also failing, probably because of ${t.id}: ${child.id} — ${child.message}`)
+    for (const child of childrenOf.get(t.id) ?? []) lines.push(`           ↳ also failing, probably because of ${t.id}: ${child.id} — ${said(child)}`)
   }
 
   const problems = transitions.filter((t) => isProblem(t) || t.type === 'gave-up')
@@ -99,7 +104,7 @@ export function buildDigest(transitions: readonly Transition[], parents: Readonl
   if (transitions.length === 1) {
     const t = transitions[0] as Transition
     const head = t.type === 'recover' || t.type === 'gone' ? 'resolved' : t.type === 'action' ? 'action' : t.type === 'gave-up' ? 'gave up' : t.type === 'remind' ? `still ${t.level}` : t.level
-    title = `${t.id} ${head}: ${t.message}`
+    title = `${t.id} ${head}: ${said(t)}`
   } else {
     const topProblems = problems.filter((t) => !parents.has(t.id) || !problemIds.has(parents.get(t.id) as string))
     const parts = [

@@ -122,7 +122,7 @@ export async function runRecoveries(input: RecoveriesInput, ctx: Omit<RecoverCon
     ;(outcome.ok ? log.warn.bind(log) : log.error.bind(log))({ row: observation.id, step: plan.step, attempt: plan.attempt }, outcome.detail)
     const applied = applyRecovery(input.states[observation.id] as CheckState, plan, outcome, check.policy, input.now)
     input.states[observation.id] = applied.state
-    transitions.push(...applied.transitions)
+    transitions.push(...(check.spec.description ? applied.transitions.map((t) => ({ ...t, what: check.spec.description })) : applied.transitions))
     const row = input.rows.find((r) => r.id === observation.id)
     if (row !== undefined) row.alerting = applied.state.alert !== undefined
   }

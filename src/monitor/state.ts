@@ -85,6 +85,8 @@ export interface Transition {
   /** For recoveries: the level of the alert they resolve (recovery notices go where the alert went). */
   resolves?: FailureLevel
   message: string
+  /** What the check is for (its `description:`), said before the message in alerts. */
+  what?: string
   /** When the failure began (alerts, reminders, recoveries). */
   since?: string
   action?: { step: RecoveryStep; attempt: number; of: number; ok: boolean }
