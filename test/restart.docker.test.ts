@@ -221,12 +221,47 @@ describeDocker('restart: a Minecraft server', () => {
     expect((JSON.parse(after.stdout) as { pending: unknown[] }).pending).toEqual([])
   }, 90_000)
 
-  it('a wrong RCON password: the announcement fails loudly in the log, the restart still happens', async () => {
+  it('a wrong RCON password: the restart still happens, and its notice says (warning) that nobody was warned and the save failed', async () => {
     writeFileSync(join(dir, 'wrong.yml'), readFileSync(join(dir, 'ownops.yml'), 'utf8').replace(password, 'not-the-password'))
-    const r = await runCli(['--json', '-c', join(dir, 'wrong.yml'), 'restart', 'mc', '--safe'], { env: testEnv(dir), cwd: dir })
+    const r = await runCli(['--json', '-c', join(dir, 'wrong.yml'), 'restart', 'mc', '--safe', '--in', '2s'], { env: testEnv(dir), cwd: dir })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/wrong password/)
     expect(events()).toEqual(['SIGTERM', 'START', 'READY'])
+    const report = JSON.parse(r.stdout) as { problems: string[] }
+    expect(report.problems).toEqual([
+      expect.stringMatching(/^players were not warned 2 of 2 times during the countdown \(2 seconds before: .*wrong password/),
+      expect.stringMatching(/^players were not warned: .*wrong password/),
+      expect.stringMatching(/^the save before the stop failed \(.*wrong password.*\); the server saved only on its own stop$/),
+    ])
+    const done = notices().at(-1)
+    expect(done).toMatchObject({ level: 'warning', title: 'mc restarted, with 3 problems' })
+    expect(done?.body).toMatch(/What went wrong:\n- players were not warned 2 of 2 times[\s\S]*\n- the save before the stop failed/)
+    expect(JSON.stringify(notices())).not.toContain('not-the-password')
+  }, 90_000)
+
+  it('hooks: before and after run with the service, trigger, reason and outcome in their environment; a failed after hook is in the notice and exit 1; a failed before hook stops nothing', async () => {
+    const out = join(dir, 'hooks.log')
+    writeFileSync(out, '')
+    const hook = (phase: string, code: number) => `["sh", "-c", "echo ${phase} $OWNOPS_HOOK $OWNOPS_SERVICE $OWNOPS_CONTAINER $OWNOPS_TRIGGER [$OWNOPS_REASON] $OWNOPS_OUTCOME >> ${out}; echo tunnel refused >&2; exit ${code}"]`
+    const base = readFileSync(join(dir, 'ownops.yml'), 'utf8')
+    writeFileSync(join(dir, 'hooks.yml'), `${base}\n      hooks: { before: ${hook('B', 0)}, after: ${hook('A', 3)} }\n`)
+    const r = await runCli(['--json', '-c', join(dir, 'hooks.yml'), 'restart', 'mc', '--reason', 'update'], { env: testEnv(dir), cwd: dir })
+    expect(r.code, r.stderr).toBe(1)
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual([`B before mc ${mc.name} restart [update]`, `A after mc ${mc.name} restart [update] healthy`])
+    expect(events()).toEqual(['SIGTERM', 'START', 'READY'])
+    expect((JSON.parse(r.stdout) as { problems: string[] }).problems).toEqual([expect.stringMatching(/^the after hook sh -c .* failed: exited 3: tunnel refused$/)])
+    expect(notices().at(-1)).toMatchObject({ level: 'warning', title: 'mc restarted, with 1 problem' })
+
+    writeFileSync(out, '')
+    writeFileSync(join(state, 'events.log'), '')
+    peer.requests.length = 0
+    writeFileSync(join(dir, 'hooks.yml'), `${base}\n      hooks: { before: ${hook('B', 2)}, after: ${hook('A', 0)} }\n`)
+    const refused = await runCli(['-c', join(dir, 'hooks.yml'), 'restart', 'mc'], { env: testEnv(dir), cwd: dir })
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/restart of mc not done: the before hook .* failed: exited 2: tunnel refused/)
+    expect(events().filter(Boolean)).toEqual([]) // nothing stopped
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual([`B before mc ${mc.name} restart [] `.trimEnd()])
+    expect(notices().at(-1)).toMatchObject({ level: 'error', title: 'restart of mc not done' })
   }, 90_000)
 })
 

@@ -45,6 +45,14 @@ export const restartServiceSchema = z
         onTimeout: z.enum(['restart', 'give-up']).default('restart').meta({ description: 'When players are still online after maxWait: restart anyway (after the usual warning) or give up.' }),
       })
       .prefault({}),
+    hooks: z
+      .strictObject({
+        before: argv.optional().meta({ description: 'Run on the host before the stop (after any countdown), e.g. ["/srv/mc/tunnel.sh", "down"]. Its failure stops the restart: nothing is stopped, and the failure is notified.' }),
+        after: argv.optional().meta({ description: 'Run on the host after the restart, healthy or not, e.g. ["/srv/mc/dns-register.sh"]. Its failure is in the notice (warning) and the exit status (1).' }),
+        timeout: duration.default('5m').meta({ description: 'Time limit of each hook.' }),
+      })
+      .optional()
+      .meta({ description: 'Commands around a restart, with OWNOPS_SERVICE, OWNOPS_CONTAINER, OWNOPS_HOOK (before/after), OWNOPS_TRIGGER (restart/monitor), OWNOPS_REASON and, after, OWNOPS_OUTCOME (healthy/unhealthy) and OWNOPS_DOWNTIME_SECONDS in the environment.' }),
     messages: z
       .strictObject({
         warn: z.string().default('Server restart in {left}{reason}').meta({ description: '{left} (5 minutes), {reason} (": text" or empty), {time} (04:00).' }),
