@@ -14,6 +14,7 @@ import { judge } from '../monitor/judge.js'
 import { quietPeriods } from '../monitor/maintenance.js'
 import { ENGINE_CHECK, planChecks, policyOf, type PlannedCheck } from '../monitor/plan.js'
 import { runRecoveries } from '../monitor/recover.js'
+import { explainStops } from '../monitor/stopped.js'
 import { metricRows, renderPrometheus, renderReport, summarize, type MetricRow, type MonitorReport } from '../monitor/report.js'
 import { emptyState, validateState, type MonitorState } from '../monitor/state.js'
 import { makeEvent } from '../notify/send.js'
@@ -85,6 +86,8 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   cycle.observations = cycle.observations.map((o) => ({ ...o, value: clean(o.value), message: clean(o.message), ...(o.threshold === undefined ? {} : { threshold: clean(o.threshold) }) }))
 
   const byName = new Map(all.map((c) => [c.name, c]))
+  // A service check failing because a person stopped its container is not a crash.
+  await explainStops(cycle.observations, byName, config.restart.services, { docker: async () => createDocker(ctx.dockerEndpoint()), now, log, signal: ctx.signal })
   const { states, rows, transitions, recoveries, quietIds } = judge({
     observations: cycle.observations,
     completed: cycle.completed,
@@ -95,7 +98,18 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     now,
   })
   transitions.push(
-    ...(await runRecoveries({ recoveries, states, rows, now }, { log, env: ctx.env, signal: ctx.signal, docker: async () => createDocker(ctx.dockerEndpoint()), dryRun: opts.dryRun })),
+    ...(await runRecoveries(
+      { recoveries, states, rows, now },
+      {
+        log,
+        env: ctx.env,
+        signal: ctx.signal,
+        docker: async () => createDocker(ctx.dockerEndpoint()),
+        dryRun: opts.dryRun,
+        services: config.restart.services,
+        lock: async (container) => void (await ctx.lock('monitor recovery', [container])),
+      },
+    )),
   )
 
   const host = config.hostname ?? (await import('node:os')).hostname()

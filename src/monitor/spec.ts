@@ -19,6 +19,9 @@ export const recoverSchema = z
     grace: duration.default('2m').meta({ description: 'Failures in this time after an attempt are ignored (the service is starting).' }),
     recreate: argv.optional().meta({ description: 'Escalation when the attempts are spent: one run of this command before giving up, e.g. ["docker", "compose", "-f", "/srv/app/compose.yml", "up", "-d", "--force-recreate", "app"].' }),
     timeout: duration.default('2m').meta({ description: 'Time limit of one restart, command or recreate.' }),
+    service: z.string().optional().meta({ description: 'The restart.services entry that restarts it (default: the one whose container is the container restarted). A service with an entry is restarted the safe way: players told, saved, stopped gracefully, waited for until healthy.' }),
+    safe: z.boolean().default(true).meta({ description: 'For a service in restart.services: tell the players and save before the stop (false: only the graceful stop and the health wait).' }),
+    ifEmpty: duration.optional().meta({ description: 'For a service that counts players (RCON or Server List Ping): wait across runs, at most this long, for the server to be empty before restarting it; the players read once that a restart is pending. E.g. 15m.' }),
     alwaysRun: z.boolean().default(false).meta({ description: 'Start the container even when an administrator stopped it (by default a stopped container is left alone).' }),
   })
   .meta({ description: 'Auto-recovery: restart → recreate (optional) → alert a human. Every action is notified.' })

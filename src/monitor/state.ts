@@ -52,6 +52,8 @@ export interface RecoveryState {
   graceUntil?: string
   /** The budget is spent: no more actions until the check has been healthy again. */
   gaveUp?: boolean
+  /** Since when a restart has waited for the players to leave (recover.ifEmpty). */
+  waitingSince?: string
 }
 
 export interface CheckState {
@@ -222,6 +224,7 @@ export function evaluate(prev: CheckState | undefined, observed: Observed, polic
     delete state.failingSince
     if (state.recovery !== undefined) {
       delete state.recovery.gaveUp
+      delete state.recovery.waitingSince
       if (state.recovery.attempts.length === 0 && state.recovery.recreatedAt === undefined) delete state.recovery
     }
   }
@@ -235,12 +238,20 @@ export interface RecoveryOutcome {
   detail: string
   /** Nothing was done (an administrator stopped the container; dry run): no attempt counted. */
   skipped?: boolean
+  /** Nothing was done yet: the restart waits for the players to leave (notified once, when the wait begins). */
+  waiting?: boolean
 }
 
 /** Records an attempt (or a skipped one) in the state, and the notice that goes with it. */
 export function applyRecovery(state: CheckState, plan: RecoveryPlan, outcome: RecoveryOutcome, policy: Policy, now: Date): { state: CheckState; transitions: Transition[] } {
+  if (outcome.waiting && policy.recover !== undefined) {
+    const first = state.recovery?.waitingSince === undefined
+    const recovery: RecoveryState = { attempts: [], ...state.recovery, waitingSince: state.recovery?.waitingSince ?? iso(now) }
+    return { state: { ...state, recovery, acted: true }, transitions: first ? [{ type: 'action', id: plan.id, level: 'warning', message: outcome.detail, action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: true } }] : [] }
+  }
   if (outcome.skipped || policy.recover === undefined) return { state, transitions: [] }
   const recovery: RecoveryState = state.recovery ? { ...state.recovery, attempts: [...state.recovery.attempts] } : { attempts: [] }
+  delete recovery.waitingSince
   if (plan.step === 'recreate') recovery.recreatedAt = iso(now)
   else recovery.attempts.push(iso(now))
   recovery.graceUntil = iso(new Date(now.getTime() + policy.recover.graceMs))

@@ -81,9 +81,11 @@ export interface ContainerEvent {
 
 /** The engine's recorded events of one container between two times (seconds since the epoch). */
 export async function containerEvents(docker: Docker, id: string, sinceSec: number, untilSec: number, signal?: AbortSignal): Promise<ContainerEvent[]> {
-  // An `until` in the future makes the engine stream until then: never ask past now.
-  const until = Math.min(Math.ceil(untilSec), Math.floor(Date.now() / 1000))
-  const stream = await docker.getEvents({ since: Math.floor(Math.min(sinceSec, until)), until, filters: { container: [id], type: ['container'] } } as Dockerode.GetEventsOptions)
+  // An `until` in the future makes the engine stream until then: never ask past now. The
+  // engine takes fractional seconds: a whole second cut off here would miss a stop that
+  // happened within the last second.
+  const until = Math.min(untilSec, Date.now() / 1000)
+  const stream = await docker.getEvents({ since: Math.floor(Math.min(sinceSec, until)), until: until.toFixed(9), filters: { container: [id], type: ['container'] } } as unknown as Dockerode.GetEventsOptions)
   const chunks: Buffer[] = []
   await new Promise<void>((resolve, reject) => {
     const onAbort = () => {
