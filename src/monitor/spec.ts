@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { argv, duration } from '../config/fields.js'
+import { ownRouteSchema } from '../notify/routes.js'
 
 export const severity = z.enum(['warning', 'critical']).meta({ description: 'How bad a failure of this check is (default critical).' })
 
@@ -42,6 +43,7 @@ export const commonFields = {
   successesBeforeRecovery: z.number().int().min(1).optional().meta({ description: 'Good runs in a row before a recovery notice (default 1).' }),
   flap: flapSchema.optional(),
   remind: duration.optional().meta({ description: 'Repeat the alert this often while the check keeps failing (default: never).' }),
+  notify: ownRouteSchema.optional(),
   dependsOn: z.array(z.string()).optional().meta({ description: 'Checks or containers this one depends on: their failure rolls this one up in the digest, and their quiet period (a backup stopping them) quiets this one.' }),
 }
 

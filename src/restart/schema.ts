@@ -1,6 +1,7 @@
 /** The `restart:` section of the config: services ownops restarts safely. */
 import { z } from 'zod'
 import { argv, duration, name } from '../config/fields.js'
+import { ownRouteSchema } from '../notify/routes.js'
 
 const rcon = z.strictObject({
   host: z.string().default('127.0.0.1'),
@@ -45,6 +46,7 @@ export const restartServiceSchema = z
         onTimeout: z.enum(['restart', 'give-up']).default('restart').meta({ description: 'When players are still online after maxWait: restart anyway (after the usual warning) or give up.' }),
       })
       .prefault({}),
+    notify: ownRouteSchema.optional(),
     hooks: z
       .strictObject({
         before: argv.optional().meta({ description: 'Run on the host before the stop (after any countdown), e.g. ["/srv/mc/tunnel.sh", "down"]. Its failure stops the restart: nothing is stopped, and the failure is notified.' }),
