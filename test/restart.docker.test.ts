@@ -239,6 +239,23 @@ describeDocker('restart: a Minecraft server', () => {
     expect(JSON.stringify(notices())).not.toContain('not-the-password')
   }, 90_000)
 
+  it('players as a channel: notify --channel mc-chat puts the message in the game chat over RCON; by level it takes nothing; a wrong password is refused, not retried', async () => {
+    const chat = (pw: string) => ['notify:', '  channels:', `    ops: { url: "json://127.0.0.1:${peer.port}/hook" }`, `    mc-chat: { url: "rcon://:${pw}@127.0.0.1:${rconPort}" }`].join('\n')
+    writeFileSync(join(dir, 'chat.yml'), chat(password))
+    const r = await runCli(['-c', join(dir, 'chat.yml'), 'notify', '--channel', 'mc-chat', 'Server maintenance at 04:00'], { env: testEnv(dir), cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    const told = events().filter((e) => e.startsWith('RCON tellraw')).map((e) => JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)
+    expect(told.map((parts) => parts.map((p) => p.text).join(''))).toEqual(['[Server] Server maintenance at 04:00'])
+    const byLevel = await runCli(['-c', join(dir, 'chat.yml'), 'notify', '--level', 'critical', 'disk full'], { env: testEnv(dir), cwd: dir })
+    expect(byLevel.code, byLevel.stderr).toBe(0)
+    expect(events().filter((e) => e.startsWith('RCON tellraw'))).toHaveLength(1) // the game chat takes nothing by level
+    writeFileSync(join(dir, 'chat.yml'), chat('not-the-password'))
+    const refused = await runCli(['--json', '-c', join(dir, 'chat.yml'), 'notify', '--channel', 'mc-chat', 'hello'], { env: testEnv(dir), cwd: dir })
+    expect(refused.code).toBe(1)
+    expect((JSON.parse(refused.stdout) as { deliveries: Array<{ status: string; attempts: number; error: string }> }).deliveries).toEqual([expect.objectContaining({ status: 'failed', attempts: 1, error: expect.stringContaining('wrong password') })])
+    expect(refused.stdout + refused.stderr).not.toContain('not-the-password')
+  }, 60_000)
+
   it('hooks: before and after run with the service, trigger, reason and outcome in their environment; a failed after hook is in the notice and exit 1; a failed before hook stops nothing', async () => {
     const out = join(dir, 'hooks.log')
     writeFileSync(out, '')
