@@ -281,7 +281,8 @@ cmd_status() {
 # (certificates for the HTTPS checks' tests), systemd's offline tools (systemd-analyze, systemctl
 # --root, the environment.d generator that parses env files like EnvironmentFile=), cron's
 # crontab command (the user-crontab tests) and prometheus for promtool (the textfile tests).
-readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus)
+# docker-registry: a registry on loopback for `restart --pull` (the pull of a newer image of the same tag).
+readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus docker-registry)
 
 cmd_install() {
   local -a missing=()

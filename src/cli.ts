@@ -378,6 +378,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .option('--if-empty', 'wait until nobody is online (at most --max-wait)', false)
     .option('--max-wait <duration>', 'with --if-empty: how long to wait for the server to empty (default: ifEmpty.maxWait, 2h)')
     .option('--reason <text>', 'told to the players and in the notifications')
+    .option('--pull', 'pull the container\'s image before the stop and start the newer image (rolled back when it does not come up healthy); default: the service\'s pull: setting')
     .option('--detach', 'hand the restart to systemd as a transient timer and return', false)
     .option('--list', 'the pending restarts (foreground countdowns and systemd timers)', false)
     .option('--cancel <service>', 'cancel a pending restart of SERVICE')
@@ -391,6 +392,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         'ownops restart mc --safe --at "2026-06-15 04:00" --reason "update to 1.21"',
         'ownops restart mc --safe --if-empty --max-wait 2h     # when nobody is online',
         'ownops restart app                                    # now: stop, start, wait until healthy',
+        'ownops restart mc --safe --in 30m --pull              # the weekly update: pull, warn, save, start the new image',
         'ownops restart mc --safe --in 30m --detach            # systemd runs the countdown',
         'ownops restart --list',
         'ownops restart --cancel mc',
@@ -398,7 +400,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       ]) +
         '\n' +
         exitStatusHelp([0, 1, 2, 69, 75, 78, 130, 143]) +
-        '\n  (1: not healthy after two starts, or given up waiting for players; 2: unknown service, no service named while several are configured, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running)',
+        '\n  (1: not healthy after two starts (a new image is rolled back first), given up waiting for players, or a hook failed; 2: unknown service, no service named while several are configured, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running)',
     )
     .action(async (service: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, o) => {
@@ -411,6 +413,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
           ifEmpty: o.ifEmpty === true,
           maxWait: o.maxWait as string | undefined,
           reason: o.reason as string | undefined,
+          ...(o.pull === true ? { pull: true } : {}),
           detach: o.detach === true,
           dryRun: o.dryRun === true,
           list: o.list === true,

@@ -30,6 +30,8 @@ export interface RestartOptions {
   ifEmpty: boolean
   maxWait?: string | undefined
   reason?: string | undefined
+  /** --pull: pull the image first and start the newer one (default: the service's pull:). */
+  pull?: boolean | undefined
   detach: boolean
   dryRun: boolean
   list: boolean
@@ -120,6 +122,9 @@ async function restartService(ctx: Ctx, r: Resolved, opts: Run): Promise<Command
   if (opts.detach) return detach(ctx, r, opts, when, offsets)
   await ctx.beginJob({ name: `restart-${r.name}`, command: 'restart', target: r.name })
   await requireContainer(ctx, r)
+  if ((opts.pull ?? r.svc.pull) && r.svc.compose !== undefined) {
+    throw new OwnopsError(`--pull: ${r.name} is a compose service, whose image compose manages`, { exitCode: ExitCode.usage, hint: `docker compose -p ${r.svc.compose.project} pull ${r.svc.compose.service} && docker compose -p ${r.svc.compose.project} up -d ${r.svc.compose.service}` })
+  }
   return foreground(ctx, r, opts, when, offsets, maxWait)
 }
 
@@ -194,7 +199,7 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
     record.phase = 'restarting'
     await store.write(stateName(r.name), record)
     await ctx.lock('restart', [r.container])
-    const result = await restartSequence(ctx, r, { safe: opts.safe, reason: opts.reason, trigger: 'restart' })
+    const result = await restartSequence(ctx, r, { safe: opts.safe, reason: opts.reason, trigger: 'restart', pull: opts.pull ?? r.svc.pull })
     const problems = [...(missed.length > 0 ? [`players were not warned ${missed.length} of ${offsets.length} times during the countdown (${missed[0] ?? ''})`] : []), ...result.problems]
     const listed = problems.length > 0 ? `\n\nWhat went wrong:\n${problems.map((p) => `- ${p}`).join('\n')}` : ''
     if (result.refused !== undefined) {
@@ -208,14 +213,14 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
       await ctx.notifySafely({ level: 'critical', title: `restart of ${r.name} failed`, body: `${text}${listed}\n\nlast 50 lines of ${r.container}'s log:\n${logTail}`, source })
       throw new OwnopsError(text, { exitCode: ExitCode.failed, hint: `docker logs --tail 100 ${r.container}` })
     }
-    const text = `${r.name} restarted: healthy after ${formatDuration(result.downtimeMs)} of downtime${result.attempts > 1 ? ` (${result.attempts} starts)` : ''}${reasonText}`
+    const text = `${r.name} restarted${result.image?.updated ? ` on the new image of ${result.image.ref}` : ''}: healthy after ${formatDuration(result.downtimeMs)} of downtime${result.attempts > 1 ? ` (${result.attempts} starts)` : ''}${reasonText}`
     await ctx.notifySafely({ level: problems.length > 0 ? 'warning' : 'info', title: `${r.name} restarted${problems.length > 0 ? `, with ${problems.length} problem${problems.length === 1 ? '' : 's'}` : ''}`, body: `${text}${listed}`, source })
     for (const p of problems) log.warn(p)
     // A failed after hook (the DNS not registered again) leaves the service unreachable: exit 1.
     const hookFailed = problems.some((p) => p.startsWith('the after hook'))
     return {
       exitCode: hookFailed ? ExitCode.failed : ExitCode.ok,
-      report: { ok: !hookFailed, service: r.name, container: r.container, downtimeMs: result.downtimeMs, attempts: result.attempts, health: result.detail, saved: result.saved ?? null, problems },
+      report: { ok: !hookFailed, service: r.name, container: r.container, downtimeMs: result.downtimeMs, attempts: result.attempts, health: result.detail, saved: result.saved ?? null, problems, ...(result.image ? { image: result.image } : {}) },
       text: `${text}${problems.length > 0 ? `\n${problems.map((p) => `  problem: ${p}`).join('\n')}` : ''}\n`,
     }
   } catch (error) {
@@ -247,7 +252,7 @@ async function detach(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets: num
   const fireAt = new Date(Math.max(now.getTime(), when.getTime() - lead - 5_000))
   const unit = `ownops-restart-${r.name}`
   const configFile = ctx.config().file
-  const command = [process.execPath, process.argv[1] ?? 'ownops', ...(configFile ? ['-c', configFile] : []), 'restart', r.name, '--at', when.toISOString(), ...(opts.safe ? ['--safe'] : r.svc.safe ? ['--no-safe'] : []), ...(opts.ifEmpty ? ['--if-empty'] : []), ...(opts.maxWait ? ['--max-wait', opts.maxWait] : []), ...(opts.reason ? ['--reason', opts.reason] : [])]
+  const command = [process.execPath, process.argv[1] ?? 'ownops', ...(configFile ? ['-c', configFile] : []), 'restart', r.name, '--at', when.toISOString(), ...(opts.safe ? ['--safe'] : r.svc.safe ? ['--no-safe'] : []), ...(opts.ifEmpty ? ['--if-empty'] : []), ...(opts.pull ? ['--pull'] : []), ...(opts.maxWait ? ['--max-wait', opts.maxWait] : []), ...(opts.reason ? ['--reason', opts.reason] : [])]
   const argv = detachArgv({ unit, fireAt, now, command, description: `ownops restart ${r.name} at ${formatClock(when, true)}` })
   const { execa } = await import('execa')
   const result = await execa(argv[0] ?? 'systemd-run', argv.slice(1), { reject: false, stdin: 'ignore' })

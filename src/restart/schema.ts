@@ -47,6 +47,7 @@ export const restartServiceSchema = z
       })
       .prefault({}),
     notify: ownRouteSchema.optional(),
+    pull: z.boolean().default(false).meta({ description: 'Pull the container\'s image before every restart of this service and start the newer image when there is one, as restart --pull (the weekly update restart). A new image that does not come up healthy is rolled back.' }),
     hooks: z
       .strictObject({
         before: argv.optional().meta({ description: 'Run on the host before the stop (after any countdown), e.g. ["/srv/mc/tunnel.sh", "down"]. Its failure stops the restart: nothing is stopped, and the failure is notified.' }),

@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import { parseDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { pingServer } from '../monitor/checks/minecraft.js'
-import type { Docker } from '../sys/docker.js'
+import { dropPrevious, imageId, pullImage, recreateContainer, rollBack, type Docker, type Recreated } from '../sys/docker.js'
 import { execCapture, stopContainer } from '../sys/docker-exec.js'
 import { runCapture } from '../sys/exec.js'
 import { waitHealthy, type HealthCheck } from '../sys/health.js'
@@ -163,6 +163,8 @@ export interface SequenceOptions {
   starts?: number
   /** Overrides the service's healthyTimeout (the monitor waits no longer than its recovery timeout). */
   healthyTimeoutMs?: number
+  /** Pull the container's image first, and start the newer image when there is one. */
+  pull?: boolean
 }
 
 export interface SequenceResult {
@@ -177,6 +179,8 @@ export interface SequenceResult {
   problems: string[]
   /** The before hook failed: nothing was stopped. */
   refused?: string
+  /** With pull: the image it runs now, and whether it changed. */
+  image?: { ref: string; updated: boolean; rolledBack?: boolean }
 }
 
 /**
@@ -190,6 +194,23 @@ export async function restartSequence(deps: RestartDeps, r: ResolvedService, opt
   if (before !== undefined && !before.ok) {
     return { ok: false, attempts: 0, detail: before.detail, downtimeMs: 0, problems: [before.detail], refused: before.detail }
   }
+  let update: { ref: string; id: string } | undefined
+  let image: SequenceResult['image']
+  if (opts.pull) {
+    const docker = await deps.docker()
+    const info = await docker.getContainer(r.container).inspect()
+    const ref = info.Config.Image
+    try {
+      deps.log.info({ service: r.name, image: ref }, `pulling ${ref}`)
+      await pullImage(docker, ref)
+      const id = await imageId(docker, ref)
+      if (id !== undefined && id !== info.Image) update = { ref, id }
+      else deps.log.info({ service: r.name, image: ref }, `${ref} is up to date`)
+    } catch (error) {
+      problems.push(`the pull of ${ref} failed (${(error as Error).message}); it was restarted on the image it had`)
+    }
+    image = { ref, updated: update !== undefined }
+  }
   let saved: string | undefined
   if (opts.safe) {
     const told = await announce(deps, r, renderMessage(r.svc.messages.now, { reason: opts.reason }), 'now')
@@ -199,14 +220,32 @@ export async function restartSequence(deps: RestartDeps, r: ResolvedService, opt
     saved = result.reply
     if (saved !== undefined) deps.log.info({ service: r.name, reply: saved }, 'saved')
   }
-  const started = await stopAndStart(deps, r, opts.starts ?? 2, opts.healthyTimeoutMs)
+  let recreated: Recreated | undefined
+  const recreate = update === undefined ? undefined : async (docker: Docker) => {
+    recreated = await recreateContainer(docker, r.container, (update as { ref: string }).ref)
+    deps.log.info({ service: r.name, image: update?.ref }, `recreated ${r.container} from the new image`)
+  }
+  let started = await stopAndStart(deps, r, opts.starts ?? 2, opts.healthyTimeoutMs, recreate)
+  if (recreated !== undefined) {
+    const docker = await deps.docker()
+    if (started.ok) {
+      await dropPrevious(docker, recreated).catch((error: unknown) => problems.push(`the previous container ${recreated?.previous.name}-ownops-previous could not be removed: ${(error as Error).message}`))
+    } else {
+      // The new image does not come up: back to the container as it was.
+      const failed = started.detail
+      await rollBack(docker, recreated)
+      started = await stopAndStart(deps, r, 1, opts.healthyTimeoutMs)
+      problems.push(`the new image of ${image?.ref ?? ''} did not come up healthy (${failed}): rolled back to the previous container and image${started.ok ? '' : ', which is not healthy either'}`)
+      image = { ...(image as { ref: string; updated: boolean }), updated: false, rolledBack: true }
+    }
+  }
   if (started.ok && started.attempts > 1) problems.push(`it did not come up healthy on the first start (${started.firstDetail}): a second start was needed`)
   const after = await runHook(deps, r, 'after', { ...vars, OWNOPS_OUTCOME: started.ok ? 'healthy' : 'unhealthy', OWNOPS_DOWNTIME_SECONDS: String(Math.round(started.downtimeMs / 1000)) })
   if (after !== undefined && !after.ok) problems.push(after.detail)
-  return { ok: started.ok, attempts: started.attempts, detail: started.detail, downtimeMs: started.downtimeMs, ...(saved !== undefined ? { saved } : {}), problems }
+  return { ok: started.ok, attempts: started.attempts, detail: started.detail, downtimeMs: started.downtimeMs, ...(saved !== undefined ? { saved } : {}), problems, ...(image ? { image } : {}) }
 }
 
-async function stopAndStart(deps: RestartDeps, r: ResolvedService, starts: number, healthyTimeoutMs?: number): Promise<{ ok: boolean; attempts: number; detail: string; firstDetail: string; downtimeMs: number }> {
+async function stopAndStart(deps: RestartDeps, r: ResolvedService, starts: number, healthyTimeoutMs?: number, recreate?: (docker: Docker) => Promise<void>): Promise<{ ok: boolean; attempts: number; detail: string; firstDetail: string; downtimeMs: number }> {
   const docker = await deps.docker()
   const log = deps.log.child({ service: r.name })
   const stopSec = Math.round((parseDuration(r.svc.stopTimeout) ?? 30_000) / 1000)
@@ -217,6 +256,7 @@ async function stopAndStart(deps: RestartDeps, r: ResolvedService, starts: numbe
   for (let attempt = 1; attempt <= starts; attempt++) {
     log.info({ attempt }, attempt === 1 ? `stopping ${r.container} (grace ${stopSec}s)` : `not healthy (${detail}); one more start`)
     await stopContainer(docker, r.container, stopSec)
+    if (attempt === 1 && recreate !== undefined) await recreate(docker)
     await docker.getContainer(r.container).start().catch((error: { statusCode?: number }) => {
       if (error.statusCode !== 304) throw error // 304: already started
     })
