@@ -3,12 +3,13 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // Two projects:
 //   unit    everything except Docker-backed tests; never touches Docker
 //           (`vitest run --project unit`, `npm run test:nodocker`)
-//   docker  test/**/*.docker.test.ts and test/docker/**; the global setup runs
+//   docker  test/**/*.docker.test.ts, test/docker/** and the fault-injection suite
+//           test/faults/** (real engines, tmpfs mounts, signals); the global setup runs
 //           scripts/test-env.sh up and skips these tests when no engine is available,
 //           unless CI=true or OWNOPS_REQUIRE_DOCKER=1 (then the run fails).
 // Both use test/global-setup.ts, which branches on the project name. The root config
 // must not have a globalSetup of its own: vitest always runs the root one.
-const dockerTests = ['test/**/*.docker.test.ts', 'test/docker/**/*.test.ts'];
+const dockerTests = ['test/**/*.docker.test.ts', 'test/docker/**/*.test.ts', 'test/faults/**/*.test.ts'];
 
 export default defineConfig({
   test: {

@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import type { Notifier } from './notify/send.js'
 import type { NotifyEvent } from './notify/types.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
-import { parseDuration } from './duration.js'
+import { MAX_TIMER_MS, parseDuration } from './duration.js'
 import { ExitCode, OwnopsError } from './errors.js'
 import { createLogger, type LogFormat, type LogLevel } from './log.js'
 import { Redactor } from './redact.js'
@@ -179,6 +179,15 @@ export class Ctx {
     // The lock file names the holder's command line (a script's argv may carry a password).
     const lock = await HostLock.acquire({ dir: this.lockDir(), command: this.redactor.redact(command), waitMs, stops, log: this.log, signal: this.signal, now: this.clock })
     this.defer(() => lock.release())
+    if (lock.inherited !== undefined) {
+      // The previous holder was killed with containers stopped or a dump running: put them back first.
+      const { settleKilledRun } = await import('./sys/stopped-containers.js')
+      await settleKilledRun(lock, {
+        docker: () => this.docker(),
+        log: this.log,
+        notify: (event) => this.notifySafely({ ...event, source: { command } }),
+      })
+    }
     return lock
   }
 
@@ -282,9 +291,15 @@ export class Ctx {
     })
   }
 
-  /** Waits on the run's clock; SIGINT/SIGTERM end the wait (it rejects with the interruption). */
-  sleep(ms: number): Promise<void> {
-    return this.sleeper(Math.max(0, ms), this.signal)
+  /**
+   * Waits on the run's clock; SIGINT/SIGTERM end the wait (it rejects with the interruption).
+   * A wait longer than a timer can hold (24.8 days: a longer timer fires at once) goes in steps.
+   */
+  async sleep(ms: number): Promise<void> {
+    for (let left = Math.max(0, ms); ; left -= MAX_TIMER_MS) {
+      await this.sleeper(Math.min(left, MAX_TIMER_MS), this.signal)
+      if (left <= MAX_TIMER_MS) return
+    }
   }
 
   /** Registers clean-up that runs when the command ends, also on SIGINT/SIGTERM (last in, first out). */

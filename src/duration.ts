@@ -11,17 +11,32 @@ const UNIT_MS: Record<string, number> = {
 
 export const DURATION_PATTERN = /^(\d+(\.\d+)?(ms|s|m|h|d|w))+$/
 
-/** Parses a duration into milliseconds; a bare number is seconds. Returns undefined when invalid. */
+/** Node's timers hold at most 2^31-1 ms (24.8 days): a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** 100 years: a longer duration is a typo, and would take dates out of range. */
+export const MAX_DURATION_MS = 36_500 * 86_400_000
+
+/**
+ * Parses a duration into milliseconds; a bare number is seconds. Returns undefined when
+ * invalid, or longer than MAX_DURATION_MS (100 years).
+ */
 export function parseDuration(input: string | number): number | undefined {
-  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? input * 1000 : undefined
-  const text = input.trim().toLowerCase().replace(/\s+/g, '')
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000
-  if (!DURATION_PATTERN.test(text)) return undefined
-  let total = 0
-  for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)) {
-    total += Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 0)
+  let total: number
+  if (typeof input === 'number') {
+    total = input * 1000
+  } else {
+    const text = input.trim().toLowerCase().replace(/\s+/g, '')
+    if (/^\d+(\.\d+)?$/.test(text)) total = Number(text) * 1000
+    else if (!DURATION_PATTERN.test(text)) return undefined
+    else {
+      total = 0
+      for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)) {
+        total += Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 0)
+      }
+    }
   }
-  return Math.round(total)
+  return Number.isFinite(total) && total >= 0 && total <= MAX_DURATION_MS ? Math.round(total) : undefined
 }
 
 export function formatDuration(ms: number): string {

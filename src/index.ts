@@ -42,7 +42,7 @@ export { planSchedule, type SchedulePlan, type ScheduledJob, type BootUnit } fro
 export { renderSystemdUnits, isGenerated, GENERATED_MARK, type GeneratedFile } from './schedule/units.js'
 export { renderCronD } from './schedule/crond.js'
 export { parseByteSize, formatBytes } from './text.js'
-export { planLogSteps, planSizeCap, rotationSet, type LogFile, type LogStep } from './cleanup/logs.js'
+export { planLogSteps, planSizeCap, rotationSet, rotationSets, type LogFile, type LogStep } from './cleanup/logs.js'
 export { sqlStatements } from './cleanup/sql.js'
 export { refusedRoot } from './cleanup/roots.js'
 export { restartTime, countdownOffsets, parsePlayerList, formatLeft } from './restart/plan.js'

@@ -10,6 +10,7 @@ import type { Redactor } from './redact.js'
 
 export type { Logger }
 import type { LogLevel } from './log-levels.js'
+import { escapeControl } from './text.js'
 export { logLevels, type LogLevel } from './log-levels.js'
 export type LogFormat = 'json' | 'text' | 'journal'
 
@@ -92,7 +93,8 @@ function formatLine(json: string, format: LogFormat, color: boolean, debug: bool
   }
   const level = typeof record.level === 'number' ? record.level : 30
   const name = levelNames[level] ?? 'info'
-  const msg = typeof record.msg === 'string' ? record.msg : ''
+  // A message or field with a file name in it never drives the terminal (ESC [31m, a newline).
+  const msg = typeof record.msg === 'string' ? escapeControl(record.msg) : ''
   const fields: string[] = []
   let stack: string | undefined
   for (const [key, value] of Object.entries(record)) {
@@ -115,5 +117,6 @@ function formatLine(json: string, format: LogFormat, color: boolean, debug: bool
 }
 
 function quote(value: string): string {
-  return /^[^\s"=]*$/.test(value) && value !== '' ? value : JSON.stringify(value)
+  // JSON.stringify escapes control characters; a bare value has none.
+  return /^[^\s"=\u0000-\u001f\u007f-\u009f]*$/.test(value) && value !== '' ? value : JSON.stringify(value)
 }

@@ -31,7 +31,9 @@ export function didYouMean(input: string, candidates: readonly string[]): string
 }
 
 /** Renders rows as an aligned text table (data for stdout; no colour). */
-export function renderTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+export function renderTable(header: readonly string[], cells: ReadonlyArray<readonly string[]>): string {
+  // A cell never carries a control character to the terminal (a file name with ESC [31m).
+  const rows = cells.map((r) => r.map(escapeControl))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: readonly string[]) =>
     cells
@@ -84,4 +86,60 @@ export function parseByteSize(input: string | number): number | undefined {
   if (!match) return undefined
   const unit = SIZE_UNITS[(match[2] ?? 'b').toLowerCase()]
   return unit === undefined ? undefined : Math.floor(Number(match[1]) * unit)
+}
+
+const NAMED_ESCAPES: Record<number, string> = { 0x09: '\\t', 0x0a: '\\n', 0x0d: '\\r' }
+
+function isControl(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code < 0xa0) || code === 0x2028 || code === 0x2029
+}
+
+function escapeCode(code: number): string {
+  return NAMED_ESCAPES[code] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`)
+}
+
+/** Control characters as escapes (`\n`, `\x1b`): text that cannot drive a terminal. */
+export function escapeControl(text: string): string {
+  let out = ''
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0
+    out += isControl(code) ? escapeCode(code) : char
+  }
+  return out
+}
+
+/** The length of the valid UTF-8 sequence at `i`, or 0 when the byte there does not start one. */
+function utf8Length(bytes: Buffer, i: number): number {
+  const b = bytes[i] ?? 0
+  const need = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0
+  if (need <= 1 || i + need > bytes.length) return need === 1 ? 1 : 0
+  for (let k = 1; k < need; k++) if (((bytes[i + k] ?? 0) & 0xc0) !== 0x80) return 0
+  const second = bytes[i + 1] ?? 0
+  if (b === 0xe0 && second < 0xa0) return 0 // overlong
+  if (b === 0xed && second >= 0xa0) return 0 // surrogates
+  if (b === 0xf0 && second < 0x90) return 0 // overlong
+  if (b === 0xf4 && second >= 0x90) return 0 // beyond U+10FFFF
+  return need
+}
+
+/**
+ * A file name or path for people and reports: valid UTF-8 as it is; bytes that are not
+ * UTF-8 as `\xff`, control characters as `\n`, `\x1b`, and a backslash doubled, so that
+ * every name reads unambiguously and none can drive a terminal.
+ */
+export function printable(value: string | Buffer): string {
+  if (typeof value === 'string') return escapeControl(value.replace(/\\/g, '\\\\'))
+  let out = ''
+  for (let i = 0; i < value.length; ) {
+    const n = utf8Length(value, i)
+    if (n === 0) {
+      out += `\\x${(value[i] ?? 0).toString(16).padStart(2, '0')}`
+      i++
+      continue
+    }
+    const char = value.toString('utf8', i, i + n)
+    out += char === '\\' ? '\\\\' : escapeControl(char)
+    i += n
+  }
+  return out
 }

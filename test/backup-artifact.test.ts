@@ -54,10 +54,27 @@ describe('artifact', () => {
     await artifact.abort()
   })
 
+  it('a write error of the partial file (a full disk) is kept as the failure, never an unhandled error event', async () => {
+    const dir = join(work.dir, 'db')
+    const artifact = await Artifact.create(dir, 'db-z', 'pgdump')
+    // The descriptor goes away under the sink, as the disk would: the next write fails.
+    await (artifact as unknown as { handle: { close(): Promise<void> } }).handle.close()
+    const accepted = artifact.sink.write(Buffer.alloc(64, 'x'))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(accepted === false || artifact.sink.destroyed).toBe(true)
+    expect(artifact.failure).toBeInstanceOf(Error)
+    artifact.sink.end()
+    await expect(artifact.commit(base)).rejects.toBe(artifact.failure)
+    await artifact.abort()
+    expect(readdirSync(dir)).toEqual([])
+  })
+
   it('names: timestamp ids and partial names round-trip', () => {
     expect(timestampId(new Date('2026-06-15T04:05:06.789Z'))).toBe('20260615T040506Z')
     expect(parsePartialName(partialName('w-1.tar.zst', 4242))).toEqual({ file: 'w-1.tar.zst', pid: 4242 })
     expect(parsePartialName('.notours')).toBeUndefined()
+    // SQLite's journal beside a partial copy belongs to the same run.
+    expect(parsePartialName(`${partialName('db-1.sqlite-copy', 4242)}-journal`)).toEqual({ file: 'db-1.sqlite-copy', pid: 4242 })
   })
 })
 

@@ -53,9 +53,12 @@ export function partialName(file: string, pid = process.pid): string {
   return `.${file}.${pid}.partial`
 }
 
-/** `.name.ext.PID.partial` → { file, pid } */
+/**
+ * `.name.ext.PID.partial` → { file, pid }. SQLite's own files beside a partial copy
+ * (`-journal`, `-wal`, `-shm`) are partial files of the same run.
+ */
 export function parsePartialName(name: string): { file: string; pid: number } | undefined {
-  const match = /^\.(.+)\.(\d+)\.partial$/.exec(name)
+  const match = /^\.(.+)\.(\d+)\.partial(?:-journal|-wal|-shm)?$/.exec(name)
   if (match === null) return undefined
   return { file: match[1] ?? '', pid: Number(match[2]) }
 }
@@ -108,6 +111,11 @@ class HashingFileSink extends Writable {
 
 export class Artifact {
   readonly sink: HashingFileSink
+  /**
+   * The first error of the partial file (ENOSPC, EIO, EDQUOT…), whoever was writing when it
+   * came: it is the cause of whatever fails after it (a broken pipe, a dump tool's exit).
+   */
+  failure: Error | undefined
   private done = false
 
   private constructor(
@@ -119,6 +127,11 @@ export class Artifact {
     onProgress?: (p: ArtifactProgress) => void,
   ) {
     this.sink = new HashingFileSink(handle, onProgress)
+    // Never an unhandled 'error' event: a source that writes after the disk filled up
+    // sees a destroyed stream, and the backup fails with this error.
+    this.sink.on('error', (error: Error) => {
+      this.failure ??= error
+    })
   }
 
   /** Opens `.<id>.<ext>.<pid>.partial` in `dir` (created 0700 when missing). */
@@ -148,6 +161,7 @@ export class Artifact {
    */
   async commit(manifest: Omit<Manifest, 'manifestVersion' | 'id' | 'size' | 'sha256' | 'file'>): Promise<Manifest> {
     if (this.done) throw new Error('artifact already committed or aborted')
+    if (this.failure !== undefined) throw this.failure
     if (!this.sink.writableFinished) throw new Error('artifact stream has not finished')
     this.done = true
     try {

@@ -5,6 +5,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { ExitCode, OwnopsError } from '../errors.js'
 import { processAlive } from '../sys/host.js'
 import { MANIFEST_VERSION, parsePartialName, type Manifest } from './artifact.js'
 
@@ -35,6 +36,17 @@ export interface Catalog {
   oddities: Oddity[]
 }
 
+/** How far ahead of the clock a backup's time may be before it counts as dated in the future. */
+export const FUTURE_SLACK_MS = 5 * 60_000
+
+/**
+ * Backups dated after `now` (beyond the slack): taken while the clock was wrong. Retention
+ * counts back from the newest backup, so one of these would make every real backup look old.
+ */
+export function futureDated(backups: readonly BackupEntry[], now: Date): BackupEntry[] {
+  return backups.filter((b) => b.time.getTime() > now.getTime() + FUTURE_SLACK_MS)
+}
+
 export function targetDir(backupDir: string, target: string): string {
   return join(backupDir, target)
 }
@@ -47,7 +59,7 @@ export async function readCatalog(backupDir: string, target: string): Promise<Ca
     names = await readdir(dir)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return catalog
-    throw error
+    throw unreadable(dir, error)
   }
   const claimed = new Set<string>()
   for (const name of names) {
@@ -95,6 +107,18 @@ export async function readCatalog(backupDir: string, target: string): Promise<Ca
   }
   catalog.backups.sort((a, b) => b.time.getTime() - a.time.getTime())
   return catalog
+}
+
+/** A backup directory that cannot be read: the environment's doing (exit 77 or 78), never a bug. */
+function unreadable(dir: string, error: unknown): OwnopsError {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new OwnopsError(`cannot read the backup directory ${dir}: permission denied`, { exitCode: ExitCode.noperm, hint: 'run as root, or give this user read access to backup.dir', cause: error })
+  }
+  if (code === 'ENOTDIR') {
+    return new OwnopsError(`${dir} is not a directory (backup.dir, or a file where a target's directory belongs)`, { exitCode: ExitCode.config, hint: 'point backup.dir at a directory of its own', cause: error })
+  }
+  return new OwnopsError(`cannot read the backup directory ${dir}: ${(error as Error).message}`, { exitCode: ExitCode.failed, cause: error })
 }
 
 export async function readManifest(path: string): Promise<Manifest | undefined> {

@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import type { BackupTarget, Config } from '../config/schema.js'
 import { parseDuration } from '../duration.js'
-import { readCatalog, type BackupEntry } from './catalog.js'
+import { futureDated, readCatalog, type BackupEntry } from './catalog.js'
 import { planRetention } from './retention.js'
 import type { TargetReport } from './run.js'
 
@@ -21,6 +21,8 @@ export interface PruneReport {
   freed: number
   /** Set when pruning was suspended because the new backup is suspiciously small. */
   sizeDrop?: string
+  /** Set when pruning was refused because a backup is dated in the future (the clock was wrong). */
+  futureDated?: string
   dryRun: boolean
 }
 
@@ -55,6 +57,14 @@ export async function pruneTarget(name: string, target: BackupTarget, report: Ta
     }
   }
   if (policy === undefined || catalog.backups.length === 0) return result
+  // Retention counts back from the newest backup: one dated in the future would make every
+  // real backup look old, and the newest real one (this run's) would be pruned.
+  const ahead = futureDated(catalog.backups, env.now ?? new Date())
+  if (ahead.length > 0) {
+    result.futureDated = `${ahead.length === 1 ? 'backup' : 'backups'} ${ahead.map((b) => `${b.manifest.id} (${b.manifest.time})`).join(', ')} ${ahead.length === 1 ? 'is' : 'are'} dated in the future: the clock was wrong when ${ahead.length === 1 ? 'it was' : 'they were'} taken; nothing was pruned. Check the clock, then move ${ahead.length === 1 ? 'it' : 'them'} out of ${catalog.dir} (or remove ${ahead.length === 1 ? 'it' : 'them'}) to let retention run again`
+    env.log.warn({ target: name, futureDated: ahead.map((b) => b.manifest.id) }, result.futureDated)
+    return result
+  }
   // Safety copies taken before a restore stay for restore.keepSafetyCopy, whatever the policy.
   const now = (env.now ?? new Date()).getTime()
   const hold = parseDuration(env.config.restore.keepSafetyCopy) ?? 0

@@ -13,7 +13,7 @@ import type { BackupTarget, Config } from '../config/schema.js'
 import { parseDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import type { Docker } from '../sys/docker.js'
-import { stopContainer } from '../sys/docker-exec.js'
+import { startAgain, STOP_GRACE_SEC, StoppedContainers } from '../sys/stopped-containers.js'
 import { runCapture } from '../sys/exec.js'
 import { RconClient, RconError } from '../sys/rcon.js'
 import { ownopsVersion } from '../version.js'
@@ -72,14 +72,15 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
     const sourceEnv: SourceEnv = { target: name, log, signal: run.signal, docker: run.docker, env: run.env, dir, id }
     const dump = await pluginFor(target).dump(target, sourceEnv)
 
-    const stopped = await stopContainers(name, target, dump.needsRunning ?? [], run, log, report)
-    if (stopped.length > 0) {
-      const since = performance.now()
-      restore.push(async () => {
-        await startContainers(stopped, run, log)
-        report.downtimeMs = Math.round(performance.now() - since)
-      })
-    }
+    const stopped = new StoppedContainers({ docker: run.docker, log, signal: run.signal })
+    const since = performance.now()
+    restore.push(async () => {
+      if (stopped.names.length === 0) return
+      await stopped.startAll()
+      report.downtimeMs = Math.round(performance.now() - since)
+    })
+    await stopContainers(name, target, dump.needsRunning ?? [], run, log, report, stopped)
+    if (run.signal.aborted) throw run.signal.reason
     if (target.type === 'directory' && target.minecraft !== undefined) {
       const quiesced = await quiesceMinecraft(target.minecraft, run, log, report)
       if (quiesced !== undefined) restore.push(quiesced)
@@ -87,6 +88,7 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
 
     artifact = await Artifact.create(dir, id, dump.ext, run.onProgress ? (p) => run.onProgress?.(name, p.bytes) : undefined)
     const result = await dump.write(artifact.sink)
+    if (artifact.failure !== undefined) throw artifact.failure
     report.warnings.push(...result.warnings)
     await runRestores(restore, log)
     const manifest = await artifact.commit({
@@ -109,7 +111,8 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
     await artifact?.abort()
     await runRestores(restore, log)
     if (run.signal.aborted) throw error
-    describeFailure(report, error)
+    // A write error of the artifact (a full disk) is the cause of what the source saw after it.
+    describeFailure(report, artifact?.failure ?? error)
     log.error({ err: error instanceof DumpFailure || error instanceof OwnopsError ? undefined : error, stderr: report.stderr }, `backup of ${name} failed: ${report.error}`)
     if (target.onError !== undefined) {
       await runHook('onError', target.onError, run, log, false).catch((e: unknown) => report.warnings.push((e as Error).message))
@@ -134,14 +137,23 @@ async function freeId(dir: string, base: string): Promise<string> {
   return id
 }
 
+/** What a tool prints when the disk it writes to is full (sqlite3 writes its copy into the backup directory). */
+const DISK_FULL = /No space left on device|database or disk is full|Disk quota exceeded/i
+
 function describeFailure(report: TargetReport, error: unknown): void {
+  if (error instanceof DumpFailure && DISK_FULL.test(error.stderrTail)) {
+    report.error = 'no space left on the backup disk; the partial file was removed'
+    report.hint = 'free space under backup.dir, or tighten keep: retention'
+    report.stderr = error.stderrTail
+    return
+  }
   if (error instanceof DumpFailure) {
     report.error = error.message
     if (error.stderrTail) report.stderr = error.stderrTail
     return
   }
   const code = (error as NodeJS.ErrnoException).code
-  if (code === 'ENOSPC') {
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
     report.error = 'no space left on the backup disk; the partial file was removed'
     report.hint = 'free space under backup.dir, or tighten keep: retention'
     return
@@ -162,6 +174,20 @@ async function runRestores(restore: Array<() => Promise<void>>, log: Logger): Pr
       await step()
     } catch (error) {
       log.error({ err: error }, 'could not put the service back as it was')
+    }
+  }
+}
+
+/**
+ * Partial files of killed runs of any of these targets: a dead writer's partial file is
+ * never a backup, and on a full disk it is what makes the next backup of every target fail.
+ */
+export async function removeAllStalePartials(backupDir: string, targets: readonly string[], log: Logger): Promise<void> {
+  for (const name of targets) {
+    try {
+      await removeStalePartials(await readCatalog(backupDir, name), log)
+    } catch (error) {
+      log.warn({ err: error, target: name }, 'could not look for partial files of interrupted runs')
     }
   }
 }
@@ -228,17 +254,15 @@ async function runHook(which: string, hook: Hook, run: RunEnv, log: Logger, fata
 }
 
 const STOP_LABEL = 'ownops.stop-during-backup'
-/** As `docker stop` and compose: the stop signal, then a kill after this many seconds. */
-export const STOP_GRACE_SEC = 30
+export { STOP_GRACE_SEC }
 
-/** Containers to stop for this target: `stop:` names, then those labelled for it; only running ones. */
-async function stopContainers(name: string, target: BackupTarget, needsRunning: string[], run: RunEnv, log: Logger, report: TargetReport): Promise<string[]> {
+/** Stops this target's containers: `stop:` names, then those labelled for it; only running ones. */
+async function stopContainers(name: string, target: BackupTarget, needsRunning: string[], run: RunEnv, log: Logger, report: TargetReport, stopped: StoppedContainers): Promise<void> {
   const wanted = [...(target.stop ?? [])]
   const labelled = (await hasDocker(run)) ? await labelledContainers(name, run) : []
   for (const c of labelled) if (!wanted.includes(c)) wanted.push(c)
-  if (wanted.length === 0) return []
+  if (wanted.length === 0) return
   const docker = await run.docker()
-  const stopped: string[] = []
   for (const container of wanted) {
     if (needsRunning.includes(container)) {
       throw new OwnopsError(`backup target ${name}: ${container} is both dumped through docker exec and listed to stop`, { exitCode: ExitCode.config, hint: 'remove it from stop:' })
@@ -258,16 +282,10 @@ async function stopContainers(name: string, target: BackupTarget, needsRunning: 
       continue
     }
     log.info({ container }, 'stopping for the backup')
-    try {
-      await stopContainer(docker, container, STOP_GRACE_SEC)
-    } catch (error) {
-      await startContainers(stopped, run, log)
-      throw error
-    }
-    stopped.push(container)
+    // Counted as stopped before the engine answers: a failed or cut-off stop is started again too.
+    await stopped.stop(container, STOP_GRACE_SEC)
+    report.stopped = [...stopped.names]
   }
-  report.stopped = stopped
-  return stopped
 }
 
 export async function hasDocker(run: Pick<RunEnv, 'docker'>): Promise<boolean> {
@@ -285,18 +303,12 @@ export async function labelledContainers(name: string, run: Pick<RunEnv, 'docker
   return list.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''))
 }
 
-export async function startContainers(stopped: string[], run: Pick<RunEnv, 'docker'>, log: Logger): Promise<void> {
-  const docker = await run.docker()
-  const failures: string[] = []
-  for (const container of [...stopped].reverse()) {
-    try {
-      await docker.getContainer(container).start()
-      log.info({ container }, 'started again')
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 304) continue // already running
-      failures.push(`${container}: ${(error as Error).message}`)
-    }
-  }
+/**
+ * Starts containers again (the last first), retried while the engine does not answer; each
+ * is first settled as stopped (a stop cut off by a dropped connection may still be going on).
+ */
+export async function startContainers(stopped: string[], run: Pick<RunEnv, 'docker'> & { log?: Logger }, log: Logger): Promise<void> {
+  const failures = await startAgain([...stopped].reverse(), { docker: run.docker, log }, new Set(stopped))
   if (failures.length > 0) throw new Error(`could not start again: ${failures.join('; ')}`)
 }
 

@@ -41,6 +41,11 @@ export async function runBackupsRule(settings: { partialsAfter: string | number 
       record(report, { action: 'remove', what: `${name}/${entry?.manifest.file ?? id}`, reason: `not kept by ${prune.policy}`, bytes: entry?.manifest.size ?? 0 })
     }
     for (const k of prune.kept) report.kept.push({ target: name, id: k.id, reasons: k.reasons })
+    if (prune.futureDated !== undefined) {
+      // Retention cannot run for this target: a failure of the rule, so it is notified.
+      report.ok = false
+      report.error = [report.error, `${name}: ${prune.futureDated}`].filter(Boolean).join('; ')
+    }
 
     for (const odd of catalog.oddities) {
       // Partial files of runs that are gone, and artifacts whose manifest was never written (a run killed between the two).

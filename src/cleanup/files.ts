@@ -4,19 +4,26 @@
  * goes whole only when nothing in it is newer than the cut-off; otherwise the walk looks
  * inside it. Before each removal the entry is looked at again: what changed since the plan
  * stays.
+ *
+ * The root is opened once, and every removal walks down from it again without following a
+ * link (src/sys/beneath.ts): a directory swapped for a symlink between the plan and the
+ * removal stops the removal, so nothing outside the root is ever touched. Names are bytes:
+ * invalid UTF-8 and newlines are handled, and printed escaped.
  */
 import type { Dirent, Stats } from 'node:fs'
-import { lstat, readdir, realpath, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { lstat, readdir, realpath } from 'node:fs/promises'
 import picomatch from 'picomatch'
 import { mapLimit } from '../concurrency.js'
 import { formatDuration, parseDuration } from '../duration.js'
-import { refusedRoot, isInside } from './roots.js'
+import { bytes, Root } from '../sys/beneath.js'
+import { printable } from '../text.js'
+import { refusedRootResolved } from './roots.js'
 import type { FilesRule } from './schema.js'
 import { record, ruleReport, type RuleEnv, type RuleReport } from './types.js'
 
 /** lstat calls in flight per directory: enough to keep the thread pool busy, bounded for huge directories. */
 const LOOKS = 64
+const SLASH = Buffer.from('/')
 
 export interface Subtree {
   newest: number
@@ -26,30 +33,45 @@ export interface Subtree {
 }
 
 interface Candidate {
-  path: string
-  rel: string
+  /** Path bytes below the root, one entry per component. */
+  parts: Buffer[]
   dir: boolean
   mtime: number
   bytes: number
+  dev: number
+  ino: number
+}
+
+function child(dir: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([dir, SLASH, name])
+}
+
+/**
+ * A name as globs see it: UTF-8, with bytes that are not UTF-8 and control characters as
+ * U+FFFD (a glob's `*` and `**` match them; nobody writes them in a glob).
+ */
+export function matchable(name: Buffer): string {
+  return name.toString('utf8').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD')
 }
 
 /** Newest mtime, total size and entry count of a tree, without following links. */
-export async function scanTree(path: string, stats: Stats, isExcluded: (rel: string) => boolean = () => false, rel = ''): Promise<Subtree> {
+export async function scanTree(path: string | Buffer, stats: Stats, isExcluded: (rel: string) => boolean = () => false, rel = ''): Promise<Subtree> {
   const tree: Subtree = { newest: stats.mtimeMs, bytes: stats.isDirectory() ? 0 : stats.size, entries: 1, excluded: false }
   if (!stats.isDirectory()) return tree
-  let names: Dirent[]
+  const dir = bytes(path)
+  let names: Array<Dirent<Buffer>>
   try {
-    names = await readdir(path, { withFileTypes: true })
+    names = await readdir(dir, { withFileTypes: true, encoding: 'buffer' })
   } catch {
     return { ...tree, newest: Number.POSITIVE_INFINITY } // unreadable: never counts as old
   }
   // lstat the entries of a directory together: the thread pool works on them in parallel.
   const subs = await mapLimit(names, LOOKS, async (entry) => {
-    const child = join(path, entry.name)
-    const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`
-    const childStats = await lstat(child).catch(() => undefined) // gone meanwhile
+    const path = child(dir, entry.name)
+    const childRel = rel === '' ? matchable(entry.name) : `${rel}/${matchable(entry.name)}`
+    const childStats = await lstat(path).catch(() => undefined) // gone meanwhile
     if (childStats === undefined) return undefined
-    const sub = await scanTree(child, childStats, isExcluded, childRel)
+    const sub = await scanTree(path, childStats, isExcluded, childRel)
     return isExcluded(childRel) ? { ...sub, excluded: true } : sub
   })
   for (const sub of subs) {
@@ -60,6 +82,12 @@ export async function scanTree(path: string, stats: Stats, isExcluded: (rel: str
     tree.excluded ||= sub.excluded
   }
   return tree
+}
+
+const SKIPPED: Record<'gone' | 'changed' | 'moved', string> = {
+  gone: 'gone already',
+  changed: 'modified since the plan',
+  moved: 'no longer where the plan saw it (a directory on its way was replaced, e.g. by a symlink)',
 }
 
 export async function runFilesRule(name: string, rule: FilesRule, env: RuleEnv): Promise<RuleReport> {
@@ -74,10 +102,12 @@ export async function runFilesRule(name: string, rule: FilesRule, env: RuleEnv):
     }
     throw error
   }
-  const refused = refusedRoot(root, env.config.backup.dir)
+  const refused = await refusedRootResolved(rule.root, root, env.config.backup.dir)
   if (refused !== undefined && !rule.force) {
     throw new Error(`refusing root ${rule.root}${root !== rule.root ? ` (${root})` : ''}: ${refused}`)
   }
+  // The walk starts in the opened root and every removal goes through it: one directory throughout.
+  const handle = await Root.open(root)
   const olderThan = parseDuration(rule.olderThan) ?? Number.POSITIVE_INFINITY
   const cutoff = env.now.getTime() - olderThan
   const globs = [rule.match].flat()
@@ -87,71 +117,66 @@ export async function runFilesRule(name: string, rule: FilesRule, env: RuleEnv):
   const deep = globs.some((g) => g.includes('/') || g.includes('**'))
   const candidates: Candidate[] = []
 
-  const walk = async (dir: string, rel: string): Promise<void> => {
-    let entries: Dirent[]
-    try {
-      entries = await readdir(dir, { withFileTypes: true })
-    } catch (error) {
-      report.warnings.push(`cannot read ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
-      return
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : 1))
-    const looked = await mapLimit(entries, LOOKS, async (entry) => {
-      const entryRel = rel === '' ? entry.name : `${rel}/${entry.name}`
-      if (excluded(entryRel)) return undefined
-      const stats = await lstat(join(dir, entry.name)).catch(() => undefined) // gone meanwhile
-      return stats === undefined ? undefined : { path: join(dir, entry.name), entryRel, stats }
-    })
-    for (const item of looked) {
-      if (item === undefined) continue
-      const { path, entryRel, stats } = item
-      const isDir = stats.isDirectory()
-      if (!isDir && !stats.isFile() && !stats.isSymbolicLink()) continue // sockets, FIFOs, devices
-      if (matches(entryRel)) {
-        if (!isDir) {
-          if (stats.mtimeMs <= cutoff) candidates.push({ path, rel: entryRel, dir: false, mtime: stats.mtimeMs, bytes: stats.isSymbolicLink() ? 0 : stats.size })
-          continue
-        }
-        const tree = await scanTree(path, stats, (r) => excluded(`${entryRel}/${r}`))
-        if (tree.newest <= cutoff && !tree.excluded) {
-          candidates.push({ path, rel: entryRel, dir: true, mtime: tree.newest, bytes: tree.bytes })
-          continue
-        }
+  try {
+    const walk = async (dir: Buffer, parts: Buffer[], rel: string): Promise<void> => {
+      let list: Array<Dirent<Buffer>>
+      try {
+        list = await readdir(dir, { withFileTypes: true, encoding: 'buffer' })
+      } catch (error) {
+        report.warnings.push(`cannot read ${printable(Buffer.concat([Buffer.from(root), ...parts.flatMap((p) => [SLASH, p])]))}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+        return
       }
-      if (isDir && deep) await walk(path, entryRel)
+      list.sort((a, b) => Buffer.compare(a.name, b.name))
+      const looked = await mapLimit(list, LOOKS, async (entry) => {
+        const entryRel = rel === '' ? matchable(entry.name) : `${rel}/${matchable(entry.name)}`
+        if (excluded(entryRel)) return undefined
+        const path = child(dir, entry.name)
+        const stats = await lstat(path).catch(() => undefined) // gone meanwhile
+        return stats === undefined ? undefined : { path, parts: [...parts, entry.name], entryRel, stats }
+      })
+      for (const item of looked) {
+        if (item === undefined) continue
+        const { path, entryRel, stats } = item
+        const isDir = stats.isDirectory()
+        if (!isDir && !stats.isFile() && !stats.isSymbolicLink()) continue // sockets, FIFOs, devices
+        const seen = { parts: item.parts, mtime: stats.mtimeMs, dev: stats.dev, ino: stats.ino }
+        if (matches(entryRel)) {
+          if (!isDir) {
+            if (stats.mtimeMs <= cutoff) candidates.push({ ...seen, dir: false, bytes: stats.isSymbolicLink() ? 0 : stats.size })
+            continue
+          }
+          const tree = await scanTree(path, stats, (r) => excluded(`${entryRel}/${r}`))
+          if (tree.newest <= cutoff && !tree.excluded) {
+            candidates.push({ ...seen, dir: true, mtime: tree.newest, bytes: tree.bytes })
+            continue
+          }
+        }
+        if (isDir && deep) await walk(path, item.parts, entryRel)
+      }
     }
-  }
-  await walk(root, '')
+    await walk(handle.here(), [], '')
 
-  for (const c of candidates) {
-    if (env.signal.aborted) break
-    const age = formatDuration(env.now.getTime() - c.mtime)
-    const reason = `${c.dir ? 'newest entry modified' : 'modified'} ${age} ago (older than ${String(rule.olderThan)})`
-    const action = { action: 'remove' as const, what: c.dir ? `${c.path}/` : c.path, reason, bytes: c.bytes }
-    if (!isInside(root, c.path) || c.path === root) {
-      record(report, { ...action, skipped: 'outside the root' })
-      continue
-    }
-    if (env.dryRun) {
+    for (const c of candidates) {
+      if (env.signal.aborted) break
+      const shown = printable(Buffer.concat([Buffer.from(root), ...c.parts.flatMap((p) => [SLASH, p])]))
+      const age = formatDuration(env.now.getTime() - c.mtime)
+      const reason = `${c.dir ? 'newest entry modified' : 'modified'} ${age} ago (older than ${String(rule.olderThan)})`
+      const action = { action: 'remove' as const, what: c.dir ? `${shown}/` : shown, reason, bytes: c.bytes }
+      if (env.dryRun) {
+        record(report, action)
+        continue
+      }
+      // Walk down from the root again, no link followed: the same entry, still old, or nothing.
+      const outcome = await handle.remove(c.parts, { dev: c.dev, ino: c.ino, dir: c.dir }, (newest) => newest <= cutoff)
+      if (outcome !== 'done') {
+        record(report, { ...action, ...(outcome === 'gone' ? { bytes: 0 } : {}), skipped: SKIPPED[outcome] })
+        continue
+      }
+      env.log.info({ rule: name, path: action.what, bytes: c.bytes }, 'removed')
       record(report, action)
-      continue
     }
-    // Look again: a file written since the plan, or a directory that got a new file, stays.
-    let now: Stats
-    try {
-      now = await lstat(c.path)
-    } catch {
-      record(report, { ...action, bytes: 0, skipped: 'gone already' })
-      continue
-    }
-    const newest = c.dir ? (await scanTree(c.path, now)).newest : now.mtimeMs
-    if (newest > cutoff || now.isDirectory() !== c.dir) {
-      record(report, { ...action, skipped: 'modified since the plan' })
-      continue
-    }
-    await rm(c.path, { recursive: c.dir, force: true })
-    env.log.info({ rule: name, path: c.path, bytes: c.bytes }, 'removed')
-    record(report, action)
+  } finally {
+    await handle.close()
   }
   return report
 }

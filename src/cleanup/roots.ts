@@ -2,7 +2,8 @@
  * Where cleanup may work. A rule's root must be a directory of the service's own, never a
  * system directory that a typo in a glob would empty: those need `force: true`.
  */
-import { isAbsolute, normalize, relative, sep } from 'node:path'
+import { realpath } from 'node:fs/promises'
+import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path'
 import picomatch from 'picomatch'
 
 const SYSTEM_DIRS = new Set([
@@ -19,6 +20,39 @@ export function refusedRoot(root: string, backupDir?: string): string | undefine
   if (backupDir !== undefined && isAbsolute(backupDir)) {
     const rel = relative(dir, normalize(backupDir))
     if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) return `${dir} holds the backup directory ${backupDir} (backups have their own retention)`
+  }
+  return undefined
+}
+
+/**
+ * A path with every symlink in it resolved, also when it does not exist (yet): the real
+ * path of its deepest existing ancestor, with the rest appended.
+ */
+export async function resolveExisting(path: string): Promise<string> {
+  const missing: string[] = []
+  for (let current = normalize(path); ; current = dirname(current)) {
+    try {
+      return join(await realpath(current), ...missing.reverse())
+    } catch {
+      if (current === dirname(current)) return normalize(path)
+      missing.push(basename(current))
+    }
+  }
+}
+
+/**
+ * `refusedRoot` at run time, on real paths: the root as configured and as resolved, and
+ * the backup directory as configured and as resolved — a backup directory reached through
+ * a symlink inside the root (or a root reached through one) is still the backup directory.
+ */
+export async function refusedRootResolved(configured: string, realRoot: string, backupDir?: string): Promise<string | undefined> {
+  const realBackup = backupDir !== undefined && isAbsolute(backupDir) ? await resolveExisting(backupDir) : undefined
+  for (const root of [realRoot, configured]) {
+    for (const backup of [backupDir, realBackup]) {
+      const why = refusedRoot(root, backup)
+      if (why === undefined) continue
+      return backup === realBackup && backup !== backupDir && backupDir !== undefined ? why.replace(` ${backup} `, ` ${backupDir} (${backup}) `) : why
+    }
   }
   return undefined
 }

@@ -40,7 +40,7 @@ export function cleanupRules(config: Config): Problem[] {
             problems.push({ severity: 'error', path: [...at, 'path'], message: `"${glob}" must be an absolute glob`, hint: 'e.g. /srv/app/logs/*.log' })
             continue
           }
-          const why = refusedRoot(globBase(glob))
+          const why = refusedRoot(globBase(glob), config.backup.dir)
           if (why !== undefined && !rule.force) {
             problems.push({ severity: 'error', path: [...at, 'path'], message: `refusing ${glob}: ${why}`, hint: 'point it at the service\'s own log directory (or set force: true)' })
           }

@@ -1,6 +1,6 @@
 /** The `cleanup:` section of the config: the built-in backups rule and named rules of five types. */
 import { z } from 'zod'
-import { byteSize, duration, name } from '../config/fields.js'
+import { byteSize, duration, timerDuration, name } from '../config/fields.js'
 
 const globs = z.union([z.string(), z.array(z.string()).min(1)])
 
@@ -23,7 +23,7 @@ export const filesRule = z
 export const logsRule = z
   .strictObject({
     type: z.literal('logs'),
-    path: globs.meta({ description: 'Absolute globs of the log files, e.g. /srv/app/logs/*.log; rotated siblings (app.log.1, app.log.2.gz, app.log-20261120) belong to the same set.' }),
+    path: globs.meta({ description: 'Absolute globs of the log files, e.g. /srv/app/logs/*.log; rotated siblings (app.log.1, app.log.2.gz, app.log-20261120, app-2026-11-20.log, and winston\'s app1.log, app2.log.gz beside app.log) belong to the same set.' }),
     compressAfter: duration.optional().meta({ description: 'gzip files last modified longer ago than this (written as NAME.gz, then the original is removed).' }),
     deleteAfter: duration.optional().meta({ description: 'Delete files (compressed or not) last modified longer ago than this.' }),
     maxTotalSize: byteSize.optional().meta({ description: 'Then delete the oldest files until all matched files together are at most this size.' }),
@@ -68,7 +68,7 @@ export const sqlRule = z
     key: z.string().optional().meta({ description: 'A unique column used to pick each batch (needed for partitioned PostgreSQL tables and SQLite WITHOUT ROWID tables; default: ctid / rowid).' }),
     batch: z.number().int().min(1).max(1_000_000).default(10_000).meta({ description: 'Rows deleted per statement (each its own transaction).' }),
     budget: duration.default('30m').meta({ description: 'Stop starting new batches after this long.' }),
-    pause: duration.default('0s').meta({ description: 'Rest between batches, to leave room for the service.' }),
+    pause: timerDuration.default('0s').meta({ description: 'Rest between batches, to leave room for the service.' }),
     vacuum: z.boolean().default(false).meta({ description: 'VACUUM the table afterwards (PostgreSQL VACUUM, MariaDB OPTIMIZE TABLE, SQLite VACUUM of the whole file).' }),
     analyze: z.boolean().default(false).meta({ description: 'ANALYZE the table afterwards.' }),
     ...common,

@@ -23,12 +23,17 @@ export function quoteIdent(dialect: Dialect, name: string): string {
     .join('.')
 }
 
-/** The statements of a rule, pure: count, one batch (printing the rows it deleted), maintenance. */
-export function sqlStatements(dialect: Dialect, rule: Pick<SqlRule, 'table' | 'where' | 'key' | 'batch' | 'vacuum' | 'analyze'>): { count: string; batch: string; after: string[] } {
+/**
+ * The statements of a rule, pure: count, the dry run's count (in a read-only transaction
+ * that is rolled back: a condition with side effects cannot change anything), one batch
+ * (printing the rows it deleted), maintenance.
+ */
+export function sqlStatements(dialect: Dialect, rule: Pick<SqlRule, 'table' | 'where' | 'key' | 'batch' | 'vacuum' | 'analyze'>): { count: string; dryCount: string; batch: string; after: string[] } {
   const t = quoteIdent(dialect, rule.table)
   const where = `(${rule.where})`
   const n = rule.batch
   const count = `SELECT count(*) FROM ${t} WHERE ${where}`
+  const dryCount = dialect === 'postgres' ? `BEGIN TRANSACTION READ ONLY; ${count}; ROLLBACK` : dialect === 'mysql' ? `START TRANSACTION READ ONLY; ${count}; ROLLBACK` : `BEGIN; ${count}; ROLLBACK;`
   let batch: string
   const after: string[] = []
   switch (dialect) {
@@ -53,7 +58,7 @@ export function sqlStatements(dialect: Dialect, rule: Pick<SqlRule, 'table' | 'w
       break
     }
   }
-  return { count, batch, after }
+  return { count, dryCount, batch, after }
 }
 
 /** A partitioned table or one with inheritance children: ctid does not identify a row there. */
@@ -81,7 +86,7 @@ export async function runSqlRule(name: string, rule: SqlRule, env: RuleEnv): Pro
     throw new OwnopsError(`${rule.table} is partitioned or has child tables: batches need a unique column`, { exitCode: ExitCode.config, hint: `set cleanup.rules.${name}.key, e.g. key: id` })
   }
   if (env.dryRun) {
-    const rows = lastNumber(await client.query(statements.count))
+    const rows = lastNumber(await client.query(statements.dryCount, { readOnly: true }))
     report.rows = rows
     record(report, { action: 'delete-rows', what, reason: `${condition}: ${rows} row${rows === 1 ? '' : 's'} match, ${Math.ceil(rows / rule.batch)} batch${Math.ceil(rows / rule.batch) === 1 ? '' : 'es'} of ${rule.batch}`, bytes: 0, rows })
     return report

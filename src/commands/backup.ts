@@ -7,10 +7,10 @@
  */
 import type { CommandResult, Ctx } from '../context.js'
 import type { BackupTarget, Config } from '../config/schema.js'
-import { readCatalog, type Catalog } from '../backup/catalog.js'
+import { FUTURE_SLACK_MS, readCatalog, type Catalog } from '../backup/catalog.js'
 import { renderBackupMetrics, type BackupRunResult } from '../backup/metrics.js'
 import { pruneTarget, type PruneReport } from '../backup/prune.js'
-import { backupTarget, formatBytes, type TargetReport } from '../backup/run.js'
+import { backupTarget, formatBytes, removeAllStalePartials, type TargetReport } from '../backup/run.js'
 import { formatDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { writeFileAtomic } from '../sys/atomic.js'
@@ -71,6 +71,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const runId = job.runId
   const log = ctx.log.child({ cmd: 'backup', runId })
 
+  await removeAllStalePartials(config.backup.dir, Object.keys(config.backup.targets), log)
   const progress = progressBar(ctx)
   const reports: BackupRunReport['targets'] = []
   const { hostname } = await import('node:os')
@@ -99,6 +100,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
       const pruned = await pruneTarget(name, target, report, { config, log, dryRun: false, now: ctx.clock() })
       report.prune = pruned
       if (pruned.sizeDrop !== undefined) report.warnings.push(pruned.sizeDrop)
+      if (pruned.futureDated !== undefined) report.warnings.push(pruned.futureDated)
     }
     reports.push(report)
   }
@@ -201,7 +203,9 @@ export async function runBackups(ctx: Ctx, target: string | undefined): Promise<
   const rows: string[][] = []
   for (const c of catalogs) {
     for (const b of c.backups) {
-      rows.push([c.target, b.manifest.id, b.manifest.time.replace(/\.\d{3}Z$/, 'Z'), formatDuration(Math.max(0, now - b.time.getTime())), formatBytes(b.manifest.size), b.manifest.sha256.slice(0, 12), [b.tags.includes('pre-restore') ? 'pre-restore safety copy (not a scheduled backup)' : '', b.manifest.warnings.length > 0 ? `${b.manifest.warnings.length} warning(s)` : ''].filter(Boolean).join('; ')])
+      const ahead = b.time.getTime() > now + FUTURE_SLACK_MS
+      const note = [ahead ? 'dated in the future: retention is suspended' : '', b.tags.includes('pre-restore') ? 'pre-restore safety copy (not a scheduled backup)' : '', b.manifest.warnings.length > 0 ? `${b.manifest.warnings.length} warning(s)` : ''].filter(Boolean).join('; ')
+      rows.push([c.target, b.manifest.id, b.manifest.time.replace(/\.\d{3}Z$/, 'Z'), ahead ? 'in the future' : formatDuration(Math.max(0, now - b.time.getTime())), formatBytes(b.manifest.size), b.manifest.sha256.slice(0, 12), note])
     }
     for (const o of c.oddities) rows.push([c.target, '-', '-', '-', '-', '-', `${o.kind}: ${o.message} (${o.path})`])
     if (c.backups.length === 0 && c.oddities.length === 0) rows.push([c.target, '-', '-', '-', '-', '-', 'no backups yet'])

@@ -3,12 +3,16 @@ import type { CommandResult, Ctx } from '../context.js'
 import { formatDuration } from '../duration.js'
 import { ExitCode } from '../errors.js'
 import { runInherit } from '../sys/exec.js'
-import { currentLockHolder } from '../sys/lock.js'
+import { abandonedLock, currentLockHolder } from '../sys/lock.js'
 
 export async function runLockStatus(ctx: Ctx): Promise<CommandResult> {
   const dir = ctx.lockDir()
   const found = await currentLockHolder(dir)
-  if (found === undefined) return { exitCode: ExitCode.ok, report: { held: false, dir }, text: `the host lock is free (${dir})\n` }
+  if (found === undefined) {
+    const abandoned = await abandonedLock(dir).catch(() => undefined)
+    const left = abandoned?.stopped?.length ? `; ownops ${ctx.redactor.redact(abandoned.command)} (pid ${abandoned.pid}) was killed with ${abandoned.stopped.join(', ')} stopped: the next run that takes the lock starts them again\n` : '\n'
+    return { exitCode: ExitCode.ok, report: { held: false, dir, ...(abandoned ? { abandoned: { ...abandoned, command: ctx.redactor.redact(abandoned.command) } } : {}) }, text: `the host lock is free (${dir})${left}` }
+  }
   // The holder's command line is a script's argv, which may carry a password.
   const holder = { ...found, command: ctx.redactor.redact(found.command) }
   const age = formatDuration(Math.max(0, ctx.clock().getTime() - Date.parse(holder.startedAt)))

@@ -22,7 +22,8 @@ import type { Notifier } from '../notify/send.js'
 import { makeEvent } from '../notify/send.js'
 import { writeFileAtomic } from '../sys/atomic.js'
 import { createDocker, pingDocker } from '../sys/docker.js'
-import { currentLockHolder, HostLock } from '../sys/lock.js'
+import { abandonedLock, currentLockHolder, HostLock } from '../sys/lock.js'
+import { flagLeftStopped } from '../monitor/left-stopped.js'
 import type { StateStore } from '../sys/state.js'
 import type { Logger } from '../log.js'
 import { didYouMean } from '../text.js'
@@ -87,6 +88,8 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   const clean = (text: string) => ctx.redactor.redact(text)
   cycle.observations = cycle.observations.map((o) => ({ ...o, value: clean(o.value), message: clean(o.message), ...(o.threshold === undefined ? {} : { threshold: clean(o.threshold) }) }))
 
+  // Containers a killed backup or restore left stopped are down because of ownops: say so.
+  cycle.observations = flagLeftStopped(cycle.observations, await abandonedLock(ctx.lockDir()).catch(() => undefined))
   const byName = new Map(all.map((c) => [c.name, c]))
   // A service check failing because a person stopped its container is not a crash.
   await explainStops(cycle.observations, byName, config.restart.services, { docker: async () => createDocker(ctx.dockerEndpoint()), now, log, signal: ctx.signal })
@@ -259,7 +262,7 @@ async function pauseOrResume(ctx: Ctx, state: MonitorState, opts: MonitorOptions
     return { exitCode: ExitCode.ok, report: { paused: false, wasPaused: had !== undefined }, text: had ? 'monitor resumed: alerts and recovery are back on\n' : 'monitor was not paused\n' }
   }
   const ms = parseDuration(opts.pause as string)
-  if (ms === undefined || ms <= 0) throw new OwnopsError(`--pause: not a duration: ${String(opts.pause)}`, { exitCode: ExitCode.usage, hint: 'e.g. --pause 30m or --pause 2h' })
+  if (ms === undefined || ms <= 0) throw new OwnopsError(`--pause: not a duration (of at most 100 years): ${String(opts.pause)}`, { exitCode: ExitCode.usage, hint: 'e.g. --pause 30m or --pause 2h' })
   const until = new Date(now.getTime() + ms).toISOString()
   state.pause = { until, ...(opts.checks.length > 0 ? { checks: opts.checks } : {}) }
   await store.write(MONITOR_STATE, state)

@@ -4,12 +4,31 @@
  * without an import cycle.
  */
 import { z } from 'zod'
-import { DURATION_PATTERN } from '../duration.js'
+import { DURATION_PATTERN, MAX_DURATION_MS, MAX_TIMER_MS, parseDuration } from '../duration.js'
 import { BYTE_SIZE_PATTERN } from '../text.js'
 
-export const duration = z
-  .union([z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as 30s, 10m, 2h, 7d or 1h30m' }), z.number().nonnegative()])
+export { MAX_TIMER_MS }
+
+
+const durationText = z.union([z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as 30s, 10m, 2h, 7d or 1h30m' }), z.number().nonnegative()])
+/** True unless `value` is a well-formed duration longer than `max` (a malformed one has its own error). */
+const atMost = (max: number) => (value: string | number) => {
+  if (typeof value === 'string' && !DURATION_PATTERN.test(value.trim().toLowerCase().replace(/\s+/g, '')) && !/^\d+(\.\d+)?$/.test(value.trim())) return true
+  const ms = parseDuration(value)
+  return ms !== undefined && ms <= max
+}
+
+export const duration = durationText
+  .refine(atMost(MAX_DURATION_MS), { error: 'expected at most 36500d (100 years)' })
   .meta({ description: 'A duration: 30s, 10m, 2h, 7d, 1h30m; a bare number is seconds.' })
+
+/**
+ * A duration ownops waits with a timer (a time limit, a pause): at most 24 days, which a
+ * timer can hold — a longer one would fire at once.
+ */
+export const timerDuration = durationText
+  .refine(atMost(MAX_TIMER_MS), { error: 'expected at most 24d: ownops waits this long with a timer, and a timer cannot wait longer than 24.8 days' })
+  .meta({ description: 'A duration of at most 24d: 30s, 10m, 2h, 1h30m; a bare number is seconds.' })
 
 export const name = z
   .string()

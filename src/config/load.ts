@@ -150,7 +150,14 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
 
   const denied = envFileDenied && unresolved.size > 0 ? { denied: [envFilePath] } : {}
   if (denied.denied !== undefined && problems.some((p) => p.severity === 'error')) return { file, problems: sortProblems(problems), ...denied }
-  const input = doc.toJS({ maxAliasCount: 100 }) ?? {}
+  let input: unknown
+  try {
+    input = doc.toJS({ maxAliasCount: 100 }) ?? {}
+  } catch (error) {
+    // yaml refuses a document whose aliases expand without bound ("billion laughs").
+    problems.push({ severity: 'error', file: display, path: [], message: `YAML: ${(error as Error).message.replace(/ indicates a resource exhaustion attack/, '')}: the aliases (*name) expand into too much data`, hint: 'write the values out, or use fewer nested aliases' })
+    return { file, problems }
+  }
   const parsed = configSchema.safeParse(input)
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

@@ -3,7 +3,7 @@
  * of the JSON Schema printed by `ownops config schema`, and of the documented example.
  */
 import { z } from 'zod'
-import { duration, name } from './fields.js'
+import { duration, name, timerDuration } from './fields.js'
 import { keepSchema } from '../targets/common.js'
 import { schema as postgresSchema } from '../targets/postgres.js'
 import { schema as mysqlSchema } from '../targets/mysql.js'
@@ -41,16 +41,16 @@ const channel = z.strictObject({
     .min(1)
     .optional()
     .meta({ description: 'Only events of these commands or jobs (backup, backup-world, monitor, cleanup, verify-drill, restart-mc, lock-run…). A heartbeat channel of one check gets the pings of one job this way.' }),
-  timeout: duration.optional().meta({ description: 'Timeout of one delivery attempt (default: notify.timeout).' }),
+  timeout: timerDuration.optional().meta({ description: 'Timeout of one delivery attempt (default: notify.timeout).' }),
 })
 
 const notify = z
   .strictObject({
     channels: z.record(name, channel).default({}),
     routes: z.array(routeSchema).default([]).meta({ description: 'Routing rules by check, target or command, tried in order after the own `notify:` of checks, targets and services: the first that matches decides where an event goes (continue: true tries the next too); an event no rule matches goes to the channels that take its level.' }),
-    timeout: duration.default('10s').meta({ description: 'Timeout of one delivery attempt.' }),
+    timeout: timerDuration.default('10s').meta({ description: 'Timeout of one delivery attempt.' }),
     retries: z.number().int().min(0).max(10).default(3).meta({ description: 'Retries after the first attempt, for network errors, 5xx and 429.' }),
-    budget: duration.default('60s').meta({ description: 'Total time one notification may spend on retries and rate limits before it goes to the outbox.' }),
+    budget: timerDuration.default('60s').meta({ description: 'Total time one notification may spend on retries and rate limits before it goes to the outbox.' }),
     outbox: z
       .strictObject({
         maxEntries: z.number().int().min(0).default(200).meta({ description: 'Undelivered notifications kept for later runs; the oldest are dropped beyond this.' }),
@@ -126,7 +126,7 @@ export const configSchema = z
     restore: z
       .strictObject({
         keepSafetyCopy: duration.default('7d').meta({ description: 'How long the pre-restore safety backup is kept out of normal retention.' }),
-        healthTimeout: duration.default('2m').meta({ description: 'How long a restore waits for restarted containers to be healthy before it rolls back.' }),
+        healthTimeout: timerDuration.default('2m').meta({ description: 'How long a restore waits for restarted containers to be healthy before it rolls back.' }),
         keepOld: duration.default('7d').meta({ description: 'How long the data a restore replaced (<db>__pre_restore_<time>, <path>.pre-restore-<time>) is kept before `ownops cleanup` removes it.' }),
       })
       .prefault({}),

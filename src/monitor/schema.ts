@@ -1,6 +1,6 @@
 /** The `monitor:` section of the config. */
 import { z } from 'zod'
-import { duration, name } from '../config/fields.js'
+import { duration, timerDuration, name } from '../config/fields.js'
 import { checkSchemas } from './checks/index.js'
 import { flapSchema } from './spec.js'
 
@@ -27,8 +27,8 @@ export const monitorSchema = z
     successesBeforeRecovery: z.number().int().min(1).default(1),
     flap: flapSchema.optional(),
     remind: duration.optional().meta({ description: 'Repeat alerts this often while a check keeps failing (default: never).' }),
-    timeout: duration.default('10s').meta({ description: 'Time limit of one check.' }),
-    deadline: duration.default('50s').meta({ description: 'Time limit of the whole run: checks still running then count as failed (timed out).' }),
+    timeout: timerDuration.default('10s').meta({ description: 'Time limit of one check.' }),
+    deadline: timerDuration.default('50s').meta({ description: 'Time limit of the whole run: checks still running then count as failed (timed out).' }),
     concurrency: z.number().int().min(1).max(64).default(8).meta({ description: 'Checks run at the same time.' }),
     maintenance: z.array(maintenanceWindow).default([]),
     prometheus: z

@@ -3,7 +3,7 @@
  * Each kind's own fields live in checks/<kind>.ts next to its implementation.
  */
 import { z } from 'zod'
-import { argv, duration } from '../config/fields.js'
+import { argv, duration, timerDuration } from '../config/fields.js'
 import { ownRouteSchema } from '../notify/routes.js'
 
 export const severity = z.enum(['warning', 'critical']).meta({ description: 'How bad a failure of this check is (default critical).' })
@@ -19,7 +19,7 @@ export const recoverSchema = z
     within: duration.default('1h').meta({ description: 'The window attempts are counted in.' }),
     grace: duration.default('2m').meta({ description: 'Failures in this time after an attempt are ignored (the service is starting).' }),
     recreate: argv.optional().meta({ description: 'Escalation when the attempts are spent: one run of this command before giving up, e.g. ["docker", "compose", "-f", "/srv/app/compose.yml", "up", "-d", "--force-recreate", "app"].' }),
-    timeout: duration.default('2m').meta({ description: 'Time limit of one restart, command or recreate.' }),
+    timeout: timerDuration.default('2m').meta({ description: 'Time limit of one restart, command or recreate.' }),
     service: z.string().optional().meta({ description: 'The restart.services entry that restarts it (default: the one whose container is the container restarted). A service with an entry is restarted the safe way: players told, saved, stopped gracefully, waited for until healthy.' }),
     safe: z.boolean().default(true).meta({ description: 'For a service in restart.services: tell the players and save before the stop (false: only the graceful stop and the health wait).' }),
     ifEmpty: duration.optional().meta({ description: 'For a service that counts players (RCON or Server List Ping): wait across runs, at most this long, for the server to be empty before restarting it; the players read once that a restart is pending. E.g. 15m.' }),
@@ -38,7 +38,7 @@ export const flapSchema = z
 export const commonFields = {
   enabled: z.boolean().default(true).meta({ description: 'false turns the check off (also a built-in one).' }),
   description: z.string().optional(),
-  timeout: duration.optional().meta({ description: 'Time limit of the check (default monitor.timeout).' }),
+  timeout: timerDuration.optional().meta({ description: 'Time limit of the check (default monitor.timeout).' }),
   failuresBeforeAlert: z.number().int().min(1).optional().meta({ description: 'Failed runs in a row before an alert (default monitor.failuresBeforeAlert, 2).' }),
   successesBeforeRecovery: z.number().int().min(1).optional().meta({ description: 'Good runs in a row before a recovery notice (default 1).' }),
   flap: flapSchema.optional(),

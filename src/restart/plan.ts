@@ -7,7 +7,7 @@ export function restartTime(opts: { in?: string | undefined; at?: string | undef
   if (opts.in !== undefined && opts.at !== undefined) throw new OwnopsError('--in and --at exclude each other', { exitCode: ExitCode.usage })
   if (opts.in !== undefined) {
     const ms = parseDuration(opts.in)
-    if (ms === undefined) throw new OwnopsError(`--in: not a duration: ${opts.in}`, { exitCode: ExitCode.usage, hint: 'e.g. --in 30m, --in 1h30m, --in 90s' })
+    if (ms === undefined) throw new OwnopsError(`--in: not a duration (of at most 100 years): ${opts.in}`, { exitCode: ExitCode.usage, hint: 'e.g. --in 30m, --in 1h30m, --in 90s' })
     return new Date(now.getTime() + ms)
   }
   if (opts.at === undefined) return now

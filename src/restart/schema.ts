@@ -1,13 +1,13 @@
 /** The `restart:` section of the config: services ownops restarts safely. */
 import { z } from 'zod'
-import { argv, duration, name } from '../config/fields.js'
+import { argv, duration, name, timerDuration } from '../config/fields.js'
 import { ownRouteSchema } from '../notify/routes.js'
 
 const rcon = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: z.number().int().min(1).max(65535).default(25575),
   password: z.string().meta({ description: 'rcon.password from server.properties; write ${RCON_PASSWORD} and keep it in the env file.' }),
-  timeout: duration.default('10s'),
+  timeout: timerDuration.default('10s'),
 })
 
 const health = z.union([
@@ -33,15 +33,15 @@ export const restartServiceSchema = z
       .union([z.enum(['rcon', 'none']), z.strictObject({ exec: argv })])
       .optional()
       .meta({ description: 'How the world is saved before the stop: rcon (save-all flush, waiting for it), an exec command in the container, or none (default: rcon with rcon, else none).' }),
-    saveTimeout: duration.default('2m').meta({ description: 'How long the save may take.' }),
+    saveTimeout: timerDuration.default('2m').meta({ description: 'How long the save may take.' }),
     safe: z.boolean().default(false).meta({ description: 'Restart this service the safe way by default: warn the players on the countdown and save first, as with --safe (--no-safe overrides).' }),
     health: health.default('docker').meta({ description: 'When it counts as up again: docker, { http: URL }, { tcp: { port } }, { minecraft: { port } } (with the container running).' }),
-    stopTimeout: duration.default('30s').meta({ description: 'Grace time of the stop (the container\'s own stop signal), then SIGKILL.' }),
-    healthyTimeout: duration.default('3m').meta({ description: 'How long the start may take to become healthy; then one more start, then a critical alert.' }),
+    stopTimeout: timerDuration.default('30s').meta({ description: 'Grace time of the stop (the container\'s own stop signal), then SIGKILL.' }),
+    healthyTimeout: timerDuration.default('3m').meta({ description: 'How long the start may take to become healthy; then one more start, then a critical alert.' }),
     warnAt: z.array(duration).default(['30m', '15m', '10m', '5m', '1m', '30s', '10s']).meta({ description: 'Countdown offsets before the restart at which players are warned (only those within the delay).' }),
     ifEmpty: z
       .strictObject({
-        interval: duration.default('1m').meta({ description: 'How often the player count is asked.' }),
+        interval: timerDuration.default('1m').meta({ description: 'How often the player count is asked.' }),
         maxWait: duration.default('2h').meta({ description: 'How long --if-empty waits for the server to empty (--max-wait overrides).' }),
         onTimeout: z.enum(['restart', 'give-up']).default('restart').meta({ description: 'When players are still online after maxWait: restart anyway (after the usual warning) or give up.' }),
       })

@@ -20,6 +20,7 @@ import { backupTarget, formatBytes, startContainers, STOP_GRACE_SEC, type RunEnv
 import { formatDuration, parseDuration } from '../duration.js'
 import { ExitCode, isOwnopsError, OwnopsError } from '../errors.js'
 import { stopContainer } from '../sys/docker-exec.js'
+import { StoppedContainers } from '../sys/stopped-containers.js'
 import { faultPoint } from '../sys/fault.js'
 import { waitContainersHealthy } from '../sys/health.js'
 import { isDatabase, pluginFor } from '../targets/index.js'
@@ -288,8 +289,9 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
   }
 
   // 4. Stop, swap, start, wait until healthy; roll back on any failure after the swap.
-  const docker = plan.stops.length > 0 ? await ctx.docker() : undefined
-  const stopped: string[] = []
+  // Recorded in the host lock as they stop, and started again (retried) whatever happens.
+  const stopper = new StoppedContainers({ docker: () => ctx.docker(), log })
+  const stopped = stopper.names
   let swapped: Swapped | undefined
   /** The undo record of the restore before this one: back in force when this one is rolled back. */
   let previous: unknown
@@ -299,8 +301,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     for (const c of plan.stops) {
       interrupted()
       log.info({ container: c }, 'stopping')
-      if (docker) await stopContainer(docker, c, STOP_GRACE_SEC)
-      stopped.push(c)
+      await stopper.stop(c, STOP_GRACE_SEC)
     }
     downtimeStart = performance.now()
     interrupted()
@@ -436,13 +437,10 @@ export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, 
       if (!(await confirm('Undo now? [y/N] '))) return { exitCode: ExitCode.failed, report: { cancelled: true }, text: 'cancelled\n' }
     }
     await ctx.lock('restore', [name, ...stops])
-    const docker = stops.length > 0 ? await ctx.docker() : undefined
-    const stopped: string[] = []
+    const stopper = new StoppedContainers({ docker: () => ctx.docker(), log: ctx.log })
+    const stopped = stopper.names
     try {
-      for (const c of stops) {
-        if (docker) await stopContainer(docker, c, STOP_GRACE_SEC)
-        stopped.push(c)
-      }
+      for (const c of stops) await stopper.stop(c, STOP_GRACE_SEC)
       const swapped = await ctx.shield(async () => {
         const result = await restorer.undo(record.kept)
         await ctx.stateStore().remove(`restore-${name}`)

@@ -6,11 +6,67 @@
  * which ignores backpressure) so a dump of any size flows to the artifact at the pace the
  * disk takes it, with memory bounded by a few chunks. The exit status comes from exec
  * inspect: a dump that stopped half-way is a failure, not a short file.
+ *
+ * A process started through the exec API does not end when its client goes away: a dump
+ * that ownops stops reading (interrupted, disk full) would go on in the container, holding
+ * its snapshot and locks. Every exec is recorded in the host lock while it runs, is ended
+ * when ownops leaves it early, and is ended by the next run when ownops was killed.
  */
 import { once } from 'node:events'
+import { readFile } from 'node:fs/promises'
 import type { Writable } from 'node:stream'
 import { ExitCode, OwnopsError } from '../errors.js'
 import type { Docker } from './docker.js'
+import { BoundedOutput, OUTPUT_LIMIT } from './exec.js'
+import { heldHostLock, type ExecRef } from './lock.js'
+
+type Exec = ReturnType<Docker['getExec']>
+
+/** Records a started exec in the host lock (when this process holds it). */
+async function track(ref: ExecRef): Promise<void> {
+  await heldHostLock()?.update((p) => void p.execs.push(ref)).catch(() => undefined)
+}
+
+async function untrack(ref: ExecRef): Promise<void> {
+  await heldHostLock()?.update((p) => void (p.execs = p.execs.filter((e) => e.id !== ref.id))).catch(() => undefined)
+}
+
+/**
+ * Ends an exec's process if it still runs: SIGTERM, then SIGKILL after `graceMs`. The
+ * engine reports the process's host pid; it is signalled only when /proc shows that very
+ * command line there (an engine on another host, or another pid namespace, is left alone).
+ * Resolves with whether the process is gone.
+ */
+export async function endExec(docker: Docker, id: string, graceMs = 5000): Promise<boolean> {
+  const exec: Exec = docker.getExec(id)
+  let info
+  try {
+    info = await exec.inspect()
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return true // its container is gone
+    throw error
+  }
+  if (!info.Running) return true
+  const pid = info.Pid
+  const argv = [info.ProcessConfig.entrypoint, ...info.ProcessConfig.arguments]
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+  if (pid <= 0 || cmdline.replace(/\0$/, '') !== argv.join('\0')) return false
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(pid, name)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  signal('SIGTERM')
+  for (let waited = 0; ; waited += 100) {
+    const now = await exec.inspect().catch(() => undefined)
+    if (now === undefined || !now.Running) return true
+    if (waited === graceMs) signal('SIGKILL')
+    if (waited > graceMs + 5000) return false
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
 
 export interface ExecStreamOptions {
   /** KEY=value pairs added to the exec's environment (passwords go here, never in argv). */
@@ -39,11 +95,28 @@ export async function execToStream(docker: Docker, container: string, cmd: strin
     ...(options.user ? { User: options.user } : {}),
     ...(options.workingDir ? { WorkingDir: options.workingDir } : {}),
   })
+  const ref = { container, id: exec.id }
+  await track(ref)
+  let finished = false
+  try {
+    if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
+    const result = await streamExec(exec, container, out, options)
+    finished = true
+    return result
+  } finally {
+    // Left early (interrupted, the output failed): the process would go on in the container.
+    if (!finished) await endExec(docker, exec.id).catch(() => false)
+    await untrack(ref)
+  }
+}
+
+async function streamExec(exec: Exec, container: string, out: Writable, options: ExecStreamOptions): Promise<ExecStreamResult> {
   const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream & { destroy(error?: Error): void }
   const limit = options.stderrLimit ?? 64 * 1024
   let stderr: Buffer = Buffer.alloc(0)
   const onAbort = (): void => stream.destroy(new Error('interrupted'))
   options.signal?.addEventListener('abort', onAbort, { once: true })
+  if (options.signal?.aborted) onAbort()
 
   let pending: Buffer = Buffer.alloc(0)
   try {
@@ -99,9 +172,25 @@ export async function execWithInput(docker: Docker, container: string, cmd: stri
     ...(options.env ? { Env: options.env } : {}),
     ...(options.user ? { User: options.user } : {}),
   } as Parameters<ReturnType<Docker['getContainer']>['exec']>[0])
+  const ref = { container, id: exec.id }
+  await track(ref)
+  let finished = false
+  try {
+    if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
+    const result = await feedExec(exec, container, input, options)
+    finished = true
+    return result
+  } finally {
+    if (!finished) await endExec(docker, exec.id).catch(() => false)
+    await untrack(ref)
+  }
+}
+
+async function feedExec(exec: Exec, container: string, input: NodeJS.ReadableStream, options: ExecInputOptions): Promise<ExecStreamResult & { stdout: string }> {
   const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as NodeJS.ReadWriteStream & { destroy(error?: Error): void; end(): void }
   const onAbort = (): void => stream.destroy(new Error('interrupted'))
   options.signal?.addEventListener('abort', onAbort, { once: true })
+  if (options.signal?.aborted) onAbort()
   const keep = (limit: number) => {
     let buf: Buffer = Buffer.alloc(0)
     return {
@@ -163,18 +252,22 @@ async function drained(out: Writable): Promise<void> {
   ])
 }
 
-/** Runs a short command in a container and captures its output (version probes and the like). */
-export async function execCapture(docker: Docker, container: string, cmd: string[], options: ExecStreamOptions = {}): Promise<ExecStreamResult & { stdout: string }> {
-  const chunks: Buffer[] = []
+/**
+ * Runs a short command in a container and captures its output (version probes, queries,
+ * a restart's announce command): the head and tail of it, `stdoutLimit` bytes (default
+ * OUTPUT_LIMIT), however much it prints.
+ */
+export async function execCapture(docker: Docker, container: string, cmd: string[], options: ExecStreamOptions & { stdoutLimit?: number } = {}): Promise<ExecStreamResult & { stdout: string }> {
+  const kept = new BoundedOutput(options.stdoutLimit ?? OUTPUT_LIMIT)
   const { Writable: W } = await import('node:stream')
   const sink = new W({
     write(chunk: Buffer, _enc, callback) {
-      chunks.push(chunk)
+      kept.add(chunk)
       callback()
     },
   })
   const result = await execToStream(docker, container, cmd, sink, options)
-  return { ...result, stdout: Buffer.concat(chunks).toString('utf8') }
+  return { ...result, stdout: kept.text() }
 }
 
 export interface ContainerFacts {

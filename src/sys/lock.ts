@@ -7,9 +7,9 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync, unlinkSync, type Stats } from 'node:fs'
-import { link, lstat, mkdir, readFile, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
+import { link, lstat, mkdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { ExitCode, OwnopsError } from '../errors.js'
@@ -26,7 +26,23 @@ export interface LockInfo {
   nonce: string
   /** Targets or containers this run stops or touches, so monitor can stay quiet about them. */
   stops: string[]
+  /**
+   * What this run must put back if it dies: containers it stopped and has not started
+   * again, processes it started inside containers that still run. Whoever takes over the
+   * lock of a killed run puts them back (see settleKilledRun).
+   */
+  stopped?: string[]
+  execs?: ExecRef[]
 }
+
+/** A process started in a container through the exec API. */
+export interface ExecRef {
+  container: string
+  id: string
+}
+
+/** The parts of a lock record a killed run leaves to its successor. */
+export type Pending = Pick<LockInfo, 'stopped' | 'execs'>
 
 export interface AcquireOptions {
   dir: string
@@ -49,6 +65,9 @@ const TAKEOVER_STALE_MS = 30_000
 
 export class HostLock {
   private released = false
+  /** The record of a killed holder this lock was taken over from, when it left something to put back. */
+  inherited: LockInfo | undefined
+  private writing: Promise<void> = Promise.resolve()
 
   private constructor(
     readonly file: string,
@@ -76,11 +95,15 @@ export class HostLock {
     })
     const deadline = Date.now() + (options.waitMs ?? 0)
     let announcedWait = false
+    let inherited: LockInfo | undefined
     try {
       for (;;) {
         try {
           await link(temp, file)
-          return new HostLock(file, info)
+          const lock = new HostLock(file, info)
+          lock.inherited = inherited
+          if (lockName === LOCK_NAME) held = lock
+          return lock
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw lockIoError(options.dir, error)
         }
@@ -89,7 +112,7 @@ export class HostLock {
         })
         if (holder === 'missing') continue
         if (holder === 'corrupt' || !isAlive(holder)) {
-          await takeOver(options.dir, file, holder, lockName, options.log)
+          if ((await takeOver(options.dir, file, holder, lockName, options.log)) && holder !== 'corrupt' && leftBehind(holder) !== undefined) inherited = holder
           continue
         }
         if (Date.now() >= deadline || options.signal?.aborted) throw busyError(holder, now(), options.label)
@@ -104,9 +127,36 @@ export class HostLock {
     }
   }
 
+  /**
+   * Changes what this run must put back if it dies (`stopped`, `execs`) and writes the
+   * record atomically: a new file renamed over the lock. Writes are serialised in call order.
+   */
+  update(change: (pending: Required<Pending>) => void): Promise<void> {
+    const pending = { stopped: [...(this.info.stopped ?? [])], execs: [...(this.info.execs ?? [])] }
+    change(pending)
+    Object.assign(this.info, pending)
+    const text = `${JSON.stringify(this.info)}\n`
+    const next = this.writing.then(async () => {
+      if (this.released) return
+      const temp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.${this.info.nonce}.new`)
+      await writeFile(temp, text, { mode: 0o644 })
+      await rename(temp, this.file)
+    })
+    this.writing = next.catch(() => undefined)
+    return next
+  }
+
   /** Releases the lock if it is still ours. Safe to call more than once. */
   async release(): Promise<void> {
     if (this.released) return
+    await this.writing
+    if (held === this) held = undefined
+    if (leftBehind(this.info) !== undefined) {
+      // Containers this run stopped could not be started again: the record stays, so the next
+      // run that takes the lock (ours is stale once this process is gone) starts them.
+      this.released = true
+      return
+    }
     this.released = true
     const holder = await readLockFile(this.file)
     if (typeof holder === 'object' && holder.nonce === this.info.nonce) await unlink(this.file).catch(() => undefined)
@@ -116,6 +166,8 @@ export class HostLock {
   releaseSync(): void {
     if (this.released) return
     this.released = true
+    if (held === this) held = undefined
+    if (leftBehind(this.info) !== undefined) return
     try {
       const holder = JSON.parse(readFileSync(this.file, 'utf8')) as LockInfo
       if (holder.nonce === this.info.nonce) unlinkSync(this.file)
@@ -123,6 +175,28 @@ export class HostLock {
       // already gone
     }
   }
+}
+
+/** The host lock this process holds (a process holds at most one). */
+let held: HostLock | undefined
+
+/** The host lock this process holds, if any: where stops and execs are recorded. */
+export function heldHostLock(): HostLock | undefined {
+  return held
+}
+
+/** What a lock record says its holder left to put back, if anything. */
+export function leftBehind(info: LockInfo | 'corrupt'): Pending | undefined {
+  if (info === 'corrupt') return undefined
+  const stopped = info.stopped ?? []
+  const execs = info.execs ?? []
+  return stopped.length > 0 || execs.length > 0 ? { stopped, execs } : undefined
+}
+
+/** The record of a holder that is gone and left stopped containers or running execs behind. */
+export async function abandonedLock(dir: string): Promise<LockInfo | undefined> {
+  const holder = await readLockFile(join(dir, LOCK_NAME)).catch(() => 'missing' as const)
+  return typeof holder === 'object' && !isAlive(holder) && leftBehind(holder) !== undefined ? holder : undefined
 }
 
 /** The current holder of the host lock, if a live process holds it. */
@@ -170,7 +244,8 @@ function isAlive(holder: LockInfo): boolean {
   return true
 }
 
-async function takeOver(dir: string, file: string, stale: LockInfo | 'corrupt', lockName: string, log?: Logger): Promise<void> {
+/** Removes a stale lock file under the takeover mutex; true when this call removed it. */
+async function takeOver(dir: string, file: string, stale: LockInfo | 'corrupt', lockName: string, log?: Logger): Promise<boolean> {
   const mutex = join(dir, `${lockName}.takeover`)
   try {
     await mkdir(mutex)
@@ -179,7 +254,7 @@ async function takeOver(dir: string, file: string, stale: LockInfo | 'corrupt', 
     const age = await stat(mutex).then((s) => Date.now() - s.mtimeMs, () => 0)
     if (age > TAKEOVER_STALE_MS) await rmdir(mutex).catch(() => undefined)
     else await sleep(50)
-    return
+    return false
   }
   try {
     const again = await readLockFile(file)
@@ -189,6 +264,7 @@ async function takeOver(dir: string, file: string, stale: LockInfo | 'corrupt', 
       if (typeof stale === 'object') log?.warn({ stalePid: stale.pid, staleCommand: stale.command, since: stale.startedAt }, 'took over a stale host lock: its holder is gone')
       else log?.warn({ file }, 'replaced an unreadable host lock file')
     }
+    return same
   } finally {
     await rmdir(mutex).catch(() => undefined)
   }

@@ -5,9 +5,9 @@
 import { z } from 'zod'
 import { ownRouteSchema } from '../notify/routes.js'
 import { RETENTION_DURATION_HINT, RETENTION_DURATION_PATTERN } from '../backup/retention.js'
-import { argv, duration } from '../config/fields.js'
+import { argv, duration, timerDuration } from '../config/fields.js'
 
-const hook = z.union([argv, z.strictObject({ run: argv, timeout: duration.optional() })])
+const hook = z.union([argv, z.strictObject({ run: argv, timeout: timerDuration.optional() })])
 
 const keepCount = z.number().int().min(-1).meta({ description: 'How many to keep; -1 keeps all.' })
 

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { z } from 'zod'
 import type { BackupEntry } from '../backup/catalog.js'
-import { duration } from '../config/fields.js'
+import { timerDuration } from '../config/fields.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { readArchive, unsafeEntries, type TarEntry } from '../restore/tar-safety.js'
 import { tarInto } from '../sys/archive.js'
@@ -49,7 +49,7 @@ export const schema = z.strictObject({
       rcon,
       retries: z.number().int().min(0).default(3).meta({ description: 'RCON connection retries before giving up.' }),
       onRconError: z.enum(['fail', 'proceed']).default('fail').meta({ description: 'When RCON cannot be reached: fail the backup (default) or archive without quiescing, with a warning.' }),
-      saveTimeout: duration.default('120s').meta({ description: 'How long `save-all flush` may take.' }),
+      saveTimeout: timerDuration.default('120s').meta({ description: 'How long `save-all flush` may take.' }),
     })
     .optional()
     .meta({ description: 'Quiesce a Minecraft server over RCON: save-off, save-all flush, archive, save-on (always).' }),

@@ -54,6 +54,9 @@ export function maintenanceDb(db: string): string {
   return db === 'postgres' ? 'template1' : 'postgres'
 }
 
+/** Every transaction of a session read-only, whatever its statements ask (a dry run's count). */
+const READ_ONLY_PGOPTIONS = '-c default_transaction_read_only=on'
+
 /** One connection to a PostgreSQL server in a container: who, which database, and psql through exec. */
 export interface PostgresConnection {
   docker: Docker
@@ -63,7 +66,7 @@ export interface PostgresConnection {
   database: string
   execEnv: string[]
   /** psql -At: rows tab-separated. `signal` makes it interruptible. */
-  sql(query: string, options?: { database?: string; signal?: AbortSignal }): Promise<string>
+  sql(query: string, options?: { database?: string; signal?: AbortSignal; readOnly?: boolean }): Promise<string>
 }
 
 export async function connect(target: PostgresTarget, container: string, env: { docker(): Promise<Docker>; signal?: AbortSignal }, purpose = 'the SQL runs inside it'): Promise<PostgresConnection> {
@@ -81,7 +84,7 @@ export async function connect(target: PostgresTarget, container: string, env: { 
     database,
     execEnv,
     async sql(query, options = {}) {
-      const r = await execCapture(docker, container, ['psql', '-X', '-U', user, '--no-password', '-d', options.database ?? database, '-v', 'ON_ERROR_STOP=1', '-At', '-F', '\t', '-c', query], { env: execEnv, ...(options.signal ? { signal: options.signal } : {}) })
+      const r = await execCapture(docker, container, ['psql', '-X', ...(options.readOnly ? ['-q'] : []), '-U', user, '--no-password', '-d', options.database ?? database, '-v', 'ON_ERROR_STOP=1', '-At', '-F', '\t', '-c', query], { env: [...execEnv, ...(options.readOnly ? [`PGOPTIONS=${READ_ONLY_PGOPTIONS}`] : [])], ...(options.signal ? { signal: options.signal } : {}) })
       if (r.exitCode !== 0) throw new DumpFailure(`psql in ${facts.name} failed: ${firstError(r.stderr) ?? `exit ${r.exitCode}`}`, tail(r.stderr))
       return r.stdout.replace(/\n$/, '')
     },
@@ -196,7 +199,7 @@ async function clientOnHost(target: PostgresTarget, env: { env: NodeJS.ProcessEn
     quote: ident,
     async query(sql, options = {}) {
       const dbUrl = options.database !== undefined ? Object.assign(new URL(url), { pathname: `/${options.database}` }).toString() : url
-      const r = await execa('psql', ['-X', '--no-password', `--dbname=${dbUrl}`, '-v', 'ON_ERROR_STOP=1', '-At', '-F', '\t', '-c', sql], { reject: false, env: env.env, extendEnv: false, stdin: 'ignore' })
+      const r = await execa('psql', ['-X', ...(options.readOnly ? ['-q'] : []), '--no-password', `--dbname=${dbUrl}`, '-v', 'ON_ERROR_STOP=1', '-At', '-F', '\t', '-c', sql], { reject: false, env: { ...env.env, ...(options.readOnly ? { PGOPTIONS: READ_ONLY_PGOPTIONS } : {}) }, extendEnv: false, stdin: 'ignore' })
       if (r.failed && r.exitCode === undefined) throw new OwnopsError('psql is not installed on this host', { exitCode: ExitCode.unavailable, hint: 'apt-get install postgresql-client, or use container: NAME' })
       if (r.exitCode !== 0) throw new DumpFailure(`psql failed: ${firstError(String(r.stderr)) ?? `exit ${String(r.exitCode)}`}`, tail(String(r.stderr)))
       return String(r.stdout).replace(/\n$/, '')
@@ -216,7 +219,7 @@ async function inContainer(target: PostgresTarget, container: string, env: Sourc
   }
   let globals: string | undefined
   if (target.globals) {
-    const dumped = await execCapture(docker, container, ['pg_dumpall', '--globals-only', '--no-password', '-U', user], { env: execEnv, signal: env.signal })
+    const dumped = await execCapture(docker, container, ['pg_dumpall', '--globals-only', '--no-password', '-U', user], { env: execEnv, signal: env.signal, stdoutLimit: 64 * 1024 * 1024 })
     if (dumped.exitCode !== 0) throw new DumpFailure(`pg_dumpall --globals-only failed with exit ${dumped.exitCode}`, tail(dumped.stderr))
     globals = dumped.stdout
   }

@@ -85,7 +85,7 @@ export const sqlite: TargetPlugin<SqliteTarget> = {
           await stage.done
           return { warnings: [], details: { databaseBytes: copied.size, integrityCheck: 'ok' } }
         } finally {
-          await rm(copy, { force: true })
+          for (const suffix of ['', '-journal', '-wal', '-shm']) await rm(`${copy}${suffix}`, { force: true })
         }
       },
     }
@@ -99,9 +99,10 @@ export const sqlite: TargetPlugin<SqliteTarget> = {
       where: path,
       database: path,
       quote: (name) => `"${name.replace(/"/g, '""')}"`,
-      async query(sql) {
+      async query(sql, options = {}) {
         // .timeout waits for a writer's lock instead of failing with "database is locked".
-        const r = await execa('sqlite3', ['-bail', '-batch', '-noheader', '-separator', '\t', path, '.timeout 30000', sql], { reject: false, stdin: 'ignore' })
+        // Read-only: the file opened read-only, and no writefile(), ATTACH or extension (safe mode).
+        const r = await execa('sqlite3', [...(options.readOnly ? ['-readonly', '-safe'] : []), '-bail', '-batch', '-noheader', '-separator', '\t', path, '.timeout 30000', sql], { reject: false, stdin: 'ignore' })
         if (r.failed && r.exitCode === undefined) throw new OwnopsError('the sqlite3 command is not installed', { exitCode: ExitCode.unavailable, hint: 'apt-get install sqlite3' })
         if (r.exitCode !== 0) throw new DumpFailure(`sqlite3 ${path} failed: ${firstError(String(r.stderr)) ?? `exit ${String(r.exitCode)}`}`, tail(String(r.stderr)))
         return String(r.stdout).replace(/\n$/, '')

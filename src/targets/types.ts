@@ -132,7 +132,8 @@ export interface DbClient {
   where: string
   /** The database name (PostgreSQL, MariaDB) or file (SQLite). */
   database: string
-  query(sql: string, options?: { database?: string }): Promise<string>
+  /** `readOnly`: the session cannot change anything (PostgreSQL default_transaction_read_only, sqlite3 -readonly -safe). */
+  query(sql: string, options?: { database?: string; readOnly?: boolean }): Promise<string>
   /** An identifier quoted for this dialect. */
   quote(name: string): string
 }
@@ -188,7 +189,7 @@ export function tail(text: string, lines = 20): string {
 
 /** The database's own error line ("ERROR:  column "x" does not exist"), for messages. */
 export function firstError(stderr: string): string | undefined {
-  const line = stderr.split('\n').map((l) => l.trim()).find((l) => /error|no such|syntax|denied|unknown/i.test(l))
+  const line = stderr.split('\n').map((l) => l.trim()).find((l) => /error|no such|syntax|denied|unknown|cannot|prohibited/i.test(l))
   return line?.replace(/^(psql:[^:]*:\d+:\s*)/, '').slice(0, 300)
 }
 

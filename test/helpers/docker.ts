@@ -463,7 +463,13 @@ export interface PostgresContainer {
  * /var/run/postgresql, trust auth for user postgres. Resolves once pg_isready answers.
  */
 export async function startPostgres(
-  opts: { name?: string; volume?: string; timeoutMs?: number } = {},
+  opts: {
+    name?: string;
+    volume?: string;
+    timeoutMs?: number;
+    /** A host directory (mode 0777) where the server also puts its socket, for host clients (`url: postgresql:///db?host=DIR`). */
+    hostSocketDir?: string;
+  } = {},
 ): Promise<PostgresContainer> {
   const pgVersion = hostPostgresVersion();
   const name = opts.name ?? uniqueName('pg');
@@ -486,13 +492,13 @@ export async function startPostgres(
   const script = [
     'set -e',
     `if [ ! -s "$PGDATA/PG_VERSION" ]; then initdb -D "$PGDATA" --auth=trust -U postgres -E UTF8 --locale=C --no-sync; fi`,
-    `exec postgres -D "$PGDATA" -k ${PG_SOCKET_DIR} -c listen_addresses='' -c fsync=off`,
+    `exec postgres -D "$PGDATA" -k ${opts.hostSocketDir ? `${PG_SOCKET_DIR},/ownops-host-socket` : PG_SOCKET_DIR} -c listen_addresses='' -c fsync=off`,
   ].join('\n');
 
   const c = await runContainer({
     name,
     cmd: ['sh', '-c', script],
-    volumes: [`${volume}:${PG_DATA_DIR}`],
+    volumes: [`${volume}:${PG_DATA_DIR}`, ...(opts.hostSocketDir ? [`${opts.hostSocketDir}:/ownops-host-socket`] : [])],
     env: {
       PATH: `/usr/lib/postgresql/${pgVersion}/bin:${IMAGE_PATH}`,
       PGDATA: PG_DATA_DIR,

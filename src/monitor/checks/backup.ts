@@ -2,12 +2,14 @@
  * `kind: backup` — the newest valid backup of each target (or the listed ones) is younger
  * than `maxAge` (critical; `warnAge` for a warning first), and not much smaller than the
  * ones before it (`sizeDrop`, a fraction of the median of the previous five: a dump that
- * silently lost its data); pre-restore safety copies do not count. Leftover partial files of killed runs are a warning. Reads the
+ * silently lost its data); pre-restore safety copies do not count. Leftover partial files
+ * of killed runs are a warning, and so is a backup dated in the future (the clock was
+ * wrong; it stops retention). Reads the
  * manifests in backup.dir; a target without any valid backup is critical.
  */
 import { z } from 'zod'
 import { duration } from '../../config/fields.js'
-import { readCatalog } from '../../backup/catalog.js'
+import { futureDated, readCatalog } from '../../backup/catalog.js'
 import { sizeDropWarning } from '../../backup/prune.js'
 import { formatBytes } from '../../backup/run.js'
 import { formatDuration, parseDuration } from '../../duration.js'
@@ -35,12 +37,16 @@ export const backup: CheckKind<BackupSpec> = {
     const findings: Finding[] = []
     for (const target of targets) {
       const catalog = await readCatalog(ctx.paths.backupDir, target)
-      // A pre-restore safety copy is the data a restore replaced, not a fresh backup of the service.
-      const backups = catalog.backups.filter((b) => !b.tags.includes('pre-restore'))
+      // A pre-restore safety copy is the data a restore replaced, not a fresh backup of the service;
+      // a backup dated in the future (taken while the clock was wrong) is not the newest either:
+      // the age is judged on the real ones, and the future one is flagged (it stops retention).
+      const ahead = futureDated(catalog.backups, ctx.now)
+      const backups = catalog.backups.filter((b) => !b.tags.includes('pre-restore') && !ahead.includes(b))
       const newest = backups[0]
       const base = { subject: target }
+      const aheadText = ahead.length > 0 ? `${ahead.length} backup(s) dated in the future (${ahead.map((b) => b.manifest.time).join(', ')}): the clock was wrong; retention is suspended until they are moved out of ${catalog.dir}` : undefined
       if (newest === undefined) {
-        findings.push({ ...base, status: 'critical', value: 'no valid backup', threshold: `max age ${spec.maxAge}`, message: `${target}: no valid backup in ${catalog.dir}` })
+        findings.push({ ...base, status: 'critical', value: 'no valid backup', threshold: `max age ${spec.maxAge}`, message: `${target}: no valid backup in ${catalog.dir}${aheadText ? `; ${aheadText}` : ''}` })
         continue
       }
       const ageMs = Math.max(0, ctx.now.getTime() - newest.time.getTime())
@@ -53,6 +59,8 @@ export const backup: CheckKind<BackupSpec> = {
         findings.push({ ...base, status: 'critical', value, threshold, metrics, message: `${target}: the newest backup is ${formatDuration(ageMs)} old (more than ${spec.maxAge})` })
       } else if (warnAgeMs !== undefined && ageMs > warnAgeMs) {
         findings.push({ ...base, status: 'warning', value, threshold, metrics, message: `${target}: the newest backup is ${formatDuration(ageMs)} old (more than ${spec.warnAge})` })
+      } else if (aheadText !== undefined) {
+        findings.push({ ...base, status: 'warning', value, threshold, metrics, message: `${target}: ${aheadText}` })
       } else if (drop !== undefined) {
         findings.push({ ...base, status: 'warning', value, threshold, metrics, message: `${target}: ${drop.replace(/; old backups were not pruned this run$/, '')}` })
       } else if (stale.length > 0) {

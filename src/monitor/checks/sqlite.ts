@@ -4,7 +4,7 @@
  * sqlite3 command-line tool read-only.
  */
 import { z } from 'zod'
-import { duration } from '../../config/fields.js'
+import { timerDuration } from '../../config/fields.js'
 import { parseDuration } from '../../duration.js'
 import { runCapture } from '../../sys/exec.js'
 import { pathExists } from '../../sys/host.js'
@@ -17,7 +17,7 @@ export const schema = z.strictObject({
   ...passFailFields,
   path: z.string().meta({ description: 'The database file on the host.' }),
   check: z.enum(['quick', 'integrity']).default('quick').meta({ description: 'quick: PRAGMA quick_check (fast); integrity: PRAGMA integrity_check (reads everything).' }),
-  busyTimeout: duration.default('2s').meta({ description: 'How long to wait for a lock held by a writer before "database is locked".' }),
+  busyTimeout: timerDuration.default('2s').meta({ description: 'How long to wait for a lock held by a writer before "database is locked".' }),
 })
 export type SqliteSpec = z.output<typeof schema>
 
