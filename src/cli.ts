@@ -109,7 +109,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .command('notify')
     .summary('send a message to the configured channels, routed by level')
     .description(
-      'Send a message to Discord, Slack, e-mail, ntfy, Telegram, Gotify, JSON webhooks, routed by level: each channel takes the levels in its `levels:` (default warning and above); --channel overrides. The message comes from the argument, or from standard input with "-"; without --title its first line is the title.\n\nFailed deliveries are retried (network errors, 5xx, 429 after the delay it asks for) within notify.budget, then kept in an outbox in the state directory that the next job (backup, monitor, cleanup…) or notify retries; a request that went out whole without an answer is repeated only where the channel recognises repeats (JSON webhooks: Idempotency-Key; e-mail: Message-ID). Secrets are masked in everything sent.',
+      'Send a message to Discord, Slack, e-mail, ntfy, Telegram, Gotify, PagerDuty, JSON webhooks or a game\'s chat (rcon://), routed by level: each channel takes the levels in its `levels:` (default warning and above; a game chat none: only --channel or a route); notify.routes and the notify: of checks, targets and services route by what the event is about; --channel overrides. The message comes from the argument, or from standard input with "-"; without --title its first line is the title.\n\nFailed deliveries are retried (network errors, 5xx, 429 after the delay it asks for) within notify.budget, then kept in an outbox in the state directory that the next job (backup, monitor, cleanup…) or notify retries; a request that went out whole without an answer is repeated only where the channel recognises repeats (JSON webhooks: Idempotency-Key; e-mail: Message-ID). Secrets are masked in everything sent.',
     )
     .argument('[message]', 'the message, or - to read it from standard input')
     .addOption(new Option('-l, --level <level>', 'severity, for routing and colour').choices(['info', 'warning', 'error', 'critical']).default('info'))
@@ -125,6 +125,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         'echo "disk 91% on /srv" | ownops notify --level warning -',
         'ownops notify --level error --title "nightly job failed" --attach-file /var/log/job.log "see the attached log"',
         'ownops notify --channel discord "deploy finished"',
+        'ownops notify --channel mc-chat "Server maintenance at 04:00"   # the players read it in the game chat',
         '# /etc/systemd/system/ownops-notify@.service:  ExecStart=/usr/local/bin/ownops notify --failed-unit %i',
       ]) +
         '\n' +
@@ -369,7 +370,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .command('monitor')
     .summary('run one check cycle: disk, memory, load, containers, endpoints; alert once, recover')
     .description(
-      'Run every check once — filesystems, memory, load, swap and every container with no config at all; HTTP, TCP, Minecraft, SQLite, containers and commands from monitor.checks — and print a table. With the state of earlier runs, a check alerts after failuresBeforeAlert failed runs in a row (default 2), once, and sends one recovery notice; all changes of a run go out as one message. Opt-in recovery restarts a service within a budget, then alerts a human.\n\nRun it from a timer every minute or five. Checks named on the command line run alone. --pause keeps everything quiet for a while (checks still run, nothing alerts or restarts); so does a backup or `ownops lock run --stops NAME` for what it stops.',
+      'Run every check once — filesystems, memory, load, swap and every container with no config at all; HTTP, TCP, Minecraft, SQLite, containers and commands from monitor.checks — and print a table. With the state of earlier runs, a check alerts after failuresBeforeAlert failed runs in a row (default 2), once, and sends one recovery notice; all changes of a run go out as one message. Opt-in recovery restarts a service that is down (critical; warnings only with recover.on: warning) within a budget, then alerts a human; a container in restart.services is restarted the safe way (players told, saved, graceful stop, health wait; recover.ifEmpty waits for the players to leave). A container a person stopped is not a crash: a warning, left stopped. notify.routes and a check\'s notify: send its alerts to the channels they name, and escalate: sends an alert still open after a while to further channels.\n\nRun it from a timer every minute or five. Checks named on the command line run alone. --pause keeps everything quiet for a while (checks still run, nothing alerts or restarts); so does a backup or `ownops lock run --stops NAME` for what it stops.',
     )
     .argument('[check...]', 'run (or --pause) only these checks')
     .option('--pause <duration>', 'no alerts and no recovery for this long (e.g. 30m, 2h); checks named alone are paused alone')
@@ -410,6 +411,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .option('--if-empty', 'wait until nobody is online (at most --max-wait)', false)
     .option('--max-wait <duration>', 'with --if-empty: how long to wait for the server to empty (default: ifEmpty.maxWait, 2h)')
     .option('--reason <text>', 'told to the players and in the notifications')
+    .option('--pull', 'pull the container\'s image before the stop and start the newer image (rolled back when it does not come up healthy); default: the service\'s pull: setting')
     .option('--detach', 'hand the restart to systemd as a transient timer and return', false)
     .option('--list', 'the pending restarts (foreground countdowns and systemd timers)', false)
     .option('--cancel <service>', 'cancel a pending restart of SERVICE')
@@ -423,6 +425,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         'ownops restart mc --safe --at "2026-06-15 04:00" --reason "update to 1.21"',
         'ownops restart mc --safe --if-empty --max-wait 2h     # when nobody is online',
         'ownops restart app                                    # now: stop, start, wait until healthy',
+        'ownops restart mc --safe --in 30m --pull              # the weekly update: pull, warn, save, start the new image',
         'ownops restart mc --safe --in 30m --detach            # systemd runs the countdown',
         'ownops restart --list',
         'ownops restart --cancel mc',
@@ -430,7 +433,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       ]) +
         '\n' +
         exitStatusHelp([0, 1, 2, 69, 75, 78, 130, 143]) +
-        '\n  (1: not healthy after two starts, or given up waiting for players; 2: unknown service, no service named while several are configured, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running)',
+        '\n  (1: not healthy after two starts (a new image is rolled back first), given up waiting for players, or a hook failed; 2: unknown service, no service named while several are configured, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running)',
     )
     .action(async (service: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, o) => {
@@ -443,6 +446,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
           ifEmpty: o.ifEmpty === true,
           maxWait: o.maxWait as string | undefined,
           reason: o.reason as string | undefined,
+          ...(o.pull === true ? { pull: true } : {}),
           detach: o.detach === true,
           dryRun: o.dryRun === true,
           list: o.list === true,

@@ -125,7 +125,10 @@ describe('container assessment', () => {
     expect(assessContainer(exited(2), undefined, [{ action: 'die', time: 1 }], opts).finding).toMatchObject({ status: 'warning', value: 'exited 10m ago (exit 2)' })
     expect(assessContainer(exited(2, { HostConfig: { RestartPolicy: { Name: 'on-failure' } } }), undefined, [{ action: 'die', time: 1 }], opts).finding.status).toBe('critical')
     const must = { ...opts, mustRun: true }
-    expect(assessContainer(exited(0), undefined, admin, must).finding).toMatchObject({ status: 'warning', message: 'app was stopped 10m ago (exit 0); it is left stopped' })
+    expect(assessContainer(exited(0), undefined, admin, must).finding).toMatchObject({ status: 'warning', message: 'app was stopped by a person 10m ago (exit 0, after a stop request); not a crash: it is left stopped' })
+    // Exit 0 after a graceful stop whose events the engine no longer keeps: not paged as a crash.
+    expect(assessContainer(exited(0), undefined, undefined, must).finding).toMatchObject({ status: 'warning', value: 'stopped 10m ago (exit 0)', container: { stoppedBy: 'unknown' } })
+    expect(assessContainer(exited(143), undefined, undefined, must).finding).toMatchObject({ status: 'warning', container: { stoppedBy: 'admin' } })
     expect(assessContainer(exited(2), undefined, [{ action: 'die', time: 1 }], must).finding).toMatchObject({ status: 'critical', message: 'app is not running: it exited 10m ago with exit code 2', container: { stoppedBy: 'crash' } })
     expect(assessContainer(exited(2), undefined, [{ action: 'die', time: 1 }], { ...must, severity: 'warning' }).finding.status).toBe('warning')
   })
@@ -335,7 +338,7 @@ describe("the users' monitors", () => {
 
   it('ownops.example.yml: a crashed process restarted with a cap, then recreated, then a human', () => {
     const checks = new Map(load('ownops.example.yml').map((c) => [c.name, c]))
-    expect(checks.get('app-db')?.policy.recover).toEqual({ action: 'restart', after: 1, maxAttempts: 3, withinMs: 3_600_000, graceMs: 120_000, recreate: true })
+    expect(checks.get('app-db')?.policy.recover).toEqual({ action: 'restart', on: 'critical', after: 1, maxAttempts: 3, withinMs: 3_600_000, graceMs: 120_000, recreate: true })
     expect(checks.get('mc')?.policy.recover).toMatchObject({ action: 'restart', maxAttempts: 3, graceMs: 300_000 })
     expect(checks.get('api')?.policy).toMatchObject({ failuresBeforeAlert: 2, remindMs: 14_400_000 })
   })

@@ -190,6 +190,35 @@ describe('recovery budget', () => {
     expect(transitions[3]?.[0]?.message).toContain('after 2 restarts and a recreate in 1h')
   })
 
+  it('a warning (a slow answer) is never acted on: no restart, no gave-up; only a check that is down is', () => {
+    const { plans } = expectRuns(recover, [
+      { see: 'warning', at: 0 },
+      { see: 'warning', at: 1, expect: ['alert'] },
+      { see: 'warning', at: 5 },
+      { see: 'critical', at: 6, expect: ['escalate', 'action'] },
+    ])
+    expect(plans.map((p) => p?.step)).toEqual([undefined, undefined, undefined, 'restart'])
+  })
+
+  it('after an earlier give-up, a mere warning says nothing of giving up (the spent budget is for critical failures)', () => {
+    const spent: Policy = { ...recover, recover: { ...recover.recover!, maxAttempts: 1 } }
+    const { transitions } = expectRuns(spent, [
+      { see: 'critical', at: 0, expect: ['action'] },
+      { see: 'critical', at: 3, expect: ['alert', 'gave-up'] },
+      { see: 'ok', at: 10, expect: ['recover'] },
+      { see: 'warning', at: 11 },
+      { see: 'warning', at: 12, expect: ['alert'] },
+      { see: 'warning', at: 13 },
+    ])
+    expect(transitions.flat().filter((t) => t.type === 'gave-up')).toHaveLength(1)
+    expect(transitions[4]?.[0]).toMatchObject({ level: 'warning', message: 'HTTP 500 (warning)' })
+  })
+
+  it('recover.on: warning acts on warnings too, as the config says', () => {
+    const { plans } = expectRuns({ ...recover, recover: { ...recover.recover!, on: 'warning' } }, [{ see: 'warning', at: 0, expect: ['action'] }])
+    expect(plans[0]?.step).toBe('restart')
+  })
+
   it('after: 3 waits for three failures in a row', () => {
     expectRuns({ ...base, failuresBeforeAlert: 5, recover: { ...recover.recover!, after: 3 } }, [{ see: 'critical' }, { see: 'critical' }, { see: 'critical', expect: ['action'] }])
   })

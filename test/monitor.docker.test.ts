@@ -3,7 +3,8 @@
  * crashed, stopped by an administrator, restart-looping; restart-based recovery with its
  * grace period; and the zero-config table with a reachable engine.
  */
-import { writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type Docker from 'dockerode'
@@ -200,5 +201,86 @@ describeDocker('monitor against real containers', () => {
     expect(result.stdout).toMatch(/^docker +OK +engine /m)
     expect(result.stdout).toMatch(new RegExp(`^containers ${c.name} +OK +running, up`, 'm'))
     expect(result.stdout).toMatch(/^memory +(OK|WARNING|CRITICAL)/m)
+  })
+})
+
+describeDocker('monitor recovery of a game server (the stand-in in test/fixtures/game-server.mjs)', () => {
+  const FIXTURE = join(import.meta.dirname, 'fixtures')
+  let state: string
+  let mc: { name: string }
+  let rconPort: number
+  let gamePort: number
+  const password = `rcon-${Math.random().toString(36).slice(2)}`
+  const events = () => (existsSync(join(state, 'events.log')) ? readFileSync(join(state, 'events.log'), 'utf8').split('\n').filter(Boolean) : [])
+  const said = () => events().map((e) => (e.startsWith('RCON tellraw') ? `tellraw ${(JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text ?? ''}` : e))
+
+  async function freePort(): Promise<number> {
+    const server = createServer()
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as { port: number }).port
+    await new Promise((r) => server.close(r))
+    return port
+  }
+
+  beforeAll(async () => {
+    state = join(dir, 'mc-state')
+    mkdirSync(state)
+    rconPort = await freePort()
+    gamePort = await freePort()
+    mc = await runContainer({
+      name: uniqueName('mon-mc'),
+      cmd: ['node', '/fixture/game-server.mjs'],
+      hostUsr: true,
+      network: 'host',
+      volumes: [`${FIXTURE}:/fixture:ro`, `${state}:/state`],
+      env: { RCON_PORT: String(rconPort), GAME_PORT: String(gamePort), RCON_PASSWORD: password, STATE_DIR: '/state', READY_DELAY_MS: '300' },
+    })
+    for (let i = 0; i < 300 && !events().includes('READY'); i++) await sleep(100)
+  }, 120_000)
+
+  function mcConfig(checks: Record<string, unknown>): void {
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        hostname: 'box1',
+        notify: { channels: { ops: { url: `json://127.0.0.1:${hook.port}/hook` } } },
+        restart: { services: { mc: { container: mc.name, rcon: { port: rconPort, password }, health: { minecraft: { port: gamePort } }, stopTimeout: '10s' } } },
+        monitor: { builtins: false, failuresBeforeAlert: 1, checks },
+      }),
+    )
+  }
+
+  it('a service in restart.services is recovered the safe way: it waits for the players to leave (ifEmpty), tells them, saves, stops gracefully, waits until healthy', async () => {
+    const flag = join(dir, 'mc-healthy')
+    writeFileSync(join(state, 'players'), '2')
+    writeFileSync(join(state, 'events.log'), '')
+    mcConfig({ world: { kind: 'command', description: 'Minecraft world answers', command: ['test', '-f', flag], recover: { container: mc.name, ifEmpty: '30m', grace: '1m' } } })
+    const clock = new Clock()
+    const first = await monitor(clock)
+    expect(first.report.transitions.map((t) => [t.type, t.level])).toEqual([['alert', 'critical'], ['action', 'warning']])
+    expect(first.report.transitions[1]?.message).toMatch(/^left mc running while 2 players are online: it is restarted once the server is empty, at the latest at /)
+    const second = await monitor(clock.advance(5))
+    expect(second.report.transitions).toEqual([]) // still waiting, said once
+    expect(said()).toEqual(['RCON list', 'tellraw A server restart is pending: it happens as soon as everyone has left', 'RCON list'])
+
+    writeFileSync(join(state, 'players'), '0')
+    writeFileSync(join(state, 'events.log'), '')
+    const third = await monitor(clock.advance(5))
+    expect(said()).toEqual(['RCON list', 'tellraw Server restarting now: automatic recovery', 'RCON save-all flush', 'SIGTERM', 'START', 'READY'])
+    expect(third.report.transitions).toMatchObject([{ type: 'action', level: 'warning', what: 'Minecraft world answers', message: expect.stringMatching(/^restarted mc \(.*\) the safe way \(players told, saved, stopped gracefully\): healthy after \S+ of downtime \(attempt 1 of 3 within 1h\)$/) }])
+  })
+
+  it('an administrator\'s docker stop is not a crash: the service\'s check says so at warning, nothing pages critical, nothing is started', async () => {
+    mcConfig({ game: { kind: 'tcp', port: gamePort, recover: { container: mc.name, after: 1 } } })
+    writeFileSync(join(state, 'events.log'), '')
+    await getDocker().getContainer(mc.name).stop({ t: 10 }) // the stand-in exits 0 on SIGTERM
+    const before = hook.requests.length
+    const run = await monitor(new Clock())
+    expect(run.row('game')).toMatchObject({ status: 'warning', message: expect.stringMatching(new RegExp(`^${mc.name} was stopped by a person just now, not a crash: it is left stopped \\(`)) })
+    expect(run.report.transitions.map((t) => [t.type, t.level])).toEqual([['alert', 'warning']])
+    expect(hook.requests.slice(before).map((r) => (r.json as { level: string }).level)).toEqual(['warning'])
+    expect((await getDocker().getContainer(mc.name).inspect()).State.Running).toBe(false)
+    expect(events()).toEqual(['SIGTERM'])
+    await getDocker().getContainer(mc.name).start()
   })
 })

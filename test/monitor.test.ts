@@ -313,6 +313,26 @@ describe('alert semantics across runs', () => {
     expect(titles(hook)).toEqual([`jobs action: run the recovery command: ran touch ${flag} (attempt 1 of 3 within 1h)`, 'jobs resolved: healthy again after 1m: test exited 0'])
   })
 
+  it('a check\'s description is what its alerts say first ("Minecraft server process: pgrep exited 1")', async () => {
+    const { hook, channels } = await webhook()
+    config({ failuresBeforeAlert: 1, checks: { 'mc-proc': { kind: 'command', description: 'Minecraft server process', command: ['sh', '-c', 'echo no process; exit 1'] } } }, { notify: channels })
+    await monitor(new Clock())
+    expect(titles(hook)).toEqual(['mc-proc critical: Minecraft server process: sh exited 1: no process'])
+    expect((hook.requests[0]?.json as { body: string }).body).toContain('CRITICAL   mc-proc — Minecraft server process: sh exited 1: no process')
+  })
+
+  it('a warning (a slow answer) is alerted but never acted on: the recovery command does not run', async () => {
+    const counter = join(dir, 'attempts')
+    const { hook, channels } = await webhook()
+    config({ failuresBeforeAlert: 1, checks: { mc: { kind: 'command', command: ['sh', '-c', 'echo slow: 12 ms; exit 1'], warningExitCodes: [1], recover: { action: 'exec', command: ['sh', '-c', `echo x >> ${counter}`], maxAttempts: 1 } } } }, { notify: channels })
+    const clock = new Clock()
+    const types: string[][] = []
+    for (let i = 0; i < 4; i++) types.push((await monitor(clock.advance(3))).report.transitions.map((t) => t.type))
+    expect(types).toEqual([['alert'], [], [], []])
+    expect(existsSync(counter)).toBe(false)
+    expect(titles(hook)).toEqual(['mc warning: sh exited 1: slow: 12 ms'])
+  })
+
   it('budget spent: attempts 1-3, then exactly one "gave up" alert, then no more actions', async () => {
     const counter = join(dir, 'attempts')
     const { hook, channels } = await webhook()

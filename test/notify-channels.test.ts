@@ -319,7 +319,7 @@ describe('ntfy', () => {
     expect(req.headers.authorization).toBe(`Basic ${Buffer.from('phil:mypass').toString('base64')}`)
     expect(req.json).toMatchObject({ topic: 'alerts' })
     expect(ntfy.parse(new URL('ntfys://ntfy.example.com/ntfy/alerts'), {})).toMatchObject({ base: 'https://ntfy.example.com/ntfy', topic: 'alerts' })
-    expect(ntfy.parse(new URL('ntfy://:tk_abc@my_Topic'), {})).toEqual({ base: 'https://ntfy.sh', topic: 'my_Topic', authorization: 'Bearer tk_abc' })
+    expect(ntfy.parse(new URL('ntfy://:tk_abc@my_Topic'), {})).toEqual({ base: 'https://ntfy.sh', topic: 'my_Topic', authorization: 'Bearer tk_abc', extra: {} })
   })
 
   it('an empty body sends the title as message; a long one is cut to 4,096 bytes', async () => {

@@ -9,7 +9,7 @@ import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest'
 import { BIN, runBin, runCli, tempDir, testEnv } from './helpers/cli.js'
-import { cleanupAll, containerLogs, describeDocker, getDocker, runContainer, uniqueName, type RunningContainer } from './helpers/docker.js'
+import { cleanupAll, containerLogs, describeDocker, dockerEnv, getDocker, IMAGE_PATH, RUN_LABEL, runContainer, TEST_IMAGE, TEST_LABEL, uniqueName, type RunningContainer } from './helpers/docker.js'
 import { startHttpPeer, type HttpPeer } from './helpers/http-peer.js'
 
 const FIXTURE = resolve(import.meta.dirname, 'fixtures')
@@ -221,12 +221,64 @@ describeDocker('restart: a Minecraft server', () => {
     expect((JSON.parse(after.stdout) as { pending: unknown[] }).pending).toEqual([])
   }, 90_000)
 
-  it('a wrong RCON password: the announcement fails loudly in the log, the restart still happens', async () => {
+  it('a wrong RCON password: the restart still happens, and its notice says (warning) that nobody was warned and the save failed', async () => {
     writeFileSync(join(dir, 'wrong.yml'), readFileSync(join(dir, 'ownops.yml'), 'utf8').replace(password, 'not-the-password'))
-    const r = await runCli(['--json', '-c', join(dir, 'wrong.yml'), 'restart', 'mc', '--safe'], { env: testEnv(dir), cwd: dir })
+    const r = await runCli(['--json', '-c', join(dir, 'wrong.yml'), 'restart', 'mc', '--safe', '--in', '2s'], { env: testEnv(dir), cwd: dir })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/wrong password/)
     expect(events()).toEqual(['SIGTERM', 'START', 'READY'])
+    const report = JSON.parse(r.stdout) as { problems: string[] }
+    expect(report.problems).toEqual([
+      expect.stringMatching(/^players were not warned 2 of 2 times during the countdown \(2 seconds before: .*wrong password/),
+      expect.stringMatching(/^players were not warned: .*wrong password/),
+      expect.stringMatching(/^the save before the stop failed \(.*wrong password.*\); the server saved only on its own stop$/),
+    ])
+    const done = notices().at(-1)
+    expect(done).toMatchObject({ level: 'warning', title: 'mc restarted, with 3 problems' })
+    expect(done?.body).toMatch(/What went wrong:\n- players were not warned 2 of 2 times[\s\S]*\n- the save before the stop failed/)
+    expect(JSON.stringify(notices())).not.toContain('not-the-password')
+  }, 90_000)
+
+  it('players as a channel: notify --channel mc-chat puts the message in the game chat over RCON; by level it takes nothing; a wrong password is refused, not retried', async () => {
+    const chat = (pw: string) => ['notify:', '  channels:', `    ops: { url: "json://127.0.0.1:${peer.port}/hook" }`, `    mc-chat: { url: "rcon://:${pw}@127.0.0.1:${rconPort}" }`].join('\n')
+    writeFileSync(join(dir, 'chat.yml'), chat(password))
+    const r = await runCli(['-c', join(dir, 'chat.yml'), 'notify', '--channel', 'mc-chat', 'Server maintenance at 04:00'], { env: testEnv(dir), cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    const told = events().filter((e) => e.startsWith('RCON tellraw')).map((e) => JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)
+    expect(told.map((parts) => parts.map((p) => p.text).join(''))).toEqual(['[Server] Server maintenance at 04:00'])
+    const byLevel = await runCli(['-c', join(dir, 'chat.yml'), 'notify', '--level', 'critical', 'disk full'], { env: testEnv(dir), cwd: dir })
+    expect(byLevel.code, byLevel.stderr).toBe(0)
+    expect(events().filter((e) => e.startsWith('RCON tellraw'))).toHaveLength(1) // the game chat takes nothing by level
+    writeFileSync(join(dir, 'chat.yml'), chat('not-the-password'))
+    const refused = await runCli(['--json', '-c', join(dir, 'chat.yml'), 'notify', '--channel', 'mc-chat', 'hello'], { env: testEnv(dir), cwd: dir })
+    expect(refused.code).toBe(1)
+    expect((JSON.parse(refused.stdout) as { deliveries: Array<{ status: string; attempts: number; error: string }> }).deliveries).toEqual([expect.objectContaining({ status: 'failed', attempts: 1, error: expect.stringContaining('wrong password') })])
+    expect(refused.stdout + refused.stderr).not.toContain('not-the-password')
+  }, 60_000)
+
+  it('hooks: before and after run with the service, trigger, reason and outcome in their environment; a failed after hook is in the notice and exit 1; a failed before hook stops nothing', async () => {
+    const out = join(dir, 'hooks.log')
+    writeFileSync(out, '')
+    const hook = (phase: string, code: number) => `["sh", "-c", "echo ${phase} $OWNOPS_HOOK $OWNOPS_SERVICE $OWNOPS_CONTAINER $OWNOPS_TRIGGER [$OWNOPS_REASON] $OWNOPS_OUTCOME >> ${out}; echo tunnel refused >&2; exit ${code}"]`
+    const base = readFileSync(join(dir, 'ownops.yml'), 'utf8')
+    writeFileSync(join(dir, 'hooks.yml'), `${base}\n      hooks: { before: ${hook('B', 0)}, after: ${hook('A', 3)} }\n`)
+    const r = await runCli(['--json', '-c', join(dir, 'hooks.yml'), 'restart', 'mc', '--reason', 'update'], { env: testEnv(dir), cwd: dir })
+    expect(r.code, r.stderr).toBe(1)
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual([`B before mc ${mc.name} restart [update]`, `A after mc ${mc.name} restart [update] healthy`])
+    expect(events()).toEqual(['SIGTERM', 'START', 'READY'])
+    expect((JSON.parse(r.stdout) as { problems: string[] }).problems).toEqual([expect.stringMatching(/^the after hook sh -c .* failed: exited 3: tunnel refused$/)])
+    expect(notices().at(-1)).toMatchObject({ level: 'warning', title: 'mc restarted, with 1 problem' })
+
+    writeFileSync(out, '')
+    writeFileSync(join(state, 'events.log'), '')
+    peer.requests.length = 0
+    writeFileSync(join(dir, 'hooks.yml'), `${base}\n      hooks: { before: ${hook('B', 2)}, after: ${hook('A', 0)} }\n`)
+    const refused = await runCli(['-c', join(dir, 'hooks.yml'), 'restart', 'mc'], { env: testEnv(dir), cwd: dir })
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/restart of mc not done: the before hook .* failed: exited 2: tunnel refused/)
+    expect(events().filter(Boolean)).toEqual([]) // nothing stopped
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual([`B before mc ${mc.name} restart [] `.trimEnd()])
+    expect(notices().at(-1)).toMatchObject({ level: 'error', title: 'restart of mc not done' })
   }, 90_000)
 })
 
@@ -293,4 +345,103 @@ describeDocker('restart: containers with a Docker healthcheck', () => {
     expect(alert?.body).toMatch(/last 50 lines of .*'s log:\n[\s\S]*ERROR: cannot open \/data\/config\.toml/)
     expect(alert?.body.match(/booting at/g)?.length).toBe(3)
   }, 60_000)
+})
+
+describeDocker('restart --pull: a newer image of the same tag from a registry on 127.0.0.1 (docker-registry)', () => {
+  let dir: string
+  let done: () => void
+  let registry: ReturnType<typeof spawn> | undefined
+  let port: number
+  const images: string[] = []
+  const containers: string[] = []
+  const repo = () => `127.0.0.1:${port}/ownops-test/app-${dockerEnv.runId.toLowerCase().replace(/[^a-z0-9]/g, '')}`
+
+  /** An image whose command writes its version to /version and then runs until SIGTERM. */
+  async function build(version: string, run = 'trap "exit 0" TERM; while :; do sleep 1; done'): Promise<string> {
+    const docker = getDocker()
+    const name = uniqueName(`img-${version}`)
+    const c = await docker.createContainer({ name, Image: TEST_IMAGE, Cmd: ['sh', '-c', `echo ${version} > /version; ${run}`], Env: [`PATH=${IMAGE_PATH}`], Labels: { [TEST_LABEL]: '1', [RUN_LABEL]: dockerEnv.runId }, HostConfig: { NetworkMode: 'none' } })
+    const image = (await c.commit({ repo: repo(), tag: version })) as { Id: string }
+    await c.remove({ force: true })
+    images.push(image.Id)
+    return image.Id
+  }
+
+  async function push(id: string): Promise<void> {
+    const docker = getDocker()
+    await docker.getImage(id).tag({ repo: repo(), tag: '1' })
+    const stream = (await docker.getImage(`${repo()}:1`).push({ authconfig: { serveraddress: `127.0.0.1:${port}` } })) as NodeJS.ReadableStream
+    await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (error: Error | null, out: Array<{ error?: string }>) => (error ? reject(error) : out.some((o) => o.error) ? reject(new Error(JSON.stringify(out.filter((o) => o.error)))) : resolve())))
+  }
+
+  const version = async (name: string) => {
+    const exec = await getDocker().getContainer(name).exec({ Cmd: ['cat', '/version'], AttachStdout: true, AttachStderr: true })
+    const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream
+    const chunks: Buffer[] = []
+    for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk)
+    return Buffer.concat(chunks).subarray(8).toString('utf8').trim()
+  }
+
+  beforeAll(async () => {
+    ;({ dir, cleanup: done } = tempDir('ownops-restart-pull-'))
+    port = await freePort()
+    writeFileSync(join(dir, 'registry.yml'), ['version: 0.1', 'log: { level: error }', 'storage:', `  filesystem: { rootdirectory: ${join(dir, 'registry')} }`, 'http:', `  addr: 127.0.0.1:${port}`].join('\n'))
+    registry = spawn('docker-registry', ['serve', join(dir, 'registry.yml')], { stdio: 'ignore' })
+    await until('the registry', async () => (await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status, () => 0)) === 200)
+  }, 60_000)
+  afterAll(async () => {
+    for (const c of containers) await getDocker().getContainer(c).remove({ force: true }).catch(() => undefined)
+    for (const id of images.reverse()) await getDocker().getImage(id).remove({ force: true }).catch(() => undefined)
+    registry?.kill('SIGTERM')
+    done?.()
+  })
+
+  it('pulls before the stop and starts the newer image under the same name; a newer image that does not come up is rolled back', async () => {
+    const docker = getDocker()
+    const v1 = await build('v1')
+    await push(v1)
+    const name = uniqueName('pull-app')
+    const c = await docker.createContainer({
+      name,
+      Image: `${repo()}:1`,
+      Env: [`PATH=${IMAGE_PATH}`, 'APP_MODE=prod'],
+      Labels: { [TEST_LABEL]: '1', [RUN_LABEL]: dockerEnv.runId },
+      Healthcheck: { Test: ['CMD', 'test', '-e', '/version'], Interval: 300_000_000, Retries: 1 },
+      HostConfig: { NetworkMode: 'none' },
+    })
+    containers.push(name)
+    await c.start()
+    await until('v1 to run', async () => (await version(name).catch(() => '')) === 'v1')
+    // The registry gets v2 under the same tag; here the tag stays on v1 until the pull.
+    const v2 = await build('v2')
+    await push(v2)
+    await docker.getImage(v1).tag({ repo: repo(), tag: '1' })
+    writeFileSync(join(dir, 'ownops.yml'), `restart:\n  services:\n    app: { container: ${name}, stopTimeout: 5s, healthyTimeout: 4s }\n`)
+
+    const r = await runCli(['--json', 'restart', 'app', '--pull'], { env: testEnv(dir), cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, image: { ref: `${repo()}:1`, updated: true }, problems: [] })
+    const info = await docker.getContainer(name).inspect()
+    expect(info.Image).toBe(v2)
+    expect(info.Config.Env).toContain('APP_MODE=prod') // its own settings stay
+    expect(await version(name)).toBe('v2')
+    expect(await docker.getContainer(`${name}-ownops-previous`).inspect().catch(() => undefined)).toBeUndefined()
+
+    // v3 exits at once: not healthy → the container as it was (v2) is put back.
+    const v3 = await build('v3', 'exit 1')
+    await push(v3)
+    await docker.getImage(v2).tag({ repo: repo(), tag: '1' })
+    const bad = await runCli(['--json', 'restart', 'app', '--pull'], { env: testEnv(dir), cwd: dir })
+    expect(bad.code).toBe(0) // healthy again, on the previous image
+    const report = JSON.parse(bad.stdout) as { image: unknown; problems: string[] }
+    expect(report.image, bad.stdout + bad.stderr.slice(-2000)).toMatchObject({ updated: false, rolledBack: true })
+    expect(report.problems).toEqual([expect.stringMatching(/^the new image of .* did not come up healthy \(not running \(exited, exit 1\)\): rolled back to the previous container and image$/)])
+    expect((await docker.getContainer(name).inspect()).Config.Healthcheck?.Test).toEqual(['CMD', 'test', '-e', '/version'])
+    expect((await docker.getContainer(name).inspect()).Image).toBe(v2)
+    expect(await version(name)).toBe('v2')
+
+    // Up to date: nothing pulled changes, a plain restart.
+    const same = await runCli(['--json', 'restart', 'app', '--pull'], { env: testEnv(dir), cwd: dir })
+    expect(JSON.parse(same.stdout)).toMatchObject({ ok: true, image: { updated: false } })
+  }, 120_000)
 })

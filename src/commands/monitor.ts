@@ -14,8 +14,11 @@ import { judge } from '../monitor/judge.js'
 import { quietPeriods } from '../monitor/maintenance.js'
 import { ENGINE_CHECK, planChecks, policyOf, type PlannedCheck } from '../monitor/plan.js'
 import { runRecoveries } from '../monitor/recover.js'
+import { explainStops } from '../monitor/stopped.js'
 import { metricRows, renderPrometheus, renderReport, summarize, type MetricRow, type MonitorReport } from '../monitor/report.js'
-import { emptyState, validateState, type MonitorState } from '../monitor/state.js'
+import { emptyState, escalate, validateState, type MonitorState, type Transition } from '../monitor/state.js'
+import type { Config } from '../config/schema.js'
+import type { Notifier } from '../notify/send.js'
 import { makeEvent } from '../notify/send.js'
 import { writeFileAtomic } from '../sys/atomic.js'
 import { watchedDestinations } from '../copies/units.js'
@@ -89,6 +92,8 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   // Containers a killed backup or restore left stopped are down because of ownops: say so.
   cycle.observations = flagLeftStopped(cycle.observations, await abandonedLock(ctx.lockDir()).catch(() => undefined))
   const byName = new Map(all.map((c) => [c.name, c]))
+  // A service check failing because a person stopped its container is not a crash.
+  await explainStops(cycle.observations, byName, config.restart.services, { docker: async () => createDocker(ctx.dockerEndpoint()), now, log, signal: ctx.signal })
   const { states, rows, transitions, recoveries, quietIds } = judge({
     observations: cycle.observations,
     completed: cycle.completed,
@@ -99,11 +104,33 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     now,
   })
   transitions.push(
-    ...(await runRecoveries({ recoveries, states, rows, now }, { log, env: ctx.env, signal: ctx.signal, docker: async () => createDocker(ctx.dockerEndpoint()), dryRun: opts.dryRun })),
+    ...(await runRecoveries(
+      { recoveries, states, rows, now },
+      {
+        log,
+        env: ctx.env,
+        signal: ctx.signal,
+        docker: async () => createDocker(ctx.dockerEndpoint()),
+        dryRun: opts.dryRun,
+        services: config.restart.services,
+        lock: async (container) => void (await ctx.lock('monitor recovery', [container])),
+      },
+    )),
   )
 
   const host = config.hostname ?? (await import('node:os')).hostname()
   const parents = rollUps(cycle.observations, (name) => byName.get(name)?.spec.dependsOn, (id) => quietIds.has(id))
+  const notifier = Object.keys(config.notify.channels).length > 0 ? await ctx.notifier() : undefined
+  if (notifier !== undefined) {
+    // Escalation over time: an alert still open after a rule's `after` goes further.
+    for (const row of rows) {
+      const st = states[row.id]
+      if (st?.alert === undefined || quietIds.has(row.id) || (row.status !== 'warning' && row.status !== 'critical')) continue
+      const t = escalate(row.id, st, notifier.escalation({ source: { command: 'monitor', target: row.id }, level: st.alert.level }), now)
+      const what = byName.get(row.check)?.spec.description
+      if (t !== undefined) transitions.push(what ? { ...t, what } : t)
+    }
+  }
   const digest = buildDigest(transitions, parents, host)
   const report: MonitorReport = {
     ok: true,
@@ -118,14 +145,23 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     exitCode: ExitCode.ok,
   }
 
-  if (digest !== undefined && !opts.dryRun && Object.keys(config.notify.channels).length > 0) {
+  if (digest !== undefined && notifier !== undefined) {
     try {
-      const notifier = await ctx.notifier()
-      const event = makeEvent(config, now, { level: digest.level, title: digest.title, body: digest.body, source: { command: 'monitor', ...(digest.target ? { target: digest.target } : {}) } })
-      // A recovery goes where the alert it resolves went, beside the channels that take its own level.
-      const names = [...new Set(digest.routeLevels.flatMap((level) => notifier.route({ ...event, level }).map(([name]) => name)))]
-      const sent = names.length > 0 ? await notifier.send(event, names) : { deliveries: [] }
-      report.notification = { level: digest.level, title: digest.title, channels: sent.deliveries.map((d) => ({ channel: d.channel, status: d.status, ...(d.error ? { error: d.error } : {}) })) }
+      const routed = routeTransitions(transitions, notifier, config, now)
+      if (!opts.dryRun) {
+        const deliveries = []
+        for (const { channels, items } of routed.groups) {
+          const part = buildDigest(items, parents, host) as NonNullable<typeof digest>
+          const event = makeEvent(config, now, { level: part.level, title: part.title, body: part.body, alerts: part.alerts, source: { command: 'monitor', ...(part.target ? { target: part.target } : {}) } })
+          deliveries.push(...(await notifier.send(event, channels)).deliveries)
+        }
+        report.notification = { level: digest.level, title: digest.title, channels: deliveries.map((d) => ({ channel: d.channel, status: d.status, ...(d.error ? { error: d.error } : {}) })) }
+      }
+      // Where each alert went: its recovery goes there too.
+      for (const [id, channels] of routed.alerted) {
+        const alert = states[id]?.alert
+        if (alert !== undefined) alert.notified = [...new Set([...(alert.notified ?? []), ...channels])]
+      }
     } catch (error) {
       log.warn({ err: error }, 'could not send the monitor digest')
     }
@@ -234,4 +270,31 @@ async function pauseOrResume(ctx: Ctx, state: MonitorState, opts: MonitorOptions
   const which = opts.checks.length > 0 ? opts.checks.join(', ') : 'every check'
   ctx.log.info({ until, checks: opts.checks }, 'monitor paused')
   return { exitCode: ExitCode.ok, report: { paused: true, until, checks: opts.checks }, text: `monitor paused for ${formatDuration(ms)} (until ${until}): ${which} runs, but nothing alerts and nothing is restarted. \`ownops monitor --resume\` ends it early.\n` }
+}
+
+/**
+ * Which channels each change goes to — by the rules over checks, else by level; a
+ * recovery to where its alert went and to those that take info; an escalation to its
+ * step's channels — grouped so that every channel gets one digest of its own changes.
+ */
+function routeTransitions(transitions: readonly Transition[], notifier: Notifier, config: Config, now: Date): { groups: Array<{ channels: string[]; items: Transition[] }>; alerted: Map<string, string[]> } {
+  const names = (t: Transition, level: Transition['level']) => notifier.route(makeEvent(config, now, { level, title: t.message, body: '', source: { command: 'monitor', target: t.id } })).map(([name]) => name)
+  const byChannel = new Map<string, Transition[]>()
+  const alerted = new Map<string, string[]>()
+  for (const t of transitions) {
+    let channels: string[]
+    if (t.type === 'escalation') channels = (t.escalation?.channels ?? []).filter((c) => config.notify.channels[c] !== undefined)
+    else if (t.type === 'recover' || t.type === 'gone') channels = [...new Set([...(t.notified ?? names(t, t.resolves ?? 'warning')), ...names(t, 'info')])].filter((c) => config.notify.channels[c] !== undefined)
+    else channels = names(t, t.level)
+    if (t.type !== 'recover' && t.type !== 'gone') alerted.set(t.id, [...new Set([...(alerted.get(t.id) ?? []), ...channels])])
+    for (const c of channels) byChannel.set(c, [...(byChannel.get(c) ?? []), t])
+  }
+  const groups = new Map<string, { channels: string[]; items: Transition[] }>()
+  for (const [channel, items] of byChannel) {
+    const key = items.map((t) => transitions.indexOf(t)).join(',')
+    const group = groups.get(key) ?? { channels: [], items }
+    group.channels.push(channel)
+    groups.set(key, group)
+  }
+  return { groups: [...groups.values()], alerted }
 }

@@ -12,13 +12,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { CommandResult, Ctx } from '../context.js'
 import { formatDuration, parseDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
-import { pingServer } from '../monitor/checks/minecraft.js'
-import { chatCommand, countdownOffsets, detachArgv, formatClock, formatLeft, parsePlayerList, renderMessage, restartTime, type Tone } from '../restart/plan.js'
-import { restartServiceSchema, type RestartService } from '../restart/schema.js'
+import { countdownOffsets, detachArgv, formatClock, formatLeft, renderMessage, restartTime } from '../restart/plan.js'
+import { announce, playerCount, resolveService, restartSequence, type ResolvedService as Resolved } from '../restart/service.js'
 import { containerLogTail } from '../sys/docker.js'
-import { execCapture, stopContainer } from '../sys/docker-exec.js'
-import { describeHealth, waitHealthy, type HealthCheck } from '../sys/health.js'
-import { RconClient } from '../sys/rcon.js'
+import { describeHealth } from '../sys/health.js'
 import { processAlive } from '../sys/host.js'
 import { systemdRunning } from '../sys/systemd.js'
 import { didYouMean, renderTable } from '../text.js'
@@ -33,6 +30,8 @@ export interface RestartOptions {
   ifEmpty: boolean
   maxWait?: string | undefined
   reason?: string | undefined
+  /** --pull: pull the image first and start the newer one (default: the service's pull:). */
+  pull?: boolean | undefined
   detach: boolean
   dryRun: boolean
   list: boolean
@@ -50,34 +49,7 @@ interface PendingRecord {
   detached?: { unit: string }
 }
 
-interface Resolved {
-  name: string
-  /** Found through the compose labels at run time when the service names a compose service. */
-  container: string
-  svc: RestartService
-  health: HealthCheck
-  announce: 'tellraw' | 'say' | 'none' | { exec: string[] }
-  save: 'rcon' | 'none' | { exec: string[] }
-}
-
 const stateName = (service: string) => `restart-${service}`
-
-function resolve(ctx: Ctx, name: string): Resolved {
-  const services = ctx.config().config.restart.services
-  const configured = services[name]
-  const svc = configured ?? restartServiceSchema.parse({})
-  const h = svc.health
-  const health: HealthCheck =
-    h === 'docker' ? { kind: 'docker' } : 'http' in h ? { kind: 'http', url: h.http, status: h.status, match: h.match } : 'tcp' in h ? { kind: 'tcp', host: h.tcp.host, port: h.tcp.port } : { kind: 'minecraft', host: h.minecraft.host, port: h.minecraft.port }
-  return {
-    name,
-    container: svc.container ?? name,
-    svc,
-    health,
-    announce: svc.announce ?? (svc.rcon ? 'tellraw' : 'none'),
-    save: svc.save ?? (svc.rcon ? 'rcon' : 'none'),
-  }
-}
 
 /** The service to restart when none is named: restart.default, or the only one configured. */
 function defaultService(ctx: Ctx): string {
@@ -117,69 +89,6 @@ async function requireContainer(ctx: Ctx, r: Resolved): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------
-// talking to the players
-// ---------------------------------------------------------------------------------------
-
-async function withRcon<T>(r: Resolved, run: (client: RconClient) => Promise<T>, timeoutMs?: number): Promise<T> {
-  const rcon = r.svc.rcon
-  if (rcon === undefined) throw new OwnopsError(`restart.services.${r.name} has no rcon`, { exitCode: ExitCode.config })
-  const client = await RconClient.connect({ host: rcon.host, port: rcon.port, password: rcon.password, timeoutMs: timeoutMs ?? parseDuration(rcon.timeout) ?? 10_000 })
-  try {
-    return await run(client)
-  } finally {
-    client.close()
-  }
-}
-
-async function announce(ctx: Ctx, r: Resolved, text: string, tone: Tone): Promise<void> {
-  const log = ctx.log.child({ cmd: 'restart', service: r.name })
-  try {
-    if (r.announce === 'none') return
-    if (r.announce === 'tellraw' || r.announce === 'say') {
-      const style = r.announce
-      await withRcon(r, (c) => c.command(chatCommand(style, text, tone)))
-    } else {
-      const argv = r.announce.exec.map((a) => a.replaceAll('{message}', text))
-      const result = await execCapture(await ctx.docker(), r.container, argv)
-      if (result.exitCode !== 0) throw new Error(`${argv[0] ?? ''} exited ${result.exitCode}: ${result.stderr.trim().slice(0, 200)}`)
-    }
-    log.info({ message: text }, 'announced')
-  } catch (error) {
-    // Announcing is best effort: a server whose RCON hangs is often why it is restarted.
-    log.warn({ err: (error as Error).message }, `could not announce "${text}"`)
-  }
-}
-
-async function playerCount(ctx: Ctx, r: Resolved): Promise<{ online: number; names: string[] }> {
-  if (r.svc.rcon !== undefined) {
-    const reply = await withRcon(r, (c) => c.command('list'))
-    const parsed = parsePlayerList(reply)
-    if (parsed === undefined) throw new Error(`unexpected answer to "list": ${reply.slice(0, 120)}`)
-    return parsed
-  }
-  if (r.health.kind === 'minecraft') {
-    const { host, port } = r.health
-    return { online: (await pingServer(host, port, 10_000, ctx.signal)).online, names: [] }
-  }
-  throw new OwnopsError(`--if-empty needs the player count: restart.services.${r.name} has neither rcon nor a minecraft health check`, { exitCode: ExitCode.config, hint: 'add rcon: { password: ${RCON_PASSWORD} }' })
-}
-
-async function save(ctx: Ctx, r: Resolved): Promise<string | undefined> {
-  const timeoutMs = parseDuration(r.svc.saveTimeout) ?? 120_000
-  try {
-    if (r.save === 'none') return undefined
-    if (r.save === 'rcon') return (await withRcon(r, (c) => c.command('save-all flush'), timeoutMs)).trim() || 'saved'
-    const result = await execCapture(await ctx.docker(), r.container, r.save.exec)
-    if (result.exitCode !== 0) throw new Error(`${r.save.exec[0] ?? ''} exited ${result.exitCode}: ${result.stderr.trim().slice(0, 200)}`)
-    return result.stdout.trim().split('\n').pop() || 'saved'
-  } catch (error) {
-    // The stop still lets the server save on its own (its stop signal); say so and go on.
-    ctx.log.warn({ service: r.name, err: (error as Error).message }, 'the save before the stop failed; the server saves itself on a graceful stop')
-    return undefined
-  }
-}
-
-// ---------------------------------------------------------------------------------------
 // the command
 // ---------------------------------------------------------------------------------------
 
@@ -188,7 +97,7 @@ type Run = RestartOptions & { safe: boolean }
 export async function runRestart(ctx: Ctx, options: RestartOptions): Promise<CommandResult> {
   if (options.list) return listPending(ctx)
   if (options.cancel !== undefined) return cancelPending(ctx, options.cancel)
-  const r = resolve(ctx, options.service ?? defaultService(ctx))
+  const r = resolveService(ctx.config().config.restart.services, options.service ?? defaultService(ctx))
   const run: Run = { ...options, safe: options.safe ?? r.svc.safe }
   return restartService(ctx, r, run)
 }
@@ -213,6 +122,9 @@ async function restartService(ctx: Ctx, r: Resolved, opts: Run): Promise<Command
   if (opts.detach) return detach(ctx, r, opts, when, offsets)
   await ctx.beginJob({ name: `restart-${r.name}`, command: 'restart', target: r.name })
   await requireContainer(ctx, r)
+  if ((opts.pull ?? r.svc.pull) && r.svc.compose !== undefined) {
+    throw new OwnopsError(`--pull: ${r.name} is a compose service, whose image compose manages`, { exitCode: ExitCode.usage, hint: `docker compose -p ${r.svc.compose.project} pull ${r.svc.compose.service} && docker compose -p ${r.svc.compose.project} up -d ${r.svc.compose.service}` })
+  }
   return foreground(ctx, r, opts, when, offsets, maxWait)
 }
 
@@ -231,10 +143,13 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
     for (const offset of warnings) {
       await waitUntil(at - offset)
       log.info(`restart of ${r.name} in ${formatLeft(offset)}`)
-      await announce(ctx, r, renderMessage(r.svc.messages.warn, { left: offset, reason: opts.reason, time: new Date(at) }), 'warn')
+      const failed = await announce(ctx, r, renderMessage(r.svc.messages.warn, { left: offset, reason: opts.reason, time: new Date(at) }), 'warn')
+      if (failed !== undefined) missed.push(`${formatLeft(offset)} before: ${failed}`)
     }
     await waitUntil(at)
   }
+  /** Countdown warnings the players did not get. */
+  const missed: string[] = []
   await store.write(stateName(r.name), record)
   let restarting = false
   try {
@@ -284,19 +199,30 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
     record.phase = 'restarting'
     await store.write(stateName(r.name), record)
     await ctx.lock('restart', [r.container])
-    if (opts.safe) await announce(ctx, r, renderMessage(r.svc.messages.now, { reason: opts.reason }), 'now')
-    const saved = opts.safe ? await save(ctx, r) : undefined
-    if (saved !== undefined) log.info({ reply: saved }, 'saved')
-    const result = await restartContainer(ctx, r, log)
+    const result = await restartSequence(ctx, r, { safe: opts.safe, reason: opts.reason, trigger: 'restart', pull: opts.pull ?? r.svc.pull })
+    const problems = [...(missed.length > 0 ? [`players were not warned ${missed.length} of ${offsets.length} times during the countdown (${missed[0] ?? ''})`] : []), ...result.problems]
+    const listed = problems.length > 0 ? `\n\nWhat went wrong:\n${problems.map((p) => `- ${p}`).join('\n')}` : ''
+    if (result.refused !== undefined) {
+      const text = `restart of ${r.name} not done: ${result.refused}; ${r.container} was not stopped`
+      await ctx.notifySafely({ level: 'error', title: `restart of ${r.name} not done`, body: text, source })
+      throw new OwnopsError(text, { exitCode: ExitCode.failed, hint: `fix the hook (restart.services.${r.name}.hooks.before), or make it exit 0 when its failure should not stop the restart` })
+    }
     if (!result.ok) {
       const logTail = await containerLogTail(await ctx.docker(), r.container, 50).catch((error: unknown) => `(could not read the log: ${(error as Error).message})`)
       const text = `${r.name} did not come up healthy after ${result.attempts} starts: ${result.detail}`
-      await ctx.notifySafely({ level: 'critical', title: `restart of ${r.name} failed`, body: `${text}\n\nlast 50 lines of ${r.container}'s log:\n${logTail}`, source })
+      await ctx.notifySafely({ level: 'critical', title: `restart of ${r.name} failed`, body: `${text}${listed}\n\nlast 50 lines of ${r.container}'s log:\n${logTail}`, source })
       throw new OwnopsError(text, { exitCode: ExitCode.failed, hint: `docker logs --tail 100 ${r.container}` })
     }
-    const text = `${r.name} restarted: healthy after ${formatDuration(result.downtimeMs)} of downtime${result.attempts > 1 ? ` (${result.attempts} starts)` : ''}${reasonText}`
-    await ctx.notifySafely({ level: result.attempts > 1 ? 'warning' : 'info', title: `${r.name} restarted`, body: text, source })
-    return { exitCode: ExitCode.ok, report: { ok: true, service: r.name, container: r.container, downtimeMs: result.downtimeMs, attempts: result.attempts, health: result.detail, saved: saved ?? null }, text: `${text}\n` }
+    const text = `${r.name} restarted${result.image?.updated ? ` on the new image of ${result.image.ref}` : ''}: healthy after ${formatDuration(result.downtimeMs)} of downtime${result.attempts > 1 ? ` (${result.attempts} starts)` : ''}${reasonText}`
+    await ctx.notifySafely({ level: problems.length > 0 ? 'warning' : 'info', title: `${r.name} restarted${problems.length > 0 ? `, with ${problems.length} problem${problems.length === 1 ? '' : 's'}` : ''}`, body: `${text}${listed}`, source })
+    for (const p of problems) log.warn(p)
+    // A failed after hook (the DNS not registered again) leaves the service unreachable: exit 1.
+    const hookFailed = problems.some((p) => p.startsWith('the after hook'))
+    return {
+      exitCode: hookFailed ? ExitCode.failed : ExitCode.ok,
+      report: { ok: !hookFailed, service: r.name, container: r.container, downtimeMs: result.downtimeMs, attempts: result.attempts, health: result.detail, saved: result.saved ?? null, problems, ...(result.image ? { image: result.image } : {}) },
+      text: `${text}${problems.length > 0 ? `\n${problems.map((p) => `  problem: ${p}`).join('\n')}` : ''}\n`,
+    }
   } catch (error) {
     if (ctx.signal.aborted && !restarting) {
       log.warn('restart cancelled')
@@ -310,25 +236,6 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
   } finally {
     await store.remove(stateName(r.name))
   }
-}
-
-async function restartContainer(ctx: Ctx, r: Resolved, log: Ctx['log']): Promise<{ ok: boolean; attempts: number; detail: string; downtimeMs: number }> {
-  const docker = await ctx.docker()
-  const stopSec = Math.round((parseDuration(r.svc.stopTimeout) ?? 30_000) / 1000)
-  const healthyMs = parseDuration(r.svc.healthyTimeout) ?? 180_000
-  const down = performance.now()
-  let detail = ''
-  for (let attempt = 1; attempt <= 2; attempt++) {
-    log.info({ attempt }, attempt === 1 ? `stopping ${r.container} (grace ${stopSec}s)` : `not healthy (${detail}); one more start`)
-    await stopContainer(docker, r.container, stopSec)
-    await docker.getContainer(r.container).start().catch((error: { statusCode?: number }) => {
-      if (error.statusCode !== 304) throw error // 304: already started
-    })
-    const health = await waitHealthy(docker, r.container, r.health, healthyMs)
-    detail = health.detail
-    if (health.ok) return { ok: true, attempts: attempt, detail, downtimeMs: Math.round(performance.now() - down) }
-  }
-  return { ok: false, attempts: 2, detail, downtimeMs: Math.round(performance.now() - down) }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -345,7 +252,7 @@ async function detach(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets: num
   const fireAt = new Date(Math.max(now.getTime(), when.getTime() - lead - 5_000))
   const unit = `ownops-restart-${r.name}`
   const configFile = ctx.config().file
-  const command = [process.execPath, process.argv[1] ?? 'ownops', ...(configFile ? ['-c', configFile] : []), 'restart', r.name, '--at', when.toISOString(), ...(opts.safe ? ['--safe'] : r.svc.safe ? ['--no-safe'] : []), ...(opts.ifEmpty ? ['--if-empty'] : []), ...(opts.maxWait ? ['--max-wait', opts.maxWait] : []), ...(opts.reason ? ['--reason', opts.reason] : [])]
+  const command = [process.execPath, process.argv[1] ?? 'ownops', ...(configFile ? ['-c', configFile] : []), 'restart', r.name, '--at', when.toISOString(), ...(opts.safe ? ['--safe'] : r.svc.safe ? ['--no-safe'] : []), ...(opts.ifEmpty ? ['--if-empty'] : []), ...(opts.pull ? ['--pull'] : []), ...(opts.maxWait ? ['--max-wait', opts.maxWait] : []), ...(opts.reason ? ['--reason', opts.reason] : [])]
   const argv = detachArgv({ unit, fireAt, now, command, description: `ownops restart ${r.name} at ${formatClock(when, true)}` })
   const { execa } = await import('execa')
   const result = await execa(argv[0] ?? 'systemd-run', argv.slice(1), { reject: false, stdin: 'ignore' })

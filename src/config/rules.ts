@@ -41,6 +41,32 @@ export function checkRules(config: Config): Problem[] {
       problems.push({ severity: 'error', path: ['notify', 'channels', name, 'url'], message: (error as Error).message, hint: 'see the channel URL forms in the README (Notifications)' })
     }
   }
+  // Every channel a route, a check, a target or a service names must exist.
+  const channelNames = Object.keys(config.notify.channels)
+  const named = (list: readonly string[], path: Array<string | number>) => {
+    for (const [i, name] of list.entries()) {
+      if (config.notify.channels[name] !== undefined) continue
+      const guess = didYouMean(name, channelNames)
+      problems.push({ severity: 'error', path: [...path, i], message: `no channel named "${name}" in notify.channels${guess ? ` (did you mean "${guess}"?)` : ''}`, hint: channelNames.length > 0 ? `channels: ${channelNames.join(', ')}` : 'add it under notify.channels' })
+    }
+  }
+  const own = (value: unknown, path: Array<string | number>) => {
+    if (value === undefined) return
+    if (Array.isArray(value)) return named(value as string[], path)
+    const v = value as { channels: string[]; escalate?: Array<{ channels: string[] }> }
+    named(v.channels, [...path, 'channels'])
+    v.escalate?.forEach((step, i) => named(step.channels, [...path, 'escalate', i, 'channels']))
+  }
+  config.notify.routes.forEach((rule, r) => {
+    named(rule.channels, ['notify', 'routes', r, 'channels'])
+    rule.escalate?.forEach((step, i) => named(step.channels, ['notify', 'routes', r, 'escalate', i, 'channels']))
+    if (rule.checks === undefined && rule.targets === undefined && rule.commands === undefined && rule.levels === undefined) {
+      problems.push({ severity: 'warning', path: ['notify', 'routes', r], message: 'this rule matches every event: the rules after it are never reached', hint: 'say which: checks:, targets:, commands: or levels:' })
+    }
+  })
+  for (const [name, check] of Object.entries(config.monitor.checks)) own((check as { notify?: unknown }).notify, ['monitor', 'checks', name, 'notify'])
+  for (const [name, target] of Object.entries(config.backup.targets)) own(target.notify, ['backup', 'targets', name, 'notify'])
+  for (const [name, svc] of Object.entries(config.restart.services)) own(svc.notify, ['restart', 'services', name, 'notify'])
   problems.push(...scheduleProblems(config))
   if (parseDuration(config.lock.wait) === undefined) {
     problems.push({ severity: 'error', path: ['lock', 'wait'], message: 'not a duration' })

@@ -13,6 +13,7 @@ import { monitorSchema } from '../monitor/schema.js'
 import { cleanupSchema } from '../cleanup/schema.js'
 import { restartSchema } from '../restart/schema.js'
 import { destinationSchema } from '../copies/schema.js'
+import { routeSchema } from '../notify/routes.js'
 
 export const levels = ['info', 'warning', 'error', 'critical'] as const
 export type Level = (typeof levels)[number]
@@ -27,13 +28,14 @@ const backupTarget = z.discriminatedUnion('type', [postgresSchema, mysqlSchema, 
 const channel = z.strictObject({
   url: z.string().meta({
     description:
-      'Channel URL: discord://ID/TOKEN, slack://A/B/C, mailto(s)://user:pass@host?to=…, ntfy(s)://[token@]host/topic, tgram://TOKEN/CHAT, gotify(s)://host/TOKEN, json(s)://host/path, hc://UUID, or the service\'s own https webhook URL. A secret: put it in the env file.',
+      'Channel URL: discord://ID/TOKEN, slack://A/B/C, mailto(s)://user:pass@host?to=…, ntfy(s)://[token@]host/topic, tgram://TOKEN/CHAT, gotify(s)://host/TOKEN, json(s)://host/path, hc://UUID, pagerduty://ROUTING_KEY, rcon://:PASSWORD@HOST:PORT (a game server\'s chat), or the service\'s own https webhook URL. A secret: put it in the env file.',
   }),
-  levels: z.array(z.enum(levels)).optional().meta({ description: 'Levels sent to this channel (default: warning, error, critical). Heartbeat (hc) channels receive the heartbeat pings of jobs instead (limit them with commands:).' }),
+  levels: z.array(z.enum(levels)).optional().meta({ description: 'Levels sent to this channel (default: warning, error, critical; a game chat (rcon://): none, only what is sent or routed to it by name). Heartbeat (hc) channels receive the heartbeat pings of jobs instead (limit them with commands:).' }),
   baseUrl: z.string().optional().meta({ description: 'Replaces the service base URL (a proxy, a self-hosted instance).' }),
   method: z.enum(['POST', 'PUT', 'PATCH']).optional().meta({ description: 'json channels: HTTP method (default POST).' }),
   headers: z.record(z.string(), z.string()).optional().meta({ description: 'Extra HTTP request headers.' }),
   overflow: z.enum(['truncate', 'split']).optional().meta({ description: 'discord: cut long text with a marker (default) or split it over several messages.' }),
+  format: z.enum(['ownops', 'apprise']).optional().meta({ description: 'json: the body sent: ownops\' event (default) or apprise\'s {version, title, message, type, attachments}, for receivers written for apprise.' }),
   tailBytes: z.number().int().min(0).optional().meta({ description: 'hc: bytes of log tail sent with a ping (default 10000).' }),
   commands: z
     .array(z.string().min(1))
@@ -46,6 +48,7 @@ const channel = z.strictObject({
 const notify = z
   .strictObject({
     channels: z.record(name, channel).default({}),
+    routes: z.array(routeSchema).default([]).meta({ description: 'Routing rules by check, target or command, tried in order after the own `notify:` of checks, targets and services: the first that matches decides where an event goes (continue: true tries the next too); an event no rule matches goes to the channels that take its level.' }),
     timeout: timerDuration.default('10s').meta({ description: 'Timeout of one delivery attempt.' }),
     retries: z.number().int().min(0).max(10).default(3).meta({ description: 'Retries after the first attempt, for network errors, 5xx and 429.' }),
     budget: timerDuration.default('60s').meta({ description: 'Total time one notification may spend on retries and rate limits before it goes to the outbox.' }),

@@ -157,7 +157,12 @@ export function assessContainer(info: InspectLike, memo: ContainerMemo | undefin
   const policy = info.HostConfig?.RestartPolicy?.Name ?? 'no'
   if (by === 'admin') {
     const value = `stopped${when} (exit ${state.ExitCode})`
-    return { finding: { ...base, status: options.mustRun ? 'warning' : 'ok', value, message: `${name} was stopped${when} (exit ${state.ExitCode}); it is left stopped` }, memo: nextMemo }
+    return { finding: { ...base, status: options.mustRun ? 'warning' : 'ok', value, message: `${name} was stopped by a person${when} (exit ${state.ExitCode}, after a stop request); not a crash: it is left stopped` }, memo: nextMemo }
+  }
+  if (by === 'unknown') {
+    // Exit 0 and the engine no longer has the events: a stop request or a clean end, not a crash.
+    const value = `stopped${when} (exit ${state.ExitCode})`
+    return { finding: { ...base, status: options.mustRun ? 'warning' : 'ok', value, message: `${name} stopped${when} with exit ${state.ExitCode} (a stop request or a clean end; the engine no longer says which), not a crash: it is left stopped` }, memo: nextMemo }
   }
   const value = `exited${when} (${state.OOMKilled ? 'out of memory' : `exit ${state.ExitCode}`})`
   if (options.mustRun) return { finding: { ...base, status: fail, value, message: `${name} is not running: it exited${when} with ${state.OOMKilled ? 'out of memory' : `exit code ${state.ExitCode}`}` }, memo: nextMemo }

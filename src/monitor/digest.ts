@@ -4,7 +4,7 @@
  * whose dependency fails in the same run (dependsOn, or a critical host resource under
  * failing containers) is listed under it, not as an alert of its own. Pure.
  */
-import { levelOrder, type Level } from '../notify/types.js'
+import { levelOrder, type AlertItem, type Level } from '../notify/types.js'
 import type { Transition } from './state.js'
 import type { Observation } from './types.js'
 
@@ -16,6 +16,8 @@ export interface Digest {
   routeLevels: Level[]
   /** The row, when the digest is about one. */
   target?: string
+  /** Each change on its own, for channels with a structure (Discord fields, Slack blocks, PagerDuty alerts). */
+  alerts: AlertItem[]
 }
 
 const LABEL: Record<Transition['type'], (t: Transition) => string> = {
@@ -26,9 +28,10 @@ const LABEL: Record<Transition['type'], (t: Transition) => string> = {
   gone: () => 'RESOLVED',
   action: (t) => (t.action?.ok === false ? 'ACTION FAILED' : 'ACTION'),
   'gave-up': () => 'GAVE UP',
+  escalation: (t) => `ESCALATED (level ${(t.escalation?.step ?? 1) + 1})`,
 }
 
-const isProblem = (t: Transition) => t.type === 'alert' || t.type === 'escalate' || t.type === 'remind'
+const isProblem = (t: Transition) => t.type === 'alert' || t.type === 'escalate' || t.type === 'remind' || t.type === 'escalation'
 
 /** Host-level kinds whose critical state explains failing containers. */
 const HOST_KINDS = new Set(['filesystem', 'memory', 'swap'])
@@ -63,8 +66,13 @@ export function rollUps(observations: readonly Observation[], dependsOn: (check:
   return parents
 }
 
+/** The message, after what the check is for when it says: "Minecraft server process: pgrep exited 1". */
+export function said(t: Pick<Transition, 'message' | 'what'>): string {
+  return t.what ? `${t.what}: ${t.message}` : t.message
+}
+
 function line(t: Transition): string {
-  return `${LABEL[t.type](t).padEnd(10)} ${t.id} — ${t.message}`
+  return `${LABEL[t.type](t).padEnd(10)} ${t.id} — ${said(t)}`
 }
 
 export function buildDigest(transitions: readonly Transition[], parents: ReadonlyMap<string, string>, host: string): Digest | undefined {
@@ -84,12 +92,12 @@ export function buildDigest(transitions: readonly Transition[], parents: Readonl
       top.push(t)
     }
   }
-  const order: Record<Transition['type'], number> = { 'gave-up': 0, escalate: 1, alert: 2, action: 3, remind: 4, recover: 5, gone: 6 }
+  const order: Record<Transition['type'], number> = { 'gave-up': 0, escalate: 1, escalation: 1, alert: 2, action: 3, remind: 4, recover: 5, gone: 6 }
   top.sort((a, b) => levelOrder[b.level] - levelOrder[a.level] || order[a.type] - order[b.type] || a.id.localeCompare(b.id))
   const lines: string[] = []
   for (const t of top) {
     lines.push(line(t))
-    for (const child of childrenOf.get(t.id) ?? []) lines.push(`           ↳ also failing, probably because of ${t.id}: ${child.id} — ${child.message}`)
+    for (const child of childrenOf.get(t.id) ?? []) lines.push(`           ↳ also failing, probably because of ${t.id}: ${child.id} — ${said(child)}`)
   }
 
   const problems = transitions.filter((t) => isProblem(t) || t.type === 'gave-up')
@@ -98,8 +106,8 @@ export function buildDigest(transitions: readonly Transition[], parents: Readonl
   let title: string
   if (transitions.length === 1) {
     const t = transitions[0] as Transition
-    const head = t.type === 'recover' || t.type === 'gone' ? 'resolved' : t.type === 'action' ? 'action' : t.type === 'gave-up' ? 'gave up' : t.type === 'remind' ? `still ${t.level}` : t.level
-    title = `${t.id} ${head}: ${t.message}`
+    const head = t.type === 'recover' || t.type === 'gone' ? 'resolved' : t.type === 'action' ? 'action' : t.type === 'gave-up' ? 'gave up' : t.type === 'remind' ? `still ${t.level}` : t.type === 'escalation' ? `${t.level}, escalated` : t.level
+    title = `${t.id} ${head}: ${said(t)}`
   } else {
     const topProblems = problems.filter((t) => !parents.has(t.id) || !problemIds.has(parents.get(t.id) as string))
     const parts = [
@@ -112,5 +120,13 @@ export function buildDigest(transitions: readonly Transition[], parents: Readonl
   if (title.length > 200) title = `${title.slice(0, 199)}…`
   const body = `${lines.join('\n')}\n\n\`ownops monitor\` on ${host} shows every check.`
   const ids = [...new Set(transitions.map((t) => t.id))]
-  return { level, title, body, routeLevels, ...(ids.length === 1 ? { target: ids[0] as string } : {}) }
+  const alerts: AlertItem[] = top.flatMap((t) => [t, ...(childrenOf.get(t.id) ?? [])]).map((t) => ({
+    key: `monitor/${t.id}`,
+    label: LABEL[t.type](t),
+    level: t.level,
+    state: t.type === 'recover' || t.type === 'gone' ? 'closed' : t.type === 'action' ? 'note' : 'open',
+    subject: t.id,
+    text: parents.has(t.id) && isProblem(t) && problemIds.has(parents.get(t.id) as string) ? `${said(t)} (probably because of ${parents.get(t.id) as string})` : said(t),
+  }))
+  return { level, title, body, routeLevels, alerts, ...(ids.length === 1 ? { target: ids[0] as string } : {}) }
 }

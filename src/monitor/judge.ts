@@ -86,9 +86,14 @@ export function judge(input: JudgeInput): Judgement {
     }
 
     const recover = recoverSpecOf(check)
-    const evaluation = evaluate(prev, { id: obs.id, status: obs.status, message: obs.message, memo: obs.memo }, policy, now, { canRecover: recover !== undefined && !blockedByAdminStop(recover, obs) })
+    // With alwaysRun the container must run whoever stopped it: stopped, it is down.
+    const c = obs.container
+    const down = recover?.alwaysRun === true && obs.status === 'warning' && c !== undefined && c.state !== 'running' && c.state !== 'restarting'
+    if (down) Object.assign(row, { status: 'critical' })
+    const evaluation = evaluate(prev, { id: obs.id, status: down ? 'critical' : obs.status, message: obs.message, memo: obs.memo }, policy, now, { canRecover: recover !== undefined && !blockedByAdminStop(recover, obs) })
     states[obs.id] = evaluation.state
-    transitions.push(...evaluation.transitions)
+    const what = check?.spec.description
+    transitions.push(...(what ? evaluation.transitions.map((t) => ({ ...t, what })) : evaluation.transitions))
     if (evaluation.plan !== undefined && check !== undefined) recoveries.push({ plan: evaluation.plan, check, observation: obs })
     Object.assign(row, { since: evaluation.state.since, alerting: evaluation.state.alert !== undefined, failures: evaluation.state.failures, ...(evaluation.inGrace ? { grace: true } : {}) })
   }

@@ -52,6 +52,7 @@ export function policyOf(spec: PolicyFields, monitor: Pick<MonitorConfig, 'failu
         ? undefined
         : {
             action: recover.action,
+            on: recover.on,
             after: recover.after,
             maxAttempts: recover.maxAttempts,
             withinMs: parseDuration(recover.within) ?? 3_600_000,

@@ -92,7 +92,7 @@ export function renderReport(report: MonitorReport, now: Date): string {
   for (const q of report.quiet) lines.push(`quiet: ${q}`)
   if (report.transitions.length > 0) {
     lines.push('')
-    for (const t of report.transitions) lines.push(`${t.type.padEnd(8)} ${t.id}: ${t.message}`)
+    for (const t of report.transitions) lines.push(`${t.type.padEnd(8)} ${t.id}: ${t.what ? `${t.what}: ` : ''}${t.message}`)
   }
   if (report.notification !== undefined) {
     const sent = report.notification.channels.map((c) => `${c.channel} ${c.status}`).join(', ')

@@ -68,6 +68,9 @@ export function monitorRules(monitor: MonitorConfig): Problem[] {
       if (r.action === 'exec' && r.command === undefined) {
         problems.push({ severity: 'error', path: [...at, 'recover', 'command'], message: 'action exec needs a command', hint: 'e.g. command: ["systemctl", "restart", "jobs"]' })
       }
+      if (r.on === 'critical' && 'severity' in spec && spec.severity === 'warning') {
+        problems.push({ severity: 'warning', path: [...at, 'recover'], message: 'this check fails as a warning (severity: warning), and recovery acts only on critical failures: it never acts', hint: 'recover.on: warning to act on its warnings, or remove severity: warning' })
+      }
       if (r.action === 'restart' && r.container === undefined && spec.kind !== 'container') {
         problems.push({ severity: 'error', path: [...at, 'recover', 'container'], message: `a ${spec.kind} check does not watch a container: say which one to restart`, hint: 'e.g. container: app, or action: exec with a command' })
       }

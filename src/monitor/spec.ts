@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { argv, duration, timerDuration } from '../config/fields.js'
+import { ownRouteSchema } from '../notify/routes.js'
 
 export const severity = z.enum(['warning', 'critical']).meta({ description: 'How bad a failure of this check is (default critical).' })
 
@@ -12,12 +13,16 @@ export const recoverSchema = z
     action: z.enum(['restart', 'exec']).default('restart').meta({ description: 'restart: restart the container through the Docker API; exec: run `command`.' }),
     container: z.string().optional().meta({ description: 'The container to restart (default: the container the check watches; required for other kinds).' }),
     command: argv.optional().meta({ description: 'action exec: the command to run, e.g. ["systemctl", "restart", "jobs"].' }),
+    on: z.enum(['critical', 'warning']).default('critical').meta({ description: 'Act only when the check is down (critical, the default), or on warnings too (warning: a slow answer restarts the service).' }),
     after: z.number().int().min(1).default(1).meta({ description: 'Failed runs in a row before acting.' }),
     maxAttempts: z.number().int().min(1).max(100).default(3).meta({ description: 'Attempts allowed within `within`; then one "gave up" alert, and no more action until the check is healthy again.' }),
     within: duration.default('1h').meta({ description: 'The window attempts are counted in.' }),
     grace: duration.default('2m').meta({ description: 'Failures in this time after an attempt are ignored (the service is starting).' }),
     recreate: argv.optional().meta({ description: 'Escalation when the attempts are spent: one run of this command before giving up, e.g. ["docker", "compose", "-f", "/srv/app/compose.yml", "up", "-d", "--force-recreate", "app"].' }),
     timeout: timerDuration.default('2m').meta({ description: 'Time limit of one restart, command or recreate.' }),
+    service: z.string().optional().meta({ description: 'The restart.services entry that restarts it (default: the one whose container is the container restarted). A service with an entry is restarted the safe way: players told, saved, stopped gracefully, waited for until healthy.' }),
+    safe: z.boolean().default(true).meta({ description: 'For a service in restart.services: tell the players and save before the stop (false: only the graceful stop and the health wait).' }),
+    ifEmpty: duration.optional().meta({ description: 'For a service that counts players (RCON or Server List Ping): wait across runs, at most this long, for the server to be empty before restarting it; the players read once that a restart is pending. E.g. 15m.' }),
     alwaysRun: z.boolean().default(false).meta({ description: 'Start the container even when an administrator stopped it (by default a stopped container is left alone).' }),
   })
   .meta({ description: 'Auto-recovery: restart → recreate (optional) → alert a human. Every action is notified.' })
@@ -38,6 +43,7 @@ export const commonFields = {
   successesBeforeRecovery: z.number().int().min(1).optional().meta({ description: 'Good runs in a row before a recovery notice (default 1).' }),
   flap: flapSchema.optional(),
   remind: duration.optional().meta({ description: 'Repeat the alert this often while the check keeps failing (default: never).' }),
+  notify: ownRouteSchema.optional(),
   dependsOn: z.array(z.string()).optional().meta({ description: 'Checks or containers this one depends on: their failure rolls this one up in the digest, and their quiet period (a backup stopping them) quiets this one.' }),
 }
 

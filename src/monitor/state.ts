@@ -10,6 +10,8 @@
  * - One recovery notice after `successesBeforeRecovery` good runs in a row (and, with a
  *   flap window, once the window has calmed down), for alerted checks and for checks an
  *   action was taken on.
+ * - Recovery acts on a check that is down (critical), never on a warning unless
+ *   `recover.on: warning` says so: a slow answer is no reason to restart a service.
  * - Recovery: after `recover.after` failed runs, an action (restart or exec), then
  *   failures are ignored for `grace`; at most `maxAttempts` within `within`; then one
  *   `recreate` if configured; then one "gave up" alert and no more actions until the
@@ -25,6 +27,8 @@ const HISTORY_LENGTH = 64
 
 export interface RecoverPolicy {
   action: 'restart' | 'exec'
+  /** Which failures recovery acts on: only a check that is down (critical), or warnings too. */
+  on?: 'critical' | 'warning' | undefined
   after: number
   maxAttempts: number
   withinMs: number
@@ -48,6 +52,8 @@ export interface RecoveryState {
   graceUntil?: string
   /** The budget is spent: no more actions until the check has been healthy again. */
   gaveUp?: boolean
+  /** Since when a restart has waited for the players to leave (recover.ifEmpty). */
+  waitingSince?: string
 }
 
 export interface CheckState {
@@ -65,14 +71,24 @@ export interface CheckState {
   message: string
   lastSeen: string
   /** Set while an alert is out: from the alert until the recovery notice. */
-  alert?: { level: FailureLevel; since: string; notifiedAt: string }
+  alert?: {
+    level: FailureLevel
+    since: string
+    notifiedAt: string
+    /** When the alert went out (escalation counts from here; older states: since). */
+    openedAt?: string
+    /** Escalation steps taken. */
+    escalated?: number
+    /** The channels it went to, so its recovery goes there too. */
+    notified?: string[]
+  }
   /** An action was notified and no recovery notice has followed yet. */
   acted?: boolean
   recovery?: RecoveryState
   memo?: Record<string, unknown>
 }
 
-export type TransitionType = 'alert' | 'escalate' | 'remind' | 'recover' | 'action' | 'gave-up' | 'gone'
+export type TransitionType = 'alert' | 'escalate' | 'remind' | 'recover' | 'action' | 'gave-up' | 'gone' | 'escalation'
 
 export interface Transition {
   type: TransitionType
@@ -81,9 +97,15 @@ export interface Transition {
   /** For recoveries: the level of the alert they resolve (recovery notices go where the alert went). */
   resolves?: FailureLevel
   message: string
+  /** What the check is for (its `description:`), said before the message in alerts. */
+  what?: string
   /** When the failure began (alerts, reminders, recoveries). */
   since?: string
   action?: { step: RecoveryStep; attempt: number; of: number; ok: boolean }
+  /** An escalation over time: the further channels it goes to, and its step (1, 2…). */
+  escalation?: { step: number; channels: string[] }
+  /** A recovery: the channels its alert went to. */
+  notified?: string[]
 }
 
 export type RecoveryStep = 'restart' | 'exec' | 'recreate'
@@ -164,7 +186,7 @@ export function evaluate(prev: CheckState | undefined, observed: Observed, polic
     const flapping = policy.flap !== undefined && failuresIn(state.history, policy.flap.runs) >= policy.flap.failures
     if (state.alert === undefined) {
       if (state.failures >= policy.failuresBeforeAlert || flapping) {
-        state.alert = { level, since, notifiedAt: iso(now) }
+        state.alert = { level, since, notifiedAt: iso(now), openedAt: iso(now) }
         const why = state.failures >= policy.failuresBeforeAlert ? '' : ` (flapping: ${failuresIn(state.history, policy.flap!.runs)} of the last ${policy.flap!.runs} runs failed)`
         transitions.push({ type: 'alert', id: observed.id, level, message: `${observed.message}${why}`, since })
       }
@@ -180,7 +202,8 @@ export function evaluate(prev: CheckState | undefined, observed: Observed, polic
     }
 
     const recover = policy.recover
-    if (recover !== undefined && options.canRecover !== false && state.failures >= recover.after && state.recovery?.gaveUp !== true) {
+    const actsOn = level === 'critical' || recover?.on === 'warning'
+    if (recover !== undefined && actsOn && options.canRecover !== false && state.failures >= recover.after && state.recovery?.gaveUp !== true) {
       const recovery: RecoveryState = state.recovery ?? { attempts: [] }
       const windowStart = now.getTime() - recover.withinMs
       recovery.attempts = recovery.attempts.filter((t) => ms(t) > windowStart)
@@ -195,7 +218,7 @@ export function evaluate(prev: CheckState | undefined, observed: Observed, polic
       recovery.gaveUp = true
       const spent = [stepWord(recover.action, recovery.attempts.length), ...(recreatedRecently ? ['a recreate'] : [])].join(' and ')
       transitions.push({ type: 'gave-up', id: observed.id, level: 'critical', message: `gave up on ${observed.id} after ${spent} in ${formatDuration(recover.withinMs)}: ${observed.message}. It needs a human.`, since })
-      state.alert = { level: 'critical', since: state.alert?.since ?? since, notifiedAt: iso(now) }
+      state.alert = { ...state.alert, level: 'critical', since: state.alert?.since ?? since, notifiedAt: iso(now), openedAt: state.alert?.openedAt ?? iso(now) }
     }
     return { state, transitions }
   }
@@ -208,13 +231,14 @@ export function evaluate(prev: CheckState | undefined, observed: Observed, polic
     if (state.alert !== undefined || state.acted === true) {
       const since = state.alert?.since ?? state.failingSince
       const downFor = since === undefined ? '' : ` after ${formatDuration(Math.max(0, now.getTime() - ms(since)))}`
-      transitions.push({ type: 'recover', id: observed.id, level: 'info', resolves: state.alert?.level ?? 'warning', message: `healthy again${downFor}: ${observed.message}`, ...(since ? { since } : {}) })
+      transitions.push({ type: 'recover', id: observed.id, level: 'info', resolves: state.alert?.level ?? 'warning', message: `healthy again${downFor}: ${observed.message}`, ...(since ? { since } : {}), ...(state.alert?.notified ? { notified: state.alert.notified } : {}) })
     }
     delete state.alert
     delete state.acted
     delete state.failingSince
     if (state.recovery !== undefined) {
       delete state.recovery.gaveUp
+      delete state.recovery.waitingSince
       if (state.recovery.attempts.length === 0 && state.recovery.recreatedAt === undefined) delete state.recovery
     }
   }
@@ -228,12 +252,20 @@ export interface RecoveryOutcome {
   detail: string
   /** Nothing was done (an administrator stopped the container; dry run): no attempt counted. */
   skipped?: boolean
+  /** Nothing was done yet: the restart waits for the players to leave (notified once, when the wait begins). */
+  waiting?: boolean
 }
 
 /** Records an attempt (or a skipped one) in the state, and the notice that goes with it. */
 export function applyRecovery(state: CheckState, plan: RecoveryPlan, outcome: RecoveryOutcome, policy: Policy, now: Date): { state: CheckState; transitions: Transition[] } {
+  if (outcome.waiting && policy.recover !== undefined) {
+    const first = state.recovery?.waitingSince === undefined
+    const recovery: RecoveryState = { attempts: [], ...state.recovery, waitingSince: state.recovery?.waitingSince ?? iso(now) }
+    return { state: { ...state, recovery, acted: true }, transitions: first ? [{ type: 'action', id: plan.id, level: 'warning', message: outcome.detail, action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: true } }] : [] }
+  }
   if (outcome.skipped || policy.recover === undefined) return { state, transitions: [] }
   const recovery: RecoveryState = state.recovery ? { ...state.recovery, attempts: [...state.recovery.attempts] } : { attempts: [] }
+  delete recovery.waitingSince
   if (plan.step === 'recreate') recovery.recreatedAt = iso(now)
   else recovery.attempts.push(iso(now))
   recovery.graceUntil = iso(new Date(now.getTime() + policy.recover.graceMs))
@@ -248,7 +280,7 @@ export function applyRecovery(state: CheckState, plan: RecoveryPlan, outcome: Re
 /** A subject that no longer exists (a removed container): a notice if it was alerted. */
 export function vanished(id: string, prev: CheckState): Transition[] {
   if (prev.alert === undefined && prev.acted !== true) return []
-  return [{ type: 'gone', id, level: 'info', resolves: prev.alert?.level ?? 'warning', message: `${id} no longer exists; its alert is closed`, ...(prev.alert ? { since: prev.alert.since } : {}) }]
+  return [{ type: 'gone', id, level: 'info', resolves: prev.alert?.level ?? 'warning', message: `${id} no longer exists; its alert is closed`, ...(prev.alert ? { since: prev.alert.since } : {}), ...(prev.alert?.notified ? { notified: prev.alert.notified } : {}) }]
 }
 
 /** The whole state file. */
@@ -281,4 +313,21 @@ export function validateState(value: unknown): MonitorState | undefined {
   // The textfile's memory is not worth the alert state: a malformed one is only forgotten.
   if (v.results !== undefined && (v.results === null || typeof v.results !== 'object' || Object.values(v.results).some((r) => r === null || typeof r !== 'object' || typeof r.check !== 'string' || typeof r.at !== 'string'))) delete v.results
   return v as MonitorState
+}
+
+/**
+ * Escalation over time: an alert still open `afterMs` after it went out goes to further
+ * channels, once per step. Steps due together (the monitor did not run for a while) go
+ * out as one. Changes `state.alert.escalated`; returns the transition, if one is due.
+ */
+export function escalate(id: string, state: CheckState, steps: ReadonlyArray<{ afterMs: number; channels: string[] }>, now: Date): Transition | undefined {
+  const alert = state.alert
+  if (alert === undefined || steps.length === 0) return undefined
+  const done = alert.escalated ?? 0
+  const open = now.getTime() - ms(alert.openedAt ?? alert.since)
+  const due = steps.slice(done).filter((s) => open >= s.afterMs)
+  if (due.length === 0) return undefined
+  alert.escalated = done + due.length
+  const channels = [...new Set(due.flatMap((s) => s.channels))]
+  return { type: 'escalation', id, level: alert.level, message: `unresolved for ${formatDuration(open)}: ${state.message}`, since: alert.since, escalation: { step: alert.escalated, channels } }
 }

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { StateStore } from '../sys/state.js'
-import type { Level, NotifyEvent } from './types.js'
+import type { AlertItem, Level, NotifyEvent } from './types.js'
 
 export const OUTBOX_STATE = 'notify-outbox'
 
@@ -30,12 +30,13 @@ export interface SerializedEvent {
   title: string
   body: string
   source?: { command: string; target?: string }
+  alerts?: AlertItem[]
   host: string
   time: string
 }
 
 export function serializeEvent(event: NotifyEvent): SerializedEvent {
-  return { ...(event.id === undefined ? {} : { id: event.id }), level: event.level, title: event.title, body: event.body, ...(event.source ? { source: event.source } : {}), host: event.host, time: event.time.toISOString() }
+  return { ...(event.id === undefined ? {} : { id: event.id }), level: event.level, title: event.title, body: event.body, ...(event.source ? { source: event.source } : {}), ...(event.alerts ? { alerts: event.alerts } : {}), host: event.host, time: event.time.toISOString() }
 }
 
 export function deserializeEvent(event: SerializedEvent): NotifyEvent {

@@ -22,6 +22,19 @@ import { channelOptions, resolveChannel, type ResolvedChannel } from './channels
 export { channelOptions }
 import { capOutbox, deserializeEvent, newEntry, OUTBOX_STATE, readOutbox, urlHash, type OutboxEntry } from './outbox.js'
 import { DeliveryError, type Level, type NotifyEvent } from './types.js'
+import { escalationSteps, matchRoutes, ownRule, type EscalationStep, type RouteRule } from './routes.js'
+
+/** Every routing rule of a config: the own `notify:` of checks, targets and services first, then notify.routes. */
+export function configRules(config: Config): RouteRule[] {
+  const rules: RouteRule[] = []
+  for (const [name, check] of Object.entries(config.monitor.checks)) {
+    const own = (check as { notify?: Parameters<typeof ownRule>[0] }).notify
+    if (own !== undefined) rules.push(ownRule(own, { checks: [name] }))
+  }
+  for (const [name, target] of Object.entries(config.backup.targets)) if (target.notify !== undefined) rules.push(ownRule(target.notify, { targets: [name] }))
+  for (const [name, svc] of Object.entries(config.restart.services)) if (svc.notify !== undefined) rules.push(ownRule(svc.notify, { targets: [name], commands: ['restart'] }))
+  return [...rules, ...config.notify.routes]
+}
 
 export const DEFAULT_LEVELS: readonly Level[] = ['warning', 'error', 'critical']
 
@@ -111,6 +124,7 @@ export class Notifier {
   private readonly budgetMs: number
   /** Entries this run queued itself: retrying them at once in the same run would only fail again. */
   private readonly queuedHere = new Set<string>()
+  private readonly rules: RouteRule[]
 
   constructor(private readonly deps: NotifierDeps) {
     const notify = deps.config.notify
@@ -119,6 +133,12 @@ export class Notifier {
     this.http = deps.http ?? createHttpClient({ timeoutMs: this.timeoutMs, userAgent: `ownops/${ownopsVersion()}` })
     this.sleep = deps.sleep ?? defaultSleep
     this.random = deps.random ?? Math.random
+    this.rules = configRules(deps.config)
+  }
+
+  /** The escalation steps of the rules an event matches (an alert still open after each goes further). */
+  escalation(event: Pick<NotifyEvent, 'source' | 'level'>): EscalationStep[] {
+    return escalationSteps(this.rules, event)
   }
 
   /** The channels an event goes to: named ones, or those whose levels include it (heartbeats: hc channels only). */
@@ -137,11 +157,17 @@ export class Notifier {
         return [name, cfg]
       })
     }
+    const matched = event.heartbeat === undefined ? matchRoutes(this.rules, event) : undefined
+    if (matched !== undefined) {
+      // The channels the rules name take it, unless their own levels: or commands: say no.
+      const named = new Set(matched.flatMap((r) => r.channels))
+      return all.filter(([name, cfg]) => named.has(name) && takesCommand(cfg, event) && !isHeartbeatUrl(cfg.url) && (cfg.levels === undefined || cfg.levels.includes(event.level)))
+    }
     return all.filter(([, cfg]) => {
       if (!takesCommand(cfg, event)) return false
       const isHeartbeat = isHeartbeatUrl(cfg.url)
       if (event.heartbeat !== undefined) return isHeartbeat
-      return !isHeartbeat && (cfg.levels ?? DEFAULT_LEVELS).includes(event.level)
+      return !isHeartbeat && (cfg.levels ?? defaultLevelsOf(cfg.url)).includes(event.level)
     })
   }
 
@@ -157,6 +183,7 @@ export class Notifier {
       ...(event.source ? { source: { command: event.source.command, ...(event.source.target === undefined ? {} : { target: clean(event.source.target) }) } } : {}),
       ...(event.heartbeat ? { heartbeat: { ...event.heartbeat, ...(event.heartbeat.logTail === undefined ? {} : { logTail: clean(event.heartbeat.logTail) }) } } : {}),
       ...(event.attachments ? { attachments: event.attachments.map((a) => ({ ...a, content: redactText(a.content, clean) })) } : {}),
+      ...(event.alerts ? { alerts: event.alerts.map((a) => ({ ...a, subject: clean(a.subject), text: clean(a.text) })) } : {}),
     }
   }
 
@@ -353,6 +380,15 @@ function redactText(content: Buffer, clean: (text: string) => string): Buffer {
   const text = content.toString('utf8')
   if (!Buffer.from(text, 'utf8').equals(content)) return content
   return Buffer.from(clean(text), 'utf8')
+}
+
+/** The levels a channel takes without `levels:`: its kind's default (a game chat: none), else warning and above. */
+export function defaultLevelsOf(url: string): readonly Level[] {
+  try {
+    return resolveChannel(url).channel.defaultLevels ?? DEFAULT_LEVELS
+  } catch {
+    return DEFAULT_LEVELS
+  }
 }
 
 function isHeartbeatUrl(url: string): boolean {

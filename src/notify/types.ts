@@ -31,6 +31,24 @@ export interface Heartbeat {
   logTail?: string
 }
 
+/**
+ * One problem of a message that reports several (the monitor's digest): channels with a
+ * structure of their own show each as a field (Discord embed fields, Slack blocks), and
+ * paging services open and close each on its own (PagerDuty's dedup key).
+ */
+export interface AlertItem {
+  /** Stable for as long as the problem lasts: "monitor/disk:/srv". */
+  key: string
+  /** For people: CRITICAL, WARNING (reminder), RESOLVED, ACTION, GAVE UP, ESCALATED. */
+  label: string
+  level: Level
+  /** open: a problem (opened or still there); closed: it is gone; note: an action taken. */
+  state: 'open' | 'closed' | 'note'
+  /** The check row or target: "disk:/srv". */
+  subject: string
+  text: string
+}
+
 export interface NotifyEvent {
   /**
    * Unique per event, the same on every attempt and in the outbox: the idempotency key of
@@ -46,6 +64,8 @@ export interface NotifyEvent {
   time: Date
   attachments?: Attachment[]
   heartbeat?: Heartbeat
+  /** The problems of a digest, one by one (the body has them as text too). */
+  alerts?: AlertItem[]
 }
 
 /** Per-channel options from the config, beside its URL. */
@@ -60,6 +80,8 @@ export interface ChannelOptions {
   overflow?: 'truncate' | 'split'
   /** hc: how many bytes of log tail go into a ping body (default 10,000). */
   tailBytes?: number
+  /** json: the body: ownops' event (default) or apprise's {version, title, message, type}. */
+  format?: 'ownops' | 'apprise'
 }
 
 export interface ChannelContext {
@@ -94,6 +116,11 @@ export interface Channel<T = unknown> {
    * channels are retried after a request went out whole but no answer came back.
    */
   readonly idempotent?: boolean
+  /**
+   * The levels a channel of this kind takes when its config says none (default: warning,
+   * error, critical). A game chat takes none: only what is sent or routed to it by name.
+   */
+  readonly defaultLevels?: readonly Level[]
 }
 
 /**

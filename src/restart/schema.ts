@@ -1,6 +1,7 @@
 /** The `restart:` section of the config: services ownops restarts safely. */
 import { z } from 'zod'
 import { argv, duration, name, timerDuration } from '../config/fields.js'
+import { ownRouteSchema } from '../notify/routes.js'
 
 const rcon = z.strictObject({
   host: z.string().default('127.0.0.1'),
@@ -45,6 +46,16 @@ export const restartServiceSchema = z
         onTimeout: z.enum(['restart', 'give-up']).default('restart').meta({ description: 'When players are still online after maxWait: restart anyway (after the usual warning) or give up.' }),
       })
       .prefault({}),
+    notify: ownRouteSchema.optional(),
+    pull: z.boolean().default(false).meta({ description: 'Pull the container\'s image before every restart of this service and start the newer image when there is one, as restart --pull (the weekly update restart). A new image that does not come up healthy is rolled back.' }),
+    hooks: z
+      .strictObject({
+        before: argv.optional().meta({ description: 'Run on the host before the stop (after any countdown), e.g. ["/srv/mc/tunnel.sh", "down"]. Its failure stops the restart: nothing is stopped, and the failure is notified.' }),
+        after: argv.optional().meta({ description: 'Run on the host after the restart, healthy or not, e.g. ["/srv/mc/dns-register.sh"]. Its failure is in the notice (warning) and the exit status (1).' }),
+        timeout: duration.default('5m').meta({ description: 'Time limit of each hook.' }),
+      })
+      .optional()
+      .meta({ description: 'Commands around a restart, with OWNOPS_SERVICE, OWNOPS_CONTAINER, OWNOPS_HOOK (before/after), OWNOPS_TRIGGER (restart/monitor), OWNOPS_REASON and, after, OWNOPS_OUTCOME (healthy/unhealthy) and OWNOPS_DOWNTIME_SECONDS in the environment.' }),
     messages: z
       .strictObject({
         warn: z.string().default('Server restart in {left}{reason}').meta({ description: '{left} (5 minutes), {reason} (": text" or empty), {time} (04:00).' }),

@@ -81,9 +81,11 @@ export interface ContainerEvent {
 
 /** The engine's recorded events of one container between two times (seconds since the epoch). */
 export async function containerEvents(docker: Docker, id: string, sinceSec: number, untilSec: number, signal?: AbortSignal): Promise<ContainerEvent[]> {
-  // An `until` in the future makes the engine stream until then: never ask past now.
-  const until = Math.min(Math.ceil(untilSec), Math.floor(Date.now() / 1000))
-  const stream = await docker.getEvents({ since: Math.floor(Math.min(sinceSec, until)), until, filters: { container: [id], type: ['container'] } } as Dockerode.GetEventsOptions)
+  // An `until` in the future makes the engine stream until then: never ask past now. The
+  // engine takes fractional seconds: a whole second cut off here would miss a stop that
+  // happened within the last second.
+  const until = Math.min(untilSec, Date.now() / 1000)
+  const stream = await docker.getEvents({ since: Math.floor(Math.min(sinceSec, until)), until: until.toFixed(9), filters: { container: [id], type: ['container'] } } as unknown as Dockerode.GetEventsOptions)
   const chunks: Buffer[] = []
   await new Promise<void>((resolve, reject) => {
     const onAbort = () => {
@@ -152,4 +154,103 @@ export async function containerLogTail(docker: Docker, container: string, lines 
     at += 8 + size
   }
   return Buffer.concat(parts).toString('utf8')
+}
+
+/** The ID of a local image (by reference or ID), or undefined when there is none. */
+export async function imageId(docker: Docker, ref: string): Promise<string | undefined> {
+  try {
+    return (await docker.getImage(ref).inspect()).Id
+  } catch (error) {
+    if (isNotFound(error)) return undefined
+    throw error
+  }
+}
+
+/** `docker pull REF`: waits until the engine has it; throws with the engine's message when it cannot. */
+export async function pullImage(docker: Docker, ref: string): Promise<void> {
+  const stream = (await docker.pull(ref)) as NodeJS.ReadableStream
+  await new Promise<void>((resolve, reject) => {
+    docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
+      const failed = output?.find((o) => o.error !== undefined || o.errorDetail !== undefined)
+      if (error) reject(error)
+      else if (failed) reject(new Error(failed.errorDetail?.message ?? failed.error ?? 'pull failed'))
+      else resolve()
+    })
+  })
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null)
+}
+
+export interface Recreated {
+  /** The old container, renamed, stopped, kept until the new one is healthy. */
+  previous: { id: string; name: string }
+  id: string
+}
+
+/**
+ * Replaces a stopped container by one of the same name and settings from `image`: what
+ * the old container only had from its old image (environment, command, labels, health
+ * check…) comes from the new image; its volumes, anonymous ones too, stay. The old one is
+ * renamed `NAME-ownops-previous` and kept for `rollBack` until `dropPrevious`.
+ */
+export async function recreateContainer(docker: Docker, name: string, image: string): Promise<Recreated> {
+  const info = await docker.getContainer(name).inspect()
+  const old = await docker.getImage(info.Image).inspect().catch(() => undefined)
+  const oc = (old?.Config ?? {}) as Dockerode.ImageInspectInfo['Config'] & { Healthcheck?: unknown }
+  const c = info.Config as Dockerode.ContainerInspectInfo['Config'] & { Healthcheck?: unknown; StopSignal?: string }
+  const oldEnv = new Set(oc.Env ?? [])
+  const oldLabels = oc.Labels ?? {}
+  const config: Record<string, unknown> = {
+    Image: image,
+    Env: (c.Env ?? []).filter((e) => !oldEnv.has(e)),
+    Labels: Object.fromEntries(Object.entries(c.Labels ?? {}).filter(([k, v]) => oldLabels[k] !== v)),
+    Tty: c.Tty,
+    OpenStdin: c.OpenStdin,
+    StdinOnce: c.StdinOnce,
+    AttachStdin: c.AttachStdin,
+    AttachStdout: c.AttachStdout,
+    AttachStderr: c.AttachStderr,
+    ...(c.Hostname && !info.Id.startsWith(c.Hostname) ? { Hostname: c.Hostname } : {}),
+    ...(c.Domainname ? { Domainname: c.Domainname } : {}),
+    ...(!sameJson(c.Cmd, oc.Cmd) ? { Cmd: c.Cmd } : {}),
+    ...(!sameJson(c.Entrypoint, oc.Entrypoint) ? { Entrypoint: c.Entrypoint } : {}),
+    ...(c.WorkingDir !== (oc.WorkingDir ?? '') ? { WorkingDir: c.WorkingDir } : {}),
+    ...(c.User !== (oc.User ?? '') ? { User: c.User } : {}),
+    ...(!sameJson(c.Healthcheck, oc.Healthcheck) && c.Healthcheck !== undefined ? { Healthcheck: c.Healthcheck } : {}),
+    ...(c.StopSignal !== undefined && c.StopSignal !== (oc as { StopSignal?: string }).StopSignal ? { StopSignal: c.StopSignal } : {}),
+  }
+  const host = { ...(info.HostConfig as Record<string, unknown>) }
+  // Anonymous volumes (an image's VOLUME) are kept by name: the world stays with the server.
+  const binds = [...((host.Binds as string[] | null) ?? [])]
+  const taken = new Set([...binds.map((b) => b.split(':')[1]), ...(((host.Mounts as Array<{ Target: string }> | null) ?? []).map((m) => m.Target))])
+  for (const m of info.Mounts ?? []) {
+    if (m.Type === 'volume' && m.Name && !taken.has(m.Destination)) binds.push(`${m.Name}:${m.Destination}${m.RW ? '' : ':ro'}`)
+  }
+  host.Binds = binds
+  const mode = String(host.NetworkMode ?? 'default')
+  const networking = mode === 'host' || mode === 'none' || mode.startsWith('container:') ? undefined : { EndpointsConfig: Object.fromEntries(Object.entries(info.NetworkSettings.Networks ?? {}).map(([net, ep]) => [net, { Aliases: ((ep.Aliases ?? []) as string[]).filter((a) => !info.Id.startsWith(a)) }])) }
+  const previousName = `${name}-ownops-previous`
+  await docker.getContainer(info.Id).rename({ name: previousName })
+  try {
+    const created = await docker.createContainer({ name, ...config, HostConfig: host, ...(networking ? { NetworkingConfig: networking } : {}) } as Dockerode.ContainerCreateOptions)
+    return { previous: { id: info.Id, name }, id: created.id }
+  } catch (error) {
+    await docker.getContainer(info.Id).rename({ name }).catch(() => undefined)
+    throw error
+  }
+}
+
+/** Puts the old container back: the new one removed, the old one renamed back (not started). */
+export async function rollBack(docker: Docker, recreated: Recreated): Promise<void> {
+  await docker.getContainer(recreated.id).remove({ force: true }).catch((error: unknown) => {
+    if (!isNotFound(error)) throw error
+  })
+  await docker.getContainer(recreated.previous.id).rename({ name: recreated.previous.name })
+}
+
+/** Removes the old container once the new one is healthy (its named volumes stay). */
+export async function dropPrevious(docker: Docker, recreated: Recreated): Promise<void> {
+  await docker.getContainer(recreated.previous.id).remove({ force: true, v: false })
 }

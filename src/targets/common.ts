@@ -3,6 +3,7 @@
  * backup and for a restore, hooks. Each type's own fields live in targets/<type>.ts.
  */
 import { z } from 'zod'
+import { ownRouteSchema } from '../notify/routes.js'
 import { RETENTION_DURATION_HINT, RETENTION_DURATION_PATTERN } from '../backup/retention.js'
 import { argv, duration, timerDuration } from '../config/fields.js'
 
@@ -39,6 +40,7 @@ export const keepSchema = z
   .meta({ description: 'Retention, with the semantics of restic forget. Without any rule, every backup is kept.' })
 
 export const targetCommon = {
+  notify: ownRouteSchema.optional(),
   keep: keepSchema.optional(),
   schedule: z.string().optional().meta({ description: 'Cron expression for a schedule of its own (ownops-backup-<target>.timer).' }),
   stop: z.array(z.string()).optional().meta({ description: 'Containers stopped during the backup (only those running), started again after. A restore stops them too.' }),

@@ -11,14 +11,30 @@
  */
 import type { Channel, ChannelOptions, Level, NotifyEvent } from '../types.js'
 import { DeliveryError } from '../types.js'
-import { clip, fitText } from './text.js'
+import { clip, decode, fitText, urlParams, yesNo } from './text.js'
 
 export interface DiscordTarget {
   id: string
   token: string
   base: string
   overflow: 'truncate' | 'split'
+  /** Sent as the message's user name (apprise: `discord://BOTNAME@ID/TOKEN`). */
+  username: string
+  avatarUrl?: string
+  /** Post into this thread of the webhook's channel (`?thread=`). */
+  thread?: string
+  /** Mentions for critical messages (`?ping=123,<@&456>,@here`). */
+  ping: string[]
+  tts: boolean
+  /** The title links here (`?href=` or `?url=`). */
+  href?: string
+  /** A digest's problems as embed fields (default), or as one text (`?fields=no`). */
+  fields: boolean
+  footer: boolean
 }
+
+/** apprise's Discord parameters that ownops honours; any other is refused by name. */
+const PARAMS = ['avatar', 'avatar_url', 'thread', 'ping', 'tts', 'href', 'url', 'fields', 'footer', 'overflow']
 
 const USAGE = 'discord URL must be discord://WEBHOOK_ID/WEBHOOK_TOKEN or https://discord.com/api/webhooks/WEBHOOK_ID/WEBHOOK_TOKEN'
 const HOSTS = new Set(['discord.com', 'discordapp.com', 'ptb.discord.com', 'canary.discord.com', 'ptb.discordapp.com', 'canary.discordapp.com'])
@@ -55,13 +71,35 @@ export const discord: Channel<DiscordTarget> = {
     }
     if (!ID.test(id)) throw new Error(`${USAGE} (the webhook ID is a number)`)
     if (!TOKEN.test(token)) throw new Error(`${USAGE} (the webhook token has characters other than letters, digits, "-", "_" and ".")`)
-    return { id, token, base: baseOf(options, 'https://discord.com'), overflow: options.overflow ?? 'truncate' }
+    const params = urlParams(url, 'discord', PARAMS)
+    const overflow = params.get('overflow') ?? options.overflow ?? 'truncate'
+    if (overflow !== 'truncate' && overflow !== 'split') throw new Error(`discord URL: ?overflow= must be truncate or split, not "${overflow}"`)
+    const thread = params.get('thread')
+    if (thread !== undefined && !ID.test(thread)) throw new Error('discord URL: ?thread= is the thread\'s ID (a number)')
+    const ping = (params.get('ping') ?? '').split(/[\s,]+/).filter((p) => p !== '').map(mention)
+    const avatar = yesNo(params.get('avatar'), 'discord', 'avatar') ?? true
+    const avatarUrl = params.get('avatar_url')
+    const href = params.get('href') ?? params.get('url')
+    return {
+      id,
+      token,
+      base: baseOf(options, 'https://discord.com'),
+      overflow,
+      username: url.protocol === 'discord:' && url.username !== '' ? decode(url.username) : 'ownops',
+      ...(avatar && avatarUrl ? { avatarUrl } : {}),
+      ...(thread !== undefined ? { thread } : {}),
+      ping,
+      tts: yesNo(params.get('tts'), 'discord', 'tts') ?? false,
+      ...(href ? { href } : {}),
+      fields: yesNo(params.get('fields'), 'discord', 'fields') ?? true,
+      footer: yesNo(params.get('footer'), 'discord', 'footer') ?? true,
+    }
   },
 
   async send(target, event, ctx) {
-    const messages = buildDiscordMessages(event, target.overflow)
+    const messages = buildDiscordMessages(event, target.overflow, target)
     if (messages.length > 1) ctx.log.debug({ parts: messages.length }, 'discord: long message split into parts')
-    const url = `${target.base}/api/webhooks/${target.id}/${encodeURIComponent(target.token)}?wait=true`
+    const url = `${target.base}/api/webhooks/${target.id}/${encodeURIComponent(target.token)}?wait=true${target.thread !== undefined ? `&thread_id=${target.thread}` : ''}`
     let unanswered: DeliveryError | undefined
     for (const [index, message] of messages.entries()) {
       // A part an earlier attempt delivered (or sent whole without an answer) is not posted again.
@@ -89,27 +127,73 @@ export const discord: Channel<DiscordTarget> = {
 export interface DiscordEmbed {
   title?: string
   description?: string
+  url?: string
   color: number
   timestamp: string
-  footer: { text: string }
+  footer?: { text: string }
+  fields?: Array<{ name: string; value: string; inline?: boolean }>
 }
 
 export interface DiscordMessage {
   username: string
+  avatar_url?: string
+  content?: string
+  tts?: boolean
+  allowed_mentions?: { parse: string[]; users: string[]; roles: string[] }
   embeds: DiscordEmbed[]
 }
 
+/** A mention as Discord writes it: a user ID → <@ID>; <@&ROLE>, <@ID>, @here and @everyone as they are. */
+function mention(text: string): string {
+  if (/^\d+$/.test(text)) return `<@${text}>`
+  if (/^<@[!&]?\d+>$/.test(text) || text === '@here' || text === '@everyone') return text
+  throw new Error(`discord URL: ?ping= takes user IDs, <@ID>, <@&ROLE_ID>, @here or @everyone, not "${text}"`)
+}
+
+/** Embed field limits: 25 fields, a name of 256 and a value of 1,024 characters. */
+export const DISCORD_FIELD_LIMITS = { fields: 25, name: 256, value: 1024 } as const
+
+type Style = Pick<DiscordTarget, 'username' | 'avatarUrl' | 'ping' | 'tts' | 'href' | 'fields' | 'footer'>
+const PLAIN: Style = { username: 'ownops', ping: [], tts: false, fields: true, footer: true }
+
 /** The webhook payloads for one event: one, or several in order when split. */
-export function buildDiscordMessages(event: NotifyEvent, overflow: 'truncate' | 'split' = 'truncate'): DiscordMessage[] {
+export function buildDiscordMessages(event: NotifyEvent, overflow: 'truncate' | 'split' = 'truncate', style: Style = PLAIN): DiscordMessage[] {
   const source = event.source ? ` · ${event.source.command}${event.source.target ? ` ${event.source.target}` : ''}` : ''
-  const footer = clip(`${event.host}${source}`, DISCORD_LIMITS.footer)
-  const base = { color: COLORS[event.level], timestamp: event.time.toISOString(), footer: { text: footer } }
-  const embed = (title: string, description: string): DiscordMessage => ({
-    username: 'ownops',
-    embeds: [{ ...(title ? { title } : {}), ...(description ? { description } : {}), ...base }],
+  const footer = style.footer ? clip(`${event.host}${source}`, DISCORD_LIMITS.footer) : ''
+  const base = { color: COLORS[event.level], timestamp: event.time.toISOString(), ...(footer ? { footer: { text: footer } } : {}), ...(style.href ? { url: style.href } : {}) }
+  // A mention pings people: only for critical messages, and only where the URL asks for one.
+  const ping = event.level === 'critical' && style.ping.length > 0 ? style.ping : []
+  const head = (first: boolean) => ({
+    username: style.username,
+    ...(style.avatarUrl ? { avatar_url: style.avatarUrl } : {}),
+    ...(style.tts ? { tts: true } : {}),
+    ...(first && ping.length > 0
+      ? { content: ping.join(' '), allowed_mentions: { parse: ping.filter((p) => p.startsWith('@')).map((p) => p.slice(1)), users: ping.flatMap((p) => /^<@!?(\d+)>$/.exec(p)?.slice(1) ?? []), roles: ping.flatMap((p) => /^<@&(\d+)>$/.exec(p)?.slice(1) ?? []) } }
+      : {}),
+  })
+  let sent = 0
+  const embed = (title: string, description: string, fields?: DiscordEmbed['fields']): DiscordMessage => ({
+    ...head(sent++ === 0),
+    embeds: [{ ...(title ? { title } : {}), ...(description ? { description } : {}), ...(fields && fields.length > 0 ? { fields } : {}), ...base }],
   })
 
   const title = clip(event.title, DISCORD_LIMITS.title)
+  const alerts = event.alerts ?? []
+  if (style.fields && alerts.length > 0) {
+    // One field per problem, not space-padded columns in a proportional font.
+    const shown = alerts.slice(0, DISCORD_FIELD_LIMITS.fields - (alerts.length > DISCORD_FIELD_LIMITS.fields ? 1 : 0))
+    const fields = shown.map((a) => ({ name: clip(`${a.label} · ${a.subject}`, DISCORD_FIELD_LIMITS.name), value: clip(a.text, DISCORD_FIELD_LIMITS.value) }))
+    if (shown.length < alerts.length) fields.push({ name: `… and ${alerts.length - shown.length} more`, value: 'the whole list: `ownops monitor`' })
+    // The total of 6,000 characters: cut the values evenly when they would not fit.
+    const room = DISCORD_LIMITS.total - title.length - footer.length - 200
+    const used = fields.reduce((n, f) => n + f.name.length + f.value.length, 0)
+    if (used > room) {
+      const each = Math.max(40, Math.floor(room / fields.length) - DISCORD_FIELD_LIMITS.name)
+      for (const f of fields) f.value = clip(f.value, each)
+    }
+    const last = event.body.split('\n').filter((l) => l.trim() !== '').at(-1) ?? ''
+    return [embed(title, last.startsWith('`ownops monitor`') ? clip(last, 200) : '', fields)]
+  }
   if (overflow === 'truncate' || event.body.length <= descriptionBudget(title, footer)) {
     return [embed(title, fitText(event.body, descriptionBudget(title, footer)))]
   }

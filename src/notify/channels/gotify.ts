@@ -5,7 +5,7 @@
  * host, port and prefix.
  */
 import type { Channel, Level } from '../types.js'
-import { decode } from './text.js'
+import { decode, urlParams } from './text.js'
 
 export interface GotifyTarget {
   base: string
@@ -23,6 +23,7 @@ export const gotify: Channel<GotifyTarget> = {
   parse(url, options) {
     if (url.protocol !== 'gotify:' && url.protocol !== 'gotifys:') throw new Error(USAGE)
     if (url.hostname === '') throw new Error(`${USAGE} (the host is missing)`)
+    urlParams(url, 'gotify', [])
     const segments = url.pathname.split('/').filter((s) => s !== '')
     const token = decode(segments[segments.length - 1] ?? '')
     if (token === '') throw new Error(`${USAGE} (the app token is missing)`)

@@ -10,12 +10,14 @@ import { hc } from './hc.js'
 import { json } from './json.js'
 import { mailto } from './mailto.js'
 import { ntfy } from './ntfy.js'
+import { pagerduty } from './pagerduty.js'
+import { rcon } from './rcon.js'
 import { slack } from './slack.js'
 import { encodeTelegramToken, tgram } from './tgram.js'
 
 // Each channel has a target type of its own, hence Channel<any> in the constraint.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const channels = { discord, slack, json, mailto, ntfy, tgram, gotify, hc } satisfies Record<string, Channel<any>>
+export const channels = { discord, slack, json, mailto, ntfy, tgram, gotify, hc, pagerduty, rcon } satisfies Record<string, Channel<any>>
 export type ChannelKind = keyof typeof channels
 
 export interface ResolvedChannel {
@@ -56,5 +58,6 @@ export function channelOptions(cfg: ChannelConfig): ChannelOptions {
     ...(cfg.headers !== undefined ? { headers: cfg.headers } : {}),
     ...(cfg.overflow !== undefined ? { overflow: cfg.overflow } : {}),
     ...(cfg.tailBytes !== undefined ? { tailBytes: cfg.tailBytes } : {}),
+    ...(cfg.format !== undefined ? { format: cfg.format } : {}),
   }
 }

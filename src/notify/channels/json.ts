@@ -35,6 +35,17 @@ export interface JsonTarget {
   url: string
   method: string
   headers: Record<string, string>
+  format: 'ownops' | 'apprise'
+}
+
+/** apprise's JSON body (its json:// notifications), for receivers written for apprise. */
+export interface AppriseJson {
+  version: '1.0'
+  title: string
+  message: string
+  /** info, success (a message that only says problems are gone), warning, failure. */
+  type: 'info' | 'success' | 'warning' | 'failure'
+  attachments: Array<{ filename: string; base64: string; mimetype: string }>
 }
 
 /** The documented event shape (version 1) sent by the json channel. */
@@ -74,7 +85,7 @@ export const json: Channel<JsonTarget> = {
     }
     if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json'
     const origin = options.baseUrl?.replace(/\/+$/, '') ?? `${url.protocol === 'jsons:' ? 'https' : 'http'}://${url.host}`
-    return { url: `${origin}${url.pathname === '' ? '/' : url.pathname}${url.search}`, method, headers }
+    return { url: `${origin}${url.pathname === '' ? '/' : url.pathname}${url.search}`, method, headers, format: options.format ?? 'ownops' }
   },
 
   async send(target, event, ctx) {
@@ -82,7 +93,7 @@ export const json: Channel<JsonTarget> = {
       url: target.url,
       method: target.method,
       headers: { ...(event.id === undefined ? {} : { 'idempotency-key': event.id }), ...target.headers },
-      body: JSON.stringify(eventJson(event)),
+      body: JSON.stringify(target.format === 'apprise' ? appriseJson(event) : eventJson(event)),
       timeoutMs: ctx.timeoutMs,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     })
@@ -100,5 +111,18 @@ export function eventJson(event: NotifyEvent): OwnopsEventJson {
     source: event.source ? { command: event.source.command, ...(event.source.target === undefined ? {} : { target: event.source.target }) } : null,
     host: event.host,
     time: event.time.toISOString(),
+  }
+}
+
+/** apprise's json:// body for one event. */
+export function appriseJson(event: NotifyEvent): AppriseJson {
+  const resolvedOnly = event.alerts !== undefined && event.alerts.length > 0 && event.alerts.every((a) => a.state === 'closed')
+  const type = event.level === 'error' || event.level === 'critical' ? 'failure' : event.level === 'warning' ? 'warning' : resolvedOnly ? 'success' : 'info'
+  return {
+    version: '1.0',
+    title: event.title,
+    message: event.body,
+    type,
+    attachments: (event.attachments ?? []).map((a) => ({ filename: a.name, base64: a.content.toString('base64'), mimetype: a.contentType ?? 'application/octet-stream' })),
   }
 }

@@ -14,13 +14,30 @@
  * critical `rotating_light`.
  */
 import type { Channel, Level, NotifyEvent } from '../types.js'
-import { decode, fitText, utf8 } from './text.js'
+import { decode, fitText, urlParams, utf8 } from './text.js'
 
 export interface NtfyTarget {
   base: string
   topic: string
   authorization: string | undefined
+  /** From the URL (apprise's parameters): a fixed priority, tags, a click URL, … */
+  extra: NtfyExtra
 }
+
+export interface NtfyExtra {
+  priority?: number
+  tags?: string[]
+  click?: string
+  delay?: string
+  email?: string
+  icon?: string
+  attach?: string
+  filename?: string
+}
+
+/** apprise's ntfy parameters that ownops honours; any other is refused by name. */
+const PARAMS = ['priority', 'tags', 'click', 'delay', 'email', 'avatar_url', 'attach', 'filename', 'token']
+const PRIORITY_NAMES: Record<string, number> = { min: 1, low: 2, default: 3, high: 4, max: 5, urgent: 5 }
 
 const USAGE = 'ntfy URL must be ntfy://[token@]host[:port]/topic, ntfys://[token@]host[:port]/topic or ntfy://topic'
 const TOPIC = /^[-_A-Za-z0-9]{1,64}$/
@@ -49,7 +66,22 @@ export const ntfy: Channel<NtfyTarget> = {
     }
     if (!TOPIC.test(topic)) throw new Error(`${USAGE} (a topic is 1 to 64 letters, digits, "-" and "_")`)
     const base = options.baseUrl !== undefined ? options.baseUrl.replace(/\/+$/, '') : origin
-    return { base, topic, authorization: authorization(url) }
+    const params = urlParams(url, 'ntfy', PARAMS)
+    const extra: NtfyExtra = {}
+    const priority = params.get('priority')
+    if (priority !== undefined) {
+      const n = PRIORITY_NAMES[priority.toLowerCase()] ?? (/^[1-5]$/.test(priority) ? Number(priority) : undefined)
+      if (n === undefined) throw new Error(`ntfy URL: ?priority= must be min, low, default, high, max or 1-5, not "${priority}"`)
+      extra.priority = n
+    }
+    const tags = params.get('tags')
+    if (tags !== undefined) extra.tags = tags.split(',').map((t) => t.trim()).filter((t) => t !== '')
+    for (const [key, field] of [['click', 'click'], ['delay', 'delay'], ['email', 'email'], ['avatar_url', 'icon'], ['attach', 'attach'], ['filename', 'filename']] as const) {
+      const value = params.get(key)
+      if (value !== undefined && value !== '') extra[field] = value
+    }
+    const token = params.get('token')
+    return { base, topic, authorization: token ? `Bearer ${token}` : authorization(url), extra }
   },
 
   async send(target, event, ctx) {
@@ -59,7 +91,7 @@ export const ntfy: Channel<NtfyTarget> = {
       url: `${target.base}/`,
       method: 'POST',
       headers,
-      body: JSON.stringify(buildNtfyMessage(target.topic, event)),
+      body: JSON.stringify(buildNtfyMessage(target.topic, event, target.extra)),
       timeoutMs: ctx.timeoutMs,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     })
@@ -67,14 +99,20 @@ export const ntfy: Channel<NtfyTarget> = {
 }
 
 /** The JSON publish payload for one event. */
-export function buildNtfyMessage(topic: string, event: NotifyEvent) {
+export function buildNtfyMessage(topic: string, event: NotifyEvent, extra: NtfyExtra = {}) {
   const message = event.body.trim() !== '' ? event.body : event.title
   return {
     topic,
     title: event.title,
     message: fitText(message, NTFY_MESSAGE_BYTES, utf8),
-    priority: NTFY_PRIORITY[event.level],
-    tags: [NTFY_TAGS[event.level]],
+    priority: extra.priority ?? NTFY_PRIORITY[event.level],
+    tags: [NTFY_TAGS[event.level], ...(extra.tags ?? [])],
+    ...(extra.click !== undefined ? { click: extra.click } : {}),
+    ...(extra.delay !== undefined ? { delay: extra.delay } : {}),
+    ...(extra.email !== undefined ? { email: extra.email } : {}),
+    ...(extra.icon !== undefined ? { icon: extra.icon } : {}),
+    ...(extra.attach !== undefined ? { attach: extra.attach } : {}),
+    ...(extra.filename !== undefined ? { filename: extra.filename } : {}),
   }
 }
 

@@ -9,11 +9,13 @@
  * line (host and source).
  */
 import type { Channel, Level, NotifyEvent } from '../types.js'
-import { clip, fitText } from './text.js'
+import { clip, fitText, urlParams } from './text.js'
 
 export interface SlackTarget {
   path: string
   base: string
+  /** Mentions for critical messages (`?ping=here`, `channel`, `U012AB3CD`, `S0123ABC` for a user group). */
+  ping: string[]
 }
 
 const USAGE = 'slack URL must be slack://TOKEN_A/TOKEN_B/TOKEN_C or https://hooks.slack.com/services/TOKEN_A/TOKEN_B/TOKEN_C'
@@ -40,7 +42,8 @@ export const slack: Channel<SlackTarget> = {
     }
     if (tokens.length !== 3) throw new Error(`${USAGE} (found ${tokens.length} token${tokens.length === 1 ? '' : 's'}, expected 3)`)
     if (!tokens.every((t) => TOKEN.test(t))) throw new Error(`${USAGE} (the tokens are letters and digits only)`)
-    return { path: `/services/${tokens.join('/')}`, base: (options.baseUrl ?? 'https://hooks.slack.com').replace(/\/+$/, '') }
+    const ping = (urlParams(url, 'slack', ['ping']).get('ping') ?? '').split(/[\s,]+/).filter((p) => p !== '').map(slackMention)
+    return { path: `/services/${tokens.join('/')}`, base: (options.baseUrl ?? 'https://hooks.slack.com').replace(/\/+$/, ''), ping }
   },
 
   async send(target, event, ctx) {
@@ -48,28 +51,49 @@ export const slack: Channel<SlackTarget> = {
       url: `${target.base}${target.path}`,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(buildSlackMessage(event)),
+      body: JSON.stringify(buildSlackMessage(event, target.ping)),
       timeoutMs: ctx.timeoutMs,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     })
   },
 }
 
+/** A mention as Slack writes it: <!here>, <!channel>, <@U…> for a user, <!subteam^S…> for a group. */
+function slackMention(text: string): string {
+  const t = text.replace(/^@/, '')
+  if (t === 'here' || t === 'channel' || t === 'everyone') return `<!${t}>`
+  if (/^[UW][A-Z0-9]{2,}$/.test(t)) return `<@${t}>`
+  if (/^S[A-Z0-9]{2,}$/.test(t)) return `<!subteam^${t}>`
+  throw new Error(`slack URL: ?ping= takes here, channel, everyone, user IDs (U…) or user group IDs (S…), not "${text}"`)
+}
+
+/** Blocks in one message: Slack takes 50. */
+const MAX_BLOCKS = 50
+
 /** The webhook payload for one event. */
-export function buildSlackMessage(event: NotifyEvent): Record<string, unknown> {
-  const fallback = `[${event.level.toUpperCase()}] ${event.title}`
+export function buildSlackMessage(event: NotifyEvent, ping: readonly string[] = []): Record<string, unknown> {
+  const mentions = event.level === 'critical' ? ping.join(' ') : ''
+  const fallback = `${mentions ? `${mentions} ` : ''}[${event.level.toUpperCase()}] ${escape(event.title)}`
   const source = event.source ? ` · ${event.source.command}${event.source.target ? ` ${event.source.target}` : ''}` : ''
   const blocks: unknown[] = []
   if (event.title.trim() !== '') {
     blocks.push({ type: 'header', text: { type: 'plain_text', text: clip(event.title, SLACK_LIMITS.header), emoji: true } })
   }
-  if (event.body.trim() !== '') {
+  if (mentions) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: mentions } })
+  const alerts = event.alerts ?? []
+  if (alerts.length > 0) {
+    // One section per problem: the label and the row in bold, the text beside, no padded columns.
+    const room = MAX_BLOCKS - blocks.length - 2
+    const shown = alerts.slice(0, alerts.length > room ? room - 1 : room)
+    for (const a of shown) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: fitText(`*${escape(a.label)}* \`${escape(a.subject)}\`\n${escape(a.text)}`, SLACK_LIMITS.section, escapedLength) } })
+    if (shown.length < alerts.length) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `… and ${alerts.length - shown.length} more: \`ownops monitor\` shows every check` } })
+  } else if (event.body.trim() !== '') {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: escape(fitText(event.body, SLACK_LIMITS.section, escapedLength)) } })
   }
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escape(fitText(`${event.host}${source}`, SLACK_LIMITS.context, escapedLength)) }] })
   return {
-    text: escape(fallback),
-    attachments: [{ color: COLORS[event.level], fallback: escape(fallback), blocks }],
+    text: fallback,
+    attachments: [{ color: COLORS[event.level], fallback, blocks }],
   }
 }
 

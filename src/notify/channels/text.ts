@@ -49,3 +49,28 @@ export function decode(value: string): string {
     return value
   }
 }
+
+/**
+ * The URL's query parameters, every one of them known to the channel: a parameter the
+ * channel would silently ignore is refused by name instead (`config validate` shows it).
+ */
+export function urlParams(url: URL, channel: string, known: readonly string[]): Map<string, string> {
+  const params = new Map<string, string>()
+  for (const [key, value] of url.searchParams) {
+    const name = key.toLowerCase()
+    if (!known.includes(name)) {
+      throw new Error(`${channel} URL: unknown parameter "${key}"${known.length > 0 ? ` (known: ${known.join(', ')})` : ' (it takes none)'}: ownops would ignore it`)
+    }
+    params.set(name, value)
+  }
+  return params
+}
+
+/** A yes/no URL parameter. */
+export function yesNo(value: string | undefined, channel: string, key: string): boolean | undefined {
+  if (value === undefined) return undefined
+  const v = value.toLowerCase()
+  if (['1', 'true', 'yes', 'on', ''].includes(v)) return true
+  if (['0', 'false', 'no', 'off'].includes(v)) return false
+  throw new Error(`${channel} URL: ?${key}= must be yes or no, not "${value}"`)
+}

@@ -17,7 +17,7 @@
  */
 import type { Channel, NotifyEvent } from '../types.js'
 import { DeliveryError } from '../types.js'
-import { clip, decode, fitText } from './text.js'
+import { clip, decode, fitText, urlParams } from './text.js'
 
 export interface TgramTarget {
   token: string
@@ -37,6 +37,7 @@ export const tgram: Channel<TgramTarget> = {
   parse(url, options) {
     if (url.protocol !== 'tgram:') throw new Error(USAGE)
     if (url.username !== '' || url.password !== '') throw new Error(`${USAGE} (no user@ part)`)
+    urlParams(url, 'tgram', [])
     let token = decode(url.hostname)
     if (token.startsWith('bot')) token = token.slice(3)
     if (!TOKEN.test(token)) throw new Error(`${USAGE} (the bot token is not of the form DIGITS:KEY)`)
