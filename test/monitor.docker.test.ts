@@ -111,7 +111,7 @@ describeDocker('monitor against real containers', () => {
     const run = await monitor(new Clock())
     expect(run.row('docker')).toMatchObject({ status: 'ok', value: expect.stringMatching(/^engine \S+ at /) })
     expect(run.row(`containers:${healthy.name}`)).toMatchObject({ status: 'ok', value: expect.stringMatching(/^running, healthy, up /) })
-    expect(run.row(`containers:${unhealthy.name}`)).toMatchObject({ status: 'critical', value: 'unhealthy: db connection refused' })
+    expect(run.row(`containers:${unhealthy.name}`)).toMatchObject({ status: 'critical', value: expect.stringMatching(/^unhealthy: db connection refused; mem \S+ \S+ of \S+ GiB \((<?[\d.]+)%\)$/) })
     expect(run.row(`containers:${crashed.name}`)).toMatchObject({ status: 'warning', value: expect.stringMatching(/^exited .*\(exit 3\)$/) })
     expect(run.row(`containers:${stopped.name}`)).toMatchObject({ status: 'ok', value: expect.stringMatching(/^stopped .*\(exit 137\)$/) })
     expect(run.row(`containers:${looping}`)).toMatchObject({ status: 'critical', value: expect.stringMatching(/^restart loop \(\d+ restarts.*last exit 4\)$/) })

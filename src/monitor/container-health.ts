@@ -25,7 +25,7 @@ export interface InspectLike {
     FinishedAt: string
     Health?: { Status: string; FailingStreak?: number; Log?: Array<{ ExitCode: number; Output: string }> }
   }
-  HostConfig?: { RestartPolicy?: { Name?: string } }
+  HostConfig?: { RestartPolicy?: { Name?: string }; Memory?: number; NanoCpus?: number; CpuQuota?: number; CpuPeriod?: number }
 }
 
 /** What the previous run saw of this container. */
@@ -34,6 +34,8 @@ export interface ContainerMemo {
   restartCount: number
   finishedAt?: string
   stoppedBy?: ContainerRef['stoppedBy']
+  /** Resource readings of earlier runs (see resources.ts). */
+  res?: unknown
 }
 
 export interface AssessOptions {

@@ -117,12 +117,39 @@ export interface ContainerSummary {
   id: string
   name: string
   labels: Record<string, string>
+  /** Docker's state: running, exited, … */
+  state: string
 }
 
 /** Every container on the engine (running or not), optionally those with a label (`key` or `key=value`). */
 export async function listContainers(docker: Docker, label?: string): Promise<ContainerSummary[]> {
   const list = await docker.listContainers({ all: true, ...(label === undefined ? {} : { filters: { label: [label] } }) })
-  return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, ''), labels: c.Labels ?? {} }))
+  return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, ''), labels: c.Labels ?? {}, state: c.State }))
+}
+
+/** The parts of the engine's stats of a container that monitor reads (cgroup v1 and v2). */
+export interface ContainerStats {
+  read?: string
+  cpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number; online_cpus?: number }
+  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> }
+  pids_stats?: { current?: number }
+}
+
+/**
+ * One reading of a running container's stats (`stream=false&one-shot=true`: one sample,
+ * no second one a second later). The engine answers at its next collection tick (up to a
+ * second), so callers ask for many containers at once rather than one after another.
+ * Undefined when the container is gone.
+ */
+export async function containerStats(docker: Docker, id: string, signal?: AbortSignal): Promise<ContainerStats | undefined> {
+  try {
+    const options = { stream: false as const, 'one-shot': true, ...(signal ? { abortSignal: signal } : {}) }
+    const stats = await docker.getContainer(id).stats(options)
+    return stats as unknown as ContainerStats
+  } catch (error) {
+    if (isNotFound(error)) return undefined
+    throw error
+  }
 }
 
 /** `docker inspect`, or undefined when there is no such container. */
