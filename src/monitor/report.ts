@@ -180,6 +180,7 @@ const FAMILIES: Record<string, Family> = {
   memory_growth_bytes_per_second: { name: 'ownops_monitor_container_memory_growth_bytes_per_second', help: "Growth of a container's memory: the least-squares slope of the monitor runs' readings over the growth window." },
   cpu_seconds_total: { name: 'ownops_monitor_container_cpu_seconds_total', help: 'CPU time a container used since it started.', type: 'counter' },
   restart_count: { name: 'ownops_monitor_container_restarts_total', help: "Restarts of the container by its restart policy (Docker's RestartCount; starts again from 0 when the container is recreated).", type: 'counter' },
+  'prometheus.value': { name: 'ownops_monitor_expression_value', help: "The value of a prometheus check's expression (a ratio as 0-1, a duration in seconds, a size in bytes)." },
   'backup.newest_timestamp_seconds': { name: 'ownops_monitor_backup_newest_timestamp_seconds', help: 'When the newest valid backup of a target was made (Unix time).' },
   'backup.size_bytes': { name: 'ownops_monitor_backup_newest_size_bytes', help: 'Size of the newest valid backup of a target.' },
   'backup.count': { name: 'ownops_monitor_backups', help: 'Valid backups of a target in the backup directory.' },

@@ -43,8 +43,14 @@ export function monitorRules(monitor: MonitorConfig): Problem[] {
     if (builtinKind !== undefined && builtinKind !== spec.kind) {
       problems.push({ severity: 'error', path: [...at, 'kind'], message: `"${name}" is the built-in ${builtinKind} check; it cannot be kind ${spec.kind}`, hint: `use kind: ${builtinKind} to change the built-in check, or another name for a new one` })
     }
-    if ('warn' in spec && 'critical' in spec && spec.warn > spec.critical) {
+    if (spec.kind !== 'prometheus' && 'warn' in spec && 'critical' in spec && spec.warn > spec.critical) {
       problems.push({ severity: 'error', path: [...at, 'warn'], message: `warn (${spec.warn}) is above critical (${spec.critical})`, hint: 'warn is the lower threshold' })
+    }
+    if (spec.kind === 'container' || spec.kind === 'containers') {
+      for (const key of ['memory', 'cpu'] as const) {
+        const t = spec[key]
+        if (t !== undefined && t.warn > t.critical) problems.push({ severity: 'error', path: [...at, key, 'warn'], message: `${key}.warn (${t.warn}) is above ${key}.critical (${t.critical})`, hint: 'warn is the lower threshold' })
+      }
     }
     if (spec.kind === 'filesystem' && spec.inodesWarn > spec.inodesCritical) {
       problems.push({ severity: 'error', path: [...at, 'inodesWarn'], message: `inodesWarn (${spec.inodesWarn}) is above inodesCritical (${spec.inodesCritical})` })

@@ -15,6 +15,7 @@ import { http, schema as httpSchema } from './http.js'
 import { load, schema as loadSchema } from './load.js'
 import { memory, schema as memorySchema } from './memory.js'
 import { minecraft, schema as minecraftSchema } from './minecraft.js'
+import { prometheus, schema as prometheusSchema } from './prometheus.js'
 import { sqlite, schema as sqliteSchema } from './sqlite.js'
 import { swap, schema as swapSchema } from './swap.js'
 import { schema as tcpSchema, tcp } from './tcp.js'
@@ -31,6 +32,7 @@ export const checkSchemas = [
   minecraftSchema,
   sqliteSchema,
   commandSchema,
+  prometheusSchema,
   backupSchema,
   drillSchema,
 ] as const
@@ -40,7 +42,7 @@ export type CheckKindName = CheckSpec['kind']
 
 // Each kind has a spec type of its own, hence CheckKind<any> in the constraint.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const checkKinds = { filesystem, memory, load, swap, containers, container, http, tcp, minecraft, sqlite, command, backup, drill } satisfies Record<CheckKindName, CheckKind<any>>
+export const checkKinds = { filesystem, memory, load, swap, containers, container, http, tcp, minecraft, sqlite, command, prometheus, backup, drill } satisfies Record<CheckKindName, CheckKind<any>>
 
 
 export function kindOf(name: CheckKindName): CheckKind<CheckSpec> {
