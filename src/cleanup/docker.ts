@@ -7,6 +7,7 @@
 import type Dockerode from 'dockerode'
 import { formatDuration, parseDuration } from '../duration.js'
 import { isNotFound } from '../sys/docker.js'
+import { truncateLogs } from './docker-logs.js'
 import { globMatch } from '../text.js'
 import type { DockerRule } from './schema.js'
 import { record, ruleReport, type RuleEnv, type RuleReport } from './types.js'
@@ -98,6 +99,8 @@ export async function runDockerRule(name: string, rule: DockerRule, env: RuleEnv
     }
     record(report, action)
   }
+
+  if (rule.logs !== undefined) await truncateLogs(name, rule.logs, env, report)
 
   if (engineReclaimed !== undefined) {
     // The engine's figure replaces our estimate for what it pruned.

@@ -57,8 +57,8 @@ export function cleanupRules(config: Config): Problem[] {
         if (rule.containers !== undefined && (rule.containers.label ?? []).length === 0 && (rule.containers.name ?? []).length === 0) {
           problems.push({ severity: 'error', path: [...at, 'containers'], message: 'removing stopped containers needs a label or name filter', hint: 'e.g. name: ["job-*"] or label: ["com.example.cleanup=true"]' })
         }
-        if (rule.images === undefined && rule.containers === undefined && rule.buildCache === undefined && rule.volumes === undefined) {
-          problems.push({ severity: 'error', path: at, message: 'a docker rule needs images, containers, buildCache or volumes', hint: 'e.g. images: true' })
+        if (rule.images === undefined && rule.containers === undefined && rule.buildCache === undefined && rule.volumes === undefined && rule.logs === undefined) {
+          problems.push({ severity: 'error', path: at, message: 'a docker rule needs images, containers, buildCache, volumes or logs', hint: 'e.g. images: true' })
         }
         break
       case 'sql': {

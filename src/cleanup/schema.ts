@@ -55,9 +55,16 @@ export const dockerRule = z
       .optional()
       .meta({ description: 'Prune the build cache (optionally only entries unused for olderThan).' }),
     volumes: z.array(z.string()).optional().meta({ description: 'Named volumes to remove when no container uses them. Volumes hold data: only the names listed here are ever removed.' }),
+    logs: z
+      .strictObject({
+        truncateOver: byteSize.meta({ description: 'Truncate a log bigger than this, e.g. 1GB.' }),
+        name: z.array(z.string()).optional().meta({ description: 'Container name globs (default: every container).' }),
+      })
+      .optional()
+      .meta({ description: 'Empty the json-file logs of containers that have no size limit (json-file without max-size) once they are bigger than truncateOver. A log with a size limit is never touched. The lasting fix is max-size in /etc/docker/daemon.json.' }),
     ...common,
   })
-  .meta({ description: 'Docker leftovers. Volumes are never pruned; only volumes named here are removed.' })
+  .meta({ description: 'Docker leftovers, and logs without a size limit. Volumes are never pruned; only volumes named here are removed.' })
 
 export const sqlRule = z
   .strictObject({

@@ -5,7 +5,7 @@ import type { Docker } from '../sys/docker.js'
 import type { StateStore } from '../sys/state.js'
 import type { CleanupRuleType } from './schema.js'
 
-export type ActionKind = 'remove' | 'compress' | 'drop-database' | 'delete-rows' | 'prune'
+export type ActionKind = 'remove' | 'compress' | 'drop-database' | 'delete-rows' | 'prune' | 'truncate'
 
 export interface CleanupAction {
   action: ActionKind

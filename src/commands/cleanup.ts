@@ -152,6 +152,7 @@ const VERB: Record<string, [string, string]> = {
   'drop-database': ['drop', 'dropped'],
   'delete-rows': ['delete rows', 'deleted rows'],
   prune: ['prune', 'pruned'],
+  truncate: ['truncate', 'truncated'],
 }
 
 function renderReport(r: CleanupRunReport, selected: number): string {

@@ -7,6 +7,7 @@ import { formatProblem } from '../config/problems.js'
 import type { CommandResult, Ctx } from '../context.js'
 import type { Config } from '../config/schema.js'
 import { ExitCode, isOwnopsError } from '../errors.js'
+import { containerLogs } from '../sys/container-logs.js'
 import { createDocker, dockerEndpoint, pingDocker } from '../sys/docker.js'
 import { lockDirProblem } from '../sys/lock.js'
 import { defaultLockDir, defaultStateDir } from '../sys/paths.js'
@@ -14,7 +15,7 @@ import { isGenerated } from '../schedule/units.js'
 import { runCapture } from '../sys/exec.js'
 import { readFiles } from '../sys/unit-files.js'
 import { which } from '../sys/which.js'
-import { renderTable } from '../text.js'
+import { formatBytes, renderTable } from '../text.js'
 import { ownopsVersion } from '../version.js'
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail'
@@ -77,7 +78,9 @@ export async function runDoctor(ctx: Ctx): Promise<CommandResult> {
   }
   checks.push(describeConfig(configCheck))
   if (configCheck.loaded?.envFile !== undefined) checks.push(checkEnvFile(configCheck.loaded.envFile))
-  checks.push(await checkDocker(ctx, config?.docker.host))
+  const docker = await checkDocker(ctx, config?.docker.host)
+  checks.push(docker)
+  if (docker.status === 'ok') checks.push(await checkContainerLogs(ctx, config?.docker.host))
   checks.push(await checkWritableDir('state directory', defaultStateDir(ctx.env, config?.stateDir)))
   checks.push(await checkLockDir(defaultLockDir(ctx.env, config?.lock.dir)))
   checks.push(await checkWritableDir('backup directory', config?.backup.dir ?? '/var/backups/ownops'))
@@ -163,6 +166,29 @@ async function checkDocker(ctx: Ctx, configured: string | undefined): Promise<Do
   } catch (error) {
     if (!isOwnopsError(error)) throw error
     return { name: 'docker', status: 'fail', detail: error.message, ...(error.hint ? { hint: error.hint } : {}), exitCode: error.exitCode, data: { reachable: false, endpoint: endpoint.display } }
+  }
+}
+
+/** Containers whose log has no size limit: json-file without max-size grows until the disk is full. */
+async function checkContainerLogs(ctx: Ctx, configured: string | undefined): Promise<DoctorCheck> {
+  const name = 'container logs'
+  try {
+    const docker = await createDocker(dockerEndpoint(ctx.env, configured))
+    const logs = await containerLogs(docker, ctx.signal)
+    const unbounded = logs.filter((l) => !l.policy.bounded)
+    const data = { containers: logs.length, unbounded: unbounded.map((l) => ({ name: l.name, driver: l.policy.driver, ...(l.bytes === undefined ? {} : { bytes: l.bytes }) })) }
+    if (unbounded.length === 0) return { name, status: 'ok', detail: logs.length === 0 ? 'no containers' : `${logs.length} container${logs.length === 1 ? '' : 's'}, every log has a size limit`, data }
+    unbounded.sort((a, b) => (b.bytes ?? -1) - (a.bytes ?? -1))
+    const listed = unbounded.slice(0, 5).map((l) => `${l.name}${l.bytes === undefined ? '' : ` (${formatBytes(l.bytes)})`}`)
+    return {
+      name,
+      status: 'warn',
+      detail: `${unbounded.length} of ${logs.length} containers log without a size limit (json-file without max-size), so their logs grow until the disk is full: ${listed.join(', ')}${unbounded.length > 5 ? ', …' : ''}`,
+      hint: 'set "log-opts": {"max-size": "10m", "max-file": "3"} in /etc/docker/daemon.json, restart dockerd and recreate the containers; the monitor check kind docker-logs watches them, a cleanup docker rule with logs: truncates them',
+      data,
+    }
+  } catch (error) {
+    return { name, status: 'info', detail: `could not look at the containers' logs: ${(error as Error).message}` }
   }
 }
 

@@ -31,6 +31,8 @@ type Target = Config['backup']['targets'][string]
 type Hook = Target['before']
 
 const DOCKER_VOLUMES = '/var/lib/docker/volumes'
+/** Where the engine keeps container logs (json-file). */
+const DOCKER_CONTAINERS = '/var/lib/docker/containers'
 
 export function jobNeeds(config: Config, args: readonly string[]): PathNeed[] {
   const [command, ...rest] = args
@@ -157,6 +159,9 @@ function cleanupNeeds(config: Config, positional: readonly string[], args: reado
         for (const [i, glob] of (typeof rule.path === 'string' ? [rule.path] : rule.path).entries()) {
           needs.push({ path: globBase(glob), why: `cleanup rule ${name} (logs ${glob})`, key: typeof rule.path === 'string' ? [...key, 'path'] : [...key, 'path', i] })
         }
+        break
+      case 'docker':
+        if (rule.logs !== undefined) needs.push({ path: DOCKER_CONTAINERS, why: `cleanup rule ${name} (container logs)`, key: [...key, 'logs'] })
         break
       case 'sql': {
         const target = config.backup.targets[rule.target]

@@ -9,6 +9,7 @@ import { backup, schema as backupSchema } from './backup.js'
 import { command, schema as commandSchema } from './command.js'
 import { container, schema as containerSchema } from './container.js'
 import { drill, schema as drillSchema } from './drill.js'
+import { dockerLogs, schema as dockerLogsSchema } from './docker-logs.js'
 import { containers, schema as containersSchema } from './containers.js'
 import { filesystem, schema as filesystemSchema } from './filesystem.js'
 import { http, schema as httpSchema } from './http.js'
@@ -27,6 +28,7 @@ export const checkSchemas = [
   swapSchema,
   containersSchema,
   containerSchema,
+  dockerLogsSchema,
   httpSchema,
   tcpSchema,
   minecraftSchema,
@@ -42,7 +44,7 @@ export type CheckKindName = CheckSpec['kind']
 
 // Each kind has a spec type of its own, hence CheckKind<any> in the constraint.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const checkKinds = { filesystem, memory, load, swap, containers, container, http, tcp, minecraft, sqlite, command, prometheus, backup, drill } satisfies Record<CheckKindName, CheckKind<any>>
+export const checkKinds = { filesystem, memory, load, swap, containers, container, 'docker-logs': dockerLogs, http, tcp, minecraft, sqlite, command, prometheus, backup, drill } satisfies Record<CheckKindName, CheckKind<any>>
 
 
 export function kindOf(name: CheckKindName): CheckKind<CheckSpec> {
