@@ -280,10 +280,11 @@ cmd_status() {
 # the MariaDB server run the same way, the sqlite3 / zstd command-line tools, and openssl
 # (certificates for the HTTPS checks' tests), systemd's offline tools (systemd-analyze, systemctl
 # --root, the environment.d generator that parses env files like EnvironmentFile=), cron's
-# crontab command (the user-crontab tests), prometheus for promtool (the textfile tests),
+# crontab command (the user-crontab tests), prometheus for promtool (the textfile and fleet-view tests),
+# OpenSSH (DOCKER_HOST=ssh://: the tests run the host's sshd on a loopback port),
 # rclone, restic and age (copies off the box, to loopback servers: rclone serve sftp/restic), and
 # docker-registry: a registry on loopback for `restart --pull` (the pull of a newer image of the same tag).
-readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus rclone restic age docker-registry)
+readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus rclone restic age docker-registry openssh-client openssh-server)
 
 cmd_install() {
   local -a missing=()

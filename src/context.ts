@@ -12,7 +12,7 @@ import { MAX_TIMER_MS, parseDuration } from './duration.js'
 import { ExitCode, OwnopsError } from './errors.js'
 import { createLogger, type LogFormat, type LogLevel } from './log.js'
 import { Redactor } from './redact.js'
-import { createDocker, dockerEndpoint, pingDocker, type Docker, type DockerEndpoint } from './sys/docker.js'
+import { closeDockerConnections, createDocker, dockerEndpoint, pingDocker, type Docker, type DockerEndpoint } from './sys/docker.js'
 import { HostLock } from './sys/lock.js'
 import { defaultLockDir, defaultStateDir } from './sys/paths.js'
 import { StateStore } from './sys/state.js'
@@ -316,6 +316,8 @@ export class Ctx {
         this.log.warn({ err: error }, 'clean-up step failed')
       }
     }
+    // Connections to a remote engine (ssh processes) end with the run.
+    closeDockerConnections()
   }
 }
 

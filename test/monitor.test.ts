@@ -524,9 +524,9 @@ describe('the command line', () => {
 
   it('an unusable DOCKER_HOST is the engine row\'s failure, not the run\'s', async () => {
     config({ checks: { all: { kind: 'containers' }, up: { kind: 'command', command: ['true'] } } })
-    env = { ...env, DOCKER_HOST: 'ssh://admin@nas' }
+    env = { ...env, DOCKER_HOST: 'npipe:////./pipe/docker_engine' }
     const run = await monitor(new Clock())
-    expect(run.row('docker')).toMatchObject({ status: 'critical', value: 'unsupported Docker endpoint: ssh://admin@nas' })
+    expect(run.row('docker')).toMatchObject({ status: 'critical', value: 'unsupported Docker endpoint: npipe:////./pipe/docker_engine' })
     expect(run.row('all').status).toBe('unknown')
     expect(run.row('up').status).toBe('ok')
   })

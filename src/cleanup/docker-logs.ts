@@ -15,13 +15,14 @@ import { constants } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { logBytes, logPolicy } from '../sys/container-logs.js'
-import { listContainers } from '../sys/docker.js'
+import { isRemoteEngine, listContainers } from '../sys/docker.js'
 import { formatBytes, globMatch, parseByteSize } from '../text.js'
 import type { DockerRule } from './schema.js'
 import { record, type RuleEnv, type RuleReport } from './types.js'
 
 export async function truncateLogs(rule: string, logs: NonNullable<DockerRule['logs']>, env: RuleEnv, report: RuleReport): Promise<void> {
   const docker = await env.docker()
+  if (isRemoteEngine(docker)) throw new Error('container logs are files on the Docker host, and the Docker engine is on another machine (DOCKER_HOST=ssh://…): run this rule on the Docker host')
   const over = parseByteSize(logs.truncateOver) ?? Number.POSITIVE_INFINITY
   for (const c of await listContainers(docker)) {
     if (logs.name !== undefined && logs.name.length > 0 && !logs.name.some((g) => globMatch(g, c.name))) continue

@@ -53,6 +53,7 @@ const OPTIONAL_TOOLS: ReadonlyArray<[string, string]> = [
   ['rclone', 'rclone destinations (copies off the box)'],
   ['restic', 'restic destinations (copies off the box)'],
   ['age', 'copies encrypted to age recipients'],
+  ['ssh', 'a remote Docker engine (DOCKER_HOST=ssh://user@host)'],
 ]
 
 /** The tools the configured destinations need, with the destination that needs each. */

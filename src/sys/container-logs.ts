@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path'
 import { readdir } from 'node:fs/promises'
 import { mapLimit } from '../concurrency.js'
 import type { Docker } from './docker.js'
-import { listContainers } from './docker.js'
+import { isRemoteEngine, listContainers } from './docker.js'
 
 export interface LogPolicy {
   driver: string
@@ -86,7 +86,9 @@ export async function containerLogs(docker: Docker, signal?: AbortSignal): Promi
     const policy = logPolicy(info.HostConfig?.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined)
     const log: ContainerLog = { id: c.id, name: c.name, state: c.state, labels: c.labels, policy }
     const path = (info as { LogPath?: string }).LogPath
-    if (policy.onDisk && path) {
+    if (policy.onDisk && path && isRemoteEngine(docker)) {
+      log.unreadable = 'the engine is on another machine'
+    } else if (policy.onDisk && path) {
       log.path = path
       const size = await logBytes(path)
       if ('bytes' in size) log.bytes = size.bytes

@@ -16,7 +16,7 @@ import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import type { Writable } from 'node:stream'
 import { ExitCode, OwnopsError } from '../errors.js'
-import type { Docker } from './docker.js'
+import { isRemoteEngine, type Docker } from './docker.js'
 import { BoundedOutput, OUTPUT_LIMIT } from './exec.js'
 import { heldHostLock, type ExecRef } from './lock.js'
 
@@ -47,6 +47,8 @@ export async function endExec(docker: Docker, id: string, graceMs = 5000): Promi
     throw error
   }
   if (!info.Running) return true
+  // The pid is one on the engine's machine: a remote engine's processes are not ours to signal.
+  if (isRemoteEngine(docker)) return false
   const pid = info.Pid
   const argv = [info.ProcessConfig.entrypoint, ...info.ProcessConfig.arguments]
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
@@ -277,6 +279,16 @@ export interface ContainerFacts {
   running: boolean
   env: Record<string, string>
   mounts: Array<{ type: string; name?: string; source: string; destination: string }>
+  /** The engine runs on another machine (ssh://): the mounts' sources are its paths, not ours. */
+  remote?: boolean
+}
+
+/** What needs the engine's files on this machine refuses a remote engine, saying why. */
+function remoteRefusal(what: string): OwnopsError {
+  return new OwnopsError(`${what} is read from the Docker host's disk, but the Docker engine is on another machine (DOCKER_HOST=ssh://…)`, {
+    exitCode: ExitCode.unavailable,
+    hint: 'run ownops on the Docker host itself for volumes, directories and SQLite files; PostgreSQL and MariaDB/MySQL targets, monitor and restart work through a remote engine',
+  })
 }
 
 /** Inspects a container; a missing one is a clear error naming it. */
@@ -301,6 +313,7 @@ export async function inspectContainer(docker: Docker, container: string): Promi
     image: info.Config.Image,
     running: info.State.Running,
     env,
+    ...(isRemoteEngine(docker) ? { remote: true } : {}),
     mounts: (info.Mounts ?? []).map((m) => ({
       type: m.Type,
       ...(m.Name ? { name: m.Name } : {}),
@@ -312,6 +325,7 @@ export async function inspectContainer(docker: Docker, container: string): Promi
 
 /** The host path of a path inside a container, through the mount that holds it. */
 export function hostPathInContainer(facts: ContainerFacts, path: string): string {
+  if (facts.remote === true) throw remoteRefusal(`${path} in container ${facts.name}`)
   const normal = path.replace(/\/+$/, '') || '/'
   const candidates = facts.mounts
     .filter((m) => normal === m.destination || normal.startsWith(`${m.destination.replace(/\/+$/, '')}/`))
@@ -328,6 +342,7 @@ export function hostPathInContainer(facts: ContainerFacts, path: string): string
 
 /** The host directory of a named volume. */
 export async function volumeMountpoint(docker: Docker, volume: string): Promise<string> {
+  if (isRemoteEngine(docker)) throw remoteRefusal(`volume ${volume}`)
   try {
     const info = await docker.getVolume(volume).inspect()
     return info.Mountpoint
@@ -348,7 +363,7 @@ export async function stopContainer(docker: Docker, container: string, graceSec:
   const { default: DockerClass } = await import('dockerode')
   const modem = docker.modem as unknown as Record<string, unknown>
   const patient = new DockerClass({
-    ...(['socketPath', 'host', 'port', 'protocol', 'ca', 'cert', 'key', 'version'] as const).reduce<Record<string, unknown>>((o, k) => (modem[k] !== undefined ? { ...o, [k]: modem[k] } : o), {}),
+    ...(['socketPath', 'host', 'port', 'protocol', 'ca', 'cert', 'key', 'version', 'agent'] as const).reduce<Record<string, unknown>>((o, k) => (modem[k] !== undefined ? { ...o, [k]: modem[k] } : o), {}),
     timeout: (graceSec + 30) * 1000,
   })
   try {

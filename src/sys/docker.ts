@@ -7,6 +7,7 @@
 import type Dockerode from 'dockerode'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { maskUrlCredentials } from '../redact.js'
+import { closeSshAgents, parseSshUrl, sshAgent, type SshTarget } from './docker-ssh.js'
 
 export type Docker = Dockerode
 
@@ -14,12 +15,19 @@ export interface DockerEndpoint {
   /** As the user wrote it, credentials masked (for messages): unix:///var/run/docker.sock, tcp://127.0.0.1:2375 */
   display: string
   options: Dockerode.DockerOptions
+  /** ssh://user@host: the API through `ssh host docker system dial-stdio` (see docker-ssh.ts). */
+  ssh?: { target: SshTarget; env: NodeJS.ProcessEnv }
 }
 
 export function dockerEndpoint(env: NodeJS.ProcessEnv, configured?: string): DockerEndpoint {
   const raw = configured ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'
   if (raw.startsWith('unix://')) return { display: raw, options: { socketPath: raw.slice('unix://'.length) } }
   if (raw.startsWith('/')) return { display: `unix://${raw}`, options: { socketPath: raw } }
+  if (raw.startsWith('ssh://')) {
+    const target = parseSshUrl(raw)
+    if (target === undefined) throw new OwnopsError(`unsupported Docker endpoint: ${raw}`, { exitCode: ExitCode.config, hint: 'use ssh://user@host or ssh://user@host:port' })
+    return { display: raw, options: { protocol: 'http', host: 'docker', port: 80 }, ssh: { target, env } }
+  }
   const match = /^(tcp|http|https):\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?/.exec(raw)
   if (match) {
     const tls = match[1] === 'https' || env.DOCKER_TLS_VERIFY === '1'
@@ -28,12 +36,31 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv, configured?: string): Doc
       options: { protocol: tls ? 'https' : 'http', host: (match[2] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[3] ?? (tls ? 2376 : 2375)) },
     }
   }
-  throw new OwnopsError(`unsupported Docker endpoint: ${raw}`, { exitCode: ExitCode.config, hint: 'use unix:///var/run/docker.sock or tcp://HOST:PORT' })
+  throw new OwnopsError(`unsupported Docker endpoint: ${raw}`, { exitCode: ExitCode.config, hint: 'use unix:///var/run/docker.sock, tcp://HOST:PORT or ssh://USER@HOST' })
 }
+
+/** Clients whose engine is on another machine (its paths, volumes and logs are not here). */
+const remote = new WeakSet<Docker>()
 
 export async function createDocker(endpoint: DockerEndpoint): Promise<Docker> {
   const { default: DockerClass } = await import('dockerode')
+  if (endpoint.ssh !== undefined) {
+    const agent = sshAgent(endpoint.ssh.target, { env: endpoint.ssh.env, display: endpoint.display })
+    const docker = new DockerClass({ ...endpoint.options, agent, timeout: 30_000 } as Dockerode.DockerOptions)
+    remote.add(docker)
+    return docker
+  }
   return new DockerClass({ ...endpoint.options, timeout: 30_000 } as Dockerode.DockerOptions)
+}
+
+/** Whether the engine runs on another machine (ssh://): its host paths are not this machine's. */
+export function isRemoteEngine(docker: Docker): boolean {
+  return remote.has(docker)
+}
+
+/** Ends the connections a run opened to remote engines (ssh processes). */
+export function closeDockerConnections(): void {
+  closeSshAgents()
 }
 
 export interface DockerInfo {
@@ -58,6 +85,14 @@ export function dockerError(error: unknown, endpoint: DockerEndpoint): OwnopsErr
     return new OwnopsError(`permission denied on the Docker socket (${endpoint.display})`, {
       exitCode: ExitCode.noperm,
       hint: 'run as root, or add this user to the "docker" group',
+      cause: error,
+    })
+  }
+  if (code === 'ESSH') {
+    const { user, host, port } = endpoint.ssh?.target ?? { host: '' }
+    return new OwnopsError(`the Docker engine is unreachable at ${endpoint.display} (${(error as Error).message})`, {
+      exitCode: ExitCode.unavailable,
+      hint: `\`ssh ${port ? `-p ${port} ` : ''}${user ? `${user}@` : ''}${host} docker version\` must work without a question: a key in ~/.ssh or an ssh-agent (SSH_AUTH_SOCK), the host key in ~/.ssh/known_hosts, and a user in the remote docker group`,
       cause: error,
     })
   }
