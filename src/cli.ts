@@ -63,7 +63,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
   program
     .command('doctor')
     .summary('check what ownops needs on this machine')
-    .description('Check what ownops needs: Node version (and the node that systemd units and cron lines find on their PATH), config, Docker engine, state/lock/backup directories (and that only root or you can write the lock directory), systemd, cron, that installed units still find their Node, and optional tools.')
+    .description('Check what ownops needs: Node version (and the node that systemd units and cron lines find on their PATH), config, Docker engine (unix socket, tcp:// or ssh://), container logs without a size limit, state/lock/backup directories (and that only root or you can write the lock directory), systemd, cron, that installed units still find their Node, and optional tools.')
     .addHelpText('after', examples(['ownops doctor', 'ownops doctor --json | jq ".checks[] | select(.status==\\"fail\\")"']) + '\n' +
       'Exits with the code of the most serious failure: 78 config invalid, 69 Docker unreachable or installed units run a Node that is gone, 77 a directory not writable or a lock directory another user owns.\n\n' +
       exitStatusHelp([0, 1, 69, 77, 78]))
@@ -370,7 +370,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .command('monitor')
     .summary('run one check cycle: disk, memory, load, containers, endpoints; alert once, recover')
     .description(
-      'Run every check once — filesystems, memory, load, swap and every container with no config at all; HTTP, TCP, Minecraft, SQLite, containers and commands from monitor.checks — and print a table. With the state of earlier runs, a check alerts after failuresBeforeAlert failed runs in a row (default 2), once, and sends one recovery notice; all changes of a run go out as one message. Opt-in recovery restarts a service that is down (critical; warnings only with recover.on: warning) within a budget, then alerts a human; a container in restart.services is restarted the safe way (players told, saved, graceful stop, health wait; recover.ifEmpty waits for the players to leave). A container a person stopped is not a crash: a warning, left stopped. notify.routes and a check\'s notify: send its alerts to the channels they name, and escalate: sends an alert still open after a while to further channels.\n\nRun it from a timer every minute or five. Checks named on the command line run alone. --pause keeps everything quiet for a while (checks still run, nothing alerts or restarts); so does a backup or `ownops lock run --stops NAME` for what it stops.',
+      'Run every check once — filesystems, memory, load, swap and every container (running, health, restarts, memory, CPU) with no config at all; HTTP, TCP, Minecraft, SQLite, containers, container logs without a size limit (kind docker-logs), an app\'s own metrics from its /metrics or a JSON page (kind prometheus: a value, rate(counter) between runs, histogram_quantile) and commands from monitor.checks — and print a table. A container check with memoryGrowth: "50MB/h over 6h" alerts on a slow leak, from the readings of the runs in that window. With the state of earlier runs, a check alerts after failuresBeforeAlert failed runs in a row (default 2), once, and sends one recovery notice; all changes of a run go out as one message. Opt-in recovery restarts a service that is down (critical; warnings only with recover.on: warning) within a budget, then alerts a human; a container in restart.services is restarted the safe way (players told, saved, graceful stop, health wait; recover.ifEmpty waits for the players to leave). A container a person stopped is not a crash: a warning, left stopped. notify.routes and a check\'s notify: send its alerts to the channels they name, and escalate: sends an alert still open after a while to further channels.\n\nRun it from a timer every minute or five. Checks named on the command line run alone. --pause keeps everything quiet for a while (checks still run, nothing alerts or restarts); so does a backup or `ownops lock run --stops NAME` for what it stops.',
     )
     .argument('[check...]', 'run (or --pause) only these checks')
     .option('--pause <duration>', 'no alerts and no recovery for this long (e.g. 30m, 2h); checks named alone are paused alone')
@@ -385,6 +385,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         'ownops monitor --pause 30m           # maintenance: quiet for 30 minutes',
         'ownops monitor --resume',
         'ownops monitor --dry-run             # what would be sent and restarted',
+        'DOCKER_HOST=ssh://deploy@box2 ownops monitor   # the containers of another machine\'s engine, over ssh',
       ]) +
         '\n' +
         exitStatusHelp([0, 1, 2, 75, 77, 78]) +
@@ -459,7 +460,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .command('cleanup')
     .summary('apply retention to backups, logs, Docker leftovers, temp files and old rows')
     .description(
-      'Run the cleanup rules one after another; a failing rule does not stop the others. The built-in backups rule applies each target\'s keep: policy (never the newest backup), removes partial files of interrupted runs and, after restore.keepOld, the data restores replaced. Rules in cleanup.rules: files (old entries under a root; symlinks never followed, nothing outside the root), logs (gzip atomically, delete, cap the total; the newest file of a rotating set is never touched), docker (dangling images, stopped containers matching a filter, build cache, named volumes), sql (batched DELETE through the database container\'s own client).\n\n--dry-run walks the same plan and prints exactly what would be removed, compressed or deleted, why, and the bytes it would free; nothing changes. The real run prints what it did and holds the host lock.',
+      'Run the cleanup rules one after another; a failing rule does not stop the others. The built-in backups rule applies each target\'s keep: policy (never the newest backup), removes partial files of interrupted runs and, after restore.keepOld, the data restores replaced. Rules in cleanup.rules: files (old entries under a root; symlinks never followed, nothing outside the root), logs (gzip atomically, delete, cap the total; the newest file of a rotating set is never touched), docker (dangling images, stopped containers matching a filter, build cache, named volumes, json-file logs without a size limit over logs.truncateOver), sql (batched DELETE through the database container\'s own client).\n\n--dry-run walks the same plan and prints exactly what would be removed, compressed or deleted, why, and the bytes it would free; nothing changes. The real run prints what it did and holds the host lock.',
     )
     .argument('[rules...]', 'rule names from cleanup.rules, or backups (default: every enabled rule)')
     .option('--only <types>', 'only rules of these types: backups,logs,docker,files,sql (comma-separated or repeated)', collect, [])
@@ -472,6 +473,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         'ownops cleanup',
         'ownops cleanup rows                      # one rule, e.g. the batched DELETE of a database job',
         'ownops cleanup --only logs,files --dry-run',
+        'ownops cleanup --only docker --dry-run   # with logs: { truncateOver: 1GB }: the container logs it would empty',
         'ownops cleanup --json | jq ".rules[] | {rule, freed, rows}"',
       ]) +
         '\n' +
