@@ -17,6 +17,8 @@ describe('ssh:// endpoints', () => {
     const endpoint = dockerEndpoint({ DOCKER_HOST: 'ssh://deploy@box2:2222' })
     expect(endpoint).toMatchObject({ display: 'ssh://deploy@box2:2222', ssh: { target: { user: 'deploy', host: 'box2', port: 2222 } } })
     expect(() => dockerEndpoint({}, 'ssh://a@b/x')).toThrow(/unsupported Docker endpoint: ssh:\/\/a@b\/x/)
+    // A password in the URL is not supported, and not repeated in the message.
+    expect(() => dockerEndpoint({ DOCKER_HOST: 'ssh://deploy:hunter2@box2' })).toThrow('unsupported Docker endpoint: ssh://***@box2')
     expect(() => dockerEndpoint({}, 'npipe:////./pipe/docker')).toThrowError(expect.objectContaining({ exitCode: 78, hint: 'use unix:///var/run/docker.sock, tcp://HOST:PORT or ssh://USER@HOST' }))
   })
 })

@@ -25,7 +25,7 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv, configured?: string): Doc
   if (raw.startsWith('/')) return { display: `unix://${raw}`, options: { socketPath: raw } }
   if (raw.startsWith('ssh://')) {
     const target = parseSshUrl(raw)
-    if (target === undefined) throw new OwnopsError(`unsupported Docker endpoint: ${raw}`, { exitCode: ExitCode.config, hint: 'use ssh://user@host or ssh://user@host:port' })
+    if (target === undefined) throw new OwnopsError(`unsupported Docker endpoint: ${maskUrlCredentials(raw)}`, { exitCode: ExitCode.config, hint: 'use ssh://user@host or ssh://user@host:port (keys and passwords belong in ~/.ssh or the ssh-agent, not in the URL)' })
     return { display: raw, options: { protocol: 'http', host: 'docker', port: 80 }, ssh: { target, env } }
   }
   const match = /^(tcp|http|https):\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?/.exec(raw)

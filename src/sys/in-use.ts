@@ -5,7 +5,7 @@
  * path it opened the file by). A process in a container is named by its container.
  */
 import { readdir, readFile, readlink, stat } from 'node:fs/promises'
-import type { Docker } from './docker.js'
+import { isRemoteEngine, type Docker } from './docker.js'
 
 export interface ContainerUse {
   name: string
@@ -21,6 +21,8 @@ function overlaps(a: string, b: string): boolean {
 
 /** Containers (running or not) with `volume` mounted, or a mount whose host side overlaps `hostPath`. */
 export async function containersUsing(docker: Docker, where: { volume?: string; hostPath?: string }): Promise<ContainerUse[]> {
+  // A remote engine's mounts are paths on its machine: none of them is a path here.
+  if (where.volume === undefined && isRemoteEngine(docker)) return []
   const list = await docker.listContainers({ all: true })
   const found: ContainerUse[] = []
   for (const c of list) {
