@@ -29,7 +29,7 @@ const STOP_LABEL = 'ownops.stop-during-backup'
  * Stats requests at once: the engine answers each at its next collection tick (about a
  * second), so 50 containers asked 8 at a time would take 7 seconds, asked together one.
  */
-const STATS_CONCURRENCY = 32
+const STATS_CONCURRENCY = 64
 
 /**
  * Inspects containers and assesses each, with their resources from the engine's stats
