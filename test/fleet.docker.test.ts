@@ -6,7 +6,7 @@
  * second host (box2) whose node_exporter has no ownops metrics.
  */
 import { execFile, execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -71,7 +71,7 @@ function seriesName(name: string, labels: Record<string, string>): string {
 }
 
 describeDocker('the fleet view on textfiles ownops wrote', () => {
-  it('promtool check rules and promtool test rules: stale backups, failed backups, critical checks, restarts, a silent monitor, a host without ownops', async () => {
+  it('promtool check rules and promtool test rules: stale backups and copies, failed backups, critical checks, restarts, a silent monitor, a host without ownops', async () => {
     expect((await promtool(['check', 'rules', RULES])).out).toContain('SUCCESS')
 
     const loop = uniqueName('fleet-loop')
@@ -95,7 +95,12 @@ describeDocker('the fleet view on textfiles ownops wrote', () => {
       config,
       JSON.stringify({
         hostname: 'box1',
-        backup: { dir: join(dir, 'backups'), prometheus: backupProm, targets: { db: { type: 'sqlite', path: db }, broken: { type: 'sqlite', path: join(dir, 'missing', 'gone.db') } } },
+        backup: {
+          dir: join(dir, 'backups'),
+          prometheus: backupProm,
+          targets: { db: { type: 'sqlite', path: db }, broken: { type: 'sqlite', path: join(dir, 'missing', 'gone.db') } },
+          destinations: { usb: { type: 'path', path: join(dir, 'usb') } }, // copied to by the backup run
+        },
         monitor: {
           builtins: false,
           prometheus: { textfile: monitorProm },
@@ -113,9 +118,12 @@ describeDocker('the fleet view on textfiles ownops wrote', () => {
     const env = testEnv(dir, { OWNOPS_CONFIG: config })
     const at = (minute: number) => () => new Date(minute * 60_000)
 
-    // Minute 0 (Unix time 0): the nightly backup (db succeeds, broken fails) and a monitor run.
+    // Minute 0 (Unix time 0): the nightly backup (db succeeds, broken fails), its copy off the box, and a monitor run.
+    mkdirSync(join(dir, 'usb'))
     expect((await runCli(['backup'], { env, cwd: dir, clock: at(0) })).code).toBe(1)
     const backupText = readFileSync(backupProm, 'utf8')
+    const copyText = readFileSync(join(dir, 'textfile', 'ownops_copy.prom'), 'utf8')
+    expect(copyText).toMatch(/^ownops_copy_last_success_timestamp_seconds\{destination="usb"\} 0$/m)
     const monitorTexts: string[] = []
     let restarts = await restartCount(loop)
     for (const [i, minute] of RUNS.entries()) {
@@ -145,6 +153,7 @@ describeDocker('the fleet view on textfiles ownops wrote', () => {
       }
     }
     put(backupText, 0, steps)
+    put(copyText, 0, steps)
     monitorTexts.forEach((text, i) => put(text, (RUNS[i] as number) * 60 / STEP_S, i === RUNS.length - 1 ? steps : (RUNS[i + 1] as number) * 60 / STEP_S))
     series.set(seriesName('up', { instance: 'box1:9100', job: 'node' }), new Array(steps).fill(1))
     series.set(seriesName('up', { instance: 'box2:9100', job: 'node' }), new Array(steps).fill(1))
@@ -170,6 +179,9 @@ describeDocker('the fleet view on textfiles ownops wrote', () => {
             { eval_time: '1h', alertname: 'OwnopsMetricsMissing', exp_alerts: [{ exp_labels: { instance: 'box2:9100', job: 'node', severity: 'warning' }, exp_annotations: { summary: 'box2:9100 exports no ownops metrics', description: 'node_exporter answers, but its textfile collector has no ownops_monitor metrics: set monitor.prometheus.textfile to a file in its --collector.textfile.directory.' } }] },
             { eval_time: '2h', alertname: 'OwnopsBackupMissing', exp_alerts: [{ exp_labels: { ...box1, target: 'broken', severity: 'critical' }, exp_annotations: { summary: 'No valid backup of broken on box1:9100', description: 'The backup directory of box1:9100 holds no valid backup of broken. On the host: ownops backups broken' } }] },
             { eval_time: '25h', alertname: 'OwnopsBackupTooOld', exp_alerts: [] },
+            { eval_time: '25h', alertname: 'OwnopsCopyTooOld', exp_alerts: [] },
+            { eval_time: '27h', alertname: 'OwnopsCopyTooOld', exp_alerts: [{ exp_labels: { ...box1, destination: 'usb', severity: 'critical' }, exp_annotations: { summary: 'No copy from box1:9100 to usb for over 26h', description: 'The last successful copy run to usb ended 1d 3h 0m 0s ago: if box1:9100 is lost, so are the backups since. On the host: ownops copy --to usb' } }] },
+            { eval_time: '5m', alertname: 'OwnopsCopyFailed', exp_alerts: [] },
             { eval_time: '27h', alertname: 'OwnopsBackupTooOld', exp_alerts: [{ exp_labels: { ...box1, target: 'db', severity: 'critical' }, exp_annotations: { summary: 'No backup of db on box1:9100 for over 26h', description: 'The newest valid backup of db on box1:9100 is 1d 3h 0m 0s old. On the host: ownops backups db; journalctl -u ownops-backup' } }] },
           ],
         },

@@ -48,7 +48,7 @@ it('every dashboard query is valid PromQL over metrics ownops writes', async () 
     dir.cleanup()
   }
   // Only names ownops writes (and node_exporter's up).
-  const written = readFileSync(join(ROOT, 'src/monitor/report.ts'), 'utf8') + readFileSync(join(ROOT, 'src/backup/metrics.ts'), 'utf8')
+  const written = ['src/monitor/report.ts', 'src/backup/metrics.ts', 'src/copies/metrics.ts'].map((f) => readFileSync(join(ROOT, f), 'utf8')).join('\n')
   const names = new Set([...exprs.join(' ').matchAll(/\bownops_[a-z_]+/g)].map((m) => m[0]))
   for (const name of names) expect(written, name).toContain(`'${name}'`)
   expect(names.size).toBeGreaterThan(10)
