@@ -284,7 +284,8 @@ cmd_status() {
 # OpenSSH (DOCKER_HOST=ssh://: the tests run the host's sshd on a loopback port),
 # rclone, restic and age (copies off the box, to loopback servers: rclone serve sftp/restic), and
 # docker-registry: a registry on loopback for `restart --pull` (the pull of a newer image of the same tag).
-readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus rclone restic age docker-registry openssh-client openssh-server)
+# time: GNU time, for the peak memory in the benchmark table (bench/run.mjs, smoke-run by .ci/run).
+readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus rclone restic age docker-registry openssh-client openssh-server time)
 
 cmd_install() {
   local -a missing=()

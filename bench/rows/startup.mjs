@@ -1,0 +1,40 @@
+// Start-up: the CPU a command costs before and around its (here tiny) work, beside a bare
+// `node -e 0`. cron and timers start ownops every minute: this is its constant cost.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { bin, cleanEnv, measure, pairs } from '../lib.mjs'
+
+export async function* rows(opts) {
+  const dir = join(opts.benchDir, 'startup')
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(join(dir, 'backups'), { recursive: true })
+  mkdirSync(join(dir, 'data'), { recursive: true })
+  mkdirSync(join(dir, 'zero'), { recursive: true })
+  const config = join(dir, 'ownops.yml')
+  writeFileSync(config, `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    data: { type: directory, path: ${join(dir, 'data')} }\n`)
+  const env = cleanEnv({ OWNOPS_STATE_DIR: join(dir, 'state'), OWNOPS_LOCK_DIR: join(dir, 'lock') })
+  const node = { run: () => measure([process.execPath, '-e', '0'], { env }) }
+  const cases = [
+    // Answered before the CLI loads.
+    ['`ownops --version`', ['--version'], {}],
+    ['`ownops backups` (empty backup dir)', ['-c', config, 'backups'], {}],
+    ['`ownops config validate` (4-line config)', ['-c', config, 'config', 'validate'], {}],
+    ['`ownops lock status`', ['lock', 'status'], {}],
+    // No config anywhere it looks (the working directory has none): the built-in checks.
+    ['`ownops monitor`, zero-config', ['monitor'], { cwd: join(dir, 'zero'), ok: [0, 1, 2] }],
+  ]
+  for (const [work, argv, extra] of cases) {
+    const own = { run: () => measure([process.execPath, bin, ...argv], { env, ...extra }) }
+    const r = await pairs(opts.startupRuns, own, node, { warmup: opts.warmup })
+    yield {
+      work: `start-up: ${work}`,
+      measure: 'CPU',
+      ownops: r.ownops.cpuMs,
+      baseline: r.baseline.cpuMs,
+      baselineName: '`node -e 0`',
+      goal: argv[0] === '--version' ? 1.3 : 2,
+      rssMiB: r.ownops.rssMiB,
+      load: r.load,
+    }
+  }
+}
