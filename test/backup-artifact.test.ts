@@ -1,4 +1,5 @@
 /** Artifacts, the catalog, size-drop detection, metrics and the RCON client, without Docker. */
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -67,6 +68,34 @@ describe('artifact', () => {
     await expect(artifact.commit(base)).rejects.toBe(artifact.failure)
     await artifact.abort()
     expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('a tool that writes the partial file itself: the bytes it wrote are hashed as they land, and the manifest says so', async () => {
+    const dir = join(work.dir, 'db')
+    const artifact = await Artifact.create(dir, 'db-t', 'tar.zst')
+    const fd = artifact.sink.fileDescriptor()
+    // A writer that pauses half-way: the reader catches up, waits, and reads the rest.
+    const child = spawn('sh', ['-c', 'head -c 3000000 /dev/urandom; sleep 0.3; head -c 1500000 /dev/urandom'], { stdio: ['ignore', fd, 'inherit'] })
+    await new Promise((resolve) => child.on('close', resolve))
+    const manifest = await artifact.commit(base)
+    const written = readFileSync(artifact.path)
+    expect(written.length).toBe(4_500_000)
+    expect(manifest).toMatchObject({ size: 4_500_000, sha256: createHash('sha256').update(written).digest('hex') })
+    expect(readdirSync(dir).sort()).toEqual(['db-t.json', 'db-t.tar.zst'])
+  })
+
+  it('a tool writing the partial file: abort stops the reader and removes the partial file', async () => {
+    const dir = join(work.dir, 'db')
+    const artifact = await Artifact.create(dir, 'db-u', 'tar.zst')
+    const child = spawn('sh', ['-c', 'head -c 2000000 /dev/zero'], { stdio: ['ignore', artifact.sink.fileDescriptor(), 'inherit'] })
+    await new Promise((resolve) => child.on('close', resolve))
+    await artifact.abort()
+    expect(readdirSync(dir)).toEqual([])
+    // A stream already written to cannot hand its descriptor to a tool as well.
+    const other = await Artifact.create(dir, 'db-v', 'pgdump')
+    other.sink.write(Buffer.from('x'))
+    expect(() => other.sink.fileDescriptor()).toThrow(/in use/)
+    await other.abort()
   })
 
   it('names: timestamp ids and partial names round-trip', () => {

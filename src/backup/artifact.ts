@@ -2,7 +2,9 @@
  * Backup artifacts: nothing that looks valid unless it is.
  *
  * An artifact is streamed into a hidden partial file in its target's directory
- * (`.<name>.<pid>.partial`, mode 0600) while its sha256 and size are computed; on commit it
+ * (`.<name>.<pid>.partial`, mode 0600) while its sha256 and size are computed — or a tool
+ * (zstd) writes that file itself through its descriptor, and the artifact hashes the bytes
+ * as they land, reading them back from the page cache; on commit it
  * is fsync'd, renamed into place and the directory fsync'd; then the manifest
  * (`<name>.json`) is written atomically. The manifest is the commit mark: an artifact
  * without one is not a backup, whatever it looks like. On abort the partial file is
@@ -67,23 +69,108 @@ export interface ArtifactProgress {
   bytes: number
 }
 
-/** A sink that counts and hashes every byte on its way into the partial file. */
-class HashingFileSink extends Writable {
+/**
+ * Hashes a file while another process writes it: reads what has landed, waits a moment when
+ * it has caught up, and once told the writer has exited, reads to the end. The writer's
+ * bytes never pass through a pipe into this process; they are read once, from the page cache.
+ */
+class FileFollower {
   readonly hash: Hash = createHash('sha256')
   bytes = 0
+  readonly done: Promise<void>
+  private ended = false
+  private cancelled = false
+  private wake: (() => void) | undefined
+
+  constructor(
+    path: string,
+    private readonly onProgress?: (p: ArtifactProgress) => void,
+  ) {
+    this.done = this.run(path)
+    this.done.catch(() => undefined) // awaited by commit; an abort does not care
+  }
+
+  /** The writer has exited: every byte it wrote is in the file. */
+  end(): void {
+    this.ended = true
+    this.wake?.()
+  }
+
+  /** Stops reading (the artifact is being thrown away). */
+  cancel(): void {
+    this.cancelled = true
+    this.wake?.()
+  }
+
+  private async run(path: string): Promise<void> {
+    const handle = await open(path, 'r')
+    try {
+      const buffer = Buffer.allocUnsafe(1 << 20)
+      while (!this.cancelled) {
+        // Read the flag before the read: a read that finds nothing after the end is the end.
+        const ended = this.ended
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.bytes)
+        if (bytesRead > 0) {
+          this.hash.update(buffer.subarray(0, bytesRead))
+          this.bytes += bytesRead
+          this.onProgress?.({ bytes: this.bytes })
+          continue
+        }
+        if (ended) return
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 20)
+          this.wake = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+        this.wake = undefined
+      }
+    } finally {
+      await handle.close()
+    }
+  }
+}
+
+/** A sink that counts and hashes every byte on its way into the partial file. */
+class HashingFileSink extends Writable {
+  private readonly ownHash: Hash = createHash('sha256')
+  private ownBytes = 0
+  /** Set when a tool writes the file itself (`fileDescriptor`). */
+  follower: FileFollower | undefined
 
   constructor(
     private readonly handle: FileHandle,
+    private readonly path: string,
     private readonly onProgress?: (p: ArtifactProgress) => void,
   ) {
     super({ highWaterMark: 1 << 20 })
   }
 
+  get hash(): Hash {
+    return this.follower?.hash ?? this.ownHash
+  }
+
+  get bytes(): number {
+    return this.follower?.bytes ?? this.ownBytes
+  }
+
+  /**
+   * The partial file's descriptor, for a tool that writes the artifact itself (as its
+   * stdout): the bytes go from the tool to the file, and are hashed as they land. The stream
+   * is not written then; the tool must have exited when the dump's `write` resolves.
+   */
+  fileDescriptor(): number {
+    if (this.ownBytes > 0 || this.writableEnded) throw new Error('the artifact stream is in use')
+    this.follower ??= new FileFollower(this.path, this.onProgress)
+    return this.handle.fd
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.hash.update(chunk)
-    this.bytes += chunk.length
+    this.ownHash.update(chunk)
+    this.ownBytes += chunk.length
     this.writeAll(chunk).then(() => {
-      this.onProgress?.({ bytes: this.bytes })
+      this.onProgress?.({ bytes: this.ownBytes })
       callback()
     }, callback)
   }
@@ -91,11 +178,11 @@ class HashingFileSink extends Writable {
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
     const buffers = chunks.map((c) => c.chunk)
     for (const b of buffers) {
-      this.hash.update(b)
-      this.bytes += b.length
+      this.ownHash.update(b)
+      this.ownBytes += b.length
     }
     this.writeAll(Buffer.concat(buffers)).then(() => {
-      this.onProgress?.({ bytes: this.bytes })
+      this.onProgress?.({ bytes: this.ownBytes })
       callback()
     }, callback)
   }
@@ -126,7 +213,7 @@ export class Artifact {
     private readonly handle: FileHandle,
     onProgress?: (p: ArtifactProgress) => void,
   ) {
-    this.sink = new HashingFileSink(handle, onProgress)
+    this.sink = new HashingFileSink(handle, partialPath, onProgress)
     // Never an unhandled 'error' event: a source that writes after the disk filled up
     // sees a destroyed stream, and the backup fails with this error.
     this.sink.on('error', (error: Error) => {
@@ -162,9 +249,17 @@ export class Artifact {
   async commit(manifest: Omit<Manifest, 'manifestVersion' | 'id' | 'size' | 'sha256' | 'file'>): Promise<Manifest> {
     if (this.done) throw new Error('artifact already committed or aborted')
     if (this.failure !== undefined) throw this.failure
-    if (!this.sink.writableFinished) throw new Error('artifact stream has not finished')
+    const follower = this.sink.follower
+    if (follower === undefined && !this.sink.writableFinished) throw new Error('artifact stream has not finished')
     this.done = true
     try {
+      if (follower !== undefined) {
+        follower.end()
+        await follower.done
+        // What was hashed is the whole file: nothing was written behind the reader's back.
+        const { size } = await this.handle.stat()
+        if (size !== follower.bytes) throw new Error(`the artifact has ${size} bytes, ${follower.bytes} were hashed`)
+      }
       await this.handle.sync()
       await this.handle.close()
       await rename(this.partialPath, this.path)
@@ -197,6 +292,10 @@ export class Artifact {
     if (this.done) return
     this.done = true
     if (!this.sink.destroyed) this.sink.destroy()
+    if (this.sink.follower !== undefined) {
+      this.sink.follower.cancel()
+      await this.sink.follower.done.catch(() => undefined)
+    }
     await this.handle.close().catch(() => undefined)
     await rm(this.partialPath, { force: true })
   }

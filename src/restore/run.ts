@@ -104,13 +104,13 @@ async function containersToStop(ctx: Ctx, name: string, target: BackupTarget, us
 }
 
 /** The newest backup that passes verification (size, sha256), or the one asked for. */
-async function chooseBackup(ctx: Ctx, name: string, backups: BackupEntry[], opts: RestoreOptions): Promise<{ entry: BackupEntry; skipped: string[] }> {
+async function chooseBackup(ctx: Ctx, name: string, backups: BackupEntry[], opts: RestoreOptions, restorer: Restorer): Promise<{ entry: BackupEntry; skipped: string[] }> {
   const explicit = opts.backup !== undefined && opts.backup !== 'latest'
   const first = selectBackup(backups, name, opts.backup, opts.at !== undefined ? parseAt(opts.at) : undefined)
   const candidates = explicit ? [first] : [first, ...backups.filter((b) => b.time.getTime() < first.time.getTime() && !b.tags.includes('pre-restore'))]
   const skipped: string[] = []
   for (const entry of candidates) {
-    const checked = await verifyChecksum(entry, ctx.signal)
+    const checked = restorer.verify !== undefined ? await restorer.verify(entry) : await verifyChecksum(entry, ctx.signal)
     if (checked.ok) {
       await recordVerified(ctx, [entry], 'sha256')
       return { entry, skipped }
@@ -129,9 +129,9 @@ async function planTarget(ctx: Ctx, config: Config, name: string, opts: RestoreO
   const log = ctx.log.child({ cmd: 'restore', target: name })
   const env: RestoreEnv = { target: name, log, signal: ctx.signal, docker: () => ctx.docker(), env: ctx.env, stamp, allowOutsideLinks: opts.allowOutsideLinks }
   const catalog = await readCatalog(opts.backupDir ?? config.backup.dir, name)
-  // 1. Verify before touching anything.
-  const { entry, skipped } = await chooseBackup(ctx, name, catalog.backups, opts)
   const restorer = await pluginFor(target).restorer(target, env)
+  // 1. Verify before touching anything.
+  const { entry, skipped } = await chooseBackup(ctx, name, catalog.backups, opts, restorer)
   await restorer.preflight(entry, opts.to)
   const place = await restorer.place()
   const sideBySide = opts.to !== undefined

@@ -6,9 +6,17 @@
  * anything but a file earlier in the archive, a device file, and — unless allowed — a
  * symbolic link pointing outside. `unsafeEntries` is pure: entries in, problems out.
  */
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import { posix } from 'node:path'
+import type { Readable } from 'node:stream'
+import { createGunzip } from 'node:zlib'
+import type { Header } from 'tar-stream'
 import type { BackupEntry } from '../backup/catalog.js'
-import { DumpFailure } from '../targets/types.js'
+import { ExitCode, OwnopsError } from '../errors.js'
+import { DumpFailure, tail } from '../targets/types.js'
 import { decompressStream } from './decompress.js'
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo' | 'other'
@@ -24,6 +32,16 @@ export interface TarEntry {
   size?: number
 }
 
+const KNOWN = ['file', 'directory', 'symlink', 'link', 'character-device', 'block-device', 'fifo'] as const
+
+function toEntry(h: Header): TarEntry {
+  const pax = (h.pax ?? {}) as Record<string, string>
+  // A sparse file in POSIX format is stored under a made-up name; its real one is in the pax header.
+  const path = pax['GNU.sparse.name'] ?? h.name
+  const type: TarEntryType = (KNOWN as readonly string[]).includes(h.type ?? '') ? (h.type as TarEntryType) : h.type === 'contiguous-file' ? 'file' : 'other'
+  return { type, path, ...(h.linkname ? { target: h.linkname } : {}), mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 }
+}
+
 /** Every entry of the archive, read to the end (a damaged archive throws). */
 export async function readArchive(entry: BackupEntry, signal: AbortSignal): Promise<TarEntry[]> {
   const { default: tarStream } = await import('tar-stream')
@@ -34,13 +52,7 @@ export async function readArchive(entry: BackupEntry, signal: AbortSignal): Prom
   const entries: TarEntry[] = []
   try {
     for await (const item of extract) {
-      const h = item.header
-      const pax = (h.pax ?? {}) as Record<string, string>
-      // A sparse file in POSIX format is stored under a made-up name; its real one is in the pax header.
-      const path = pax['GNU.sparse.name'] ?? h.name
-      const known = ['file', 'directory', 'symlink', 'link', 'character-device', 'block-device', 'fifo'] as const
-      const type: TarEntryType = (known as readonly string[]).includes(h.type ?? '') ? (h.type as TarEntryType) : h.type === 'contiguous-file' ? 'file' : 'other'
-      entries.push({ type, path, ...(h.linkname ? { target: h.linkname } : {}), mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 })
+      entries.push(toEntry(item.header))
       item.resume()
       if (signal.aborted) throw signal.reason ?? new Error('interrupted')
     }
@@ -64,34 +76,33 @@ export interface SafetyOptions {
 
 const shown = (text: string): string => JSON.stringify(text).slice(1, -1)
 
-/** Every problem found, or an empty list when the archive is safe to extract. */
-export function unsafeEntries(entries: TarEntry[], options: SafetyOptions = {}): string[] {
-  const problems: string[] = []
-  const symlinks = new Set<string>()
-  const files = new Set<string>()
-  for (const entry of entries) {
+/**
+ * The checks, one entry at a time in archive order: each entry is judged against the
+ * entries before it (the links and files the archive made so far), so an extraction can
+ * stop at the first unsafe entry before tar ever sees it.
+ */
+export class SafetyChecker {
+  private readonly symlinks = new Set<string>()
+  private readonly files = new Set<string>()
+
+  constructor(private readonly options: SafetyOptions = {}) {}
+
+  /** The problems of this entry; an empty list when it is safe. */
+  check(entry: TarEntry): string[] {
+    const problems: string[] = []
     const name = shown(entry.path)
-    if (entry.path.includes('\0')) {
-      problems.push(`${name}: NUL byte in the name`)
-      continue
-    }
-    if (entry.path.startsWith('/')) {
-      problems.push(`${name}: absolute path`)
-      continue
-    }
+    if (entry.path.includes('\0')) return [`${name}: NUL byte in the name`]
+    if (entry.path.startsWith('/')) return [`${name}: absolute path`]
     const path = normal(entry.path)
-    if (entry.path.split('/').includes('..') || path === '..' || path.startsWith('../')) {
-      problems.push(`${name}: ".." in the path`)
-      continue
-    }
+    if (entry.path.split('/').includes('..') || path === '..' || path.startsWith('../')) return [`${name}: ".." in the path`]
     const parts = path.split('/')
     for (let i = 1; i < parts.length; i++) {
       const prefix = parts.slice(0, i).join('/')
-      if (symlinks.has(prefix)) problems.push(`${name}: written through the symbolic link ${shown(prefix)}`)
+      if (this.symlinks.has(prefix)) problems.push(`${name}: written through the symbolic link ${shown(prefix)}`)
     }
     // A later entry of the same name replaces the earlier one.
-    symlinks.delete(path)
-    files.delete(path)
+    this.symlinks.delete(path)
+    this.files.delete(path)
     switch (entry.type) {
       case 'character-device':
       case 'block-device':
@@ -102,26 +113,176 @@ export function unsafeEntries(entries: TarEntry[], options: SafetyOptions = {}):
         break
       case 'link': {
         const target = entry.target ?? ''
-        if (target.startsWith('/') || target.split('/').includes('..') || !files.has(normal(target))) {
+        if (target.startsWith('/') || target.split('/').includes('..') || !this.files.has(normal(target))) {
           problems.push(`${name}: hard link to ${shown(target)}, which is not a file of the archive`)
-        } else files.add(path)
+        } else this.files.add(path)
         break
       }
       case 'symlink': {
         const target = entry.target ?? ''
-        symlinks.add(path)
+        this.symlinks.add(path)
         const resolved = target.startsWith('/') ? target : posix.normalize(posix.join(posix.dirname(path), target))
-        if (!options.allowOutsideLinks && (target.startsWith('/') || resolved === '..' || resolved.startsWith('../'))) {
+        if (!this.options.allowOutsideLinks && (target.startsWith('/') || resolved === '..' || resolved.startsWith('../'))) {
           problems.push(`${name}: symbolic link to ${shown(target)}, outside the destination`)
         }
         break
       }
       case 'file':
-        files.add(path)
+        this.files.add(path)
         break
       default:
         break
     }
+    return problems
   }
-  return problems
+}
+
+/** Every problem found, or an empty list when the archive is safe to extract. */
+export function unsafeEntries(entries: TarEntry[], options: SafetyOptions = {}): string[] {
+  const checker = new SafetyChecker(options)
+  return entries.flatMap((entry) => checker.check(entry))
+}
+
+
+/** What one read of an archive found: its size and sha256, and every entry with its problems. */
+export interface Inspected {
+  size: number
+  sha256: string
+  entries: TarEntry[]
+  problems: string[]
+}
+
+const TOOL_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }
+
+/**
+ * A descriptor of its own (offset 0) for the file behind `handle` — the same file, whatever
+ * has happened to its name since it was opened — for a process to read as its stdin.
+ */
+async function reopen(handle: FileHandle, path: string): Promise<FileHandle> {
+  try {
+    return await open(`/proc/self/fd/${handle.fd}`, 'r')
+  } catch {
+    return open(path, 'r') // no /proc: by name
+  }
+}
+
+function spawnReading(argv: string[], stdin: number, signal: AbortSignal, stdout: 'pipe' | 'ignore'): { child: ReturnType<typeof spawn>; exited: Promise<{ code: number | null; stderr: string }> } {
+  const [file = '', ...args] = argv
+  const child = spawn(file, args, { stdio: [stdin, stdout, 'pipe'], env: TOOL_ENV })
+  let stderr = ''
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-64 * 1024)
+  })
+  const onAbort = (): void => void child.kill('SIGTERM')
+  signal.addEventListener('abort', onAbort, { once: true })
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      signal.removeEventListener('abort', onAbort)
+      reject(error.code === 'ENOENT' ? new OwnopsError(`${file} is not installed`, { exitCode: ExitCode.unavailable, hint: `apt-get install ${file}` }) : error)
+    })
+    child.once('close', (code) => {
+      signal.removeEventListener('abort', onAbort)
+      resolve({ code, stderr })
+    })
+  })
+  exited.catch(() => undefined)
+  return { child, exited }
+}
+
+/** sha256 and size of the open file, by positional reads (they leave any shared offset alone). */
+async function hashFile(handle: FileHandle, signal: AbortSignal): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256')
+  const buffer = Buffer.allocUnsafe(1 << 20)
+  let size = 0
+  for (;;) {
+    if (signal.aborted) throw signal.reason ?? new Error('interrupted')
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, size)
+    if (bytesRead === 0) break
+    hash.update(buffer.subarray(0, bytesRead))
+    size += bytesRead
+  }
+  return { size, sha256: hash.digest('hex') }
+}
+
+/**
+ * One read of an artifact that is an archive: the checksum of its bytes and, in parallel,
+ * every entry of the decompressed archive through the tar parser, judged by the checks. The
+ * decompressor (zstd) reads the file itself; nothing is extracted. A damaged archive throws.
+ */
+export async function inspectArchive(handle: FileHandle, entry: BackupEntry, options: SafetyOptions & { signal: AbortSignal }): Promise<Inspected> {
+  const { signal } = options
+  const { default: tarStream } = await import('tar-stream')
+  const checksum = hashFile(handle, signal)
+  checksum.catch(() => undefined)
+  let decompressor: ReturnType<typeof spawnReading> | undefined
+  let own: FileHandle | undefined
+  let output: Readable
+  if (entry.manifest.compression === 'zstd') {
+    own = await reopen(handle, entry.path)
+    decompressor = spawnReading(['zstd', '-dc'], own.fd, signal, 'pipe')
+    output = decompressor.child.stdout as Readable
+  } else {
+    const raw = createReadStream('', { fd: handle, start: 0, autoClose: false, highWaterMark: 1 << 20 })
+    output = entry.manifest.compression === 'gzip' ? raw.pipe(createGunzip()) : raw
+    if (output !== raw) raw.on('error', (error) => output.destroy(error))
+  }
+  const checker = new SafetyChecker(options)
+  const entries: TarEntry[] = []
+  const problems: string[] = []
+  const extract = tarStream.extract()
+  output.on('error', (error) => extract.destroy(error))
+  output.pipe(extract)
+  try {
+    for await (const item of extract) {
+      const e = toEntry(item.header)
+      entries.push(e)
+      problems.push(...checker.check(e))
+      item.resume()
+      if (signal.aborted) throw signal.reason ?? new Error('interrupted')
+    }
+    if (decompressor !== undefined) {
+      const z = await decompressor.exited
+      if (z.code !== 0) throw new DumpFailure(`zstd -d of ${entry.manifest.file} failed`, tail(z.stderr))
+    }
+  } catch (error) {
+    output.destroy()
+    decompressor?.child.kill('SIGTERM')
+    await checksum.catch(() => undefined)
+    if (signal.aborted) throw signal.reason ?? error
+    if (error instanceof DumpFailure || error instanceof OwnopsError) throw error
+    throw new DumpFailure(`the archive ${entry.manifest.file} cannot be read to the end: ${(error as Error).message}`, '')
+  } finally {
+    await own?.close()
+  }
+  return { ...(await checksum), entries, problems }
+}
+
+/** The refusal of an archive with unsafe entries. */
+export function refusal(entry: BackupEntry, problems: string[]): OwnopsError {
+  return new OwnopsError(`refusing to extract ${entry.manifest.file}: ${problems.length} unsafe entr${problems.length === 1 ? 'y' : 'ies'}`, {
+    exitCode: ExitCode.failed,
+    details: problems.slice(0, 20),
+    hint: problems.every((p) => p.includes('symbolic link to'))
+      ? 'only links that point outside: --allow-outside-links restores them as links (never followed)'
+      : 'this archive was not written by ownops, or has been tampered with',
+  })
+}
+
+/**
+ * GNU tar extracts the open file into `dest`, fed by the decompressor it starts (zstd, gzip)
+ * through a pipe of their own: the bytes never pass through Node. Call it only for an
+ * archive `inspectArchive` found safe; `tarArgs` follow `-x -f - -C DEST`.
+ */
+export async function extractArchive(handle: FileHandle, entry: BackupEntry, dest: string, options: { signal: AbortSignal; tarArgs?: string[] }): Promise<void> {
+  const decompress = entry.manifest.compression === 'zstd' ? ['-I', 'zstd'] : entry.manifest.compression === 'gzip' ? ['-z'] : []
+  const own = await reopen(handle, entry.path)
+  try {
+    const tar = spawnReading(['tar', ...decompress, '-x', '-f', '-', '-C', dest, ...(options.tarArgs ?? [])], own.fd, options.signal, 'ignore')
+    const r = await tar.exited
+    if (options.signal.aborted) throw options.signal.reason ?? new Error('interrupted')
+    if (r.code !== 0) throw new DumpFailure(`extracting ${entry.manifest.file} failed with exit ${String(r.code ?? 'signal')}`, tail(r.stderr))
+  } finally {
+    await own.close()
+  }
 }

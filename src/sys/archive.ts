@@ -1,7 +1,8 @@
 /**
- * GNU tar piped into a compressor, streamed into a writable (an artifact). With zstd, tar
- * writes straight into zstd's stdin (a kernel pipe between the two programs) so the
- * uncompressed stream never passes through Node; with gzip, zlib compresses in-process on
+ * GNU tar piped into a compressor, streamed into an artifact. With zstd, tar writes straight
+ * into zstd's stdin (a kernel pipe between the two programs) and zstd writes the artifact's
+ * file itself when given its descriptor (`outFd`), so no byte of the archive passes through
+ * Node; without compression tar writes the file. With gzip, zlib compresses in-process on
  * libuv's thread pool, which keeps pace with (and here beats) `tar -czf`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -23,10 +24,19 @@ export interface TarOptions {
   compression: Compression
   level?: number
   out: Writable
+  /** The artifact's file descriptor, for zstd (or tar, uncompressed) to write into directly. */
+  outFd?: () => number
   signal?: AbortSignal
 }
 
 const STDERR_LIMIT = 64 * 1024
+const DISK_FULL = /No space left on device|Disk quota exceeded/i
+
+/** A tool that writes the artifact itself hit a full disk: the same error a write of ours gets. */
+function diskFull(tool: string, stderr: string): Error {
+  const code = /quota/i.test(stderr) ? 'EDQUOT' : 'ENOSPC'
+  return Object.assign(new Error(`${tool}: ${stderr.trim().split('\n').at(-1) ?? 'no space left on device'}`), { code })
+}
 
 function collect(child: ChildProcess): () => string {
   let text = ''
@@ -57,8 +67,17 @@ export async function tarInto(options: TarOptions): Promise<TarResult> {
   }
   options.signal?.addEventListener('abort', onAbort, { once: true })
   try {
+    if (options.compression === 'none' && options.outFd !== undefined) {
+      const tar = spawn('tar', options.args, { stdio: ['ignore', options.outFd(), 'pipe'], env })
+      children.push(tar)
+      const tarErr = collect(tar)
+      const tarExit = await exited(tar, 'tar')
+      const full = tarExit.code !== 0 && DISK_FULL.test(tarErr())
+      return { exitCode: tarExit.code ?? undefined, stderr: tarErr(), ...(full ? { sinkError: diskFull('tar', tarErr()) } : {}) }
+    }
     if (options.compression === 'zstd') {
-      const zstd = spawn('zstd', ['-q', '-c', `-${options.level ?? 3}`, '-T0'], { stdio: ['pipe', 'pipe', 'pipe'], env })
+      const direct = options.outFd?.()
+      const zstd = spawn('zstd', ['-q', '-c', `-${options.level ?? 3}`, '-T0'], { stdio: ['pipe', direct ?? 'pipe', 'pipe'], env })
       children.push(zstd)
       const zstdErr = collect(zstd)
       const zstdExit = exited(zstd, 'zstd')
@@ -67,13 +86,14 @@ export async function tarInto(options: TarOptions): Promise<TarResult> {
       children.push(tar)
       zstd.stdin?.destroy() // our copy: zstd sees end of input when tar exits
       const tarErr = collect(tar)
-      const flowing = pipeline(zstd.stdout as NodeJS.ReadableStream, options.out).then(() => undefined, (error: unknown) => error)
+      const flowing = direct !== undefined ? Promise.resolve(undefined) : pipeline(zstd.stdout as NodeJS.ReadableStream, options.out).then(() => undefined, (error: unknown) => error)
       const tarExit = await exited(tar, 'tar').catch(async (error: unknown) => {
         zstd.kill('SIGTERM')
         throw error
       })
-      const sinkError = await flowing
       const z = await zstdExit
+      // zstd writing the file meets a full disk itself; tar then dies of a broken pipe.
+      const sinkError = (await flowing) ?? (z.code !== 0 && DISK_FULL.test(zstdErr()) ? diskFull('zstd', zstdErr()) : undefined)
       const zstdError = z.code !== 0 && sinkError === undefined && tarExit.code === 0 ? new OwnopsError(`zstd failed: ${zstdErr().trim() || `exit ${String(z.code ?? z.signal)}`}`, { exitCode: ExitCode.failed }) : undefined
       return { exitCode: tarExit.code ?? undefined, stderr: tarErr(), ...(sinkError !== undefined || zstdError !== undefined ? { sinkError: sinkError ?? zstdError } : {}) }
     }

@@ -241,17 +241,24 @@ async function feedExec(exec: Exec, container: string, input: NodeJS.ReadableStr
   throw new OwnopsError(`the command in container ${container} closed its output but did not exit`, { exitCode: ExitCode.failed })
 }
 
-async function drained(out: Writable): Promise<void> {
-  if (out.destroyed) throw out.errored ?? new Error('output closed')
-  await Promise.race([
-    once(out, 'drain'),
-    once(out, 'error').then(([error]) => {
-      throw error
-    }),
-    once(out, 'close').then(() => {
-      throw out.errored ?? new Error('output closed')
-    }),
-  ])
+/** Waits until `out` takes more, or fails; leaves no listener behind either way. */
+function drained(out: Writable): Promise<void> {
+  if (out.destroyed) return Promise.reject(out.errored ?? new Error('output closed'))
+  return new Promise<void>((resolve, reject) => {
+    const settle = (error?: unknown): void => {
+      out.off('drain', onDrain)
+      out.off('error', onError)
+      out.off('close', onClose)
+      if (error === undefined) resolve()
+      else reject(error)
+    }
+    const onDrain = (): void => settle()
+    const onError = (error: unknown): void => settle(error)
+    const onClose = (): void => settle(out.errored ?? new Error('output closed'))
+    out.on('drain', onDrain)
+    out.on('error', onError)
+    out.on('close', onClose)
+  })
 }
 
 /**

@@ -12,14 +12,14 @@
  * mount the volume or path are found through the engine and stopped for the swap.
  */
 import { constants, createReadStream } from 'node:fs'
-import { lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { z } from 'zod'
 import type { BackupEntry } from '../backup/catalog.js'
 import { timerDuration } from '../config/fields.js'
 import { ExitCode, OwnopsError } from '../errors.js'
-import { readArchive, unsafeEntries, type TarEntry } from '../restore/tar-safety.js'
+import { extractArchive, inspectArchive, readArchive, refusal, type Inspected, type TarEntry } from '../restore/tar-safety.js'
 import { tarInto } from '../sys/archive.js'
 import { compressionExt, defaultLevel } from '../sys/compress.js'
 import { hostPathInContainer, inspectContainer, volumeMountpoint } from '../sys/docker-exec.js'
@@ -129,7 +129,8 @@ export const directory: TargetPlugin<DirectoryTarget> = {
             '--',
             single ? basename(root) : '.',
           ]
-          const result = await tarInto({ args, compression, ...(level !== undefined ? { level } : {}), out, signal: env.signal })
+          const outFd = out.fileDescriptor?.bind(out)
+          const result = await tarInto({ args, compression, ...(level !== undefined ? { level } : {}), out, ...(outFd !== undefined ? { outFd } : {}), signal: env.signal })
           if (env.signal.aborted) throw env.signal.reason ?? new Error('interrupted')
           // tar dies of a broken pipe when the artifact side failed (disk full): that is the cause.
           if (result.sinkError !== undefined) throw result.sinkError
@@ -248,50 +249,56 @@ async function pathExists(path: string): Promise<boolean> {
   )
 }
 
-function tarDecompressArgs(entry: BackupEntry): string[] {
-  return entry.manifest.compression === 'zstd' ? ['-I', 'zstd'] : entry.manifest.compression === 'gzip' ? ['-z'] : []
-}
-
-/** Reads the archive and refuses it when an entry could write outside the destination. */
-export async function checkArchive(entry: BackupEntry, env: Pick<RestoreEnv, 'signal' | 'allowOutsideLinks'>): Promise<TarEntry[]> {
-  const entries = await readArchive(entry, env.signal)
-  const problems = unsafeEntries(entries, { allowOutsideLinks: env.allowOutsideLinks === true })
-  if (problems.length > 0) {
-    throw new OwnopsError(`refusing to extract ${entry.manifest.file}: ${problems.length} unsafe entr${problems.length === 1 ? 'y' : 'ies'}`, {
-      exitCode: ExitCode.failed,
-      details: problems.slice(0, 20),
-      hint: problems.every((p) => p.includes('symbolic link to'))
-        ? 'only links that point outside: --allow-outside-links restores them as links (never followed)'
-        : 'this archive was not written by ownops, or has been tampered with',
-    })
-  }
-  return entries
-}
-
 async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Promise<Restorer> {
   const { root, where, volume } = await resolveRoot(target, env)
   const live = root.replace(/\/+$/, '')
   const kept = `${live}.pre-restore-${env.stamp}`
   const liveInfo = await lstat(live).catch(() => undefined)
 
-  /** Extracts into a new directory `dest` (removed again when anything fails). */
-  const extract = async (entry: BackupEntry, dest: string): Promise<TarEntry[]> => {
-    const entries = await checkArchive(entry, env)
-    await mkdir(dest, { mode: 0o700 })
-    try {
-      // As root, tar gives every entry — the top directory `./` included — its owner, mode and mtime.
-      const r = await runCapture(
-        ['tar', ...tarDecompressArgs(entry), '-x', '-f', entry.path, '-C', dest, '--numeric-owner', '--same-owner', '--same-permissions', '--delay-directory-restore'],
-        { log: env.log, signal: env.signal, env: TOOL_ENV },
-      )
-      if (env.signal.aborted) throw env.signal.reason ?? new Error('interrupted')
-      if (r.exitCode !== 0) throw new DumpFailure(`extracting ${entry.manifest.file} failed with exit ${String(r.exitCode)}`, tail(r.stderr))
-    } catch (error) {
-      await rm(dest, { recursive: true, force: true })
-      throw error
-    }
-    return entries
+  /**
+   * Backups read by `verify` (checksum and every entry in one read), with the identity of
+   * the file that was read: the extraction reads that very file, or reads it again.
+   */
+  const inspected = new Map<string, { identity: string; result: Inspected }>()
+  const identity = async (handle: FileHandle): Promise<string> => {
+    const s = await handle.stat({ bigint: true })
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`
   }
+  const inspect = async (entry: BackupEntry, handle: FileHandle): Promise<Inspected> => {
+    const id = await identity(handle)
+    const known = inspected.get(entry.path)
+    if (known !== undefined && known.identity === id) return known.result
+    const result = await inspectArchive(handle, entry, { signal: env.signal, allowOutsideLinks: env.allowOutsideLinks === true })
+    inspected.set(entry.path, { identity: id, result })
+    return result
+  }
+  const withFile = async <T>(entry: BackupEntry, use: (handle: FileHandle) => Promise<T>): Promise<T> => {
+    const handle = await open(entry.path, 'r')
+    try {
+      return await use(handle)
+    } finally {
+      await handle.close()
+    }
+  }
+  /** Extracts into a new directory `dest` (removed again when anything fails), once every entry has passed the checks. */
+  const extract = (entry: BackupEntry, dest: string): Promise<TarEntry[]> =>
+    withFile(entry, async (handle) => {
+      const result = await inspect(entry, handle)
+      inspected.delete(entry.path)
+      if (result.size !== entry.manifest.size || result.sha256 !== entry.manifest.sha256) {
+        throw new OwnopsError(`${entry.manifest.file} does not match its manifest (size or sha256): the file is damaged`, { exitCode: ExitCode.failed })
+      }
+      if (result.problems.length > 0) throw refusal(entry, result.problems)
+      await mkdir(dest, { mode: 0o700 })
+      try {
+        // As root, tar gives every entry — the top directory `./` included — its owner, mode and mtime.
+        await extractArchive(handle, entry, dest, { signal: env.signal, tarArgs: ['--numeric-owner', '--same-owner', '--same-permissions', '--delay-directory-restore'] })
+      } catch (error) {
+        await rm(dest, { recursive: true, force: true })
+        throw error
+      }
+      return result.entries
+    })
   /** The one file of a single-file archive. */
   const soleFile = (entries: TarEntry[], entry: BackupEntry): string => {
     const files = entries.filter((e) => e.type !== 'directory')
@@ -301,6 +308,12 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
   const isFileBackup = (entry: BackupEntry): boolean => entry.manifest.source.kind === 'file'
 
   return {
+    async verify(entry) {
+      const result = await withFile(entry, (handle) => inspect(entry, handle))
+      const damaged = result.size !== entry.manifest.size ? `size ${result.size} differs from the manifest's ${entry.manifest.size}` : result.sha256 !== entry.manifest.sha256 ? `sha256 ${result.sha256.slice(0, 12)}… differs from the manifest's ${entry.manifest.sha256.slice(0, 12)}… (the file is damaged)` : undefined
+      if (damaged === undefined && result.problems.length > 0) throw refusal(entry, result.problems)
+      return { ok: damaged === undefined, size: result.size, sha256: result.sha256, ...(damaged !== undefined ? { problem: damaged } : {}) }
+    },
     async place() {
       return { live: `${where} (${live})`, kept, exists: liveInfo !== undefined }
     },

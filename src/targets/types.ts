@@ -35,6 +35,15 @@ export interface DumpResult {
   details?: Record<string, unknown>
 }
 
+/**
+ * Where a dump writes: a stream into the artifact — or, for a tool that can write the file
+ * itself (as its stdout), the artifact's descriptor, which the artifact then hashes as the
+ * bytes land. A dump uses one or the other.
+ */
+export interface ArtifactOutput extends Writable {
+  fileDescriptor?(): number
+}
+
 export interface Dump {
   /** Artifact extension without the leading dot: pgdump, sql.gz, tar.zst, sqlite.gz… */
   ext: string
@@ -43,7 +52,8 @@ export interface Dump {
   details: Record<string, unknown>
   /** Containers this dump needs running (a database dumped through exec must not be stopped). */
   needsRunning?: string[]
-  write(out: Writable): Promise<DumpResult>
+  /** Resolves once every byte is written and every process writing them has exited. */
+  write(out: ArtifactOutput): Promise<DumpResult>
 }
 
 export interface RestoreEnv extends TargetEnv {
@@ -82,7 +92,21 @@ export interface Swapped {
   kept?: string
 }
 
+/** A backup read against its manifest. */
+export interface ChecksumResult {
+  ok: boolean
+  size: number
+  sha256: string
+  problem?: string
+}
+
 export interface Restorer {
+  /**
+   * Reads a backup before it is planned: size and sha256 against the manifest, and in the
+   * same read whatever else can be checked (every entry of an archive; throws the refusal
+   * of an unsafe one), kept for `stage`. Without it the restore checks size and sha256 itself.
+   */
+  verify?(entry: BackupEntry): Promise<ChecksumResult>
   place(): Promise<RestorePlace>
   /** Containers and processes using the live data (empty for databases served by their container). */
   users(): Promise<DataUsers>

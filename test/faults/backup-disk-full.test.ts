@@ -89,7 +89,7 @@ describeDocker('faults: the backup disk is full, for every backup source', () =>
         shrink: async () => void execFileSync('sqlite3', [db, 'drop table noise; vacuum']),
       })
     }
-    for (const [target, extra] of [['dirzstd', ''], ['dirgzip', ', compression: gzip']] as const) {
+    for (const [target, extra] of [['dirzstd', ''], ['dirgzip', ', compression: gzip'], ['dirnone', ', compression: none']] as const) {
       const tree = join(work.dir, target)
       mkdirSync(tree)
       writeFileSync(join(tree, 'keep'), 'keep me')
@@ -116,7 +116,7 @@ describeDocker('faults: the backup disk is full, for every backup source', () =>
     await cleanupAll()
   })
 
-  const names = ['pgcustom', 'pgplain', 'pghost', 'maria', 'sqlitegz', 'sqliteraw', 'dirzstd', 'dirgzip']
+  const names = ['pgcustom', 'pgplain', 'pghost', 'maria', 'sqlitegz', 'sqliteraw', 'dirzstd', 'dirgzip', 'dirnone']
   it.for(names)('%s: a full disk is a clean failure that loses nothing, and the next backup works', { timeout: 120_000 }, async (name, ctx) => {
     needRoot(ctx)
     unmount ??= mountTmpfs(backups(), '3m')

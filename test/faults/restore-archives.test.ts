@@ -5,11 +5,14 @@
  * in place or with --to — leaves nothing behind; the live data stays as it was.
  */
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import tarStream from 'tar-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import pino from 'pino'
+import { readCatalog } from '../../src/backup/catalog.js'
+import { directory, type DirectoryTarget } from '../../src/targets/directory.js'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
 
 type Entry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; linkname?: string; content?: string; mode?: number }
@@ -107,6 +110,26 @@ describe('faults: hostile archives', () => {
     const again = await cli(['restore', 'site', id, '--yes', '--allow-outside-links', '--to', side])
     expect(again.code).toBe(1)
     expect(readdirSync(side)).toEqual([])
+    untouched()
+  })
+
+  it('a backup replaced after its verification is read and checked again before anything is extracted', async () => {
+    const id = plant(await archive([{ name: './', type: 'directory' }, { name: 'ok.txt', content: 'fine' }]))
+    const entry = (await readCatalog(join(work.dir, 'backups'), 'site')).backups.find((b) => b.manifest.id === id)!
+    const target = { type: 'directory', path: live, compression: 'gzip', exclude: [] } as unknown as DirectoryTarget
+    const env = { target: 'site', log: pino({ level: 'silent' }), signal: new AbortController().signal, docker: () => Promise.reject(new Error('no engine here')), env: {}, stamp: '20260101T000000Z' }
+    const restorer = await directory.restorer(target, env)
+    expect(await restorer.verify?.(entry)).toMatchObject({ ok: true })
+    // Between the plan and the extraction the file (and what the manifest says of it) changes
+    // under the same name: a link out of the destination, then a file written through it.
+    const evil = await archive([{ name: 'conf', type: 'symlink', linkname: work.dir }, { name: 'conf/planted', content: 'x' }])
+    writeFileSync(`${entry.path}.new`, evil)
+    renameSync(`${entry.path}.new`, entry.path)
+    Object.assign(entry.manifest, { size: evil.length, sha256: createHash('sha256').update(evil).digest('hex') })
+    const side = join(work.dir, 'side-replaced')
+    await expect(restorer.stage(entry, side)).rejects.toThrow(/refusing to extract/)
+    expect(existsSync(side)).toBe(false)
+    expect(existsSync(join(work.dir, 'planted'))).toBe(false)
     untouched()
   })
 })
