@@ -143,6 +143,8 @@ describeDocker('restore: MariaDB', () => {
       expect(await root("select count(*) from mysql.user where user = 'later'")).toBe('1')
       const drill = await cli(['verify', 'all', '--drill'])
       expect(drill.code, drill.stdout).toBe(0)
+      // Every table of every database read: a.t's two rows and b.u's one.
+      expect((JSON.parse(drill.stdout) as { results: Array<{ drill: unknown }> }).results[0]?.drill).toEqual({ tables: 2, rows: 3 })
       expect(await root("select count(*) from information_schema.SCHEMATA where SCHEMA_NAME like '%ownops%'")).toBe('0')
       const undo = await cli(['restore', '--undo', 'all', '--yes'])
       expect(undo.code, undo.stdout).toBe(0)

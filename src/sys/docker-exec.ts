@@ -145,12 +145,8 @@ async function streamExec(exec: Exec, container: string, out: Writable, options:
   if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
 
   // The stream ends when the process closes its output; its exit code follows shortly.
-  for (let i = 0; i < 100; i++) {
-    const info = await exec.inspect()
-    if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, stderr: stderr.toString('utf8') }
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new OwnopsError(`the command in container ${container} closed its output but did not exit`, { exitCode: ExitCode.failed })
+  const exitCode = await exitOf(exec, container)
+  return { exitCode, stderr: stderr.toString('utf8') }
 }
 
 export interface ExecInputOptions extends ExecStreamOptions {
@@ -233,10 +229,20 @@ async function feedExec(exec: Exec, container: string, input: NodeJS.ReadableStr
     options.signal?.removeEventListener('abort', onAbort)
   }
   if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
-  for (let i = 0; i < 100; i++) {
+  const exitCode = await exitOf(exec, container)
+  return { exitCode, stderr: stderr.text(), stdout: stdout.text() }
+}
+
+/**
+ * The exit status of an exec whose output has closed: asked at once, then after 2, 4, 8…
+ * up to 50 ms between tries (a short query is a few exec round trips: each pause counts),
+ * for about 5 s in all.
+ */
+async function exitOf(exec: Exec, container: string): Promise<number> {
+  for (let waited = 0, pause = 2; waited < 5000; waited += pause, pause = Math.min(pause * 2, 50)) {
     const info = await exec.inspect()
-    if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, stderr: stderr.text(), stdout: stdout.text() }
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    if (!info.Running && info.ExitCode !== null) return info.ExitCode
+    await new Promise((resolve) => setTimeout(resolve, pause))
   }
   throw new OwnopsError(`the command in container ${container} closed its output but did not exit`, { exitCode: ExitCode.failed })
 }
