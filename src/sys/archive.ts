@@ -72,7 +72,8 @@ export async function tarInto(options: TarOptions): Promise<TarResult> {
       children.push(tar)
       const tarErr = collect(tar)
       const tarExit = await exited(tar, 'tar')
-      const full = tarExit.code !== 0 && DISK_FULL.test(tarErr())
+      // tar says of a full disk only that a write came up short.
+      const full = tarExit.code !== 0 && (DISK_FULL.test(tarErr()) || /Wrote only \d+ of \d+ bytes/.test(tarErr()))
       return { exitCode: tarExit.code ?? undefined, stderr: tarErr(), ...(full ? { sinkError: diskFull('tar', tarErr()) } : {}) }
     }
     if (options.compression === 'zstd') {
