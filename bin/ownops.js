@@ -18,7 +18,8 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   try {
     ;(await import('node:v8')).setFlagsFromString('--liftoff-only')
   } catch {}
-  const { main } = await import('../dist/cli.js')
+  // The bundled command line (npm run build): one file and the chunks its command needs.
+  const { main } = await import('../dist/bundle/ownops.mjs')
   process.exitCode = await main(process.argv)
   // Exit without waiting for idle sockets (Docker keep-alive) to close, but only once stdout
   // has handed everything to the pipe or file: a reader slower than ownops (`| jq`, `| less`)

@@ -150,6 +150,8 @@ export interface Inspected {
   sha256: string
   entries: TarEntry[]
   problems: string[]
+  /** Why the archive could not be read to its end (damaged), if it could not. */
+  unreadable?: DumpFailure
 }
 
 const TOOL_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }
@@ -248,10 +250,14 @@ export async function inspectArchive(handle: FileHandle, entry: BackupEntry, opt
   } catch (error) {
     output.destroy()
     decompressor?.child.kill('SIGTERM')
-    await checksum.catch(() => undefined)
-    if (signal.aborted) throw signal.reason ?? error
-    if (error instanceof DumpFailure || error instanceof OwnopsError) throw error
-    throw new DumpFailure(`the archive ${entry.manifest.file} cannot be read to the end: ${(error as Error).message}`, '')
+    if (signal.aborted) {
+      await checksum.catch(() => undefined)
+      throw signal.reason ?? error
+    }
+    if (error instanceof OwnopsError && !(error instanceof DumpFailure)) throw error // zstd not installed…
+    // Damaged: the checksum says whether the file is what was written.
+    const unreadable = error instanceof DumpFailure ? error : new DumpFailure(`the archive ${entry.manifest.file} cannot be read to the end: ${(error as Error).message}`, '')
+    return { ...(await checksum), entries, problems, unreadable }
   } finally {
     await own?.close()
   }

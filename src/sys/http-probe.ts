@@ -45,7 +45,8 @@ export class ProbeError extends Error {
 }
 
 export async function probeHttp(req: ProbeRequest): Promise<ProbeResponse> {
-  const { Agent, buildConnector, request } = await import('undici')
+  // CommonJS: from its default (module.exports), as in sys/http.ts.
+  const { Agent, buildConnector, request } = (await import('undici')).default
   let ca: Buffer | undefined
   if (req.caFile !== undefined) {
     try {

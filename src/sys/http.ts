@@ -30,7 +30,9 @@ export interface HttpClient {
 export function createHttpClient(defaults: { timeoutMs: number; userAgent?: string }): HttpClient {
   return {
     async request(req) {
-      const { request } = await import('undici')
+      // undici is CommonJS: its exports are read from its default (module.exports), which the
+      // bundled command line (scripts/bundle.mjs) offers as Node itself does.
+      const { request } = (await import('undici')).default
       const timeoutMs = req.timeoutMs ?? defaults.timeoutMs
       const timeout = AbortSignal.timeout(timeoutMs)
       const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout

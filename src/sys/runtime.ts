@@ -6,13 +6,12 @@
  * `ownops schedule install` writes the new one; `ownops doctor` notices a Node that is gone.
  */
 import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { packageRoot } from '../version.js'
 
 export function ownopsRuntime(): string[] {
   if (isSingleExecutable()) return [process.execPath]
-  // src/sys/ and dist/sys/ are both two levels below the package root.
-  const script = fileURLToPath(new URL('../../bin/ownops.js', import.meta.url))
-  return [process.execPath, script]
+  return [process.execPath, join(packageRoot(), 'bin', 'ownops.js')]
 }
 
 function isSingleExecutable(): boolean {

@@ -288,6 +288,7 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
       if (result.size !== entry.manifest.size || result.sha256 !== entry.manifest.sha256) {
         throw new OwnopsError(`${entry.manifest.file} does not match its manifest (size or sha256): the file is damaged`, { exitCode: ExitCode.failed })
       }
+      if (result.unreadable !== undefined) throw result.unreadable
       if (result.problems.length > 0) throw refusal(entry, result.problems)
       await mkdir(dest, { mode: 0o700 })
       try {
@@ -311,6 +312,7 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
     async verify(entry) {
       const result = await withFile(entry, (handle) => inspect(entry, handle))
       const damaged = result.size !== entry.manifest.size ? `size ${result.size} differs from the manifest's ${entry.manifest.size}` : result.sha256 !== entry.manifest.sha256 ? `sha256 ${result.sha256.slice(0, 12)}… differs from the manifest's ${entry.manifest.sha256.slice(0, 12)}… (the file is damaged)` : undefined
+      if (damaged === undefined && result.unreadable !== undefined) throw result.unreadable
       if (damaged === undefined && result.problems.length > 0) throw refusal(entry, result.problems)
       return { ok: damaged === undefined, size: result.size, sha256: result.sha256, ...(damaged !== undefined ? { problem: damaged } : {}) }
     },
