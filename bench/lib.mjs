@@ -1,7 +1,7 @@
 // Measuring for bench/run.mjs: one command at a time under bash's `time` (wall, user and
 // sys CPU of the whole process tree, to the millisecond) and GNU time (the peak RSS of the
 // largest process of the tree), pairs interleaved, medians.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -150,10 +150,11 @@ export async function duBytes(dir) {
 }
 
 /** The machine the table was taken on, in one line. */
-export function machine() {
+export function machine(node = process.execPath) {
   const cpu = cpus()
   const model = (cpu[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim()
-  return `${cpu.length} × ${model}, ${(totalmem() / GiB).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.version}`
+  const version = node === process.execPath ? process.version : execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()
+  return `${cpu.length} × ${model}, ${(totalmem() / GiB).toFixed(0)} GiB RAM, Linux ${release()}, Node ${version}`
 }
 
 export function fmtMs(ms) {

@@ -8,7 +8,8 @@
 //   node bench/run.mjs --smoke            # every row once on tiny data: checks the bench itself (CI)
 //   node bench/run.mjs --only startup,directory   # groups: startup directory postgres memory monitor cleanup
 //   options: --runs N (pairs per row, default 11 for start-up, 5 otherwise), --size-mb 220,
-//            --pg-scale 100 (pgbench scale; 100 ≈ 1.5 GB), --memory-gib 1,4, --json FILE
+//            --pg-scale 100 (pgbench scale; 100 ≈ 1.5 GB), --memory-gib 1,4, --json FILE,
+//            --node PATH (the Node that runs ownops and the baseline, e.g. a Node 24 beside Node 20)
 //
 // Start-up rows compare CPU time (user+sys of the process tree), which a loaded machine
 // disturbs far less than wall time; rows that move data compare wall time and show CPU
@@ -31,6 +32,7 @@ for (const g of only) if (!groups.includes(g)) throw new Error(`unknown group ${
 const runsOption = option('--runs', undefined)
 const opts = {
   smoke,
+  node: option('--node', process.execPath),
   benchDir: join(root, '.bench', smoke ? 'smoke' : 'full'),
   startupRuns: Number(runsOption ?? (smoke ? 1 : 11)),
   runs: Number(runsOption ?? (smoke ? 1 : 5)),
@@ -98,13 +100,13 @@ const table = rows.map((r) => {
 const header = ['work', 'measure', 'ownops', 'baseline', 'ratio', 'goal', 'met', 'CPU ratio', 'ownops peak RSS', 'load']
 const loadAfter = loadavg()
 console.log(`\n${smoke ? 'SMOKE RUN on tiny data — the figures mean nothing' : 'ownops benchmark'}: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`)
-console.log(`machine: ${machine()}`)
+console.log(`machine: ${machine(opts.node)}`)
 console.log(`load average (1/5/15 min): ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(1)).join(' ')} after; pairs interleaved, medians of ${opts.startupRuns} (start-up) / ${opts.runs} (others)\n`)
 console.log(markdownTable(header, table))
 const notes = rows.filter((r) => r.note).map((r) => `- ${r.work}: ${r.note}`)
 if (notes.length > 0) console.log(`\n${notes.join('\n')}`)
 console.log('\nCPU = user+sys of the process tree; wall = elapsed; ratio = ownops / baseline; CPU ratio beside wall rows; load = median 1-min load average during the row; peak RSS = the largest process of ownops\' tree.')
 const option_json = option('--json', undefined)
-if (option_json) writeFileSync(option_json, `${JSON.stringify({ time: started.toISOString(), machine: machine(), smoke, loadBefore, loadAfter, rows }, null, 2)}\n`)
+if (option_json) writeFileSync(option_json, `${JSON.stringify({ time: started.toISOString(), machine: machine(opts.node), smoke, loadBefore, loadAfter, rows }, null, 2)}\n`)
 // Medians only count when every row ran; a bench that could not run a row fails (CI runs --smoke).
 process.exitCode = failed > 0 ? 1 : 0

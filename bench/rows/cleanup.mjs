@@ -35,7 +35,7 @@ export async function* rows(opts) {
     writeFileSync(filesConfig, `backup: { dir: ${join(dir, 'backups')} }\ncleanup:\n  backups: false\n  rules:\n    results: { type: files, root: ${b}, match: "**", olderThan: 90d }\n`)
     const files = await pairs(
       opts.runs,
-      { prepare: () => makeTree(b), run: () => measure([process.execPath, bin, '-q', '-c', filesConfig, 'cleanup'], { env }) },
+      { prepare: () => makeTree(b), run: () => measure([opts.node, bin, '-q', '-c', filesConfig, 'cleanup'], { env }) },
       { prepare: () => makeTree(a), run: () => measure(['find', a, '-mindepth', '1', '-mtime', '+90', '-delete'], { env }) },
       { warmup: 0 },
     )
@@ -69,7 +69,7 @@ export async function* rows(opts) {
     writeFileSync(sqlConfig, `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    cam: { type: sqlite, path: ${batched} }\ncleanup:\n  backups: false\n  rules:\n    rows: { type: sql, target: cam, table: frames, where: "captured_at < datetime('now', '-14 days')", batch: 10000 }\n`)
     const sql = await pairs(
       opts.runs,
-      { prepare: () => makeDb(batched), run: () => measure([process.execPath, bin, '-q', '-c', sqlConfig, 'cleanup'], { env }) },
+      { prepare: () => makeDb(batched), run: () => measure([opts.node, bin, '-q', '-c', sqlConfig, 'cleanup'], { env }) },
       { prepare: () => makeDb(one), run: () => measure(['sqlite3', one, "DELETE FROM frames WHERE captured_at < datetime('now', '-14 days')"], { env }) },
       { warmup: 0 },
     )

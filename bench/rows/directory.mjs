@@ -37,7 +37,7 @@ export async function* rows(opts) {
       opts.runs,
       {
         prepare: () => rmSync(backups, { recursive: true, force: true }),
-        run: () => measure([process.execPath, bin, '-q', '-c', config, 'backup'], { env }),
+        run: () => measure([opts.node, bin, '-q', '-c', config, 'backup'], { env }),
         after: () => (ownSize = artifactSize(join(backups, 'data'))),
       },
       {
@@ -72,7 +72,7 @@ export async function* rows(opts) {
     opts.runs,
     {
       prepare: () => rmSync(ownDest, { recursive: true, force: true }),
-      run: () => measure([process.execPath, bin, '-q', '-c', config, 'restore', 'data', '--to', ownDest, '--yes'], { env }),
+      run: () => measure([opts.node, bin, '-q', '-c', config, 'restore', 'data', '--to', ownDest, '--yes'], { env }),
     },
     {
       prepare: () => {

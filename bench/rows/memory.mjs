@@ -21,7 +21,7 @@ export async function* rows(opts) {
       const config = join(dir, 'ownops.yml')
       writeFileSync(config, `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    data: { type: directory, path: ${data[g]}, compression: ${compression} }\n`)
       const env = cleanEnv({ OWNOPS_STATE_DIR: join(dir, 'state'), OWNOPS_LOCK_DIR: join(dir, 'lock') })
-      result[g] = await measure([process.execPath, bin, '-q', '-c', config, 'backup'], { env })
+      result[g] = await measure([opts.node, bin, '-q', '-c', config, 'backup'], { env })
     }
     rmSync(dir, { recursive: true, force: true })
     yield {

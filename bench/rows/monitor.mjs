@@ -36,7 +36,7 @@ export async function* rows(opts) {
     const env = cleanEnv({ OWNOPS_STATE_DIR: join(dir, 'state'), OWNOPS_LOCK_DIR: join(dir, 'lock') })
     const runs = []
     for (let i = 0; i < opts.runs + opts.warmup; i++) {
-      const m = await measure([process.execPath, bin, '--json', '-c', config, 'monitor'], { env, ok: [0, 1, 2], keepStdout: true })
+      const m = await measure([opts.node, bin, '--json', '-c', config, 'monitor'], { env, ok: [0, 1, 2], keepStdout: true })
       const report = JSON.parse(m.stdout)
       const seen = report.checks.filter((c) => c.check === 'containers' && names.includes(c.subject)).length
       if (seen !== names.length) throw new Error(`monitor saw ${seen} of the ${names.length} bench containers`)

@@ -31,7 +31,7 @@ export async function* rows(opts) {
       opts.runs,
       {
         prepare: () => rmSync(backups, { recursive: true, force: true }),
-        run: () => measure([process.execPath, bin, '-q', '-c', config, 'backup'], { env }),
+        run: () => measure([opts.node, bin, '-q', '-c', config, 'backup'], { env }),
         after: () => (ownSize = statSync(join(backups, 'bench', readdirSync(join(backups, 'bench')).find((f) => f.endsWith('.pgdump')))).size),
       },
       { run: () => measure(['sh', '-c', `docker exec ${pg.name} pg_dump -Fc bench > ${quote(raw)}`], { env }) },
@@ -54,7 +54,7 @@ export async function* rows(opts) {
     const restore = await pairs(
       opts.runs,
       {
-        run: () => measure([process.execPath, bin, '-q', '-c', config, 'restore', 'bench', '--to', `bench_own_${n}`, '--yes'], { env }),
+        run: () => measure([opts.node, bin, '-q', '-c', config, 'restore', 'bench', '--to', `bench_own_${n}`, '--yes'], { env }),
         after: () => drop(`bench_own_${n++}`),
       },
       {

@@ -13,7 +13,7 @@ export async function* rows(opts) {
   const config = join(dir, 'ownops.yml')
   writeFileSync(config, `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    data: { type: directory, path: ${join(dir, 'data')} }\n`)
   const env = cleanEnv({ OWNOPS_STATE_DIR: join(dir, 'state'), OWNOPS_LOCK_DIR: join(dir, 'lock') })
-  const node = { run: () => measure([process.execPath, '-e', '0'], { env }) }
+  const node = { run: () => measure([opts.node, '-e', '0'], { env }) }
   const cases = [
     // Answered before the CLI loads.
     ['`ownops --version`', ['--version'], {}],
@@ -24,7 +24,7 @@ export async function* rows(opts) {
     ['`ownops monitor`, zero-config', ['monitor'], { cwd: join(dir, 'zero'), ok: [0, 1, 2] }],
   ]
   for (const [work, argv, extra] of cases) {
-    const own = { run: () => measure([process.execPath, bin, ...argv], { env, ...extra }) }
+    const own = { run: () => measure([opts.node, bin, ...argv], { env, ...extra }) }
     const r = await pairs(opts.startupRuns, own, node, { warmup: opts.warmup })
     yield {
       work: `start-up: ${work}`,
