@@ -1,7 +1,7 @@
 /** Artifacts, the catalog, size-drop detection, metrics and the RCON client, without Docker. */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
@@ -11,7 +11,7 @@ import { readCatalog, type BackupEntry } from '../src/backup/catalog.js'
 import { renderBackupMetrics } from '../src/backup/metrics.js'
 import { sizeDropWarning } from '../src/backup/prune.js'
 import { decodePackets, encodePacket, RconClient } from '../src/sys/rcon.js'
-import { tempDir } from './helpers/cli.js'
+import { runCli, tempDir, testEnv } from './helpers/cli.js'
 import { startRconPeer } from './helpers/rcon-peer.js'
 
 let work: { dir: string; cleanup: () => void }
@@ -84,6 +84,24 @@ describe('artifact', () => {
     expect(readdirSync(dir).sort()).toEqual(['db-t.json', 'db-t.tar.zst'])
   })
 
+  it('a tool that goes back to rewrite the start of what it wrote (as pg_dump -Fc does on a file): the commit fails and leaves nothing', async () => {
+    const dir = join(work.dir, 'db')
+    let startHashed = (): void => undefined
+    const hashed = new Promise<void>((resolve) => (startHashed = resolve))
+    const artifact = await Artifact.create(dir, 'db-w', 'pgdump', (p) => p.bytes >= 3_000_000 && startHashed())
+    // Writes 3 MB, waits for a line on stdin, then patches its first bytes through a second
+    // open of the same file (its offset stays at the end, like fseeko and back).
+    const child = spawn('sh', ['-c', 'head -c 3000000 /dev/zero; read go; printf TOC | dd of=/dev/fd/1 conv=notrunc status=none'], { stdio: ['pipe', artifact.sink.fileDescriptor(), 'inherit'] })
+    const closed = new Promise((resolve) => child.on('close', resolve))
+    // The start has been hashed before it is rewritten.
+    await hashed
+    child.stdin?.end('go\n')
+    await closed
+    expect(readFileSync(join(dir, partialName('db-w.pgdump'))).subarray(0, 4).toString()).toBe('TOC\0')
+    await expect(artifact.commit(base)).rejects.toThrow(/rewritten after its start was hashed/)
+    expect(readdirSync(dir)).toEqual([])
+  })
+
   it('a tool writing the partial file: abort stops the reader and removes the partial file', async () => {
     const dir = join(work.dir, 'db')
     const artifact = await Artifact.create(dir, 'db-u', 'tar.zst')
@@ -104,6 +122,66 @@ describe('artifact', () => {
     expect(parsePartialName('.notours')).toBeUndefined()
     // SQLite's journal beside a partial copy belongs to the same run.
     expect(parsePartialName(`${partialName('db-1.sqlite-copy', 4242)}-journal`)).toEqual({ file: 'db-1.sqlite-copy', pid: 4242 })
+  })
+})
+
+describe('directory backups written by tar and zstd themselves', () => {
+  const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex')
+  interface Report {
+    targets: Array<{ ok: boolean; id?: string; file?: string; error?: string }>
+  }
+
+  it.for(['zstd', 'none'])('compression %s: the manifest has the checksum and size of the file the tool wrote, and a second backup within the same second goes beside the first, never over it', async (compression) => {
+    // Some MB of mixed data (random, text, many small files): the tool writes for a while,
+    // and the artifact is hashed as it grows.
+    const tree = join(work.dir, 'site')
+    mkdirSync(join(tree, 'deep', 'er'), { recursive: true })
+    execFileSync('sh', ['-c', `head -c 3000000 /dev/urandom > '${tree}/random'; seq 1 400000 > '${tree}/deep/text'`])
+    for (let i = 0; i < 200; i++) writeFileSync(join(tree, 'deep', 'er', `f${i}`), `file ${i}\n`)
+    const config = join(work.dir, 'ownops.yml')
+    writeFileSync(config, `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${tree}, compression: ${compression} }\n`)
+    // Every run at the same instant: the same timestamp id.
+    const at = new Date('2026-11-24T03:00:00.000Z')
+    const backup = async () => {
+      const r = await runCli(['--json', '-c', config, 'backup', 'site'], { env: testEnv(work.dir), cwd: work.dir, clock: () => at })
+      expect(r.code, r.stderr).toBe(0)
+      return (JSON.parse(r.stdout) as Report).targets[0]!
+    }
+    const dir = join(work.dir, 'backups', 'site')
+    const ext = compression === 'zstd' ? 'tar.zst' : 'tar'
+    const manifestOf = (id: string) => JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8')) as { file: string; size: number; sha256: string; source: { files: number } }
+    const listing = (file: string) => execFileSync('tar', [...(compression === 'zstd' ? ['--zstd'] : []), '-tf', file], { encoding: 'utf8', maxBuffer: 1 << 26 }).split('\n').filter(Boolean)
+
+    const first = await backup()
+    expect(first.id).toBe('site-20261124T030000Z')
+    const one = manifestOf(first.id!)
+    expect(one.file).toBe(`site-20261124T030000Z.${ext}`)
+    expect(statSync(join(dir, one.file)).size).toBe(one.size)
+    expect(sha256(join(dir, one.file))).toBe(one.sha256)
+    expect(listing(join(dir, one.file))).toHaveLength(one.source.files)
+    expect(one.source.files).toBe(205) // . random deep deep/text deep/er and 200 files
+    const firstBytes = { manifest: readFileSync(join(dir, `${first.id}.json`), 'utf8'), sha256: one.sha256 }
+
+    writeFileSync(join(tree, 'later'), 'written after the first backup')
+    const second = await backup()
+    expect(second.id).toBe('site-20261124T030000Z-2')
+    const two = manifestOf(second.id!)
+    expect(sha256(join(dir, two.file))).toBe(two.sha256)
+    expect(listing(join(dir, two.file))).toContain('./later')
+    // The first is as it was.
+    expect(readFileSync(join(dir, `${first.id}.json`), 'utf8')).toBe(firstBytes.manifest)
+    expect(sha256(join(dir, one.file))).toBe(firstBytes.sha256)
+    expect(listing(join(dir, one.file))).not.toContain('./later')
+
+    // An artifact whose manifest is missing holds its name too: it is left for the operator to look at, not overwritten.
+    writeFileSync(join(dir, `site-20261124T030000Z-3.${ext}`), 'an artifact without its manifest')
+    const third = await backup()
+    expect(third.id).toBe('site-20261124T030000Z-4')
+    expect(readFileSync(join(dir, `site-20261124T030000Z-3.${ext}`), 'utf8')).toBe('an artifact without its manifest')
+    expect(sha256(join(dir, manifestOf(third.id!).file))).toBe(manifestOf(third.id!).sha256)
+    const listed = await runCli(['--json', '-c', config, 'backups', 'site'], { env: testEnv(work.dir), cwd: work.dir, clock: () => at })
+    const ids = (JSON.parse(listed.stdout) as { targets: Array<{ backups: Array<{ id: string }> }> }).targets[0]!.backups.map((b) => b.id).sort()
+    expect(ids).toEqual(['site-20261124T030000Z', 'site-20261124T030000Z-2', 'site-20261124T030000Z-4'])
   })
 })
 

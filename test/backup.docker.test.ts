@@ -51,10 +51,15 @@ describeDocker('backup: postgres in a container', () => {
   let work: { dir: string; cleanup: () => void }
   let peer: HttpPeer
   let firstId = ''
+  let socket = ''
 
   beforeAll(async () => {
-    pg = await startPostgres({ name: uniqueName('bk-pg') })
     work = tempDir()
+    // The server's socket in a host directory too, for pg_dump on the host (url:).
+    socket = join(work.dir, 'pgsock')
+    mkdirSync(socket)
+    chmodSync(socket, 0o777)
+    pg = await startPostgres({ name: uniqueName('bk-pg'), hostSocketDir: socket })
     peer = await startHttpPeer()
     await execOk(pg.container, [...PSQL, '-c', 'create database shop'])
     await execOk(pg.container, ['pgbench', '-i', '-s', '5', '-q', '-U', 'postgres', '-h', '/var/run/postgresql', 'shop'], { timeoutMs: 120_000 })
@@ -117,6 +122,22 @@ notify:
     }
     expect((await execOk(pg.container, [...PSQL, '-d', 'restored', '-c', 'select count(*) from pgbench_accounts'])).trim()).toBe('500000')
   }, 240_000)
+
+  it('over a URL, pg_dump on the host: the manifest holds the checksum of the file as pg_dump left it, and pg_restore reads it', async () => {
+    // Given a file, pg_dump -Fc rewrites its table of contents at the end: the artifact's
+    // checksum must be that of the finished file, not of the bytes as they first landed.
+    const config = join(work.dir, 'url.yml')
+    writeFileSync(config, `backup:\n  dir: ${join(work.dir, 'url-backups')}\n  targets:\n    shop: { type: postgres, url: "postgresql:///shop?host=${socket}&user=postgres" }\n`)
+    const r = await runCli(['--json', '-c', config, 'backup', 'shop'], { env: testEnv(work.dir), cwd: work.dir })
+    expect(r.code, r.stderr).toBe(0)
+    const t = (JSON.parse(r.stdout) as RunReport).targets[0]!
+    expect(t.size).toBeGreaterThan(1_000_000)
+    expect(statSync(t.file!).size).toBe(t.size)
+    expect(sha256(t.file!)).toBe(t.sha256)
+    const list = execFileSync('pg_restore', ['--list', t.file!], { encoding: 'utf8' })
+    expect(list).toMatch(/TABLE DATA public pgbench_accounts/)
+    expect(list).toMatch(/TABLE DATA public notes/)
+  }, 120_000)
 
   it('a failing pg_dump leaves no artifact, exits 1 and notifies with its stderr', async () => {
     const before = peer.requests.length

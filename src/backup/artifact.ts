@@ -69,21 +69,29 @@ export interface ArtifactProgress {
   bytes: number
 }
 
+/** How much of the file's start the follower keeps, to see at the end that it was not rewritten. */
+const HEAD_BYTES = 64 * 1024
+
 /**
  * Hashes a file while another process writes it: reads what has landed, waits a moment when
  * it has caught up, and once told the writer has exited, reads to the end. The writer's
  * bytes never pass through a pipe into this process; they are read once, from the page cache.
+ * It holds for a writer that writes its output once, in order: what it had read of the
+ * file's start is compared at the end, so a writer that went back to rewrite a header
+ * fails the commit rather than leaving a checksum of bytes that are no longer there.
  */
 class FileFollower {
   readonly hash: Hash = createHash('sha256')
   bytes = 0
+  /** The first HEAD_BYTES of the file, as they were hashed. */
+  private head: Buffer = Buffer.alloc(0)
   readonly done: Promise<void>
   private ended = false
   private cancelled = false
   private wake: (() => void) | undefined
 
   constructor(
-    path: string,
+    private readonly path: string,
     private readonly onProgress?: (p: ArtifactProgress) => void,
   ) {
     this.done = this.run(path)
@@ -112,6 +120,7 @@ class FileFollower {
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.bytes)
         if (bytesRead > 0) {
           this.hash.update(buffer.subarray(0, bytesRead))
+          if (this.bytes < HEAD_BYTES) this.head = Buffer.concat([this.head, buffer.subarray(0, Math.min(bytesRead, HEAD_BYTES - this.bytes))])
           this.bytes += bytesRead
           this.onProgress?.({ bytes: this.bytes })
           continue
@@ -126,6 +135,18 @@ class FileFollower {
         })
         this.wake = undefined
       }
+    } finally {
+      await handle.close()
+    }
+  }
+
+  /** Whether the file still starts with the bytes that were hashed (the writer has exited). */
+  async headUnchanged(): Promise<boolean> {
+    const handle = await open(this.path, 'r')
+    try {
+      const now = Buffer.alloc(this.head.length)
+      const { bytesRead } = await handle.read(now, 0, now.length, 0)
+      return bytesRead === this.head.length && now.equals(this.head)
     } finally {
       await handle.close()
     }
@@ -158,7 +179,10 @@ class HashingFileSink extends Writable {
   /**
    * The partial file's descriptor, for a tool that writes the artifact itself (as its
    * stdout): the bytes go from the tool to the file, and are hashed as they land. The stream
-   * is not written then; the tool must have exited when the dump's `write` resolves.
+   * is not written then; the tool must have exited when the dump's `write` resolves. Only
+   * for a tool that writes its output once, in order (zstd, tar): one that seeks back to
+   * patch what it wrote — pg_dump's custom format rewrites its table of contents when its
+   * output is a file — writes into the stream instead (the commit would fail).
    */
   fileDescriptor(): number {
     if (this.ownBytes > 0 || this.writableEnded) throw new Error('the artifact stream is in use')
@@ -259,6 +283,7 @@ export class Artifact {
         // What was hashed is the whole file: nothing was written behind the reader's back.
         const { size } = await this.handle.stat()
         if (size !== follower.bytes) throw new Error(`the artifact has ${size} bytes, ${follower.bytes} were hashed`)
+        if (!(await follower.headUnchanged())) throw new Error('the artifact was rewritten after its start was hashed: its checksum would not match it')
       }
       await this.handle.sync()
       await this.handle.close()

@@ -14,6 +14,8 @@ import { compressInto, type Compression } from './compress.js'
 export interface TarResult {
   /** tar's exit status (0 ok, 1 some files differ/changed, 2 fatal), or undefined when killed. */
   exitCode: number | undefined
+  /** The signal that killed tar. */
+  signal?: NodeJS.Signals
   stderr: string
   /** Set when the compressor or the artifact side failed (e.g. ENOSPC); it is the real cause then. */
   sinkError?: unknown
@@ -36,6 +38,21 @@ const DISK_FULL = /No space left on device|Disk quota exceeded/i
 function diskFull(tool: string, stderr: string): Error {
   const code = /quota/i.test(stderr) ? 'EDQUOT' : 'ENOSPC'
   return Object.assign(new Error(`${tool}: ${stderr.trim().split('\n').at(-1) ?? 'no space left on device'}`), { code })
+}
+
+/** What a signal that killed a tool usually means, for the operator. */
+function killedHint(signal: NodeJS.Signals | null): string | undefined {
+  if (signal === 'SIGXFSZ') return 'a file size limit (ulimit -f, LimitFSIZE= in the unit) is smaller than the artifact'
+  if (signal === 'SIGKILL') return 'killed outright: the out-of-memory killer (see dmesg) or someone else'
+  return undefined
+}
+
+/** zstd failed on its own: whatever tar says, the artifact is cut short. */
+function compressorFailed(exit: { code: number | null; signal: NodeJS.Signals | null }, stderr: string): OwnopsError {
+  const how = exit.signal !== null ? `was killed by ${exit.signal}` : `failed with exit ${String(exit.code)}`
+  const said = stderr.trim().split('\n').at(-1)
+  const hint = killedHint(exit.signal)
+  return new OwnopsError(`zstd ${how}${said ? `: ${said}` : ''}; the partial archive was removed`, { exitCode: ExitCode.failed, ...(hint !== undefined ? { hint } : {}) })
 }
 
 function collect(child: ChildProcess): () => string {
@@ -74,7 +91,7 @@ export async function tarInto(options: TarOptions): Promise<TarResult> {
       const tarExit = await exited(tar, 'tar')
       // tar says of a full disk only that a write came up short.
       const full = tarExit.code !== 0 && (DISK_FULL.test(tarErr()) || /Wrote only \d+ of \d+ bytes/.test(tarErr()))
-      return { exitCode: tarExit.code ?? undefined, stderr: tarErr(), ...(full ? { sinkError: diskFull('tar', tarErr()) } : {}) }
+      return { exitCode: tarExit.code ?? undefined, ...(tarExit.signal !== null ? { signal: tarExit.signal } : {}), stderr: tarErr(), ...(full ? { sinkError: diskFull('tar', tarErr()) } : {}) }
     }
     if (options.compression === 'zstd') {
       const direct = options.outFd?.()
@@ -95,8 +112,11 @@ export async function tarInto(options: TarOptions): Promise<TarResult> {
       const z = await zstdExit
       // zstd writing the file meets a full disk itself; tar then dies of a broken pipe.
       const sinkError = (await flowing) ?? (z.code !== 0 && DISK_FULL.test(zstdErr()) ? diskFull('zstd', zstdErr()) : undefined)
-      const zstdError = z.code !== 0 && sinkError === undefined && tarExit.code === 0 ? new OwnopsError(`zstd failed: ${zstdErr().trim() || `exit ${String(z.code ?? z.signal)}`}`, { exitCode: ExitCode.failed }) : undefined
-      return { exitCode: tarExit.code ?? undefined, stderr: tarErr(), ...(sinkError !== undefined || zstdError !== undefined ? { sinkError: sinkError ?? zstdError } : {}) }
+      // zstd that failed otherwise (killed, a file size limit, out of memory) is the cause
+      // whatever tar's status: tar dies of a broken pipe, or has already exited 0 or 1
+      // (a file changed) when everything it wrote fitted into the pipe.
+      const zstdError = z.code !== 0 && sinkError === undefined ? compressorFailed(z, zstdErr()) : undefined
+      return { exitCode: tarExit.code ?? undefined, ...(tarExit.signal !== null ? { signal: tarExit.signal } : {}), stderr: tarErr(), ...(sinkError !== undefined || zstdError !== undefined ? { sinkError: sinkError ?? zstdError } : {}) }
     }
     const stage = await compressInto(options.compression, options.out, { ...(options.level !== undefined ? { level: options.level } : {}) })
     const tar = spawn('tar', options.args, { stdio: ['ignore', 'pipe', 'pipe'], env })

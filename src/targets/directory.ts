@@ -136,7 +136,8 @@ export const directory: TargetPlugin<DirectoryTarget> = {
           if (result.sinkError !== undefined) throw result.sinkError
           const lines = result.stderr.split('\n').map((l) => l.replace(/^tar: /, '').trim()).filter(Boolean)
           if (result.exitCode !== 0 && result.exitCode !== 1) {
-            throw new DumpFailure(`tar of ${where} failed with exit ${String(result.exitCode ?? 'signal')}`, tail(lines.filter((l) => !/^Total bytes/.test(l)).join('\n')))
+            const how = result.signal !== undefined ? `was killed by ${result.signal}` : `failed with exit ${String(result.exitCode)}`
+            throw new DumpFailure(`tar of ${where} ${how}`, tail(lines.filter((l) => !/^Total bytes/.test(l)).join('\n')))
           }
           const warnings = lines.filter((l) => CHANGED.test(l))
           const files = await counting

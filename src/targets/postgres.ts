@@ -265,17 +265,13 @@ async function onHost(target: PostgresTarget, url: string, env: SourceEnv): Prom
     compression: plain ? 'gzip' : 'custom',
     details: { url: url.replace(/\/\/[^@/]*@/, '//***@'), format: target.format, pgDump: String(version.stdout).trim() },
     async write(out) {
-      // The custom format is compressed by pg_dump: it writes the artifact itself when it can.
-      const direct = plain ? undefined : out.fileDescriptor?.()
+      // Through a pipe, never into the artifact's file: given a file, pg_dump -Fc goes back
+      // at the end to rewrite its table of contents, under bytes already hashed.
       const stage = plain ? await compressInto('gzip', out, { signal: env.signal }) : undefined
       const input = stage?.input ?? out
-      const child = execa('pg_dump', args, { stdout: (direct ?? 'pipe') as 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, cancelSignal: env.signal, env: env.env, extendEnv: false })
-      if (direct === undefined) await pipeline(child.stdout as NodeJS.ReadableStream, input, { end: false })
+      const child = execa('pg_dump', args, { stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, cancelSignal: env.signal, env: env.env, extendEnv: false })
+      await pipeline(child.stdout, input, { end: false })
       const result = await child
-      if (direct !== undefined) {
-        if (result.exitCode !== 0) throw new DumpFailure(`pg_dump failed with exit ${String(result.exitCode ?? result.signal)}`, tail(String(result.stderr)))
-        return { warnings: [] }
-      }
       if (result.exitCode !== 0) {
         input.destroy()
         throw new DumpFailure(`pg_dump failed with exit ${String(result.exitCode ?? result.signal)}`, tail(String(result.stderr)))
