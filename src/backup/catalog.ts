@@ -148,3 +148,16 @@ export function parseManifest(value: unknown): Manifest | undefined {
   }
   return m as Manifest
 }
+
+/**
+ * A warning when `newSize` is under `ratio` of the median size of the (up to) five backups
+ * before the newest one: a dump that silently lost its data.
+ */
+export function sizeDropWarning(backups: BackupEntry[], newSize: number, ratio: number): string | undefined {
+  const previous = backups.slice(1, 6).map((b) => b.manifest.size).sort((a, b) => a - b)
+  if (previous.length === 0 || ratio <= 0) return undefined
+  const mid = Math.floor(previous.length / 2)
+  const median = previous.length % 2 === 1 ? (previous[mid] ?? 0) : ((previous[mid - 1] ?? 0) + (previous[mid] ?? 0)) / 2
+  if (newSize >= median * ratio) return undefined
+  return `the new backup is ${newSize} bytes, under ${Math.round(ratio * 100)}% of the median of the previous ${previous.length} (${Math.round(median)} bytes): check the source; old backups were not pruned this run`
+}

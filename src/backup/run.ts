@@ -17,6 +17,7 @@ import { startAgain, STOP_GRACE_SEC, StoppedContainers } from '../sys/stopped-co
 import { runCapture } from '../sys/exec.js'
 import { RconClient, RconError } from '../sys/rcon.js'
 import { ownopsVersion } from '../version.js'
+import { formatBytes } from '../text.js'
 import { Artifact, timestampId, type Manifest } from './artifact.js'
 import { readCatalog, targetDir, type Catalog } from './catalog.js'
 import { pluginFor } from '../targets/index.js'
@@ -223,17 +224,6 @@ async function freeBytes(dir: string): Promise<number | undefined> {
       if (path === dirname(path)) return undefined
     }
   }
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
 }
 
 type Hook = NonNullable<BackupTarget['before']>

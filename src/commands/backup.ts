@@ -10,11 +10,11 @@ import type { BackupTarget, Config } from '../config/schema.js'
 import { FUTURE_SLACK_MS, readCatalog, type Catalog } from '../backup/catalog.js'
 import { renderBackupMetrics, type BackupRunResult } from '../backup/metrics.js'
 import { pruneTarget, type PruneReport } from '../backup/prune.js'
-import { backupTarget, formatBytes, removeAllStalePartials, type TargetReport } from '../backup/run.js'
+import { backupTarget, removeAllStalePartials, type TargetReport } from '../backup/run.js'
 import { formatDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { writeFileAtomic } from '../sys/atomic.js'
-import { didYouMean, renderTable } from '../text.js'
+import { didYouMean, formatBytes, renderTable } from '../text.js'
 import { pluginFor } from '../targets/index.js'
 
 export interface BackupOptions {

@@ -10,7 +10,7 @@ import { ExitCode, isOwnopsError } from '../errors.js'
 import { containerLogs } from '../sys/container-logs.js'
 import { createDocker, dockerEndpoint, pingDocker } from '../sys/docker.js'
 import { lockDirProblem } from '../sys/lock.js'
-import { defaultLockDir, defaultStateDir } from '../sys/paths.js'
+import { DEFAULT_BACKUP_DIR, defaultLockDir, defaultStateDir } from '../sys/paths.js'
 import { isGenerated } from '../schedule/units.js'
 import { runCapture } from '../sys/exec.js'
 import { readFiles } from '../sys/unit-files.js'
@@ -84,7 +84,7 @@ export async function runDoctor(ctx: Ctx): Promise<CommandResult> {
   if (docker.status === 'ok') checks.push(await checkContainerLogs(ctx, config?.docker.host))
   checks.push(await checkWritableDir('state directory', defaultStateDir(ctx.env, config?.stateDir)))
   checks.push(await checkLockDir(defaultLockDir(ctx.env, config?.lock.dir)))
-  checks.push(await checkWritableDir('backup directory', config?.backup.dir ?? '/var/backups/ownops'))
+  checks.push(await checkWritableDir('backup directory', config?.backup.dir ?? DEFAULT_BACKUP_DIR))
   checks.push(checkSystemd(ctx.env))
   checks.push(checkCron(ctx.env))
   checks.push(await checkNodeOnPath('node for units', SYSTEMD_PATH, config?.schedule.bin, ctx))

@@ -9,14 +9,13 @@ import { resolve } from 'node:path'
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
 import type { z } from 'zod'
 import { ExitCode, OwnopsError } from '../errors.js'
+import { DEFAULT_CONFIG_PATHS, DEFAULT_ENV_FILE } from '../sys/paths.js'
 import { parseEnvFile } from './env-file.js'
 import { formatProblem, problemsFromIssue, type ConfigProblem } from './problems.js'
 import { isSecretName } from '../redact.js'
 import { checkRules } from './rules.js'
 import { configSchema, type Config } from './schema.js'
 
-export const DEFAULT_CONFIG_PATHS = ['./ownops.yml', '/etc/ownops/ownops.yml'] as const
-export const DEFAULT_ENV_FILE = '/etc/ownops/ownops.env'
 
 export interface LoadOptions {
   /** --config, if given. */

@@ -3,6 +3,7 @@
  * of the JSON Schema printed by `ownops config schema`, and of the documented example.
  */
 import { z } from 'zod'
+import { DEFAULT_BACKUP_DIR } from '../sys/paths.js'
 import { duration, name, timerDuration } from './fields.js'
 import { keepSchema } from '../targets/common.js'
 import { schema as postgresSchema } from '../targets/postgres.js'
@@ -133,7 +134,7 @@ export const configSchema = z
       .prefault({}),
     backup: z
       .strictObject({
-        dir: z.string().default('/var/backups/ownops'),
+        dir: z.string().default(DEFAULT_BACKUP_DIR),
         keep: keepSchema.optional().meta({ description: 'Default retention for targets without their own keep.' }),
         sizeDropRatio: z.number().min(0).max(1).default(0.5).meta({ description: 'A new backup smaller than this fraction of the median of the last 5 is flagged, notified, and suspends pruning for that run.' }),
         freeSpaceMargin: z.number().min(1).default(1.2).meta({ description: 'Before a run, free space must be at least the last backup size times this.' }),

@@ -5,9 +5,8 @@
 import { formatDuration } from '../duration.js'
 import { renderTable } from '../text.js'
 import type { Transition } from './state.js'
-import type { Status } from './types.js'
+import type { MetricRow, RowStatus, Status } from './types.js'
 
-export type RowStatus = Status | 'maintenance'
 
 export interface ReportRow {
   id: string
@@ -102,20 +101,6 @@ export function renderReport(report: MonitorReport, now: Date): string {
 }
 
 const STATUS_VALUE: Record<Status, number> = { ok: 0, warning: 1, critical: 2, unknown: -1 }
-
-/** A check row's last result, as the textfile keeps it between runs. */
-export interface MetricRow {
-  id: string
-  check: string
-  kind: string
-  subject?: string
-  status: RowStatus
-  observed?: Status
-  alerting: boolean
-  metrics?: Record<string, number>
-  /** When the row was checked (ISO). */
-  at: string
-}
 
 export function metricRows(report: MonitorReport): MetricRow[] {
   return report.checks.map((r) => ({

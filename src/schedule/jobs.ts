@@ -4,24 +4,16 @@
  * and the boot units of `schedule.boot`. Pure: config in, plan out.
  */
 import { dirname, isAbsolute, posix, resolve } from 'node:path'
-import { DEFAULT_ENV_FILE } from '../config/load.js'
 import type { ConfigProblem } from '../config/problems.js'
 import type { Config, ScheduleJobConfig } from '../config/schema.js'
 import { parseDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { didYouMean } from '../text.js'
-import { ROOT_LOCK_DIR } from '../sys/paths.js'
+import { DEFAULT_BIN, DEFAULT_CONFIG_FILE, DEFAULT_ENV_FILE, ROOT_LOCK_DIR, ROOT_STATE_DIR } from '../sys/paths.js'
 import { CronError, isDailyOrRarer, isValidTimeZone, checkTimeZone, parseCron, type ParsedCron } from './cron.js'
 import { isTmpPath, jobNeeds, type PathNeed } from './needs.js'
 import { copyJobs } from '../copies/units.js'
 
-/** Where the units expect the config when no --config is passed. */
-export const DEFAULT_CONFIG_FILE = '/etc/ownops/ownops.yml'
-/** The default state and lock directories of a root run (src/sys/paths.ts). */
-export const DEFAULT_STATE_DIR = '/var/lib/ownops'
-export const DEFAULT_LOCK_DIR = ROOT_LOCK_DIR
-/** What units run when neither schedule.bin nor the running ownops (PlanOptions.runtime) says otherwise. */
-export const DEFAULT_BIN = '/usr/local/bin/ownops'
 /** Timeout of jobs of your own that set none. */
 export const DEFAULT_JOB_TIMEOUT = '1h'
 
@@ -169,8 +161,8 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
     docker: s.docker,
     configFile: options.configFile,
     envFile: config.envFile === undefined ? DEFAULT_ENV_FILE : resolve(configDir, config.envFile),
-    stateDir: absolute(config.stateDir ?? DEFAULT_STATE_DIR),
-    lockDir: absolute(config.lock.dir ?? DEFAULT_LOCK_DIR),
+    stateDir: absolute(config.stateDir ?? ROOT_STATE_DIR),
+    lockDir: absolute(config.lock.dir ?? ROOT_LOCK_DIR),
     stateDirSet: config.stateDir !== undefined,
     lockDirSet: config.lock.dir !== undefined,
     backupDir: absolute(config.backup.dir),

@@ -11,12 +11,11 @@
  */
 import { z } from 'zod'
 import { duration } from '../../config/fields.js'
-import { futureDated, readCatalog } from '../../backup/catalog.js'
-import { sizeDropWarning } from '../../backup/prune.js'
-import { formatBytes } from '../../backup/run.js'
+import { futureDated, readCatalog, sizeDropWarning } from '../../backup/catalog.js'
 import { formatDuration, parseDuration } from '../../duration.js'
 import { StateStore } from '../../sys/state.js'
 import { readCopiesState } from '../../copies/state.js'
+import { formatBytes } from '../../text.js'
 import { commonFields } from '../spec.js'
 import type { CheckKind, Finding } from '../types.js'
 
