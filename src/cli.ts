@@ -500,7 +500,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         const cmd = actionArgs[actionArgs.length - 1] as Command
         await run(async () => {
           throw new OwnopsError(`ownops ${p.name} is not built in this version (${ownopsVersion()})`, {
-            exitCode: ExitCode.unavailable,
+            kind: 'unavailable',
             hint: 'nothing was done; see the README for what this version can do',
           })
         }, cmd, [])
@@ -554,7 +554,7 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
     }
     signalCode = code
     activeCtx?.log.warn({ signal }, 'interrupted: cleaning up before exit')
-    controller.abort(new OwnopsError(`interrupted by ${signal}`, { exitCode: code }))
+    controller.abort(new OwnopsError(`interrupted by ${signal}`, { kind: signal === 'SIGINT' ? 'sigint' : 'sigterm' }))
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)

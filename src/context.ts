@@ -9,7 +9,7 @@ import type { Notifier } from './notify/send.js'
 import type { NotifyEvent } from './notify/types.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
 import { MAX_TIMER_MS, parseDuration } from './duration.js'
-import { ExitCode, OwnopsError } from './errors.js'
+import { OwnopsError } from './errors.js'
 import { createLogger, type LogFormat, type LogLevel } from './log.js'
 import { Redactor } from './redact.js'
 import { closeDockerConnections, createDocker, dockerEndpoint, pingDocker, type Docker, type DockerEndpoint } from './sys/docker.js'
@@ -175,7 +175,7 @@ export class Ctx {
   async lock(command: string, stops: string[] = []): Promise<HostLock> {
     const waitText = this.options.wait ?? this.config().config.lock.wait
     const waitMs = parseDuration(waitText)
-    if (waitMs === undefined) throw new OwnopsError(`--wait: not a duration: ${String(waitText)}`, { exitCode: ExitCode.usage, hint: 'e.g. --wait 10m' })
+    if (waitMs === undefined) throw new OwnopsError(`--wait: not a duration: ${String(waitText)}`, { kind: 'usage', hint: 'e.g. --wait 10m' })
     // The lock file names the holder's command line (a script's argv may carry a password).
     const lock = await HostLock.acquire({ dir: this.lockDir(), command: this.redactor.redact(command), waitMs, stops, log: this.log, signal: this.signal, now: this.clock })
     this.defer(() => lock.release())
@@ -327,7 +327,7 @@ async function readProcessStdin(maxBytes: number): Promise<string> {
   for await (const chunk of process.stdin) {
     const buffer = chunk as Buffer
     size += buffer.length
-    if (size > maxBytes) throw new OwnopsError(`standard input is larger than ${maxBytes} bytes`, { exitCode: ExitCode.usage, hint: 'send a tail of it: tail -c 100k file | ownops notify -' })
+    if (size > maxBytes) throw new OwnopsError(`standard input is larger than ${maxBytes} bytes`, { kind: 'usage', hint: 'send a tail of it: tail -c 100k file | ownops notify -' })
     chunks.push(buffer)
   }
   return Buffer.concat(chunks).toString('utf8')

@@ -147,6 +147,16 @@ describeDocker('restore: MariaDB', () => {
       const undo = await cli(['restore', '--undo', 'all', '--yes'])
       expect(undo.code, undo.stdout).toBe(0)
       expect(await root('select group_concat(x order by x) from a.t')).toBe('1,2,3')
+      // A stopped database container is a dependency that is unavailable: the same error,
+      // with the same exit status (69) wherever it stops a command.
+      await getDocker().getContainer(db.container).stop({ t: 5 })
+      const backup = await cli(['backup', 'all'])
+      expect(backup.code).toBe(1) // the run's status: a target failed
+      expect(JSON.parse(backup.stdout).targets[0]).toMatchObject({ ok: false, error: `container ${db.container} is not running; the dump runs inside it`, hint: `docker start ${db.container}` })
+      const stopped = await cli(['restore', 'all', '--yes'])
+      expect(stopped.code, stopped.stdout).toBe(69)
+      expect(JSON.parse(stopped.stdout).error).toMatchObject({ exitCode: 69, hint: `docker start ${db.container}` })
+      expect(JSON.parse(stopped.stdout).error.message).toContain(`container ${db.container} is not running`)
     } finally {
       await db.remove()
       work.cleanup()

@@ -5,7 +5,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { processAlive } from '../sys/host.js'
 import { MANIFEST_VERSION, parsePartialName, type Manifest } from './artifact.js'
 
@@ -113,12 +113,12 @@ export async function readCatalog(backupDir: string, target: string): Promise<Ca
 function unreadable(dir: string, error: unknown): OwnopsError {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'EACCES' || code === 'EPERM') {
-    return new OwnopsError(`cannot read the backup directory ${dir}: permission denied`, { exitCode: ExitCode.noperm, hint: 'run as root, or give this user read access to backup.dir', cause: error })
+    return new OwnopsError(`cannot read the backup directory ${dir}: permission denied`, { kind: 'permission', hint: 'run as root, or give this user read access to backup.dir', cause: error })
   }
   if (code === 'ENOTDIR') {
-    return new OwnopsError(`${dir} is not a directory (backup.dir, or a file where a target's directory belongs)`, { exitCode: ExitCode.config, hint: 'point backup.dir at a directory of its own', cause: error })
+    return new OwnopsError(`${dir} is not a directory (backup.dir, or a file where a target's directory belongs)`, { kind: 'config', hint: 'point backup.dir at a directory of its own', cause: error })
   }
-  return new OwnopsError(`cannot read the backup directory ${dir}: ${(error as Error).message}`, { exitCode: ExitCode.failed, cause: error })
+  return new OwnopsError(`cannot read the backup directory ${dir}: ${(error as Error).message}`, { kind: 'failed', cause: error })
 }
 
 export async function readManifest(path: string): Promise<Manifest | undefined> {

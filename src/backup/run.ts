@@ -11,7 +11,7 @@ import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import type { BackupTarget, Config } from '../config/schema.js'
 import { parseDuration } from '../duration.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import type { Docker } from '../sys/docker.js'
 import { startAgain, STOP_GRACE_SEC, StoppedContainers } from '../sys/stopped-containers.js'
 import { runCapture } from '../sys/exec.js'
@@ -209,7 +209,7 @@ async function checkFreeSpace(catalog: Catalog, margin: number, dir: string): Pr
   const free = await freeBytes(dir)
   if (free !== undefined && free < needed) {
     throw new OwnopsError(`not enough free space for a backup: ${formatBytes(free)} free under ${dir}, the last backup was ${formatBytes(last.manifest.size)}`, {
-      exitCode: ExitCode.failed,
+      kind: 'failed',
       hint: 'free space there or tighten keep: retention (ownops cleanup --dry-run shows what would go)',
     })
   }
@@ -238,7 +238,7 @@ async function runHook(which: string, hook: Hook, run: RunEnv, log: Logger, fata
   }
   const why = result.reason ?? `exit ${String(result.exitCode)}`
   const message = `${which} hook ${argv[0] ?? ''} failed: ${why}${result.stderr ? ` — ${result.stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`
-  if (fatal) throw new OwnopsError(message, { exitCode: ExitCode.failed })
+  if (fatal) throw new OwnopsError(message, { kind: 'failed' })
   log.warn({ hook: which }, message)
   throw new Error(message)
 }
@@ -255,7 +255,7 @@ async function stopContainers(name: string, target: BackupTarget, needsRunning: 
   const docker = await run.docker()
   for (const container of wanted) {
     if (needsRunning.includes(container)) {
-      throw new OwnopsError(`backup target ${name}: ${container} is both dumped through docker exec and listed to stop`, { exitCode: ExitCode.config, hint: 'remove it from stop:' })
+      throw new OwnopsError(`backup target ${name}: ${container} is both dumped through docker exec and listed to stop`, { kind: 'config', hint: 'remove it from stop:' })
     }
     let info
     try {
@@ -320,7 +320,7 @@ async function quiesceMinecraft(mc: MinecraftConfig, run: RunEnv, log: Logger, r
       return undefined
     }
     throw new OwnopsError(`cannot quiesce the Minecraft server: ${(error as Error).message}`, {
-      exitCode: ExitCode.failed,
+      kind: 'failed',
       hint: 'check enable-rcon, rcon.port and rcon.password in server.properties, or set minecraft.onRconError: proceed',
     })
   }
@@ -345,14 +345,14 @@ async function quiesceMinecraft(mc: MinecraftConfig, run: RunEnv, log: Logger, r
     log.info('Minecraft: save-off')
   } catch (error) {
     client.close()
-    throw new OwnopsError(`Minecraft save-off failed: ${(error as Error).message}`, { exitCode: ExitCode.failed })
+    throw new OwnopsError(`Minecraft save-off failed: ${(error as Error).message}`, { kind: 'failed' })
   }
   try {
     const reply = await client.command('save-all flush')
     log.info({ reply: reply.trim() }, 'Minecraft: save-all flush')
   } catch (error) {
     await saveOn().catch(() => undefined)
-    throw new OwnopsError(`Minecraft save-all flush failed: ${(error as Error).message}`, { exitCode: ExitCode.failed })
+    throw new OwnopsError(`Minecraft save-all flush failed: ${(error as Error).message}`, { kind: 'failed' })
   }
   return saveOn
 }

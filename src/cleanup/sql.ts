@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { BackupTarget } from '../config/schema.js'
 import { formatDuration, parseDuration } from '../duration.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { openDbClient } from '../targets/index.js'
 import type { DbClient, Dialect } from '../targets/types.js'
 import type { SqlRule } from './schema.js'
@@ -77,13 +77,13 @@ function lastNumber(output: string): number {
 export async function runSqlRule(name: string, rule: SqlRule, env: RuleEnv): Promise<RuleReport> {
   const report = ruleReport(name, 'sql')
   const target = env.config.backup.targets[rule.target] as BackupTarget | undefined
-  if (target === undefined) throw new OwnopsError(`no backup target named "${rule.target}"`, { exitCode: ExitCode.config })
-  const client = await openDbClient(rule.target, target, { docker: env.docker, env: env.env, signal: env.signal })
+  if (target === undefined) throw new OwnopsError(`no backup target named "${rule.target}"`, { kind: 'config' })
+  const client = await openDbClient(rule.target, target, { log: env.log, docker: env.docker, env: env.env, signal: env.signal })
   const statements = sqlStatements(client.dialect, rule)
   const what = `${rule.table} in ${client.where}`
   const condition = `WHERE ${rule.where}`
   if (client.dialect === 'postgres' && rule.key === undefined && (await postgresNeedsKey(client, rule.table))) {
-    throw new OwnopsError(`${rule.table} is partitioned or has child tables: batches need a unique column`, { exitCode: ExitCode.config, hint: `set cleanup.rules.${name}.key, e.g. key: id` })
+    throw new OwnopsError(`${rule.table} is partitioned or has child tables: batches need a unique column`, { kind: 'config', hint: `set cleanup.rules.${name}.key, e.g. key: id` })
   }
   if (env.dryRun) {
     const rows = lastNumber(await client.query(statements.dryCount, { readOnly: true }))

@@ -16,6 +16,7 @@ import { ExitCode, OwnopsError } from '../errors.js'
 import { writeFileAtomic } from '../sys/atomic.js'
 import { didYouMean, formatBytes, renderTable } from '../text.js'
 import { pluginFor } from '../targets/index.js'
+import { selectTargets } from '../backup/select.js'
 
 export interface BackupOptions {
   targets: string[]
@@ -31,28 +32,6 @@ export interface BackupRunReport {
   targets: Array<TargetReport & { prune?: PruneReport }>
   /** Copies off the box made after this run. */
   copies?: import('../copies/copy.js').DestinationReport[]
-}
-
-export function selectTargets(config: Config, names: string[], unscheduled = false): Array<[string, BackupTarget]> {
-  const all = Object.entries(config.backup.targets)
-  if (all.length === 0) {
-    throw new OwnopsError('no backup targets configured', {
-      exitCode: ExitCode.config,
-      hint: 'add one under backup.targets, e.g.  db: { type: postgres, container: db }  (see ownops.example.yml)',
-    })
-  }
-  if (names.length === 0) return unscheduled ? all.filter(([, t]) => t.schedule === undefined) : all
-  return names.map((name) => {
-    const target = config.backup.targets[name]
-    if (target === undefined) {
-      const guess = didYouMean(name, Object.keys(config.backup.targets))
-      throw new OwnopsError(`no backup target named "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}`, {
-        exitCode: ExitCode.usage,
-        hint: `configured targets: ${Object.keys(config.backup.targets).join(', ')}`,
-      })
-    }
-    return [name, target]
-  })
 }
 
 export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandResult> {

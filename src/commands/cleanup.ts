@@ -37,7 +37,7 @@ function selectRules(ctx: Ctx, opts: CleanupOptions): Selected[] {
   for (const type of only ?? []) {
     if (!(cleanupRuleTypes as readonly string[]).includes(type)) {
       const guess = didYouMean(type, cleanupRuleTypes)
-      throw new OwnopsError(`--only: no rule type "${type}"${guess ? ` (did you mean "${guess}"?)` : ''}`, { exitCode: ExitCode.usage, hint: `types: ${cleanupRuleTypes.join(', ')}` })
+      throw new OwnopsError(`--only: no rule type "${type}"${guess ? ` (did you mean "${guess}"?)` : ''}`, { kind: 'usage', hint: `types: ${cleanupRuleTypes.join(', ')}` })
     }
   }
   const all: Selected[] = [
@@ -52,7 +52,7 @@ function selectRules(ctx: Ctx, opts: CleanupOptions): Selected[] {
         const names = all.map((s) => s.name)
         const guess = didYouMean(name, names)
         throw new OwnopsError(`no cleanup rule named "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}`, {
-          exitCode: ExitCode.usage,
+          kind: 'usage',
           hint: names.length > 0 ? `configured rules: ${names.join(', ')}` : 'add rules under cleanup.rules (see ownops.example.yml)',
         })
       }

@@ -8,7 +8,7 @@ import { ExitCode } from '../errors.js'
 import { maskConfigTree } from '../redact.js'
 
 export async function runConfigValidate(ctx: Ctx): Promise<CommandResult> {
-  const { scheduleChecks } = await import('./schedule.js')
+  const { scheduleChecks } = await import('../schedule/warnings.js')
   const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd, extraRules: (config, file) => scheduleChecks(ctx, config, file) })
   if (result.loaded !== undefined) {
     ctx.redactor.addFromTree(result.loaded.config)

@@ -27,7 +27,7 @@ import { writeFileAtomic } from '../sys/atomic.js'
 import { didYouMean, renderTable } from '../text.js'
 import { join } from 'node:path'
 import { restoreOrder, type RestoreOptions } from '../restore/run.js'
-import { selectTargets } from './backup.js'
+import { selectTargets } from '../backup/select.js'
 
 export function copyEnv(ctx: Ctx, config: Config, dryRun: boolean): CopyEnv {
   const store = ctx.stateStore()
@@ -50,11 +50,11 @@ export function copyEnv(ctx: Ctx, config: Config, dryRun: boolean): CopyEnv {
 export function selectDestination(config: Config, name: string): string {
   const names = Object.keys(config.backup.destinations)
   if (names.length === 0) {
-    throw new OwnopsError('no destinations configured', { exitCode: ExitCode.config, hint: 'add one under backup.destinations, e.g.  offsite: { type: rclone, remote: "gdrive:backups" }  (see the README, Copies off the box)' })
+    throw new OwnopsError('no destinations configured', { kind: 'config', hint: 'add one under backup.destinations, e.g.  offsite: { type: rclone, remote: "gdrive:backups" }  (see the README, Copies off the box)' })
   }
   if (config.backup.destinations[name] === undefined) {
     const guess = didYouMean(name, names)
-    throw new OwnopsError(`no destination named "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}`, { exitCode: ExitCode.usage, hint: `configured destinations: ${names.join(', ')}` })
+    throw new OwnopsError(`no destination named "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}`, { kind: 'usage', hint: `configured destinations: ${names.join(', ')}` })
   }
   return name
 }
@@ -267,14 +267,14 @@ export async function runRestoreFrom(ctx: Ctx, opts: RestoreFromOptions): Promis
   const config = ctx.config().config
   const name = selectDestination(config, opts.from)
   const dest = config.backup.destinations[name]!
-  if (opts.undo) throw new OwnopsError('--undo and --from exclude each other', { exitCode: ExitCode.usage, hint: 'ownops restore --undo TARGET --yes undoes the last restore, wherever it came from' })
+  if (opts.undo) throw new OwnopsError('--undo and --from exclude each other', { kind: 'usage', hint: 'ownops restore --undo TARGET --yes undoes the last restore, wherever it came from' })
   if (opts.all && (opts.targets.length > 0 || opts.to !== undefined || (opts.backup !== undefined && opts.backup !== 'latest'))) {
-    throw new OwnopsError('--all restores the newest copy of every target the destination takes; it takes no target, backup id or --to', { exitCode: ExitCode.usage, hint: `ownops restore --all --from ${name} --dry-run` })
+    throw new OwnopsError('--all restores the newest copy of every target the destination takes; it takes no target, backup id or --to', { kind: 'usage', hint: `ownops restore --all --from ${name} --dry-run` })
   }
-  if (!opts.all && opts.targets.length === 0) throw new OwnopsError('which target?', { exitCode: ExitCode.usage, hint: `ownops backups --from ${name} lists what it holds; ownops restore TARGET --from ${name}, or --all` })
+  if (!opts.all && opts.targets.length === 0) throw new OwnopsError('which target?', { kind: 'usage', hint: `ownops backups --from ${name} lists what it holds; ownops restore TARGET --from ${name}, or --all` })
   const names = opts.all ? restoreOrder(config, destinationTargets(config, dest)) : selectTargets(config, opts.targets).map(([n]) => n)
   if (!opts.dryRun && !opts.yes && !ctx.stdinIsTTY) {
-    throw new OwnopsError('refusing to restore without confirmation', { exitCode: ExitCode.usage, hint: `review the plan with --dry-run, then add --yes: ownops restore ${opts.all ? '--all' : names.join(' ')} --from ${name} --yes` })
+    throw new OwnopsError('refusing to restore without confirmation', { kind: 'usage', hint: `review the plan with --dry-run, then add --yes: ownops restore ${opts.all ? '--all' : names.join(' ')} --from ${name} --yes` })
   }
   const log = ctx.log.child({ cmd: 'restore', destination: name })
   const d = await open(ctx, config, name)

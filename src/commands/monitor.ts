@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import type { CommandResult, Ctx } from '../context.js'
 import { formatDuration, parseDuration } from '../duration.js'
-import { ExitCode, isOwnopsError, OwnopsError } from '../errors.js'
+import { errnoKind, ExitCode, isOwnopsError, OwnopsError } from '../errors.js'
 import { runCycle } from '../monitor/cycle.js'
 import { buildDigest, rollUps } from '../monitor/digest.js'
 import { judge } from '../monitor/judge.js'
@@ -62,7 +62,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   try {
     periods = quietPeriods({ now, windows: monitor.maintenance, pause: state.pause, lockHolder })
   } catch (error) {
-    throw new OwnopsError(`monitor.maintenance: ${(error as Error).message}`, { exitCode: ExitCode.config, hint: 'fix the cron expression; `ownops config validate` checks it' })
+    throw new OwnopsError(`monitor.maintenance: ${(error as Error).message}`, { kind: 'config', hint: 'fix the cron expression; `ownops config validate` checks it' })
   }
 
   const cycle = await runCycle({
@@ -213,7 +213,7 @@ function selectChecks(all: PlannedCheck[], names: readonly string[]): PlannedChe
   for (const name of names) {
     if (!known.includes(name)) {
       const suggestion = didYouMean(name, known)
-      throw new OwnopsError(`no check named "${name}"`, { exitCode: ExitCode.usage, hint: suggestion ? `did you mean "${suggestion}"?` : `checks: ${known.join(', ') || 'none'}` })
+      throw new OwnopsError(`no check named "${name}"`, { kind: 'usage', hint: suggestion ? `did you mean "${suggestion}"?` : `checks: ${known.join(', ') || 'none'}` })
     }
   }
   return all.filter((c) => names.includes(c.name))
@@ -231,8 +231,8 @@ async function takeMonitorLock(ctx: Ctx): Promise<void> {
       ctx.log.warn({ dir: ctx.lockDir() }, 'no space left for the monitor lock; running without it')
       return
     }
-    if (isOwnopsError(error) && error.exitCode === ExitCode.tempfail && error.message.startsWith('another ownops run')) {
-      throw new OwnopsError(error.message, { exitCode: ExitCode.tempfail, hint: 'the previous monitor run is still going; this one is skipped (a run longer than the timer interval: lower monitor.deadline)' })
+    if (isOwnopsError(error) && error.kind === 'busy' && error.message.startsWith('another ownops run')) {
+      throw new OwnopsError(error.message, { kind: 'busy', hint: 'the previous monitor run is still going; this one is skipped (a run longer than the timer interval: lower monitor.deadline)' })
     }
     throw error
   }
@@ -246,7 +246,7 @@ async function readState(store: StateStore, log: Logger): Promise<MonitorState> 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new OwnopsError(`cannot read the monitor state ${store.path(MONITOR_STATE)}: ${code ?? (error as Error).message}`, {
-      exitCode: code === 'EACCES' || code === 'EPERM' ? ExitCode.noperm : ExitCode.failed,
+      kind: errnoKind(error),
       hint: 'run as the user that owns the state directory (root for /var/lib/ownops), or set stateDir / $OWNOPS_STATE_DIR',
       cause: error,
     })
@@ -264,7 +264,7 @@ async function pauseOrResume(ctx: Ctx, state: MonitorState, opts: MonitorOptions
     return { exitCode: ExitCode.ok, report: { paused: false, wasPaused: had !== undefined }, text: had ? 'monitor resumed: alerts and recovery are back on\n' : 'monitor was not paused\n' }
   }
   const ms = parseDuration(opts.pause as string)
-  if (ms === undefined || ms <= 0) throw new OwnopsError(`--pause: not a duration (of at most 100 years): ${String(opts.pause)}`, { exitCode: ExitCode.usage, hint: 'e.g. --pause 30m or --pause 2h' })
+  if (ms === undefined || ms <= 0) throw new OwnopsError(`--pause: not a duration (of at most 100 years): ${String(opts.pause)}`, { kind: 'usage', hint: 'e.g. --pause 30m or --pause 2h' })
   const until = new Date(now.getTime() + ms).toISOString()
   state.pause = { until, ...(opts.checks.length > 0 ? { checks: opts.checks } : {}) }
   await store.write(MONITOR_STATE, state)

@@ -30,7 +30,7 @@ export async function runNotify(ctx: Ctx, opts: NotifyOptions): Promise<CommandR
   const configured = Object.keys(config.notify.channels)
   if (configured.length === 0) {
     throw new OwnopsError('no notification channels configured', {
-      exitCode: ExitCode.failed,
+      kind: 'failed',
       hint: 'add one under notify.channels in the config, e.g.  discord: { url: "${DISCORD_WEBHOOK_URL}" }',
     })
   }
@@ -71,11 +71,11 @@ function finish(report: NotifyReport, kind: 'test' | 'message'): CommandResult {
 async function messageEvent(ctx: Ctx, opts: NotifyOptions): Promise<NotifyEvent> {
   let message = opts.message
   if (message === undefined) {
-    throw new OwnopsError('no message given', { exitCode: ExitCode.usage, hint: 'ownops notify "text", or pipe it in with -:  echo text | ownops notify -' })
+    throw new OwnopsError('no message given', { kind: 'usage', hint: 'ownops notify "text", or pipe it in with -:  echo text | ownops notify -' })
   }
   if (message === '-') message = await ctx.readStdin(MAX_MESSAGE_BYTES)
   message = message.replace(/\s+$/, '')
-  if (message === '' && opts.title === undefined) throw new OwnopsError('the message is empty', { exitCode: ExitCode.usage })
+  if (message === '' && opts.title === undefined) throw new OwnopsError('the message is empty', { kind: 'usage' })
   let title = opts.title
   let body = message
   if (title === undefined) {
@@ -92,9 +92,9 @@ async function readAttachment(file: string): Promise<Attachment> {
   try {
     size = (await stat(file)).size
   } catch (error) {
-    throw new OwnopsError(`cannot read attachment ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { exitCode: ExitCode.usage })
+    throw new OwnopsError(`cannot read attachment ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { kind: 'usage' })
   }
-  if (size > MAX_ATTACHMENT_BYTES) throw new OwnopsError(`attachment ${file} is ${size} bytes; the limit is ${MAX_ATTACHMENT_BYTES}`, { exitCode: ExitCode.usage, hint: 'attach a tail of it instead: tail -c 1M file > part' })
+  if (size > MAX_ATTACHMENT_BYTES) throw new OwnopsError(`attachment ${file} is ${size} bytes; the limit is ${MAX_ATTACHMENT_BYTES}`, { kind: 'usage', hint: 'attach a tail of it instead: tail -c 1M file > part' })
   return { name: basename(file), content: await readFile(file) }
 }
 

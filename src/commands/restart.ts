@@ -16,6 +16,7 @@ import { countdownOffsets, detachArgv, formatClock, formatLeft, renderMessage, r
 import { announce, playerCount, resolveService, restartSequence, type ResolvedService as Resolved } from '../restart/service.js'
 import { containerLogTail } from '../sys/docker.js'
 import { describeHealth } from '../sys/health.js'
+import { runCapture } from '../sys/exec.js'
 import { processAlive } from '../sys/host.js'
 import { systemdRunning } from '../sys/systemd.js'
 import { didYouMean, renderTable } from '../text.js'
@@ -58,10 +59,10 @@ function defaultService(ctx: Ctx): string {
   const names = Object.keys(services)
   if (names.length === 1) return names[0] as string
   if (names.length === 0) {
-    throw new OwnopsError('which service? no restart.services configured', { exitCode: ExitCode.usage, hint: 'name a container: ownops restart CONTAINER, or configure one under restart.services' })
+    throw new OwnopsError('which service? no restart.services configured', { kind: 'usage', hint: 'name a container: ownops restart CONTAINER, or configure one under restart.services' })
   }
   throw new OwnopsError(`which service? ${names.length} are configured: ${names.join(', ')}`, {
-    exitCode: ExitCode.usage,
+    kind: 'usage',
     hint: `name one (ownops restart ${names[0] ?? ''} --in 30m), or set restart.default to the one to restart without a name`,
   })
 }
@@ -73,7 +74,7 @@ async function requireContainer(ctx: Ctx, r: Resolved): Promise<void> {
     const found = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`] }) })
     const first = found.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, '')).sort()[0]
     if (first === undefined) {
-      throw new OwnopsError(`no container of compose service ${service} in project ${project}`, { exitCode: ExitCode.usage, hint: `docker compose -p ${project} ps shows its containers (restart.services.${r.name}.compose)` })
+      throw new OwnopsError(`no container of compose service ${service} in project ${project}`, { kind: 'usage', hint: `docker compose -p ${project} ps shows its containers (restart.services.${r.name}.compose)` })
     }
     r.container = first
   }
@@ -82,7 +83,7 @@ async function requireContainer(ctx: Ctx, r: Resolved): Promise<void> {
     const services = Object.keys(ctx.config().config.restart.services)
     const guess = didYouMean(r.name, services)
     throw new OwnopsError(`no container ${r.container}${services.includes(r.name) ? ` (restart.services.${r.name}.container)` : ` and no service "${r.name}" in restart.services`}${guess && guess !== r.name ? ` (did you mean "${guess}"?)` : ''}`, {
-      exitCode: ExitCode.usage,
+      kind: 'usage',
       hint: services.length > 0 ? `configured services: ${services.join(', ')}` : 'docker ps shows the containers; restart.services configures announcements, saves and health checks',
     })
   }
@@ -108,7 +109,7 @@ async function restartService(ctx: Ctx, r: Resolved, opts: Run): Promise<Command
   const delay = when.getTime() - now.getTime()
   const offsets = opts.safe ? countdownOffsets(delay, r.svc.warnAt) : []
   const maxWait = opts.maxWait !== undefined ? parseDuration(opts.maxWait) : parseDuration(r.svc.ifEmpty.maxWait)
-  if (maxWait === undefined) throw new OwnopsError(`--max-wait: not a duration: ${String(opts.maxWait)}`, { exitCode: ExitCode.usage })
+  if (maxWait === undefined) throw new OwnopsError(`--max-wait: not a duration: ${String(opts.maxWait)}`, { kind: 'usage' })
   const steps = [
     `restart ${r.name} (${r.svc.compose ? `compose service ${r.svc.compose.service} of project ${r.svc.compose.project}` : `container ${r.container}`}) ${delay > 1000 ? `at ${formatClock(when, true)}, in ${formatLeft(delay)}` : 'now'}${opts.reason ? `, reason: ${opts.reason}` : ''}`,
     ...(opts.safe ? [offsets.length > 0 ? `warn players (${r.announce === 'none' ? 'no announcer configured' : typeof r.announce === 'string' ? `RCON ${r.announce}` : 'exec'}) ${offsets.map((o) => formatLeft(o)).join(', ')} before` : `no countdown warnings${r.announce === 'none' ? ' (no announcer configured)' : ''}`] : []),
@@ -123,7 +124,7 @@ async function restartService(ctx: Ctx, r: Resolved, opts: Run): Promise<Command
   await ctx.beginJob({ name: `restart-${r.name}`, command: 'restart', target: r.name })
   await requireContainer(ctx, r)
   if ((opts.pull ?? r.svc.pull) && r.svc.compose !== undefined) {
-    throw new OwnopsError(`--pull: ${r.name} is a compose service, whose image compose manages`, { exitCode: ExitCode.usage, hint: `docker compose -p ${r.svc.compose.project} pull ${r.svc.compose.service} && docker compose -p ${r.svc.compose.project} up -d ${r.svc.compose.service}` })
+    throw new OwnopsError(`--pull: ${r.name} is a compose service, whose image compose manages`, { kind: 'usage', hint: `docker compose -p ${r.svc.compose.project} pull ${r.svc.compose.service} && docker compose -p ${r.svc.compose.project} up -d ${r.svc.compose.service}` })
   }
   return foreground(ctx, r, opts, when, offsets, maxWait)
 }
@@ -205,13 +206,13 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
     if (result.refused !== undefined) {
       const text = `restart of ${r.name} not done: ${result.refused}; ${r.container} was not stopped`
       await ctx.notifySafely({ level: 'error', title: `restart of ${r.name} not done`, body: text, source })
-      throw new OwnopsError(text, { exitCode: ExitCode.failed, hint: `fix the hook (restart.services.${r.name}.hooks.before), or make it exit 0 when its failure should not stop the restart` })
+      throw new OwnopsError(text, { kind: 'failed', hint: `fix the hook (restart.services.${r.name}.hooks.before), or make it exit 0 when its failure should not stop the restart` })
     }
     if (!result.ok) {
       const logTail = await containerLogTail(await ctx.docker(), r.container, 50).catch((error: unknown) => `(could not read the log: ${(error as Error).message})`)
       const text = `${r.name} did not come up healthy after ${result.attempts} starts: ${result.detail}`
       await ctx.notifySafely({ level: 'critical', title: `restart of ${r.name} failed`, body: `${text}${listed}\n\nlast 50 lines of ${r.container}'s log:\n${logTail}`, source })
-      throw new OwnopsError(text, { exitCode: ExitCode.failed, hint: `docker logs --tail 100 ${r.container}` })
+      throw new OwnopsError(text, { kind: 'failed', hint: `docker logs --tail 100 ${r.container}` })
     }
     const text = `${r.name} restarted${result.image?.updated ? ` on the new image of ${result.image.ref}` : ''}: healthy after ${formatDuration(result.downtimeMs)} of downtime${result.attempts > 1 ? ` (${result.attempts} starts)` : ''}${reasonText}`
     await ctx.notifySafely({ level: problems.length > 0 ? 'warning' : 'info', title: `${r.name} restarted${problems.length > 0 ? `, with ${problems.length} problem${problems.length === 1 ? '' : 's'}` : ''}`, body: `${text}${listed}`, source })
@@ -229,8 +230,7 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
       if (opts.safe) await announce(ctx, r, renderMessage(r.svc.messages.cancelled, { reason: opts.reason }), 'cancelled')
       await ctx.notifySafely({ level: 'info', title: `restart of ${r.name} cancelled`, body: `the restart of ${r.name} planned for ${formatClock(when)} was cancelled; ${r.container} keeps running`, source })
       const reason: unknown = ctx.signal.reason
-      const code = reason instanceof OwnopsError ? reason.exitCode : ExitCode.sigint
-      throw new OwnopsError(`restart of ${r.name} cancelled; ${r.container} keeps running (nothing was stopped)`, { exitCode: code })
+      throw new OwnopsError(`restart of ${r.name} cancelled; ${r.container} keeps running (nothing was stopped)`, { kind: reason instanceof OwnopsError ? reason.kind : 'sigint' })
     }
     throw error
   } finally {
@@ -245,7 +245,7 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
 async function detach(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets: number[]): Promise<CommandResult> {
   const foregroundForm = `ownops restart ${r.name}${opts.safe ? ' --safe' : ''} ${opts.at ? `--at "${opts.at}"` : opts.in ? `--in ${opts.in}` : ''}`.trim()
   if (!systemdRunning()) {
-    throw new OwnopsError('--detach needs systemd, which is not running here', { exitCode: ExitCode.unavailable, hint: `run it in the foreground (in tmux or screen): ${foregroundForm}` })
+    throw new OwnopsError('--detach needs systemd, which is not running here', { kind: 'unavailable', hint: `run it in the foreground (in tmux or screen): ${foregroundForm}` })
   }
   const now = ctx.clock()
   const lead = offsets[0] ?? 0
@@ -254,9 +254,8 @@ async function detach(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets: num
   const configFile = ctx.config().file
   const command = [process.execPath, process.argv[1] ?? 'ownops', ...(configFile ? ['-c', configFile] : []), 'restart', r.name, '--at', when.toISOString(), ...(opts.safe ? ['--safe'] : r.svc.safe ? ['--no-safe'] : []), ...(opts.ifEmpty ? ['--if-empty'] : []), ...(opts.pull ? ['--pull'] : []), ...(opts.maxWait ? ['--max-wait', opts.maxWait] : []), ...(opts.reason ? ['--reason', opts.reason] : [])]
   const argv = detachArgv({ unit, fireAt, now, command, description: `ownops restart ${r.name} at ${formatClock(when, true)}` })
-  const { execa } = await import('execa')
-  const result = await execa(argv[0] ?? 'systemd-run', argv.slice(1), { reject: false, stdin: 'ignore' })
-  if (result.exitCode !== 0) throw new OwnopsError(`systemd-run failed: ${String(result.stderr).trim()}`, { exitCode: ExitCode.failed, hint: foregroundForm })
+  const result = await runCapture(argv, { log: ctx.log, signal: ctx.signal })
+  if (result.exitCode !== 0) throw new OwnopsError(`systemd-run failed: ${(result.stderr || result.reason || '').trim()}`, { kind: 'failed', hint: foregroundForm })
   const record: PendingRecord = { service: r.name, container: r.container, pid: 0, when: when.toISOString(), safe: opts.safe, phase: 'scheduled', detached: { unit }, ...(opts.reason ? { reason: opts.reason } : {}) }
   await ctx.stateStore().write(stateName(r.name), record)
   return { exitCode: ExitCode.ok, report: { detached: true, unit: `${unit}.timer`, when: when.toISOString() }, text: `restart of ${r.name} at ${formatClock(when, true)} handed to systemd (${unit}.timer); ownops restart --list shows it, ownops restart --cancel ${r.name} cancels it\n` }
@@ -288,16 +287,15 @@ async function cancelPending(ctx: Ctx, service: string): Promise<CommandResult> 
   const records = await pendingRecords(ctx)
   const record = records.find((p) => p.service === service)
   if (record === undefined) {
-    throw new OwnopsError(`no restart of ${service} is pending`, { exitCode: ExitCode.failed, hint: 'ownops restart --list shows the pending ones' })
+    throw new OwnopsError(`no restart of ${service} is pending`, { kind: 'failed', hint: 'ownops restart --list shows the pending ones' })
   }
   if (record.phase === 'restarting') {
-    throw new OwnopsError(`the restart of ${service} is already under way; it is not stopped halfway`, { exitCode: ExitCode.failed })
+    throw new OwnopsError(`the restart of ${service} is already under way; it is not stopped halfway`, { kind: 'failed' })
   }
   if (record.detached !== undefined) {
-    if (!systemdRunning()) throw new OwnopsError('systemd is not running; cannot stop the timer', { exitCode: ExitCode.unavailable })
-    const { execa } = await import('execa')
+    if (!systemdRunning()) throw new OwnopsError('systemd is not running; cannot stop the timer', { kind: 'unavailable' })
     // The service gets SIGINT (KillSignal): a countdown in progress announces the cancellation.
-    await execa('systemctl', ['stop', `${record.detached.unit}.timer`, `${record.detached.unit}.service`], { reject: false, stdin: 'ignore' })
+    await runCapture(['systemctl', 'stop', `${record.detached.unit}.timer`, `${record.detached.unit}.service`], { log: ctx.log, signal: ctx.signal })
     await ctx.stateStore().remove(stateName(service))
   } else {
     process.kill(record.pid, 'SIGINT')

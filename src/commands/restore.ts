@@ -10,7 +10,7 @@ import { ExitCode, OwnopsError } from '../errors.js'
 import { askNumber, renderBackups, renderTargets, restoreChoices } from '../restore/pick.js'
 import { restore, restoreOrder, undoRestore, type RestoreOptions } from '../restore/run.js'
 import { verifyTargets, type VerifiedState, type VerifyOptions } from '../restore/verify.js'
-import { selectTargets } from './backup.js'
+import { selectTargets } from '../backup/select.js'
 
 export type { RestoreOptions } from '../restore/run.js'
 export type { DrillRecord, VerifyOptions } from '../restore/verify.js'
@@ -47,11 +47,11 @@ export async function runRestore(ctx: Ctx, opts: RestoreOptions): Promise<Comman
   const ask = terminal(ctx)
   const confirm = async (question: string) => /^y(es)?$/i.test(((await ask(question)) ?? '').trim())
   if (opts.all && (opts.targets.length > 0 || opts.to !== undefined || opts.undo || (opts.backup !== undefined && opts.backup !== 'latest'))) {
-    throw new OwnopsError('--all restores the newest verified backup of every target; it takes no target, backup id, --to or --undo', { exitCode: ExitCode.usage, hint: 'ownops restore --all --dry-run' })
+    throw new OwnopsError('--all restores the newest verified backup of every target; it takes no target, backup id, --to or --undo', { kind: 'usage', hint: 'ownops restore --all --dry-run' })
   }
   if (opts.undo) {
     const name = opts.targets[0]
-    if (name === undefined) throw new OwnopsError('--undo needs the target', { exitCode: ExitCode.usage, hint: 'ownops restore --undo TARGET' })
+    if (name === undefined) throw new OwnopsError('--undo needs the target', { kind: 'usage', hint: 'ownops restore --undo TARGET' })
     selectTargets(config, [name])
     return undoRestore(ctx, name, opts, confirm)
   }
@@ -84,7 +84,7 @@ async function pickAndRestore(ctx: Ctx, opts: RestoreOptions, ask: (q: string) =
   const t = await askNumber(ask, `Restore which target? [1-${choices.length}, q to quit] `, choices.length)
   const choice = t !== undefined ? choices[t - 1] : undefined
   if (choice === undefined) return { exitCode: ExitCode.failed, report: { cancelled: true }, text: 'cancelled; nothing was changed\n' }
-  if (choice.backups.length === 0) throw new OwnopsError(`no valid backup of ${choice.target}`, { exitCode: ExitCode.failed, hint: `ownops backups ${choice.target} shows what is there` })
+  if (choice.backups.length === 0) throw new OwnopsError(`no valid backup of ${choice.target}`, { kind: 'failed', hint: `ownops backups ${choice.target} shows what is there` })
   process.stderr.write(`\nBackups of ${choice.target}, newest first:\n${renderBackups(choice, verified, now)}\n`)
   const max = Math.min(choice.backups.length, 20)
   const b = await askNumber(ask, `Which backup? [1-${max}, Enter for 1: the newest that verifies] `, max, 0)

@@ -5,19 +5,17 @@
  */
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import type { ConfigProblem } from '../config/problems.js'
-import type { Config } from '../config/schema.js'
 import type { CommandResult, Ctx } from '../context.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { planChanges, renderChanges, systemctlSteps, type SystemctlSteps } from '../schedule/changes.js'
-import { dayRuleWarning, dstWarning, isValidTimeZone, localTimeZone, nextRuns, wallClock } from '../schedule/cron.js'
+import { dstWarning, nextRuns } from '../schedule/cron.js'
+import { hostZone, planWarnings, type Backend } from '../schedule/warnings.js'
+import { wallClock } from '../time-zone.js'
 import { CRON_JOB_PREFIX, CROND_FILE, renderCronD, renderCrontab, replaceCrontabBlock, splitCrontab } from '../schedule/crond.js'
 import { unifiedDiff } from '../schedule/diff.js'
 import { planSchedule, runtimeDirectory, writablePaths, type SchedulePlan } from '../schedule/jobs.js'
 import { isGenerated, renderSystemdUnits, type GeneratedFile } from '../schedule/units.js'
 import { crontab } from '../sys/crontab.js'
-import { dockerEndpoint } from '../sys/docker.js'
-import { jobAccessProblems } from '../sys/job-access.js'
 import { defaultLockDir } from '../sys/paths.js'
 import { ownopsRuntime } from '../sys/runtime.js'
 import { showUnits, systemctl, systemdRunning, type SystemctlResult } from '../sys/systemd.js'
@@ -25,9 +23,7 @@ import { applyChanges, ensureDirs, readFiles } from '../sys/unit-files.js'
 import { which } from '../sys/which.js'
 import { renderTable } from '../text.js'
 
-export type Backend = 'systemd' | 'cron' | 'crontab'
-
-type Problem = Omit<ConfigProblem, 'file' | 'line'>
+export type { Backend }
 
 export const SYSTEMD_DIR = '/etc/systemd/system'
 export const CROND_DIR = '/etc/cron.d'
@@ -64,93 +60,18 @@ const CRONTAB = 'crontab'
 
 function render(ctx: Ctx, p: SchedulePlan, backend: Backend, boot: 'include' | 'only'): GeneratedFile[] {
   if (backend === 'crontab') {
-    if (boot === 'only') throw new OwnopsError('--boot makes systemd units; with --crontab, boot units become @reboot lines where systemd does not run', { exitCode: ExitCode.usage, hint: 'drop --boot' })
+    if (boot === 'only') throw new OwnopsError('--boot makes systemd units; with --crontab, boot units become @reboot lines where systemd does not run', { kind: 'usage', hint: 'drop --boot' })
     const bootAtReboot = !systemdRunning()
     if (p.boot.length > 0 && !bootAtReboot) ctx.log.warn({ boot: p.boot.map((b) => b.name) }, 'schedule.boot entries are left to systemd here (ownops schedule install --boot): no @reboot lines')
     const lockDir = defaultLockDir(ctx.env, ctx.config().config.lock.dir)
     return [{ name: CRONTAB, content: renderCrontab(p, { lockDir, bootAtReboot }) }]
   }
   if (backend === 'cron') {
-    if (boot === 'only') throw new OwnopsError('--boot makes systemd units; cron has no equivalent', { exitCode: ExitCode.usage, hint: 'drop --cron' })
+    if (boot === 'only') throw new OwnopsError('--boot makes systemd units; cron has no equivalent', { kind: 'usage', hint: 'drop --cron' })
     if (p.boot.length > 0) ctx.log.warn({ boot: p.boot.map((b) => b.name) }, 'schedule.boot entries are systemd units: cron.d does not start them (ownops schedule generate --boot)')
     return [renderCronD(p)]
   }
   return renderSystemdUnits(p, { boot })
-}
-
-/** The zone a job without a time zone runs in: the host's (TZ of this process' environment). */
-function hostZone(ctx: Ctx): string {
-  const tz = ctx.env.TZ?.replace(/^:/, '')
-  return tz !== undefined && tz !== '' && isValidTimeZone(tz) ? tz : localTimeZone()
-}
-
-function dstWarnings(ctx: Ctx, p: SchedulePlan): string[] {
-  const warnings: string[] = []
-  for (const job of p.jobs) {
-    const message = dstWarning(job.schedule, job.timeZone ?? hostZone(ctx), { from: ctx.clock() })
-    if (message === undefined) continue
-    const text = `job ${job.name}: ${message}`
-    ctx.log.warn({ key: job.scheduleKey.join('.') }, text)
-    warnings.push(text)
-  }
-  return warnings
-}
-
-/**
- * Everything worth a warning before the jobs run: daylight-saving times, schedules that restrict
- * both day fields, and what a job needs that its unit or its user would not let it do.
- */
-function planWarnings(ctx: Ctx, p: SchedulePlan, backend: Backend): string[] {
-  const warnings = dstWarnings(ctx, p)
-  for (const job of p.jobs) {
-    const days = dayRuleWarning(job.schedule, job.timeZone ?? hostZone(ctx), { from: ctx.clock() })
-    if (days === undefined) continue
-    const text = `job ${job.name}: ${days.message} (${days.hint})`
-    ctx.log.warn({ key: job.scheduleKey.join('.') }, text)
-    warnings.push(text)
-  }
-  const socket = dockerSocket(ctx)
-  for (const problem of jobAccessProblems(p, { backend: backend === 'systemd' ? 'systemd' : 'cron', dockerSocket: socket })) {
-    const text = `${problem.path.join('.')}: ${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`
-    ctx.log.warn({ key: problem.path.join('.') }, `${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`)
-    warnings.push(text)
-  }
-  return warnings
-}
-
-/**
- * What `config validate` adds about the schedule: schedules that restrict both day fields
- * (with their next runs), and what a job needs that its unit or its user would not let it
- * write, as warnings at the keys they come from.
- */
-export function scheduleChecks(ctx: Ctx, config: Config, file: string): Problem[] {
-  let p: SchedulePlan
-  try {
-    p = planSchedule(config, { configFile: file, runtime: ownopsRuntime() })
-  } catch {
-    return [] // the config rules report the schedule's problems
-  }
-  const problems: Problem[] = []
-  for (const job of p.jobs) {
-    const days = dayRuleWarning(job.schedule, job.timeZone ?? hostZone(ctx), { from: ctx.clock() })
-    if (days !== undefined) problems.push({ severity: 'warning', path: job.scheduleKey, message: `job ${job.name}: ${days.message}`, hint: days.hint })
-  }
-  problems.push(...jobAccessProblems(p, { backend: 'systemd', dockerSocket: socketOf(config) }))
-  return problems
-}
-
-/** The Docker engine's local socket, when jobs use one. */
-export function dockerSocket(ctx: Ctx): string | undefined {
-  return socketOf(ctx.config().config)
-}
-
-function socketOf(config: Config): string | undefined {
-  try {
-    // What the jobs will use: the config's, not this shell's $DOCKER_HOST.
-    return dockerEndpoint({}, config.docker.host).options.socketPath
-  } catch {
-    return undefined
-  }
 }
 
 export async function runScheduleGenerate(ctx: Ctx, opts: GenerateOptions): Promise<CommandResult> {
@@ -158,7 +79,7 @@ export async function runScheduleGenerate(ctx: Ctx, opts: GenerateOptions): Prom
   const files = render(ctx, p, opts.backend, opts.boot ? 'only' : 'include')
   const warnings = planWarnings(ctx, p, opts.backend)
   if (opts.backend === 'crontab') {
-    if (opts.out !== undefined) throw new OwnopsError('--crontab prints the lines for your crontab; --out writes files', { exitCode: ExitCode.usage, hint: 'drop --out, or use ownops schedule install --crontab' })
+    if (opts.out !== undefined) throw new OwnopsError('--crontab prints the lines for your crontab; --out writes files', { kind: 'usage', hint: 'drop --out, or use ownops schedule install --crontab' })
     const report: GenerateReport = { backend: opts.backend, files, warnings }
     return { exitCode: ExitCode.ok, report, text: (files[0] as GeneratedFile).content }
   }
@@ -185,7 +106,7 @@ function onlyBoot(present: Map<string, string>): Map<string, string> {
 function refuseConflicts(conflicts: readonly string[], dir: string): void {
   if (conflicts.length === 0) return
   throw new OwnopsError(`${conflicts.length === 1 ? 'a file' : `${conflicts.length} files`} in the way that ownops did not generate: ${conflicts.map((c) => join(dir, c)).join(', ')}`, {
-    exitCode: ExitCode.failed,
+    kind: 'failed',
     hint: 'nothing was changed; move them away (ownops never overwrites a file without its "# Generated by ownops" header), or rename the job',
   })
 }
@@ -310,7 +231,7 @@ function crontabOwner(ctx: Ctx): string {
 }
 
 async function installCrontab(ctx: Ctx, opts: InstallOptions): Promise<CommandResult> {
-  if (opts.root !== undefined) throw new OwnopsError('--root does not apply to --crontab (it edits your own crontab)', { exitCode: ExitCode.usage, hint: 'drop --root' })
+  if (opts.root !== undefined) throw new OwnopsError('--root does not apply to --crontab (it edits your own crontab)', { kind: 'usage', hint: 'drop --root' })
   const p = plan(ctx)
   const block = (render(ctx, p, 'crontab', 'include')[0] as GeneratedFile).content
   const warnings = planWarnings(ctx, p, 'crontab')
@@ -323,7 +244,7 @@ async function installCrontab(ctx: Ctx, opts: InstallOptions): Promise<CommandRe
 }
 
 async function removeCrontab(ctx: Ctx, opts: RemoveOptions): Promise<CommandResult> {
-  if (opts.root !== undefined) throw new OwnopsError('--root does not apply to --crontab (it edits your own crontab)', { exitCode: ExitCode.usage, hint: 'drop --root' })
+  if (opts.root !== undefined) throw new OwnopsError('--root does not apply to --crontab (it edits your own crontab)', { kind: 'usage', hint: 'drop --root' })
   const tab = crontab({ log: ctx.log, env: ctx.env, signal: ctx.signal })
   const before = await tab.read()
   const found = splitCrontab(before).block !== undefined
@@ -470,7 +391,7 @@ export async function runScheduleList(ctx: Ctx, opts: { root?: string | undefine
   const props = live ? await showUnits(names, ['LoadState', 'ActiveState', 'UnitFileState', 'LastTriggerUSec', 'NextElapseUSecRealtime', 'Result'], { log: ctx.log, env: ctx.env }) : new Map<string, Record<string, string>>()
 
   const jobs: ListedJob[] = p.jobs.map((job) => {
-    const zone = job.timeZone ?? hostZone(ctx)
+    const zone = job.timeZone ?? hostZone(ctx.env)
     const runs = nextRuns(job.schedule, 3, { from: now, timeZone: zone })
     const timerFile = units.get(`${job.unit}.timer`)
     const installed: Backend[] = [
@@ -517,7 +438,7 @@ function emptyToNull(value: string | undefined): string | null {
 
 function listText(report: ListReport, p: SchedulePlan, ctx: Ctx): string {
   const rows = report.jobs.map((job) => {
-    const zone = job.timezone ?? hostZone(ctx)
+    const zone = job.timezone ?? hostZone(ctx.env)
     const runs = job.schedule === '@reboot' ? 'at boot' : job.nextRuns.map((iso) => shortTime(new Date(iso), zone)).join(', ')
     const state =
       job.systemd === null

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
 import type { z } from 'zod'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { DEFAULT_CONFIG_PATHS, DEFAULT_ENV_FILE } from '../sys/paths.js'
 import { parseEnvFile } from './env-file.js'
 import { formatProblem, problemsFromIssue, type ConfigProblem } from './problems.js'
@@ -189,7 +189,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const denied = result.denied ?? []
   throw new OwnopsError(denied.length > 0 ? `permission denied: cannot read ${denied.join(', ')}` : `${where}: ${errors.length} problem${errors.length === 1 ? '' : 's'} found`, {
     // What this user cannot read is a permission problem (77), not a wrong config.
-    exitCode: denied.length > 0 ? ExitCode.noperm : ExitCode.config,
+    kind: denied.length > 0 ? 'permission' : 'config',
     details: result.problems.map(formatProblem),
     hint: 'fix the lines above; `ownops config validate` checks again',
   })

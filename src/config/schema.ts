@@ -3,6 +3,7 @@
  * of the JSON Schema printed by `ownops config schema`, and of the documented example.
  */
 import { z } from 'zod'
+import { levels } from '../notify/types.js'
 import { DEFAULT_BACKUP_DIR } from '../sys/paths.js'
 import { duration, name, timerDuration } from './fields.js'
 import { keepSchema } from '../targets/common.js'
@@ -16,8 +17,7 @@ import { restartSchema } from '../restart/schema.js'
 import { destinationSchema } from '../copies/schema.js'
 import { routeSchema } from '../notify/routes.js'
 
-export const levels = ['info', 'warning', 'error', 'critical'] as const
-export type Level = (typeof levels)[number]
+export { levels, type Level } from '../notify/types.js'
 
 export { keepSchema }
 

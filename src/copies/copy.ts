@@ -86,7 +86,7 @@ export async function copyToDestination(name: string, env: CopyEnv, only?: reado
   const log = env.log.child({ destination: name })
   const timeoutMs = parseDuration(dest.timeout) ?? 6 * 3_600_000
   const deadline = new AbortController()
-  const timer = setTimeout(() => deadline.abort(new OwnopsError(`copy to ${name} timed out after ${String(dest.timeout)}`, { exitCode: ExitCode.failed })), timeoutMs)
+  const timer = setTimeout(() => deadline.abort(new OwnopsError(`copy to ${name} timed out after ${String(dest.timeout)}`, { kind: 'failed' })), timeoutMs)
   timer.unref()
   const signal = AbortSignal.any([env.signal, deadline.signal])
   const targets = destinationTargets(env.config, dest).filter((t) => only === undefined || only.includes(t))

@@ -11,7 +11,7 @@ import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { ChannelConfig, Config } from '../config/schema.js'
 import { parseDuration } from '../duration.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { createHttpClient, type HttpClient } from '../sys/http.js'
 import { HostLock } from '../sys/lock.js'
 import type { StateStore } from '../sys/state.js'
@@ -150,7 +150,7 @@ export class Notifier {
         if (cfg === undefined) {
           const suggestion = didYouMean(name, all.map(([n]) => n))
           throw new OwnopsError(`no channel named "${name}" in notify.channels`, {
-            exitCode: ExitCode.usage,
+            kind: 'usage',
             hint: suggestion ? `did you mean "${suggestion}"?` : `configured: ${all.map(([n]) => n).join(', ') || 'none'}`,
           })
         }

@@ -4,12 +4,14 @@
  * (`send`); retries, routing and the outbox live in ../notify/send.ts.
  */
 import type { Logger } from 'pino'
-import type { Level } from '../config/schema.js'
 import type { HttpClient } from '../sys/http.js'
 
 export { DeliveryError } from '../sys/delivery.js'
 
-export type { Level }
+/** Severities of events, for routing and colour. */
+export const levels = ['info', 'warning', 'error', 'critical'] as const
+export type Level = (typeof levels)[number]
+
 export const levelOrder: Record<Level, number> = { info: 0, warning: 1, error: 2, critical: 3 }
 
 export interface Attachment {

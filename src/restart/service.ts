@@ -8,8 +8,8 @@
  */
 import type { Logger } from 'pino'
 import { parseDuration } from '../duration.js'
-import { ExitCode, OwnopsError } from '../errors.js'
-import { pingServer } from '../monitor/checks/minecraft.js'
+import { OwnopsError } from '../errors.js'
+import { pingServer } from '../sys/minecraft-ping.js'
 import { dropPrevious, imageId, pullImage, recreateContainer, rollBack, type Docker, type Recreated } from '../sys/docker.js'
 import { execCapture, stopContainer } from '../sys/docker-exec.js'
 import { runCapture } from '../sys/exec.js'
@@ -60,7 +60,7 @@ export function serviceOfContainer(services: Readonly<Record<string, RestartServ
 
 export async function withRcon<T>(r: ResolvedService, run: (client: RconClient) => Promise<T>, timeoutMs?: number): Promise<T> {
   const rcon = r.svc.rcon
-  if (rcon === undefined) throw new OwnopsError(`restart.services.${r.name} has no rcon`, { exitCode: ExitCode.config })
+  if (rcon === undefined) throw new OwnopsError(`restart.services.${r.name} has no rcon`, { kind: 'config' })
   const client = await RconClient.connect({ host: rcon.host, port: rcon.port, password: rcon.password, timeoutMs: timeoutMs ?? parseDuration(rcon.timeout) ?? 10_000 })
   try {
     return await run(client)
@@ -103,7 +103,7 @@ export async function playerCount(deps: RestartDeps, r: ResolvedService): Promis
     const { host, port } = r.health
     return { online: (await pingServer(host, port, 10_000, deps.signal)).online, names: [] }
   }
-  throw new OwnopsError(`--if-empty needs the player count: restart.services.${r.name} has neither rcon nor a minecraft health check`, { exitCode: ExitCode.config, hint: 'add rcon: { password: ${RCON_PASSWORD} }' })
+  throw new OwnopsError(`--if-empty needs the player count: restart.services.${r.name} has neither rcon nor a minecraft health check`, { kind: 'config', hint: 'add rcon: { password: ${RCON_PASSWORD} }' })
 }
 
 /** Saves before the stop: the server's answer, or why the save failed. */

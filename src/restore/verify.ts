@@ -142,7 +142,7 @@ export async function verifyTargets(ctx: Ctx, targets: Array<[string, BackupTarg
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       throw new OwnopsError(`the drill ${failed.length > 0 ? 'failed' : 'succeeded'}, but its result cannot be recorded for monitor: ${store.path('drills')}: ${code === 'EROFS' ? 'read-only file system' : (error as Error).message}`, {
-        exitCode: code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? ExitCode.noperm : ExitCode.failed,
+        kind: code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? 'permission' : 'failed',
         hint: 'make the state directory writable (stateDir:, $OWNOPS_STATE_DIR; under systemd, ReadWritePaths=)',
       })
     }

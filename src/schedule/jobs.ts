@@ -7,10 +7,11 @@ import { dirname, isAbsolute, posix, resolve } from 'node:path'
 import type { ConfigProblem } from '../config/problems.js'
 import type { Config, ScheduleJobConfig } from '../config/schema.js'
 import { parseDuration } from '../duration.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { didYouMean } from '../text.js'
 import { DEFAULT_BIN, DEFAULT_CONFIG_FILE, DEFAULT_ENV_FILE, ROOT_LOCK_DIR, ROOT_STATE_DIR } from '../sys/paths.js'
-import { CronError, isDailyOrRarer, isValidTimeZone, checkTimeZone, parseCron, type ParsedCron } from './cron.js'
+import { isValidTimeZone } from '../time-zone.js'
+import { CronError, isDailyOrRarer, checkTimeZone, parseCron, type ParsedCron } from './cron.js'
 import { isTmpPath, jobNeeds, type PathNeed } from './needs.js'
 import { copyJobs } from '../copies/units.js'
 
@@ -126,7 +127,7 @@ export function planSchedule(config: Config, options: PlanOptions = {}): Schedul
   const errors = problems.filter((p) => p.severity === 'error')
   if (errors.length > 0) {
     throw new OwnopsError(`schedule: ${errors.length} problem${errors.length === 1 ? '' : 's'} in the config`, {
-      exitCode: ExitCode.config,
+      kind: 'config',
       details: errors.map((p) => `${p.path.join('.')}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`),
       hint: 'fix the keys above; `ownops config validate` checks again',
     })

@@ -5,7 +5,7 @@
  * dockerode is imported lazily: commands that never talk to Docker do not pay for it.
  */
 import type Dockerode from 'dockerode'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { maskUrlCredentials } from '../redact.js'
 import { closeSshAgents, parseSshUrl, sshAgent, type SshTarget } from './docker-ssh.js'
 
@@ -25,7 +25,7 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv, configured?: string): Doc
   if (raw.startsWith('/')) return { display: `unix://${raw}`, options: { socketPath: raw } }
   if (raw.startsWith('ssh://')) {
     const target = parseSshUrl(raw)
-    if (target === undefined) throw new OwnopsError(`unsupported Docker endpoint: ${maskUrlCredentials(raw)}`, { exitCode: ExitCode.config, hint: 'use ssh://user@host or ssh://user@host:port (keys and passwords belong in ~/.ssh or the ssh-agent, not in the URL)' })
+    if (target === undefined) throw new OwnopsError(`unsupported Docker endpoint: ${maskUrlCredentials(raw)}`, { kind: 'config', hint: 'use ssh://user@host or ssh://user@host:port (keys and passwords belong in ~/.ssh or the ssh-agent, not in the URL)' })
     return { display: raw, options: { protocol: 'http', host: 'docker', port: 80 }, ssh: { target, env } }
   }
   const match = /^(tcp|http|https):\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?/.exec(raw)
@@ -36,7 +36,7 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv, configured?: string): Doc
       options: { protocol: tls ? 'https' : 'http', host: (match[2] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[3] ?? (tls ? 2376 : 2375)) },
     }
   }
-  throw new OwnopsError(`unsupported Docker endpoint: ${raw}`, { exitCode: ExitCode.config, hint: 'use unix:///var/run/docker.sock, tcp://HOST:PORT or ssh://USER@HOST' })
+  throw new OwnopsError(`unsupported Docker endpoint: ${raw}`, { kind: 'config', hint: 'use unix:///var/run/docker.sock, tcp://HOST:PORT or ssh://USER@HOST' })
 }
 
 /** Clients whose engine is on another machine (its paths, volumes and logs are not here). */
@@ -83,7 +83,7 @@ export function dockerError(error: unknown, endpoint: DockerEndpoint): OwnopsErr
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'EACCES' || code === 'EPERM') {
     return new OwnopsError(`permission denied on the Docker socket (${endpoint.display})`, {
-      exitCode: ExitCode.noperm,
+      kind: 'permission',
       hint: 'run as root, or add this user to the "docker" group',
       cause: error,
     })
@@ -91,14 +91,14 @@ export function dockerError(error: unknown, endpoint: DockerEndpoint): OwnopsErr
   if (code === 'ESSH') {
     const { user, host, port } = endpoint.ssh?.target ?? { host: '' }
     return new OwnopsError(`the Docker engine is unreachable at ${endpoint.display} (${(error as Error).message})`, {
-      exitCode: ExitCode.unavailable,
+      kind: 'unavailable',
       hint: `\`ssh ${port ? `-p ${port} ` : ''}${user ? `${user}@` : ''}${host} docker version\` must work without a question: a key in ~/.ssh or an ssh-agent (SSH_AUTH_SOCK), the host key in ~/.ssh/known_hosts, and a user in the remote docker group`,
       cause: error,
     })
   }
   const reason = code ?? (error as Error).message
   return new OwnopsError(`the Docker engine is unreachable at ${endpoint.display} (${reason})`, {
-    exitCode: ExitCode.unavailable,
+    kind: 'unavailable',
     hint: 'is dockerd running? `systemctl status docker`; set DOCKER_HOST or docker.host for another endpoint',
     cause: error,
   })

@@ -6,10 +6,10 @@
  */
 import { readFileSync, statSync } from 'node:fs'
 import type { ConfigProblem } from '../config/problems.js'
-import { userDirs } from '../schedule/units.js'
-import type { ScheduledJob, SchedulePlan } from '../schedule/jobs.js'
-import { unwritableInSandbox } from '../schedule/needs.js'
-import { allows, executeObstacle, lookupUser, userName, writeObstacle, type UserInfo } from './users.js'
+import { allows, executeObstacle, lookupUser, userName, writeObstacle, type UserInfo } from '../sys/users.js'
+import type { ScheduledJob, SchedulePlan } from './jobs.js'
+import { unwritableInSandbox } from './needs.js'
+import { userDirs } from './units.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
