@@ -57,7 +57,7 @@ module.exports = {
       severity: 'error',
       comment: 'Every subprocess starts in src/sys/exec.ts: it masks secrets in the logged command line and turns failures into typed errors.',
       from: { path: '^src/', pathNot: '^src/sys/exec[.]ts$' },
-      to: { path: ['^node_modules/execa/', '^(node:)?child_process$'] },
+      to: { path: ['^node_modules/execa/', '^(node:)?child_process$'], dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'side-effect-libraries-in-sys',

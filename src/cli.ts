@@ -67,24 +67,24 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .addHelpText('after', examples(['ownops doctor', 'ownops doctor --json | jq ".checks[] | select(.status==\\"fail\\")"']) + '\n' +
       'Exits with the code of the most serious failure: 78 config invalid, 69 Docker unreachable or installed units run a Node that is gone, 77 a directory not writable or a lock directory another user owns.\n\n' +
       exitStatusHelp([0, 1, 69, 77, 78]))
-    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/doctor.js')).runDoctor(ctx), cmd, []))
+    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./doctor/run.js')).runDoctor(ctx), cmd, []))
 
   const config = program.command('config').summary('validate the config, print its JSON Schema, or show it').description('Work with the configuration file.')
   config
     .command('validate')
     .description('Validate the config and report every problem with file, line, key and a hint. Warns, too, about env-file values that look like they carry a comment, schedules that restrict both day fields (with their next runs), and what a scheduled job needs that its unit or its user could not write.')
     .addHelpText('after', examples(['ownops config validate', 'ownops -c /etc/ownops/ownops.yml config validate --json']) + '\n' + exitStatusHelp([0, 78]))
-    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/config.js')).runConfigValidate(ctx), cmd, []))
+    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./config/inspect.js')).runConfigValidate(ctx), cmd, []))
   config
     .command('schema')
     .description('Print the JSON Schema of the config, for editors (yaml-language-server).')
     .addHelpText('after', examples(['ownops config schema > /etc/ownops/ownops.schema.json', '# first line of ownops.yml:  # yaml-language-server: $schema=/etc/ownops/ownops.schema.json']))
-    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/config.js')).runConfigSchema(ctx), cmd, []))
+    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./config/inspect.js')).runConfigSchema(ctx), cmd, []))
   config
     .command('show')
     .description('Print the effective config (defaults filled in, ${VAR} resolved) with secrets masked.')
     .addHelpText('after', examples(['ownops config show']) + '\n' + exitStatusHelp([0, 78]))
-    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/config.js')).runConfigShow(ctx), cmd, []))
+    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./config/inspect.js')).runConfigShow(ctx), cmd, []))
 
   const lock = program
     .command('lock')
@@ -94,7 +94,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .command('status')
     .description('Show who holds the host lock.')
     .addHelpText('after', examples(['ownops lock status', 'ownops lock status --json']) + '\n' + exitStatusHelp([0, 1, 77]) + '\n  (1: the lock is held; 77: the lock directory or file belongs to another user, or others may write it)')
-    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./commands/lock.js')).runLockStatus(ctx), cmd, []))
+    .action(async (_opts, cmd: Command) => run(async (ctx) => (await import('./lock/run.js')).runLockStatus(ctx), cmd, []))
   lock
     .command('run')
     .description('Run a command while holding the host lock; exits with the command\'s own status.')
@@ -103,7 +103,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .option('--stops <names>', 'comma-separated containers or targets this command stops (monitor stays quiet about them)')
     .option('--name <text>', 'what to call this run in lock messages (default: the command line)')
     .addHelpText('after', examples(['ownops lock run -- rsync -a /srv/data /mnt/usb/', 'ownops lock run --wait 30m --stops app -- ./migrate.sh']) + '\n' + exitStatusHelp([0, 75, 77]) + '\n  otherwise: the exit status of the command')
-    .action(async (commandArgs: string[], _opts, cmd: Command) => run(async (ctx, args, options) => (await import('./commands/lock.js')).runLockRun(ctx, args, options), cmd, commandArgs))
+    .action(async (commandArgs: string[], _opts, cmd: Command) => run(async (ctx, args, options) => (await import('./lock/run.js')).runLockRun(ctx, args, options), cmd, commandArgs))
 
   program
     .command('notify')
@@ -134,7 +134,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     )
     .action(async (message: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
-        const { runNotify } = await import('./commands/notify.js')
+        const { runNotify } = await import('./notify/message.js')
         return runNotify(ctx, {
           message,
           level: options.level as 'info',
@@ -168,7 +168,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     )
     .action(async (targets: string[], _opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
-        const { runBackup } = await import('./commands/backup.js')
+        const { runBackup } = await import('./backup/job.js')
         return runBackup(ctx, { targets: options.all === true ? [] : targets, dryRun: options.dryRun === true, unscheduled: options.unscheduled === true, tags: options.tag as string[] })
       }, cmd, []),
     )
@@ -182,7 +182,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .addHelpText('after', examples(['ownops backups', 'ownops backups db', 'ownops backups db --json | jq -r ".targets[0].backups[0].path"', 'ownops backups --from offsite']) + '\n' + exitStatusHelp([0, 1, 2, 69, 78]))
     .action(async (target: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, o) =>
-        typeof o.from === 'string' ? (await import('./commands/copy.js')).runBackupsFrom(ctx, o.from, target) : (await import('./commands/backup.js')).runBackups(ctx, target), cmd, []),
+        typeof o.from === 'string' ? (await import('./copies/run.js')).runBackupsFrom(ctx, o.from, target) : (await import('./backup/job.js')).runBackups(ctx, target), cmd, []),
     )
 
   program
@@ -203,7 +203,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
         '\n  (1: a copy failed — the local backups are kept and the next run retries; 69: rclone, restic or age is missing)',
     )
     .action(async (targets: string[], _opts, cmd: Command) =>
-      run(async (ctx, _args, o) => (await import('./commands/copy.js')).runCopy(ctx, { targets, to: o.to as string | undefined, dryRun: o.dryRun === true }), cmd, []),
+      run(async (ctx, _args, o) => (await import('./copies/run.js')).runCopy(ctx, { targets, to: o.to as string | undefined, dryRun: o.dryRun === true }), cmd, []),
     )
 
   program
@@ -236,8 +236,8 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     )
     .action(async (target: string | undefined, backup: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, o) => {
-        const { runRestore } = await import('./commands/restore.js')
-        const run = typeof o.from === 'string' ? async (c: Ctx, opts: Parameters<typeof runRestore>[1]) => (await import('./commands/copy.js')).runRestoreFrom(c, { ...opts, from: o.from as string, identity: o.identity as string[] }) : runRestore
+        const { runRestore } = await import('./restore/entry.js')
+        const run = typeof o.from === 'string' ? async (c: Ctx, opts: Parameters<typeof runRestore>[1]) => (await import('./copies/run.js')).runRestoreFrom(c, { ...opts, from: o.from as string, identity: o.identity as string[] }) : runRestore
         return run(ctx, {
           targets: target !== undefined ? [target] : [],
           all: o.all === true,
@@ -271,8 +271,8 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .action(async (target: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, o) =>
         typeof o.from === 'string'
-          ? (await import('./commands/copy.js')).runVerifyFrom(ctx, { from: o.from, target, all: o.all === true, download: o.download === true })
-          : (await import('./commands/restore.js')).runVerify(ctx, { target, all: o.all === true, drill: o.drill === true }), cmd, []),
+          ? (await import('./copies/run.js')).runVerifyFrom(ctx, { from: o.from, target, all: o.all === true, download: o.download === true })
+          : (await import('./restore/entry.js')).runVerify(ctx, { target, all: o.all === true, drill: o.drill === true }), cmd, []),
     )
 
   const schedule = program
@@ -313,7 +313,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     )
     .action(async (_opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
-        const { runScheduleGenerate } = await import('./commands/schedule.js')
+        const { runScheduleGenerate } = await import('./schedule/install.js')
         return runScheduleGenerate(ctx, { backend: backendOf(options) ?? 'systemd', out: options.out as string | undefined, boot: options.boot === true, configPath: options.configPath as string | undefined, bin: options.bin as string | undefined })
       }, cmd, []),
     )
@@ -333,7 +333,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     )
     .action(async (_opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
-        const { runScheduleInstall } = await import('./commands/schedule.js')
+        const { runScheduleInstall } = await import('./schedule/install.js')
         return runScheduleInstall(ctx, { backend: backendOf(options) ?? 'systemd', dryRun: options.dryRun === true, root: options.root as string | undefined })
       }, cmd, []),
     )
@@ -347,7 +347,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .addHelpText('after', examples(['sudo ownops schedule remove --dry-run', 'sudo ownops schedule remove --cron', 'ownops schedule remove --crontab']) + '\n' + exitStatusHelp([0, 1, 2, 69, 77]))
     .action(async (_opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
-        const { runScheduleRemove } = await import('./commands/schedule.js')
+        const { runScheduleRemove } = await import('./schedule/install.js')
         return runScheduleRemove(ctx, { backend: backendOf(options), dryRun: options.dryRun === true, root: options.root as string | undefined })
       }, cmd, []),
     )
@@ -361,7 +361,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .addHelpText('after', examples(['ownops schedule list', 'ownops schedule list --json | jq ".jobs[] | {name, nextRuns}"']) + '\n' + exitStatusHelp([0, 78]))
     .action(async (_opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
-        const { runScheduleList } = await import('./commands/schedule.js')
+        const { runScheduleList } = await import('./schedule/install.js')
         return runScheduleList(ctx, { root: options.root as string | undefined })
       }, cmd, []),
     )
@@ -393,7 +393,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     )
     .action(async (checks: string[], _opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
-        const { runMonitor } = await import('./commands/monitor.js')
+        const { runMonitor } = await import('./monitor/run.js')
         return runMonitor(ctx, { checks, pause: options.pause as string | undefined, resume: options.resume === true, dryRun: options.dryRun === true })
       }, cmd, []),
     )
@@ -438,7 +438,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     )
     .action(async (service: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, o) => {
-        const { runRestart } = await import('./commands/restart.js')
+        const { runRestart } = await import('./restart/run.js')
         return runRestart(ctx, {
           service,
           safe: typeof o.safe === 'boolean' ? o.safe : undefined,
@@ -482,7 +482,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     )
     .action(async (rules: string[], _opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
-        const { runCleanup } = await import('./commands/cleanup.js')
+        const { runCleanup } = await import('./cleanup/run.js')
         const only = options.only as string[]
         return runCleanup(ctx, { rules, only: only.length > 0 ? only : undefined, dryRun: options.dryRun === true })
       }, cmd, []),

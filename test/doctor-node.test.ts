@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { checkInstalledRuntime, checkNodeOnPath, CRON_PATH, SYSTEMD_PATH } from '../src/commands/doctor.js'
+import { checkInstalledRuntime, checkNodeOnPath, CRON_PATH, SYSTEMD_PATH } from '../src/doctor/run.js'
 import { runCli, tempDir, testEnv } from './helpers/cli.js'
 
 let dir: string

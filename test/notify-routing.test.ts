@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { runMonitor } from '../src/commands/monitor.js'
+import { runMonitor } from '../src/monitor/run.js'
 import { Ctx } from '../src/context.js'
 import type { MonitorReport } from '../src/monitor/report.js'
 import { runBin, tempDir, testEnv } from './helpers/cli.js'

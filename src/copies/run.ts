@@ -300,7 +300,7 @@ ${lines.join('\n')}
       log.info({ target: copy.target, backup: copy.id, size: copy.size }, `fetching ${copy.id} from ${name}`)
       staging = await fetchCopy(d, copy, config.backup.dir, name, opts.identity)
     }
-    const { runRestore } = await import('./restore.js')
+    const { runRestore } = await import('../restore/entry.js')
     const result = await runRestore(ctx, { ...opts, all: false, targets: names, backup: names.length === 1 ? chosen[0]?.id : undefined, at: undefined, backupDir: staging })
     return { ...result, report: { ...(result.report as Record<string, unknown>), from: name } }
   } finally {

@@ -88,7 +88,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
 
   const ok = reports.every((r) => r.ok)
   // Copies off the box: destinations without a schedule of their own take what succeeded.
-  const copy = Object.keys(config.backup.destinations).length > 0 ? await import('./copy.js') : undefined
+  const copy = Object.keys(config.backup.destinations).length > 0 ? await import('../copies/run.js') : undefined
   const copies = copy ? await copy.copyAfterBackup(ctx, config, reports.filter((r) => r.ok).map((r) => r.target)) : []
   const copiesOk = copies.every((c) => c.ok)
   await writeMetrics(ctx, config, reports)
