@@ -332,11 +332,3 @@ async function readProcessStdin(maxBytes: number): Promise<string> {
   }
   return Buffer.concat(chunks).toString('utf8')
 }
-
-/** What a command hands back to the CLI: data for --json, text for humans, the exit code. */
-export interface CommandResult {
-  exitCode: number
-  report: unknown
-  /** Human-readable rendering of the report for stdout. */
-  text: string
-}

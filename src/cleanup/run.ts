@@ -4,14 +4,15 @@
  * The dry run walks exactly the same plan and prints it; the real run prints what it did.
  * The real run holds the host lock.
  */
-import type { CommandResult, Ctx } from '../context.js'
-import { runBackupsRule } from '../cleanup/backups.js'
-import { runDockerRule } from '../cleanup/docker.js'
-import { runFilesRule } from '../cleanup/files.js'
-import { runLogsRule } from '../cleanup/logs.js'
-import { cleanupRuleTypes, type CleanupRule, type CleanupRuleType } from '../cleanup/schema.js'
-import { runSqlRule } from '../cleanup/sql.js'
-import { ruleReport, type RuleEnv, type RuleReport } from '../cleanup/types.js'
+import type { CommandResult } from '../command.js'
+import type { Ctx } from '../context.js'
+import { runBackupsRule } from './backups.js'
+import { runDockerRule } from './docker.js'
+import { runFilesRule } from './files.js'
+import { runLogsRule } from './logs.js'
+import { cleanupRuleTypes, type CleanupRule, type CleanupRuleType } from './schema.js'
+import { runSqlRule } from './sql.js'
+import { ruleReport, type RuleEnv, type RuleReport } from './types.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { didYouMean, formatBytes, renderTable } from '../text.js'
 

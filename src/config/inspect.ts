@@ -1,13 +1,14 @@
-/** `ownops config validate|schema|show`. */
+/** `ownops config validate | schema | show`: every problem of the config, its JSON Schema, the effective config with secrets masked. */
 import { stringify } from 'yaml'
-import { checkConfig } from '../config/load.js'
-import { formatProblem } from '../config/problems.js'
-import { configJsonSchema } from '../config/schema.js'
-import type { CommandResult, Ctx } from '../context.js'
+import type { CommandResult } from '../command.js'
+import type { Ctx } from '../context.js'
 import { ExitCode } from '../errors.js'
 import { maskConfigTree } from '../redact.js'
+import { checkConfig } from './load.js'
+import { formatProblem } from './problems.js'
+import { configJsonSchema } from './schema.js'
 
-export async function runConfigValidate(ctx: Ctx): Promise<CommandResult> {
+export async function validateConfig(ctx: Ctx): Promise<CommandResult> {
   const { scheduleChecks } = await import('../schedule/warnings.js')
   const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd, extraRules: (config, file) => scheduleChecks(ctx, config, file) })
   if (result.loaded !== undefined) {
@@ -30,13 +31,13 @@ export async function runConfigValidate(ctx: Ctx): Promise<CommandResult> {
   return { exitCode: errors.length > 0 ? ExitCode.config : ExitCode.ok, report, text: [...lines.map((l) => ctx.redactor.redact(l)), summary].join('\n') + '\n' }
 }
 
-export async function runConfigSchema(_ctx: Ctx): Promise<CommandResult> {
+export function configSchemaReport(): CommandResult {
   const schema = configJsonSchema()
   return { exitCode: ExitCode.ok, report: schema, text: `${JSON.stringify(schema, null, 2)}\n` }
 }
 
 /** The effective config after interpolation and defaults, with the values of secret keys masked. */
-export async function runConfigShow(ctx: Ctx): Promise<CommandResult> {
+export function showConfig(ctx: Ctx): CommandResult {
   const loaded = ctx.config()
   const masked = maskConfigTree(loaded.config, ctx.redactor)
   return { exitCode: ExitCode.ok, report: { file: loaded.file ?? null, config: masked }, text: `# ${loaded.file ?? 'built-in defaults'}\n${stringify(masked)}` }

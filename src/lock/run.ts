@@ -1,11 +1,12 @@
-/** `ownops lock status` and `ownops lock run -- CMD`. */
-import type { CommandResult, Ctx } from '../context.js'
+/** `ownops lock status`: who holds the host lock; `ownops lock run -- CMD`: a command of your own under it. */
+import type { CommandResult } from '../command.js'
+import type { Ctx } from '../context.js'
 import { formatDuration } from '../duration.js'
 import { ExitCode } from '../errors.js'
 import { runInherit } from '../sys/exec.js'
 import { abandonedLock, currentLockHolder } from '../sys/lock.js'
 
-export async function runLockStatus(ctx: Ctx): Promise<CommandResult> {
+export async function lockStatus(ctx: Ctx): Promise<CommandResult> {
   const dir = ctx.lockDir()
   const found = await currentLockHolder(dir)
   if (found === undefined) {
@@ -24,12 +25,19 @@ export async function runLockStatus(ctx: Ctx): Promise<CommandResult> {
   }
 }
 
-export async function runLockRun(ctx: Ctx, argv: string[], options: Record<string, unknown>): Promise<CommandResult> {
-  if (typeof options.wait === 'string') ctx.options.wait = options.wait
-  const stops = typeof options.stops === 'string' ? options.stops.split(',').map((s) => s.trim()).filter(Boolean) : []
-  const name = typeof options.name === 'string' ? options.name : `lock run ${argv.join(' ')}`
+export interface LockRunOptions {
+  argv: string[]
+  /** Containers or targets the command stops (monitor stays quiet about them). */
+  stops: string[]
+  /** What to call the run in lock messages (default: the command line). */
+  name?: string | undefined
+}
+
+export async function runUnderLock(ctx: Ctx, options: LockRunOptions): Promise<CommandResult> {
+  const { argv, stops } = options
+  const name = options.name ?? `lock run ${argv.join(' ')}`
   // A job of its own (cron runs scripts this way): `lock-run`, or `lock-run-NAME` with --name.
-  const slug = typeof options.name === 'string' ? options.name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '') : ''
+  const slug = options.name !== undefined ? options.name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '') : ''
   await ctx.beginJob({ name: slug !== '' ? `lock-run-${slug}` : 'lock-run', command: 'lock-run' })
   await ctx.lock(name, stops)
   const exitCode = await runInherit(argv, { log: ctx.log, signal: ctx.signal, env: ctx.env, cwd: ctx.cwd })

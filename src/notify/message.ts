@@ -4,10 +4,11 @@
  */
 import { readFile, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
-import type { CommandResult, Ctx } from '../context.js'
+import type { CommandResult } from '../command.js'
+import type { Ctx } from '../context.js'
 import { ExitCode, OwnopsError } from '../errors.js'
-import { makeEvent, type NotifyReport } from '../notify/send.js'
-import type { Attachment, Level, NotifyEvent } from '../notify/types.js'
+import { makeEvent, type NotifyReport } from './send.js'
+import type { Attachment, Level, NotifyEvent } from './types.js'
 import { runCapture } from '../sys/exec.js'
 import { renderTable } from '../text.js'
 

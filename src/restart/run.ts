@@ -9,11 +9,12 @@
  * not hold up a backup, and the stop never overlaps one.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { CommandResult, Ctx } from '../context.js'
+import type { CommandResult } from '../command.js'
+import type { Ctx } from '../context.js'
 import { formatDuration, parseDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
-import { countdownOffsets, detachArgv, formatClock, formatLeft, renderMessage, restartTime } from '../restart/plan.js'
-import { announce, playerCount, resolveService, restartSequence, type ResolvedService as Resolved } from '../restart/service.js'
+import { countdownOffsets, detachArgv, formatClock, formatLeft, renderMessage, restartTime } from './plan.js'
+import { announce, playerCount, resolveService, restartSequence, type ResolvedService as Resolved } from './service.js'
 import { containerLogTail } from '../sys/docker.js'
 import { describeHealth } from '../sys/health.js'
 import { runCapture } from '../sys/exec.js'

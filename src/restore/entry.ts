@@ -5,15 +5,16 @@
  * target and a backup are picked by number, then the plan is shown and confirmed.
  */
 import { createInterface, type Interface } from 'node:readline/promises'
-import type { CommandResult, Ctx } from '../context.js'
+import type { CommandResult } from '../command.js'
+import type { Ctx } from '../context.js'
 import { ExitCode, OwnopsError } from '../errors.js'
-import { askNumber, renderBackups, renderTargets, restoreChoices } from '../restore/pick.js'
-import { restore, restoreOrder, undoRestore, type RestoreOptions } from '../restore/run.js'
-import { verifyTargets, type VerifiedState, type VerifyOptions } from '../restore/verify.js'
+import { askNumber, renderBackups, renderTargets, restoreChoices } from './pick.js'
+import { restore, restoreOrder, undoRestore, type RestoreOptions } from './run.js'
+import { verifyTargets, type VerifiedState, type VerifyOptions } from './verify.js'
 import { selectTargets } from '../backup/select.js'
 
-export type { RestoreOptions } from '../restore/run.js'
-export type { DrillRecord, VerifyOptions } from '../restore/verify.js'
+export type { RestoreOptions } from './run.js'
+export type { DrillRecord, VerifyOptions } from './verify.js'
 
 /** Questions on the terminal: prompts on stderr, answers from stdin; undefined once stdin ends. */
 function terminal(ctx: Ctx): (question: string) => Promise<string | undefined> {

@@ -12,7 +12,8 @@
  */
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
-import type { CommandResult, Ctx } from '../context.js'
+import type { CommandResult } from '../command.js'
+import type { Ctx } from '../context.js'
 import type { BackupTarget, Config } from '../config/schema.js'
 import { readCatalog, type BackupEntry } from '../backup/catalog.js'
 import { timestampId } from '../backup/artifact.js'

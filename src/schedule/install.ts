@@ -1,36 +1,28 @@
 /**
- * `ownops schedule generate | install | remove | list`: the OS runs ownops. systemd timers
- * (default) or one cron.d file, generated from the config; install and remove touch only
- * files that carry ownops' generated-file mark.
+ * `ownops schedule generate | install | remove`: systemd timers (default), one cron.d file
+ * or lines in the user's crontab, generated from the config; install and remove touch only
+ * files that carry ownops' generated-file mark, and run systemctl as the change needs.
  */
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import type { CommandResult, Ctx } from '../context.js'
+import type { CommandResult } from '../command.js'
+import type { Ctx } from '../context.js'
 import { ExitCode, OwnopsError } from '../errors.js'
-import { planChanges, renderChanges, systemctlSteps, type SystemctlSteps } from '../schedule/changes.js'
-import { dstWarning, nextRuns } from '../schedule/cron.js'
-import { hostZone, planWarnings, type Backend } from '../schedule/warnings.js'
-import { wallClock } from '../time-zone.js'
-import { CRON_JOB_PREFIX, CROND_FILE, renderCronD, renderCrontab, replaceCrontabBlock, splitCrontab } from '../schedule/crond.js'
-import { unifiedDiff } from '../schedule/diff.js'
-import { planSchedule, runtimeDirectory, writablePaths, type SchedulePlan } from '../schedule/jobs.js'
-import { isGenerated, renderSystemdUnits, type GeneratedFile } from '../schedule/units.js'
 import { crontab } from '../sys/crontab.js'
 import { defaultLockDir } from '../sys/paths.js'
-import { ownopsRuntime } from '../sys/runtime.js'
-import { showUnits, systemctl, systemdRunning, type SystemctlResult } from '../sys/systemd.js'
+import { systemctl, systemdRunning, type SystemctlResult } from '../sys/systemd.js'
 import { applyChanges, ensureDirs, readFiles } from '../sys/unit-files.js'
 import { which } from '../sys/which.js'
 import { renderTable } from '../text.js'
-
-export type { Backend }
-
-export const SYSTEMD_DIR = '/etc/systemd/system'
-export const CROND_DIR = '/etc/cron.d'
-
-/** The files of each backend that ownops may own. */
-const isSystemdFile = (name: string) => /^ownops-[A-Za-z0-9_.@-]*\.(service|timer)$/.test(name)
-const isCronFile = (name: string) => name === CROND_FILE
+import { planChanges, renderChanges, systemctlSteps, type SystemctlSteps } from './changes.js'
+import { CROND_FILE, renderCronD, renderCrontab, replaceCrontabBlock, splitCrontab } from './crond.js'
+import { unifiedDiff } from './diff.js'
+import { CROND_DIR, isCronFile, isSystemdFile, planFor, rootDir, SYSTEMD_DIR, under } from './host.js'
+import { runtimeDirectory, writablePaths, type SchedulePlan } from './jobs.js'
+import { dryRunText, resultText } from './render.js'
+import type { GenerateReport, InstallReport } from './reports.js'
+import { isGenerated, renderSystemdUnits, type GeneratedFile } from './units.js'
+import { planWarnings, type Backend } from './warnings.js'
 
 export interface GenerateOptions {
   backend: Backend
@@ -40,19 +32,6 @@ export interface GenerateOptions {
   configPath?: string | undefined
   /** What the units run (default: schedule.bin, else this Node and this ownops). */
   bin?: string | undefined
-}
-
-export interface GenerateReport {
-  backend: Backend
-  files: Array<{ name: string; content: string }>
-  out?: string
-  changes?: Array<{ action: string; name: string }>
-  warnings: string[]
-}
-
-function plan(ctx: Ctx, configPath?: string, bin?: string): SchedulePlan {
-  const loaded = ctx.config()
-  return planSchedule(loaded.config, { configFile: configPath === undefined ? loaded.file : resolve(ctx.cwd, configPath), runtime: ownopsRuntime(), bin })
 }
 
 /** The crontab name in reports: the user's crontab. */
@@ -74,8 +53,8 @@ function render(ctx: Ctx, p: SchedulePlan, backend: Backend, boot: 'include' | '
   return renderSystemdUnits(p, { boot })
 }
 
-export async function runScheduleGenerate(ctx: Ctx, opts: GenerateOptions): Promise<CommandResult> {
-  const p = plan(ctx, opts.configPath, opts.bin)
+export async function generateSchedule(ctx: Ctx, opts: GenerateOptions): Promise<CommandResult> {
+  const p = planFor(ctx, opts.configPath, opts.bin)
   const files = render(ctx, p, opts.backend, opts.boot ? 'only' : 'include')
   const warnings = planWarnings(ctx, p, opts.backend)
   if (opts.backend === 'crontab') {
@@ -118,18 +97,6 @@ export interface InstallOptions {
   root?: string | undefined
 }
 
-export interface InstallReport {
-  backend: Backend
-  dir: string
-  dryRun: boolean
-  changes: Array<{ action: string; name: string }>
-  createdDirs: string[]
-  commands: Array<{ command: string; ok: boolean; output?: string }>
-  notes: string[]
-  warnings: string[]
-  diff?: string
-}
-
 interface Systemctl {
   /** How systemctl runs here: live, offline on --root, or not at all. */
   mode: 'live' | 'offline' | 'none'
@@ -143,16 +110,10 @@ function systemctlMode(ctx: Ctx, root: string | undefined): Systemctl {
   return { mode: 'live' }
 }
 
-function rootDir(ctx: Ctx, root: string | undefined): string | undefined {
-  return root === undefined ? undefined : resolve(ctx.cwd, root)
-}
-
-const under = (root: string | undefined, path: string) => (root === undefined ? path : join(root, path))
-
-export async function runScheduleInstall(ctx: Ctx, opts: InstallOptions): Promise<CommandResult> {
+export async function installSchedule(ctx: Ctx, opts: InstallOptions): Promise<CommandResult> {
   if (opts.backend === 'crontab') return installCrontab(ctx, opts)
   const root = rootDir(ctx, opts.root)
-  const p = plan(ctx)
+  const p = planFor(ctx)
   const files = render(ctx, p, opts.backend, 'include')
   const dir = under(root, opts.backend === 'cron' ? CROND_DIR : SYSTEMD_DIR)
   const present = await readFiles(dir, opts.backend === 'cron' ? isCronFile : isSystemdFile)
@@ -192,7 +153,7 @@ export interface RemoveOptions {
   root?: string | undefined
 }
 
-export async function runScheduleRemove(ctx: Ctx, opts: RemoveOptions): Promise<CommandResult> {
+export async function removeSchedule(ctx: Ctx, opts: RemoveOptions): Promise<CommandResult> {
   if (opts.backend === 'crontab') return removeCrontab(ctx, opts)
   const root = rootDir(ctx, opts.root)
   const backends: Array<'systemd' | 'cron'> = opts.backend === undefined ? ['systemd', 'cron'] : [opts.backend]
@@ -232,7 +193,7 @@ function crontabOwner(ctx: Ctx): string {
 
 async function installCrontab(ctx: Ctx, opts: InstallOptions): Promise<CommandResult> {
   if (opts.root !== undefined) throw new OwnopsError('--root does not apply to --crontab (it edits your own crontab)', { kind: 'usage', hint: 'drop --root' })
-  const p = plan(ctx)
+  const p = planFor(ctx)
   const block = (render(ctx, p, 'crontab', 'include')[0] as GeneratedFile).content
   const warnings = planWarnings(ctx, p, 'crontab')
   const tab = crontab({ log: ctx.log, env: ctx.env, signal: ctx.signal })
@@ -332,135 +293,4 @@ async function otherBackendWarning(root: string | undefined, backend: Backend): 
   }
   const units = await readFiles(under(root, SYSTEMD_DIR), (n) => isSystemdFile(n) && n.endsWith('.timer'))
   return [...units.values()].some(isGenerated) ? [`ownops timers are installed in ${under(root, SYSTEMD_DIR)} too: jobs would run twice (ownops schedule remove --systemd)`] : []
-}
-
-function dryRunText(report: InstallReport): string {
-  const lines = [report.diff === '' || report.diff === undefined ? `${report.dir}: no changes` : (report.diff ?? '').replace(/\n$/, ''), ...report.notes, ...report.warnings.map((w) => `warning: ${w}`), '(dry run: nothing was changed)']
-  return `${lines.join('\n')}\n`
-}
-
-function resultText(report: InstallReport): string {
-  const rows = report.changes.map((c) => [c.action, join(report.dir, c.name)])
-  const lines = [rows.length === 0 ? `${report.dir}: nothing to do` : renderTable(['ACTION', 'FILE'], rows).trimEnd()]
-  for (const dir of report.createdDirs) lines.push(`created ${dir}`)
-  for (const c of report.commands) lines.push(`${c.ok ? 'ran' : 'FAILED'}: ${c.command}${!c.ok && c.output ? `\n  ${c.output.replace(/\n/g, '\n  ')}` : ''}`)
-  lines.push(...report.notes)
-  return `${lines.join('\n')}\n`
-}
-
-// ---------------------------------------------------------------------------------------------
-// list
-
-export interface ListedJob {
-  name: string
-  command: string
-  schedule: string
-  timezone: string | null
-  nextRuns: string[]
-  dstWarning?: string
-  installed: Backend[]
-  systemd: { timer: string; active: string; enabled: string; lastTrigger: string | null; lastResult: string | null; nextElapse: string | null } | null
-}
-
-export interface ListReport {
-  jobs: ListedJob[]
-  /** Generated units or cron entries of jobs that are no longer configured. */
-  stale: string[]
-  systemd: 'live' | 'not running'
-}
-
-export async function runScheduleList(ctx: Ctx, opts: { root?: string | undefined }): Promise<CommandResult> {
-  const root = rootDir(ctx, opts.root)
-  const p = plan(ctx)
-  const now = ctx.clock()
-  const units = await readFiles(under(root, SYSTEMD_DIR), isSystemdFile)
-  const cronText = (await readFiles(under(root, CROND_DIR), isCronFile)).get(CROND_FILE)
-  const cronJobs = new Set(
-    cronText !== undefined && isGenerated(cronText)
-      ? cronText.split('\n').filter((l) => l.startsWith(CRON_JOB_PREFIX)).map((l) => l.slice(CRON_JOB_PREFIX.length).split(':')[0] as string)
-      : [],
-  )
-  // ownops' lines in this user's crontab (schedule install --crontab).
-  const crontabJobs = new Set<string>()
-  if (root === undefined && which('crontab', ctx.env) !== undefined) {
-    const block = splitCrontab(await crontab({ log: ctx.log, env: ctx.env, signal: ctx.signal }).read().catch(() => '')).block ?? ''
-    for (const line of block.split('\n')) if (line.startsWith(CRON_JOB_PREFIX)) crontabJobs.add(line.slice(CRON_JOB_PREFIX.length).split(':')[0] as string)
-  }
-  const live = root === undefined && systemdRunning() && which('systemctl', ctx.env) !== undefined
-  const names = p.jobs.flatMap((j) => [`${j.unit}.timer`, `${j.unit}.service`])
-  const props = live ? await showUnits(names, ['LoadState', 'ActiveState', 'UnitFileState', 'LastTriggerUSec', 'NextElapseUSecRealtime', 'Result'], { log: ctx.log, env: ctx.env }) : new Map<string, Record<string, string>>()
-
-  const jobs: ListedJob[] = p.jobs.map((job) => {
-    const zone = job.timeZone ?? hostZone(ctx.env)
-    const runs = nextRuns(job.schedule, 3, { from: now, timeZone: zone })
-    const timerFile = units.get(`${job.unit}.timer`)
-    const installed: Backend[] = [
-      ...(timerFile !== undefined && isGenerated(timerFile) ? (['systemd'] as const) : []),
-      ...(cronJobs.has(job.name) ? (['cron'] as const) : []),
-      ...(crontabJobs.has(job.name) ? (['crontab'] as const) : []),
-    ]
-    const timer = props.get(`${job.unit}.timer`)
-    const service = props.get(`${job.unit}.service`)
-    const warning = dstWarning(job.schedule, zone, { from: now })
-    return {
-      name: job.name,
-      command: job.args.join(' '),
-      schedule: job.schedule,
-      timezone: job.timeZone ?? null,
-      nextRuns: runs.map((d) => d.toISOString()),
-      ...(warning === undefined ? {} : { dstWarning: warning }),
-      installed,
-      systemd:
-        timer === undefined
-          ? null
-          : {
-              timer: timer.LoadState ?? 'unknown',
-              active: timer.ActiveState ?? 'unknown',
-              enabled: timer.UnitFileState ?? '',
-              lastTrigger: emptyToNull(timer.LastTriggerUSec),
-              lastResult: service?.Result && emptyToNull(timer.LastTriggerUSec) !== null ? service.Result : null,
-              nextElapse: emptyToNull(timer.NextElapseUSecRealtime),
-            },
-    }
-  })
-  const configured = new Set(p.jobs.map((j) => j.unit))
-  const stale = [
-    ...[...units].filter(([name, text]) => name.endsWith('.timer') && isGenerated(text) && !configured.has(name.slice(0, -'.timer'.length))).map(([name]) => name),
-    ...[...cronJobs].filter((name) => !p.jobs.some((j) => j.name === name)).map((name) => `${CROND_FILE} (job ${name})`),
-  ]
-  const report: ListReport = { jobs, stale, systemd: live ? 'live' : 'not running' }
-  return { exitCode: ExitCode.ok, report, text: listText(report, p, ctx) }
-}
-
-function emptyToNull(value: string | undefined): string | null {
-  return value === undefined || value === '' || value === 'n/a' ? null : value
-}
-
-function listText(report: ListReport, p: SchedulePlan, ctx: Ctx): string {
-  const rows = report.jobs.map((job) => {
-    const zone = job.timezone ?? hostZone(ctx.env)
-    const runs = job.schedule === '@reboot' ? 'at boot' : job.nextRuns.map((iso) => shortTime(new Date(iso), zone)).join(', ')
-    const state =
-      job.systemd === null
-        ? job.installed.length === 0
-          ? 'not installed'
-          : job.installed.join('+')
-        : job.systemd.timer === 'not-found'
-          ? job.installed.some((b) => b !== 'systemd') ? job.installed.filter((b) => b !== 'systemd').join('+') : 'not installed'
-          : `${job.systemd.active}${job.systemd.lastResult ? `, last: ${job.systemd.lastResult}` : ''}`
-    return [job.name, job.command, job.schedule, job.timezone ?? 'local', runs, state]
-  })
-  const lines = [renderTable(['JOB', 'COMMAND', 'SCHEDULE', 'ZONE', 'NEXT RUNS', 'STATE'], rows).trimEnd()]
-  if (report.systemd === 'not running') lines.push('(systemd is not running here: timer states unknown)')
-  for (const stale of report.stale) lines.push(`stale: ${stale} is installed but not configured (ownops schedule install removes it)`)
-  for (const job of report.jobs) if (job.dstWarning) lines.push(`warning: job ${job.name}: ${job.dstWarning}`)
-  if (p.boot.length > 0) lines.push(`boot units: ${p.boot.map((b) => `${b.unit}.service`).join(', ')}`)
-  return `${lines.join('\n')}\n`
-}
-
-const pad = (n: number) => String(n).padStart(2, '0')
-
-function shortTime(date: Date, zone: string): string {
-  const w = wallClock(date.getTime(), zone)
-  return `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}`
 }
