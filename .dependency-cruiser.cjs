@@ -1,7 +1,7 @@
 /**
  * The layering of ownops' source, checked in CI (`npm run lint:deps`, .ci/run):
  *
- *   base      src/{errors,duration,text,concurrency,redact,log,log-levels,version,paths}.ts
+ *   base      src/{errors,duration,text,concurrency,redact,log,log-levels,version,time-zone,prometheus}.ts
  *             imports nothing else of ownops
  *   sys       src/sys/**  side effects: processes, Docker, the network, files, locks;
  *             imports base and sys only
@@ -13,7 +13,7 @@
  *
  * Type-only imports count too: a cycle through types is still a cycle to read through.
  */
-const BASE = '^src/(errors|duration|text|concurrency|redact|log|log-levels|version|paths)[.]ts$'
+const BASE = '^src/(errors|duration|text|concurrency|redact|log|log-levels|version|time-zone|prometheus)[.]ts$'
 
 module.exports = {
   forbidden: [

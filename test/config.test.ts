@@ -94,6 +94,17 @@ describe('config validate', () => {
     ])
   })
 
+  it('checks a maintenance window\'s cron expression and zone as the schedules check theirs, with their lines', () => {
+    const file = write('ownops.yml', 'monitor:\n  maintenance:\n    - cron: "0 25 * * *"\n      duration: 1h\n    - cron: "0 4 * * *"\n      duration: 1h\n      timezone: Europe/Berln\n')
+    const problems = checkConfig({ path: file, env: {}, cwd: dir, defaultEnvFile: noEnvFile() }).problems
+    expect(problems.map((p) => [p.path.join('.'), p.line])).toEqual([
+      ['monitor.maintenance.0.cron', 3],
+      ['monitor.maintenance.1.timezone', 7],
+    ])
+    expect(problems[0]?.message).toMatch(/hour/)
+    expect(problems[1]).toMatchObject({ message: 'unknown time zone "Europe/Berln" (did you mean "Europe/Berlin"?)' })
+  })
+
   it('reports a bad retention span or count with its line, and warns about a keep policy without rules', () => {
     const file = write(
       'ownops.yml',

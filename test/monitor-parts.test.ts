@@ -12,6 +12,7 @@ import { assessContainer, needsEvents, stoppedBy, type InspectLike } from '../sr
 import { buildDigest, rollUps } from '../src/monitor/digest.js'
 import { judge } from '../src/monitor/judge.js'
 import { activeWindowStart, quietFor, quietPeriods } from '../src/monitor/maintenance.js'
+import { nextRuns } from '../src/schedule/cron.js'
 import { planChecks } from '../src/monitor/plan.js'
 import { monitorSchema } from '../src/monitor/schema.js'
 import { renderPrometheus, renderReport, summarize, type MonitorReport, type ReportRow } from '../src/monitor/report.js'
@@ -47,6 +48,10 @@ describe('host readings', () => {
     // /var/lib/docker stays (often a disk of its own); the same device at / is de-duplicated when checked.
     expect(realMounts(mounts).map((m) => m.mountPoint)).toEqual(['/', '/var/lib/docker', '/srv/my data', '/tank/data', '/mnt/nas', '/mnt/backup1'])
     expect(realMounts(mounts, ['/mnt/backup*', '/tank/*', '/var/lib/docker']).map((m) => m.mountPoint)).toEqual(['/', '/srv/my data', '/mnt/nas'])
+    // One glob dialect, as in cleanup rules: * stays within a path segment, ** crosses /.
+    expect(realMounts(mounts, ['/*']).map((m) => m.mountPoint)).toEqual(['/', '/var/lib/docker', '/srv/my data', '/tank/data', '/mnt/nas', '/mnt/backup1'])
+    expect(realMounts(mounts, ['/**']).map((m) => m.mountPoint)).toEqual([])
+    expect(realMounts(mounts, ['/{tank,mnt}/**', '/srv/my?data']).map((m) => m.mountPoint)).toEqual(['/', '/var/lib/docker'])
   })
 
   it('computes usage as df does (reserved blocks count as used) and judges space and inodes', () => {
@@ -151,6 +156,22 @@ describe('quiet periods', () => {
     expect(activeWindowStart(w, new Date('2026-03-01T04:30:00Z'), 'UTC')).toBeUndefined()
     expect(activeWindowStart(w, new Date('2026-03-01T03:59:00Z'), 'UTC')).toBeUndefined()
     expect(activeWindowStart({ ...w, timezone: 'Asia/Tokyo' }, new Date('2026-03-01T19:10:00Z'))).toBeDefined() // 04:10 in Tokyo
+  })
+
+  it('a window reads cron as the schedules do: Vixie cron\'s day fields, whatever cron-parser would say', () => {
+    // "*/2" in day-of-month starts with "*": cron ANDs the day fields — Mondays that are odd days.
+    const w = { cron: '0 4 */2 * 1', duration: '1h' }
+    const at = (day: string) => activeWindowStart(w, new Date(`${day}T04:30:00Z`), 'UTC')?.toISOString()
+    expect(at('2026-06-15')).toBe('2026-06-15T04:00:00.000Z') // Monday the 15th
+    expect(at('2026-06-08')).toBeUndefined() // Monday, but an even day
+    expect(at('2026-06-09')).toBeUndefined() // an odd day, but a Tuesday
+    for (const day of ['2026-06-15', '2026-06-08', '2026-06-09']) {
+      const runs = nextRuns(w.cron, 1, { from: new Date(`${day}T03:00:00Z`), timeZone: 'UTC' })
+      expect(at(day) !== undefined, day).toBe(runs[0]?.toISOString() === `${day}T04:00:00.000Z`)
+    }
+    // A repeated hour at the end of daylight saving time starts one window, at its first occurrence.
+    const fall = { cron: '30 2 * * *', duration: '90m', timezone: 'Europe/Berlin' }
+    expect(activeWindowStart(fall, new Date('2026-10-25T01:10:00Z'))?.toISOString()).toBe('2026-10-25T00:30:00.000Z') // 02:10 CET, second pass
   })
 
   it('pause, windows and the host lock holder\'s stops, matched by name', () => {

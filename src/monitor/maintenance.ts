@@ -2,8 +2,8 @@
  * Quiet periods, decided purely from data: a `--pause`, configured maintenance windows
  * (cron start + duration), and what the holder of the host lock says it stops.
  */
-import { CronExpressionParser } from 'cron-parser'
 import { parseDuration } from '../duration.js'
+import { previousRun } from '../schedule/cron.js'
 import type { MaintenanceWindow } from './schema.js'
 
 export interface Quiet {
@@ -13,14 +13,15 @@ export interface Quiet {
   names?: readonly string[]
 }
 
-/** The start of the window occurrence that covers `now`, if one does. Throws for a bad expression. */
+/**
+ * The start of the window occurrence that covers `now`, if one does: the last run of its
+ * cron expression — read as ownops' schedules read cron (src/schedule/cron.ts) — less than
+ * `duration` ago. Throws (CronError) for a bad expression or time zone.
+ */
 export function activeWindowStart(window: Pick<MaintenanceWindow, 'cron' | 'duration' | 'timezone'>, now: Date, defaultTimezone?: string): Date | undefined {
   const durationMs = parseDuration(window.duration) ?? 0
-  const tz = window.timezone ?? defaultTimezone
-  // prev() is strictly before currentDate: a window starting exactly now must count.
-  const expression = CronExpressionParser.parse(window.cron, { currentDate: new Date(now.getTime() + 1), ...(tz ? { tz } : {}) })
-  const start = expression.prev().toDate()
-  return now.getTime() < start.getTime() + durationMs ? start : undefined
+  const start = previousRun(window.cron, { at: now, timeZone: window.timezone ?? defaultTimezone })
+  return start !== undefined && now.getTime() < start.getTime() + durationMs ? start : undefined
 }
 
 export interface QuietInputs {

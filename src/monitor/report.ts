@@ -3,6 +3,7 @@
  * textfile (node_exporter's textfile collector format). Pure rendering; the command writes.
  */
 import { formatDuration } from '../duration.js'
+import { labelSet } from '../prometheus.js'
 import { renderTable } from '../text.js'
 import type { Transition } from './state.js'
 import type { MetricRow, RowStatus, Status } from './types.js'
@@ -179,14 +180,9 @@ function familyOf(kind: string, key: string): Family | undefined {
   return FAMILIES[`${kind}.${key}`] ?? FAMILIES[key]
 }
 
-function label(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
-}
-
-/** `{check="…",kind="…",subject="…"}`: a label without a value is left out, never empty. */
+/** `{check="…",kind="…",subject="…"}` with secrets masked in the values. */
 function labels(pairs: Record<string, string | undefined>, clean: (text: string) => string): string {
-  const set = Object.entries(pairs).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '')
-  return set.length === 0 ? '' : `{${set.map(([k, v]) => `${k}="${label(clean(v))}"`).join(',')}}`
+  return labelSet(Object.fromEntries(Object.entries(pairs).map(([k, v]) => [k, v === undefined ? undefined : clean(v)])))
 }
 
 /**

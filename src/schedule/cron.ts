@@ -396,6 +396,43 @@ export function nextRuns(expr: string, count: number, options: NextRunsOptions =
   return runs
 }
 
+/**
+ * The last run of a cron expression at or before `at`, by the same rules as `nextRuns`
+ * (Vixie's day fields, a repeated wall time counted once, a skipped one not at all);
+ * undefined for @reboot, or when none is found within the search limit. Maintenance
+ * windows start at these times.
+ */
+export function previousRun(expr: string, options: { at: Date; timeZone?: string | undefined }): Date | undefined {
+  const parsed = parseCron(expr)
+  if (options.timeZone !== undefined) checkTimeZone(options.timeZone)
+  if (parsed.reboot) return undefined
+  const timeZone = options.timeZone ?? localTimeZone()
+  const minute = parsed.minutes.join(',')
+  const hour = parsed.hours.join(',')
+  const month = parsed.months.join(',')
+  const sources = [`${minute} ${hour} ${parsed.daysOfMonth.join(',')} ${month} *`]
+  if (parsed.dayRule === 'or') sources.push(`${minute} ${hour} * ${month} ${parsed.daysOfWeek.join(',')}`)
+  const { CronExpressionParser } = loadCronParser()
+  // prev() is strictly before currentDate: a run exactly at `at` counts.
+  const iterators = sources.map((source) => CronExpressionParser.parse(source, { currentDate: new Date(options.at.getTime() + 1), tz: timeZone }))
+  const heads = iterators.map((it) => it.prev().getTime())
+  let last = Number.POSITIVE_INFINITY
+  for (let loops = 0; loops <= LOOP_LIMIT; loops++) {
+    let index = 0
+    for (let i = 1; i < heads.length; i++) if ((heads[i] as number) > (heads[index] as number)) index = i
+    const t = heads[index] as number
+    heads[index] = (iterators[index] as (typeof iterators)[number]).prev().getTime()
+    if (t >= last) continue
+    last = t
+    const wall = wallClock(t, timeZone)
+    if (!matchesWall(parsed, wall)) continue
+    // A repeated wall time runs at its first occurrence only.
+    if ((instantsOf(wallMs(wall), timeZone)[0] ?? t) !== t) continue
+    return new Date(t)
+  }
+  return undefined
+}
+
 // ---------------------------------------------------------------------------------------------
 // Daylight saving time
 
