@@ -173,9 +173,8 @@ export class Ctx {
 
   /** Takes the host lock for this run; released by the CLI when the command ends, however it ends. */
   async lock(command: string, stops: string[] = []): Promise<HostLock> {
-    const waitText = this.options.wait ?? this.config().config.lock.wait
-    const waitMs = parseDuration(waitText)
-    if (waitMs === undefined) throw new OwnopsError(`--wait: not a duration: ${String(waitText)}`, { kind: 'usage', hint: 'e.g. --wait 10m' })
+    const waitMs = this.options.wait === undefined ? this.config().config.lock.wait : parseDuration(this.options.wait)
+    if (waitMs === undefined) throw new OwnopsError(`--wait: not a duration: ${String(this.options.wait)}`, { kind: 'usage', hint: 'e.g. --wait 10m' })
     // The lock file names the holder's command line (a script's argv may carry a password).
     const lock = await HostLock.acquire({ dir: this.lockDir(), command: this.redactor.redact(command), waitMs, stops, log: this.log, signal: this.signal, now: this.clock })
     this.defer(() => lock.release())

@@ -99,6 +99,14 @@ export function parseByteSize(input: string | number): number | undefined {
   return unit === undefined ? undefined : Math.floor(Number(match[1]) * unit)
 }
 
+/** A size as ownops reads it back, exactly: 500MB, 2GiB, or a number of bytes. */
+export function formatByteSizeExact(bytes: number): string {
+  for (const [unit, size] of [['TiB', 1024 ** 4], ['TB', 1000 ** 4], ['GiB', 1024 ** 3], ['GB', 1000 ** 3], ['MiB', 1024 ** 2], ['MB', 1000 ** 2], ['KiB', 1024], ['kB', 1000]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`
+  }
+  return String(bytes)
+}
+
 const NAMED_ESCAPES: Record<number, string> = { 0x09: '\\t', 0x0a: '\\n', 0x0d: '\\r' }
 
 function isControl(code: number): boolean {

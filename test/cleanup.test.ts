@@ -94,7 +94,7 @@ describe('pure parts', () => {
     const now = Date.now()
     const f = (path: string, days: number, size = 100) => ({ path, size, mtime: now - days * DAY })
     const files = [f('/l/app.log', 20), f('/l/app.log.1', 21), f('/l/app.log.2.gz', 40), f('/l/app.log.3', 10), f('/l/other.log', 50), f('/l/fresh.log', 0), f('/l/fresh.log.1', 0.001)]
-    const { steps, protectedFiles } = planLogSteps(files, { compressAfter: '7d', deleteAfter: '30d', minAge: '10m' }, now)
+    const { steps, protectedFiles } = planLogSteps(files, { compressAfter: 7 * DAY, deleteAfter: 30 * DAY, minAge: 10 * 60_000 }, now)
     // app.log.3 (10 days) is the newest of the app set; other.log is alone in its set.
     expect([...protectedFiles].sort()).toEqual(['/l/app.log.3', '/l/fresh.log', '/l/fresh.log.1', '/l/other.log'])
     expect(steps.map((s) => [s.file.path, s.do])).toEqual([

@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CommandUnknownOpts } from '@commander-js/extra-typings'
 import { buildProgram } from '../src/cli.js'
-import { parseDuration, formatDuration } from '../src/duration.js'
+import { formatDuration, parseDuration, parseDurationValue } from '../src/duration.js'
 import { didYouMean } from '../src/text.js'
 import { runBin, runCli, tempDir, testEnv } from './helpers/cli.js'
 
@@ -72,7 +72,7 @@ describe('small helpers', () => {
     expect(parseDuration('1h30m')).toBe(5_400_000)
     expect(parseDuration('2w')).toBe(1_209_600_000)
     expect(parseDuration('15')).toBe(15_000)
-    expect(parseDuration(2)).toBe(2000)
+    expect(parseDurationValue(2)).toBe(2000)
     expect(parseDuration('soon')).toBeUndefined()
     expect(parseDuration('5x')).toBeUndefined()
     expect(formatDuration(5_400_000)).toBe('1h30m')

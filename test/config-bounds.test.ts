@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { parseDuration } from '../src/duration.js'
+import { parseDuration, parseDurationValue } from '../src/duration.js'
 import { BIN, runCli, tempDir, testEnv } from './helpers/cli.js'
 
 let dir: string
@@ -26,7 +26,7 @@ describe('durations', () => {
     expect(parseDuration('36500d')).toBe(36_500 * 86_400_000)
     expect(parseDuration('36501d')).toBeUndefined()
     expect(parseDuration('99999999999999999999d')).toBeUndefined()
-    expect(parseDuration(Number.POSITIVE_INFINITY)).toBeUndefined()
+    expect(parseDurationValue(Number.POSITIVE_INFINITY)).toBeUndefined()
     expect(parseDuration(`${'9'.repeat(400)}s`)).toBeUndefined()
   })
 

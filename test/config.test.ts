@@ -94,6 +94,22 @@ describe('config validate', () => {
     ])
   })
 
+  it('durations and sizes are numbers once loaded; config show writes them back as the config does, and what it shows loads to the same config', async () => {
+    const file = write('ownops.yml', 'lock: { wait: 90s }\nnotify: { timeout: 1500ms }\ncleanup:\n  rules:\n    logs: { type: logs, path: /var/log/app/*.log, compressAfter: 7d, maxTotalSize: 500MB }\n')
+    const { config } = loadConfig({ path: file, env: {}, cwd: dir, defaultEnvFile: noEnvFile() })
+    expect(config.lock.wait).toBe(90_000)
+    expect(config.notify.timeout).toBe(1500)
+    expect(config.notify.budget).toBe(60_000) // the schema's default, parsed like the rest
+    expect(config.cleanup.rules.logs).toMatchObject({ compressAfter: 7 * 86_400_000, minAge: 600_000, maxTotalSize: 500_000_000 })
+    const shown = await runCli(['-c', file, 'config', 'show'], { env: testEnv(dir), cwd: dir })
+    expect(shown.code).toBe(0)
+    expect(shown.stdout).toMatch(/^ {2}wait: 90s$/m)
+    expect(shown.stdout).toMatch(/^ {2}timeout: 1500ms$/m)
+    expect(shown.stdout).toMatch(/^ {6}maxTotalSize: 500MB$/m)
+    const again = write('shown.yml', shown.stdout)
+    expect(loadConfig({ path: again, env: {}, cwd: dir, defaultEnvFile: noEnvFile() }).config).toEqual(config)
+  })
+
   it('checks a maintenance window\'s cron expression and zone as the schedules check theirs, with their lines', () => {
     const file = write('ownops.yml', 'monitor:\n  maintenance:\n    - cron: "0 25 * * *"\n      duration: 1h\n    - cron: "0 4 * * *"\n      duration: 1h\n      timezone: Europe/Berln\n')
     const problems = checkConfig({ path: file, env: {}, cwd: dir, defaultEnvFile: noEnvFile() }).problems
@@ -169,7 +185,7 @@ describe('config lookup', () => {
     const result = checkConfig({ env: {}, cwd: dir, searchPaths: [] })
     expect(result.file).toBeUndefined()
     expect(result.loaded?.config.backup.dir).toBe('/var/backups/ownops')
-    expect(result.loaded?.config.lock.wait).toBe('0s')
+    expect(result.loaded?.config.lock.wait).toBe(0)
   })
 })
 

@@ -150,7 +150,7 @@ describe('container assessment', () => {
 
 describe('quiet periods', () => {
   it('a maintenance window covers [start, start + duration)', () => {
-    const w = { cron: '0 4 * * *', duration: '30m' }
+    const w = { cron: '0 4 * * *', duration: 30 * 60_000 }
     expect(activeWindowStart(w, new Date('2026-03-01T04:00:00Z'), 'UTC')?.toISOString()).toBe('2026-03-01T04:00:00.000Z')
     expect(activeWindowStart(w, new Date('2026-03-01T04:29:59Z'), 'UTC')).toBeDefined()
     expect(activeWindowStart(w, new Date('2026-03-01T04:30:00Z'), 'UTC')).toBeUndefined()
@@ -160,7 +160,7 @@ describe('quiet periods', () => {
 
   it('a window reads cron as the schedules do: Vixie cron\'s day fields, whatever cron-parser would say', () => {
     // "*/2" in day-of-month starts with "*": cron ANDs the day fields — Mondays that are odd days.
-    const w = { cron: '0 4 */2 * 1', duration: '1h' }
+    const w = { cron: '0 4 */2 * 1', duration: 3_600_000 }
     const at = (day: string) => activeWindowStart(w, new Date(`${day}T04:30:00Z`), 'UTC')?.toISOString()
     expect(at('2026-06-15')).toBe('2026-06-15T04:00:00.000Z') // Monday the 15th
     expect(at('2026-06-08')).toBeUndefined() // Monday, but an even day
@@ -170,14 +170,14 @@ describe('quiet periods', () => {
       expect(at(day) !== undefined, day).toBe(runs[0]?.toISOString() === `${day}T04:00:00.000Z`)
     }
     // A repeated hour at the end of daylight saving time starts one window, at its first occurrence.
-    const fall = { cron: '30 2 * * *', duration: '90m', timezone: 'Europe/Berlin' }
+    const fall = { cron: '30 2 * * *', duration: 90 * 60_000, timezone: 'Europe/Berlin' }
     expect(activeWindowStart(fall, new Date('2026-10-25T01:10:00Z'))?.toISOString()).toBe('2026-10-25T00:30:00.000Z') // 02:10 CET, second pass
   })
 
   it('pause, windows and the host lock holder\'s stops, matched by name', () => {
     const periods = quietPeriods({
       now: NOW,
-      windows: [{ cron: '0 3 * * *', duration: '1h', checks: ['db'], timezone: 'UTC' }],
+      windows: [{ cron: '0 3 * * *', duration: 3_600_000, checks: ['db'], timezone: 'UTC' }],
       pause: { until: '2026-03-01T03:30:00Z', checks: ['api'] },
       lockHolder: { command: 'backup db', stops: ['app'], pid: 42 },
     })

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { parseDuration } from '../src/duration.js'
 import { chatCommand, countdownOffsets, detachArgv, formatLeft, parsePlayerList, renderMessage, restartTime } from '../src/restart/plan.js'
 import { runCli, tempDir, testEnv } from './helpers/cli.js'
 
@@ -22,11 +23,11 @@ describe('restart plan', () => {
   })
 
   it('warns only at the offsets within the delay, longest first', () => {
-    const defaults = ['30m', '15m', '10m', '5m', '1m', '30s', '10s']
+    const defaults = ['30m', '15m', '10m', '5m', '1m', '30s', '10s'].map((d) => parseDuration(d) as number)
     expect(countdownOffsets(5 * 60_000, defaults).map(formatLeft)).toEqual(['5 minutes', '1 minute', '30 seconds', '10 seconds'])
     expect(countdownOffsets(30 * 60_000, defaults)).toHaveLength(7)
     expect(countdownOffsets(0, defaults)).toEqual([])
-    expect(countdownOffsets(20_000, ['10s', '10s', '30s'])).toEqual([10_000])
+    expect(countdownOffsets(20_000, [10_000, 10_000, 30_000])).toEqual([10_000])
   })
 
   it('messages and the chat commands that carry them', () => {

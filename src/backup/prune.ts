@@ -8,7 +8,6 @@
 import { rm } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import type { BackupTarget, Config } from '../config/schema.js'
-import { parseDuration } from '../duration.js'
 import { futureDated, readCatalog, sizeDropWarning, type BackupEntry } from './catalog.js'
 import type { StateStore } from '../sys/state.js'
 import { copyHolds, readCopiesState } from '../copies/state.js'
@@ -61,7 +60,7 @@ export async function pruneTarget(name: string, target: BackupTarget, report: Ta
   }
   // Safety copies taken before a restore stay for restore.keepSafetyCopy, whatever the policy.
   const now = (env.now ?? new Date()).getTime()
-  const hold = parseDuration(env.config.restore.keepSafetyCopy) ?? 0
+  const hold = env.config.restore.keepSafetyCopy
   const held = new Set(catalog.backups.filter((b) => b.tags.includes('pre-restore') && now - b.time.getTime() < hold))
   const plan = planRetention(catalog.backups.filter((b) => !held.has(b)), policy, env.timeZone !== undefined ? { timeZone: env.timeZone } : {})
   for (const b of held) result.kept.push({ id: b.manifest.id, reasons: ['pre-restore safety copy'] })

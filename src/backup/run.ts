@@ -10,7 +10,6 @@ import { readdir, rm, statfs } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import type { BackupTarget, Config } from '../config/schema.js'
-import { parseDuration } from '../duration.js'
 import { OwnopsError } from '../errors.js'
 import type { Docker } from '../sys/docker.js'
 import { startAgain, STOP_GRACE_SEC, StoppedContainers } from '../sys/stopped-containers.js'
@@ -139,6 +138,9 @@ async function freeId(dir: string, base: string): Promise<string> {
 }
 
 /** What a tool prints when the disk it writes to is full (sqlite3 writes its copy into the backup directory). */
+/** Time limit of a before/after hook that sets none. */
+const HOOK_TIMEOUT_MS = 5 * 60_000
+
 const DISK_FULL = /No space left on device|database or disk is full|Disk quota exceeded/i
 
 function describeFailure(report: TargetReport, error: unknown): void {
@@ -230,7 +232,7 @@ type Hook = NonNullable<BackupTarget['before']>
 
 async function runHook(which: string, hook: Hook, run: RunEnv, log: Logger, fatal: boolean): Promise<void> {
   const argv = Array.isArray(hook) ? hook : hook.run
-  const timeoutMs = Array.isArray(hook) ? 300_000 : (parseDuration(hook.timeout ?? '5m') ?? 300_000)
+  const timeoutMs = Array.isArray(hook) ? HOOK_TIMEOUT_MS : (hook.timeout ?? HOOK_TIMEOUT_MS)
   const result = await runCapture(argv, { log, signal: run.signal, timeoutMs })
   if (result.exitCode === 0 && !result.failed) {
     log.debug({ hook: which }, 'hook succeeded')
@@ -309,7 +311,7 @@ type MinecraftConfig = NonNullable<Extract<BackupTarget, { type: 'directory' }>[
  * `onRconError: proceed`, an unreachable server gives a warning and an unquiesced archive.
  */
 async function quiesceMinecraft(mc: MinecraftConfig, run: RunEnv, log: Logger, report: TargetReport): Promise<(() => Promise<void>) | undefined> {
-  const options = { host: mc.rcon.host, port: mc.rcon.port, password: mc.rcon.password, timeoutMs: parseDuration(mc.saveTimeout) ?? 120_000 }
+  const options = { host: mc.rcon.host, port: mc.rcon.port, password: mc.rcon.password, timeoutMs: mc.saveTimeout }
   let client: RconClient
   try {
     client = await connectWithRetries(options, mc.retries, run.signal, log)

@@ -14,7 +14,7 @@ import type { Dirent } from 'node:fs'
 import { lstat, readdir, realpath } from 'node:fs/promises'
 import picomatch from 'picomatch'
 import { mapLimit } from '../concurrency.js'
-import { formatDuration, parseDuration } from '../duration.js'
+import { formatDuration, formatDurationSetting } from '../duration.js'
 import { bytes, child, LOOKS, matchable, Root, scanTree } from '../sys/beneath.js'
 import { printable } from '../text.js'
 import { refusedRootResolved } from './roots.js'
@@ -57,7 +57,7 @@ export async function runFilesRule(name: string, rule: FilesRule, env: RuleEnv):
   }
   // The walk starts in the opened root and every removal goes through it: one directory throughout.
   const handle = await Root.open(root)
-  const olderThan = parseDuration(rule.olderThan) ?? Number.POSITIVE_INFINITY
+  const olderThan = rule.olderThan
   const cutoff = env.now.getTime() - olderThan
   const globs = [rule.match].flat()
   const matches = picomatch(globs, { dot: true })
@@ -109,7 +109,7 @@ export async function runFilesRule(name: string, rule: FilesRule, env: RuleEnv):
       if (env.signal.aborted) break
       const shown = printable(Buffer.concat([Buffer.from(root), ...c.parts.flatMap((p) => [SLASH, p])]))
       const age = formatDuration(env.now.getTime() - c.mtime)
-      const reason = `${c.dir ? 'newest entry modified' : 'modified'} ${age} ago (older than ${String(rule.olderThan)})`
+      const reason = `${c.dir ? 'newest entry modified' : 'modified'} ${age} ago (older than ${formatDurationSetting(rule.olderThan)})`
       const action = { action: 'remove' as const, what: c.dir ? `${shown}/` : shown, reason, bytes: c.bytes }
       if (env.dryRun) {
         record(report, action)

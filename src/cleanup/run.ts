@@ -126,7 +126,7 @@ export async function runCleanup(ctx: Ctx, opts: CleanupOptions): Promise<Comman
 async function runRule(s: Selected, env: RuleEnv): Promise<RuleReport> {
   if (s.rule === undefined) {
     const backups = env.config.cleanup.backups
-    return runBackupsRule(backups === false ? { partialsAfter: '1d' } : backups, env)
+    return runBackupsRule(backups === false ? { partialsAfter: 86_400_000 } : backups, env)
   }
   switch (s.rule.type) {
     case 'files':

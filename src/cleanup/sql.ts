@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { BackupTarget } from '../config/schema.js'
-import { formatDuration, parseDuration } from '../duration.js'
+import { formatDuration, formatDurationSetting } from '../duration.js'
 import { OwnopsError } from '../errors.js'
 import { openDbClient } from '../targets/index.js'
 import type { DbClient, Dialect } from '../targets/types.js'
@@ -91,8 +91,8 @@ export async function runSqlRule(name: string, rule: SqlRule, env: RuleEnv): Pro
     record(report, { action: 'delete-rows', what, reason: `${condition}: ${rows} row${rows === 1 ? '' : 's'} match, ${Math.ceil(rows / rule.batch)} batch${Math.ceil(rows / rule.batch) === 1 ? '' : 'es'} of ${rule.batch}`, bytes: 0, rows })
     return report
   }
-  const budget = parseDuration(rule.budget) ?? 30 * 60_000
-  const pause = parseDuration(rule.pause) ?? 0
+  const budget = rule.budget
+  const pause = rule.pause
   const started = performance.now()
   let rows = 0
   let batches = 0
@@ -108,7 +108,7 @@ export async function runSqlRule(name: string, rule: SqlRule, env: RuleEnv): Pro
       break
     }
     if (performance.now() - started >= budget) {
-      stopped = `the time budget of ${String(rule.budget)} ended`
+      stopped = `the time budget of ${formatDurationSetting(rule.budget)} ended`
       break
     }
     if (pause > 0) await sleep(pause, undefined, { signal: env.signal }).catch(() => undefined)

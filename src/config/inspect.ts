@@ -1,12 +1,13 @@
 /** `ownops config validate | schema | show`: every problem of the config, its JSON Schema, the effective config with secrets masked. */
 import { stringify } from 'yaml'
+import { z } from 'zod'
 import type { CommandResult } from '../command.js'
 import type { Ctx } from '../context.js'
 import { ExitCode } from '../errors.js'
 import { maskConfigTree } from '../redact.js'
 import { checkConfig } from './load.js'
 import { formatProblem } from './problems.js'
-import { configJsonSchema } from './schema.js'
+import { configJsonSchema, configSchema } from './schema.js'
 
 export async function validateConfig(ctx: Ctx): Promise<CommandResult> {
   const { scheduleChecks } = await import('../schedule/warnings.js')
@@ -39,6 +40,7 @@ export function configSchemaReport(): CommandResult {
 /** The effective config after interpolation and defaults, with the values of secret keys masked. */
 export function showConfig(ctx: Ctx): CommandResult {
   const loaded = ctx.config()
-  const masked = maskConfigTree(loaded.config, ctx.redactor)
+  // Durations and sizes are numbers once loaded: shown as the config writes them (2h, 500MB).
+  const masked = maskConfigTree(z.encode(configSchema, loaded.config), ctx.redactor)
   return { exitCode: ExitCode.ok, report: { file: loaded.file ?? null, config: masked }, text: `# ${loaded.file ?? 'built-in defaults'}\n${stringify(masked)}` }
 }

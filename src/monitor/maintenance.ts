@@ -2,7 +2,7 @@
  * Quiet periods, decided purely from data: a `--pause`, configured maintenance windows
  * (cron start + duration), and what the holder of the host lock says it stops.
  */
-import { parseDuration } from '../duration.js'
+import { formatDurationSetting } from '../duration.js'
 import { previousRun } from '../schedule/cron.js'
 import type { MaintenanceWindow } from './schema.js'
 
@@ -19,7 +19,7 @@ export interface Quiet {
  * `duration` ago. Throws (CronError) for a bad expression or time zone.
  */
 export function activeWindowStart(window: Pick<MaintenanceWindow, 'cron' | 'duration' | 'timezone'>, now: Date, defaultTimezone?: string): Date | undefined {
-  const durationMs = parseDuration(window.duration) ?? 0
+  const durationMs = window.duration
   const start = previousRun(window.cron, { at: now, timeZone: window.timezone ?? defaultTimezone })
   return start !== undefined && now.getTime() < start.getTime() + durationMs ? start : undefined
 }
@@ -42,7 +42,7 @@ export function quietPeriods(inputs: QuietInputs): Quiet[] {
   for (const window of inputs.windows) {
     const start = activeWindowStart(window, inputs.now, inputs.timezone)
     if (start === undefined) continue
-    quiet.push({ reason: `maintenance window "${window.cron}" for ${window.duration} since ${start.toISOString()}`, ...(window.checks ? { names: window.checks } : {}) })
+    quiet.push({ reason: `maintenance window "${window.cron}" for ${formatDurationSetting(window.duration)} since ${start.toISOString()}`, ...(window.checks ? { names: window.checks } : {}) })
   }
   if (inputs.lockHolder !== undefined && inputs.lockHolder.stops.length > 0) {
     quiet.push({ reason: `ownops ${inputs.lockHolder.command} (pid ${inputs.lockHolder.pid}) stops it`, names: inputs.lockHolder.stops })

@@ -69,12 +69,12 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   const cycle = await runCycle({
     checks: selected,
     concurrency: monitor.concurrency,
-    deadlineMs: parseDuration(monitor.deadline) ?? 50_000,
+    deadlineMs: monitor.deadline,
     now,
     log,
     env: ctx.env,
     signal: ctx.signal,
-    engineTimeoutMs: parseDuration(monitor.timeout) ?? 10_000,
+    engineTimeoutMs: monitor.timeout,
     paths: { backupDir: config.backup.dir, backupTargets: Object.keys(config.backup.targets), stateDir: ctx.stateStore().dir, destinations: watchedDestinations(config, now) },
     connectDocker: async () => {
       // An unusable DOCKER_HOST is the engine row's failure, not the whole run's.

@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { ChannelConfig, Config } from '../config/schema.js'
-import { parseDuration } from '../duration.js'
 import { OwnopsError } from '../errors.js'
 import { createHttpClient, type HttpClient } from '../sys/http.js'
 import { HostLock } from '../sys/lock.js'
@@ -128,8 +127,8 @@ export class Notifier {
 
   constructor(private readonly deps: NotifierDeps) {
     const notify = deps.config.notify
-    this.timeoutMs = parseDuration(notify.timeout) ?? 10_000
-    this.budgetMs = parseDuration(notify.budget) ?? 60_000
+    this.timeoutMs = notify.timeout
+    this.budgetMs = notify.budget
     this.http = deps.http ?? createHttpClient({ timeoutMs: this.timeoutMs, userAgent: `ownops/${ownopsVersion()}` })
     this.sleep = deps.sleep ?? defaultSleep
     this.random = deps.random ?? Math.random
@@ -216,7 +215,7 @@ export class Notifier {
       return { channel: name, kind: 'unknown', status: 'failed', attempts: 0, ms: 0, error: (error as Error).message }
     }
     const retries = options.retries ?? this.deps.config.notify.retries
-    const timeoutMs = cfg.timeout !== undefined ? (parseDuration(cfg.timeout) ?? this.timeoutMs) : this.timeoutMs
+    const timeoutMs = cfg.timeout ?? this.timeoutMs
     const deadline = Math.min(started + this.budgetMs, options.deadline ?? Number.POSITIVE_INFINITY)
     const delivered = new Set(options.parts ?? [])
     const clean = (text: string) => this.deps.redactor?.redact(text) ?? text
@@ -312,7 +311,7 @@ export class Notifier {
         return nothing
       }
       const now = this.deps.now().getTime()
-      const maxAge = parseDuration(this.deps.config.notify.outbox.maxAge) ?? 86_400_000
+      const maxAge = this.deps.config.notify.outbox.maxAge
       const deadline = Date.now() + budgetMs
       const outcome: OutboxFlush = { delivered: 0, dropped: 0, remaining: 0, refused: [] }
       const byChannel = new Map<string, OutboxEntry[]>()

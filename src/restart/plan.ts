@@ -32,8 +32,8 @@ export function restartTime(opts: { in?: string | undefined; at?: string | undef
 }
 
 /** The warning offsets that fit in the delay, longest first. */
-export function countdownOffsets(delayMs: number, warnAt: ReadonlyArray<string | number>): number[] {
-  const offsets = warnAt.map((w) => parseDuration(w)).filter((ms): ms is number => ms !== undefined && ms > 0 && ms <= delayMs + 500)
+export function countdownOffsets(delayMs: number, warnAt: readonly number[]): number[] {
+  const offsets = warnAt.filter((ms) => ms > 0 && ms <= delayMs + 500)
   return [...new Set(offsets)].sort((a, b) => b - a)
 }
 

@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CommandResult } from '../command.js'
 import type { Ctx } from '../context.js'
-import { formatDuration, parseDuration } from '../duration.js'
+import { formatDuration, formatDurationSetting, parseDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { countdownOffsets, detachArgv, formatClock, formatLeft, renderMessage, restartTime } from './plan.js'
 import { announce, playerCount, resolveService, restartSequence, type ResolvedService as Resolved } from './service.js'
@@ -109,14 +109,14 @@ async function restartService(ctx: Ctx, r: Resolved, opts: Run): Promise<Command
   const when = restartTime({ in: opts.in, at: opts.at }, now)
   const delay = when.getTime() - now.getTime()
   const offsets = opts.safe ? countdownOffsets(delay, r.svc.warnAt) : []
-  const maxWait = opts.maxWait !== undefined ? parseDuration(opts.maxWait) : parseDuration(r.svc.ifEmpty.maxWait)
+  const maxWait = opts.maxWait !== undefined ? parseDuration(opts.maxWait) : r.svc.ifEmpty.maxWait
   if (maxWait === undefined) throw new OwnopsError(`--max-wait: not a duration: ${String(opts.maxWait)}`, { kind: 'usage' })
   const steps = [
     `restart ${r.name} (${r.svc.compose ? `compose service ${r.svc.compose.service} of project ${r.svc.compose.project}` : `container ${r.container}`}) ${delay > 1000 ? `at ${formatClock(when, true)}, in ${formatLeft(delay)}` : 'now'}${opts.reason ? `, reason: ${opts.reason}` : ''}`,
     ...(opts.safe ? [offsets.length > 0 ? `warn players (${r.announce === 'none' ? 'no announcer configured' : typeof r.announce === 'string' ? `RCON ${r.announce}` : 'exec'}) ${offsets.map((o) => formatLeft(o)).join(', ')} before` : `no countdown warnings${r.announce === 'none' ? ' (no announcer configured)' : ''}`] : []),
     ...(opts.ifEmpty ? [`then wait until nobody is online, at most ${formatLeft(maxWait)}; then ${r.svc.ifEmpty.onTimeout === 'restart' ? 'restart anyway' : 'give up'}`] : []),
     ...(opts.safe ? [`save: ${r.save === 'none' ? 'none' : r.save === 'rcon' ? 'RCON save-all flush' : `exec ${r.save.exec.join(' ')}`}`] : []),
-    `stop gracefully (${String(r.svc.stopTimeout)}), start, wait until ${describeHealth(r.health)} (at most ${String(r.svc.healthyTimeout)}; then one more start)`,
+    `stop gracefully (${formatDurationSetting(r.svc.stopTimeout)}), start, wait until ${describeHealth(r.health)} (at most ${formatDurationSetting(r.svc.healthyTimeout)}; then one more start)`,
   ]
   if (opts.dryRun) {
     return { exitCode: ExitCode.ok, report: { dryRun: true, service: r.name, container: r.container, when: when.toISOString(), warnings: offsets.map((o) => new Date(when.getTime() - o).toISOString()), steps }, text: `${steps.map((s, i) => `${i === 0 ? '' : '  '}${s}`).join('\n')}\n` }
@@ -163,7 +163,7 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
     if (opts.ifEmpty) {
       record.phase = 'waiting for players'
       await store.write(stateName(r.name), record)
-      const interval = parseDuration(r.svc.ifEmpty.interval) ?? 60_000
+      const interval = r.svc.ifEmpty.interval
       const deadline = ctx.clock().getTime() + maxWaitMs
       let announced = false
       for (;;) {

@@ -18,7 +18,7 @@ import type { BackupTarget, Config } from '../config/schema.js'
 import { readCatalog, type BackupEntry } from '../backup/catalog.js'
 import { timestampId } from '../backup/artifact.js'
 import { backupTarget, startContainers, STOP_GRACE_SEC, type RunEnv } from '../backup/run.js'
-import { formatDuration, parseDuration } from '../duration.js'
+import { formatDuration } from '../duration.js'
 import { ExitCode, isOwnopsError, OwnopsError } from '../errors.js'
 import { formatBytes } from '../text.js'
 import { stopContainer } from '../sys/docker-exec.js'
@@ -329,7 +329,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     await fault('start')
     await startContainers(stopped, { docker: () => ctx.docker() }, log)
     await fault('health')
-    const unhealthy = stopped.length > 0 ? await waitContainersHealthy(await ctx.docker(), stopped, parseDuration(config.restore.healthTimeout) ?? 120_000, ctx.signal) : undefined
+    const unhealthy = stopped.length > 0 ? await waitContainersHealthy(await ctx.docker(), stopped, config.restore.healthTimeout, ctx.signal) : undefined
     if (unhealthy !== undefined) throw new OwnopsError(`the service did not come up healthy after the restore: ${unhealthy}`, { kind: 'failed' })
     interrupted()
   } catch (error) {

@@ -49,7 +49,7 @@ export const schema = z.strictObject({
       rcon,
       retries: z.number().int().min(0).default(3).meta({ description: 'RCON connection retries before giving up.' }),
       onRconError: z.enum(['fail', 'proceed']).default('fail').meta({ description: 'When RCON cannot be reached: fail the backup (default) or archive without quiescing, with a warning.' }),
-      saveTimeout: timerDuration.default('120s').meta({ description: 'How long `save-all flush` may take.' }),
+      saveTimeout: timerDuration.prefault('120s').meta({ description: 'How long `save-all flush` may take.' }),
     })
     .optional()
     .meta({ description: 'Quiesce a Minecraft server over RCON: save-off, save-all flush, archive, save-on (always).' }),

@@ -15,7 +15,7 @@ import type { CheckContext, CheckKind, Finding } from '../types.js'
 export const schema = z.strictObject({
   kind: z.literal('containers'),
   ...commonFields,
-  ignore: z.array(z.string()).default([]).meta({ description: 'Container names to leave out; * and ? match like a shell glob. A container labelled ownops.monitor=false is left out too.' }),
+  ignore: z.array(z.string()).default([]).meta({ description: 'Container names to leave out, as globs (* and ?, {a,b}, [abc]). A container labelled ownops.monitor=false is left out too.' }),
   restartLoop: z.number().int().min(1).default(3).meta({ description: 'Restarts between two runs that count as a restart loop (default 3); fewer are a warning.' }),
   ...resourceFields,
 })

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { duration } from '../../config/fields.js'
-import { parseDuration } from '../../duration.js'
+import { formatDurationSetting } from '../../duration.js'
 import { pingServer, type ServerStatus } from '../../sys/minecraft-ping.js'
 import { passFailFields } from '../spec.js'
 import type { CheckKind, Finding } from '../types.js'
@@ -36,9 +36,9 @@ export const minecraft: CheckKind<MinecraftSpec> = {
     }
     const value = `${status.online}/${status.max} players, ${status.version}, ${Math.round(ms)} ms`
     const metrics = { players_online: status.online, players_max: status.max, latency_seconds: ms / 1000 }
-    const maxMs = spec.maxLatency === undefined ? undefined : parseDuration(spec.maxLatency)
+    const maxMs = spec.maxLatency
     const finding: Finding = { status: 'ok', value, message: `Minecraft server at ${where} is up: ${value}${status.motd ? ` ("${status.motd}")` : ''}`, metrics }
-    if (maxMs !== undefined && ms > maxMs) return [{ ...finding, status: 'warning', threshold: `< ${spec.maxLatency}`, message: `Minecraft server at ${where} is slow: ${Math.round(ms)} ms` }]
+    if (maxMs !== undefined && ms > maxMs) return [{ ...finding, status: 'warning', threshold: `< ${formatDurationSetting(maxMs)}`, message: `Minecraft server at ${where} is slow: ${Math.round(ms)} ms` }]
     return [finding]
   },
 }
