@@ -34,6 +34,8 @@ export interface Output {
 
 export interface CtxOptions {
   options: GlobalOptions
+  /** The command this run serves ("backup", "schedule install"): every log line carries it as `cmd`. */
+  command?: string
   env?: NodeJS.ProcessEnv
   cwd?: string
   out?: Output
@@ -87,6 +89,7 @@ export class Ctx {
   readonly readStdin: (maxBytes: number) => Promise<string>
   log: Logger
   private readonly logOptions: { write?: (line: string) => void; format?: LogFormat }
+  private readonly command: string | undefined
   private loaded: LoadedConfig | undefined
   private dockerClient: Promise<Docker> | undefined
   private readonly cleanups: Cleanup[] = []
@@ -107,12 +110,13 @@ export class Ctx {
     this.stdinIsTTY = init.stdinIsTTY ?? Boolean(process.stdin.isTTY)
     this.readStdin = init.readStdin ?? readProcessStdin
     this.logOptions = { ...(init.logWrite ? { write: init.logWrite } : {}), ...(init.logFormat ? { format: init.logFormat } : {}) }
+    this.command = init.command
     this.log = this.makeLogger(this.options.logLevel)
   }
 
   private makeLogger(level: LogLevel | undefined): Logger {
     const effective: LogLevel = this.options.logLevel ?? level ?? (this.options.quiet ? 'warn' : 'info')
-    return createLogger({
+    const logger = createLogger({
       level: this.options.quiet && this.options.logLevel === undefined ? 'warn' : effective,
       redactor: this.redactor,
       color: this.options.color && this.env.NO_COLOR === undefined && Boolean(process.stderr.isTTY),
@@ -120,6 +124,7 @@ export class Ctx {
       tail: (line) => this.keepTail(line),
       ...this.logOptions,
     })
+    return this.command === undefined ? logger : logger.child({ cmd: this.command })
   }
 
   private keepTail(line: string): void {
@@ -203,7 +208,7 @@ export class Ctx {
       if (this.signal.aborted) later()
       else this.signal.addEventListener('abort', later, { once: true })
       this.notifierInstance = import('./notify/send.js').then(
-        ({ Notifier }) => new Notifier({ config, log: this.log.child({ cmd: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal, redactor: this.redactor }),
+        ({ Notifier }) => new Notifier({ config, log: this.log.child({ component: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal, redactor: this.redactor }),
       )
     }
     return this.notifierInstance

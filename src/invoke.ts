@@ -71,6 +71,7 @@ export class Session {
     const io = this.io
     const ctx: Ctx = new Ctx({
       options,
+      command: commandPath(command),
       signal: this.controller.signal,
       ...(io.env ? { env: io.env } : {}),
       ...(io.cwd ? { cwd: io.cwd } : {}),
@@ -120,4 +121,11 @@ export class Session {
     }
     return exitCode
   }
+}
+
+/** "backup", "schedule install": the command's name under the program. */
+function commandPath(command: CommandUnknownOpts): string {
+  const names: string[] = []
+  for (let c: CommandUnknownOpts | null = command; c?.parent != null; c = c.parent) names.unshift(c.name())
+  return names.join(' ')
 }

@@ -51,7 +51,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const stops = [...selected.map(([name]) => name), ...selected.flatMap(([, t]) => t.stop ?? [])]
   await ctx.lock('backup', stops)
   const runId = job.runId
-  const log = ctx.log.child({ cmd: 'backup', runId })
+  const log = ctx.log.child({ runId })
 
   await removeAllStalePartials(config.backup.dir, Object.keys(config.backup.targets), log)
   const progress = progressBar(ctx)

@@ -366,7 +366,7 @@ async function connectWithRetries(options: { host: string; port: number; passwor
       return await RconClient.connect(options)
     } catch (error) {
       if ((error instanceof RconError && error.authFailed) || attempt >= retries || signal?.aborted) throw error
-      log.warn({ attempt: attempt + 1 }, `RCON: ${(error as Error).message}; retrying in ${delay} ms`)
+      log.warn({ attempt: attempt + 1, err: error }, `RCON did not answer; retrying in ${delay} ms`)
       await new Promise((resolve) => setTimeout(resolve, delay))
       delay *= 2
     }

@@ -73,7 +73,7 @@ export async function runCleanup(ctx: Ctx, opts: CleanupOptions): Promise<Comman
     await ctx.beginJob({ name: named.length > 0 ? `cleanup-${named.join('-')}` : 'cleanup', command: 'cleanup' })
     await ctx.lock('cleanup', [])
   }
-  const log = ctx.log.child({ cmd: 'cleanup' })
+  const log = ctx.log
   const env: RuleEnv = {
     dryRun: opts.dryRun,
     now: ctx.clock(),

@@ -34,7 +34,7 @@ export function copyEnv(ctx: Ctx, config: Config, dryRun: boolean): CopyEnv {
   const store = ctx.stateStore()
   return {
     config,
-    log: ctx.log.child({ cmd: 'copy' }),
+    log: ctx.log,
     signal: ctx.signal,
     env: ctx.env,
     host: config.hostname ?? hostname(),
@@ -277,7 +277,7 @@ export async function runRestoreFrom(ctx: Ctx, opts: RestoreFromOptions): Promis
   if (!opts.dryRun && !opts.yes && !ctx.stdinIsTTY) {
     throw new OwnopsError('refusing to restore without confirmation', { kind: 'usage', hint: `review the plan with --dry-run, then add --yes: ownops restore ${opts.all ? '--all' : names.join(' ')} --from ${name} --yes` })
   }
-  const log = ctx.log.child({ cmd: 'restore', destination: name })
+  const log = ctx.log.child({ destination: name })
   const d = await open(ctx, config, name)
   const listing = await d.list(names)
   const at = opts.at !== undefined ? parseAt(opts.at) : undefined

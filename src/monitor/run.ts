@@ -45,7 +45,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   const loaded = ctx.config()
   const config = loaded.config
   const monitor = config.monitor
-  const log = ctx.log.child({ cmd: 'monitor' })
+  const log = ctx.log
   if (loaded.file === undefined) log.info('no config file: running the built-in checks (filesystems, memory, load, swap, containers)')
 
   await takeMonitorLock(ctx)

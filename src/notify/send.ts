@@ -241,21 +241,21 @@ export class Notifier {
         if (failure.maybeDelivered && resolved.channel.idempotent !== true) {
           // It may be there already, and this channel cannot tell a repeat: sending it again
           // risks the same message twice (or four times), which is worse than once unconfirmed.
-          log.warn({ attempts, err: failure.message }, 'notification sent, but no answer came: it may have arrived; not sending it again')
+          log.warn({ attempts, err: failure }, 'notification sent, but no answer came: it may have arrived; not sending it again')
           return { ...base, status: 'unconfirmed' }
         }
         if (!failure.retryable) {
-          log.warn({ attempts, err: failure.message }, 'notification rejected; not retrying')
+          log.warn({ attempts, err: failure }, 'notification rejected; not retrying')
           return { ...base, status: 'failed' }
         }
         const delay = failure.retryAfterMs ?? this.backoff(attempts)
         // Heartbeats are not queued: a ping that arrives hours late would tell a lie.
         const queueable = event.heartbeat === undefined
         if (attempts > retries || Date.now() + delay > deadline) {
-          log.warn({ attempts, err: failure.message }, queueable ? 'notification not delivered; kept in the outbox for the next run' : 'heartbeat ping not delivered')
+          log.warn({ attempts, err: failure }, queueable ? 'notification not delivered; kept in the outbox for the next run' : 'heartbeat ping not delivered')
           return { ...base, status: queueable ? 'queued' : 'failed' }
         }
-        log.info({ attempts, retryInMs: delay, err: failure.message }, 'notification failed; retrying')
+        log.info({ attempts, retryInMs: delay, err: failure }, 'notification failed; retrying')
         await this.sleep(delay, this.deps.signal)
       }
     }

@@ -131,7 +131,7 @@ async function restartService(ctx: Ctx, r: Resolved, opts: Run): Promise<Command
 }
 
 async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets: number[], maxWaitMs: number): Promise<CommandResult> {
-  const log = ctx.log.child({ cmd: 'restart', service: r.name })
+  const log = ctx.log.child({ service: r.name })
   const store = ctx.stateStore()
   const record: PendingRecord = { service: r.name, container: r.container, pid: process.pid, when: when.toISOString(), safe: opts.safe, phase: 'countdown', ...(opts.reason ? { reason: opts.reason } : {}) }
   const source = { command: 'restart', target: r.name }
@@ -172,7 +172,7 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
           online = (await playerCount(ctx, r)).online
         } catch (error) {
           if (error instanceof OwnopsError) throw error
-          log.warn({ err: (error as Error).message }, 'could not ask the player count; asking again')
+          log.warn({ err: error }, 'could not ask the player count; asking again')
           online = -1
         }
         if (online === 0) break

@@ -85,7 +85,7 @@ export async function announce(deps: RestartDeps, r: ResolvedService, text: stri
     return undefined
   } catch (error) {
     // Announcing is best effort: a server whose RCON hangs is often why it is restarted.
-    log.warn({ err: (error as Error).message }, `could not announce "${text}"`)
+    log.warn({ err: error }, `could not announce "${text}"`)
     return (error as Error).message
   }
 }
@@ -116,7 +116,7 @@ export async function save(deps: RestartDeps, r: ResolvedService): Promise<{ rep
     return { reply: result.stdout.trim().split('\n').pop() || 'saved' }
   } catch (error) {
     // The stop still lets the server save on its own (its stop signal); say so and go on.
-    deps.log.warn({ service: r.name, err: (error as Error).message }, 'the save before the stop failed; the server saves itself on a graceful stop')
+    deps.log.warn({ service: r.name, err: error }, 'the save before the stop failed; the server saves itself on a graceful stop')
     return { error: (error as Error).message }
   }
 }

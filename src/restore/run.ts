@@ -128,7 +128,7 @@ async function chooseBackup(ctx: Ctx, name: string, backups: BackupEntry[], opts
 
 async function planTarget(ctx: Ctx, config: Config, name: string, opts: RestoreOptions, stamp: string): Promise<TargetPlan> {
   const target = config.backup.targets[name] as BackupTarget
-  const log = ctx.log.child({ cmd: 'restore', target: name })
+  const log = ctx.log.child({ target: name })
   const env: RestoreEnv = { target: name, log, signal: ctx.signal, docker: () => ctx.docker(), env: ctx.env, stamp, allowOutsideLinks: opts.allowOutsideLinks }
   const catalog = await readCatalog(opts.backupDir ?? config.backup.dir, name)
   // 1. Verify before touching anything.
@@ -423,7 +423,7 @@ async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swap
 export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, confirm: Confirm): Promise<CommandResult> {
   const config = ctx.config().config
   const target = config.backup.targets[name] as BackupTarget
-  const log = ctx.log.child({ cmd: 'restore', target: name })
+  const log = ctx.log.child({ target: name })
   const env: RestoreEnv = { target: name, log, signal: ctx.signal, docker: () => ctx.docker(), env: ctx.env, stamp: timestampId(ctx.clock()) }
   try {
     // A damaged record is refused before anything is looked at, stopped or renamed.

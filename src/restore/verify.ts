@@ -160,7 +160,7 @@ async function verifyOne(ctx: Ctx, name: string, target: BackupTarget, entry: Ba
   const base = { target: name, backup: entry.manifest.id }
   const checksum = await verifyChecksum(entry, ctx.signal)
   if (!checksum.ok) return { ...base, ok: false, checks: [], ...(checksum.problem ? { problem: checksum.problem } : {}) }
-  const log = ctx.log.child({ cmd: 'verify', target: name })
+  const log = ctx.log.child({ target: name })
   const plugin = pluginFor(target)
   const unreadable = await plugin.readable(entry, target, { log, signal: ctx.signal, docker: () => ctx.docker() }).catch((error: unknown) => (error as Error).message)
   if (unreadable !== undefined) return { ...base, ok: false, checks: ['sha256'], problem: unreadable }
