@@ -54,7 +54,7 @@ describe('growth thresholds', () => {
     expect(parseRate('1GB/d')).toBeCloseTo(1e9 / 24)
     expect(parseRate('2MiB/min')).toBe(2 * MiB * 60)
     expect(parseRate('50MB')).toBeUndefined()
-    expect(parseGrowth('50MB/h over 6h')).toEqual({ warnPerHour: 50e6, overMs: 6 * H, text: '50MB/h over 6h' })
+    expect(parseGrowth('50MB/h over 6h')).toEqual({ warnPerHour: 50e6, overMs: 6 * H, text: '50MB/h over 6h', source: '50MB/h over 6h' })
     expect(parseGrowth({ warn: '50MB/h', critical: '200MB/h', over: '1d' })).toMatchObject({ warnPerHour: 50e6, criticalPerHour: 200e6, overMs: 24 * H })
     expect(parseGrowth('50MB/h for 6h')).toBeUndefined()
   })

@@ -24,7 +24,7 @@ import { createGzip } from 'node:zlib'
 import picomatch from 'picomatch'
 import { formatDuration, formatDurationSetting } from '../duration.js'
 import { at, CREATE_FLAGS, READ_FLAGS, Root, sameFile } from '../sys/beneath.js'
-import { formatBytes, printable } from '../text.js'
+import { formatBytes, formatByteSizeExact, printable } from '../text.js'
 import { globBase, refusedRootResolved, resolveExisting } from './roots.js'
 import type { LogsRule } from './schema.js'
 import { record, ruleReport, type RuleEnv, type RuleReport } from './types.js'
@@ -342,7 +342,7 @@ export async function runLogsRule(name: string, rule: LogsRule, env: RuleEnv): P
       const cap = planSizeCap(remaining, max, protectedFiles)
       for (const f of cap.remove) {
         if (env.signal.aborted) break
-        const action = { action: 'remove' as const, what: f.path, reason: `oldest while the logs exceed maxTotalSize ${formatBytes(max)}`, bytes: f.size }
+        const action = { action: 'remove' as const, what: f.path, reason: `oldest while the logs exceed maxTotalSize ${formatByteSizeExact(max)}`, bytes: f.size }
         if (!env.dryRun) {
           const outcome = await removeListed(f, false)
           if (outcome !== 'done') {
@@ -353,7 +353,7 @@ export async function runLogsRule(name: string, rule: LogsRule, env: RuleEnv): P
         }
         record(report, action)
       }
-      if (cap.total > max) report.warnings.push(`the files that are never touched (newest of each set, modified in the last ${formatDurationSetting(rule.minAge)}) alone are ${formatBytes(cap.total)}, over maxTotalSize ${formatBytes(max)}`)
+      if (cap.total > max) report.warnings.push(`the files that are never touched (newest of each set, modified in the last ${formatDurationSetting(rule.minAge)}) alone are ${formatBytes(cap.total)}, over maxTotalSize ${formatByteSizeExact(max)}`)
     }
   } finally {
     for (const root of roots) await root.close()
