@@ -16,6 +16,7 @@ import { closeDockerConnections, createDocker, dockerEndpoint, pingDocker, type 
 import { HostLock } from './sys/lock.js'
 import { defaultLockDir, defaultStateDir } from './sys/paths.js'
 import { StateStore } from './sys/state.js'
+import { systemdRunning } from './sys/systemd.js'
 
 export interface GlobalOptions {
   config?: string | undefined
@@ -50,6 +51,8 @@ export interface CtxOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
   signal?: AbortSignal
   stdinIsTTY?: boolean
+  /** Whether systemd runs this machine (tests say so instead of asking the host). */
+  systemd?: boolean
   /** Reads standard input (tests pass their own). */
   readStdin?: (maxBytes: number) => Promise<string>
 }
@@ -86,6 +89,7 @@ export class Ctx {
   private readonly sleeper: (ms: number, signal: AbortSignal) => Promise<void>
   readonly signal: AbortSignal
   readonly stdinIsTTY: boolean
+  private readonly systemd: boolean | undefined
   readonly readStdin: (maxBytes: number) => Promise<string>
   log: Logger
   private readonly logOptions: { write?: (line: string) => void; format?: LogFormat }
@@ -108,6 +112,7 @@ export class Ctx {
     this.sleeper = init.sleep ?? ((ms, signal) => sleep(ms, undefined, { signal }))
     this.signal = init.signal ?? new AbortController().signal
     this.stdinIsTTY = init.stdinIsTTY ?? Boolean(process.stdin.isTTY)
+    this.systemd = init.systemd
     this.readStdin = init.readStdin ?? readProcessStdin
     this.logOptions = { ...(init.logWrite ? { write: init.logWrite } : {}), ...(init.logFormat ? { format: init.logFormat } : {}) }
     this.command = init.command
@@ -226,6 +231,11 @@ export class Ctx {
     } catch (error) {
       this.log.warn({ err: error }, 'could not send a notification')
     }
+  }
+
+  /** Whether systemd runs this machine (PID 1): timers, transient units and systemctl work. */
+  systemdRunning(): boolean {
+    return this.systemd ?? systemdRunning()
   }
 
   /** Whether a config has been loaded in this run. */

@@ -17,6 +17,8 @@ export interface CliIo {
   stderrIsTTY?: boolean
   /** Whether standard input is a terminal: a person at it, not a timer (tests). */
   stdinIsTTY?: boolean
+  /** Whether systemd runs this machine (tests: the same answer on every host). */
+  systemd?: boolean
   /** Standard input for commands that read it (tests). */
   stdin?: string
   /** The time commands see (tests). */
@@ -84,6 +86,7 @@ export class Session {
       ...(io.clock ? { clock: io.clock } : {}),
       ...(io.sleep ? { sleep: io.sleep } : {}),
       ...(io.stdinIsTTY !== undefined ? { stdinIsTTY: io.stdinIsTTY } : {}),
+      ...(io.systemd !== undefined ? { systemd: io.systemd } : {}),
     })
     this.active = ctx
     try {

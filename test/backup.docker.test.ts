@@ -342,8 +342,13 @@ describe('backup: sqlite, disk full, SIGKILL', () => {
     execFileSync('sqlite3', [db, 'PRAGMA journal_mode=WAL; create table jobs(id integer primary key, payload text); insert into jobs(payload) select hex(randomblob(200)) from generate_series(1, 20000);'])
     // A writer that keeps committing while the backup runs.
     const writer = spawn('sh', ['-c', `i=0; while [ $i -lt 400 ]; do sqlite3 '${db}' ".timeout 5000" "insert into jobs(payload) values ('w$i')"; i=$((i+1)); done`], { stdio: 'ignore' })
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    const committedBefore = Number(execFileSync('sqlite3', [db, '.timeout 5000', 'select count(*) from jobs']).toString().trim())
+    const rows = () => Number(execFileSync('sqlite3', [db, '.timeout 5000', 'select count(*) from jobs']).toString().trim())
+    // The writer is under way once its first commits are in — however long that takes on a busy machine.
+    let committedBefore = rows()
+    while (committedBefore < 20_010) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      committedBefore = rows()
+    }
     writeConfig(work.dir, `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    jobs: { type: sqlite, path: ${db} }\n`)
     const { code, report, stderr } = await backup(work.dir, ['jobs'])
     writer.kill()
@@ -381,7 +386,8 @@ describe('backup: sqlite, disk full, SIGKILL', () => {
     writeConfig(dir, `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    slow: { type: directory, path: ${src}, compression: gzip, level: 9 }\n`)
     const child = spawn(process.execPath, [BIN, '-c', join(dir, 'ownops.yml'), 'backup', 'slow'], { env: testEnv(dir), stdio: 'ignore' })
     const target = join(dir, 'backups', 'slow')
-    for (let i = 0; i < 200 && !filesUnder(target).some((f) => f.endsWith('.partial') && statSync(join(target, f)).size > 0); i++) {
+    // Until the archive is under way, however long a busy machine takes to get there.
+    while (child.exitCode === null && !filesUnder(target).some((f) => f.endsWith('.partial') && statSync(join(target, f)).size > 0)) {
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     const exited = child.exitCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve))

@@ -21,6 +21,18 @@ function deadPid(): number {
   return Number(child.stdout.toString())
 }
 
+/** Until the lock file names `pid` as its holder (a process started under load takes its time). */
+async function heldBy(lockFile: string, pid: number | undefined): Promise<void> {
+  for (;;) {
+    try {
+      if ((JSON.parse(readFileSync(lockFile, 'utf8')) as { pid?: number }).pid === pid) return
+    } catch {
+      // not there yet, or being written
+    }
+    await sleep(20)
+  }
+}
+
 function logCapture() {
   const lines: string[] = []
   return { log: createLogger({ level: 'debug', redactor: new Redactor(), format: 'json', write: (l) => lines.push(l) }), lines }
@@ -44,8 +56,9 @@ describe('host lock (in process)', () => {
     const lockDir = join(dir, 'lock')
     const first = await HostLock.acquire({ dir: lockDir, command: 'backup' })
     const { log, lines } = logCapture()
-    const waiting = HostLock.acquire({ dir: lockDir, command: 'monitor', waitMs: 10_000, pollMs: 20, log })
-    await sleep(100)
+    const waiting = HostLock.acquire({ dir: lockDir, command: 'monitor', waitMs: 60_000, pollMs: 20, log })
+    // Released once the second taker says it waits, however long a busy machine takes to get there.
+    while (!lines.join('').includes('waiting for the host lock')) await sleep(10)
     await first.release()
     const second = await waiting
     expect(second.info.command).toBe('monitor')
@@ -99,8 +112,7 @@ describe('host lock (two real ownops processes)', () => {
     const env = testEnv(dir)
     const holder = spawn(process.execPath, [BIN, 'lock', 'run', '--', 'sleep', '30'], { env, cwd: dir, stdio: 'ignore' })
     const lockFile = join(dir, 'lock', 'host.lock')
-    for (let i = 0; i < 100 && !existsSync(lockFile); i++) await sleep(50)
-    expect(existsSync(lockFile)).toBe(true)
+    await heldBy(lockFile, holder.pid)
 
     const second = await runBin(['lock', 'run', '--', 'true'], { env, cwd: dir })
     expect(second.code).toBe(75)
@@ -123,12 +135,22 @@ describe('host lock (two real ownops processes)', () => {
 
   it('--wait queues behind a running holder', async () => {
     const env = testEnv(dir)
-    const holder = spawn(process.execPath, [BIN, 'lock', 'run', '--', 'sleep', '1'], { env, cwd: dir, stdio: 'ignore' })
-    const lockFile = join(dir, 'lock', 'host.lock')
-    for (let i = 0; i < 100 && !existsSync(lockFile); i++) await sleep(50)
-    const waited = await runBin(['lock', 'run', '--wait', '20s', '--', 'true'], { env, cwd: dir })
-    expect(waited.code).toBe(0)
-    expect(waited.stderr).toContain('waiting for the host lock')
+    // The holder keeps the lock until it is told to let go: no race with the waiter's start-up.
+    const release = join(dir, 'release')
+    const holder = spawn(process.execPath, [BIN, 'lock', 'run', '--', 'sh', '-c', `while [ ! -e '${release}' ]; do sleep 0.05; done`], { env, cwd: dir, stdio: 'ignore' })
+    await heldBy(join(dir, 'lock', 'host.lock'), holder.pid)
+    const waiter = spawn(process.execPath, [BIN, 'lock', 'run', '--wait', '10m', '--', 'true'], { env, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    const saysWaiting = new Promise<void>((resolve) =>
+      waiter.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString()
+        if (stderr.includes('waiting for the host lock')) resolve()
+      }),
+    )
+    const exited = new Promise<number | null>((resolve) => waiter.once('exit', (code) => resolve(code)))
+    await saysWaiting
+    writeFileSync(release, '')
+    expect(await exited, stderr).toBe(0)
     await new Promise((resolve) => (holder.exitCode === null ? holder.once('exit', resolve) : resolve(null)))
   })
 })

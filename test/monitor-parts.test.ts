@@ -102,12 +102,17 @@ describe('container assessment', () => {
   it('restart loops: Restarting, or RestartCount growing between runs', () => {
     expect(assessContainer(inspect({ Restarting: true, Running: true, ExitCode: 3 }, { RestartCount: 7 }), undefined, undefined, opts).finding).toMatchObject({ status: 'critical', value: 'restart loop (7 restarts, last exit 3)' })
     const memo = { id: 'abc', restartCount: 2 }
-    expect(assessContainer(inspect({}, { RestartCount: 5 }), memo, undefined, opts).finding).toMatchObject({ status: 'critical', value: 'restart loop (3 restarts since the last run, last exit 0)' })
+    // Running again: its ExitCode is 0 whatever the last run ended with — that comes from its last die event.
+    expect(assessContainer(inspect({}, { RestartCount: 5 }), memo, undefined, opts).finding).toMatchObject({ status: 'critical', value: 'restart loop (3 restarts since the last run)' })
+    expect(needsEvents(inspect({}, { RestartCount: 5 }), memo, opts)).toBe(true)
+    const dies = [{ action: 'start', time: 1 }, { action: 'die', time: 2, exitCode: 4 }, { action: 'start', time: 3 }, { action: 'die', time: 4, exitCode: 5 }, { action: 'start', time: 5 }]
+    expect(assessContainer(inspect({}, { RestartCount: 5 }), memo, dies, opts).finding).toMatchObject({ status: 'critical', value: 'restart loop (3 restarts since the last run, last exit 5)' })
     expect(assessContainer(inspect({}, { RestartCount: 3 }), memo, undefined, opts).finding.status).toBe('warning')
     expect(assessContainer(inspect({}, { RestartCount: 9 }), { id: 'other', restartCount: 0 }, undefined, opts).finding.status).toBe('ok') // recreated container
     expect(assessContainer(inspect({}, { RestartCount: 9 }), undefined, undefined, opts).memo).toEqual({ id: 'abc', restartCount: 9 })
     // First seen just after one of many restarts: a loop too.
-    expect(assessContainer(inspect({ StartedAt: '2026-03-01T02:59:50Z', ExitCode: 4 }, { RestartCount: 5 }), undefined, undefined, opts).finding).toMatchObject({ status: 'critical', value: 'restart loop (5 restarts, last exit 4)' })
+    expect(assessContainer(inspect({ StartedAt: '2026-03-01T02:59:50Z' }, { RestartCount: 5 }), undefined, [{ action: 'die', time: 1, exitCode: 4 }], opts).finding).toMatchObject({ status: 'critical', value: 'restart loop (5 restarts, last exit 4)' })
+    expect(needsEvents(inspect({}, { RestartCount: 5 }), undefined, opts)).toBe(false) // up for 2h: not a loop, no events needed
     expect(assessContainer(inspect({}, { RestartCount: 5 }), undefined, undefined, opts).finding.status).toBe('ok') // up for 2h
   })
 

@@ -19,7 +19,6 @@ import { containerLogTail } from '../sys/docker.js'
 import { describeHealth } from '../sys/health.js'
 import { runCapture } from '../sys/exec.js'
 import { processAlive } from '../sys/host.js'
-import { systemdRunning } from '../sys/systemd.js'
 import { didYouMean, renderTable } from '../text.js'
 
 export interface RestartOptions {
@@ -245,7 +244,7 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
 
 async function detach(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets: number[]): Promise<CommandResult> {
   const foregroundForm = `ownops restart ${r.name}${opts.safe ? ' --safe' : ''} ${opts.at ? `--at "${opts.at}"` : opts.in ? `--in ${opts.in}` : ''}`.trim()
-  if (!systemdRunning()) {
+  if (!ctx.systemdRunning()) {
     throw new OwnopsError('--detach needs systemd, which is not running here', { kind: 'unavailable', hint: `run it in the foreground (in tmux or screen): ${foregroundForm}` })
   }
   const now = ctx.clock()
@@ -294,7 +293,7 @@ async function cancelPending(ctx: Ctx, service: string): Promise<CommandResult> 
     throw new OwnopsError(`the restart of ${service} is already under way; it is not stopped halfway`, { kind: 'failed' })
   }
   if (record.detached !== undefined) {
-    if (!systemdRunning()) throw new OwnopsError('systemd is not running; cannot stop the timer', { kind: 'unavailable' })
+    if (!ctx.systemdRunning()) throw new OwnopsError('systemd is not running; cannot stop the timer', { kind: 'unavailable' })
     // The service gets SIGINT (KillSignal): a countdown in progress announces the cancellation.
     await runCapture(['systemctl', 'stop', `${record.detached.unit}.timer`, `${record.detached.unit}.service`], { log: ctx.log, signal: ctx.signal })
     await ctx.stateStore().remove(stateName(service))

@@ -10,7 +10,7 @@ import type { Ctx } from '../context.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { crontab } from '../sys/crontab.js'
 import { defaultLockDir } from '../sys/paths.js'
-import { systemctl, systemdRunning, type SystemctlResult } from '../sys/systemd.js'
+import { systemctl, type SystemctlResult } from '../sys/systemd.js'
 import { applyChanges, ensureDirs, readFiles } from '../sys/unit-files.js'
 import { which } from '../sys/which.js'
 import { renderTable } from '../text.js'
@@ -40,7 +40,7 @@ const CRONTAB = 'crontab'
 function render(ctx: Ctx, p: SchedulePlan, backend: Backend, boot: 'include' | 'only'): GeneratedFile[] {
   if (backend === 'crontab') {
     if (boot === 'only') throw new OwnopsError('--boot makes systemd units; with --crontab, boot units become @reboot lines where systemd does not run', { kind: 'usage', hint: 'drop --boot' })
-    const bootAtReboot = !systemdRunning()
+    const bootAtReboot = !ctx.systemdRunning()
     if (p.boot.length > 0 && !bootAtReboot) ctx.log.warn({ boot: p.boot.map((b) => b.name) }, 'schedule.boot entries are left to systemd here (ownops schedule install --boot): no @reboot lines')
     const lockDir = defaultLockDir(ctx.env, ctx.config().config.lock.dir)
     return [{ name: CRONTAB, content: renderCrontab(p, { lockDir, bootAtReboot }) }]
@@ -106,7 +106,7 @@ interface Systemctl {
 function systemctlMode(ctx: Ctx, root: string | undefined): Systemctl {
   if (which('systemctl', ctx.env) === undefined) return { mode: 'none', why: 'systemctl is not installed' }
   if (root !== undefined) return { mode: 'offline' }
-  if (!systemdRunning()) return { mode: 'none', why: 'systemd is not running here' }
+  if (!ctx.systemdRunning()) return { mode: 'none', why: 'systemd is not running here' }
   return { mode: 'live' }
 }
 

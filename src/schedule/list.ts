@@ -3,7 +3,7 @@ import type { CommandResult } from '../command.js'
 import type { Ctx } from '../context.js'
 import { ExitCode } from '../errors.js'
 import { crontab } from '../sys/crontab.js'
-import { showUnits, systemdRunning } from '../sys/systemd.js'
+import { showUnits } from '../sys/systemd.js'
 import { readFiles } from '../sys/unit-files.js'
 import { which } from '../sys/which.js'
 import { dstWarning, nextRuns } from './cron.js'
@@ -31,7 +31,7 @@ export async function listSchedule(ctx: Ctx, opts: { root?: string | undefined }
     const block = splitCrontab(await crontab({ log: ctx.log, env: ctx.env, signal: ctx.signal }).read().catch(() => '')).block ?? ''
     for (const line of block.split('\n')) if (line.startsWith(CRON_JOB_PREFIX)) crontabJobs.add(line.slice(CRON_JOB_PREFIX.length).split(':')[0] as string)
   }
-  const live = root === undefined && systemdRunning() && which('systemctl', ctx.env) !== undefined
+  const live = root === undefined && ctx.systemdRunning() && which('systemctl', ctx.env) !== undefined
   const names = p.jobs.flatMap((j) => [`${j.unit}.timer`, `${j.unit}.service`])
   const props = live ? await showUnits(names, ['LoadState', 'ActiveState', 'UnitFileState', 'LastTriggerUSec', 'NextElapseUSecRealtime', 'Result'], { log: ctx.log, env: ctx.env }) : new Map<string, Record<string, string>>()
 

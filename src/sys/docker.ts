@@ -112,6 +112,8 @@ export interface ContainerEvent {
   action: string
   /** Seconds since the epoch, with the nanosecond part as a fraction. */
   time: number
+  /** A `die` event's exit code. */
+  exitCode?: number
 }
 
 /** The engine's recorded events of one container between two times (seconds since the epoch). */
@@ -137,10 +139,11 @@ export async function containerEvents(docker: Docker, id: string, sinceSec: numb
   for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
     if (line.trim() === '') continue
     try {
-      const event = JSON.parse(line) as { Action?: string; status?: string; time?: number; timeNano?: number }
+      const event = JSON.parse(line) as { Action?: string; status?: string; time?: number; timeNano?: number; Actor?: { Attributes?: Record<string, string> } }
       const action = event.Action ?? event.status
       if (action === undefined) continue
-      events.push({ action, time: event.timeNano !== undefined ? event.timeNano / 1e9 : (event.time ?? 0) })
+      const exitCode = Number(event.Actor?.Attributes?.exitCode)
+      events.push({ action, time: event.timeNano !== undefined ? event.timeNano / 1e9 : (event.time ?? 0), ...(action === 'die' && Number.isInteger(exitCode) ? { exitCode } : {}) })
     } catch {
       // a partial line: ignore
     }

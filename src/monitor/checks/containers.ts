@@ -52,11 +52,12 @@ export async function assessContainers(docker: Docker, ids: readonly string[], c
     const name = info.Name.replace(/^\//, '')
     const memo = parseMemo(ctx.memo(rowId(name)))
     let events
-    if (needsEvents(info, memo)) {
-      const finished = Date.parse(info.State.FinishedAt) / 1000
+    if (needsEvents(info, memo, options)) {
       const started = Date.parse(info.State.StartedAt) / 1000
+      // A stopped container: the events of its last run; a running one: those up to its last start.
+      const finished = info.State.Running ? started : Date.parse(info.State.FinishedAt) / 1000
       if (Number.isFinite(finished) && finished > 0) {
-        events = await containerEvents(docker, info.Id, Math.max(started || 0, finished - 600), finished + 5, ctx.signal).catch((error: unknown) => {
+        events = await containerEvents(docker, info.Id, info.State.Running ? finished - 600 : Math.max(started || 0, finished - 600), finished + 5, ctx.signal).catch((error: unknown) => {
           ctx.log.debug({ err: error, container: name }, 'could not read container events')
           return undefined
         })
