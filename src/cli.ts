@@ -57,7 +57,7 @@ export function buildProgram(invoke: Invoke): Command {
         exits: [0, 1, 2, 69, 70, 75, 77, 78, 130, 143],
       }),
     )
-  for (const register of COMMANDS) register(program as unknown as CommandUnknownOpts, invoke)
+  for (const register of COMMANDS) register(program, invoke)
   return program
 }
 
@@ -82,7 +82,7 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
     command.configureOutput({ writeErr: stderr, writeOut: stdout })
     for (const sub of command.commands) configure(sub)
   }
-  configure(program as unknown as CommandUnknownOpts)
+  configure(program)
   try {
     await program.parseAsync(argv)
   } catch (error) {

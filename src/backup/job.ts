@@ -8,14 +8,14 @@
 import type { CommandResult } from '../command.js'
 import type { Ctx } from '../context.js'
 import type { BackupTarget, Config } from '../config/schema.js'
-import { FUTURE_SLACK_MS, readCatalog, type Catalog } from './catalog.js'
+import { readCatalog, type Catalog } from './catalog.js'
 import { renderBackupMetrics, type BackupRunResult } from './metrics.js'
 import { pruneTarget, type PruneReport } from './prune.js'
 import { backupTarget, removeAllStalePartials, type TargetReport } from './run.js'
 import { formatDuration } from '../duration.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { ExitCode } from '../errors.js'
 import { writeFileAtomic } from '../sys/atomic.js'
-import { didYouMean, formatBytes, renderTable } from '../text.js'
+import { formatBytes, renderTable } from '../text.js'
 import { pluginFor } from '../targets/index.js'
 import { selectTargets } from './select.js'
 
@@ -39,7 +39,7 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const config = ctx.config().config
   const selected = selectTargets(config, opts.targets, opts.unscheduled)
   if (opts.dryRun) return plan(ctx, config, selected)
-  const job = await ctx.beginJob({ name: opts.targets.length > 0 ? `backup-${opts.targets.join('-')}` : 'backup', command: 'backup', ...(opts.targets.length === 1 ? { target: opts.targets[0] as string } : {}) })
+  const job = await ctx.beginJob({ name: opts.targets.length > 0 ? `backup-${opts.targets.join('-')}` : 'backup', command: 'backup', ...(opts.targets.length === 1 ? { target: opts.targets[0] } : {}) })
   if (selected.length === 0) {
     // `backup --unscheduled` when every target has a schedule of its own: nothing to do,
     // and nothing to tell anyone (no lock, no "backup done (0 targets)" message).

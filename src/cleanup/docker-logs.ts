@@ -28,7 +28,7 @@ export async function truncateLogs(rule: string, logs: NonNullable<DockerRule['l
     if (logs.name !== undefined && logs.name.length > 0 && !logs.name.some((g) => globMatch(g, c.name))) continue
     const info = await docker.getContainer(c.id).inspect().catch(() => undefined)
     if (info === undefined) continue
-    const policy = logPolicy(info.HostConfig?.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined)
+    const policy = logPolicy(info.HostConfig?.LogConfig)
     const path = (info as { LogPath?: string }).LogPath
     if (policy.driver !== 'json-file' || policy.bounded || !path) continue
     const size = await logBytes(path)

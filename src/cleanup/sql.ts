@@ -8,7 +8,6 @@
  * DELETE … LIMIT, SQLite by rowid (or `key`).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { BackupTarget } from '../config/schema.js'
 import { formatDuration, formatDurationSetting } from '../duration.js'
 import { OwnopsError } from '../errors.js'
 import { openDbClient } from '../targets/index.js'
@@ -76,7 +75,7 @@ function lastNumber(output: string): number {
 
 export async function runSqlRule(name: string, rule: SqlRule, env: RuleEnv): Promise<RuleReport> {
   const report = ruleReport(name, 'sql')
-  const target = env.config.backup.targets[rule.target] as BackupTarget | undefined
+  const target = env.config.backup.targets[rule.target]
   if (target === undefined) throw new OwnopsError(`no backup target named "${rule.target}"`, { kind: 'config' })
   const client = await openDbClient(rule.target, target, { log: env.log, docker: env.docker, env: env.env, signal: env.signal })
   const statements = sqlStatements(client.dialect, rule)

@@ -140,7 +140,7 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
           hint: envFileDenied
             ? `run ownops as a user that can read ${envFilePath}, start the job from its unit (EnvironmentFile= passes the variables), or let this user read it (chgrp GROUP ${envFilePath} && chmod 640 ${envFilePath})`
             : `set ${missing} in the environment or in ${envFile ?? envFilePath}, or write \${${missing}:-default}`,
-        } as ConfigProblem)
+        })
       }
       secretValues.push(...result.used.filter(isSecretName).map((n) => lookup(n) ?? '').filter((v) => v !== ''))
       node.value = result.value
@@ -227,7 +227,7 @@ function pathOf(ancestry: ReadonlyArray<unknown>, node: Node): Array<string | nu
     if (isPair(parent)) {
       if (parent.value === child) path.unshift(isScalar(parent.key) ? String(parent.key.value) : String(parent.key))
     } else if (isSeq(parent)) {
-      path.unshift(parent.items.indexOf(child as never))
+      path.unshift(parent.items.indexOf(child))
     }
     child = parent
   }

@@ -64,7 +64,7 @@ export function policyOf(spec: PolicyFields, monitor: Pick<MonitorConfig, 'failu
 export function planChecks(monitor: MonitorConfig): PlannedCheck[] {
   const specs = new Map<string, { spec: CheckSpec; builtin: boolean }>()
   if (monitor.builtins) {
-    for (const [name, kind] of Object.entries(BUILTIN_CHECKS)) specs.set(name, { spec: checkSchema.parse({ kind }) as CheckSpec, builtin: true })
+    for (const [name, kind] of Object.entries(BUILTIN_CHECKS)) specs.set(name, { spec: checkSchema.parse({ kind }), builtin: true })
   }
   for (const [name, spec] of Object.entries(monitor.checks)) {
     if (!isBuilt(spec)) continue // planned kinds: rejected by config validation
@@ -76,9 +76,9 @@ export function planChecks(monitor: MonitorConfig): PlannedCheck[] {
     planned.push({
       name,
       spec,
-      impl: checkKinds[spec.kind] as CheckKind<CheckSpec>,
+      impl: checkKinds[spec.kind],
       timeoutMs: spec.timeout ?? monitor.timeout,
-      policy: policyOf(spec as PolicyFields, monitor),
+      policy: policyOf(spec, monitor),
       builtin,
     })
   }

@@ -119,7 +119,7 @@ export function parseResourceMemo(value: unknown): ResourceMemo | undefined {
   const v = value as Partial<ResourceMemo>
   if (typeof v.started !== 'string' || !Array.isArray(v.samples)) return undefined
   const samples = v.samples.filter((s): s is [number, number] => Array.isArray(s) && s.length === 2 && Number.isFinite(s[0]) && Number.isFinite(s[1]))
-  const cpu = Array.isArray(v.cpu) && v.cpu.length === 2 && v.cpu.every(Number.isFinite) ? (v.cpu as [number, number]) : undefined
+  const cpu = Array.isArray(v.cpu) && v.cpu.length === 2 && v.cpu.every(Number.isFinite) ? (v.cpu) : undefined
   return { started: v.started, samples, ...(cpu ? { cpu } : {}) }
 }
 

@@ -4,7 +4,7 @@
  */
 import type { ConfigProblem } from '../config/problems.js'
 import { checkTimeZone, CronError, parseCron } from '../schedule/cron.js'
-import { checkKinds, type CheckSpec } from './checks/index.js'
+import { checkKinds } from './checks/index.js'
 import { BUILTIN_CHECKS, ENGINE_CHECK } from './plan.js'
 import type { MonitorConfig } from './schema.js'
 
@@ -37,7 +37,7 @@ export function monitorRules(monitor: MonitorConfig): Problem[] {
   for (const [name, entry] of Object.entries(monitor.checks)) {
     const at = ['monitor', 'checks', name]
     if (!(entry.kind in checkKinds)) continue
-    const spec = entry as CheckSpec
+    const spec = entry
     if (name === ENGINE_CHECK) {
       problems.push({ severity: 'error', path: at, message: `"${ENGINE_CHECK}" is the name of the Docker engine row`, hint: 'choose another name for this check' })
     }

@@ -300,7 +300,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
   let swapped: Swapped | undefined
   /** The undo record of the restore before this one: back in force when this one is rolled back. */
   let previous: unknown
-  let downtimeStart = performance.now()
+  let downtimeStart: number
   try {
     await fault('stop')
     for (const c of plan.stops) {

@@ -15,7 +15,7 @@
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import type { Writable } from 'node:stream'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { isRemoteEngine, type Docker } from './docker.js'
 import { BoundedOutput, OUTPUT_LIMIT } from './exec.js'
 import { heldHostLock, type ExecRef } from './lock.js'

@@ -50,7 +50,7 @@ export async function createDocker(endpoint: DockerEndpoint): Promise<Docker> {
     remote.add(docker)
     return docker
   }
-  return new DockerClass({ ...endpoint.options, timeout: 30_000 } as Dockerode.DockerOptions)
+  return new DockerClass({ ...endpoint.options, timeout: 30_000 })
 }
 
 /** Whether the engine runs on another machine (ssh://): its host paths are not this machine's. */
@@ -183,7 +183,7 @@ export async function containerStats(docker: Docker, id: string, signal?: AbortS
   try {
     const options = { stream: false as const, 'one-shot': true, ...(signal ? { abortSignal: signal } : {}) }
     const stats = await docker.getContainer(id).stats(options)
-    return stats as unknown as ContainerStats
+    return stats
   } catch (error) {
     if (isNotFound(error)) return undefined
     throw error
@@ -208,7 +208,7 @@ export async function restartContainer(docker: Docker, nameOrId: string, timeout
 
 /** The last `lines` lines of a container's log (stdout and stderr, in order). */
 export async function containerLogTail(docker: Docker, container: string, lines = 50): Promise<string> {
-  const raw = (await docker.getContainer(container).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer
+  const raw = await docker.getContainer(container).logs({ stdout: true, stderr: true, tail: lines, follow: false })
   const info = await docker.getContainer(container).inspect().catch(() => undefined)
   if (info?.Config.Tty) return raw.toString('utf8')
   // Without a TTY the engine frames each chunk: 1 byte stream, 3 zero bytes, 4 bytes length.
@@ -233,7 +233,7 @@ export async function imageId(docker: Docker, ref: string): Promise<string | und
 
 /** `docker pull REF`: waits until the engine has it; throws with the engine's message when it cannot. */
 export async function pullImage(docker: Docker, ref: string): Promise<void> {
-  const stream = (await docker.pull(ref)) as NodeJS.ReadableStream
+  const stream = (await docker.pull(ref))
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
       const failed = output?.find((o) => o.error !== undefined || o.errorDetail !== undefined)
@@ -294,12 +294,12 @@ export async function recreateContainer(docker: Docker, name: string, image: str
     if (m.Type === 'volume' && m.Name && !taken.has(m.Destination)) binds.push(`${m.Name}:${m.Destination}${m.RW ? '' : ':ro'}`)
   }
   host.Binds = binds
-  const mode = String(host.NetworkMode ?? 'default')
+  const mode = typeof host.NetworkMode === 'string' ? host.NetworkMode : 'default'
   const networking = mode === 'host' || mode === 'none' || mode.startsWith('container:') ? undefined : { EndpointsConfig: Object.fromEntries(Object.entries(info.NetworkSettings.Networks ?? {}).map(([net, ep]) => [net, { Aliases: ((ep.Aliases ?? []) as string[]).filter((a) => !info.Id.startsWith(a)) }])) }
   const previousName = `${name}-ownops-previous`
   await docker.getContainer(info.Id).rename({ name: previousName })
   try {
-    const created = await docker.createContainer({ name, ...config, HostConfig: host, ...(networking ? { NetworkingConfig: networking } : {}) } as Dockerode.ContainerCreateOptions)
+    const created = await docker.createContainer({ name, ...config, HostConfig: host, ...(networking ? { NetworkingConfig: networking } : {}) })
     return { previous: { id: info.Id, name }, id: created.id }
   } catch (error) {
     await docker.getContainer(info.Id).rename({ name }).catch(() => undefined)

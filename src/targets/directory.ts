@@ -18,7 +18,7 @@ import { basename, dirname, join } from 'node:path'
 import { z } from 'zod'
 import type { BackupEntry } from '../backup/catalog.js'
 import { timerDuration } from '../config/fields.js'
-import { OwnopsError } from '../errors.js'
+import { describeError, OwnopsError } from '../errors.js'
 import { readArchive, unsafeEntries, type TarEntry } from '../restore/tar-safety.js'
 import { tarInto } from '../sys/archive.js'
 import { compressionExt, defaultLevel } from '../sys/compress.js'
@@ -132,7 +132,7 @@ export const directory: TargetPlugin<DirectoryTarget> = {
           const result = await tarInto({ args, compression, ...(level !== undefined ? { level } : {}), out, signal: env.signal })
           if (env.signal.aborted) throw env.signal.reason ?? new Error('interrupted')
           // tar dies of a broken pipe when the artifact side failed (disk full): that is the cause.
-          if (result.sinkError !== undefined) throw result.sinkError
+          if (result.sinkError !== undefined) throw result.sinkError instanceof Error ? result.sinkError : new Error(describeError(result.sinkError))
           const lines = result.stderr.split('\n').map((l) => l.replace(/^tar: /, '').trim()).filter(Boolean)
           if (result.exitCode !== 0 && result.exitCode !== 1) {
             throw new DumpFailure(`tar of ${where} failed with exit ${String(result.exitCode ?? 'signal')}`, tail(lines.filter((l) => !/^Total bytes/.test(l)).join('\n')))

@@ -17,7 +17,7 @@ export const targets = { postgres, mysql, mariadb: mysql, sqlite, directory } sa
 
 /** The plugin of a configured target, typed for it. */
 export function pluginFor(target: BackupTarget): TargetPlugin<BackupTarget> {
-  return targets[target.type] as unknown as TargetPlugin<BackupTarget>
+  return targets[target.type]
 }
 
 /** SQL against a database target (cleanup's sql rules, leftovers), through the database's own client. */

@@ -456,7 +456,7 @@ describe('planRetention: time zones', () => {
 describe('planRetention: safety and shape', () => {
   it.each([[undefined], [{}], [{ daily: 0, within: '0d' }], [{ tags: [] }]])('an empty policy (%j) keeps everything', (policy) => {
     const times = series('2026-01-01 00:00', 5, DAY)
-    const result = run(times, policy as RetentionPolicy | undefined)
+    const result = run(times, policy)
     expect(result.remove).toEqual([])
     expect(result.keep).toEqual(times.reverse().map((time) => `${time}: policy is empty`))
   })

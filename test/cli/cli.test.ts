@@ -49,7 +49,7 @@ describe('ownops (process)', () => {
         walk(sub, [...path, sub.name()])
       }
     }
-    walk(buildProgram(async () => undefined) as unknown as CommandUnknownOpts, [])
+    walk(buildProgram(async () => undefined), [])
     expect(paths.map((p) => p.join(' '))).toEqual(expect.arrayContaining(['doctor', 'config validate', 'config schema', 'lock run', 'schedule list', 'restart', 'verify']))
     for (const path of paths) {
       const { code, stdout } = await runCli([...path, '--help'], { env: testEnv(dir), cwd: dir })

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { OUTBOX_STATE, type OutboxEntry } from '../../src/notify/outbox.js'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { peer, startHttpPeer, type HttpPeer } from '../helpers/http-peer.js'
+import { peer } from '../helpers/http-peer.js'
 
 let dir: string
 let cleanup: () => void

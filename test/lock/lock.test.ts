@@ -103,7 +103,7 @@ describe('host lock (in process)', () => {
     const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => HostLock.acquire({ dir: lockDir, command: `c${i}` })))
     const won = results.filter((r) => r.status === 'fulfilled')
     expect(won).toHaveLength(1)
-    expect(results.filter((r) => r.status === 'rejected').every((r) => isOwnopsError((r as PromiseRejectedResult).reason))).toBe(true)
+    expect(results.filter((r) => r.status === 'rejected').every((r) => isOwnopsError((r).reason))).toBe(true)
   })
 })
 

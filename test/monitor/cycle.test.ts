@@ -11,10 +11,10 @@ import { policyOf, type PlannedCheck } from '../../src/monitor/plan.js'
 import type { CheckSpec } from '../../src/monitor/checks/index.js'
 import type { CheckKind } from '../../src/monitor/types.js'
 
-const spec = checkSchema.parse({ kind: 'command', command: ['true'] }) as CheckSpec
+const spec = checkSchema.parse({ kind: 'command', command: ['true'] })
 
 function planned(name: string, timeoutMs: number, run: CheckKind<CheckSpec>['run']): PlannedCheck {
-  return { name, spec, impl: { usesDocker: false, recoverable: false, run }, timeoutMs, policy: policyOf({}, { failuresBeforeAlert: 1, successesBeforeRecovery: 1, flap: undefined, remind: undefined } as never), builtin: false }
+  return { name, spec, impl: { usesDocker: false, recoverable: false, run }, timeoutMs, policy: policyOf({}, { failuresBeforeAlert: 1, successesBeforeRecovery: 1, flap: undefined, remind: undefined }), builtin: false }
 }
 
 function cycle(checks: PlannedCheck[], extra: Partial<CycleOptions> = {}) {
@@ -31,7 +31,7 @@ function cycle(checks: PlannedCheck[], extra: Partial<CycleOptions> = {}) {
     memo: () => undefined,
     paths: { backupDir: '/nonexistent', backupTargets: [], stateDir: '/nonexistent' },
     ...extra,
-  } as CycleOptions)
+  })
 }
 
 describe('check time limits', () => {

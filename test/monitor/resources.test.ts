@@ -31,12 +31,13 @@ function input(over: Partial<ResourceInput>): ResourceInput {
 /** Runs every `stepMs` with memory `at(i)`; returns the last result. */
 function runs(count: number, stepMs: number, at: (i: number) => number, over: Partial<ResourceInput> = {}) {
   let memo: ResourceMemo | undefined
-  let result
+  let result: ReturnType<typeof assessResources>
   for (let i = 0; i < count; i++) {
     result = assessResources(input({ ...over, stats: stats(at(i)), memo, now: new Date(T0 + i * stepMs) }))
     memo = result?.memo
   }
-  return result!
+  if (result === undefined) throw new Error('no run')
+  return result
 }
 
 describe('memory in use', () => {

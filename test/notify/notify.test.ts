@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -9,7 +9,7 @@ import { makeEvent, Notifier } from '../../src/notify/send.js'
 import { Redactor } from '../../src/redact.js'
 import { StateStore } from '../../src/sys/state.js'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { peer, startHttpPeer, type HttpPeer } from '../helpers/http-peer.js'
+import { peer, startHttpPeer } from '../helpers/http-peer.js'
 
 let dir: string
 let cleanup: () => void

@@ -370,7 +370,7 @@ describeDocker('restart --pull: a newer image of the same tag from a registry on
   async function push(id: string): Promise<void> {
     const docker = getDocker()
     await docker.getImage(id).tag({ repo: repo(), tag: '1' })
-    const stream = (await docker.getImage(`${repo()}:1`).push({ authconfig: { serveraddress: `127.0.0.1:${port}` } })) as NodeJS.ReadableStream
+    const stream = (await docker.getImage(`${repo()}:1`).push({ authconfig: { serveraddress: `127.0.0.1:${port}` } }))
     await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (error: Error | null, out: Array<{ error?: string }>) => (error ? reject(error) : out.some((o) => o.error) ? reject(new Error(JSON.stringify(out.filter((o) => o.error)))) : resolve())))
   }
 

@@ -98,7 +98,7 @@ describe('restart command', () => {
     writeFileSync(join(dir, 'ownops.yml'), 'restart:\n  services:\n    mc:\n      rcon: { password: x }\n      warnAt: [10m, 5m, 1m]\n')
     const plan = await runCli(['restart', 'mc', '--safe', '--in', '7m', '--dry-run'], { env: testEnv(dir), cwd: dir })
     expect(plan.code).toBe(0)
-    expect(plan.stdout).toMatch(/^restart mc \(container mc\) at .*, in 7 minutes\n  warn players \(RCON tellraw\) 5 minutes, 1 minute before\n  save: RCON save-all flush\n  stop gracefully \(30s\), start, wait until/)
+    expect(plan.stdout).toMatch(/^restart mc \(container mc\) at .*, in 7 minutes\n {2}warn players \(RCON tellraw\) 5 minutes, 1 minute before\n {2}save: RCON save-all flush\n {2}stop gracefully \(30s\), start, wait until/)
     const past = await runCli(['restart', 'mc', '--at', '2001-01-01 00:00'], { env: testEnv(dir), cwd: dir })
     expect(past.code).toBe(2)
     expect(past.stderr).toMatch(/is in the past/)
@@ -116,7 +116,7 @@ describe('restart command', () => {
     config('')
     const only = await runCli(['restart', '--in', '30m', '--dry-run'], { env: testEnv(dir), cwd: dir })
     expect(only.code, only.stderr).toBe(0)
-    expect(only.stdout).toMatch(/^restart mc \(container mc\) at .*, in 30 minutes\n  warn players \(RCON tellraw\) 30 minutes, 5 minutes, 10 seconds before\n  save: RCON save-all flush\n  stop gracefully/)
+    expect(only.stdout).toMatch(/^restart mc \(container mc\) at .*, in 30 minutes\n {2}warn players \(RCON tellraw\) 30 minutes, 5 minutes, 10 seconds before\n {2}save: RCON save-all flush\n {2}stop gracefully/)
     const unsafe = await runCli(['restart', '--in', '30m', '--no-safe', '--dry-run'], { env: testEnv(dir), cwd: dir })
     expect(unsafe.stdout).not.toMatch(/warn players|save:/)
 

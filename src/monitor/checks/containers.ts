@@ -67,7 +67,7 @@ export async function assessContainers(docker: Docker, ids: readonly string[], c
     // A container a backup target stops by label answers to the target's name too, so the
     // backup's quiet period (its lock names its targets) covers it.
     const target = (info as InspectLike & { Config?: { Labels?: Record<string, string> } }).Config?.Labels?.[STOP_LABEL]
-    return { ...finding, ...(target ? { names: [...(finding.names ?? []), target] } : {}), memo: { ...next, ...(memo?.res === undefined ? {} : { res: memo.res }) } as unknown as Record<string, unknown>, info } as Finding & { info: InspectLike }
+    return { ...finding, ...(target ? { names: [...(finding.names ?? []), target] } : {}), memo: { ...next, ...(memo?.res === undefined ? {} : { res: memo.res }) }, info } as Finding & { info: InspectLike }
   })
   const stats = await statsDone
   return inspected.filter((r): r is Finding & { info: InspectLike } => r !== undefined).map(({ info, ...finding }) => withResources(finding, info, stats.get(info.Id), ctx, options.resources))

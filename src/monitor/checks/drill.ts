@@ -34,7 +34,7 @@ export const drill: CheckKind<DrillSpec> = {
   async run(spec, ctx) {
     const targets = spec.targets ?? ctx.paths.backupTargets
     if (targets.length === 0) return [{ status: 'warning', value: 'no targets', message: 'no backup targets configured to watch' }]
-    let records: Record<string, DrillRecord> = {}
+    let records: Record<string, DrillRecord>
     try {
       records = JSON.parse(await readFile(join(ctx.paths.stateDir, 'drills.json'), 'utf8')) as Record<string, DrillRecord>
     } catch {
