@@ -5,7 +5,6 @@
  * it; none of them reaches out to a remote. Errors are stored redacted.
  */
 import type { BackupEntry } from '../backup/catalog.js'
-import type { Config, DestinationConfig } from '../config/schema.js'
 import type { StateStore } from '../sys/state.js'
 
 export const COPIES_STATE = 'copies'
@@ -47,14 +46,19 @@ export async function writeCopiesState(store: StateStore, state: CopiesState): P
   await store.write(COPIES_STATE, state)
 }
 
+/** What the copy rules read of the config: the targets, and the destinations with their `targets:` filters. */
+export interface CopiesConfig {
+  backup: { targets: Record<string, unknown>; destinations: Record<string, { targets?: string[] | undefined }> }
+}
+
 /** The targets a destination takes: its `targets:` filter among the configured ones. */
-export function destinationTargets(config: Pick<Config, 'backup'>, dest: DestinationConfig): string[] {
+export function destinationTargets(config: CopiesConfig, dest: { targets?: string[] | undefined }): string[] {
   const all = Object.keys(config.backup.targets)
   return dest.targets === undefined ? all : all.filter((t) => dest.targets?.includes(t))
 }
 
 /** The destinations that take a target. */
-export function destinationsOf(config: Pick<Config, 'backup'>, target: string): string[] {
+export function destinationsOf(config: CopiesConfig, target: string): string[] {
   return Object.entries(config.backup.destinations)
     .filter(([, d]) => destinationTargets(config, d).includes(target))
     .map(([name]) => name)
@@ -65,7 +69,7 @@ export function destinationsOf(config: Pick<Config, 'backup'>, target: string): 
  * destination, the newest backup (not a pre-restore safety copy) it does not hold.
  * `backups` is newest first, as the catalog gives it.
  */
-export function copyHolds(config: Pick<Config, 'backup'>, target: string, backups: readonly BackupEntry[], state: CopiesState): Map<BackupEntry, string[]> {
+export function copyHolds(config: CopiesConfig, target: string, backups: readonly BackupEntry[], state: CopiesState): Map<BackupEntry, string[]> {
   const holds = new Map<BackupEntry, string[]>()
   for (const dest of destinationsOf(config, target)) {
     const received = new Set(state.destinations[dest]?.targets[target]?.received ?? [])
@@ -84,7 +88,7 @@ export function holders(state: CopiesState, target: string, id: string): string[
 }
 
 /** Per backup id, what `ownops backups` says about its copies: where it is, or which destination still lacks it. */
-export function copyNotes(config: Pick<Config, 'backup'>, target: string, backups: readonly BackupEntry[], state: CopiesState): Map<string, string> {
+export function copyNotes(config: CopiesConfig, target: string, backups: readonly BackupEntry[], state: CopiesState): Map<string, string> {
   const notes = new Map<string, string>()
   const holds = copyHolds(config, target, backups, state)
   for (const b of backups) {

@@ -6,7 +6,6 @@
  * anything but a file earlier in the archive, a device file, and — unless allowed — a
  * symbolic link pointing outside. `unsafeEntries` is pure: entries in, problems out.
  */
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
@@ -15,7 +14,8 @@ import type { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import type { Header } from 'tar-stream'
 import type { BackupEntry } from '../backup/catalog.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
+import { spawnProcess, type Spawned } from '../sys/exec.js'
 import { DumpFailure, tail } from '../targets/types.js'
 import { decompressStream } from './decompress.js'
 
@@ -168,28 +168,8 @@ async function reopen(handle: FileHandle, path: string): Promise<FileHandle> {
   }
 }
 
-function spawnReading(argv: string[], stdin: number, signal: AbortSignal, stdout: 'pipe' | 'ignore'): { child: ReturnType<typeof spawn>; exited: Promise<{ code: number | null; stderr: string }> } {
-  const [file = '', ...args] = argv
-  const child = spawn(file, args, { stdio: [stdin, stdout, 'pipe'], env: TOOL_ENV })
-  let stderr = ''
-  child.stderr?.setEncoding('utf8')
-  child.stderr?.on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-64 * 1024)
-  })
-  const onAbort = (): void => void child.kill('SIGTERM')
-  signal.addEventListener('abort', onAbort, { once: true })
-  const exited = new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      signal.removeEventListener('abort', onAbort)
-      reject(error.code === 'ENOENT' ? new OwnopsError(`${file} is not installed`, { exitCode: ExitCode.unavailable, hint: `apt-get install ${file}` }) : error)
-    })
-    child.once('close', (code) => {
-      signal.removeEventListener('abort', onAbort)
-      resolve({ code, stderr })
-    })
-  })
-  exited.catch(() => undefined)
-  return { child, exited }
+function spawnReading(argv: string[], stdin: number, signal: AbortSignal, stdout: 'pipe' | 'ignore'): Spawned {
+  return spawnProcess(argv, { stdin, stdout, env: TOOL_ENV, signal, notInstalled: `apt-get install ${argv[0] ?? ''}` })
 }
 
 /** sha256 and size of the open file, by positional reads (they leave any shared offset alone). */
@@ -217,7 +197,7 @@ export async function inspectArchive(handle: FileHandle, entry: BackupEntry, opt
   const { default: tarStream } = await import('tar-stream')
   const checksum = hashFile(handle, signal)
   checksum.catch(() => undefined)
-  let decompressor: ReturnType<typeof spawnReading> | undefined
+  let decompressor: Spawned | undefined
   let own: FileHandle | undefined
   let output: Readable
   if (entry.manifest.compression === 'zstd') {
@@ -245,7 +225,7 @@ export async function inspectArchive(handle: FileHandle, entry: BackupEntry, opt
     }
     if (decompressor !== undefined) {
       const z = await decompressor.exited
-      if (z.code !== 0) throw new DumpFailure(`zstd -d of ${entry.manifest.file} failed`, tail(z.stderr))
+      if (z.exitCode !== 0) throw new DumpFailure(`zstd -d of ${entry.manifest.file} failed`, tail(z.stderr))
     }
   } catch (error) {
     output.destroy()
@@ -267,7 +247,7 @@ export async function inspectArchive(handle: FileHandle, entry: BackupEntry, opt
 /** The refusal of an archive with unsafe entries. */
 export function refusal(entry: BackupEntry, problems: string[]): OwnopsError {
   return new OwnopsError(`refusing to extract ${entry.manifest.file}: ${problems.length} unsafe entr${problems.length === 1 ? 'y' : 'ies'}`, {
-    exitCode: ExitCode.failed,
+    kind: 'failed',
     details: problems.slice(0, 20),
     hint: problems.every((p) => p.includes('symbolic link to'))
       ? 'only links that point outside: --allow-outside-links restores them as links (never followed)'
@@ -287,7 +267,7 @@ export async function extractArchive(handle: FileHandle, entry: BackupEntry, des
     const tar = spawnReading(['tar', ...decompress, '-x', '-f', '-', '-C', dest, ...(options.tarArgs ?? [])], own.fd, options.signal, 'ignore')
     const r = await tar.exited
     if (options.signal.aborted) throw options.signal.reason ?? new Error('interrupted')
-    if (r.code !== 0) throw new DumpFailure(`extracting ${entry.manifest.file} failed with exit ${String(r.code ?? 'signal')}`, tail(r.stderr))
+    if (r.exitCode !== 0) throw new DumpFailure(`extracting ${entry.manifest.file} failed with exit ${String(r.exitCode ?? r.signal)}`, tail(r.stderr))
   } finally {
     await own.close()
   }

@@ -5,11 +5,11 @@
  * Node; without compression tar writes the file. With gzip, zlib compresses in-process on
  * libuv's thread pool, which keeps pace with (and here beats) `tar -czf`.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { compressInto, type Compression } from './compress.js'
+import { spawnProcess, type Exited, type Spawned } from './exec.js'
 
 export interface TarResult {
   /** tar's exit status (0 ok, 1 some files differ/changed, 2 fatal), or undefined when killed. */
@@ -31,7 +31,6 @@ export interface TarOptions {
   signal?: AbortSignal
 }
 
-const STDERR_LIMIT = 64 * 1024
 const DISK_FULL = /No space left on device|Disk quota exceeded/i
 
 /** A tool that writes the artifact itself hit a full disk: the same error a write of ours gets. */
@@ -41,92 +40,58 @@ function diskFull(tool: string, stderr: string): Error {
 }
 
 /** What a signal that killed a tool usually means, for the operator. */
-function killedHint(signal: NodeJS.Signals | null): string | undefined {
+function killedHint(signal: NodeJS.Signals | undefined): string | undefined {
   if (signal === 'SIGXFSZ') return 'a file size limit (ulimit -f, LimitFSIZE= in the unit) is smaller than the artifact'
   if (signal === 'SIGKILL') return 'killed outright: the out-of-memory killer (see dmesg) or someone else'
   return undefined
 }
 
 /** zstd failed on its own: whatever tar says, the artifact is cut short. */
-function compressorFailed(exit: { code: number | null; signal: NodeJS.Signals | null }, stderr: string): OwnopsError {
-  const how = exit.signal !== null ? `was killed by ${exit.signal}` : `failed with exit ${String(exit.code)}`
-  const said = stderr.trim().split('\n').at(-1)
+function compressorFailed(exit: Exited): OwnopsError {
+  const how = exit.signal !== undefined ? `was killed by ${exit.signal}` : `failed with exit ${String(exit.exitCode)}`
+  const said = exit.stderr.trim().split('\n').at(-1)
   const hint = killedHint(exit.signal)
-  return new OwnopsError(`zstd ${how}${said ? `: ${said}` : ''}; the partial archive was removed`, { exitCode: ExitCode.failed, ...(hint !== undefined ? { hint } : {}) })
+  return new OwnopsError(`zstd ${how}${said ? `: ${said}` : ''}; the partial archive was removed`, { kind: 'failed', ...(hint !== undefined ? { hint } : {}) })
 }
 
-function collect(child: ChildProcess): () => string {
-  let text = ''
-  child.stderr?.setEncoding('utf8')
-  child.stderr?.on('data', (chunk: string) => {
-    text += chunk
-    if (text.length > STDERR_LIMIT) text = text.slice(-STDERR_LIMIT)
-  })
-  return () => text
-}
-
-function exited(child: ChildProcess, name: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') {
-        reject(new OwnopsError(`${name} is not installed`, { exitCode: ExitCode.unavailable, hint: name === 'zstd' ? 'apt-get install zstd, or set compression: gzip for this target' : `apt-get install ${name}` }))
-      } else reject(error)
-    })
-    child.once('close', (code, signal) => resolve({ code, signal }))
-  })
+function result(tar: Exited, sinkError: unknown): TarResult {
+  return { exitCode: tar.exitCode, ...(tar.signal !== undefined ? { signal: tar.signal } : {}), stderr: tar.stderr, ...(sinkError !== undefined ? { sinkError } : {}) }
 }
 
 export async function tarInto(options: TarOptions): Promise<TarResult> {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }
-  const children: ChildProcess[] = []
-  const onAbort = (): void => {
-    for (const c of children) c.kill('SIGTERM')
+  const hint = 'apt-get install zstd, or set compression: gzip for this target'
+  if (options.compression === 'none' && options.outFd !== undefined) {
+    const tarExit = await spawnTar(options, env, options.outFd()).exited
+    // tar says of a full disk only that a write came up short.
+    const full = tarExit.exitCode !== 0 && (DISK_FULL.test(tarExit.stderr) || /Wrote only \d+ of \d+ bytes/.test(tarExit.stderr))
+    return result(tarExit, full ? diskFull('tar', tarExit.stderr) : undefined)
   }
-  options.signal?.addEventListener('abort', onAbort, { once: true })
-  try {
-    if (options.compression === 'none' && options.outFd !== undefined) {
-      const tar = spawn('tar', options.args, { stdio: ['ignore', options.outFd(), 'pipe'], env })
-      children.push(tar)
-      const tarErr = collect(tar)
-      const tarExit = await exited(tar, 'tar')
-      // tar says of a full disk only that a write came up short.
-      const full = tarExit.code !== 0 && (DISK_FULL.test(tarErr()) || /Wrote only \d+ of \d+ bytes/.test(tarErr()))
-      return { exitCode: tarExit.code ?? undefined, ...(tarExit.signal !== null ? { signal: tarExit.signal } : {}), stderr: tarErr(), ...(full ? { sinkError: diskFull('tar', tarErr()) } : {}) }
-    }
-    if (options.compression === 'zstd') {
-      const direct = options.outFd?.()
-      const zstd = spawn('zstd', ['-q', '-c', `-${options.level ?? 3}`, '-T0'], { stdio: ['pipe', direct ?? 'pipe', 'pipe'], env })
-      children.push(zstd)
-      const zstdErr = collect(zstd)
-      const zstdExit = exited(zstd, 'zstd')
-      zstdExit.catch(() => undefined)
-      const tar = spawn('tar', options.args, { stdio: ['ignore', zstd.stdin, 'pipe'], env })
-      children.push(tar)
-      zstd.stdin?.destroy() // our copy: zstd sees end of input when tar exits
-      const tarErr = collect(tar)
-      const flowing = direct !== undefined ? Promise.resolve(undefined) : pipeline(zstd.stdout as NodeJS.ReadableStream, options.out).then(() => undefined, (error: unknown) => error)
-      const tarExit = await exited(tar, 'tar').catch(async (error: unknown) => {
-        zstd.kill('SIGTERM')
-        throw error
-      })
-      const z = await zstdExit
-      // zstd writing the file meets a full disk itself; tar then dies of a broken pipe.
-      const sinkError = (await flowing) ?? (z.code !== 0 && DISK_FULL.test(zstdErr()) ? diskFull('zstd', zstdErr()) : undefined)
-      // zstd that failed otherwise (killed, a file size limit, out of memory) is the cause
-      // whatever tar's status: tar dies of a broken pipe, or has already exited 0 or 1
-      // (a file changed) when everything it wrote fitted into the pipe.
-      const zstdError = z.code !== 0 && sinkError === undefined ? compressorFailed(z, zstdErr()) : undefined
-      return { exitCode: tarExit.code ?? undefined, ...(tarExit.signal !== null ? { signal: tarExit.signal } : {}), stderr: tarErr(), ...(sinkError !== undefined || zstdError !== undefined ? { sinkError: sinkError ?? zstdError } : {}) }
-    }
-    const stage = await compressInto(options.compression, options.out, { ...(options.level !== undefined ? { level: options.level } : {}) })
-    const tar = spawn('tar', options.args, { stdio: ['ignore', 'pipe', 'pipe'], env })
-    children.push(tar)
-    const tarErr = collect(tar)
-    const flowing = pipeline(tar.stdout as NodeJS.ReadableStream, stage.input).then(() => stage.done).then(() => undefined, (error: unknown) => error)
-    const tarExit = await exited(tar, 'tar')
-    const sinkError = await flowing
-    return { exitCode: tarExit.code ?? undefined, stderr: tarErr(), ...(sinkError !== undefined ? { sinkError } : {}) }
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort)
+  if (options.compression === 'zstd') {
+    const direct = options.outFd?.()
+    const zstd = spawnProcess(['zstd', '-q', '-c', `-${options.level ?? 3}`, '-T0'], { env, stdin: 'pipe', stdout: direct ?? 'pipe', signal: options.signal, notInstalled: hint })
+    const tar = spawnTar(options, env, zstd.child.stdin as NodeJS.WritableStream)
+    zstd.child.stdin?.destroy() // our copy: zstd sees end of input when tar exits
+    const flowing = direct !== undefined ? Promise.resolve(undefined) : pipeline(zstd.child.stdout as NodeJS.ReadableStream, options.out).then(() => undefined, (error: unknown) => error)
+    const tarExit = await tar.exited.catch(async (error: unknown) => {
+      zstd.child.kill('SIGTERM')
+      throw error
+    })
+    const z = await zstd.exited
+    // zstd writing the file meets a full disk itself; tar then dies of a broken pipe.
+    const sinkError = (await flowing) ?? (z.exitCode !== 0 && DISK_FULL.test(z.stderr) ? diskFull('zstd', z.stderr) : undefined)
+    // zstd that failed otherwise (killed, a file size limit, out of memory) is the cause
+    // whatever tar's status: tar dies of a broken pipe, or has already exited 0 or 1
+    // (a file changed) when everything it wrote fitted into the pipe.
+    return result(tarExit, sinkError ?? (z.exitCode !== 0 ? compressorFailed(z) : undefined))
   }
+  const stage = await compressInto(options.compression, options.out, { ...(options.level !== undefined ? { level: options.level } : {}) })
+  const tar = spawnTar(options, env, 'pipe')
+  const flowing = pipeline(tar.child.stdout as NodeJS.ReadableStream, stage.input).then(() => stage.done).then(() => undefined, (error: unknown) => error)
+  const tarExit = await tar.exited
+  return result(tarExit, await flowing)
+}
+
+function spawnTar(options: TarOptions, env: NodeJS.ProcessEnv, stdout: 'pipe' | number | NodeJS.WritableStream): Spawned {
+  return spawnProcess(['tar', ...options.args], { env, stdout, signal: options.signal, notInstalled: 'apt-get install tar' })
 }
