@@ -7,14 +7,33 @@
 //
 // Left to node_modules at run time: ssh2 (loaded by the Docker client for ssh:// endpoints;
 // its WebAssembly code finds itself by __dirname) and its optional native helper cpu-features.
-import { rmSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { build } from 'esbuild'
 
 const root = resolve(import.meta.dirname, '..')
+
+/**
+ * Code the command line never runs, left out of the bundle (each is parsed at every start
+ * it is in): zod's error messages in 40 languages (ownops speaks English; `z.locales.en`
+ * stays), and pino's worker-thread transports (ownops logs to stderr itself; a transport
+ * would fail loudly).
+ */
+const unused = {
+  name: 'ownops-unused',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (args.importer.includes('/node_modules/zod/') ? { path: 'zod-locales', namespace: 'ownops-unused' } : undefined))
+    b.onResolve({ filter: /^thread-stream$/ }, (args) => (args.importer.includes('/node_modules/pino/') ? { path: 'thread-stream', namespace: 'ownops-unused' } : undefined))
+    b.onLoad({ filter: /^zod-locales$/, namespace: 'ownops-unused' }, () => ({ contents: `export { default as en } from ${JSON.stringify(join(root, 'node_modules/zod/v4/locales/en.js'))}`, loader: 'js', resolveDir: root }))
+    b.onLoad({ filter: /^thread-stream$/, namespace: 'ownops-unused' }, () => ({
+      contents: "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not part of the ownops bundle') } }",
+      loader: 'js',
+    }))
+  },
+}
 const outdir = join(root, 'dist', 'bundle')
 rmSync(outdir, { recursive: true, force: true })
-await build({
+const result = await build({
   absWorkingDir: root,
   entryPoints: { ownops: 'src/cli.ts' },
   outdir,
@@ -26,6 +45,7 @@ await build({
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',
   external: ['ssh2', 'cpu-features'],
+  plugins: [unused],
   // CommonJS dependencies call require() and read __dirname: give every chunk its own.
   banner: {
     js: [
@@ -39,4 +59,7 @@ await build({
   },
   legalComments: 'none',
   logLevel: 'warning',
+  // BUNDLE_META=FILE: esbuild's metafile (which module went into which chunk), to see what a command loads.
+  metafile: process.env.BUNDLE_META !== undefined,
 })
+if (process.env.BUNDLE_META) writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile))

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import module from 'node:module'
+import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CommandUnknownOpts } from '@commander-js/extra-typings'
 import { buildProgram } from '../../src/cli.js'
@@ -57,6 +58,22 @@ describe('ownops (process)', () => {
       expect(stdout, path.join(' ')).toMatch(/\nExamples:\n {2}\$ (sudo )?ownops /)
       expect(stdout, path.join(' ')).toMatch(/\nExit status:\n {2}0 {3}success\n/)
     }
+  })
+
+  it('Node 22+ keeps compiled code in the state directory (not in /tmp, which a unit makes private per run), never creating that directory', async () => {
+    const state = join(dir, 'cc-state')
+    const tmp = join(dir, 'cc-tmp')
+    mkdirSync(tmp)
+    const env = testEnv(dir, { OWNOPS_STATE_DIR: state, TMPDIR: tmp })
+    // No state directory yet: nothing cached, and no directory made for it.
+    expect((await runBin(['lock', 'status'], { env, cwd: dir })).code).toBe(0)
+    expect(existsSync(state)).toBe(false)
+    mkdirSync(state, { mode: 0o700 })
+    expect((await runBin(['lock', 'status'], { env, cwd: dir })).code).toBe(0)
+    const cached = existsSync(join(state, 'compile-cache')) ? readdirSync(join(state, 'compile-cache')) : []
+    // Node 20 has no compile cache (the unit tests run on Node 24 too).
+    expect(cached.length > 0).toBe(typeof (module as { enableCompileCache?: unknown }).enableCompileCache === 'function')
+    expect(readdirSync(tmp)).toEqual([])
   })
 
   it('errors in --json mode are data on stdout too', async () => {
