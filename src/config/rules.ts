@@ -10,7 +10,7 @@ import { isSingleCheck, type HcTarget } from '../notify/channels/hc.js'
 import { scheduleProblems } from '../schedule/jobs.js'
 import { monitorRules } from '../monitor/rules.js'
 import { cleanupRules } from '../cleanup/rules.js'
-import { pluginFor } from '../targets/index.js'
+import { targetRules } from '../targets/schema.js'
 import { didYouMean } from '../text.js'
 import { destinationRules } from '../copies/rules.js'
 
@@ -20,7 +20,7 @@ export function checkRules(config: Config): Problem[] {
   const problems: Problem[] = []
   for (const [name, target] of Object.entries(config.backup.targets)) {
     const at = ['backup', 'targets', name]
-    problems.push(...pluginFor(target).rules(target, at))
+    problems.push(...targetRules(target, at))
     if (target.keep !== undefined) emptyKeepWarning(problems, target.keep, [...at, 'keep'])
   }
   if (config.backup.keep !== undefined) emptyKeepWarning(problems, config.backup.keep, ['backup', 'keep'])

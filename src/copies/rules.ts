@@ -3,7 +3,7 @@ import { isAbsolute, relative } from 'node:path'
 import type { ConfigProblem } from '../config/problems.js'
 import type { Config } from '../config/schema.js'
 import { didYouMean } from '../text.js'
-import { resticRate } from './destinations/restic.js'
+import { resticRate } from './schema.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 

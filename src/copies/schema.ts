@@ -71,3 +71,11 @@ export function destinationSchema<K extends z.ZodType>(keepSchema: K) {
   const s = destinationSchemas(keepSchema)
   return z.discriminatedUnion('type', [s.rclone, s.restic, s.path])
 }
+
+/** A bandwidth such as 10M, 512K, 2G or 800 (KiB/s), in KiB/s for restic's --limit-upload. */
+export function resticRate(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMG])?i?B?\s*$/i.exec(text)
+  if (m === null) return undefined
+  const factor = { K: 1, M: 1024, G: 1024 * 1024 }[(m[2] ?? 'K').toUpperCase() as 'K' | 'M' | 'G']
+  return Math.max(1, Math.round(Number(m[1]) * factor))
+}

@@ -13,19 +13,9 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 import { Agent } from 'node:http'
 import { Duplex } from 'node:stream'
 import { spawnProcess } from './exec.js'
+import type { SshTarget } from './ssh-url.js'
 
-export interface SshTarget {
-  user?: string
-  host: string
-  port?: number
-}
-
-/** `ssh://[user@]host[:port][/]`; undefined when it is not such a URL. */
-export function parseSshUrl(raw: string): SshTarget | undefined {
-  const m = /^ssh:\/\/(?:([^@/:]+)@)?(\[[^\]]+\]|[^:/@]+)(?::(\d+))?\/?$/.exec(raw)
-  if (m === null) return undefined
-  return { ...(m[1] ? { user: decodeURIComponent(m[1]) } : {}), host: (m[2] as string).replace(/^\[|\]$/g, ''), ...(m[3] ? { port: Number(m[3]) } : {}) }
-}
+export { parseSshUrl, type SshTarget } from './ssh-url.js'
 
 /** The ssh command line, as the docker CLI builds it. */
 export function sshArgs(target: SshTarget): string[] {

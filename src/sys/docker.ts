@@ -7,7 +7,7 @@
 import type Dockerode from 'dockerode'
 import { OwnopsError } from '../errors.js'
 import { maskUrlCredentials } from '../redact.js'
-import { closeSshAgents, parseSshUrl, sshAgent, type SshTarget } from './docker-ssh.js'
+import { parseSshUrl, type SshTarget } from './ssh-url.js'
 
 export type Docker = Dockerode
 
@@ -41,11 +41,14 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv, configured?: string): Doc
 
 /** Clients whose engine is on another machine (its paths, volumes and logs are not here). */
 const remote = new WeakSet<Docker>()
+/** The ssh transport, once an ssh:// endpoint has needed it (it is not loaded otherwise). */
+let ssh: typeof import('./docker-ssh.js') | undefined
 
 export async function createDocker(endpoint: DockerEndpoint): Promise<Docker> {
   const { default: DockerClass } = await import('dockerode')
   if (endpoint.ssh !== undefined) {
-    const agent = sshAgent(endpoint.ssh.target, { env: endpoint.ssh.env, display: endpoint.display })
+    ssh ??= await import('./docker-ssh.js')
+    const agent = ssh.sshAgent(endpoint.ssh.target, { env: endpoint.ssh.env, display: endpoint.display })
     const docker = new DockerClass({ ...endpoint.options, agent, timeout: 30_000 } as Dockerode.DockerOptions)
     remote.add(docker)
     return docker
@@ -60,7 +63,7 @@ export function isRemoteEngine(docker: Docker): boolean {
 
 /** Ends the connections a run opened to remote engines (ssh processes). */
 export function closeDockerConnections(): void {
-  closeSshAgents()
+  ssh?.closeSshAgents()
 }
 
 export interface DockerInfo {

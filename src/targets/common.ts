@@ -1,6 +1,6 @@
 /**
  * Schema pieces every target type shares: retention, schedule, the containers stopped for a
- * backup and for a restore, hooks. Each type's own fields live in targets/<type>.ts.
+ * backup and for a restore, hooks. Each type's own fields live in targets/schema.ts.
  */
 import { z } from 'zod'
 import { ownRouteSchema } from '../notify/routes.js'

@@ -15,9 +15,7 @@ import { constants, createReadStream } from 'node:fs'
 import { lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
-import { z } from 'zod'
 import type { BackupEntry } from '../backup/catalog.js'
-import { timerDuration } from '../config/fields.js'
 import { describeError, OwnopsError } from '../errors.js'
 import { extractArchive, inspectArchive, readArchive, refusal, type Inspected, type TarEntry } from '../restore/tar-safety.js'
 import { tarInto } from '../sys/archive.js'
@@ -26,37 +24,11 @@ import { hostPathInContainer, inspectContainer, volumeMountpoint } from '../sys/
 import { runCapture } from '../sys/exec.js'
 import { processAlive } from '../sys/host.js'
 import { containersUsing } from '../sys/in-use.js'
-import { compression, targetCommon } from './common.js'
 import { fileLeftovers, stampedLeftovers } from './leftovers.js'
 import { DumpFailure, tail, type Leftover, type RestoreEnv, type Restorer, type TargetEnv, type TargetPlugin } from './types.js'
+import { directorySchema, directoryRules, type DirectoryTarget } from './schema.js'
 
-const rcon = z.strictObject({
-  host: z.string().default('127.0.0.1'),
-  port: z.number().int().min(1).max(65535).default(25575),
-  password: z.string(),
-})
-
-export const schema = z.strictObject({
-  type: z.literal('directory'),
-  path: z.string().optional().meta({ description: 'A host directory or a single file; with `container`, the path inside it; with `volume`, a sub-directory of the volume.' }),
-  volume: z.string().optional(),
-  container: z.string().optional(),
-  exclude: z.array(z.string()).default([]),
-  compression: compression.default('zstd'),
-  level: z.number().int().min(1).max(19).optional(),
-  minecraft: z
-    .strictObject({
-      rcon,
-      retries: z.number().int().min(0).default(3).meta({ description: 'RCON connection retries before giving up.' }),
-      onRconError: z.enum(['fail', 'proceed']).default('fail').meta({ description: 'When RCON cannot be reached: fail the backup (default) or archive without quiescing, with a warning.' }),
-      saveTimeout: timerDuration.prefault('120s').meta({ description: 'How long `save-all flush` may take.' }),
-    })
-    .optional()
-    .meta({ description: 'Quiesce a Minecraft server over RCON: save-off, save-all flush, archive, save-on (always).' }),
-  ...targetCommon,
-})
-
-export type DirectoryTarget = z.output<typeof schema>
+export { directorySchema as schema, type DirectoryTarget } from './schema.js'
 
 /** tar's messages that mean "the tree moved while it was read": warnings, not failures. */
 const CHANGED = /file changed as we read it|file removed before we read it|file shrank by|socket ignored/i
@@ -64,27 +36,14 @@ const CHANGED = /file changed as we read it|file removed before we read it|file 
 const FIFO_PREFIX = 'ownops-tar-'
 
 export const directory: TargetPlugin<DirectoryTarget> = {
-  schema,
+  schema: directorySchema,
   description: 'GNU tar of a directory, a file, a Docker volume or a path in a container (Minecraft quiesced over RCON)',
 
   describe(target) {
     return [target.volume ? `volume ${target.volume}` : '', target.path ?? '', target.container ? `in ${target.container}` : '', target.minecraft ? '(minecraft)' : ''].filter(Boolean).join(' ')
   },
 
-  rules(target, at) {
-    const problems = []
-    const sources = [target.path !== undefined && target.container === undefined && target.volume === undefined, target.volume !== undefined, target.container !== undefined].filter(Boolean).length
-    if (sources !== 1) {
-      problems.push({ severity: 'error' as const, path: at, message: 'a directory target needs exactly one source: "path", "volume", or "container" with "path"', hint: 'e.g. volume: mc-data' })
-    }
-    if (target.container !== undefined && target.path === undefined) {
-      problems.push({ severity: 'error' as const, path: [...at, 'path'], message: 'with "container", "path" names the directory inside the container', hint: 'e.g. path: /data/world' })
-    }
-    if (target.level !== undefined && target.compression === 'gzip' && target.level > 9) {
-      problems.push({ severity: 'error' as const, path: [...at, 'level'], message: `gzip levels are 1 to 9, got ${target.level}` })
-    }
-    return problems
-  },
+  rules: directoryRules,
 
   async dump(target, env) {
     const { root, where } = await resolveRoot(target, env)

@@ -18,26 +18,16 @@ import { createReadStream } from 'node:fs'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
-import { z } from 'zod'
 import { containerNotRunning, OwnopsError } from '../errors.js'
 import { compressInto } from '../sys/compress.js'
 import type { Docker } from '../sys/docker.js'
 import { execCapture, execToStream, execWithInput, inspectContainer, type ContainerFacts } from '../sys/docker-exec.js'
-import { targetCommon } from './common.js'
 import { parseStamp } from './leftovers.js'
 import { endAndWait } from './postgres.js'
 import { DumpFailure, firstError, literal, tail, type Leftover, type RestoreEnv, type Restorer, type TargetPlugin } from './types.js'
+import { mysqlSchema, type MysqlTarget } from './schema.js'
 
-export const schema = z.strictObject({
-  type: z.enum(['mysql', 'mariadb']),
-  container: z.string(),
-  database: z.union([z.string(), z.array(z.string())]).optional().meta({ description: 'One database, several, or (left out) all of them.' }),
-  user: z.string().default('root'),
-  password: z.string().optional(),
-  ...targetCommon,
-})
-
-export type MysqlTarget = z.output<typeof schema>
+export { mysqlSchema as schema, type MysqlTarget } from './schema.js'
 
 /** Databases a restore leaves as the server has them. */
 const SYSTEM_DATABASES = new Set(['mysql', 'sys', 'information_schema', 'performance_schema'])
@@ -145,7 +135,7 @@ export function retargetDump(map: string | ((database: string) => string | null)
 }
 
 export const mysql: TargetPlugin<MysqlTarget> = {
-  schema,
+  schema: mysqlSchema,
   description: 'mariadb-dump / mysqldump inside the database container',
 
   describe(target) {

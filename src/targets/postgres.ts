@@ -16,29 +16,17 @@ import { createReadStream } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
-import { z } from 'zod'
 import type { BackupEntry } from '../backup/catalog.js'
 import { containerNotRunning, OwnopsError } from '../errors.js'
 import { compressInto } from '../sys/compress.js'
 import type { Docker } from '../sys/docker.js'
 import { runCapture, spawnProcess } from '../sys/exec.js'
 import { execCapture, execToStream, execWithInput, inspectContainer, type ContainerFacts } from '../sys/docker-exec.js'
-import { targetCommon } from './common.js'
 import { parseStamp } from './leftovers.js'
 import { DumpFailure, firstError, literal, tail, type DbClient, type DbClientEnv, type Dump, type Leftover, type RestoreEnv, type Restorer, type SourceEnv, type TargetPlugin } from './types.js'
+import { postgresSchema, postgresRules, type PostgresTarget } from './schema.js'
 
-export const schema = z.strictObject({
-  type: z.literal('postgres'),
-  container: z.string().optional().meta({ description: 'Run pg_dump inside this container (recommended).' }),
-  url: z.string().optional().meta({ description: 'Or connect from the host: postgres://USER@HOST:5432/DB (password from $PGPASSWORD or .pgpass)' }),
-  database: z.string().optional(),
-  user: z.string().optional(),
-  format: z.enum(['custom', 'plain']).default('custom'),
-  globals: z.boolean().default(false).meta({ description: 'Also dump roles and tablespaces (pg_dumpall --globals-only).' }),
-  ...targetCommon,
-})
-
-export type PostgresTarget = z.output<typeof schema>
+export { postgresSchema as schema, type PostgresTarget } from './schema.js'
 
 export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`
 
@@ -93,23 +81,14 @@ export async function connect(target: PostgresTarget, container: string, env: { 
 }
 
 export const postgres: TargetPlugin<PostgresTarget> = {
-  schema,
+  schema: postgresSchema,
   description: 'pg_dump inside the database container (or with url: on the host)',
 
   describe(target) {
     return target.container !== undefined ? `pg_dump ${target.database ?? '(default db)'} in ${target.container}` : 'pg_dump via url'
   },
 
-  rules(target, at) {
-    const problems = []
-    if (target.container === undefined && target.url === undefined) {
-      problems.push({ severity: 'error' as const, path: at, message: 'a postgres target needs "container" (pg_dump runs inside it) or "url"', hint: 'add container: <name of the database container>' })
-    }
-    if (target.container !== undefined && target.url !== undefined) {
-      problems.push({ severity: 'error' as const, path: [...at, 'url'], message: '"container" and "url" exclude each other', hint: 'keep one of them' })
-    }
-    return problems
-  },
+  rules: postgresRules,
 
   async dump(target, env) {
     if (target.container !== undefined) return inContainer(target, target.container, env)

@@ -15,7 +15,6 @@ import { chmod, chown, mkdir, open, readdir, rename, rm, stat } from 'node:fs/pr
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { z } from 'zod'
 import { partialName } from '../backup/artifact.js'
 import { errnoKind, OwnopsError } from '../errors.js'
 import { decompressFile } from '../restore/decompress.js'
@@ -25,19 +24,11 @@ import { hostPathInContainer, inspectContainer } from '../sys/docker-exec.js'
 import { runCapture } from '../sys/exec.js'
 import { processAlive } from '../sys/host.js'
 import { containersUsing, processesHolding } from '../sys/in-use.js'
-import { compression, targetCommon } from './common.js'
 import { fileLeftovers, stampedLeftovers } from './leftovers.js'
 import { DumpFailure, firstError, tail, type Leftover, type Restorer, type RestoreEnv, type TargetPlugin } from './types.js'
+import { sqliteSchema, type SqliteTarget } from './schema.js'
 
-export const schema = z.strictObject({
-  type: z.literal('sqlite'),
-  path: z.string().meta({ description: 'The database file: a host path, or a path inside `container`.' }),
-  container: z.string().optional(),
-  compression: compression.default('gzip'),
-  ...targetCommon,
-})
-
-export type SqliteTarget = z.output<typeof schema>
+export { sqliteSchema as schema, type SqliteTarget } from './schema.js'
 
 const SQLITE_HEADER = 'SQLite format 3\0'
 const SQLITE_SIDE_FILES = ['', '-wal', '-shm']
@@ -46,7 +37,7 @@ const SQLITE_SIDE_FILES = ['', '-wal', '-shm']
 const SQLITE_HINT = 'apt-get install sqlite3'
 
 export const sqlite: TargetPlugin<SqliteTarget> = {
-  schema,
+  schema: sqliteSchema,
   description: 'SQLite online backup (.backup) with PRAGMA integrity_check',
 
   describe(target) {

@@ -11,7 +11,8 @@ import { renderCopyMetrics } from '../../src/copies/metrics.js'
 import { copyHolds, emptyCopiesState, type CopiesState } from '../../src/copies/state.js'
 import { copyWritePaths, destinationMaxAgeMs } from '../../src/copies/units.js'
 import { parseListRemotes, rcloneMessage, remoteName } from '../../src/copies/destinations/rclone.js'
-import { listingFromSnapshots, resticRate } from '../../src/copies/destinations/restic.js'
+import { listingFromSnapshots } from '../../src/copies/destinations/restic.js'
+import { resticRate } from '../../src/copies/schema.js'
 import { configSchema, type Config } from '../../src/config/schema.js'
 
 const day = (d: number) => new Date(Date.UTC(2026, 10, d, 3, 0, 0))

@@ -17,6 +17,7 @@ import { parseManifest, type BackupEntry } from '../../backup/catalog.js'
 import { OwnopsError } from '../../errors.js'
 import { maskUrlCredentials, urlSecretParts } from '../../redact.js'
 import { writeFileAtomic } from '../../sys/atomic.js'
+import { resticRate } from '../schema.js'
 import { runTool, startTool, stderrTail, type ToolResult } from '../../sys/tool.js'
 import { HashingPass } from '../streams.js'
 import type { Destination, DestinationEnv, RemoteCopy, RemoteListing, RemoteOddity, VerifyOutcome } from '../types.js'
@@ -31,14 +32,6 @@ export interface ResticSnapshot {
   hostname?: string
   tags?: string[]
   paths?: string[]
-}
-
-/** A bandwidth such as 10M, 512K, 2G or 800 (KiB/s), in KiB/s for restic's --limit-upload. */
-export function resticRate(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMG])?i?B?\s*$/i.exec(text)
-  if (m === null) return undefined
-  const factor = { K: 1, M: 1024, G: 1024 * 1024 }[(m[2] ?? 'K').toUpperCase() as 'K' | 'M' | 'G']
-  return Math.max(1, Math.round(Number(m[1]) * factor))
 }
 
 /** "2026-11-24 03:00:00" in the host's time zone: restic's --time. */
