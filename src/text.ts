@@ -162,3 +162,15 @@ export function printable(value: string | Buffer): string {
   }
   return out
 }
+
+/**
+ * Names in the order a listing shows them: case aside, then by code unit — the same on every
+ * host, whatever its locale. (String#localeCompare asks ICU's collator, whose first use costs
+ * every run ~10 ms of start-up for an order no different on names like these.)
+ */
+export function compareNames(a: string, b: string): number {
+  const x = a.toLowerCase()
+  const y = b.toLowerCase()
+  if (x !== y) return x < y ? -1 : 1
+  return a < b ? -1 : a > b ? 1 : 0
+}

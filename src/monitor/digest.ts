@@ -7,6 +7,7 @@
 import { levelOrder, type AlertItem, type Level } from '../notify/types.js'
 import type { Transition } from './state.js'
 import type { Observation } from './types.js'
+import { compareNames } from '../text.js'
 
 export interface Digest {
   level: Level
@@ -93,7 +94,7 @@ export function buildDigest(transitions: readonly Transition[], parents: Readonl
     }
   }
   const order: Record<Transition['type'], number> = { 'gave-up': 0, escalate: 1, escalation: 1, alert: 2, action: 3, remind: 4, recover: 5, gone: 6 }
-  top.sort((a, b) => levelOrder[b.level] - levelOrder[a.level] || order[a.type] - order[b.type] || a.id.localeCompare(b.id))
+  top.sort((a, b) => levelOrder[b.level] - levelOrder[a.level] || order[a.type] - order[b.type] || compareNames(a.id, b.id))
   const lines: string[] = []
   for (const t of top) {
     lines.push(line(t))

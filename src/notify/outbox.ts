@@ -62,7 +62,7 @@ export async function readOutbox(store: StateStore): Promise<OutboxEntry[]> {
 
 /** Oldest first, capped (dropping the oldest beyond the cap); returns what was dropped. */
 export function capOutbox(entries: OutboxEntry[], maxEntries: number): { kept: OutboxEntry[]; dropped: OutboxEntry[] } {
-  const sorted = [...entries].sort((a, b) => a.queuedAt.localeCompare(b.queuedAt))
+  const sorted = [...entries].sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0))
   const excess = Math.max(0, sorted.length - maxEntries)
   return { kept: sorted.slice(excess), dropped: sorted.slice(0, excess) }
 }

@@ -364,7 +364,7 @@ export class Notifier {
           return remaining
         }),
       )
-      const remaining = kept.flat().sort((a, b) => a.queuedAt.localeCompare(b.queuedAt))
+      const remaining = kept.flat().sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0))
       outcome.remaining = remaining.length
       if (remaining.length === 0) await this.deps.store.remove(OUTBOX_STATE)
       else await this.deps.store.write(OUTBOX_STATE, remaining)

@@ -7,6 +7,7 @@ import type { FileChange } from '../sys/unit-files.js'
 import { unifiedDiff } from './diff.js'
 import type { SchedulePlan } from './jobs.js'
 import { isGenerated, type GeneratedFile } from './units.js'
+import { compareNames } from '../text.js'
 
 export interface ChangePlan {
   changes: FileChange[]
@@ -31,7 +32,7 @@ export function planChanges(wanted: readonly GeneratedFile[], present: ReadonlyM
       else changes.push({ action: before === file.content ? 'unchanged' : 'update', name: file.name, before, after: file.content })
     }
   }
-  for (const [name, before] of [...present].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [name, before] of [...present].sort(([a], [b]) => compareNames(a, b))) {
     if (!wantedNames.has(name) && isGenerated(before)) changes.push({ action: 'delete', name, before })
   }
   return { changes, conflicts }

@@ -8,7 +8,7 @@ import type { ConfigProblem } from '../config/problems.js'
 import type { Config, ScheduleJobConfig } from '../config/schema.js'
 import { formatDurationSetting } from '../duration.js'
 import { OwnopsError } from '../errors.js'
-import { didYouMean } from '../text.js'
+import { compareNames, didYouMean } from '../text.js'
 import { DEFAULT_BIN, DEFAULT_CONFIG_FILE, DEFAULT_ENV_FILE, ROOT_LOCK_DIR, ROOT_STATE_DIR } from '../sys/paths.js'
 import { isValidTimeZone } from '../time-zone.js'
 import { CronError, isDailyOrRarer, checkTimeZone, parseCron, type ParsedCron } from './cron.js'
@@ -229,7 +229,7 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
       description: entry.description ?? `docker compose up -d for ${name} (${files.join(', ')})`,
     })
   }
-  return { plan: { jobs: jobs.sort((a, b) => a.name.localeCompare(b.name)), boot, settings }, problems }
+  return { plan: { jobs: jobs.sort((a, b) => compareNames(a.name, b.name)), boot, settings }, problems }
 }
 
 function resolveJob(

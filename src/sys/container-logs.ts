@@ -11,6 +11,7 @@ import { readdir } from 'node:fs/promises'
 import { mapLimit } from '../concurrency.js'
 import type { Docker } from './docker.js'
 import { isRemoteEngine, listContainers } from './docker.js'
+import { compareNames } from '../text.js'
 
 export interface LogPolicy {
   driver: string
@@ -96,5 +97,5 @@ export async function containerLogs(docker: Docker, signal?: AbortSignal): Promi
     }
     return log
   })
-  return logs.filter((l): l is ContainerLog => l !== undefined).sort((a, b) => a.name.localeCompare(b.name))
+  return logs.filter((l): l is ContainerLog => l !== undefined).sort((a, b) => compareNames(a.name, b.name))
 }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CommandUnknownOpts } from '@commander-js/extra-typings'
 import { buildProgram } from '../../src/cli.js'
 import { formatDuration, parseDuration, parseDurationValue } from '../../src/duration.js'
-import { didYouMean } from '../../src/text.js'
+import { compareNames, didYouMean } from '../../src/text.js'
 import { runBin, runCli, tempDir, testEnv } from '../helpers/cli.js'
 
 const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8'))
@@ -84,6 +84,11 @@ describe('ownops (process)', () => {
 })
 
 describe('small helpers', () => {
+  it('orders names case aside, the same whatever the locale', () => {
+    const names = ['web', 'backup-world', 'Backup', 'backup', 'app2', 'app10', 'backup-db', 'monitor', 'ä']
+    expect([...names].sort(compareNames)).toEqual(['app10', 'app2', 'Backup', 'backup', 'backup-db', 'backup-world', 'monitor', 'web', 'ä'])
+  })
+
   it('parses and formats durations', () => {
     expect(parseDuration('90s')).toBe(90_000)
     expect(parseDuration('1h30m')).toBe(5_400_000)

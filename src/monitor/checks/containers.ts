@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import { mapLimit } from '../../concurrency.js'
 import { containerEvents, containerStats, inspectContainer, listContainers, type ContainerStats, type Docker } from '../../sys/docker.js'
-import { globMatch } from '../../text.js'
+import { compareNames, globMatch } from '../../text.js'
 import { assessContainer, needsEvents, parseMemo, type AssessOptions, type InspectLike } from '../container-health.js'
 import { assessResources, parseResourceMemo, resourceFields, type ResourceSpec } from '../resources.js'
 import { commonFields } from '../spec.js'
@@ -105,7 +105,7 @@ export const containers: CheckKind<ContainersSpec> = {
   async run(spec, ctx) {
     const docker = await ctx.docker()
     const list = (await listContainers(docker)).filter((c) => c.labels[OPT_OUT_LABEL] !== 'false' && !spec.ignore.some((p) => globMatch(p, c.name)))
-    list.sort((a, b) => a.name.localeCompare(b.name))
+    list.sort((a, b) => compareNames(a.name, b.name))
     const running = new Set(list.filter((c) => c.state === 'running').map((c) => c.id))
     const findings = await assessContainers(docker, list.map((c) => c.id), ctx, (name) => `${ctx.name}:${name}`, { now: ctx.now, restartLoop: spec.restartLoop, mustRun: false, severity: 'critical', resources: spec, running })
     if (findings.length === 0) return [{ status: 'ok', value: 'no containers', message: 'no containers on the engine' }]
