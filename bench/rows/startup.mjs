@@ -17,6 +17,8 @@ export async function* rows(opts) {
   const cases = [
     // Answered before the CLI loads.
     ['`ownops --version`', ['--version'], {}],
+    // The command line is built (every command's flags and help), no config read.
+    ['`ownops --help`', ['--help'], {}],
     ['`ownops backups` (empty backup dir)', ['-c', config, 'backups'], {}],
     ['`ownops config validate` (4-line config)', ['-c', config, 'config', 'validate'], {}],
     ['`ownops lock status`', ['lock', 'status'], {}],
