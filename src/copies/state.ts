@@ -7,12 +7,18 @@
 import type { BackupEntry } from '../backup/catalog.js'
 import type { Config, DestinationConfig } from '../config/schema.js'
 import type { StateStore } from '../sys/state.js'
+import { planUploads } from './layout.js'
 
 export const COPIES_STATE = 'copies'
 
 export interface TargetCopyState {
   /** Backup ids the destination held after the last run. */
   received: string[]
+  /**
+   * Backup ids the destination received and its own retention removed since (those still on
+   * the box): local retention does not hold them as "not yet copied".
+   */
+  pruned?: string[]
   /** The newest of them. */
   newest?: { id: string; time: string }
   /** When a backup of this target was last copied there. */
@@ -62,18 +68,38 @@ export function destinationsOf(config: Pick<Config, 'backup'>, target: string): 
 
 /**
  * Local backups retention must keep because a destination has not received them yet: per
- * destination, the newest backup (not a pre-restore safety copy) it does not hold.
- * `backups` is newest first, as the catalog gives it.
+ * destination, the newest backup (not a pre-restore safety copy) it never received — not
+ * one its own retention removed — and that its retention wants, as the next copy run would
+ * upload it. `backups` is newest first, as the catalog gives it.
  */
 export function copyHolds(config: Pick<Config, 'backup'>, target: string, backups: readonly BackupEntry[], state: CopiesState): Map<BackupEntry, string[]> {
   const holds = new Map<BackupEntry, string[]>()
+  const local = new Map(backups.map((b) => [b.manifest.id, b]))
   for (const dest of destinationsOf(config, target)) {
-    const received = new Set(state.destinations[dest]?.targets[target]?.received ?? [])
-    const pending = backups.find((b) => !b.tags.includes('pre-restore') && !received.has(b.manifest.id))
+    const known = state.destinations[dest]?.targets[target]
+    const received = known?.received ?? []
+    const pruned = new Set(known?.pruned ?? [])
+    const remote = received.flatMap((id) => {
+      const time = local.get(id)?.time ?? timeOfId(id)
+      return time !== undefined ? [{ id, time, tags: [] as string[] }] : []
+    })
+    const policy = destinationPolicy(config, config.backup.destinations[dest] as DestinationConfig, target)
+    const pending = planUploads(backups.filter((b) => !pruned.has(b.manifest.id)), remote, policy)[0]
     if (pending === undefined) continue
     holds.set(pending, [...(holds.get(pending) ?? []), dest])
   }
   return holds
+}
+
+/** The retention a destination applies to a target's copies: its own keep, else the target's, else backup.keep. */
+export function destinationPolicy(config: Pick<Config, 'backup'>, dest: DestinationConfig, target: string) {
+  return dest.keep ?? config.backup.targets[target]?.keep ?? config.backup.keep
+}
+
+/** The time in a backup id (`<target>-20261124T030000Z`). */
+function timeOfId(id: string): Date | undefined {
+  const m = /-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(id)
+  return m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))) : undefined
 }
 
 /** Which destinations hold a backup, by the state. */

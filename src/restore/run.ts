@@ -10,7 +10,9 @@
  * place with an undo record. The swap and a rollback are shielded: a second signal does
  * not cut them. A refused or failed restore is always notified.
  */
+import { rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import type { CommandResult, Ctx } from '../context.js'
 import type { BackupTarget, Config } from '../config/schema.js'
@@ -136,7 +138,8 @@ async function planTarget(ctx: Ctx, config: Config, name: string, opts: RestoreO
   const place = await restorer.place()
   const sideBySide = opts.to !== undefined
   const users = sideBySide ? { containers: [], processes: [] } : await restorer.users()
-  const keepRunning = typeof entry.manifest.source.container === 'string' && isDatabase(target) ? [entry.manifest.source.container] : []
+  // A database server runs the restore's client: it keeps running. A SQLite file's container only mounts it: it stops for the swap.
+  const keepRunning = restorer.runsIn !== undefined ? [restorer.runsIn] : []
   const stops = sideBySide ? [] : await containersToStop(ctx, name, target, users, keepRunning)
   if (users.processes.length > 0) {
     throw new OwnopsError(`refusing to restore ${name}: ${users.processes.length === 1 ? 'a process holds' : 'processes hold'} ${place.live} open and would keep the old data`, {
@@ -267,7 +270,24 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
       })
     }
     safety = report.manifest?.id
-    if (report.manifest !== undefined && report.file !== undefined) safetyEntry = { manifest: report.manifest, path: report.file, manifestPath: '', time: new Date(report.manifest.time), tags: ['pre-restore'] }
+    if (report.manifest !== undefined && report.file !== undefined) safetyEntry = { manifest: report.manifest, path: report.file, manifestPath: join(dirname(report.file), `${report.manifest.id}.json`), time: new Date(report.manifest.time), tags: ['pre-restore'] }
+  }
+  /**
+   * A failed attempt that leaves the old data in place has no use for its safety copy: the
+   * live data is the same. It goes (manifest first), so that trying again does not pile them up.
+   */
+  const dropSafety = async (): Promise<string> => {
+    if (safetyEntry === undefined) return ''
+    const gone = safetyEntry
+    try {
+      await rm(gone.manifestPath, { force: true })
+      await rm(gone.path, { force: true })
+      log.info({ backup: gone.manifest.id }, 'removed the safety copy of this attempt: the live data is unchanged')
+      return `; the safety copy ${gone.manifest.id} of this attempt was removed`
+    } catch (error) {
+      log.warn({ backup: gone.manifest.id }, `could not remove the safety copy ${gone.manifest.id}: ${(error as Error).message}`)
+      return `; the safety copy ${gone.manifest.id} is kept (${gone.path})`
+    }
   }
 
   // 3. Restore into the staging place while the service still runs.
@@ -278,11 +298,12 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
   try {
     staged = await restorer.stage(entry, opts.to)
   } catch (error) {
+    const dropped = await ctx.shield(dropSafety)
     if (ctx.signal.aborted) {
-      log.warn('interrupted while staging; the live data was not touched')
+      log.warn(`interrupted while staging; the live data was not touched${dropped}`)
       throw error
     }
-    throw describe(error, `restore of ${name} from ${entry.manifest.id} failed: ${(error as Error).message}; ${sideBySide ? 'nothing else was touched' : 'the live data was not touched'}`)
+    throw describe(error, `restore of ${name} from ${entry.manifest.id} failed: ${(error as Error).message}; ${sideBySide ? 'nothing else was touched' : 'the live data was not touched'}${dropped}`)
   }
   if (sideBySide) {
     const details = await restorer.check(staged, entry).catch((error: unknown) => ({ checkFailed: (error as Error).message }))
@@ -330,7 +351,10 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     if (unhealthy !== undefined) throw new OwnopsError(`the service did not come up healthy after the restore: ${unhealthy}`, { exitCode: ExitCode.failed })
     interrupted()
   } catch (error) {
-    const state = await ctx.shield(() => recover(ctx, plan, staged, swapped, stopped, opts.rollback, previous))
+    const state = await ctx.shield(async () => {
+      const { state, asBefore } = await recover(ctx, plan, staged, swapped, stopped, opts.rollback, previous)
+      return asBefore ? `${state}${await dropSafety()}` : state
+    })
     const message = `restore of ${name} from ${entry.manifest.id} ${ctx.signal.aborted ? 'interrupted' : 'failed'}: ${ctx.signal.aborted ? String((ctx.signal.reason as Error | undefined)?.message ?? 'signal') : (error as Error).message}; ${state}`
     log.error(message)
     if (ctx.signal.aborted) {
@@ -382,11 +406,14 @@ async function writeUndo(ctx: Ctx, record: UndoRecord): Promise<void> {
 }
 
 /** After a failure: roll a swap back (or drop the staged copy), and start what was stopped. */
-async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swapped | undefined, stopped: string[], rollback: boolean, previous: unknown): Promise<string> {
+async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swapped | undefined, stopped: string[], rollback: boolean, previous: unknown): Promise<{ state: string; asBefore: boolean }> {
   const { restorer, log, name } = plan
   let state: string
+  /** Whether the live data is the data from before the restore (untouched, or rolled back). */
+  let asBefore = false
   try {
     if (swapped === undefined) {
+      asBefore = true
       await restorer.discard(staged)
       state = 'the live data was not touched'
     } else if (rollback) {
@@ -400,6 +427,7 @@ async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swap
       if (typeof parseUndoRecord(previous, name) === 'object') await ctx.stateStore().write(`restore-${name}`, previous)
       else await ctx.stateStore().remove(`restore-${name}`)
       state = 'rolled back: the data is as it was before the restore'
+      asBefore = true
     } else {
       state = `the restored data is in place (--no-rollback); the old data is kept as ${swapped.kept ?? '(none)'}${swapped.kept ? ` (ownops restore --undo ${name})` : ''}`
     }
@@ -413,7 +441,7 @@ async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swap
   } catch (error) {
     state += `; could not start ${stopped.join(', ')}: ${(error as Error).message}`
   }
-  return state
+  return { state, asBefore }
 }
 
 /** `restore --undo TARGET`: the data the last restore replaced becomes live again. */

@@ -103,6 +103,12 @@ export interface Restorer {
   undo(kept: string): Promise<Swapped>
   /** A MariaDB/MySQL restore keeps the replaced data as its safety backup: one is required. */
   needsSafetyCopy?: boolean
+  /**
+   * The container the restore runs its client in (a database server): it keeps running
+   * through the restore, whatever else is stopped. A SQLite file in a container has none:
+   * the container only mounts the file, and is stopped for the swap like any other user.
+   */
+  runsIn?: string
 }
 
 /** Something an interrupted restore or drill, or a finished restore, left behind. */
