@@ -7,6 +7,7 @@
 import { createInterface, type Interface } from 'node:readline/promises'
 import type { CommandResult, Ctx } from '../context.js'
 import { ExitCode, OwnopsError } from '../errors.js'
+import { readCopiesState } from '../copies/state.js'
 import { askNumber, renderBackups, renderTargets, restoreChoices } from '../restore/pick.js'
 import { restore, restoreOrder, undoRestore, type RestoreOptions } from '../restore/run.js'
 import { verifyTargets, type VerifiedState, type VerifyOptions } from '../restore/verify.js'
@@ -24,16 +25,27 @@ function terminal(ctx: Ctx): (question: string) => Promise<string | undefined> {
     if (rl === undefined) {
       rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true })
       rl.on('close', () => (closed = true))
+      // The terminal is in raw mode while readline reads: Ctrl-C arrives as a key, not as a
+      // signal. It is the user's interruption all the same (exit 130, after clean-up).
+      rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'))
       const opened = rl
       ctx.defer(() => opened.close())
     }
     const current = rl
-    return new Promise<string | undefined>((resolve) => {
+    return new Promise<string | undefined>((resolve, reject) => {
       const onClose = () => resolve(undefined)
+      const onAbort = () => {
+        current.off('close', onClose)
+        current.close()
+        reject(ctx.signal.reason)
+      }
+      if (ctx.signal.aborted) return onAbort()
+      ctx.signal.addEventListener('abort', onAbort, { once: true })
       current.once('close', onClose)
       current.question(question).then(
         (answer) => {
           current.off('close', onClose)
+          ctx.signal.removeEventListener('abort', onAbort)
           resolve(answer)
         },
         () => resolve(undefined),
@@ -69,14 +81,15 @@ export async function runRestore(ctx: Ctx, opts: RestoreOptions): Promise<Comman
 async function pickAndRestore(ctx: Ctx, opts: RestoreOptions, ask: (q: string) => Promise<string | undefined>, confirm: (q: string) => Promise<boolean>): Promise<CommandResult> {
   const config = ctx.config().config
   selectTargets(config, [])
-  const choices = await restoreChoices(config, restoreOrder(config, []))
+  const copies = Object.keys(config.backup.destinations).length > 0 ? await readCopiesState(ctx.stateStore()) : undefined
+  const choices = await restoreChoices(config, restoreOrder(config, []), copies)
   const verified = await ctx.stateStore().read<VerifiedState>('verified', {}, (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as VerifiedState) : undefined))
   const now = ctx.clock().getTime()
   if (!ctx.stdinIsTTY) {
     const first = choices.find((c) => c.backups.length > 0)?.target ?? 'TARGET'
     return {
       exitCode: ExitCode.usage,
-      report: { ok: false, error: 'which target? ownops restore TARGET', targets: choices.map((c) => ({ target: c.target, type: c.type, backups: c.backups.length, newest: c.backups[0]?.manifest.id ?? null, verified: c.backups[0] ? (verified[`${c.target}/${c.backups[0].manifest.id}`] ?? null) : null, copies: ['local'] })) },
+      report: { ok: false, error: 'which target? ownops restore TARGET', targets: choices.map((c) => ({ target: c.target, type: c.type, backups: c.backups.length, newest: c.backups[0]?.manifest.id ?? null, verified: c.backups[0] ? (verified[`${c.target}/${c.backups[0].manifest.id}`] ?? null) : null, copies: c.backups[0] ? (c.copies.get(c.backups[0].manifest.id) ?? ['local']) : [] })) },
       text: `${renderTargets(choices, verified, now, false)}\nWhich target? Restore one with its newest verified backup:\n  ownops restore ${first} --dry-run     # the plan\n  ownops restore ${first} --yes         # do it\n(ownops restore --all restores every target; ownops backups TARGET lists older backups)\n`,
     }
   }
