@@ -27,7 +27,9 @@ export async function runConfigValidate(ctx: Ctx): Promise<CommandResult> {
     // A problem may quote the value it found: masked like a log line.
     problems: result.problems.map((p) => ({ ...p, path: p.path.join('.'), message: ctx.redactor.redact(p.message), text: ctx.redactor.redact(formatProblem(p)) })),
   }
-  return { exitCode: errors.length > 0 ? ExitCode.config : ExitCode.ok, report, text: [...lines.map((l) => ctx.redactor.redact(l)), summary].join('\n') + '\n' }
+  // What this user may not read (the config, or the env file a missing variable could be in) is 77, as for every command.
+  const exitCode = (result.denied ?? []).length > 0 ? ExitCode.noperm : errors.length > 0 ? ExitCode.config : ExitCode.ok
+  return { exitCode, report, text: [...lines.map((l) => ctx.redactor.redact(l)), summary].join('\n') + '\n' }
 }
 
 export async function runConfigSchema(_ctx: Ctx): Promise<CommandResult> {

@@ -33,6 +33,12 @@ export interface LoadOptions {
    * `config validate` adds about the machine (a job's user and paths) and the clock (next runs).
    */
   extraRules?: (config: Config, file: string) => Array<Omit<ConfigProblem, 'file' | 'line'>>
+  /**
+   * A notification channel whose URL cannot be made (a ${VAR} that is not set, a URL that
+   * does not parse) does not stop the job it reports on: the config loads with the channel in
+   * `brokenChannels`. `config validate` leaves this off and reports it as the error it is.
+   */
+  skipBrokenChannels?: boolean
 }
 
 export interface LoadedConfig {
@@ -46,6 +52,8 @@ export interface LoadedConfig {
    */
   secretValues: string[]
   envFile: string | undefined
+  /** Channels that cannot be used in this run, with the problem (file, line, key, fix); see `skipBrokenChannels`. */
+  brokenChannels?: Record<string, string>
 }
 
 export interface ConfigCheck {
@@ -187,7 +195,19 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
   const warnings = problems.filter((p) => p.severity === 'warning')
   const loaded: LoadedConfig = { config: deepFreeze(parsed.data), file, warnings, secretValues, envFile }
   const sorted = sortProblems(problems)
-  return problems.some((p) => p.severity === 'error') ? { file, problems: sorted } : { file, problems: sorted, loaded }
+  const errors = problems.filter((p) => p.severity === 'error')
+  if (errors.length > 0 && options.skipBrokenChannels === true && errors.every((p) => channelOf(p) !== undefined)) {
+    const broken: Record<string, string> = {}
+    for (const p of errors) broken[channelOf(p) as string] = [broken[channelOf(p) as string], formatProblem(p)].filter(Boolean).join('; ')
+    return { file, problems: sortProblems(warnings), loaded: { ...loaded, brokenChannels: broken } }
+  }
+  return errors.length > 0 ? { file, problems: sorted } : { file, problems: sorted, loaded }
+}
+
+/** The notification channel a problem is about (notify.channels.NAME…), if it is about one. */
+function channelOf(problem: ConfigProblem): string | undefined {
+  const [a, b, name] = problem.path
+  return a === 'notify' && b === 'channels' && name !== undefined ? String(name) : undefined
 }
 
 type Path = ReadonlyArray<string | number>

@@ -14,6 +14,7 @@ import { cleanupRules } from '../cleanup/rules.js'
 import { pluginFor } from '../targets/index.js'
 import { didYouMean } from '../text.js'
 import { destinationRules } from '../copies/rules.js'
+import { hostPathProblems } from './host-paths.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -85,6 +86,7 @@ export function checkRules(config: Config): Problem[] {
     })
   }
   problems.push(...destinationRules(config))
+  problems.push(...hostPathProblems(config))
   for (const [name, svc] of Object.entries(config.restart.services)) {
     const at = ['restart', 'services', name]
     if ((svc.announce === 'tellraw' || svc.announce === 'say') && svc.rcon === undefined) {

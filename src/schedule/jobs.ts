@@ -155,11 +155,7 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
   for (const [key, value] of [['bin', options.bin ?? s.bin], ['docker', s.docker]] as const) {
     if (value !== undefined && !isAbsolute(value)) problems.push({ severity: 'error', path: ['schedule', key], message: `"${value}" is not an absolute path`, hint: 'units and cron run without your PATH and working directory, e.g. /usr/local/bin/ownops' })
   }
-  for (const [path, value] of [[['backup', 'dir'], config.backup.dir], [['stateDir'], config.stateDir], [['lock', 'dir'], config.lock.dir]] as const) {
-    if (value !== undefined && !isAbsolute(value)) {
-      problems.push({ severity: 'warning', path: [...path], message: `"${value}" is relative: scheduled runs start in /, where it means ${absolute(value)}`, hint: 'write an absolute path' })
-    }
-  }
+  // Relative host paths (backup.dir, stateDir, lock.dir …) are config errors: config/host-paths.ts.
   if (s.timezone !== undefined && !isValidTimeZone(s.timezone)) problems.push(cronProblem(['schedule', 'timezone'], () => checkTimeZone(s.timezone as string)))
 
   const bin = options.bin ?? s.bin
