@@ -12,7 +12,7 @@ import { ExitCode, OwnopsError } from '../errors.js'
 import { didYouMean } from '../text.js'
 import { ROOT_LOCK_DIR } from '../sys/paths.js'
 import { CronError, isDailyOrRarer, isValidTimeZone, checkTimeZone, parseCron, type ParsedCron } from './cron.js'
-import { isTmpPath, jobNeeds, type PathNeed } from './needs.js'
+import { isTmpPath, jobNeeds, jobReads, type PathNeed } from './needs.js'
 import { copyJobs } from '../copies/units.js'
 
 /** Where the units expect the config when no --config is passed. */
@@ -302,11 +302,25 @@ function resolveJob(
     persistent: parsed.reboot ? false : (configured?.persistent ?? isDailyOrRarer(parsed)),
     readWritePaths,
     needs,
-    privateTmp: ![...needs.map((n) => n.path), ...readWritePaths].some(isTmpPath),
+    privateTmp: ![...baseTouches(settings), ...needs.map((n) => n.path), ...readWritePaths, ...jobReads(config, args)].some(isTmpPath),
     description: configured?.description ?? d?.description ?? args.join(' '),
     lowPriority: LOW_PRIORITY.has(args[0] ?? ''),
     scheduleKey,
   }
+}
+
+/**
+ * What every unit touches whatever its job: the config file it is given, the env file systemd
+ * loads, the state, lock and backup directories. One of them under /tmp means no PrivateTmp=
+ * (a private /tmp would hide it: a state written there would be gone after the run).
+ */
+export function baseTouches(settings: ScheduleSettings): string[] {
+  return [settings.configFile, settings.envFile, settings.stateDir, settings.lockDir, settings.backupDir].filter((p): p is string => p !== undefined)
+}
+
+/** Whether the OnFailure= template (`ownops notify --failed-unit`) may have a private /tmp. */
+export function notifyPrivateTmp(settings: ScheduleSettings): boolean {
+  return ![settings.configFile, settings.envFile, settings.stateDir].filter((p): p is string => p !== undefined).some(isTmpPath)
 }
 
 function cronProblem(path: Array<string | number>, check: () => void): Problem {
