@@ -9,7 +9,8 @@ import { maskConfigTree } from '../redact.js'
 
 export async function runConfigValidate(ctx: Ctx): Promise<CommandResult> {
   const { scheduleChecks } = await import('./schedule.js')
-  const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd, extraRules: (config, file) => scheduleChecks(ctx, config, file) })
+  const { cleanupRootsOnDisk } = await import('../cleanup/rules.js')
+  const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd, extraRules: (config, file) => [...cleanupRootsOnDisk(config), ...scheduleChecks(ctx, config, file)] })
   if (result.loaded !== undefined) {
     ctx.redactor.addFromTree(result.loaded.config)
     for (const value of result.loaded.secretValues) ctx.redactor.add(value)
