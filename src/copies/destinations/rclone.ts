@@ -140,7 +140,7 @@ class RcloneDestination implements Destination {
       if (c.manifestLocation) c.manifestLocation = this.path(c.manifestLocation)
     }
     for (const o of listing.oddities) o.path = this.path(o.path)
-    return listing
+    return { ...listing, compared: hashType !== undefined ? { hash: hashType } : {} }
   }
 
   /** All manifests in one transfer (rclone copy with filters) rather than one process each. */
