@@ -23,6 +23,11 @@ export interface ToolOptions {
   /** Where the child's stdout goes; captured (up to 64 MiB) when not given. */
   stdout?: Writable | undefined
   cwd?: string | undefined
+  /**
+   * The child's umask: what it creates on this machine (rclone writing to a local path) gets
+   * no more than these bits allow, whatever the umask of the shell that started ownops.
+   */
+  umask?: number | undefined
 }
 
 export interface ToolResult {
@@ -61,11 +66,19 @@ export function startTool(argv: readonly string[], options: ToolOptions & { pipe
   const [file, ...args] = argv
   if (file === undefined) throw new OwnopsError('no command given', { exitCode: ExitCode.internal })
   options.log.debug({ argv }, 'running command')
-  const child = spawn(file, args, {
-    env: options.env,
-    cwd: options.cwd,
-    stdio: [options.stdin === undefined && options.pipeStdin !== true ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  })
+  // A child inherits the umask when it is forked, which spawn() does before it returns: the
+  // process's own umask is changed only for that moment (never more permissive than it was).
+  const previous = options.umask !== undefined ? process.umask(options.umask) : undefined
+  let child: ChildProcess
+  try {
+    child = spawn(file, args, {
+      env: options.env,
+      cwd: options.cwd,
+      stdio: [options.stdin === undefined && options.pipeStdin !== true ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    })
+  } finally {
+    if (previous !== undefined) process.umask(previous)
+  }
   let stderr = ''
   let stdout = ''
   let timedOut = false
