@@ -32,7 +32,7 @@ export const timerDuration = durationText
 
 export const name = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'use letters, digits, "-", "_" and "." only (it becomes part of file and unit names)' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'use letters, digits, "-", "_" and "." only, starting with a letter or digit (it becomes part of file and unit names)' })
 
 export const argv = z
   .array(z.string())

@@ -15,7 +15,7 @@ export interface ConfigProblem {
 export function formatPath(path: ReadonlyArray<string | number | symbol>): string {
   if (path.length === 0) return '(top level)'
   return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : !/^[A-Za-z0-9$_][A-Za-z0-9_.-]*$/.test(String(part)) ? `[${JSON.stringify(String(part))}]` : i === 0 ? String(part) : `.${String(part)}`))
     .join('')
 }
 
@@ -64,6 +64,13 @@ export function problemsFromIssue(issue: z.core.$ZodIssue, input: unknown, file:
           ...(suggestion === undefined ? { hint: 'remove it, or check the spelling and indentation' } : { hint: `did you mean "${suggestion}"?` }),
         }
       })
+    case 'invalid_key': {
+      // A name of a target, channel, rule or job the schema refuses: which names are allowed.
+      const key = String(path[path.length - 1] ?? '')
+      const why = issue.issues[0]?.message ?? issue.message
+      const fixed = key.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '')
+      return [{ severity: 'error', file, path, message: `${JSON.stringify(key)} is not a valid name: ${why}`, ...(fixed !== '' ? { hint: `e.g. "${fixed}"` } : {}) }]
+    }
     case 'invalid_value': {
       const options = issue.values.map(String)
       return [enumProblem(file, path, options, got)]
