@@ -89,21 +89,26 @@ async function pickAndRestore(ctx: Ctx, opts: RestoreOptions, ask: (q: string) =
     const first = choices.find((c) => c.backups.length > 0)?.target ?? 'TARGET'
     return {
       exitCode: ExitCode.usage,
-      report: { ok: false, error: 'which target? ownops restore TARGET', targets: choices.map((c) => ({ target: c.target, type: c.type, backups: c.backups.length, newest: c.backups[0]?.manifest.id ?? null, verified: c.backups[0] ? (verified[`${c.target}/${c.backups[0].manifest.id}`] ?? null) : null, copies: c.backups[0] ? (c.copies.get(c.backups[0].manifest.id) ?? ['local']) : [] })) },
+      report: { ok: false, error: { message: 'which target? ownops restore TARGET', exitCode: ExitCode.usage, hint: `ownops restore ${first} --dry-run (the plan), then --yes; ownops restore --all for every target` }, targets: choices.map((c) => ({ target: c.target, type: c.type, backups: c.backups.length, newest: c.backups[0]?.manifest.id ?? null, verified: c.backups[0] ? (verified[`${c.target}/${c.backups[0].manifest.id}`] ?? null) : null, copies: c.backups[0] ? (c.copies.get(c.backups[0].manifest.id) ?? ['local']) : [] })) },
       text: `${renderTargets(choices, verified, now, false)}\nWhich target? Restore one with its newest verified backup:\n  ownops restore ${first} --dry-run     # the plan\n  ownops restore ${first} --yes         # do it\n(ownops restore --all restores every target; ownops backups TARGET lists older backups)\n`,
     }
   }
   process.stderr.write(`${renderTargets(choices, verified, now, true)}\n`)
   const t = await askNumber(ask, `Restore which target? [1-${choices.length}, q to quit] `, choices.length)
   const choice = t !== undefined ? choices[t - 1] : undefined
-  if (choice === undefined) return { exitCode: ExitCode.failed, report: { cancelled: true }, text: 'cancelled; nothing was changed\n' }
+  if (choice === undefined) return cancelled()
   if (choice.backups.length === 0) throw new OwnopsError(`no valid backup of ${choice.target}`, { exitCode: ExitCode.failed, hint: `ownops backups ${choice.target} shows what is there` })
   process.stderr.write(`\nBackups of ${choice.target}, newest first:\n${renderBackups(choice, verified, now)}\n`)
   const max = Math.min(choice.backups.length, 20)
   const b = await askNumber(ask, `Which backup? [1-${max}, Enter for 1: the newest that verifies] `, max, 0)
-  if (b === undefined) return { exitCode: ExitCode.failed, report: { cancelled: true }, text: 'cancelled; nothing was changed\n' }
+  if (b === undefined) return cancelled()
   const backup = b === 0 ? undefined : choice.backups[b - 1]?.manifest.id
   return restore(ctx, { ...opts, targets: [choice.target], backup }, confirm)
+}
+
+/** Nothing picked: a failure (exit 1) in the shape of every --json failure. */
+function cancelled(): CommandResult {
+  return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed } }, text: 'cancelled; nothing was changed\n' }
 }
 
 export async function runVerify(ctx: Ctx, opts: VerifyOptions): Promise<CommandResult> {

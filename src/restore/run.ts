@@ -208,7 +208,7 @@ export async function restore(ctx: Ctx, opts: RestoreOptions, confirm: Confirm):
       throw new OwnopsError('refusing to restore without confirmation', { exitCode: ExitCode.usage, hint: `review the plan with --dry-run, then add --yes: ownops restore ${opts.all ? '--all' : `${names.join(' ')} ${opts.backup ?? ''}`.trim()} --yes` })
     }
     process.stderr.write(text)
-    if (!(await confirm('Restore now? [y/N] '))) return { exitCode: ExitCode.failed, report: { cancelled: true, ...(single ? single.report : { targets: plans.map((p) => p.report) }) }, text: 'cancelled; nothing was changed\n' }
+    if (!(await confirm('Restore now? [y/N] '))) return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed }, ...(single ? single.report : { targets: plans.map((p) => p.report) }) }, text: 'cancelled; nothing was changed\n' }
   }
 
   await ctx.lock('restore', [...new Set([...names, ...plans.flatMap((p) => p.stops)])])
@@ -464,7 +464,7 @@ export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, 
     if (!opts.yes) {
       if (!ctx.stdinIsTTY) throw new OwnopsError('refusing to undo without confirmation', { exitCode: ExitCode.usage, hint: `ownops restore --undo ${name} --yes` })
       process.stderr.write(`${text}\n`)
-      if (!(await confirm('Undo now? [y/N] '))) return { exitCode: ExitCode.failed, report: { cancelled: true }, text: 'cancelled\n' }
+      if (!(await confirm('Undo now? [y/N] '))) return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed } }, text: 'cancelled\n' }
     }
     await ctx.lock('restore', [name, ...stops])
     const stopper = new StoppedContainers({ docker: () => ctx.docker(), log: ctx.log })
