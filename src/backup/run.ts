@@ -20,7 +20,7 @@ import { ownopsVersion } from '../version.js'
 import { Artifact, timestampId, type Manifest } from './artifact.js'
 import { readCatalog, targetDir, type Catalog } from './catalog.js'
 import { pluginFor } from '../targets/index.js'
-import { DumpFailure, type SourceEnv } from '../targets/types.js'
+import { DumpFailure, failureReason, type SourceEnv } from '../targets/types.js'
 
 export interface RunEnv {
   config: Config
@@ -148,7 +148,9 @@ function describeFailure(report: TargetReport, error: unknown): void {
     return
   }
   if (error instanceof DumpFailure) {
-    report.error = error.message
+    // The tool's own reason, not only in the log: the table, the report and the notification.
+    const reason = failureReason(error.stderrTail)
+    report.error = reason !== undefined && !error.message.includes(reason) ? `${error.message}: ${reason}` : error.message
     if (error.stderrTail) report.stderr = error.stderrTail
     return
   }

@@ -141,8 +141,12 @@ async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: b
   const summary = reports
     .map((r) => (r.ok ? `✓ ${r.target}: ${formatBytes(r.size ?? 0)} in ${formatDuration(r.durationMs)}` : `✗ ${r.target}: ${r.error ?? 'failed'}`))
     .join('\n')
+  // The summary has each error with the tool's reason; the details add the hint and the rest
+  // of the tool's output, not the same line again.
   const details = failed
-    .map((r) => `\n${r.target}: ${r.error ?? 'failed'}${r.hint ? `\nhint: ${r.hint}` : ''}${r.stderr ? `\n${r.stderr}` : ''}`)
+    .map((r) => ({ r, output: r.stderr !== undefined && !(r.error ?? '').includes(r.stderr.trim()) ? r.stderr : undefined }))
+    .filter(({ r, output }) => r.hint !== undefined || output !== undefined)
+    .map(({ r, output }) => `\n${r.target}:${r.hint ? `\nhint: ${r.hint}` : ''}${output ? `\n${output}` : ''}`)
     .concat(warned.map((r) => `\n${r.target} warnings:\n${r.warnings.map((w) => `- ${w}`).join('\n')}`))
     .join('\n')
   const body = `${summary}${details ? `\n${details}` : ''}`
