@@ -151,7 +151,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
     .command('backup')
     .summary('back up databases, volumes and directories (checksummed, atomic, pruned)')
     .description(
-      'Back up the named targets (default: all in backup.targets), one after another; a failing target does not stop the others.\n\nEach backup streams into a hidden partial file, checksummed (sha256) on the way, fsync\'d and renamed into <backup.dir>/<target>/; its manifest (<id>.json) is written last and marks it valid. Containers in stop: (or labelled ownops.stop-during-backup=<target>) are stopped and started again, a Minecraft world is quiesced over RCON (save-off, save-all flush, save-on always). After a successful backup the target\'s keep: retention prunes old backups; never after a failure.',
+      'Back up the named targets (default: all in backup.targets), one after another; a failing target does not stop the others.\n\nEach backup streams into a hidden partial file, checksummed (sha256) on the way, fsync\'d and renamed into <backup.dir>/<target>/; its manifest (<id>.json) is written last and marks it valid. Containers in stop: (or labelled ownops.stop-during-backup=<target>) are stopped with the grace they ask for (their stop timeout, compose\'s stop_grace_period; else 30 s) and started again, a Minecraft world is quiesced over RCON (save-off, save-all flush, save-on always). After a successful backup the target\'s keep: retention prunes old backups; never after a failure.',
     )
     .argument('[targets...]', 'target names from backup.targets (default: all)')
     .option('--all', 'every configured target (the default without names)', false)
@@ -164,7 +164,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       examples(['ownops backup', 'ownops backup db', 'ownops backup db --tag pre-upgrade', 'ownops backup --dry-run', 'ownops backup --json | jq ".targets[] | {target, ok, size}"']) +
         '\n' +
         exitStatusHelp([0, 1, 2, 69, 75, 77, 78, 130, 143]) +
-        '\n  (0: every target succeeded; 1: at least one failed — the others still ran)',
+        '\n  (0: every target succeeded; 1: at least one failed — the others still ran;\n   130/143: interrupted — a container being stopped gets 5 s more, then it is killed; what was stopped is started again, and the interruption is notified)',
     )
     .action(async (targets: string[], _opts, cmd: Command) =>
       run(async (ctx, _args, options) => {
@@ -434,7 +434,7 @@ export function buildProgram(run: (runner: Runner, command: Command, args: strin
       ]) +
         '\n' +
         exitStatusHelp([0, 1, 2, 69, 75, 78, 130, 143]) +
-        '\n  (1: not healthy after two starts (a new image is rolled back first), given up waiting for players, or a hook failed; 2: unknown service, no service named while several are configured, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running)',
+        '\n  (1: not healthy after two starts (a new image is rolled back first), given up waiting for players, or a hook failed; 2: unknown service, no service named while several are configured, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running; or interrupted during the restart: a stop under way gets 5 s more, then the kill, and the container is started again, not waited for)',
     )
     .action(async (service: string | undefined, _opts, cmd: Command) =>
       run(async (ctx, _args, o) => {

@@ -94,6 +94,8 @@ export class Ctx {
   private dockerClient: Promise<Docker> | undefined
   private readonly cleanups: Cleanup[] = []
   private notifierInstance: Promise<Notifier> | undefined
+  /** The notifier for what an interrupted run says after the signal (see notifier). */
+  private lastWords: Promise<Notifier> | undefined
   private shieldDepth = 0
   private jobRun: JobRun | undefined
   private readonly tailLines: string[] = []
@@ -199,21 +201,30 @@ export class Ctx {
 
   /**
    * The notifier for this run (channels loaded on first use). An interrupted run still
-   * gets 5 seconds to say so ("restart cancelled", "restore rolled back"); then
-   * deliveries stop too.
+   * gets to say so ("restart cancelled", "restore rolled back", "backup interrupted"): what
+   * is being sent when the signal comes gets 5 seconds; what the run says after it, once it
+   * has put things back, gets 5 seconds from the moment it first speaks. Then deliveries stop.
    */
   notifier(): Promise<Notifier> {
-    if (this.notifierInstance === undefined) {
-      const config = this.config().config
-      const grace = new AbortController()
+    if (this.signal.aborted && this.notifierInstance !== undefined) {
+      this.lastWords ??= this.makeNotifier((grace) => setTimeout(() => grace.abort(this.signal.reason), 5000).unref())
+      return this.lastWords
+    }
+    this.notifierInstance ??= this.makeNotifier((grace) => {
       const later = () => setTimeout(() => grace.abort(this.signal.reason), 5000).unref()
       if (this.signal.aborted) later()
       else this.signal.addEventListener('abort', later, { once: true })
-      this.notifierInstance = import('./notify/send.js').then(
-        ({ Notifier }) => new Notifier({ config, log: this.log.child({ cmd: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal, redactor: this.redactor, broken: this.config().brokenChannels ?? {} }),
-      )
-    }
+    })
     return this.notifierInstance
+  }
+
+  private makeNotifier(arm: (grace: AbortController) => void): Promise<Notifier> {
+    const config = this.config().config
+    const grace = new AbortController()
+    arm(grace)
+    return import('./notify/send.js').then(
+      ({ Notifier }) => new Notifier({ config, log: this.log.child({ cmd: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal, redactor: this.redactor, broken: this.config().brokenChannels ?? {} }),
+    )
   }
 
   /**

@@ -79,17 +79,30 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const { hostname } = await import('node:os')
   for (const [name, target] of selected) {
     log.info({ target: name, type: target.type }, `backing up ${name}`)
-    const report: BackupRunReport['targets'][number] = await backupTarget(name, target, {
-      config,
-      log,
-      signal: ctx.signal,
-      env: ctx.env,
-      host: config.hostname ?? hostname(),
-      now: ctx.clock,
-      docker: () => ctx.docker(),
-      ...(opts.tags ? { tags: opts.tags } : {}),
-      ...(progress ? { onProgress: progress.update } : {}),
-    })
+    let report: BackupRunReport['targets'][number]
+    try {
+      report = await backupTarget(name, target, {
+        config,
+        log,
+        signal: ctx.signal,
+        env: ctx.env,
+        host: config.hostname ?? hostname(),
+        now: ctx.clock,
+        docker: () => ctx.docker(),
+        ...(opts.tags ? { tags: opts.tags } : {}),
+        ...(progress ? { onProgress: progress.update } : {}),
+      })
+    } catch (error) {
+      progress?.done()
+      // Interrupted (SIGINT/SIGTERM): what was put back is in the message; the targets not reached are named.
+      if (ctx.signal.aborted) {
+        const done = reports.map((r) => `${r.ok ? '✓' : '✗'} ${r.target}${r.ok ? '' : `: ${r.error ?? 'failed'}`}`)
+        const left = selected.slice(reports.length + 1).map(([n]) => n)
+        const body = [ctx.redactor.redact((error as Error).message), ...done, ...(left.length > 0 ? [`not backed up in this run: ${left.join(', ')}`] : [])].join('\n')
+        await ctx.notifySafely({ level: 'error', title: `backup of ${name} interrupted`, body, source: { command: 'backup', target: name } })
+      }
+      throw error
+    }
     progress?.done()
     // A tool's or hook's output may echo a password: the report (printed, notified) is masked.
     const clean = (text: string) => ctx.redactor.redact(text)

@@ -18,10 +18,10 @@ import type { CommandResult, Ctx } from '../context.js'
 import type { BackupTarget, Config } from '../config/schema.js'
 import { readCatalog, type BackupEntry } from '../backup/catalog.js'
 import { timestampId } from '../backup/artifact.js'
-import { backupTarget, formatBytes, startContainers, STOP_GRACE_SEC, type RunEnv } from '../backup/run.js'
+import { backupTarget, formatBytes, startContainers, type RunEnv } from '../backup/run.js'
 import { formatDuration, parseDuration } from '../duration.js'
 import { ExitCode, isOwnopsError, OwnopsError } from '../errors.js'
-import { stopContainer } from '../sys/docker-exec.js'
+import { stopContainer, stopGraceSec } from '../sys/docker-exec.js'
 import { StoppedContainers } from '../sys/stopped-containers.js'
 import { faultPoint } from '../sys/fault.js'
 import { waitContainersHealthy } from '../sys/health.js'
@@ -313,7 +313,8 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
 
   // 4. Stop, swap, start, wait until healthy; roll back on any failure after the swap.
   // Recorded in the host lock as they stop, and started again (retried) whatever happens.
-  const stopper = new StoppedContainers({ docker: () => ctx.docker(), log })
+  // A signal during a stop cuts it short (a few seconds, then the kill); the containers are started again.
+  const stopper = new StoppedContainers({ docker: () => ctx.docker(), log, signal: ctx.signal })
   const stopped = stopper.names
   let swapped: Swapped | undefined
   /** The undo record of the restore before this one: back in force when this one is rolled back. */
@@ -324,7 +325,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     for (const c of plan.stops) {
       interrupted()
       log.info({ container: c }, 'stopping')
-      await stopper.stop(c, STOP_GRACE_SEC)
+      await stopper.stop(c)
     }
     downtimeStart = performance.now()
     interrupted()
@@ -345,7 +346,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     })
     log.info({ live: swapped.live, kept: swapped.kept }, 'swapped in the restored data')
     await fault('start')
-    await startContainers(stopped, { docker: () => ctx.docker() }, log)
+    await startContainers(stopped, { docker: () => ctx.docker(), signal: ctx.signal }, log)
     await fault('health')
     const unhealthy = stopped.length > 0 ? await waitContainersHealthy(await ctx.docker(), stopped, parseDuration(config.restore.healthTimeout) ?? 120_000, ctx.signal) : undefined
     if (unhealthy !== undefined) throw new OwnopsError(`the service did not come up healthy after the restore: ${unhealthy}`, { exitCode: ExitCode.failed })
@@ -421,7 +422,7 @@ async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swap
       await faultPoint('restore:rollback', ctx.env, log)
       if (stopped.length > 0) {
         const docker = await ctx.docker()
-        for (const c of stopped) await stopContainer(docker, c, STOP_GRACE_SEC).catch(() => undefined)
+        for (const c of stopped) await stopContainer(docker, c, await stopGraceSec(docker, c), { signal: ctx.signal }).catch(() => undefined)
       }
       await restorer.rollback(swapped)
       if (typeof parseUndoRecord(previous, name) === 'object') await ctx.stateStore().write(`restore-${name}`, previous)
@@ -436,7 +437,7 @@ async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swap
     state = `ROLLING BACK FAILED (${(error as Error).message}); the old data is kept as ${swapped?.kept ?? '(none)'}${swapped?.kept ? ` (ownops restore --undo ${name} puts it back)` : ''}`
   }
   try {
-    await startContainers(stopped, { docker: () => ctx.docker() }, log)
+    await startContainers(stopped, { docker: () => ctx.docker(), signal: ctx.signal }, log)
     if (stopped.length > 0) state += `; started ${stopped.join(', ')} again`
   } catch (error) {
     state += `; could not start ${stopped.join(', ')}: ${(error as Error).message}`
@@ -467,10 +468,10 @@ export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, 
       if (!(await confirm('Undo now? [y/N] '))) return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed } }, text: 'cancelled\n' }
     }
     await ctx.lock('restore', [name, ...stops])
-    const stopper = new StoppedContainers({ docker: () => ctx.docker(), log: ctx.log })
+    const stopper = new StoppedContainers({ docker: () => ctx.docker(), log: ctx.log, signal: ctx.signal })
     const stopped = stopper.names
     try {
-      for (const c of stops) await stopper.stop(c, STOP_GRACE_SEC)
+      for (const c of stops) await stopper.stop(c)
       const swapped = await ctx.shield(async () => {
         const result = await restorer.undo(record.kept)
         await ctx.stateStore().remove(`restore-${name}`)
@@ -480,7 +481,7 @@ export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, 
       await ctx.notifySafely({ level: 'warning', title: `restore of ${name} undone`, body: summary, source: { command: 'restore', target: name } })
       return { exitCode: ExitCode.ok, report: { ok: true, undone: record, kept: swapped.kept ?? null }, text: `${summary}\n` }
     } finally {
-      await ctx.shield(() => startContainers(stopped, { docker: () => ctx.docker() }, ctx.log))
+      await ctx.shield(() => startContainers(stopped, { docker: () => ctx.docker(), signal: ctx.signal }, ctx.log))
     }
   } catch (error) {
     if (!(isOwnopsError(error) && error.exitCode === ExitCode.usage) && !ctx.signal.aborted) {
