@@ -9,7 +9,7 @@
 //   node bench/backup.mjs               # 1 GiB and 4 GiB (needs ~12 GiB free under .bench/)
 //   node bench/backup.mjs --sizes 1     # 1 GiB only
 //   node bench/backup.mjs --postgres    # also pg_dump through ownops vs docker exec pg_dump > file
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 

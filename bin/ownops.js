@@ -12,12 +12,16 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // Node 22.1+: cache compiled code between runs (a no-op where unsupported).
   try {
     module.enableCompileCache?.()
-  } catch {}
+  } catch {
+    // not supported here
+  }
   // A run lives seconds: optimising undici's HTTP parser (WebAssembly) a second time would
   // cost ~30 MB and CPU for nothing; the baseline code is fast enough for a run's requests.
   try {
     ;(await import('node:v8')).setFlagsFromString('--liftoff-only')
-  } catch {}
+  } catch {
+    // not supported here
+  }
   const { main } = await import('../dist/cli.js')
   process.exitCode = await main(process.argv)
   // Exit without waiting for idle sockets (Docker keep-alive) to close, but only once stdout

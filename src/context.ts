@@ -9,13 +9,14 @@ import type { Notifier } from './notify/send.js'
 import type { NotifyEvent } from './notify/types.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
 import { MAX_TIMER_MS, parseDuration } from './duration.js'
-import { ExitCode, OwnopsError } from './errors.js'
+import { OwnopsError } from './errors.js'
 import { createLogger, type LogFormat, type LogLevel } from './log.js'
 import { Redactor } from './redact.js'
 import { closeDockerConnections, createDocker, dockerEndpoint, pingDocker, type Docker, type DockerEndpoint } from './sys/docker.js'
 import { HostLock } from './sys/lock.js'
 import { defaultLockDir, defaultStateDir } from './sys/paths.js'
 import { StateStore } from './sys/state.js'
+import { systemdRunning } from './sys/systemd.js'
 
 export interface GlobalOptions {
   config?: string | undefined
@@ -34,6 +35,8 @@ export interface Output {
 
 export interface CtxOptions {
   options: GlobalOptions
+  /** The command this run serves ("backup", "schedule install"): every log line carries it as `cmd`. */
+  command?: string
   env?: NodeJS.ProcessEnv
   cwd?: string
   out?: Output
@@ -48,6 +51,8 @@ export interface CtxOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
   signal?: AbortSignal
   stdinIsTTY?: boolean
+  /** Whether systemd runs this machine (tests say so instead of asking the host). */
+  systemd?: boolean
   /** Reads standard input (tests pass their own). */
   readStdin?: (maxBytes: number) => Promise<string>
 }
@@ -87,9 +92,11 @@ export class Ctx {
   private readonly sleeper: (ms: number, signal: AbortSignal) => Promise<void>
   readonly signal: AbortSignal
   readonly stdinIsTTY: boolean
+  private readonly systemd: boolean | undefined
   readonly readStdin: (maxBytes: number) => Promise<string>
   log: Logger
   private readonly logOptions: { write?: (line: string) => void; format?: LogFormat }
+  private readonly command: string | undefined
   private loaded: LoadedConfig | undefined
   private dockerClient: Promise<Docker> | undefined
   private readonly cleanups: Cleanup[] = []
@@ -110,14 +117,16 @@ export class Ctx {
     this.sleeper = init.sleep ?? ((ms, signal) => sleep(ms, undefined, { signal }))
     this.signal = init.signal ?? new AbortController().signal
     this.stdinIsTTY = init.stdinIsTTY ?? Boolean(process.stdin.isTTY)
+    this.systemd = init.systemd
     this.readStdin = init.readStdin ?? readProcessStdin
     this.logOptions = { ...(init.logWrite ? { write: init.logWrite } : {}), ...(init.logFormat ? { format: init.logFormat } : {}) }
+    this.command = init.command
     this.log = this.makeLogger(this.options.logLevel)
   }
 
   private makeLogger(level: LogLevel | undefined): Logger {
     const effective: LogLevel = this.options.logLevel ?? level ?? (this.options.quiet ? 'warn' : 'info')
-    return createLogger({
+    const logger = createLogger({
       level: this.options.quiet && this.options.logLevel === undefined ? 'warn' : effective,
       redactor: this.redactor,
       color: this.options.color && this.env.NO_COLOR === undefined && Boolean(process.stderr.isTTY),
@@ -125,6 +134,7 @@ export class Ctx {
       tail: (line) => this.keepTail(line),
       ...this.logOptions,
     })
+    return this.command === undefined ? logger : logger.child({ cmd: this.command })
   }
 
   private keepTail(line: string): void {
@@ -181,9 +191,8 @@ export class Ctx {
 
   /** Takes the host lock for this run; released by the CLI when the command ends, however it ends. */
   async lock(command: string, stops: string[] = []): Promise<HostLock> {
-    const waitText = this.options.wait ?? this.config().config.lock.wait
-    const waitMs = parseDuration(waitText)
-    if (waitMs === undefined) throw new OwnopsError(`--wait: not a duration: ${String(waitText)}`, { exitCode: ExitCode.usage, hint: 'e.g. --wait 10m' })
+    const waitMs = this.options.wait === undefined ? this.config().config.lock.wait : parseDuration(this.options.wait)
+    if (waitMs === undefined) throw new OwnopsError(`--wait: not a duration: ${String(this.options.wait)}`, { kind: 'usage', hint: 'e.g. --wait 10m' })
     // The lock file names the holder's command line (a script's argv may carry a password).
     const lock = await HostLock.acquire({ dir: this.lockDir(), command: this.redactor.redact(command), waitMs, stops, log: this.log, signal: this.signal, now: this.clock })
     this.defer(() => lock.release())
@@ -223,7 +232,7 @@ export class Ctx {
     const grace = new AbortController()
     arm(grace)
     return import('./notify/send.js').then(
-      ({ Notifier }) => new Notifier({ config, log: this.log.child({ cmd: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal, redactor: this.redactor, broken: this.config().brokenChannels ?? {} }),
+      ({ Notifier }) => new Notifier({ config, log: this.log.child({ component: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal, redactor: this.redactor, broken: this.config().brokenChannels ?? {} }),
     )
   }
 
@@ -239,6 +248,11 @@ export class Ctx {
     } catch (error) {
       this.log.warn({ err: error }, 'could not send a notification')
     }
+  }
+
+  /** Whether systemd runs this machine (PID 1): timers, transient units and systemctl work. */
+  systemdRunning(): boolean {
+    return this.systemd ?? systemdRunning()
   }
 
   /** Whether a config has been loaded in this run. */
@@ -411,16 +425,8 @@ async function readProcessStdin(maxBytes: number): Promise<string> {
   for await (const chunk of process.stdin) {
     const buffer = chunk as Buffer
     size += buffer.length
-    if (size > maxBytes) throw new OwnopsError(`standard input is larger than ${maxBytes} bytes`, { exitCode: ExitCode.usage, hint: 'send a tail of it: tail -c 100k file | ownops notify -' })
+    if (size > maxBytes) throw new OwnopsError(`standard input is larger than ${maxBytes} bytes`, { kind: 'usage', hint: 'send a tail of it: tail -c 100k file | ownops notify -' })
     chunks.push(buffer)
   }
   return Buffer.concat(chunks).toString('utf8')
-}
-
-/** What a command hands back to the CLI: data for --json, text for humans, the exit code. */
-export interface CommandResult {
-  exitCode: number
-  report: unknown
-  /** Human-readable rendering of the report for stdout. */
-  text: string
 }

@@ -18,10 +18,16 @@ export const MAX_TIMER_MS = 2 ** 31 - 1
 export const MAX_DURATION_MS = 36_500 * 86_400_000
 
 /**
- * Parses a duration into milliseconds; a bare number is seconds. Returns undefined when
- * invalid, or longer than MAX_DURATION_MS (100 years).
+ * A duration given on the command line (--wait 10m, --in 1h30m) in milliseconds; a bare
+ * number is seconds. Undefined when invalid, or longer than MAX_DURATION_MS (100 years).
+ * Durations in the config are parsed when it is loaded (src/config/fields.ts).
  */
-export function parseDuration(input: string | number): number | undefined {
+export function parseDuration(text: string): number | undefined {
+  return parseDurationValue(text)
+}
+
+/** A duration as YAML gives it: a string, or a number of seconds. */
+export function parseDurationValue(input: string | number): number | undefined {
   let total: number
   if (typeof input === 'number') {
     total = input * 1000
@@ -51,4 +57,18 @@ export function formatDuration(ms: number): string {
   }
   if (seconds > 0 || parts.length === 0) parts.push(`${seconds}s`)
   return parts.join('')
+}
+
+/**
+ * A duration from the config, for messages and `config show`: in the largest unit it is a
+ * whole number of, as people write them — 26h, 7d, 90s, 1500ms — and exactly what the
+ * config would read back.
+ */
+export function formatDurationSetting(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return '0s'
+  const whole = Math.round(ms)
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (whole % size === 0) return `${whole / size}${unit}`
+  }
+  return `${whole}ms`
 }

@@ -5,7 +5,7 @@
  * `journalctl -p err` works.
  */
 import { fstatSync, writeSync } from 'node:fs'
-import { pino, type Logger, type LevelWithSilent } from 'pino'
+import { pino, type Logger } from 'pino'
 import type { Redactor } from './redact.js'
 
 export type { Logger }
@@ -67,7 +67,7 @@ export function createLogger(options: LoggerOptions): Logger {
   }
   return pino(
     {
-      level: options.level as LevelWithSilent,
+      level: options.level,
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (_label, number) => ({ level: number }) },

@@ -1,4 +1,5 @@
 /** Small text helpers shared by messages and tables. */
+import picomatch from 'picomatch'
 
 export function levenshtein(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i)
@@ -60,10 +61,20 @@ export function formatPercent(value: number): string {
   return value < 10 && value !== 0 && Math.round(value) !== value ? `${value.toFixed(1)}%` : `${Math.round(value)}%`
 }
 
-/** Shell-style glob (`*`, `?`) match of a whole string. */
+const globs = new Map<string, (text: string) => boolean>()
+
+/**
+ * Whether a whole string matches a glob, in ownops' one glob dialect (picomatch, as in
+ * cleanup rules): `*` and `?` within a path segment, `**` across `/`, `{a,b}`, `[abc]`;
+ * names starting with a dot match too.
+ */
 export function globMatch(pattern: string, text: string): boolean {
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
-  return regex.test(text)
+  let matcher = globs.get(pattern)
+  if (matcher === undefined) {
+    matcher = picomatch(pattern, { dot: true })
+    globs.set(pattern, matcher)
+  }
+  return matcher(text)
 }
 
 const SIZE_UNITS: Record<string, number> = {
@@ -86,6 +97,14 @@ export function parseByteSize(input: string | number): number | undefined {
   if (!match) return undefined
   const unit = SIZE_UNITS[(match[2] ?? 'b').toLowerCase()]
   return unit === undefined ? undefined : Math.floor(Number(match[1]) * unit)
+}
+
+/** A size as ownops reads it back, exactly: 500MB, 2GiB, or a number of bytes. */
+export function formatByteSizeExact(bytes: number): string {
+  for (const [unit, size] of [['TiB', 1024 ** 4], ['TB', 1000 ** 4], ['GiB', 1024 ** 3], ['GB', 1000 ** 3], ['MiB', 1024 ** 2], ['MB', 1000 ** 2], ['KiB', 1024], ['kB', 1000]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`
+  }
+  return String(bytes)
 }
 
 const NAMED_ESCAPES: Record<number, string> = { 0x09: '\\t', 0x0a: '\\n', 0x0d: '\\r' }

@@ -72,3 +72,35 @@ describe('log formats', () => {
     expect(detectLogFormat({ OWNOPS_LOG_FORMAT: 'journal' }, true)).toBe('journal')
   })
 })
+
+describe('log lines of a command', () => {
+  it('carry the command as cmd, once, also the notifier\'s (tagged component=notify), and an error as an err object', async () => {
+    const { startHttpPeer } = await import('./helpers/http-peer.js')
+    const { runCli } = await import('./helpers/cli.js')
+    const { mkdirSync, writeFileSync, utimesSync } = await import('node:fs')
+    const peer = await startHttpPeer()
+    const work = tempDir()
+    try {
+      peer.reply({ status: 400, body: 'no' })
+      const root = join(work.dir, 'tmp')
+      mkdirSync(root)
+      writeFileSync(join(root, 'old.tmp'), 'x')
+      utimesSync(join(root, 'old.tmp'), new Date('2020-01-01'), new Date('2020-01-01'))
+      writeFileSync(
+        join(work.dir, 'ownops.yml'),
+        `backup: { dir: ${join(work.dir, 'backups')} }\nnotify:\n  channels:\n    hook: { url: "json://127.0.0.1:${peer.port}/hook", levels: [info, warning, error, critical] }\n  retries: 0\ncleanup:\n  notifyOnSuccess: true\n  rules:\n    tmp: { type: files, root: ${root}, olderThan: 1d }\n`,
+      )
+      const r = await runCli(['cleanup'], { env: testEnv(work.dir), cwd: work.dir })
+      expect(r.code, r.stderr).toBe(0)
+      const records = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+      expect(records.length).toBeGreaterThan(0)
+      for (const record of records) expect(record, JSON.stringify(record)).toMatchObject({ cmd: 'cleanup' })
+      for (const line of r.stderr.trim().split('\n')) expect(line.match(/"cmd":/g)).toHaveLength(1)
+      const refused = records.find((x) => x.msg === 'notification rejected; not retrying')
+      expect(refused).toMatchObject({ cmd: 'cleanup', component: 'notify', err: { type: 'DeliveryError', message: expect.stringContaining('400') } })
+    } finally {
+      await peer.close()
+      work.cleanup()
+    }
+  })
+})

@@ -5,7 +5,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { processAlive } from '../sys/host.js'
 import { MANIFEST_VERSION, parsePartialName, type Manifest } from './artifact.js'
 
@@ -113,12 +113,12 @@ export async function readCatalog(backupDir: string, target: string): Promise<Ca
 function unreadable(dir: string, error: unknown): OwnopsError {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'EACCES' || code === 'EPERM') {
-    return new OwnopsError(`cannot read the backup directory ${dir}: permission denied`, { exitCode: ExitCode.noperm, hint: 'run as root, or give this user read access to backup.dir', cause: error })
+    return new OwnopsError(`cannot read the backup directory ${dir}: permission denied`, { kind: 'permission', hint: 'run as root, or give this user read access to backup.dir', cause: error })
   }
   if (code === 'ENOTDIR') {
-    return new OwnopsError(`${dir} is not a directory (backup.dir, or a file where a target's directory belongs)`, { exitCode: ExitCode.config, hint: 'point backup.dir at a directory of its own', cause: error })
+    return new OwnopsError(`${dir} is not a directory (backup.dir, or a file where a target's directory belongs)`, { kind: 'config', hint: 'point backup.dir at a directory of its own', cause: error })
   }
-  return new OwnopsError(`cannot read the backup directory ${dir}: ${(error as Error).message}`, { exitCode: ExitCode.failed, cause: error })
+  return new OwnopsError(`cannot read the backup directory ${dir}: ${(error as Error).message}`, { kind: 'failed', cause: error })
 }
 
 export async function readManifest(path: string): Promise<Manifest | undefined> {
@@ -147,4 +147,17 @@ export function parseManifest(value: unknown): Manifest | undefined {
     return undefined
   }
   return m as Manifest
+}
+
+/**
+ * A warning when `newSize` is under `ratio` of the median size of the (up to) five backups
+ * before the newest one: a dump that silently lost its data.
+ */
+export function sizeDropWarning(backups: BackupEntry[], newSize: number, ratio: number): string | undefined {
+  const previous = backups.slice(1, 6).map((b) => b.manifest.size).sort((a, b) => a - b)
+  if (previous.length === 0 || ratio <= 0) return undefined
+  const mid = Math.floor(previous.length / 2)
+  const median = previous.length % 2 === 1 ? (previous[mid] ?? 0) : ((previous[mid - 1] ?? 0) + (previous[mid] ?? 0)) / 2
+  if (newSize >= median * ratio) return undefined
+  return `the new backup is ${newSize} bytes, under ${Math.round(ratio * 100)}% of the median of the previous ${previous.length} (${Math.round(median)} bytes): check the source; old backups were not pruned this run`
 }

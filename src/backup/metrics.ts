@@ -5,6 +5,7 @@
  * targets this run backed up (`backup world` leaves db's result as it was). Pure:
  * catalogs and results in, text out.
  */
+import { labelSet } from '../prometheus.js'
 import type { Catalog } from './catalog.js'
 
 /** The last backup attempt of a target. */
@@ -23,10 +24,6 @@ const METRICS: Array<[string, string]> = [
   ['ownops_backup_last_run_success', '1 if the last backup attempt of the target succeeded, 0 if it failed.'],
   ['ownops_backup_last_run_timestamp_seconds', 'When the last backup attempt of the target ran (Unix time).'],
 ]
-
-function label(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
-}
 
 export function renderBackupMetrics(catalogs: Catalog[], runs: readonly BackupRunResult[]): string {
   const values = new Map<string, Array<[string, number]>>(METRICS.map(([name]) => [name, []]))
@@ -49,7 +46,7 @@ export function renderBackupMetrics(catalogs: Catalog[], runs: readonly BackupRu
     const samples = values.get(name) ?? []
     if (samples.length === 0) continue
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`)
-    for (const [target, value] of samples) lines.push(`${name}{target="${label(target)}"} ${value}`)
+    for (const [target, value] of samples) lines.push(`${name}${labelSet({ target })} ${value}`)
   }
   return `${lines.join('\n')}\n`
 }

@@ -8,10 +8,10 @@
 import { rm } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import type { BackupTarget, Config } from '../config/schema.js'
-import { parseDuration } from '../duration.js'
-import { futureDated, readCatalog, type BackupEntry } from './catalog.js'
+import { futureDated, readCatalog, sizeDropWarning, type BackupEntry } from './catalog.js'
 import type { StateStore } from '../sys/state.js'
-import { copyHolds, readCopiesState } from '../copies/state.js'
+import { copyHolds } from '../copies/holds.js'
+import { readCopiesState } from '../copies/state.js'
 import { planRetention } from './retention.js'
 import type { TargetReport } from './run.js'
 
@@ -38,16 +38,6 @@ export interface PruneEnv {
   state?: StateStore | undefined
 }
 
-/** The median size of the (up to) five backups before the newest one. */
-export function sizeDropWarning(backups: BackupEntry[], newSize: number, ratio: number): string | undefined {
-  const previous = backups.slice(1, 6).map((b) => b.manifest.size).sort((a, b) => a - b)
-  if (previous.length === 0 || ratio <= 0) return undefined
-  const mid = Math.floor(previous.length / 2)
-  const median = previous.length % 2 === 1 ? (previous[mid] ?? 0) : ((previous[mid - 1] ?? 0) + (previous[mid] ?? 0)) / 2
-  if (newSize >= median * ratio) return undefined
-  return `the new backup is ${newSize} bytes, under ${Math.round(ratio * 100)}% of the median of the previous ${previous.length} (${Math.round(median)} bytes): check the source; old backups were not pruned this run`
-}
-
 export async function pruneTarget(name: string, target: BackupTarget, report: TargetReport | undefined, env: PruneEnv): Promise<PruneReport> {
   const policy = target.keep ?? env.config.backup.keep
   const catalog = await readCatalog(env.config.backup.dir, name)
@@ -71,7 +61,7 @@ export async function pruneTarget(name: string, target: BackupTarget, report: Ta
   }
   // Safety copies taken before a restore stay for restore.keepSafetyCopy, whatever the policy.
   const now = (env.now ?? new Date()).getTime()
-  const hold = parseDuration(env.config.restore.keepSafetyCopy) ?? 0
+  const hold = env.config.restore.keepSafetyCopy
   const held = new Set(catalog.backups.filter((b) => b.tags.includes('pre-restore') && now - b.time.getTime() < hold))
   const plan = planRetention(catalog.backups.filter((b) => !held.has(b)), policy, env.timeZone !== undefined ? { timeZone: env.timeZone } : {})
   for (const b of held) result.kept.push({ id: b.manifest.id, reasons: ['pre-restore safety copy'] })

@@ -37,7 +37,8 @@
  * - The newest item is the reference for `within*`; restic ignores snapshots dated in the
  *   future when it picks it. Pass `now` to do the same.
  */
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
+import { instantOf, localTimeZone, zoneOffset } from '../time-zone.js'
 
 /** A retention policy: the `keep:` mapping of the config. */
 export interface RetentionPolicy {
@@ -145,83 +146,28 @@ function isZero(duration: RetentionDuration): boolean {
 // ---------------------------------------------------------------------------------------
 // Calendar fields in a time zone
 
-const offsetFormatters = new Map<string, Intl.DateTimeFormat>()
-
-function offsetFormatter(timeZone: string): Intl.DateTimeFormat {
-  let formatter = offsetFormatters.get(timeZone)
-  if (formatter === undefined) {
-    try {
-      formatter = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' })
-    } catch {
-      throw new OwnopsError(`unknown time zone "${timeZone}"`, { exitCode: ExitCode.config, hint: 'use an IANA name such as Europe/Berlin, America/New_York or UTC' })
-    }
-    offsetFormatters.set(timeZone, formatter)
-  }
-  return formatter
-}
-
-/** The host's IANA zone (honours $TZ). */
-export function hostTimeZone(): string {
-  return new Intl.DateTimeFormat().resolvedOptions().timeZone
-}
-
-interface Zone {
-  /** Offset from UTC in milliseconds at an instant. */
-  offsetAt(ms: number): number
-}
-
-function zoneFor(timeZone: string): Zone {
-  const formatter = offsetFormatter(timeZone)
-  return {
-    offsetAt(ms) {
-      const name = formatter.formatToParts(ms).find((part) => part.type === 'timeZoneName')?.value ?? 'GMT'
-      const match = /^GMT(?:([+-])(\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(name)
-      if (match === null) throw new Error(`unexpected time zone offset "${name}" for ${timeZone}`)
-      if (match[1] === undefined) return 0
-      const seconds = Number(match[2]) * 3600 + Number(match[3]) * 60 + Number(match[4] ?? 0)
-      return (match[1] === '-' ? -seconds : seconds) * 1000
-    },
-  }
-}
-
 /** The wall clock at an instant, as a Date whose UTC fields are the local fields. */
-function wallClock(zone: Zone, ms: number): Date {
-  return new Date(ms + zone.offsetAt(ms))
-}
-
-/**
- * The instant of a wall-clock time, resolving gaps and overlaps at DST changes the way Go's
- * `time.Date` does: take the offset in force at the wall time read as UTC; if the result
- * lies outside the period of that offset, take the offset in force at the result instead.
- */
-function instantOf(zone: Zone, wallMs: number): number {
-  let offset = zone.offsetAt(wallMs)
-  if (offset !== 0) {
-    const guess = wallMs - offset
-    const actual = zone.offsetAt(guess)
-    if (actual !== offset) offset = actual
-  }
-  return wallMs - offset
+function wallDate(timeZone: string, ms: number): Date {
+  return new Date(ms + zoneOffset(ms, timeZone))
 }
 
 /** Go's `t.AddDate(years, months, days)` in a zone: wall-clock date arithmetic with overflow normalised. */
-export function addCalendarDate(instant: Date, years: number, months: number, days: number, timeZone: string = hostTimeZone()): Date {
-  const zone = zoneFor(timeZone)
-  return new Date(addDate(zone, instant.getTime(), years, months, days))
+export function addCalendarDate(instant: Date, years: number, months: number, days: number, timeZone: string = localTimeZone()): Date {
+  return new Date(addDate(timeZone, instant.getTime(), years, months, days))
 }
 
-function addDate(zone: Zone, ms: number, years: number, months: number, days: number): number {
-  const wall = wallClock(zone, ms)
+function addDate(zone: string, ms: number, years: number, months: number, days: number): number {
+  const wall = wallDate(zone, ms)
   const shifted = new Date(0)
   // setUTCFullYear takes years 0-99 literally (Date.UTC would map them to 1900-1999) and
   // normalises an overflowing month and day exactly as Go's time.Date does.
   shifted.setUTCFullYear(wall.getUTCFullYear() + years, wall.getUTCMonth() + months, wall.getUTCDate() + days)
   shifted.setUTCHours(wall.getUTCHours(), wall.getUTCMinutes(), wall.getUTCSeconds(), wall.getUTCMilliseconds())
-  return instantOf(zone, shifted.getTime())
+  return instantOf(shifted.getTime(), zone)
 }
 
 /** The instant after which an item is "within" `duration` of `latest` (restic: AddDate, then hours as elapsed time). */
-function withinThreshold(zone: Zone, latest: number, duration: RetentionDuration): number {
+function withinThreshold(zone: string, latest: number, duration: RetentionDuration): number {
   return addDate(zone, latest, -duration.years, -duration.months, -duration.days) - duration.hours * 3_600_000
 }
 
@@ -248,8 +194,8 @@ interface Calendar {
   week: number
 }
 
-function calendarOf(zone: Zone, ms: number): Calendar {
-  const wall = wallClock(zone, ms)
+function calendarOf(zone: string, ms: number): Calendar {
+  const wall = wallDate(zone, ms)
   const year = wall.getUTCFullYear()
   const month = wall.getUTCMonth() + 1
   const day = wall.getUTCDate()
@@ -294,7 +240,7 @@ interface CompiledPolicy {
 }
 
 function policyError(key: string, message: string, hint?: string): OwnopsError {
-  return new OwnopsError(`keep.${key}: ${message}`, { exitCode: ExitCode.config, ...(hint === undefined ? {} : { hint }) })
+  return new OwnopsError(`keep.${key}: ${message}`, { kind: 'config', ...(hint === undefined ? {} : { hint }) })
 }
 
 function compileDuration(key: string, value: unknown): RetentionDuration | undefined {
@@ -359,7 +305,8 @@ function hasTags(itemTags: readonly string[] | undefined, required: readonly str
  */
 export function planRetention<T extends RetentionItem>(items: readonly T[], policy: RetentionPolicy | undefined, options: RetentionOptions = {}): RetentionPlan<T> {
   const compiled = compilePolicy(policy)
-  const zone = zoneFor(options.timeZone ?? hostTimeZone())
+  const zone = options.timeZone ?? localTimeZone()
+  zoneOffset(0, zone) // an unknown zone is an error before anything is planned
   const list = items.map((item, index) => {
     const time = item.time instanceof Date ? item.time.getTime() : Number.NaN
     if (Number.isNaN(time)) throw new TypeError(`planRetention: item ${index} has no valid time`)

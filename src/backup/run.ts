@@ -10,13 +10,13 @@ import { readdir, rm, statfs } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import type { BackupTarget, Config } from '../config/schema.js'
-import { parseDuration } from '../duration.js'
-import { ExitCode, isOwnopsError, OwnopsError } from '../errors.js'
+import { isOwnopsError, OwnopsError } from '../errors.js'
 import type { Docker } from '../sys/docker.js'
 import { startAgain, StoppedContainers } from '../sys/stopped-containers.js'
 import { runCapture } from '../sys/exec.js'
 import { RconClient, RconError } from '../sys/rcon.js'
 import { ownopsVersion } from '../version.js'
+import { formatBytes } from '../text.js'
 import { Artifact, timestampId, type Manifest } from './artifact.js'
 import { readCatalog, targetDir, type Catalog } from './catalog.js'
 import { pluginFor } from '../targets/index.js'
@@ -122,7 +122,7 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
     if (run.signal.aborted) {
       const reason = run.signal.reason as unknown
       throw new OwnopsError(`backup of ${name} ${reason instanceof Error && reason.message.startsWith('interrupted') ? reason.message : 'interrupted'}${putBack.length > 0 ? `; ${putBack.join('; ')}` : ''}`, {
-        exitCode: isOwnopsError(reason) ? reason.exitCode : ExitCode.sigterm,
+        kind: isOwnopsError(reason) ? reason.kind : 'sigterm',
         cause: error,
       })
     }
@@ -153,6 +153,9 @@ async function freeId(dir: string, base: string): Promise<string> {
 }
 
 /** What a tool prints when the disk it writes to is full (sqlite3 writes its copy into the backup directory). */
+/** Time limit of a before/after hook that sets none. */
+const HOOK_TIMEOUT_MS = 5 * 60_000
+
 const DISK_FULL = /No space left on device|database or disk is full|Disk quota exceeded/i
 
 function describeFailure(report: TargetReport, error: unknown): void {
@@ -225,7 +228,7 @@ async function checkFreeSpace(catalog: Catalog, margin: number, dir: string): Pr
   const free = await freeBytes(dir)
   if (free !== undefined && free < needed) {
     throw new OwnopsError(`not enough free space for a backup: ${formatBytes(free)} free under ${dir}, the last backup was ${formatBytes(last.manifest.size)}`, {
-      exitCode: ExitCode.failed,
+      kind: 'failed',
       hint: 'free space there or tighten keep: retention (ownops cleanup --dry-run shows what would go)',
     })
   }
@@ -242,22 +245,11 @@ async function freeBytes(dir: string): Promise<number | undefined> {
   }
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
-}
-
 type Hook = NonNullable<BackupTarget['before']>
 
 async function runHook(which: string, hook: Hook, run: RunEnv, log: Logger, fatal: boolean): Promise<void> {
   const argv = Array.isArray(hook) ? hook : hook.run
-  const timeoutMs = Array.isArray(hook) ? 300_000 : (parseDuration(hook.timeout ?? '5m') ?? 300_000)
+  const timeoutMs = Array.isArray(hook) ? HOOK_TIMEOUT_MS : (hook.timeout ?? HOOK_TIMEOUT_MS)
   const result = await runCapture(argv, { log, signal: run.signal, timeoutMs })
   if (result.exitCode === 0 && !result.failed) {
     log.debug({ hook: which }, 'hook succeeded')
@@ -265,7 +257,7 @@ async function runHook(which: string, hook: Hook, run: RunEnv, log: Logger, fata
   }
   const why = result.reason ?? `exit ${String(result.exitCode)}`
   const message = `${which} hook ${argv[0] ?? ''} failed: ${why}${result.stderr ? ` — ${result.stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`
-  if (fatal) throw new OwnopsError(message, { exitCode: ExitCode.failed })
+  if (fatal) throw new OwnopsError(message, { kind: 'failed' })
   log.warn({ hook: which }, message)
   throw new Error(message)
 }
@@ -283,7 +275,7 @@ async function stopContainers(name: string, target: BackupTarget, needsRunning: 
     // Interrupted meanwhile (a stop cut short): nothing more is stopped.
     if (run.signal.aborted) throw run.signal.reason
     if (needsRunning.includes(container)) {
-      throw new OwnopsError(`backup target ${name}: ${container} is both dumped through docker exec and listed to stop`, { exitCode: ExitCode.config, hint: 'remove it from stop:' })
+      throw new OwnopsError(`backup target ${name}: ${container} is both dumped through docker exec and listed to stop`, { kind: 'config', hint: 'remove it from stop:' })
     }
     let info
     try {
@@ -338,7 +330,7 @@ type MinecraftConfig = NonNullable<Extract<BackupTarget, { type: 'directory' }>[
  * `onRconError: proceed`, an unreachable server gives a warning and an unquiesced archive.
  */
 async function quiesceMinecraft(mc: MinecraftConfig, run: RunEnv, log: Logger, report: TargetReport): Promise<(() => Promise<void>) | undefined> {
-  const options = { host: mc.rcon.host, port: mc.rcon.port, password: mc.rcon.password, timeoutMs: parseDuration(mc.saveTimeout) ?? 120_000 }
+  const options = { host: mc.rcon.host, port: mc.rcon.port, password: mc.rcon.password, timeoutMs: mc.saveTimeout }
   let client: RconClient
   try {
     client = await connectWithRetries(options, mc.retries, run.signal, log)
@@ -349,7 +341,7 @@ async function quiesceMinecraft(mc: MinecraftConfig, run: RunEnv, log: Logger, r
       return undefined
     }
     throw new OwnopsError(`cannot quiesce the Minecraft server: ${(error as Error).message}`, {
-      exitCode: ExitCode.failed,
+      kind: 'failed',
       hint: 'check enable-rcon, rcon.port and rcon.password in server.properties, or set minecraft.onRconError: proceed',
     })
   }
@@ -374,14 +366,14 @@ async function quiesceMinecraft(mc: MinecraftConfig, run: RunEnv, log: Logger, r
     log.info('Minecraft: save-off')
   } catch (error) {
     client.close()
-    throw new OwnopsError(`Minecraft save-off failed: ${(error as Error).message}`, { exitCode: ExitCode.failed })
+    throw new OwnopsError(`Minecraft save-off failed: ${(error as Error).message}`, { kind: 'failed' })
   }
   try {
     const reply = await client.command('save-all flush')
     log.info({ reply: reply.trim() }, 'Minecraft: save-all flush')
   } catch (error) {
     await saveOn().catch(() => undefined)
-    throw new OwnopsError(`Minecraft save-all flush failed: ${(error as Error).message}`, { exitCode: ExitCode.failed })
+    throw new OwnopsError(`Minecraft save-all flush failed: ${(error as Error).message}`, { kind: 'failed' })
   }
   return saveOn
 }
@@ -393,7 +385,7 @@ async function connectWithRetries(options: { host: string; port: number; passwor
       return await RconClient.connect(options)
     } catch (error) {
       if ((error instanceof RconError && error.authFailed) || attempt >= retries || signal?.aborted) throw error
-      log.warn({ attempt: attempt + 1 }, `RCON: ${(error as Error).message}; retrying in ${delay} ms`)
+      log.warn({ attempt: attempt + 1, err: error }, `RCON did not answer; retrying in ${delay} ms`)
       await new Promise((resolve) => setTimeout(resolve, delay))
       delay *= 2
     }

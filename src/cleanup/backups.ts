@@ -10,7 +10,7 @@ import { lstat, rm } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { readCatalog } from '../backup/catalog.js'
 import { pruneTarget } from '../backup/prune.js'
-import { formatDuration, parseDuration } from '../duration.js'
+import { formatDuration } from '../duration.js'
 import { pluginFor } from '../targets/index.js'
 import type { Leftover } from '../targets/types.js'
 import { record, ruleReport, type RuleEnv, type RuleReport } from './types.js'
@@ -22,13 +22,13 @@ interface UndoRecord {
   kept: string
 }
 
-export async function runBackupsRule(settings: { partialsAfter: string | number }, env: RuleEnv, only?: readonly string[]): Promise<RuleReport> {
+export async function runBackupsRule(settings: { partialsAfter: number }, env: RuleEnv, only?: readonly string[]): Promise<RuleReport> {
   const report = ruleReport('backups', 'backups')
   report.kept = []
   const config = env.config
   const now = env.now.getTime()
-  const partialsAfter = parseDuration(settings.partialsAfter) ?? 86_400_000
-  const keepOld = parseDuration(config.restore.keepOld) ?? 7 * 86_400_000
+  const partialsAfter = settings.partialsAfter
+  const keepOld = config.restore.keepOld
   const targets = Object.entries(config.backup.targets).filter(([name]) => only === undefined || only.includes(name))
   // Leftovers shared by targets (temporary directories) are handled once.
   const seen = new Set<string>()

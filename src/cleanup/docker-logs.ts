@@ -16,19 +16,19 @@ import { open } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { logBytes, logPolicy } from '../sys/container-logs.js'
 import { isRemoteEngine, listContainers } from '../sys/docker.js'
-import { formatBytes, globMatch, parseByteSize } from '../text.js'
+import { formatBytes, formatByteSizeExact, globMatch } from '../text.js'
 import type { DockerRule } from './schema.js'
 import { record, type RuleEnv, type RuleReport } from './types.js'
 
 export async function truncateLogs(rule: string, logs: NonNullable<DockerRule['logs']>, env: RuleEnv, report: RuleReport): Promise<void> {
   const docker = await env.docker()
   if (isRemoteEngine(docker)) throw new Error('container logs are files on the Docker host, and the Docker engine is on another machine (DOCKER_HOST=ssh://…): run this rule on the Docker host')
-  const over = parseByteSize(logs.truncateOver) ?? Number.POSITIVE_INFINITY
+  const over = logs.truncateOver
   for (const c of await listContainers(docker)) {
     if (logs.name !== undefined && logs.name.length > 0 && !logs.name.some((g) => globMatch(g, c.name))) continue
     const info = await docker.getContainer(c.id).inspect().catch(() => undefined)
     if (info === undefined) continue
-    const policy = logPolicy(info.HostConfig?.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined)
+    const policy = logPolicy(info.HostConfig?.LogConfig)
     const path = (info as { LogPath?: string }).LogPath
     if (policy.driver !== 'json-file' || policy.bounded || !path) continue
     const size = await logBytes(path)
@@ -37,7 +37,7 @@ export async function truncateLogs(rule: string, logs: NonNullable<DockerRule['l
       continue
     }
     if (size.bytes <= over) continue
-    const action = { action: 'truncate' as const, what: `log of container ${c.name}`, reason: `${formatBytes(size.bytes)}, over ${String(logs.truncateOver)}, no size limit (json-file without max-size)`, bytes: size.bytes }
+    const action = { action: 'truncate' as const, what: `log of container ${c.name}`, reason: `${formatBytes(size.bytes)}, over ${formatByteSizeExact(over)}, no size limit (json-file without max-size)`, bytes: size.bytes }
     if (basename(path) !== `${info.Id}-json.log`) {
       record(report, { ...action, skipped: `${path} is not the engine's json-file log of this container` })
       continue

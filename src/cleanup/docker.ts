@@ -5,16 +5,15 @@
  * sizes from its listing, and, for the real run, the space the engine says it reclaimed.
  */
 import type Dockerode from 'dockerode'
-import { formatDuration, parseDuration } from '../duration.js'
+import { formatDuration, formatDurationSetting } from '../duration.js'
 import { isNotFound } from '../sys/docker.js'
 import { truncateLogs } from './docker-logs.js'
 import { globMatch } from '../text.js'
 import type { DockerRule } from './schema.js'
 import { record, ruleReport, type RuleEnv, type RuleReport } from './types.js'
 
-function ageMs(rule: { olderThan?: string | number | undefined } | boolean | undefined): number {
-  if (typeof rule !== 'object' || rule.olderThan === undefined) return 0
-  return parseDuration(rule.olderThan) ?? 0
+function ageMs(rule: { olderThan?: number | undefined } | boolean | undefined): number {
+  return typeof rule === 'object' ? (rule.olderThan ?? 0) : 0
 }
 
 export async function runDockerRule(name: string, rule: DockerRule, env: RuleEnv): Promise<RuleReport> {
@@ -44,7 +43,7 @@ export async function runDockerRule(name: string, rule: DockerRule, env: RuleEnv
 
   if (rule.containers !== undefined) {
     const c = rule.containers
-    const cutoff = now - (parseDuration(c.olderThan) ?? 0)
+    const cutoff = now - c.olderThan
     const filters: Record<string, string[]> = { status: ['exited', 'created', 'dead'], ...(c.label && c.label.length > 0 ? { label: c.label } : {}) }
     const listed = await docker.listContainers({ all: true, size: true, filters: JSON.stringify(filters) } as Dockerode.ContainerListOptions)
     for (const summary of listed) {
@@ -55,7 +54,7 @@ export async function runDockerRule(name: string, rule: DockerRule, env: RuleEnv
       const finished = Date.parse(info.State.FinishedAt)
       const since = Number.isFinite(finished) && finished > 0 ? finished : Date.parse(info.Created)
       if (since > cutoff) continue
-      const action = { action: 'remove' as const, what: `container ${cname}`, reason: `stopped ${formatDuration(now - since)} ago (older than ${String(c.olderThan)})`, bytes: (summary as { SizeRw?: number }).SizeRw ?? 0 }
+      const action = { action: 'remove' as const, what: `container ${cname}`, reason: `stopped ${formatDuration(now - since)} ago (older than ${formatDurationSetting(c.olderThan)})`, bytes: (summary as { SizeRw?: number }).SizeRw ?? 0 }
       if (!env.dryRun) {
         try {
           await docker.getContainer(summary.Id).remove({ v: false })

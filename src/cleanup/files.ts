@@ -10,27 +10,18 @@
  * removal stops the removal, so nothing outside the root is ever touched. Names are bytes:
  * invalid UTF-8 and newlines are handled, and printed escaped.
  */
-import type { Dirent, Stats } from 'node:fs'
+import type { Dirent } from 'node:fs'
 import { lstat, readdir, realpath } from 'node:fs/promises'
 import picomatch from 'picomatch'
 import { mapLimit } from '../concurrency.js'
-import { formatDuration, parseDuration } from '../duration.js'
-import { bytes, Root } from '../sys/beneath.js'
+import { formatDuration, formatDurationSetting } from '../duration.js'
+import { child, LOOKS, matchable, Root, scanTree } from '../sys/beneath.js'
 import { printable } from '../text.js'
 import { refusedRootResolved } from './roots.js'
 import type { FilesRule } from './schema.js'
 import { record, ruleReport, type RuleEnv, type RuleReport } from './types.js'
 
-/** lstat calls in flight per directory: enough to keep the thread pool busy, bounded for huge directories. */
-const LOOKS = 64
 const SLASH = Buffer.from('/')
-
-export interface Subtree {
-  newest: number
-  bytes: number
-  entries: number
-  excluded: boolean
-}
 
 interface Candidate {
   /** Path bytes below the root, one entry per component. */
@@ -40,48 +31,6 @@ interface Candidate {
   bytes: number
   dev: number
   ino: number
-}
-
-function child(dir: Buffer, name: Buffer): Buffer {
-  return Buffer.concat([dir, SLASH, name])
-}
-
-/**
- * A name as globs see it: UTF-8, with bytes that are not UTF-8 and control characters as
- * U+FFFD (a glob's `*` and `**` match them; nobody writes them in a glob).
- */
-export function matchable(name: Buffer): string {
-  return name.toString('utf8').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD')
-}
-
-/** Newest mtime, total size and entry count of a tree, without following links. */
-export async function scanTree(path: string | Buffer, stats: Stats, isExcluded: (rel: string) => boolean = () => false, rel = ''): Promise<Subtree> {
-  const tree: Subtree = { newest: stats.mtimeMs, bytes: stats.isDirectory() ? 0 : stats.size, entries: 1, excluded: false }
-  if (!stats.isDirectory()) return tree
-  const dir = bytes(path)
-  let names: Array<Dirent<Buffer>>
-  try {
-    names = await readdir(dir, { withFileTypes: true, encoding: 'buffer' })
-  } catch {
-    return { ...tree, newest: Number.POSITIVE_INFINITY } // unreadable: never counts as old
-  }
-  // lstat the entries of a directory together: the thread pool works on them in parallel.
-  const subs = await mapLimit(names, LOOKS, async (entry) => {
-    const path = child(dir, entry.name)
-    const childRel = rel === '' ? matchable(entry.name) : `${rel}/${matchable(entry.name)}`
-    const childStats = await lstat(path).catch(() => undefined) // gone meanwhile
-    if (childStats === undefined) return undefined
-    const sub = await scanTree(path, childStats, isExcluded, childRel)
-    return isExcluded(childRel) ? { ...sub, excluded: true } : sub
-  })
-  for (const sub of subs) {
-    if (sub === undefined) continue
-    tree.newest = Math.max(tree.newest, sub.newest)
-    tree.bytes += sub.bytes
-    tree.entries += sub.entries
-    tree.excluded ||= sub.excluded
-  }
-  return tree
 }
 
 const SKIPPED: Record<'gone' | 'changed' | 'moved', string> = {
@@ -108,7 +57,7 @@ export async function runFilesRule(name: string, rule: FilesRule, env: RuleEnv):
   }
   // The walk starts in the opened root and every removal goes through it: one directory throughout.
   const handle = await Root.open(root)
-  const olderThan = parseDuration(rule.olderThan) ?? Number.POSITIVE_INFINITY
+  const olderThan = rule.olderThan
   const cutoff = env.now.getTime() - olderThan
   const globs = [rule.match].flat()
   const matches = picomatch(globs, { dot: true })
@@ -160,7 +109,7 @@ export async function runFilesRule(name: string, rule: FilesRule, env: RuleEnv):
       if (env.signal.aborted) break
       const shown = printable(Buffer.concat([Buffer.from(root), ...c.parts.flatMap((p) => [SLASH, p])]))
       const age = formatDuration(env.now.getTime() - c.mtime)
-      const reason = `${c.dir ? 'newest entry modified' : 'modified'} ${age} ago (older than ${String(rule.olderThan)})`
+      const reason = `${c.dir ? 'newest entry modified' : 'modified'} ${age} ago (older than ${formatDurationSetting(rule.olderThan)})`
       const action = { action: 'remove' as const, what: c.dir ? `${shown}/` : shown, reason, bytes: c.bytes }
       if (env.dryRun) {
         record(report, action)

@@ -22,9 +22,9 @@ import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGzip } from 'node:zlib'
 import picomatch from 'picomatch'
-import { formatDuration, parseDuration } from '../duration.js'
+import { formatDuration, formatDurationSetting } from '../duration.js'
 import { at, CREATE_FLAGS, READ_FLAGS, Root, sameFile } from '../sys/beneath.js'
-import { formatBytes, parseByteSize, printable } from '../text.js'
+import { formatBytes, formatByteSizeExact, printable } from '../text.js'
 import { globBase, refusedRootResolved, resolveExisting } from './roots.js'
 import type { LogsRule } from './schema.js'
 import { record, ruleReport, type RuleEnv, type RuleReport } from './types.js'
@@ -113,18 +113,18 @@ export function planLogSteps(files: readonly LogFile[], rule: Pick<LogsRule, 'co
     const newest = members.reduce((a, b) => (b.mtime > a.mtime ? b : a))
     protectedFiles.add(newest.path)
   }
-  const minAge = parseDuration(rule.minAge) ?? 600_000
+  const minAge = rule.minAge
   for (const f of files) if (now - f.mtime < minAge) protectedFiles.add(f.path)
-  const deleteAfter = rule.deleteAfter !== undefined ? parseDuration(rule.deleteAfter) : undefined
-  const compressAfter = rule.compressAfter !== undefined ? parseDuration(rule.compressAfter) : undefined
+  const deleteAfter = rule.deleteAfter
+  const compressAfter = rule.compressAfter
   const steps: LogStep[] = []
   for (const f of [...files].sort((a, b) => a.mtime - b.mtime)) {
     if (protectedFiles.has(f.path)) continue
     const age = now - f.mtime
     if (deleteAfter !== undefined && age > deleteAfter) {
-      steps.push({ file: f, do: 'delete', reason: `modified ${formatDuration(age)} ago (deleteAfter ${String(rule.deleteAfter)})` })
+      steps.push({ file: f, do: 'delete', reason: `modified ${formatDuration(age)} ago (deleteAfter ${formatDurationSetting(deleteAfter)})` })
     } else if (compressAfter !== undefined && age > compressAfter && !f.path.endsWith('.gz')) {
-      steps.push({ file: f, do: 'compress', reason: `modified ${formatDuration(age)} ago (compressAfter ${String(rule.compressAfter)})` })
+      steps.push({ file: f, do: 'compress', reason: `modified ${formatDuration(age)} ago (compressAfter ${formatDurationSetting(compressAfter)})` })
     }
   }
   return { steps, protectedFiles, loners }
@@ -337,12 +337,12 @@ export async function runLogsRule(name: string, rule: LogsRule, env: RuleEnv): P
       after.set(`${f.path}.gz`, { path: `${f.path}.gz`, size: result.size, mtime: f.mtime, ...(result.at ? { at: result.at } : {}) })
     }
     if (rule.maxTotalSize !== undefined) {
-      const max = parseByteSize(rule.maxTotalSize) ?? Number.POSITIVE_INFINITY
+      const max = rule.maxTotalSize
       const remaining = [...after.values()]
       const cap = planSizeCap(remaining, max, protectedFiles)
       for (const f of cap.remove) {
         if (env.signal.aborted) break
-        const action = { action: 'remove' as const, what: f.path, reason: `oldest while the logs exceed maxTotalSize ${String(rule.maxTotalSize)}`, bytes: f.size }
+        const action = { action: 'remove' as const, what: f.path, reason: `oldest while the logs exceed maxTotalSize ${formatByteSizeExact(max)}`, bytes: f.size }
         if (!env.dryRun) {
           const outcome = await removeListed(f, false)
           if (outcome !== 'done') {
@@ -353,7 +353,7 @@ export async function runLogsRule(name: string, rule: LogsRule, env: RuleEnv): P
         }
         record(report, action)
       }
-      if (cap.total > max) report.warnings.push(`the files that are never touched (newest of each set, modified in the last ${String(rule.minAge)}) alone are ${formatBytes(cap.total)}, over maxTotalSize ${String(rule.maxTotalSize)}`)
+      if (cap.total > max) report.warnings.push(`the files that are never touched (newest of each set, modified in the last ${formatDurationSetting(rule.minAge)}) alone are ${formatBytes(cap.total)}, over maxTotalSize ${formatByteSizeExact(max)}`)
     }
   } finally {
     for (const root of roots) await root.close()

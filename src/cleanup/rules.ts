@@ -5,7 +5,6 @@
 import { isAbsolute } from 'node:path'
 import type { ConfigProblem } from '../config/problems.js'
 import type { Config } from '../config/schema.js'
-import { parseDuration } from '../duration.js'
 import { didYouMean } from '../text.js'
 import { globBase, refusedRoot, refusedRootOnDisk } from './roots.js'
 
@@ -48,7 +47,7 @@ export function cleanupRules(config: Config): Problem[] {
         if (rule.compressAfter === undefined && rule.deleteAfter === undefined && rule.maxTotalSize === undefined) {
           problems.push({ severity: 'error', path: at, message: 'a logs rule needs compressAfter, deleteAfter or maxTotalSize', hint: 'e.g. compressAfter: 7d, deleteAfter: 30d' })
         }
-        if (rule.compressAfter !== undefined && rule.deleteAfter !== undefined && (parseDuration(rule.deleteAfter) ?? 0) <= (parseDuration(rule.compressAfter) ?? 0)) {
+        if (rule.compressAfter !== undefined && rule.deleteAfter !== undefined && rule.deleteAfter <= rule.compressAfter) {
           problems.push({ severity: 'warning', path: [...at, 'deleteAfter'], message: 'deleteAfter is not longer than compressAfter: files are deleted without ever being compressed' })
         }
         break

@@ -27,7 +27,7 @@ export const logsRule = z
     compressAfter: duration.optional().meta({ description: 'gzip files last modified longer ago than this (written as NAME.gz, then the original is removed).' }),
     deleteAfter: duration.optional().meta({ description: 'Delete files (compressed or not) last modified longer ago than this.' }),
     maxTotalSize: byteSize.optional().meta({ description: 'Then delete the oldest files until all matched files together are at most this size.' }),
-    minAge: duration.default('10m').meta({ description: 'Never touch a file modified more recently than this (it is being written).' }),
+    minAge: duration.prefault('10m').meta({ description: 'Never touch a file modified more recently than this (it is being written).' }),
     force: z.boolean().default(false).meta({ description: 'Allow logs directly in a system directory.' }),
     ...common,
   })
@@ -74,8 +74,8 @@ export const sqlRule = z
     where: z.string().meta({ description: 'The condition of the rows to delete, in the database\'s SQL, e.g. "detected = 0 AND captured_at < now() - interval \'14 days\'".' }),
     key: z.string().optional().meta({ description: 'A unique column used to pick each batch (needed for partitioned PostgreSQL tables and SQLite WITHOUT ROWID tables; default: ctid / rowid).' }),
     batch: z.number().int().min(1).max(1_000_000).default(10_000).meta({ description: 'Rows deleted per statement (each its own transaction).' }),
-    budget: duration.default('30m').meta({ description: 'Stop starting new batches after this long.' }),
-    pause: timerDuration.default('0s').meta({ description: 'Rest between batches, to leave room for the service.' }),
+    budget: duration.prefault('30m').meta({ description: 'Stop starting new batches after this long.' }),
+    pause: timerDuration.prefault('0s').meta({ description: 'Rest between batches, to leave room for the service.' }),
     vacuum: z.boolean().default(false).meta({ description: 'VACUUM the table afterwards (PostgreSQL VACUUM, MariaDB OPTIMIZE TABLE, SQLite VACUUM of the whole file).' }),
     analyze: z.boolean().default(false).meta({ description: 'ANALYZE the table afterwards.' }),
     ...common,
@@ -93,15 +93,15 @@ export const cleanupSchema = z
       .union([
         z.literal(false),
         z.strictObject({
-          partialsAfter: duration.default('1d').meta({ description: 'Remove partial files of interrupted backups and restores older than this.' }),
+          partialsAfter: duration.prefault('1d').meta({ description: 'Remove partial files of interrupted backups and restores older than this.' }),
         }),
       ])
-      .default({ partialsAfter: '1d' })
+      .prefault({ partialsAfter: '1d' })
       .meta({
         description:
           'The built-in rule: every target\'s keep policy, partial files of interrupted runs, and data kept by restores once restore.keepOld has passed. false turns it off.',
       }),
-    rules: z.record(name, cleanupRuleSchema).default({}).meta({ description: 'Rules by name: `ownops cleanup NAME` runs one of them.' }),
+    rules: z.record(name, cleanupRuleSchema).prefault({}).meta({ description: 'Rules by name: `ownops cleanup NAME` runs one of them.' }),
     notifyOnSuccess: z.boolean().default(false).meta({ description: 'Send an info notification after a run that freed something (failures always notify).' }),
   })
   .prefault({})

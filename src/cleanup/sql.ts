@@ -8,9 +8,8 @@
  * DELETE … LIMIT, SQLite by rowid (or `key`).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { BackupTarget } from '../config/schema.js'
-import { formatDuration, parseDuration } from '../duration.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { formatDuration, formatDurationSetting } from '../duration.js'
+import { OwnopsError } from '../errors.js'
 import { openDbClient } from '../targets/index.js'
 import type { DbClient, Dialect } from '../targets/types.js'
 import type { SqlRule } from './schema.js'
@@ -76,14 +75,14 @@ function lastNumber(output: string): number {
 
 export async function runSqlRule(name: string, rule: SqlRule, env: RuleEnv): Promise<RuleReport> {
   const report = ruleReport(name, 'sql')
-  const target = env.config.backup.targets[rule.target] as BackupTarget | undefined
-  if (target === undefined) throw new OwnopsError(`no backup target named "${rule.target}"`, { exitCode: ExitCode.config })
-  const client = await openDbClient(rule.target, target, { docker: env.docker, env: env.env, signal: env.signal })
+  const target = env.config.backup.targets[rule.target]
+  if (target === undefined) throw new OwnopsError(`no backup target named "${rule.target}"`, { kind: 'config' })
+  const client = await openDbClient(rule.target, target, { log: env.log, docker: env.docker, env: env.env, signal: env.signal })
   const statements = sqlStatements(client.dialect, rule)
   const what = `${rule.table} in ${client.where}`
   const condition = `WHERE ${rule.where}`
   if (client.dialect === 'postgres' && rule.key === undefined && (await postgresNeedsKey(client, rule.table))) {
-    throw new OwnopsError(`${rule.table} is partitioned or has child tables: batches need a unique column`, { exitCode: ExitCode.config, hint: `set cleanup.rules.${name}.key, e.g. key: id` })
+    throw new OwnopsError(`${rule.table} is partitioned or has child tables: batches need a unique column`, { kind: 'config', hint: `set cleanup.rules.${name}.key, e.g. key: id` })
   }
   if (env.dryRun) {
     const rows = lastNumber(await client.query(statements.dryCount, { readOnly: true }))
@@ -91,8 +90,8 @@ export async function runSqlRule(name: string, rule: SqlRule, env: RuleEnv): Pro
     record(report, { action: 'delete-rows', what, reason: `${condition}: ${rows} row${rows === 1 ? '' : 's'} match, ${Math.ceil(rows / rule.batch)} batch${Math.ceil(rows / rule.batch) === 1 ? '' : 'es'} of ${rule.batch}`, bytes: 0, rows })
     return report
   }
-  const budget = parseDuration(rule.budget) ?? 30 * 60_000
-  const pause = parseDuration(rule.pause) ?? 0
+  const budget = rule.budget
+  const pause = rule.pause
   const started = performance.now()
   let rows = 0
   let batches = 0
@@ -108,7 +107,7 @@ export async function runSqlRule(name: string, rule: SqlRule, env: RuleEnv): Pro
       break
     }
     if (performance.now() - started >= budget) {
-      stopped = `the time budget of ${String(rule.budget)} ended`
+      stopped = `the time budget of ${formatDurationSetting(rule.budget)} ended`
       break
     }
     if (pause > 0) await sleep(pause, undefined, { signal: env.signal }).catch(() => undefined)

@@ -1,46 +1,49 @@
-/** `ownops config validate|schema|show`. */
-import { stringify } from 'yaml'
-import { checkConfig } from '../config/load.js'
-import { formatProblem } from '../config/problems.js'
-import { configJsonSchema } from '../config/schema.js'
-import type { CommandResult, Ctx } from '../context.js'
-import { ExitCode } from '../errors.js'
-import { maskConfigTree } from '../redact.js'
+/** `ownops config validate | schema | show`. */
+import { helpText, type Register } from '../command.js'
+import { DEFAULT_CONFIG_FILE } from '../sys/paths.js'
 
-export async function runConfigValidate(ctx: Ctx): Promise<CommandResult> {
-  const { scheduleChecks } = await import('./schedule.js')
-  const { cleanupRootsOnDisk } = await import('../cleanup/rules.js')
-  const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd, extraRules: (config, file) => [...cleanupRootsOnDisk(config), ...scheduleChecks(ctx, config, file)] })
-  if (result.loaded !== undefined) {
-    ctx.redactor.addFromTree(result.loaded.config)
-    for (const value of result.loaded.secretValues) ctx.redactor.add(value)
-  }
-  const errors = result.problems.filter((p) => p.severity === 'error')
-  const file = result.file === undefined ? '(no config file: built-in defaults)' : result.file.startsWith(`${ctx.cwd}/`) ? result.file.slice(ctx.cwd.length + 1) : result.file
-  const lines = result.problems.map(formatProblem)
-  const summary =
-    errors.length > 0
-      ? `${file}: ${errors.length} error${errors.length === 1 ? '' : 's'}${lines.length > errors.length ? `, ${lines.length - errors.length} warning(s)` : ''}`
-      : `${file}: valid${lines.length > 0 ? ` (${lines.length} warning${lines.length === 1 ? '' : 's'})` : ''}`
-  const report = {
-    file: result.file ?? null,
-    valid: errors.length === 0,
-    // A problem may quote the value it found: masked like a log line.
-    problems: result.problems.map((p) => ({ ...p, path: p.path.join('.'), message: ctx.redactor.redact(p.message), text: ctx.redactor.redact(formatProblem(p)) })),
-  }
-  // What this user may not read (the config, or the env file a missing variable could be in) is 77, as for every command.
-  const exitCode = (result.denied ?? []).length > 0 ? ExitCode.noperm : errors.length > 0 ? ExitCode.config : ExitCode.ok
-  return { exitCode, report, text: [...lines.map((l) => ctx.redactor.redact(l)), summary].join('\n') + '\n' }
-}
-
-export async function runConfigSchema(_ctx: Ctx): Promise<CommandResult> {
-  const schema = configJsonSchema()
-  return { exitCode: ExitCode.ok, report: schema, text: `${JSON.stringify(schema, null, 2)}\n` }
-}
-
-/** The effective config after interpolation and defaults, with the values of secret keys masked. */
-export async function runConfigShow(ctx: Ctx): Promise<CommandResult> {
-  const loaded = ctx.config()
-  const masked = maskConfigTree(loaded.config, ctx.redactor)
-  return { exitCode: ExitCode.ok, report: { file: loaded.file ?? null, config: masked }, text: `# ${loaded.file ?? 'built-in defaults'}\n${stringify(masked)}` }
+export const register: Register = (program, invoke) => {
+  const config = program
+    .command('config')
+    .summary('validate the config, print its JSON Schema, or show it')
+    .description('Work with the configuration file.')
+    .addHelpText('after', helpText({ examples: ['ownops config validate', 'ownops config show', 'ownops config schema > /etc/ownops/ownops.schema.json'], exits: [0, 2, 78] }))
+  config
+    .command('validate')
+    .description(
+      'Validate the config and report every problem with file, line, key and a hint. Warns, too, about env-file values that look like they carry a comment, schedules that restrict both day fields (with their next runs), and what a scheduled job needs that its unit or its user could not write.',
+    )
+    .addHelpText('after', helpText({ examples: ['ownops config validate', `ownops -c ${DEFAULT_CONFIG_FILE} config validate --json`], exits: [0, 78] }))
+    .action((_options, command) =>
+      invoke(command, async (ctx) => {
+        const { validateConfig } = await import('../config/inspect.js')
+        return validateConfig(ctx)
+      }),
+    )
+  config
+    .command('schema')
+    .description('Print the JSON Schema of the config, for editors (yaml-language-server).')
+    .addHelpText(
+      'after',
+      helpText({
+        examples: ['ownops config schema > /etc/ownops/ownops.schema.json', '# first line of ownops.yml:  # yaml-language-server: $schema=/etc/ownops/ownops.schema.json'],
+        exits: [0],
+      }),
+    )
+    .action((_options, command) =>
+      invoke(command, async () => {
+        const { configSchemaReport } = await import('../config/inspect.js')
+        return configSchemaReport()
+      }),
+    )
+  config
+    .command('show')
+    .description('Print the effective config (defaults filled in, ${VAR} resolved) with secrets masked.')
+    .addHelpText('after', helpText({ examples: ['ownops config show'], exits: [0, 78] }))
+    .action((_options, command) =>
+      invoke(command, async (ctx) => {
+        const { showConfig } = await import('../config/inspect.js')
+        return showConfig(ctx)
+      }),
+    )
 }

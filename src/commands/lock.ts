@@ -1,37 +1,54 @@
-/** `ownops lock status` and `ownops lock run -- CMD`. */
-import type { CommandResult, Ctx } from '../context.js'
-import { formatDuration } from '../duration.js'
-import { ExitCode } from '../errors.js'
-import { runInherit } from '../sys/exec.js'
-import { abandonedLock, currentLockHolder } from '../sys/lock.js'
+/** `ownops lock status` and `ownops lock run -- CMD`: the host lock, and any command run under it (like flock). */
+import { helpText, WAIT_FLAGS, type Register } from '../command.js'
 
-export async function runLockStatus(ctx: Ctx): Promise<CommandResult> {
-  const dir = ctx.lockDir()
-  const found = await currentLockHolder(dir)
-  if (found === undefined) {
-    const abandoned = await abandonedLock(dir).catch(() => undefined)
-    const left = abandoned?.stopped?.length ? `; ownops ${ctx.redactor.redact(abandoned.command)} (pid ${abandoned.pid}) was killed with ${abandoned.stopped.join(', ')} stopped: the next run that takes the lock starts them again\n` : '\n'
-    return { exitCode: ExitCode.ok, report: { held: false, dir, ...(abandoned ? { abandoned: { ...abandoned, command: ctx.redactor.redact(abandoned.command) } } : {}) }, text: `the host lock is free (${dir})${left}` }
-  }
-  // The holder's command line is a script's argv, which may carry a password.
-  const holder = { ...found, command: ctx.redactor.redact(found.command) }
-  const age = formatDuration(Math.max(0, ctx.clock().getTime() - Date.parse(holder.startedAt)))
-  const stops = holder.stops.length > 0 ? `, stops ${holder.stops.join(', ')}` : ''
-  return {
-    exitCode: ExitCode.failed,
-    report: { held: true, dir, holder },
-    text: `held by pid ${holder.pid}: ownops ${holder.command} (since ${holder.startedAt}, ${age}${stops})\n`,
-  }
-}
-
-export async function runLockRun(ctx: Ctx, argv: string[], options: Record<string, unknown>): Promise<CommandResult> {
-  if (typeof options.wait === 'string') ctx.options.wait = options.wait
-  const stops = typeof options.stops === 'string' ? options.stops.split(',').map((s) => s.trim()).filter(Boolean) : []
-  const name = typeof options.name === 'string' ? options.name : `lock run ${argv.join(' ')}`
-  // A job of its own (cron runs scripts this way): `lock-run`, or `lock-run-NAME` with --name.
-  const slug = typeof options.name === 'string' ? options.name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '') : ''
-  await ctx.beginJob({ name: slug !== '' ? `lock-run-${slug}` : 'lock-run', command: 'lock-run' })
-  await ctx.lock(name, stops)
-  const exitCode = await runInherit(argv, { log: ctx.log, signal: ctx.signal, env: ctx.env, cwd: ctx.cwd })
-  return { exitCode, report: { exitCode, command: argv }, text: '' }
+export const register: Register = (program, invoke) => {
+  const lock = program
+    .command('lock')
+    .summary('show the host lock, or run any command under it (like flock)')
+    .description(
+      'The host-wide lock that backup, restore, cleanup and restart take, in /run/ownops as root (~/.local/state/ownops/lock otherwise; lock.dir, $OWNOPS_LOCK_DIR). Only root or the user running ownops may write that directory: one another user owns, or everyone may write, is refused (exit 77). `lock status` shows its holder; `lock run -- CMD` runs a command of your own under it, so your scripts never collide with an ownops run.',
+    )
+    .addHelpText('after', helpText({ examples: ['ownops lock status', 'ownops lock run --wait 30m -- ./migrate.sh'], exits: [0, 1, 2, 75, 77], notes: '  lock run: otherwise the exit status of the command' }))
+  lock
+    .command('status')
+    .description('Show who holds the host lock.')
+    .addHelpText(
+      'after',
+      helpText({
+        examples: ['ownops lock status', 'ownops lock status --json'],
+        exits: [0, 1, 77],
+        notes: '  (1: the lock is held; 77: the lock directory or file belongs to another user, or others may write it)',
+      }),
+    )
+    .action((_options, command) =>
+      invoke(command, async (ctx) => {
+        const { lockStatus } = await import('../lock/run.js')
+        return lockStatus(ctx)
+      }),
+    )
+  lock
+    .command('run')
+    .description("Run a command while holding the host lock; exits with the command's own status.")
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .option(WAIT_FLAGS, 'wait this long for the lock (default: config lock.wait)')
+    .option('--stops <names>', 'comma-separated containers or targets this command stops (monitor stays quiet about them)')
+    .option('--name <text>', 'what to call this run in lock messages (default: the command line)')
+    .addHelpText(
+      'after',
+      helpText({
+        examples: ['ownops lock run -- rsync -a /srv/data /mnt/usb/', 'ownops lock run --wait 30m --stops app -- ./migrate.sh'],
+        exits: [0, 75, 77],
+        notes: '  otherwise: the exit status of the command',
+      }),
+    )
+    .action((argv, options, command) =>
+      invoke(
+        command,
+        async (ctx) => {
+          const { runUnderLock } = await import('../lock/run.js')
+          return runUnderLock(ctx, { argv, stops: options.stops?.split(',').map((s) => s.trim()).filter(Boolean) ?? [], name: options.name })
+        },
+        { wait: options.wait },
+      ),
+    )
 }

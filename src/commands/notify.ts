@@ -1,114 +1,41 @@
-/**
- * `ownops notify`: a message to the configured channels, routed by level; `--test` to
- * try every channel; `--failed-unit` for systemd's OnFailure=ownops-notify@%n.service.
- */
-import { readFile, stat } from 'node:fs/promises'
-import { basename } from 'node:path'
-import type { CommandResult, Ctx } from '../context.js'
-import { ExitCode, OwnopsError } from '../errors.js'
-import { makeEvent, type NotifyReport } from '../notify/send.js'
-import type { Attachment, Level, NotifyEvent } from '../notify/types.js'
-import { runCapture } from '../sys/exec.js'
-import { renderTable } from '../text.js'
+/** `ownops notify`: a message to the configured channels, routed by level; --test; --failed-unit for OnFailure=. */
+import { Option } from '@commander-js/extra-typings'
+import { collect, helpText, type Register } from '../command.js'
 
-export interface NotifyOptions {
-  message?: string | undefined
-  level: Level
-  title?: string | undefined
-  channel: string[]
-  attachFile: string[]
-  test: boolean
-  failedUnit?: string | undefined
-}
-
-const MAX_MESSAGE_BYTES = 1024 * 1024
-const MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024
-const JOURNAL_LINES = 50
-
-export async function runNotify(ctx: Ctx, opts: NotifyOptions): Promise<CommandResult> {
-  const config = ctx.config().config
-  const configured = Object.keys(config.notify.channels)
-  if (configured.length === 0) {
-    throw new OwnopsError('no notification channels configured', {
-      exitCode: ExitCode.failed,
-      hint: 'add one under notify.channels in the config, e.g.  discord: { url: "${DISCORD_WEBHOOK_URL}" }',
-    })
-  }
-  const notifier = await ctx.notifier()
-  // No heartbeat of its own; but it retries the outbox when it is done.
-  await ctx.beginJob({ name: 'notify', command: 'notify', heartbeat: false })
-
-  if (opts.test) {
-    const names = opts.channel.length > 0 ? opts.channel : configured
-    const event = makeEvent(config, ctx.clock(), {
-      level: 'info',
-      title: 'ownops test notification',
-      body: 'If you can read this, this channel works. Sent by `ownops notify --test`.',
-      source: { command: 'notify' },
-    })
-    const report = await notifier.send(event, names, { queue: false })
-    return finish(report, 'test')
-  }
-
-  const event = opts.failedUnit !== undefined ? await failedUnitEvent(ctx, opts.failedUnit) : await messageEvent(ctx, opts)
-  const report = await notifier.send(event, opts.channel.length > 0 ? opts.channel : undefined)
-  if (report.deliveries.length === 0) {
-    ctx.log.info({ level: event.level }, `no channel takes ${event.level} messages (see each channel's levels:)`)
-    return { exitCode: ExitCode.ok, report, text: `no channel takes ${event.level} messages; nothing sent\n` }
-  }
-  return finish(report, 'message')
-}
-
-function finish(report: NotifyReport, kind: 'test' | 'message'): CommandResult {
-  const rows = report.deliveries.map((d) => [d.channel, d.kind, d.status, String(d.attempts), d.error ?? ''])
-  const queued = kind === 'message' && report.deliveries.some((d) => d.status === 'queued')
-  const unconfirmed = report.deliveries.some((d) => d.status === 'unconfirmed')
-  const summary = `${report.delivered} of ${report.deliveries.length} channel(s) delivered${queued ? '; the undelivered ones are kept in the outbox and retried by the next job or notify' : ''}${unconfirmed ? '; unconfirmed: sent, but no answer came (it may have arrived; not sent again)' : ''}`
-  const text = `${renderTable(['CHANNEL', 'TYPE', 'RESULT', 'ATTEMPTS', 'REASON'], rows)}${summary}\n`
-  return { exitCode: report.delivered > 0 ? ExitCode.ok : ExitCode.failed, report, text }
-}
-
-async function messageEvent(ctx: Ctx, opts: NotifyOptions): Promise<NotifyEvent> {
-  let message = opts.message
-  if (message === undefined) {
-    throw new OwnopsError('no message given', { exitCode: ExitCode.usage, hint: 'ownops notify "text", or pipe it in with -:  echo text | ownops notify -' })
-  }
-  if (message === '-') message = await ctx.readStdin(MAX_MESSAGE_BYTES)
-  message = message.replace(/\s+$/, '')
-  if (message === '' && opts.title === undefined) throw new OwnopsError('the message is empty', { exitCode: ExitCode.usage })
-  let title = opts.title
-  let body = message
-  if (title === undefined) {
-    const [first = '', ...rest] = message.split('\n')
-    title = first.length > 200 ? `${first.slice(0, 199)}…` : first
-    body = first.length > 200 ? message : rest.join('\n').trim()
-  }
-  const attachments = await Promise.all(opts.attachFile.map(readAttachment))
-  return makeEvent(ctx.config().config, ctx.clock(), { level: opts.level, title, body, source: { command: 'notify' }, ...(attachments.length > 0 ? { attachments } : {}) })
-}
-
-async function readAttachment(file: string): Promise<Attachment> {
-  let size: number
-  try {
-    size = (await stat(file)).size
-  } catch (error) {
-    throw new OwnopsError(`cannot read attachment ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { exitCode: ExitCode.usage })
-  }
-  if (size > MAX_ATTACHMENT_BYTES) throw new OwnopsError(`attachment ${file} is ${size} bytes; the limit is ${MAX_ATTACHMENT_BYTES}`, { exitCode: ExitCode.usage, hint: 'attach a tail of it instead: tail -c 1M file > part' })
-  return { name: basename(file), content: await readFile(file) }
-}
-
-/** The message systemd's OnFailure= unit sends: which unit, how it ended, and its last log lines. */
-async function failedUnitEvent(ctx: Ctx, unit: string): Promise<NotifyEvent> {
-  const env = ctx.env
-  const result = env.MONITOR_SERVICE_RESULT
-  const code = env.MONITOR_EXIT_CODE
-  const status = env.MONITOR_EXIT_STATUS
-  const how = [result && `result: ${result}`, code && status ? `${code} ${status}` : (code ?? status)].filter(Boolean).join(', ')
-  const invocation = env.MONITOR_INVOCATION_ID
-  const query = invocation ? [`_SYSTEMD_INVOCATION_ID=${invocation}`] : ['-u', unit]
-  const journal = await runCapture(['journalctl', ...query, '-n', String(JOURNAL_LINES), '--no-pager', '-o', 'cat'], { log: ctx.log, timeoutMs: 5000, env })
-  const tail = journal.failed || journal.stdout.trim() === '' ? `(no journal lines: ${journal.reason ?? 'journal empty'})` : journal.stdout.trimEnd()
-  const body = [how ? `The unit ended with ${how}.` : 'The unit failed.', '', `Last ${JOURNAL_LINES} log lines:`, tail, '', `Details: journalctl ${invocation ? `_SYSTEMD_INVOCATION_ID=${invocation}` : `-u ${unit}`}`].join('\n')
-  return makeEvent(ctx.config().config, ctx.clock(), { level: 'error', title: `${unit} failed`, body, source: { command: 'systemd', target: unit } })
+export const register: Register = (program, invoke) => {
+  program
+    .command('notify')
+    .summary('send a message to the configured channels, routed by level')
+    .description(
+      "Send a message to Discord, Slack, e-mail, ntfy, Telegram, Gotify, PagerDuty, JSON webhooks or a game's chat (rcon://), routed by level: each channel takes the levels in its `levels:` (default warning and above; a game chat none: only --channel or a route); notify.routes and the notify: of checks, targets and services route by what the event is about; --channel overrides. The message comes from the argument, or from standard input with \"-\"; without --title its first line is the title.\n\nFailed deliveries are retried (network errors, 5xx, 429 after the delay it asks for) within notify.budget, then kept in an outbox in the state directory that the next job (backup, monitor, cleanup…) or notify retries; a request that went out whole without an answer is repeated only where the channel recognises repeats (JSON webhooks: Idempotency-Key; e-mail: Message-ID). Secrets are masked in everything sent.",
+    )
+    .argument('[message]', 'the message, or - to read it from standard input')
+    .addOption(new Option('-l, --level <level>', 'severity, for routing and colour').choices(['info', 'warning', 'error', 'critical'] as const).default('info' as const))
+    .option('-t, --title <text>', 'title (default: the first line of the message)')
+    .option('--channel <name>', 'send to this channel only, whatever its levels (repeatable)', collect, [])
+    .option('--attach-file <file>', 'attach a file (e-mail channels; repeatable, up to 8 MiB)', collect, [])
+    .option('--test', 'send a test message to every channel (or each --channel) and report each result', false)
+    .option('--failed-unit <unit>', 'report a failed systemd unit with its exit status and journal tail (for OnFailure=)')
+    .addHelpText(
+      'after',
+      helpText({
+        examples: [
+          'ownops notify --test',
+          'echo "disk 91% on /srv" | ownops notify --level warning -',
+          'ownops notify --level error --title "nightly job failed" --attach-file /var/log/job.log "see the attached log"',
+          'ownops notify --channel discord "deploy finished"',
+          'ownops notify --channel mc-chat "Server maintenance at 04:00"   # the players read it in the game chat',
+          '# /etc/systemd/system/ownops-notify@.service:  ExecStart=/usr/local/bin/ownops notify --failed-unit %i',
+        ],
+        exits: [0, 1, 2, 78],
+        notes:
+          '  (0: at least one channel delivered, or no channel takes this level; 1: none delivered — one shown as unconfirmed\n   got the whole request and did not answer: it may have arrived, and is not sent again)',
+      }),
+    )
+    .action((message, options, command) =>
+      invoke(command, async (ctx) => {
+        const { runNotify } = await import('../notify/message.js')
+        return runNotify(ctx, { message, level: options.level, title: options.title, channel: options.channel, attachFile: options.attachFile, test: options.test, failedUnit: options.failedUnit })
+      }),
+    )
 }

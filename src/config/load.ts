@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
 import type { z } from 'zod'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
+import { DEFAULT_CONFIG_PATHS, DEFAULT_ENV_FILE } from '../sys/paths.js'
 import { parseEnvFile } from './env-file.js'
 import { formatProblem, problemsFromIssue, type ConfigProblem } from './problems.js'
 import { isSecretName } from '../redact.js'
@@ -16,8 +17,6 @@ import { checkRules } from './rules.js'
 import { didYouMean } from '../text.js'
 import { configSchema, type Config } from './schema.js'
 
-export const DEFAULT_CONFIG_PATHS = ['./ownops.yml', '/etc/ownops/ownops.yml'] as const
-export const DEFAULT_ENV_FILE = '/etc/ownops/ownops.env'
 
 export interface LoadOptions {
   /** --config, if given. */
@@ -150,7 +149,7 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
           hint: envFileDenied
             ? `run ownops as a user that can read ${envFilePath}, start the job from its unit (EnvironmentFile= passes the variables), or let this user read it (chgrp GROUP ${envFilePath} && chmod 640 ${envFilePath})`
             : `set ${missing} in the environment or in ${envFile ?? envFilePath}, or write \${${missing}:-default}`,
-        } as ConfigProblem)
+        })
       }
       secretValues.push(...result.used.filter(isSecretName).map((n) => lookup(n) ?? '').filter((v) => v !== ''))
       node.value = result.value
@@ -325,7 +324,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const denied = result.denied ?? []
   throw new OwnopsError(denied.length > 0 ? `permission denied: cannot read ${denied.join(', ')}` : `${where}: ${errors.length} problem${errors.length === 1 ? '' : 's'} found`, {
     // What this user cannot read is a permission problem (77), not a wrong config.
-    exitCode: denied.length > 0 ? ExitCode.noperm : ExitCode.config,
+    kind: denied.length > 0 ? 'permission' : 'config',
     details: result.problems.map(formatProblem),
     hint: 'fix the lines above; `ownops config validate` checks again',
   })
@@ -363,7 +362,7 @@ function pathOf(ancestry: ReadonlyArray<unknown>, node: Node): Array<string | nu
     if (isPair(parent)) {
       if (parent.value === child) path.unshift(isScalar(parent.key) ? String(parent.key.value) : String(parent.key))
     } else if (isSeq(parent)) {
-      path.unshift(parent.items.indexOf(child as never))
+      path.unshift(parent.items.indexOf(child))
     }
     child = parent
   }

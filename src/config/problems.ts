@@ -33,7 +33,7 @@ function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return 'a mapping'
-  return `${typeof value} ${String(value)}`
+  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? `${typeof value} ${value}` : typeof value
 }
 
 function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {

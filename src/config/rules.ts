@@ -4,7 +4,6 @@
  */
 import type { Config, KeepPolicy } from './schema.js'
 import type { ConfigProblem } from './problems.js'
-import { parseDuration } from '../duration.js'
 import { isEmptyRetentionPolicy } from '../backup/retention.js'
 import { channelOptions, resolveChannel } from '../notify/channels/index.js'
 import { isSingleCheck, type HcTarget } from '../notify/channels/hc.js'
@@ -69,9 +68,6 @@ export function checkRules(config: Config): Problem[] {
   for (const [name, target] of Object.entries(config.backup.targets)) own(target.notify, ['backup', 'targets', name, 'notify'])
   for (const [name, svc] of Object.entries(config.restart.services)) own(svc.notify, ['restart', 'services', name, 'notify'])
   problems.push(...scheduleProblems(config))
-  if (parseDuration(config.lock.wait) === undefined) {
-    problems.push({ severity: 'error', path: ['lock', 'wait'], message: 'not a duration' })
-  }
   problems.push(...monitorRules(config.monitor))
   problems.push(...cleanupRules(config))
   const restartDefault = config.restart.default

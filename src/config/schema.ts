@@ -3,6 +3,8 @@
  * of the JSON Schema printed by `ownops config schema`, and of the documented example.
  */
 import { z } from 'zod'
+import { levels } from '../notify/types.js'
+import { DEFAULT_BACKUP_DIR } from '../sys/paths.js'
 import { duration, name, timerDuration } from './fields.js'
 import { keepSchema } from '../targets/common.js'
 import { schema as postgresSchema } from '../targets/postgres.js'
@@ -15,8 +17,7 @@ import { restartSchema } from '../restart/schema.js'
 import { destinationSchema } from '../copies/schema.js'
 import { routeSchema } from '../notify/routes.js'
 
-export const levels = ['info', 'warning', 'error', 'critical'] as const
-export type Level = (typeof levels)[number]
+export { levels, type Level } from '../notify/types.js'
 
 export { keepSchema }
 
@@ -47,15 +48,15 @@ const channel = z.strictObject({
 
 const notify = z
   .strictObject({
-    channels: z.record(name, channel).default({}),
-    routes: z.array(routeSchema).default([]).meta({ description: 'Routing rules by check, target or command, tried in order after the own `notify:` of checks, targets and services: the first that matches decides where an event goes (continue: true tries the next too); an event no rule matches goes to the channels that take its level.' }),
-    timeout: timerDuration.default('10s').meta({ description: 'Timeout of one delivery attempt.' }),
+    channels: z.record(name, channel).prefault({}),
+    routes: z.array(routeSchema).prefault([]).meta({ description: 'Routing rules by check, target or command, tried in order after the own `notify:` of checks, targets and services: the first that matches decides where an event goes (continue: true tries the next too); an event no rule matches goes to the channels that take its level.' }),
+    timeout: timerDuration.prefault('10s').meta({ description: 'Timeout of one delivery attempt.' }),
     retries: z.number().int().min(0).max(10).default(3).meta({ description: 'Retries after the first attempt, for network errors, 5xx and 429.' }),
-    budget: timerDuration.default('60s').meta({ description: 'Total time one notification may spend on retries and rate limits before it goes to the outbox.' }),
+    budget: timerDuration.prefault('60s').meta({ description: 'Total time one notification may spend on retries and rate limits before it goes to the outbox.' }),
     outbox: z
       .strictObject({
         maxEntries: z.number().int().min(0).default(200).meta({ description: 'Undelivered notifications kept for later runs; the oldest are dropped beyond this.' }),
-        maxAge: duration.default('24h').meta({ description: 'Undelivered notifications older than this are dropped (with a log line).' }),
+        maxAge: duration.prefault('24h').meta({ description: 'Undelivered notifications older than this are dropped (with a log line).' }),
       })
       .prefault({}),
   })
@@ -90,7 +91,7 @@ export const bootUnitSchema = z
     project: z.string().optional().meta({ description: 'Compose project name (-p); default: compose\'s own (the directory name).' }),
     envFile: z.string().optional().meta({ description: 'An env file for compose (--env-file, absolute path).' }),
     onStop: z.enum(['stop', 'down', 'none']).default('stop').meta({ description: 'At shutdown or `systemctl stop`: stop the containers (default), remove them (down), or leave them to Docker.' }),
-    timeout: duration.default('10m').meta({ description: 'How long `up -d` may take (image pulls included).' }),
+    timeout: duration.prefault('10m').meta({ description: 'How long `up -d` may take (image pulls included).' }),
     description: z.string().optional(),
   })
   .meta({ description: 'A unit that brings a Docker Compose project up at boot (ownops-boot-<name>.service).' })
@@ -103,9 +104,9 @@ const schedule = z
     user: unixUser.default('root').meta({ description: 'Default user the jobs run as.' }),
     jobs: z
       .record(name, z.union([z.literal(false), scheduleJobSchema]))
-      .default({})
+      .prefault({})
       .meta({ description: 'Jobs by name (unit ownops-<name>.timer). backup, monitor and cleanup are built in: override their keys, or turn one off with false.' }),
-    boot: z.record(name, bootUnitSchema).default({}).meta({ description: 'Compose projects started at boot.' }),
+    boot: z.record(name, bootUnitSchema).prefault({}).meta({ description: 'Compose projects started at boot.' }),
   })
   .prefault({})
 
@@ -118,7 +119,7 @@ export const configSchema = z
     lock: z
       .strictObject({
         dir: z.string().optional().meta({ description: 'Directory of the host-wide lock (default /run/ownops as root, ~/.local/state/ownops/lock otherwise); only root or the user running ownops may write it.' }),
-        wait: duration.default('0s').meta({ description: 'How long a run waits for the lock before exiting 75.' }),
+        wait: duration.prefault('0s').meta({ description: 'How long a run waits for the lock before exiting 75.' }),
       })
       .prefault({}),
     log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
@@ -126,21 +127,21 @@ export const configSchema = z
     notify,
     restore: z
       .strictObject({
-        keepSafetyCopy: duration.default('7d').meta({ description: 'How long the pre-restore safety backup is kept out of normal retention.' }),
-        healthTimeout: timerDuration.default('2m').meta({ description: 'How long a restore waits for restarted containers to be healthy before it rolls back.' }),
-        keepOld: duration.default('7d').meta({ description: 'How long the data a restore replaced (<db>__pre_restore_<time>, <path>.pre-restore-<time>) is kept before `ownops cleanup` removes it.' }),
+        keepSafetyCopy: duration.prefault('7d').meta({ description: 'How long the pre-restore safety backup is kept out of normal retention.' }),
+        healthTimeout: timerDuration.prefault('2m').meta({ description: 'How long a restore waits for restarted containers to be healthy before it rolls back.' }),
+        keepOld: duration.prefault('7d').meta({ description: 'How long the data a restore replaced (<db>__pre_restore_<time>, <path>.pre-restore-<time>) is kept before `ownops cleanup` removes it.' }),
       })
       .prefault({}),
     backup: z
       .strictObject({
-        dir: z.string().default('/var/backups/ownops'),
+        dir: z.string().default(DEFAULT_BACKUP_DIR),
         keep: keepSchema.optional().meta({ description: 'Default retention for targets without their own keep.' }),
         sizeDropRatio: z.number().min(0).max(1).default(0.5).meta({ description: 'A new backup smaller than this fraction of the median of the last 5 is flagged, notified, and suspends pruning for that run.' }),
         freeSpaceMargin: z.number().min(1).default(1.2).meta({ description: 'Before a run, free space must be at least the last backup size times this.' }),
         prometheus: z.string().optional().meta({ description: 'Prometheus textfile (node_exporter textfile collector) written after each run, e.g. /var/lib/prometheus/node-exporter/ownops_backup.prom' }),
         notifyOnSuccess: z.boolean().default(true).meta({ description: 'Send an info notification when every target succeeded.' }),
-        targets: z.record(name, backupTarget).default({}),
-        destinations: z.record(name, destinationSchema(keepSchema)).default({}).meta({ description: 'Copies off the box: rclone remotes, restic repositories and paths (external disks), each with its own schedule, retention and targets.' }),
+        targets: z.record(name, backupTarget).prefault({}),
+        destinations: z.record(name, destinationSchema(keepSchema)).prefault({}).meta({ description: 'Copies off the box: rclone remotes, restic repositories and paths (external disks), each with its own schedule, retention and targets.' }),
       })
       .prefault({}),
     schedule,

@@ -9,12 +9,13 @@
 import type { Logger } from 'pino'
 import { readCatalog } from '../backup/catalog.js'
 import type { Config, DestinationConfig } from '../config/schema.js'
-import { parseDuration } from '../duration.js'
+import { formatDurationSetting } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import type { StateStore } from '../sys/state.js'
 import { openDestination } from './destinations/index.js'
 import { planRemoteRetention, planUploads } from './layout.js'
-import { destinationPolicy, destinationTargets, readCopiesState, writeCopiesState, type DestinationState } from './state.js'
+import { destinationPolicy } from './holds.js'
+import { destinationTargets, readCopiesState, writeCopiesState, type DestinationState } from './state.js'
 
 export { destinationPolicy }
 import type { Destination, DestinationEnv, RemoteCopy } from './types.js'
@@ -83,9 +84,9 @@ export async function copyToDestination(name: string, env: CopyEnv, only?: reado
   const t0 = performance.now()
   const report: DestinationReport = { destination: name, type: dest.type, ok: false, dryRun: env.dryRun, targets: [], unfinishedRemoved: 0, durationMs: 0 }
   const log = env.log.child({ destination: name })
-  const timeoutMs = parseDuration(dest.timeout) ?? 6 * 3_600_000
+  const timeoutMs = dest.timeout
   const deadline = new AbortController()
-  const timer = setTimeout(() => deadline.abort(new OwnopsError(`copy to ${name} timed out after ${String(dest.timeout)}`, { exitCode: ExitCode.failed })), timeoutMs)
+  const timer = setTimeout(() => deadline.abort(new OwnopsError(`copy to ${name} timed out after ${formatDurationSetting(dest.timeout)}`, { kind: 'failed' })), timeoutMs)
   timer.unref()
   const signal = AbortSignal.any([env.signal, deadline.signal])
   const targets = destinationTargets(env.config, dest).filter((t) => only === undefined || only.includes(t))

@@ -6,21 +6,21 @@
  */
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import type { Destination, RemoteCopy } from './types.js'
 
 /** `copies` newest first. */
 export function selectCopy(copies: readonly RemoteCopy[], target: string, dest: string, spec: string | undefined, at?: Date): RemoteCopy {
   const mine = copies.filter((c) => c.target === target)
-  if (mine.length === 0) throw new OwnopsError(`${dest} holds no copy of ${target}`, { exitCode: ExitCode.failed, hint: `ownops backups --from ${dest} shows what it holds` })
+  if (mine.length === 0) throw new OwnopsError(`${dest} holds no copy of ${target}`, { kind: 'failed', hint: `ownops backups --from ${dest} shows what it holds` })
   if (at !== undefined) {
     const found = mine.find((c) => c.time.getTime() <= at.getTime() && !c.tags.includes('pre-restore'))
-    if (found === undefined) throw new OwnopsError(`${dest} holds no copy of ${target} at or before ${at.toISOString()}`, { exitCode: ExitCode.failed, hint: `the oldest is ${mine[mine.length - 1]?.id ?? '?'}` })
+    if (found === undefined) throw new OwnopsError(`${dest} holds no copy of ${target} at or before ${at.toISOString()}`, { kind: 'failed', hint: `the oldest is ${mine[mine.length - 1]?.id ?? '?'}` })
     return found
   }
   if (spec === undefined || spec === 'latest') return mine.find((c) => !c.tags.includes('pre-restore')) ?? (mine[0] as RemoteCopy)
   const found = mine.find((c) => c.id === spec || c.manifest?.file === spec)
-  if (found === undefined) throw new OwnopsError(`${dest} holds no copy ${spec} of ${target}`, { exitCode: ExitCode.failed, hint: `ownops backups ${target} --from ${dest} lists the ids` })
+  if (found === undefined) throw new OwnopsError(`${dest} holds no copy ${spec} of ${target}`, { kind: 'failed', hint: `ownops backups ${target} --from ${dest} lists the ids` })
   return found
 }
 

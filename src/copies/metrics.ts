@@ -6,12 +6,9 @@
  */
 import { dirname, join } from 'node:path'
 import type { Config } from '../config/schema.js'
+import { labelSet } from '../prometheus.js'
 import type { CopiesState } from './state.js'
 import { destinationTargets } from './state.js'
-
-function label(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
-}
 
 export function copyMetricsFile(config: Pick<Config, 'backup'>): string | undefined {
   const file = config.backup.prometheus
@@ -24,7 +21,7 @@ export function renderCopyMetrics(config: Pick<Config, 'backup'>, state: CopiesS
   const metric = (name: string, help: string, rows: Array<[Record<string, string>, number]>) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`)
     for (const [labels, value] of rows) {
-      lines.push(`${name}{${Object.entries(labels).map(([k, v]) => `${k}="${label(v)}"`).join(',')}} ${value}`)
+      lines.push(`${name}${labelSet(labels)} ${value}`)
     }
   }
   const dests = Object.entries(config.backup.destinations)

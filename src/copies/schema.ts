@@ -22,7 +22,7 @@ function destinationSchemas<K extends z.ZodType>(keepSchema: K) {
     targets: z.array(z.string()).optional().meta({ description: 'Backup targets copied here (default: all).' }),
     keep: keepSchema.optional().meta({ description: 'Retention at this destination (restic forget rules; default: the target\'s keep, then backup.keep).' }),
     maxAge: duration.optional().meta({ description: 'monitor: critical when the newest copy here is older than this (default 26h, or the longest gap of the schedule plus 2h).' }),
-    timeout: duration.default('6h').meta({ description: 'A copy run to this destination is stopped after this long (and retried by the next run).' }),
+    timeout: duration.prefault('6h').meta({ description: 'A copy run to this destination is stopped after this long (and retried by the next run).' }),
     bwlimit: z.string().optional().meta({ description: 'Upload bandwidth limit, e.g. 10M (MiB/s) or an rclone timetable "08:00,512k 23:00,off" (rclone); restic takes a plain rate.' }),
     retries: z.number().int().min(0).max(10).default(3).meta({ description: 'Attempts after the first one for a failed upload.' }),
   }

@@ -5,7 +5,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import { Transform, type Readable, type TransformCallback } from 'node:stream'
 import type { Logger } from 'pino'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { startTool, stderrTail, type ToolResult } from '../sys/tool.js'
 
 /** Counts and hashes (sha256, optionally md5) what passes through. */
@@ -58,7 +58,7 @@ export function ageStage(input: Readable, mode: { encrypt: AgeSettings } | { dec
     if (!r.ok && !r.aborted) {
       const what = 'encrypt' in mode ? 'encrypting with age' : 'decrypting with age'
       throw new OwnopsError(`${what} failed: ${stderrTail(r.stderr) || `exit ${String(r.exitCode)}`}`, {
-        exitCode: ExitCode.failed,
+        kind: 'failed',
         hint: 'encrypt' in mode ? 'check the age recipients (age1… public keys) of this destination' : 'give the private key the copies were encrypted to: --identity FILE',
       })
     }

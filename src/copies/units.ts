@@ -11,7 +11,6 @@
  */
 import { dirname, isAbsolute, posix } from 'node:path'
 import type { Config, DestinationConfig } from '../config/schema.js'
-import { parseDuration } from '../duration.js'
 import { nextRuns } from '../schedule/cron.js'
 import { destinationTargets } from './state.js'
 
@@ -19,7 +18,8 @@ export interface CopyJob {
   name: string
   command: string[]
   schedule: string
-  timeout: string
+  /** Milliseconds. */
+  timeout: number
   description: string
   scheduleKey: string[]
 }
@@ -32,7 +32,7 @@ export function copyJobs(config: Pick<Config, 'backup'>): CopyJob[] {
       name: `copy-${name}`,
       command: ['copy', '--to', name],
       schedule: d.schedule as string,
-      timeout: `${Math.round((parseDuration(d.timeout) ?? 21_600_000) / 1000) + 600}s`,
+      timeout: d.timeout + 600_000,
       description: `copy backups to ${name} (${d.type})`,
       scheduleKey: ['backup', 'destinations', name, 'schedule'],
     }))
@@ -69,7 +69,7 @@ export function copyWritePaths(config: Pick<Config, 'backup' | 'schedule'>, args
 
 /** How old the newest copy at a destination may be before monitor says critical. */
 export function destinationMaxAgeMs(dest: DestinationConfig, now: Date): number {
-  if (dest.maxAge !== undefined) return parseDuration(dest.maxAge) ?? 26 * 3_600_000
+  if (dest.maxAge !== undefined) return dest.maxAge
   if (dest.schedule === undefined) return 26 * 3_600_000
   try {
     const runs = nextRuns(dest.schedule, 12, { from: now })

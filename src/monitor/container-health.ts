@@ -113,14 +113,15 @@ export function assessContainer(info: InspectLike, memo: ContainerMemo | undefin
   const metrics: Record<string, number> = { running: state.Running ? 1 : 0, restart_count: info.RestartCount, exit_code: state.ExitCode }
   const base = { subject: name, names: [name], container: ref, metrics }
   const fail = options.severity
-  const lastExit = `last exit ${state.ExitCode}${state.OOMKilled ? ', out of memory' : ''}`
+  // A running container's ExitCode is 0 whatever its last run ended with: that one is in its
+  // last `die` event, when the events were read.
+  const exitCode = state.Running && !state.Restarting ? lastDieExitCode(events) : state.ExitCode
+  const lastExit = exitCode === undefined ? '' : `last exit ${exitCode}${state.OOMKilled ? ', out of memory' : ''}`
 
-  // Seen for the first time between two restarts: many restarts and a fresh start tell the same.
-  const upMs = options.now.getTime() - Date.parse(state.StartedAt)
-  const freshLoop = memo === undefined && state.Running && info.RestartCount >= options.restartLoop && upMs < 60_000
-  if (state.Restarting || (restartsSince >= options.restartLoop && options.restartLoop > 0) || freshLoop) {
+  if (inRestartLoop(info, memo, options)) {
     const count = restartsSince > 0 ? `${restartsSince} restarts since the last run` : `${info.RestartCount} restarts`
-    return { finding: { ...base, status: fail, value: `restart loop (${count}, ${lastExit})`, message: `${name} is in a restart loop: ${count}, ${lastExit}` }, memo: nextMemo }
+    const what = [count, lastExit].filter(Boolean).join(', ')
+    return { finding: { ...base, status: fail, value: `restart loop (${what})`, message: `${name} is in a restart loop: ${what}` }, memo: nextMemo }
   }
 
   if (state.Running) {
@@ -175,8 +176,27 @@ export function assessContainer(info: InspectLike, memo: ContainerMemo | undefin
 }
 
 /** Whether assessing this container needs its events (a stop the memo does not explain yet). */
-export function needsEvents(info: InspectLike, memo: ContainerMemo | undefined): boolean {
-  if (info.State.Running || info.State.Restarting || info.State.Status !== 'exited' || info.State.OOMKilled) return false
+/** Restarting, restarts piling up between runs, or seen for the first time just after one of many restarts. */
+function inRestartLoop(info: InspectLike, memo: ContainerMemo | undefined, options: Pick<AssessOptions, 'now' | 'restartLoop'>): boolean {
+  const restartsSince = memo !== undefined && memo.id === info.Id ? Math.max(0, info.RestartCount - memo.restartCount) : 0
+  const upMs = options.now.getTime() - Date.parse(info.State.StartedAt)
+  const freshLoop = memo === undefined && info.State.Running && info.RestartCount >= options.restartLoop && upMs < 60_000
+  return info.State.Restarting || (restartsSince >= options.restartLoop && options.restartLoop > 0) || freshLoop
+}
+
+function lastDieExitCode(events: readonly ContainerEvent[] | undefined): number | undefined {
+  const dies = (events ?? []).filter((e) => e.action === 'die' && e.exitCode !== undefined).sort((a, b) => a.time - b.time)
+  return dies.at(-1)?.exitCode
+}
+
+/**
+ * Whether the container's recorded events are needed: for a stopped container whose stop the
+ * memo does not explain (who stopped it), and for one running in a restart loop (how its
+ * last run ended). The events to read are those before the container's last start or stop.
+ */
+export function needsEvents(info: InspectLike, memo: ContainerMemo | undefined, options?: Pick<AssessOptions, 'now' | 'restartLoop'>): boolean {
+  if (info.State.Running && !info.State.Restarting) return options !== undefined && inRestartLoop(info, memo, options)
+  if (info.State.Restarting || info.State.Status !== 'exited' || info.State.OOMKilled) return false
   return !(memo !== undefined && memo.id === info.Id && memo.finishedAt === info.State.FinishedAt && memo.stoppedBy !== undefined)
 }
 

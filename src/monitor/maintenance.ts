@@ -2,8 +2,8 @@
  * Quiet periods, decided purely from data: a `--pause`, configured maintenance windows
  * (cron start + duration), and what the holder of the host lock says it stops.
  */
-import { CronExpressionParser } from 'cron-parser'
-import { parseDuration } from '../duration.js'
+import { formatDurationSetting } from '../duration.js'
+import { previousRun } from '../schedule/cron.js'
 import type { MaintenanceWindow } from './schema.js'
 
 export interface Quiet {
@@ -13,14 +13,15 @@ export interface Quiet {
   names?: readonly string[]
 }
 
-/** The start of the window occurrence that covers `now`, if one does. Throws for a bad expression. */
+/**
+ * The start of the window occurrence that covers `now`, if one does: the last run of its
+ * cron expression — read as ownops' schedules read cron (src/schedule/cron.ts) — less than
+ * `duration` ago. Throws (CronError) for a bad expression or time zone.
+ */
 export function activeWindowStart(window: Pick<MaintenanceWindow, 'cron' | 'duration' | 'timezone'>, now: Date, defaultTimezone?: string): Date | undefined {
-  const durationMs = parseDuration(window.duration) ?? 0
-  const tz = window.timezone ?? defaultTimezone
-  // prev() is strictly before currentDate: a window starting exactly now must count.
-  const expression = CronExpressionParser.parse(window.cron, { currentDate: new Date(now.getTime() + 1), ...(tz ? { tz } : {}) })
-  const start = expression.prev().toDate()
-  return now.getTime() < start.getTime() + durationMs ? start : undefined
+  const durationMs = window.duration
+  const start = previousRun(window.cron, { at: now, timeZone: window.timezone ?? defaultTimezone })
+  return start !== undefined && now.getTime() < start.getTime() + durationMs ? start : undefined
 }
 
 export interface QuietInputs {
@@ -41,7 +42,7 @@ export function quietPeriods(inputs: QuietInputs): Quiet[] {
   for (const window of inputs.windows) {
     const start = activeWindowStart(window, inputs.now, inputs.timezone)
     if (start === undefined) continue
-    quiet.push({ reason: `maintenance window "${window.cron}" for ${window.duration} since ${start.toISOString()}`, ...(window.checks ? { names: window.checks } : {}) })
+    quiet.push({ reason: `maintenance window "${window.cron}" for ${formatDurationSetting(window.duration)} since ${start.toISOString()}`, ...(window.checks ? { names: window.checks } : {}) })
   }
   if (inputs.lockHolder !== undefined && inputs.lockHolder.stops.length > 0) {
     quiet.push({ reason: `ownops ${inputs.lockHolder.command} (pid ${inputs.lockHolder.pid}) stops it`, names: inputs.lockHolder.stops })

@@ -2,7 +2,6 @@
  * The checks a run performs: the built-in host checks (unless turned off) merged with the
  * configured ones by name, each with its timeout and alert policy resolved. Pure.
  */
-import { parseDuration } from '../duration.js'
 import { checkKinds, type CheckKindName, type CheckSpec } from './checks/index.js'
 import { checkSchema, type MonitorConfig } from './schema.js'
 import type { FlapSpec, RecoverSpec } from './spec.js'
@@ -35,7 +34,7 @@ export interface PolicyFields {
   failuresBeforeAlert?: number | undefined
   successesBeforeRecovery?: number | undefined
   flap?: FlapSpec | undefined
-  remind?: string | number | undefined
+  remind?: number | undefined
   recover?: RecoverSpec | undefined
 }
 
@@ -46,7 +45,7 @@ export function policyOf(spec: PolicyFields, monitor: Pick<MonitorConfig, 'failu
     failuresBeforeAlert: spec.failuresBeforeAlert ?? monitor.failuresBeforeAlert,
     successesBeforeRecovery: spec.successesBeforeRecovery ?? monitor.successesBeforeRecovery,
     flap: spec.flap ?? monitor.flap,
-    remindMs: remind === undefined ? undefined : parseDuration(remind),
+    remindMs: remind,
     recover:
       recover === undefined
         ? undefined
@@ -55,8 +54,8 @@ export function policyOf(spec: PolicyFields, monitor: Pick<MonitorConfig, 'failu
             on: recover.on,
             after: recover.after,
             maxAttempts: recover.maxAttempts,
-            withinMs: parseDuration(recover.within) ?? 3_600_000,
-            graceMs: parseDuration(recover.grace) ?? 120_000,
+            withinMs: recover.within,
+            graceMs: recover.grace,
             recreate: recover.recreate !== undefined,
           },
   }
@@ -65,22 +64,21 @@ export function policyOf(spec: PolicyFields, monitor: Pick<MonitorConfig, 'failu
 export function planChecks(monitor: MonitorConfig): PlannedCheck[] {
   const specs = new Map<string, { spec: CheckSpec; builtin: boolean }>()
   if (monitor.builtins) {
-    for (const [name, kind] of Object.entries(BUILTIN_CHECKS)) specs.set(name, { spec: checkSchema.parse({ kind }) as CheckSpec, builtin: true })
+    for (const [name, kind] of Object.entries(BUILTIN_CHECKS)) specs.set(name, { spec: checkSchema.parse({ kind }), builtin: true })
   }
   for (const [name, spec] of Object.entries(monitor.checks)) {
     if (!isBuilt(spec)) continue // planned kinds: rejected by config validation
     specs.set(name, { spec, builtin: name in BUILTIN_CHECKS })
   }
-  const defaultTimeout = parseDuration(monitor.timeout) ?? 10_000
   const planned: PlannedCheck[] = []
   for (const [name, { spec, builtin }] of specs) {
     if (!spec.enabled) continue
     planned.push({
       name,
       spec,
-      impl: checkKinds[spec.kind] as CheckKind<CheckSpec>,
-      timeoutMs: spec.timeout === undefined ? defaultTimeout : (parseDuration(spec.timeout) ?? defaultTimeout),
-      policy: policyOf(spec as PolicyFields, monitor),
+      impl: checkKinds[spec.kind],
+      timeoutMs: spec.timeout ?? monitor.timeout,
+      policy: policyOf(spec, monitor),
       builtin,
     })
   }

@@ -12,7 +12,7 @@ import type { RestartService } from '../restart/schema.js'
 import { containerEvents, inspectContainer, restartContainer, type Docker } from '../sys/docker.js'
 import { runCapture } from '../sys/exec.js'
 import { stoppedBy, type InspectLike } from './container-health.js'
-import { formatDuration, parseDuration } from '../duration.js'
+import { formatDuration } from '../duration.js'
 import type { PlannedCheck } from './plan.js'
 import type { ReportRow } from './report.js'
 import type { RecoverSpec } from './spec.js'
@@ -116,7 +116,7 @@ async function safeRestart(service: string, spec: RecoverSpec, ctx: RecoverConte
   const safe = spec.safe && running
   const how = safe ? 'players told, saved, stopped gracefully' : running ? 'stopped gracefully' : 'started'
   if (ctx.dryRun) return { ok: true, skipped: true, detail: `(dry run) would restart ${service} (${r.container}) the safe way: ${how}` }
-  const patience = spec.ifEmpty === undefined ? undefined : parseDuration(spec.ifEmpty)
+  const patience = spec.ifEmpty
   if (patience !== undefined && patience > 0 && running) {
     const now = (ctx.now ?? new Date()).getTime()
     const since = ctx.state?.recovery?.waitingSince
@@ -139,7 +139,7 @@ async function safeRestart(service: string, spec: RecoverSpec, ctx: RecoverConte
     }
   }
   ctx.log.warn({ service, container: r.container }, `restarting ${service} the safe way`)
-  const healthyMs = Math.min(ctx.timeoutMs, parseDuration(r.svc.healthyTimeout) ?? ctx.timeoutMs)
+  const healthyMs = Math.min(ctx.timeoutMs, r.svc.healthyTimeout)
   const result = await restartSequence(deps, r, { safe, reason: 'automatic recovery', trigger: 'monitor', starts: 1, healthyTimeoutMs: healthyMs })
   const problems = result.problems.length > 0 ? `; what went wrong: ${result.problems.join('; ')}` : ''
   if (result.refused !== undefined) return { ok: false, detail: `did not restart ${service}: ${result.refused}` }
@@ -166,7 +166,7 @@ export async function runRecoveries(input: RecoveriesInput, ctx: Omit<RecoverCon
     const spec = (check.spec as { recover?: RecoverSpec }).recover
     if (spec === undefined) continue
     const log = ctx.log.child({ check: check.name })
-    const outcome = await executeRecovery(plan, spec, observation, { ...ctx, log, timeoutMs: parseDuration(spec.timeout) ?? 120_000, state: input.states[observation.id], now: input.now }, check.spec.kind === 'container' ? check.spec.name : undefined)
+    const outcome = await executeRecovery(plan, spec, observation, { ...ctx, log, timeoutMs: spec.timeout, state: input.states[observation.id], now: input.now }, check.spec.kind === 'container' ? check.spec.name : undefined)
     if (ctx.dryRun) {
       const detail = outcome.detail.startsWith('(dry run)') ? outcome.detail : `(dry run) ${outcome.detail}`
       log.info({ row: observation.id }, detail)

@@ -3,11 +3,11 @@
  * textfile (node_exporter's textfile collector format). Pure rendering; the command writes.
  */
 import { formatDuration } from '../duration.js'
+import { labelSet } from '../prometheus.js'
 import { renderTable } from '../text.js'
 import type { Transition } from './state.js'
-import type { Status } from './types.js'
+import type { MetricRow, RowStatus, Status } from './types.js'
 
-export type RowStatus = Status | 'maintenance'
 
 export interface ReportRow {
   id: string
@@ -103,20 +103,6 @@ export function renderReport(report: MonitorReport, now: Date): string {
 
 const STATUS_VALUE: Record<Status, number> = { ok: 0, warning: 1, critical: 2, unknown: -1 }
 
-/** A check row's last result, as the textfile keeps it between runs. */
-export interface MetricRow {
-  id: string
-  check: string
-  kind: string
-  subject?: string
-  status: RowStatus
-  observed?: Status
-  alerting: boolean
-  metrics?: Record<string, number>
-  /** When the row was checked (ISO). */
-  at: string
-}
-
 export function metricRows(report: MonitorReport): MetricRow[] {
   return report.checks.map((r) => ({
     id: r.id,
@@ -194,14 +180,9 @@ function familyOf(kind: string, key: string): Family | undefined {
   return FAMILIES[`${kind}.${key}`] ?? FAMILIES[key]
 }
 
-function label(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
-}
-
-/** `{check="…",kind="…",subject="…"}`: a label without a value is left out, never empty. */
+/** `{check="…",kind="…",subject="…"}` with secrets masked in the values. */
 function labels(pairs: Record<string, string | undefined>, clean: (text: string) => string): string {
-  const set = Object.entries(pairs).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '')
-  return set.length === 0 ? '' : `{${set.map(([k, v]) => `${k}="${label(clean(v))}"`).join(',')}}`
+  return labelSet(Object.fromEntries(Object.entries(pairs).map(([k, v]) => [k, v === undefined ? undefined : clean(v)])))
 }
 
 /**

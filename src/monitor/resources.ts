@@ -29,15 +29,21 @@ export function parseRate(text: string): number | undefined {
 
 const rate = z.string().refine((t) => parseRate(t) !== undefined, { error: 'expected a rate such as 50MB/h, 1GB/d or 2MiB/min' })
 
+const growthText = z.union([
+  z.string().refine((t) => parseGrowth(t) !== undefined, { error: 'expected "<size>/h over <window>", e.g. "50MB/h over 6h"' }),
+  z.strictObject({
+    warn: rate.optional().meta({ description: 'A warning at this growth, e.g. 50MB/h.' }),
+    critical: rate.optional().meta({ description: 'Critical at this growth, e.g. 200MB/h.' }),
+    over: z.string().refine((t) => (parseDuration(t) ?? 0) > 0, { error: 'expected a window such as 6h or 1d' }).meta({ description: 'The window the growth is measured over, e.g. 6h.' }),
+  }),
+])
+
+/** A growth limit, parsed when the config loads (`config show` writes back what was given). */
 export const growthSchema = z
-  .union([
-    z.string().refine((t) => parseGrowth(t) !== undefined, { error: 'expected "<size>/h over <window>", e.g. "50MB/h over 6h"' }),
-    z.strictObject({
-      warn: rate.optional().meta({ description: 'A warning at this growth, e.g. 50MB/h.' }),
-      critical: rate.optional().meta({ description: 'Critical at this growth, e.g. 200MB/h.' }),
-      over: z.string().refine((t) => (parseDuration(t) ?? 0) > 0, { error: 'expected a window such as 6h or 1d' }).meta({ description: 'The window the growth is measured over, e.g. 6h.' }),
-    }),
-  ])
+  .codec(growthText, z.custom<Growth>(), {
+    decode: (spec) => parseGrowth(spec) as Growth, // the input's own checks refuse what does not parse
+    encode: (growth) => growth.source,
+  })
   .meta({
     description:
       'Memory growth that alerts: "50MB/h over 6h" (a warning when memory grew at least 50 MB an hour over the last 6 hours, by a least-squares fit of the readings of the runs in that window), or { warn: 50MB/h, critical: 200MB/h, over: 6h }. Measured once the runs span the window; a restart starts it again.',
@@ -49,6 +55,8 @@ export interface Growth {
   criticalPerHour?: number
   overMs: number
   text: string
+  /** As the config gave it. */
+  source: GrowthSpec
 }
 
 export function parseGrowth(spec: GrowthSpec): Growth | undefined {
@@ -58,14 +66,14 @@ export function parseGrowth(spec: GrowthSpec): Growth | undefined {
     const perHour = parseRate(`${m[1]}/${m[2]}`)
     const overMs = parseDuration(m[3] ?? '')
     if (perHour === undefined || overMs === undefined || overMs <= 0) return undefined
-    return { warnPerHour: perHour, overMs, text: spec.trim() }
+    return { warnPerHour: perHour, overMs, text: spec.trim(), source: spec }
   }
   const overMs = parseDuration(spec.over)
   if (overMs === undefined || overMs <= 0) return undefined
   const warn = spec.warn === undefined ? undefined : parseRate(spec.warn)
   const critical = spec.critical === undefined ? undefined : parseRate(spec.critical)
   const text = [spec.warn ? `warn ${spec.warn}` : '', spec.critical ? `crit ${spec.critical}` : ''].filter(Boolean).join(', ')
-  return { ...(warn === undefined ? {} : { warnPerHour: warn }), ...(critical === undefined ? {} : { criticalPerHour: critical }), overMs, text: `${text} over ${spec.over}` }
+  return { ...(warn === undefined ? {} : { warnPerHour: warn }), ...(critical === undefined ? {} : { criticalPerHour: critical }), overMs, text: `${text} over ${spec.over}`, source: spec }
 }
 
 const threshold = (warn: number, critical: number) =>
@@ -88,7 +96,7 @@ export interface ResourceSpec {
   stats: boolean
   memory: { warn: number; critical: number }
   cpu?: { warn: number; critical: number } | undefined
-  memoryGrowth?: GrowthSpec | undefined
+  memoryGrowth?: Growth | undefined
 }
 
 /** The window the table shows a growth over when no memoryGrowth is configured. */
@@ -111,7 +119,7 @@ export function parseResourceMemo(value: unknown): ResourceMemo | undefined {
   const v = value as Partial<ResourceMemo>
   if (typeof v.started !== 'string' || !Array.isArray(v.samples)) return undefined
   const samples = v.samples.filter((s): s is [number, number] => Array.isArray(s) && s.length === 2 && Number.isFinite(s[0]) && Number.isFinite(s[1]))
-  const cpu = Array.isArray(v.cpu) && v.cpu.length === 2 && v.cpu.every(Number.isFinite) ? (v.cpu as [number, number]) : undefined
+  const cpu = Array.isArray(v.cpu) && v.cpu.length === 2 && v.cpu.every(Number.isFinite) ? (v.cpu) : undefined
   return { started: v.started, samples, ...(cpu ? { cpu } : {}) }
 }
 
@@ -205,7 +213,7 @@ export function assessResources(input: ResourceInput): ResourceResult | undefine
   const limit = own ? input.memoryLimit : (stats.memory_stats?.limit ?? 0)
   const metrics: Record<string, number> = { memory_bytes: used }
   if (limit > 0) metrics.memory_limit_bytes = limit
-  const growth = spec.memoryGrowth === undefined ? undefined : parseGrowth(spec.memoryGrowth)
+  const growth = spec.memoryGrowth
   const windowMs = growth?.overMs ?? DEFAULT_WINDOW_MS
   const sameRun = input.memo !== undefined && input.memo.started === input.startedAt
   const samples = addSample(sameRun ? (input.memo as ResourceMemo).samples : [], [now.getTime(), used], windowMs)

@@ -2,9 +2,9 @@
  * Cross-field rules of the `monitor:` section (called from config/rules.ts): every
  * problem with its key path, so the loader can add file and line.
  */
-import { createRequire } from 'node:module'
 import type { ConfigProblem } from '../config/problems.js'
-import { checkKinds, type CheckSpec } from './checks/index.js'
+import { checkTimeZone, CronError, parseCron } from '../schedule/cron.js'
+import { checkKinds } from './checks/index.js'
 import { BUILTIN_CHECKS, ENGINE_CHECK } from './plan.js'
 import type { MonitorConfig } from './schema.js'
 
@@ -19,14 +19,16 @@ function regexProblem(pattern: string, path: Array<string | number>): Problem | 
   }
 }
 
+/** A maintenance window's cron expression and zone, checked as ownops' schedules check theirs. */
 function cronProblem(cron: string, timezone: string | undefined, path: Array<string | number>): Problem | undefined {
-  // Loaded only when there are maintenance windows: other commands do not pay for it.
-  const { CronExpressionParser } = createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')
   try {
-    CronExpressionParser.parse(cron, timezone ? { tz: timezone } : {}).prev()
+    const parsed = parseCron(cron)
+    if (timezone !== undefined) checkTimeZone(timezone)
+    if (parsed.reboot) return { severity: 'error', path, message: '@reboot has no calendar time: a maintenance window needs one', hint: 'e.g. "0 4 * * *"' }
     return undefined
   } catch (error) {
-    return { severity: 'error', path, message: `not a valid cron expression: ${(error as Error).message}`, hint: 'five fields: minute hour day-of-month month day-of-week, e.g. "0 4 * * *"' }
+    if (error instanceof CronError) return { severity: 'error', path: error.message.startsWith('unknown time zone') ? [...path.slice(0, -1), 'timezone'] : path, message: error.message, ...(error.hint ? { hint: error.hint } : {}) }
+    throw error
   }
 }
 
@@ -35,7 +37,7 @@ export function monitorRules(monitor: MonitorConfig): Problem[] {
   for (const [name, entry] of Object.entries(monitor.checks)) {
     const at = ['monitor', 'checks', name]
     if (!(entry.kind in checkKinds)) continue
-    const spec = entry as CheckSpec
+    const spec = entry
     if (name === ENGINE_CHECK) {
       problems.push({ severity: 'error', path: at, message: `"${ENGINE_CHECK}" is the name of the Docker engine row`, hint: 'choose another name for this check' })
     }

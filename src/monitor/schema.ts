@@ -18,7 +18,7 @@ const maintenanceWindow = z
 export const monitorSchema = z
   .strictObject({
     builtins: z.boolean().default(true).meta({ description: 'Run the built-in checks (filesystems, memory, load, swap, containers) beside the configured ones.' }),
-    checks: z.record(name, checkSchema).default({}).meta({
+    checks: z.record(name, checkSchema).prefault({}).meta({
       description:
         'Checks by name. A built-in name (filesystems, memory, load, swap, containers) replaces that built-in check; `enabled: false` turns it off.',
     }),
@@ -27,10 +27,10 @@ export const monitorSchema = z
     successesBeforeRecovery: z.number().int().min(1).default(1),
     flap: flapSchema.optional(),
     remind: duration.optional().meta({ description: 'Repeat alerts this often while a check keeps failing (default: never).' }),
-    timeout: timerDuration.default('10s').meta({ description: 'Time limit of one check.' }),
-    deadline: timerDuration.default('50s').meta({ description: 'Time limit of the whole run: checks still running then count as failed (timed out).' }),
+    timeout: timerDuration.prefault('10s').meta({ description: 'Time limit of one check.' }),
+    deadline: timerDuration.prefault('50s').meta({ description: 'Time limit of the whole run: checks still running then count as failed (timed out).' }),
     concurrency: z.number().int().min(1).max(64).default(8).meta({ description: 'Checks run at the same time.' }),
-    maintenance: z.array(maintenanceWindow).default([]),
+    maintenance: z.array(maintenanceWindow).prefault([]),
     prometheus: z
       .strictObject({ textfile: z.string().meta({ description: 'Write every check\'s status and values here, e.g. /var/lib/prometheus/node-exporter/ownops.prom (node_exporter textfile collector).' }) })
       .optional(),

@@ -19,8 +19,7 @@
  */
 import { formatDuration } from '../duration.js'
 import type { Level } from '../notify/types.js'
-import type { MetricRow } from './report.js'
-import type { FailureLevel } from './types.js'
+import type { FailureLevel, MetricRow } from './types.js'
 
 export const STATE_VERSION = 1
 const HISTORY_LENGTH = 64

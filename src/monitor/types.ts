@@ -10,6 +10,23 @@ import type { Docker } from '../sys/docker.js'
 export type Status = 'ok' | 'warning' | 'critical' | 'unknown'
 export type FailureLevel = 'warning' | 'critical'
 
+/** A row of the table: what a check observed, or that it is in a quiet period. */
+export type RowStatus = Status | 'maintenance'
+
+/** A check row's last result, as the textfile keeps it between runs. */
+export interface MetricRow {
+  id: string
+  check: string
+  kind: string
+  subject?: string
+  status: RowStatus
+  observed?: Status
+  alerting: boolean
+  metrics?: Record<string, number>
+  /** When the row was checked (ISO). */
+  at: string
+}
+
 export const statusOrder: Record<Status, number> = { ok: 0, unknown: 1, warning: 2, critical: 3 }
 
 /** A container a check looked at: what recovery acts on. */

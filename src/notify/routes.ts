@@ -9,7 +9,6 @@
  */
 import { z } from 'zod'
 import { duration } from '../config/fields.js'
-import { parseDuration } from '../duration.js'
 import { globMatch } from '../text.js'
 import type { Level, NotifyEvent } from './types.js'
 
@@ -91,7 +90,7 @@ export interface EscalationStep {
 
 /** The escalation steps of the rules an event matches, by time. */
 export function escalationSteps(rules: readonly RouteRule[], event: Pick<NotifyEvent, 'source' | 'level'>): EscalationStep[] {
-  const steps = (matchRoutes(rules, event) ?? []).flatMap((r) => r.escalate ?? []).map((s) => ({ afterMs: parseDuration(s.after) ?? 0, channels: s.channels }))
+  const steps = (matchRoutes(rules, event) ?? []).flatMap((r) => r.escalate ?? []).map((s) => ({ afterMs: s.after, channels: s.channels }))
   return steps.sort((a, b) => a.afterMs - b.afterMs)
 }
 

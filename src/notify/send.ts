@@ -10,8 +10,7 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { ChannelConfig, Config } from '../config/schema.js'
-import { parseDuration } from '../duration.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { createHttpClient, type HttpClient } from '../sys/http.js'
 import { HostLock } from '../sys/lock.js'
 import type { StateStore } from '../sys/state.js'
@@ -130,8 +129,8 @@ export class Notifier {
 
   constructor(private readonly deps: NotifierDeps) {
     const notify = deps.config.notify
-    this.timeoutMs = parseDuration(notify.timeout) ?? 10_000
-    this.budgetMs = parseDuration(notify.budget) ?? 60_000
+    this.timeoutMs = notify.timeout
+    this.budgetMs = notify.budget
     this.http = deps.http ?? createHttpClient({ timeoutMs: this.timeoutMs, userAgent: `ownops/${ownopsVersion()}` })
     this.sleep = deps.sleep ?? defaultSleep
     this.random = deps.random ?? Math.random
@@ -158,7 +157,7 @@ export class Notifier {
         if (cfg === undefined) {
           const suggestion = didYouMean(name, all.map(([n]) => n))
           throw new OwnopsError(`no channel named "${name}" in notify.channels`, {
-            exitCode: ExitCode.usage,
+            kind: 'usage',
             hint: suggestion ? `did you mean "${suggestion}"?` : `configured: ${all.map(([n]) => n).join(', ') || 'none'}`,
           })
         }
@@ -226,7 +225,7 @@ export class Notifier {
       return { channel: name, kind: 'unknown', status: 'failed', attempts: 0, ms: 0, error: (error as Error).message }
     }
     const retries = options.retries ?? this.deps.config.notify.retries
-    const timeoutMs = cfg.timeout !== undefined ? (parseDuration(cfg.timeout) ?? this.timeoutMs) : this.timeoutMs
+    const timeoutMs = cfg.timeout ?? this.timeoutMs
     const deadline = Math.min(started + this.budgetMs, options.deadline ?? Number.POSITIVE_INFINITY)
     const delivered = new Set(options.parts ?? [])
     const clean = (text: string) => this.deps.redactor?.redact(text) ?? text
@@ -252,21 +251,21 @@ export class Notifier {
         if (failure.maybeDelivered && resolved.channel.idempotent !== true) {
           // It may be there already, and this channel cannot tell a repeat: sending it again
           // risks the same message twice (or four times), which is worse than once unconfirmed.
-          log.warn({ attempts, err: failure.message }, 'notification sent, but no answer came: it may have arrived; not sending it again')
+          log.warn({ attempts, err: failure }, 'notification sent, but no answer came: it may have arrived; not sending it again')
           return { ...base, status: 'unconfirmed' }
         }
         if (!failure.retryable) {
-          log.warn({ attempts, err: failure.message }, 'notification rejected; not retrying')
+          log.warn({ attempts, err: failure }, 'notification rejected; not retrying')
           return { ...base, status: 'failed' }
         }
         const delay = failure.retryAfterMs ?? this.backoff(attempts)
         // Heartbeats are not queued: a ping that arrives hours late would tell a lie.
         const queueable = event.heartbeat === undefined
         if (attempts > retries || Date.now() + delay > deadline) {
-          log.warn({ attempts, err: failure.message }, queueable ? 'notification not delivered; kept in the outbox for the next run' : 'heartbeat ping not delivered')
+          log.warn({ attempts, err: failure }, queueable ? 'notification not delivered; kept in the outbox for the next run' : 'heartbeat ping not delivered')
           return { ...base, status: queueable ? 'queued' : 'failed' }
         }
-        log.info({ attempts, retryInMs: delay, err: failure.message }, 'notification failed; retrying')
+        log.info({ attempts, retryInMs: delay, err: failure }, 'notification failed; retrying')
         await this.sleep(delay, this.deps.signal)
       }
     }
@@ -322,7 +321,7 @@ export class Notifier {
         return nothing
       }
       const now = this.deps.now().getTime()
-      const maxAge = parseDuration(this.deps.config.notify.outbox.maxAge) ?? 86_400_000
+      const maxAge = this.deps.config.notify.outbox.maxAge
       const deadline = Date.now() + budgetMs
       const outcome: OutboxFlush = { delivered: 0, dropped: 0, remaining: 0, refused: [] }
       const byChannel = new Map<string, OutboxEntry[]>()

@@ -4,10 +4,14 @@
  * (`send`); retries, routing and the outbox live in ../notify/send.ts.
  */
 import type { Logger } from 'pino'
-import type { Level } from '../config/schema.js'
 import type { HttpClient } from '../sys/http.js'
 
-export type { Level }
+export { DeliveryError } from '../sys/delivery.js'
+
+/** Severities of events, for routing and colour. */
+export const levels = ['info', 'warning', 'error', 'critical'] as const
+export type Level = (typeof levels)[number]
+
 export const levelOrder: Record<Level, number> = { info: 0, warning: 1, error: 2, critical: 3 }
 
 export interface Attachment {
@@ -121,25 +125,4 @@ export interface Channel<T = unknown> {
    * error, critical). A game chat takes none: only what is sent or routed to it by name.
    */
   readonly defaultLevels?: readonly Level[]
-}
-
-/**
- * A delivery failure: `retryable` for network errors, 5xx and 429; not for other 4xx.
- * `maybeDelivered`: the request went out whole and no answer came (a timeout, a reset
- * connection): the peer may have taken it.
- */
-export class DeliveryError extends Error {
-  readonly retryable: boolean
-  readonly retryAfterMs: number | undefined
-  readonly status: number | undefined
-  readonly maybeDelivered: boolean
-
-  constructor(message: string, options: { retryable: boolean; retryAfterMs?: number; status?: number; maybeDelivered?: boolean; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
-    this.name = 'DeliveryError'
-    this.retryable = options.retryable
-    this.retryAfterMs = options.retryAfterMs
-    this.status = options.status
-    this.maybeDelivered = options.maybeDelivered ?? false
-  }
 }

@@ -1,13 +1,13 @@
 /** The pure part of a restart: when, the countdown, the messages, the player count. */
 import { parseDuration } from '../duration.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 
 /** `--in 30m` or `--at "2026-06-15 04:00"` / `--at 04:00` / ISO 8601 with a zone → the instant. */
 export function restartTime(opts: { in?: string | undefined; at?: string | undefined }, now: Date): Date {
-  if (opts.in !== undefined && opts.at !== undefined) throw new OwnopsError('--in and --at exclude each other', { exitCode: ExitCode.usage })
+  if (opts.in !== undefined && opts.at !== undefined) throw new OwnopsError('--in and --at exclude each other', { kind: 'usage' })
   if (opts.in !== undefined) {
     const ms = parseDuration(opts.in)
-    if (ms === undefined) throw new OwnopsError(`--in: not a duration (of at most 100 years): ${opts.in}`, { exitCode: ExitCode.usage, hint: 'e.g. --in 30m, --in 1h30m, --in 90s' })
+    if (ms === undefined) throw new OwnopsError(`--in: not a duration (of at most 100 years): ${opts.in}`, { kind: 'usage', hint: 'e.g. --in 30m, --in 1h30m, --in 90s' })
     return new Date(now.getTime() + ms)
   }
   if (opts.at === undefined) return now
@@ -23,17 +23,17 @@ export function restartTime(opts: { in?: string | undefined; at?: string | undef
     at = new Date(/^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?$/.test(text) ? text.replace(' ', 'T') : text)
   }
   if (Number.isNaN(at.getTime()) || !/\d\d:\d\d/.test(text)) {
-    throw new OwnopsError(`--at: not a time: ${opts.at}`, { exitCode: ExitCode.usage, hint: 'e.g. --at "2026-06-15 04:00" (local time), --at 04:00, or --at 2026-06-15T04:00:00+09:00' })
+    throw new OwnopsError(`--at: not a time: ${opts.at}`, { kind: 'usage', hint: 'e.g. --at "2026-06-15 04:00" (local time), --at 04:00, or --at 2026-06-15T04:00:00+09:00' })
   }
   if (at.getTime() < now.getTime()) {
-    throw new OwnopsError(`--at ${opts.at} is in the past (now: ${formatClock(now, true)})`, { exitCode: ExitCode.usage, hint: 'give a future time, or restart now without --at' })
+    throw new OwnopsError(`--at ${opts.at} is in the past (now: ${formatClock(now, true)})`, { kind: 'usage', hint: 'give a future time, or restart now without --at' })
   }
   return at
 }
 
 /** The warning offsets that fit in the delay, longest first. */
-export function countdownOffsets(delayMs: number, warnAt: ReadonlyArray<string | number>): number[] {
-  const offsets = warnAt.map((w) => parseDuration(w)).filter((ms): ms is number => ms !== undefined && ms > 0 && ms <= delayMs + 500)
+export function countdownOffsets(delayMs: number, warnAt: readonly number[]): number[] {
+  const offsets = warnAt.filter((ms) => ms > 0 && ms <= delayMs + 500)
   return [...new Set(offsets)].sort((a, b) => b - a)
 }
 

@@ -7,7 +7,7 @@ const rcon = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: z.number().int().min(1).max(65535).default(25575),
   password: z.string().meta({ description: 'rcon.password from server.properties; write ${RCON_PASSWORD} and keep it in the env file.' }),
-  timeout: timerDuration.default('10s'),
+  timeout: timerDuration.prefault('10s'),
 })
 
 const health = z.union([
@@ -33,16 +33,16 @@ export const restartServiceSchema = z
       .union([z.enum(['rcon', 'none']), z.strictObject({ exec: argv })])
       .optional()
       .meta({ description: 'How the world is saved before the stop: rcon (save-all flush, waiting for it), an exec command in the container, or none (default: rcon with rcon, else none).' }),
-    saveTimeout: timerDuration.default('2m').meta({ description: 'How long the save may take.' }),
+    saveTimeout: timerDuration.prefault('2m').meta({ description: 'How long the save may take.' }),
     safe: z.boolean().default(false).meta({ description: 'Restart this service the safe way by default: warn the players on the countdown and save first, as with --safe (--no-safe overrides).' }),
     health: health.default('docker').meta({ description: 'When it counts as up again: docker, { http: URL }, { tcp: { port } }, { minecraft: { port } } (with the container running).' }),
-    stopTimeout: timerDuration.default('30s').meta({ description: 'Grace time of the stop (the container\'s own stop signal), then SIGKILL.' }),
-    healthyTimeout: timerDuration.default('3m').meta({ description: 'How long the start may take to become healthy; then one more start, then a critical alert.' }),
-    warnAt: z.array(duration).default(['30m', '15m', '10m', '5m', '1m', '30s', '10s']).meta({ description: 'Countdown offsets before the restart at which players are warned (only those within the delay).' }),
+    stopTimeout: timerDuration.prefault('30s').meta({ description: 'Grace time of the stop (the container\'s own stop signal), then SIGKILL.' }),
+    healthyTimeout: timerDuration.prefault('3m').meta({ description: 'How long the start may take to become healthy; then one more start, then a critical alert.' }),
+    warnAt: z.array(duration).prefault(['30m', '15m', '10m', '5m', '1m', '30s', '10s']).meta({ description: 'Countdown offsets before the restart at which players are warned (only those within the delay).' }),
     ifEmpty: z
       .strictObject({
-        interval: timerDuration.default('1m').meta({ description: 'How often the player count is asked.' }),
-        maxWait: duration.default('2h').meta({ description: 'How long --if-empty waits for the server to empty (--max-wait overrides).' }),
+        interval: timerDuration.prefault('1m').meta({ description: 'How often the player count is asked.' }),
+        maxWait: duration.prefault('2h').meta({ description: 'How long --if-empty waits for the server to empty (--max-wait overrides).' }),
         onTimeout: z.enum(['restart', 'give-up']).default('restart').meta({ description: 'When players are still online after maxWait: restart anyway (after the usual warning) or give up.' }),
       })
       .prefault({}),
@@ -52,7 +52,7 @@ export const restartServiceSchema = z
       .strictObject({
         before: argv.optional().meta({ description: 'Run on the host before the stop (after any countdown), e.g. ["/srv/mc/tunnel.sh", "down"]. Its failure stops the restart: nothing is stopped, and the failure is notified.' }),
         after: argv.optional().meta({ description: 'Run on the host after the restart, healthy or not, e.g. ["/srv/mc/dns-register.sh"]. Its failure is in the notice (warning) and the exit status (1).' }),
-        timeout: duration.default('5m').meta({ description: 'Time limit of each hook.' }),
+        timeout: duration.prefault('5m').meta({ description: 'Time limit of each hook.' }),
       })
       .optional()
       .meta({ description: 'Commands around a restart, with OWNOPS_SERVICE, OWNOPS_CONTAINER, OWNOPS_HOOK (before/after), OWNOPS_TRIGGER (restart/monitor), OWNOPS_REASON and, after, OWNOPS_OUTCOME (healthy/unhealthy) and OWNOPS_DOWNTIME_SECONDS in the environment.' }),
@@ -69,7 +69,7 @@ export const restartServiceSchema = z
 
 export const restartSchema = z
   .strictObject({
-    services: z.record(name, restartServiceSchema).default({}).meta({ description: 'Services by name: `ownops restart NAME`. A container without an entry here is restarted with the defaults (no announcements).' }),
+    services: z.record(name, restartServiceSchema).prefault({}).meta({ description: 'Services by name: `ownops restart NAME`. A container without an entry here is restarted with the defaults (no announcements).' }),
     default: name.optional().meta({ description: 'The service `ownops restart` restarts when none is named (default: the only service, when there is exactly one).' }),
   })
   .prefault({})

@@ -7,9 +7,8 @@
  * a second start, a hook failed) is collected in `problems`, for the notice.
  */
 import type { Logger } from 'pino'
-import { parseDuration } from '../duration.js'
-import { ExitCode, OwnopsError } from '../errors.js'
-import { pingServer } from '../monitor/checks/minecraft.js'
+import { OwnopsError } from '../errors.js'
+import { pingServer } from '../sys/minecraft-ping.js'
 import { dropPrevious, imageId, pullImage, recreateContainer, rollBack, type Docker, type Recreated } from '../sys/docker.js'
 import { execCapture, stopContainer } from '../sys/docker-exec.js'
 import { runCapture } from '../sys/exec.js'
@@ -60,8 +59,8 @@ export function serviceOfContainer(services: Readonly<Record<string, RestartServ
 
 export async function withRcon<T>(r: ResolvedService, run: (client: RconClient) => Promise<T>, timeoutMs?: number): Promise<T> {
   const rcon = r.svc.rcon
-  if (rcon === undefined) throw new OwnopsError(`restart.services.${r.name} has no rcon`, { exitCode: ExitCode.config })
-  const client = await RconClient.connect({ host: rcon.host, port: rcon.port, password: rcon.password, timeoutMs: timeoutMs ?? parseDuration(rcon.timeout) ?? 10_000 })
+  if (rcon === undefined) throw new OwnopsError(`restart.services.${r.name} has no rcon`, { kind: 'config' })
+  const client = await RconClient.connect({ host: rcon.host, port: rcon.port, password: rcon.password, timeoutMs: timeoutMs ?? rcon.timeout })
   try {
     return await run(client)
   } finally {
@@ -86,7 +85,7 @@ export async function announce(deps: RestartDeps, r: ResolvedService, text: stri
     return undefined
   } catch (error) {
     // Announcing is best effort: a server whose RCON hangs is often why it is restarted.
-    log.warn({ err: (error as Error).message }, `could not announce "${text}"`)
+    log.warn({ err: error }, `could not announce "${text}"`)
     return (error as Error).message
   }
 }
@@ -103,12 +102,12 @@ export async function playerCount(deps: RestartDeps, r: ResolvedService): Promis
     const { host, port } = r.health
     return { online: (await pingServer(host, port, 10_000, deps.signal)).online, names: [] }
   }
-  throw new OwnopsError(`--if-empty needs the player count: restart.services.${r.name} has neither rcon nor a minecraft health check`, { exitCode: ExitCode.config, hint: 'add rcon: { password: ${RCON_PASSWORD} }' })
+  throw new OwnopsError(`--if-empty needs the player count: restart.services.${r.name} has neither rcon nor a minecraft health check`, { kind: 'config', hint: 'add rcon: { password: ${RCON_PASSWORD} }' })
 }
 
 /** Saves before the stop: the server's answer, or why the save failed. */
 export async function save(deps: RestartDeps, r: ResolvedService): Promise<{ reply?: string; error?: string }> {
-  const timeoutMs = parseDuration(r.svc.saveTimeout) ?? 120_000
+  const timeoutMs = r.svc.saveTimeout
   try {
     if (r.save === 'none') return {}
     if (r.save === 'rcon') return { reply: (await withRcon(r, (c) => c.command('save-all flush'), timeoutMs)).trim() || 'saved' }
@@ -117,7 +116,7 @@ export async function save(deps: RestartDeps, r: ResolvedService): Promise<{ rep
     return { reply: result.stdout.trim().split('\n').pop() || 'saved' }
   } catch (error) {
     // The stop still lets the server save on its own (its stop signal); say so and go on.
-    deps.log.warn({ service: r.name, err: (error as Error).message }, 'the save before the stop failed; the server saves itself on a graceful stop')
+    deps.log.warn({ service: r.name, err: error }, 'the save before the stop failed; the server saves itself on a graceful stop')
     return { error: (error as Error).message }
   }
 }
@@ -137,9 +136,10 @@ function commandLine(argv: readonly string[]): string {
  * trigger, the reason and (after) the outcome in its environment.
  */
 export async function runHook(deps: RestartDeps, r: ResolvedService, phase: 'before' | 'after', vars: Record<string, string>): Promise<HookRun | undefined> {
-  const argv = r.svc.hooks?.[phase]
-  if (argv === undefined) return undefined
-  const timeoutMs = parseDuration(r.svc.hooks?.timeout ?? '5m') ?? 300_000
+  const hooks = r.svc.hooks
+  const argv = hooks?.[phase]
+  if (hooks === undefined || argv === undefined) return undefined
+  const timeoutMs = hooks.timeout
   const env: NodeJS.ProcessEnv = { ...deps.env, OWNOPS_SERVICE: r.name, OWNOPS_CONTAINER: r.container, OWNOPS_HOOK: phase, ...vars }
   const result = await runCapture(argv, { log: deps.log, timeoutMs, signal: deps.signal, env })
   const line = commandLine(argv)
@@ -230,8 +230,7 @@ export async function restartSequence(deps: RestartDeps, r: ResolvedService, opt
   let started = await stopAndStart(deps, r, opts.starts ?? 2, opts.healthyTimeoutMs, recreate)
   if (started.interrupted) {
     // The container runs (or was never stopped); nothing more is waited for, nothing rolled back.
-    const kept = recreated as Recreated | undefined
-    if (kept !== undefined) problems.push(`interrupted before the new image of ${image?.ref ?? ''} was seen healthy: the previous container is kept as ${r.container}-ownops-previous (docker rm it once the new one works; to go back: docker rm -f ${r.container} && docker rename ${r.container}-ownops-previous ${r.container} && docker start ${r.container})`)
+    if (recreated !== undefined) problems.push(`interrupted before the new image of ${image?.ref ?? ''} was seen healthy: the previous container is kept as ${r.container}-ownops-previous (docker rm it once the new one works; to go back: docker rm -f ${r.container} && docker rename ${r.container}-ownops-previous ${r.container} && docker start ${r.container})`)
     if (r.svc.hooks?.after !== undefined) problems.push('the after hook did not run')
     return { ok: false, interrupted: true, attempts: started.attempts, detail: started.detail, downtimeMs: started.downtimeMs, ...(saved !== undefined ? { saved } : {}), problems, ...(image ? { image } : {}) }
   }
@@ -263,8 +262,8 @@ export async function restartSequence(deps: RestartDeps, r: ResolvedService, opt
 async function stopAndStart(deps: RestartDeps, r: ResolvedService, starts: number, healthyTimeoutMs?: number, recreate?: (docker: Docker) => Promise<void>): Promise<{ ok: boolean; attempts: number; detail: string; firstDetail: string; downtimeMs: number; interrupted?: boolean }> {
   const docker = await deps.docker()
   const log = deps.log.child({ service: r.name })
-  const stopSec = Math.round((parseDuration(r.svc.stopTimeout) ?? 30_000) / 1000)
-  const healthyMs = healthyTimeoutMs ?? parseDuration(r.svc.healthyTimeout) ?? 180_000
+  const stopSec = Math.round(r.svc.stopTimeout / 1000)
+  const healthyMs = healthyTimeoutMs ?? r.svc.healthyTimeout
   const down = performance.now()
   let detail = ''
   let firstDetail = ''

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import type { BackupEntry } from '../backup/catalog.js'
+import { spawnProcess } from '../sys/exec.js'
 import { DumpFailure, tail } from '../targets/types.js'
 
 /** Into a new file (mode 0600; refuses to overwrite). */
@@ -20,14 +21,13 @@ export async function decompressFile(entry: BackupEntry, file: string, signal: A
  */
 export async function decompressStream(entry: BackupEntry, signal: AbortSignal): Promise<{ output: Readable; done(): Promise<void> }> {
   if (entry.manifest.compression === 'zstd') {
-    const { execa } = await import('execa')
-    const child = execa('zstd', ['-dc', entry.path], { stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false }, reject: false, cancelSignal: signal })
+    const zstd = spawnProcess(['zstd', '-dc', entry.path], { signal, notInstalled: 'apt-get install zstd' })
     return {
-      output: child.stdout,
+      output: zstd.child.stdout as Readable,
       async done() {
-        const r = await child
-        if (r.isCanceled) throw signal.reason ?? new Error('interrupted')
-        if (r.exitCode !== 0) throw new DumpFailure(`zstd -d of ${entry.manifest.file} failed`, tail(String(r.stderr)))
+        const r = await zstd.exited
+        if (signal.aborted) throw signal.reason ?? new Error('interrupted')
+        if (r.exitCode !== 0) throw new DumpFailure(`zstd -d of ${entry.manifest.file} failed`, tail(r.stderr))
       },
     }
   }

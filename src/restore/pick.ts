@@ -6,9 +6,8 @@
  */
 import type { Config } from '../config/schema.js'
 import { readCatalog, type BackupEntry } from '../backup/catalog.js'
-import { formatBytes } from '../backup/run.js'
 import { formatDuration } from '../duration.js'
-import { renderTable } from '../text.js'
+import { formatBytes, renderTable } from '../text.js'
 import { holders, type CopiesState } from '../copies/state.js'
 import type { VerifiedState } from './verify.js'
 

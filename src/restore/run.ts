@@ -14,13 +14,15 @@ import { rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
-import type { CommandResult, Ctx } from '../context.js'
+import type { CommandResult } from '../command.js'
+import type { Ctx } from '../context.js'
 import type { BackupTarget, Config } from '../config/schema.js'
 import { readCatalog, type BackupEntry } from '../backup/catalog.js'
 import { timestampId } from '../backup/artifact.js'
-import { backupTarget, formatBytes, startContainers, type RunEnv } from '../backup/run.js'
-import { formatDuration, parseDuration } from '../duration.js'
+import { backupTarget, startContainers, type RunEnv } from '../backup/run.js'
+import { formatDuration } from '../duration.js'
 import { ExitCode, isOwnopsError, OwnopsError } from '../errors.js'
+import { formatBytes } from '../text.js'
 import { stopContainer, stopGraceSec } from '../sys/docker-exec.js'
 import { StoppedContainers } from '../sys/stopped-containers.js'
 import { faultPoint } from '../sys/fault.js'
@@ -120,15 +122,15 @@ async function chooseBackup(ctx: Ctx, name: string, backups: BackupEntry[], opts
     ctx.log.warn({ target: name, backup: entry.manifest.id }, `backup ${entry.manifest.id} fails verification: ${checked.problem ?? ''}`)
     skipped.push(`${entry.manifest.id}: ${checked.problem ?? 'damaged'}`)
     if (explicit) {
-      throw new OwnopsError(`refusing to restore ${entry.manifest.id}: ${checked.problem ?? 'damaged'}`, { exitCode: ExitCode.failed, hint: `nothing was changed; pick another backup (ownops backups ${name})` })
+      throw new OwnopsError(`refusing to restore ${entry.manifest.id}: ${checked.problem ?? 'damaged'}`, { kind: 'failed', hint: `nothing was changed; pick another backup (ownops backups ${name})` })
     }
   }
-  throw new OwnopsError(`refusing to restore ${name}: no backup passes verification (${skipped.join('; ')})`, { exitCode: ExitCode.failed, hint: `nothing was changed; ownops backups ${name} lists them` })
+  throw new OwnopsError(`refusing to restore ${name}: no backup passes verification (${skipped.join('; ')})`, { kind: 'failed', hint: `nothing was changed; ownops backups ${name} lists them` })
 }
 
 async function planTarget(ctx: Ctx, config: Config, name: string, opts: RestoreOptions, stamp: string): Promise<TargetPlan> {
   const target = config.backup.targets[name] as BackupTarget
-  const log = ctx.log.child({ cmd: 'restore', target: name })
+  const log = ctx.log.child({ target: name })
   const env: RestoreEnv = { target: name, log, signal: ctx.signal, docker: () => ctx.docker(), env: ctx.env, stamp, allowOutsideLinks: opts.allowOutsideLinks }
   const catalog = await readCatalog(opts.backupDir ?? config.backup.dir, name)
   // 1. Verify before touching anything.
@@ -143,17 +145,17 @@ async function planTarget(ctx: Ctx, config: Config, name: string, opts: RestoreO
   const stops = sideBySide ? [] : await containersToStop(ctx, name, target, users, keepRunning)
   if (users.processes.length > 0) {
     throw new OwnopsError(`refusing to restore ${name}: ${users.processes.length === 1 ? 'a process holds' : 'processes hold'} ${place.live} open and would keep the old data`, {
-      exitCode: ExitCode.failed,
+      kind: 'failed',
       details: users.processes.map((p) => `pid ${p.pid}: ${p.command}`),
       hint: 'nothing was changed; stop it (e.g. systemctl stop SERVICE), or run it in a container that ownops can stop, then restore again',
     })
   }
   const inUse = stops.filter((c) => users.containers.includes(c))
   if (!opts.stop && inUse.length > 0) {
-    throw new OwnopsError(`refusing to restore ${name}: ${inUse.join(', ')} ${inUse.length === 1 ? 'uses' : 'use'} ${place.live} and --no-stop was given`, { exitCode: ExitCode.failed, hint: `nothing was changed; stop ${inUse.join(', ')} first, or restore without --no-stop (ownops stops and starts them)` })
+    throw new OwnopsError(`refusing to restore ${name}: ${inUse.join(', ')} ${inUse.length === 1 ? 'uses' : 'use'} ${place.live} and --no-stop was given`, { kind: 'failed', hint: `nothing was changed; stop ${inUse.join(', ')} first, or restore without --no-stop (ownops stops and starts them)` })
   }
   if (!sideBySide && place.exists && !opts.safetyCopy && restorer.needsSafetyCopy) {
-    throw new OwnopsError(`a ${target.type} restore keeps the replaced data as its safety backup; --no-safety-copy would leave nothing to roll back to`, { exitCode: ExitCode.usage, hint: 'drop --no-safety-copy, or restore side by side with --to' })
+    throw new OwnopsError(`a ${target.type} restore keeps the replaced data as its safety backup; --no-safety-copy would leave nothing to roll back to`, { kind: 'usage', hint: 'drop --no-safety-copy, or restore side by side with --to' })
   }
   const age = formatDuration(Math.max(0, ctx.clock().getTime() - entry.time.getTime()))
   const lines = [
@@ -180,7 +182,7 @@ export async function restore(ctx: Ctx, opts: RestoreOptions, confirm: Confirm):
   let notified = false
   const fail = async (error: unknown, title: string): Promise<never> => {
     // A refusal or failure is always notified — not a usage error, nor an interruption already told.
-    if (!notified && !(isOwnopsError(error) && error.exitCode === ExitCode.usage)) {
+    if (!notified && !(isOwnopsError(error) && error.kind === 'usage')) {
       notified = true
       const message = ctx.redactor.redact((error as Error).message)
       const details = error instanceof DumpFailure && error.stderrTail ? `\n${error.stderrTail}` : isOwnopsError(error) && error.details.length > 0 ? `\n${error.details.join('\n')}` : ''
@@ -205,7 +207,7 @@ export async function restore(ctx: Ctx, opts: RestoreOptions, confirm: Confirm):
   }
   if (!opts.yes) {
     if (!ctx.stdinIsTTY) {
-      throw new OwnopsError('refusing to restore without confirmation', { exitCode: ExitCode.usage, hint: `review the plan with --dry-run, then add --yes: ownops restore ${opts.all ? '--all' : `${names.join(' ')} ${opts.backup ?? ''}`.trim()} --yes` })
+      throw new OwnopsError('refusing to restore without confirmation', { kind: 'usage', hint: `review the plan with --dry-run, then add --yes: ownops restore ${opts.all ? '--all' : `${names.join(' ')} ${opts.backup ?? ''}`.trim()} --yes` })
     }
     process.stderr.write(text)
     if (!(await confirm('Restore now? [y/N] '))) return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed }, ...(single ? single.report : { targets: plans.map((p) => p.report) }) }, text: 'cancelled; nothing was changed\n' }
@@ -230,12 +232,13 @@ export async function restore(ctx: Ctx, opts: RestoreOptions, confirm: Confirm):
       const left = plans.slice(plans.indexOf(plan) + 1).map((p) => p.name)
       const restored = done.map((d) => String(d.target))
       const message = `restore --all stopped at ${plan.name}: ${(error as Error).message}; restored before it: ${restored.join(', ') || 'nothing'}; not restored: ${[plan.name, ...left].join(', ')}`
-      const wrapped = new OwnopsError(message, { exitCode: isOwnopsError(error) && error.exitCode !== ExitCode.usage ? error.exitCode : ExitCode.failed, ...(restored.length > 0 ? { hint: `each restored target can be undone: ${restored.map((r) => `ownops restore --undo ${r}`).join('; ')}` } : {}) })
+      const kind = isOwnopsError(error) ? error.kind : 'failed'
+      const undo = restored.length > 0 ? { hint: `each restored target can be undone: ${restored.map((r) => `ownops restore --undo ${r}`).join('; ')}` } : {}
       if (ctx.signal.aborted) {
         await ctx.notifySafely({ level: 'error', title, body: message, source: { command: 'restore' } })
-        throw Object.assign(wrapped, { exitCode: isOwnopsError(error) ? error.exitCode : wrapped.exitCode })
+        throw new OwnopsError(message, { kind, ...undo })
       }
-      return fail(wrapped, title)
+      return fail(new OwnopsError(message, { kind: kind === 'usage' ? 'failed' : kind, ...undo }), title)
     }
   }
   if (single) return { exitCode: ExitCode.ok, report: done[0], text: `${summaries[0] ?? ''}\n` }
@@ -251,7 +254,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
   const started = performance.now()
   const fault = (point: string) => faultPoint(`restore:${point}`, ctx.env, log)
   const interrupted = () => {
-    if (ctx.signal.aborted) throw ctx.signal.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
+    if (ctx.signal.aborted) throw ctx.signal.reason ?? new OwnopsError('interrupted', { kind: 'sigterm' })
   }
 
   // 2. Safety copy of the current data.
@@ -264,7 +267,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     const report = await backupTarget(name, target, { ...runEnv(ctx, config), tags: ['pre-restore'] })
     if (!report.ok) {
       throw new OwnopsError(`the safety copy of the current data failed: ${report.error ?? ''}`, {
-        exitCode: ExitCode.failed,
+        kind: 'failed',
         ...(report.stderr ? { details: report.stderr.split('\n').slice(-5) } : {}),
         hint: 'nothing was changed; fix that, or restore with --no-safety-copy if the current data does not matter',
       })
@@ -319,7 +322,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
   let swapped: Swapped | undefined
   /** The undo record of the restore before this one: back in force when this one is rolled back. */
   let previous: unknown
-  let downtimeStart = performance.now()
+  let downtimeStart: number
   try {
     await fault('stop')
     for (const c of plan.stops) {
@@ -333,7 +336,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     const still = await restorer.users()
     const running = await runningOf(ctx, still.containers)
     if (running.length > 0 || still.processes.length > 0) {
-      throw new OwnopsError(`${[...running, ...still.processes.map((p) => `pid ${p.pid} (${p.command})`)].join(', ')} still ${running.length + still.processes.length === 1 ? 'uses' : 'use'} ${place.live}; not swapping`, { exitCode: ExitCode.failed })
+      throw new OwnopsError(`${[...running, ...still.processes.map((p) => `pid ${p.pid} (${p.command})`)].join(', ')} still ${running.length + still.processes.length === 1 ? 'uses' : 'use'} ${place.live}; not swapping`, { kind: 'failed' })
     }
     await fault('swap')
     interrupted()
@@ -348,8 +351,8 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     await fault('start')
     await startContainers(stopped, { docker: () => ctx.docker(), signal: ctx.signal }, log)
     await fault('health')
-    const unhealthy = stopped.length > 0 ? await waitContainersHealthy(await ctx.docker(), stopped, parseDuration(config.restore.healthTimeout) ?? 120_000, ctx.signal) : undefined
-    if (unhealthy !== undefined) throw new OwnopsError(`the service did not come up healthy after the restore: ${unhealthy}`, { exitCode: ExitCode.failed })
+    const unhealthy = stopped.length > 0 ? await waitContainersHealthy(await ctx.docker(), stopped, config.restore.healthTimeout, ctx.signal) : undefined
+    if (unhealthy !== undefined) throw new OwnopsError(`the service did not come up healthy after the restore: ${unhealthy}`, { kind: 'failed' })
     interrupted()
   } catch (error) {
     const state = await ctx.shield(async () => {
@@ -360,7 +363,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     log.error(message)
     if (ctx.signal.aborted) {
       await ctx.notifySafely({ level: 'error', title: `restore of ${name} interrupted`, body: message, source: { command: 'restore', target: name } })
-      throw new OwnopsError(message, { exitCode: isOwnopsError(ctx.signal.reason) ? ctx.signal.reason.exitCode : ExitCode.sigterm })
+      throw new OwnopsError(message, { kind: isOwnopsError(ctx.signal.reason) ? ctx.signal.reason.kind : 'sigterm' })
     }
     throw describe(error, message)
   }
@@ -373,7 +376,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
 
 function describe(error: unknown, message: string): OwnopsError {
   return new OwnopsError(message, {
-    exitCode: isOwnopsError(error) && error.exitCode !== ExitCode.failed ? error.exitCode : ExitCode.failed,
+    kind: isOwnopsError(error) ? error.kind : 'failed',
     ...(error instanceof DumpFailure ? { details: error.stderrTail.split('\n') } : isOwnopsError(error) && error.details.length > 0 ? { details: error.details } : {}),
     ...(isOwnopsError(error) && error.hint ? { hint: error.hint } : {}),
   })
@@ -449,7 +452,7 @@ async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swap
 export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, confirm: Confirm): Promise<CommandResult> {
   const config = ctx.config().config
   const target = config.backup.targets[name] as BackupTarget
-  const log = ctx.log.child({ cmd: 'restore', target: name })
+  const log = ctx.log.child({ target: name })
   const env: RestoreEnv = { target: name, log, signal: ctx.signal, docker: () => ctx.docker(), env: ctx.env, stamp: timestampId(ctx.clock()) }
   try {
     // A damaged record is refused before anything is looked at, stopped or renamed.
@@ -457,13 +460,13 @@ export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, 
     const restorer = await pluginFor(target).restorer(target, env)
     const users = await restorer.users()
     if (users.processes.length > 0) {
-      throw new OwnopsError(`refusing to undo: ${users.processes.map((p) => `pid ${p.pid} (${p.command})`).join(', ')} ${users.processes.length === 1 ? 'holds' : 'hold'} the data open`, { exitCode: ExitCode.failed, hint: 'stop it first; nothing was changed' })
+      throw new OwnopsError(`refusing to undo: ${users.processes.map((p) => `pid ${p.pid} (${p.command})`).join(', ')} ${users.processes.length === 1 ? 'holds' : 'hold'} the data open`, { kind: 'failed', hint: 'stop it first; nothing was changed' })
     }
     const stops = await containersToStop(ctx, name, target, users, [])
     const text = `undo the restore of ${name} from ${record.backup} (${record.time}): ${record.kept} becomes the live data again; stops ${stops.join(', ') || 'nothing'}`
     if (opts.dryRun) return { exitCode: ExitCode.ok, report: { dryRun: true, ...record, stops }, text: `${text}\n` }
     if (!opts.yes) {
-      if (!ctx.stdinIsTTY) throw new OwnopsError('refusing to undo without confirmation', { exitCode: ExitCode.usage, hint: `ownops restore --undo ${name} --yes` })
+      if (!ctx.stdinIsTTY) throw new OwnopsError('refusing to undo without confirmation', { kind: 'usage', hint: `ownops restore --undo ${name} --yes` })
       process.stderr.write(`${text}\n`)
       if (!(await confirm('Undo now? [y/N] '))) return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed } }, text: 'cancelled\n' }
     }
@@ -484,7 +487,7 @@ export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, 
       await ctx.shield(() => startContainers(stopped, { docker: () => ctx.docker(), signal: ctx.signal }, ctx.log))
     }
   } catch (error) {
-    if (!(isOwnopsError(error) && error.exitCode === ExitCode.usage) && !ctx.signal.aborted) {
+    if (!(isOwnopsError(error) && error.kind === 'usage') && !ctx.signal.aborted) {
       await ctx.notifySafely({ level: 'error', title: `undo of the restore of ${name} failed`, body: ctx.redactor.redact((error as Error).message), source: { command: 'restore', target: name } })
     }
     throw error

@@ -1,5 +1,5 @@
 /** Which backup a restore uses: an id, `latest`, or the newest at or before a time. Pure. */
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import type { BackupEntry } from '../backup/catalog.js'
 
 /** "2026-06-15 18:00" (host local time), "2026-06-15", or ISO 8601 with a zone. */
@@ -8,7 +8,7 @@ export function parseAt(text: string): Date {
   const local = /^\d{4}-\d\d-\d\d( \d\d:\d\d(:\d\d)?)?$/.test(trimmed) ? `${trimmed.replace(' ', 'T')}${trimmed.length === 10 ? 'T23:59:59' : ''}` : trimmed
   const date = new Date(local)
   if (Number.isNaN(date.getTime())) {
-    throw new OwnopsError(`--at: not a time: ${text}`, { exitCode: ExitCode.usage, hint: 'e.g. --at "2026-06-15 18:00" (local time) or --at 2026-06-15T18:00:00Z' })
+    throw new OwnopsError(`--at: not a time: ${text}`, { kind: 'usage', hint: 'e.g. --at "2026-06-15 18:00" (local time) or --at 2026-06-15T18:00:00Z' })
   }
   return date
 }
@@ -16,13 +16,13 @@ export function parseAt(text: string): Date {
 /** `backups` is newest first, as the catalog gives it. */
 export function selectBackup(backups: readonly BackupEntry[], target: string, spec: string | undefined, at?: Date): BackupEntry {
   if (backups.length === 0) {
-    throw new OwnopsError(`no valid backup of ${target}`, { exitCode: ExitCode.failed, hint: `ownops backups ${target} shows what is there` })
+    throw new OwnopsError(`no valid backup of ${target}`, { kind: 'failed', hint: `ownops backups ${target} shows what is there` })
   }
   if (at !== undefined) {
     const found = backups.find((b) => b.time.getTime() <= at.getTime() && !b.tags.includes('pre-restore'))
     if (found === undefined) {
       const oldest = backups[backups.length - 1]
-      throw new OwnopsError(`no backup of ${target} at or before ${at.toISOString()}`, { exitCode: ExitCode.failed, hint: `the oldest is ${oldest?.manifest.id ?? '?'} (${oldest?.manifest.time ?? '?'})` })
+      throw new OwnopsError(`no backup of ${target} at or before ${at.toISOString()}`, { kind: 'failed', hint: `the oldest is ${oldest?.manifest.id ?? '?'} (${oldest?.manifest.time ?? '?'})` })
     }
     return found
   }
@@ -32,7 +32,7 @@ export function selectBackup(backups: readonly BackupEntry[], target: string, sp
   }
   const found = backups.find((b) => b.manifest.id === spec || b.manifest.file === spec)
   if (found === undefined) {
-    throw new OwnopsError(`no backup ${spec} of ${target}`, { exitCode: ExitCode.failed, hint: `ownops backups ${target} lists the ids` })
+    throw new OwnopsError(`no backup ${spec} of ${target}`, { kind: 'failed', hint: `ownops backups ${target} lists the ids` })
   }
   return found
 }

@@ -5,7 +5,7 @@
  * writes is refused with its path — never acted on.
  */
 import { readFile } from 'node:fs/promises'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { errnoKind, OwnopsError } from '../errors.js'
 import type { StateStore } from '../sys/state.js'
 
 export interface UndoRecord {
@@ -31,8 +31,8 @@ export async function readUndoRecord(store: StateStore, name: string): Promise<U
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new OwnopsError(`no restore of ${name} to undo`, { exitCode: ExitCode.failed, hint: 'only the last in-place restore can be undone, while its old data is kept' })
-    throw new OwnopsError(`cannot read the undo record ${file}: ${(error as Error).message}`, { exitCode: (error as NodeJS.ErrnoException).code === 'EACCES' ? ExitCode.noperm : ExitCode.failed })
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new OwnopsError(`no restore of ${name} to undo`, { kind: 'failed', hint: 'only the last in-place restore can be undone, while its old data is kept' })
+    throw new OwnopsError(`cannot read the undo record ${file}: ${(error as Error).message}`, { kind: errnoKind(error) })
   }
   let value: unknown
   try {
@@ -43,7 +43,7 @@ export async function readUndoRecord(store: StateStore, name: string): Promise<U
   const record = typeof value === 'symbol' ? 'it is not JSON' : parseUndoRecord(value, name)
   if (typeof record === 'string') {
     throw new OwnopsError(`the undo record ${file} is damaged (${record}); nothing was touched`, {
-      exitCode: ExitCode.failed,
+      kind: 'failed',
       hint: `look at it; the replaced data, if any, is beside the live data, named …pre-restore-<time>. Remove the file once you know: rm ${file}`,
     })
   }

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
 import { Writable } from 'node:stream'
-import type { CommandResult, Ctx } from '../context.js'
+import type { CommandResult } from '../command.js'
+import type { Ctx } from '../context.js'
 import type { BackupTarget } from '../config/schema.js'
 import { readCatalog, type BackupEntry } from '../backup/catalog.js'
 import { timestampId } from '../backup/artifact.js'
@@ -142,7 +143,7 @@ export async function verifyTargets(ctx: Ctx, targets: Array<[string, BackupTarg
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       throw new OwnopsError(`the drill ${failed.length > 0 ? 'failed' : 'succeeded'}, but its result cannot be recorded for monitor: ${store.path('drills')}: ${code === 'EROFS' ? 'read-only file system' : (error as Error).message}`, {
-        exitCode: code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? ExitCode.noperm : ExitCode.failed,
+        kind: code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? 'permission' : 'failed',
         hint: 'make the state directory writable (stateDir:, $OWNOPS_STATE_DIR; under systemd, ReadWritePaths=)',
       })
     }
@@ -159,7 +160,7 @@ async function verifyOne(ctx: Ctx, name: string, target: BackupTarget, entry: Ba
   const base = { target: name, backup: entry.manifest.id }
   const checksum = await verifyChecksum(entry, ctx.signal)
   if (!checksum.ok) return { ...base, ok: false, checks: [], ...(checksum.problem ? { problem: checksum.problem } : {}) }
-  const log = ctx.log.child({ cmd: 'verify', target: name })
+  const log = ctx.log.child({ target: name })
   const plugin = pluginFor(target)
   const unreadable = await plugin.readable(entry, target, { log, signal: ctx.signal, docker: () => ctx.docker() }).catch((error: unknown) => (error as Error).message)
   if (unreadable !== undefined) return { ...base, ok: false, checks: ['sha256'], problem: unreadable }

@@ -3,18 +3,10 @@
  * wanted and the files there. Only files that begin with GENERATED_MARK are ever replaced or
  * deleted; a file of the same name without it is a conflict, left alone.
  */
+import type { FileChange } from '../sys/unit-files.js'
 import { unifiedDiff } from './diff.js'
 import type { SchedulePlan } from './jobs.js'
 import { isGenerated, type GeneratedFile } from './units.js'
-
-export type ChangeAction = 'create' | 'update' | 'unchanged' | 'delete'
-
-export interface FileChange {
-  action: ChangeAction
-  name: string
-  before?: string | undefined
-  after?: string | undefined
-}
 
 export interface ChangePlan {
   changes: FileChange[]

@@ -18,8 +18,9 @@
  */
 import { createRequire } from 'node:module'
 import type * as CronParser from 'cron-parser'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { didYouMean } from '../text.js'
+import { instantsOf, isValidTimeZone, localTimeZone, wallClock, wallMs, zoneOffset, type Wall } from '../time-zone.js'
 
 export type CronFieldName = 'minute' | 'hour' | 'day-of-month' | 'month' | 'day-of-week'
 
@@ -28,7 +29,7 @@ export class CronError extends OwnopsError {
   /** The field at fault, when there is one. */
   readonly field: CronFieldName | undefined
   constructor(message: string, options: { field?: CronFieldName; hint?: string } = {}) {
-    super(message, { exitCode: ExitCode.config, ...(options.hint === undefined ? {} : { hint: options.hint }) })
+    super(message, { kind: 'config', ...(options.hint === undefined ? {} : { hint: options.hint }) })
     this.name = 'CronError'
     this.field = options.field
   }
@@ -321,74 +322,6 @@ export function checkTimeZone(timeZone: string): void {
   }
 }
 
-export function isValidTimeZone(timeZone: string): boolean {
-  if (timeZone === '' || /\s/.test(timeZone)) return false
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone })
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** The zone the host's local time uses (TZ, or /etc/localtime), as an IANA name. */
-export function localTimeZone(): string {
-  return new Intl.DateTimeFormat().resolvedOptions().timeZone
-}
-
-interface Wall {
-  year: number
-  month: number
-  day: number
-  hour: number
-  minute: number
-  weekday: number
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>()
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone)
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', weekday: 'short' })
-    formatters.set(timeZone, f)
-  }
-  return f
-}
-
-/** The local wall-clock time of an instant in a zone (minute precision). */
-export function wallClock(t: number, timeZone: string): Wall {
-  const parts: Record<string, string> = {}
-  for (const part of formatter(timeZone).formatToParts(new Date(t))) parts[part.type] = part.value
-  return {
-    year: Number(parts.year),
-    month: Number(parts.month),
-    day: Number(parts.day),
-    hour: Number(parts.hour),
-    minute: Number(parts.minute),
-    weekday: DAY_NAMES.indexOf((parts.weekday ?? 'Sun').toLowerCase().slice(0, 3) as (typeof DAY_NAMES)[number]),
-  }
-}
-
-const wallMs = (w: Wall) => Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute)
-
-/** UTC offset (ms) of a zone at an instant. */
-export function zoneOffset(t: number, timeZone: string): number {
-  const minute = Math.floor(t / 60_000) * 60_000
-  return wallMs(wallClock(minute, timeZone)) - minute
-}
-
-/** The instants at which a zone's clocks show this wall time: none (skipped), one, or two (repeated). */
-function instantsOf(w: Wall, timeZone: string): number[] {
-  const naive = wallMs(w)
-  const found = new Set<number>()
-  for (const probe of [naive - 86_400_000, naive + 86_400_000]) {
-    const t = naive - zoneOffset(probe, timeZone)
-    const back = wallClock(t, timeZone)
-    if (wallMs(back) === naive) found.add(t)
-  }
-  return [...found].sort((a, b) => a - b)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Next runs
 
@@ -455,12 +388,49 @@ export function nextRuns(expr: string, count: number, options: NextRunsOptions =
     if (!matchesWall(parsed, wall)) continue
     // A repeated wall time runs at its first occurrence, unless that was before `from` and
     // the wall clock at `from` was still before it (systemd follows the wall clock from there).
-    const first = instantsOf(wall, timeZone)[0] ?? t
+    const first = instantsOf(wallMs(wall), timeZone)[0] ?? t
     if (first !== t && (first > from || wallMs(wall) <= fromWall)) continue
     runs.push(new Date(t))
     last = t
   }
   return runs
+}
+
+/**
+ * The last run of a cron expression at or before `at`, by the same rules as `nextRuns`
+ * (Vixie's day fields, a repeated wall time counted once, a skipped one not at all);
+ * undefined for @reboot, or when none is found within the search limit. Maintenance
+ * windows start at these times.
+ */
+export function previousRun(expr: string, options: { at: Date; timeZone?: string | undefined }): Date | undefined {
+  const parsed = parseCron(expr)
+  if (options.timeZone !== undefined) checkTimeZone(options.timeZone)
+  if (parsed.reboot) return undefined
+  const timeZone = options.timeZone ?? localTimeZone()
+  const minute = parsed.minutes.join(',')
+  const hour = parsed.hours.join(',')
+  const month = parsed.months.join(',')
+  const sources = [`${minute} ${hour} ${parsed.daysOfMonth.join(',')} ${month} *`]
+  if (parsed.dayRule === 'or') sources.push(`${minute} ${hour} * ${month} ${parsed.daysOfWeek.join(',')}`)
+  const { CronExpressionParser } = loadCronParser()
+  // prev() is strictly before currentDate: a run exactly at `at` counts.
+  const iterators = sources.map((source) => CronExpressionParser.parse(source, { currentDate: new Date(options.at.getTime() + 1), tz: timeZone }))
+  const heads = iterators.map((it) => it.prev().getTime())
+  let last = Number.POSITIVE_INFINITY
+  for (let loops = 0; loops <= LOOP_LIMIT; loops++) {
+    let index = 0
+    for (let i = 1; i < heads.length; i++) if ((heads[i] as number) > (heads[index] as number)) index = i
+    const t = heads[index] as number
+    heads[index] = (iterators[index] as (typeof iterators)[number]).prev().getTime()
+    if (t >= last) continue
+    last = t
+    const wall = wallClock(t, timeZone)
+    if (!matchesWall(parsed, wall)) continue
+    // A repeated wall time runs at its first occurrence only.
+    if ((instantsOf(wallMs(wall), timeZone)[0] ?? t) !== t) continue
+    return new Date(t)
+  }
+  return undefined
 }
 
 // ---------------------------------------------------------------------------------------------

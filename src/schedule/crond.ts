@@ -12,7 +12,7 @@
  * a job with a time zone is refused rather than silently run at the host's time.
  */
 import { dirname } from 'node:path'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { ownopsArgs, type BootUnit, type ScheduledJob, type SchedulePlan } from './jobs.js'
 import { GENERATED_MARK, type GeneratedFile } from './units.js'
 
@@ -103,7 +103,7 @@ function refuseZones(plan: SchedulePlan, where: string): void {
   const zoned = plan.jobs.filter((j) => j.timeZone !== undefined)
   if (zoned.length > 0) {
     throw new OwnopsError(`${where === 'cron.d' ? 'cron.d' : 'cron'} cannot run a job in a time zone of its own`, {
-      exitCode: ExitCode.config,
+      kind: 'config',
       details: groupByKey(zoned),
       hint: "cron runs every entry in the host's time zone (Debian's cron ignores CRON_TZ): remove the timezone keys for cron, set the host's zone with timedatectl, or use --systemd",
     })

@@ -51,7 +51,7 @@ export function unifiedDiff(before: string | undefined, after: string | undefine
   // Group changes whose context overlaps into hunks.
   let k = 0
   while (k < changed.length) {
-    let start = Math.max(0, (changed[k] as number) - context)
+    const start = Math.max(0, (changed[k] as number) - context)
     let end = Math.min(ops.length, (changed[k] as number) + context + 1)
     while (k + 1 < changed.length && (changed[k + 1] as number) - context <= end) {
       k++
@@ -69,7 +69,6 @@ export function unifiedDiff(before: string | undefined, after: string | undefine
     const bCount = hunk.filter((op) => op.kind !== '-').length
     out.push(`@@ -${aCount === 0 ? aLine - 1 : aLine},${aCount} +${bCount === 0 ? bLine - 1 : bLine},${bCount} @@`)
     for (const op of hunk) out.push(`${op.kind}${op.line}`)
-    start = end
   }
   return `${out.join('\n')}\n`
 }

@@ -4,26 +4,19 @@
  * and the boot units of `schedule.boot`. Pure: config in, plan out.
  */
 import { dirname, isAbsolute, posix, resolve } from 'node:path'
-import { DEFAULT_ENV_FILE } from '../config/load.js'
 import type { ConfigProblem } from '../config/problems.js'
 import type { Config, ScheduleJobConfig } from '../config/schema.js'
-import { parseDuration } from '../duration.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { formatDurationSetting } from '../duration.js'
+import { OwnopsError } from '../errors.js'
 import { didYouMean } from '../text.js'
-import { ROOT_LOCK_DIR } from '../sys/paths.js'
-import { CronError, isDailyOrRarer, isValidTimeZone, checkTimeZone, parseCron, type ParsedCron } from './cron.js'
+import { DEFAULT_BIN, DEFAULT_CONFIG_FILE, DEFAULT_ENV_FILE, ROOT_LOCK_DIR, ROOT_STATE_DIR } from '../sys/paths.js'
+import { isValidTimeZone } from '../time-zone.js'
+import { CronError, isDailyOrRarer, checkTimeZone, parseCron, type ParsedCron } from './cron.js'
 import { isTmpPath, jobNeeds, jobReads, type PathNeed } from './needs.js'
 import { copyJobs } from '../copies/units.js'
 
-/** Where the units expect the config when no --config is passed. */
-export const DEFAULT_CONFIG_FILE = '/etc/ownops/ownops.yml'
-/** The default state and lock directories of a root run (src/sys/paths.ts). */
-export const DEFAULT_STATE_DIR = '/var/lib/ownops'
-export const DEFAULT_LOCK_DIR = ROOT_LOCK_DIR
-/** What units run when neither schedule.bin nor the running ownops (PlanOptions.runtime) says otherwise. */
-export const DEFAULT_BIN = '/usr/local/bin/ownops'
 /** Timeout of jobs of your own that set none. */
-export const DEFAULT_JOB_TIMEOUT = '1h'
+export const DEFAULT_JOB_TIMEOUT_MS = 3_600_000
 
 /** ownops subcommands a job may run. */
 export const OWNOPS_COMMANDS = ['backup', 'backups', 'copy', 'restore', 'verify', 'monitor', 'restart', 'notify', 'cleanup', 'doctor', 'config', 'lock', 'schedule'] as const
@@ -34,16 +27,17 @@ const LOW_PRIORITY = new Set(['backup', 'copy', 'verify', 'cleanup'])
 interface JobDefaults {
   command: string[]
   schedule: string
-  timeout: string
-  randomDelay?: string
+  /** Milliseconds, as the config's durations are once loaded. */
+  timeout: number
+  randomDelay?: number
   description: string
 }
 
 /** The built-in jobs; `schedule.jobs.<name>` overrides their keys, `<name>: false` turns one off. */
 export const BUILT_IN_JOBS: Readonly<Record<'backup' | 'monitor' | 'cleanup', JobDefaults>> = {
-  backup: { command: ['backup'], schedule: '0 3 * * *', randomDelay: '15m', timeout: '6h', description: 'back up every backup target' },
-  monitor: { command: ['monitor'], schedule: '*/5 * * * *', timeout: '4m', description: 'one monitoring cycle' },
-  cleanup: { command: ['cleanup'], schedule: '0 4 * * *', timeout: '1h', description: 'retention and clean-up' },
+  backup: { command: ['backup'], schedule: '0 3 * * *', randomDelay: 15 * 60_000, timeout: 6 * 3_600_000, description: 'back up every backup target' },
+  monitor: { command: ['monitor'], schedule: '*/5 * * * *', timeout: 4 * 60_000, description: 'one monitoring cycle' },
+  cleanup: { command: ['cleanup'], schedule: '0 4 * * *', timeout: 3_600_000, description: 'retention and clean-up' },
 }
 
 export interface ScheduledJob {
@@ -134,7 +128,7 @@ export function planSchedule(config: Config, options: PlanOptions = {}): Schedul
   const errors = problems.filter((p) => p.severity === 'error')
   if (errors.length > 0) {
     throw new OwnopsError(`schedule: ${errors.length} problem${errors.length === 1 ? '' : 's'} in the config`, {
-      exitCode: ExitCode.config,
+      kind: 'config',
       details: errors.map((p) => `${p.path.join('.')}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`),
       hint: 'fix the keys above; `ownops config validate` checks again',
     })
@@ -165,8 +159,8 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
     docker: s.docker,
     configFile: options.configFile,
     envFile: config.envFile === undefined ? DEFAULT_ENV_FILE : resolve(configDir, config.envFile),
-    stateDir: absolute(config.stateDir ?? DEFAULT_STATE_DIR),
-    lockDir: absolute(config.lock.dir ?? DEFAULT_LOCK_DIR),
+    stateDir: absolute(config.stateDir ?? ROOT_STATE_DIR),
+    lockDir: absolute(config.lock.dir ?? ROOT_LOCK_DIR),
     stateDirSet: config.stateDir !== undefined,
     lockDirSet: config.lock.dir !== undefined,
     backupDir: absolute(config.backup.dir),
@@ -189,7 +183,7 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
   defaults.set('cleanup', { defaults: BUILT_IN_JOBS.cleanup, scheduleKey: ['schedule', 'jobs', 'cleanup', 'schedule'], enabled: true })
   for (const [target, t] of ownSchedule) {
     defaults.set(`backup-${target}`, {
-      defaults: { command: ['backup', target], schedule: t.schedule as string, timeout: t.timeout === undefined ? '6h' : String(t.timeout), description: `back up ${target}` },
+      defaults: { command: ['backup', target], schedule: t.schedule as string, timeout: t.timeout ?? BUILT_IN_JOBS.backup.timeout, description: `back up ${target}` },
       scheduleKey: ['backup', 'targets', target, 'schedule'],
       enabled: true,
     })
@@ -227,7 +221,7 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
       project: entry.project,
       envFile: entry.envFile,
       onStop: entry.onStop,
-      timeoutSec: Math.round((parseDuration(entry.timeout) ?? 600_000) / 1000),
+      timeoutSec: Math.round(entry.timeout / 1000),
       description: entry.description ?? `docker compose up -d for ${name} (${files.join(', ')})`,
     })
   }
@@ -279,11 +273,9 @@ function resolveJob(
   for (const [i, path] of (configured?.readWritePaths ?? []).entries()) {
     if (!isAbsolute(path)) problems.push({ severity: 'error', path: [...at, 'readWritePaths', i], message: `"${path}" is not an absolute path` })
   }
-  const timeout = configured?.timeout ?? d?.timeout ?? DEFAULT_JOB_TIMEOUT
-  const randomDelay = configured?.randomDelay ?? d?.randomDelay
-  const timeoutMs = parseDuration(timeout)
-  if (timeoutMs === undefined || timeoutMs < 1000) problems.push({ severity: 'error', path: [...at, 'timeout'], message: `timeout must be at least 1s, got ${String(timeout)}` })
-  const randomDelayMs = randomDelay === undefined ? undefined : parseDuration(randomDelay)
+  const timeoutMs = configured?.timeout ?? d?.timeout ?? DEFAULT_JOB_TIMEOUT_MS
+  const randomDelayMs = configured?.randomDelay ?? d?.randomDelay
+  if (timeoutMs < 1000) problems.push({ severity: 'error', path: [...at, 'timeout'], message: `timeout must be at least 1s, got ${formatDurationSetting(timeoutMs)}` })
   if (parsed?.reboot && configured?.persistent === true) problems.push({ severity: 'warning', path: [...at, 'persistent'], message: 'persistent has no effect on an @reboot job' })
   if (problems.length > before || parsed === undefined) return undefined
   const readWritePaths = (configured?.readWritePaths ?? []).map((p) => posix.normalize(p))
@@ -297,7 +289,7 @@ function resolveJob(
     timeZone,
     timeZoneKey,
     randomDelaySec: randomDelayMs === undefined ? undefined : Math.round(randomDelayMs / 1000),
-    timeoutSec: Math.round((timeoutMs as number) / 1000),
+    timeoutSec: Math.round(timeoutMs / 1000),
     user: configured?.user ?? settings.user,
     persistent: parsed.reboot ? false : (configured?.persistent ?? isDailyOrRarer(parsed)),
     readWritePaths,

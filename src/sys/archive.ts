@@ -4,11 +4,11 @@
  * uncompressed stream never passes through Node; with gzip, zlib compresses in-process on
  * libuv's thread pool, which keeps pace with (and here beats) `tar -czf`.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { compressInto, type Compression } from './compress.js'
+import { spawnProcess, type Spawned } from './exec.js'
 
 export interface TarResult {
   /** tar's exit status (0 ok, 1 some files differ/changed, 2 fatal), or undefined when killed. */
@@ -26,66 +26,31 @@ export interface TarOptions {
   signal?: AbortSignal
 }
 
-const STDERR_LIMIT = 64 * 1024
-
-function collect(child: ChildProcess): () => string {
-  let text = ''
-  child.stderr?.setEncoding('utf8')
-  child.stderr?.on('data', (chunk: string) => {
-    text += chunk
-    if (text.length > STDERR_LIMIT) text = text.slice(-STDERR_LIMIT)
-  })
-  return () => text
-}
-
-function exited(child: ChildProcess, name: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') {
-        reject(new OwnopsError(`${name} is not installed`, { exitCode: ExitCode.unavailable, hint: name === 'zstd' ? 'apt-get install zstd, or set compression: gzip for this target' : `apt-get install ${name}` }))
-      } else reject(error)
-    })
-    child.once('close', (code, signal) => resolve({ code, signal }))
-  })
-}
-
 export async function tarInto(options: TarOptions): Promise<TarResult> {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }
-  const children: ChildProcess[] = []
-  const onAbort = (): void => {
-    for (const c of children) c.kill('SIGTERM')
-  }
-  options.signal?.addEventListener('abort', onAbort, { once: true })
-  try {
-    if (options.compression === 'zstd') {
-      const zstd = spawn('zstd', ['-q', '-c', `-${options.level ?? 3}`, '-T0'], { stdio: ['pipe', 'pipe', 'pipe'], env })
-      children.push(zstd)
-      const zstdErr = collect(zstd)
-      const zstdExit = exited(zstd, 'zstd')
-      zstdExit.catch(() => undefined)
-      const tar = spawn('tar', options.args, { stdio: ['ignore', zstd.stdin, 'pipe'], env })
-      children.push(tar)
-      zstd.stdin?.destroy() // our copy: zstd sees end of input when tar exits
-      const tarErr = collect(tar)
-      const flowing = pipeline(zstd.stdout as NodeJS.ReadableStream, options.out).then(() => undefined, (error: unknown) => error)
-      const tarExit = await exited(tar, 'tar').catch(async (error: unknown) => {
-        zstd.kill('SIGTERM')
-        throw error
-      })
-      const sinkError = await flowing
-      const z = await zstdExit
-      const zstdError = z.code !== 0 && sinkError === undefined && tarExit.code === 0 ? new OwnopsError(`zstd failed: ${zstdErr().trim() || `exit ${String(z.code ?? z.signal)}`}`, { exitCode: ExitCode.failed }) : undefined
-      return { exitCode: tarExit.code ?? undefined, stderr: tarErr(), ...(sinkError !== undefined || zstdError !== undefined ? { sinkError: sinkError ?? zstdError } : {}) }
-    }
-    const stage = await compressInto(options.compression, options.out, { ...(options.level !== undefined ? { level: options.level } : {}) })
-    const tar = spawn('tar', options.args, { stdio: ['ignore', 'pipe', 'pipe'], env })
-    children.push(tar)
-    const tarErr = collect(tar)
-    const flowing = pipeline(tar.stdout as NodeJS.ReadableStream, stage.input).then(() => stage.done).then(() => undefined, (error: unknown) => error)
-    const tarExit = await exited(tar, 'tar')
+  const hint = 'apt-get install zstd, or set compression: gzip for this target'
+  if (options.compression === 'zstd') {
+    const zstd = spawnProcess(['zstd', '-q', '-c', `-${options.level ?? 3}`, '-T0'], { env, stdin: 'pipe', signal: options.signal, notInstalled: hint })
+    const tar = spawnTar(options, env, zstd.child.stdin as NodeJS.WritableStream)
+    zstd.child.stdin?.destroy() // our copy: zstd sees end of input when tar exits
+    const flowing = pipeline(zstd.child.stdout as NodeJS.ReadableStream, options.out).then(() => undefined, (error: unknown) => error)
+    const tarExit = await tar.exited.catch(async (error: unknown) => {
+      zstd.child.kill('SIGTERM')
+      throw error
+    })
     const sinkError = await flowing
-    return { exitCode: tarExit.code ?? undefined, stderr: tarErr(), ...(sinkError !== undefined ? { sinkError } : {}) }
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort)
+    const z = await zstd.exited
+    const zstdError = z.exitCode !== 0 && sinkError === undefined && tarExit.exitCode === 0 ? new OwnopsError(`zstd failed: ${z.stderr.trim() || `exit ${String(z.exitCode ?? z.signal)}`}`, { kind: 'failed' }) : undefined
+    return { exitCode: tarExit.exitCode, stderr: tarExit.stderr, ...(sinkError !== undefined || zstdError !== undefined ? { sinkError: sinkError ?? zstdError } : {}) }
   }
+  const stage = await compressInto(options.compression, options.out, { ...(options.level !== undefined ? { level: options.level } : {}) })
+  const tar = spawnTar(options, env, 'pipe')
+  const flowing = pipeline(tar.child.stdout as NodeJS.ReadableStream, stage.input).then(() => stage.done).then(() => undefined, (error: unknown) => error)
+  const tarExit = await tar.exited
+  const sinkError = await flowing
+  return { exitCode: tarExit.exitCode, stderr: tarExit.stderr, ...(sinkError !== undefined ? { sinkError } : {}) }
+}
+
+function spawnTar(options: TarOptions, env: NodeJS.ProcessEnv, stdout: 'pipe' | NodeJS.WritableStream): Spawned {
+  return spawnProcess(['tar', ...options.args], { env, stdout, signal: options.signal, notInstalled: 'apt-get install tar' })
 }

@@ -23,6 +23,9 @@ export const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O
 
 const SLASH = Buffer.from('/')
 
+/** lstat calls in flight per directory: enough to keep the thread pool busy, bounded for huge directories. */
+export const LOOKS = 64
+
 export interface Identity {
   dev: number
   ino: number
@@ -254,4 +257,54 @@ async function removeScanned(parent: FileHandle, name: Buffer, tree: Scanned): P
 /** rename(2) between two names in the same open directory. */
 export async function renameIn(dir: FileHandle, from: Buffer, to: Buffer): Promise<void> {
   await rename(at(dir, from), at(dir, to))
+}
+
+export interface Subtree {
+  newest: number
+  bytes: number
+  entries: number
+  excluded: boolean
+}
+
+/** The path bytes of `name` in `dir`. */
+export function child(dir: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([dir, SLASH, name])
+}
+
+/**
+ * A name as globs see it: UTF-8, with bytes that are not UTF-8 and control characters as
+ * U+FFFD (a glob's `*` and `**` match them; nobody writes them in a glob).
+ */
+export function matchable(name: Buffer): string {
+  return name.toString('utf8').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD')
+}
+
+/** Newest mtime, total size and entry count of a tree, without following links. */
+export async function scanTree(path: string | Buffer, stats: Stats, isExcluded: (rel: string) => boolean = () => false, rel = ''): Promise<Subtree> {
+  const tree: Subtree = { newest: stats.mtimeMs, bytes: stats.isDirectory() ? 0 : stats.size, entries: 1, excluded: false }
+  if (!stats.isDirectory()) return tree
+  const dir = bytes(path)
+  let names: Array<Dirent<Buffer>>
+  try {
+    names = await readdir(dir, { withFileTypes: true, encoding: 'buffer' })
+  } catch {
+    return { ...tree, newest: Number.POSITIVE_INFINITY } // unreadable: never counts as old
+  }
+  // lstat the entries of a directory together: the thread pool works on them in parallel.
+  const subs = await mapLimit(names, LOOKS, async (entry) => {
+    const path = child(dir, entry.name)
+    const childRel = rel === '' ? matchable(entry.name) : `${rel}/${matchable(entry.name)}`
+    const childStats = await lstat(path).catch(() => undefined) // gone meanwhile
+    if (childStats === undefined) return undefined
+    const sub = await scanTree(path, childStats, isExcluded, childRel)
+    return isExcluded(childRel) ? { ...sub, excluded: true } : sub
+  })
+  for (const sub of subs) {
+    if (sub === undefined) continue
+    tree.newest = Math.max(tree.newest, sub.newest)
+    tree.bytes += sub.bytes
+    tree.entries += sub.entries
+    tree.excluded ||= sub.excluded
+  }
+  return tree
 }

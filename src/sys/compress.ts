@@ -7,7 +7,8 @@
 import { pipeline } from 'node:stream/promises'
 import type { Readable, Writable } from 'node:stream'
 import { createGzip, constants as zlib } from 'node:zlib'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
+import { spawnProcess } from './exec.js'
 
 export type Compression = 'zstd' | 'gzip' | 'none'
 
@@ -38,30 +39,18 @@ export async function compressInto(kind: Compression, out: Writable, options: { 
     done.catch(() => undefined)
     return { input: gzip, done }
   }
-  const { child, done } = await spawnZstd('pipe', out, options)
+  const { child, done } = spawnZstd('pipe', out, options)
   child.stdin?.on('error', () => undefined)
   return { input: child.stdin as Writable, done }
 }
 
-async function spawnZstd(stdin: 'pipe' | Readable, out: Writable, options: { level?: number; signal?: AbortSignal }) {
-  const { execa } = await import('execa')
-  const child = execa('zstd', ['-q', '-c', `-${options.level ?? 3}`, '-T0'], {
-    stdin,
-    stdout: 'pipe',
-    stderr: 'pipe',
-    buffer: { stdout: false, stderr: true },
-    reject: false,
-    ...(options.signal ? { cancelSignal: options.signal } : {}),
-  })
-  const flowing = pipeline(child.stdout, out)
-  const done = Promise.all([flowing, child]).then(([, result]) => {
-    if (result.failed) {
-      const code = (result.cause as NodeJS.ErrnoException | undefined)?.code
-      if (code === 'ENOENT') throw new OwnopsError('zstd is not installed', { exitCode: ExitCode.unavailable, hint: 'apt-get install zstd, or set compression: gzip for this target' })
-      throw new OwnopsError(`zstd failed: ${String(result.stderr).trim() || result.shortMessage}`, { exitCode: ExitCode.failed })
-    }
+function spawnZstd(stdin: 'pipe' | Readable, out: Writable, options: { level?: number; signal?: AbortSignal }) {
+  const zstd = spawnProcess(['zstd', '-q', '-c', `-${options.level ?? 3}`, '-T0'], { stdin, signal: options.signal, notInstalled: 'apt-get install zstd, or set compression: gzip for this target' })
+  const flowing = pipeline(zstd.child.stdout as Readable, out)
+  const done = Promise.all([flowing, zstd.exited]).then(([, result]) => {
+    if (result.exitCode !== 0) throw new OwnopsError(`zstd failed: ${result.stderr.trim() || `exit ${String(result.exitCode ?? result.signal)}`}`, { kind: 'failed' })
   })
   // Keep an early failure (zstd missing) from becoming an unhandled rejection before it is awaited.
   done.catch(() => undefined)
-  return { child, done }
+  return { child: zstd.child, done }
 }

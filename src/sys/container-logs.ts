@@ -83,7 +83,7 @@ export async function containerLogs(docker: Docker, signal?: AbortSignal): Promi
     } catch {
       return undefined // removed since it was listed
     }
-    const policy = logPolicy(info.HostConfig?.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined)
+    const policy = logPolicy(info.HostConfig?.LogConfig)
     const log: ContainerLog = { id: c.id, name: c.name, state: c.state, labels: c.labels, policy }
     const path = (info as { LogPath?: string }).LogPath
     if (policy.onDisk && path && isRemoteEngine(docker)) {

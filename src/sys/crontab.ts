@@ -3,7 +3,7 @@
  * it: it checks the syntax and tells the cron daemon): `crontab -l`, `crontab -`, `crontab -r`.
  */
 import type { Logger } from 'pino'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { runCapture } from './exec.js'
 import { which } from './which.js'
 
@@ -18,7 +18,7 @@ export function crontab(options: { log: Logger; env: NodeJS.ProcessEnv; signal?:
   const command = which('crontab', options.env)
   const run = async (args: string[], input?: string) => {
     if (command === undefined) {
-      throw new OwnopsError('the crontab command is not installed', { exitCode: ExitCode.unavailable, hint: 'install cron (Debian, Ubuntu: apt install cron), or use systemd timers: ownops schedule install' })
+      throw new OwnopsError('the crontab command is not installed', { kind: 'unavailable', hint: 'install cron (Debian, Ubuntu: apt install cron), or use systemd timers: ownops schedule install' })
     }
     return runCapture([command, ...args], { log: options.log, env: options.env, timeoutMs: 30_000, ...(options.signal ? { signal: options.signal } : {}), ...(input !== undefined ? { input } : {}) })
   }
@@ -41,7 +41,7 @@ function failure(command: string, output: string | undefined): OwnopsError {
   const text = (output ?? '').trim()
   const denied = /not allowed|permission denied/i.test(text)
   return new OwnopsError(`${command} failed: ${text || 'no output'}`, {
-    exitCode: denied ? ExitCode.noperm : ExitCode.failed,
+    kind: denied ? 'permission' : 'failed',
     hint: denied ? 'this user may not use cron: see /etc/cron.allow and /etc/cron.deny' : 'nothing was changed',
   })
 }

@@ -16,7 +16,7 @@ import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import type { Writable } from 'node:stream'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { isRemoteEngine, type Docker } from './docker.js'
 import { BoundedOutput, OUTPUT_LIMIT } from './exec.js'
 import { heldHostLock, type ExecRef } from './lock.js'
@@ -102,7 +102,7 @@ export async function execToStream(docker: Docker, container: string, cmd: strin
   await track(ref)
   let finished = false
   try {
-    if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
+    if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { kind: 'sigterm' })
     const result = await streamExec(exec, container, out, options)
     finished = true
     return result
@@ -143,7 +143,7 @@ async function streamExec(exec: Exec, container: string, out: Writable, options:
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
   }
-  if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
+  if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { kind: 'sigterm' })
 
   // The stream ends when the process closes its output; its exit code follows shortly.
   for (let i = 0; i < 100; i++) {
@@ -151,7 +151,7 @@ async function streamExec(exec: Exec, container: string, out: Writable, options:
     if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, stderr: stderr.toString('utf8') }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  throw new OwnopsError(`the command in container ${container} closed its output but did not exit`, { exitCode: ExitCode.failed })
+  throw new OwnopsError(`the command in container ${container} closed its output but did not exit`, { kind: 'failed' })
 }
 
 export interface ExecInputOptions extends ExecStreamOptions {
@@ -179,7 +179,7 @@ export async function execWithInput(docker: Docker, container: string, cmd: stri
   await track(ref)
   let finished = false
   try {
-    if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
+    if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { kind: 'sigterm' })
     const result = await feedExec(exec, container, input, options)
     finished = true
     return result
@@ -233,13 +233,13 @@ async function feedExec(exec: Exec, container: string, input: NodeJS.ReadableStr
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
   }
-  if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
+  if (options.signal?.aborted) throw options.signal.reason ?? new OwnopsError('interrupted', { kind: 'sigterm' })
   for (let i = 0; i < 100; i++) {
     const info = await exec.inspect()
     if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, stderr: stderr.text(), stdout: stdout.text() }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  throw new OwnopsError(`the command in container ${container} closed its output but did not exit`, { exitCode: ExitCode.failed })
+  throw new OwnopsError(`the command in container ${container} closed its output but did not exit`, { kind: 'failed' })
 }
 
 async function drained(out: Writable): Promise<void> {
@@ -287,7 +287,7 @@ export interface ContainerFacts {
 /** What needs the engine's files on this machine refuses a remote engine, saying why. */
 function remoteRefusal(what: string): OwnopsError {
   return new OwnopsError(`${what} is read from the Docker host's disk, but the Docker engine is on another machine (DOCKER_HOST=ssh://…)`, {
-    exitCode: ExitCode.unavailable,
+    kind: 'unavailable',
     hint: 'run ownops on the Docker host itself for volumes, directories and SQLite files; PostgreSQL and MariaDB/MySQL targets, monitor and restart work through a remote engine',
   })
 }
@@ -299,7 +299,7 @@ export async function inspectContainer(docker: Docker, container: string): Promi
     info = await docker.getContainer(container).inspect()
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) {
-      throw new OwnopsError(`container ${container} does not exist`, { exitCode: ExitCode.failed, hint: 'check the name with `docker ps -a`' })
+      throw new OwnopsError(`container ${container} does not exist`, { kind: 'failed', hint: 'check the name with `docker ps -a`' })
     }
     throw error
   }
@@ -334,7 +334,7 @@ export function hostPathInContainer(facts: ContainerFacts, path: string): string
   const mount = candidates[0]
   if (mount === undefined) {
     throw new OwnopsError(`${path} in container ${facts.name} is not on a volume or bind mount`, {
-      exitCode: ExitCode.config,
+      kind: 'config',
       hint: `ownops reads files from the host; mount ${path} as a volume (the container's own layer is not backed up)`,
     })
   }
@@ -349,7 +349,7 @@ export async function volumeMountpoint(docker: Docker, volume: string): Promise<
     return info.Mountpoint
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) {
-      throw new OwnopsError(`volume ${volume} does not exist`, { exitCode: ExitCode.failed, hint: 'check the name with `docker volume ls`' })
+      throw new OwnopsError(`volume ${volume} does not exist`, { kind: 'failed', hint: 'check the name with `docker volume ls`' })
     }
     throw error
   }

@@ -9,9 +9,10 @@
  * Each HTTP connection is one ssh process; an http.Agent keeps up to `maxSockets` of them
  * alive for reuse within a run, and `closeSshAgents()` ends them when the run ends.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 import { Agent } from 'node:http'
 import { Duplex } from 'node:stream'
+import { spawnProcess } from './exec.js'
 
 export interface SshTarget {
   user?: string
@@ -150,8 +151,8 @@ export function sshAgent(target: SshTarget, options: { env: NodeJS.ProcessEnv; d
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 8, maxFreeSockets: options.maxSockets ?? 8 })
   // node:http takes the returned socket (and ignores the host and port it was asked for).
   ;(agent as unknown as { createConnection: () => Duplex }).createConnection = () => {
-    const child = spawn('ssh', sshArgs(target), { env: options.env, stdio: ['pipe', 'pipe', 'pipe'] })
-    return new SshChannel(child, options.display)
+    const { child } = spawnProcess(['ssh', ...sshArgs(target)], { env: options.env, stdin: 'pipe', stdout: 'pipe', notInstalled: 'apt-get install openssh-client' })
+    return new SshChannel(child as ChildProcessWithoutNullStreams, options.display)
   }
   agents.add(agent)
   return agent

@@ -5,7 +5,7 @@
  * dockerode is imported lazily: commands that never talk to Docker do not pay for it.
  */
 import type Dockerode from 'dockerode'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { maskUrlCredentials } from '../redact.js'
 import { closeSshAgents, parseSshUrl, sshAgent, type SshTarget } from './docker-ssh.js'
 
@@ -25,7 +25,7 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv, configured?: string): Doc
   if (raw.startsWith('/')) return { display: `unix://${raw}`, options: { socketPath: raw } }
   if (raw.startsWith('ssh://')) {
     const target = parseSshUrl(raw)
-    if (target === undefined) throw new OwnopsError(`unsupported Docker endpoint: ${maskUrlCredentials(raw)}`, { exitCode: ExitCode.config, hint: 'use ssh://user@host or ssh://user@host:port (keys and passwords belong in ~/.ssh or the ssh-agent, not in the URL)' })
+    if (target === undefined) throw new OwnopsError(`unsupported Docker endpoint: ${maskUrlCredentials(raw)}`, { kind: 'config', hint: 'use ssh://user@host or ssh://user@host:port (keys and passwords belong in ~/.ssh or the ssh-agent, not in the URL)' })
     return { display: raw, options: { protocol: 'http', host: 'docker', port: 80 }, ssh: { target, env } }
   }
   const match = /^(tcp|http|https):\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?/.exec(raw)
@@ -36,7 +36,7 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv, configured?: string): Doc
       options: { protocol: tls ? 'https' : 'http', host: (match[2] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[3] ?? (tls ? 2376 : 2375)) },
     }
   }
-  throw new OwnopsError(`unsupported Docker endpoint: ${raw}`, { exitCode: ExitCode.config, hint: 'use unix:///var/run/docker.sock, tcp://HOST:PORT or ssh://USER@HOST' })
+  throw new OwnopsError(`unsupported Docker endpoint: ${raw}`, { kind: 'config', hint: 'use unix:///var/run/docker.sock, tcp://HOST:PORT or ssh://USER@HOST' })
 }
 
 /** Clients whose engine is on another machine (its paths, volumes and logs are not here). */
@@ -50,7 +50,7 @@ export async function createDocker(endpoint: DockerEndpoint): Promise<Docker> {
     remote.add(docker)
     return docker
   }
-  return new DockerClass({ ...endpoint.options, timeout: 30_000 } as Dockerode.DockerOptions)
+  return new DockerClass({ ...endpoint.options, timeout: 30_000 })
 }
 
 /** Whether the engine runs on another machine (ssh://): its host paths are not this machine's. */
@@ -83,7 +83,7 @@ export function dockerError(error: unknown, endpoint: DockerEndpoint): OwnopsErr
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'EACCES' || code === 'EPERM') {
     return new OwnopsError(`permission denied on the Docker socket (${endpoint.display})`, {
-      exitCode: ExitCode.noperm,
+      kind: 'permission',
       hint: 'run as root, or add this user to the "docker" group',
       cause: error,
     })
@@ -91,14 +91,14 @@ export function dockerError(error: unknown, endpoint: DockerEndpoint): OwnopsErr
   if (code === 'ESSH') {
     const { user, host, port } = endpoint.ssh?.target ?? { host: '' }
     return new OwnopsError(`the Docker engine is unreachable at ${endpoint.display} (${(error as Error).message})`, {
-      exitCode: ExitCode.unavailable,
+      kind: 'unavailable',
       hint: `\`ssh ${port ? `-p ${port} ` : ''}${user ? `${user}@` : ''}${host} docker version\` must work without a question: a key in ~/.ssh or an ssh-agent (SSH_AUTH_SOCK), the host key in ~/.ssh/known_hosts, and a user in the remote docker group`,
       cause: error,
     })
   }
   const reason = code ?? (error as Error).message
   return new OwnopsError(`the Docker engine is unreachable at ${endpoint.display} (${reason})`, {
-    exitCode: ExitCode.unavailable,
+    kind: 'unavailable',
     hint: 'is dockerd running? `systemctl status docker`; set DOCKER_HOST or docker.host for another endpoint',
     cause: error,
   })
@@ -112,6 +112,8 @@ export interface ContainerEvent {
   action: string
   /** Seconds since the epoch, with the nanosecond part as a fraction. */
   time: number
+  /** A `die` event's exit code. */
+  exitCode?: number
 }
 
 /** The engine's recorded events of one container between two times (seconds since the epoch). */
@@ -137,10 +139,11 @@ export async function containerEvents(docker: Docker, id: string, sinceSec: numb
   for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
     if (line.trim() === '') continue
     try {
-      const event = JSON.parse(line) as { Action?: string; status?: string; time?: number; timeNano?: number }
+      const event = JSON.parse(line) as { Action?: string; status?: string; time?: number; timeNano?: number; Actor?: { Attributes?: Record<string, string> } }
       const action = event.Action ?? event.status
       if (action === undefined) continue
-      events.push({ action, time: event.timeNano !== undefined ? event.timeNano / 1e9 : (event.time ?? 0) })
+      const exitCode = Number(event.Actor?.Attributes?.exitCode)
+      events.push({ action, time: event.timeNano !== undefined ? event.timeNano / 1e9 : (event.time ?? 0), ...(action === 'die' && Number.isInteger(exitCode) ? { exitCode } : {}) })
     } catch {
       // a partial line: ignore
     }
@@ -180,7 +183,7 @@ export async function containerStats(docker: Docker, id: string, signal?: AbortS
   try {
     const options = { stream: false as const, 'one-shot': true, ...(signal ? { abortSignal: signal } : {}) }
     const stats = await docker.getContainer(id).stats(options)
-    return stats as unknown as ContainerStats
+    return stats
   } catch (error) {
     if (isNotFound(error)) return undefined
     throw error
@@ -205,7 +208,7 @@ export async function restartContainer(docker: Docker, nameOrId: string, timeout
 
 /** The last `lines` lines of a container's log (stdout and stderr, in order). */
 export async function containerLogTail(docker: Docker, container: string, lines = 50): Promise<string> {
-  const raw = (await docker.getContainer(container).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer
+  const raw = await docker.getContainer(container).logs({ stdout: true, stderr: true, tail: lines, follow: false })
   const info = await docker.getContainer(container).inspect().catch(() => undefined)
   if (info?.Config.Tty) return raw.toString('utf8')
   // Without a TTY the engine frames each chunk: 1 byte stream, 3 zero bytes, 4 bytes length.
@@ -230,7 +233,7 @@ export async function imageId(docker: Docker, ref: string): Promise<string | und
 
 /** `docker pull REF`: waits until the engine has it; throws with the engine's message when it cannot. */
 export async function pullImage(docker: Docker, ref: string): Promise<void> {
-  const stream = (await docker.pull(ref)) as NodeJS.ReadableStream
+  const stream = (await docker.pull(ref))
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
       const failed = output?.find((o) => o.error !== undefined || o.errorDetail !== undefined)
@@ -291,12 +294,12 @@ export async function recreateContainer(docker: Docker, name: string, image: str
     if (m.Type === 'volume' && m.Name && !taken.has(m.Destination)) binds.push(`${m.Name}:${m.Destination}${m.RW ? '' : ':ro'}`)
   }
   host.Binds = binds
-  const mode = String(host.NetworkMode ?? 'default')
+  const mode = typeof host.NetworkMode === 'string' ? host.NetworkMode : 'default'
   const networking = mode === 'host' || mode === 'none' || mode.startsWith('container:') ? undefined : { EndpointsConfig: Object.fromEntries(Object.entries(info.NetworkSettings.Networks ?? {}).map(([net, ep]) => [net, { Aliases: ((ep.Aliases ?? []) as string[]).filter((a) => !info.Id.startsWith(a)) }])) }
   const previousName = `${name}-ownops-previous`
   await docker.getContainer(info.Id).rename({ name: previousName })
   try {
-    const created = await docker.createContainer({ name, ...config, HostConfig: host, ...(networking ? { NetworkingConfig: networking } : {}) } as Dockerode.ContainerCreateOptions)
+    const created = await docker.createContainer({ name, ...config, HostConfig: host, ...(networking ? { NetworkingConfig: networking } : {}) })
     return { previous: { id: info.Id, name }, id: created.id }
   } catch (error) {
     await docker.getContainer(info.Id).rename({ name }).catch(() => undefined)

@@ -1,9 +1,37 @@
 /**
- * The one place ownops starts processes. Logs the command line through the redactor,
- * forwards the abort signal, and turns "not found" into a typed error.
+ * The one place ownops starts processes (a layering rule checks it: .dependency-cruiser.cjs).
+ * Every command line is logged with its secrets masked (URL credentials, `--password=…`,
+ * `NAME=value` where the name says secret, the value after `--password`); the abort signal
+ * ends the process; a program that is not installed is a typed error (unavailable, with the
+ * caller's hint), and output is kept as a bounded head and tail.
+ *
+ *   runCapture   run to the end, capture stdout and stderr (never throws for a failed command)
+ *   runInherit   run on the terminal's stdio; resolves with the exit status
+ *   spawnProcess a process whose streams the caller wires (dumps, compressors, tar)
+ *   runSync      a short synchronous lookup (getent, id)
  */
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process'
 import type { Logger } from 'pino'
 import { ExitCode, OwnopsError } from '../errors.js'
+import { isSecretName, MASK, maskUrlCredentials } from '../redact.js'
+
+/** A flag whose next argument is a secret: --password x, --token x. */
+const SECRET_FLAG = /^--?(?!-|no-)[a-z-]*(pass(word)?|token|secret|api-?key)$/i
+
+/** A command line as it may be logged: URL credentials, secret flag values and secret NAME=value pairs masked. */
+export function maskArgv(argv: readonly string[]): string[] {
+  return argv.map((arg, i) => {
+    const previous = argv[i - 1]
+    if (previous !== undefined && SECRET_FLAG.test(previous)) return MASK
+    const pair = /^(--?[A-Za-z][\w-]*|[A-Za-z_][A-Za-z0-9_]*)=([\s\S]*)$/.exec(arg)
+    if (pair !== null && pair[2] !== '' && (isSecretName((pair[1] as string).replace(/^-+/, '').replace(/-/g, '_')) || SECRET_FLAG.test(pair[1] as string))) return `${pair[1] as string}=${MASK}`
+    return maskUrlCredentials(arg)
+  })
+}
+
+function notInstalled(file: string, hint: string | undefined): OwnopsError {
+  return new OwnopsError(`${file} is not installed`, { kind: 'unavailable', ...(hint === undefined ? {} : { hint }) })
+}
 
 export interface RunInheritOptions {
   log: Logger
@@ -16,8 +44,8 @@ export interface RunInheritOptions {
 export async function runInherit(argv: readonly string[], options: RunInheritOptions): Promise<number> {
   const { execa } = await import('execa')
   const [file, ...args] = argv
-  if (file === undefined) throw new OwnopsError('no command given', { exitCode: ExitCode.usage })
-  options.log.debug({ argv }, 'running command')
+  if (file === undefined) throw new OwnopsError('no command given', { kind: 'usage' })
+  options.log.debug({ argv: maskArgv(argv) }, 'running command')
   const result = await execa(file, args, {
     stdio: 'inherit',
     reject: false,
@@ -27,10 +55,10 @@ export async function runInherit(argv: readonly string[], options: RunInheritOpt
   })
   if (result.failed && result.exitCode === undefined && result.signal === undefined) {
     const code = (result.cause as NodeJS.ErrnoException | undefined)?.code
-    if (code === 'ENOENT') throw new OwnopsError(`command not found: ${file}`, { exitCode: 127, hint: 'check the name and $PATH' })
-    if (code === 'EACCES') throw new OwnopsError(`permission denied running ${file}`, { exitCode: 126 })
-    if (result.isCanceled) throw options.signal?.reason ?? new OwnopsError('interrupted', { exitCode: ExitCode.sigterm })
-    throw new OwnopsError(`could not run ${file}: ${result.shortMessage}`, { exitCode: ExitCode.failed })
+    if (code === 'ENOENT') throw new OwnopsError(`command not found: ${file}`, { kind: 'command-not-found', hint: 'check the name and $PATH' })
+    if (code === 'EACCES') throw new OwnopsError(`permission denied running ${file}`, { kind: 'command-not-executable' })
+    if (result.isCanceled) throw options.signal?.reason ?? new OwnopsError('interrupted', { kind: 'sigterm' })
+    throw new OwnopsError(`could not run ${file}: ${result.shortMessage}`, { kind: 'failed' })
   }
   if (result.signal !== undefined) return 128 + (signalNumber(result.signal) ?? 15)
   return result.exitCode ?? ExitCode.failed
@@ -113,14 +141,20 @@ export interface CaptureOptions extends RunInheritOptions {
   input?: string
   /** Bytes kept of stdout and of stderr each (head and tail, see BoundedOutput); default OUTPUT_LIMIT, Infinity keeps all. */
   outputLimit?: number
+  /** When set, a program that is not installed throws (kind unavailable) with this hint instead of returning. */
+  notInstalled?: string
 }
 
-/** Runs a command and captures (the head and tail of) its output; never throws (the result says what went wrong). */
+/**
+ * Runs a command and captures (the head and tail of) its output; never throws for a command
+ * that ran and failed (the result says what went wrong), nor for one that could not start
+ * unless `notInstalled` is given.
+ */
 export async function runCapture(argv: readonly string[], options: CaptureOptions): Promise<CaptureResult> {
   const { execa } = await import('execa')
   const [file, ...args] = argv
   if (file === undefined) return { exitCode: undefined, stdout: '', stderr: '', failed: true, reason: 'no command' }
-  options.log.debug({ argv }, 'running command')
+  options.log.debug({ argv: maskArgv(argv) }, 'running command')
   const child = execa(file, args, {
     reject: false,
     buffer: false,
@@ -137,8 +171,91 @@ export async function runCapture(argv: readonly string[], options: CaptureOption
   child.stdout?.on('data', (chunk: Buffer) => out.add(chunk))
   child.stderr?.on('data', (chunk: Buffer) => err.add(chunk))
   const result = await child
+  if (options.notInstalled !== undefined && result.failed && result.exitCode === undefined && (result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    throw notInstalled(file, options.notInstalled)
+  }
   // As execa does when it buffers: one final newline is not part of the output.
   const stdout = out.text().replace(/\r?\n$/, '')
   const stderr = err.text().replace(/\r?\n$/, '')
   return { exitCode: result.exitCode, stdout, stderr, failed: result.failed, ...(result.failed ? { reason: result.shortMessage } : {}) }
+}
+
+export interface SpawnOptions {
+  /** Where the (masked) command line is logged at debug level. */
+  log?: Logger
+  signal?: AbortSignal | undefined
+  /** The whole environment of the process (default: this process' own). */
+  env?: NodeJS.ProcessEnv | undefined
+  cwd?: string
+  /** stdin and stdout: 'pipe' (the caller reads or writes `child`'s stream), 'ignore', or a stream with a file descriptor (another process' pipe). */
+  stdin?: 'pipe' | 'ignore' | NodeJS.ReadableStream | NodeJS.WritableStream
+  stdout?: 'pipe' | 'ignore' | NodeJS.WritableStream
+  /** Hint for the error when the program is not installed. */
+  notInstalled?: string
+  /** Bytes of stderr kept (its head and tail). */
+  stderrLimit?: number
+  /**
+   * The child's umask: what it creates on this machine (rclone writing to a local path) gets
+   * no more than these bits allow, whatever the umask of the shell that started ownops.
+   */
+  umask?: number | undefined
+}
+
+export interface Exited {
+  /** The exit status, or undefined when a signal ended the process. */
+  exitCode: number | undefined
+  signal: NodeJS.Signals | undefined
+  stderr: string
+}
+
+export interface Spawned {
+  child: ChildProcess
+  /**
+   * Resolves when the process has exited and its output is closed; rejects when it could not
+   * start (not installed: kind unavailable). The abort signal ends it with SIGTERM.
+   */
+  exited: Promise<Exited>
+}
+
+/** Starts a process whose streams the caller wires: a dump into an artifact, tar into zstd. */
+export function spawnProcess(argv: readonly string[], options: SpawnOptions): Spawned {
+  const [file, ...args] = argv
+  if (file === undefined) throw new OwnopsError('no command given', { kind: 'internal' })
+  options.log?.debug({ argv: maskArgv(argv) }, 'running command')
+  const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe'] as StdioOptions
+  // A child inherits the umask when it is forked, which spawn() does before it returns: the
+  // process's own umask is changed only for that moment.
+  const previous = options.umask !== undefined ? process.umask(options.umask) : undefined
+  let child: ChildProcess
+  try {
+    child = spawn(file, args, { stdio, ...(options.env ? { env: options.env } : {}), ...(options.cwd ? { cwd: options.cwd } : {}) })
+  } finally {
+    if (previous !== undefined) process.umask(previous)
+  }
+  const stderr = new BoundedOutput(options.stderrLimit ?? 64 * 1024)
+  child.stderr?.on('data', (chunk: Buffer) => stderr.add(chunk))
+  const onAbort = () => child.kill('SIGTERM')
+  if (options.signal?.aborted) onAbort()
+  else options.signal?.addEventListener('abort', onAbort, { once: true })
+  const exited = new Promise<Exited>((resolve, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      options.signal?.removeEventListener('abort', onAbort)
+      reject(error.code === 'ENOENT' ? notInstalled(file, options.notInstalled) : new OwnopsError(`could not run ${file}: ${error.message}`, { kind: error.code === 'EACCES' ? 'permission' : 'failed', cause: error }))
+    })
+    child.once('close', (code, signal) => {
+      options.signal?.removeEventListener('abort', onAbort)
+      resolve({ exitCode: code ?? undefined, signal: signal ?? undefined, stderr: stderr.text() })
+    })
+  })
+  // Settled by whoever awaits it; an early failure is never an unhandled rejection.
+  exited.catch(() => undefined)
+  return { child, exited }
+}
+
+/** A short synchronous lookup (getent, id): its status and output; undefined status when it could not run. */
+export function runSync(argv: readonly string[], options: { timeoutMs: number }): { status: number | undefined; stdout: string } {
+  const [file, ...args] = argv
+  if (file === undefined) return { status: undefined, stdout: '' }
+  const result = spawnSync(file, args, { encoding: 'utf8', timeout: options.timeoutMs })
+  return { status: result.status ?? undefined, stdout: result.stdout ?? '' }
 }

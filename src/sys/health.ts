@@ -4,7 +4,7 @@
  * too: an HTTP status, a TCP connect, or a Minecraft Server List Ping.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { pingServer } from '../monitor/checks/minecraft.js'
+import { pingServer } from './minecraft-ping.js'
 import type { Docker } from './docker.js'
 import { probeHttp } from './http-probe.js'
 import { tcpConnect } from './net.js'

@@ -67,7 +67,7 @@ export async function probeHttp(req: ProbeRequest): Promise<ProbeResponse> {
             certificate = { subject: String(peer.subject?.CN ?? ''), issuer: String(peer.issuer?.CN ?? ''), validTo: new Date(peer.valid_to) }
           }
         }
-        if (error === null) callback(null, socket as TLSSocket)
+        if (error === null) callback(null, socket)
         else callback(error, null)
       })
     },

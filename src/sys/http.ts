@@ -5,7 +5,7 @@
  * anything secret before it reaches a log.
  */
 import type { Readable } from 'node:stream'
-import { DeliveryError } from '../notify/types.js'
+import { DeliveryError } from './delivery.js'
 
 export interface HttpRequest {
   url: string

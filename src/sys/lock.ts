@@ -12,7 +12,7 @@ import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { formatDuration } from '../duration.js'
 import { describeUid } from './users.js'
 
@@ -274,7 +274,7 @@ function busyError(holder: LockInfo, now: Date, label = 'the host lock'): Ownops
   const since = Date.parse(holder.startedAt)
   const age = Number.isNaN(since) ? '' : `, running for ${formatDuration(Math.max(0, now.getTime() - since))}`
   return new OwnopsError(`another ownops run holds ${label}: pid ${holder.pid} (ownops ${holder.command}${age})`, {
-    exitCode: ExitCode.tempfail,
+    kind: 'busy',
     hint: 'wait for it to finish, or give --wait 10m (config lock.wait) to queue behind it',
   })
 }
@@ -287,7 +287,7 @@ function lockIoError(dir: string, error: unknown): OwnopsError {
     const path = failed === undefined || dirname(failed) === dir ? dir : failed
     const who = typeof process.getuid === 'function' ? describeUid(process.getuid()) : 'this user'
     return new OwnopsError(`cannot take the host lock: ${path}: ${code === 'EROFS' ? 'read-only file system' : `permission denied for ${who}`}`, {
-      exitCode: ExitCode.noperm,
+      kind: 'permission',
       hint:
         code === 'EROFS'
           ? `a unit's sandbox makes it read-only: add ${dir} to the job's readWritePaths, or set lock.dir (or $OWNOPS_LOCK_DIR) to a writable directory`
@@ -295,7 +295,7 @@ function lockIoError(dir: string, error: unknown): OwnopsError {
       cause: error,
     })
   }
-  return new OwnopsError(`cannot take the host lock in ${dir}: ${(error as Error).message}`, { exitCode: ExitCode.tempfail, cause: error })
+  return new OwnopsError(`cannot take the host lock in ${dir}: ${(error as Error).message}`, { kind: 'busy', cause: error })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -396,7 +396,7 @@ function trustedOwner(uid: number): boolean {
 }
 
 function untrustedLock(problem: LockProblem): OwnopsError {
-  return new OwnopsError(`refusing the host lock: ${problem.message}`, { exitCode: ExitCode.noperm, hint: problem.hint })
+  return new OwnopsError(`refusing the host lock: ${problem.message}`, { kind: 'permission', hint: problem.hint })
 }
 
 function processStartTime(pid: number): number | undefined {

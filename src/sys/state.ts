@@ -45,7 +45,7 @@ export class StateStore {
       await rename(file, aside)
       this.log?.warn({ file, movedTo: aside }, 'state file is corrupt: moved aside; starting from a fresh state')
     } catch (error) {
-      this.log?.warn({ file, err: (error as Error).message }, 'state file is corrupt (and could not be moved aside); starting from a fresh state')
+      this.log?.warn({ file, err: error }, 'state file is corrupt (and could not be moved aside); starting from a fresh state')
     }
     return fallback
   }

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { describeError, ExitCode, OwnopsError } from '../errors.js'
+import { describeError, OwnopsError } from '../errors.js'
 import type { Docker } from './docker.js'
 import { endExec, STOP_GRACE_SEC, stopContainer, stopGraceSec } from './docker-exec.js'
 import { heldHostLock, leftBehind, type HostLock } from './lock.js'
@@ -57,7 +57,7 @@ export class StoppedContainers {
     } catch (error) {
       if (!lostConnection(error)) throw error
       throw new OwnopsError(`lost the connection to the Docker engine while stopping ${container} (${describeError(error)})`, {
-        exitCode: ExitCode.unavailable,
+        kind: 'unavailable',
         hint: 'is dockerd restarting? `systemctl status docker`; ownops starts what it stopped again as soon as the engine answers',
         cause: error,
       })

@@ -2,14 +2,15 @@
  * External storage tools (rclone, restic, age) as child processes whose standard input and
  * output are streams: a file piped through `age` into `rclone rcat`, `restic dump` into a
  * hashing file sink. Each run has a deadline and follows the abort signal (SIGTERM, then
- * SIGKILL after a grace period); stderr is kept as a bounded tail for error messages; the
- * command line is logged at debug level through the redacting logger. A missing program is
- * an OwnopsError with exit 69 and the Debian package to install.
+ * SIGKILL after a grace period); stderr is kept bounded for error messages. The process
+ * starts through ./exec.ts (the command line logged with its secrets masked); a missing
+ * program is an OwnopsError of kind unavailable with the Debian package to install.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
 import type { Logger } from 'pino'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
+import { spawnProcess } from './exec.js'
 
 export interface ToolOptions {
   log: Logger
@@ -48,9 +49,12 @@ const KILL_GRACE_MS = 5000
 /** Debian packages of the tools, for the hint when one is missing. */
 const PACKAGES: Record<string, string> = { rclone: 'rclone', restic: 'restic', age: 'age' }
 
+function installHint(program: string): string {
+  return `install it: apt-get install ${PACKAGES[program] ?? program}`
+}
+
 export function missingTool(program: string): OwnopsError {
-  const pkg = PACKAGES[program] ?? program
-  return new OwnopsError(`${program} is not installed (or not on PATH)`, { exitCode: ExitCode.unavailable, hint: `install it: apt-get install ${pkg}` })
+  return new OwnopsError(`${program} is not installed (or not on PATH)`, { kind: 'unavailable', hint: installHint(program) })
 }
 
 /** A running tool: its process and the promise of its result. */
@@ -63,23 +67,18 @@ export interface RunningTool {
 
 /** Starts a tool; `pipeStdout` leaves child.stdout for the caller to consume. */
 export function startTool(argv: readonly string[], options: ToolOptions & { pipeStdout?: boolean; pipeStdin?: boolean }): RunningTool {
-  const [file, ...args] = argv
-  if (file === undefined) throw new OwnopsError('no command given', { exitCode: ExitCode.internal })
-  options.log.debug({ argv }, 'running command')
-  // A child inherits the umask when it is forked, which spawn() does before it returns: the
-  // process's own umask is changed only for that moment (never more permissive than it was).
-  const previous = options.umask !== undefined ? process.umask(options.umask) : undefined
-  let child: ChildProcess
-  try {
-    child = spawn(file, args, {
-      env: options.env,
-      cwd: options.cwd,
-      stdio: [options.stdin === undefined && options.pipeStdin !== true ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    })
-  } finally {
-    if (previous !== undefined) process.umask(previous)
-  }
-  let stderr = ''
+  const [file] = argv
+  if (file === undefined) throw new OwnopsError('no command given', { kind: 'internal' })
+  const { child, exited } = spawnProcess(argv, {
+    log: options.log,
+    env: options.env,
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+    stdin: options.stdin === undefined && options.pipeStdin !== true ? 'ignore' : 'pipe',
+    stdout: 'pipe',
+    notInstalled: installHint(file),
+    stderrLimit: STDERR_TAIL,
+    ...(options.umask !== undefined ? { umask: options.umask } : {}),
+  })
   let stdout = ''
   let timedOut = false
   let aborted = false
@@ -96,11 +95,6 @@ export function startTool(argv: readonly string[], options: ToolOptions & { pipe
   if (options.signal?.aborted) onAbort()
   else options.signal?.addEventListener('abort', onAbort, { once: true })
 
-  child.stderr?.setEncoding('utf8')
-  child.stderr?.on('data', (chunk: string) => {
-    stderr += chunk
-    if (stderr.length > STDERR_TAIL * 2) stderr = stderr.slice(-STDERR_TAIL)
-  })
   if (options.stdout !== undefined) {
     child.stdout?.pipe(options.stdout)
   } else if (options.pipeStdout !== true) {
@@ -119,21 +113,23 @@ export function startTool(argv: readonly string[], options: ToolOptions & { pipe
     }
   }
 
-  const result = new Promise<ToolResult>((resolve, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer)
-      options.signal?.removeEventListener('abort', onAbort)
-      if (error.code === 'ENOENT') reject(missingTool(file))
-      else reject(new OwnopsError(`could not run ${file}: ${error.message}`, { exitCode: ExitCode.unavailable }))
-    })
-    child.once('close', (code) => {
-      clearTimeout(timer)
-      clearTimeout(killTimer)
-      options.signal?.removeEventListener('abort', onAbort)
-      const tail = stderr.length > STDERR_TAIL ? stderr.slice(-STDERR_TAIL) : stderr
-      resolve({ exitCode: code, stdout, stderr: tail, timedOut, aborted, ok: code === 0 && !timedOut && !aborted })
-    })
-  })
+  const settle = () => {
+    clearTimeout(timer)
+    clearTimeout(killTimer)
+    options.signal?.removeEventListener('abort', onAbort)
+  }
+  const result = exited.then(
+    (done): ToolResult => {
+      settle()
+      const code = done.exitCode ?? null
+      return { exitCode: code, stdout, stderr: done.stderr, timedOut, aborted, ok: code === 0 && !timedOut && !aborted }
+    },
+    (error: unknown) => {
+      settle()
+      // Not installed: the tool's own message names what to install.
+      throw (error as OwnopsError).kind === 'unavailable' && /is not installed$/.test((error as Error).message) ? missingTool(file) : error
+    },
+  )
   return { child, result, kill }
 }
 

@@ -4,9 +4,18 @@
  */
 import { lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { FileChange } from '../schedule/changes.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { writeFileAtomic } from './atomic.js'
+
+export type ChangeAction = 'create' | 'update' | 'unchanged' | 'delete'
+
+/** One generated file to create, update, leave or delete. */
+export interface FileChange {
+  action: ChangeAction
+  name: string
+  before?: string | undefined
+  after?: string | undefined
+}
 
 /** The regular files of `dir` whose names pass `filter`, with their text; missing dir: none. */
 export async function readFiles(dir: string, filter: (name: string) => boolean): Promise<Map<string, string>> {
@@ -60,7 +69,7 @@ export async function ensureDirs(dirs: readonly string[]): Promise<string[]> {
 function fsError(error: unknown, path: string): OwnopsError {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new OwnopsError(`permission denied: ${path}`, { exitCode: ExitCode.noperm, hint: 'run it as root: sudo ownops schedule …', cause: error })
+    return new OwnopsError(`permission denied: ${path}`, { kind: 'permission', hint: 'run it as root: sudo ownops schedule …', cause: error })
   }
-  return new OwnopsError(`${path}: ${(error as Error).message}`, { exitCode: ExitCode.failed, cause: error })
+  return new OwnopsError(`${path}: ${(error as Error).message}`, { kind: 'failed', cause: error })
 }

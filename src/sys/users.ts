@@ -1,7 +1,7 @@
 /** Users and their access to paths: names of uids for messages, what a job's user may write. */
-import { spawnSync } from 'node:child_process'
 import { readFileSync, statSync, type Stats } from 'node:fs'
 import { dirname } from 'node:path'
+import { runSync } from './exec.js'
 
 export interface UserInfo {
   name: string
@@ -22,7 +22,7 @@ export function userName(uid: number): string | undefined {
   } catch {
     // no /etc/passwd
   }
-  const result = spawnSync('getent', ['passwd', String(uid)], { encoding: 'utf8', timeout: 5000 })
+  const result = runSync(['getent', 'passwd', String(uid)], { timeoutMs: 5000 })
   return result.status === 0 ? result.stdout.split(':')[0] || undefined : undefined
 }
 
@@ -34,13 +34,13 @@ export function describeUid(uid: number): string {
 
 /** A user by name, with its groups (through NSS: getent and id), or undefined when unknown. */
 export function lookupUser(name: string): UserInfo | undefined {
-  const passwd = spawnSync('getent', ['passwd', name], { encoding: 'utf8', timeout: 5000 })
+  const passwd = runSync(['getent', 'passwd', name], { timeoutMs: 5000 })
   if (passwd.status !== 0) return undefined
   const fields = passwd.stdout.trim().split(':')
   const uid = Number(fields[2])
   const gid = Number(fields[3])
   if (!Number.isInteger(uid) || !Number.isInteger(gid)) return undefined
-  const ids = spawnSync('id', ['-G', name], { encoding: 'utf8', timeout: 5000 })
+  const ids = runSync(['id', '-G', name], { timeoutMs: 5000 })
   const groups = ids.status === 0 ? ids.stdout.trim().split(/\s+/).map(Number).filter(Number.isInteger) : [gid]
   return { name, uid, gid, groups: [...new Set([gid, ...groups])], home: fields[5] ?? '/' }
 }

@@ -18,7 +18,7 @@ import { basename, dirname, join } from 'node:path'
 import { z } from 'zod'
 import type { BackupEntry } from '../backup/catalog.js'
 import { timerDuration } from '../config/fields.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { describeError, OwnopsError } from '../errors.js'
 import { readArchive, unsafeEntries, type TarEntry } from '../restore/tar-safety.js'
 import { tarInto } from '../sys/archive.js'
 import { compressionExt, defaultLevel } from '../sys/compress.js'
@@ -49,7 +49,7 @@ export const schema = z.strictObject({
       rcon,
       retries: z.number().int().min(0).default(3).meta({ description: 'RCON connection retries before giving up.' }),
       onRconError: z.enum(['fail', 'proceed']).default('fail').meta({ description: 'When RCON cannot be reached: fail the backup (default) or archive without quiescing, with a warning.' }),
-      saveTimeout: timerDuration.default('120s').meta({ description: 'How long `save-all flush` may take.' }),
+      saveTimeout: timerDuration.prefault('120s').meta({ description: 'How long `save-all flush` may take.' }),
     })
     .optional()
     .meta({ description: 'Quiesce a Minecraft server over RCON: save-off, save-all flush, archive, save-on (always).' }),
@@ -93,10 +93,10 @@ export const directory: TargetPlugin<DirectoryTarget> = {
     try {
       info = await stat(root)
     } catch (error) {
-      throw new OwnopsError(`backup target ${env.target}: ${where} does not exist (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { exitCode: ExitCode.failed })
+      throw new OwnopsError(`backup target ${env.target}: ${where} does not exist (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { kind: 'failed' })
     }
     const single = info.isFile()
-    if (!single && !info.isDirectory()) throw new OwnopsError(`backup target ${env.target}: ${where} is neither a directory nor a file`, { exitCode: ExitCode.config })
+    if (!single && !info.isDirectory()) throw new OwnopsError(`backup target ${env.target}: ${where} is neither a directory nor a file`, { kind: 'config' })
     const compression = target.compression
     const level = target.level ?? defaultLevel(compression)
     return {
@@ -110,7 +110,7 @@ export const directory: TargetPlugin<DirectoryTarget> = {
         const fifoDir = await mkdtemp(join(tmpdir(), `${FIFO_PREFIX}${process.pid}-`))
         const indexFile = join(fifoDir, 'index')
         const made = await runCapture(['mkfifo', '-m', '600', indexFile], { log: env.log })
-        if (made.exitCode !== 0) throw new OwnopsError(`cannot create a FIFO in ${fifoDir}: ${made.stderr.trim()}`, { exitCode: ExitCode.failed })
+        if (made.exitCode !== 0) throw new OwnopsError(`cannot create a FIFO in ${fifoDir}: ${made.stderr.trim()}`, { kind: 'failed' })
         const counting = countLines(indexFile)
         try {
           const args = [
@@ -132,7 +132,7 @@ export const directory: TargetPlugin<DirectoryTarget> = {
           const result = await tarInto({ args, compression, ...(level !== undefined ? { level } : {}), out, signal: env.signal })
           if (env.signal.aborted) throw env.signal.reason ?? new Error('interrupted')
           // tar dies of a broken pipe when the artifact side failed (disk full): that is the cause.
-          if (result.sinkError !== undefined) throw result.sinkError
+          if (result.sinkError !== undefined) throw result.sinkError instanceof Error ? result.sinkError : new Error(describeError(result.sinkError))
           const lines = result.stderr.split('\n').map((l) => l.replace(/^tar: /, '').trim()).filter(Boolean)
           if (result.exitCode !== 0 && result.exitCode !== 1) {
             throw new DumpFailure(`tar of ${where} failed with exit ${String(result.exitCode ?? 'signal')}`, tail(lines.filter((l) => !/^Total bytes/.test(l)).join('\n')))
@@ -211,11 +211,11 @@ export async function resolveRoot(target: DirectoryTarget, env: Pick<TargetEnv, 
     return { root: sub ? `${mountpoint}/${sub}` : mountpoint, where: `volume ${target.volume}${sub ? ` /${sub}` : ''}`, volume: target.volume }
   }
   if (target.container !== undefined) {
-    if (target.path === undefined) throw new OwnopsError(`backup target ${env.target}: container needs path (the directory inside it)`, { exitCode: ExitCode.config })
+    if (target.path === undefined) throw new OwnopsError(`backup target ${env.target}: container needs path (the directory inside it)`, { kind: 'config' })
     const facts = await inspectContainer(await env.docker(), target.container)
     return { root: hostPathInContainer(facts, target.path), where: `${target.path} in container ${facts.name}` }
   }
-  if (target.path === undefined) throw new OwnopsError(`backup target ${env.target}: directory needs path, volume or container`, { exitCode: ExitCode.config })
+  if (target.path === undefined) throw new OwnopsError(`backup target ${env.target}: directory needs path, volume or container`, { kind: 'config' })
   return { root: target.path, where: target.path }
 }
 
@@ -258,7 +258,7 @@ export async function checkArchive(entry: BackupEntry, env: Pick<RestoreEnv, 'si
   const problems = unsafeEntries(entries, { allowOutsideLinks: env.allowOutsideLinks === true })
   if (problems.length > 0) {
     throw new OwnopsError(`refusing to extract ${entry.manifest.file}: ${problems.length} unsafe entr${problems.length === 1 ? 'y' : 'ies'}`, {
-      exitCode: ExitCode.failed,
+      kind: 'failed',
       details: problems.slice(0, 20),
       hint: problems.every((p) => p.includes('symbolic link to'))
         ? 'only links that point outside: --allow-outside-links restores them as links (never followed)'
@@ -295,7 +295,7 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
   /** The one file of a single-file archive. */
   const soleFile = (entries: TarEntry[], entry: BackupEntry): string => {
     const files = entries.filter((e) => e.type !== 'directory')
-    if (files.length !== 1 || files[0] === undefined) throw new OwnopsError(`${entry.manifest.file} holds ${files.length} entries, not the one file of this target`, { exitCode: ExitCode.failed })
+    if (files.length !== 1 || files[0] === undefined) throw new OwnopsError(`${entry.manifest.file} holds ${files.length} entries, not the one file of this target`, { kind: 'failed' })
     return files[0].path
   }
   const isFileBackup = (entry: BackupEntry): boolean => entry.manifest.source.kind === 'file'
@@ -312,15 +312,15 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
     },
     async preflight(entry, to) {
       if (liveInfo !== undefined && isFileBackup(entry) !== liveInfo.isFile()) {
-        throw new OwnopsError(`${live} is a ${liveInfo.isFile() ? 'file' : 'directory'}, the backup ${entry.manifest.id} holds a ${isFileBackup(entry) ? 'file' : 'directory'}`, { exitCode: ExitCode.failed, hint: 'restore it side by side with --to' })
+        throw new OwnopsError(`${live} is a ${liveInfo.isFile() ? 'file' : 'directory'}, the backup ${entry.manifest.id} holds a ${isFileBackup(entry) ? 'file' : 'directory'}`, { kind: 'failed', hint: 'restore it side by side with --to' })
       }
       if (to !== undefined) {
         const existing = await lstat(to).catch(() => undefined)
         if (existing !== undefined && !(existing.isDirectory() && !isFileBackup(entry) && (await readdir(to)).length === 0)) {
-          throw new OwnopsError(`${to} already exists${existing.isDirectory() ? ' and is not empty' : ''}`, { exitCode: ExitCode.failed, hint: 'restore side by side into a new (or empty) directory' })
+          throw new OwnopsError(`${to} already exists${existing.isDirectory() ? ' and is not empty' : ''}`, { kind: 'failed', hint: 'restore side by side into a new (or empty) directory' })
         }
       } else if (!(await pathExists(dirname(live)))) {
-        throw new OwnopsError(`${dirname(live)} does not exist`, { exitCode: ExitCode.failed, hint: `create it first: mkdir -p ${dirname(live)}` })
+        throw new OwnopsError(`${dirname(live)} does not exist`, { kind: 'failed', hint: `create it first: mkdir -p ${dirname(live)}` })
       }
     },
     async stage(entry, to) {
@@ -382,7 +382,7 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
       return { entries, bytes }
     },
     async undo(keptPath) {
-      if (!(await pathExists(keptPath))) throw new OwnopsError(`${keptPath} is gone; nothing to undo`, { exitCode: ExitCode.failed })
+      if (!(await pathExists(keptPath))) throw new OwnopsError(`${keptPath} is gone; nothing to undo`, { kind: 'failed' })
       const undone = `${live}.undone-${env.stamp}`
       if (await pathExists(live)) await rename(live, undone)
       await rename(keptPath, live)

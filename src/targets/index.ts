@@ -4,7 +4,7 @@
  * drill and leftovers — is found here, and nowhere else switches on `type`.
  */
 import type { BackupTarget, BackupTargetType } from '../config/schema.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 import { directory } from './directory.js'
 import { mysql } from './mysql.js'
 import { postgres } from './postgres.js'
@@ -17,13 +17,13 @@ export const targets = { postgres, mysql, mariadb: mysql, sqlite, directory } sa
 
 /** The plugin of a configured target, typed for it. */
 export function pluginFor(target: BackupTarget): TargetPlugin<BackupTarget> {
-  return targets[target.type] as unknown as TargetPlugin<BackupTarget>
+  return targets[target.type]
 }
 
 /** SQL against a database target (cleanup's sql rules, leftovers), through the database's own client. */
 export async function openDbClient(targetName: string, target: BackupTarget, env: DbClientEnv): Promise<DbClient> {
   const plugin = pluginFor(target)
-  if (plugin.client === undefined) throw new OwnopsError(`backup target ${targetName} is a ${target.type} target, not a database`, { exitCode: ExitCode.config })
+  if (plugin.client === undefined) throw new OwnopsError(`backup target ${targetName} is a ${target.type} target, not a database`, { kind: 'config' })
   return plugin.client(targetName, target, env)
 }
 

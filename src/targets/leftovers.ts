@@ -5,6 +5,7 @@
  */
 import { lstat, readdir, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { scanTree } from '../sys/beneath.js'
 import type { Leftover } from './types.js'
 
 export const STAMP = '(\\d{8}T\\d{6}Z)'
@@ -25,7 +26,6 @@ async function bytesOf(path: string): Promise<number> {
   const stats = await lstat(path).catch(() => undefined)
   if (stats === undefined) return 0
   if (!stats.isDirectory()) return stats.size
-  const { scanTree } = await import('../cleanup/files.js')
   return (await scanTree(path, stats)).bytes
 }
 

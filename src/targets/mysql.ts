@@ -19,8 +19,7 @@ import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { z } from 'zod'
-import type { BackupEntry } from '../backup/catalog.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { containerNotRunning, OwnopsError } from '../errors.js'
 import { compressInto } from '../sys/compress.js'
 import type { Docker } from '../sys/docker.js'
 import { execCapture, execToStream, execWithInput, inspectContainer, type ContainerFacts } from '../sys/docker-exec.js'
@@ -75,10 +74,10 @@ interface MysqlConnection {
 async function connect(target: MysqlTarget, access: { user: string; env: string[] } | undefined, env: { docker(): Promise<Docker> }, purpose: string): Promise<MysqlConnection> {
   const docker = await env.docker()
   const facts = await inspectContainer(docker, target.container)
-  if (!facts.running) throw new OwnopsError(`container ${target.container} is not running; ${purpose}`, { exitCode: ExitCode.failed, hint: `docker start ${target.container}` })
+  if (!facts.running) throw containerNotRunning(target.container, purpose)
   const probe = await execCapture(docker, target.container, ['sh', '-c', 'command -v mariadb || command -v mysql'])
   const client = probe.stdout.trim().split('\n')[0]
-  if (probe.exitCode !== 0 || !client) throw new OwnopsError(`neither mariadb nor mysql is available in container ${target.container}`, { exitCode: ExitCode.failed })
+  if (probe.exitCode !== 0 || !client) throw new OwnopsError(`neither mariadb nor mysql is available in container ${target.container}`, { kind: 'failed' })
   const who = access ?? { user: target.user, env: mysqlExecEnv(target, facts) }
   return {
     docker,
@@ -161,13 +160,13 @@ export const mysql: TargetPlugin<MysqlTarget> = {
     const docker = await env.docker()
     const facts = await inspectContainer(docker, target.container)
     if (!facts.running) {
-      throw new OwnopsError(`container ${target.container} is not running; the dump runs inside it`, { exitCode: ExitCode.failed, hint: `docker start ${target.container}` })
+      throw containerNotRunning(target.container, 'the dump runs inside it')
     }
     const probe = await execCapture(docker, target.container, ['sh', '-c', 'command -v mariadb-dump || command -v mysqldump'], { signal: env.signal })
     const tool = probe.stdout.trim().split('\n')[0]
     if (probe.exitCode !== 0 || !tool) {
       throw new OwnopsError(`neither mariadb-dump nor mysqldump is available in container ${target.container}`, {
-        exitCode: ExitCode.failed,
+        kind: 'failed',
         hint: 'point the target at the database container itself (the mariadb and mysql images have the dump tool)',
       })
     }
@@ -308,9 +307,9 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
     },
     async preflight(_entry, to) {
       if (to !== undefined && single === undefined) {
-        throw new OwnopsError(`--to restores one database; this ${target.type} target holds ${configured === undefined ? 'all databases' : 'several'}`, { exitCode: ExitCode.usage, hint: 'verify --drill loads every database of the backup side by side and drops them again' })
+        throw new OwnopsError(`--to restores one database; this ${target.type} target holds ${configured === undefined ? 'all databases' : 'several'}`, { kind: 'usage', hint: 'verify --drill loads every database of the backup side by side and drops them again' })
       }
-      if (to !== undefined && (await exists(to))) throw new OwnopsError(`database ${to} already exists in ${container}`, { exitCode: ExitCode.failed, hint: 'choose another --to name, or drop it first' })
+      if (to !== undefined && (await exists(to))) throw new OwnopsError(`database ${to} already exists in ${container}`, { kind: 'failed', hint: 'choose another --to name, or drop it first' })
       if (access.root) return
       // Without root: prove now, on an empty database of the staging name, that the user may create and drop it.
       const probe = to ?? stagingName(single ?? target.user)
@@ -319,19 +318,19 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
         await drop(probe)
       } catch (error) {
         throw new OwnopsError(`user ${target.user} may not create the database ${probe} that a staged restore needs (${(error as Error).message.replace(/^.*failed: /, '')})`, {
-          exitCode: ExitCode.noperm,
+          kind: 'permission',
           hint: `give the container its root password (MARIADB_ROOT_PASSWORD), which ownops then uses, or grant it: GRANT ALL PRIVILEGES ON \`${(single ?? target.user).replace(/_/g, '\\_')}\\_\\_ownops\\_%\`.* TO '${target.user}'@'%';`,
         })
       }
       if (single === undefined) {
-        throw new OwnopsError(`restoring several databases needs root; container ${container} has no MARIADB_ROOT_PASSWORD or MYSQL_ROOT_PASSWORD`, { exitCode: ExitCode.noperm, hint: 'set user: root and password: for this target' })
+        throw new OwnopsError(`restoring several databases needs root; container ${container} has no MARIADB_ROOT_PASSWORD or MYSQL_ROOT_PASSWORD`, { kind: 'permission', hint: 'set user: root and password: for this target' })
       }
     },
     async stage(entry, to) {
       // `to`: a database name (one database), or a suffix for every database (`__…`, drills of several).
       const suffix = to !== undefined && single === undefined && to.startsWith('__') ? to : undefined
       const target1 = (db: string): string | null => (!userDb(db) || (configured !== undefined && !configured.includes(db)) ? null : suffix !== undefined ? stagingName(db, suffix) : single !== undefined ? (to ?? stagingName(db)) : stagingName(db))
-      if (to !== undefined && single !== undefined && (await exists(to))) throw new OwnopsError(`database ${to} already exists in ${container}`, { exitCode: ExitCode.failed, hint: 'choose another --to name, or drop it first' })
+      if (to !== undefined && single !== undefined && (await exists(to))) throw new OwnopsError(`database ${to} already exists in ${container}`, { kind: 'failed', hint: 'choose another --to name, or drop it first' })
       const made: string[] = []
       try {
         // The staging databases of an earlier, unfinished restore go first.
@@ -342,7 +341,7 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
           return name
         }, env.signal)
         const restored = seen.filter((db) => target1(db) !== null)
-        if (restored.length === 0) throw new OwnopsError(`the dump ${entry.manifest.file} holds no database ownops restores (${seen.join(', ') || 'none'})`, { exitCode: ExitCode.failed })
+        if (restored.length === 0) throw new OwnopsError(`the dump ${entry.manifest.file} holds no database ownops restores (${seen.join(', ') || 'none'})`, { kind: 'failed' })
         return { where: made.join(','), details: { entry: entry.path, databases: restored, staged: made } }
       } catch (error) {
         for (const name of made) await drop(name).catch(() => undefined)
@@ -379,7 +378,7 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
     },
     async undo(kept) {
       const { stat } = await import('node:fs/promises')
-      if (!(await stat(kept).then(() => true, () => false))) throw new OwnopsError(`${kept} is gone; nothing to undo`, { exitCode: ExitCode.failed })
+      if (!(await stat(kept).then(() => true, () => false))) throw new OwnopsError(`${kept} is gone; nothing to undo`, { kind: 'failed' })
       const seen: string[] = []
       await pipeline(createReadStream(kept).pipe(createGunzip()), retargetDump((db) => db, seen), new (await import('node:stream')).Writable({ write: (_c, _e, cb) => cb() }))
       const databases = live(seen).filter((db) => seen.includes(db))

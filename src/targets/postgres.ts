@@ -13,18 +13,19 @@
  * database is `postgres`).
  */
 import { createReadStream } from 'node:fs'
-import type { Writable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { z } from 'zod'
 import type { BackupEntry } from '../backup/catalog.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { containerNotRunning, OwnopsError } from '../errors.js'
 import { compressInto } from '../sys/compress.js'
 import type { Docker } from '../sys/docker.js'
+import { runCapture, spawnProcess } from '../sys/exec.js'
 import { execCapture, execToStream, execWithInput, inspectContainer, type ContainerFacts } from '../sys/docker-exec.js'
 import { targetCommon } from './common.js'
 import { parseStamp } from './leftovers.js'
-import { DumpFailure, firstError, literal, tail, type DbClient, type Dump, type Leftover, type RestoreEnv, type Restorer, type SourceEnv, type TargetPlugin } from './types.js'
+import { DumpFailure, firstError, literal, tail, type DbClient, type DbClientEnv, type Dump, type Leftover, type RestoreEnv, type Restorer, type SourceEnv, type TargetPlugin } from './types.js'
 
 export const schema = z.strictObject({
   type: z.literal('postgres'),
@@ -72,7 +73,7 @@ export interface PostgresConnection {
 export async function connect(target: PostgresTarget, container: string, env: { docker(): Promise<Docker>; signal?: AbortSignal }, purpose = 'the SQL runs inside it'): Promise<PostgresConnection> {
   const docker = await env.docker()
   const facts = await inspectContainer(docker, container)
-  if (!facts.running) throw new OwnopsError(`container ${container} is not running; ${purpose}`, { exitCode: ExitCode.failed, hint: `docker start ${container}` })
+  if (!facts.running) throw containerNotRunning(container, purpose)
   const user = target.user ?? facts.env.POSTGRES_USER ?? 'postgres'
   const database = target.database ?? facts.env.POSTGRES_DB ?? facts.env.POSTGRES_USER ?? 'postgres'
   const execEnv = facts.env.POSTGRES_PASSWORD ? [`PGPASSWORD=${facts.env.POSTGRES_PASSWORD}`] : []
@@ -113,7 +114,7 @@ export const postgres: TargetPlugin<PostgresTarget> = {
   async dump(target, env) {
     if (target.container !== undefined) return inContainer(target, target.container, env)
     if (target.url !== undefined) return onHost(target, target.url, env)
-    throw new OwnopsError(`backup target ${env.target}: postgres needs container or url`, { exitCode: ExitCode.config })
+    throw new OwnopsError(`backup target ${env.target}: postgres needs container or url`, { kind: 'config' })
   },
 
   async client(_name, target, env) {
@@ -188,9 +189,8 @@ async function gzipReadable(entry: BackupEntry, signal: AbortSignal): Promise<st
   }
 }
 
-async function clientOnHost(target: PostgresTarget, env: { env: NodeJS.ProcessEnv }): Promise<DbClient> {
+async function clientOnHost(target: PostgresTarget, env: DbClientEnv): Promise<DbClient> {
   const url = target.url ?? ''
-  const { execa } = await import('execa')
   const database = new URL(url).pathname.replace(/^\//, '') || 'postgres'
   return {
     dialect: 'postgres',
@@ -199,10 +199,16 @@ async function clientOnHost(target: PostgresTarget, env: { env: NodeJS.ProcessEn
     quote: ident,
     async query(sql, options = {}) {
       const dbUrl = options.database !== undefined ? Object.assign(new URL(url), { pathname: `/${options.database}` }).toString() : url
-      const r = await execa('psql', ['-X', ...(options.readOnly ? ['-q'] : []), '--no-password', `--dbname=${dbUrl}`, '-v', 'ON_ERROR_STOP=1', '-At', '-F', '\t', '-c', sql], { reject: false, env: { ...env.env, ...(options.readOnly ? { PGOPTIONS: READ_ONLY_PGOPTIONS } : {}) }, extendEnv: false, stdin: 'ignore' })
-      if (r.failed && r.exitCode === undefined) throw new OwnopsError('psql is not installed on this host', { exitCode: ExitCode.unavailable, hint: 'apt-get install postgresql-client, or use container: NAME' })
-      if (r.exitCode !== 0) throw new DumpFailure(`psql failed: ${firstError(String(r.stderr)) ?? `exit ${String(r.exitCode)}`}`, tail(String(r.stderr)))
-      return String(r.stdout).replace(/\n$/, '')
+      const argv = ['psql', '-X', ...(options.readOnly ? ['-q'] : []), '--no-password', `--dbname=${dbUrl}`, '-v', 'ON_ERROR_STOP=1', '-At', '-F', '\t', '-c', sql]
+      const r = await runCapture(argv, {
+        log: env.log,
+        env: { ...env.env, ...(options.readOnly ? { PGOPTIONS: READ_ONLY_PGOPTIONS } : {}) },
+        ...(env.signal ? { signal: env.signal } : {}),
+        outputLimit: Number.POSITIVE_INFINITY,
+        notInstalled: 'apt-get install postgresql-client, or use container: NAME',
+      })
+      if (r.exitCode !== 0) throw new DumpFailure(`psql failed: ${firstError(r.stderr) ?? `exit ${String(r.exitCode)}`}`, tail(r.stderr))
+      return r.stdout
     },
   }
 }
@@ -213,7 +219,7 @@ async function inContainer(target: PostgresTarget, container: string, env: Sourc
   const version = await execCapture(docker, container, ['pg_dump', '--version'], { env: execEnv, signal: env.signal })
   if (version.exitCode !== 0) {
     throw new OwnopsError(`pg_dump is not available in container ${container}: ${tail(version.stderr, 3) || `exit ${version.exitCode}`}`, {
-      exitCode: ExitCode.failed,
+      kind: 'failed',
       hint: 'run the backup against the database container itself (the postgres image has pg_dump), or use url: for a host pg_dump',
     })
   }
@@ -253,26 +259,22 @@ async function inContainer(target: PostgresTarget, container: string, env: Sourc
 }
 
 async function onHost(target: PostgresTarget, url: string, env: SourceEnv): Promise<Dump> {
-  const { execa } = await import('execa')
-  const version = await execa('pg_dump', ['--version'], { reject: false })
-  if (version.failed) {
-    throw new OwnopsError('pg_dump is not installed on this host', { exitCode: ExitCode.unavailable, hint: 'apt-get install postgresql-client, or back up through the container: container: NAME' })
-  }
+  const version = await runCapture(['pg_dump', '--version'], { log: env.log, notInstalled: 'apt-get install postgresql-client, or back up through the container: container: NAME' })
   const plain = target.format === 'plain'
   const args = ['--no-password', `--dbname=${url}`, plain ? '-Fp' : '-Fc']
   return {
     ext: plain ? 'sql.gz' : 'pgdump',
     compression: plain ? 'gzip' : 'custom',
-    details: { url: url.replace(/\/\/[^@/]*@/, '//***@'), format: target.format, pgDump: String(version.stdout).trim() },
+    details: { url: url.replace(/\/\/[^@/]*@/, '//***@'), format: target.format, pgDump: version.stdout.trim() },
     async write(out) {
       const stage = plain ? await compressInto('gzip', out, { signal: env.signal }) : undefined
       const input = stage?.input ?? out
-      const child = execa('pg_dump', args, { stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false, cancelSignal: env.signal, env: env.env, extendEnv: false })
-      await pipeline(child.stdout, input, { end: false })
-      const result = await child
+      const pgDump = spawnProcess(['pg_dump', ...args], { log: env.log, signal: env.signal, env: env.env })
+      await pipeline(pgDump.child.stdout as Readable, input, { end: false })
+      const result = await pgDump.exited
       if (result.exitCode !== 0) {
         input.destroy()
-        throw new DumpFailure(`pg_dump failed with exit ${String(result.exitCode ?? result.signal)}`, tail(String(result.stderr)))
+        throw new DumpFailure(`pg_dump failed with exit ${String(result.exitCode ?? result.signal)}`, tail(result.stderr))
       }
       await endAndWait(input, out, stage?.done)
       return { warnings: [] }
@@ -296,7 +298,7 @@ export async function endAndWait(input: Writable, out: Writable, done?: Promise<
 async function postgresRestorer(target: PostgresTarget, env: RestoreEnv): Promise<Restorer> {
   if (target.container === undefined) {
     throw new OwnopsError('restore of a postgres target with url: is not built in this version', {
-      exitCode: ExitCode.unavailable,
+      kind: 'unavailable',
       hint: 'restore by hand with pg_restore -d URL BACKUP.pgdump, or configure container: for the target',
     })
   }
@@ -338,12 +340,12 @@ async function postgresRestorer(target: PostgresTarget, env: RestoreEnv): Promis
       return { containers: [], processes: [] }
     },
     async preflight(_entry, to) {
-      if (to !== undefined && (await exists(to))) throw new OwnopsError(`database ${to} already exists in ${container}`, { exitCode: ExitCode.failed, hint: 'choose another --to name, or drop it first' })
+      if (to !== undefined && (await exists(to))) throw new OwnopsError(`database ${to} already exists in ${container}`, { kind: 'failed', hint: 'choose another --to name, or drop it first' })
     },
     async stage(entry, to) {
       const name = to ?? staging
       if (to !== undefined && (await exists(to))) {
-        throw new OwnopsError(`database ${to} already exists in ${container}`, { exitCode: ExitCode.failed, hint: 'choose another --to name, or drop it first' })
+        throw new OwnopsError(`database ${to} already exists in ${container}`, { kind: 'failed', hint: 'choose another --to name, or drop it first' })
       }
       if (to === undefined && (await exists(staging))) {
         env.log.info({ database: staging }, 'dropping the staging database of an earlier, unfinished restore')
@@ -395,7 +397,7 @@ async function postgresRestorer(target: PostgresTarget, env: RestoreEnv): Promis
       return { tables: tables.length, rows }
     },
     async undo(keptName) {
-      if (!(await exists(keptName))) throw new OwnopsError(`database ${keptName} is gone; nothing to undo`, { exitCode: ExitCode.failed })
+      if (!(await exists(keptName))) throw new OwnopsError(`database ${keptName} is gone; nothing to undo`, { kind: 'failed' })
       const undone = pgName(db, `__undone_${env.stamp}`)
       if (await exists(db)) await rename(db, undone)
       await rename(keptName, db)

@@ -17,7 +17,7 @@ import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
 import { partialName } from '../backup/artifact.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { errnoKind, OwnopsError } from '../errors.js'
 import { decompressFile } from '../restore/decompress.js'
 import { compressInto, compressionExt } from '../sys/compress.js'
 import type { Docker } from '../sys/docker.js'
@@ -42,6 +42,9 @@ export type SqliteTarget = z.output<typeof schema>
 const SQLITE_HEADER = 'SQLite format 3\0'
 const SQLITE_SIDE_FILES = ['', '-wal', '-shm']
 
+/** How to get the sqlite3 command. */
+const SQLITE_HINT = 'apt-get install sqlite3'
+
 export const sqlite: TargetPlugin<SqliteTarget> = {
   schema,
   description: 'SQLite online backup (.backup) with PRAGMA integrity_check',
@@ -57,26 +60,22 @@ export const sqlite: TargetPlugin<SqliteTarget> = {
   async dump(target, env) {
     const { path, container } = await resolveSqlitePath(target, env)
     await assertSqliteFile(path, env.target)
-    const { execa } = await import('execa')
-    const version = await execa('sqlite3', ['-version'], { reject: false })
-    if (version.failed) {
-      throw new OwnopsError('the sqlite3 command is not installed', { exitCode: ExitCode.unavailable, hint: 'apt-get install sqlite3' })
-    }
+    const version = await runCapture(['sqlite3', '-version'], { log: env.log, notInstalled: SQLITE_HINT })
     const compression = target.compression
     return {
       ext: `sqlite${compressionExt[compression]}`,
       compression,
-      details: { path: target.path, ...(container ? { container, hostPath: path } : {}), sqlite: String(version.stdout).split(' ')[0] },
+      details: { path: target.path, ...(container ? { container, hostPath: path } : {}), sqlite: version.stdout.split(' ')[0] },
       async write(out) {
         const copy = join(env.dir, partialName(`${env.id}.sqlite-copy`))
         try {
           // .timeout makes the backup wait for a writer's lock instead of failing with SQLITE_BUSY.
-          const backup = await execa('sqlite3', ['-bail', path, '.timeout 30000', `.backup "${copy}"`], { reject: false, cancelSignal: env.signal, stdin: 'ignore' })
-          if (backup.exitCode !== 0) throw new DumpFailure(`sqlite3 .backup of ${target.path} failed with exit ${String(backup.exitCode)}`, tail(String(backup.stderr)))
-          const check = await execa('sqlite3', ['-bail', copy, 'PRAGMA integrity_check;'], { reject: false, cancelSignal: env.signal, stdin: 'ignore' })
-          const verdict = String(check.stdout).trim()
+          const backup = await runCapture(['sqlite3', '-bail', path, '.timeout 30000', `.backup "${copy}"`], { log: env.log, signal: env.signal, notInstalled: SQLITE_HINT })
+          if (backup.exitCode !== 0) throw new DumpFailure(`sqlite3 .backup of ${target.path} failed with exit ${String(backup.exitCode)}`, tail(backup.stderr))
+          const check = await runCapture(['sqlite3', '-bail', copy, 'PRAGMA integrity_check;'], { log: env.log, signal: env.signal, notInstalled: SQLITE_HINT })
+          const verdict = check.stdout.trim()
           if (check.exitCode !== 0 || verdict !== 'ok') {
-            throw new DumpFailure(`the copy of ${target.path} fails PRAGMA integrity_check`, tail(`${verdict}\n${String(check.stderr)}`))
+            throw new DumpFailure(`the copy of ${target.path} fails PRAGMA integrity_check`, tail(`${verdict}\n${check.stderr}`))
           }
           const copied = await stat(copy)
           const stage = await compressInto(compression, out, { signal: env.signal })
@@ -93,7 +92,6 @@ export const sqlite: TargetPlugin<SqliteTarget> = {
 
   async client(_name, target, env) {
     const { path } = await resolveSqlitePath(target, env)
-    const { execa } = await import('execa')
     return {
       dialect: 'sqlite',
       where: path,
@@ -102,10 +100,10 @@ export const sqlite: TargetPlugin<SqliteTarget> = {
       async query(sql, options = {}) {
         // .timeout waits for a writer's lock instead of failing with "database is locked".
         // Read-only: the file opened read-only, and no writefile(), ATTACH or extension (safe mode).
-        const r = await execa('sqlite3', [...(options.readOnly ? ['-readonly', '-safe'] : []), '-bail', '-batch', '-noheader', '-separator', '\t', path, '.timeout 30000', sql], { reject: false, stdin: 'ignore' })
-        if (r.failed && r.exitCode === undefined) throw new OwnopsError('the sqlite3 command is not installed', { exitCode: ExitCode.unavailable, hint: 'apt-get install sqlite3' })
-        if (r.exitCode !== 0) throw new DumpFailure(`sqlite3 ${path} failed: ${firstError(String(r.stderr)) ?? `exit ${String(r.exitCode)}`}`, tail(String(r.stderr)))
-        return String(r.stdout).replace(/\n$/, '')
+        const argv = ['sqlite3', ...(options.readOnly ? ['-readonly', '-safe'] : []), '-bail', '-batch', '-noheader', '-separator', '\t', path, '.timeout 30000', sql]
+        const r = await runCapture(argv, { log: env.log, ...(env.signal ? { signal: env.signal } : {}), outputLimit: Number.POSITIVE_INFINITY, notInstalled: SQLITE_HINT })
+        if (r.exitCode !== 0) throw new DumpFailure(`sqlite3 ${path} failed: ${firstError(r.stderr) ?? `exit ${String(r.exitCode)}`}`, tail(r.stderr))
+        return r.stdout
       },
     }
   },
@@ -179,12 +177,12 @@ async function sqliteRestorer(target: SqliteTarget, env: RestoreEnv): Promise<Re
       return { containers: names, processes }
     },
     async preflight(_entry, to) {
-      if (to !== undefined && (await pathExists(to))) throw new OwnopsError(`${to} already exists`, { exitCode: ExitCode.failed, hint: 'choose another --to path' })
-      if (!(await pathExists(dirname(to ?? live)))) throw new OwnopsError(`${dirname(to ?? live)} does not exist`, { exitCode: ExitCode.failed })
+      if (to !== undefined && (await pathExists(to))) throw new OwnopsError(`${to} already exists`, { kind: 'failed', hint: 'choose another --to path' })
+      if (!(await pathExists(dirname(to ?? live)))) throw new OwnopsError(`${dirname(to ?? live)} does not exist`, { kind: 'failed' })
     },
     async stage(entry, to) {
       const file = to ?? join(dirname(live), `.${basename(live)}.ownops-restore-${env.stamp}`)
-      if (to !== undefined && (await pathExists(to))) throw new OwnopsError(`${to} already exists`, { exitCode: ExitCode.failed, hint: 'choose another --to path' })
+      if (to !== undefined && (await pathExists(to))) throw new OwnopsError(`${to} already exists`, { kind: 'failed', hint: 'choose another --to path' })
       await mkdir(dirname(file), { recursive: true })
       try {
         await decompressFile(entry, file, env.signal)
@@ -228,7 +226,7 @@ async function sqliteRestorer(target: SqliteTarget, env: RestoreEnv): Promise<Re
       return { integrityCheck: 'ok' }
     },
     async undo(keptPath) {
-      if (!(await pathExists(keptPath))) throw new OwnopsError(`${keptPath} is gone; nothing to undo`, { exitCode: ExitCode.failed })
+      if (!(await pathExists(keptPath))) throw new OwnopsError(`${keptPath} is gone; nothing to undo`, { kind: 'failed' })
       const undone = `${live}.undone-${env.stamp}`
       for (const suffix of SQLITE_SIDE_FILES) if (await pathExists(live + suffix)) await rename(live + suffix, undone + suffix)
       for (const suffix of SQLITE_SIDE_FILES) if (await pathExists(keptPath + suffix)) await rename(keptPath + suffix, live + suffix)
@@ -250,7 +248,7 @@ async function assertSqliteFile(path: string, target: string): Promise<void> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new OwnopsError(`backup target ${target}: cannot open ${path} (${code ?? 'error'})`, {
-      exitCode: code === 'EACCES' ? ExitCode.noperm : ExitCode.failed,
+      kind: errnoKind(error),
       hint: code === 'ENOENT' ? 'check backup.targets.' + target + '.path' : undefined,
     })
   }
@@ -258,7 +256,7 @@ async function assertSqliteFile(path: string, target: string): Promise<void> {
     const buffer = Buffer.alloc(16)
     await handle.read(buffer, 0, 16, 0)
     if (buffer.toString('latin1') !== SQLITE_HEADER) {
-      throw new OwnopsError(`backup target ${target}: ${path} is not an SQLite database`, { exitCode: ExitCode.failed })
+      throw new OwnopsError(`backup target ${target}: ${path} is not an SQLite database`, { kind: 'failed' })
     }
   } finally {
     await handle.close()

@@ -11,7 +11,7 @@ import type { Docker } from '../sys/docker.js'
 import type { BackupEntry } from '../backup/catalog.js'
 import type { Manifest } from '../backup/artifact.js'
 import type { ConfigProblem } from '../config/problems.js'
-import { ExitCode, OwnopsError } from '../errors.js'
+import { OwnopsError } from '../errors.js'
 
 /** What every operation on a target gets: where to log, when to stop, the engine, the environment. */
 export interface TargetEnv {
@@ -145,6 +145,7 @@ export interface DbClient {
 }
 
 export interface DbClientEnv {
+  log: Logger
   docker(): Promise<Docker>
   env: NodeJS.ProcessEnv
   signal?: AbortSignal
@@ -184,7 +185,7 @@ export class DumpFailure extends OwnopsError {
     message: string,
     readonly stderrTail: string,
   ) {
-    super(message, { exitCode: ExitCode.failed, ...(stderrTail.trim() ? { details: stderrTail.trim().split('\n') } : {}) })
+    super(message, { ...(stderrTail.trim() ? { details: stderrTail.trim().split('\n') } : {}) })
     this.name = 'DumpFailure'
   }
 }

@@ -102,7 +102,7 @@ notify:
       if (phase === 'after hook') await until('the after hook', () => existsSync(join(marks(), 'in-after')))
     } catch (error) {
       child.kill('SIGKILL')
-      throw new Error(`${(error as Error).message}; the run said:\n${(await done).stderr}`)
+      throw new Error(`${(error as Error).message}; the run said:\n${(await done).stderr}`, { cause: error })
     }
     faultsTried(ctx)
     const sent = peer.requests.length

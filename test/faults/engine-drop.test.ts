@@ -66,7 +66,7 @@ notify:
     const run = startOwnops([...config(), '--json', 'backup', 'files'], env(), work.dir)
     faultsTried(ctx)
     const result = await run.done
-    expect(await Promise.race([cut, 'the run ended before the cut']), result.stderr).toMatch(/\/stop/)
+    expect(await Promise.race([cut, Promise.resolve('the run ended before the cut')]), result.stderr).toMatch(/\/stop/)
     expect(result.code, result.stderr).toBe(1)
     const report = JSON.parse(result.stdout) as { targets: Array<{ ok: boolean; error: string }> }
     expect(report.targets[0]?.ok).toBe(false)
@@ -86,7 +86,7 @@ notify:
     const run = startOwnops([...config(), 'restore', 'files', 'latest', '--yes', '--no-safety-copy'], env(), work.dir)
     faultsTried(ctx)
     const result = await run.done
-    expect(await Promise.race([cut, 'the run ended before the cut']), result.stderr).toMatch(/\/stop/)
+    expect(await Promise.race([cut, Promise.resolve('the run ended before the cut')]), result.stderr).toMatch(/\/stop/)
     expect(result.code, result.stderr).not.toBe(0)
     expect(result.code, result.stderr).not.toBe(70)
     expect(result.stderr).toMatch(/the live data was not touched/)

@@ -83,7 +83,7 @@ restart:
       await until(`${stubborn.name} getting its stop signal`, () => existsSync(join(marks(), 'term')), 1200)
     } catch (error) {
       child.kill('SIGKILL')
-      throw new Error(`${(error as Error).message}; the run said:\n${(await done).stderr}`)
+      throw new Error(`${(error as Error).message}; the run said:\n${(await done).stderr}`, { cause: error })
     }
     faultsTried(ctx)
     child.kill('SIGTERM')

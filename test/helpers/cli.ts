@@ -28,7 +28,7 @@ export function testEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Proc
 
 export async function runCli(
   args: string[],
-  options: { env: NodeJS.ProcessEnv; cwd: string; stdin?: string; stdinIsTTY?: boolean; clock?: () => Date; sleep?: (ms: number, signal: AbortSignal) => Promise<void> },
+  options: { env: NodeJS.ProcessEnv; cwd: string; stdin?: string; stdinIsTTY?: boolean; systemd?: boolean; clock?: () => Date; sleep?: (ms: number, signal: AbortSignal) => Promise<void> },
 ): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
@@ -39,6 +39,7 @@ export async function runCli(
     stderr: (t) => void (stderr += t),
     stderrIsTTY: options.env.OWNOPS_LOG_FORMAT === 'text',
     stdinIsTTY: options.stdinIsTTY ?? false, // as under a timer or cron, whatever runs the tests
+    systemd: options.systemd ?? false, // the same answer on every host: no systemd unless a test says so
     ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),

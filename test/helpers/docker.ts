@@ -41,7 +41,7 @@ function envRequired(): boolean {
 function readProvided(): DockerProvided {
   let provided: DockerProvided | undefined;
   try {
-    provided = inject('docker') as DockerProvided | undefined;
+    provided = inject('docker');
   } catch {
     provided = undefined; // not inside a vitest worker
   }
@@ -307,7 +307,7 @@ export async function runContainer(opts: RunContainerOptions): Promise<RunningCo
     container = await docker.createContainer(create);
   } catch (e) {
     if (isNotFound(e)) {
-      throw new Error(`image ${TEST_IMAGE} not found: run \`bash scripts/test-env.sh up\` (${errorMessage(e)})`);
+      throw new Error(`image ${TEST_IMAGE} not found: run \`bash scripts/test-env.sh up\` (${errorMessage(e)})`, { cause: e });
     }
     throw e;
   }
@@ -316,7 +316,7 @@ export async function runContainer(opts: RunContainerOptions): Promise<RunningCo
     await container.start();
   } catch (e) {
     await removeContainer(name).catch(() => undefined);
-    throw new Error(`starting container ${name} failed: ${errorMessage(e)}`);
+    throw new Error(`starting container ${name} failed: ${errorMessage(e)}`, { cause: e });
   }
   return { id: container.id, name, remove: () => removeContainer(name) };
 }
@@ -427,7 +427,7 @@ export const PG_SOCKET_DIR = '/var/run/postgresql';
 export function hostPostgresVersion(): string {
   const forced = process.env.OWNOPS_TEST_PG_VERSION;
   if (forced) return forced;
-  let versions: string[] = [];
+  let versions: string[];
   try {
     versions = readdirSync('/usr/lib/postgresql').filter(
       (v) => /^\d+$/.test(v) && existsSync(`/usr/lib/postgresql/${v}/bin/postgres`),

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { onTestFinished } from 'vitest'
 
 export interface RecordedRequest {
   method: string
@@ -92,4 +93,11 @@ export async function startHttpPeer(): Promise<HttpPeer> {
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+}
+
+/** A peer for the running test, closed when the test ends. */
+export async function peer(): Promise<HttpPeer> {
+  const p = await startHttpPeer()
+  onTestFinished(() => p.close())
+  return p
 }

@@ -1,7 +1,7 @@
 /**
  * A Minecraft Java Edition server's status side on 127.0.0.1 (port 0): it speaks the real
  * Server List Ping — handshake, status request → JSON status, ping → pong — written
- * independently of src/monitor/checks/minecraft.ts so that the two check each other.
+ * independently of src/sys/minecraft-ping.ts so that the two check each other.
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'

@@ -44,7 +44,7 @@ function problems(body: Record<string, unknown>): string[] {
       else if (payload.summary.length > 1024) errors.push("'payload.summary' is too long (maximum is 1024 characters)")
       if (typeof payload.source !== 'string' || payload.source === '') errors.push("'payload.source' is missing or blank")
       if (!SEVERITIES.includes(String(payload.severity))) errors.push("'payload.severity' is invalid (must be one of the following: 'critical', 'warning', 'error' or 'info')")
-      if (payload.timestamp !== undefined && Number.isNaN(Date.parse(String(payload.timestamp)))) errors.push("'payload.timestamp' is invalid")
+      if (payload.timestamp !== undefined && (typeof payload.timestamp !== 'string' || Number.isNaN(Date.parse(payload.timestamp)))) errors.push("'payload.timestamp' is invalid")
     }
   }
   return errors

@@ -203,7 +203,7 @@ function writeUnits(name: string, yaml: string): string {
   const docker = which('docker') ?? '/bin/true'
   const units = join(dir, name)
   mkdirSync(units)
-  const withBins = yaml.replace(/^  (bin|docker): .*\n/gm, '').replace(/^schedule:\n/m, `schedule:\n  bin: ${BIN}\n  docker: ${docker}\n`)
+  const withBins = yaml.replace(/^ {2}(bin|docker): .*\n/gm, '').replace(/^schedule:\n/m, `schedule:\n  bin: ${BIN}\n  docker: ${docker}\n`)
   for (const f of renderSystemdUnits(planFromYaml(name, withBins, '/srv/ownops/ownops.yml'))) writeFileSync(join(units, f.name), f.content)
   return units
 }

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, linkSync, utimesSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
 import { cleanupAll, createVolume, describeDocker, execOk, getDocker, runContainer, startMariadb, startPostgres, uniqueName } from '../helpers/docker.js'
 

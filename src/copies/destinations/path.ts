@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises'
 import { ARTIFACT_DIR_MODE, ARTIFACT_FILE_MODE, partialName } from '../../backup/artifact.js'
 import type { BackupEntry } from '../../backup/catalog.js'
 import type { Manifest } from '../../backup/artifact.js'
-import { ExitCode, OwnopsError } from '../../errors.js'
+import { OwnopsError } from '../../errors.js'
 import { fsyncDir, writeFileAtomic } from '../../sys/atomic.js'
 import { processAlive, readMounts } from '../../sys/host.js'
 import { listingFromFiles, storedName, type ListedFile } from '../layout.js'
@@ -33,7 +33,7 @@ export async function checkMount(path: string, requireMount: boolean | string, n
   const mountPoint = requireMount === true ? path : requireMount
   const refuse = (why: string) =>
     new OwnopsError(`destination ${name}: ${why}; refusing to write there`, {
-      exitCode: ExitCode.failed,
+      kind: 'failed',
       hint: `mount the disk (e.g. mount ${mountPoint}), or check that it is plugged in; the next run copies what is missing`,
     })
   let real: string
@@ -46,7 +46,7 @@ export async function checkMount(path: string, requireMount: boolean | string, n
   if (!mounts.some((m) => m.mountPoint === real)) throw refuse(`${mountPoint} is not a mount point (requireMount)`)
   if (requireMount !== true) {
     const inside = relative(real, await realpath(path).catch(() => path))
-    if (inside.startsWith('..')) throw new OwnopsError(`destination ${name}: path ${path} is not under requireMount ${requireMount}`, { exitCode: ExitCode.config })
+    if (inside.startsWith('..')) throw new OwnopsError(`destination ${name}: path ${path} is not under requireMount ${requireMount}`, { kind: 'config' })
   }
 }
 
@@ -117,7 +117,7 @@ class PathDestination implements Destination {
       if (age) await age.done
       const p = plain.result()
       if (p.size !== m.size || p.sha256 !== m.sha256) {
-        throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, { exitCode: ExitCode.failed, hint: `ownops verify ${m.target} --all` })
+        throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, { kind: 'failed', hint: `ownops verify ${m.target} --all` })
       }
       await handle.sync()
       await handle.close()
@@ -188,7 +188,7 @@ export function compareStored(copy: RemoteCopy, got: { sha256: string; size: num
 export async function fetchStored(copy: RemoteCopy, dir: string, identities: readonly string[], env: Pick<DestinationEnv, 'log' | 'env' | 'signal'>, open_: () => Readable): Promise<Manifest> {
   const manifest = copy.manifest
   const stored = copy.stored
-  if (manifest === undefined || stored === undefined) throw new OwnopsError(`copy ${copy.id}: no manifest`, { exitCode: ExitCode.failed })
+  if (manifest === undefined || stored === undefined) throw new OwnopsError(`copy ${copy.id}: no manifest`, { kind: 'failed' })
   needIdentity(copy, identities)
   await mkdir(dir, { recursive: true, mode: ARTIFACT_DIR_MODE })
   const partial = join(dir, partialName(manifest.file))
@@ -202,10 +202,10 @@ export async function fetchStored(copy: RemoteCopy, dir: string, identities: rea
     if (age) await age.done
     const s = storedHash.result()
     const check = compareStored(copy, s, 'downloaded')
-    if (!check.ok) throw new OwnopsError(`refusing ${copy.id}: ${check.problem ?? ''}`, { exitCode: ExitCode.failed, hint: 'pick another copy (ownops backups --from DEST)' })
+    if (!check.ok) throw new OwnopsError(`refusing ${copy.id}: ${check.problem ?? ''}`, { kind: 'failed', hint: 'pick another copy (ownops backups --from DEST)' })
     const p = plain.result()
     if (p.size !== manifest.size || p.sha256 !== manifest.sha256) {
-      throw new OwnopsError(`refusing ${copy.id}: the decrypted backup's sha256 or size differs from its manifest`, { exitCode: ExitCode.failed, hint: 'pick another copy (ownops backups --from DEST)' })
+      throw new OwnopsError(`refusing ${copy.id}: the decrypted backup's sha256 or size differs from its manifest`, { kind: 'failed', hint: 'pick another copy (ownops backups --from DEST)' })
     }
     await handle.sync()
     await handle.close()
@@ -239,7 +239,7 @@ async function writeAll(handle: import('node:fs/promises').FileHandle, buffer: B
 /** An age-encrypted copy cannot be fetched without a private key: say so before anything is downloaded. */
 export function needIdentity(copy: RemoteCopy, identities: readonly string[]): void {
   if (copy.stored?.encryption === 'age' && identities.length === 0) {
-    throw new OwnopsError(`${copy.id} is encrypted with age`, { exitCode: ExitCode.usage, hint: 'give the private key it was encrypted to: --identity FILE (age-keygen output, or an SSH private key)' })
+    throw new OwnopsError(`${copy.id} is encrypted with age`, { kind: 'usage', hint: 'give the private key it was encrypted to: --identity FILE (age-keygen output, or an SSH private key)' })
   }
 }
 
@@ -255,8 +255,8 @@ export function discard(): Writable {
 
 function describeFsError(error: unknown, name: string, path: string): unknown {
   const code = (error as NodeJS.ErrnoException).code
-  if (code === 'ENOSPC') return new OwnopsError(`destination ${name} is full: no space left under ${path}; the partial copy was removed`, { exitCode: ExitCode.failed, hint: 'free space there or tighten its keep:; the next run copies what is missing' })
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new OwnopsError(`destination ${name}: cannot write under ${path}: ${(error as Error).message}`, { exitCode: ExitCode.failed, hint: 'check the permissions and that the disk is mounted read-write' })
+  if (code === 'ENOSPC') return new OwnopsError(`destination ${name} is full: no space left under ${path}; the partial copy was removed`, { kind: 'failed', hint: 'free space there or tighten its keep:; the next run copies what is missing' })
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new OwnopsError(`destination ${name}: cannot write under ${path}: ${(error as Error).message}`, { kind: 'failed', hint: 'check the permissions and that the disk is mounted read-write' })
   return error
 }
 

@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises'
 import type { Manifest } from '../../backup/artifact.js'
 import { partialName } from '../../backup/artifact.js'
 import type { BackupEntry } from '../../backup/catalog.js'
-import { ExitCode, OwnopsError } from '../../errors.js'
+import { OwnopsError } from '../../errors.js'
 import { processAlive } from '../../sys/host.js'
 import { runTool, startTool, type ToolResult } from '../../sys/tool.js'
 import { joinRemote, listingFromFiles, storedName, type ListedFile } from '../layout.js'
@@ -108,7 +108,7 @@ class RcloneDestination implements Destination {
       type = parseListRemotes(r.stdout).get(name)
       if (type === undefined) {
         throw new OwnopsError(`destination ${this.env.name}: rclone has no remote named "${name}"${this.config.config ? ` in ${this.config.config}` : ''}`, {
-          exitCode: ExitCode.config,
+          kind: 'config',
           hint: `rclone listremotes${this.config.config ? ` --config ${this.config.config}` : ''} shows the remotes; create it with rclone config`,
         })
       }
@@ -198,7 +198,7 @@ class RcloneDestination implements Destination {
         if (!r.ok) throw this.fail('uploading', r)
         const p = plain.result()
         if (p.size !== m.size || p.sha256 !== m.sha256) {
-          throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, { exitCode: ExitCode.failed, hint: `ownops verify ${m.target} --all` })
+          throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, { kind: 'failed', hint: `ownops verify ${m.target} --all` })
         }
         const o = out.result()
         stored = { file, size: o.size, sha256: o.sha256, ...(o.md5 ? { md5: o.md5 } : {}), encryption: 'age', recipients: [...this.age.recipients] }
@@ -209,7 +209,7 @@ class RcloneDestination implements Destination {
         const hashing = pipeline(createReadStream(entry.path, { highWaterMark: 1 << 20 }), h, discard(), { signal: this.env.signal }).then(() => h.result())
         const [r, got] = await Promise.all([this.run(['copyto', entry.path, partial]), hashing])
         if (got.sha256 !== m.sha256 || got.size !== m.size) {
-          throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, { exitCode: ExitCode.failed, hint: `ownops verify ${m.target} --all` })
+          throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, { kind: 'failed', hint: `ownops verify ${m.target} --all` })
         }
         if (!r.ok) throw this.fail('uploading', r)
         // Where the backend keeps only an md5 (S3, B2 …), record it: verify --from compares it later.
@@ -222,7 +222,7 @@ class RcloneDestination implements Destination {
       // SFTP remotes), and the stored bytes of an age upload are checked here.
       const storedSha256 = !this.features.slowHash && this.features.hashes.includes('sha256')
       const check = transferChecked && !storedSha256 ? { ok: true, checks: ['rclone transfer hash'] } : await this.checkStored(partial, stored)
-      if (!check.ok) throw new OwnopsError(`destination ${this.env.name}: the uploaded copy of ${m.id} does not match: ${check.problem ?? ''}`, { exitCode: ExitCode.failed, hint: 'the next run uploads it again' })
+      if (!check.ok) throw new OwnopsError(`destination ${this.env.name}: the uploaded copy of ${m.id} does not match: ${check.problem ?? ''}`, { kind: 'failed', hint: 'the next run uploads it again' })
       const moved = await this.run(['moveto', partial, final])
       if (!moved.ok) throw this.fail('renaming the upload', moved)
     } catch (error) {
@@ -323,7 +323,7 @@ class RcloneDestination implements Destination {
 
 /** An rclone failure, with what the remote said and a hint for the common causes. */
 export function rcloneError(name: string, remote: string, what: string, r: ToolResult): OwnopsError {
-  if (r.timedOut || r.aborted) return new OwnopsError(`destination ${name}: rclone ${what}: ${r.timedOut ? 'timed out' : 'interrupted'}`, { exitCode: ExitCode.failed, hint: 'the next run retries' })
+  if (r.timedOut || r.aborted) return new OwnopsError(`destination ${name}: rclone ${what}: ${r.timedOut ? 'timed out' : 'interrupted'}`, { kind: 'failed', hint: 'the next run retries' })
   const tail = rcloneMessage(r.stderr) || `exit ${String(r.exitCode)}`
   let hint = `rclone lsd ${remote.includes(':') ? remote.slice(0, remote.indexOf(':') + 1) : remote} checks the remote by hand; the next run retries`
   if (/SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|Forbidden|\b40[13]\b|unable to authenticate|auth(entication)? fail|permission denied|invalid_grant|couldn't connect SSH|handshake failed/i.test(r.stderr)) {
@@ -333,7 +333,7 @@ export function rcloneError(name: string, remote: string, what: string, r: ToolR
   } else if (/connection refused|no such host|timeout|i\/o timeout|connection reset|EOF/i.test(r.stderr)) {
     hint = 'the remote could not be reached or dropped the connection; the next run retries'
   }
-  return new OwnopsError(`destination ${name}: rclone ${what} failed: ${tail}`, { exitCode: ExitCode.failed, hint })
+  return new OwnopsError(`destination ${name}: rclone ${what} failed: ${tail}`, { kind: 'failed', hint })
 }
 
 /** rclone's last distinct error lines, without their log prefixes (date, time, level). */

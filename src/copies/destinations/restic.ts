@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { ARTIFACT_DIR_MODE, ARTIFACT_FILE_MODE, partialName, type Manifest } from '../../backup/artifact.js'
 import { parseManifest, type BackupEntry } from '../../backup/catalog.js'
-import { ExitCode, OwnopsError } from '../../errors.js'
+import { OwnopsError } from '../../errors.js'
 import { maskUrlCredentials, urlSecretParts } from '../../redact.js'
 import { writeFileAtomic } from '../../sys/atomic.js'
 import { runTool, startTool, stderrTail, type ToolResult } from '../../sys/tool.js'
@@ -86,7 +86,7 @@ export async function openRestic(env: DestinationEnv): Promise<Destination> {
   for (const value of Object.values(config.env)) env.secret(value)
   for (const part of urlSecretParts(config.repository.replace(/^rest:/, ''))) env.secret(part)
   if (config.password === undefined && config.passwordFile === undefined && config.env.RESTIC_PASSWORD === undefined && config.env.RESTIC_PASSWORD_FILE === undefined && env.env.RESTIC_PASSWORD === undefined && env.env.RESTIC_PASSWORD_FILE === undefined) {
-    throw new OwnopsError(`destination ${env.name}: the restic repository needs a password`, { exitCode: ExitCode.config, hint: 'password: ${RESTIC_PASSWORD} (in the env file) or passwordFile: /etc/ownops/restic.pass' })
+    throw new OwnopsError(`destination ${env.name}: the restic repository needs a password`, { kind: 'config', hint: 'password: ${RESTIC_PASSWORD} (in the env file) or passwordFile: /etc/ownops/restic.pass' })
   }
   return new ResticDestination(env, config)
 }
@@ -129,14 +129,14 @@ class ResticDestination implements Destination {
   }
 
   private fail(what: string, r: ToolResult): OwnopsError {
-    if (r.timedOut || r.aborted) return new OwnopsError(`destination ${this.env.name}: restic ${what}: ${r.timedOut ? 'timed out' : 'interrupted'}`, { exitCode: ExitCode.failed, hint: 'the next run retries' })
+    if (r.timedOut || r.aborted) return new OwnopsError(`destination ${this.env.name}: restic ${what}: ${r.timedOut ? 'timed out' : 'interrupted'}`, { kind: 'failed', hint: 'the next run retries' })
     const tail = stderrTail(r.stderr) || `exit ${String(r.exitCode)}`
     let hint = `restic -r ${this.where} snapshots checks the repository by hand; the next run retries`
     if (/wrong password|no key found/i.test(r.stderr)) hint = 'the repository password is wrong: check password:/passwordFile: of this destination'
     else if (/Is there a repository|repository does not exist|unable to open config file|config file does not exist/i.test(r.stderr)) hint = `there is no restic repository there yet: create it once with  restic -r ${this.where} init`
     else if (/no space left|quota|507|insufficient storage/i.test(r.stderr)) hint = 'the repository is full: free space there or tighten its keep:; the next run copies what is missing'
     else if (/\b40[13]\b|unauthori[sz]ed|forbidden|access denied|SignatureDoesNotMatch|InvalidAccessKeyId/i.test(r.stderr)) hint = 'the server refused the credentials: check the repository URL and env: of this destination'
-    return new OwnopsError(`destination ${this.env.name}: restic ${what} failed: ${tail}`, { exitCode: ExitCode.failed, hint })
+    return new OwnopsError(`destination ${this.env.name}: restic ${what} failed: ${tail}`, { kind: 'failed', hint })
   }
 
   async list(targets: readonly string[]): Promise<RemoteListing> {
@@ -169,7 +169,7 @@ class ResticDestination implements Destination {
       throw this.fail(`backup of ${m.id}`, r)
     }
     const id = summary?.snapshot_id
-    if (id === undefined) throw new OwnopsError(`destination ${this.env.name}: restic backup of ${m.id} reported no snapshot`, { exitCode: ExitCode.failed })
+    if (id === undefined) throw new OwnopsError(`destination ${this.env.name}: restic backup of ${m.id} reported no snapshot`, { kind: 'failed' })
     return { target: m.target, id: m.id, time: entry.time, tags: entry.tags, size: m.size, sha256: m.sha256, manifest: m, location: id, paths: { artifact: entry.path, manifest: entry.manifestPath } }
   }
 
@@ -190,7 +190,7 @@ class ResticDestination implements Destination {
   }
 
   async fetch(copy: RemoteCopy, dir: string): Promise<Manifest> {
-    if (copy.paths === undefined) throw new OwnopsError(`copy ${copy.id}: snapshot without files`, { exitCode: ExitCode.failed })
+    if (copy.paths === undefined) throw new OwnopsError(`copy ${copy.id}: snapshot without files`, { kind: 'failed' })
     const m = await runTool(this.args(['dump', '--no-lock', copy.location, copy.paths.manifest]), { log: this.env.log, env: this.toolEnv, signal: this.env.signal })
     if (!m.ok) throw this.fail(`reading the manifest of ${copy.id}`, m)
     let manifest: Manifest | undefined
@@ -200,7 +200,7 @@ class ResticDestination implements Destination {
       manifest = undefined
     }
     if (manifest === undefined || manifest.sha256 !== copy.sha256 || manifest.size !== copy.size) {
-      throw new OwnopsError(`refusing ${copy.id}: its manifest in snapshot ${copy.location.slice(0, 8)} is unreadable or disagrees with the snapshot's tags`, { exitCode: ExitCode.failed })
+      throw new OwnopsError(`refusing ${copy.id}: its manifest in snapshot ${copy.location.slice(0, 8)} is unreadable or disagrees with the snapshot's tags`, { kind: 'failed' })
     }
     await mkdir(dir, { recursive: true, mode: ARTIFACT_DIR_MODE })
     const partial = join(dir, partialName(manifest.file))
@@ -214,7 +214,7 @@ class ResticDestination implements Destination {
       if (p instanceof Error) throw p
       const got = hash.result()
       if (got.size !== manifest.size || got.sha256 !== manifest.sha256) {
-        throw new OwnopsError(`refusing ${copy.id}: the restored file's sha256 or size differs from its manifest`, { exitCode: ExitCode.failed, hint: 'run ownops verify --from with restic check; pick another copy' })
+        throw new OwnopsError(`refusing ${copy.id}: the restored file's sha256 or size differs from its manifest`, { kind: 'failed', hint: 'run ownops verify --from with restic check; pick another copy' })
       }
       await handle.sync()
       await handle.close()

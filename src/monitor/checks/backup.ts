@@ -11,12 +11,11 @@
  */
 import { z } from 'zod'
 import { duration } from '../../config/fields.js'
-import { futureDated, readCatalog } from '../../backup/catalog.js'
-import { sizeDropWarning } from '../../backup/prune.js'
-import { formatBytes } from '../../backup/run.js'
-import { formatDuration, parseDuration } from '../../duration.js'
+import { futureDated, readCatalog, sizeDropWarning } from '../../backup/catalog.js'
+import { formatDuration, formatDurationSetting } from '../../duration.js'
 import { StateStore } from '../../sys/state.js'
 import { readCopiesState } from '../../copies/state.js'
+import { formatBytes } from '../../text.js'
 import { commonFields } from '../spec.js'
 import type { CheckKind, Finding } from '../types.js'
 
@@ -24,7 +23,7 @@ export const schema = z.strictObject({
   kind: z.literal('backup'),
   ...commonFields,
   targets: z.array(z.string()).optional().meta({ description: 'Backup targets to watch (default: every target in backup.targets).' }),
-  maxAge: duration.default('26h').meta({ description: 'Critical when the newest valid backup is older than this (default 26h: a daily backup plus slack).' }),
+  maxAge: duration.prefault('26h').meta({ description: 'Critical when the newest valid backup is older than this (default 26h: a daily backup plus slack).' }),
   warnAge: duration.optional().meta({ description: 'Warning when the newest valid backup is older than this.' }),
   sizeDrop: z.number().min(0).max(1).default(0.5).meta({ description: 'Warning when the newest backup is smaller than this fraction of the median of the previous five (0 turns it off).' }),
   destinations: z.array(z.string()).optional().meta({ description: 'Destinations off the box to watch (default: all in backup.destinations): the newest copy of each target there is younger than the destination\'s maxAge.' }),
@@ -37,8 +36,8 @@ export const backup: CheckKind<BackupSpec> = {
   async run(spec, ctx) {
     const targets = spec.targets ?? ctx.paths.backupTargets
     if (targets.length === 0) return [{ status: 'warning', value: 'no targets', message: 'no backup targets configured to watch' }]
-    const maxAgeMs = parseDuration(spec.maxAge) ?? 26 * 3_600_000
-    const warnAgeMs = spec.warnAge !== undefined ? parseDuration(spec.warnAge) : undefined
+    const maxAgeMs = spec.maxAge
+    const warnAgeMs = spec.warnAge
     const findings: Finding[] = []
     for (const target of targets) {
       const catalog = await readCatalog(ctx.paths.backupDir, target)
@@ -51,19 +50,19 @@ export const backup: CheckKind<BackupSpec> = {
       const base = { subject: target }
       const aheadText = ahead.length > 0 ? `${ahead.length} backup(s) dated in the future (${ahead.map((b) => b.manifest.time).join(', ')}): the clock was wrong; retention is suspended until they are moved out of ${catalog.dir}` : undefined
       if (newest === undefined) {
-        findings.push({ ...base, status: 'critical', value: 'no valid backup', threshold: `max age ${spec.maxAge}`, message: `${target}: no valid backup in ${catalog.dir}${aheadText ? `; ${aheadText}` : ''}` })
+        findings.push({ ...base, status: 'critical', value: 'no valid backup', threshold: `max age ${formatDurationSetting(spec.maxAge)}`, message: `${target}: no valid backup in ${catalog.dir}${aheadText ? `; ${aheadText}` : ''}` })
         continue
       }
       const ageMs = Math.max(0, ctx.now.getTime() - newest.time.getTime())
       const value = `newest ${formatDuration(ageMs)} ago, ${formatBytes(newest.manifest.size)}`
-      const threshold = `${warnAgeMs !== undefined ? `warn ${spec.warnAge}, ` : ''}crit ${spec.maxAge}`
+      const threshold = `${warnAgeMs !== undefined ? `warn ${formatDurationSetting(warnAgeMs ?? 0)}, ` : ''}crit ${formatDurationSetting(spec.maxAge)}`
       const metrics = { age_seconds: Math.round(ageMs / 1000), newest_timestamp_seconds: newest.time.getTime() / 1000, size_bytes: newest.manifest.size, count: backups.length }
       const drop = sizeDropWarning(backups, newest.manifest.size, spec.sizeDrop)
       const stale = catalog.oddities.filter((o) => o.kind === 'partial' && o.stale === true)
       if (ageMs > maxAgeMs) {
-        findings.push({ ...base, status: 'critical', value, threshold, metrics, message: `${target}: the newest backup is ${formatDuration(ageMs)} old (more than ${spec.maxAge})` })
+        findings.push({ ...base, status: 'critical', value, threshold, metrics, message: `${target}: the newest backup is ${formatDuration(ageMs)} old (more than ${formatDurationSetting(spec.maxAge)})` })
       } else if (warnAgeMs !== undefined && ageMs > warnAgeMs) {
-        findings.push({ ...base, status: 'warning', value, threshold, metrics, message: `${target}: the newest backup is ${formatDuration(ageMs)} old (more than ${spec.warnAge})` })
+        findings.push({ ...base, status: 'warning', value, threshold, metrics, message: `${target}: the newest backup is ${formatDuration(ageMs)} old (more than ${formatDurationSetting(warnAgeMs ?? 0)})` })
       } else if (aheadText !== undefined) {
         findings.push({ ...base, status: 'warning', value, threshold, metrics, message: `${target}: ${aheadText}` })
       } else if (drop !== undefined) {

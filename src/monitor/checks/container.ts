@@ -7,7 +7,7 @@ import { inspectContainer, listContainers } from '../../sys/docker.js'
 import { resourceFields } from '../resources.js'
 import { passFailFields } from '../spec.js'
 import { assessContainers } from './containers.js'
-import type { CheckKind, Finding } from '../types.js'
+import type { CheckKind } from '../types.js'
 
 export const schema = z.strictObject({
   kind: z.literal('container'),
@@ -32,7 +32,7 @@ export const container: CheckKind<ContainerSpec> = {
         return [{ status: severity, value: 'no such container', message: `there is no container named ${spec.name}`, names: [spec.name] }]
       }
       const [finding] = await assessContainers(docker, [info.Id], ctx, () => ctx.name, { ...options, running: new Set(info.State.Running ? [info.Id] : []) })
-      return [finding ? ({ ...finding, subject: undefined, names: [...new Set([spec.name, ...(finding.names ?? [])])] } as Finding) : { status: severity, value: 'no such container', message: `there is no container named ${spec.name}` }]
+      return [finding ? ({ ...finding, subject: undefined, names: [...new Set([spec.name, ...(finding.names ?? [])])] }) : { status: severity, value: 'no such container', message: `there is no container named ${spec.name}` }]
     }
     const label = spec.label as string
     const list = await listContainers(docker, label)

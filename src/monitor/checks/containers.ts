@@ -15,7 +15,7 @@ import type { CheckContext, CheckKind, Finding } from '../types.js'
 export const schema = z.strictObject({
   kind: z.literal('containers'),
   ...commonFields,
-  ignore: z.array(z.string()).default([]).meta({ description: 'Container names to leave out; * and ? match like a shell glob. A container labelled ownops.monitor=false is left out too.' }),
+  ignore: z.array(z.string()).default([]).meta({ description: 'Container names to leave out, as globs (* and ?, {a,b}, [abc]). A container labelled ownops.monitor=false is left out too.' }),
   restartLoop: z.number().int().min(1).default(3).meta({ description: 'Restarts between two runs that count as a restart loop (default 3); fewer are a warning.' }),
   ...resourceFields,
 })
@@ -52,11 +52,12 @@ export async function assessContainers(docker: Docker, ids: readonly string[], c
     const name = info.Name.replace(/^\//, '')
     const memo = parseMemo(ctx.memo(rowId(name)))
     let events
-    if (needsEvents(info, memo)) {
-      const finished = Date.parse(info.State.FinishedAt) / 1000
+    if (needsEvents(info, memo, options)) {
       const started = Date.parse(info.State.StartedAt) / 1000
+      // A stopped container: the events of its last run; a running one: those up to its last start.
+      const finished = info.State.Running ? started : Date.parse(info.State.FinishedAt) / 1000
       if (Number.isFinite(finished) && finished > 0) {
-        events = await containerEvents(docker, info.Id, Math.max(started || 0, finished - 600), finished + 5, ctx.signal).catch((error: unknown) => {
+        events = await containerEvents(docker, info.Id, info.State.Running ? finished - 600 : Math.max(started || 0, finished - 600), finished + 5, ctx.signal).catch((error: unknown) => {
           ctx.log.debug({ err: error, container: name }, 'could not read container events')
           return undefined
         })
@@ -66,7 +67,7 @@ export async function assessContainers(docker: Docker, ids: readonly string[], c
     // A container a backup target stops by label answers to the target's name too, so the
     // backup's quiet period (its lock names its targets) covers it.
     const target = (info as InspectLike & { Config?: { Labels?: Record<string, string> } }).Config?.Labels?.[STOP_LABEL]
-    return { ...finding, ...(target ? { names: [...(finding.names ?? []), target] } : {}), memo: { ...next, ...(memo?.res === undefined ? {} : { res: memo.res }) } as unknown as Record<string, unknown>, info } as Finding & { info: InspectLike }
+    return { ...finding, ...(target ? { names: [...(finding.names ?? []), target] } : {}), memo: { ...next, ...(memo?.res === undefined ? {} : { res: memo.res }) }, info } as Finding & { info: InspectLike }
   })
   const stats = await statsDone
   return inspected.filter((r): r is Finding & { info: InspectLike } => r !== undefined).map(({ info, ...finding }) => withResources(finding, info, stats.get(info.Id), ctx, options.resources))

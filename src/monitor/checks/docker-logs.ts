@@ -7,9 +7,9 @@
 import { z } from 'zod'
 import { byteSize } from '../../config/fields.js'
 import { containerLogs } from '../../sys/container-logs.js'
-import { formatBytes, globMatch, parseByteSize } from '../../text.js'
+import { formatBytes, formatByteSizeExact, globMatch } from '../../text.js'
 import { formatDuration } from '../../duration.js'
-import { addSample, DEFAULT_WINDOW_MS, growthOf, growthSchema, parseGrowth } from '../resources.js'
+import { addSample, DEFAULT_WINDOW_MS, growthOf, growthSchema } from '../resources.js'
 import { commonFields } from '../spec.js'
 import type { CheckKind, Finding } from '../types.js'
 import { OPT_OUT_LABEL } from './containers.js'
@@ -35,11 +35,11 @@ export const dockerLogs: CheckKind<DockerLogsSpec> = {
   async run(spec, ctx) {
     const docker = await ctx.docker()
     const logs = (await containerLogs(docker, ctx.signal)).filter((l) => l.labels[OPT_OUT_LABEL] !== 'false' && !spec.ignore.some((g) => globMatch(g, l.name)))
-    const warnBytes = spec.size?.warn === undefined ? undefined : parseByteSize(spec.size.warn)
-    const critBytes = spec.size?.critical === undefined ? undefined : parseByteSize(spec.size.critical)
-    const growth = spec.growth === undefined ? undefined : parseGrowth(spec.growth)
+    const warnBytes = spec.size?.warn
+    const critBytes = spec.size?.critical
+    const growth = spec.growth
     const windowMs = growth?.overMs ?? DEFAULT_WINDOW_MS
-    const threshold = [spec.unbounded === 'ok' ? '' : 'a size limit', warnBytes !== undefined ? `warn ${String(spec.size?.warn)}` : '', critBytes !== undefined ? `crit ${String(spec.size?.critical)}` : '', growth ? `growth ${growth.text}` : ''].filter(Boolean).join(', ')
+    const threshold = [spec.unbounded === 'ok' ? '' : 'a size limit', warnBytes !== undefined ? `warn ${formatByteSizeExact(warnBytes)}` : '', critBytes !== undefined ? `crit ${formatByteSizeExact(critBytes)}` : '', growth ? `growth ${growth.text}` : ''].filter(Boolean).join(', ')
     const rows: Finding[] = []
     let bounded = 0
     for (const log of logs) {
@@ -61,10 +61,10 @@ export const dockerLogs: CheckKind<DockerLogsSpec> = {
       if (!log.policy.bounded) why.push(`has no size limit (${log.policy.text})`)
       if (log.bytes !== undefined && critBytes !== undefined && log.bytes >= critBytes) {
         status = 'critical'
-        why.push(`is ${formatBytes(log.bytes)} (critical at ${String(spec.size?.critical)})`)
+        why.push(`is ${formatBytes(log.bytes)} (critical at ${formatByteSizeExact(critBytes ?? 0)})`)
       } else if (log.bytes !== undefined && warnBytes !== undefined && log.bytes >= warnBytes) {
         if (status === 'ok') status = 'warning'
-        why.push(`is ${formatBytes(log.bytes)} (warning at ${String(spec.size?.warn)})`)
+        why.push(`is ${formatBytes(log.bytes)} (warning at ${formatByteSizeExact(warnBytes ?? 0)})`)
       }
       if (growth !== undefined && complete && fit !== undefined) {
         const level = growth.criticalPerHour !== undefined && fit.perHour >= growth.criticalPerHour ? 'critical' : growth.warnPerHour !== undefined && fit.perHour >= growth.warnPerHour ? 'warning' : 'ok'

@@ -18,7 +18,7 @@ export const schema = z.strictObject({
   inodesWarn: z.number().min(0).max(100).default(80).meta({ description: 'Warning when this percentage of inodes is used (default 80).' }),
   inodesCritical: z.number().min(0).max(100).default(90).meta({ description: 'Critical when this percentage of inodes is used (default 90).' }),
   paths: z.array(z.string()).optional().meta({ description: 'Check these paths (any filesystem, tmpfs too) instead of every mounted one.' }),
-  exclude: z.array(z.string()).default([]).meta({ description: 'Mount points to leave out; * and ? match like a shell glob, e.g. /mnt/backup*.' }),
+  exclude: z.array(z.string()).default([]).meta({ description: 'Mount points to leave out, as globs (picomatch, as in cleanup rules): * within a path segment, ** across /, e.g. /mnt/backup*, /snap/**.' }),
 })
 export type FilesystemSpec = z.output<typeof schema>
 

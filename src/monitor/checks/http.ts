@@ -4,7 +4,7 @@
  */
 import { z } from 'zod'
 import { duration } from '../../config/fields.js'
-import { parseDuration } from '../../duration.js'
+import { formatDurationSetting } from '../../duration.js'
 import { probeHttp, type ProbeResponse } from '../../sys/http-probe.js'
 import { passFailFields } from '../spec.js'
 import type { CheckKind, Finding } from '../types.js'
@@ -48,7 +48,7 @@ export function assessResponse(spec: HttpSpec, res: ProbeResponse, now: Date): F
   }
   const certText = days === undefined ? '' : `, certificate ${days} days left`
   const value = `HTTP ${res.status} in ${latency} ms${certText}`
-  const threshold = [expected ? `status ${expected.join('|')}` : 'status 2xx/3xx', spec.maxLatency !== undefined ? `< ${spec.maxLatency}` : undefined, days !== undefined ? `cert > ${spec.certDays.warn}d` : undefined].filter(Boolean).join(', ')
+  const threshold = [expected ? `status ${expected.join('|')}` : 'status 2xx/3xx', spec.maxLatency !== undefined ? `< ${formatDurationSetting(spec.maxLatency)}` : undefined, days !== undefined ? `cert > ${spec.certDays.warn}d` : undefined].filter(Boolean).join(', ')
   const fail = (status: Finding['status'], message: string): Finding => ({ status, value, threshold, message, metrics })
 
   const statusOk = expected ? expected.includes(res.status) : res.status >= 200 && res.status < 400
@@ -56,8 +56,8 @@ export function assessResponse(spec: HttpSpec, res: ProbeResponse, now: Date): F
   if (spec.match !== undefined && !new RegExp(spec.match).test(res.body)) return fail(severity, `${where}: the body does not match /${spec.match}/${snippet(res.body)}`)
   if (days !== undefined && days < spec.certDays.critical) return fail('critical', `${where}: the TLS certificate expires in ${days} days (${res.certificate?.validTo.toISOString().slice(0, 10)})`)
   if (days !== undefined && days < spec.certDays.warn) return fail('warning', `${where}: the TLS certificate expires in ${days} days (${res.certificate?.validTo.toISOString().slice(0, 10)})`)
-  const maxMs = spec.maxLatency === undefined ? undefined : parseDuration(spec.maxLatency)
-  if (maxMs !== undefined && res.latencyMs > maxMs) return fail('warning', `${where} is slow: ${latency} ms (limit ${spec.maxLatency})`)
+  const maxMs = spec.maxLatency
+  if (maxMs !== undefined && res.latencyMs > maxMs) return fail('warning', `${where} is slow: ${latency} ms (limit ${formatDurationSetting(maxMs)})`)
   return { status: 'ok', value, threshold, message: `${where} answered HTTP ${res.status} in ${latency} ms${certText}`, metrics }
 }
 

@@ -48,5 +48,5 @@ export const checkKinds = { filesystem, memory, load, swap, containers, containe
 
 
 export function kindOf(name: CheckKindName): CheckKind<CheckSpec> {
-  return checkKinds[name] as CheckKind<CheckSpec>
+  return checkKinds[name]
 }

@@ -163,7 +163,7 @@ export function samplesOf(spec: Pick<PrometheusSpec, 'json'>, body: string): { s
   try {
     document = JSON.parse(body)
   } catch (error) {
-    throw new Error(`the answer is not JSON: ${(error as Error).message}`)
+    throw new Error(`the answer is not JSON: ${(error as Error).message}`, { cause: error })
   }
   const samples: Sample[] = []
   for (const [name, path] of Object.entries(spec.json)) {

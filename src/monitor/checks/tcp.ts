@@ -1,7 +1,7 @@
 /** `kind: tcp` — a port accepts a connection within the timeout. */
 import { z } from 'zod'
 import { duration } from '../../config/fields.js'
-import { parseDuration } from '../../duration.js'
+import { formatDurationSetting } from '../../duration.js'
 import { tcpConnect } from '../../sys/net.js'
 import { passFailFields } from '../spec.js'
 import type { CheckKind } from '../types.js'
@@ -23,9 +23,9 @@ export const tcp: CheckKind<TcpSpec> = {
     try {
       const ms = await tcpConnect(spec.host, spec.port, ctx.timeoutMs, ctx.signal)
       const value = `connected in ${Math.round(ms)} ms`
-      const maxMs = spec.maxLatency === undefined ? undefined : parseDuration(spec.maxLatency)
+      const maxMs = spec.maxLatency
       const metrics = { connect_seconds: ms / 1000 }
-      if (maxMs !== undefined && ms > maxMs) return [{ status: 'warning', value, threshold: `< ${spec.maxLatency}`, message: `${where} is slow to connect: ${Math.round(ms)} ms`, metrics }]
+      if (maxMs !== undefined && ms > maxMs) return [{ status: 'warning', value, threshold: `< ${formatDurationSetting(maxMs)}`, message: `${where} is slow to connect: ${Math.round(ms)} ms`, metrics }]
       return [{ status: 'ok', value, message: `${where} accepts connections`, metrics }]
     } catch (error) {
       if (ctx.signal.aborted) throw error

@@ -31,6 +31,7 @@
  * not. `status` carries the SMTP reply code. No message ever holds the password or the URL.
  */
 import { hostname } from 'node:os'
+import { sendMail } from '../../sys/smtp.js'
 import type { Channel, ChannelContext, ChannelOptions, NotifyEvent } from '../types.js'
 import { DeliveryError } from '../types.js'
 
@@ -283,52 +284,42 @@ export const mailto: Channel<MailTarget> = {
   },
 
   async send(target: MailTarget, event: NotifyEvent, ctx: ChannelContext): Promise<void> {
-    const { default: nodemailer } = await import('nodemailer')
     const timeoutMs = ctx.timeoutMs
-    const transport = nodemailer.createTransport({
-      host: target.host,
-      port: target.port,
-      secure: target.secure,
-      requireTLS: !target.secure && target.starttls === 'require',
-      ignoreTLS: !target.secure && target.starttls === 'no',
-      ...(target.auth ? { auth: { user: target.auth.user, pass: target.auth.pass.reveal() } } : {}),
-      tls: { rejectUnauthorized: !target.tlsInsecure },
-      connectionTimeout: timeoutMs,
-      greetingTimeout: timeoutMs,
-      socketTimeout: timeoutMs,
-      logger: false,
-    })
     const deadline = AbortSignal.timeout(timeoutMs)
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline
     try {
-      const info = await transport.sendMail({
-        from: target.from.name ? { name: target.from.name, address: target.from.address } : target.from.address,
-        to: target.to,
-        ...(target.cc.length ? { cc: target.cc } : {}),
-        ...(target.bcc.length ? { bcc: target.bcc } : {}),
-        ...(event.id === undefined ? {} : { messageId: `<${event.id}@${target.from.address.split('@')[1] ?? 'ownops'}>` }),
-        subject: mailSubject(event),
-        text: mailText(event),
-        headers: { 'X-Ownops-Level': event.level, 'Auto-Submitted': 'auto-generated' },
-        ...(event.level === 'critical' ? { priority: 'high' as const } : {}),
-        attachments: (event.attachments ?? []).map((a) => ({
-          filename: a.name,
-          content: a.content,
-          ...(a.contentType ? { contentType: a.contentType } : {}),
-        })),
+      const info = await sendMail(
+        {
+          host: target.host,
+          port: target.port,
+          secure: target.secure,
+          starttls: target.starttls,
+          tlsInsecure: target.tlsInsecure,
+          ...(target.auth ? { auth: { user: target.auth.user, pass: target.auth.pass.reveal() } } : {}),
+          timeoutMs,
+        },
+        {
+          from: target.from.name ? { name: target.from.name, address: target.from.address } : target.from.address,
+          to: target.to,
+          cc: target.cc,
+          bcc: target.bcc,
+          ...(event.id === undefined ? {} : { messageId: `<${event.id}@${target.from.address.split('@')[1] ?? 'ownops'}>` }),
+          subject: mailSubject(event),
+          text: mailText(event),
+          headers: { 'X-Ownops-Level': event.level, 'Auto-Submitted': 'auto-generated' },
+          highPriority: event.level === 'critical',
+          attachments: (event.attachments ?? []).map((a) => ({ name: a.name, content: a.content, ...(a.contentType ? { contentType: a.contentType } : {}) })),
+        },
         signal,
-      })
-      const rejected = info.rejected ?? []
-      if (rejected.length > 0) {
+      )
+      if (info.rejected.length > 0) {
         // some recipients took it; a retry would send it to them twice
-        ctx.log.warn({ channel: 'mailto', rejected }, 'the SMTP server refused some recipients')
+        ctx.log.warn({ channel: 'mailto', rejected: info.rejected }, 'the SMTP server refused some recipients')
       }
-      ctx.log.debug({ channel: 'mailto', server: `${target.host}:${target.port}`, accepted: info.accepted?.length ?? 0, messageId: info.messageId }, 'mail sent')
+      ctx.log.debug({ channel: 'mailto', server: `${target.host}:${target.port}`, accepted: info.accepted, messageId: info.messageId }, 'mail sent')
     } catch (error) {
       if (ctx.signal?.aborted) throw ctx.signal.reason ?? error
       throw toDeliveryError(error, target, deadline.aborted ? timeoutMs : undefined)
-    } finally {
-      transport.close()
     }
   },
 }

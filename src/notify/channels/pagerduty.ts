@@ -80,9 +80,9 @@ export const pagerduty: Channel<PagerDutyTarget> = {
       ...(apiKey !== undefined ? { apiKey } : {}),
       ...(source !== undefined ? { source } : {}),
       ...(component !== undefined ? { component } : {}),
-      ...(known.has('group') ? { group: known.get('group') as string } : {}),
-      ...(known.has('class') ? { class: known.get('class') as string } : {}),
-      ...(known.has('click') ? { click: known.get('click') as string } : {}),
+      ...(known.has('group') ? { group: known.get('group') } : {}),
+      ...(known.has('class') ? { class: known.get('class') } : {}),
+      ...(known.has('click') ? { click: known.get('click') } : {}),
       details,
     }
   },
