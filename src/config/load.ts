@@ -311,8 +311,15 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   return node
 }
 
+/**
+ * In line order. A warning about a mapping with an error inside it is left out: it judged
+ * what was left of the mapping (a keep policy whose only rule is wrong has "no rule").
+ */
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
-  return [...problems].sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1))
+  const errors = problems.filter((p) => p.severity === 'error')
+  const within = (outer: ConfigProblem, inner: ConfigProblem) => inner.file === outer.file && inner.path.length > outer.path.length && outer.path.every((key, i) => inner.path[i] === key)
+  const kept = problems.filter((p) => p.severity === 'error' || p.path.length === 0 || !errors.some((e) => within(p, e)))
+  return kept.sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1))
 }
 
 /** Loads the config or throws an OwnopsError (exit 78) listing every problem. */
