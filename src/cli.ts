@@ -88,6 +88,11 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok
+      // With --json, a usage error is data too, in the shape of every failure (commander has said it on stderr).
+      if (argv.slice(2).includes('--json')) {
+        const command = argv.slice(2).find((a) => !a.startsWith('-'))
+        stdout(`${JSON.stringify({ ok: false, error: { message: error.message.replace(/^error: /, ''), exitCode: ExitCode.usage, hint: `ownops ${command ?? ''} --help`.replace('  ', ' ') } }, null, 2)}\n`)
+      }
       return ExitCode.usage
     }
     stderr(`ownops: internal error: ${(error as Error).stack ?? String(error)}\nPlease report this with the command you ran.\n`)

@@ -74,6 +74,9 @@ export interface JobRun {
   heartbeat: boolean
 }
 
+/** The state of broken notification channels and when the other channels were told. */
+const BROKEN_CHANNELS_STATE = 'broken-channels'
+
 /** How long a job's end may spend on retrying the outbox. */
 export const OUTBOX_RETRY_BUDGET_MS = 15_000
 /** Bytes of this run's log kept for the heartbeat's end ping. */
@@ -98,6 +101,8 @@ export class Ctx {
   private dockerClient: Promise<Docker> | undefined
   private readonly cleanups: Cleanup[] = []
   private notifierInstance: Promise<Notifier> | undefined
+  /** The notifier for what an interrupted run says after the signal (see notifier). */
+  private lastWords: Promise<Notifier> | undefined
   private shieldDepth = 0
   private jobRun: JobRun | undefined
   private readonly tailLines: string[] = []
@@ -146,11 +151,14 @@ export class Ctx {
   /** The validated config (built-in defaults when there is no file). Registers its secrets. */
   config(): LoadedConfig {
     if (this.loaded === undefined) {
-      const loaded = loadConfig({ path: this.options.config, env: this.env, cwd: this.cwd })
-      this.redactor.addFromTree(loaded.config)
+      const loaded = loadConfig({ path: this.options.config, env: this.env, cwd: this.cwd, skipBrokenChannels: true })
+      this.addSecrets(loaded)
       for (const value of loaded.secretValues) this.redactor.add(value)
       if (this.options.logLevel === undefined && loaded.config.log.level !== 'info') this.log = this.makeLogger(loaded.config.log.level)
       for (const warning of loaded.warnings) this.log.warn({ key: warning.path.join('.'), line: warning.line }, warning.message)
+      for (const [name, problem] of Object.entries(loaded.brokenChannels ?? {})) {
+        this.log.error({ channel: name }, `notification channel ${name} is broken and is skipped in this run: ${problem}`)
+      }
       this.loaded = loaded
     }
     return this.loaded
@@ -202,21 +210,30 @@ export class Ctx {
 
   /**
    * The notifier for this run (channels loaded on first use). An interrupted run still
-   * gets 5 seconds to say so ("restart cancelled", "restore rolled back"); then
-   * deliveries stop too.
+   * gets to say so ("restart cancelled", "restore rolled back", "backup interrupted"): what
+   * is being sent when the signal comes gets 5 seconds; what the run says after it, once it
+   * has put things back, gets 5 seconds from the moment it first speaks. Then deliveries stop.
    */
   notifier(): Promise<Notifier> {
-    if (this.notifierInstance === undefined) {
-      const config = this.config().config
-      const grace = new AbortController()
+    if (this.signal.aborted && this.notifierInstance !== undefined) {
+      this.lastWords ??= this.makeNotifier((grace) => setTimeout(() => grace.abort(this.signal.reason), 5000).unref())
+      return this.lastWords
+    }
+    this.notifierInstance ??= this.makeNotifier((grace) => {
       const later = () => setTimeout(() => grace.abort(this.signal.reason), 5000).unref()
       if (this.signal.aborted) later()
       else this.signal.addEventListener('abort', later, { once: true })
-      this.notifierInstance = import('./notify/send.js').then(
-        ({ Notifier }) => new Notifier({ config, log: this.log.child({ component: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal, redactor: this.redactor }),
-      )
-    }
+    })
     return this.notifierInstance
+  }
+
+  private makeNotifier(arm: (grace: AbortController) => void): Promise<Notifier> {
+    const config = this.config().config
+    const grace = new AbortController()
+    arm(grace)
+    return import('./notify/send.js').then(
+      ({ Notifier }) => new Notifier({ config, log: this.log.child({ component: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal, redactor: this.redactor, broken: this.config().brokenChannels ?? {} }),
+    )
   }
 
   /**
@@ -283,6 +300,7 @@ export class Ctx {
   async endJob(exitCode: number, options: { retryOutbox: boolean }): Promise<void> {
     const run = this.jobRun
     if (run === undefined) return
+    await this.noticeBrokenChannels(run)
     if (run.heartbeat) await this.ping(run, exitCode === 0 ? 'success' : 'exit', exitCode)
     if (!options.retryOutbox) return
     try {
@@ -293,8 +311,74 @@ export class Ctx {
     }
   }
 
+  /**
+   * The secrets of the config for the redactor. A broken channel's URL still holds its
+   * \${VAR} placeholders: what is around them is masked, the placeholders are not (the
+   * error names the variable to set).
+   */
+  private addSecrets(loaded: LoadedConfig): void {
+    const broken = Object.keys(loaded.brokenChannels ?? {})
+    if (broken.length === 0) return this.redactor.addFromTree(loaded.config)
+    const tree = structuredClone(loaded.config) as { notify: { channels: Record<string, { url?: string }> } }
+    for (const name of broken) {
+      const channel = tree.notify.channels[name]
+      // A NUL never appears in a text to mask: the URL's other parts are still found as secrets.
+      if (channel?.url !== undefined) channel.url = channel.url.replace(/\$\{[^}]*\}/g, '\u0000')
+    }
+    this.redactor.addFromTree(tree)
+  }
+
+  /** Names of the notification channels this run skips because the config could not make them usable. */
+  brokenChannels(): string[] {
+    return Object.keys(this.loaded?.brokenChannels ?? {})
+  }
+
+  /**
+   * Tells the other channels that a channel is broken: when it breaks (or its problem
+   * changes), then once a day while it stays broken — not on every run of a 5-minute job.
+   */
+  private async noticeBrokenChannels(run: JobRun): Promise<void> {
+    const broken = this.loaded?.brokenChannels ?? {}
+    type Known = Record<string, { problem: string; notifiedAt: string }>
+    try {
+      const store = this.stateStore()
+      if (Object.keys(broken).length === 0) {
+        if (store.exists(BROKEN_CHANNELS_STATE)) await store.remove(BROKEN_CHANNELS_STATE)
+        return
+      }
+      const known = await store.read<Known>(BROKEN_CHANNELS_STATE, {}, (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Known) : undefined))
+      const now = this.clock()
+      const due = Object.entries(broken).filter(([name, problem]) => {
+        const k = known[name]
+        return k === undefined || k.problem !== problem || now.getTime() - Date.parse(k.notifiedAt) >= 86_400_000 || Number.isNaN(Date.parse(k.notifiedAt))
+      })
+      const next: Known = {}
+      for (const [name, problem] of Object.entries(broken)) next[name] = due.some(([n]) => n === name) ? { problem, notifiedAt: now.toISOString() } : (known[name] as Known[string])
+      if (due.length > 0) {
+        const names = due.map(([n]) => n)
+        await this.notifySafely({
+          level: 'error',
+          title: `notification channel${names.length === 1 ? '' : 's'} ${names.join(', ')} cannot be used: skipped`,
+          body: `${due.map(([, problem]) => problem).join('\n')}\nWhat ${names.length === 1 ? 'it' : 'they'} would have received went only to the other channels. \`ownops config validate\` shows the problem.`,
+          source: { command: run.command },
+        })
+      }
+      await store.write(BROKEN_CHANNELS_STATE, next)
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not tell the other channels about the broken ones')
+    }
+  }
+
   private async ping(run: JobRun, phase: 'start' | 'success' | 'exit', exitStatus?: number): Promise<void> {
-    if (Object.keys(this.config().config.notify.channels).length === 0) return
+    let channels: object
+    try {
+      channels = this.config().config.notify.channels
+    } catch (error) {
+      // A config that cannot be loaded has ended the job already (exit 78): no channel to ping.
+      if (phase === 'start') throw error
+      return
+    }
+    if (Object.keys(channels).length === 0) return
     const failed = phase === 'exit'
     await this.notifySafely({
       level: failed ? 'error' : 'info',

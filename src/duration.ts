@@ -26,7 +26,10 @@ export function parseDuration(text: string): number | undefined {
   return parseDurationValue(text)
 }
 
-/** A duration as YAML gives it: a string, or a number of seconds. */
+/** A duration as the config writes it: `90s`, `1h30m`, or a bare number of seconds (`30`, as `${VAR}` gives it). */
+export const DURATION_TEXT_PATTERN = /^(\d+(\.\d+)?|(\d+(\.\d+)?(ms|s|m|h|d|w))+)$/
+
+/** A duration as YAML gives it: a string (a bare number in it is seconds), or a number of seconds. */
 export function parseDurationValue(input: string | number): number | undefined {
   let total: number
   if (typeof input === 'number') {

@@ -99,6 +99,11 @@ export class Session {
       await ctx.runCleanups()
     }
     if (this.signalCode !== undefined) this.exitCode = this.signalCode
+    // A job that ran while one of its notification channels was broken did not report as configured.
+    if (this.exitCode === ExitCode.ok && ctx.job !== undefined && ctx.brokenChannels().length > 0) {
+      ctx.log.error({ channels: ctx.brokenChannels() }, `exit 1: notification channel ${ctx.brokenChannels().join(', ')} is broken (ownops config validate)`)
+      this.exitCode = ExitCode.failed
+    }
     // A job pings the end of its heartbeat; run by a timer or cron (not on a terminal), or as
     // `notify`, it then retries what earlier runs could not deliver, within a bounded time.
     // Read-only and interactive commands never wait for either.

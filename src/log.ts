@@ -71,9 +71,21 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (_label, number) => ({ level: number }) },
+      // Stack traces only with --log-level debug (or trace): an expected failure (a refused
+      // root, a full disk) is its message, in every format.
+      serializers: { err: debug ? pino.stdSerializers.err : (error: Error) => withoutStacks(pino.stdSerializers.err(error)) },
     },
     destination,
   )
+}
+
+/** A serialized error without its stack, nor the stacks of its causes. */
+function withoutStacks<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map(withoutStacks) as T
+  const out: Record<string, unknown> = {}
+  for (const [key, inner] of Object.entries(value as Record<string, unknown>)) if (key !== 'stack') out[key] = withoutStacks(inner)
+  return out as T
 }
 
 function writeStderr(line: string): void {

@@ -59,17 +59,30 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const { hostname } = await import('node:os')
   for (const [name, target] of selected) {
     log.info({ target: name, type: target.type }, `backing up ${name}`)
-    const report: BackupRunReport['targets'][number] = await backupTarget(name, target, {
-      config,
-      log,
-      signal: ctx.signal,
-      env: ctx.env,
-      host: config.hostname ?? hostname(),
-      now: ctx.clock,
-      docker: () => ctx.docker(),
-      ...(opts.tags ? { tags: opts.tags } : {}),
-      ...(progress ? { onProgress: progress.update } : {}),
-    })
+    let report: BackupRunReport['targets'][number]
+    try {
+      report = await backupTarget(name, target, {
+        config,
+        log,
+        signal: ctx.signal,
+        env: ctx.env,
+        host: config.hostname ?? hostname(),
+        now: ctx.clock,
+        docker: () => ctx.docker(),
+        ...(opts.tags ? { tags: opts.tags } : {}),
+        ...(progress ? { onProgress: progress.update } : {}),
+      })
+    } catch (error) {
+      progress?.done()
+      // Interrupted (SIGINT/SIGTERM): what was put back is in the message; the targets not reached are named.
+      if (ctx.signal.aborted) {
+        const done = reports.map((r) => `${r.ok ? '✓' : '✗'} ${r.target}${r.ok ? '' : `: ${r.error ?? 'failed'}`}`)
+        const left = selected.slice(reports.length + 1).map(([n]) => n)
+        const body = [ctx.redactor.redact((error as Error).message), ...done, ...(left.length > 0 ? [`not backed up in this run: ${left.join(', ')}`] : [])].join('\n')
+        await ctx.notifySafely({ level: 'error', title: `backup of ${name} interrupted`, body, source: { command: 'backup', target: name } })
+      }
+      throw error
+    }
     progress?.done()
     // A tool's or hook's output may echo a password: the report (printed, notified) is masked.
     const clean = (text: string) => ctx.redactor.redact(text)
@@ -121,8 +134,12 @@ async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: b
   const summary = reports
     .map((r) => (r.ok ? `✓ ${r.target}: ${formatBytes(r.size ?? 0)} in ${formatDuration(r.durationMs)}` : `✗ ${r.target}: ${r.error ?? 'failed'}`))
     .join('\n')
+  // The summary has each error with the tool's reason; the details add the hint and the rest
+  // of the tool's output, not the same line again.
   const details = failed
-    .map((r) => `\n${r.target}: ${r.error ?? 'failed'}${r.hint ? `\nhint: ${r.hint}` : ''}${r.stderr ? `\n${r.stderr}` : ''}`)
+    .map((r) => ({ r, output: r.stderr !== undefined && !(r.error ?? '').includes(r.stderr.trim()) ? r.stderr : undefined }))
+    .filter(({ r, output }) => r.hint !== undefined || output !== undefined)
+    .map(({ r, output }) => `\n${r.target}:${r.hint ? `\nhint: ${r.hint}` : ''}${output ? `\n${output}` : ''}`)
     .concat(warned.map((r) => `\n${r.target} warnings:\n${r.warnings.map((w) => `- ${w}`).join('\n')}`))
     .join('\n')
   const body = `${summary}${details ? `\n${details}` : ''}`

@@ -14,8 +14,8 @@ export async function listBackups(ctx: Ctx, target: string | undefined): Promise
   for (const name of names) catalogs.push(await readCatalog(config.backup.dir, name))
   const now = ctx.clock().getTime()
   const rows: string[][] = []
-  const copies = Object.keys(config.backup.destinations).length > 0 ? await import('../copies/state.js') : undefined
-  const copyState = copies ? await copies.readCopiesState(ctx.stateStore()) : undefined
+  const copies = Object.keys(config.backup.destinations).length > 0 ? await import('../copies/holds.js') : undefined
+  const copyState = copies ? await (await import('../copies/state.js')).readCopiesState(ctx.stateStore()) : undefined
   const notes = new Map<string, string>()
   for (const c of catalogs) {
     if (copies && copyState) for (const [id, note] of copies.copyNotes(config, c.target, c.backups, copyState)) notes.set(`${c.target}/${id}`, note)

@@ -10,9 +10,9 @@ import { readdir, rm, statfs } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import type { BackupTarget, Config } from '../config/schema.js'
-import { OwnopsError } from '../errors.js'
+import { isOwnopsError, OwnopsError } from '../errors.js'
 import type { Docker } from '../sys/docker.js'
-import { startAgain, STOP_GRACE_SEC, StoppedContainers } from '../sys/stopped-containers.js'
+import { startAgain, StoppedContainers } from '../sys/stopped-containers.js'
 import { runCapture } from '../sys/exec.js'
 import { RconClient, RconError } from '../sys/rcon.js'
 import { ownopsVersion } from '../version.js'
@@ -20,7 +20,7 @@ import { formatBytes } from '../text.js'
 import { Artifact, timestampId, type Manifest } from './artifact.js'
 import { readCatalog, targetDir, type Catalog } from './catalog.js'
 import { pluginFor } from '../targets/index.js'
-import { DumpFailure, type SourceEnv } from '../targets/types.js'
+import { DumpFailure, failureReason, type SourceEnv } from '../targets/types.js'
 
 export interface RunEnv {
   config: Config
@@ -63,6 +63,8 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
   const report: TargetReport = { target: name, type: target.type, ok: false, durationMs: 0, warnings: [] }
   let artifact: Artifact | undefined
   const restore: Array<() => Promise<void>> = []
+  /** What was put back after a failure or an interruption, for the message. */
+  const putBack: string[] = []
   try {
     const catalog = await readCatalog(run.config.backup.dir, name)
     await removeStalePartials(catalog, log)
@@ -76,7 +78,14 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
     const since = performance.now()
     restore.push(async () => {
       if (stopped.names.length === 0) return
-      await stopped.startAll()
+      const names = [...stopped.names]
+      try {
+        await stopped.startAll()
+        putBack.push(`started ${names.join(', ')} again`)
+      } catch (error) {
+        putBack.push((error as Error).message)
+        throw error
+      }
       report.downtimeMs = Math.round(performance.now() - since)
     })
     await stopContainers(name, target, dump.needsRunning ?? [], run, log, report, stopped)
@@ -110,7 +119,13 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
   } catch (error) {
     await artifact?.abort()
     await runRestores(restore, log)
-    if (run.signal.aborted) throw error
+    if (run.signal.aborted) {
+      const reason = run.signal.reason as unknown
+      throw new OwnopsError(`backup of ${name} ${reason instanceof Error && reason.message.startsWith('interrupted') ? reason.message : 'interrupted'}${putBack.length > 0 ? `; ${putBack.join('; ')}` : ''}`, {
+        kind: isOwnopsError(reason) ? reason.kind : 'sigterm',
+        cause: error,
+      })
+    }
     // A write error of the artifact (a full disk) is the cause of what the source saw after it.
     describeFailure(report, artifact?.failure ?? error)
     log.error({ err: error instanceof DumpFailure || error instanceof OwnopsError ? undefined : error, stderr: report.stderr }, `backup of ${name} failed: ${report.error}`)
@@ -151,7 +166,9 @@ function describeFailure(report: TargetReport, error: unknown): void {
     return
   }
   if (error instanceof DumpFailure) {
-    report.error = error.message
+    // The tool's own reason, not only in the log: the table, the report and the notification.
+    const reason = failureReason(error.stderrTail)
+    report.error = reason !== undefined && !error.message.includes(reason) ? `${error.message}: ${reason}` : error.message
     if (error.stderrTail) report.stderr = error.stderrTail
     return
   }
@@ -246,7 +263,6 @@ async function runHook(which: string, hook: Hook, run: RunEnv, log: Logger, fata
 }
 
 const STOP_LABEL = 'ownops.stop-during-backup'
-export { STOP_GRACE_SEC }
 
 /** Stops this target's containers: `stop:` names, then those labelled for it; only running ones. */
 async function stopContainers(name: string, target: BackupTarget, needsRunning: string[], run: RunEnv, log: Logger, report: TargetReport, stopped: StoppedContainers): Promise<void> {
@@ -256,6 +272,8 @@ async function stopContainers(name: string, target: BackupTarget, needsRunning: 
   if (wanted.length === 0) return
   const docker = await run.docker()
   for (const container of wanted) {
+    // Interrupted meanwhile (a stop cut short): nothing more is stopped.
+    if (run.signal.aborted) throw run.signal.reason
     if (needsRunning.includes(container)) {
       throw new OwnopsError(`backup target ${name}: ${container} is both dumped through docker exec and listed to stop`, { kind: 'config', hint: 'remove it from stop:' })
     }
@@ -275,7 +293,8 @@ async function stopContainers(name: string, target: BackupTarget, needsRunning: 
     }
     log.info({ container }, 'stopping for the backup')
     // Counted as stopped before the engine answers: a failed or cut-off stop is started again too.
-    await stopped.stop(container, STOP_GRACE_SEC)
+    // Its own stop timeout (compose's stop_grace_period), else 30 s; SIGINT/SIGTERM cut it short.
+    await stopped.stop(container)
     report.stopped = [...stopped.names]
   }
 }
@@ -299,8 +318,8 @@ export async function labelledContainers(name: string, run: Pick<RunEnv, 'docker
  * Starts containers again (the last first), retried while the engine does not answer; each
  * is first settled as stopped (a stop cut off by a dropped connection may still be going on).
  */
-export async function startContainers(stopped: string[], run: Pick<RunEnv, 'docker'> & { log?: Logger }, log: Logger): Promise<void> {
-  const failures = await startAgain([...stopped].reverse(), { docker: run.docker, log }, new Set(stopped))
+export async function startContainers(stopped: string[], run: Pick<RunEnv, 'docker'> & { log?: Logger; signal?: AbortSignal }, log: Logger): Promise<void> {
+  const failures = await startAgain([...stopped].reverse(), { docker: run.docker, log, ...(run.signal ? { signal: run.signal } : {}) }, new Set(stopped))
   if (failures.length > 0) throw new Error(`could not start again: ${failures.join('; ')}`)
 }
 

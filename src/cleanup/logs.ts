@@ -331,7 +331,7 @@ export async function runLogsRule(name: string, rule: LogsRule, env: RuleEnv): P
         record(report, { action: 'compress', what: f.path, reason: step.reason, bytes: 0, skipped: result.why })
         continue
       }
-      record(report, { action: 'compress', what: f.path, reason: `${step.reason} → ${formatBytes(result.size)}`, bytes: f.size - result.size })
+      record(report, { action: 'compress', what: f.path, reason: `${step.reason} → ${formatBytes(result.size)}`, bytes: f.size - result.size, size: f.size, compressedSize: result.size })
       if (!env.dryRun) env.log.info({ rule: name, path: f.path, bytes: f.size, gz: result.size }, 'compressed')
       after.delete(f.path)
       after.set(`${f.path}.gz`, { path: `${f.path}.gz`, size: result.size, mtime: f.mtime, ...(result.at ? { at: result.at } : {}) })

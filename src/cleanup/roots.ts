@@ -2,6 +2,7 @@
  * Where cleanup may work. A rule's root must be a directory of the service's own, never a
  * system directory that a typo in a glob would empty: those need `force: true`.
  */
+import { realpathSync } from 'node:fs'
 import { realpath } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'node:path'
 import picomatch from 'picomatch'
@@ -38,6 +39,39 @@ export async function resolveExisting(path: string): Promise<string> {
       missing.push(basename(current))
     }
   }
+}
+
+/** `resolveExisting` for `config validate`'s rules, which are synchronous. */
+export function resolveExistingSync(path: string): string {
+  const missing: string[] = []
+  for (let current = normalize(path); ; current = dirname(current)) {
+    try {
+      return join(realpathSync(current), ...missing.reverse())
+    } catch {
+      if (current === dirname(current)) return normalize(path)
+      missing.push(basename(current))
+    }
+  }
+}
+
+/**
+ * `refusedRoot` with every symlink resolved on both sides, as the run will see them: a root
+ * that is a symlink to /etc, or a backup directory reached through a symlink into the root.
+ * Names the real path it found.
+ */
+export function refusedRootOnDisk(configured: string, backupDir?: string): string | undefined {
+  if (!isAbsolute(configured)) return undefined
+  const realRoot = resolveExistingSync(configured)
+  const realBackup = backupDir !== undefined && isAbsolute(backupDir) ? resolveExistingSync(backupDir) : undefined
+  for (const root of [realRoot, configured]) {
+    for (const backup of [backupDir, realBackup]) {
+      const why = refusedRoot(root, backup)
+      if (why === undefined) continue
+      const rootNote = root !== normalize(configured) ? `${configured} resolves to ${root}: ` : ''
+      return `${rootNote}${backup === realBackup && backup !== backupDir && backupDir !== undefined ? why.replace(` ${backup} `, ` ${backupDir} (${backup}) `) : why}`
+    }
+  }
+  return undefined
 }
 
 /**

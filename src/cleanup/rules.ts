@@ -6,7 +6,7 @@ import { isAbsolute } from 'node:path'
 import type { ConfigProblem } from '../config/problems.js'
 import type { Config } from '../config/schema.js'
 import { didYouMean } from '../text.js'
-import { globBase, refusedRoot } from './roots.js'
+import { globBase, refusedRoot, refusedRootOnDisk } from './roots.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -113,6 +113,30 @@ function scheduledRuleNames(config: Config): Problem[] {
           message: `job "${job}" runs cleanup rule "${arg}", which is not configured${guess ? ` (did you mean "${guess}"?)` : ''}`,
           hint: names.length > 0 ? `rules: ${names.join(', ')}` : 'add it under cleanup.rules',
         })
+      }
+    }
+  }
+  return problems
+}
+
+/**
+ * What `config validate` adds on this machine: the roots with every symlink resolved, as the
+ * run resolves them (a root that is a link to /etc is /etc; a backup directory reached through
+ * a link into a root is in it). The run checks again, and refuses such a rule on its own.
+ */
+export function cleanupRootsOnDisk(config: Config): Problem[] {
+  const problems: Problem[] = []
+  for (const [name, rule] of Object.entries(config.cleanup.rules)) {
+    const at = ['cleanup', 'rules', name]
+    if (rule.type === 'files' && !rule.force && isAbsolute(rule.root) && refusedRoot(rule.root, config.backup.dir) === undefined) {
+      const why = refusedRootOnDisk(rule.root, config.backup.dir)
+      if (why !== undefined) problems.push({ severity: 'error', path: [...at, 'root'], message: `refusing root ${rule.root}: ${why}`, hint: 'point root at the directory of the files themselves (or set force: true if you really mean it)' })
+    }
+    if (rule.type === 'logs' && !rule.force) {
+      for (const [i, glob] of [rule.path].flat().entries()) {
+        if (!isAbsolute(glob) || refusedRoot(globBase(glob), config.backup.dir) !== undefined) continue
+        const why = refusedRootOnDisk(globBase(glob), config.backup.dir)
+        if (why !== undefined) problems.push({ severity: 'error', path: typeof rule.path === 'string' ? [...at, 'path'] : [...at, 'path', i], message: `refusing ${glob}: ${why}`, hint: 'point it at the service\'s own log directory (or set force: true)' })
       }
     }
   }

@@ -162,7 +162,8 @@ function renderReport(r: CleanupRunReport, selected: number): string {
   for (const rule of r.rules) {
     for (const a of rule.actions) {
       const verb = VERB[a.action] ?? [a.action, a.action]
-      const size = a.action === 'delete-rows' ? `${(a.rows ?? 0).toLocaleString('en-US')} rows` : a.bytes !== 0 ? formatBytes(a.bytes) : '-'
+      // A compressed file: its size (the WHY ends with its size compressed), not the bytes saved.
+      const size = a.action === 'delete-rows' ? `${(a.rows ?? 0).toLocaleString('en-US')} rows` : a.size !== undefined ? formatBytes(a.size) : a.bytes !== 0 ? formatBytes(a.bytes) : '-'
       rows.push([rule.rule, a.skipped !== undefined ? 'skip' : verb[r.dryRun ? 0 : 1], a.what, size, a.skipped !== undefined ? `${a.reason}; skipped: ${a.skipped}` : a.reason])
     }
   }

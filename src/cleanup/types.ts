@@ -14,6 +14,9 @@ export interface CleanupAction {
   reason: string
   /** Bytes freed (or that would be freed); for compress: the original size minus the .gz size. */
   bytes: number
+  /** compress: the file's size, and the size of its .gz (the table shows `size` and `→ compressedSize`). */
+  size?: number
+  compressedSize?: number
   rows?: number
   /** Set when the action was planned but not carried out, and why (changed since, in use). */
   skipped?: string

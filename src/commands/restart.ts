@@ -39,7 +39,7 @@ export const register: Register = (program, invoke) => {
         ],
         exits: [0, 1, 2, 69, 75, 78, 130, 143],
         notes:
-          '  (1: not healthy after two starts (a new image is rolled back first), given up waiting for players, or a hook failed; 2: unknown service, no service named while several are configured, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running)',
+          '  (1: not healthy after two starts (a new image is rolled back first), given up waiting for players, or a hook failed; 2: unknown service, no service named while several are configured, or --at in the past;\n   69: --detach without systemd; 130/143: cancelled during the countdown, the service keeps running; or interrupted during the restart: a stop under way gets 5 s more, then the kill, and the container is started again, not waited for)',
       }),
     )
     .action((service, options, command) =>

@@ -4,13 +4,20 @@
  * without an import cycle.
  */
 import { z } from 'zod'
-import { DURATION_PATTERN, formatDurationSetting, MAX_DURATION_MS, MAX_TIMER_MS, parseDurationValue } from '../duration.js'
+import { DURATION_TEXT_PATTERN, formatDurationSetting, MAX_DURATION_MS, MAX_TIMER_MS, parseDurationValue } from '../duration.js'
 import { BYTE_SIZE_PATTERN, formatByteSizeExact, parseByteSize } from '../text.js'
 
 export { MAX_TIMER_MS }
 
 
-const durationText = z.union([z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as 30s, 10m, 2h, 7d or 1h30m' }), z.number().nonnegative()])
+/**
+ * A bare number is seconds, as systemd reads `TimeoutSec=30` and as `--wait 600` is on the
+ * command line; quoted too, as YAML and `${VAR}` (whose value is text) give it.
+ */
+export const durationText = z.union([
+  z.string().regex(DURATION_TEXT_PATTERN, { error: 'expected a duration such as 30s, 10m, 2h, 7d or 1h30m (a bare number is seconds)' }),
+  z.number().nonnegative({ error: 'a duration cannot be negative' }),
+])
 
 /**
  * A duration as people write it (`90s`, `1h30m`, a bare number of seconds), parsed at load
@@ -37,7 +44,7 @@ export const timerDuration = durationMs(MAX_TIMER_MS, 'expected at most 24d: own
 
 export const name = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'use letters, digits, "-", "_" and "." only (it becomes part of file and unit names)' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'use letters, digits, "-", "_" and "." only, starting with a letter or digit (it becomes part of file and unit names)' })
 
 export const argv = z
   .array(z.string())

@@ -11,7 +11,8 @@ import { configJsonSchema, configSchema } from './schema.js'
 
 export async function validateConfig(ctx: Ctx): Promise<CommandResult> {
   const { scheduleChecks } = await import('../schedule/warnings.js')
-  const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd, extraRules: (config, file) => scheduleChecks(ctx, config, file) })
+  const { cleanupRootsOnDisk } = await import('../cleanup/rules.js')
+  const result = checkConfig({ path: ctx.options.config, env: ctx.env, cwd: ctx.cwd, extraRules: (config, file) => [...cleanupRootsOnDisk(config), ...scheduleChecks(ctx, config, file)] })
   if (result.loaded !== undefined) {
     ctx.redactor.addFromTree(result.loaded.config)
     for (const value of result.loaded.secretValues) ctx.redactor.add(value)
@@ -29,7 +30,9 @@ export async function validateConfig(ctx: Ctx): Promise<CommandResult> {
     // A problem may quote the value it found: masked like a log line.
     problems: result.problems.map((p) => ({ ...p, path: p.path.join('.'), message: ctx.redactor.redact(p.message), text: ctx.redactor.redact(formatProblem(p)) })),
   }
-  return { exitCode: errors.length > 0 ? ExitCode.config : ExitCode.ok, report, text: [...lines.map((l) => ctx.redactor.redact(l)), summary].join('\n') + '\n' }
+  // What this user may not read (the config, or the env file a missing variable could be in) is 77, as for every command.
+  const exitCode = (result.denied ?? []).length > 0 ? ExitCode.noperm : errors.length > 0 ? ExitCode.config : ExitCode.ok
+  return { exitCode, report, text: [...lines.map((l) => ctx.redactor.redact(l)), summary].join('\n') + '\n' }
 }
 
 export function configSchemaReport(): CommandResult {

@@ -14,6 +14,7 @@ import { parseEnvFile } from './env-file.js'
 import { formatProblem, problemsFromIssue, type ConfigProblem } from './problems.js'
 import { isSecretName } from '../redact.js'
 import { checkRules } from './rules.js'
+import { didYouMean } from '../text.js'
 import { configSchema, type Config } from './schema.js'
 
 
@@ -31,6 +32,12 @@ export interface LoadOptions {
    * `config validate` adds about the machine (a job's user and paths) and the clock (next runs).
    */
   extraRules?: (config: Config, file: string) => Array<Omit<ConfigProblem, 'file' | 'line'>>
+  /**
+   * A notification channel whose URL cannot be made (a ${VAR} that is not set, a URL that
+   * does not parse) does not stop the job it reports on: the config loads with the channel in
+   * `brokenChannels`. `config validate` leaves this off and reports it as the error it is.
+   */
+  skipBrokenChannels?: boolean
 }
 
 export interface LoadedConfig {
@@ -44,6 +51,8 @@ export interface LoadedConfig {
    */
   secretValues: string[]
   envFile: string | undefined
+  /** Channels that cannot be used in this run, with the problem (file, line, key, fix); see `skipBrokenChannels`. */
+  brokenChannels?: Record<string, string>
 }
 
 export interface ConfigCheck {
@@ -158,26 +167,159 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
     return { file, problems }
   }
   const parsed = configSchema.safeParse(input)
+  const rulesOf = (config: Config) => [...checkRules(config), ...(options.extraRules?.(config, file) ?? [])]
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
+    // Every problem at once where the document can still be understood: the keys of an entry
+    // whose type is misspelt, checked against the type it is close to; then the cross-field
+    // rules on the parts that parsed.
+    for (const issue of [...parsed.error.issues, ...closeTypeIssues(parsed.error.issues, input)]) {
       for (const problem of problemsFromIssue(issue, input, display, (path) => keysAt(configSchema, path, input))) {
         if (unresolved.has(problem.path.join('.'))) continue
         problems.push({ ...problem, line: locate(problem.path) })
       }
     }
+    const repaired = withoutBrokenParts(input)
+    if (repaired !== undefined) {
+      const seen = new Set(problems.map((p) => `${p.path.join('.')}\0${p.message}`))
+      for (const rule of rulesOf(repaired.config)) {
+        if (unresolved.has(rule.path.join('.')) || seen.has(`${rule.path.join('.')}\0${rule.message}`) || aboutRemoved(rule, repaired.removed)) continue
+        problems.push({ ...rule, file: display, line: locate(rule.path) })
+      }
+    }
     return { file, problems: sortProblems(problems) }
   }
-  for (const rule of [...checkRules(parsed.data), ...(options.extraRules?.(parsed.data, file) ?? [])]) {
+  for (const rule of rulesOf(parsed.data)) {
     if (!unresolved.has(rule.path.join('.'))) problems.push({ ...rule, file: display, line: locate(rule.path) })
   }
   const warnings = problems.filter((p) => p.severity === 'warning')
   const loaded: LoadedConfig = { config: deepFreeze(parsed.data), file, warnings, secretValues, envFile }
   const sorted = sortProblems(problems)
-  return problems.some((p) => p.severity === 'error') ? { file, problems: sorted } : { file, problems: sorted, loaded }
+  const errors = problems.filter((p) => p.severity === 'error')
+  if (errors.length > 0 && options.skipBrokenChannels === true && errors.every((p) => channelOf(p) !== undefined)) {
+    const broken: Record<string, string> = {}
+    for (const p of errors) broken[channelOf(p) as string] = [broken[channelOf(p) as string], formatProblem(p)].filter(Boolean).join('; ')
+    return { file, problems: sortProblems(warnings), loaded: { ...loaded, brokenChannels: broken } }
+  }
+  return errors.length > 0 ? { file, problems: sorted } : { file, problems: sorted, loaded }
 }
 
+/** The notification channel a problem is about (notify.channels.NAME…), if it is about one. */
+function channelOf(problem: ConfigProblem): string | undefined {
+  const [a, b, name] = problem.path
+  return a === 'notify' && b === 'channels' && name !== undefined ? String(name) : undefined
+}
+
+type Path = ReadonlyArray<string | number>
+
+/**
+ * The issues of entries whose `type:` (or `kind:`) is misspelt, found by checking the entry
+ * again as the type it is close to ("postgress": postgres): its other keys are not hidden
+ * behind the wrong type. The discriminator itself is reported by the first pass.
+ */
+function closeTypeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): z.core.$ZodIssue[] {
+  const more: z.core.$ZodIssue[] = []
+  for (const issue of issues) {
+    const extra = issue as { discriminator?: string; options?: unknown[] }
+    if (issue.code !== 'invalid_union' || extra.discriminator === undefined || !Array.isArray(extra.options)) continue
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
+    const entry = path[path.length - 1] === extra.discriminator ? path.slice(0, -1) : path
+    const value = valueAt(input, [...entry, extra.discriminator])
+    const guess = typeof value === 'string' ? didYouMean(value, extra.options.map(String)) : undefined
+    if (guess === undefined) continue
+    const patched = structuredClone(input)
+    const node = valueAt(patched, entry)
+    if (node === null || typeof node !== 'object') continue
+    ;(node as Record<string, unknown>)[extra.discriminator] = guess
+    const again = configSchema.safeParse(patched)
+    if (again.success) continue
+    for (const i of again.error.issues) if (startsWith(i.path, entry)) more.push(i)
+  }
+  return more
+}
+
+/** Named entries: a problem inside one makes the whole entry unusable for the cross-field rules. */
+const ENTRY_MAPS: Path[] = [
+  ['backup', 'targets'],
+  ['backup', 'destinations'],
+  ['notify', 'channels'],
+  ['monitor', 'checks'],
+  ['cleanup', 'rules'],
+  ['restart', 'services'],
+  ['schedule', 'jobs'],
+  ['schedule', 'boot'],
+]
+
+/**
+ * The document with what the schema refuses taken out — unknown keys, wrong values (their
+ * defaults take their place), whole entries (a target, a check, a job) with a problem inside
+ * — so that the cross-field rules can run on the rest. Undefined when nothing sensible is left.
+ */
+function withoutBrokenParts(input: unknown): { config: Config; removed: Path[] } | undefined {
+  const current = structuredClone(input)
+  const removed: Path[] = []
+  for (let round = 0; round < 20; round++) {
+    const result = configSchema.safeParse(current)
+    if (result.success) return { config: result.data, removed }
+    for (const issue of result.error.issues) {
+      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
+      const cuts = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...path, k]) : [cutFor(path)]
+      for (let cut of cuts) {
+        while (cut.length > 0 && !removeAt(current, cut)) cut = cut.slice(0, -1)
+        if (cut.length === 0) return undefined
+        removed.push(cut)
+      }
+    }
+  }
+  return undefined
+}
+
+/** What goes for a problem at `path`: the named entry around it, else the list around it, else the key itself. */
+function cutFor(path: Path): Path {
+  for (const map of ENTRY_MAPS) if (path.length > map.length && startsWith(path, map)) return path.slice(0, map.length + 1)
+  const list = path.findIndex((p) => typeof p === 'number')
+  return list > 0 ? path.slice(0, list) : path
+}
+
+function removeAt(root: unknown, path: Path): boolean {
+  const parent = valueAt(root, path.slice(0, -1))
+  const key = path[path.length - 1]
+  if (parent === null || typeof parent !== 'object' || key === undefined || !(String(key) in parent)) return false
+  delete (parent as Record<string, unknown>)[String(key)]
+  return true
+}
+
+/** A rule's problem about something taken out (inside it, or naming a removed entry) would only be noise. */
+function aboutRemoved(problem: { path: Path; message: string }, removed: readonly Path[]): boolean {
+  return removed.some((cut) => {
+    if (startsWith(problem.path, cut)) return true
+    const isEntry = ENTRY_MAPS.some((map) => cut.length === map.length + 1 && startsWith(cut, map))
+    const name = String(cut[cut.length - 1])
+    return isEntry && new RegExp(`(^|[^\\w.-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([^\\w-]|$)`).test(problem.message)
+  })
+}
+
+function startsWith(path: ReadonlyArray<PropertyKey>, prefix: Path): boolean {
+  return prefix.every((p, i) => String(path[i]) === String(p))
+}
+
+function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let node = root
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined
+    node = (node as Record<PropertyKey, unknown>)[key]
+  }
+  return node
+}
+
+/**
+ * In line order. A warning about a mapping with an error inside it is left out: it judged
+ * what was left of the mapping (a keep policy whose only rule is wrong has "no rule").
+ */
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
-  return [...problems].sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1))
+  const errors = problems.filter((p) => p.severity === 'error')
+  const within = (outer: ConfigProblem, inner: ConfigProblem) => inner.file === outer.file && inner.path.length > outer.path.length && outer.path.every((key, i) => inner.path[i] === key)
+  const kept = problems.filter((p) => p.severity === 'error' || p.path.length === 0 || !errors.some((e) => within(p, e)))
+  return kept.sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1))
 }
 
 /** Loads the config or throws an OwnopsError (exit 78) listing every problem. */

@@ -13,6 +13,7 @@ import { cleanupRules } from '../cleanup/rules.js'
 import { targetRules } from '../targets/schema.js'
 import { didYouMean } from '../text.js'
 import { destinationRules } from '../copies/rules.js'
+import { hostPathProblems } from './host-paths.js'
 
 type Problem = Omit<ConfigProblem, 'file' | 'line'>
 
@@ -81,6 +82,7 @@ export function checkRules(config: Config): Problem[] {
     })
   }
   problems.push(...destinationRules(config))
+  problems.push(...hostPathProblems(config))
   for (const [name, svc] of Object.entries(config.restart.services)) {
     const at = ['restart', 'services', name]
     if ((svc.announce === 'tellraw' || svc.announce === 'say') && svc.rcon === undefined) {

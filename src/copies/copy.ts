@@ -14,7 +14,10 @@ import { ExitCode, OwnopsError } from '../errors.js'
 import type { StateStore } from '../sys/state.js'
 import { openDestination } from './destinations/index.js'
 import { planRemoteRetention, planUploads } from './layout.js'
+import { destinationPolicy } from './holds.js'
 import { destinationTargets, readCopiesState, writeCopiesState, type DestinationState } from './state.js'
+
+export { destinationPolicy }
 import type { Destination, DestinationEnv, RemoteCopy } from './types.js'
 
 export interface CopyEnv {
@@ -63,9 +66,6 @@ export interface DestinationReport {
   exitCode?: number
 }
 
-export function destinationPolicy(config: Config, dest: DestinationConfig, target: string) {
-  return dest.keep ?? config.backup.targets[target]?.keep ?? config.backup.keep
-}
 
 const defaultSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -110,8 +110,11 @@ export async function copyToDestination(name: string, env: CopyEnv, only?: reado
       if (t.report.error !== undefined) failed = true
       if (!env.dryRun) {
         const newest = t.holds[0]
+        // What it received and removed by its own keep is remembered while the box still has it.
+        const pruned = [...new Set([...(previous.targets[target]?.pruned ?? []), ...t.report.removed])].filter((id) => t.local.has(id))
         next.targets[target] = {
           received: t.holds.map((c) => c.id),
+          ...(pruned.length > 0 ? { pruned } : {}),
           ...(newest ? { newest: { id: newest.id, time: newest.time.toISOString() } } : {}),
           ...(t.report.uploaded.length > 0 ? { lastCopy: env.now().toISOString() } : previous.targets[target]?.lastCopy ? { lastCopy: previous.targets[target].lastCopy } : {}),
         }
@@ -161,18 +164,19 @@ async function recordRun(env: CopyEnv, name: string, next: DestinationState, rep
   await writeCopiesState(env.store, state)
 }
 
-async function copyTarget(d: Destination, name: string, target: string, present: RemoteCopy[], env: CopyEnv, signal: AbortSignal, log: Logger): Promise<{ report: TargetCopyReport; holds: RemoteCopy[] }> {
+async function copyTarget(d: Destination, name: string, target: string, present: RemoteCopy[], env: CopyEnv, signal: AbortSignal, log: Logger): Promise<{ report: TargetCopyReport; holds: RemoteCopy[]; local: Set<string> }> {
   const report: TargetCopyReport = { target, uploaded: [], removed: [], holds: present.length }
   const dest = env.config.backup.destinations[name] as DestinationConfig
   const policy = destinationPolicy(env.config, dest, target)
   const catalog = await readCatalog(env.config.backup.dir, target)
+  const local = new Set(catalog.backups.map((b) => b.manifest.id))
   const wanted = planUploads(catalog.backups, present, policy)
   const holds = [...present]
   if (env.dryRun) {
     report.uploaded = wanted.map((b) => ({ id: b.manifest.id, size: b.manifest.size, durationMs: 0 }))
     const after = planRemoteRetention([...present, ...wanted.map((b) => ({ id: b.manifest.id, time: b.time, tags: b.tags }))], policy)
     report.removed = after.remove.map((c) => c.id)
-    return { report, holds }
+    return { report, holds, local }
   }
   const sleep = env.sleep ?? defaultSleep
   for (const entry of wanted) {
@@ -198,7 +202,7 @@ async function copyTarget(d: Destination, name: string, target: string, present:
           log.error({ target, backup: entry.manifest.id }, `copy of ${entry.manifest.id} to ${name} failed: ${message}`)
           holds.sort((a, b) => b.time.getTime() - a.time.getTime())
           report.holds = holds.length
-          return { report, holds }
+          return { report, holds, local }
         }
         const delay = 2000 * 2 ** (attempt - 1)
         log.warn({ target, backup: entry.manifest.id, attempt }, `copy of ${entry.manifest.id} to ${name} failed: ${message}; retrying in ${delay / 1000}s`)
@@ -217,7 +221,7 @@ async function copyTarget(d: Destination, name: string, target: string, present:
   const removed = new Set(plan.remove)
   const after = holds.filter((c) => !removed.has(c))
   report.holds = after.length
-  return { report, holds: after }
+  return { report, holds: after, local }
 }
 
 /** Destinations that copy after every successful backup (no schedule of their own). */

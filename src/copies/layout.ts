@@ -160,14 +160,20 @@ export function storedName(file: string, encryption: 'age' | 'none'): string {
 /** Backups the copy state says a destination received (and its retention did not remove) that it no longer holds. */
 export function missingOddities(received: Readonly<Record<string, readonly string[]>>, listing: RemoteListing): RemoteOddity[] {
   const present = new Set(listing.copies.map((c) => `${c.target}/${c.id}`))
-  const odd = new Set(listing.oddities.map((o) => o.path))
   const out: RemoteOddity[] = []
   for (const [target, ids] of Object.entries(received)) {
     for (const id of ids) {
       if (present.has(`${target}/${id}`)) continue
-      if ([...odd].some((p) => p.startsWith(`${target}/${id}.`))) continue
+      // There, but damaged or unfinished: that oddity says it (whatever form its path has).
+      if (listing.oddities.some((o) => oddityId(o) === id && (o.target === undefined || o.target === target))) continue
       out.push({ kind: 'missing', target, path: `${target}/${id}`, message: `${id} was copied here by an earlier run and is gone` })
     }
   }
   return out
+}
+
+/** The backup id an oddity is about, from the name of its file (`<id>.<ext>`, `.<id>.<ext>.<pid>.partial`); undefined when none. */
+export function oddityId(oddity: Pick<RemoteOddity, 'path'>): string | undefined {
+  const name = oddity.path.split(/[/:]/).pop() ?? ''
+  return /^\.?(.+-\d{8}T\d{6}Z)(\.|$)/.exec(name)?.[1]
 }

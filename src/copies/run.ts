@@ -17,7 +17,7 @@ import { formatBytes } from '../text.js'
 import { afterBackupDestinations, copyToDestination, destinationEnv, destinationPolicy, type CopyEnv, type DestinationReport } from './copy.js'
 import { openDestination } from './destinations/index.js'
 import { fetchCopy, selectCopy, stagingDir } from './fetch.js'
-import { missingOddities, planUploads } from './layout.js'
+import { missingOddities, oddityId, planUploads } from './layout.js'
 import { copyMetricsFile, renderCopyMetrics } from './metrics.js'
 import { destinationTargets, readCopiesState } from './state.js'
 import type { RemoteCopy, RemoteOddity } from './types.js'
@@ -178,20 +178,37 @@ export async function runBackupsFrom(ctx: Ctx, from: string, target: string | un
       rows.push([t, c.id, c.time.toISOString().replace(/\.\d{3}Z$/, 'Z'), formatDuration(Math.max(0, now - c.time.getTime())), formatBytes(c.size), c.sha256.slice(0, 12), c.stored?.encryption === 'age' ? 'age' : ''])
     }
     const catalog = await readCatalog(config.backup.dir, t)
+    const odd = oddities.filter((x) => x.target === t)
+    const again = new Set<string>()
     for (const [i, b] of planUploads(catalog.backups, listing.copies.filter((x) => x.target === t), destinationPolicy(config, dest, t)).entries()) {
       pending.push({ target: t, id: b.manifest.id, time: b.manifest.time, size: b.manifest.size })
+      // A damaged or unfinished copy of it is one problem, said once: on the oddity's line.
+      if (odd.some((o) => oddityId(o) === b.manifest.id)) {
+        again.add(b.manifest.id)
+        continue
+      }
       // The newest one is kept on the box until it is copied (local retention passes it over).
       rows.push([t, b.manifest.id, b.manifest.time.replace(/\.\d{3}Z$/, 'Z'), formatDuration(Math.max(0, now - b.time.getTime())), formatBytes(b.manifest.size), b.manifest.sha256.slice(0, 12), i === 0 ? 'not copied yet (only on the box, kept there until copied)' : 'not copied yet (only on the box)'])
     }
-    for (const o of oddities.filter((x) => x.target === t)) rows.push([t, '-', '-', '-', '-', '-', `${o.kind}: ${o.message} (${o.path})`])
+    for (const o of odd) {
+      const id = oddityId(o)
+      rows.push([t, '-', '-', '-', '-', '-', `${o.kind}: ${o.message} (${o.path})${id !== undefined && again.has(id) ? `; the next copy run copies ${id} again` : ''}`])
+    }
   }
   for (const o of oddities.filter((x) => x.target === undefined)) rows.push(['-', '-', '-', '-', '-', '-', `${o.kind}: ${o.message} (${o.path})`])
   if (rows.length === 0) rows.push(['-', '-', '-', '-', '-', '-', 'nothing here yet'])
   const s = state.destinations[name]
-  const footer = [`${name}: ${d.where} (encryption: ${d.encryption})`, s?.lastRun ? `last copy run ${s.lastRun}: ${s.lastOk ? 'ok' : `failed: ${s.error ?? ''}`}` : 'no copy run recorded on this machine']
+  // What this listing can say about content, and what it cannot.
+  const checked =
+    listing.compared === undefined
+      ? `checked here: the repository's snapshots; ownops verify --from ${name} checks the content`
+      : listing.compared.hash !== undefined
+        ? `checked here: size and ${listing.compared.hash} of each copy (the hash the backend keeps); ownops verify --from ${name} reads them`
+        : `checked here: the size of each copy (this destination keeps no hashes); ownops verify --from ${name} reads the content`
+  const footer = [`${name}: ${d.where} (encryption: ${d.encryption})`, checked, s?.lastRun ? `last copy run ${s.lastRun}: ${s.lastOk ? 'ok' : `failed: ${s.error ?? ''}`}` : 'no copy run recorded on this machine']
   return {
     exitCode: ExitCode.ok,
-    report: { destination: name, type: dest.type, where: d.where, encryption: d.encryption, copies: listing.copies.map(copyJson), pending, oddities, lastRun: s ?? null },
+    report: { destination: name, type: dest.type, where: d.where, encryption: d.encryption, compared: listing.compared ?? null, copies: listing.copies.map(copyJson), pending, oddities, lastRun: s ?? null },
     text: `${renderTable(['TARGET', 'ID', 'TIME (UTC)', 'AGE', 'SIZE', 'SHA256', 'NOTE'], rows).trimEnd()}\n${footer.join('\n')}\n`,
   }
 }

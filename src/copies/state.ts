@@ -4,7 +4,6 @@
  * destination holds. Monitor, the Prometheus textfile, `backups` and local retention read
  * it; none of them reaches out to a remote. Errors are stored redacted.
  */
-import type { BackupEntry } from '../backup/catalog.js'
 import type { StateStore } from '../sys/state.js'
 
 export const COPIES_STATE = 'copies'
@@ -12,6 +11,11 @@ export const COPIES_STATE = 'copies'
 export interface TargetCopyState {
   /** Backup ids the destination held after the last run. */
   received: string[]
+  /**
+   * Backup ids the destination received and its own retention removed since (those still on
+   * the box): local retention does not hold them as "not yet copied".
+   */
+  pruned?: string[]
   /** The newest of them. */
   newest?: { id: string; time: string }
   /** When a backup of this target was last copied there. */
@@ -64,38 +68,9 @@ export function destinationsOf(config: CopiesConfig, target: string): string[] {
     .map(([name]) => name)
 }
 
-/**
- * Local backups retention must keep because a destination has not received them yet: per
- * destination, the newest backup (not a pre-restore safety copy) it does not hold.
- * `backups` is newest first, as the catalog gives it.
- */
-export function copyHolds(config: CopiesConfig, target: string, backups: readonly BackupEntry[], state: CopiesState): Map<BackupEntry, string[]> {
-  const holds = new Map<BackupEntry, string[]>()
-  for (const dest of destinationsOf(config, target)) {
-    const received = new Set(state.destinations[dest]?.targets[target]?.received ?? [])
-    const pending = backups.find((b) => !b.tags.includes('pre-restore') && !received.has(b.manifest.id))
-    if (pending === undefined) continue
-    holds.set(pending, [...(holds.get(pending) ?? []), dest])
-  }
-  return holds
-}
-
 /** Which destinations hold a backup, by the state. */
 export function holders(state: CopiesState, target: string, id: string): string[] {
   return Object.entries(state.destinations)
     .filter(([, d]) => d.targets[target]?.received.includes(id) === true)
     .map(([name]) => name)
-}
-
-/** Per backup id, what `ownops backups` says about its copies: where it is, or which destination still lacks it. */
-export function copyNotes(config: CopiesConfig, target: string, backups: readonly BackupEntry[], state: CopiesState): Map<string, string> {
-  const notes = new Map<string, string>()
-  const holds = copyHolds(config, target, backups, state)
-  for (const b of backups) {
-    const at = holders(state, target, b.manifest.id)
-    const pending = holds.get(b)
-    const parts = [...(at.length > 0 ? [`at ${at.join(', ')}`] : []), ...(pending ? [`not yet at ${pending.join(', ')} (kept until copied)`] : [])]
-    if (parts.length > 0) notes.set(b.manifest.id, parts.join('; '))
-  }
-  return notes
 }

@@ -60,6 +60,12 @@ export interface RemoteListing {
   /** Newest first. */
   copies: RemoteCopy[]
   oddities: RemoteOddity[]
+  /**
+   * What the listing compared with each copy's manifest: the size always, and the hash the
+   * backend keeps where it hands it out cheaply (S3's md5, Drive's sha256). Content a backend
+   * keeps no hash of is only read by `verify --from`.
+   */
+  compared?: { hash?: string }
 }
 
 export interface DestinationEnv {

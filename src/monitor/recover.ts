@@ -143,6 +143,7 @@ async function safeRestart(service: string, spec: RecoverSpec, ctx: RecoverConte
   const result = await restartSequence(deps, r, { safe, reason: 'automatic recovery', trigger: 'monitor', starts: 1, healthyTimeoutMs: healthyMs })
   const problems = result.problems.length > 0 ? `; what went wrong: ${result.problems.join('; ')}` : ''
   if (result.refused !== undefined) return { ok: false, detail: `did not restart ${service}: ${result.refused}` }
+  if (result.interrupted) return { ok: false, detail: `the restart of ${service} (${r.container}) was interrupted: ${result.detail}${problems}` }
   const outcome = result.ok ? `healthy after ${formatDuration(result.downtimeMs)} of downtime` : `not healthy within ${formatDuration(healthyMs)}: ${result.detail}`
   return { ok: result.ok, detail: `restarted ${service} (${r.container}) the safe way (${how}): ${outcome}${problems}` }
 }

@@ -6,7 +6,7 @@
  * piece and the next memo out.
  */
 import { z } from 'zod'
-import { formatDuration, parseDuration } from '../duration.js'
+import { formatDuration, formatDurationSetting, parseDuration, parseDurationValue } from '../duration.js'
 import { formatBytes, formatPercent, parseByteSize } from '../text.js'
 import type { ContainerStats } from '../sys/docker.js'
 import { levelOf } from './spec.js'
@@ -27,14 +27,18 @@ export function parseRate(text: string): number | undefined {
   return bytes === undefined || per === undefined ? undefined : (bytes / per) * 3_600_000
 }
 
-const rate = z.string().refine((t) => parseRate(t) !== undefined, { error: 'expected a rate such as 50MB/h, 1GB/d or 2MiB/min' })
+const RATE_ERROR = 'expected a rate such as 50MB/h, 1GB/d or 2MiB/min'
+const rate = z.string({ error: RATE_ERROR }).refine((t) => parseRate(t) !== undefined, { error: RATE_ERROR })
 
 const growthText = z.union([
   z.string().refine((t) => parseGrowth(t) !== undefined, { error: 'expected "<size>/h over <window>", e.g. "50MB/h over 6h"' }),
   z.strictObject({
     warn: rate.optional().meta({ description: 'A warning at this growth, e.g. 50MB/h.' }),
     critical: rate.optional().meta({ description: 'Critical at this growth, e.g. 200MB/h.' }),
-    over: z.string().refine((t) => (parseDuration(t) ?? 0) > 0, { error: 'expected a window such as 6h or 1d' }).meta({ description: 'The window the growth is measured over, e.g. 6h.' }),
+    over: z
+      .union([z.string(), z.number()], { error: 'expected a window such as 6h or 1d (a bare number is seconds)' })
+      .refine((t) => (parseDurationValue(t) ?? 0) > 0, { error: 'expected a window such as 6h or 1d (a bare number is seconds)' })
+      .meta({ description: 'The window the growth is measured over, e.g. 6h (a bare number is seconds).' }),
   }),
 ])
 
@@ -48,7 +52,7 @@ export const growthSchema = z
     description:
       'Memory growth that alerts: "50MB/h over 6h" (a warning when memory grew at least 50 MB an hour over the last 6 hours, by a least-squares fit of the readings of the runs in that window), or { warn: 50MB/h, critical: 200MB/h, over: 6h }. Measured once the runs span the window; a restart starts it again.',
   })
-export type GrowthSpec = string | { warn?: string | undefined; critical?: string | undefined; over: string }
+export type GrowthSpec = string | { warn?: string | undefined; critical?: string | undefined; over: string | number }
 
 export interface Growth {
   warnPerHour?: number
@@ -68,12 +72,12 @@ export function parseGrowth(spec: GrowthSpec): Growth | undefined {
     if (perHour === undefined || overMs === undefined || overMs <= 0) return undefined
     return { warnPerHour: perHour, overMs, text: spec.trim(), source: spec }
   }
-  const overMs = parseDuration(spec.over)
+  const overMs = parseDurationValue(spec.over)
   if (overMs === undefined || overMs <= 0) return undefined
   const warn = spec.warn === undefined ? undefined : parseRate(spec.warn)
   const critical = spec.critical === undefined ? undefined : parseRate(spec.critical)
   const text = [spec.warn ? `warn ${spec.warn}` : '', spec.critical ? `crit ${spec.critical}` : ''].filter(Boolean).join(', ')
-  return { ...(warn === undefined ? {} : { warnPerHour: warn }), ...(critical === undefined ? {} : { criticalPerHour: critical }), overMs, text: `${text} over ${spec.over}`, source: spec }
+  return { ...(warn === undefined ? {} : { warnPerHour: warn }), ...(critical === undefined ? {} : { criticalPerHour: critical }), overMs, text: `${text} over ${typeof spec.over === 'number' ? formatDurationSetting(overMs) : spec.over}`, source: spec }
 }
 
 const threshold = (warn: number, critical: number) =>

@@ -81,6 +81,8 @@ export interface NotifierDeps {
   random?: () => number
   /** Masks secrets in everything that is sent or kept in the outbox. */
   redactor?: Redactor
+  /** Channels the config could not make usable (a ${VAR} not set…), with the problem: skipped, never sent to. */
+  broken?: Record<string, string>
 }
 
 /**
@@ -142,6 +144,12 @@ export class Notifier {
 
   /** The channels an event goes to: named ones, or those whose levels include it (heartbeats: hc channels only). */
   route(event: NotifyEvent, names?: readonly string[]): Array<[string, ChannelConfig]> {
+    const broken = this.deps.broken ?? {}
+    if (names === undefined || names.length === 0) return this.routeAll(event).filter(([name]) => broken[name] === undefined)
+    return this.routeAll(event, names)
+  }
+
+  private routeAll(event: NotifyEvent, names?: readonly string[]): Array<[string, ChannelConfig]> {
     const all = Object.entries(this.deps.config.notify.channels)
     if (names !== undefined && names.length > 0) {
       return names.map((name) => {
@@ -208,6 +216,8 @@ export class Notifier {
   private async deliver(name: string, cfg: ChannelConfig, event: NotifyEvent, options: { retries?: number; deadline?: number; parts?: readonly string[] } = {}): Promise<ChannelDelivery> {
     const started = Date.now()
     const log = this.deps.log.child({ channel: name })
+    const broken = this.deps.broken?.[name]
+    if (broken !== undefined) return { channel: name, kind: 'unknown', status: 'failed', attempts: 0, ms: 0, error: `the channel is broken: ${broken}` }
     let resolved: ResolvedChannel
     try {
       resolved = resolveChannel(cfg.url, channelOptions(cfg))
@@ -315,6 +325,7 @@ export class Notifier {
       const deadline = Date.now() + budgetMs
       const outcome: OutboxFlush = { delivered: 0, dropped: 0, remaining: 0, refused: [] }
       const byChannel = new Map<string, OutboxEntry[]>()
+      const untouched: OutboxEntry[] = []
       for (const entry of capOutbox(entries, Number.MAX_SAFE_INTEGER).kept) {
         const cfg = this.deps.config.notify.channels[entry.channel]
         const age = now - Date.parse(entry.queuedAt)
@@ -322,6 +333,9 @@ export class Notifier {
         if (age > maxAge) {
           this.deps.log.warn({ ...fields, lastError: entry.lastError }, 'dropped an undelivered notification: older than notify.outbox.maxAge')
           outcome.dropped++
+        } else if (this.deps.broken?.[entry.channel] !== undefined) {
+          // Its URL cannot be made in this run (a variable not set): kept for a run that can.
+          untouched.push(entry)
         } else if (cfg === undefined || urlHash(cfg.url) !== entry.urlHash) {
           this.deps.log.warn(fields, 'dropped an undelivered notification: its channel was removed or changed')
           outcome.dropped++
@@ -364,7 +378,7 @@ export class Notifier {
           return remaining
         }),
       )
-      const remaining = kept.flat().sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0))
+      const remaining = [...kept.flat(), ...untouched].sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0))
       outcome.remaining = remaining.length
       if (remaining.length === 0) await this.deps.store.remove(OUTBOX_STATE)
       else await this.deps.store.write(OUTBOX_STATE, remaining)

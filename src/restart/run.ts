@@ -203,6 +203,12 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
     const result = await restartSequence(ctx, r, { safe: opts.safe, reason: opts.reason, trigger: 'restart', pull: opts.pull ?? r.svc.pull })
     const problems = [...(missed.length > 0 ? [`players were not warned ${missed.length} of ${offsets.length} times during the countdown (${missed[0] ?? ''})`] : []), ...result.problems]
     const listed = problems.length > 0 ? `\n\nWhat went wrong:\n${problems.map((p) => `- ${p}`).join('\n')}` : ''
+    if (result.interrupted) {
+      const text = `restart of ${r.name} interrupted: ${result.detail}`
+      await ctx.notifySafely({ level: 'error', title: `restart of ${r.name} interrupted`, body: `${text}${listed}`, source })
+      const reason: unknown = ctx.signal.reason
+      throw new OwnopsError(`${text}${problems.length > 0 ? `; ${problems.join('; ')}` : ''}`, { kind: reason instanceof OwnopsError ? reason.kind : 'sigterm', hint: `docker ps -a --filter name=${r.container}` })
+    }
     if (result.refused !== undefined) {
       const text = `restart of ${r.name} not done: ${result.refused}; ${r.container} was not stopped`
       await ctx.notifySafely({ level: 'error', title: `restart of ${r.name} not done`, body: text, source })

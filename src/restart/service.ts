@@ -181,6 +181,8 @@ export interface SequenceResult {
   refused?: string
   /** With pull: the image it runs now, and whether it changed. */
   image?: { ref: string; updated: boolean; rolledBack?: boolean }
+  /** SIGINT/SIGTERM came: `detail` says what was left running; the after hook did not run. */
+  interrupted?: boolean
 }
 
 /**
@@ -226,6 +228,12 @@ export async function restartSequence(deps: RestartDeps, r: ResolvedService, opt
     deps.log.info({ service: r.name, image: update?.ref }, `recreated ${r.container} from the new image`)
   }
   let started = await stopAndStart(deps, r, opts.starts ?? 2, opts.healthyTimeoutMs, recreate)
+  if (started.interrupted) {
+    // The container runs (or was never stopped); nothing more is waited for, nothing rolled back.
+    if (recreated !== undefined) problems.push(`interrupted before the new image of ${image?.ref ?? ''} was seen healthy: the previous container is kept as ${r.container}-ownops-previous (docker rm it once the new one works; to go back: docker rm -f ${r.container} && docker rename ${r.container}-ownops-previous ${r.container} && docker start ${r.container})`)
+    if (r.svc.hooks?.after !== undefined) problems.push('the after hook did not run')
+    return { ok: false, interrupted: true, attempts: started.attempts, detail: started.detail, downtimeMs: started.downtimeMs, ...(saved !== undefined ? { saved } : {}), problems, ...(image ? { image } : {}) }
+  }
   if (recreated !== undefined) {
     const docker = await deps.docker()
     if (started.ok) {
@@ -245,7 +253,13 @@ export async function restartSequence(deps: RestartDeps, r: ResolvedService, opt
   return { ok: started.ok, attempts: started.attempts, detail: started.detail, downtimeMs: started.downtimeMs, ...(saved !== undefined ? { saved } : {}), problems, ...(image ? { image } : {}) }
 }
 
-async function stopAndStart(deps: RestartDeps, r: ResolvedService, starts: number, healthyTimeoutMs?: number, recreate?: (docker: Docker) => Promise<void>): Promise<{ ok: boolean; attempts: number; detail: string; firstDetail: string; downtimeMs: number }> {
+/**
+ * Stop (the service's stopTimeout), start, wait until healthy; again up to `starts` times.
+ * SIGINT/SIGTERM: before the stop, nothing is stopped; during it, the rest of the grace is
+ * cut to a few seconds and the container started again; during the health wait, the wait
+ * ends. Either way the result is `interrupted` with the container running.
+ */
+async function stopAndStart(deps: RestartDeps, r: ResolvedService, starts: number, healthyTimeoutMs?: number, recreate?: (docker: Docker) => Promise<void>): Promise<{ ok: boolean; attempts: number; detail: string; firstDetail: string; downtimeMs: number; interrupted?: boolean }> {
   const docker = await deps.docker()
   const log = deps.log.child({ service: r.name })
   const stopSec = Math.round(r.svc.stopTimeout / 1000)
@@ -253,14 +267,31 @@ async function stopAndStart(deps: RestartDeps, r: ResolvedService, starts: numbe
   const down = performance.now()
   let detail = ''
   let firstDetail = ''
-  for (let attempt = 1; attempt <= starts; attempt++) {
-    log.info({ attempt }, attempt === 1 ? `stopping ${r.container} (grace ${stopSec}s)` : `not healthy (${detail}); one more start`)
-    await stopContainer(docker, r.container, stopSec)
-    if (attempt === 1 && recreate !== undefined) await recreate(docker)
-    await docker.getContainer(r.container).start().catch((error: { statusCode?: number }) => {
+  const start = () =>
+    docker.getContainer(r.container).start().catch((error: { statusCode?: number }) => {
       if (error.statusCode !== 304) throw error // 304: already started
     })
-    const health = await waitHealthy(docker, r.container, r.health, healthyMs)
+  const interrupted = (attempt: number, what: string) => {
+    log.warn(what)
+    return { ok: false, interrupted: true, attempts: attempt, detail: what, firstDetail: firstDetail || what, downtimeMs: Math.round(performance.now() - down) }
+  }
+  for (let attempt = 1; attempt <= starts; attempt++) {
+    if (deps.signal.aborted) return interrupted(attempt - 1, attempt === 1 ? `interrupted before the stop: ${r.container} was not stopped` : `interrupted: ${r.container} runs, not healthy (${detail})`)
+    log.info({ attempt }, attempt === 1 ? `stopping ${r.container} (grace ${stopSec}s)` : `not healthy (${detail}); one more start`)
+    await stopContainer(docker, r.container, stopSec, { signal: deps.signal, log })
+    if (deps.signal.aborted) {
+      await start()
+      return interrupted(attempt, `interrupted while ${r.container} was stopping: its stop was cut short and it was started again, not waited for until healthy`)
+    }
+    if (attempt === 1 && recreate !== undefined) await recreate(docker)
+    await start()
+    let health
+    try {
+      health = await waitHealthy(docker, r.container, r.health, healthyMs, { signal: deps.signal })
+    } catch (error) {
+      if (!deps.signal.aborted) throw error
+      return interrupted(attempt, `interrupted while waiting for ${r.container} to become healthy: it was started, not seen healthy`)
+    }
     detail = health.detail
     if (attempt === 1) firstDetail = detail
     if (health.ok) return { ok: true, attempts: attempt, detail, firstDetail, downtimeMs: Math.round(performance.now() - down) }

@@ -8,6 +8,7 @@ import { createInterface, type Interface } from 'node:readline/promises'
 import type { CommandResult } from '../command.js'
 import type { Ctx } from '../context.js'
 import { ExitCode, OwnopsError } from '../errors.js'
+import { readCopiesState } from '../copies/state.js'
 import { askNumber, renderBackups, renderTargets, restoreChoices } from './pick.js'
 import { restore, restoreOrder, undoRestore, type RestoreOptions } from './run.js'
 import { verifyTargets, type VerifiedState, type VerifyOptions } from './verify.js'
@@ -25,16 +26,27 @@ function terminal(ctx: Ctx): (question: string) => Promise<string | undefined> {
     if (rl === undefined) {
       rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true })
       rl.on('close', () => (closed = true))
+      // The terminal is in raw mode while readline reads: Ctrl-C arrives as a key, not as a
+      // signal. It is the user's interruption all the same (exit 130, after clean-up).
+      rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'))
       const opened = rl
       ctx.defer(() => opened.close())
     }
     const current = rl
-    return new Promise<string | undefined>((resolve) => {
+    return new Promise<string | undefined>((resolve, reject) => {
       const onClose = () => resolve(undefined)
+      const onAbort = () => {
+        current.off('close', onClose)
+        current.close()
+        reject(ctx.signal.reason)
+      }
+      if (ctx.signal.aborted) return onAbort()
+      ctx.signal.addEventListener('abort', onAbort, { once: true })
       current.once('close', onClose)
       current.question(question).then(
         (answer) => {
           current.off('close', onClose)
+          ctx.signal.removeEventListener('abort', onAbort)
           resolve(answer)
         },
         () => resolve(undefined),
@@ -70,28 +82,34 @@ export async function runRestore(ctx: Ctx, opts: RestoreOptions): Promise<Comman
 async function pickAndRestore(ctx: Ctx, opts: RestoreOptions, ask: (q: string) => Promise<string | undefined>, confirm: (q: string) => Promise<boolean>): Promise<CommandResult> {
   const config = ctx.config().config
   selectTargets(config, [])
-  const choices = await restoreChoices(config, restoreOrder(config, []))
+  const copies = Object.keys(config.backup.destinations).length > 0 ? await readCopiesState(ctx.stateStore()) : undefined
+  const choices = await restoreChoices(config, restoreOrder(config, []), copies)
   const verified = await ctx.stateStore().read<VerifiedState>('verified', {}, (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as VerifiedState) : undefined))
   const now = ctx.clock().getTime()
   if (!ctx.stdinIsTTY) {
     const first = choices.find((c) => c.backups.length > 0)?.target ?? 'TARGET'
     return {
       exitCode: ExitCode.usage,
-      report: { ok: false, error: 'which target? ownops restore TARGET', targets: choices.map((c) => ({ target: c.target, type: c.type, backups: c.backups.length, newest: c.backups[0]?.manifest.id ?? null, verified: c.backups[0] ? (verified[`${c.target}/${c.backups[0].manifest.id}`] ?? null) : null, copies: ['local'] })) },
+      report: { ok: false, error: { message: 'which target? ownops restore TARGET', exitCode: ExitCode.usage, hint: `ownops restore ${first} --dry-run (the plan), then --yes; ownops restore --all for every target` }, targets: choices.map((c) => ({ target: c.target, type: c.type, backups: c.backups.length, newest: c.backups[0]?.manifest.id ?? null, verified: c.backups[0] ? (verified[`${c.target}/${c.backups[0].manifest.id}`] ?? null) : null, copies: c.backups[0] ? (c.copies.get(c.backups[0].manifest.id) ?? ['local']) : [] })) },
       text: `${renderTargets(choices, verified, now, false)}\nWhich target? Restore one with its newest verified backup:\n  ownops restore ${first} --dry-run     # the plan\n  ownops restore ${first} --yes         # do it\n(ownops restore --all restores every target; ownops backups TARGET lists older backups)\n`,
     }
   }
   process.stderr.write(`${renderTargets(choices, verified, now, true)}\n`)
   const t = await askNumber(ask, `Restore which target? [1-${choices.length}, q to quit] `, choices.length)
   const choice = t !== undefined ? choices[t - 1] : undefined
-  if (choice === undefined) return { exitCode: ExitCode.failed, report: { cancelled: true }, text: 'cancelled; nothing was changed\n' }
+  if (choice === undefined) return cancelled()
   if (choice.backups.length === 0) throw new OwnopsError(`no valid backup of ${choice.target}`, { kind: 'failed', hint: `ownops backups ${choice.target} shows what is there` })
   process.stderr.write(`\nBackups of ${choice.target}, newest first:\n${renderBackups(choice, verified, now)}\n`)
   const max = Math.min(choice.backups.length, 20)
   const b = await askNumber(ask, `Which backup? [1-${max}, Enter for 1: the newest that verifies] `, max, 0)
-  if (b === undefined) return { exitCode: ExitCode.failed, report: { cancelled: true }, text: 'cancelled; nothing was changed\n' }
+  if (b === undefined) return cancelled()
   const backup = b === 0 ? undefined : choice.backups[b - 1]?.manifest.id
   return restore(ctx, { ...opts, targets: [choice.target], backup }, confirm)
+}
+
+/** Nothing picked: a failure (exit 1) in the shape of every --json failure. */
+function cancelled(): CommandResult {
+  return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed } }, text: 'cancelled; nothing was changed\n' }
 }
 
 export async function runVerify(ctx: Ctx, opts: VerifyOptions): Promise<CommandResult> {

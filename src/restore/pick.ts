@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js'
 import { readCatalog, type BackupEntry } from '../backup/catalog.js'
 import { formatDuration } from '../duration.js'
 import { formatBytes, renderTable } from '../text.js'
+import { holders, type CopiesState } from '../copies/state.js'
 import type { VerifiedState } from './verify.js'
 
 export interface TargetChoice {
@@ -15,13 +16,18 @@ export interface TargetChoice {
   type: string
   /** Restorable backups, newest first (pre-restore safety copies left out). */
   backups: BackupEntry[]
+  /** Where each backup is, by id: `local` and the destinations that hold a copy (by the copy state). */
+  copies: Map<string, string[]>
 }
 
-export async function restoreChoices(config: Config, order: string[]): Promise<TargetChoice[]> {
+/** `copies`: the copy state, when destinations are configured (what `ownops backups` reads too). */
+export async function restoreChoices(config: Config, order: string[], copies?: CopiesState): Promise<TargetChoice[]> {
   const choices: TargetChoice[] = []
   for (const name of order) {
     const catalog = await readCatalog(config.backup.dir, name)
-    choices.push({ target: name, type: config.backup.targets[name]?.type ?? '?', backups: catalog.backups.filter((b) => !b.tags.includes('pre-restore')) })
+    const backups = catalog.backups.filter((b) => !b.tags.includes('pre-restore'))
+    const where = new Map(backups.map((b) => [b.manifest.id, ['local', ...(copies !== undefined ? holders(copies, name, b.manifest.id) : [])]]))
+    choices.push({ target: name, type: config.backup.targets[name]?.type ?? '?', backups, copies: where })
   }
   return choices
 }
@@ -33,20 +39,20 @@ function verifiedText(entry: BackupEntry, verified: VerifiedState, now: number):
   return `${what} ${formatDuration(Math.max(0, now - new Date(v.time).getTime()))} ago`
 }
 
-function row(entry: BackupEntry, verified: VerifiedState, now: number): string[] {
-  return [entry.manifest.id, `${formatDuration(Math.max(0, now - entry.time.getTime()))} ago`, formatBytes(entry.manifest.size), verifiedText(entry, verified, now), 'local']
+function row(choice: TargetChoice, entry: BackupEntry, verified: VerifiedState, now: number): string[] {
+  return [entry.manifest.id, `${formatDuration(Math.max(0, now - entry.time.getTime()))} ago`, formatBytes(entry.manifest.size), verifiedText(entry, verified, now), (choice.copies.get(entry.manifest.id) ?? ['local']).join(', ')]
 }
 
 export function renderTargets(choices: TargetChoice[], verified: VerifiedState, now: number, numbered: boolean): string {
   const rows = choices.map((c, i) => {
     const newest = c.backups[0]
-    return [...(numbered ? [String(i + 1)] : []), c.target, c.type, ...(newest ? row(newest, verified, now) : ['no backup', '-', '-', '-', '-']), String(c.backups.length)]
+    return [...(numbered ? [String(i + 1)] : []), c.target, c.type, ...(newest ? row(c, newest, verified, now) : ['no backup', '-', '-', '-', '-']), String(c.backups.length)]
   })
   return renderTable([...(numbered ? ['#'] : []), 'TARGET', 'TYPE', 'NEWEST BACKUP', 'AGE', 'SIZE', 'VERIFIED', 'COPIES', 'BACKUPS'], rows)
 }
 
 export function renderBackups(choice: TargetChoice, verified: VerifiedState, now: number, limit = 20): string {
-  const rows = choice.backups.slice(0, limit).map((b, i) => [String(i + 1), ...row(b, verified, now)])
+  const rows = choice.backups.slice(0, limit).map((b, i) => [String(i + 1), ...row(choice, b, verified, now)])
   return renderTable(['#', 'BACKUP', 'AGE', 'SIZE', 'VERIFIED', 'COPIES'], rows)
 }
 

@@ -10,18 +10,20 @@
  * place with an undo record. The swap and a rollback are shielded: a second signal does
  * not cut them. A refused or failed restore is always notified.
  */
+import { rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import type { CommandResult } from '../command.js'
 import type { Ctx } from '../context.js'
 import type { BackupTarget, Config } from '../config/schema.js'
 import { readCatalog, type BackupEntry } from '../backup/catalog.js'
 import { timestampId } from '../backup/artifact.js'
-import { backupTarget, startContainers, STOP_GRACE_SEC, type RunEnv } from '../backup/run.js'
+import { backupTarget, startContainers, type RunEnv } from '../backup/run.js'
 import { formatDuration } from '../duration.js'
 import { ExitCode, isOwnopsError, OwnopsError } from '../errors.js'
 import { formatBytes } from '../text.js'
-import { stopContainer } from '../sys/docker-exec.js'
+import { stopContainer, stopGraceSec } from '../sys/docker-exec.js'
 import { StoppedContainers } from '../sys/stopped-containers.js'
 import { faultPoint } from '../sys/fault.js'
 import { waitContainersHealthy } from '../sys/health.js'
@@ -138,7 +140,8 @@ async function planTarget(ctx: Ctx, config: Config, name: string, opts: RestoreO
   const place = await restorer.place()
   const sideBySide = opts.to !== undefined
   const users = sideBySide ? { containers: [], processes: [] } : await restorer.users()
-  const keepRunning = typeof entry.manifest.source.container === 'string' && isDatabase(target) ? [entry.manifest.source.container] : []
+  // A database server runs the restore's client: it keeps running. A SQLite file's container only mounts it: it stops for the swap.
+  const keepRunning = restorer.runsIn !== undefined ? [restorer.runsIn] : []
   const stops = sideBySide ? [] : await containersToStop(ctx, name, target, users, keepRunning)
   if (users.processes.length > 0) {
     throw new OwnopsError(`refusing to restore ${name}: ${users.processes.length === 1 ? 'a process holds' : 'processes hold'} ${place.live} open and would keep the old data`, {
@@ -207,7 +210,7 @@ export async function restore(ctx: Ctx, opts: RestoreOptions, confirm: Confirm):
       throw new OwnopsError('refusing to restore without confirmation', { kind: 'usage', hint: `review the plan with --dry-run, then add --yes: ownops restore ${opts.all ? '--all' : `${names.join(' ')} ${opts.backup ?? ''}`.trim()} --yes` })
     }
     process.stderr.write(text)
-    if (!(await confirm('Restore now? [y/N] '))) return { exitCode: ExitCode.failed, report: { cancelled: true, ...(single ? single.report : { targets: plans.map((p) => p.report) }) }, text: 'cancelled; nothing was changed\n' }
+    if (!(await confirm('Restore now? [y/N] '))) return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed }, ...(single ? single.report : { targets: plans.map((p) => p.report) }) }, text: 'cancelled; nothing was changed\n' }
   }
 
   await ctx.lock('restore', [...new Set([...names, ...plans.flatMap((p) => p.stops)])])
@@ -270,7 +273,24 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
       })
     }
     safety = report.manifest?.id
-    if (report.manifest !== undefined && report.file !== undefined) safetyEntry = { manifest: report.manifest, path: report.file, manifestPath: '', time: new Date(report.manifest.time), tags: ['pre-restore'] }
+    if (report.manifest !== undefined && report.file !== undefined) safetyEntry = { manifest: report.manifest, path: report.file, manifestPath: join(dirname(report.file), `${report.manifest.id}.json`), time: new Date(report.manifest.time), tags: ['pre-restore'] }
+  }
+  /**
+   * A failed attempt that leaves the old data in place has no use for its safety copy: the
+   * live data is the same. It goes (manifest first), so that trying again does not pile them up.
+   */
+  const dropSafety = async (): Promise<string> => {
+    if (safetyEntry === undefined) return ''
+    const gone = safetyEntry
+    try {
+      await rm(gone.manifestPath, { force: true })
+      await rm(gone.path, { force: true })
+      log.info({ backup: gone.manifest.id }, 'removed the safety copy of this attempt: the live data is unchanged')
+      return `; the safety copy ${gone.manifest.id} of this attempt was removed`
+    } catch (error) {
+      log.warn({ backup: gone.manifest.id }, `could not remove the safety copy ${gone.manifest.id}: ${(error as Error).message}`)
+      return `; the safety copy ${gone.manifest.id} is kept (${gone.path})`
+    }
   }
 
   // 3. Restore into the staging place while the service still runs.
@@ -281,11 +301,12 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
   try {
     staged = await restorer.stage(entry, opts.to)
   } catch (error) {
+    const dropped = await ctx.shield(dropSafety)
     if (ctx.signal.aborted) {
-      log.warn('interrupted while staging; the live data was not touched')
+      log.warn(`interrupted while staging; the live data was not touched${dropped}`)
       throw error
     }
-    throw describe(error, `restore of ${name} from ${entry.manifest.id} failed: ${(error as Error).message}; ${sideBySide ? 'nothing else was touched' : 'the live data was not touched'}`)
+    throw describe(error, `restore of ${name} from ${entry.manifest.id} failed: ${(error as Error).message}; ${sideBySide ? 'nothing else was touched' : 'the live data was not touched'}${dropped}`)
   }
   if (sideBySide) {
     const details = await restorer.check(staged, entry).catch((error: unknown) => ({ checkFailed: (error as Error).message }))
@@ -295,7 +316,8 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
 
   // 4. Stop, swap, start, wait until healthy; roll back on any failure after the swap.
   // Recorded in the host lock as they stop, and started again (retried) whatever happens.
-  const stopper = new StoppedContainers({ docker: () => ctx.docker(), log })
+  // A signal during a stop cuts it short (a few seconds, then the kill); the containers are started again.
+  const stopper = new StoppedContainers({ docker: () => ctx.docker(), log, signal: ctx.signal })
   const stopped = stopper.names
   let swapped: Swapped | undefined
   /** The undo record of the restore before this one: back in force when this one is rolled back. */
@@ -306,7 +328,7 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     for (const c of plan.stops) {
       interrupted()
       log.info({ container: c }, 'stopping')
-      await stopper.stop(c, STOP_GRACE_SEC)
+      await stopper.stop(c)
     }
     downtimeStart = performance.now()
     interrupted()
@@ -327,13 +349,16 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     })
     log.info({ live: swapped.live, kept: swapped.kept }, 'swapped in the restored data')
     await fault('start')
-    await startContainers(stopped, { docker: () => ctx.docker() }, log)
+    await startContainers(stopped, { docker: () => ctx.docker(), signal: ctx.signal }, log)
     await fault('health')
     const unhealthy = stopped.length > 0 ? await waitContainersHealthy(await ctx.docker(), stopped, config.restore.healthTimeout, ctx.signal) : undefined
     if (unhealthy !== undefined) throw new OwnopsError(`the service did not come up healthy after the restore: ${unhealthy}`, { kind: 'failed' })
     interrupted()
   } catch (error) {
-    const state = await ctx.shield(() => recover(ctx, plan, staged, swapped, stopped, opts.rollback, previous))
+    const state = await ctx.shield(async () => {
+      const { state, asBefore } = await recover(ctx, plan, staged, swapped, stopped, opts.rollback, previous)
+      return asBefore ? `${state}${await dropSafety()}` : state
+    })
     const message = `restore of ${name} from ${entry.manifest.id} ${ctx.signal.aborted ? 'interrupted' : 'failed'}: ${ctx.signal.aborted ? String((ctx.signal.reason as Error | undefined)?.message ?? 'signal') : (error as Error).message}; ${state}`
     log.error(message)
     if (ctx.signal.aborted) {
@@ -385,11 +410,14 @@ async function writeUndo(ctx: Ctx, record: UndoRecord): Promise<void> {
 }
 
 /** After a failure: roll a swap back (or drop the staged copy), and start what was stopped. */
-async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swapped | undefined, stopped: string[], rollback: boolean, previous: unknown): Promise<string> {
+async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swapped | undefined, stopped: string[], rollback: boolean, previous: unknown): Promise<{ state: string; asBefore: boolean }> {
   const { restorer, log, name } = plan
   let state: string
+  /** Whether the live data is the data from before the restore (untouched, or rolled back). */
+  let asBefore = false
   try {
     if (swapped === undefined) {
+      asBefore = true
       await restorer.discard(staged)
       state = 'the live data was not touched'
     } else if (rollback) {
@@ -397,12 +425,13 @@ async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swap
       await faultPoint('restore:rollback', ctx.env, log)
       if (stopped.length > 0) {
         const docker = await ctx.docker()
-        for (const c of stopped) await stopContainer(docker, c, STOP_GRACE_SEC).catch(() => undefined)
+        for (const c of stopped) await stopContainer(docker, c, await stopGraceSec(docker, c), { signal: ctx.signal }).catch(() => undefined)
       }
       await restorer.rollback(swapped)
       if (typeof parseUndoRecord(previous, name) === 'object') await ctx.stateStore().write(`restore-${name}`, previous)
       else await ctx.stateStore().remove(`restore-${name}`)
       state = 'rolled back: the data is as it was before the restore'
+      asBefore = true
     } else {
       state = `the restored data is in place (--no-rollback); the old data is kept as ${swapped.kept ?? '(none)'}${swapped.kept ? ` (ownops restore --undo ${name})` : ''}`
     }
@@ -411,12 +440,12 @@ async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swap
     state = `ROLLING BACK FAILED (${(error as Error).message}); the old data is kept as ${swapped?.kept ?? '(none)'}${swapped?.kept ? ` (ownops restore --undo ${name} puts it back)` : ''}`
   }
   try {
-    await startContainers(stopped, { docker: () => ctx.docker() }, log)
+    await startContainers(stopped, { docker: () => ctx.docker(), signal: ctx.signal }, log)
     if (stopped.length > 0) state += `; started ${stopped.join(', ')} again`
   } catch (error) {
     state += `; could not start ${stopped.join(', ')}: ${(error as Error).message}`
   }
-  return state
+  return { state, asBefore }
 }
 
 /** `restore --undo TARGET`: the data the last restore replaced becomes live again. */
@@ -439,13 +468,13 @@ export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, 
     if (!opts.yes) {
       if (!ctx.stdinIsTTY) throw new OwnopsError('refusing to undo without confirmation', { kind: 'usage', hint: `ownops restore --undo ${name} --yes` })
       process.stderr.write(`${text}\n`)
-      if (!(await confirm('Undo now? [y/N] '))) return { exitCode: ExitCode.failed, report: { cancelled: true }, text: 'cancelled\n' }
+      if (!(await confirm('Undo now? [y/N] '))) return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed } }, text: 'cancelled\n' }
     }
     await ctx.lock('restore', [name, ...stops])
-    const stopper = new StoppedContainers({ docker: () => ctx.docker(), log: ctx.log })
+    const stopper = new StoppedContainers({ docker: () => ctx.docker(), log: ctx.log, signal: ctx.signal })
     const stopped = stopper.names
     try {
-      for (const c of stops) await stopper.stop(c, STOP_GRACE_SEC)
+      for (const c of stops) await stopper.stop(c)
       const swapped = await ctx.shield(async () => {
         const result = await restorer.undo(record.kept)
         await ctx.stateStore().remove(`restore-${name}`)
@@ -455,7 +484,7 @@ export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, 
       await ctx.notifySafely({ level: 'warning', title: `restore of ${name} undone`, body: summary, source: { command: 'restore', target: name } })
       return { exitCode: ExitCode.ok, report: { ok: true, undone: record, kept: swapped.kept ?? null }, text: `${summary}\n` }
     } finally {
-      await ctx.shield(() => startContainers(stopped, { docker: () => ctx.docker() }, ctx.log))
+      await ctx.shield(() => startContainers(stopped, { docker: () => ctx.docker(), signal: ctx.signal }, ctx.log))
     }
   } catch (error) {
     if (!(isOwnopsError(error) && error.kind === 'usage') && !ctx.signal.aborted) {

@@ -12,7 +12,7 @@ import { compareNames, didYouMean } from '../text.js'
 import { DEFAULT_BIN, DEFAULT_CONFIG_FILE, DEFAULT_ENV_FILE, ROOT_LOCK_DIR, ROOT_STATE_DIR } from '../sys/paths.js'
 import { isValidTimeZone } from '../time-zone.js'
 import { CronError, isDailyOrRarer, checkTimeZone, parseCron, type ParsedCron } from './cron.js'
-import { isTmpPath, jobNeeds, type PathNeed } from './needs.js'
+import { isTmpPath, jobNeeds, jobReads, type PathNeed } from './needs.js'
 import { copyJobs } from '../copies/units.js'
 
 /** Timeout of jobs of your own that set none. */
@@ -149,11 +149,7 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
   for (const [key, value] of [['bin', options.bin ?? s.bin], ['docker', s.docker]] as const) {
     if (value !== undefined && !isAbsolute(value)) problems.push({ severity: 'error', path: ['schedule', key], message: `"${value}" is not an absolute path`, hint: 'units and cron run without your PATH and working directory, e.g. /usr/local/bin/ownops' })
   }
-  for (const [path, value] of [[['backup', 'dir'], config.backup.dir], [['stateDir'], config.stateDir], [['lock', 'dir'], config.lock.dir]] as const) {
-    if (value !== undefined && !isAbsolute(value)) {
-      problems.push({ severity: 'warning', path: [...path], message: `"${value}" is relative: scheduled runs start in /, where it means ${absolute(value)}`, hint: 'write an absolute path' })
-    }
-  }
+  // Relative host paths (backup.dir, stateDir, lock.dir …) are config errors: config/host-paths.ts.
   if (s.timezone !== undefined && !isValidTimeZone(s.timezone)) problems.push(cronProblem(['schedule', 'timezone'], () => checkTimeZone(s.timezone as string)))
 
   const bin = options.bin ?? s.bin
@@ -298,11 +294,25 @@ function resolveJob(
     persistent: parsed.reboot ? false : (configured?.persistent ?? isDailyOrRarer(parsed)),
     readWritePaths,
     needs,
-    privateTmp: ![...needs.map((n) => n.path), ...readWritePaths].some(isTmpPath),
+    privateTmp: ![...baseTouches(settings), ...needs.map((n) => n.path), ...readWritePaths, ...jobReads(config, args)].some(isTmpPath),
     description: configured?.description ?? d?.description ?? args.join(' '),
     lowPriority: LOW_PRIORITY.has(args[0] ?? ''),
     scheduleKey,
   }
+}
+
+/**
+ * What every unit touches whatever its job: the config file it is given, the env file systemd
+ * loads, the state, lock and backup directories. One of them under /tmp means no PrivateTmp=
+ * (a private /tmp would hide it: a state written there would be gone after the run).
+ */
+export function baseTouches(settings: ScheduleSettings): string[] {
+  return [settings.configFile, settings.envFile, settings.stateDir, settings.lockDir, settings.backupDir].filter((p): p is string => p !== undefined)
+}
+
+/** Whether the OnFailure= template (`ownops notify --failed-unit`) may have a private /tmp. */
+export function notifyPrivateTmp(settings: ScheduleSettings): boolean {
+  return ![settings.configFile, settings.envFile, settings.stateDir].filter((p): p is string => p !== undefined).some(isTmpPath)
 }
 
 function cronProblem(path: Array<string | number>, check: () => void): Problem {

@@ -175,6 +175,41 @@ function cleanupNeeds(config: Config, positional: readonly string[], args: reado
   return needs
 }
 
+/**
+ * What a job reads without writing it: the data it backs up (a directory target's path, a
+ * SQLite file), the programs of its hooks, key and config files of its destinations, what its
+ * checks open (a CA file, a command). A private /tmp (PrivateTmp=) would hide these too.
+ */
+export function jobReads(config: Config, args: readonly string[]): string[] {
+  const [command, ...rest] = args
+  const positional = rest.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(rest[i - 1] ?? ''))
+  const reads: string[] = []
+  const targets = Object.entries(config.backup.targets)
+  const chosen = positional.length === 0 || command === 'copy' ? targets : targets.filter(([name]) => positional.includes(name))
+  if (command === 'backup' || command === 'verify' || command === 'restore' || command === 'copy') {
+    for (const [, t] of chosen) {
+      if ((t.type === 'directory' && t.volume === undefined && t.container === undefined) || (t.type === 'sqlite' && t.container === undefined)) if (t.path !== undefined) reads.push(t.path)
+      for (const which of ['before', 'after', 'onError'] as const) {
+        const hook: Hook = t[which]
+        if (hook !== undefined) reads.push(...(Array.isArray(hook) ? hook : hook.run))
+      }
+    }
+    for (const d of Object.values(config.backup.destinations)) {
+      const dest = d as { config?: string; passwordFile?: string; age?: { recipientsFile?: string } }
+      reads.push(...[dest.config, dest.passwordFile, dest.age?.recipientsFile].filter((p): p is string => p !== undefined))
+    }
+  }
+  if (command === 'monitor') {
+    for (const c of Object.values(config.monitor.checks ?? {})) {
+      const check = c as { kind?: string; path?: unknown; tls?: { ca?: string }; command?: unknown }
+      if (typeof check.path === 'string') reads.push(check.path)
+      if (check.tls?.ca !== undefined) reads.push(check.tls.ca)
+      if (check.kind === 'command' && Array.isArray(check.command)) reads.push(...check.command.filter((w): w is string => typeof w === 'string'))
+    }
+  }
+  return reads.filter((p) => isAbsolute(p)).map((p) => posix.normalize(p))
+}
+
 /** Under /tmp or /var/tmp: a private /tmp (PrivateTmp=) would hide it from the job. */
 export function isTmpPath(path: string): boolean {
   return /^\/(var\/)?tmp(\/|$)/.test(path)

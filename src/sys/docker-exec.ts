@@ -14,6 +14,7 @@
  */
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
+import type { Logger } from 'pino'
 import type { Writable } from 'node:stream'
 import { OwnopsError } from '../errors.js'
 import { isRemoteEngine, type Docker } from './docker.js'
@@ -367,22 +368,68 @@ export async function volumeMountpoint(docker: Docker, volume: string): Promise<
   }
 }
 
+/** As `docker stop` and compose when a container asks for no grace of its own: its stop signal, then a kill after this many seconds. */
+export const STOP_GRACE_SEC = 30
+
+/**
+ * After SIGINT or SIGTERM, a container being stopped gets at most this many seconds more
+ * to stop on its own, then it is killed: the run starts it again and ends within seconds,
+ * not after the rest of a grace that may be minutes long.
+ */
+export const INTERRUPTED_STOP_GRACE_SEC = 5
+
+/**
+ * The grace a container asks for (`docker run --stop-timeout`, compose's
+ * `stop_grace_period`), as `docker stop` and `docker compose stop` give it; else STOP_GRACE_SEC.
+ */
+export async function stopGraceSec(docker: Docker, container: string): Promise<number> {
+  const info = await docker.getContainer(container).inspect().catch(() => undefined)
+  const own = (info?.Config as { StopTimeout?: number | null } | undefined)?.StopTimeout
+  // -1 ("wait for ever") is not something a backup can wait for.
+  return typeof own === 'number' && own >= 0 ? own : STOP_GRACE_SEC
+}
+
 /**
  * `docker stop` with a grace period longer than the client's request timeout: the engine
  * sends the container's stop signal, waits `graceSec`, then kills. A stop through the API
  * (unlike a kill) keeps restart policies from starting the container again behind our back.
+ *
+ * With `signal`: once it is aborted — before the stop or while the engine waits for the
+ * container — what is left of the grace is cut to INTERRUPTED_STOP_GRACE_SEC (the engine
+ * sends the stop signal again, waits that long, then kills). Resolves once the container
+ * has stopped either way; the caller looks at the signal.
  */
-export async function stopContainer(docker: Docker, container: string, graceSec: number): Promise<void> {
+export async function stopContainer(docker: Docker, container: string, graceSec: number, options: { signal?: AbortSignal; log?: Logger } = {}): Promise<void> {
   const { default: DockerClass } = await import('dockerode')
   const modem = docker.modem as unknown as Record<string, unknown>
   const patient = new DockerClass({
     ...(['socketPath', 'host', 'port', 'protocol', 'ca', 'cert', 'key', 'version', 'agent'] as const).reduce<Record<string, unknown>>((o, k) => (modem[k] !== undefined ? { ...o, [k]: modem[k] } : o), {}),
     timeout: (graceSec + 30) * 1000,
   })
+  const stop = async (t: number, abortSignal?: AbortSignal): Promise<void> => {
+    try {
+      await patient.getContainer(container).stop({ t, ...(abortSignal ? { abortSignal } : {}) })
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 304) return // already stopped
+      throw error
+    }
+  }
+  const { signal, log } = options
+  const hurried = Math.min(graceSec, INTERRUPTED_STOP_GRACE_SEC)
+  if (signal === undefined) return stop(graceSec)
+  if (signal.aborted) return stop(hurried)
+  log?.debug({ container, graceSec }, `stopping ${container} (grace ${graceSec} s)`)
+  // Only the wait for the answer is given up: the engine goes on with the stop it was asked for.
+  const request = new AbortController()
+  const onAbort = (): void => request.abort()
+  signal.addEventListener('abort', onAbort, { once: true })
   try {
-    await patient.getContainer(container).stop({ t: graceSec })
+    await stop(graceSec, request.signal)
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 304) return // already stopped
-    throw error
+    if (!signal.aborted) throw error
+    log?.warn({ container }, `interrupted while ${container} stops: it gets ${hurried} s more, then it is killed and started again`)
+    await stop(hurried)
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }

@@ -194,6 +194,11 @@ export interface SpawnOptions {
   notInstalled?: string
   /** Bytes of stderr kept (its head and tail). */
   stderrLimit?: number
+  /**
+   * The child's umask: what it creates on this machine (rclone writing to a local path) gets
+   * no more than these bits allow, whatever the umask of the shell that started ownops.
+   */
+  umask?: number | undefined
 }
 
 export interface Exited {
@@ -218,7 +223,15 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Sp
   if (file === undefined) throw new OwnopsError('no command given', { kind: 'internal' })
   options.log?.debug({ argv: maskArgv(argv) }, 'running command')
   const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe'] as StdioOptions
-  const child = spawn(file, args, { stdio, ...(options.env ? { env: options.env } : {}), ...(options.cwd ? { cwd: options.cwd } : {}) })
+  // A child inherits the umask when it is forked, which spawn() does before it returns: the
+  // process's own umask is changed only for that moment.
+  const previous = options.umask !== undefined ? process.umask(options.umask) : undefined
+  let child: ChildProcess
+  try {
+    child = spawn(file, args, { stdio, ...(options.env ? { env: options.env } : {}), ...(options.cwd ? { cwd: options.cwd } : {}) })
+  } finally {
+    if (previous !== undefined) process.umask(previous)
+  }
   const stderr = new BoundedOutput(options.stderrLimit ?? 64 * 1024)
   child.stderr?.on('data', (chunk: Buffer) => stderr.add(chunk))
   const onAbort = () => child.kill('SIGTERM')

@@ -12,7 +12,7 @@ import type { Logger } from 'pino'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describeError, OwnopsError } from '../errors.js'
 import type { Docker } from './docker.js'
-import { endExec, stopContainer } from './docker-exec.js'
+import { endExec, STOP_GRACE_SEC, stopContainer, stopGraceSec } from './docker-exec.js'
 import { heldHostLock, leftBehind, type HostLock } from './lock.js'
 
 /** Waits between attempts to start a container again: about a minute in all. */
@@ -21,13 +21,15 @@ export const START_RETRY_DELAYS_MS: readonly number[] = [500, 1000, 2000, 4000, 
 export interface StopEnv {
   docker(): Promise<Docker>
   log: Logger
-  /** Checked before each stop: an interrupted run stops nothing more. */
+  /**
+   * Checked before each stop: an interrupted run stops nothing more. It also cuts short a
+   * stop under way (and the settling stop before a start): a few seconds, then the kill.
+   */
   signal?: AbortSignal
   retryDelaysMs?: readonly number[]
 }
 
-/** As `docker stop` and compose: the stop signal, then a kill after this many seconds. */
-export const STOP_GRACE_SEC = 30
+export { STOP_GRACE_SEC }
 
 export class StoppedContainers {
   /** In the order they were stopped (or asked to stop). */
@@ -37,8 +39,12 @@ export class StoppedContainers {
 
   constructor(private readonly env: StopEnv) {}
 
-  /** Stops a running container for the job; it counts as stopped from the moment it is asked to stop. */
-  async stop(container: string, graceSec = STOP_GRACE_SEC): Promise<void> {
+  /**
+   * Stops a running container for the job; it counts as stopped from the moment it is asked
+   * to stop. The grace is the container's own stop timeout (compose's stop_grace_period),
+   * else STOP_GRACE_SEC; a signal meanwhile cuts it short (see stopContainer).
+   */
+  async stop(container: string, graceSec?: number): Promise<void> {
     if (this.env.signal?.aborted) throw this.env.signal.reason
     this.names.push(container)
     this.unconfirmed.add(container)
@@ -46,7 +52,8 @@ export class StoppedContainers {
       if (!p.stopped.includes(container)) p.stopped.push(container)
     })
     try {
-      await stopContainer(await this.env.docker(), container, graceSec)
+      const docker = await this.env.docker()
+      await stopContainer(docker, container, graceSec ?? (await stopGraceSec(docker, container)), { log: this.env.log, ...(this.env.signal ? { signal: this.env.signal } : {}) })
     } catch (error) {
       if (!lostConnection(error)) throw error
       throw new OwnopsError(`lost the connection to the Docker engine while stopping ${container} (${describeError(error)})`, {
@@ -103,7 +110,7 @@ async function startWithRetries(name: string, env: StopEnv, settle: boolean): Pr
     try {
       const docker = await env.docker()
       if (settle) {
-        await stopContainer(docker, name, STOP_GRACE_SEC)
+        await stopContainer(docker, name, await stopGraceSec(docker, name), env.signal ? { signal: env.signal } : {})
         settle = false
       }
       await docker.getContainer(name).start()

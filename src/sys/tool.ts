@@ -24,6 +24,11 @@ export interface ToolOptions {
   /** Where the child's stdout goes; captured (up to 64 MiB) when not given. */
   stdout?: Writable | undefined
   cwd?: string | undefined
+  /**
+   * The child's umask: what it creates on this machine (rclone writing to a local path) gets
+   * no more than these bits allow, whatever the umask of the shell that started ownops.
+   */
+  umask?: number | undefined
 }
 
 export interface ToolResult {
@@ -72,6 +77,7 @@ export function startTool(argv: readonly string[], options: ToolOptions & { pipe
     stdout: 'pipe',
     notInstalled: installHint(file),
     stderrLimit: STDERR_TAIL,
+    ...(options.umask !== undefined ? { umask: options.umask } : {}),
   })
   let stdout = ''
   let timedOut = false

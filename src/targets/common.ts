@@ -5,16 +5,26 @@
 import { z } from 'zod'
 import { ownRouteSchema } from '../notify/routes.js'
 import { RETENTION_DURATION_HINT, RETENTION_DURATION_PATTERN } from '../backup/retention.js'
+import { FIX } from '../config/problems.js'
 import { argv, duration, timerDuration } from '../config/fields.js'
 
 const hook = z.union([argv, z.strictObject({ run: argv, timeout: timerDuration.optional() })])
 
 const keepCount = z.number().int().min(-1).meta({ description: 'How many to keep; -1 keeps all.' })
 
+/**
+ * A span has calendar units, and `m` is months here: a bare number (`within: 30`) is refused
+ * with the fix rather than taken as seconds as elsewhere in the config.
+ */
+const spanError = (issue: { input?: unknown }): string => {
+  const bare = typeof issue.input === 'number' ? String(issue.input) : typeof issue.input === 'string' && /^\s*\d+\s*$/.test(issue.input) ? issue.input.trim() : undefined
+  return bare !== undefined ? `a span needs its unit: y years, m months, d days, h hours${FIX}use "${bare}d" for ${bare} days` : `expected ${RETENTION_DURATION_HINT}`
+}
+
 const keepSpan = (description: string) =>
   z
-    .string()
-    .regex(RETENTION_DURATION_PATTERN, { error: `expected ${RETENTION_DURATION_HINT}` })
+    .string({ error: spanError })
+    .regex(RETENTION_DURATION_PATTERN, { error: spanError })
     .optional()
     .meta({ description: `${description} Units: y years, m months, d days, h hours, e.g. 7d, 36h, 1y2m3d4h.` })
 

@@ -287,6 +287,7 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
 
   return {
     needsSafetyCopy: true,
+    runsIn: container,
     async place() {
       const any = single !== undefined ? await exists(single) : true
       return { live: describeLive, kept: 'the pre-restore safety backup (loaded back on rollback or --undo)', exists: any }

@@ -313,6 +313,7 @@ async function postgresRestorer(target: PostgresTarget, env: RestoreEnv): Promis
   }
 
   return {
+    runsIn: container,
     async place() {
       return { live: `database ${db} in ${container}`, kept: `database ${kept}`, exists: await exists(db) }
     },

@@ -127,6 +127,12 @@ export interface Restorer {
   undo(kept: string): Promise<Swapped>
   /** A MariaDB/MySQL restore keeps the replaced data as its safety backup: one is required. */
   needsSafetyCopy?: boolean
+  /**
+   * The container the restore runs its client in (a database server): it keeps running
+   * through the restore, whatever else is stopped. A SQLite file in a container has none:
+   * the container only mounts the file, and is stopped for the swap like any other user.
+   */
+  runsIn?: string
 }
 
 /** Something an interrupted restore or drill, or a finished restore, left behind. */
@@ -216,6 +222,20 @@ export function tail(text: string, lines = 20): string {
 export function firstError(stderr: string): string | undefined {
   const line = stderr.split('\n').map((l) => l.trim()).find((l) => /error|no such|syntax|denied|unknown|cannot|prohibited/i.test(l))
   return line?.replace(/^(psql:[^:]*:\d+:\s*)/, '').slice(0, 300)
+}
+
+/** Lines a tool prints that say nothing about why it failed. */
+const NOISE = /^\s*$|\[warning\]|^warning:|using a password on the command line|^\s*(detail|hint|context):|^\s*line \d+:/i
+
+/**
+ * Why a tool failed, in one line: the last line of its stderr that says so ("pg_dump: error:
+ * … database "x" does not exist", "mariadb-dump: Got error: 1045: Access denied …"), for the
+ * backup table, the report and the first line of the notification.
+ */
+export function failureReason(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => !NOISE.test(l))
+  const line = [...lines].reverse().find((l) => /error|denied|fatal|does not exist|no such|not found|cannot|could not|unknown|refused|permission|failed/i.test(l)) ?? lines.at(-1)
+  return line === undefined ? undefined : line.length > 300 ? `${line.slice(0, 299)}…` : line
 }
 
 export const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`

@@ -212,7 +212,7 @@ describe('a destination that is behind: local retention keeps what it lacks, mon
   targets:
     files: { type: directory, path: ${join(work.dir, 'data')}, compression: gzip }
   destinations:
-    usb: { type: path, path: ${join(work.dir, 'usb')}, retries: 0, schedule: "0 5 * * *" }
+    usb: { type: path, path: ${join(work.dir, 'usb')}, retries: 0, keep: { last: 5 }, schedule: "0 5 * * *" }
 monitor:
   builtins: false
   checks:
@@ -245,7 +245,7 @@ monitor:
     expect(metrics).toContain(`ownops_copy_newest_backup_timestamp_seconds{destination="usb",target="files"} ${Date.UTC(2026, 10, 21, 3) / 1000}`)
     expect(statSync(join(work.dir, 'metrics', 'ownops_copy.prom')).mode & 0o777).toBe(0o644)
 
-    // keep: last 1 would remove the older backup; it is the newest one usb lacks, so it stays.
+    // keep: last 1 would remove the older backup; it is the newest one usb lacks (and its own keep wants), so it stays.
     writeConfig('{ last: 1 }')
     const cleanup = await cli(['cleanup', 'backups'])
     expect(cleanup.code, cleanup.stdout).toBe(0)

@@ -248,6 +248,8 @@ export interface RunContainerOptions {
   labels?: Record<string, string>;
   /** "name", "uid" or "uid:gid" */
   user?: string;
+  /** The container's own stop grace (`docker run --stop-timeout`, compose's stop_grace_period). */
+  stopTimeoutSec?: number;
 }
 
 export interface RunningContainer {
@@ -298,6 +300,7 @@ export async function runContainer(opts: RunContainerOptions): Promise<RunningCo
   };
   if (opts.user !== undefined) create.User = opts.user;
   if (opts.healthcheck) create.Healthcheck = toHealthConfig(opts.healthcheck);
+  if (opts.stopTimeoutSec !== undefined) create.StopTimeout = opts.stopTimeoutSec;
 
   let container: Docker.Container;
   try {

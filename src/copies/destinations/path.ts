@@ -17,7 +17,7 @@ import { fsyncDir, writeFileAtomic } from '../../sys/atomic.js'
 import { processAlive, readMounts } from '../../sys/host.js'
 import { listingFromFiles, storedName, type ListedFile } from '../layout.js'
 import { ageStage, HashingPass, type AgeSettings } from '../streams.js'
-import type { Destination, DestinationEnv, RemoteCopy, RemoteManifest, RemoteOddity, VerifyOutcome } from '../types.js'
+import type { Destination, DestinationEnv, RemoteCopy, RemoteListing, RemoteManifest, RemoteOddity, VerifyOutcome } from '../types.js'
 
 type PathConfig = Extract<DestinationEnv['config'], { type: 'path' }>
 
@@ -68,7 +68,7 @@ class PathDestination implements Destination {
     return join(this.config.path, rel)
   }
 
-  async list(targets: readonly string[]): Promise<{ copies: RemoteCopy[]; oddities: RemoteOddity[] }> {
+  async list(targets: readonly string[]): Promise<RemoteListing> {
     const files: ListedFile[] = []
     const manifests = new Map<string, unknown>()
     for (const target of targets) {
@@ -95,7 +95,7 @@ class PathDestination implements Destination {
       if (c.manifestLocation) c.manifestLocation = this.full(c.manifestLocation)
     }
     for (const o of listing.oddities) o.path = this.full(o.path)
-    return listing
+    return { ...listing, compared: {} }
   }
 
   async upload(entry: BackupEntry): Promise<RemoteCopy> {

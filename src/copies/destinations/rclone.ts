@@ -24,6 +24,13 @@ import { ageStage, HashingPass, type AgeSettings } from '../streams.js'
 import type { Destination, DestinationEnv, RemoteCopy, RemoteListing, RemoteManifest, RemoteOddity, StoredObject, VerifyOutcome } from '../types.js'
 import { compareStored, discard, fetchStored, needIdentity, piped } from './path.js'
 
+/**
+ * rclone writes a local path (a local remote, a mounted disk) with the umask it is given: the
+ * copies get the modes of the backups they copy (files 0600, directories 0700), as a path
+ * destination's do, also when ownops runs from a shell with umask 022.
+ */
+const COPY_UMASK = 0o077
+
 type RcloneConfig = Extract<DestinationEnv['config'], { type: 'rclone' }>
 
 interface Features {
@@ -85,7 +92,7 @@ class RcloneDestination implements Destination {
   }
 
   private run(rest: string[], extra: { stdin?: import('node:stream').Readable | string } = {}): Promise<ToolResult> {
-    return runTool(this.args(...rest), { log: this.env.log, env: this.env.env, signal: this.env.signal, ...extra })
+    return runTool(this.args(...rest), { log: this.env.log, env: this.env.env, signal: this.env.signal, umask: COPY_UMASK, ...extra })
   }
 
   private fail(what: string, r: ToolResult): OwnopsError {
@@ -140,7 +147,7 @@ class RcloneDestination implements Destination {
       if (c.manifestLocation) c.manifestLocation = this.path(c.manifestLocation)
     }
     for (const o of listing.oddities) o.path = this.path(o.path)
-    return listing
+    return { ...listing, compared: hashType !== undefined ? { hash: hashType } : {} }
   }
 
   /** All manifests in one transfer (rclone copy with filters) rather than one process each. */
@@ -178,7 +185,7 @@ class RcloneDestination implements Destination {
         const plain = new HashingPass()
         const out = new HashingPass({ md5: true })
         const age = ageStage(piped(createReadStream(entry.path, { highWaterMark: 1 << 20 }), plain), { encrypt: this.age }, this.env)
-        const rcat = startTool(this.args('rcat', partial), { log: this.env.log, env: this.env.env, signal: this.env.signal, pipeStdin: true })
+        const rcat = startTool(this.args('rcat', partial), { log: this.env.log, env: this.env.env, signal: this.env.signal, umask: COPY_UMASK, pipeStdin: true })
         const stdin = rcat.child.stdin as NodeJS.WritableStream
         const piping = pipeline(age.output, out, stdin as import('node:stream').Writable).catch((error: unknown) => {
           age.kill()
@@ -262,7 +269,7 @@ class RcloneDestination implements Destination {
       }
     }
     const hash = new HashingPass()
-    const cat = startTool(this.args('cat', path), { log: this.env.log, env: this.env.env, signal: this.env.signal, pipeStdout: true })
+    const cat = startTool(this.args('cat', path), { log: this.env.log, env: this.env.env, signal: this.env.signal, umask: COPY_UMASK, pipeStdout: true })
     const piping = pipeline(cat.child.stdout as import('node:stream').Readable, hash, discard()).catch((e: unknown) => e)
     const [r] = await Promise.all([cat.result, piping])
     if (!r.ok) throw this.fail(`downloading ${path}`, r)
@@ -292,7 +299,7 @@ class RcloneDestination implements Destination {
 
   async fetch(copy: RemoteCopy, dir: string, identities: readonly string[]): Promise<Manifest> {
     needIdentity(copy, identities)
-    const cat = startTool(this.args('cat', copy.location), { log: this.env.log, env: this.env.env, signal: this.env.signal, pipeStdout: true })
+    const cat = startTool(this.args('cat', copy.location), { log: this.env.log, env: this.env.env, signal: this.env.signal, umask: COPY_UMASK, pipeStdout: true })
     try {
       const manifest = await fetchStored(copy, dir, identities, this.env, () => cat.child.stdout as import('node:stream').Readable)
       const r = await cat.result
