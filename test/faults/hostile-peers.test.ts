@@ -5,6 +5,7 @@
  * message reaches a peer twice (Slack has no idempotency key: a request that went out whole
  * is not sent again), and the next run does not send the old messages again.
  */
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -57,11 +58,14 @@ notify:
     expect(slack.requests.length).toBeGreaterThan(0)
     expect(once(titles(slack)), 'a message Slack may have taken is never sent again').toEqual([])
 
-    // The next run: the messages of the first are not sent to Slack again.
+    // The next run: the messages of the first are not sent to Slack again. Its data differ in
+    // size, so its own message differs from the first run's (same text would read as a resend).
+    writeFileSync(join(work.dir, 'data', 'state.txt'), randomBytes(4096).toString('hex'))
     const before = slack.requests.length
     const second = await runOwnops([...config, 'backup'], env, work.dir)
     expect(second.code, second.stderr).toBe(0)
     expect(once(titles(slack))).toEqual([])
+    expect(slack.requests.length, 'the second run reported').toBeGreaterThan(before)
     expect(slack.requests.slice(before).map((r) => r.text)).not.toContain(slack.requests[0]?.text)
     expectNothingLost(ctx, ledger.losses())
   }, 120_000)
