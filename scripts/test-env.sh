@@ -283,9 +283,11 @@ cmd_status() {
 # crontab command (the user-crontab tests), prometheus for promtool (the textfile and fleet-view tests),
 # OpenSSH (DOCKER_HOST=ssh://: the tests run the host's sshd on a loopback port),
 # rclone, restic and age (copies off the box, to loopback servers: rclone serve sftp/restic), and
-# docker-registry: a registry on loopback for `restart --pull` (the pull of a newer image of the same tag).
-# time: GNU time, for the peak memory in the benchmark table (bench/run.mjs, smoke-run by .ci/run).
-readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus rclone restic age docker-registry openssh-client openssh-server time)
+# docker-registry: a registry on loopback for `restart --pull` (the pull of a newer image of the same tag),
+# time: GNU time, for the peak memory in the benchmark table (bench/run.mjs, smoke-run by .ci/run),
+# the shells the completion scripts are tested in (bash with bash-completion, zsh, fish), and
+# groff and man-db, which render the man pages in their test.
+readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus rclone restic age docker-registry openssh-client openssh-server time bash-completion zsh fish groff-base man-db)
 
 cmd_install() {
   local -a missing=()

@@ -5,10 +5,11 @@
  */
 import { Command, CommanderError, Option, type CommandUnknownOpts } from '@commander-js/extra-typings'
 import { writeSync } from 'node:fs'
-import { helpText, type Invoke, type Register } from './command.js'
+import { helpText, type Invoke, type Quick, type Register } from './command.js'
 import { register as backup } from './commands/backup.js'
 import { register as backups } from './commands/backups.js'
 import { register as cleanup } from './commands/cleanup.js'
+import { register as completion } from './commands/completion.js'
 import { register as config } from './commands/config.js'
 import { register as copy } from './commands/copy.js'
 import { register as doctor } from './commands/doctor.js'
@@ -20,6 +21,7 @@ import { register as restore } from './commands/restore.js'
 import { register as schedule } from './commands/schedule.js'
 import { register as verify } from './commands/verify.js'
 import { ExitCode } from './errors.js'
+import { addHelpCommands, configureHelpLayout } from './help/layout.js'
 import { Session, type CliIo } from './invoke.js'
 import { logLevels } from './log-levels.js'
 import { DEFAULT_CONFIG_FILE, DEFAULT_ENV_FILE } from './sys/paths.js'
@@ -28,20 +30,24 @@ import { ownopsVersion } from './version.js'
 export type { CliIo } from './invoke.js'
 
 /** The commands, in the order --help lists them. */
-export const COMMANDS: readonly Register[] = [doctor, config, lock, notify, backup, backups, copy, restore, verify, schedule, monitor, restart, cleanup]
+export const COMMANDS: readonly Register[] = [doctor, config, lock, notify, backup, backups, copy, restore, verify, schedule, monitor, restart, cleanup, completion]
 
-export function buildProgram(invoke: Invoke): Command {
+/** No quick command runs in a program built only to be looked at (tests, the man pages). */
+const noQuick: Quick = async () => {}
+
+export function buildProgram(invoke: Invoke, quick: Quick = noQuick): Command {
   const program = new Command('ownops')
+  configureHelpLayout(program)
   program
     .description('Operations for Docker services on one machine: backups, restores, monitoring, safe restarts, notifications and clean-up, run by systemd timers or cron.')
     .version(ownopsVersion(), '-V, --version', 'print the version')
     .option('-c, --config <file>', `config file (default: $OWNOPS_CONFIG, ./ownops.yml, ${DEFAULT_CONFIG_FILE})`)
     .option('--json', 'machine-readable output on stdout', false)
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(logLevels))
+    .addOption(new Option('-v, --verbose', 'log debug lines too, and the stack of an error (--log-level debug)').implies({ logLevel: 'debug' }).conflicts('quiet'))
     .option('-q, --quiet', 'log warnings and errors only', false)
     .option('--no-color', 'no colours in terminal output')
     .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ sortSubcommands: false })
     .addHelpText(
       'after',
       helpText({
@@ -57,7 +63,8 @@ export function buildProgram(invoke: Invoke): Command {
         exits: [0, 1, 2, 69, 70, 75, 77, 78, 130, 143],
       }),
     )
-  for (const register of COMMANDS) register(program, invoke)
+  for (const register of COMMANDS) register(program, invoke, quick)
+  addHelpCommands(program)
   return program
 }
 
@@ -75,7 +82,7 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
   process.on('SIGINT', session.onSignal)
   process.on('SIGTERM', session.onSignal)
 
-  const program = buildProgram(session.invoke)
+  const program = buildProgram(session.invoke, session.quick)
   // Every command, not only the program: a subcommand's usage error is exit 2 as well.
   const configure = (command: CommandUnknownOpts) => {
     command.exitOverride()

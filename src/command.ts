@@ -36,8 +36,20 @@ export interface GlobalFlags {
  */
 export type Invoke = (command: CommandUnknownOpts, handler: Handler, options?: { wait?: string | undefined }) => Promise<void>
 
+/**
+ * What a command that must answer at once (shell completion, on every TAB) gets instead of a
+ * context: no logger, no config loader, no Docker — the environment, the working directory
+ * and stdout. Its function returns the exit code.
+ */
+export interface QuickIo {
+  env: NodeJS.ProcessEnv
+  cwd: string
+  write(text: string): void
+}
+export type Quick = (run: (io: QuickIo) => Promise<number>) => Promise<void>
+
 /** What each command module exports: adds its subcommand(s) to the program. */
-export type Register = (program: CommandUnknownOpts, invoke: Invoke) => void
+export type Register = (program: CommandUnknownOpts, invoke: Invoke, quick: Quick) => void
 
 export interface HelpText {
   examples: readonly string[]
@@ -49,11 +61,20 @@ export interface HelpText {
   notes?: string
 }
 
+const helpTexts = new Map<string, HelpText>()
+
 /** The end of a command's --help: examples, then its exit statuses. */
 export function helpText(help: HelpText): string {
   const examples = `\nExamples:\n${help.examples.map((l) => `  $ ${l}`).join('\n')}\n`
   const before = help.before === undefined ? '' : `\n${help.before}\n`
-  return `${examples}${before}\n${exitStatusHelp(help.exits)}${help.notes ? `\n${help.notes}` : ''}`
+  const text = `${examples}${before}\n${exitStatusHelp(help.exits)}${help.notes ? `\n${help.notes}` : ''}`
+  helpTexts.set(text, help)
+  return text
+}
+
+/** The parts a text made by helpText() was made of (for the man page), or undefined for other text. */
+export function helpTextParts(text: string): HelpText | undefined {
+  return helpTexts.get(text)
 }
 
 /** For a repeatable option: --tag a --tag b → ['a', 'b']. */

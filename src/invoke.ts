@@ -4,7 +4,7 @@
  * meanwhile. This and src/cli.ts are the only places that catch errors or pick an exit code.
  */
 import type { CommandUnknownOpts } from '@commander-js/extra-typings'
-import type { GlobalFlags, Handler, Invoke } from './command.js'
+import type { GlobalFlags, Handler, Invoke, Quick } from './command.js'
 import type { Ctx, GlobalOptions } from './context.js'
 import { errorExitCode, ExitCode, isOwnopsError, OwnopsError, type OwnopsErrorOptions } from './errors.js'
 import type { LogLevel } from './log-levels.js'
@@ -108,6 +108,11 @@ export class Session {
     // `notify`, it then retries what earlier runs could not deliver, within a bounded time.
     // Read-only and interactive commands never wait for either.
     await ctx.endJob(this.exitCode, { retryOutbox: this.signalCode === undefined && (ctx.job?.command === 'notify' || !ctx.stdinIsTTY) })
+  }
+
+  /** A command that needs no context (shell completion): the exit code its function returns. */
+  readonly quick: Quick = async (run) => {
+    this.exitCode = await run({ env: this.io.env ?? process.env, cwd: this.io.cwd ?? process.cwd(), write: this.stdout })
   }
 
   private reportError(ctx: Ctx, error: unknown): number {

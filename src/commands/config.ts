@@ -10,6 +10,7 @@ export const register: Register = (program, invoke) => {
     .addHelpText('after', helpText({ examples: ['ownops config validate', 'ownops config show', 'ownops config schema > /etc/ownops/ownops.schema.json'], exits: [0, 2, 78] }))
   config
     .command('validate')
+    .summary('report every config problem with file, line, key and a hint')
     .description(
       'Validate the config and report every problem with file, line, key and a hint. Warns, too, about env-file values that look like they carry a comment, schedules that restrict both day fields (with their next runs), and what a scheduled job needs that its unit or its user could not write.',
     )
@@ -22,6 +23,7 @@ export const register: Register = (program, invoke) => {
     )
   config
     .command('schema')
+    .summary('print the JSON Schema of the config, for editors')
     .description('Print the JSON Schema of the config, for editors (yaml-language-server).')
     .addHelpText(
       'after',
@@ -38,6 +40,7 @@ export const register: Register = (program, invoke) => {
     )
   config
     .command('show')
+    .summary('print the effective config, secrets masked')
     .description('Print the effective config (defaults filled in, ${VAR} resolved) with secrets masked.')
     .addHelpText('after', helpText({ examples: ['ownops config show'], exits: [0, 78] }))
     .action((_options, command) =>

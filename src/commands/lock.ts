@@ -11,6 +11,7 @@ export const register: Register = (program, invoke) => {
     .addHelpText('after', helpText({ examples: ['ownops lock status', 'ownops lock run --wait 30m -- ./migrate.sh'], exits: [0, 1, 2, 75, 77], notes: '  lock run: otherwise the exit status of the command' }))
   lock
     .command('status')
+    .summary('show who holds the host lock')
     .description('Show who holds the host lock.')
     .addHelpText(
       'after',
@@ -28,6 +29,7 @@ export const register: Register = (program, invoke) => {
     )
   lock
     .command('run')
+    .summary('run a command of your own under the host lock (like flock)')
     .description("Run a command while holding the host lock; exits with the command's own status.")
     .argument('<command...>', 'the command and its arguments (after --)')
     .option(WAIT_FLAGS, 'wait this long for the lock (default: config lock.wait)')

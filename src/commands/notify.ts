@@ -12,7 +12,7 @@ export const register: Register = (program, invoke) => {
     .argument('[message]', 'the message, or - to read it from standard input')
     .addOption(new Option('-l, --level <level>', 'severity, for routing and colour').choices(['info', 'warning', 'error', 'critical'] as const).default('info' as const))
     .option('-t, --title <text>', 'title (default: the first line of the message)')
-    .option('--channel <name>', 'send to this channel only, whatever its levels (repeatable)', collect, [])
+    .option('--channel <channel>', 'send to this channel only, whatever its levels (repeatable)', collect, [])
     .option('--attach-file <file>', 'attach a file (e-mail channels; repeatable, up to 8 MiB)', collect, [])
     .option('--test', 'send a test message to every channel (or each --channel) and report each result', false)
     .option('--failed-unit <unit>', 'report a failed systemd unit with its exit status and journal tail (for OnFailure=)')

@@ -9,7 +9,8 @@ import { resolve } from 'node:path'
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
 import type { z } from 'zod'
 import { OwnopsError } from '../errors.js'
-import { DEFAULT_CONFIG_PATHS, DEFAULT_ENV_FILE } from '../sys/paths.js'
+import { DEFAULT_ENV_FILE } from '../sys/paths.js'
+import { locateConfig } from './locate.js'
 import { parseEnvFile } from './env-file.js'
 import { formatProblem, problemsFromIssue, type ConfigProblem } from './problems.js'
 import { isSecretName } from '../redact.js'
@@ -63,18 +64,7 @@ export interface ConfigCheck {
   denied?: string[]
 }
 
-/** Where the config comes from, in order: --config, $OWNOPS_CONFIG, ./ownops.yml, /etc/ownops/ownops.yml. */
-export function locateConfig(options: LoadOptions): { file: string | undefined; explicit: boolean } {
-  const env = options.env ?? process.env
-  const cwd = options.cwd ?? process.cwd()
-  if (options.path !== undefined) return { file: resolve(cwd, options.path), explicit: true }
-  if (env.OWNOPS_CONFIG !== undefined && env.OWNOPS_CONFIG !== '') return { file: resolve(cwd, env.OWNOPS_CONFIG), explicit: true }
-  for (const candidate of options.searchPaths ?? DEFAULT_CONFIG_PATHS) {
-    const file = resolve(cwd, candidate)
-    if (existsSync(file)) return { file, explicit: false }
-  }
-  return { file: undefined, explicit: false }
-}
+export { locateConfig } from './locate.js'
 
 /** Validates and returns every problem; never throws for problems in the file itself. */
 export function checkConfig(options: LoadOptions = {}): ConfigCheck {

@@ -2,19 +2,14 @@
  * The checks a run performs: the built-in host checks (unless turned off) merged with the
  * configured ones by name, each with its timeout and alert policy resolved. Pure.
  */
-import { checkKinds, type CheckKindName, type CheckSpec } from './checks/index.js'
+import { BUILTIN_CHECKS } from './builtins.js'
+import { checkKinds, type CheckSpec } from './checks/index.js'
 import { checkSchema, type MonitorConfig } from './schema.js'
 import type { FlapSpec, RecoverSpec } from './spec.js'
 import type { Policy } from './state.js'
 import type { CheckKind } from './types.js'
 
-/** Built-in checks by name, and their kind. */
-export const BUILTIN_CHECKS = { filesystems: 'filesystem', memory: 'memory', load: 'load', swap: 'swap', containers: 'containers' } as const satisfies Record<string, CheckKindName>
-
-/** The row that stands for the Docker engine itself; checks that use Docker roll up under it. */
-export const ENGINE_CHECK = 'docker'
-
-export const RESERVED_NAMES = [...Object.keys(BUILTIN_CHECKS), ENGINE_CHECK]
+export { BUILTIN_CHECKS, ENGINE_CHECK, RESERVED_NAMES } from './builtins.js'
 
 export interface PlannedCheck {
   name: string

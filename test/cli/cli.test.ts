@@ -16,7 +16,7 @@ beforeAll(() => {
 })
 afterAll(() => cleanup())
 
-const SUBCOMMANDS = ['doctor', 'config', 'lock', 'backup', 'backups', 'restore', 'verify', 'monitor', 'restart', 'notify', 'cleanup', 'schedule']
+const SUBCOMMANDS = ['doctor', 'config', 'lock', 'backup', 'backups', 'restore', 'verify', 'monitor', 'restart', 'notify', 'cleanup', 'schedule', 'completion', 'help']
 
 describe('ownops (process)', () => {
   it('--version prints the package version', async () => {
@@ -31,7 +31,23 @@ describe('ownops (process)', () => {
     expect(stdout).toContain('Examples:')
     expect(stdout).toContain('Exit status:')
     expect(stdout).toContain('78  configuration invalid')
-    for (const option of ['--config', '--json', '--log-level', '--quiet', '--no-color']) expect(stdout).toContain(option)
+    for (const option of ['--config', '--json', '--log-level', '-v, --verbose', '--quiet', '--no-color']) expect(stdout).toContain(option)
+    expect(stdout).not.toContain('__complete')
+  })
+
+  it('run bare, ownops and each command group print their help on stdout and exit 0', async () => {
+    const bare = await runBin([], { env: testEnv(dir), cwd: dir })
+    expect(bare).toMatchObject({ code: 0, stderr: '' })
+    expect(bare.stdout).toMatch(/^Usage: ownops \[options\] \[command\]\n/)
+    expect(bare.stdout).toContain('Exit status:')
+    for (const group of ['config', 'lock', 'schedule']) {
+      const result = await runCli([group], { env: testEnv(dir), cwd: dir })
+      expect(result, group).toMatchObject({ code: 0, stderr: '' })
+      expect(result.stdout, group).toMatch(new RegExp(`^Usage: ownops ${group} \\[options\\] \\[command\\]\\n`))
+      expect(result.stdout, group).toContain('\nCommands:\n')
+    }
+    // Global options alone are no command either.
+    expect(await runCli(['--json'], { env: testEnv(dir), cwd: dir })).toMatchObject({ code: 0, stderr: '' })
   })
 
   it('usage errors exit 2', async () => {
@@ -42,21 +58,74 @@ describe('ownops (process)', () => {
     expect(level.stderr).toContain('Allowed choices are trace, debug')
   })
 
-  it('every command and subcommand --help shows its examples and ends with its exit statuses', async () => {
+  it.each([
+    [['bakup'], 'bakup', 'backup'],
+    [['help', 'bakup'], 'bakup', 'backup'],
+    [['schedule', 'instal'], 'instal', 'install'],
+    [['help', 'schedule', 'instal'], 'instal', 'install'],
+    [['schedule', 'help', 'lst'], 'lst', 'list'],
+  ])('ownops %j: an unknown command is a usage error that names the closest one', async (args, unknown, close) => {
+    const result = await runCli(args, { env: testEnv(dir), cwd: dir })
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toContain(`error: unknown command '${unknown}'\n(Did you mean ${close}?)\n`)
+  })
+
+  it('an unknown command far from every name gets no suggestion, and hidden commands are never suggested', async () => {
+    const result = await runCli(['frobnicate'], { env: testEnv(dir), cwd: dir })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain("error: unknown command 'frobnicate'\n(run with --help for usage)")
+    const near = await runCli(['__completx'], { env: testEnv(dir), cwd: dir })
+    expect(near.code).toBe(2)
+    expect(near.stderr).not.toContain('Did you mean')
+  })
+
+  it('-v, --verbose logs at debug level (an error with its stack); --log-level wins over it; -v with -q is a usage error', async () => {
+    const args = ['-c', join(dir, 'missing.yml'), 'config', 'show']
+    const plain = await runBin(args, { env: testEnv(dir), cwd: dir })
+    expect(plain.code).toBe(78)
+    expect(plain.stderr).not.toContain('"stack"')
+    for (const flag of ['-v', '--verbose']) {
+      const verbose = await runCli([...args, flag], { env: testEnv(dir), cwd: dir })
+      expect(verbose.code, flag).toBe(78)
+      expect(verbose.stderr, flag).toContain('"stack"')
+    }
+    const level = await runCli(['--log-level', 'info', '-v', ...args], { env: testEnv(dir), cwd: dir })
+    expect(level.code).toBe(78)
+    expect(level.stderr).not.toContain('"stack"')
+    const both = await runCli(['-v', '-q', 'doctor'], { env: testEnv(dir), cwd: dir })
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain("option '-v, --verbose' cannot be used with option '-q, --quiet'")
+  })
+
+  it('every command and subcommand: --help and `ownops help` show its examples, its global options, no default of a flag, and end with its exit statuses', async () => {
     const paths: string[][] = []
     const walk = (command: CommandUnknownOpts, path: string[]) => {
       for (const sub of command.commands) {
+        if (sub.name().startsWith('__')) continue // hidden (shell completion)
         paths.push([...path, sub.name()])
         walk(sub, [...path, sub.name()])
       }
     }
     walk(buildProgram(async () => undefined), [])
-    expect(paths.map((p) => p.join(' '))).toEqual(expect.arrayContaining(['doctor', 'config validate', 'config schema', 'lock run', 'schedule list', 'restart', 'verify']))
+    expect(paths.map((p) => p.join(' '))).toEqual(
+      expect.arrayContaining(['doctor', 'config validate', 'config schema', 'lock run', 'schedule list', 'schedule help', 'restart', 'verify', 'completion', 'help']),
+    )
     for (const path of paths) {
-      const { code, stdout } = await runCli([...path, '--help'], { env: testEnv(dir), cwd: dir })
-      expect(code, path.join(' ')).toBe(0)
-      expect(stdout, path.join(' ')).toMatch(/\nExamples:\n {2}\$ (sudo )?ownops /)
-      expect(stdout, path.join(' ')).toMatch(/\nExit status:\n {2}0 {3}success\n/)
+      const name = path.join(' ')
+      const { code, stdout, stderr } = await runCli([...path, '--help'], { env: testEnv(dir), cwd: dir })
+      expect(code, name).toBe(0)
+      expect(stderr, name).toBe('')
+      expect(stdout, name).toMatch(/\nExamples:\n {2}\$ (sudo )?ownops /)
+      expect(stdout, name).toMatch(/\nExit status:\n {2}0 {3}success\n/)
+      const globals = /\nGlobal options:\n((?: {2}.*\n)+)/.exec(stdout)?.[1] ?? ''
+      for (const option of ['-c, --config <file>', '--json', '--log-level <level>', '-v, --verbose', '-q, --quiet', '--no-color']) expect(globals, `${name}: ${option}`).toContain(option)
+      expect(globals, name).not.toContain('--version')
+      expect(stdout, name).not.toMatch(/\(default: (false|\[\])\)/)
+      expect(stdout, name).not.toMatch(/default: false|default: \[\]/)
+      // `ownops help schedule list` is `ownops schedule list --help`.
+      const help = await runCli(['help', ...path], { env: testEnv(dir), cwd: dir })
+      expect(help, name).toEqual({ code: 0, stdout, stderr: '' })
     }
   })
 
