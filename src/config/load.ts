@@ -12,7 +12,7 @@ import { OwnopsError } from '../errors.js'
 import { DEFAULT_ENV_FILE } from '../sys/paths.js'
 import { locateConfig } from './locate.js'
 import { parseEnvFile } from './env-file.js'
-import { formatProblem, problemsFromIssue, type ConfigProblem } from './problems.js'
+import { formatProblem, problemsFromIssue, valueAt, type ConfigProblem } from './problems.js'
 import { isSecretName } from '../redact.js'
 import { checkRules } from './rules.js'
 import { didYouMean } from '../text.js'
@@ -290,15 +290,6 @@ function aboutRemoved(problem: { path: Path; message: string }, removed: readonl
 
 function startsWith(path: ReadonlyArray<PropertyKey>, prefix: Path): boolean {
   return prefix.every((p, i) => String(path[i]) === String(p))
-}
-
-function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-  let node = root
-  for (const key of path) {
-    if (node === null || typeof node !== 'object') return undefined
-    node = (node as Record<PropertyKey, unknown>)[key]
-  }
-  return node
 }
 
 /**

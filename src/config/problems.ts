@@ -45,7 +45,8 @@ function describeValue(value: unknown): string {
   return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? `${typeof value} ${value}` : typeof value
 }
 
-function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+/** The value at a path of a parsed YAML document, or undefined where the path leaves it. */
+export function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   let node = root
   for (const key of path) {
     if (node === null || typeof node !== 'object') return undefined
