@@ -60,9 +60,12 @@ export async function readOutbox(store: StateStore): Promise<OutboxEntry[]> {
   return store.read<OutboxEntry[]>(OUTBOX_STATE, [], (value) => (Array.isArray(value) ? value.filter(isEntry) : undefined))
 }
 
+/** Oldest first: queuedAt is an ISO timestamp, so code-point order is time order. */
+export const byQueuedAt = (a: OutboxEntry, b: OutboxEntry): number => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0)
+
 /** Oldest first, capped (dropping the oldest beyond the cap); returns what was dropped. */
 export function capOutbox(entries: OutboxEntry[], maxEntries: number): { kept: OutboxEntry[]; dropped: OutboxEntry[] } {
-  const sorted = [...entries].sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0))
+  const sorted = [...entries].sort(byQueuedAt)
   const excess = Math.max(0, sorted.length - maxEntries)
   return { kept: sorted.slice(excess), dropped: sorted.slice(0, excess) }
 }

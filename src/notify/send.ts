@@ -19,7 +19,7 @@ import { didYouMean } from '../text.js'
 import { ownopsVersion } from '../version.js'
 import { channelOptions, resolveChannel, type ResolvedChannel } from './channels/index.js'
 export { channelOptions }
-import { capOutbox, deserializeEvent, newEntry, OUTBOX_STATE, readOutbox, urlHash, type OutboxEntry } from './outbox.js'
+import { byQueuedAt, capOutbox, deserializeEvent, newEntry, OUTBOX_STATE, readOutbox, urlHash, type OutboxEntry } from './outbox.js'
 import { DeliveryError, type Level, type NotifyEvent } from './types.js'
 import { escalationSteps, matchRoutes, ownRule, type EscalationStep, type RouteRule } from './routes.js'
 
@@ -378,7 +378,7 @@ export class Notifier {
           return remaining
         }),
       )
-      const remaining = [...kept.flat(), ...untouched].sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0))
+      const remaining = [...kept.flat(), ...untouched].sort(byQueuedAt)
       outcome.remaining = remaining.length
       if (remaining.length === 0) await this.deps.store.remove(OUTBOX_STATE)
       else await this.deps.store.write(OUTBOX_STATE, remaining)
