@@ -34,7 +34,8 @@ module.exports = {
     {
       name: 'sys-imports-no-domain',
       severity: 'error',
-      comment: 'src/sys/ holds side effects only; what it needs of a domain is passed in (types live in sys, domain code imports them from there).',
+      comment:
+        'src/sys/ holds side effects only; what it needs of a domain is passed in (types live in sys, domain code imports them from there).',
       from: { path: '^src/sys/' },
       to: { path: '^src/', pathNot: [BASE, '^src/sys/'] },
     },
@@ -55,7 +56,8 @@ module.exports = {
     {
       name: 'one-subprocess-path',
       severity: 'error',
-      comment: 'Every subprocess starts in src/sys/exec.ts: it masks secrets in the logged command line and turns failures into typed errors.',
+      comment:
+        'Every subprocess starts in src/sys/exec.ts: it masks secrets in the logged command line and turns failures into typed errors.',
       from: { path: '^src/', pathNot: '^src/sys/exec[.]ts$' },
       to: { path: ['^node_modules/execa/', '^(node:)?child_process$'], dependencyTypesNot: ['type-only'] },
     },
@@ -71,7 +73,11 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.d.ts'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.js', '.d.ts'],
+    },
     reporterOptions: { text: { highlightFocused: true } },
   },
 }

@@ -1,4 +1,4 @@
-import { configDefaults, defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config'
 
 // Two projects:
 //   unit    everything except Docker-backed tests; never touches Docker
@@ -9,7 +9,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 //           unless CI=true or OWNOPS_REQUIRE_DOCKER=1 (then the run fails).
 // Both use test/global-setup.ts, which branches on the project name. The root config
 // must not have a globalSetup of its own: vitest always runs the root one.
-const dockerTests = ['test/**/*.docker.test.ts', 'test/docker/**/*.test.ts', 'test/faults/**/*.test.ts'];
+const dockerTests = ['test/**/*.docker.test.ts', 'test/docker/**/*.test.ts', 'test/faults/**/*.test.ts']
 
 export default defineConfig({
   test: {
@@ -36,4 +36,4 @@ export default defineConfig({
       },
     ],
   },
-});
+})

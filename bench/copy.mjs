@@ -33,7 +33,14 @@ const local = args.includes('--local')
 const work = join(root, '.bench', 'copy')
 rmSync(work, { recursive: true, force: true })
 mkdirSync(join(work, 'data'), { recursive: true })
-const env = { PATH: process.env.PATH, HOME: work, LC_ALL: 'C', OWNOPS_STATE_DIR: join(work, 'state'), OWNOPS_LOCK_DIR: join(work, 'lock'), OWNOPS_LOG_FORMAT: 'json' }
+const env = {
+  PATH: process.env.PATH,
+  HOME: work,
+  LC_ALL: 'C',
+  OWNOPS_STATE_DIR: join(work, 'state'),
+  OWNOPS_LOCK_DIR: join(work, 'lock'),
+  OWNOPS_LOG_FORMAT: 'json',
+}
 
 // Random data, written in 1 MiB blocks.
 await new Promise((done) => {
@@ -57,14 +64,20 @@ if (s3) {
   const { default: S3rver } = await import('s3rver')
   server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: join(work, 's3'), configureBuckets: [{ name: 'bench' }] })
   const { port } = await server.run()
-  writeFileSync(conf, `[s3]\ntype = s3\nprovider = Other\naccess_key_id = S3RVER\nsecret_access_key = S3RVER\nendpoint = http://127.0.0.1:${port}\nforce_path_style = true\n`)
+  writeFileSync(
+    conf,
+    `[s3]\ntype = s3\nprovider = Other\naccess_key_id = S3RVER\nsecret_access_key = S3RVER\nendpoint = http://127.0.0.1:${port}\nforce_path_style = true\n`,
+  )
   remoteRoot = 's3:bench'
 } else if (local) {
   writeFileSync(conf, '[loc]\ntype = local\n')
   remoteRoot = `loc:${remoteRoot}`
 } else {
   mkdirSync(join(work, 'sftp'))
-  const child = spawn('rclone', ['serve', 'sftp', join(work, 'sftp'), '--addr', '127.0.0.1:0', '--user', 'bench', '--pass', 'bench'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn('rclone', ['serve', 'sftp', join(work, 'sftp'), '--addr', '127.0.0.1:0', '--user', 'bench', '--pass', 'bench'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   const port = await new Promise((done, fail) => {
     let text = ''
     child.stderr.on('data', (c) => {
@@ -80,7 +93,8 @@ if (s3) {
   remoteRoot = 'sftp:'
 }
 const config = join(work, 'ownops.yml')
-const ownops = (...a) => execFileSync(process.execPath, [join(root, 'bin/ownops.js'), '-q', '-c', config, ...a], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+const ownops = (...a) =>
+  execFileSync(process.execPath, [join(root, 'bin/ownops.js'), '-q', '-c', config, ...a], { env, stdio: ['ignore', 'pipe', 'inherit'] })
 writeFileSync(
   config,
   `backup:\n  dir: ${join(work, 'backups')}\n  targets:\n    data: { type: directory, path: ${join(work, 'data')}, compression: none }\n  destinations:\n    bench: { type: rclone, remote: "${remoteRoot}${remoteRoot.endsWith(':') ? '' : '/'}ownops", config: ${conf}, schedule: "0 5 * * *", retries: 0 }\n`,
@@ -100,7 +114,14 @@ const plain = []
 for (let i = 0; i < runs; i++) {
   own.push(time(() => ownops('copy', '--to', 'bench')))
   clearRemote(`${remoteRoot}${remoteRoot.endsWith(':') ? '' : '/'}ownops`)
-  plain.push(time(() => execFileSync('rclone', ['--config', conf, 'copy', artifactDir, `${remoteRoot}${remoteRoot.endsWith(':') ? '' : '/'}rclone/data`], { env, stdio: 'inherit' })))
+  plain.push(
+    time(() =>
+      execFileSync('rclone', ['--config', conf, 'copy', artifactDir, `${remoteRoot}${remoteRoot.endsWith(':') ? '' : '/'}rclone/data`], {
+        env,
+        stdio: 'inherit',
+      }),
+    ),
+  )
   clearRemote(`${remoteRoot}${remoteRoot.endsWith(':') ? '' : '/'}rclone`)
 }
 await server?.close()
@@ -115,5 +136,7 @@ console.table([
   { what: 'rclone copy', 'wall s': (rcloneMs / 1000).toFixed(2), 'MiB/s': mibs(rcloneMs) },
   { what: 'ownops copy', 'wall s': (ownMs / 1000).toFixed(2), 'MiB/s': mibs(ownMs) },
 ])
-console.log(`${sizeText} to ${s3 ? "s3rver on 127.0.0.1" : local ? "a local rclone remote" : "rclone serve sftp on 127.0.0.1"}, median of ${runs}: ownops overhead ${overhead.toFixed(1)} % (${maxOverhead > 0 ? `target ≤ ${maxOverhead} %` : "smoke run, no target"}; ownops also checks the sha256 on the remote, renames, and writes the manifest)`)
+console.log(
+  `${sizeText} to ${s3 ? 's3rver on 127.0.0.1' : local ? 'a local rclone remote' : 'rclone serve sftp on 127.0.0.1'}, median of ${runs}: ownops overhead ${overhead.toFixed(1)} % (${maxOverhead > 0 ? `target ≤ ${maxOverhead} %` : 'smoke run, no target'}; ownops also checks the sha256 on the remote, renames, and writes the manifest)`,
+)
 if (maxOverhead > 0 && overhead > maxOverhead) process.exitCode = 1

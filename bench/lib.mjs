@@ -60,7 +60,17 @@ export function measure(argv, { env = cleanEnv(), cwd = root, scratch, keepStdou
         return
       }
       const [wall, user, sys] = times.slice(1).map((s) => Number(s) * 1000)
-      resolvePromise({ wallMs: wall, userMs: user, sysMs: sys, cpuMs: user + sys, rssMiB, status, stdout, stderr, load: (load + loadavg()[0]) / 2 })
+      resolvePromise({
+        wallMs: wall,
+        userMs: user,
+        sysMs: sys,
+        cpuMs: user + sys,
+        rssMiB,
+        status,
+        stdout,
+        stderr,
+        load: (load + loadavg()[0]) / 2,
+      })
     })
   })
 }
@@ -90,7 +100,16 @@ export async function pairs(runs, ownops, baseline, { warmup = 1, progress } = {
     await once('ownops', ownops, false)
   }
   for (let i = 0; i < runs; i++) {
-    const order = i % 2 === 0 ? [['ownops', ownops], ['baseline', baseline]] : [['baseline', baseline], ['ownops', ownops]]
+    const order =
+      i % 2 === 0
+        ? [
+            ['ownops', ownops],
+            ['baseline', baseline],
+          ]
+        : [
+            ['baseline', baseline],
+            ['ownops', ownops],
+          ]
     for (const [side, spec] of order) await once(side, spec, true)
     progress?.(i + 1, runs)
   }
@@ -102,7 +121,11 @@ export async function pairs(runs, ownops, baseline, { warmup = 1, progress } = {
     runs: list.length,
     last: list.at(-1),
   })
-  return { ownops: summary(sides.ownops), baseline: summary(sides.baseline), load: median([...sides.ownops, ...sides.baseline].map((m) => m.load)) }
+  return {
+    ownops: summary(sides.ownops),
+    baseline: summary(sides.baseline),
+    load: median([...sides.ownops, ...sides.baseline].map((m) => m.load)),
+  }
 }
 
 /** Runs a shell script (setup work, not timed); throws with its output when it fails. */
@@ -137,10 +160,13 @@ export async function mixedData(dir, bytes) {
   const d = quote(dir)
   await sh(`cd ${d} && mkdir -p random text zeros small`)
   for (let i = 0; i < 4; i++) await sh(`head -c ${kib(0.1)}K /dev/urandom > ${d}/random/r${i}.bin`)
-  for (let i = 0; i < 4; i++) await sh(`head -c ${Math.max(1, Math.round(kib(0.0875) * 0.75))}K /dev/urandom | base64 > ${d}/text/t${i}.log`)
+  for (let i = 0; i < 4; i++)
+    await sh(`head -c ${Math.max(1, Math.round(kib(0.0875) * 0.75))}K /dev/urandom | base64 > ${d}/text/t${i}.log`)
   await sh(`head -c ${kib(0.15)}K /dev/zero > ${d}/zeros/z.img`)
   const perDir = Math.max(1, Math.round((bytes * 0.1 * 0.75) / 100))
-  await sh(`cd ${d}/small && for n in $(seq 0 99); do mkdir -p "$n"; head -c ${perDir} /dev/urandom | base64 | split -b 24k - "$n/f."; done`)
+  await sh(
+    `cd ${d}/small && for n in $(seq 0 99); do mkdir -p "$n"; head -c ${perDir} /dev/urandom | base64 | split -b 24k - "$n/f."; done`,
+  )
   writeFileSync(join(dir, '.complete'), '')
   return dir
 }

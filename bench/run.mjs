@@ -39,7 +39,9 @@ const opts = {
   warmup: smoke ? 0 : 1,
   sizeBytes: Number(option('--size-mb', smoke ? 4 : 220)) * 2 ** 20,
   pgScale: Number(option('--pg-scale', smoke ? 1 : 100)),
-  memoryGiB: option('--memory-gib', smoke ? '0.01,0.02' : '1,4').split(',').map(Number),
+  memoryGiB: option('--memory-gib', smoke ? '0.01,0.02' : '1,4')
+    .split(',')
+    .map(Number),
   monitorContainers: smoke ? 3 : 50,
   monitorHttp: smoke ? 2 : 20,
   cleanupFiles: smoke ? 500 : 20_000,
@@ -83,7 +85,8 @@ for (const c of cleanups.reverse()) await c().catch(() => undefined)
 const ratioOf = (r) => (r.ratio !== undefined ? r.ratio : r.ownops !== undefined && r.baseline ? r.ownops / r.baseline : undefined)
 const table = rows.map((r) => {
   const ratio = ratioOf(r)
-  const met = r.met !== undefined ? (r.met ? 'yes' : 'no') : r.goal === undefined || ratio === undefined ? '' : ratio <= r.goal ? 'yes' : 'no'
+  const met =
+    r.met !== undefined ? (r.met ? 'yes' : 'no') : r.goal === undefined || ratio === undefined ? '' : ratio <= r.goal ? 'yes' : 'no'
   return [
     r.work,
     r.measure,
@@ -99,14 +102,24 @@ const table = rows.map((r) => {
 })
 const header = ['work', 'measure', 'ownops', 'baseline', 'ratio', 'goal', 'met', 'CPU ratio', 'ownops peak RSS', 'load']
 const loadAfter = loadavg()
-console.log(`\n${smoke ? 'SMOKE RUN on tiny data — the figures mean nothing' : 'ownops benchmark'}: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`)
+console.log(
+  `\n${smoke ? 'SMOKE RUN on tiny data — the figures mean nothing' : 'ownops benchmark'}: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+)
 console.log(`machine: ${machine(opts.node)}`)
-console.log(`load average (1/5/15 min): ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(1)).join(' ')} after; pairs interleaved, medians of ${opts.startupRuns} (start-up) / ${opts.runs} (others)\n`)
+console.log(
+  `load average (1/5/15 min): ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(1)).join(' ')} after; pairs interleaved, medians of ${opts.startupRuns} (start-up) / ${opts.runs} (others)\n`,
+)
 console.log(markdownTable(header, table))
 const notes = rows.filter((r) => r.note).map((r) => `- ${r.work}: ${r.note}`)
 if (notes.length > 0) console.log(`\n${notes.join('\n')}`)
-console.log('\nCPU = user+sys of the process tree; wall = elapsed; ratio = ownops / baseline; CPU ratio beside wall rows; load = median 1-min load average during the row; peak RSS = the largest process of ownops\' tree.')
+console.log(
+  "\nCPU = user+sys of the process tree; wall = elapsed; ratio = ownops / baseline; CPU ratio beside wall rows; load = median 1-min load average during the row; peak RSS = the largest process of ownops' tree.",
+)
 const option_json = option('--json', undefined)
-if (option_json) writeFileSync(option_json, `${JSON.stringify({ time: started.toISOString(), machine: machine(opts.node), smoke, loadBefore, loadAfter, rows }, null, 2)}\n`)
+if (option_json)
+  writeFileSync(
+    option_json,
+    `${JSON.stringify({ time: started.toISOString(), machine: machine(opts.node), smoke, loadBefore, loadAfter, rows }, null, 2)}\n`,
+  )
 // Medians only count when every row ran; a bench that could not run a row fails (CI runs --smoke).
 process.exitCode = failed > 0 ? 1 : 0

@@ -22,15 +22,28 @@ const root = resolve(import.meta.dirname, '..')
 const unused = {
   name: 'ownops-unused',
   setup(b) {
-    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (args.importer.includes('/node_modules/zod/') ? { path: 'zod-locales', namespace: 'ownops-unused' } : undefined))
-    b.onResolve({ filter: /^thread-stream$/ }, (args) => (args.importer.includes('/node_modules/pino/') ? { path: 'thread-stream', namespace: 'ownops-unused' } : undefined))
-    b.onLoad({ filter: /^zod-locales$/, namespace: 'ownops-unused' }, () => ({ contents: `export { default as en } from ${JSON.stringify(join(root, 'node_modules/zod/v4/locales/en.js'))}`, loader: 'js', resolveDir: root }))
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes('/node_modules/zod/') ? { path: 'zod-locales', namespace: 'ownops-unused' } : undefined,
+    )
+    b.onResolve({ filter: /^thread-stream$/ }, (args) =>
+      args.importer.includes('/node_modules/pino/') ? { path: 'thread-stream', namespace: 'ownops-unused' } : undefined,
+    )
+    b.onLoad({ filter: /^zod-locales$/, namespace: 'ownops-unused' }, () => ({
+      contents: `export { default as en } from ${JSON.stringify(join(root, 'node_modules/zod/v4/locales/en.js'))}`,
+      loader: 'js',
+      resolveDir: root,
+    }))
     b.onLoad({ filter: /^thread-stream$/, namespace: 'ownops-unused' }, () => ({
-      contents: "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not part of the ownops bundle') } }",
+      contents:
+        "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not part of the ownops bundle') } }",
       loader: 'js',
     }))
-    b.onResolve({ filter: /^\.\/session$/ }, (args) => (args.importer.includes('/node_modules/dockerode/') ? { path: 'dockerode-session', namespace: 'ownops-unused' } : undefined))
-    b.onResolve({ filter: /^\.\/ssh$/ }, (args) => (args.importer.includes('/node_modules/docker-modem/') ? { path: 'docker-modem-ssh', namespace: 'ownops-unused' } : undefined))
+    b.onResolve({ filter: /^\.\/session$/ }, (args) =>
+      args.importer.includes('/node_modules/dockerode/') ? { path: 'dockerode-session', namespace: 'ownops-unused' } : undefined,
+    )
+    b.onResolve({ filter: /^\.\/ssh$/ }, (args) =>
+      args.importer.includes('/node_modules/docker-modem/') ? { path: 'docker-modem-ssh', namespace: 'ownops-unused' } : undefined,
+    )
     b.onLoad({ filter: /^(dockerode-session|docker-modem-ssh)$/, namespace: 'ownops-unused' }, (args) => ({
       contents: `module.exports = function () { throw new Error(${JSON.stringify(`${args.path === 'dockerode-session' ? "dockerode's BuildKit session" : "docker-modem's ssh transport"} is not part of the ownops bundle`)}) }`,
       loader: 'js',

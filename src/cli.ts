@@ -30,7 +30,22 @@ import { ownopsVersion } from './version.js'
 export type { CliIo } from './invoke.js'
 
 /** The commands, in the order --help lists them. */
-export const COMMANDS: readonly Register[] = [doctor, config, lock, notify, backup, backups, copy, restore, verify, schedule, monitor, restart, cleanup, completion]
+export const COMMANDS: readonly Register[] = [
+  doctor,
+  config,
+  lock,
+  notify,
+  backup,
+  backups,
+  copy,
+  restore,
+  verify,
+  schedule,
+  monitor,
+  restart,
+  cleanup,
+  completion,
+]
 
 /** No quick command runs in a program built only to be looked at (tests, the man pages). */
 const noQuick: Quick = async () => {}
@@ -39,12 +54,18 @@ export function buildProgram(invoke: Invoke, quick: Quick = noQuick): Command {
   const program = new Command('ownops')
   configureHelpLayout(program)
   program
-    .description('Operations for Docker services on one machine: backups, restores, monitoring, safe restarts, notifications and clean-up, run by systemd timers or cron.')
+    .description(
+      'Operations for Docker services on one machine: backups, restores, monitoring, safe restarts, notifications and clean-up, run by systemd timers or cron.',
+    )
     .version(ownopsVersion(), '-V, --version', 'print the version')
     .option('-c, --config <file>', `config file (default: $OWNOPS_CONFIG, ./ownops.yml, ${DEFAULT_CONFIG_FILE})`)
     .option('--json', 'machine-readable output on stdout', false)
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(logLevels))
-    .addOption(new Option('-v, --verbose', 'log debug lines too, and the stack of an error (--log-level debug)').implies({ logLevel: 'debug' }).conflicts('quiet'))
+    .addOption(
+      new Option('-v, --verbose', 'log debug lines too, and the stack of an error (--log-level debug)')
+        .implies({ logLevel: 'debug' })
+        .conflicts('quiet'),
+    )
     .option('-q, --quiet', 'log warnings and errors only', false)
     .option('--no-color', 'no colours in terminal output')
     .showHelpAfterError('(run with --help for usage)')
@@ -94,11 +115,14 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
     await program.parseAsync(argv)
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help')
+        return ExitCode.ok
       // With --json, a usage error is data too, in the shape of every failure (commander has said it on stderr).
       if (argv.slice(2).includes('--json')) {
         const command = argv.slice(2).find((a) => !a.startsWith('-'))
-        stdout(`${JSON.stringify({ ok: false, error: { message: error.message.replace(/^error: /, ''), exitCode: ExitCode.usage, hint: `ownops ${command ?? ''} --help`.replace('  ', ' ') } }, null, 2)}\n`)
+        stdout(
+          `${JSON.stringify({ ok: false, error: { message: error.message.replace(/^error: /, ''), exitCode: ExitCode.usage, hint: `ownops ${command ?? ''} --help`.replace('  ', ' ') } }, null, 2)}\n`,
+        )
       }
       return ExitCode.usage
     }

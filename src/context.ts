@@ -192,9 +192,18 @@ export class Ctx {
   /** Takes the host lock for this run; released by the CLI when the command ends, however it ends. */
   async lock(command: string, stops: string[] = []): Promise<HostLock> {
     const waitMs = this.options.wait === undefined ? this.config().config.lock.wait : parseDuration(this.options.wait)
-    if (waitMs === undefined) throw new OwnopsError(`--wait: not a duration: ${String(this.options.wait)}`, { kind: 'usage', hint: 'e.g. --wait 10m' })
+    if (waitMs === undefined)
+      throw new OwnopsError(`--wait: not a duration: ${String(this.options.wait)}`, { kind: 'usage', hint: 'e.g. --wait 10m' })
     // The lock file names the holder's command line (a script's argv may carry a password).
-    const lock = await HostLock.acquire({ dir: this.lockDir(), command: this.redactor.redact(command), waitMs, stops, log: this.log, signal: this.signal, now: this.clock })
+    const lock = await HostLock.acquire({
+      dir: this.lockDir(),
+      command: this.redactor.redact(command),
+      waitMs,
+      stops,
+      log: this.log,
+      signal: this.signal,
+      now: this.clock,
+    })
     this.defer(() => lock.release())
     if (lock.inherited !== undefined) {
       // The previous holder was killed with containers stopped or a dump running: put them back first.
@@ -232,7 +241,16 @@ export class Ctx {
     const grace = new AbortController()
     arm(grace)
     return import('./notify/send.js').then(
-      ({ Notifier }) => new Notifier({ config, log: this.log.child({ component: 'notify' }), store: this.stateStore(), now: this.clock, signal: grace.signal, redactor: this.redactor, broken: this.config().brokenChannels ?? {} }),
+      ({ Notifier }) =>
+        new Notifier({
+          config,
+          log: this.log.child({ component: 'notify' }),
+          store: this.stateStore(),
+          now: this.clock,
+          signal: grace.signal,
+          redactor: this.redactor,
+          broken: this.config().brokenChannels ?? {},
+        }),
     )
   }
 
@@ -290,7 +308,13 @@ export class Ctx {
   async beginJob(job: { name: string; command: string; target?: string; heartbeat?: boolean }): Promise<JobRun> {
     if (this.jobRun !== undefined) return this.jobRun
     const { randomUUID } = await import('node:crypto')
-    const run: JobRun = { name: job.name, command: job.command, ...(job.target === undefined ? {} : { target: job.target }), runId: randomUUID(), heartbeat: job.heartbeat ?? true }
+    const run: JobRun = {
+      name: job.name,
+      command: job.command,
+      ...(job.target === undefined ? {} : { target: job.target }),
+      runId: randomUUID(),
+      heartbeat: job.heartbeat ?? true,
+    }
     this.jobRun = run
     if (run.heartbeat) await this.ping(run, 'start')
     return run
@@ -305,7 +329,11 @@ export class Ctx {
     if (!options.retryOutbox) return
     try {
       const flushed = await (await this.notifier()).flushOutbox(OUTBOX_RETRY_BUDGET_MS)
-      if (flushed.delivered + flushed.dropped > 0) this.log.info({ delivered: flushed.delivered, dropped: flushed.dropped, remaining: flushed.remaining }, 'notification outbox retried')
+      if (flushed.delivered + flushed.dropped > 0)
+        this.log.info(
+          { delivered: flushed.delivered, dropped: flushed.dropped, remaining: flushed.remaining },
+          'notification outbox retried',
+        )
     } catch (error) {
       this.log.warn({ err: error }, 'could not retry the notification outbox')
     }
@@ -346,14 +374,22 @@ export class Ctx {
         if (store.exists(BROKEN_CHANNELS_STATE)) await store.remove(BROKEN_CHANNELS_STATE)
         return
       }
-      const known = await store.read<Known>(BROKEN_CHANNELS_STATE, {}, (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Known) : undefined))
+      const known = await store.read<Known>(BROKEN_CHANNELS_STATE, {}, (v) =>
+        v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Known) : undefined,
+      )
       const now = this.clock()
       const due = Object.entries(broken).filter(([name, problem]) => {
         const k = known[name]
-        return k === undefined || k.problem !== problem || now.getTime() - Date.parse(k.notifiedAt) >= 86_400_000 || Number.isNaN(Date.parse(k.notifiedAt))
+        return (
+          k === undefined ||
+          k.problem !== problem ||
+          now.getTime() - Date.parse(k.notifiedAt) >= 86_400_000 ||
+          Number.isNaN(Date.parse(k.notifiedAt))
+        )
       })
       const next: Known = {}
-      for (const [name, problem] of Object.entries(broken)) next[name] = due.some(([n]) => n === name) ? { problem, notifiedAt: now.toISOString() } : (known[name] as Known[string])
+      for (const [name, problem] of Object.entries(broken))
+        next[name] = due.some(([n]) => n === name) ? { problem, notifiedAt: now.toISOString() } : (known[name] as Known[string])
       if (due.length > 0) {
         const names = due.map(([n]) => n)
         await this.notifySafely({
@@ -382,10 +418,17 @@ export class Ctx {
     const failed = phase === 'exit'
     await this.notifySafely({
       level: failed ? 'error' : 'info',
-      title: phase === 'start' ? `${run.name} started` : failed ? `${run.name} failed (exit ${exitStatus ?? '?'})` : `${run.name} succeeded`,
+      title:
+        phase === 'start' ? `${run.name} started` : failed ? `${run.name} failed (exit ${exitStatus ?? '?'})` : `${run.name} succeeded`,
       body: '',
       source: { command: run.command, ...(run.target === undefined ? {} : { target: run.target }) },
-      heartbeat: { phase, runId: run.runId, job: run.name, ...(exitStatus === undefined ? {} : { exitStatus }), ...(phase === 'start' ? {} : { logTail: this.logTail() }) },
+      heartbeat: {
+        phase,
+        runId: run.runId,
+        job: run.name,
+        ...(exitStatus === undefined ? {} : { exitStatus }),
+        ...(phase === 'start' ? {} : { logTail: this.logTail() }),
+      },
     })
   }
 
@@ -425,7 +468,11 @@ async function readProcessStdin(maxBytes: number): Promise<string> {
   for await (const chunk of process.stdin) {
     const buffer = chunk as Buffer
     size += buffer.length
-    if (size > maxBytes) throw new OwnopsError(`standard input is larger than ${maxBytes} bytes`, { kind: 'usage', hint: 'send a tail of it: tail -c 100k file | ownops notify -' })
+    if (size > maxBytes)
+      throw new OwnopsError(`standard input is larger than ${maxBytes} bytes`, {
+        kind: 'usage',
+        hint: 'send a tail of it: tail -c 100k file | ownops notify -',
+      })
     chunks.push(buffer)
   }
   return Buffer.concat(chunks).toString('utf8')

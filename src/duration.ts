@@ -52,7 +52,11 @@ export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`
   let seconds = Math.round(ms / 1000)
   const parts: string[] = []
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
     if (seconds >= size) {
       parts.push(`${Math.floor(seconds / size)}${unit}`)
       seconds %= size
@@ -70,7 +74,12 @@ export function formatDuration(ms: number): string {
 export function formatDurationSetting(ms: number): string {
   if (!Number.isFinite(ms) || ms <= 0) return '0s'
   const whole = Math.round(ms)
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (whole % size === 0) return `${whole / size}${unit}`
   }
   return `${whole}ms`

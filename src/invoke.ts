@@ -55,7 +55,9 @@ export class Session {
     }
     this.signalCode = code
     this.active?.log.warn({ signal }, 'interrupted: cleaning up before exit')
-    this.controller.abort(new OwnopsError(`interrupted by ${signal}`, { kind: signal === 'SIGINT' ? 'sigint' : 'sigterm' } satisfies OwnopsErrorOptions))
+    this.controller.abort(
+      new OwnopsError(`interrupted by ${signal}`, { kind: signal === 'SIGINT' ? 'sigint' : 'sigterm' } satisfies OwnopsErrorOptions),
+    )
   }
 
   readonly invoke: Invoke = async (command: CommandUnknownOpts, handler: Handler, flags = {}) => {
@@ -101,7 +103,10 @@ export class Session {
     if (this.signalCode !== undefined) this.exitCode = this.signalCode
     // A job that ran while one of its notification channels was broken did not report as configured.
     if (this.exitCode === ExitCode.ok && ctx.job !== undefined && ctx.brokenChannels().length > 0) {
-      ctx.log.error({ channels: ctx.brokenChannels() }, `exit 1: notification channel ${ctx.brokenChannels().join(', ')} is broken (ownops config validate)`)
+      ctx.log.error(
+        { channels: ctx.brokenChannels() },
+        `exit 1: notification channel ${ctx.brokenChannels().join(', ')} is broken (ownops config validate)`,
+      )
       this.exitCode = ExitCode.failed
     }
     // A job pings the end of its heartbeat; run by a timer or cron (not on a terminal), or as
@@ -121,16 +126,29 @@ export class Session {
     const exitCode = errorExitCode(known)
     const message = ctx.redactor.redact(known?.message ?? `internal error: ${(error as Error | undefined)?.message ?? String(error)}`)
     const details = (known?.details ?? []).map((d) => ctx.redactor.redact(d))
-    const hint = known?.hint ?? (known === undefined ? 'this is a bug in ownops: please report it with the command you ran (add --log-level debug for the stack)' : undefined)
-    if (ctx.options.json) ctx.out.write(`${JSON.stringify({ ok: false, error: { message, exitCode, details, ...(hint ? { hint } : {}) } }, null, 2)}\n`)
+    const hint =
+      known?.hint ??
+      (known === undefined
+        ? 'this is a bug in ownops: please report it with the command you ran (add --log-level debug for the stack)'
+        : undefined)
+    if (ctx.options.json)
+      ctx.out.write(`${JSON.stringify({ ok: false, error: { message, exitCode, details, ...(hint ? { hint } : {}) } }, null, 2)}\n`)
     const debug = ctx.options.logLevel === 'debug' || ctx.options.logLevel === 'trace'
     const stack = debug || known === undefined ? (error as Error | undefined)?.stack : undefined
     if (this.stderrIsTTY || ctx.env.OWNOPS_LOG_FORMAT === 'text') {
       // A person is reading: plain lines, the details and the hint each on their own.
-      const lines = [`error: ${message}`, ...details.map((d) => `  ${d}`), ...(hint ? [`hint: ${hint}`] : []), ...(debug && stack ? [ctx.redactor.redact(stack)] : [])]
+      const lines = [
+        `error: ${message}`,
+        ...details.map((d) => `  ${d}`),
+        ...(hint ? [`hint: ${hint}`] : []),
+        ...(debug && stack ? [ctx.redactor.redact(stack)] : []),
+      ]
       this.stderr(`${lines.join('\n')}\n`)
     } else {
-      ctx.log.error({ exitCode, ...(details.length > 0 ? { details } : {}), ...(hint ? { hint } : {}), ...(debug && stack ? { stack } : {}) }, message)
+      ctx.log.error(
+        { exitCode, ...(details.length > 0 ? { details } : {}), ...(hint ? { hint } : {}), ...(debug && stack ? { stack } : {}) },
+        message,
+      )
     }
     return exitCode
   }

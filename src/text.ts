@@ -79,10 +79,18 @@ export function globMatch(pattern: string, text: string): boolean {
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
-  k: 1024, kb: 1000, kib: 1024,
-  m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2,
-  g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3,
-  t: 1024 ** 4, tb: 1000 ** 4, tib: 1024 ** 4,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4,
 }
 
 export const BYTE_SIZE_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$/i
@@ -101,7 +109,16 @@ export function parseByteSize(input: string | number): number | undefined {
 
 /** A size as ownops reads it back, exactly: 500MB, 2GiB, or a number of bytes. */
 export function formatByteSizeExact(bytes: number): string {
-  for (const [unit, size] of [['TiB', 1024 ** 4], ['TB', 1000 ** 4], ['GiB', 1024 ** 3], ['GB', 1000 ** 3], ['MiB', 1024 ** 2], ['MB', 1000 ** 2], ['KiB', 1024], ['kB', 1000]] as const) {
+  for (const [unit, size] of [
+    ['TiB', 1024 ** 4],
+    ['TB', 1000 ** 4],
+    ['GiB', 1024 ** 3],
+    ['GB', 1000 ** 3],
+    ['MiB', 1024 ** 2],
+    ['MB', 1000 ** 2],
+    ['KiB', 1024],
+    ['kB', 1000],
+  ] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`
   }
   return String(bytes)
@@ -149,7 +166,7 @@ function utf8Length(bytes: Buffer, i: number): number {
 export function printable(value: string | Buffer): string {
   if (typeof value === 'string') return escapeControl(value.replace(/\\/g, '\\\\'))
   let out = ''
-  for (let i = 0; i < value.length; ) {
+  for (let i = 0; i < value.length;) {
     const n = utf8Length(value, i)
     if (n === 0) {
       out += `\\x${(value[i] ?? 0).toString(16).padStart(2, '0')}`

@@ -30,7 +30,10 @@ function offsetFormatter(timeZone: string): Intl.DateTimeFormat {
     try {
       formatter = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' })
     } catch {
-      throw new OwnopsError(`unknown time zone "${timeZone}"`, { kind: 'config', hint: 'use an IANA name such as Europe/Berlin, America/New_York or UTC' })
+      throw new OwnopsError(`unknown time zone "${timeZone}"`, {
+        kind: 'config',
+        hint: 'use an IANA name such as Europe/Berlin, America/New_York or UTC',
+      })
     }
     offsetFormatters.set(timeZone, formatter)
   }
@@ -39,7 +42,10 @@ function offsetFormatter(timeZone: string): Intl.DateTimeFormat {
 
 /** The UTC offset (ms) of a zone at an instant. */
 export function zoneOffset(ms: number, timeZone: string): number {
-  const name = offsetFormatter(timeZone).formatToParts(ms).find((part) => part.type === 'timeZoneName')?.value ?? 'GMT'
+  const name =
+    offsetFormatter(timeZone)
+      .formatToParts(ms)
+      .find((part) => part.type === 'timeZoneName')?.value ?? 'GMT'
   const match = /^GMT(?:([+-])(\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(name)
   if (match === null) throw new Error(`unexpected time zone offset "${name}" for ${timeZone}`)
   if (match[1] === undefined) return 0
@@ -76,7 +82,9 @@ export function wallClock(ms: number, timeZone: string): Wall {
 }
 
 /** A wall time as milliseconds of the same fields read as UTC (for arithmetic on wall times). */
-export function wallMs(w: Pick<Wall, 'year' | 'month' | 'day' | 'hour' | 'minute'> & Partial<Pick<Wall, 'second' | 'millisecond'>>): number {
+export function wallMs(
+  w: Pick<Wall, 'year' | 'month' | 'day' | 'hour' | 'minute'> & Partial<Pick<Wall, 'second' | 'millisecond'>>,
+): number {
   const d = new Date(0)
   // setUTCFullYear takes years 0-99 literally (Date.UTC would map them to 1900-1999).
   d.setUTCFullYear(w.year, w.month - 1, w.day)

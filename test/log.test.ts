@@ -74,7 +74,7 @@ describe('log formats', () => {
 })
 
 describe('log lines of a command', () => {
-  it('carry the command as cmd, once, also the notifier\'s (tagged component=notify), and an error as an err object', async () => {
+  it("carry the command as cmd, once, also the notifier's (tagged component=notify), and an error as an err object", async () => {
     const { startHttpPeer } = await import('./helpers/http-peer.js')
     const { runCli } = await import('./helpers/cli.js')
     const { mkdirSync, writeFileSync, utimesSync } = await import('node:fs')
@@ -92,12 +92,19 @@ describe('log lines of a command', () => {
       )
       const r = await runCli(['cleanup'], { env: testEnv(work.dir), cwd: work.dir })
       expect(r.code, r.stderr).toBe(0)
-      const records = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+      const records = r.stderr
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
       expect(records.length).toBeGreaterThan(0)
       for (const record of records) expect(record, JSON.stringify(record)).toMatchObject({ cmd: 'cleanup' })
       for (const line of r.stderr.trim().split('\n')) expect(line.match(/"cmd":/g)).toHaveLength(1)
       const refused = records.find((x) => x.msg === 'notification rejected; not retrying')
-      expect(refused).toMatchObject({ cmd: 'cleanup', component: 'notify', err: { type: 'DeliveryError', message: expect.stringContaining('400') } })
+      expect(refused).toMatchObject({
+        cmd: 'cleanup',
+        component: 'notify',
+        err: { type: 'DeliveryError', message: expect.stringContaining('400') },
+      })
     } finally {
       await peer.close()
       work.cleanup()

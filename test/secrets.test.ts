@@ -19,7 +19,11 @@ let dir: string
 let cleanup: () => void
 beforeEach(() => {
   ;({ dir, cleanup } = tempDir())
-  writeFileSync(join(dir, 'ownops.env'), `DB_PASSWORD=${SECRETS.envPassword}\nHOOK=https://discord.com/api/webhooks/123456789012345678/${SECRETS.webhookToken}\n`, { mode: 0o600 })
+  writeFileSync(
+    join(dir, 'ownops.env'),
+    `DB_PASSWORD=${SECRETS.envPassword}\nHOOK=https://discord.com/api/webhooks/123456789012345678/${SECRETS.webhookToken}\n`,
+    { mode: 0o600 },
+  )
   writeFileSync(
     join(dir, 'ownops.yml'),
     [
@@ -83,9 +87,15 @@ describe.each(['json', 'text', 'journal'] as const)('no secret reaches %s logs o
 })
 
 it('a thrown OwnopsError quoting a secret is masked on stderr and in --json (real process)', async () => {
-  writeFileSync(join(dir, 'bad.yml'), `envFile: ${join(dir, 'ownops.env')}\nnotify:\n  channels:\n    d: { url: "\${HOOK}", levels: [loud] }\n`)
+  writeFileSync(
+    join(dir, 'bad.yml'),
+    `envFile: ${join(dir, 'ownops.env')}\nnotify:\n  channels:\n    d: { url: "\${HOOK}", levels: [loud] }\n`,
+  )
   for (const format of ['json', 'text']) {
-    const result = await runBin(['-c', 'bad.yml', '--json', 'config', 'show'], { env: { ...testEnv(dir), OWNOPS_LOG_FORMAT: format }, cwd: dir })
+    const result = await runBin(['-c', 'bad.yml', '--json', 'config', 'show'], {
+      env: { ...testEnv(dir), OWNOPS_LOG_FORMAT: format },
+      cwd: dir,
+    })
     expect(result.code).toBe(78)
     expect(result.stdout).toContain('levels[0]')
     assertNoSecret(result.stdout + result.stderr)
@@ -98,7 +108,9 @@ describe('Redactor', () => {
     r.add('with"quote\\and-backslash')
     expect(r.redact(JSON.stringify({ v: 'with"quote\\and-backslash' }))).toBe('{"v":"***"}')
     expect(maskUrlCredentials('see postgres://app:hunter2@db:5432/app now')).toBe('see postgres://***@db:5432/app now')
-    expect(maskUrlCredentials('POST https://discord.com/api/webhooks/1/tok failed')).toBe('POST https://discord.com/api/webhooks/***/*** failed')
+    expect(maskUrlCredentials('POST https://discord.com/api/webhooks/1/tok failed')).toBe(
+      'POST https://discord.com/api/webhooks/***/*** failed',
+    )
     expect(maskUrlCredentials('https://hooks.slack.com/services/T1/B2/xyz')).toBe('https://hooks.slack.com/services/***')
   })
 
@@ -124,7 +136,13 @@ describe('Redactor', () => {
 
   it('an OwnopsError message is not special: the CLI masks it the same way', async () => {
     const lines: string[] = []
-    const ctx = new Ctx({ options: { json: false, quiet: false, color: false }, env: testEnv(dir), cwd: dir, logWrite: (l) => lines.push(l), logFormat: 'json' })
+    const ctx = new Ctx({
+      options: { json: false, quiet: false, color: false },
+      env: testEnv(dir),
+      cwd: dir,
+      logWrite: (l) => lines.push(l),
+      logFormat: 'json',
+    })
     ctx.config()
     const error = new OwnopsError(`login failed: ${SECRETS.rcon}`)
     ctx.log.error({ err: error }, ctx.redactor.redact(error.message))
@@ -153,7 +171,14 @@ describe('what is masked, and what is not', () => {
   function setup(extra: string[] = []): NodeJS.ProcessEnv {
     writeFileSync(
       join(dir, 'ownops.env'),
-      [`TZ=Europe/Berlin`, `BACKUP_ROOT=${join(dir, 'srv', 'backups')}`, 'POSTGRES_USER=postgres', `DB_PASSWORD=${PASSWORD}`, `API_TOKEN=${TOKEN}`, 'NTFY_TOPIC=pagerduty'].join('\n') + '\n',
+      [
+        `TZ=Europe/Berlin`,
+        `BACKUP_ROOT=${join(dir, 'srv', 'backups')}`,
+        'POSTGRES_USER=postgres',
+        `DB_PASSWORD=${PASSWORD}`,
+        `API_TOKEN=${TOKEN}`,
+        'NTFY_TOPIC=pagerduty',
+      ].join('\n') + '\n',
       { mode: 0o600 },
     )
     writeFileSync(
@@ -218,7 +243,10 @@ describe('what is masked, and what is not', () => {
     const monitor = await runCli(['--json', 'monitor'], { env, cwd: dir })
     expect(monitor.code).toBe(1)
 
-    const sent = peer.requests.filter((r) => r.path === '/pagerduty').map((r) => r.text).join('\n')
+    const sent = peer.requests
+      .filter((r) => r.path === '/pagerduty')
+      .map((r) => r.text)
+      .join('\n')
     expect(sent).toContain('login with *** refused') // the hook's stderr, masked
     expect(sent).toContain('token=*** rejected') // the check's output, masked
     const pings = hc.requests.map((r) => r.text).join('\n')

@@ -32,7 +32,10 @@ export async function* rows(opts) {
     const a = join(dir, 'tree-find')
     const b = join(dir, 'tree-ownops')
     const filesConfig = join(dir, 'files.yml')
-    writeFileSync(filesConfig, `backup: { dir: ${join(dir, 'backups')} }\ncleanup:\n  backups: false\n  rules:\n    results: { type: files, root: ${b}, match: "**", olderThan: 90d }\n`)
+    writeFileSync(
+      filesConfig,
+      `backup: { dir: ${join(dir, 'backups')} }\ncleanup:\n  backups: false\n  rules:\n    results: { type: files, root: ${b}, match: "**", olderThan: 90d }\n`,
+    )
     const files = await pairs(
       opts.runs,
       { prepare: () => makeTree(b), run: () => measure([opts.node, bin, '-q', '-c', filesConfig, 'cleanup'], { env }) },
@@ -66,11 +69,17 @@ export async function* rows(opts) {
     const one = join(dir, 'one.db')
     const batched = join(dir, 'batched.db')
     const sqlConfig = join(dir, 'sql.yml')
-    writeFileSync(sqlConfig, `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    cam: { type: sqlite, path: ${batched} }\ncleanup:\n  backups: false\n  rules:\n    rows: { type: sql, target: cam, table: frames, where: "captured_at < datetime('now', '-14 days')", batch: 10000 }\n`)
+    writeFileSync(
+      sqlConfig,
+      `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    cam: { type: sqlite, path: ${batched} }\ncleanup:\n  backups: false\n  rules:\n    rows: { type: sql, target: cam, table: frames, where: "captured_at < datetime('now', '-14 days')", batch: 10000 }\n`,
+    )
     const sql = await pairs(
       opts.runs,
       { prepare: () => makeDb(batched), run: () => measure([opts.node, bin, '-q', '-c', sqlConfig, 'cleanup'], { env }) },
-      { prepare: () => makeDb(one), run: () => measure(['sqlite3', one, "DELETE FROM frames WHERE captured_at < datetime('now', '-14 days')"], { env }) },
+      {
+        prepare: () => makeDb(one),
+        run: () => measure(['sqlite3', one, "DELETE FROM frames WHERE captured_at < datetime('now', '-14 days')"], { env }),
+      },
       { warmup: 0 },
     )
     const rowsLeft = [count(`sqlite3 ${one} 'SELECT count(*) FROM frames'`), count(`sqlite3 ${batched} 'SELECT count(*) FROM frames'`)]

@@ -18,7 +18,10 @@ export async function* rows(opts) {
   const env = cleanEnv({ OWNOPS_STATE_DIR: join(dir, 'state'), OWNOPS_LOCK_DIR: join(dir, 'lock') })
   const ownopsConfig = (name, compression, backups) => {
     const file = join(dir, `${name}.yml`)
-    writeFileSync(file, `backup:\n  dir: ${backups}\n  targets:\n    data: { type: directory, path: ${data}, compression: ${compression} }\n`)
+    writeFileSync(
+      file,
+      `backup:\n  dir: ${backups}\n  targets:\n    data: { type: directory, path: ${data}, compression: ${compression} }\n`,
+    )
     return file
   }
   // Warm the page cache for both sides alike.
@@ -65,7 +68,11 @@ export async function* rows(opts) {
   // Restore of the zstd artifact.
   const backups = join(dir, 'backups-zstd')
   const config = ownopsConfig('restore', 'zstd', backups)
-  const artifact = join(backups, 'data', readdirSync(join(backups, 'data')).find((f) => f.endsWith('.tar.zst')))
+  const artifact = join(
+    backups,
+    'data',
+    readdirSync(join(backups, 'data')).find((f) => f.endsWith('.tar.zst')),
+  )
   const ownDest = join(dir, 'restored-ownops')
   const tarDest = join(dir, 'restored-tar')
   const r = await pairs(

@@ -30,7 +30,9 @@ export function removeContainers(names) {
 
 /** PostgreSQL (the host's major version) in a container, ready to take connections. */
 export async function startPostgres(onCleanup) {
-  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/postgres`)) : []
+  const versions = existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql').filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/postgres`))
+    : []
   const version = versions.sort((a, b) => Number(b) - Number(a))[0]
   if (version === undefined) throw new Error('no PostgreSQL server on the host (apt-get install postgresql)')
   const name = benchName('pg')
@@ -43,9 +45,35 @@ export async function startPostgres(onCleanup) {
   await docker('volume', 'create', '--label', 'ownops-test=1', volume)
   const binds = ['/usr', '/lib', '/lib64'].filter((p) => existsSync(p)).flatMap((p) => ['-v', `${p}:${p}:ro`])
   const script = `set -e; if [ ! -s "$PGDATA/PG_VERSION" ]; then initdb -D "$PGDATA" --auth=trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null; fi; exec postgres -D "$PGDATA" -k /var/run/postgresql -c listen_addresses= -c fsync=off`
-  await docker('run', '-d', '--name', name, '--label', 'ownops-test=1', '--network', 'none', '--user', 'postgres', ...binds, '-v', `${volume}:/var/lib/postgresql/data`,
-    '-e', `PATH=/usr/lib/postgresql/${version}/bin:${IMAGE_PATH}`, '-e', 'PGDATA=/var/lib/postgresql/data', '-e', 'PGHOST=/var/run/postgresql', '-e', 'PGUSER=postgres', '-e', 'TZ=UTC',
-    IMAGE, 'sh', '-c', script)
+  await docker(
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--label',
+    'ownops-test=1',
+    '--network',
+    'none',
+    '--user',
+    'postgres',
+    ...binds,
+    '-v',
+    `${volume}:/var/lib/postgresql/data`,
+    '-e',
+    `PATH=/usr/lib/postgresql/${version}/bin:${IMAGE_PATH}`,
+    '-e',
+    'PGDATA=/var/lib/postgresql/data',
+    '-e',
+    'PGHOST=/var/run/postgresql',
+    '-e',
+    'PGUSER=postgres',
+    '-e',
+    'TZ=UTC',
+    IMAGE,
+    'sh',
+    '-c',
+    script,
+  )
   for (let i = 0; ; i++) {
     if (spawnSync('docker', ['exec', name, 'pg_isready', '-q'], { stdio: 'ignore' }).status === 0) break
     if (i > 300) throw new Error(`PostgreSQL in ${name} did not become ready`)

@@ -19,7 +19,10 @@ export async function* rows(opts) {
       rmSync(dir, { recursive: true, force: true })
       mkdirSync(dir, { recursive: true })
       const config = join(dir, 'ownops.yml')
-      writeFileSync(config, `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    data: { type: directory, path: ${data[g]}, compression: ${compression} }\n`)
+      writeFileSync(
+        config,
+        `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    data: { type: directory, path: ${data[g]}, compression: ${compression} }\n`,
+      )
       const env = cleanEnv({ OWNOPS_STATE_DIR: join(dir, 'state'), OWNOPS_LOCK_DIR: join(dir, 'lock') })
       result[g] = await measure([opts.node, bin, '-q', '-c', config, 'backup'], { env })
     }

@@ -30,7 +30,8 @@ export async function* rows(opts) {
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
     const port = server.address().port
     const checks = { containers: { kind: 'containers', ignore: [] } }
-    for (let i = 0; i < opts.monitorHttp; i++) checks[`http-${i}`] = { kind: 'http', url: `http://127.0.0.1:${port}/health/${i}`, match: 'ok' }
+    for (let i = 0; i < opts.monitorHttp; i++)
+      checks[`http-${i}`] = { kind: 'http', url: `http://127.0.0.1:${port}/health/${i}`, match: 'ok' }
     const config = join(dir, 'ownops.yml')
     writeFileSync(config, JSON.stringify({ monitor: { checks } }))
     const env = cleanEnv({ OWNOPS_STATE_DIR: join(dir, 'state'), OWNOPS_LOCK_DIR: join(dir, 'lock') })

@@ -32,7 +32,14 @@ export async function* rows(opts) {
       {
         prepare: () => rmSync(backups, { recursive: true, force: true }),
         run: () => measure([opts.node, bin, '-q', '-c', config, 'backup'], { env }),
-        after: () => (ownSize = statSync(join(backups, 'bench', readdirSync(join(backups, 'bench')).find((f) => f.endsWith('.pgdump')))).size),
+        after: () =>
+          (ownSize = statSync(
+            join(
+              backups,
+              'bench',
+              readdirSync(join(backups, 'bench')).find((f) => f.endsWith('.pgdump')),
+            ),
+          ).size),
       },
       { run: () => measure(['sh', '-c', `docker exec ${pg.name} pg_dump -Fc bench > ${quote(raw)}`], { env }) },
       { warmup: opts.warmup },
@@ -58,7 +65,15 @@ export async function* rows(opts) {
         after: () => drop(`bench_own_${n++}`),
       },
       {
-        run: () => measure(['sh', '-c', `docker exec ${pg.name} createdb bench_raw_${n} && docker exec -i ${pg.name} pg_restore --exit-on-error -d bench_raw_${n} < ${quote(raw)}`], { env }),
+        run: () =>
+          measure(
+            [
+              'sh',
+              '-c',
+              `docker exec ${pg.name} createdb bench_raw_${n} && docker exec -i ${pg.name} pg_restore --exit-on-error -d bench_raw_${n} < ${quote(raw)}`,
+            ],
+            { env },
+          ),
         after: () => drop(`bench_raw_${n++}`),
       },
       { warmup: opts.warmup },

@@ -61,7 +61,18 @@ export async function* rows(opts) {
     ].join('\n'),
   )
   const floor = join(dir, 'floor.mjs')
-  await build({ absWorkingDir: root, entryPoints: [entry], outfile: floor, bundle: true, format: 'esm', platform: 'node', target: 'node20.19', logLevel: 'error', external: ['ssh2', 'cpu-features'], banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" } })
+  await build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    outfile: floor,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20.19',
+    logLevel: 'error',
+    external: ['ssh2', 'cpu-features'],
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  })
   const r = await pairs(opts.startupRuns, { run: () => measure([opts.node, floor], { env }) }, node, { warmup: opts.warmup })
   yield {
     work: 'start-up floor: libraries loaded, config schema built, 4-line config validated',
@@ -71,6 +82,6 @@ export async function* rows(opts) {
     baselineName: '`node -e 0`',
     rssMiB: r.ownops.rssMiB,
     load: r.load,
-    note: 'not a command: commander, yaml, pino and zod loaded, ownops\' config schema built and the config validated — what any command that reads the config costs at least with these libraries',
+    note: "not a command: commander, yaml, pino and zod loaded, ownops' config schema built and the config validated — what any command that reads the config costs at least with these libraries",
   }
 }

@@ -48,7 +48,10 @@ export const ARTIFACT_FILE_MODE = 0o600
 
 /** `20261124T030000Z` */
 export function timestampId(time: Date): string {
-  return time.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
+  return time
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '')
 }
 
 export function partialName(file: string, pid = process.pid): string {
@@ -120,7 +123,8 @@ class FileFollower {
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.bytes)
         if (bytesRead > 0) {
           this.hash.update(buffer.subarray(0, bytesRead))
-          if (this.bytes < HEAD_BYTES) this.head = Buffer.concat([this.head, buffer.subarray(0, Math.min(bytesRead, HEAD_BYTES - this.bytes))])
+          if (this.bytes < HEAD_BYTES)
+            this.head = Buffer.concat([this.head, buffer.subarray(0, Math.min(bytesRead, HEAD_BYTES - this.bytes))])
           this.bytes += bytesRead
           this.onProgress?.({ bytes: this.bytes })
           continue
@@ -283,7 +287,8 @@ export class Artifact {
         // What was hashed is the whole file: nothing was written behind the reader's back.
         const { size } = await this.handle.stat()
         if (size !== follower.bytes) throw new Error(`the artifact has ${size} bytes, ${follower.bytes} were hashed`)
-        if (!(await follower.headUnchanged())) throw new Error('the artifact was rewritten after its start was hashed: its checksum would not match it')
+        if (!(await follower.headUnchanged()))
+          throw new Error('the artifact was rewritten after its start was hashed: its checksum would not match it')
       }
       await this.handle.sync()
       await this.handle.close()
@@ -303,7 +308,10 @@ export class Artifact {
       sha256: this.sink.hash.digest('hex'),
     }
     try {
-      await writeFileAtomic(this.manifestPath, `${JSON.stringify(full, null, 2)}\n`, { mode: ARTIFACT_FILE_MODE, dirMode: ARTIFACT_DIR_MODE })
+      await writeFileAtomic(this.manifestPath, `${JSON.stringify(full, null, 2)}\n`, {
+        mode: ARTIFACT_FILE_MODE,
+        dirMode: ARTIFACT_DIR_MODE,
+      })
     } catch (error) {
       // Without its manifest the artifact is not a backup: do not leave it looking like one.
       await rm(this.path, { force: true })

@@ -71,7 +71,9 @@ export async function readCatalog(backupDir: string, target: string): Promise<Ca
           kind: 'partial',
           path: join(dir, name),
           stale,
-          message: stale ? `leftover partial file of an interrupted run (pid ${partial.pid} is gone); not a backup` : `backup in progress (pid ${partial.pid})`,
+          message: stale
+            ? `leftover partial file of an interrupted run (pid ${partial.pid} is gone); not a backup`
+            : `backup in progress (pid ${partial.pid})`,
         })
       }
       continue
@@ -97,7 +99,13 @@ export async function readCatalog(backupDir: string, target: string): Promise<Ca
       catalog.oddities.push({ kind: 'size-mismatch', path, message: `artifact is ${size} bytes, its manifest says ${manifest.size}` })
       continue
     }
-    catalog.backups.push({ manifest, path, manifestPath, time: new Date(manifest.time), tags: Array.isArray(manifest.tags) ? manifest.tags : [] })
+    catalog.backups.push({
+      manifest,
+      path,
+      manifestPath,
+      time: new Date(manifest.time),
+      tags: Array.isArray(manifest.tags) ? manifest.tags : [],
+    })
   }
   for (const name of names) {
     if (name.startsWith('.') || claimed.has(name)) continue
@@ -113,10 +121,18 @@ export async function readCatalog(backupDir: string, target: string): Promise<Ca
 function unreadable(dir: string, error: unknown): OwnopsError {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'EACCES' || code === 'EPERM') {
-    return new OwnopsError(`cannot read the backup directory ${dir}: permission denied`, { kind: 'permission', hint: 'run as root, or give this user read access to backup.dir', cause: error })
+    return new OwnopsError(`cannot read the backup directory ${dir}: permission denied`, {
+      kind: 'permission',
+      hint: 'run as root, or give this user read access to backup.dir',
+      cause: error,
+    })
   }
   if (code === 'ENOTDIR') {
-    return new OwnopsError(`${dir} is not a directory (backup.dir, or a file where a target's directory belongs)`, { kind: 'config', hint: 'point backup.dir at a directory of its own', cause: error })
+    return new OwnopsError(`${dir} is not a directory (backup.dir, or a file where a target's directory belongs)`, {
+      kind: 'config',
+      hint: 'point backup.dir at a directory of its own',
+      cause: error,
+    })
   }
   return new OwnopsError(`cannot read the backup directory ${dir}: ${(error as Error).message}`, { kind: 'failed', cause: error })
 }
@@ -154,7 +170,10 @@ export function parseManifest(value: unknown): Manifest | undefined {
  * before the newest one: a dump that silently lost its data.
  */
 export function sizeDropWarning(backups: BackupEntry[], newSize: number, ratio: number): string | undefined {
-  const previous = backups.slice(1, 6).map((b) => b.manifest.size).sort((a, b) => a - b)
+  const previous = backups
+    .slice(1, 6)
+    .map((b) => b.manifest.size)
+    .sort((a, b) => a - b)
   if (previous.length === 0 || ratio <= 0) return undefined
   const mid = Math.floor(previous.length / 2)
   const median = previous.length % 2 === 1 ? (previous[mid] ?? 0) : ((previous[mid - 1] ?? 0) + (previous[mid] ?? 0)) / 2

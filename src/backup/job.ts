@@ -39,13 +39,21 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const config = ctx.config().config
   const selected = selectTargets(config, opts.targets, opts.unscheduled)
   if (opts.dryRun) return plan(ctx, config, selected)
-  const job = await ctx.beginJob({ name: opts.targets.length > 0 ? `backup-${opts.targets.join('-')}` : 'backup', command: 'backup', ...(opts.targets.length === 1 ? { target: opts.targets[0] } : {}) })
+  const job = await ctx.beginJob({
+    name: opts.targets.length > 0 ? `backup-${opts.targets.join('-')}` : 'backup',
+    command: 'backup',
+    ...(opts.targets.length === 1 ? { target: opts.targets[0] } : {}),
+  })
   if (selected.length === 0) {
     // `backup --unscheduled` when every target has a schedule of its own: nothing to do,
     // and nothing to tell anyone (no lock, no "backup done (0 targets)" message).
     ctx.log.info('every backup target has a schedule of its own: nothing to back up in this run')
     const result: BackupRunReport = { ok: true, runId: '', targets: [] }
-    return { exitCode: ExitCode.ok, report: result, text: 'nothing to back up: every target has a schedule of its own (backup-<target> jobs)\n' }
+    return {
+      exitCode: ExitCode.ok,
+      report: result,
+      text: 'nothing to back up: every target has a schedule of its own (backup-<target> jobs)\n',
+    }
   }
 
   const stops = [...selected.map(([name]) => name), ...selected.flatMap(([, t]) => t.stop ?? [])]
@@ -78,8 +86,17 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
       if (ctx.signal.aborted) {
         const done = reports.map((r) => `${r.ok ? '✓' : '✗'} ${r.target}${r.ok ? '' : `: ${r.error ?? 'failed'}`}`)
         const left = selected.slice(reports.length + 1).map(([n]) => n)
-        const body = [ctx.redactor.redact((error as Error).message), ...done, ...(left.length > 0 ? [`not backed up in this run: ${left.join(', ')}`] : [])].join('\n')
-        await ctx.notifySafely({ level: 'error', title: `backup of ${name} interrupted`, body, source: { command: 'backup', target: name } })
+        const body = [
+          ctx.redactor.redact((error as Error).message),
+          ...done,
+          ...(left.length > 0 ? [`not backed up in this run: ${left.join(', ')}`] : []),
+        ].join('\n')
+        await ctx.notifySafely({
+          level: 'error',
+          title: `backup of ${name} interrupted`,
+          body,
+          source: { command: 'backup', target: name },
+        })
       }
       throw error
     }
@@ -91,7 +108,10 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
     if (report.hint !== undefined) report.hint = clean(report.hint)
     if (report.stderr !== undefined) report.stderr = clean(report.stderr)
     if (report.ok) {
-      log.info({ target: name, size: report.size, durationMs: report.durationMs, warnings: report.warnings.length }, `backup of ${name} done: ${formatBytes(report.size ?? 0)} in ${formatDuration(report.durationMs)}`)
+      log.info(
+        { target: name, size: report.size, durationMs: report.durationMs, warnings: report.warnings.length },
+        `backup of ${name} done: ${formatBytes(report.size ?? 0)} in ${formatDuration(report.durationMs)}`,
+      )
       const pruned = await pruneTarget(name, target, report, { config, log, dryRun: false, now: ctx.clock(), state: ctx.stateStore() })
       report.prune = pruned
       if (pruned.sizeDrop !== undefined) report.warnings.push(pruned.sizeDrop)
@@ -103,12 +123,22 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const ok = reports.every((r) => r.ok)
   // Copies off the box: destinations without a schedule of their own take what succeeded.
   const copy = Object.keys(config.backup.destinations).length > 0 ? await import('../copies/run.js') : undefined
-  const copies = copy ? await copy.copyAfterBackup(ctx, config, reports.filter((r) => r.ok).map((r) => r.target)) : []
+  const copies = copy
+    ? await copy.copyAfterBackup(
+        ctx,
+        config,
+        reports.filter((r) => r.ok).map((r) => r.target),
+      )
+    : []
   const copiesOk = copies.every((c) => c.ok)
   await writeMetrics(ctx, config, reports)
   await notifyResult(ctx, reports, ok)
   const result: BackupRunReport = { ok: ok && copiesOk, runId, targets: reports, ...(copies.length > 0 ? { copies } : {}) }
-  return { exitCode: ok && copiesOk ? ExitCode.ok : ExitCode.failed, report: result, text: renderRun(reports) + (copy && copies.length > 0 ? copy.renderCopies(copies) : '') }
+  return {
+    exitCode: ok && copiesOk ? ExitCode.ok : ExitCode.failed,
+    report: result,
+    text: renderRun(reports) + (copy && copies.length > 0 ? copy.renderCopies(copies) : ''),
+  }
 }
 
 function renderRun(reports: BackupRunReport['targets']): string {
@@ -122,7 +152,10 @@ function renderRun(reports: BackupRunReport['targets']): string {
   const lines = [renderTable(['TARGET', 'STATUS', 'SIZE', 'TIME', 'FILE / ERROR'], rows).trimEnd()]
   for (const r of reports) {
     for (const w of r.warnings) lines.push(`warning: ${r.target}: ${w}`)
-    if (r.prune && r.prune.removed.length > 0) lines.push(`${r.target}: pruned ${r.prune.removed.length} old backup${r.prune.removed.length > 1 ? 's' : ''} (keep: ${r.prune.policy})`)
+    if (r.prune && r.prune.removed.length > 0)
+      lines.push(
+        `${r.target}: pruned ${r.prune.removed.length} old backup${r.prune.removed.length > 1 ? 's' : ''} (keep: ${r.prune.policy})`,
+      )
   }
   return `${lines.join('\n')}\n`
 }
@@ -132,7 +165,9 @@ async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: b
   const failed = reports.filter((r) => !r.ok)
   const warned = reports.filter((r) => r.ok && r.warnings.length > 0)
   const summary = reports
-    .map((r) => (r.ok ? `✓ ${r.target}: ${formatBytes(r.size ?? 0)} in ${formatDuration(r.durationMs)}` : `✗ ${r.target}: ${r.error ?? 'failed'}`))
+    .map((r) =>
+      r.ok ? `✓ ${r.target}: ${formatBytes(r.size ?? 0)} in ${formatDuration(r.durationMs)}` : `✗ ${r.target}: ${r.error ?? 'failed'}`,
+    )
     .join('\n')
   // The summary has each error with the tool's reason; the details add the hint and the rest
   // of the tool's output, not the same line again.
@@ -144,12 +179,28 @@ async function notifyResult(ctx: Ctx, reports: BackupRunReport['targets'], ok: b
     .join('\n')
   const body = `${summary}${details ? `\n${details}` : ''}`
   if (!ok) {
-    const title = failed.length === 1 ? `backup of ${failed[0]?.target ?? ''} failed` : `${failed.length} of ${reports.length} backups failed`
-    await ctx.notifySafely({ level: 'error', title, body, source: { command: 'backup', ...(failed.length === 1 ? { target: failed[0]?.target ?? '' } : {}) } })
+    const title =
+      failed.length === 1 ? `backup of ${failed[0]?.target ?? ''} failed` : `${failed.length} of ${reports.length} backups failed`
+    await ctx.notifySafely({
+      level: 'error',
+      title,
+      body,
+      source: { command: 'backup', ...(failed.length === 1 ? { target: failed[0]?.target ?? '' } : {}) },
+    })
   } else if (warned.length > 0) {
-    await ctx.notifySafely({ level: 'warning', title: `backup done with warnings (${warned.map((r) => r.target).join(', ')})`, body, source: { command: 'backup' } })
+    await ctx.notifySafely({
+      level: 'warning',
+      title: `backup done with warnings (${warned.map((r) => r.target).join(', ')})`,
+      body,
+      source: { command: 'backup' },
+    })
   } else if (config.backup.notifyOnSuccess) {
-    await ctx.notifySafely({ level: 'info', title: `backup done (${reports.length} target${reports.length > 1 ? 's' : ''})`, body, source: { command: 'backup' } })
+    await ctx.notifySafely({
+      level: 'info',
+      title: `backup done (${reports.length} target${reports.length > 1 ? 's' : ''})`,
+      body,
+      source: { command: 'backup' },
+    })
   }
 }
 
@@ -163,10 +214,13 @@ async function writeMetrics(ctx: Ctx, config: Config, reports: TargetReport[]): 
     const catalogs: Catalog[] = []
     for (const name of Object.keys(config.backup.targets)) catalogs.push(await readCatalog(config.backup.dir, name))
     const store = ctx.stateStore()
-    const previous = await store.read<Record<string, BackupRunResult>>(BACKUP_RUNS_STATE, {}, (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, BackupRunResult>) : undefined))
+    const previous = await store.read<Record<string, BackupRunResult>>(BACKUP_RUNS_STATE, {}, (v) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, BackupRunResult>) : undefined,
+    )
     const at = ctx.clock().toISOString()
     const runs: Record<string, BackupRunResult> = {}
-    for (const name of Object.keys(config.backup.targets)) if (previous[name] !== undefined) runs[name] = { target: name, ok: previous[name].ok === true, at: previous[name].at }
+    for (const name of Object.keys(config.backup.targets))
+      if (previous[name] !== undefined) runs[name] = { target: name, ok: previous[name].ok === true, at: previous[name].at }
     for (const r of reports) runs[r.target] = { target: r.target, ok: r.ok, at }
     await store.write(BACKUP_RUNS_STATE, runs)
     await writeFileAtomic(file, renderBackupMetrics(catalogs, Object.values(runs)), { mode: 0o644, dirMode: 0o755 })
@@ -182,8 +236,23 @@ async function plan(ctx: Ctx, config: Config, selected: Array<[string, BackupTar
     const catalog = await readCatalog(config.backup.dir, name)
     const what = describeSource(target)
     const keep = target.keep ?? config.backup.keep
-    rows.push([name, target.type, what, (target.stop ?? []).join(', ') || '-', keep ? JSON.stringify(keep) : 'all', String(catalog.backups.length)])
-    targets.push({ target: name, type: target.type, source: what, stop: target.stop ?? [], keep: keep ?? null, existing: catalog.backups.length, dir: catalog.dir })
+    rows.push([
+      name,
+      target.type,
+      what,
+      (target.stop ?? []).join(', ') || '-',
+      keep ? JSON.stringify(keep) : 'all',
+      String(catalog.backups.length),
+    ])
+    targets.push({
+      target: name,
+      type: target.type,
+      source: what,
+      stop: target.stop ?? [],
+      keep: keep ?? null,
+      existing: catalog.backups.length,
+      dir: catalog.dir,
+    })
   }
   ctx.log.info('(dry run) nothing was backed up, stopped or pruned')
   return {

@@ -38,7 +38,12 @@ export interface PruneEnv {
   state?: StateStore | undefined
 }
 
-export async function pruneTarget(name: string, target: BackupTarget, report: TargetReport | undefined, env: PruneEnv): Promise<PruneReport> {
+export async function pruneTarget(
+  name: string,
+  target: BackupTarget,
+  report: TargetReport | undefined,
+  env: PruneEnv,
+): Promise<PruneReport> {
   const policy = target.keep ?? env.config.backup.keep
   const catalog = await readCatalog(env.config.backup.dir, name)
   const result: PruneReport = { policy: policy ? JSON.stringify(policy) : 'keep all', kept: [], removed: [], freed: 0, dryRun: env.dryRun }
@@ -63,11 +68,18 @@ export async function pruneTarget(name: string, target: BackupTarget, report: Ta
   const now = (env.now ?? new Date()).getTime()
   const hold = env.config.restore.keepSafetyCopy
   const held = new Set(catalog.backups.filter((b) => b.tags.includes('pre-restore') && now - b.time.getTime() < hold))
-  const plan = planRetention(catalog.backups.filter((b) => !held.has(b)), policy, env.timeZone !== undefined ? { timeZone: env.timeZone } : {})
+  const plan = planRetention(
+    catalog.backups.filter((b) => !held.has(b)),
+    policy,
+    env.timeZone !== undefined ? { timeZone: env.timeZone } : {},
+  )
   for (const b of held) result.kept.push({ id: b.manifest.id, reasons: ['pre-restore safety copy'] })
   result.kept.push(...plan.keep.map((k) => ({ id: k.item.manifest.id, reasons: k.reasons })))
   const newest = catalog.backups[0]
-  const copyHeld = env.state !== undefined && Object.keys(env.config.backup.destinations).length > 0 ? copyHolds(env.config, name, catalog.backups, await readCopiesState(env.state)) : new Map<BackupEntry, string[]>()
+  const copyHeld =
+    env.state !== undefined && Object.keys(env.config.backup.destinations).length > 0
+      ? copyHolds(env.config, name, catalog.backups, await readCopiesState(env.state))
+      : new Map<BackupEntry, string[]>()
   for (const entry of plan.remove) {
     if (entry === newest) continue // never, whatever the policy says
     const dests = copyHeld.get(entry)

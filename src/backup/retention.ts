@@ -261,7 +261,8 @@ function compilePolicy(policy: RetentionPolicy | undefined): CompiledPolicy {
   for (const [key, bucket, reason] of COUNT_RULES) {
     const count = p[key]
     if (count === undefined || count === 0) continue
-    if (!Number.isInteger(count) || count < -1) throw policyError(key, `expected a whole number, or -1 for no limit, got ${JSON.stringify(count)}`)
+    if (!Number.isInteger(count) || count < -1)
+      throw policyError(key, `expected a whole number, or -1 for no limit, got ${JSON.stringify(count)}`)
     counts.push({ count, bucket, reason })
   }
   const withinBuckets: CompiledPolicy['withinBuckets'] = []
@@ -303,7 +304,11 @@ function hasTags(itemTags: readonly string[] | undefined, required: readonly str
  *
  *   planRetention(backups, { daily: 7, weekly: 4, monthly: 12, yearly: 5 }, { timeZone: 'Europe/Berlin' })
  */
-export function planRetention<T extends RetentionItem>(items: readonly T[], policy: RetentionPolicy | undefined, options: RetentionOptions = {}): RetentionPlan<T> {
+export function planRetention<T extends RetentionItem>(
+  items: readonly T[],
+  policy: RetentionPolicy | undefined,
+  options: RetentionOptions = {},
+): RetentionPlan<T> {
   const compiled = compilePolicy(policy)
   const zone = options.timeZone ?? localTimeZone()
   zoneOffset(0, zone) // an unknown zone is an error before anything is planned
@@ -325,10 +330,12 @@ export function planRetention<T extends RetentionItem>(items: readonly T[], poli
   const now = options.now?.getTime()
   let latest = Number.NEGATIVE_INFINITY
   for (const { time } of list) if (time > latest && (now === undefined || time < now)) latest = time
-  const threshold = (duration: RetentionDuration): number => (latest === Number.NEGATIVE_INFINITY ? latest : withinThreshold(zone, latest, duration))
+  const threshold = (duration: RetentionDuration): number =>
+    latest === Number.NEGATIVE_INFINITY ? latest : withinThreshold(zone, latest, duration)
 
   const counts = compiled.counts.map((rule) => ({ ...rule, last: undefined as number | undefined }))
-  const withinAll = compiled.within === undefined ? undefined : { label: formatRetentionDuration(compiled.within), after: threshold(compiled.within) }
+  const withinAll =
+    compiled.within === undefined ? undefined : { label: formatRetentionDuration(compiled.within), after: threshold(compiled.within) }
   const withinBuckets = compiled.withinBuckets.map((rule) => ({
     ...rule,
     label: `${rule.reason} ${formatRetentionDuration(rule.duration)}`,

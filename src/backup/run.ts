@@ -108,7 +108,11 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
       compression: dump.compression,
       ownopsVersion: ownopsVersion(),
       host: run.host,
-      source: { ...dump.details, ...(result.details ?? {}), ...(report.stopped ? { stopped: report.stopped, downtimeMs: report.downtimeMs } : {}) },
+      source: {
+        ...dump.details,
+        ...(result.details ?? {}),
+        ...(report.stopped ? { stopped: report.stopped, downtimeMs: report.downtimeMs } : {}),
+      },
       warnings: report.warnings,
       ...(run.tags && run.tags.length > 0 ? { tags: run.tags } : {}),
     })
@@ -121,14 +125,20 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
     await runRestores(restore, log)
     if (run.signal.aborted) {
       const reason = run.signal.reason as unknown
-      throw new OwnopsError(`backup of ${name} ${reason instanceof Error && reason.message.startsWith('interrupted') ? reason.message : 'interrupted'}${putBack.length > 0 ? `; ${putBack.join('; ')}` : ''}`, {
-        kind: isOwnopsError(reason) ? reason.kind : 'sigterm',
-        cause: error,
-      })
+      throw new OwnopsError(
+        `backup of ${name} ${reason instanceof Error && reason.message.startsWith('interrupted') ? reason.message : 'interrupted'}${putBack.length > 0 ? `; ${putBack.join('; ')}` : ''}`,
+        {
+          kind: isOwnopsError(reason) ? reason.kind : 'sigterm',
+          cause: error,
+        },
+      )
     }
     // A write error of the artifact (a full disk) is the cause of what the source saw after it.
     describeFailure(report, artifact?.failure ?? error)
-    log.error({ err: error instanceof DumpFailure || error instanceof OwnopsError ? undefined : error, stderr: report.stderr }, `backup of ${name} failed: ${report.error}`)
+    log.error(
+      { err: error instanceof DumpFailure || error instanceof OwnopsError ? undefined : error, stderr: report.stderr },
+      `backup of ${name} failed: ${report.error}`,
+    )
     if (target.onError !== undefined) {
       await runHook('onError', target.onError, run, log, false).catch((e: unknown) => report.warnings.push((e as Error).message))
     }
@@ -227,10 +237,13 @@ async function checkFreeSpace(catalog: Catalog, margin: number, dir: string): Pr
   const needed = Math.ceil(last.manifest.size * margin)
   const free = await freeBytes(dir)
   if (free !== undefined && free < needed) {
-    throw new OwnopsError(`not enough free space for a backup: ${formatBytes(free)} free under ${dir}, the last backup was ${formatBytes(last.manifest.size)}`, {
-      kind: 'failed',
-      hint: 'free space there or tighten keep: retention (ownops cleanup --dry-run shows what would go)',
-    })
+    throw new OwnopsError(
+      `not enough free space for a backup: ${formatBytes(free)} free under ${dir}, the last backup was ${formatBytes(last.manifest.size)}`,
+      {
+        kind: 'failed',
+        hint: 'free space there or tighten keep: retention (ownops cleanup --dry-run shows what would go)',
+      },
+    )
   }
 }
 
@@ -265,7 +278,15 @@ async function runHook(which: string, hook: Hook, run: RunEnv, log: Logger, fata
 const STOP_LABEL = 'ownops.stop-during-backup'
 
 /** Stops this target's containers: `stop:` names, then those labelled for it; only running ones. */
-async function stopContainers(name: string, target: BackupTarget, needsRunning: string[], run: RunEnv, log: Logger, report: TargetReport, stopped: StoppedContainers): Promise<void> {
+async function stopContainers(
+  name: string,
+  target: BackupTarget,
+  needsRunning: string[],
+  run: RunEnv,
+  log: Logger,
+  report: TargetReport,
+  stopped: StoppedContainers,
+): Promise<void> {
   const wanted = [...(target.stop ?? [])]
   const labelled = (await hasDocker(run)) ? await labelledContainers(name, run) : []
   for (const c of labelled) if (!wanted.includes(c)) wanted.push(c)
@@ -275,7 +296,10 @@ async function stopContainers(name: string, target: BackupTarget, needsRunning: 
     // Interrupted meanwhile (a stop cut short): nothing more is stopped.
     if (run.signal.aborted) throw run.signal.reason
     if (needsRunning.includes(container)) {
-      throw new OwnopsError(`backup target ${name}: ${container} is both dumped through docker exec and listed to stop`, { kind: 'config', hint: 'remove it from stop:' })
+      throw new OwnopsError(`backup target ${name}: ${container} is both dumped through docker exec and listed to stop`, {
+        kind: 'config',
+        hint: 'remove it from stop:',
+      })
     }
     let info
     try {
@@ -318,8 +342,16 @@ export async function labelledContainers(name: string, run: Pick<RunEnv, 'docker
  * Starts containers again (the last first), retried while the engine does not answer; each
  * is first settled as stopped (a stop cut off by a dropped connection may still be going on).
  */
-export async function startContainers(stopped: string[], run: Pick<RunEnv, 'docker'> & { log?: Logger; signal?: AbortSignal }, log: Logger): Promise<void> {
-  const failures = await startAgain([...stopped].reverse(), { docker: run.docker, log, ...(run.signal ? { signal: run.signal } : {}) }, new Set(stopped))
+export async function startContainers(
+  stopped: string[],
+  run: Pick<RunEnv, 'docker'> & { log?: Logger; signal?: AbortSignal },
+  log: Logger,
+): Promise<void> {
+  const failures = await startAgain(
+    [...stopped].reverse(),
+    { docker: run.docker, log, ...(run.signal ? { signal: run.signal } : {}) },
+    new Set(stopped),
+  )
   if (failures.length > 0) throw new Error(`could not start again: ${failures.join('; ')}`)
 }
 
@@ -329,14 +361,21 @@ type MinecraftConfig = NonNullable<Extract<BackupTarget, { type: 'directory' }>[
  * save-off, save-all flush; returns the save-on step for the finally. With
  * `onRconError: proceed`, an unreachable server gives a warning and an unquiesced archive.
  */
-async function quiesceMinecraft(mc: MinecraftConfig, run: RunEnv, log: Logger, report: TargetReport): Promise<(() => Promise<void>) | undefined> {
+async function quiesceMinecraft(
+  mc: MinecraftConfig,
+  run: RunEnv,
+  log: Logger,
+  report: TargetReport,
+): Promise<(() => Promise<void>) | undefined> {
   const options = { host: mc.rcon.host, port: mc.rcon.port, password: mc.rcon.password, timeoutMs: mc.saveTimeout }
   let client: RconClient
   try {
     client = await connectWithRetries(options, mc.retries, run.signal, log)
   } catch (error) {
     if (mc.onRconError === 'proceed' && !(error instanceof RconError && error.authFailed)) {
-      report.warnings.push(`Minecraft not quiesced (${(error as Error).message}); the world was archived while the server may have been writing`)
+      report.warnings.push(
+        `Minecraft not quiesced (${(error as Error).message}); the world was archived while the server may have been writing`,
+      )
       log.warn((error as Error).message)
       return undefined
     }
@@ -378,7 +417,12 @@ async function quiesceMinecraft(mc: MinecraftConfig, run: RunEnv, log: Logger, r
   return saveOn
 }
 
-async function connectWithRetries(options: { host: string; port: number; password: string; timeoutMs: number }, retries: number, signal: AbortSignal | undefined, log: Logger): Promise<RconClient> {
+async function connectWithRetries(
+  options: { host: string; port: number; password: string; timeoutMs: number },
+  retries: number,
+  signal: AbortSignal | undefined,
+  log: Logger,
+): Promise<RconClient> {
   let delay = 1000
   for (let attempt = 0; ; attempt++) {
     try {

@@ -38,7 +38,12 @@ export async function runBackupsRule(settings: { partialsAfter: number }, env: R
     const prune = await pruneTarget(name, target, undefined, { config, log: env.log, dryRun: env.dryRun, now: env.now, state: env.state })
     for (const id of prune.removed) {
       const entry = sizes.get(id)
-      record(report, { action: 'remove', what: `${name}/${entry?.manifest.file ?? id}`, reason: `not kept by ${prune.policy}`, bytes: entry?.manifest.size ?? 0 })
+      record(report, {
+        action: 'remove',
+        what: `${name}/${entry?.manifest.file ?? id}`,
+        reason: `not kept by ${prune.policy}`,
+        bytes: entry?.manifest.size ?? 0,
+      })
     }
     for (const k of prune.kept) report.kept.push({ target: name, id: k.id, reasons: k.reasons })
     if (prune.futureDated !== undefined) {
@@ -59,7 +64,15 @@ export async function runBackupsRule(settings: { partialsAfter: number }, env: R
 
     let leftovers: Leftover[]
     try {
-      leftovers = (await pluginFor(target).leftovers(name, target, { docker: env.docker, env: env.env, signal: env.signal, log: env.log, backupDir: config.backup.dir })).filter((l) => !seen.has(l.what))
+      leftovers = (
+        await pluginFor(target).leftovers(name, target, {
+          docker: env.docker,
+          env: env.env,
+          signal: env.signal,
+          log: env.log,
+          backupDir: config.backup.dir,
+        })
+      ).filter((l) => !seen.has(l.what))
     } catch (error) {
       report.warnings.push(`${name}: could not look for data kept by restores: ${(error as Error).message}`)
       continue
@@ -70,11 +83,18 @@ export async function runBackupsRule(settings: { partialsAfter: number }, env: R
       const age = now - left.time.getTime()
       const limit = left.kind === 'kept' ? keepOld : partialsAfter
       if (age < limit) continue
-      const reason = left.kind === 'kept' ? `data replaced by a restore ${formatDuration(age)} ago (restore.keepOld ${String(config.restore.keepOld)})` : `leftover of an interrupted restore, drill or backup, ${formatDuration(age)} old`
+      const reason =
+        left.kind === 'kept'
+          ? `data replaced by a restore ${formatDuration(age)} ago (restore.keepOld ${String(config.restore.keepOld)})`
+          : `leftover of an interrupted restore, drill or backup, ${formatDuration(age)} old`
       if (!env.dryRun) {
         await left.remove()
         env.log.info({ target: name, what: left.what }, 'removed restore leftover')
-        if (undo !== undefined && (left.what === undo.kept || left.what.replace(/\/$/, '') === undo.kept || left.what.startsWith(`database ${undo.kept} `))) await env.state.remove(`restore-${name}`)
+        if (
+          undo !== undefined &&
+          (left.what === undo.kept || left.what.replace(/\/$/, '') === undo.kept || left.what.startsWith(`database ${undo.kept} `))
+        )
+          await env.state.remove(`restore-${name}`)
       }
       record(report, { action: left.what.startsWith('database ') ? 'drop-database' : 'remove', what: left.what, reason, bytes: left.bytes })
     }

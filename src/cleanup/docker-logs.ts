@@ -22,11 +22,17 @@ import { record, type RuleEnv, type RuleReport } from './types.js'
 
 export async function truncateLogs(rule: string, logs: NonNullable<DockerRule['logs']>, env: RuleEnv, report: RuleReport): Promise<void> {
   const docker = await env.docker()
-  if (isRemoteEngine(docker)) throw new Error('container logs are files on the Docker host, and the Docker engine is on another machine (DOCKER_HOST=ssh://…): run this rule on the Docker host')
+  if (isRemoteEngine(docker))
+    throw new Error(
+      'container logs are files on the Docker host, and the Docker engine is on another machine (DOCKER_HOST=ssh://…): run this rule on the Docker host',
+    )
   const over = logs.truncateOver
   for (const c of await listContainers(docker)) {
     if (logs.name !== undefined && logs.name.length > 0 && !logs.name.some((g) => globMatch(g, c.name))) continue
-    const info = await docker.getContainer(c.id).inspect().catch(() => undefined)
+    const info = await docker
+      .getContainer(c.id)
+      .inspect()
+      .catch(() => undefined)
     if (info === undefined) continue
     const policy = logPolicy(info.HostConfig?.LogConfig)
     const path = (info as { LogPath?: string }).LogPath
@@ -37,7 +43,12 @@ export async function truncateLogs(rule: string, logs: NonNullable<DockerRule['l
       continue
     }
     if (size.bytes <= over) continue
-    const action = { action: 'truncate' as const, what: `log of container ${c.name}`, reason: `${formatBytes(size.bytes)}, over ${formatByteSizeExact(over)}, no size limit (json-file without max-size)`, bytes: size.bytes }
+    const action = {
+      action: 'truncate' as const,
+      what: `log of container ${c.name}`,
+      reason: `${formatBytes(size.bytes)}, over ${formatByteSizeExact(over)}, no size limit (json-file without max-size)`,
+      bytes: size.bytes,
+    }
     if (basename(path) !== `${info.Id}-json.log`) {
       record(report, { ...action, skipped: `${path} is not the engine's json-file log of this container` })
       continue

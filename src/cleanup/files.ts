@@ -72,7 +72,9 @@ export async function runFilesRule(name: string, rule: FilesRule, env: RuleEnv):
       try {
         list = await readdir(dir, { withFileTypes: true, encoding: 'buffer' })
       } catch (error) {
-        report.warnings.push(`cannot read ${printable(Buffer.concat([Buffer.from(root), ...parts.flatMap((p) => [SLASH, p])]))}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+        report.warnings.push(
+          `cannot read ${printable(Buffer.concat([Buffer.from(root), ...parts.flatMap((p) => [SLASH, p])]))}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        )
         return
       }
       list.sort((a, b) => Buffer.compare(a.name, b.name))

@@ -52,7 +52,10 @@ const NUMBERED = /^(.*[^\d\-_.])[-_.]?(\d{1,4})(\.[A-Za-z][\w-]*)$/
 export function unrotated(path: string): string {
   let name = path
   for (;;) {
-    const next = name.replace(COMPRESSED, '').replace(/\.\d+$/, '').replace(TRAILING_DATE, '')
+    const next = name
+      .replace(COMPRESSED, '')
+      .replace(/\.\d+$/, '')
+      .replace(TRAILING_DATE, '')
     if (next === name) return name
     name = next
   }
@@ -101,7 +104,11 @@ export function rotationSets(paths: readonly string[]): { sets: Map<string, stri
  * What to do with each file, pure: delete what is older than deleteAfter, compress what is
  * older than compressAfter; the newest of each set and recently modified files are kept.
  */
-export function planLogSteps(files: readonly LogFile[], rule: Pick<LogsRule, 'compressAfter' | 'deleteAfter' | 'minAge'>, now: number): { steps: LogStep[]; protectedFiles: Set<string>; loners: string[] } {
+export function planLogSteps(
+  files: readonly LogFile[],
+  rule: Pick<LogsRule, 'compressAfter' | 'deleteAfter' | 'minAge'>,
+  now: number,
+): { steps: LogStep[]; protectedFiles: Set<string>; loners: string[] } {
   const { sets: setOf, loners } = rotationSets(files.map((f) => f.path))
   const sets = new Map<string, LogFile[]>()
   for (const f of files) {
@@ -122,16 +129,28 @@ export function planLogSteps(files: readonly LogFile[], rule: Pick<LogsRule, 'co
     if (protectedFiles.has(f.path)) continue
     const age = now - f.mtime
     if (deleteAfter !== undefined && age > deleteAfter) {
-      steps.push({ file: f, do: 'delete', reason: `modified ${formatDuration(age)} ago (deleteAfter ${formatDurationSetting(deleteAfter)})` })
+      steps.push({
+        file: f,
+        do: 'delete',
+        reason: `modified ${formatDuration(age)} ago (deleteAfter ${formatDurationSetting(deleteAfter)})`,
+      })
     } else if (compressAfter !== undefined && age > compressAfter && !f.path.endsWith('.gz')) {
-      steps.push({ file: f, do: 'compress', reason: `modified ${formatDuration(age)} ago (compressAfter ${formatDurationSetting(compressAfter)})` })
+      steps.push({
+        file: f,
+        do: 'compress',
+        reason: `modified ${formatDuration(age)} ago (compressAfter ${formatDurationSetting(compressAfter)})`,
+      })
     }
   }
   return { steps, protectedFiles, loners }
 }
 
 /** Oldest first, the files to delete so that the total is at most `max`; protected files stay. */
-export function planSizeCap(files: ReadonlyArray<LogFile>, max: number, protectedFiles: ReadonlySet<string>): { remove: LogFile[]; total: number } {
+export function planSizeCap(
+  files: ReadonlyArray<LogFile>,
+  max: number,
+  protectedFiles: ReadonlySet<string>,
+): { remove: LogFile[]; total: number } {
   let total = files.reduce((sum, f) => sum + f.size, 0)
   const remove: LogFile[] = []
   for (const f of [...files].sort((a, b) => a.mtime - b.mtime)) {
@@ -155,7 +174,8 @@ async function listLogFiles(globs: string[], report: RuleReport, roots: Root[]):
     try {
       root = await Root.open(await realpath(base))
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') report.warnings.push(`cannot read ${base}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        report.warnings.push(`cannot read ${base}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
       continue
     }
     roots.push(root)
@@ -181,7 +201,13 @@ async function listLogFiles(globs: string[], report: RuleReport, roots: Root[]):
         }
         if (!stats.isFile()) continue // never a symlink: its target may be anywhere
         if (n.includes('.ownops-')) continue // our own temporary files
-        if (matches(path) || matches(unrotated(path))) found.set(path, { path, size: stats.size, mtime: stats.mtimeMs, at: { root, parts: [...parts, n], dev: stats.dev, ino: stats.ino } })
+        if (matches(path) || matches(unrotated(path)))
+          found.set(path, {
+            path,
+            size: stats.size,
+            mtime: stats.mtimeMs,
+            at: { root, parts: [...parts, n], dev: stats.dev, ino: stats.ino },
+          })
       }
     }
     await walk(root.here(), [], base)
@@ -201,7 +227,11 @@ async function openListed(file: LogFile, parent: FileHandle): Promise<{ handle: 
     handle = await open(at(parent, name), READ_FLAGS)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    return code === 'ELOOP' ? 'replaced by a symlink since the plan; left alone' : code === 'ENOENT' ? 'gone already' : `cannot open it (${code ?? (error as Error).message})`
+    return code === 'ELOOP'
+      ? 'replaced by a symlink since the plan; left alone'
+      : code === 'ENOENT'
+        ? 'gone already'
+        : `cannot open it (${code ?? (error as Error).message})`
   }
   const stats = await handle.stat()
   if (!stats.isFile() || !sameFile(stats, where)) {
@@ -221,7 +251,17 @@ async function gzipSize(file: LogFile, signal: AbortSignal): Promise<Compressed>
     if (typeof opened === 'string') return { ok: false, why: opened }
     let size = 0
     try {
-      await pipeline(createReadStream('', { fd: opened.handle.fd, autoClose: false, start: 0 }), createGzip({ level: 6 }), new Writable({ write(chunk: Buffer, _e, cb) { size += chunk.length; cb() } }), { signal })
+      await pipeline(
+        createReadStream('', { fd: opened.handle.fd, autoClose: false, start: 0 }),
+        createGzip({ level: 6 }),
+        new Writable({
+          write(chunk: Buffer, _e, cb) {
+            size += chunk.length
+            cb()
+          },
+        }),
+        { signal },
+      )
     } finally {
       await opened.handle.close()
     }
@@ -242,7 +282,13 @@ async function compressFile(file: LogFile, signal: AbortSignal): Promise<Compres
   const tempName = Buffer.concat([Buffer.from('.'), gzName, Buffer.from(`.ownops-${process.pid}`)])
   let created = false
   try {
-    if (await lstat(at(parent, gzName)).then(() => true, () => false)) return { ok: false, why: `${printable(gzName)} exists already` }
+    if (
+      await lstat(at(parent, gzName)).then(
+        () => true,
+        () => false,
+      )
+    )
+      return { ok: false, why: `${printable(gzName)} exists already` }
     const opened = await openListed(file, parent)
     if (typeof opened === 'string') return { ok: false, why: opened }
     const { handle: source, stats: before } = opened
@@ -250,10 +296,16 @@ async function compressFile(file: LogFile, signal: AbortSignal): Promise<Compres
       const temp = await open(at(parent, tempName), CREATE_FLAGS, 0o600)
       created = true
       try {
-        await pipeline(createReadStream('', { fd: source.fd, autoClose: false, start: 0 }), createGzip({ level: 6 }), createWriteStream('', { fd: temp.fd, autoClose: false }), { signal })
+        await pipeline(
+          createReadStream('', { fd: source.fd, autoClose: false, start: 0 }),
+          createGzip({ level: 6 }),
+          createWriteStream('', { fd: temp.fd, autoClose: false }),
+          { signal },
+        )
         await temp.sync()
         const after = await source.stat()
-        if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) return { ok: false, why: 'written to while being compressed; left as it is' }
+        if (after.size !== before.size || after.mtimeMs !== before.mtimeMs)
+          return { ok: false, why: 'written to while being compressed; left as it is' }
         // The opened file's own mode and owner: never a link's, never more than the file allows.
         await temp.chmod(before.mode & 0o777)
         await temp.chown(before.uid, before.gid).catch(() => undefined) // only root may give files away
@@ -268,7 +320,8 @@ async function compressFile(file: LogFile, signal: AbortSignal): Promise<Compres
     try {
       await link(at(parent, tempName), at(parent, gzName))
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { ok: false, why: `${printable(gzName)} appeared meanwhile; left alone` }
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+        return { ok: false, why: `${printable(gzName)} appeared meanwhile; left alone` }
       throw error
     }
     await parent.sync()
@@ -290,7 +343,12 @@ async function removeListed(file: LogFile, checkMtime: boolean): Promise<'done' 
   return where.root.remove(where.parts, { dev: where.dev, ino: where.ino, dir: false }, (mtime) => !checkMtime || mtime === file.mtime)
 }
 
-const SKIPPED = { gone: 'gone already', changed: 'modified since the plan', moved: 'its directory was replaced since the plan; left alone', done: '' } as const
+const SKIPPED = {
+  gone: 'gone already',
+  changed: 'modified since the plan',
+  moved: 'its directory was replaced since the plan; left alone',
+  done: '',
+} as const
 
 export async function runLogsRule(name: string, rule: LogsRule, env: RuleEnv): Promise<RuleReport> {
   const report = ruleReport(name, 'logs')
@@ -307,7 +365,10 @@ export async function runLogsRule(name: string, rule: LogsRule, env: RuleEnv): P
     const files = await listLogFiles(globs, report, roots)
     const now = env.now.getTime()
     const { steps, protectedFiles, loners } = planLogSteps(files, rule, now)
-    for (const loner of loners) report.warnings.push(`${loner} looks rotated but joins no set of rotated files (the file it was rotated from is not there): left alone`)
+    for (const loner of loners)
+      report.warnings.push(
+        `${loner} looks rotated but joins no set of rotated files (the file it was rotated from is not there): left alone`,
+      )
     const after = new Map(files.map((f) => [f.path, { ...f }]))
     for (const step of steps) {
       if (env.signal.aborted) break
@@ -331,7 +392,14 @@ export async function runLogsRule(name: string, rule: LogsRule, env: RuleEnv): P
         record(report, { action: 'compress', what: f.path, reason: step.reason, bytes: 0, skipped: result.why })
         continue
       }
-      record(report, { action: 'compress', what: f.path, reason: `${step.reason} → ${formatBytes(result.size)}`, bytes: f.size - result.size, size: f.size, compressedSize: result.size })
+      record(report, {
+        action: 'compress',
+        what: f.path,
+        reason: `${step.reason} → ${formatBytes(result.size)}`,
+        bytes: f.size - result.size,
+        size: f.size,
+        compressedSize: result.size,
+      })
       if (!env.dryRun) env.log.info({ rule: name, path: f.path, bytes: f.size, gz: result.size }, 'compressed')
       after.delete(f.path)
       after.set(`${f.path}.gz`, { path: `${f.path}.gz`, size: result.size, mtime: f.mtime, ...(result.at ? { at: result.at } : {}) })
@@ -342,7 +410,12 @@ export async function runLogsRule(name: string, rule: LogsRule, env: RuleEnv): P
       const cap = planSizeCap(remaining, max, protectedFiles)
       for (const f of cap.remove) {
         if (env.signal.aborted) break
-        const action = { action: 'remove' as const, what: f.path, reason: `oldest while the logs exceed maxTotalSize ${formatByteSizeExact(max)}`, bytes: f.size }
+        const action = {
+          action: 'remove' as const,
+          what: f.path,
+          reason: `oldest while the logs exceed maxTotalSize ${formatByteSizeExact(max)}`,
+          bytes: f.size,
+        }
         if (!env.dryRun) {
           const outcome = await removeListed(f, false)
           if (outcome !== 'done') {
@@ -353,7 +426,10 @@ export async function runLogsRule(name: string, rule: LogsRule, env: RuleEnv): P
         }
         record(report, action)
       }
-      if (cap.total > max) report.warnings.push(`the files that are never touched (newest of each set, modified in the last ${formatDurationSetting(rule.minAge)}) alone are ${formatBytes(cap.total)}, over maxTotalSize ${formatByteSizeExact(max)}`)
+      if (cap.total > max)
+        report.warnings.push(
+          `the files that are never touched (newest of each set, modified in the last ${formatDurationSetting(rule.minAge)}) alone are ${formatBytes(cap.total)}, over maxTotalSize ${formatByteSizeExact(max)}`,
+        )
     }
   } finally {
     for (const root of roots) await root.close()

@@ -8,9 +8,44 @@ import { basename, dirname, isAbsolute, join, normalize, relative, sep } from 'n
 import picomatch from 'picomatch'
 
 const SYSTEM_DIRS = new Set([
-  '/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/snap', '/srv', '/sys', '/usr', '/var',
-  '/usr/bin', '/usr/lib', '/usr/lib64', '/usr/local', '/usr/sbin', '/usr/share', '/usr/local/bin', '/usr/local/lib',
-  '/var/lib', '/var/lib/docker', '/var/lib/docker/volumes', '/var/cache', '/var/spool', '/var/mail', '/var/backups', '/var/opt',
+  '/',
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/home',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/media',
+  '/mnt',
+  '/opt',
+  '/proc',
+  '/root',
+  '/run',
+  '/sbin',
+  '/snap',
+  '/srv',
+  '/sys',
+  '/usr',
+  '/var',
+  '/usr/bin',
+  '/usr/lib',
+  '/usr/lib64',
+  '/usr/local',
+  '/usr/sbin',
+  '/usr/share',
+  '/usr/local/bin',
+  '/usr/local/lib',
+  '/var/lib',
+  '/var/lib/docker',
+  '/var/lib/docker/volumes',
+  '/var/cache',
+  '/var/spool',
+  '/var/mail',
+  '/var/backups',
+  '/var/opt',
 ])
 
 /** Why a root is refused without `force: true`, or undefined when it is fine. */
@@ -20,7 +55,8 @@ export function refusedRoot(root: string, backupDir?: string): string | undefine
   if (SYSTEM_DIRS.has(dir)) return `${dir} is a system directory`
   if (backupDir !== undefined && isAbsolute(backupDir)) {
     const rel = relative(dir, normalize(backupDir))
-    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) return `${dir} holds the backup directory ${backupDir} (backups have their own retention)`
+    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)))
+      return `${dir} holds the backup directory ${backupDir} (backups have their own retention)`
   }
   return undefined
 }
@@ -85,7 +121,9 @@ export async function refusedRootResolved(configured: string, realRoot: string, 
     for (const backup of [backupDir, realBackup]) {
       const why = refusedRoot(root, backup)
       if (why === undefined) continue
-      return backup === realBackup && backup !== backupDir && backupDir !== undefined ? why.replace(` ${backup} `, ` ${backupDir} (${backup}) `) : why
+      return backup === realBackup && backup !== backupDir && backupDir !== undefined
+        ? why.replace(` ${backup} `, ` ${backupDir} (${backup}) `)
+        : why
     }
   }
   return undefined

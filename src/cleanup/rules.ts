@@ -18,17 +18,34 @@ export function cleanupRules(config: Config): Problem[] {
   for (const [name, rule] of Object.entries(config.cleanup.rules)) {
     const at = ['cleanup', 'rules', name]
     if (name === 'backups') {
-      problems.push({ severity: 'error', path: at, message: '"backups" is the built-in rule (cleanup.backups)', hint: 'choose another name' })
+      problems.push({
+        severity: 'error',
+        path: at,
+        message: '"backups" is the built-in rule (cleanup.backups)',
+        hint: 'choose another name',
+      })
     }
     switch (rule.type) {
       case 'files': {
         const why = refusedRoot(rule.root, config.backup.dir)
         if (why !== undefined && (!rule.force || !isAbsolute(rule.root))) {
-          problems.push({ severity: 'error', path: [...at, 'root'], message: `refusing root ${rule.root}: ${why}`, hint: isAbsolute(rule.root) ? 'point root at the directory of the files themselves, e.g. /srv/jobs/results (or set force: true if you really mean it)' : 'e.g. /srv/jobs/tmp' })
+          problems.push({
+            severity: 'error',
+            path: [...at, 'root'],
+            message: `refusing root ${rule.root}: ${why}`,
+            hint: isAbsolute(rule.root)
+              ? 'point root at the directory of the files themselves, e.g. /srv/jobs/results (or set force: true if you really mean it)'
+              : 'e.g. /srv/jobs/tmp',
+          })
         }
         for (const glob of [rule.match].flat()) {
           if (isAbsolute(glob) || glob.split('/').includes('..')) {
-            problems.push({ severity: 'error', path: [...at, 'match'], message: `"${glob}" must be relative to root and stay inside it`, hint: `e.g. root: ${isAbsolute(glob) ? globBase(glob) : rule.root} and match: "${glob.split('/').pop() ?? '*'}"` })
+            problems.push({
+              severity: 'error',
+              path: [...at, 'match'],
+              message: `"${glob}" must be relative to root and stay inside it`,
+              hint: `e.g. root: ${isAbsolute(glob) ? globBase(glob) : rule.root} and match: "${glob.split('/').pop() ?? '*'}"`,
+            })
           }
         }
         break
@@ -36,50 +53,110 @@ export function cleanupRules(config: Config): Problem[] {
       case 'logs': {
         for (const glob of [rule.path].flat()) {
           if (!isAbsolute(glob)) {
-            problems.push({ severity: 'error', path: [...at, 'path'], message: `"${glob}" must be an absolute glob`, hint: 'e.g. /srv/app/logs/*.log' })
+            problems.push({
+              severity: 'error',
+              path: [...at, 'path'],
+              message: `"${glob}" must be an absolute glob`,
+              hint: 'e.g. /srv/app/logs/*.log',
+            })
             continue
           }
           const why = refusedRoot(globBase(glob), config.backup.dir)
           if (why !== undefined && !rule.force) {
-            problems.push({ severity: 'error', path: [...at, 'path'], message: `refusing ${glob}: ${why}`, hint: 'point it at the service\'s own log directory (or set force: true)' })
+            problems.push({
+              severity: 'error',
+              path: [...at, 'path'],
+              message: `refusing ${glob}: ${why}`,
+              hint: "point it at the service's own log directory (or set force: true)",
+            })
           }
         }
         if (rule.compressAfter === undefined && rule.deleteAfter === undefined && rule.maxTotalSize === undefined) {
-          problems.push({ severity: 'error', path: at, message: 'a logs rule needs compressAfter, deleteAfter or maxTotalSize', hint: 'e.g. compressAfter: 7d, deleteAfter: 30d' })
+          problems.push({
+            severity: 'error',
+            path: at,
+            message: 'a logs rule needs compressAfter, deleteAfter or maxTotalSize',
+            hint: 'e.g. compressAfter: 7d, deleteAfter: 30d',
+          })
         }
         if (rule.compressAfter !== undefined && rule.deleteAfter !== undefined && rule.deleteAfter <= rule.compressAfter) {
-          problems.push({ severity: 'warning', path: [...at, 'deleteAfter'], message: 'deleteAfter is not longer than compressAfter: files are deleted without ever being compressed' })
+          problems.push({
+            severity: 'warning',
+            path: [...at, 'deleteAfter'],
+            message: 'deleteAfter is not longer than compressAfter: files are deleted without ever being compressed',
+          })
         }
         break
       }
       case 'docker':
         if (rule.containers !== undefined && (rule.containers.label ?? []).length === 0 && (rule.containers.name ?? []).length === 0) {
-          problems.push({ severity: 'error', path: [...at, 'containers'], message: 'removing stopped containers needs a label or name filter', hint: 'e.g. name: ["job-*"] or label: ["com.example.cleanup=true"]' })
+          problems.push({
+            severity: 'error',
+            path: [...at, 'containers'],
+            message: 'removing stopped containers needs a label or name filter',
+            hint: 'e.g. name: ["job-*"] or label: ["com.example.cleanup=true"]',
+          })
         }
-        if (rule.images === undefined && rule.containers === undefined && rule.buildCache === undefined && rule.volumes === undefined && rule.logs === undefined) {
-          problems.push({ severity: 'error', path: at, message: 'a docker rule needs images, containers, buildCache, volumes or logs', hint: 'e.g. images: true' })
+        if (
+          rule.images === undefined &&
+          rule.containers === undefined &&
+          rule.buildCache === undefined &&
+          rule.volumes === undefined &&
+          rule.logs === undefined
+        ) {
+          problems.push({
+            severity: 'error',
+            path: at,
+            message: 'a docker rule needs images, containers, buildCache, volumes or logs',
+            hint: 'e.g. images: true',
+          })
         }
         break
       case 'sql': {
         const target = config.backup.targets[rule.target]
         if (target === undefined) {
           const guess = didYouMean(rule.target, Object.keys(config.backup.targets))
-          problems.push({ severity: 'error', path: [...at, 'target'], message: `no backup target named "${rule.target}"${guess ? ` (did you mean "${guess}"?)` : ''}`, hint: 'the rule runs against a database target under backup.targets' })
+          problems.push({
+            severity: 'error',
+            path: [...at, 'target'],
+            message: `no backup target named "${rule.target}"${guess ? ` (did you mean "${guess}"?)` : ''}`,
+            hint: 'the rule runs against a database target under backup.targets',
+          })
         } else if (!SQL_TYPES.has(target.type)) {
-          problems.push({ severity: 'error', path: [...at, 'target'], message: `backup target ${rule.target} is a ${target.type} target, not a database`, hint: 'name a postgres, mysql, mariadb or sqlite target' })
+          problems.push({
+            severity: 'error',
+            path: [...at, 'target'],
+            message: `backup target ${rule.target} is a ${target.type} target, not a database`,
+            hint: 'name a postgres, mysql, mariadb or sqlite target',
+          })
         } else if (target.type === 'mysql' || target.type === 'mariadb') {
           if (target.database === undefined || (Array.isArray(target.database) && target.database.length !== 1)) {
-            problems.push({ severity: 'error', path: [...at, 'table'], message: `backup target ${rule.target} covers ${target.database === undefined ? 'all databases' : 'several databases'}: name the table with its database`, hint: 'e.g. table: camdb.frames' })
+            problems.push({
+              severity: 'error',
+              path: [...at, 'table'],
+              message: `backup target ${rule.target} covers ${target.database === undefined ? 'all databases' : 'several databases'}: name the table with its database`,
+              hint: 'e.g. table: camdb.frames',
+            })
           }
         }
         if (!IDENTIFIER.test(rule.table)) {
-          problems.push({ severity: 'error', path: [...at, 'table'], message: `"${rule.table}" is not a plain table name`, hint: 'letters, digits and _, optionally schema.table' })
+          problems.push({
+            severity: 'error',
+            path: [...at, 'table'],
+            message: `"${rule.table}" is not a plain table name`,
+            hint: 'letters, digits and _, optionally schema.table',
+          })
         }
         if (rule.key !== undefined && !/^[A-Za-z_][A-Za-z0-9_$]*$/.test(rule.key)) {
           problems.push({ severity: 'error', path: [...at, 'key'], message: `"${rule.key}" is not a plain column name` })
         }
         if (/;\s*\S/.test(rule.where)) {
-          problems.push({ severity: 'error', path: [...at, 'where'], message: 'the condition contains ";": one condition only, not statements', hint: 'e.g. where: "captured_at < now() - interval \'14 days\'"' })
+          problems.push({
+            severity: 'error',
+            path: [...at, 'where'],
+            message: 'the condition contains ";": one condition only, not statements',
+            hint: 'e.g. where: "captured_at < now() - interval \'14 days\'"',
+          })
         }
         break
       }
@@ -130,13 +207,25 @@ export function cleanupRootsOnDisk(config: Config): Problem[] {
     const at = ['cleanup', 'rules', name]
     if (rule.type === 'files' && !rule.force && isAbsolute(rule.root) && refusedRoot(rule.root, config.backup.dir) === undefined) {
       const why = refusedRootOnDisk(rule.root, config.backup.dir)
-      if (why !== undefined) problems.push({ severity: 'error', path: [...at, 'root'], message: `refusing root ${rule.root}: ${why}`, hint: 'point root at the directory of the files themselves (or set force: true if you really mean it)' })
+      if (why !== undefined)
+        problems.push({
+          severity: 'error',
+          path: [...at, 'root'],
+          message: `refusing root ${rule.root}: ${why}`,
+          hint: 'point root at the directory of the files themselves (or set force: true if you really mean it)',
+        })
     }
     if (rule.type === 'logs' && !rule.force) {
       for (const [i, glob] of [rule.path].flat().entries()) {
         if (!isAbsolute(glob) || refusedRoot(globBase(glob), config.backup.dir) !== undefined) continue
         const why = refusedRootOnDisk(globBase(glob), config.backup.dir)
-        if (why !== undefined) problems.push({ severity: 'error', path: typeof rule.path === 'string' ? [...at, 'path'] : [...at, 'path', i], message: `refusing ${glob}: ${why}`, hint: 'point it at the service\'s own log directory (or set force: true)' })
+        if (why !== undefined)
+          problems.push({
+            severity: 'error',
+            path: typeof rule.path === 'string' ? [...at, 'path'] : [...at, 'path', i],
+            message: `refusing ${glob}: ${why}`,
+            hint: "point it at the service's own log directory (or set force: true)",
+          })
       }
     }
   }

@@ -34,11 +34,17 @@ type Selected = { name: string; type: CleanupRuleType; rule?: CleanupRule }
 
 function selectRules(ctx: Ctx, opts: CleanupOptions): Selected[] {
   const config = ctx.config().config
-  const only = opts.only?.flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean)
+  const only = opts.only
+    ?.flatMap((o) => o.split(','))
+    .map((o) => o.trim())
+    .filter(Boolean)
   for (const type of only ?? []) {
     if (!(cleanupRuleTypes as readonly string[]).includes(type)) {
       const guess = didYouMean(type, cleanupRuleTypes)
-      throw new OwnopsError(`--only: no rule type "${type}"${guess ? ` (did you mean "${guess}"?)` : ''}`, { kind: 'usage', hint: `types: ${cleanupRuleTypes.join(', ')}` })
+      throw new OwnopsError(`--only: no rule type "${type}"${guess ? ` (did you mean "${guess}"?)` : ''}`, {
+        kind: 'usage',
+        hint: `types: ${cleanupRuleTypes.join(', ')}`,
+      })
     }
   }
   const all: Selected[] = [
@@ -143,7 +149,8 @@ async function runRule(s: Selected, env: RuleEnv): Promise<RuleReport> {
 function summaryLine(r: CleanupRunReport): string {
   const actions = r.rules.reduce((sum, x) => sum + x.actions.filter((a) => a.skipped === undefined).length, 0)
   const parts = [`${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.freed)}`]
-  if (r.rows > 0 || r.rules.some((x) => x.type === 'sql')) parts.push(`${r.dryRun ? 'would delete' : 'deleted'} ${r.rows.toLocaleString('en-US')} row${r.rows === 1 ? '' : 's'}`)
+  if (r.rows > 0 || r.rules.some((x) => x.type === 'sql'))
+    parts.push(`${r.dryRun ? 'would delete' : 'deleted'} ${r.rows.toLocaleString('en-US')} row${r.rows === 1 ? '' : 's'}`)
   return `${parts.join(', ')} (${actions} action${actions === 1 ? '' : 's'}, ${r.rules.length} rule${r.rules.length === 1 ? '' : 's'}${r.rules.some((x) => !x.ok) ? `, ${r.rules.filter((x) => !x.ok).length} failed` : ''})`
 }
 
@@ -163,8 +170,21 @@ function renderReport(r: CleanupRunReport, selected: number): string {
     for (const a of rule.actions) {
       const verb = VERB[a.action] ?? [a.action, a.action]
       // A compressed file: its size (the WHY ends with its size compressed), not the bytes saved.
-      const size = a.action === 'delete-rows' ? `${(a.rows ?? 0).toLocaleString('en-US')} rows` : a.size !== undefined ? formatBytes(a.size) : a.bytes !== 0 ? formatBytes(a.bytes) : '-'
-      rows.push([rule.rule, a.skipped !== undefined ? 'skip' : verb[r.dryRun ? 0 : 1], a.what, size, a.skipped !== undefined ? `${a.reason}; skipped: ${a.skipped}` : a.reason])
+      const size =
+        a.action === 'delete-rows'
+          ? `${(a.rows ?? 0).toLocaleString('en-US')} rows`
+          : a.size !== undefined
+            ? formatBytes(a.size)
+            : a.bytes !== 0
+              ? formatBytes(a.bytes)
+              : '-'
+      rows.push([
+        rule.rule,
+        a.skipped !== undefined ? 'skip' : verb[r.dryRun ? 0 : 1],
+        a.what,
+        size,
+        a.skipped !== undefined ? `${a.reason}; skipped: ${a.skipped}` : a.reason,
+      ])
     }
   }
   const lines: string[] = []

@@ -27,12 +27,20 @@ export function quoteIdent(dialect: Dialect, name: string): string {
  * that is rolled back: a condition with side effects cannot change anything), one batch
  * (printing the rows it deleted), maintenance.
  */
-export function sqlStatements(dialect: Dialect, rule: Pick<SqlRule, 'table' | 'where' | 'key' | 'batch' | 'vacuum' | 'analyze'>): { count: string; dryCount: string; batch: string; after: string[] } {
+export function sqlStatements(
+  dialect: Dialect,
+  rule: Pick<SqlRule, 'table' | 'where' | 'key' | 'batch' | 'vacuum' | 'analyze'>,
+): { count: string; dryCount: string; batch: string; after: string[] } {
   const t = quoteIdent(dialect, rule.table)
   const where = `(${rule.where})`
   const n = rule.batch
   const count = `SELECT count(*) FROM ${t} WHERE ${where}`
-  const dryCount = dialect === 'postgres' ? `BEGIN TRANSACTION READ ONLY; ${count}; ROLLBACK` : dialect === 'mysql' ? `START TRANSACTION READ ONLY; ${count}; ROLLBACK` : `BEGIN; ${count}; ROLLBACK;`
+  const dryCount =
+    dialect === 'postgres'
+      ? `BEGIN TRANSACTION READ ONLY; ${count}; ROLLBACK`
+      : dialect === 'mysql'
+        ? `START TRANSACTION READ ONLY; ${count}; ROLLBACK`
+        : `BEGIN; ${count}; ROLLBACK;`
   let batch: string
   const after: string[] = []
   switch (dialect) {
@@ -62,7 +70,9 @@ export function sqlStatements(dialect: Dialect, rule: Pick<SqlRule, 'table' | 'w
 
 /** A partitioned table or one with inheritance children: ctid does not identify a row there. */
 async function postgresNeedsKey(client: DbClient, table: string): Promise<boolean> {
-  const out = await client.query(`SELECT c.relkind = 'p' OR EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = c.oid) FROM pg_class c WHERE c.oid = '${quoteIdent('postgres', table).replace(/'/g, "''")}'::regclass`)
+  const out = await client.query(
+    `SELECT c.relkind = 'p' OR EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = c.oid) FROM pg_class c WHERE c.oid = '${quoteIdent('postgres', table).replace(/'/g, "''")}'::regclass`,
+  )
   return out.trim() === 't'
 }
 
@@ -82,12 +92,21 @@ export async function runSqlRule(name: string, rule: SqlRule, env: RuleEnv): Pro
   const what = `${rule.table} in ${client.where}`
   const condition = `WHERE ${rule.where}`
   if (client.dialect === 'postgres' && rule.key === undefined && (await postgresNeedsKey(client, rule.table))) {
-    throw new OwnopsError(`${rule.table} is partitioned or has child tables: batches need a unique column`, { kind: 'config', hint: `set cleanup.rules.${name}.key, e.g. key: id` })
+    throw new OwnopsError(`${rule.table} is partitioned or has child tables: batches need a unique column`, {
+      kind: 'config',
+      hint: `set cleanup.rules.${name}.key, e.g. key: id`,
+    })
   }
   if (env.dryRun) {
     const rows = lastNumber(await client.query(statements.dryCount, { readOnly: true }))
     report.rows = rows
-    record(report, { action: 'delete-rows', what, reason: `${condition}: ${rows} row${rows === 1 ? '' : 's'} match, ${Math.ceil(rows / rule.batch)} batch${Math.ceil(rows / rule.batch) === 1 ? '' : 'es'} of ${rule.batch}`, bytes: 0, rows })
+    record(report, {
+      action: 'delete-rows',
+      what,
+      reason: `${condition}: ${rows} row${rows === 1 ? '' : 's'} match, ${Math.ceil(rows / rule.batch)} batch${Math.ceil(rows / rule.batch) === 1 ? '' : 'es'} of ${rule.batch}`,
+      bytes: 0,
+      rows,
+    })
     return report
   }
   const budget = rule.budget
@@ -114,7 +133,13 @@ export async function runSqlRule(name: string, rule: SqlRule, env: RuleEnv): Pro
   }
   const took = formatDuration(performance.now() - started)
   report.rows = rows
-  record(report, { action: 'delete-rows', what, reason: `${condition}: ${rows} row${rows === 1 ? '' : 's'} in ${batches} batch${batches === 1 ? '' : 'es'} of ${rule.batch}, ${took}${stopped ? `; stopped: ${stopped}, matching rows may remain` : ''}`, bytes: 0, rows })
+  record(report, {
+    action: 'delete-rows',
+    what,
+    reason: `${condition}: ${rows} row${rows === 1 ? '' : 's'} in ${batches} batch${batches === 1 ? '' : 'es'} of ${rule.batch}, ${took}${stopped ? `; stopped: ${stopped}, matching rows may remain` : ''}`,
+    bytes: 0,
+    rows,
+  })
   if (stopped !== undefined) report.warnings.push(`${name}: ${stopped} after ${rows} rows; the next run goes on`)
   env.log.info({ rule: name, rows, batches }, 'rows deleted')
   if (stopped === undefined && !env.signal.aborted) {

@@ -17,9 +17,16 @@ export const register: Register = (program, invoke) => {
     .addHelpText(
       'after',
       helpText({
-        examples: ['ownops backup', 'ownops backup db', 'ownops backup db --tag pre-upgrade', 'ownops backup --dry-run', 'ownops backup --json | jq ".targets[] | {target, ok, size}"'],
+        examples: [
+          'ownops backup',
+          'ownops backup db',
+          'ownops backup db --tag pre-upgrade',
+          'ownops backup --dry-run',
+          'ownops backup --json | jq ".targets[] | {target, ok, size}"',
+        ],
         exits: [0, 1, 2, 69, 75, 77, 78, 130, 143],
-        notes: '  (0: every target succeeded; 1: at least one failed — the others still ran;\n   130/143: interrupted — a container being stopped gets 5 s more, then it is killed; what was stopped is started again, and the interruption is notified)',
+        notes:
+          '  (0: every target succeeded; 1: at least one failed — the others still ran;\n   130/143: interrupted — a container being stopped gets 5 s more, then it is killed; what was stopped is started again, and the interruption is notified)',
       }),
     )
     .action((targets, options, command) =>
@@ -27,7 +34,12 @@ export const register: Register = (program, invoke) => {
         command,
         async (ctx) => {
           const { runBackup } = await import('../backup/job.js')
-          return runBackup(ctx, { targets: options.all ? [] : targets, dryRun: options.dryRun, unscheduled: options.unscheduled, tags: options.tag })
+          return runBackup(ctx, {
+            targets: options.all ? [] : targets,
+            dryRun: options.dryRun,
+            unscheduled: options.unscheduled,
+            tags: options.tag,
+          })
         },
         { wait: options.wait },
       ),

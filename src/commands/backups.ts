@@ -9,11 +9,19 @@ export const register: Register = (program, invoke) => {
       'List the valid backups of each target (or one): id, time, age, size, short sha256; and anything odd in the backup directory: leftover partial files of interrupted runs, files without a manifest, manifests without their file, size mismatches.',
     )
     .argument('[target]', 'one target (default: all)')
-    .option('--from <destination>', 'what a destination off the box holds (and anything odd there: missing, size or hash mismatch, unfinished uploads)')
+    .option(
+      '--from <destination>',
+      'what a destination off the box holds (and anything odd there: missing, size or hash mismatch, unfinished uploads)',
+    )
     .addHelpText(
       'after',
       helpText({
-        examples: ['ownops backups', 'ownops backups db', 'ownops backups db --json | jq -r ".targets[0].backups[0].path"', 'ownops backups --from offsite'],
+        examples: [
+          'ownops backups',
+          'ownops backups db',
+          'ownops backups db --json | jq -r ".targets[0].backups[0].path"',
+          'ownops backups --from offsite',
+        ],
         exits: [0, 1, 2, 69, 78],
       }),
     )

@@ -15,7 +15,13 @@ export const register: Register = (program, invoke) => {
     .addHelpText(
       'after',
       helpText({
-        examples: ['ownops copy', 'ownops copy --to offsite', 'ownops copy db --to usb --dry-run', 'ownops backups --from offsite', 'ownops verify --from offsite'],
+        examples: [
+          'ownops copy',
+          'ownops copy --to offsite',
+          'ownops copy db --to usb --dry-run',
+          'ownops backups --from offsite',
+          'ownops verify --from offsite',
+        ],
         exits: [0, 1, 2, 69, 75, 78, 130, 143],
         notes: '  (1: a copy failed — the local backups are kept and the next run retries; 69: rclone, restic or age is missing)',
       }),

@@ -8,7 +8,14 @@ export const register: Register = (program, invoke) => {
     .description(
       'The host-wide lock that backup, restore, cleanup and restart take, in /run/ownops as root (~/.local/state/ownops/lock otherwise; lock.dir, $OWNOPS_LOCK_DIR). Only root or the user running ownops may write that directory: one another user owns, or everyone may write, is refused (exit 77). `lock status` shows its holder; `lock run -- CMD` runs a command of your own under it, so your scripts never collide with an ownops run.',
     )
-    .addHelpText('after', helpText({ examples: ['ownops lock status', 'ownops lock run --wait 30m -- ./migrate.sh'], exits: [0, 1, 2, 75, 77], notes: '  lock run: otherwise the exit status of the command' }))
+    .addHelpText(
+      'after',
+      helpText({
+        examples: ['ownops lock status', 'ownops lock run --wait 30m -- ./migrate.sh'],
+        exits: [0, 1, 2, 75, 77],
+        notes: '  lock run: otherwise the exit status of the command',
+      }),
+    )
   lock
     .command('status')
     .summary('show who holds the host lock')
@@ -48,7 +55,15 @@ export const register: Register = (program, invoke) => {
         command,
         async (ctx) => {
           const { runUnderLock } = await import('../lock/run.js')
-          return runUnderLock(ctx, { argv, stops: options.stops?.split(',').map((s) => s.trim()).filter(Boolean) ?? [], name: options.name })
+          return runUnderLock(ctx, {
+            argv,
+            stops:
+              options.stops
+                ?.split(',')
+                .map((s) => s.trim())
+                .filter(Boolean) ?? [],
+            name: options.name,
+          })
         },
         { wait: options.wait },
       ),

@@ -7,10 +7,14 @@ export const register: Register = (program, invoke) => {
     .command('notify')
     .summary('send a message to the configured channels, routed by level')
     .description(
-      "Send a message to Discord, Slack, e-mail, ntfy, Telegram, Gotify, PagerDuty, JSON webhooks or a game's chat (rcon://), routed by level: each channel takes the levels in its `levels:` (default warning and above; a game chat none: only --channel or a route); notify.routes and the notify: of checks, targets and services route by what the event is about; --channel overrides. The message comes from the argument, or from standard input with \"-\"; without --title its first line is the title.\n\nFailed deliveries are retried (network errors, 5xx, 429 after the delay it asks for) within notify.budget, then kept in an outbox in the state directory that the next job (backup, monitor, cleanup…) or notify retries; a request that went out whole without an answer is repeated only where the channel recognises repeats (JSON webhooks: Idempotency-Key; e-mail: Message-ID). Secrets are masked in everything sent.",
+      'Send a message to Discord, Slack, e-mail, ntfy, Telegram, Gotify, PagerDuty, JSON webhooks or a game\'s chat (rcon://), routed by level: each channel takes the levels in its `levels:` (default warning and above; a game chat none: only --channel or a route); notify.routes and the notify: of checks, targets and services route by what the event is about; --channel overrides. The message comes from the argument, or from standard input with "-"; without --title its first line is the title.\n\nFailed deliveries are retried (network errors, 5xx, 429 after the delay it asks for) within notify.budget, then kept in an outbox in the state directory that the next job (backup, monitor, cleanup…) or notify retries; a request that went out whole without an answer is repeated only where the channel recognises repeats (JSON webhooks: Idempotency-Key; e-mail: Message-ID). Secrets are masked in everything sent.',
     )
     .argument('[message]', 'the message, or - to read it from standard input')
-    .addOption(new Option('-l, --level <level>', 'severity, for routing and colour').choices(['info', 'warning', 'error', 'critical'] as const).default('info' as const))
+    .addOption(
+      new Option('-l, --level <level>', 'severity, for routing and colour')
+        .choices(['info', 'warning', 'error', 'critical'] as const)
+        .default('info' as const),
+    )
     .option('-t, --title <text>', 'title (default: the first line of the message)')
     .option('--channel <channel>', 'send to this channel only, whatever its levels (repeatable)', collect, [])
     .option('--attach-file <file>', 'attach a file (e-mail channels; repeatable, up to 8 MiB)', collect, [])
@@ -35,7 +39,15 @@ export const register: Register = (program, invoke) => {
     .action((message, options, command) =>
       invoke(command, async (ctx) => {
         const { runNotify } = await import('../notify/message.js')
-        return runNotify(ctx, { message, level: options.level, title: options.title, channel: options.channel, attachFile: options.attachFile, test: options.test, failedUnit: options.failedUnit })
+        return runNotify(ctx, {
+          message,
+          level: options.level,
+          title: options.title,
+          channel: options.channel,
+          attachFile: options.attachFile,
+          test: options.test,
+          failedUnit: options.failedUnit,
+        })
       }),
     )
 }

@@ -16,7 +16,10 @@ export const register: Register = (program, invoke) => {
     .option('--if-empty', 'wait until nobody is online (at most --max-wait)', false)
     .option('--max-wait <duration>', 'with --if-empty: how long to wait for the server to empty (default: ifEmpty.maxWait, 2h)')
     .option('--reason <text>', 'told to the players and in the notifications')
-    .option('--pull', "pull the container's image before the stop and start the newer image (rolled back when it does not come up healthy); default: the service's pull: setting")
+    .option(
+      '--pull',
+      "pull the container's image before the stop and start the newer image (rolled back when it does not come up healthy); default: the service's pull: setting",
+    )
     .option('--detach', 'hand the restart to systemd as a transient timer and return', false)
     .option('--list', 'the pending restarts (foreground countdowns and systemd timers)', false)
     .option('--cancel <service>', 'cancel a pending restart of SERVICE')

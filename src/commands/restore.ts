@@ -37,7 +37,8 @@ export const register: Register = (program, invoke) => {
           'ownops restore --all --from offsite --identity ~/ownops-age.key --yes   # a new machine',
         ],
         exits: [0, 1, 2, 69, 75, 77, 78, 130, 143],
-        notes: '  (1: refused or failed — the message says what state the data is in, and a notification is sent; 2: no target or no --yes without a terminal)',
+        notes:
+          '  (1: refused or failed — the message says what state the data is in, and a notification is sent; 2: no target or no --yes without a terminal)',
       }),
     )
     .action((target, backup, options, command) =>

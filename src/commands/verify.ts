@@ -12,12 +12,21 @@ export const register: Register = (program, invoke) => {
     .option('--latest', 'only the newest backup of each target (the default)', false)
     .option('--all', 'every backup', false)
     .option('--drill', 'restore the latest backup into a throwaway place and check it', false)
-    .option('--from <destination>', 'check the copies at a destination off the box instead: their stored sha256 (or md5, or a download), and restic check')
+    .option(
+      '--from <destination>',
+      'check the copies at a destination off the box instead: their stored sha256 (or md5, or a download), and restic check',
+    )
     .option('--download', 'with --from: download every checked copy and hash it, whatever hashes the remote offers', false)
     .addHelpText(
       'after',
       helpText({
-        examples: ['ownops verify', 'ownops verify db --all', 'ownops verify --drill', 'ownops verify --from offsite', 'ownops verify db --from usb --all'],
+        examples: [
+          'ownops verify',
+          'ownops verify db --all',
+          'ownops verify --drill',
+          'ownops verify --from offsite',
+          'ownops verify db --from usb --all',
+        ],
         exits: [0, 1, 2, 69, 75, 78],
         notes: '  (1: a backup or copy is damaged or its drill failed; a notification says which)',
       }),

@@ -44,10 +44,20 @@ export function bashScript(spec: CompletionSpec): string {
   const name = spec.program
   const fn = `_${name}`
   const globals = spec.globals.flatMap(flags)
-  const commandLines = spec.commands.filter((c) => c.commands.length > 0).map((c) => `    ${sq(c.path)}) REPLY=${sq(c.commands.map((s) => s.name).join(' '))} ;;`)
+  const commandLines = spec.commands
+    .filter((c) => c.commands.length > 0)
+    .map((c) => `    ${sq(c.path)}) REPLY=${sq(c.commands.map((s) => s.name).join(' '))} ;;`)
   const optionLines = spec.commands.map((c) => `    ${sq(c.path)}) REPLY=${sq([...c.options.flatMap(flags), ...globals].join(' '))} ;;`)
   const globalValueLines = optionValues(spec.globals).map(([f, v]) => `    ${f}) REPLY=${sq(v)}; return ;;`)
-  const valueLines = spec.commands.flatMap((c) => optionValues(c.options).map(([f, v]) => `    ${f.split('|').map((x) => sq(`${c.path} ${x}`)).join('|')}) REPLY=${sq(v)} ;;`))
+  const valueLines = spec.commands.flatMap((c) =>
+    optionValues(c.options).map(
+      ([f, v]) =>
+        `    ${f
+          .split('|')
+          .map((x) => sq(`${c.path} ${x}`))
+          .join('|')}) REPLY=${sq(v)} ;;`,
+    ),
+  )
   const argumentLines = spec.commands.map(argumentCase).filter((l) => l !== '')
   return `# bash completion for ${name} ${spec.version}                  -*- shell-script -*-
 # Made by \`${name} completion bash\` from ${name}'s command definitions. Install it with

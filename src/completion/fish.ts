@@ -45,11 +45,20 @@ export function fishScript(spec: CompletionSpec): string {
   const optionCases = spec.commands.flatMap((c) => [`        case ${fq(c.path)}`, `            ${described(optionItems(c.options))}`])
   const globalValueCases = spec.globals
     .filter((o) => o.values !== undefined)
-    .flatMap((o) => [`        case ${flags(o).map(fq).join(' ')}`, `            echo ${fq(valuesWord(o.values ?? { type: 'none' }))}`, '            return'])
+    .flatMap((o) => [
+      `        case ${flags(o).map(fq).join(' ')}`,
+      `            echo ${fq(valuesWord(o.values ?? { type: 'none' }))}`,
+      '            return',
+    ])
   const valueCases = spec.commands.flatMap((c) =>
     c.options
       .filter((o) => o.values !== undefined)
-      .flatMap((o) => [`        case ${flags(o).map((f) => fq(`${c.path} ${f}`)).join(' ')}`, `            echo ${fq(valuesWord(o.values ?? { type: 'none' }))}`]),
+      .flatMap((o) => [
+        `        case ${flags(o)
+          .map((f) => fq(`${c.path} ${f}`))
+          .join(' ')}`,
+        `            echo ${fq(valuesWord(o.values ?? { type: 'none' }))}`,
+      ]),
   )
   return `# fish completion for ${name} ${spec.version}. Made by \`${name} completion fish\` from ${name}'s
 # command definitions. Install it with

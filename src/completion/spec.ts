@@ -101,14 +101,23 @@ function optionSpec(option: OptionDoc): OptionSpec {
   return {
     ...(option.short ? { short: option.short } : {}),
     ...(option.long ? { long: option.long } : {}),
-    ...(option.value ? { values: option.choices ? { type: 'words', words: option.choices } : (VALUE_VALUES[option.value.name] ?? NONE), valueName: option.value.name } : {}),
+    ...(option.value
+      ? {
+          values: option.choices ? { type: 'words', words: option.choices } : (VALUE_VALUES[option.value.name] ?? NONE),
+          valueName: option.value.name,
+        }
+      : {}),
     repeatable: option.repeatable,
     text: shorten(option.text),
   }
 }
 
 function argumentSpec(doc: CommandDoc, argument: ArgumentDoc): ArgumentSpec {
-  const values: Values = argument.choices ? { type: 'words', words: argument.choices } : doc.name === 'help' ? { type: 'help' } : (ARGUMENT_VALUES[argument.name] ?? NONE)
+  const values: Values = argument.choices
+    ? { type: 'words', words: argument.choices }
+    : doc.name === 'help'
+      ? { type: 'help' }
+      : (ARGUMENT_VALUES[argument.name] ?? NONE)
   return { name: argument.name, values, required: argument.required, variadic: argument.variadic }
 }
 

@@ -42,7 +42,9 @@ function optionSpec(option: OptionSpec, fn: string): string {
   const value = option.values === undefined ? '' : `:${message(option.valueName ?? 'value')}:${action(option.values, fn)}`
   const described = `[${bracket(option.text)}]${value}`
   if (option.repeatable) {
-    return names.length === 1 ? sq(`*${names[0]}${suffix(names[0] ?? '')}${described}`) : `'*'{${names.map((n) => `${n}${suffix(n)}`).join(',')}}${sq(described)}`
+    return names.length === 1
+      ? sq(`*${names[0]}${suffix(names[0] ?? '')}${described}`)
+      : `'*'{${names.map((n) => `${n}${suffix(n)}`).join(',')}}${sq(described)}`
   }
   const exclusion = option.long === '--help' || option.long === '--version' ? '(- *)' : `(${names.join(' ')})`
   if (names.length === 1) return sq(`${exclusion}${names[0]}${suffix(names[0] ?? '')}${described}`)

@@ -55,11 +55,18 @@ export function parseEnvFile(text: string): { vars: Record<string, string>; prob
       problems.push({
         line: entryLine,
         severity: 'error',
-        message: exported ? `"${name}=…": systemd ignores this line ("export" is shell syntax)` : `"${name}" is not a variable name: systemd ignores this line`,
+        message: exported
+          ? `"${name}=…": systemd ignores this line ("export" is shell syntax)`
+          : `"${name}" is not a variable name: systemd ignores this line`,
         hint: exported ? `write ${exported[1]}=… without export` : 'names are letters, digits and _, not starting with a digit',
       })
     } else if (/[\0-\x08\x0b-\x1f\x7f]/.test(value)) {
-      problems.push({ line: entryLine, severity: 'error', message: `${name}: the value holds a control character: systemd ignores this assignment`, hint: 'remove it (a carriage return in a quoted value?)' })
+      problems.push({
+        line: entryLine,
+        severity: 'error',
+        message: `${name}: the value holds a control character: systemd ignores this assignment`,
+        hint: 'remove it (a carriage return in a quoted value?)',
+      })
     } else {
       if (commentLike) {
         problems.push({
@@ -94,7 +101,12 @@ export function parseEnvFile(text: string): { vars: Record<string, string>; prob
         break
       case 'key':
         if (newline) {
-          problems.push({ line: entryLine, severity: 'error', message: `expected KEY=value, got ${JSON.stringify(key.trim())}: systemd ignores this line`, hint: 'each line is KEY=value, or a # comment' })
+          problems.push({
+            line: entryLine,
+            severity: 'error',
+            message: `expected KEY=value, got ${JSON.stringify(key.trim())}: systemd ignores this line`,
+            hint: 'each line is KEY=value, or a # comment',
+          })
           state = 'preKey'
           key = ''
         } else if (c === '=') {
@@ -167,7 +179,12 @@ export function parseEnvFile(text: string): { vars: Record<string, string>; prob
       case 'commentEscape':
         if (newline) {
           // systemd 254 and later end the comment here; older versions comment out the next line too.
-          problems.push({ line: commentLine, severity: 'warning', message: 'a comment ends with a backslash: systemd before version 254 treats the next line as part of the comment', hint: 'remove the backslash at the end of the comment' })
+          problems.push({
+            line: commentLine,
+            severity: 'warning',
+            message: 'a comment ends with a backslash: systemd before version 254 treats the next line as part of the comment',
+            hint: 'remove the backslash at the end of the comment',
+          })
           state = 'preKey'
         } else {
           state = 'comment'
@@ -178,7 +195,12 @@ export function parseEnvFile(text: string): { vars: Record<string, string>; prob
   }
   switch (state) {
     case 'key':
-      problems.push({ line: entryLine, severity: 'error', message: `expected KEY=value, got ${JSON.stringify(key.trim())}: systemd ignores this line`, hint: 'each line is KEY=value, or a # comment' })
+      problems.push({
+        line: entryLine,
+        severity: 'error',
+        message: `expected KEY=value, got ${JSON.stringify(key.trim())}: systemd ignores this line`,
+        hint: 'each line is KEY=value, or a # comment',
+      })
       break
     case 'value':
       if (valueBlank !== -1) value = value.slice(0, valueBlank)

@@ -27,7 +27,11 @@ function hostPaths(config: Config): Array<[Key, string | undefined]> {
   for (const [name, d] of Object.entries(config.backup.destinations)) {
     const at = ['backup', 'destinations', name]
     const dest = d as { config?: string; passwordFile?: string; age?: { recipientsFile?: string } }
-    out.push([[...at, 'config'], dest.config], [[...at, 'passwordFile'], dest.passwordFile], [[...at, 'age', 'recipientsFile'], dest.age?.recipientsFile])
+    out.push(
+      [[...at, 'config'], dest.config],
+      [[...at, 'passwordFile'], dest.passwordFile],
+      [[...at, 'age', 'recipientsFile'], dest.age?.recipientsFile],
+    )
   }
   for (const [name, c] of Object.entries(config.monitor.checks)) {
     const check = c as { kind?: string; path?: unknown; tls?: { ca?: string } }

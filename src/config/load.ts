@@ -18,7 +18,6 @@ import { checkRules } from './rules.js'
 import { didYouMean } from '../text.js'
 import { configSchema, type Config } from './schema.js'
 
-
 export interface LoadOptions {
   /** --config, if given. */
   path?: string | undefined
@@ -80,10 +79,22 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
     text = readFileSync(file, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    const message = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : `cannot read: ${(error as Error).message}`
+    const message =
+      code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : `cannot read: ${(error as Error).message}`
     const denied = code === 'EACCES' || code === 'EPERM'
-    const hint = code === 'ENOENT' ? (explicit ? 'check the path given with --config or $OWNOPS_CONFIG' : undefined) : denied ? `run as a user that can read ${file}, or let this user read it (e.g. chgrp GROUP ${file} && chmod 640 ${file})` : undefined
-    return { file, problems: [{ severity: 'error', file: display, path: [], message, ...(hint === undefined ? {} : { hint }) }], ...(denied ? { denied: [file] } : {}) }
+    const hint =
+      code === 'ENOENT'
+        ? explicit
+          ? 'check the path given with --config or $OWNOPS_CONFIG'
+          : undefined
+        : denied
+          ? `run as a user that can read ${file}, or let this user read it (e.g. chgrp GROUP ${file} && chmod 640 ${file})`
+          : undefined
+    return {
+      file,
+      problems: [{ severity: 'error', file: display, path: [], message, ...(hint === undefined ? {} : { hint }) }],
+      ...(denied ? { denied: [file] } : {}),
+    }
   }
 
   const lineCounter = new LineCounter()
@@ -91,7 +102,14 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
   const problems: ConfigProblem[] = []
   for (const error of doc.errors) {
     const line = lineCounter.linePos(error.pos[0]).line
-    problems.push({ severity: 'error', file: display, line, path: [], message: `YAML syntax: ${error.message.split('\n')[0]}`, hint: 'check indentation and quoting' })
+    problems.push({
+      severity: 'error',
+      file: display,
+      line,
+      path: [],
+      message: `YAML syntax: ${error.message.split('\n')[0]}`,
+      hint: 'check indentation and quoting',
+    })
   }
   if (problems.length > 0) return { file, problems }
   const locate = (path: ReadonlyArray<PropertyKey>) => lineOf(doc, lineCounter, path)
@@ -109,16 +127,40 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
       const parsed = parseEnvFile(readFileSync(envFilePath, 'utf8'))
       fileVars = parsed.vars
       envFile = envFilePath
-      for (const p of parsed.problems) problems.push({ severity: p.severity, file: envFilePath, line: p.line, path: [], message: p.message, ...(p.hint ? { hint: p.hint } : {}) })
+      for (const p of parsed.problems)
+        problems.push({
+          severity: p.severity,
+          file: envFilePath,
+          line: p.line,
+          path: [],
+          message: p.message,
+          ...(p.hint ? { hint: p.hint } : {}),
+        })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EACCES' || code === 'EPERM') envFileDenied = true
-      else problems.push({ severity: 'error', file: envFilePath, path: [], message: `cannot read env file: ${(error as Error).message}`, hint: 'fix its permissions, or remove envFile:' })
+      else
+        problems.push({
+          severity: 'error',
+          file: envFilePath,
+          path: [],
+          message: `cannot read env file: ${(error as Error).message}`,
+          hint: 'fix its permissions, or remove envFile:',
+        })
     }
   } else if (typeof rawEnvFile === 'string') {
-    problems.push({ severity: 'warning', file: display, line: locate(['envFile']), path: ['envFile'], message: `env file ${envFilePath} not found`, hint: 'create it (mode 0600) or remove the envFile key' })
+    problems.push({
+      severity: 'warning',
+      file: display,
+      line: locate(['envFile']),
+      path: ['envFile'],
+      message: `env file ${envFilePath} not found`,
+      hint: 'create it (mode 0600) or remove the envFile key',
+    })
   }
-  const secretValues = Object.entries(fileVars).filter(([name]) => isSecretName(name)).map(([, value]) => value)
+  const secretValues = Object.entries(fileVars)
+    .filter(([name]) => isSecretName(name))
+    .map(([, value]) => value)
   const lookup = (name: string): string | undefined => env[name] ?? fileVars[name]
   /** Keys whose ${VAR} could not be resolved: later problems at those keys would only repeat it. */
   const unresolved = new Set<string>()
@@ -135,25 +177,39 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
           file: display,
           line: node.range ? lineCounter.linePos(node.range[0]).line : undefined,
           path,
-          message: envFileDenied ? `\${${missing}} is not set, and the env file ${envFilePath} cannot be read by this user (permission denied)` : `\${${missing}} is not set`,
+          message: envFileDenied
+            ? `\${${missing}} is not set, and the env file ${envFilePath} cannot be read by this user (permission denied)`
+            : `\${${missing}} is not set`,
           hint: envFileDenied
             ? `run ownops as a user that can read ${envFilePath}, start the job from its unit (EnvironmentFile= passes the variables), or let this user read it (chgrp GROUP ${envFilePath} && chmod 640 ${envFilePath})`
             : `set ${missing} in the environment or in ${envFile ?? envFilePath}, or write \${${missing}:-default}`,
         })
       }
-      secretValues.push(...result.used.filter(isSecretName).map((n) => lookup(n) ?? '').filter((v) => v !== ''))
+      secretValues.push(
+        ...result.used
+          .filter(isSecretName)
+          .map((n) => lookup(n) ?? '')
+          .filter((v) => v !== ''),
+      )
       node.value = result.value
     },
   })
 
   const denied = envFileDenied && unresolved.size > 0 ? { denied: [envFilePath] } : {}
-  if (denied.denied !== undefined && problems.some((p) => p.severity === 'error')) return { file, problems: sortProblems(problems), ...denied }
+  if (denied.denied !== undefined && problems.some((p) => p.severity === 'error'))
+    return { file, problems: sortProblems(problems), ...denied }
   let input: unknown
   try {
     input = doc.toJS({ maxAliasCount: 100 }) ?? {}
   } catch (error) {
     // yaml refuses a document whose aliases expand without bound ("billion laughs").
-    problems.push({ severity: 'error', file: display, path: [], message: `YAML: ${(error as Error).message.replace(/ indicates a resource exhaustion attack/, '')}: the aliases (*name) expand into too much data`, hint: 'write the values out, or use fewer nested aliases' })
+    problems.push({
+      severity: 'error',
+      file: display,
+      path: [],
+      message: `YAML: ${(error as Error).message.replace(/ indicates a resource exhaustion attack/, '')}: the aliases (*name) expand into too much data`,
+      hint: 'write the values out, or use fewer nested aliases',
+    })
     return { file, problems }
   }
   const parsed = configSchema.safeParse(input)
@@ -172,7 +228,12 @@ export function checkConfig(options: LoadOptions = {}): ConfigCheck {
     if (repaired !== undefined) {
       const seen = new Set(problems.map((p) => `${p.path.join('.')}\0${p.message}`))
       for (const rule of rulesOf(repaired.config)) {
-        if (unresolved.has(rule.path.join('.')) || seen.has(`${rule.path.join('.')}\0${rule.message}`) || aboutRemoved(rule, repaired.removed)) continue
+        if (
+          unresolved.has(rule.path.join('.')) ||
+          seen.has(`${rule.path.join('.')}\0${rule.message}`) ||
+          aboutRemoved(rule, repaired.removed)
+        )
+          continue
         problems.push({ ...rule, file: display, line: locate(rule.path) })
       }
     }
@@ -298,7 +359,8 @@ function startsWith(path: ReadonlyArray<PropertyKey>, prefix: Path): boolean {
  */
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
   const errors = problems.filter((p) => p.severity === 'error')
-  const within = (outer: ConfigProblem, inner: ConfigProblem) => inner.file === outer.file && inner.path.length > outer.path.length && outer.path.every((key, i) => inner.path[i] === key)
+  const within = (outer: ConfigProblem, inner: ConfigProblem) =>
+    inner.file === outer.file && inner.path.length > outer.path.length && outer.path.every((key, i) => inner.path[i] === key)
   const kept = problems.filter((p) => p.severity === 'error' || p.path.length === 0 || !errors.some((e) => within(p, e)))
   return kept.sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1))
 }
@@ -310,31 +372,42 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   if (result.loaded !== undefined && errors.length === 0) return result.loaded
   const where = result.file === undefined ? 'the configuration' : displayName(result.file, options.cwd)
   const denied = result.denied ?? []
-  throw new OwnopsError(denied.length > 0 ? `permission denied: cannot read ${denied.join(', ')}` : `${where}: ${errors.length} problem${errors.length === 1 ? '' : 's'} found`, {
-    // What this user cannot read is a permission problem (77), not a wrong config.
-    kind: denied.length > 0 ? 'permission' : 'config',
-    details: result.problems.map(formatProblem),
-    hint: 'fix the lines above; `ownops config validate` checks again',
-  })
+  throw new OwnopsError(
+    denied.length > 0
+      ? `permission denied: cannot read ${denied.join(', ')}`
+      : `${where}: ${errors.length} problem${errors.length === 1 ? '' : 's'} found`,
+    {
+      // What this user cannot read is a permission problem (77), not a wrong config.
+      kind: denied.length > 0 ? 'permission' : 'config',
+      details: result.problems.map(formatProblem),
+      hint: 'fix the lines above; `ownops config validate` checks again',
+    },
+  )
 }
 
 /** ${VAR}, ${VAR:-default} and ${VAR-default}; $$ is a literal $. */
-export function interpolate(value: string, lookup: (name: string) => string | undefined): { value: string; missing: string[]; used: string[] } {
+export function interpolate(
+  value: string,
+  lookup: (name: string) => string | undefined,
+): { value: string; missing: string[]; used: string[] } {
   const missing: string[] = []
   const used: string[] = []
-  const out = value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (match, name: string | undefined, op: string | undefined, fallback: string | undefined) => {
-    if (match === '$$') return '$'
-    const key = name as string
-    const current = lookup(key)
-    if (op === ':-' && (current === undefined || current === '')) return fallback ?? ''
-    if (op === '-' && current === undefined) return fallback ?? ''
-    if (current === undefined) {
-      missing.push(key)
-      return match
-    }
-    used.push(key)
-    return current
-  })
+  const out = value.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g,
+    (match, name: string | undefined, op: string | undefined, fallback: string | undefined) => {
+      if (match === '$$') return '$'
+      const key = name as string
+      const current = lookup(key)
+      if (op === ':-' && (current === undefined || current === '')) return fallback ?? ''
+      if (op === '-' && current === undefined) return fallback ?? ''
+      if (current === undefined) {
+        missing.push(key)
+        return match
+      }
+      used.push(key)
+      return current
+    },
+  )
   return { value: out, missing, used }
 }
 
@@ -417,13 +490,18 @@ export function keysAt(schema: AnySchema, path: ReadonlyArray<PropertyKey>, inpu
         }
         const [head, ...tail] = rest
         const next = shape[String(head)]
-        if (next !== undefined) walk(next, tail, value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[String(head)] : undefined)
+        if (next !== undefined)
+          walk(next, tail, value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[String(head)] : undefined)
         return
       }
       case 'record': {
         if (rest.length === 0) return
         const [head, ...tail] = rest
-        walk(def.valueType as AnySchema, tail, value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[String(head)] : undefined)
+        walk(
+          def.valueType as AnySchema,
+          tail,
+          value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[String(head)] : undefined,
+        )
         return
       }
       case 'array': {

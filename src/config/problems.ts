@@ -15,7 +15,15 @@ export interface ConfigProblem {
 export function formatPath(path: ReadonlyArray<string | number | symbol>): string {
   if (path.length === 0) return '(top level)'
   return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : !/^[A-Za-z0-9$_][A-Za-z0-9_.-]*$/.test(String(part)) ? `[${JSON.stringify(String(part))}]` : i === 0 ? String(part) : `.${String(part)}`))
+    .map((part, i) =>
+      typeof part === 'number'
+        ? `[${part}]`
+        : !/^[A-Za-z0-9$_][A-Za-z0-9_.-]*$/.test(String(part))
+          ? `[${JSON.stringify(String(part))}]`
+          : i === 0
+            ? String(part)
+            : `.${String(part)}`,
+    )
     .join('')
 }
 
@@ -80,7 +88,9 @@ function problemsOf(issue: z.core.$ZodIssue, input: unknown, file: string, keysA
           file,
           path: [...path, key],
           message: 'unknown key',
-          ...(suggestion === undefined ? { hint: 'remove it, or check the spelling and indentation' } : { hint: `did you mean "${suggestion}"?` }),
+          ...(suggestion === undefined
+            ? { hint: 'remove it, or check the spelling and indentation' }
+            : { hint: `did you mean "${suggestion}"?` }),
         }
       })
     case 'invalid_key': {
@@ -88,7 +98,15 @@ function problemsOf(issue: z.core.$ZodIssue, input: unknown, file: string, keysA
       const key = String(path[path.length - 1] ?? '')
       const why = issue.issues[0]?.message ?? issue.message
       const fixed = key.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '')
-      return [{ severity: 'error', file, path, message: `${JSON.stringify(key)} is not a valid name: ${why}`, ...(fixed !== '' ? { hint: `e.g. "${fixed}"` } : {}) }]
+      return [
+        {
+          severity: 'error',
+          file,
+          path,
+          message: `${JSON.stringify(key)} is not a valid name: ${why}`,
+          ...(fixed !== '' ? { hint: `e.g. "${fixed}"` } : {}),
+        },
+      ]
     }
     case 'invalid_value': {
       const options = issue.values.map(String)
@@ -104,12 +122,15 @@ function problemsOf(issue: z.core.$ZodIssue, input: unknown, file: string, keysA
       // it is written, e.g. the key inside a mapping that is wrong, rather than "invalid input".
       const branches = (issue as { errors?: z.core.$ZodIssue[][] }).errors ?? []
       const fitting = branches.filter((b) => b.length > 0 && !b.every((i) => i.code === 'invalid_type' && i.path.length === 0))
-      if (fitting.length === 1) return (fitting[0] ?? []).flatMap((i) => problemsOf({ ...i, path: [...issue.path, ...i.path] }, input, file, keysAt))
+      if (fitting.length === 1)
+        return (fitting[0] ?? []).flatMap((i) => problemsOf({ ...i, path: [...issue.path, ...i.path] }, input, file, keysAt))
       return [{ severity: 'error', file, path, message: `${issue.message}, got ${describeValue(got)}` }]
     }
     case 'invalid_type': {
-      if (got === undefined) return [{ severity: 'error', file, path, message: `missing required key (expected ${issue.expected})`, hint: 'add it' }]
-      if (!ZOD_WORDING.test(issue.message)) return [{ severity: 'error', file, path, message: `${issue.message}, got ${describeValue(got)}` }]
+      if (got === undefined)
+        return [{ severity: 'error', file, path, message: `missing required key (expected ${issue.expected})`, hint: 'add it' }]
+      if (!ZOD_WORDING.test(issue.message))
+        return [{ severity: 'error', file, path, message: `${issue.message}, got ${describeValue(got)}` }]
       return [{ severity: 'error', file, path, message: `expected ${issue.expected}, got ${describeValue(got)}` }]
     }
     case 'too_small':
@@ -117,7 +138,9 @@ function problemsOf(issue: z.core.$ZodIssue, input: unknown, file: string, keysA
       return [{ severity: 'error', file, path, message: `${issue.message.replace(/^Too (small|big): /, '')}, got ${describeValue(got)}` }]
     }
     default:
-      return [{ severity: 'error', file, path, message: `${issue.message.replace(/^Invalid (input|string): /, '')}, got ${describeValue(got)}` }]
+      return [
+        { severity: 'error', file, path, message: `${issue.message.replace(/^Invalid (input|string): /, '')}, got ${describeValue(got)}` },
+      ]
   }
 }
 

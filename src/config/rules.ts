@@ -38,7 +38,12 @@ export function checkRules(config: Config): Problem[] {
       }
     } catch (error) {
       // Channel parsers never quote secrets in their messages.
-      problems.push({ severity: 'error', path: ['notify', 'channels', name, 'url'], message: (error as Error).message, hint: 'see the channel URL forms in the README (Notifications)' })
+      problems.push({
+        severity: 'error',
+        path: ['notify', 'channels', name, 'url'],
+        message: (error as Error).message,
+        hint: 'see the channel URL forms in the README (Notifications)',
+      })
     }
   }
   // Every channel a route, a check, a target or a service names must exist.
@@ -47,7 +52,12 @@ export function checkRules(config: Config): Problem[] {
     for (const [i, name] of list.entries()) {
       if (config.notify.channels[name] !== undefined) continue
       const guess = didYouMean(name, channelNames)
-      problems.push({ severity: 'error', path: [...path, i], message: `no channel named "${name}" in notify.channels${guess ? ` (did you mean "${guess}"?)` : ''}`, hint: channelNames.length > 0 ? `channels: ${channelNames.join(', ')}` : 'add it under notify.channels' })
+      problems.push({
+        severity: 'error',
+        path: [...path, i],
+        message: `no channel named "${name}" in notify.channels${guess ? ` (did you mean "${guess}"?)` : ''}`,
+        hint: channelNames.length > 0 ? `channels: ${channelNames.join(', ')}` : 'add it under notify.channels',
+      })
     }
   }
   const own = (value: unknown, path: Array<string | number>) => {
@@ -61,10 +71,16 @@ export function checkRules(config: Config): Problem[] {
     named(rule.channels, ['notify', 'routes', r, 'channels'])
     rule.escalate?.forEach((step, i) => named(step.channels, ['notify', 'routes', r, 'escalate', i, 'channels']))
     if (rule.checks === undefined && rule.targets === undefined && rule.commands === undefined && rule.levels === undefined) {
-      problems.push({ severity: 'warning', path: ['notify', 'routes', r], message: 'this rule matches every event: the rules after it are never reached', hint: 'say which: checks:, targets:, commands: or levels:' })
+      problems.push({
+        severity: 'warning',
+        path: ['notify', 'routes', r],
+        message: 'this rule matches every event: the rules after it are never reached',
+        hint: 'say which: checks:, targets:, commands: or levels:',
+      })
     }
   })
-  for (const [name, check] of Object.entries(config.monitor.checks)) own((check as { notify?: unknown }).notify, ['monitor', 'checks', name, 'notify'])
+  for (const [name, check] of Object.entries(config.monitor.checks))
+    own((check as { notify?: unknown }).notify, ['monitor', 'checks', name, 'notify'])
   for (const [name, target] of Object.entries(config.backup.targets)) own(target.notify, ['backup', 'targets', name, 'notify'])
   for (const [name, svc] of Object.entries(config.restart.services)) own(svc.notify, ['restart', 'services', name, 'notify'])
   problems.push(...scheduleProblems(config))
@@ -86,10 +102,20 @@ export function checkRules(config: Config): Problem[] {
   for (const [name, svc] of Object.entries(config.restart.services)) {
     const at = ['restart', 'services', name]
     if ((svc.announce === 'tellraw' || svc.announce === 'say') && svc.rcon === undefined) {
-      problems.push({ severity: 'error', path: [...at, 'announce'], message: `announce: ${svc.announce} speaks over RCON, and this service has no rcon`, hint: 'add rcon: { port: 25575, password: ${RCON_PASSWORD} }, or announce: { exec: [...] }' })
+      problems.push({
+        severity: 'error',
+        path: [...at, 'announce'],
+        message: `announce: ${svc.announce} speaks over RCON, and this service has no rcon`,
+        hint: 'add rcon: { port: 25575, password: ${RCON_PASSWORD} }, or announce: { exec: [...] }',
+      })
     }
     if (svc.save === 'rcon' && svc.rcon === undefined) {
-      problems.push({ severity: 'error', path: [...at, 'save'], message: 'save: rcon needs rcon', hint: 'add rcon: { port: 25575, password: ${RCON_PASSWORD} }' })
+      problems.push({
+        severity: 'error',
+        path: [...at, 'save'],
+        message: 'save: rcon needs rcon',
+        hint: 'add rcon: { port: 25575, password: ${RCON_PASSWORD} }',
+      })
     }
   }
   return problems
@@ -104,6 +130,11 @@ function emptyKeepWarning(problems: Problem[], keep: KeepPolicy, path: string[])
     return // the schema reports malformed values
   }
   if (empty) {
-    problems.push({ severity: 'warning', path, message: 'this keep policy has no rule, so every backup is kept forever', hint: 'e.g. keep: { daily: 7, weekly: 4, monthly: 12 }' })
+    problems.push({
+      severity: 'warning',
+      path,
+      message: 'this keep policy has no rule, so every backup is kept forever',
+      hint: 'e.g. keep: { daily: 7, weekly: 4, monthly: 12 }',
+    })
   }
 }

@@ -66,7 +66,6 @@ export interface DestinationReport {
   exitCode?: number
 }
 
-
 const defaultSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms)
@@ -75,18 +74,38 @@ const defaultSleep = (ms: number, signal: AbortSignal) =>
 
 export function destinationEnv(name: string, env: CopyEnv, signal: AbortSignal): DestinationEnv {
   const config = env.config.backup.destinations[name] as DestinationConfig
-  return { name, config, log: env.log.child({ destination: name }), signal, env: env.env, host: env.host, stateDir: env.stateDir, secret: env.secret }
+  return {
+    name,
+    config,
+    log: env.log.child({ destination: name }),
+    signal,
+    env: env.env,
+    host: env.host,
+    stateDir: env.stateDir,
+    secret: env.secret,
+  }
 }
 
 /** Copies the backups of `only` (default: every target the destination takes) to destination `name`. */
 export async function copyToDestination(name: string, env: CopyEnv, only?: readonly string[]): Promise<DestinationReport> {
   const dest = env.config.backup.destinations[name] as DestinationConfig
   const t0 = performance.now()
-  const report: DestinationReport = { destination: name, type: dest.type, ok: false, dryRun: env.dryRun, targets: [], unfinishedRemoved: 0, durationMs: 0 }
+  const report: DestinationReport = {
+    destination: name,
+    type: dest.type,
+    ok: false,
+    dryRun: env.dryRun,
+    targets: [],
+    unfinishedRemoved: 0,
+    durationMs: 0,
+  }
   const log = env.log.child({ destination: name })
   const timeoutMs = dest.timeout
   const deadline = new AbortController()
-  const timer = setTimeout(() => deadline.abort(new OwnopsError(`copy to ${name} timed out after ${formatDurationSetting(dest.timeout)}`, { kind: 'failed' })), timeoutMs)
+  const timer = setTimeout(
+    () => deadline.abort(new OwnopsError(`copy to ${name} timed out after ${formatDurationSetting(dest.timeout)}`, { kind: 'failed' })),
+    timeoutMs,
+  )
   timer.unref()
   const signal = AbortSignal.any([env.signal, deadline.signal])
   const targets = destinationTargets(env.config, dest).filter((t) => only === undefined || only.includes(t))
@@ -97,7 +116,8 @@ export async function copyToDestination(name: string, env: CopyEnv, only?: reado
     const d = await openDestination(destinationEnv(name, env, signal))
     report.encryption = d.encryption
     report.where = d.where
-    if (d.encryption === 'none') log.warn(`copies to ${name} are not encrypted (add age recipients, or use an rclone crypt remote or restic)`)
+    if (d.encryption === 'none')
+      log.warn(`copies to ${name} are not encrypted (add age recipients, or use an rclone crypt remote or restic)`)
     const listing = await d.list(targets)
     if (!env.dryRun) {
       report.unfinishedRemoved = await d.removeUnfinished(listing.oddities)
@@ -105,7 +125,15 @@ export async function copyToDestination(name: string, env: CopyEnv, only?: reado
     }
     let failed = false
     for (const target of targets) {
-      const t = await copyTarget(d, name, target, listing.copies.filter((c) => c.target === target), env, signal, log)
+      const t = await copyTarget(
+        d,
+        name,
+        target,
+        listing.copies.filter((c) => c.target === target),
+        env,
+        signal,
+        log,
+      )
       report.targets.push(t.report)
       if (t.report.error !== undefined) failed = true
       if (!env.dryRun) {
@@ -116,7 +144,11 @@ export async function copyToDestination(name: string, env: CopyEnv, only?: reado
           received: t.holds.map((c) => c.id),
           ...(pruned.length > 0 ? { pruned } : {}),
           ...(newest ? { newest: { id: newest.id, time: newest.time.toISOString() } } : {}),
-          ...(t.report.uploaded.length > 0 ? { lastCopy: env.now().toISOString() } : previous.targets[target]?.lastCopy ? { lastCopy: previous.targets[target].lastCopy } : {}),
+          ...(t.report.uploaded.length > 0
+            ? { lastCopy: env.now().toISOString() }
+            : previous.targets[target]?.lastCopy
+              ? { lastCopy: previous.targets[target].lastCopy }
+              : {}),
         }
       }
       if (signal.aborted) break
@@ -136,7 +168,8 @@ export async function copyToDestination(name: string, env: CopyEnv, only?: reado
     report.ok = false
     report.error = (error as Error).message
     if (error instanceof OwnopsError && error.hint) report.hint = error.hint
-    if (error instanceof OwnopsError && (error.exitCode === ExitCode.unavailable || error.exitCode === ExitCode.config)) report.exitCode = error.exitCode
+    if (error instanceof OwnopsError && (error.exitCode === ExitCode.unavailable || error.exitCode === ExitCode.config))
+      report.exitCode = error.exitCode
     log.error(`copy to ${name} failed: ${report.error}`)
   } finally {
     clearTimeout(timer)
@@ -149,7 +182,13 @@ export async function copyToDestination(name: string, env: CopyEnv, only?: reado
   return report
 }
 
-async function recordRun(env: CopyEnv, name: string, next: DestinationState, report: DestinationReport, interrupted?: string): Promise<void> {
+async function recordRun(
+  env: CopyEnv,
+  name: string,
+  next: DestinationState,
+  report: DestinationReport,
+  interrupted?: string,
+): Promise<void> {
   const state = await readCopiesState(env.store)
   const now = env.now().toISOString()
   const error = interrupted ?? report.error
@@ -164,7 +203,15 @@ async function recordRun(env: CopyEnv, name: string, next: DestinationState, rep
   await writeCopiesState(env.store, state)
 }
 
-async function copyTarget(d: Destination, name: string, target: string, present: RemoteCopy[], env: CopyEnv, signal: AbortSignal, log: Logger): Promise<{ report: TargetCopyReport; holds: RemoteCopy[]; local: Set<string> }> {
+async function copyTarget(
+  d: Destination,
+  name: string,
+  target: string,
+  present: RemoteCopy[],
+  env: CopyEnv,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<{ report: TargetCopyReport; holds: RemoteCopy[]; local: Set<string> }> {
   const report: TargetCopyReport = { target, uploaded: [], removed: [], holds: present.length }
   const dest = env.config.backup.destinations[name] as DestinationConfig
   const policy = destinationPolicy(env.config, dest, target)
@@ -191,11 +238,14 @@ async function copyTarget(d: Destination, name: string, target: string, present:
         break
       } catch (error) {
         if (signal.aborted) {
-          report.error = env.signal.aborted ? 'interrupted' : (signal.reason as Error)?.message ?? 'timed out'
+          report.error = env.signal.aborted ? 'interrupted' : ((signal.reason as Error)?.message ?? 'timed out')
           throw signal.reason
         }
         const message = (error as Error).message
-        const retryable = !(error instanceof OwnopsError && (error.exitCode === ExitCode.unavailable || error.exitCode === ExitCode.config || error.exitCode === ExitCode.usage))
+        const retryable = !(
+          error instanceof OwnopsError &&
+          (error.exitCode === ExitCode.unavailable || error.exitCode === ExitCode.config || error.exitCode === ExitCode.usage)
+        )
         if (attempt >= attempts || !retryable) {
           report.error = message
           if (error instanceof OwnopsError && error.hint) report.hint = error.hint
@@ -205,7 +255,10 @@ async function copyTarget(d: Destination, name: string, target: string, present:
           return { report, holds, local }
         }
         const delay = 2000 * 2 ** (attempt - 1)
-        log.warn({ target, backup: entry.manifest.id, attempt }, `copy of ${entry.manifest.id} to ${name} failed: ${message}; retrying in ${delay / 1000}s`)
+        log.warn(
+          { target, backup: entry.manifest.id, attempt },
+          `copy of ${entry.manifest.id} to ${name} failed: ${message}; retrying in ${delay / 1000}s`,
+        )
         await sleep(delay, signal)
       }
     }

@@ -12,15 +12,27 @@ import type { Destination, RemoteCopy } from './types.js'
 /** `copies` newest first. */
 export function selectCopy(copies: readonly RemoteCopy[], target: string, dest: string, spec: string | undefined, at?: Date): RemoteCopy {
   const mine = copies.filter((c) => c.target === target)
-  if (mine.length === 0) throw new OwnopsError(`${dest} holds no copy of ${target}`, { kind: 'failed', hint: `ownops backups --from ${dest} shows what it holds` })
+  if (mine.length === 0)
+    throw new OwnopsError(`${dest} holds no copy of ${target}`, {
+      kind: 'failed',
+      hint: `ownops backups --from ${dest} shows what it holds`,
+    })
   if (at !== undefined) {
     const found = mine.find((c) => c.time.getTime() <= at.getTime() && !c.tags.includes('pre-restore'))
-    if (found === undefined) throw new OwnopsError(`${dest} holds no copy of ${target} at or before ${at.toISOString()}`, { kind: 'failed', hint: `the oldest is ${mine[mine.length - 1]?.id ?? '?'}` })
+    if (found === undefined)
+      throw new OwnopsError(`${dest} holds no copy of ${target} at or before ${at.toISOString()}`, {
+        kind: 'failed',
+        hint: `the oldest is ${mine[mine.length - 1]?.id ?? '?'}`,
+      })
     return found
   }
   if (spec === undefined || spec === 'latest') return mine.find((c) => !c.tags.includes('pre-restore')) ?? (mine[0] as RemoteCopy)
   const found = mine.find((c) => c.id === spec || c.manifest?.file === spec)
-  if (found === undefined) throw new OwnopsError(`${dest} holds no copy ${spec} of ${target}`, { kind: 'failed', hint: `ownops backups ${target} --from ${dest} lists the ids` })
+  if (found === undefined)
+    throw new OwnopsError(`${dest} holds no copy ${spec} of ${target}`, {
+      kind: 'failed',
+      hint: `ownops backups ${target} --from ${dest} lists the ids`,
+    })
   return found
 }
 
@@ -29,7 +41,13 @@ export function stagingDir(backupDir: string, dest: string): string {
 }
 
 /** Downloads and checks one copy into the staging catalog; returns the catalog's directory. */
-export async function fetchCopy(d: Destination, copy: RemoteCopy, backupDir: string, dest: string, identities: readonly string[]): Promise<string> {
+export async function fetchCopy(
+  d: Destination,
+  copy: RemoteCopy,
+  backupDir: string,
+  dest: string,
+  identities: readonly string[],
+): Promise<string> {
   const root = stagingDir(backupDir, dest)
   const dir = join(root, copy.target)
   // What an earlier fetch left there is not trusted: start clean.

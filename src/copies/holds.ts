@@ -14,7 +14,12 @@ import { destinationsOf, holders, type CopiesState } from './state.js'
  * one its own retention removed — and that its retention wants, as the next copy run would
  * upload it. `backups` is newest first, as the catalog gives it.
  */
-export function copyHolds(config: Pick<Config, 'backup'>, target: string, backups: readonly BackupEntry[], state: CopiesState): Map<BackupEntry, string[]> {
+export function copyHolds(
+  config: Pick<Config, 'backup'>,
+  target: string,
+  backups: readonly BackupEntry[],
+  state: CopiesState,
+): Map<BackupEntry, string[]> {
   const holds = new Map<BackupEntry, string[]>()
   const local = new Map(backups.map((b) => [b.manifest.id, b]))
   for (const dest of destinationsOf(config, target)) {
@@ -26,7 +31,11 @@ export function copyHolds(config: Pick<Config, 'backup'>, target: string, backup
       return time !== undefined ? [{ id, time, tags: [] as string[] }] : []
     })
     const policy = destinationPolicy(config, config.backup.destinations[dest] as DestinationConfig, target)
-    const pending = planUploads(backups.filter((b) => !pruned.has(b.manifest.id)), remote, policy)[0]
+    const pending = planUploads(
+      backups.filter((b) => !pruned.has(b.manifest.id)),
+      remote,
+      policy,
+    )[0]
     if (pending === undefined) continue
     holds.set(pending, [...(holds.get(pending) ?? []), dest])
   }
@@ -45,13 +54,21 @@ function timeOfId(id: string): Date | undefined {
 }
 
 /** Per backup id, what `ownops backups` says about its copies: where it is, or which destination still lacks it. */
-export function copyNotes(config: Pick<Config, 'backup'>, target: string, backups: readonly BackupEntry[], state: CopiesState): Map<string, string> {
+export function copyNotes(
+  config: Pick<Config, 'backup'>,
+  target: string,
+  backups: readonly BackupEntry[],
+  state: CopiesState,
+): Map<string, string> {
   const notes = new Map<string, string>()
   const holds = copyHolds(config, target, backups, state)
   for (const b of backups) {
     const at = holders(state, target, b.manifest.id)
     const pending = holds.get(b)
-    const parts = [...(at.length > 0 ? [`at ${at.join(', ')}`] : []), ...(pending ? [`not yet at ${pending.join(', ')} (kept until copied)`] : [])]
+    const parts = [
+      ...(at.length > 0 ? [`at ${at.join(', ')}`] : []),
+      ...(pending ? [`not yet at ${pending.join(', ')} (kept until copied)`] : []),
+    ]
     if (parts.length > 0) notes.set(b.manifest.id, parts.join('; '))
   }
   return notes

@@ -24,7 +24,8 @@ export function parseRemoteManifest(value: unknown): RemoteManifest | undefined 
   const manifest = parseManifest(value)
   const copy = (value as { copy?: Partial<StoredObject> } | null)?.copy
   if (manifest === undefined || typeof manifest.id !== 'string' || copy === undefined || copy === null) return undefined
-  if (typeof copy.file !== 'string' || copy.file.includes('/') || typeof copy.size !== 'number' || typeof copy.sha256 !== 'string') return undefined
+  if (typeof copy.file !== 'string' || copy.file.includes('/') || typeof copy.size !== 'number' || typeof copy.sha256 !== 'string')
+    return undefined
   if (copy.encryption !== 'age' && copy.encryption !== 'none') return undefined
   return value as RemoteManifest
 }
@@ -36,7 +37,12 @@ export function localManifest(remote: RemoteManifest): Manifest {
 }
 
 /** What a destination holds, from a listing of its files and the manifests among them. */
-export function listingFromFiles(files: readonly ListedFile[], manifests: ReadonlyMap<string, unknown>, targets: readonly string[], isStale: (pid: number) => boolean): RemoteListing {
+export function listingFromFiles(
+  files: readonly ListedFile[],
+  manifests: ReadonlyMap<string, unknown>,
+  targets: readonly string[],
+  isStale: (pid: number) => boolean,
+): RemoteListing {
   const listing: RemoteListing = { copies: [], oddities: [] }
   const byPath = new Map(files.map((f) => [f.path, f]))
   for (const target of targets) {
@@ -48,7 +54,13 @@ export function listingFromFiles(files: readonly ListedFile[], manifests: Readon
         const partial = parsePartialName(name)
         if (partial !== undefined) {
           const stale = isStale(partial.pid)
-          listing.oddities.push({ kind: 'unfinished', target, path: file.path, stale, message: stale ? `unfinished upload of ${partial.file} (interrupted); not a copy` : `upload in progress (pid ${partial.pid})` })
+          listing.oddities.push({
+            kind: 'unfinished',
+            target,
+            path: file.path,
+            stale,
+            message: stale ? `unfinished upload of ${partial.file} (interrupted); not a copy` : `upload in progress (pid ${partial.pid})`,
+          })
         }
         continue
       }
@@ -56,18 +68,33 @@ export function listingFromFiles(files: readonly ListedFile[], manifests: Readon
       claimed.add(file.path)
       const manifest = parseRemoteManifest(manifests.get(file.path))
       if (manifest === undefined || manifest.target !== target) {
-        listing.oddities.push({ kind: 'bad-manifest', target, path: file.path, message: 'manifest is unreadable or not an ownops copy manifest' })
+        listing.oddities.push({
+          kind: 'bad-manifest',
+          target,
+          path: file.path,
+          message: 'manifest is unreadable or not an ownops copy manifest',
+        })
         continue
       }
       const storedPath = `${target}/${manifest.copy.file}`
       const stored = byPath.get(storedPath)
       claimed.add(storedPath)
       if (stored === undefined) {
-        listing.oddities.push({ kind: 'no-artifact', target, path: file.path, message: `manifest without its file ${manifest.copy.file} (missing at the destination)` })
+        listing.oddities.push({
+          kind: 'no-artifact',
+          target,
+          path: file.path,
+          message: `manifest without its file ${manifest.copy.file} (missing at the destination)`,
+        })
         continue
       }
       if (stored.size !== manifest.copy.size) {
-        listing.oddities.push({ kind: 'size-mismatch', target, path: storedPath, message: `stored file is ${stored.size} bytes, its manifest says ${manifest.copy.size}` })
+        listing.oddities.push({
+          kind: 'size-mismatch',
+          target,
+          path: storedPath,
+          message: `stored file is ${stored.size} bytes, its manifest says ${manifest.copy.size}`,
+        })
         continue
       }
       const mismatch = hashMismatch(stored.hashes, manifest.copy)
@@ -91,7 +118,12 @@ export function listingFromFiles(files: readonly ListedFile[], manifests: Readon
     for (const file of inDir) {
       const name = file.path.slice(target.length + 1)
       if (name.startsWith('.') || claimed.has(file.path)) continue
-      listing.oddities.push({ kind: 'no-manifest', target, path: file.path, message: 'file without a manifest: an upload that did not finish; not a copy' })
+      listing.oddities.push({
+        kind: 'no-manifest',
+        target,
+        path: file.path,
+        message: 'file without a manifest: an upload that did not finish; not a copy',
+      })
     }
   }
   listing.copies.sort((a, b) => b.time.getTime() - a.time.getTime())
@@ -123,7 +155,12 @@ interface PlanItem {
  * keeps among what it already holds and what is here, that it does not hold yet. Safety
  * copies taken before a restore stay on the box.
  */
-export function planUploads(local: readonly BackupEntry[], remote: readonly Pick<RemoteCopy, 'id' | 'time' | 'tags'>[], policy: RetentionPolicy | undefined, options: RetentionOptions = {}): BackupEntry[] {
+export function planUploads(
+  local: readonly BackupEntry[],
+  remote: readonly Pick<RemoteCopy, 'id' | 'time' | 'tags'>[],
+  policy: RetentionPolicy | undefined,
+  options: RetentionOptions = {},
+): BackupEntry[] {
   const have = new Set(remote.map((r) => r.id))
   const candidates = local.filter((b) => !b.tags.includes('pre-restore') && !have.has(b.manifest.id))
   if (policy === undefined) return [...candidates].sort((a, b) => b.time.getTime() - a.time.getTime())
@@ -136,7 +173,11 @@ export function planUploads(local: readonly BackupEntry[], remote: readonly Pick
 }
 
 /** The copies a destination's retention removes (never the newest). */
-export function planRemoteRetention<T extends Pick<RemoteCopy, 'time' | 'tags'>>(copies: readonly T[], policy: RetentionPolicy | undefined, options: RetentionOptions = {}): { keep: Array<{ item: T; reasons: string[] }>; remove: T[] } {
+export function planRemoteRetention<T extends Pick<RemoteCopy, 'time' | 'tags'>>(
+  copies: readonly T[],
+  policy: RetentionPolicy | undefined,
+  options: RetentionOptions = {},
+): { keep: Array<{ item: T; reasons: string[] }>; remove: T[] } {
   if (policy === undefined || copies.length === 0) return { keep: copies.map((item) => ({ item, reasons: ['keep all'] })), remove: [] }
   const plan = planRetention([...copies], policy, options)
   return { keep: plan.keep.map((k) => ({ item: k.item, reasons: k.reasons })), remove: plan.remove }

@@ -14,7 +14,14 @@ import type { Ctx } from '../context.js'
 import { readCatalog } from '../backup/catalog.js'
 import type { Config } from '../config/schema.js'
 import { formatBytes } from '../text.js'
-import { afterBackupDestinations, copyToDestination, destinationEnv, destinationPolicy, type CopyEnv, type DestinationReport } from './copy.js'
+import {
+  afterBackupDestinations,
+  copyToDestination,
+  destinationEnv,
+  destinationPolicy,
+  type CopyEnv,
+  type DestinationReport,
+} from './copy.js'
 import { openDestination } from './destinations/index.js'
 import { fetchCopy, selectCopy, stagingDir } from './fetch.js'
 import { missingOddities, oddityId, planUploads } from './layout.js'
@@ -51,11 +58,17 @@ export function copyEnv(ctx: Ctx, config: Config, dryRun: boolean): CopyEnv {
 export function selectDestination(config: Config, name: string): string {
   const names = Object.keys(config.backup.destinations)
   if (names.length === 0) {
-    throw new OwnopsError('no destinations configured', { kind: 'config', hint: 'add one under backup.destinations, e.g.  offsite: { type: rclone, remote: "gdrive:backups" }  (see the README, Copies off the box)' })
+    throw new OwnopsError('no destinations configured', {
+      kind: 'config',
+      hint: 'add one under backup.destinations, e.g.  offsite: { type: rclone, remote: "gdrive:backups" }  (see the README, Copies off the box)',
+    })
   }
   if (config.backup.destinations[name] === undefined) {
     const guess = didYouMean(name, names)
-    throw new OwnopsError(`no destination named "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}`, { kind: 'usage', hint: `configured destinations: ${names.join(', ')}` })
+    throw new OwnopsError(`no destination named "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}`, {
+      kind: 'usage',
+      hint: `configured destinations: ${names.join(', ')}`,
+    })
   }
   return name
 }
@@ -80,7 +93,11 @@ export async function runCopy(ctx: Ctx, opts: CopyOptions): Promise<CommandResul
     await notifyCopies(ctx, reports, true)
   }
   const ok = reports.every((r) => r.ok)
-  return { exitCode: ok ? ExitCode.ok : exitCodeOf(reports), report: { ok, dryRun: opts.dryRun, destinations: reports }, text: renderCopies(reports) }
+  return {
+    exitCode: ok ? ExitCode.ok : exitCodeOf(reports),
+    report: { ok, dryRun: opts.dryRun, destinations: reports },
+    text: renderCopies(reports),
+  }
 }
 
 function exitCodeOf(reports: DestinationReport[]): number {
@@ -91,7 +108,9 @@ function exitCodeOf(reports: DestinationReport[]): number {
 
 /** After `ownops backup`: the destinations without a schedule get the targets that succeeded. */
 export async function copyAfterBackup(ctx: Ctx, config: Config, succeeded: string[]): Promise<DestinationReport[]> {
-  const names = afterBackupDestinations(config).filter((name) => destinationTargets(config, config.backup.destinations[name]!).some((t) => succeeded.includes(t)))
+  const names = afterBackupDestinations(config).filter((name) =>
+    destinationTargets(config, config.backup.destinations[name]!).some((t) => succeeded.includes(t)),
+  )
   if (names.length === 0) return []
   const env = copyEnv(ctx, config, false)
   const reports: DestinationReport[] = []
@@ -105,18 +124,35 @@ export function renderCopies(reports: DestinationReport[]): string {
   const rows: string[][] = []
   for (const r of reports) {
     if (r.targets.length === 0 || !r.ok) {
-      rows.push([r.destination, r.targets.map((t) => t.target).join(', ') || '-', r.ok ? 'ok' : 'FAILED', '', '', r.error ? `${r.error}${r.hint ? ` — ${r.hint}` : ''}` : ''])
+      rows.push([
+        r.destination,
+        r.targets.map((t) => t.target).join(', ') || '-',
+        r.ok ? 'ok' : 'FAILED',
+        '',
+        '',
+        r.error ? `${r.error}${r.hint ? ` — ${r.hint}` : ''}` : '',
+      ])
     }
     if (!r.ok && r.targets.length === 0) continue
     for (const t of r.targets) {
       const bytes = t.uploaded.reduce((n, u) => n + u.size, 0)
-      const what = t.uploaded.length === 0 ? 'up to date' : `${r.dryRun ? 'would copy' : 'copied'} ${t.uploaded.map((u) => u.id).join(', ')}`
+      const what =
+        t.uploaded.length === 0 ? 'up to date' : `${r.dryRun ? 'would copy' : 'copied'} ${t.uploaded.map((u) => u.id).join(', ')}`
       const removed = t.removed.length > 0 ? `; ${r.dryRun ? 'would remove' : 'removed'} ${t.removed.join(', ')}` : ''
-      rows.push([r.destination, t.target, t.error ? 'FAILED' : 'ok', t.uploaded.length > 0 ? formatBytes(bytes) : '', String(t.holds), t.error ? t.error : `${what}${removed}`])
+      rows.push([
+        r.destination,
+        t.target,
+        t.error ? 'FAILED' : 'ok',
+        t.uploaded.length > 0 ? formatBytes(bytes) : '',
+        String(t.holds),
+        t.error ? t.error : `${what}${removed}`,
+      ])
     }
   }
   const head = renderTable(['DESTINATION', 'TARGET', 'STATUS', 'SIZE', 'COPIES', 'WHAT'], rows).trimEnd()
-  const enc = reports.filter((r) => r.encryption !== undefined).map((r) => `${r.destination}: ${r.where ?? ''} (encryption: ${r.encryption})`)
+  const enc = reports
+    .filter((r) => r.encryption !== undefined)
+    .map((r) => `${r.destination}: ${r.where ?? ''} (encryption: ${r.encryption})`)
   return `${[head, ...enc].join('\n')}\n`
 }
 
@@ -134,9 +170,21 @@ async function notifyCopies(ctx: Ctx, reports: DestinationReport[], standalone: 
   const copied = reports.filter((r) => r.ok && r.targets.some((t) => t.uploaded.length > 0))
   if (standalone && failed.length === 0 && copied.length > 0 && config.backup.notifyOnSuccess) {
     const body = copied
-      .flatMap((r) => r.targets.filter((t) => t.uploaded.length > 0).map((t) => `✓ ${t.target} → ${r.destination}: ${t.uploaded.length} backup(s), ${formatBytes(t.uploaded.reduce((n, u) => n + u.size, 0))}`))
+      .flatMap((r) =>
+        r.targets
+          .filter((t) => t.uploaded.length > 0)
+          .map(
+            (t) =>
+              `✓ ${t.target} → ${r.destination}: ${t.uploaded.length} backup(s), ${formatBytes(t.uploaded.reduce((n, u) => n + u.size, 0))}`,
+          ),
+      )
       .join('\n')
-    await ctx.notifySafely({ level: 'info', title: `copies done (${copied.map((r) => r.destination).join(', ')})`, body, source: { command: 'copy' } })
+    await ctx.notifySafely({
+      level: 'info',
+      title: `copies done (${copied.map((r) => r.destination).join(', ')})`,
+      body,
+      source: { command: 'copy' },
+    })
   }
 }
 
@@ -175,12 +223,24 @@ export async function runBackupsFrom(ctx: Ctx, from: string, target: string | un
   const pending: Array<{ target: string; id: string; time: string; size: number }> = []
   for (const t of targets) {
     for (const c of listing.copies.filter((x) => x.target === t)) {
-      rows.push([t, c.id, c.time.toISOString().replace(/\.\d{3}Z$/, 'Z'), formatDuration(Math.max(0, now - c.time.getTime())), formatBytes(c.size), c.sha256.slice(0, 12), c.stored?.encryption === 'age' ? 'age' : ''])
+      rows.push([
+        t,
+        c.id,
+        c.time.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        formatDuration(Math.max(0, now - c.time.getTime())),
+        formatBytes(c.size),
+        c.sha256.slice(0, 12),
+        c.stored?.encryption === 'age' ? 'age' : '',
+      ])
     }
     const catalog = await readCatalog(config.backup.dir, t)
     const odd = oddities.filter((x) => x.target === t)
     const again = new Set<string>()
-    for (const [i, b] of planUploads(catalog.backups, listing.copies.filter((x) => x.target === t), destinationPolicy(config, dest, t)).entries()) {
+    for (const [i, b] of planUploads(
+      catalog.backups,
+      listing.copies.filter((x) => x.target === t),
+      destinationPolicy(config, dest, t),
+    ).entries()) {
       pending.push({ target: t, id: b.manifest.id, time: b.manifest.time, size: b.manifest.size })
       // A damaged or unfinished copy of it is one problem, said once: on the oddity's line.
       if (odd.some((o) => oddityId(o) === b.manifest.id)) {
@@ -188,14 +248,31 @@ export async function runBackupsFrom(ctx: Ctx, from: string, target: string | un
         continue
       }
       // The newest one is kept on the box until it is copied (local retention passes it over).
-      rows.push([t, b.manifest.id, b.manifest.time.replace(/\.\d{3}Z$/, 'Z'), formatDuration(Math.max(0, now - b.time.getTime())), formatBytes(b.manifest.size), b.manifest.sha256.slice(0, 12), i === 0 ? 'not copied yet (only on the box, kept there until copied)' : 'not copied yet (only on the box)'])
+      rows.push([
+        t,
+        b.manifest.id,
+        b.manifest.time.replace(/\.\d{3}Z$/, 'Z'),
+        formatDuration(Math.max(0, now - b.time.getTime())),
+        formatBytes(b.manifest.size),
+        b.manifest.sha256.slice(0, 12),
+        i === 0 ? 'not copied yet (only on the box, kept there until copied)' : 'not copied yet (only on the box)',
+      ])
     }
     for (const o of odd) {
       const id = oddityId(o)
-      rows.push([t, '-', '-', '-', '-', '-', `${o.kind}: ${o.message} (${o.path})${id !== undefined && again.has(id) ? `; the next copy run copies ${id} again` : ''}`])
+      rows.push([
+        t,
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        `${o.kind}: ${o.message} (${o.path})${id !== undefined && again.has(id) ? `; the next copy run copies ${id} again` : ''}`,
+      ])
     }
   }
-  for (const o of oddities.filter((x) => x.target === undefined)) rows.push(['-', '-', '-', '-', '-', '-', `${o.kind}: ${o.message} (${o.path})`])
+  for (const o of oddities.filter((x) => x.target === undefined))
+    rows.push(['-', '-', '-', '-', '-', '-', `${o.kind}: ${o.message} (${o.path})`])
   if (rows.length === 0) rows.push(['-', '-', '-', '-', '-', '-', 'nothing here yet'])
   const s = state.destinations[name]
   // What this listing can say about content, and what it cannot.
@@ -205,16 +282,39 @@ export async function runBackupsFrom(ctx: Ctx, from: string, target: string | un
       : listing.compared.hash !== undefined
         ? `checked here: size and ${listing.compared.hash} of each copy (the hash the backend keeps); ownops verify --from ${name} reads them`
         : `checked here: the size of each copy (this destination keeps no hashes); ownops verify --from ${name} reads the content`
-  const footer = [`${name}: ${d.where} (encryption: ${d.encryption})`, checked, s?.lastRun ? `last copy run ${s.lastRun}: ${s.lastOk ? 'ok' : `failed: ${s.error ?? ''}`}` : 'no copy run recorded on this machine']
+  const footer = [
+    `${name}: ${d.where} (encryption: ${d.encryption})`,
+    checked,
+    s?.lastRun ? `last copy run ${s.lastRun}: ${s.lastOk ? 'ok' : `failed: ${s.error ?? ''}`}` : 'no copy run recorded on this machine',
+  ]
   return {
     exitCode: ExitCode.ok,
-    report: { destination: name, type: dest.type, where: d.where, encryption: d.encryption, compared: listing.compared ?? null, copies: listing.copies.map(copyJson), pending, oddities, lastRun: s ?? null },
+    report: {
+      destination: name,
+      type: dest.type,
+      where: d.where,
+      encryption: d.encryption,
+      compared: listing.compared ?? null,
+      copies: listing.copies.map(copyJson),
+      pending,
+      oddities,
+      lastRun: s ?? null,
+    },
     text: `${renderTable(['TARGET', 'ID', 'TIME (UTC)', 'AGE', 'SIZE', 'SHA256', 'NOTE'], rows).trimEnd()}\n${footer.join('\n')}\n`,
   }
 }
 
 function copyJson(c: RemoteCopy): Record<string, unknown> {
-  return { target: c.target, id: c.id, time: c.time.toISOString(), size: c.size, sha256: c.sha256, tags: c.tags, location: c.location, ...(c.stored ? { stored: c.stored } : {}) }
+  return {
+    target: c.target,
+    id: c.id,
+    time: c.time.toISOString(),
+    size: c.size,
+    sha256: c.sha256,
+    tags: c.tags,
+    location: c.location,
+    ...(c.stored ? { stored: c.stored } : {}),
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -242,7 +342,8 @@ export async function runVerifyFrom(ctx: Ctx, opts: VerifyFromOptions): Promise<
   }
   const listing = await d.list(targets, { hashes: true })
   for (const o of listing.oddities) {
-    if (o.kind === 'hash-mismatch' || o.kind === 'size-mismatch' || o.kind === 'no-artifact' || o.kind === 'bad-manifest') results.push({ target: o.target ?? '-', backup: o.path, ok: false, checks: ['listing'], problem: `${o.kind}: ${o.message}` })
+    if (o.kind === 'hash-mismatch' || o.kind === 'size-mismatch' || o.kind === 'no-artifact' || o.kind === 'bad-manifest')
+      results.push({ target: o.target ?? '-', backup: o.path, ok: false, checks: ['listing'], problem: `${o.kind}: ${o.message}` })
   }
   for (const t of targets) {
     const copies = listing.copies.filter((c) => c.target === t)
@@ -251,13 +352,20 @@ export async function runVerifyFrom(ctx: Ctx, opts: VerifyFromOptions): Promise<
       continue
     }
     for (const c of opts.all ? copies : copies.slice(0, 1)) {
-      const v = await d.verify(c, { download: opts.download }).catch((error: unknown) => ({ ok: false, checks: [], problem: (error as Error).message }))
+      const v = await d
+        .verify(c, { download: opts.download })
+        .catch((error: unknown) => ({ ok: false, checks: [], problem: (error as Error).message }))
       results.push({ target: t, backup: c.id, ok: v.ok, checks: v.checks, ...(v.problem ? { problem: v.problem } : {}) })
     }
   }
   const failed = results.filter((r) => !r.ok)
   if (failed.length > 0) {
-    await ctx.notifySafely({ level: 'error', title: `copies at ${name} failed verification`, body: failed.map((f) => `${f.target} ${f.backup}: ${f.problem ?? 'failed'}`).join('\n'), source: { command: 'verify', target: name } })
+    await ctx.notifySafely({
+      level: 'error',
+      title: `copies at ${name} failed verification`,
+      body: failed.map((f) => `${f.target} ${f.backup}: ${f.problem ?? 'failed'}`).join('\n'),
+      source: { command: 'verify', target: name },
+    })
   }
   const rows = results.map((r) => [r.target, r.backup, r.ok ? 'ok' : 'FAILED', r.ok ? r.checks.join(', ') : (r.problem ?? '')])
   return {
@@ -285,14 +393,28 @@ export async function runRestoreFrom(ctx: Ctx, opts: RestoreFromOptions): Promis
   const config = ctx.config().config
   const name = selectDestination(config, opts.from)
   const dest = config.backup.destinations[name]!
-  if (opts.undo) throw new OwnopsError('--undo and --from exclude each other', { kind: 'usage', hint: 'ownops restore --undo TARGET --yes undoes the last restore, wherever it came from' })
+  if (opts.undo)
+    throw new OwnopsError('--undo and --from exclude each other', {
+      kind: 'usage',
+      hint: 'ownops restore --undo TARGET --yes undoes the last restore, wherever it came from',
+    })
   if (opts.all && (opts.targets.length > 0 || opts.to !== undefined || (opts.backup !== undefined && opts.backup !== 'latest'))) {
-    throw new OwnopsError('--all restores the newest copy of every target the destination takes; it takes no target, backup id or --to', { kind: 'usage', hint: `ownops restore --all --from ${name} --dry-run` })
+    throw new OwnopsError('--all restores the newest copy of every target the destination takes; it takes no target, backup id or --to', {
+      kind: 'usage',
+      hint: `ownops restore --all --from ${name} --dry-run`,
+    })
   }
-  if (!opts.all && opts.targets.length === 0) throw new OwnopsError('which target?', { kind: 'usage', hint: `ownops backups --from ${name} lists what it holds; ownops restore TARGET --from ${name}, or --all` })
+  if (!opts.all && opts.targets.length === 0)
+    throw new OwnopsError('which target?', {
+      kind: 'usage',
+      hint: `ownops backups --from ${name} lists what it holds; ownops restore TARGET --from ${name}, or --all`,
+    })
   const names = opts.all ? restoreOrder(config, destinationTargets(config, dest)) : selectTargets(config, opts.targets).map(([n]) => n)
   if (!opts.dryRun && !opts.yes && !ctx.stdinIsTTY) {
-    throw new OwnopsError('refusing to restore without confirmation', { kind: 'usage', hint: `review the plan with --dry-run, then add --yes: ownops restore ${opts.all ? '--all' : names.join(' ')} --from ${name} --yes` })
+    throw new OwnopsError('refusing to restore without confirmation', {
+      kind: 'usage',
+      hint: `review the plan with --dry-run, then add --yes: ownops restore ${opts.all ? '--all' : names.join(' ')} --from ${name} --yes`,
+    })
   }
   const log = ctx.log.child({ destination: name })
   const d = await open(ctx, config, name)
@@ -301,10 +423,25 @@ export async function runRestoreFrom(ctx: Ctx, opts: RestoreFromOptions): Promis
   const chosen = names.map((t) => selectCopy(listing.copies, t, name, opts.all ? undefined : opts.backup, at))
   if (opts.dryRun) {
     const now = ctx.clock().getTime()
-    const lines = chosen.map((c) => `  fetch:    ${c.target}: ${c.id} (${c.time.toISOString()}, ${formatDuration(Math.max(0, now - c.time.getTime()))} ago, ${formatBytes(c.size)}${c.stored?.encryption === 'age' ? ', age-encrypted' : ''})`)
+    const lines = chosen.map(
+      (c) =>
+        `  fetch:    ${c.target}: ${c.id} (${c.time.toISOString()}, ${formatDuration(Math.max(0, now - c.time.getTime()))} ago, ${formatBytes(c.size)}${c.stored?.encryption === 'age' ? ', age-encrypted' : ''})`,
+    )
     return {
       exitCode: ExitCode.ok,
-      report: { dryRun: true, destination: name, where: d.where, encryption: d.encryption, targets: chosen.map((c) => ({ target: c.target, backup: c.id, time: c.time.toISOString(), size: c.size, encrypted: c.stored?.encryption === 'age' })) },
+      report: {
+        dryRun: true,
+        destination: name,
+        where: d.where,
+        encryption: d.encryption,
+        targets: chosen.map((c) => ({
+          target: c.target,
+          backup: c.id,
+          time: c.time.toISOString(),
+          size: c.size,
+          encrypted: c.stored?.encryption === 'age',
+        })),
+      },
       text: `Restore plan (dry run), from ${name} (${d.where}, encryption: ${d.encryption}):
 ${lines.join('\n')}
   verify:   each copy's sha256 against its manifest, before anything changes
@@ -319,7 +456,14 @@ ${lines.join('\n')}
       staging = await fetchCopy(d, copy, config.backup.dir, name, opts.identity)
     }
     const { runRestore } = await import('../restore/entry.js')
-    const result = await runRestore(ctx, { ...opts, all: false, targets: names, backup: names.length === 1 ? chosen[0]?.id : undefined, at: undefined, backupDir: staging })
+    const result = await runRestore(ctx, {
+      ...opts,
+      all: false,
+      targets: names,
+      backup: names.length === 1 ? chosen[0]?.id : undefined,
+      at: undefined,
+      backupDir: staging,
+    })
     return { ...result, report: { ...(result.report as Record<string, unknown>), from: name } }
   } finally {
     const { rm } = await import('node:fs/promises')

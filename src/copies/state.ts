@@ -42,7 +42,9 @@ export function emptyCopiesState(): CopiesState {
 export async function readCopiesState(store: StateStore): Promise<CopiesState> {
   return store.read<CopiesState>(COPIES_STATE, emptyCopiesState(), (v) => {
     const s = v as CopiesState
-    return s !== null && typeof s === 'object' && s.version === 1 && typeof s.destinations === 'object' && s.destinations !== null ? s : undefined
+    return s !== null && typeof s === 'object' && s.version === 1 && typeof s.destinations === 'object' && s.destinations !== null
+      ? s
+      : undefined
   })
 }
 

@@ -40,7 +40,12 @@ export interface AgeSettings {
 }
 
 export function ageEncryptArgs(age: AgeSettings): string[] {
-  return ['age', '--encrypt', ...age.recipients.flatMap((r) => ['-r', r]), ...(age.recipientsFile !== undefined ? ['-R', age.recipientsFile] : [])]
+  return [
+    'age',
+    '--encrypt',
+    ...age.recipients.flatMap((r) => ['-r', r]),
+    ...(age.recipientsFile !== undefined ? ['-R', age.recipientsFile] : []),
+  ]
 }
 
 export interface AgeStage {
@@ -51,15 +56,28 @@ export interface AgeStage {
 }
 
 /** Pipes `input` through `age` (encrypting to the recipients, or decrypting with the identities). */
-export function ageStage(input: Readable, mode: { encrypt: AgeSettings } | { decrypt: readonly string[] }, env: { log: Logger; env: NodeJS.ProcessEnv; signal: AbortSignal }): AgeStage {
+export function ageStage(
+  input: Readable,
+  mode: { encrypt: AgeSettings } | { decrypt: readonly string[] },
+  env: { log: Logger; env: NodeJS.ProcessEnv; signal: AbortSignal },
+): AgeStage {
   const argv = 'encrypt' in mode ? ageEncryptArgs(mode.encrypt) : ['age', '--decrypt', ...mode.decrypt.flatMap((i) => ['-i', i])]
-  const tool = startTool(argv, { log: env.log, env: { PATH: env.env.PATH, HOME: env.env.HOME, LC_ALL: 'C' }, signal: env.signal, stdin: input, pipeStdout: true })
+  const tool = startTool(argv, {
+    log: env.log,
+    env: { PATH: env.env.PATH, HOME: env.env.HOME, LC_ALL: 'C' },
+    signal: env.signal,
+    stdin: input,
+    pipeStdout: true,
+  })
   const done = tool.result.then((r) => {
     if (!r.ok && !r.aborted) {
       const what = 'encrypt' in mode ? 'encrypting with age' : 'decrypting with age'
       throw new OwnopsError(`${what} failed: ${stderrTail(r.stderr) || `exit ${String(r.exitCode)}`}`, {
         kind: 'failed',
-        hint: 'encrypt' in mode ? 'check the age recipients (age1… public keys) of this destination' : 'give the private key the copies were encrypted to: --identity FILE',
+        hint:
+          'encrypt' in mode
+            ? 'check the age recipients (age1… public keys) of this destination'
+            : 'give the private key the copies were encrypted to: --identity FILE',
       })
     }
     return r

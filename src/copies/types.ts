@@ -44,7 +44,8 @@ export interface RemoteCopy {
   paths?: { artifact: string; manifest: string }
 }
 
-export type RemoteOddityKind = 'unfinished' | 'no-manifest' | 'no-artifact' | 'size-mismatch' | 'hash-mismatch' | 'bad-manifest' | 'missing' | 'locked'
+export type RemoteOddityKind =
+  'unfinished' | 'no-manifest' | 'no-artifact' | 'size-mismatch' | 'hash-mismatch' | 'bad-manifest' | 'missing' | 'locked'
 
 export interface RemoteOddity {
   kind: RemoteOddityKind

@@ -43,22 +43,42 @@ export function copyJobs(config: Pick<Config, 'backup'>): CopyJob[] {
  * `copy` every destination's, for `backup` those of the destinations without a schedule
  * (copied after every backup); none for other commands. With the reason and config key.
  */
-export function copyNeeds(config: Pick<Config, 'backup' | 'schedule'>, args: readonly string[]): Array<{ path: string; why: string; key: Array<string | number> }> {
+export function copyNeeds(
+  config: Pick<Config, 'backup' | 'schedule'>,
+  args: readonly string[],
+): Array<{ path: string; why: string; key: Array<string | number> }> {
   const all = Object.entries(config.backup.destinations)
   const to = args[0] === 'copy' ? args[args.indexOf('--to') + 1] : undefined
-  const chosen = args[0] === 'copy' ? (args.includes('--to') ? all.filter(([name]) => name === to) : all) : args[0] === 'backup' ? all.filter(([, d]) => d.schedule === undefined) : []
+  const chosen =
+    args[0] === 'copy'
+      ? args.includes('--to')
+        ? all.filter(([name]) => name === to)
+        : all
+      : args[0] === 'backup'
+        ? all.filter(([, d]) => d.schedule === undefined)
+        : []
   const needs: Array<{ path: string; why: string; key: Array<string | number> }> = []
   for (const [name, d] of chosen) {
     const key = ['backup', 'destinations', name]
-    if (d.type === 'path' && isAbsolute(d.path)) needs.push({ path: posix.normalize(d.path), why: `destination ${name}`, key: [...key, 'path'] })
+    if (d.type === 'path' && isAbsolute(d.path))
+      needs.push({ path: posix.normalize(d.path), why: `destination ${name}`, key: [...key, 'path'] })
     if (d.type === 'rclone') {
-      if (isAbsolute(d.remote)) needs.push({ path: posix.normalize(d.remote), why: `destination ${name} (a local path)`, key: [...key, 'remote'] })
-      if (d.config !== undefined && isAbsolute(d.config)) needs.push({ path: dirname(posix.normalize(d.config)), why: `destination ${name} (rclone saves refreshed tokens in its config)`, key: [...key, 'config'] })
-      else if (d.config === undefined && config.schedule.user === 'root') needs.push({ path: '/root/.config/rclone', why: `destination ${name} (rclone saves refreshed tokens in its config)`, key })
+      if (isAbsolute(d.remote))
+        needs.push({ path: posix.normalize(d.remote), why: `destination ${name} (a local path)`, key: [...key, 'remote'] })
+      if (d.config !== undefined && isAbsolute(d.config))
+        needs.push({
+          path: dirname(posix.normalize(d.config)),
+          why: `destination ${name} (rclone saves refreshed tokens in its config)`,
+          key: [...key, 'config'],
+        })
+      else if (d.config === undefined && config.schedule.user === 'root')
+        needs.push({ path: '/root/.config/rclone', why: `destination ${name} (rclone saves refreshed tokens in its config)`, key })
     }
-    if (d.type === 'restic' && isAbsolute(d.repository)) needs.push({ path: posix.normalize(d.repository), why: `destination ${name} (a local repository)`, key: [...key, 'repository'] })
+    if (d.type === 'restic' && isAbsolute(d.repository))
+      needs.push({ path: posix.normalize(d.repository), why: `destination ${name} (a local repository)`, key: [...key, 'repository'] })
   }
-  if (args[0] === 'copy' && config.backup.prometheus !== undefined && chosen.length > 0) needs.push({ path: dirname(config.backup.prometheus), why: 'ownops_copy.prom beside backup.prometheus', key: ['backup', 'prometheus'] })
+  if (args[0] === 'copy' && config.backup.prometheus !== undefined && chosen.length > 0)
+    needs.push({ path: dirname(config.backup.prometheus), why: 'ownops_copy.prom beside backup.prometheus', key: ['backup', 'prometheus'] })
   return needs
 }
 
@@ -89,5 +109,9 @@ export interface WatchedDestination {
 
 /** The destinations monitor's backup check watches. */
 export function watchedDestinations(config: Pick<Config, 'backup'>, now: Date): WatchedDestination[] {
-  return Object.entries(config.backup.destinations).map(([name, d]) => ({ name, targets: destinationTargets(config, d), maxAgeMs: destinationMaxAgeMs(d, now) }))
+  return Object.entries(config.backup.destinations).map(([name, d]) => ({
+    name,
+    targets: destinationTargets(config, d),
+    maxAgeMs: destinationMaxAgeMs(d, now),
+  }))
 }

@@ -96,20 +96,35 @@ export async function runDoctor(ctx: Ctx): Promise<CommandResult> {
     const path = which(tool, ctx.env)
     const neededBy = needed.get(tool)
     if (path === undefined && neededBy !== undefined) {
-      checks.push({ name: `tool ${tool}`, status: 'fail', detail: `not found, and ${neededBy} needs it`, hint: `apt-get install ${tool}`, exitCode: ExitCode.unavailable, data: { found: false } })
+      checks.push({
+        name: `tool ${tool}`,
+        status: 'fail',
+        detail: `not found, and ${neededBy} needs it`,
+        hint: `apt-get install ${tool}`,
+        exitCode: ExitCode.unavailable,
+        data: { found: false },
+      })
       continue
     }
-    checks.push({ name: `tool ${tool}`, status: 'info', detail: path ?? `not found (optional: ${usedFor})`, data: { found: path !== undefined } })
+    checks.push({
+      name: `tool ${tool}`,
+      status: 'info',
+      detail: path ?? `not found (optional: ${usedFor})`,
+      data: { found: path !== undefined },
+    })
   }
   const failed = checks.filter((c) => c.status === 'fail')
-  const exitCode = failed.length === 0 ? ExitCode.ok : (failurePriority.find((code) => failed.some((c) => c.exitCode === code)) ?? ExitCode.failed)
+  const exitCode =
+    failed.length === 0 ? ExitCode.ok : (failurePriority.find((code) => failed.some((c) => c.exitCode === code)) ?? ExitCode.failed)
   const report: DoctorReport = { ok: failed.length === 0, version: ownopsVersion(), checks }
   return { exitCode, report, text: renderDoctor(report) }
 }
 
 function renderDoctor(report: DoctorReport): string {
   const rows = report.checks.map((c) => [c.name, c.status.toUpperCase(), c.hint ? `${c.detail} — ${c.hint}` : c.detail])
-  const summary = report.ok ? 'ownops is ready.' : `${report.checks.filter((c) => c.status === 'fail').length} problem(s) to fix before ownops can do its work.`
+  const summary = report.ok
+    ? 'ownops is ready.'
+    : `${report.checks.filter((c) => c.status === 'fail').length} problem(s) to fix before ownops can do its work.`
   return `ownops ${report.version}\n\n${renderTable(['CHECK', 'STATUS', 'DETAIL'], rows)}\n${summary}\n`
 }
 
@@ -118,12 +133,23 @@ function checkNode(): DoctorCheck {
   const ok = major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1])
   return ok
     ? { name: 'node', status: 'ok', detail: `v${process.versions.node}` }
-    : { name: 'node', status: 'fail', detail: `v${process.versions.node} is too old`, hint: 'install Node.js 20.19 or newer (an LTS line)', exitCode: ExitCode.unavailable }
+    : {
+        name: 'node',
+        status: 'fail',
+        detail: `v${process.versions.node} is too old`,
+        hint: 'install Node.js 20.19 or newer (an LTS line)',
+        exitCode: ExitCode.unavailable,
+      }
 }
 
 function describeConfig(check: ReturnType<typeof checkConfig>): DoctorCheck {
   if (check.file === undefined) {
-    return { name: 'config', status: 'info', detail: 'no config file found: running on built-in defaults', hint: 'create ./ownops.yml or /etc/ownops/ownops.yml (see ownops.example.yml)' }
+    return {
+      name: 'config',
+      status: 'info',
+      detail: 'no config file found: running on built-in defaults',
+      hint: 'create ./ownops.yml or /etc/ownops/ownops.yml (see ownops.example.yml)',
+    }
   }
   const errors = check.problems.filter((p) => p.severity === 'error')
   if (errors.length > 0) {
@@ -149,7 +175,12 @@ function describeConfig(check: ReturnType<typeof checkConfig>): DoctorCheck {
 function checkEnvFile(file: string): DoctorCheck {
   const mode = statSync(file).mode & 0o777
   if ((mode & 0o077) !== 0) {
-    return { name: 'env file', status: 'warn', detail: `${file} is readable by others (mode ${mode.toString(8)})`, hint: `it holds secrets: chmod 600 ${file}` }
+    return {
+      name: 'env file',
+      status: 'warn',
+      detail: `${file} is readable by others (mode ${mode.toString(8)})`,
+      hint: `it holds secrets: chmod 600 ${file}`,
+    }
   }
   return { name: 'env file', status: 'ok', detail: `${file} (mode ${mode.toString(8)})` }
 }
@@ -164,10 +195,22 @@ async function checkDocker(ctx: Ctx, configured: string | undefined): Promise<Do
   try {
     const docker = await createDocker(endpoint)
     const info = await pingDocker(docker, endpoint)
-    return { name: 'docker', status: 'ok', detail: `engine ${info.version} (API ${info.apiVersion}) at ${endpoint.display}`, data: { reachable: true, ...info, endpoint: endpoint.display } }
+    return {
+      name: 'docker',
+      status: 'ok',
+      detail: `engine ${info.version} (API ${info.apiVersion}) at ${endpoint.display}`,
+      data: { reachable: true, ...info, endpoint: endpoint.display },
+    }
   } catch (error) {
     if (!isOwnopsError(error)) throw error
-    return { name: 'docker', status: 'fail', detail: error.message, ...(error.hint ? { hint: error.hint } : {}), exitCode: error.exitCode, data: { reachable: false, endpoint: endpoint.display } }
+    return {
+      name: 'docker',
+      status: 'fail',
+      detail: error.message,
+      ...(error.hint ? { hint: error.hint } : {}),
+      exitCode: error.exitCode,
+      data: { reachable: false, endpoint: endpoint.display },
+    }
   }
 }
 
@@ -178,8 +221,17 @@ async function checkContainerLogs(ctx: Ctx, configured: string | undefined): Pro
     const docker = await createDocker(dockerEndpoint(ctx.env, configured))
     const logs = await containerLogs(docker, ctx.signal)
     const unbounded = logs.filter((l) => !l.policy.bounded)
-    const data = { containers: logs.length, unbounded: unbounded.map((l) => ({ name: l.name, driver: l.policy.driver, ...(l.bytes === undefined ? {} : { bytes: l.bytes }) })) }
-    if (unbounded.length === 0) return { name, status: 'ok', detail: logs.length === 0 ? 'no containers' : `${logs.length} container${logs.length === 1 ? '' : 's'}, every log has a size limit`, data }
+    const data = {
+      containers: logs.length,
+      unbounded: unbounded.map((l) => ({ name: l.name, driver: l.policy.driver, ...(l.bytes === undefined ? {} : { bytes: l.bytes }) })),
+    }
+    if (unbounded.length === 0)
+      return {
+        name,
+        status: 'ok',
+        detail: logs.length === 0 ? 'no containers' : `${logs.length} container${logs.length === 1 ? '' : 's'}, every log has a size limit`,
+        data,
+      }
     unbounded.sort((a, b) => (b.bytes ?? -1) - (a.bytes ?? -1))
     const listed = unbounded.slice(0, 5).map((l) => `${l.name}${l.bytes === undefined ? '' : ` (${formatBytes(l.bytes)})`}`)
     return {
@@ -203,7 +255,13 @@ async function checkWritableDir(name: string, dir: string): Promise<DoctorCheck>
       await access(parent, constants.W_OK)
       return { name, status: 'ok', detail: `${dir} (will be created)` }
     } catch {
-      return { name, status: 'fail', detail: `${dir} does not exist and ${parent} is not writable`, hint: `create it: install -d -m 700 ${dir}`, exitCode: ExitCode.noperm }
+      return {
+        name,
+        status: 'fail',
+        detail: `${dir} does not exist and ${parent} is not writable`,
+        hint: `create it: install -d -m 700 ${dir}`,
+        exitCode: ExitCode.noperm,
+      }
     }
   }
   try {
@@ -213,7 +271,13 @@ async function checkWritableDir(name: string, dir: string): Promise<DoctorCheck>
     return { name, status: 'ok', detail: `${dir} (writable)` }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error'
-    return { name, status: 'fail', detail: `${dir} is not writable (${code})`, hint: 'run as root, or point it elsewhere in the config / environment', exitCode: ExitCode.noperm }
+    return {
+      name,
+      status: 'fail',
+      detail: `${dir} is not writable (${code})`,
+      hint: 'run as root, or point it elsewhere in the config / environment',
+      exitCode: ExitCode.noperm,
+    }
   }
 }
 
@@ -224,13 +288,18 @@ async function checkLockDir(dir: string): Promise<DoctorCheck> {
   try {
     problem = await lockDirProblem(dir)
   } catch (error) {
-    problem = isOwnopsError(error) ? { message: error.message, hint: error.hint ?? '' } : { message: `${dir}: ${(error as Error).message}`, hint: '' }
+    problem = isOwnopsError(error)
+      ? { message: error.message, hint: error.hint ?? '' }
+      : { message: `${dir}: ${(error as Error).message}`, hint: '' }
   }
-  if (problem !== undefined) return { name, status: 'fail', detail: problem.message, ...(problem.hint ? { hint: problem.hint } : {}), exitCode: ExitCode.noperm }
+  if (problem !== undefined)
+    return { name, status: 'fail', detail: problem.message, ...(problem.hint ? { hint: problem.hint } : {}), exitCode: ExitCode.noperm }
   const check = await checkWritableDir(name, dir)
   if (check.status !== 'ok' || !existsSync(dir)) return check
   const mode = statSync(dir).mode
-  return (mode & 0o020) !== 0 ? { ...check, detail: `${check.detail}; shared with group ${statSync(dir).gid} (members may hold the host lock)` } : check
+  return (mode & 0o020) !== 0
+    ? { ...check, detail: `${check.detail}; shared with group ${statSync(dir).gid} (members may hold the host lock)` }
+    : check
 }
 
 /** The PATH systemd gives services (its default), and the one Debian's cron gives crontab lines. */
@@ -245,14 +314,21 @@ export const CRON_PATH = '/usr/bin:/bin'
 export async function checkNodeOnPath(name: string, path: string, bin: string | undefined, ctx: Pick<Ctx, 'log'>): Promise<DoctorCheck> {
   const where = name === 'node for units' ? 'systemd units' : 'cron lines'
   const envNode = bin !== undefined && usesEnvNode(bin)
-  const generated = bin === undefined ? `ownops' own ${where} run ${process.execPath} by its absolute path` : envNode ? `schedule.bin ${bin} starts with #!/usr/bin/env node, so ownops' ${where} need it` : `ownops' ${where} run schedule.bin ${bin}`
+  const generated =
+    bin === undefined
+      ? `ownops' own ${where} run ${process.execPath} by its absolute path`
+      : envNode
+        ? `schedule.bin ${bin} starts with #!/usr/bin/env node, so ownops' ${where} need it`
+        : `ownops' ${where} run schedule.bin ${bin}`
   const node = which('node', { PATH: path })
   if (node === undefined) {
     return {
       name,
       status: envNode ? 'fail' : 'info',
       detail: `no node on the PATH of ${where} (${path}); ${generated}`,
-      hint: envNode ? `remove schedule.bin (ownops then runs ${process.execPath} directly), or link a Node there: ln -s ${process.execPath} /usr/local/bin/node` : `a ${where.slice(0, -1)} of your own that runs ownops (#!/usr/bin/env node) would fail: use ownops schedule install, or link a Node there (ln -s ${process.execPath} /usr/local/bin/node)`,
+      hint: envNode
+        ? `remove schedule.bin (ownops then runs ${process.execPath} directly), or link a Node there: ln -s ${process.execPath} /usr/local/bin/node`
+        : `a ${where.slice(0, -1)} of your own that runs ownops (#!/usr/bin/env node) would fail: use ownops schedule install, or link a Node there (ln -s ${process.execPath} /usr/local/bin/node)`,
       ...(envNode ? { exitCode: ExitCode.unavailable } : {}),
       data: { path, node: null, execPath: process.execPath },
     }
@@ -269,12 +345,19 @@ export async function checkNodeOnPath(name: string, path: string, bin: string | 
       name,
       status: envNode ? 'fail' : 'warn',
       detail: `${node} is ${version || 'not a working Node'}, older than ownops needs (${MIN_NODE.join('.')}); ${generated}`,
-      hint: envNode ? `remove schedule.bin, or point it at a wrapper that runs ${process.execPath}` : `a ${where.slice(0, -1)} of your own that runs ownops (#!/usr/bin/env node) would get this Node: use ownops schedule install, or upgrade ${node}`,
+      hint: envNode
+        ? `remove schedule.bin, or point it at a wrapper that runs ${process.execPath}`
+        : `a ${where.slice(0, -1)} of your own that runs ownops (#!/usr/bin/env node) would get this Node: use ownops schedule install, or upgrade ${node}`,
       ...(envNode ? { exitCode: ExitCode.unavailable } : {}),
       data,
     }
   }
-  return { name, status: 'info', detail: `${node} (${version}), not the Node running ownops (${process.execPath}, v${process.versions.node}); ${generated}`, data }
+  return {
+    name,
+    status: 'info',
+    detail: `${node} (${version}), not the Node running ownops (${process.execPath}, v${process.versions.node}); ${generated}`,
+    data,
+  }
 }
 
 function usesEnvNode(bin: string): boolean {
@@ -300,11 +383,14 @@ function realpathOr(path: string): string {
  */
 export async function checkInstalledRuntime(root = '/'): Promise<DoctorCheck[]> {
   const found: Array<{ file: string; program: string }> = []
-  const units = await readFiles(join(root, 'etc/systemd/system'), (n) => /^ownops-.*\.service$/.test(n)).catch(() => new Map<string, string>())
+  const units = await readFiles(join(root, 'etc/systemd/system'), (n) => /^ownops-.*\.service$/.test(n)).catch(
+    () => new Map<string, string>(),
+  )
   for (const [name, text] of units) {
     if (!isGenerated(text)) continue
     const m = /^ExecStart=(\S+)(?: (\/\S+\.js)\b)?/m.exec(text)
-    for (const program of [m?.[1], m?.[2]]) if (program !== undefined && program.startsWith('/')) found.push({ file: `/etc/systemd/system/${name}`, program })
+    for (const program of [m?.[1], m?.[2]])
+      if (program !== undefined && program.startsWith('/')) found.push({ file: `/etc/systemd/system/${name}`, program })
   }
   const cron = (await readFiles(join(root, 'etc/cron.d'), (n) => n === 'ownops').catch(() => new Map<string, string>())).get('ownops')
   if (cron !== undefined && isGenerated(cron)) {
@@ -315,7 +401,10 @@ export async function checkInstalledRuntime(root = '/'): Promise<DoctorCheck[]> 
   if (found.length === 0) return []
   const gone = found.filter((f) => !existsSync(join(root, f.program)))
   const programs = [...new Set(found.map((f) => f.program))]
-  if (gone.length === 0) return [{ name: 'installed jobs', status: 'ok', detail: `${found.length} unit(s)/entries run ${programs.join(', ')}`, data: { programs } }]
+  if (gone.length === 0)
+    return [
+      { name: 'installed jobs', status: 'ok', detail: `${found.length} unit(s)/entries run ${programs.join(', ')}`, data: { programs } },
+    ]
   const missing = [...new Set(gone.map((f) => f.program))]
   const files = [...new Set(gone.map((f) => f.file))]
   return [
@@ -332,8 +421,10 @@ export async function checkInstalledRuntime(root = '/'): Promise<DoctorCheck[]> 
 
 function checkSystemd(env: NodeJS.ProcessEnv): DoctorCheck {
   const systemctl = which('systemctl', env)
-  if (systemctl === undefined) return { name: 'systemd', status: 'info', detail: 'systemctl not found: use cron.d entries (ownops schedule generate --cron)' }
-  if (!existsSync('/run/systemd/system')) return { name: 'systemd', status: 'info', detail: 'systemctl is installed but systemd is not running (container?): use cron.d entries' }
+  if (systemctl === undefined)
+    return { name: 'systemd', status: 'info', detail: 'systemctl not found: use cron.d entries (ownops schedule generate --cron)' }
+  if (!existsSync('/run/systemd/system'))
+    return { name: 'systemd', status: 'info', detail: 'systemctl is installed but systemd is not running (container?): use cron.d entries' }
   return { name: 'systemd', status: 'ok', detail: 'running: timers can be installed (ownops schedule install)' }
 }
 

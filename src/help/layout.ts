@@ -69,7 +69,13 @@ export function addHelpCommands(group: CommandUnknownOpts): void {
     .summary('show the help of a command')
     .description(`Show the help of a command of \`${line}\` (or of \`${line}\` itself).`)
     .argument('[command...]', 'the command (and subcommand)')
-    .addHelpText('after', helpText({ examples: [`${line} help ${example}`, ...(group.parent === null ? ['ownops help schedule install'] : [])], exits: [0, 2] }))
+    .addHelpText(
+      'after',
+      helpText({
+        examples: [`${line} help ${example}`, ...(group.parent === null ? ['ownops help schedule install'] : [])],
+        exits: [0, 2],
+      }),
+    )
     .action((names) => {
       let target = group
       for (const name of names) {
@@ -90,5 +96,8 @@ export function addHelpCommands(group: CommandUnknownOpts): void {
 function unknownCommand(group: CommandUnknownOpts, name: string): never {
   const names = group.commands.filter((c) => !c.name().startsWith('__')).map((c) => c.name())
   const close = didYouMean(name, names)
-  group.error(`error: unknown command '${name}'${close === undefined ? '' : `\n(Did you mean ${close}?)`}`, { code: 'commander.unknownCommand', exitCode: 2 })
+  group.error(`error: unknown command '${name}'${close === undefined ? '' : `\n(Did you mean ${close}?)`}`, {
+    code: 'commander.unknownCommand',
+    exitCode: 2,
+  })
 }

@@ -19,13 +19,19 @@ const ENVIRONMENT: ReadonlyArray<readonly [string, string]> = [
   ['OWNOPS_CONFIG', `The config file, when --config is not given (then ./ownops.yml, ${DEFAULT_CONFIG_FILE}).`],
   ['OWNOPS_STATE_DIR', 'The state directory (default /var/lib/ownops as root, the XDG state home otherwise).'],
   ['OWNOPS_LOCK_DIR', 'The directory of the host lock (default /run/ownops as root).'],
-  ['OWNOPS_LOG_FORMAT', 'json, text or journal: the format of the log lines on stderr (default: text on a terminal, journal under systemd, json otherwise).'],
+  [
+    'OWNOPS_LOG_FORMAT',
+    'json, text or journal: the format of the log lines on stderr (default: text on a terminal, journal under systemd, json otherwise).',
+  ],
   ['NO_COLOR', 'When set and not empty: no colours in terminal output (as --no-color).'],
 ]
 
 export function manPages(program: CommandDoc, version: string): ManPage[] {
   const commands = program.commands.filter((c) => c.name !== 'help')
-  return [{ file: `${program.name}.1`, content: programPage(program, commands, version) }, ...commands.map((c) => ({ file: `${program.name}-${c.name}.1`, content: commandPage(program, c, version) }))]
+  return [
+    { file: `${program.name}.1`, content: programPage(program, commands, version) },
+    ...commands.map((c) => ({ file: `${program.name}-${c.name}.1`, content: commandPage(program, c, version) })),
+  ]
 }
 
 function header(title: string, version: string, program: string): string {
@@ -90,7 +96,10 @@ function commandPage(program: CommandDoc, command: CommandDoc, version: string):
     paragraphs(command.description),
     ...(command.help?.before ? ['.PP', keptLines(command.help.before)] : []),
     ...argumentsSection(command, '.SH ARGUMENTS'),
-    ...optionsSection(command.options.filter((o) => o.long !== '--help'), '.SH OPTIONS'),
+    ...optionsSection(
+      command.options.filter((o) => o.long !== '--help'),
+      '.SH OPTIONS',
+    ),
     ...subcommands.flatMap((s) => [
       `.SH ${roff(`${command.name.toUpperCase()} ${s.name.toUpperCase()}`)}`,
       synopsis(s.usage),
@@ -98,7 +107,10 @@ function commandPage(program: CommandDoc, command: CommandDoc, version: string):
       paragraphs(s.description),
       ...(s.help?.before ? ['.PP', keptLines(s.help.before)] : []),
       ...argumentsSection(s, '.SS Arguments'),
-      ...optionsSection(s.options.filter((o) => o.long !== '--help'), '.SS Options'),
+      ...optionsSection(
+        s.options.filter((o) => o.long !== '--help'),
+        '.SS Options',
+      ),
       ...examples(s, '.SS Examples'),
       ...(s.help ? ['.SS Exit status', ...exitItems(s.help.exits), ...notes(s.help.notes)] : []),
     ]),
@@ -123,7 +135,10 @@ function synopsis(usage: string): string {
 
 function argumentsSection(command: CommandDoc, heading: string): string[] {
   if (command.arguments.length === 0) return []
-  return [heading, ...command.arguments.flatMap((a) => ['.TP', `\\fI${roff(a.name)}\\fR${a.variadic ? '\\ ...' : ''}`, roff(a.description)])]
+  return [
+    heading,
+    ...command.arguments.flatMap((a) => ['.TP', `\\fI${roff(a.name)}\\fR${a.variadic ? '\\ ...' : ''}`, roff(a.description)]),
+  ]
 }
 
 function optionsSection(options: readonly OptionDoc[], heading: string): string[] {
@@ -154,7 +169,15 @@ function exitItems(codes: readonly number[]): string[] {
 
 function notes(text: string | undefined): string[] {
   if (text === undefined) return []
-  return ['.PP', roff(text.replace(/^\s*\(?/, '').replace(/\)?\s*$/, '').replace(/\n\s+/g, ' '))]
+  return [
+    '.PP',
+    roff(
+      text
+        .replace(/^\s*\(?/, '')
+        .replace(/\)?\s*$/, '')
+        .replace(/\n\s+/g, ' '),
+    ),
+  ]
 }
 
 /** Paragraphs of a description: blank lines apart in the help, .PP apart here. */
@@ -184,7 +207,12 @@ function code(line: string): string {
  * line never starting with a control character.
  */
 export function roff(text: string): string {
-  return guard(escapeChars(text).replace(/(^|[\s([`"'/=,|])(-{1,2}\w[\w-]*)/g, (_m, before: string, option: string) => `${before}${option.replace(/-/g, '\\-')}`))
+  return guard(
+    escapeChars(text).replace(
+      /(^|[\s([`"'/=,|])(-{1,2}\w[\w-]*)/g,
+      (_m, before: string, option: string) => `${before}${option.replace(/-/g, '\\-')}`,
+    ),
+  )
 }
 
 function escapeChars(text: string): string {

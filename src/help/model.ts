@@ -118,5 +118,8 @@ function afterHelp(command: CommandUnknownOpts): string | undefined {
 
 function firstSentence(text: string): string {
   const match = /^(.*?[.:;])(\s|$)/s.exec(text)
-  return (match?.[1] ?? text).replace(/[.:;]$/, '').replace(/\s+/g, ' ').trim()
+  return (match?.[1] ?? text)
+    .replace(/[.:;]$/, '')
+    .replace(/\s+/g, ' ')
+    .trim()
 }

@@ -11,8 +11,14 @@ export async function lockStatus(ctx: Ctx): Promise<CommandResult> {
   const found = await currentLockHolder(dir)
   if (found === undefined) {
     const abandoned = await abandonedLock(dir).catch(() => undefined)
-    const left = abandoned?.stopped?.length ? `; ownops ${ctx.redactor.redact(abandoned.command)} (pid ${abandoned.pid}) was killed with ${abandoned.stopped.join(', ')} stopped: the next run that takes the lock starts them again\n` : '\n'
-    return { exitCode: ExitCode.ok, report: { held: false, dir, ...(abandoned ? { abandoned: { ...abandoned, command: ctx.redactor.redact(abandoned.command) } } : {}) }, text: `the host lock is free (${dir})${left}` }
+    const left = abandoned?.stopped?.length
+      ? `; ownops ${ctx.redactor.redact(abandoned.command)} (pid ${abandoned.pid}) was killed with ${abandoned.stopped.join(', ')} stopped: the next run that takes the lock starts them again\n`
+      : '\n'
+    return {
+      exitCode: ExitCode.ok,
+      report: { held: false, dir, ...(abandoned ? { abandoned: { ...abandoned, command: ctx.redactor.redact(abandoned.command) } } : {}) },
+      text: `the host lock is free (${dir})${left}`,
+    }
   }
   // The holder's command line is a script's argv, which may carry a password.
   const holder = { ...found, command: ctx.redactor.redact(found.command) }
@@ -37,7 +43,13 @@ export async function runUnderLock(ctx: Ctx, options: LockRunOptions): Promise<C
   const { argv, stops } = options
   const name = options.name ?? `lock run ${argv.join(' ')}`
   // A job of its own (cron runs scripts this way): `lock-run`, or `lock-run-NAME` with --name.
-  const slug = options.name !== undefined ? options.name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '') : ''
+  const slug =
+    options.name !== undefined
+      ? options.name
+          .toLowerCase()
+          .replace(/[^a-z0-9_.-]+/g, '-')
+          .replace(/^-+|-+$/g, '')
+      : ''
   await ctx.beginJob({ name: slug !== '' ? `lock-run-${slug}` : 'lock-run', command: 'lock-run' })
   await ctx.lock(name, stops)
   const exitCode = await runInherit(argv, { log: ctx.log, signal: ctx.signal, env: ctx.env, cwd: ctx.cwd })

@@ -104,7 +104,12 @@ export interface Assessment {
  * Assesses one container. `events` are needed only for a stopped container whose stop the
  * memo does not already explain (see `needsEvents`).
  */
-export function assessContainer(info: InspectLike, memo: ContainerMemo | undefined, events: readonly ContainerEvent[] | undefined, options: AssessOptions): Assessment {
+export function assessContainer(
+  info: InspectLike,
+  memo: ContainerMemo | undefined,
+  events: readonly ContainerEvent[] | undefined,
+  options: AssessOptions,
+): Assessment {
   const name = containerName(info)
   const state = info.State
   const restartsSince = memo !== undefined && memo.id === info.Id ? Math.max(0, info.RestartCount - memo.restartCount) : 0
@@ -121,7 +126,10 @@ export function assessContainer(info: InspectLike, memo: ContainerMemo | undefin
   if (inRestartLoop(info, memo, options)) {
     const count = restartsSince > 0 ? `${restartsSince} restarts since the last run` : `${info.RestartCount} restarts`
     const what = [count, lastExit].filter(Boolean).join(', ')
-    return { finding: { ...base, status: fail, value: `restart loop (${what})`, message: `${name} is in a restart loop: ${what}` }, memo: nextMemo }
+    return {
+      finding: { ...base, status: fail, value: `restart loop (${what})`, message: `${name} is in a restart loop: ${what}` },
+      memo: nextMemo,
+    }
   }
 
   if (state.Running) {
@@ -131,23 +139,45 @@ export function assessContainer(info: InspectLike, memo: ContainerMemo | undefin
     if (health === 'unhealthy') {
       const output = lastHealthOutput(info)
       return {
-        finding: { ...base, status: fail, value: `unhealthy${output ? `: ${output}` : ''}`, message: `${name} is unhealthy (${state.Health?.FailingStreak ?? '?'} failed health checks in a row)${output ? `: ${output}` : ''}` },
+        finding: {
+          ...base,
+          status: fail,
+          value: `unhealthy${output ? `: ${output}` : ''}`,
+          message: `${name} is unhealthy (${state.Health?.FailingStreak ?? '?'} failed health checks in a row)${output ? `: ${output}` : ''}`,
+        },
         memo: nextMemo,
       }
     }
     if (restartsSince > 0) {
-      return { finding: { ...base, status: 'warning', value: `restarted ${restartsSince}× since the last run (${lastExit})`, message: `${name} restarted ${restartsSince}× since the last run (${lastExit})` }, memo: nextMemo }
+      return {
+        finding: {
+          ...base,
+          status: 'warning',
+          value: `restarted ${restartsSince}× since the last run (${lastExit})`,
+          message: `${name} restarted ${restartsSince}× since the last run (${lastExit})`,
+        },
+        memo: nextMemo,
+      }
     }
     const healthText = health === undefined || health === 'none' ? '' : `, ${health === 'starting' ? 'health: starting' : health}`
-    return { finding: { ...base, status: 'ok', value: `running${healthText}, ${up}`, message: `${name} is running${healthText}` }, memo: nextMemo }
+    return {
+      finding: { ...base, status: 'ok', value: `running${healthText}, ${up}`, message: `${name} is running${healthText}` },
+      memo: nextMemo,
+    }
   }
 
   if (state.Dead || state.Status === 'dead') {
-    return { finding: { ...base, status: fail, value: 'dead', message: `${name} is dead${state.Error ? `: ${state.Error}` : ''}` }, memo: nextMemo }
+    return {
+      finding: { ...base, status: fail, value: 'dead', message: `${name} is dead${state.Error ? `: ${state.Error}` : ''}` },
+      memo: nextMemo,
+    }
   }
   if (state.Status === 'created') {
     const status = options.mustRun ? fail : 'ok'
-    return { finding: { ...base, status, value: 'created, never started', message: `${name} was created but never started` }, memo: nextMemo }
+    return {
+      finding: { ...base, status, value: 'created, never started', message: `${name} was created but never started` },
+      memo: nextMemo,
+    }
   }
 
   // exited
@@ -160,19 +190,53 @@ export function assessContainer(info: InspectLike, memo: ContainerMemo | undefin
   const policy = info.HostConfig?.RestartPolicy?.Name ?? 'no'
   if (by === 'admin') {
     const value = `stopped${when} (exit ${state.ExitCode})`
-    return { finding: { ...base, status: options.mustRun ? 'warning' : 'ok', value, message: `${name} was stopped by a person${when} (exit ${state.ExitCode}, after a stop request); not a crash: it is left stopped` }, memo: nextMemo }
+    return {
+      finding: {
+        ...base,
+        status: options.mustRun ? 'warning' : 'ok',
+        value,
+        message: `${name} was stopped by a person${when} (exit ${state.ExitCode}, after a stop request); not a crash: it is left stopped`,
+      },
+      memo: nextMemo,
+    }
   }
   if (by === 'unknown') {
     // Exit 0 and the engine no longer has the events: a stop request or a clean end, not a crash.
     const value = `stopped${when} (exit ${state.ExitCode})`
-    return { finding: { ...base, status: options.mustRun ? 'warning' : 'ok', value, message: `${name} stopped${when} with exit ${state.ExitCode} (a stop request or a clean end; the engine no longer says which), not a crash: it is left stopped` }, memo: nextMemo }
+    return {
+      finding: {
+        ...base,
+        status: options.mustRun ? 'warning' : 'ok',
+        value,
+        message: `${name} stopped${when} with exit ${state.ExitCode} (a stop request or a clean end; the engine no longer says which), not a crash: it is left stopped`,
+      },
+      memo: nextMemo,
+    }
   }
   const value = `exited${when} (${state.OOMKilled ? 'out of memory' : `exit ${state.ExitCode}`})`
-  if (options.mustRun) return { finding: { ...base, status: fail, value, message: `${name} is not running: it exited${when} with ${state.OOMKilled ? 'out of memory' : `exit code ${state.ExitCode}`}` }, memo: nextMemo }
-  if (state.ExitCode === 0 && !state.OOMKilled) return { finding: { ...base, status: 'ok', value, message: `${name} exited normally${when}` }, memo: nextMemo }
+  if (options.mustRun)
+    return {
+      finding: {
+        ...base,
+        status: fail,
+        value,
+        message: `${name} is not running: it exited${when} with ${state.OOMKilled ? 'out of memory' : `exit code ${state.ExitCode}`}`,
+      },
+      memo: nextMemo,
+    }
+  if (state.ExitCode === 0 && !state.OOMKilled)
+    return { finding: { ...base, status: 'ok', value, message: `${name} exited normally${when}` }, memo: nextMemo }
   // Not meant to stay up (no restart policy): a failed job is worth a look; a service the engine gave up on is down.
   const status: Finding['status'] = policy === 'no' || policy === '' ? 'warning' : fail
-  return { finding: { ...base, status, value, message: `${name} exited${when} with ${state.OOMKilled ? 'out of memory' : `exit code ${state.ExitCode}`} (restart policy ${policy})` }, memo: nextMemo }
+  return {
+    finding: {
+      ...base,
+      status,
+      value,
+      message: `${name} exited${when} with ${state.OOMKilled ? 'out of memory' : `exit code ${state.ExitCode}`} (restart policy ${policy})`,
+    },
+    memo: nextMemo,
+  }
 }
 
 /** Whether assessing this container needs its events (a stop the memo does not explain yet). */
@@ -194,7 +258,11 @@ function lastDieExitCode(events: readonly ContainerEvent[] | undefined): number 
  * memo does not explain (who stopped it), and for one running in a restart loop (how its
  * last run ended). The events to read are those before the container's last start or stop.
  */
-export function needsEvents(info: InspectLike, memo: ContainerMemo | undefined, options?: Pick<AssessOptions, 'now' | 'restartLoop'>): boolean {
+export function needsEvents(
+  info: InspectLike,
+  memo: ContainerMemo | undefined,
+  options?: Pick<AssessOptions, 'now' | 'restartLoop'>,
+): boolean {
   if (info.State.Running && !info.State.Restarting) return options !== undefined && inRestartLoop(info, memo, options)
   if (info.State.Restarting || info.State.Status !== 'exited' || info.State.OOMKilled) return false
   return !(memo !== undefined && memo.id === info.Id && memo.finishedAt === info.State.FinishedAt && memo.stoppedBy !== undefined)

@@ -96,7 +96,8 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
   if (needsDocker) {
     const timeout = AbortSignal.timeout(Math.min(options.engineTimeoutMs, options.deadlineMs))
     engine = raceSignal(options.connectDocker(), AbortSignal.any([runSignal, timeout])).catch((error: unknown) => {
-      if (timeout.aborted && !runSignal.aborted) throw new Error(`the Docker engine did not answer within ${formatDuration(options.engineTimeoutMs)}`)
+      if (timeout.aborted && !runSignal.aborted)
+        throw new Error(`the Docker engine did not answer within ${formatDuration(options.engineTimeoutMs)}`)
       throw error
     })
     engine.catch(() => undefined) // observed below; never an unhandled rejection
@@ -105,7 +106,13 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
   const runOne = async (check: PlannedCheck): Promise<Observation[]> => {
     if (runSignal.aborted) {
       if (options.signal.aborted) throw options.signal.reason
-      return [toObservation(check, { status: 'unknown', value: 'not run: the run deadline passed', message: `${check.name} was not run: the run's deadline (${formatDuration(options.deadlineMs)}) passed` })]
+      return [
+        toObservation(check, {
+          status: 'unknown',
+          value: 'not run: the run deadline passed',
+          message: `${check.name} was not run: the run's deadline (${formatDuration(options.deadlineMs)}) passed`,
+        }),
+      ]
     }
     let docker: Docker | undefined
     if (check.impl.usesDocker && engine !== undefined) {
@@ -113,8 +120,22 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
         docker = (await engine).docker
       } catch (error) {
         if (options.signal.aborted) throw options.signal.reason
-        if (deadline.signal.aborted) return [toObservation(check, { status: 'unknown', value: 'not run: the run deadline passed', message: `${check.name} was not run: the run's deadline (${formatDuration(options.deadlineMs)}) passed` })]
-        return [toObservation(check, { status: 'unknown', value: 'not checked: the Docker engine is unreachable', message: `${check.name} not checked: ${describeError(error)}`, cause: ENGINE_CHECK })]
+        if (deadline.signal.aborted)
+          return [
+            toObservation(check, {
+              status: 'unknown',
+              value: 'not run: the run deadline passed',
+              message: `${check.name} was not run: the run's deadline (${formatDuration(options.deadlineMs)}) passed`,
+            }),
+          ]
+        return [
+          toObservation(check, {
+            status: 'unknown',
+            value: 'not checked: the Docker engine is unreachable',
+            message: `${check.name} not checked: ${describeError(error)}`,
+            cause: ENGINE_CHECK,
+          }),
+        ]
       }
     }
     // Checks keep their own time (their messages say more: "connection refused", "no answer
@@ -147,12 +168,21 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
       const severity = 'severity' in check.spec && check.spec.severity !== undefined ? check.spec.severity : 'critical'
       if (error instanceof CheckTimeout || signal.aborted) {
         const why = error instanceof CheckTimeout ? error.why : deadline.signal.aborted ? 'deadline' : 'timeout'
-        const text = why === 'deadline' ? `did not finish before the run's deadline (${formatDuration(options.deadlineMs)})` : `timed out after ${formatDuration(check.timeoutMs)}`
+        const text =
+          why === 'deadline'
+            ? `did not finish before the run's deadline (${formatDuration(options.deadlineMs)})`
+            : `timed out after ${formatDuration(check.timeoutMs)}`
         log.warn({ timeoutMs: check.timeoutMs }, `check ${text}`)
         return [toObservation(check, { status: severity, value: text, message: `${check.name} ${text}` })]
       }
       log.warn({ err: error }, 'check failed to run')
-      return [toObservation(check, { status: severity, value: `check failed: ${describeError(error)}`, message: `${check.name} could not be checked: ${describeError(error)}` })]
+      return [
+        toObservation(check, {
+          status: severity,
+          value: `check failed: ${describeError(error)}`,
+          message: `${check.name} could not be checked: ${describeError(error)}`,
+        }),
+      ]
     } finally {
       clearTimeout(timer)
     }
@@ -165,11 +195,27 @@ export async function runCycle(options: CycleOptions): Promise<CycleResult> {
     if (engine !== undefined) {
       try {
         const e = await engine
-        engineRow = { check: ENGINE_CHECK, kind: 'docker', id: ENGINE_CHECK, status: 'ok', value: e.description, message: `the Docker engine answers (${e.description})`, names: [ENGINE_CHECK] }
+        engineRow = {
+          check: ENGINE_CHECK,
+          kind: 'docker',
+          id: ENGINE_CHECK,
+          status: 'ok',
+          value: e.description,
+          message: `the Docker engine answers (${e.description})`,
+          names: [ENGINE_CHECK],
+        }
       } catch (error) {
         if (options.signal.aborted) throw options.signal.reason
         const reason = describeError(error)
-        engineRow = { check: ENGINE_CHECK, kind: 'docker', id: ENGINE_CHECK, status: 'critical', value: reason, message: reason, names: [ENGINE_CHECK] }
+        engineRow = {
+          check: ENGINE_CHECK,
+          kind: 'docker',
+          id: ENGINE_CHECK,
+          status: 'critical',
+          value: reason,
+          message: reason,
+          names: [ENGINE_CHECK],
+        }
       }
     }
     options.checks.forEach((check, i) => {

@@ -41,14 +41,20 @@ const HOST_KINDS = new Set(['filesystem', 'memory', 'swap'])
  * The row each failing row rolls up under, if any: a failing `dependsOn` (by check or
  * container name), or for container rows without dependsOn, a critical host resource.
  */
-export function rollUps(observations: readonly Observation[], dependsOn: (check: string) => readonly string[] | undefined, quiet: (id: string) => boolean): Map<string, string> {
+export function rollUps(
+  observations: readonly Observation[],
+  dependsOn: (check: string) => readonly string[] | undefined,
+  quiet: (id: string) => boolean,
+): Map<string, string> {
   const failing = observations.filter((o) => (o.status === 'warning' || o.status === 'critical') && !quiet(o.id))
   const parents = new Map<string, string>()
   const hostCritical = failing.find((o) => HOST_KINDS.has(o.kind) && o.status === 'critical')
   for (const row of failing) {
     const deps = dependsOn(row.check)
     if (deps !== undefined && deps.length > 0) {
-      const parent = failing.find((o) => o.id !== row.id && o.check !== row.check && deps.some((d) => o.check === d || o.id === d || (o.names ?? []).includes(d)))
+      const parent = failing.find(
+        (o) => o.id !== row.id && o.check !== row.check && deps.some((d) => o.check === d || o.id === d || (o.names ?? []).includes(d)),
+      )
       if (parent !== undefined) parents.set(row.id, parent.id)
     } else if (hostCritical !== undefined && (row.kind === 'container' || row.kind === 'containers')) {
       parents.set(row.id, hostCritical.id)
@@ -93,12 +99,22 @@ export function buildDigest(transitions: readonly Transition[], parents: Readonl
       top.push(t)
     }
   }
-  const order: Record<Transition['type'], number> = { 'gave-up': 0, escalate: 1, escalation: 1, alert: 2, action: 3, remind: 4, recover: 5, gone: 6 }
+  const order: Record<Transition['type'], number> = {
+    'gave-up': 0,
+    escalate: 1,
+    escalation: 1,
+    alert: 2,
+    action: 3,
+    remind: 4,
+    recover: 5,
+    gone: 6,
+  }
   top.sort((a, b) => levelOrder[b.level] - levelOrder[a.level] || order[a.type] - order[b.type] || compareNames(a.id, b.id))
   const lines: string[] = []
   for (const t of top) {
     lines.push(line(t))
-    for (const child of childrenOf.get(t.id) ?? []) lines.push(`           ↳ also failing, probably because of ${t.id}: ${child.id} — ${said(child)}`)
+    for (const child of childrenOf.get(t.id) ?? [])
+      lines.push(`           ↳ also failing, probably because of ${t.id}: ${child.id} — ${said(child)}`)
   }
 
   const problems = transitions.filter((t) => isProblem(t) || t.type === 'gave-up')
@@ -107,12 +123,25 @@ export function buildDigest(transitions: readonly Transition[], parents: Readonl
   let title: string
   if (transitions.length === 1) {
     const t = transitions[0] as Transition
-    const head = t.type === 'recover' || t.type === 'gone' ? 'resolved' : t.type === 'action' ? 'action' : t.type === 'gave-up' ? 'gave up' : t.type === 'remind' ? `still ${t.level}` : t.type === 'escalation' ? `${t.level}, escalated` : t.level
+    const head =
+      t.type === 'recover' || t.type === 'gone'
+        ? 'resolved'
+        : t.type === 'action'
+          ? 'action'
+          : t.type === 'gave-up'
+            ? 'gave up'
+            : t.type === 'remind'
+              ? `still ${t.level}`
+              : t.type === 'escalation'
+                ? `${t.level}, escalated`
+                : t.level
     title = `${t.id} ${head}: ${said(t)}`
   } else {
     const topProblems = problems.filter((t) => !parents.has(t.id) || !problemIds.has(parents.get(t.id) as string))
     const parts = [
-      problems.length > 0 ? `${problems.length} problem${problems.length === 1 ? '' : 's'}${topProblems.length > 0 ? ` (${[...new Set(topProblems.map((t) => t.id))].slice(0, 3).join(', ')}${topProblems.length > 3 ? ', …' : ''})` : ''}` : undefined,
+      problems.length > 0
+        ? `${problems.length} problem${problems.length === 1 ? '' : 's'}${topProblems.length > 0 ? ` (${[...new Set(topProblems.map((t) => t.id))].slice(0, 3).join(', ')}${topProblems.length > 3 ? ', …' : ''})` : ''}`
+        : undefined,
       actions.length > 0 ? `${actions.length} action${actions.length === 1 ? '' : 's'}` : undefined,
       resolved.length > 0 ? `${resolved.length} resolved` : undefined,
     ].filter(Boolean)
@@ -121,13 +150,18 @@ export function buildDigest(transitions: readonly Transition[], parents: Readonl
   if (title.length > 200) title = `${title.slice(0, 199)}…`
   const body = `${lines.join('\n')}\n\n\`ownops monitor\` on ${host} shows every check.`
   const ids = [...new Set(transitions.map((t) => t.id))]
-  const alerts: AlertItem[] = top.flatMap((t) => [t, ...(childrenOf.get(t.id) ?? [])]).map((t) => ({
-    key: `monitor/${t.id}`,
-    label: LABEL[t.type](t),
-    level: t.level,
-    state: t.type === 'recover' || t.type === 'gone' ? 'closed' : t.type === 'action' ? 'note' : 'open',
-    subject: t.id,
-    text: parents.has(t.id) && isProblem(t) && problemIds.has(parents.get(t.id) as string) ? `${said(t)} (probably because of ${parents.get(t.id) as string})` : said(t),
-  }))
+  const alerts: AlertItem[] = top
+    .flatMap((t) => [t, ...(childrenOf.get(t.id) ?? [])])
+    .map((t) => ({
+      key: `monitor/${t.id}`,
+      label: LABEL[t.type](t),
+      level: t.level,
+      state: t.type === 'recover' || t.type === 'gone' ? 'closed' : t.type === 'action' ? 'note' : 'open',
+      subject: t.id,
+      text:
+        parents.has(t.id) && isProblem(t) && problemIds.has(parents.get(t.id) as string)
+          ? `${said(t)} (probably because of ${parents.get(t.id) as string})`
+          : said(t),
+    }))
   return { level, title, body, routeLevels, alerts, ...(ids.length === 1 ? { target: ids[0] as string } : {}) }
 }

@@ -70,7 +70,8 @@ function parseSample(line: string, n: number): Sample {
         break
       }
       const ls = i
-      if (!LABEL_START.test(line[i] ?? '')) throw new ExpositionError(n, `expected a label name or "}" in ${name}{…}, got ${JSON.stringify(line.slice(i, i + 20))}`)
+      if (!LABEL_START.test(line[i] ?? ''))
+        throw new ExpositionError(n, `expected a label name or "}" in ${name}{…}, got ${JSON.stringify(line.slice(i, i + 20))}`)
       while (i < line.length && LABEL_CHAR.test(line[i] as string)) i++
       const label = line.slice(ls, i)
       while (isBlank(line[i])) i++
@@ -115,7 +116,8 @@ function parseSample(line: string, n: number): Sample {
   const hash = rest.search(/\s#\s/)
   const fields = (hash >= 0 ? rest.slice(0, hash) : rest).trim().split(/[ \t]+/)
   if (fields.length === 0 || fields[0] === '') throw new ExpositionError(n, `${name} has no value`)
-  if (fields.length > 2) throw new ExpositionError(n, `unexpected text after the value of ${name}: ${JSON.stringify(fields.slice(2).join(' '))}`)
+  if (fields.length > 2)
+    throw new ExpositionError(n, `unexpected text after the value of ${name}: ${JSON.stringify(fields.slice(2).join(' '))}`)
   const value = parseFloatValue(fields[0] as string)
   if (value === undefined) throw new ExpositionError(n, `${name}: ${JSON.stringify(fields[0])} is not a number`)
   const sample: Sample = { name, labels, value }
@@ -143,7 +145,8 @@ export function parseExposition(text: string): Exposition {
         continue // a plain comment
       }
       const [, keyword, family, rest] = m
-      if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(family as string)) throw new ExpositionError(n, `${JSON.stringify(family)} is not a metric name`)
+      if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(family as string))
+        throw new ExpositionError(n, `${JSON.stringify(family)} is not a metric name`)
       if (keyword === 'TYPE') {
         const type = (rest ?? '').trim().toLowerCase()
         if (!TYPES.has(type)) throw new ExpositionError(n, `unknown metric type ${JSON.stringify(rest ?? '')} for ${family}`)

@@ -53,7 +53,12 @@ export class ExprError extends Error {
   }
 }
 
-type Token = { kind: 'num'; value: number; at: number } | { kind: 'ident'; value: string; at: number } | { kind: 'str'; value: string; at: number } | { kind: 'op'; value: string; at: number } | { kind: 'end'; at: number }
+type Token =
+  | { kind: 'num'; value: number; at: number }
+  | { kind: 'ident'; value: string; at: number }
+  | { kind: 'str'; value: string; at: number }
+  | { kind: 'op'; value: string; at: number }
+  | { kind: 'end'; at: number }
 
 function tokenize(text: string): Token[] {
   const tokens: Token[] = []
@@ -137,9 +142,11 @@ export function parseExpr(text: string): Expr {
       next()
       while (!isOp('}')) {
         const l = next()
-        if (l.kind !== 'ident' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(l.value)) throw new ExprError(`expected a label name, found ${describe(l)}`, l.at)
+        if (l.kind !== 'ident' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(l.value))
+          throw new ExprError(`expected a label name, found ${describe(l)}`, l.at)
         const op = next()
-        if (op.kind !== 'op' || !['=', '!=', '=~', '!~'].includes(op.value)) throw new ExprError(`expected =, !=, =~ or !~ after ${l.value}, found ${describe(op)}`, op.at)
+        if (op.kind !== 'op' || !['=', '!=', '=~', '!~'].includes(op.value))
+          throw new ExprError(`expected =, !=, =~ or !~ after ${l.value}, found ${describe(op)}`, op.at)
         const v = next()
         if (v.kind !== 'str') throw new ExprError(`expected a quoted value for ${l.value}, found ${describe(v)}`, v.at)
         if (op.value === '=~' || op.value === '!~') {
@@ -173,7 +180,11 @@ export function parseExpr(text: string): Expr {
     if (t.kind === 'ident') {
       const after = tokens[pos + 1]
       if (after?.kind === 'op' && after.value === '(') {
-        if (!FUNCTIONS.has(t.value)) throw new ExprError(`unknown function ${t.value}() (there are rate, increase, histogram_quantile, sum, min, max, avg, count)`, t.at)
+        if (!FUNCTIONS.has(t.value))
+          throw new ExprError(
+            `unknown function ${t.value}() (there are rate, increase, histogram_quantile, sum, min, max, avg, count)`,
+            t.at,
+          )
         next()
         next()
         if (t.value === 'histogram_quantile') {
@@ -194,7 +205,9 @@ export function parseExpr(text: string): Expr {
         }
         const s = selector()
         expect(')')
-        return t.value === 'rate' || t.value === 'increase' ? { type: 'rate', fn: t.value, selector: s } : { type: 'select', fn: t.value as 'sum', selector: s }
+        return t.value === 'rate' || t.value === 'increase'
+          ? { type: 'rate', fn: t.value, selector: s }
+          : { type: 'select', fn: t.value as 'sum', selector: s }
       }
       return { type: 'select', fn: 'sum', selector: selector() }
     }
@@ -332,7 +345,7 @@ export function evaluate(expr: Expr, scrape: Scrape, previous: Previous | undefi
   }
   const increases = (s: Selector): Array<{ sample: Sample; increase: number }> => {
     const current = select(s)
-    if (previous === undefined) throw new NoValue('a rate needs the previous run\'s scrape: the next run has one')
+    if (previous === undefined) throw new NoValue("a rate needs the previous run's scrape: the next run has one")
     return current.map((sample) => {
       const before = previous.series[seriesKey(sample)]
       const increase = before === undefined ? sample.value : sample.value >= before ? sample.value - before : sample.value
@@ -368,15 +381,21 @@ export function evaluate(expr: Expr, scrape: Scrape, previous: Previous | undefi
       }
       case 'quantile': {
         const byLe = new Map<number, number>()
-        const rows = e.rate ? increases(e.selector).map((x) => ({ sample: x.sample, value: x.increase })) : select(e.selector).map((sample) => ({ sample, value: sample.value }))
+        const rows = e.rate
+          ? increases(e.selector).map((x) => ({ sample: x.sample, value: x.increase }))
+          : select(e.selector).map((sample) => ({ sample, value: sample.value }))
         for (const { sample, value } of rows) {
           const le = sample.labels.le
-          if (le === undefined) throw new NoValue(`${e.selector.name} has series without an le label: histogram_quantile needs the _bucket series`)
+          if (le === undefined)
+            throw new NoValue(`${e.selector.name} has series without an le label: histogram_quantile needs the _bucket series`)
           const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le)
           byLe.set(bound, (byLe.get(bound) ?? 0) + value)
         }
         if (byLe.size === 0) throw new NoValue(`no series matches ${e.selector.name}`)
-        return bucketQuantile(e.q, [...byLe].map(([le, count]) => ({ le, count })))
+        return bucketQuantile(
+          e.q,
+          [...byLe].map(([le, count]) => ({ le, count })),
+        )
       }
     }
   }

@@ -81,21 +81,34 @@ export function judge(input: JudgeInput): Judgement {
     if (quiet !== undefined) {
       quietIds.add(obs.id)
       Object.assign(row, { status: 'maintenance', observed: obs.status, quiet: quiet.reason })
-      if (prev !== undefined) states[obs.id] = { ...prev, lastSeen: now.toISOString(), ...(obs.memo !== undefined ? { memo: obs.memo } : {}) }
+      if (prev !== undefined)
+        states[obs.id] = { ...prev, lastSeen: now.toISOString(), ...(obs.memo !== undefined ? { memo: obs.memo } : {}) }
       continue
     }
 
     const recover = recoverSpecOf(check)
     // With alwaysRun the container must run whoever stopped it: stopped, it is down.
     const c = obs.container
-    const down = recover?.alwaysRun === true && obs.status === 'warning' && c !== undefined && c.state !== 'running' && c.state !== 'restarting'
+    const down =
+      recover?.alwaysRun === true && obs.status === 'warning' && c !== undefined && c.state !== 'running' && c.state !== 'restarting'
     if (down) Object.assign(row, { status: 'critical' })
-    const evaluation = evaluate(prev, { id: obs.id, status: down ? 'critical' : obs.status, message: obs.message, memo: obs.memo }, policy, now, { canRecover: recover !== undefined && !blockedByAdminStop(recover, obs) })
+    const evaluation = evaluate(
+      prev,
+      { id: obs.id, status: down ? 'critical' : obs.status, message: obs.message, memo: obs.memo },
+      policy,
+      now,
+      { canRecover: recover !== undefined && !blockedByAdminStop(recover, obs) },
+    )
     states[obs.id] = evaluation.state
     const what = check?.spec.description
     transitions.push(...(what ? evaluation.transitions.map((t) => ({ ...t, what })) : evaluation.transitions))
     if (evaluation.plan !== undefined && check !== undefined) recoveries.push({ plan: evaluation.plan, check, observation: obs })
-    Object.assign(row, { since: evaluation.state.since, alerting: evaluation.state.alert !== undefined, failures: evaluation.state.failures, ...(evaluation.inGrace ? { grace: true } : {}) })
+    Object.assign(row, {
+      since: evaluation.state.since,
+      alerting: evaluation.state.alert !== undefined,
+      failures: evaluation.state.failures,
+      ...(evaluation.inGrace ? { grace: true } : {}),
+    })
   }
 
   // Rows that are gone: a removed container of a check that ran to the end.
@@ -116,7 +129,8 @@ export function judge(input: JudgeInput): Judgement {
   // The engine's alert says what it left unchecked: one line instead of one per container check.
   const unchecked = [...new Set(input.observations.filter((o) => o.cause === ENGINE_CHECK).map((o) => o.check))]
   for (const t of transitions) {
-    if (t.id === ENGINE_CHECK && unchecked.length > 0 && (t.type === 'alert' || t.type === 'escalate' || t.type === 'remind')) t.message += ` (not checked meanwhile: ${unchecked.join(', ')})`
+    if (t.id === ENGINE_CHECK && unchecked.length > 0 && (t.type === 'alert' || t.type === 'escalate' || t.type === 'remind'))
+      t.message += ` (not checked meanwhile: ${unchecked.join(', ')})`
   }
 
   return { states, rows, transitions, recoveries, quietIds }

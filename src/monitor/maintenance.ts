@@ -18,7 +18,11 @@ export interface Quiet {
  * cron expression — read as ownops' schedules read cron (src/schedule/cron.ts) — less than
  * `duration` ago. Throws (CronError) for a bad expression or time zone.
  */
-export function activeWindowStart(window: Pick<MaintenanceWindow, 'cron' | 'duration' | 'timezone'>, now: Date, defaultTimezone?: string): Date | undefined {
+export function activeWindowStart(
+  window: Pick<MaintenanceWindow, 'cron' | 'duration' | 'timezone'>,
+  now: Date,
+  defaultTimezone?: string,
+): Date | undefined {
   const durationMs = window.duration
   const start = previousRun(window.cron, { at: now, timeZone: window.timezone ?? defaultTimezone })
   return start !== undefined && now.getTime() < start.getTime() + durationMs ? start : undefined
@@ -37,12 +41,18 @@ export interface QuietInputs {
 export function quietPeriods(inputs: QuietInputs): Quiet[] {
   const quiet: Quiet[] = []
   if (inputs.pause !== undefined && inputs.now.getTime() < Date.parse(inputs.pause.until)) {
-    quiet.push({ reason: `paused until ${inputs.pause.until}`, ...(inputs.pause.checks && inputs.pause.checks.length > 0 ? { names: inputs.pause.checks } : {}) })
+    quiet.push({
+      reason: `paused until ${inputs.pause.until}`,
+      ...(inputs.pause.checks && inputs.pause.checks.length > 0 ? { names: inputs.pause.checks } : {}),
+    })
   }
   for (const window of inputs.windows) {
     const start = activeWindowStart(window, inputs.now, inputs.timezone)
     if (start === undefined) continue
-    quiet.push({ reason: `maintenance window "${window.cron}" for ${formatDurationSetting(window.duration)} since ${start.toISOString()}`, ...(window.checks ? { names: window.checks } : {}) })
+    quiet.push({
+      reason: `maintenance window "${window.cron}" for ${formatDurationSetting(window.duration)} since ${start.toISOString()}`,
+      ...(window.checks ? { names: window.checks } : {}),
+    })
   }
   if (inputs.lockHolder !== undefined && inputs.lockHolder.stops.length > 0) {
     quiet.push({ reason: `ownops ${inputs.lockHolder.command} (pid ${inputs.lockHolder.pid}) stops it`, names: inputs.lockHolder.stops })

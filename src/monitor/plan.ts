@@ -33,7 +33,10 @@ export interface PolicyFields {
   recover?: RecoverSpec | undefined
 }
 
-export function policyOf(spec: PolicyFields, monitor: Pick<MonitorConfig, 'failuresBeforeAlert' | 'successesBeforeRecovery' | 'flap' | 'remind'>): Policy {
+export function policyOf(
+  spec: PolicyFields,
+  monitor: Pick<MonitorConfig, 'failuresBeforeAlert' | 'successesBeforeRecovery' | 'flap' | 'remind'>,
+): Policy {
   const remind = spec.remind ?? monitor.remind
   const recover = spec.recover
   return {

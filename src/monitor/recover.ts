@@ -65,7 +65,13 @@ async function runStep(argv: readonly string[], what: string, ctx: RecoverContex
   return { ok: false, detail: `tried to ${what}: ${line} failed (${why})` }
 }
 
-export async function executeRecovery(plan: RecoveryPlan, spec: RecoverSpec, observation: Observation, ctx: RecoverContext, watched?: string): Promise<RecoveryOutcome> {
+export async function executeRecovery(
+  plan: RecoveryPlan,
+  spec: RecoverSpec,
+  observation: Observation,
+  ctx: RecoverContext,
+  watched?: string,
+): Promise<RecoveryOutcome> {
   if (plan.step === 'recreate') return runStep(spec.recreate ?? [], 'recreate', ctx)
   if (plan.step === 'exec') return runStep(spec.command ?? [], 'run the recovery command', ctx)
 
@@ -84,11 +90,18 @@ export async function executeRecovery(plan: RecoveryPlan, spec: RecoverSpec, obs
       let cause = observation.container?.name === name ? observation.container.stoppedBy : undefined
       if (cause === undefined) {
         const finished = Date.parse(info.State.FinishedAt) / 1000
-        const events = Number.isFinite(finished) && finished > 0 ? await containerEvents(docker, info.Id, finished - 600, finished + 5, ctx.signal).catch(() => undefined) : undefined
+        const events =
+          Number.isFinite(finished) && finished > 0
+            ? await containerEvents(docker, info.Id, finished - 600, finished + 5, ctx.signal).catch(() => undefined)
+            : undefined
         cause = stoppedBy(info, events)
       }
       if (cause !== 'crash') {
-        return { ok: false, skipped: true, detail: `left ${name} stopped: ${cause === 'admin' ? 'an administrator stopped it' : 'it is not known who stopped it'} (recover.alwaysRun: true starts it anyway)` }
+        return {
+          ok: false,
+          skipped: true,
+          detail: `left ${name} stopped: ${cause === 'admin' ? 'an administrator stopped it' : 'it is not known who stopped it'} (recover.alwaysRun: true starts it anyway)`,
+        }
       }
     }
     const service = spec.service ?? (ctx.services ? serviceOfContainer(ctx.services, name) : undefined)
@@ -123,11 +136,19 @@ async function safeRestart(service: string, spec: RecoverSpec, ctx: RecoverConte
     const waited = since === undefined ? 0 : now - Date.parse(since)
     if (waited < patience) {
       // A server that cannot say how many are online is down for its players too.
-      const online = await playerCount(deps, r).then((p) => p.online, () => 0)
+      const online = await playerCount(deps, r).then(
+        (p) => p.online,
+        () => 0,
+      )
       if (online > 0) {
         const until = new Date((since === undefined ? now : Date.parse(since)) + patience)
         if (since === undefined && safe) await announce(deps, r, renderMessage(r.svc.messages.pending, {}), 'pending')
-        return { ok: true, skipped: true, waiting: true, detail: `left ${service} running while ${online} player${online === 1 ? ' is' : 's are'} online: it is restarted once the server is empty, at the latest at ${until.toISOString()} (recover.ifEmpty ${formatDuration(patience)})` }
+        return {
+          ok: true,
+          skipped: true,
+          waiting: true,
+          detail: `left ${service} running while ${online} player${online === 1 ? ' is' : 's are'} online: it is restarted once the server is empty, at the latest at ${until.toISOString()} (recover.ifEmpty ${formatDuration(patience)})`,
+        }
       }
     }
   }
@@ -140,11 +161,20 @@ async function safeRestart(service: string, spec: RecoverSpec, ctx: RecoverConte
   }
   ctx.log.warn({ service, container: r.container }, `restarting ${service} the safe way`)
   const healthyMs = Math.min(ctx.timeoutMs, r.svc.healthyTimeout)
-  const result = await restartSequence(deps, r, { safe, reason: 'automatic recovery', trigger: 'monitor', starts: 1, healthyTimeoutMs: healthyMs })
+  const result = await restartSequence(deps, r, {
+    safe,
+    reason: 'automatic recovery',
+    trigger: 'monitor',
+    starts: 1,
+    healthyTimeoutMs: healthyMs,
+  })
   const problems = result.problems.length > 0 ? `; what went wrong: ${result.problems.join('; ')}` : ''
   if (result.refused !== undefined) return { ok: false, detail: `did not restart ${service}: ${result.refused}` }
-  if (result.interrupted) return { ok: false, detail: `the restart of ${service} (${r.container}) was interrupted: ${result.detail}${problems}` }
-  const outcome = result.ok ? `healthy after ${formatDuration(result.downtimeMs)} of downtime` : `not healthy within ${formatDuration(healthyMs)}: ${result.detail}`
+  if (result.interrupted)
+    return { ok: false, detail: `the restart of ${service} (${r.container}) was interrupted: ${result.detail}${problems}` }
+  const outcome = result.ok
+    ? `healthy after ${formatDuration(result.downtimeMs)} of downtime`
+    : `not healthy within ${formatDuration(healthyMs)}: ${result.detail}`
   return { ok: result.ok, detail: `restarted ${service} (${r.container}) the safe way (${how}): ${outcome}${problems}` }
 }
 
@@ -160,27 +190,48 @@ export interface RecoveriesInput {
  * helps nobody), records them in `states` and `rows`, and returns their notices. In a dry
  * run nothing is done or counted; the notices say what would have been.
  */
-export async function runRecoveries(input: RecoveriesInput, ctx: Omit<RecoverContext, 'timeoutMs' | 'log' | 'state' | 'now'> & { log: Logger }): Promise<Transition[]> {
+export async function runRecoveries(
+  input: RecoveriesInput,
+  ctx: Omit<RecoverContext, 'timeoutMs' | 'log' | 'state' | 'now'> & { log: Logger },
+): Promise<Transition[]> {
   const transitions: Transition[] = []
   for (const { plan, check, observation } of input.recoveries) {
     const spec = (check.spec as { recover?: RecoverSpec }).recover
     if (spec === undefined) continue
     const log = ctx.log.child({ check: check.name })
-    const outcome = await executeRecovery(plan, spec, observation, { ...ctx, log, timeoutMs: spec.timeout, state: input.states[observation.id], now: input.now }, check.spec.kind === 'container' ? check.spec.name : undefined)
+    const outcome = await executeRecovery(
+      plan,
+      spec,
+      observation,
+      { ...ctx, log, timeoutMs: spec.timeout, state: input.states[observation.id], now: input.now },
+      check.spec.kind === 'container' ? check.spec.name : undefined,
+    )
     if (ctx.dryRun) {
       const detail = outcome.detail.startsWith('(dry run)') ? outcome.detail : `(dry run) ${outcome.detail}`
       log.info({ row: observation.id }, detail)
-      if (!outcome.skipped || outcome.ok) transitions.push({ type: 'action', id: observation.id, level: 'warning', message: detail, action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: outcome.ok } })
+      if (!outcome.skipped || outcome.ok)
+        transitions.push({
+          type: 'action',
+          id: observation.id,
+          level: 'warning',
+          message: detail,
+          action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: outcome.ok },
+        })
       continue
     }
     if (outcome.skipped && !outcome.waiting) {
       log.info({ row: observation.id }, outcome.detail)
       continue
     }
-    ;(outcome.ok ? log.warn.bind(log) : log.error.bind(log))({ row: observation.id, step: plan.step, attempt: plan.attempt }, outcome.detail)
+    ;(outcome.ok ? log.warn.bind(log) : log.error.bind(log))(
+      { row: observation.id, step: plan.step, attempt: plan.attempt },
+      outcome.detail,
+    )
     const applied = applyRecovery(input.states[observation.id] as CheckState, plan, outcome, check.policy, input.now)
     input.states[observation.id] = applied.state
-    transitions.push(...(check.spec.description ? applied.transitions.map((t) => ({ ...t, what: check.spec.description })) : applied.transitions))
+    transitions.push(
+      ...(check.spec.description ? applied.transitions.map((t) => ({ ...t, what: check.spec.description })) : applied.transitions),
+    )
     const row = input.rows.find((r) => r.id === observation.id)
     if (row !== undefined) row.alerting = applied.state.alert !== undefined
   }

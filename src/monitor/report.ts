@@ -8,7 +8,6 @@ import { renderTable } from '../text.js'
 import type { Transition } from './state.js'
 import type { MetricRow, RowStatus, Status } from './types.js'
 
-
 export interface ReportRow {
   id: string
   check: string
@@ -58,7 +57,13 @@ function statusCell(row: ReportRow): string {
   if (row.status === 'maintenance') return 'MAINT'
   const text = row.status.toUpperCase()
   if (row.grace) return `${text} (grace)`
-  if ((row.status === 'warning' || row.status === 'critical') && !row.alerting && row.failures !== undefined && row.failuresBeforeAlert !== undefined && row.failures < row.failuresBeforeAlert) {
+  if (
+    (row.status === 'warning' || row.status === 'critical') &&
+    !row.alerting &&
+    row.failures !== undefined &&
+    row.failuresBeforeAlert !== undefined &&
+    row.failures < row.failuresBeforeAlert
+  ) {
     return `${text} ${row.failures}/${row.failuresBeforeAlert}`
   }
   return text
@@ -85,10 +90,18 @@ export function renderReport(report: MonitorReport, now: Date): string {
     r.status === 'maintenance' ? (r.quiet ?? '') : sinceCell(r.since, now),
   ])
   const s = report.summary
-  const counts = [`${s.ok} ok`, s.warning ? `${s.warning} warning` : '', s.critical ? `${s.critical} critical` : '', s.unknown ? `${s.unknown} not checked` : '', s.maintenance ? `${s.maintenance} in maintenance` : '']
+  const counts = [
+    `${s.ok} ok`,
+    s.warning ? `${s.warning} warning` : '',
+    s.critical ? `${s.critical} critical` : '',
+    s.unknown ? `${s.unknown} not checked` : '',
+    s.maintenance ? `${s.maintenance} in maintenance` : '',
+  ]
   const alerting = report.checks.filter((r) => r.alerting).length
   const lines = [renderTable(['CHECK', 'STATUS', 'VALUE', 'THRESHOLD', 'SINCE'], rows).trimEnd(), '']
-  lines.push(`${report.checks.length} checks: ${counts.filter(Boolean).join(', ')}${alerting ? `; ${alerting} alerting` : ''} (${formatDuration(report.durationMs)}${report.dryRun ? ', dry run' : ''})`)
+  lines.push(
+    `${report.checks.length} checks: ${counts.filter(Boolean).join(', ')}${alerting ? `; ${alerting} alerting` : ''} (${formatDuration(report.durationMs)}${report.dryRun ? ', dry run' : ''})`,
+  )
   for (const q of report.quiet) lines.push(`quiet: ${q}`)
   if (report.transitions.length > 0) {
     lines.push('')
@@ -127,10 +140,20 @@ interface Family {
   labels?: Record<string, string>
 }
 
-const DURATION: Family = { name: 'ownops_monitor_probe_duration_seconds', help: "How long the check's probe took: an HTTP request, a TCP connect, a Server List Ping, a command, an integrity check." }
-const AVAILABLE: Family = { name: 'ownops_monitor_available_bytes', help: 'Bytes available: the free space of a filesystem (for unprivileged users), the available memory (MemAvailable).' }
+const DURATION: Family = {
+  name: 'ownops_monitor_probe_duration_seconds',
+  help: "How long the check's probe took: an HTTP request, a TCP connect, a Server List Ping, a command, an integrity check.",
+}
+const AVAILABLE: Family = {
+  name: 'ownops_monitor_available_bytes',
+  help: 'Bytes available: the free space of a filesystem (for unprivileged users), the available memory (MemAvailable).',
+}
 const SIZE: Family = { name: 'ownops_monitor_size_bytes', help: 'Total size in bytes: of a filesystem, of the memory, of the swap space.' }
-const USED: Family = { name: 'ownops_monitor_used_ratio', help: "Fraction in use, 0 to 1: of a filesystem's space, of the memory, of the swap space.", scale: 0.01 }
+const USED: Family = {
+  name: 'ownops_monitor_used_ratio',
+  help: "Fraction in use, 0 to 1: of a filesystem's space, of the memory, of the swap space.",
+  scale: 0.01,
+}
 const EXIT: Family = { name: 'ownops_monitor_exit_code', help: "Exit status: of a command check's command, of a container's last run." }
 
 /**
@@ -146,7 +169,10 @@ const FAMILIES: Record<string, Family> = {
   available_bytes: AVAILABLE,
   'filesystem.size_bytes': SIZE,
   total_bytes: SIZE,
-  per_core: { name: 'ownops_monitor_load_per_core', help: 'The 5-minute load average divided by the CPU cores (what the load check compares).' },
+  per_core: {
+    name: 'ownops_monitor_load_per_core',
+    help: 'The 5-minute load average divided by the CPU cores (what the load check compares).',
+  },
   load1: { name: 'ownops_monitor_load_average', help: 'System load average over the window.', labels: { window: '1m' } },
   load5: { name: 'ownops_monitor_load_average', help: 'System load average over the window.', labels: { window: '5m' } },
   load15: { name: 'ownops_monitor_load_average', help: 'System load average over the window.', labels: { window: '15m' } },
@@ -156,24 +182,62 @@ const FAMILIES: Record<string, Family> = {
   connect_seconds: DURATION,
   duration_seconds: DURATION,
   check_seconds: DURATION,
-  cert_expiry_timestamp_seconds: { name: 'ownops_monitor_cert_expiry_timestamp_seconds', help: 'When the TLS certificate of an HTTPS check expires (Unix time).' },
+  cert_expiry_timestamp_seconds: {
+    name: 'ownops_monitor_cert_expiry_timestamp_seconds',
+    help: 'When the TLS certificate of an HTTPS check expires (Unix time).',
+  },
   players_online: { name: 'ownops_monitor_players_online', help: 'Players online on a Minecraft server.' },
   players_max: { name: 'ownops_monitor_players_max', help: 'Player slots of a Minecraft server.' },
   exit_code: EXIT,
   running: { name: 'ownops_monitor_container_running', help: '1 while the container runs, else 0.' },
-  memory_bytes: { name: 'ownops_monitor_container_memory_usage_bytes', help: 'Memory a container uses, without the reclaimable page cache (as docker stats counts it).' },
-  memory_limit_bytes: { name: 'ownops_monitor_container_memory_limit_bytes', help: "A container's memory limit, or the host's memory when it has none." },
-  memory_growth_bytes_per_second: { name: 'ownops_monitor_container_memory_growth_bytes_per_second', help: "Growth of a container's memory: the least-squares slope of the monitor runs' readings over the growth window." },
-  cpu_seconds_total: { name: 'ownops_monitor_container_cpu_seconds_total', help: 'CPU time a container used since it started.', type: 'counter' },
-  log_size_bytes: { name: 'ownops_monitor_container_log_size_bytes', help: "Size of a container's log on the Docker host, with its rotated files." },
-  log_bounded: { name: 'ownops_monitor_container_log_bounded', help: "1 when a container's log driver limits the log's size (json-file with max-size, local), 0 when it grows without limit." },
-  log_growth_bytes_per_second: { name: 'ownops_monitor_container_log_growth_bytes_per_second', help: "Growth of a container's log over the growth window." },
-  restart_count: { name: 'ownops_monitor_container_restarts_total', help: "Restarts of the container by its restart policy (Docker's RestartCount; starts again from 0 when the container is recreated).", type: 'counter' },
-  'prometheus.value': { name: 'ownops_monitor_expression_value', help: "The value of a prometheus check's expression (a ratio as 0-1, a duration in seconds, a size in bytes)." },
-  'backup.newest_timestamp_seconds': { name: 'ownops_monitor_backup_newest_timestamp_seconds', help: 'When the newest valid backup of a target was made (Unix time).' },
+  memory_bytes: {
+    name: 'ownops_monitor_container_memory_usage_bytes',
+    help: 'Memory a container uses, without the reclaimable page cache (as docker stats counts it).',
+  },
+  memory_limit_bytes: {
+    name: 'ownops_monitor_container_memory_limit_bytes',
+    help: "A container's memory limit, or the host's memory when it has none.",
+  },
+  memory_growth_bytes_per_second: {
+    name: 'ownops_monitor_container_memory_growth_bytes_per_second',
+    help: "Growth of a container's memory: the least-squares slope of the monitor runs' readings over the growth window.",
+  },
+  cpu_seconds_total: {
+    name: 'ownops_monitor_container_cpu_seconds_total',
+    help: 'CPU time a container used since it started.',
+    type: 'counter',
+  },
+  log_size_bytes: {
+    name: 'ownops_monitor_container_log_size_bytes',
+    help: "Size of a container's log on the Docker host, with its rotated files.",
+  },
+  log_bounded: {
+    name: 'ownops_monitor_container_log_bounded',
+    help: "1 when a container's log driver limits the log's size (json-file with max-size, local), 0 when it grows without limit.",
+  },
+  log_growth_bytes_per_second: {
+    name: 'ownops_monitor_container_log_growth_bytes_per_second',
+    help: "Growth of a container's log over the growth window.",
+  },
+  restart_count: {
+    name: 'ownops_monitor_container_restarts_total',
+    help: "Restarts of the container by its restart policy (Docker's RestartCount; starts again from 0 when the container is recreated).",
+    type: 'counter',
+  },
+  'prometheus.value': {
+    name: 'ownops_monitor_expression_value',
+    help: "The value of a prometheus check's expression (a ratio as 0-1, a duration in seconds, a size in bytes).",
+  },
+  'backup.newest_timestamp_seconds': {
+    name: 'ownops_monitor_backup_newest_timestamp_seconds',
+    help: 'When the newest valid backup of a target was made (Unix time).',
+  },
   'backup.size_bytes': { name: 'ownops_monitor_backup_newest_size_bytes', help: 'Size of the newest valid backup of a target.' },
   'backup.count': { name: 'ownops_monitor_backups', help: 'Valid backups of a target in the backup directory.' },
-  'drill.last_success_timestamp_seconds': { name: 'ownops_monitor_drill_last_success_timestamp_seconds', help: 'When the last successful restore drill of a target ended (Unix time).' },
+  'drill.last_success_timestamp_seconds': {
+    name: 'ownops_monitor_drill_last_success_timestamp_seconds',
+    help: 'When the last successful restore drill of a target ended (Unix time).',
+  },
 }
 
 function familyOf(kind: string, key: string): Family | undefined {
@@ -190,17 +254,30 @@ function labels(pairs: Record<string, string | undefined>, clean: (text: string)
  * of checks a partial run did not touch, each with the time it was checked), then this
  * run. `clean` masks secrets in label values.
  */
-export function renderPrometheus(report: MonitorReport, rows: readonly MetricRow[] = metricRows(report), clean: (text: string) => string = (t) => t): string {
+export function renderPrometheus(
+  report: MonitorReport,
+  rows: readonly MetricRow[] = metricRows(report),
+  clean: (text: string) => string = (t) => t,
+): string {
   const families = new Map<string, { family: Family; samples: string[] }>()
   const add = (family: Family, sample: string) => {
     const entry = families.get(family.name) ?? { family, samples: [] }
     entry.samples.push(sample)
     families.set(family.name, entry)
   }
-  const STATUS: Family = { name: 'ownops_monitor_status', help: 'Check status: 0 ok, 1 warning, 2 critical, -1 not checked (while in maintenance: the status observed).' }
+  const STATUS: Family = {
+    name: 'ownops_monitor_status',
+    help: 'Check status: 0 ok, 1 warning, 2 critical, -1 not checked (while in maintenance: the status observed).',
+  }
   const ALERTING: Family = { name: 'ownops_monitor_alerting', help: '1 while an alert for the check is out, else 0.' }
-  const QUIET: Family = { name: 'ownops_monitor_quiet', help: '1 while a pause, a maintenance window or a running backup keeps the check quiet, else 0.' }
-  const CHECKED: Family = { name: 'ownops_monitor_check_timestamp_seconds', help: 'When the check last ran (Unix time); a partial run (ownops monitor api) leaves the other checks as they were.' }
+  const QUIET: Family = {
+    name: 'ownops_monitor_quiet',
+    help: '1 while a pause, a maintenance window or a running backup keeps the check quiet, else 0.',
+  }
+  const CHECKED: Family = {
+    name: 'ownops_monitor_check_timestamp_seconds',
+    help: 'When the check last ran (Unix time); a partial run (ownops monitor api) leaves the other checks as they were.',
+  }
   const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   for (const r of sorted) {
     const base = { check: r.check, kind: r.kind, subject: r.subject }
@@ -218,7 +295,10 @@ export function renderPrometheus(report: MonitorReport, rows: readonly MetricRow
       add(family, `${family.name}${labels({ check: r.check, kind: r.kind, subject: r.subject, ...family.labels }, clean)} ${v}`)
     }
   }
-  const RUN: Family = { name: 'ownops_monitor_last_run_timestamp_seconds', help: 'When the last monitor run (full or partial) ran (Unix time).' }
+  const RUN: Family = {
+    name: 'ownops_monitor_last_run_timestamp_seconds',
+    help: 'When the last monitor run (full or partial) ran (Unix time).',
+  }
   const DURATION_RUN: Family = { name: 'ownops_monitor_run_duration_seconds', help: 'How long the last monitor run took.' }
   const CHECKS: Family = { name: 'ownops_monitor_checks', help: 'Checks by their last status.' }
   add(RUN, `${RUN.name} ${Math.round(Date.parse(report.time) / 1000)}`)
@@ -228,6 +308,7 @@ export function renderPrometheus(report: MonitorReport, rows: readonly MetricRow
   for (const [status, n] of Object.entries(byStatus)) add(CHECKS, `${CHECKS.name}{status="${status}"} ${n}`)
 
   const out: string[] = []
-  for (const { family, samples } of families.values()) out.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type ?? 'gauge'}`, ...samples)
+  for (const { family, samples } of families.values())
+    out.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type ?? 'gauge'}`, ...samples)
   return `${out.join('\n')}\n`
 }

@@ -77,22 +77,44 @@ export function parseGrowth(spec: GrowthSpec): Growth | undefined {
   const warn = spec.warn === undefined ? undefined : parseRate(spec.warn)
   const critical = spec.critical === undefined ? undefined : parseRate(spec.critical)
   const text = [spec.warn ? `warn ${spec.warn}` : '', spec.critical ? `crit ${spec.critical}` : ''].filter(Boolean).join(', ')
-  return { ...(warn === undefined ? {} : { warnPerHour: warn }), ...(critical === undefined ? {} : { criticalPerHour: critical }), overMs, text: `${text} over ${typeof spec.over === 'number' ? formatDurationSetting(overMs) : spec.over}`, source: spec }
+  return {
+    ...(warn === undefined ? {} : { warnPerHour: warn }),
+    ...(critical === undefined ? {} : { criticalPerHour: critical }),
+    overMs,
+    text: `${text} over ${typeof spec.over === 'number' ? formatDurationSetting(overMs) : spec.over}`,
+    source: spec,
+  }
 }
 
 const threshold = (warn: number, critical: number) =>
   z.strictObject({
-    warn: z.number().min(0).max(1000).default(warn).meta({ description: `Warning at this percentage (default ${warn}).` }),
-    critical: z.number().min(0).max(1000).default(critical).meta({ description: `Critical at this percentage (default ${critical}).` }),
+    warn: z
+      .number()
+      .min(0)
+      .max(1000)
+      .default(warn)
+      .meta({ description: `Warning at this percentage (default ${warn}).` }),
+    critical: z
+      .number()
+      .min(0)
+      .max(1000)
+      .default(critical)
+      .meta({ description: `Critical at this percentage (default ${critical}).` }),
   })
 
 /** Schema keys of `container` and `containers` checks about resources. */
 export const resourceFields = {
-  stats: z.boolean().default(true).meta({ description: 'Read the engine\'s stats of running containers: memory, CPU, memory growth (false: only running state and health).' }),
-  memory: threshold(90, 95)
-    .prefault({})
-    .meta({ description: 'Memory in use (without the reclaimable page cache), in percent of the container\'s memory limit, or of the host\'s memory when it has none.' }),
-  cpu: threshold(90, 100).optional().meta({ description: 'CPU used since the previous run, in percent of the container\'s CPU limit (--cpus), or of all the host\'s cores when it has none. Default: shown, not judged.' }),
+  stats: z.boolean().default(true).meta({
+    description: "Read the engine's stats of running containers: memory, CPU, memory growth (false: only running state and health).",
+  }),
+  memory: threshold(90, 95).prefault({}).meta({
+    description:
+      "Memory in use (without the reclaimable page cache), in percent of the container's memory limit, or of the host's memory when it has none.",
+  }),
+  cpu: threshold(90, 100).optional().meta({
+    description:
+      "CPU used since the previous run, in percent of the container's CPU limit (--cpus), or of all the host's cores when it has none. Default: shown, not judged.",
+  }),
   memoryGrowth: growthSchema.optional(),
 }
 
@@ -122,8 +144,10 @@ export function parseResourceMemo(value: unknown): ResourceMemo | undefined {
   if (value === null || typeof value !== 'object') return undefined
   const v = value as Partial<ResourceMemo>
   if (typeof v.started !== 'string' || !Array.isArray(v.samples)) return undefined
-  const samples = v.samples.filter((s): s is [number, number] => Array.isArray(s) && s.length === 2 && Number.isFinite(s[0]) && Number.isFinite(s[1]))
-  const cpu = Array.isArray(v.cpu) && v.cpu.length === 2 && v.cpu.every(Number.isFinite) ? (v.cpu) : undefined
+  const samples = v.samples.filter(
+    (s): s is [number, number] => Array.isArray(s) && s.length === 2 && Number.isFinite(s[0]) && Number.isFinite(s[1]),
+  )
+  const cpu = Array.isArray(v.cpu) && v.cpu.length === 2 && v.cpu.every(Number.isFinite) ? v.cpu : undefined
   return { started: v.started, samples, ...(cpu ? { cpu } : {}) }
 }
 
@@ -207,7 +231,8 @@ export interface ResourceResult {
 /** A percentage for the table: small ones do not read as 0. */
 const pct = (value: number) => (value > 0 && value < 0.1 ? '<0.1%' : formatPercent(value))
 
-const worse = (a: ResourceResult['status'], b: ResourceResult['status']) => (a === 'critical' || b === 'critical' ? 'critical' : a === 'warning' || b === 'warning' ? 'warning' : 'ok')
+const worse = (a: ResourceResult['status'], b: ResourceResult['status']) =>
+  a === 'critical' || b === 'critical' ? 'critical' : a === 'warning' || b === 'warning' ? 'warning' : 'ok'
 
 export function assessResources(input: ResourceInput): ResourceResult | undefined {
   const { stats, spec, now } = input
@@ -236,7 +261,9 @@ export function assessResources(input: ResourceInput): ResourceResult | undefine
     const level = levelOf(percent, spec.memory.warn, spec.memory.critical)
     if (level !== 'ok') {
       status = worse(status, level)
-      problems.push(`${input.name} uses ${formatPercent(percent)} of ${own ? `its memory limit (${formatBytes(used)} of ${formatBytes(limit)})` : `the host's memory (${formatBytes(used)} of ${formatBytes(limit)}, no limit of its own)`}`)
+      problems.push(
+        `${input.name} uses ${formatPercent(percent)} of ${own ? `its memory limit (${formatBytes(used)} of ${formatBytes(limit)})` : `the host's memory (${formatBytes(used)} of ${formatBytes(limit)}, no limit of its own)`}`,
+      )
     }
   }
 
@@ -246,13 +273,25 @@ export function assessResources(input: ResourceInput): ResourceResult | undefine
     const complete = fit.spanMs >= windowMs
     const over = formatDuration(complete ? windowMs : fit.spanMs)
     metrics.memory_growth_bytes_per_second = Math.round((fit.perHour / 3600) * 1000) / 1000
-    parts.push(`${fit.perHour >= 0 ? '+' : '-'}${formatBytes(Math.abs(Math.round(fit.perHour)))}/h over ${over}${complete ? '' : ' so far'}`)
+    parts.push(
+      `${fit.perHour >= 0 ? '+' : '-'}${formatBytes(Math.abs(Math.round(fit.perHour)))}/h over ${over}${complete ? '' : ' so far'}`,
+    )
     if (growth !== undefined && complete) {
-      const level = growth.criticalPerHour !== undefined && fit.perHour >= growth.criticalPerHour ? 'critical' : growth.warnPerHour !== undefined && fit.perHour >= growth.warnPerHour ? 'warning' : 'ok'
+      const level =
+        growth.criticalPerHour !== undefined && fit.perHour >= growth.criticalPerHour
+          ? 'critical'
+          : growth.warnPerHour !== undefined && fit.perHour >= growth.warnPerHour
+            ? 'warning'
+            : 'ok'
       if (level !== 'ok') {
         status = worse(status, level)
-        const eta = limit > 0 && fit.perHour > 0 ? `; ${own ? 'its limit' : "the host's memory"} is reached in about ${formatDuration(Math.round(((limit - used) / fit.perHour) * 3_600_000 / 60_000) * 60_000)} at this rate` : ''
-        problems.push(`${input.name}'s memory grew ${formatBytes(Math.round(fit.perHour))}/h over the last ${formatDuration(windowMs)} (now ${formatBytes(used)}${eta})`)
+        const eta =
+          limit > 0 && fit.perHour > 0
+            ? `; ${own ? 'its limit' : "the host's memory"} is reached in about ${formatDuration(Math.round((((limit - used) / fit.perHour) * 3_600_000) / 60_000) * 60_000)} at this rate`
+            : ''
+        problems.push(
+          `${input.name}'s memory grew ${formatBytes(Math.round(fit.perHour))}/h over the last ${formatDuration(windowMs)} (now ${formatBytes(used)}${eta})`,
+        )
       }
     }
   }
@@ -277,11 +316,20 @@ export function assessResources(input: ResourceInput): ResourceResult | undefine
         const level = levelOf(cpuPercent, spec.cpu.warn, spec.cpu.critical)
         if (level !== 'ok') {
           status = worse(status, level)
-          problems.push(`${input.name} used ${formatPercent(cpuPercent)} of ${input.nanoCpus > 0 ? `its CPU limit (${limitCores} cores)` : `the host's ${cores} cores`} since the last run`)
+          problems.push(
+            `${input.name} used ${formatPercent(cpuPercent)} of ${input.nanoCpus > 0 ? `its CPU limit (${limitCores} cores)` : `the host's ${cores} cores`} since the last run`,
+          )
         }
       }
     }
   }
 
-  return { status, value: parts.join(', '), threshold: thresholds.join('; '), ...(problems.length > 0 ? { problem: problems.join('; ') } : {}), metrics, memo }
+  return {
+    status,
+    value: parts.join(', '),
+    threshold: thresholds.join('; '),
+    ...(problems.length > 0 ? { problem: problems.join('; ') } : {}),
+    metrics,
+    memo,
+  }
 }

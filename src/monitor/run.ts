@@ -57,13 +57,24 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   if (opts.pause !== undefined || opts.resume) return pauseOrResume(ctx, state, opts)
 
   const now = ctx.clock()
-  const runId = opts.dryRun ? randomUUID() : (await ctx.beginJob({ name: opts.checks.length > 0 ? `monitor-${opts.checks.join('-')}` : 'monitor', command: 'monitor', heartbeat: monitor.heartbeat })).runId
+  const runId = opts.dryRun
+    ? randomUUID()
+    : (
+        await ctx.beginJob({
+          name: opts.checks.length > 0 ? `monitor-${opts.checks.join('-')}` : 'monitor',
+          command: 'monitor',
+          heartbeat: monitor.heartbeat,
+        })
+      ).runId
   const lockHolder = await currentLockHolder(ctx.lockDir()).catch(() => undefined)
   let periods
   try {
     periods = quietPeriods({ now, windows: monitor.maintenance, pause: state.pause, lockHolder })
   } catch (error) {
-    throw new OwnopsError(`monitor.maintenance: ${(error as Error).message}`, { kind: 'config', hint: 'fix the cron expression; `ownops config validate` checks it' })
+    throw new OwnopsError(`monitor.maintenance: ${(error as Error).message}`, {
+      kind: 'config',
+      hint: 'fix the cron expression; `ownops config validate` checks it',
+    })
   }
 
   const cycle = await runCycle({
@@ -75,7 +86,12 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     env: ctx.env,
     signal: ctx.signal,
     engineTimeoutMs: monitor.timeout,
-    paths: { backupDir: config.backup.dir, backupTargets: Object.keys(config.backup.targets), stateDir: ctx.stateStore().dir, destinations: watchedDestinations(config, now) },
+    paths: {
+      backupDir: config.backup.dir,
+      backupTargets: Object.keys(config.backup.targets),
+      stateDir: ctx.stateStore().dir,
+      destinations: watchedDestinations(config, now),
+    },
     connectDocker: async () => {
       // An unusable DOCKER_HOST is the engine row's failure, not the whole run's.
       const endpoint = ctx.dockerEndpoint()
@@ -89,13 +105,23 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   // What checks saw (a command's output, a URL with ?token=, an error quoting a password)
   // is masked before it reaches the table, the state file, the metrics or an alert.
   const clean = (text: string) => ctx.redactor.redact(text)
-  cycle.observations = cycle.observations.map((o) => ({ ...o, value: clean(o.value), message: clean(o.message), ...(o.threshold === undefined ? {} : { threshold: clean(o.threshold) }) }))
+  cycle.observations = cycle.observations.map((o) => ({
+    ...o,
+    value: clean(o.value),
+    message: clean(o.message),
+    ...(o.threshold === undefined ? {} : { threshold: clean(o.threshold) }),
+  }))
 
   // Containers a killed backup or restore left stopped are down because of ownops: say so.
   cycle.observations = flagLeftStopped(cycle.observations, await abandonedLock(ctx.lockDir()).catch(() => undefined))
   const byName = new Map(all.map((c) => [c.name, c]))
   // A service check failing because a person stopped its container is not a crash.
-  await explainStops(cycle.observations, byName, config.restart.services, { docker: async () => createDocker(ctx.dockerEndpoint()), now, log, signal: ctx.signal })
+  await explainStops(cycle.observations, byName, config.restart.services, {
+    docker: async () => createDocker(ctx.dockerEndpoint()),
+    now,
+    log,
+    signal: ctx.signal,
+  })
   const { states, rows, transitions, recoveries, quietIds } = judge({
     observations: cycle.observations,
     completed: cycle.completed,
@@ -121,7 +147,11 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   )
 
   const host = config.hostname ?? (await import('node:os')).hostname()
-  const parents = rollUps(cycle.observations, (name) => byName.get(name)?.spec.dependsOn, (id) => quietIds.has(id))
+  const parents = rollUps(
+    cycle.observations,
+    (name) => byName.get(name)?.spec.dependsOn,
+    (id) => quietIds.has(id),
+  )
   const notifier = Object.keys(config.notify.channels).length > 0 ? await ctx.notifier() : undefined
   if (notifier !== undefined) {
     // Escalation over time: an alert still open after a rule's `after` goes further.
@@ -154,10 +184,20 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
         const deliveries = []
         for (const { channels, items } of routed.groups) {
           const part = buildDigest(items, parents, host) as NonNullable<typeof digest>
-          const event = makeEvent(config, now, { level: part.level, title: part.title, body: part.body, alerts: part.alerts, source: { command: 'monitor', ...(part.target ? { target: part.target } : {}) } })
+          const event = makeEvent(config, now, {
+            level: part.level,
+            title: part.title,
+            body: part.body,
+            alerts: part.alerts,
+            source: { command: 'monitor', ...(part.target ? { target: part.target } : {}) },
+          })
           deliveries.push(...(await notifier.send(event, channels)).deliveries)
         }
-        report.notification = { level: digest.level, title: digest.title, channels: deliveries.map((d) => ({ channel: d.channel, status: d.status, ...(d.error ? { error: d.error } : {}) })) }
+        report.notification = {
+          level: digest.level,
+          title: digest.title,
+          channels: deliveries.map((d) => ({ channel: d.channel, status: d.status, ...(d.error ? { error: d.error } : {}) })),
+        }
       }
       // Where each alert went: its recovery goes there too.
       for (const [id, channels] of routed.alerted) {
@@ -171,7 +211,8 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
 
   const failOn = monitor.failOn
   const active = rows.filter((r) => r.status !== 'maintenance')
-  const failing = failOn === 'never' ? false : active.some((r) => r.status === 'critical' || (failOn === 'warning' && r.status === 'warning'))
+  const failing =
+    failOn === 'never' ? false : active.some((r) => r.status === 'critical' || (failOn === 'warning' && r.status === 'warning'))
   report.exitCode = failing ? ExitCode.failed : ExitCode.ok
   report.ok = !active.some((r) => r.status === 'critical' || r.status === 'warning')
 
@@ -184,19 +225,31 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
       if ((byName.has(owner) || owner === ENGINE_CHECK) && !cycle.completed.has(owner) && states[id] !== undefined) results[id] = row
     }
     for (const row of metricRows(report)) results[row.id] = row
-    const next: MonitorState = { version: state.version, checks: states, lastRun: { at: now.toISOString(), runId, durationMs: report.durationMs }, results }
+    const next: MonitorState = {
+      version: state.version,
+      checks: states,
+      lastRun: { at: now.toISOString(), runId, durationMs: report.durationMs },
+      results,
+    }
     if (state.pause !== undefined && now.getTime() < Date.parse(state.pause.until)) next.pause = state.pause
     try {
       await store.write(MONITOR_STATE, next)
     } catch (error) {
       // A full disk is exactly when the table and the alerts matter: they still go out.
       const code = (error as NodeJS.ErrnoException).code
-      log.error({ err: error, file: store.path(MONITOR_STATE) }, 'could not write the monitor state: the next run will not know what this one saw')
+      log.error(
+        { err: error, file: store.path(MONITOR_STATE) },
+        'could not write the monitor state: the next run will not know what this one saw',
+      )
       if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') report.exitCode = ExitCode.noperm
     }
     if (monitor.prometheus !== undefined) {
       try {
-        await writeFileAtomic(monitor.prometheus.textfile, renderPrometheus(report, Object.values(results), (t) => ctx.redactor.redact(t)), { mode: 0o644, dirMode: 0o755 })
+        await writeFileAtomic(
+          monitor.prometheus.textfile,
+          renderPrometheus(report, Object.values(results), (t) => ctx.redactor.redact(t)),
+          { mode: 0o644, dirMode: 0o755 },
+        )
       } catch (error) {
         log.warn({ err: error, file: monitor.prometheus.textfile }, 'could not write the Prometheus textfile')
       }
@@ -204,7 +257,19 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
   }
 
   const s = report.summary
-  log.info({ runId, ok: s.ok, warning: s.warning, critical: s.critical, unknown: s.unknown, maintenance: s.maintenance, transitions: transitions.length, ms: report.durationMs }, 'monitor run done')
+  log.info(
+    {
+      runId,
+      ok: s.ok,
+      warning: s.warning,
+      critical: s.critical,
+      unknown: s.unknown,
+      maintenance: s.maintenance,
+      transitions: transitions.length,
+      ms: report.durationMs,
+    },
+    'monitor run done',
+  )
   return { exitCode: report.exitCode, report, text: renderReport(report, now) }
 }
 
@@ -214,7 +279,10 @@ function selectChecks(all: PlannedCheck[], names: readonly string[]): PlannedChe
   for (const name of names) {
     if (!known.includes(name)) {
       const suggestion = didYouMean(name, known)
-      throw new OwnopsError(`no check named "${name}"`, { kind: 'usage', hint: suggestion ? `did you mean "${suggestion}"?` : `checks: ${known.join(', ') || 'none'}` })
+      throw new OwnopsError(`no check named "${name}"`, {
+        kind: 'usage',
+        hint: suggestion ? `did you mean "${suggestion}"?` : `checks: ${known.join(', ') || 'none'}`,
+      })
     }
   }
   return all.filter((c) => names.includes(c.name))
@@ -223,17 +291,29 @@ function selectChecks(all: PlannedCheck[], names: readonly string[]): PlannedChe
 /** Two monitor runs never overlap; a backup's host lock is not taken (it is only read, for its stops). */
 async function takeMonitorLock(ctx: Ctx): Promise<void> {
   try {
-    const lock = await HostLock.acquire({ dir: ctx.lockDir(), name: 'monitor.lock', label: 'the monitor lock', command: 'monitor', waitMs: 0, log: ctx.log, signal: ctx.signal, now: ctx.clock })
+    const lock = await HostLock.acquire({
+      dir: ctx.lockDir(),
+      name: 'monitor.lock',
+      label: 'the monitor lock',
+      command: 'monitor',
+      waitMs: 0,
+      log: ctx.log,
+      signal: ctx.signal,
+      now: ctx.clock,
+    })
     ctx.defer(() => lock.release())
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? ((error as { cause?: NodeJS.ErrnoException }).cause)?.code
+    const code = (error as NodeJS.ErrnoException).code ?? (error as { cause?: NodeJS.ErrnoException }).cause?.code
     if (code === 'ENOSPC') {
       // No room for a lock file: checking matters more than the rare overlap.
       ctx.log.warn({ dir: ctx.lockDir() }, 'no space left for the monitor lock; running without it')
       return
     }
     if (isOwnopsError(error) && error.kind === 'busy' && error.message.startsWith('another ownops run')) {
-      throw new OwnopsError(error.message, { kind: 'busy', hint: 'the previous monitor run is still going; this one is skipped (a run longer than the timer interval: lower monitor.deadline)' })
+      throw new OwnopsError(error.message, {
+        kind: 'busy',
+        hint: 'the previous monitor run is still going; this one is skipped (a run longer than the timer interval: lower monitor.deadline)',
+      })
     }
     throw error
   }
@@ -262,16 +342,28 @@ async function pauseOrResume(ctx: Ctx, state: MonitorState, opts: MonitorOptions
     delete state.pause
     await store.write(MONITOR_STATE, state)
     ctx.log.info('monitor resumed')
-    return { exitCode: ExitCode.ok, report: { paused: false, wasPaused: had !== undefined }, text: had ? 'monitor resumed: alerts and recovery are back on\n' : 'monitor was not paused\n' }
+    return {
+      exitCode: ExitCode.ok,
+      report: { paused: false, wasPaused: had !== undefined },
+      text: had ? 'monitor resumed: alerts and recovery are back on\n' : 'monitor was not paused\n',
+    }
   }
   const ms = parseDuration(opts.pause as string)
-  if (ms === undefined || ms <= 0) throw new OwnopsError(`--pause: not a duration (of at most 100 years): ${String(opts.pause)}`, { kind: 'usage', hint: 'e.g. --pause 30m or --pause 2h' })
+  if (ms === undefined || ms <= 0)
+    throw new OwnopsError(`--pause: not a duration (of at most 100 years): ${String(opts.pause)}`, {
+      kind: 'usage',
+      hint: 'e.g. --pause 30m or --pause 2h',
+    })
   const until = new Date(now.getTime() + ms).toISOString()
   state.pause = { until, ...(opts.checks.length > 0 ? { checks: opts.checks } : {}) }
   await store.write(MONITOR_STATE, state)
   const which = opts.checks.length > 0 ? opts.checks.join(', ') : 'every check'
   ctx.log.info({ until, checks: opts.checks }, 'monitor paused')
-  return { exitCode: ExitCode.ok, report: { paused: true, until, checks: opts.checks }, text: `monitor paused for ${formatDuration(ms)} (until ${until}): ${which} runs, but nothing alerts and nothing is restarted. \`ownops monitor --resume\` ends it early.\n` }
+  return {
+    exitCode: ExitCode.ok,
+    report: { paused: true, until, checks: opts.checks },
+    text: `monitor paused for ${formatDuration(ms)} (until ${until}): ${which} runs, but nothing alerts and nothing is restarted. \`ownops monitor --resume\` ends it early.\n`,
+  }
 }
 
 /**
@@ -279,14 +371,25 @@ async function pauseOrResume(ctx: Ctx, state: MonitorState, opts: MonitorOptions
  * recovery to where its alert went and to those that take info; an escalation to its
  * step's channels — grouped so that every channel gets one digest of its own changes.
  */
-function routeTransitions(transitions: readonly Transition[], notifier: Notifier, config: Config, now: Date): { groups: Array<{ channels: string[]; items: Transition[] }>; alerted: Map<string, string[]> } {
-  const names = (t: Transition, level: Transition['level']) => notifier.route(makeEvent(config, now, { level, title: t.message, body: '', source: { command: 'monitor', target: t.id } })).map(([name]) => name)
+function routeTransitions(
+  transitions: readonly Transition[],
+  notifier: Notifier,
+  config: Config,
+  now: Date,
+): { groups: Array<{ channels: string[]; items: Transition[] }>; alerted: Map<string, string[]> } {
+  const names = (t: Transition, level: Transition['level']) =>
+    notifier
+      .route(makeEvent(config, now, { level, title: t.message, body: '', source: { command: 'monitor', target: t.id } }))
+      .map(([name]) => name)
   const byChannel = new Map<string, Transition[]>()
   const alerted = new Map<string, string[]>()
   for (const t of transitions) {
     let channels: string[]
     if (t.type === 'escalation') channels = (t.escalation?.channels ?? []).filter((c) => config.notify.channels[c] !== undefined)
-    else if (t.type === 'recover' || t.type === 'gone') channels = [...new Set([...(t.notified ?? names(t, t.resolves ?? 'warning')), ...names(t, 'info')])].filter((c) => config.notify.channels[c] !== undefined)
+    else if (t.type === 'recover' || t.type === 'gone')
+      channels = [...new Set([...(t.notified ?? names(t, t.resolves ?? 'warning')), ...names(t, 'info')])].filter(
+        (c) => config.notify.channels[c] !== undefined,
+      )
     else channels = names(t, t.level)
     if (t.type !== 'recover' && t.type !== 'gone') alerted.set(t.id, [...new Set([...(alerted.get(t.id) ?? []), ...channels])])
     for (const c of channels) byChannel.set(c, [...(byChannel.get(c) ?? []), t])

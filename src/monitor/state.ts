@@ -148,7 +148,13 @@ function stepWord(step: RecoveryStep, n: number): string {
 }
 
 /** One run of one check outside a quiet period. */
-export function evaluate(prev: CheckState | undefined, observed: Observed, policy: Policy, now: Date, options: { canRecover?: boolean } = {}): Evaluation {
+export function evaluate(
+  prev: CheckState | undefined,
+  observed: Observed,
+  policy: Policy,
+  now: Date,
+  options: { canRecover?: boolean } = {},
+): Evaluation {
   const base = prev ?? fresh(observed, now)
   const state: CheckState = {
     ...base,
@@ -186,7 +192,10 @@ export function evaluate(prev: CheckState | undefined, observed: Observed, polic
     if (state.alert === undefined) {
       if (state.failures >= policy.failuresBeforeAlert || flapping) {
         state.alert = { level, since, notifiedAt: iso(now), openedAt: iso(now) }
-        const why = state.failures >= policy.failuresBeforeAlert ? '' : ` (flapping: ${failuresIn(state.history, policy.flap!.runs)} of the last ${policy.flap!.runs} runs failed)`
+        const why =
+          state.failures >= policy.failuresBeforeAlert
+            ? ''
+            : ` (flapping: ${failuresIn(state.history, policy.flap!.runs)} of the last ${policy.flap!.runs} runs failed)`
         transitions.push({ type: 'alert', id: observed.id, level, message: `${observed.message}${why}`, since })
       }
     } else if (level === 'critical' && state.alert.level === 'warning') {
@@ -196,19 +205,35 @@ export function evaluate(prev: CheckState | undefined, observed: Observed, polic
       if (level === 'warning' && state.alert.level === 'critical') state.alert.level = 'warning'
       if (policy.remindMs !== undefined && policy.remindMs > 0 && now.getTime() - ms(state.alert.notifiedAt) >= policy.remindMs) {
         state.alert.notifiedAt = iso(now)
-        transitions.push({ type: 'remind', id: observed.id, level, message: `still failing after ${formatDuration(now.getTime() - ms(since))}: ${observed.message}`, since })
+        transitions.push({
+          type: 'remind',
+          id: observed.id,
+          level,
+          message: `still failing after ${formatDuration(now.getTime() - ms(since))}: ${observed.message}`,
+          since,
+        })
       }
     }
 
     const recover = policy.recover
     const actsOn = level === 'critical' || recover?.on === 'warning'
-    if (recover !== undefined && actsOn && options.canRecover !== false && state.failures >= recover.after && state.recovery?.gaveUp !== true) {
+    if (
+      recover !== undefined &&
+      actsOn &&
+      options.canRecover !== false &&
+      state.failures >= recover.after &&
+      state.recovery?.gaveUp !== true
+    ) {
       const recovery: RecoveryState = state.recovery ?? { attempts: [] }
       const windowStart = now.getTime() - recover.withinMs
       recovery.attempts = recovery.attempts.filter((t) => ms(t) > windowStart)
       state.recovery = recovery
       if (recovery.attempts.length < recover.maxAttempts) {
-        return { state, transitions, plan: { id: observed.id, step: recover.action, attempt: recovery.attempts.length + 1, of: recover.maxAttempts } }
+        return {
+          state,
+          transitions,
+          plan: { id: observed.id, step: recover.action, attempt: recovery.attempts.length + 1, of: recover.maxAttempts },
+        }
       }
       const recreatedRecently = !Number.isNaN(ms(recovery.recreatedAt)) && ms(recovery.recreatedAt) > windowStart
       if (recover.recreate && !recreatedRecently) {
@@ -216,8 +241,20 @@ export function evaluate(prev: CheckState | undefined, observed: Observed, polic
       }
       recovery.gaveUp = true
       const spent = [stepWord(recover.action, recovery.attempts.length), ...(recreatedRecently ? ['a recreate'] : [])].join(' and ')
-      transitions.push({ type: 'gave-up', id: observed.id, level: 'critical', message: `gave up on ${observed.id} after ${spent} in ${formatDuration(recover.withinMs)}: ${observed.message}. It needs a human.`, since })
-      state.alert = { ...state.alert, level: 'critical', since: state.alert?.since ?? since, notifiedAt: iso(now), openedAt: state.alert?.openedAt ?? iso(now) }
+      transitions.push({
+        type: 'gave-up',
+        id: observed.id,
+        level: 'critical',
+        message: `gave up on ${observed.id} after ${spent} in ${formatDuration(recover.withinMs)}: ${observed.message}. It needs a human.`,
+        since,
+      })
+      state.alert = {
+        ...state.alert,
+        level: 'critical',
+        since: state.alert?.since ?? since,
+        notifiedAt: iso(now),
+        openedAt: state.alert?.openedAt ?? iso(now),
+      }
     }
     return { state, transitions }
   }
@@ -230,7 +267,15 @@ export function evaluate(prev: CheckState | undefined, observed: Observed, polic
     if (state.alert !== undefined || state.acted === true) {
       const since = state.alert?.since ?? state.failingSince
       const downFor = since === undefined ? '' : ` after ${formatDuration(Math.max(0, now.getTime() - ms(since)))}`
-      transitions.push({ type: 'recover', id: observed.id, level: 'info', resolves: state.alert?.level ?? 'warning', message: `healthy again${downFor}: ${observed.message}`, ...(since ? { since } : {}), ...(state.alert?.notified ? { notified: state.alert.notified } : {}) })
+      transitions.push({
+        type: 'recover',
+        id: observed.id,
+        level: 'info',
+        resolves: state.alert?.level ?? 'warning',
+        message: `healthy again${downFor}: ${observed.message}`,
+        ...(since ? { since } : {}),
+        ...(state.alert?.notified ? { notified: state.alert.notified } : {}),
+      })
     }
     delete state.alert
     delete state.acted
@@ -256,11 +301,30 @@ export interface RecoveryOutcome {
 }
 
 /** Records an attempt (or a skipped one) in the state, and the notice that goes with it. */
-export function applyRecovery(state: CheckState, plan: RecoveryPlan, outcome: RecoveryOutcome, policy: Policy, now: Date): { state: CheckState; transitions: Transition[] } {
+export function applyRecovery(
+  state: CheckState,
+  plan: RecoveryPlan,
+  outcome: RecoveryOutcome,
+  policy: Policy,
+  now: Date,
+): { state: CheckState; transitions: Transition[] } {
   if (outcome.waiting && policy.recover !== undefined) {
     const first = state.recovery?.waitingSince === undefined
     const recovery: RecoveryState = { attempts: [], ...state.recovery, waitingSince: state.recovery?.waitingSince ?? iso(now) }
-    return { state: { ...state, recovery, acted: true }, transitions: first ? [{ type: 'action', id: plan.id, level: 'warning', message: outcome.detail, action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: true } }] : [] }
+    return {
+      state: { ...state, recovery, acted: true },
+      transitions: first
+        ? [
+            {
+              type: 'action',
+              id: plan.id,
+              level: 'warning',
+              message: outcome.detail,
+              action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: true },
+            },
+          ]
+        : [],
+    }
   }
   if (outcome.skipped || policy.recover === undefined) return { state, transitions: [] }
   const recovery: RecoveryState = state.recovery ? { ...state.recovery, attempts: [...state.recovery.attempts] } : { attempts: [] }
@@ -269,17 +333,38 @@ export function applyRecovery(state: CheckState, plan: RecoveryPlan, outcome: Re
   else recovery.attempts.push(iso(now))
   recovery.graceUntil = iso(new Date(now.getTime() + policy.recover.graceMs))
   const next: CheckState = { ...state, recovery, acted: true }
-  const of = plan.step === 'recreate' ? 'escalation after the restarts' : `attempt ${plan.attempt} of ${plan.of} within ${formatDuration(policy.recover.withinMs)}`
+  const of =
+    plan.step === 'recreate'
+      ? 'escalation after the restarts'
+      : `attempt ${plan.attempt} of ${plan.of} within ${formatDuration(policy.recover.withinMs)}`
   return {
     state: next,
-    transitions: [{ type: 'action', id: plan.id, level: 'warning', message: `${outcome.detail} (${of})`, action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: outcome.ok } }],
+    transitions: [
+      {
+        type: 'action',
+        id: plan.id,
+        level: 'warning',
+        message: `${outcome.detail} (${of})`,
+        action: { step: plan.step, attempt: plan.attempt, of: plan.of, ok: outcome.ok },
+      },
+    ],
   }
 }
 
 /** A subject that no longer exists (a removed container): a notice if it was alerted. */
 export function vanished(id: string, prev: CheckState): Transition[] {
   if (prev.alert === undefined && prev.acted !== true) return []
-  return [{ type: 'gone', id, level: 'info', resolves: prev.alert?.level ?? 'warning', message: `${id} no longer exists; its alert is closed`, ...(prev.alert ? { since: prev.alert.since } : {}), ...(prev.alert?.notified ? { notified: prev.alert.notified } : {}) }]
+  return [
+    {
+      type: 'gone',
+      id,
+      level: 'info',
+      resolves: prev.alert?.level ?? 'warning',
+      message: `${id} no longer exists; its alert is closed`,
+      ...(prev.alert ? { since: prev.alert.since } : {}),
+      ...(prev.alert?.notified ? { notified: prev.alert.notified } : {}),
+    },
+  ]
 }
 
 /** The whole state file. */
@@ -305,12 +390,20 @@ export function validateState(value: unknown): MonitorState | undefined {
   for (const entry of Object.values(v.checks)) {
     if (entry === null || typeof entry !== 'object') return undefined
     const e = entry as Partial<CheckState>
-    if (typeof e.failures !== 'number' || typeof e.successes !== 'number' || typeof e.history !== 'string' || typeof e.since !== 'string') return undefined
+    if (typeof e.failures !== 'number' || typeof e.successes !== 'number' || typeof e.history !== 'string' || typeof e.since !== 'string')
+      return undefined
     if (e.status !== 'ok' && e.status !== 'warning' && e.status !== 'critical') return undefined
   }
-  if (v.pause !== undefined && (typeof v.pause !== 'object' || v.pause === null || Number.isNaN(Date.parse(String(v.pause.until))))) return undefined
+  if (v.pause !== undefined && (typeof v.pause !== 'object' || v.pause === null || Number.isNaN(Date.parse(String(v.pause.until)))))
+    return undefined
   // The textfile's memory is not worth the alert state: a malformed one is only forgotten.
-  if (v.results !== undefined && (v.results === null || typeof v.results !== 'object' || Object.values(v.results).some((r) => r === null || typeof r !== 'object' || typeof r.check !== 'string' || typeof r.at !== 'string'))) delete v.results
+  if (
+    v.results !== undefined &&
+    (v.results === null ||
+      typeof v.results !== 'object' ||
+      Object.values(v.results).some((r) => r === null || typeof r !== 'object' || typeof r.check !== 'string' || typeof r.at !== 'string'))
+  )
+    delete v.results
   return v as MonitorState
 }
 
@@ -319,7 +412,12 @@ export function validateState(value: unknown): MonitorState | undefined {
  * channels, once per step. Steps due together (the monitor did not run for a while) go
  * out as one. Changes `state.alert.escalated`; returns the transition, if one is due.
  */
-export function escalate(id: string, state: CheckState, steps: ReadonlyArray<{ afterMs: number; channels: string[] }>, now: Date): Transition | undefined {
+export function escalate(
+  id: string,
+  state: CheckState,
+  steps: ReadonlyArray<{ afterMs: number; channels: string[] }>,
+  now: Date,
+): Transition | undefined {
   const alert = state.alert
   if (alert === undefined || steps.length === 0) return undefined
   const done = alert.escalated ?? 0
@@ -328,5 +426,12 @@ export function escalate(id: string, state: CheckState, steps: ReadonlyArray<{ a
   if (due.length === 0) return undefined
   alert.escalated = done + due.length
   const channels = [...new Set(due.flatMap((s) => s.channels))]
-  return { type: 'escalation', id, level: alert.level, message: `unresolved for ${formatDuration(open)}: ${state.message}`, since: alert.since, escalation: { step: alert.escalated, channels } }
+  return {
+    type: 'escalation',
+    id,
+    level: alert.level,
+    message: `unresolved for ${formatDuration(open)}: ${state.message}`,
+    since: alert.since,
+    escalation: { step: alert.escalated, channels },
+  }
 }

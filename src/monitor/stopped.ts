@@ -33,7 +33,12 @@ export function serviceContainers(check: PlannedCheck, services: Readonly<Record
  * Marks failing observations whose service container a person stopped: warning instead of
  * critical, the message says so, and `container` carries who stopped it (recovery reads it).
  */
-export async function explainStops(observations: Observation[], checks: ReadonlyMap<string, PlannedCheck>, services: Readonly<Record<string, RestartService>>, deps: { docker: () => Promise<Docker>; now: Date; log: Logger; signal: AbortSignal }): Promise<void> {
+export async function explainStops(
+  observations: Observation[],
+  checks: ReadonlyMap<string, PlannedCheck>,
+  services: Readonly<Record<string, RestartService>>,
+  deps: { docker: () => Promise<Docker>; now: Date; log: Logger; signal: AbortSignal },
+): Promise<void> {
   const looks = new Map<string, Promise<{ info: InspectLike; by: 'admin' | 'crash' | 'unknown' } | undefined>>()
   const look = (name: string) => {
     let pending = looks.get(name)
@@ -43,7 +48,10 @@ export async function explainStops(observations: Observation[], checks: Readonly
         const info = (await inspectContainer(docker, name)) as InspectLike | undefined
         if (info === undefined || info.State.Running || info.State.Restarting) return undefined
         const finished = Date.parse(info.State.FinishedAt) / 1000
-        const events = Number.isFinite(finished) && finished > 0 ? await containerEvents(docker, info.Id, finished - 600, finished + 5, deps.signal).catch(() => undefined) : undefined
+        const events =
+          Number.isFinite(finished) && finished > 0
+            ? await containerEvents(docker, info.Id, finished - 600, finished + 5, deps.signal).catch(() => undefined)
+            : undefined
         return { info, by: stoppedBy(info, events) }
       })().catch((error: unknown) => {
         deps.log.debug({ err: error, container: name }, 'could not inspect the service container')
@@ -62,7 +70,8 @@ export async function explainStops(observations: Observation[], checks: Readonly
       if (seen === undefined || seen.by === 'crash') continue
       const ago = Math.max(0, deps.now.getTime() - Date.parse(seen.info.State.FinishedAt))
       const when = !Number.isFinite(ago) ? '' : ago < 60_000 ? ' just now' : ` ${formatDuration(Math.floor(ago / 60_000) * 60_000)} ago`
-      const who = seen.by === 'admin' ? 'was stopped by a person' : `stopped with exit ${seen.info.State.ExitCode} (a stop request or a clean end)`
+      const who =
+        seen.by === 'admin' ? 'was stopped by a person' : `stopped with exit ${seen.info.State.ExitCode} (a stop request or a clean end)`
       obs.status = 'warning'
       obs.message = `${name} ${who}${when}, not a crash: it is left stopped (${obs.message})`
       obs.value = `${name} stopped: ${obs.value}`

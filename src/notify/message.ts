@@ -72,7 +72,10 @@ function finish(report: NotifyReport, kind: 'test' | 'message'): CommandResult {
 async function messageEvent(ctx: Ctx, opts: NotifyOptions): Promise<NotifyEvent> {
   let message = opts.message
   if (message === undefined) {
-    throw new OwnopsError('no message given', { kind: 'usage', hint: 'ownops notify "text", or pipe it in with -:  echo text | ownops notify -' })
+    throw new OwnopsError('no message given', {
+      kind: 'usage',
+      hint: 'ownops notify "text", or pipe it in with -:  echo text | ownops notify -',
+    })
   }
   if (message === '-') message = await ctx.readStdin(MAX_MESSAGE_BYTES)
   message = message.replace(/\s+$/, '')
@@ -85,7 +88,13 @@ async function messageEvent(ctx: Ctx, opts: NotifyOptions): Promise<NotifyEvent>
     body = first.length > 200 ? message : rest.join('\n').trim()
   }
   const attachments = await Promise.all(opts.attachFile.map(readAttachment))
-  return makeEvent(ctx.config().config, ctx.clock(), { level: opts.level, title, body, source: { command: 'notify' }, ...(attachments.length > 0 ? { attachments } : {}) })
+  return makeEvent(ctx.config().config, ctx.clock(), {
+    level: opts.level,
+    title,
+    body,
+    source: { command: 'notify' },
+    ...(attachments.length > 0 ? { attachments } : {}),
+  })
 }
 
 async function readAttachment(file: string): Promise<Attachment> {
@@ -93,9 +102,15 @@ async function readAttachment(file: string): Promise<Attachment> {
   try {
     size = (await stat(file)).size
   } catch (error) {
-    throw new OwnopsError(`cannot read attachment ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { kind: 'usage' })
+    throw new OwnopsError(`cannot read attachment ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+      kind: 'usage',
+    })
   }
-  if (size > MAX_ATTACHMENT_BYTES) throw new OwnopsError(`attachment ${file} is ${size} bytes; the limit is ${MAX_ATTACHMENT_BYTES}`, { kind: 'usage', hint: 'attach a tail of it instead: tail -c 1M file > part' })
+  if (size > MAX_ATTACHMENT_BYTES)
+    throw new OwnopsError(`attachment ${file} is ${size} bytes; the limit is ${MAX_ATTACHMENT_BYTES}`, {
+      kind: 'usage',
+      hint: 'attach a tail of it instead: tail -c 1M file > part',
+    })
   return { name: basename(file), content: await readFile(file) }
 }
 
@@ -108,8 +123,25 @@ async function failedUnitEvent(ctx: Ctx, unit: string): Promise<NotifyEvent> {
   const how = [result && `result: ${result}`, code && status ? `${code} ${status}` : (code ?? status)].filter(Boolean).join(', ')
   const invocation = env.MONITOR_INVOCATION_ID
   const query = invocation ? [`_SYSTEMD_INVOCATION_ID=${invocation}`] : ['-u', unit]
-  const journal = await runCapture(['journalctl', ...query, '-n', String(JOURNAL_LINES), '--no-pager', '-o', 'cat'], { log: ctx.log, timeoutMs: 5000, env })
-  const tail = journal.failed || journal.stdout.trim() === '' ? `(no journal lines: ${journal.reason ?? 'journal empty'})` : journal.stdout.trimEnd()
-  const body = [how ? `The unit ended with ${how}.` : 'The unit failed.', '', `Last ${JOURNAL_LINES} log lines:`, tail, '', `Details: journalctl ${invocation ? `_SYSTEMD_INVOCATION_ID=${invocation}` : `-u ${unit}`}`].join('\n')
-  return makeEvent(ctx.config().config, ctx.clock(), { level: 'error', title: `${unit} failed`, body, source: { command: 'systemd', target: unit } })
+  const journal = await runCapture(['journalctl', ...query, '-n', String(JOURNAL_LINES), '--no-pager', '-o', 'cat'], {
+    log: ctx.log,
+    timeoutMs: 5000,
+    env,
+  })
+  const tail =
+    journal.failed || journal.stdout.trim() === '' ? `(no journal lines: ${journal.reason ?? 'journal empty'})` : journal.stdout.trimEnd()
+  const body = [
+    how ? `The unit ended with ${how}.` : 'The unit failed.',
+    '',
+    `Last ${JOURNAL_LINES} log lines:`,
+    tail,
+    '',
+    `Details: journalctl ${invocation ? `_SYSTEMD_INVOCATION_ID=${invocation}` : `-u ${unit}`}`,
+  ].join('\n')
+  return makeEvent(ctx.config().config, ctx.clock(), {
+    level: 'error',
+    title: `${unit} failed`,
+    body,
+    source: { command: 'systemd', target: unit },
+  })
 }

@@ -36,7 +36,16 @@ export interface SerializedEvent {
 }
 
 export function serializeEvent(event: NotifyEvent): SerializedEvent {
-  return { ...(event.id === undefined ? {} : { id: event.id }), level: event.level, title: event.title, body: event.body, ...(event.source ? { source: event.source } : {}), ...(event.alerts ? { alerts: event.alerts } : {}), host: event.host, time: event.time.toISOString() }
+  return {
+    ...(event.id === undefined ? {} : { id: event.id }),
+    level: event.level,
+    title: event.title,
+    body: event.body,
+    ...(event.source ? { source: event.source } : {}),
+    ...(event.alerts ? { alerts: event.alerts } : {}),
+    host: event.host,
+    time: event.time.toISOString(),
+  }
 }
 
 export function deserializeEvent(event: SerializedEvent): NotifyEvent {
@@ -47,13 +56,37 @@ export function urlHash(url: string): string {
   return createHash('sha256').update(url).digest('hex').slice(0, 16)
 }
 
-export function newEntry(channel: string, url: string, event: NotifyEvent, attempts: number, lastError: string, now: Date, parts?: string[]): OutboxEntry {
-  return { id: randomBytes(6).toString('hex'), channel, urlHash: urlHash(url), event: serializeEvent(event), queuedAt: now.toISOString(), attempts, lastError, ...(parts && parts.length > 0 ? { parts } : {}) }
+export function newEntry(
+  channel: string,
+  url: string,
+  event: NotifyEvent,
+  attempts: number,
+  lastError: string,
+  now: Date,
+  parts?: string[],
+): OutboxEntry {
+  return {
+    id: randomBytes(6).toString('hex'),
+    channel,
+    urlHash: urlHash(url),
+    event: serializeEvent(event),
+    queuedAt: now.toISOString(),
+    attempts,
+    lastError,
+    ...(parts && parts.length > 0 ? { parts } : {}),
+  }
 }
 
 function isEntry(value: unknown): value is OutboxEntry {
   const v = value as OutboxEntry
-  return v !== null && typeof v === 'object' && typeof v.id === 'string' && typeof v.channel === 'string' && typeof v.queuedAt === 'string' && typeof v.event?.title === 'string'
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    typeof v.id === 'string' &&
+    typeof v.channel === 'string' &&
+    typeof v.queuedAt === 'string' &&
+    typeof v.event?.title === 'string'
+  )
 }
 
 export async function readOutbox(store: StateStore): Promise<OutboxEntry[]> {

@@ -21,7 +21,10 @@ export const escalateSchema = z
       channels: z.array(z.string()).min(1).meta({ description: 'The further channels it goes to then.' }),
     }),
   )
-  .meta({ description: 'Escalation: an alert still open after each `after` also goes to these channels (level 1 → 2 → 3). Its recovery goes to them too.' })
+  .meta({
+    description:
+      'Escalation: an alert still open after each `after` also goes to these channels (level 1 → 2 → 3). Its recovery goes to them too.',
+  })
 
 /** `notify:` of a check, a backup target or a restart service. */
 export const ownRouteSchema = z
@@ -33,17 +36,29 @@ export const ownRouteSchema = z
       escalate: escalateSchema.optional(),
     }),
   ])
-  .meta({ description: 'The channels its notifications go to, instead of those that take their level: [pagerduty, oncall], or { channels, levels, escalate: [{ after: 15m, channels: [phone] }] }.' })
+  .meta({
+    description:
+      'The channels its notifications go to, instead of those that take their level: [pagerduty, oncall], or { channels, levels, escalate: [{ after: 15m, channels: [phone] }] }.',
+  })
 
 export const routeSchema = z
   .strictObject({
-    checks: z.array(z.string()).optional().meta({ description: 'Monitor checks (or rows, check:subject) it applies to; * and ? match like a shell glob.' }),
-    targets: z.array(z.string()).optional().meta({ description: 'Backup targets, restart services and other subjects of backup, restore, verify, restart…; globs.' }),
+    checks: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Monitor checks (or rows, check:subject) it applies to; * and ? match like a shell glob.' }),
+    targets: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Backup targets, restart services and other subjects of backup, restore, verify, restart…; globs.' }),
     commands: z.array(z.string()).optional().meta({ description: 'Commands it applies to (backup, monitor, restart…).' }),
     levels: z.array(z.enum(levels)).optional().meta({ description: 'Only events of these levels (default: every level).' }),
     channels: z.array(z.string()).min(1).meta({ description: 'Where they go.' }),
     escalate: escalateSchema.optional(),
-    continue: z.boolean().default(false).meta({ description: 'Also try the rules after this one (default: the first rule that matches decides).' }),
+    continue: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'Also try the rules after this one (default: the first rule that matches decides).' }),
   })
   .meta({ description: 'A routing rule: events of these checks, targets or commands go to these channels.' })
 
@@ -53,7 +68,13 @@ export type OwnRoute = z.output<typeof ownRouteSchema>
 /** A check's, target's or service's own `notify:` as a rule. */
 export function ownRule(own: OwnRoute, match: { checks?: string[]; targets?: string[]; commands?: string[] }): RouteRule {
   const body = Array.isArray(own) ? { channels: own } : own
-  return { ...match, channels: body.channels, ...('levels' in body && body.levels ? { levels: body.levels } : {}), ...('escalate' in body && body.escalate ? { escalate: body.escalate } : {}), continue: false }
+  return {
+    ...match,
+    channels: body.channels,
+    ...('levels' in body && body.levels ? { levels: body.levels } : {}),
+    ...('escalate' in body && body.escalate ? { escalate: body.escalate } : {}),
+    continue: false,
+  }
 }
 
 function matchesSubject(rule: RouteRule, event: Pick<NotifyEvent, 'source' | 'level'>): boolean {

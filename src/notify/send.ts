@@ -30,8 +30,10 @@ export function configRules(config: Config): RouteRule[] {
     const own = (check as { notify?: Parameters<typeof ownRule>[0] }).notify
     if (own !== undefined) rules.push(ownRule(own, { checks: [name] }))
   }
-  for (const [name, target] of Object.entries(config.backup.targets)) if (target.notify !== undefined) rules.push(ownRule(target.notify, { targets: [name] }))
-  for (const [name, svc] of Object.entries(config.restart.services)) if (svc.notify !== undefined) rules.push(ownRule(svc.notify, { targets: [name], commands: ['restart'] }))
+  for (const [name, target] of Object.entries(config.backup.targets))
+    if (target.notify !== undefined) rules.push(ownRule(target.notify, { targets: [name] }))
+  for (const [name, svc] of Object.entries(config.restart.services))
+    if (svc.notify !== undefined) rules.push(ownRule(svc.notify, { targets: [name], commands: ['restart'] }))
   return [...rules, ...config.notify.routes]
 }
 
@@ -92,7 +94,11 @@ export interface NotifierDeps {
 const CHANNEL_REFUSED = new Set([401, 403, 404, 410, 530, 535])
 
 /** Builds an event with the host name and time filled in. */
-export function makeEvent(config: Config, now: Date, fields: Omit<NotifyEvent, 'host' | 'time'> & { host?: string; time?: Date }): NotifyEvent {
+export function makeEvent(
+  config: Config,
+  now: Date,
+  fields: Omit<NotifyEvent, 'host' | 'time'> & { host?: string; time?: Date },
+): NotifyEvent {
   return { id: randomUUID(), ...fields, host: fields.host ?? config.hostname ?? hostname(), time: fields.time ?? now }
 }
 
@@ -111,10 +117,14 @@ function takesCommand(cfg: ChannelConfig, event: NotifyEvent): boolean {
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     const timer = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer)
-      reject(signal.reason)
-    }, { once: true })
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer)
+        reject(signal.reason)
+      },
+      { once: true },
+    )
   })
 
 export class Notifier {
@@ -155,7 +165,10 @@ export class Notifier {
       return names.map((name) => {
         const cfg = this.deps.config.notify.channels[name]
         if (cfg === undefined) {
-          const suggestion = didYouMean(name, all.map(([n]) => n))
+          const suggestion = didYouMean(
+            name,
+            all.map(([n]) => n),
+          )
           throw new OwnopsError(`no channel named "${name}" in notify.channels`, {
             kind: 'usage',
             hint: suggestion ? `did you mean "${suggestion}"?` : `configured: ${all.map(([n]) => n).join(', ') || 'none'}`,
@@ -168,7 +181,13 @@ export class Notifier {
     if (matched !== undefined) {
       // The channels the rules name take it, unless their own levels: or commands: say no.
       const named = new Set(matched.flatMap((r) => r.channels))
-      return all.filter(([name, cfg]) => named.has(name) && takesCommand(cfg, event) && !isHeartbeatUrl(cfg.url) && (cfg.levels === undefined || cfg.levels.includes(event.level)))
+      return all.filter(
+        ([name, cfg]) =>
+          named.has(name) &&
+          takesCommand(cfg, event) &&
+          !isHeartbeatUrl(cfg.url) &&
+          (cfg.levels === undefined || cfg.levels.includes(event.level)),
+      )
     }
     return all.filter(([, cfg]) => {
       if (!takesCommand(cfg, event)) return false
@@ -187,8 +206,19 @@ export class Notifier {
       ...event,
       title: clean(event.title),
       body: clean(event.body),
-      ...(event.source ? { source: { command: event.source.command, ...(event.source.target === undefined ? {} : { target: clean(event.source.target) }) } } : {}),
-      ...(event.heartbeat ? { heartbeat: { ...event.heartbeat, ...(event.heartbeat.logTail === undefined ? {} : { logTail: clean(event.heartbeat.logTail) }) } } : {}),
+      ...(event.source
+        ? {
+            source: { command: event.source.command, ...(event.source.target === undefined ? {} : { target: clean(event.source.target) }) },
+          }
+        : {}),
+      ...(event.heartbeat
+        ? {
+            heartbeat: {
+              ...event.heartbeat,
+              ...(event.heartbeat.logTail === undefined ? {} : { logTail: clean(event.heartbeat.logTail) }),
+            },
+          }
+        : {}),
       ...(event.attachments ? { attachments: event.attachments.map((a) => ({ ...a, content: redactText(a.content, clean) })) } : {}),
       ...(event.alerts ? { alerts: event.alerts.map((a) => ({ ...a, subject: clean(a.subject), text: clean(a.text) })) } : {}),
     }
@@ -206,18 +236,26 @@ export class Notifier {
     const queued = deliveries.filter((d) => d.status === 'queued')
     if (queued.length > 0) {
       const now = this.deps.now()
-      const entries = queued.map((d) => newEntry(d.channel, this.deps.config.notify.channels[d.channel]!.url, clean, d.attempts, d.error ?? '', now, d.parts))
+      const entries = queued.map((d) =>
+        newEntry(d.channel, this.deps.config.notify.channels[d.channel]!.url, clean, d.attempts, d.error ?? '', now, d.parts),
+      )
       for (const entry of entries) this.queuedHere.add(entry.id)
       await this.enqueue(entries)
     }
     return { level: event.level, title: clean.title, deliveries, delivered: deliveries.filter((d) => d.status === 'delivered').length }
   }
 
-  private async deliver(name: string, cfg: ChannelConfig, event: NotifyEvent, options: { retries?: number; deadline?: number; parts?: readonly string[] } = {}): Promise<ChannelDelivery> {
+  private async deliver(
+    name: string,
+    cfg: ChannelConfig,
+    event: NotifyEvent,
+    options: { retries?: number; deadline?: number; parts?: readonly string[] } = {},
+  ): Promise<ChannelDelivery> {
     const started = Date.now()
     const log = this.deps.log.child({ channel: name })
     const broken = this.deps.broken?.[name]
-    if (broken !== undefined) return { channel: name, kind: 'unknown', status: 'failed', attempts: 0, ms: 0, error: `the channel is broken: ${broken}` }
+    if (broken !== undefined)
+      return { channel: name, kind: 'unknown', status: 'failed', attempts: 0, ms: 0, error: `the channel is broken: ${broken}` }
     let resolved: ResolvedChannel
     try {
       resolved = resolveChannel(cfg.url, channelOptions(cfg))
@@ -233,12 +271,19 @@ export class Notifier {
     for (;;) {
       attempts++
       try {
-        await resolved.channel.send(resolved.target, event, { http: this.http, log, timeoutMs: Math.max(1000, Math.min(timeoutMs, deadline - Date.now())), delivered, ...(this.deps.signal ? { signal: this.deps.signal } : {}) })
+        await resolved.channel.send(resolved.target, event, {
+          http: this.http,
+          log,
+          timeoutMs: Math.max(1000, Math.min(timeoutMs, deadline - Date.now())),
+          delivered,
+          ...(this.deps.signal ? { signal: this.deps.signal } : {}),
+        })
         log.debug({ attempts }, 'notification delivered')
         return { channel: name, kind: resolved.kind, status: 'delivered', attempts, ms: Date.now() - started }
       } catch (error) {
         if (this.deps.signal?.aborted) throw error
-        const failure = error instanceof DeliveryError ? error : new DeliveryError((error as Error).message, { retryable: false, cause: error })
+        const failure =
+          error instanceof DeliveryError ? error : new DeliveryError((error as Error).message, { retryable: false, cause: error })
         const base = {
           channel: name,
           kind: resolved.kind,
@@ -262,7 +307,10 @@ export class Notifier {
         // Heartbeats are not queued: a ping that arrives hours late would tell a lie.
         const queueable = event.heartbeat === undefined
         if (attempts > retries || Date.now() + delay > deadline) {
-          log.warn({ attempts, err: failure }, queueable ? 'notification not delivered; kept in the outbox for the next run' : 'heartbeat ping not delivered')
+          log.warn(
+            { attempts, err: failure },
+            queueable ? 'notification not delivered; kept in the outbox for the next run' : 'heartbeat ping not delivered',
+          )
           return { ...base, status: queueable ? 'queued' : 'failed' }
         }
         log.info({ attempts, retryInMs: delay, err: failure }, 'notification failed; retrying')
@@ -295,11 +343,16 @@ export class Notifier {
     const done = await this.withOutboxLock(10_000, async () => {
       const current = await readOutbox(this.deps.store)
       const { kept, dropped } = capOutbox([...current, ...entries], this.deps.config.notify.outbox.maxEntries)
-      for (const entry of dropped) this.deps.log.warn({ channel: entry.channel, title: entry.event.title, queuedAt: entry.queuedAt }, 'outbox full: dropped the oldest undelivered notification')
+      for (const entry of dropped)
+        this.deps.log.warn(
+          { channel: entry.channel, title: entry.event.title, queuedAt: entry.queuedAt },
+          'outbox full: dropped the oldest undelivered notification',
+        )
       await this.deps.store.write(OUTBOX_STATE, kept)
       return true
     })
-    if (done === undefined) this.deps.log.error({ count: entries.length }, 'could not write the notification outbox (locked); these notifications are lost')
+    if (done === undefined)
+      this.deps.log.error({ count: entries.length }, 'could not write the notification outbox (locked); these notifications are lost')
   }
 
   /**
@@ -331,7 +384,10 @@ export class Notifier {
         const age = now - Date.parse(entry.queuedAt)
         const fields = { channel: entry.channel, title: entry.event.title, queuedAt: entry.queuedAt, attempts: entry.attempts }
         if (age > maxAge) {
-          this.deps.log.warn({ ...fields, lastError: entry.lastError }, 'dropped an undelivered notification: older than notify.outbox.maxAge')
+          this.deps.log.warn(
+            { ...fields, lastError: entry.lastError },
+            'dropped an undelivered notification: older than notify.outbox.maxAge',
+          )
           outcome.dropped++
         } else if (this.deps.broken?.[entry.channel] !== undefined) {
           // Its URL cannot be made in this run (a variable not set): kept for a run that can.
@@ -355,15 +411,25 @@ export class Notifier {
               continue
             }
             const event = deserializeEvent(entry.event)
-            const result = await this.deliver(channel, cfg, event.id === undefined ? { ...event, id: entry.id } : event, { retries: 0, deadline, parts: entry.parts ?? [] })
+            const result = await this.deliver(channel, cfg, event.id === undefined ? { ...event, id: entry.id } : event, {
+              retries: 0,
+              deadline,
+              parts: entry.parts ?? [],
+            })
             if (result.status === 'delivered') {
               this.deps.log.info(fields, 'delivered a notification from the outbox')
               outcome.delivered++
             } else if (result.status === 'unconfirmed') {
-              this.deps.log.warn({ ...fields, err: result.error }, 'dropped a notification from the outbox: sent, but no answer came; it may have arrived, and is not sent again')
+              this.deps.log.warn(
+                { ...fields, err: result.error },
+                'dropped a notification from the outbox: sent, but no answer came; it may have arrived, and is not sent again',
+              )
               outcome.dropped++
             } else if (result.status === 'failed' && result.statusCode !== undefined && CHANNEL_REFUSED.has(result.statusCode)) {
-              this.deps.log.error({ ...fields, err: result.error }, `channel ${channel} refuses every message (its URL or credentials?): its undelivered notifications are kept until they are older than notify.outbox.maxAge`)
+              this.deps.log.error(
+                { ...fields, err: result.error },
+                `channel ${channel} refuses every message (its URL or credentials?): its undelivered notifications are kept until they are older than notify.outbox.maxAge`,
+              )
               remaining.push({ ...entry, attempts: entry.attempts + result.attempts, lastError: result.error ?? entry.lastError })
               stop = true
             } else if (result.status === 'failed') {
@@ -371,7 +437,12 @@ export class Notifier {
               outcome.refused.push({ channel, title: entry.event.title, error: result.error ?? '' })
               outcome.dropped++
             } else {
-              remaining.push({ ...entry, attempts: entry.attempts + result.attempts, lastError: result.error ?? entry.lastError, ...(result.parts ? { parts: result.parts } : {}) })
+              remaining.push({
+                ...entry,
+                attempts: entry.attempts + result.attempts,
+                lastError: result.error ?? entry.lastError,
+                ...(result.parts ? { parts: result.parts } : {}),
+              })
               stop = true // the channel is down: the rest waits for the next run
             }
           }

@@ -7,7 +7,11 @@ export function restartTime(opts: { in?: string | undefined; at?: string | undef
   if (opts.in !== undefined && opts.at !== undefined) throw new OwnopsError('--in and --at exclude each other', { kind: 'usage' })
   if (opts.in !== undefined) {
     const ms = parseDuration(opts.in)
-    if (ms === undefined) throw new OwnopsError(`--in: not a duration (of at most 100 years): ${opts.in}`, { kind: 'usage', hint: 'e.g. --in 30m, --in 1h30m, --in 90s' })
+    if (ms === undefined)
+      throw new OwnopsError(`--in: not a duration (of at most 100 years): ${opts.in}`, {
+        kind: 'usage',
+        hint: 'e.g. --in 30m, --in 1h30m, --in 90s',
+      })
     return new Date(now.getTime() + ms)
   }
   if (opts.at === undefined) return now
@@ -23,10 +27,16 @@ export function restartTime(opts: { in?: string | undefined; at?: string | undef
     at = new Date(/^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?$/.test(text) ? text.replace(' ', 'T') : text)
   }
   if (Number.isNaN(at.getTime()) || !/\d\d:\d\d/.test(text)) {
-    throw new OwnopsError(`--at: not a time: ${opts.at}`, { kind: 'usage', hint: 'e.g. --at "2026-06-15 04:00" (local time), --at 04:00, or --at 2026-06-15T04:00:00+09:00' })
+    throw new OwnopsError(`--at: not a time: ${opts.at}`, {
+      kind: 'usage',
+      hint: 'e.g. --at "2026-06-15 04:00" (local time), --at 04:00, or --at 2026-06-15T04:00:00+09:00',
+    })
   }
   if (at.getTime() < now.getTime()) {
-    throw new OwnopsError(`--at ${opts.at} is in the past (now: ${formatClock(now, true)})`, { kind: 'usage', hint: 'give a future time, or restart now without --at' })
+    throw new OwnopsError(`--at ${opts.at} is in the past (now: ${formatClock(now, true)})`, {
+      kind: 'usage',
+      hint: 'give a future time, or restart now without --at',
+    })
   }
   return at
 }
@@ -41,7 +51,11 @@ export function countdownOffsets(delayMs: number, warnAt: readonly number[]): nu
 export function formatLeft(ms: number): string {
   let seconds = Math.round(ms / 1000)
   const parts: string[] = []
-  for (const [unit, size] of [['hour', 3600], ['minute', 60], ['second', 1]] as const) {
+  for (const [unit, size] of [
+    ['hour', 3600],
+    ['minute', 60],
+    ['second', 1],
+  ] as const) {
     const n = Math.floor(seconds / size)
     if (n > 0) parts.push(`${n} ${unit}${n === 1 ? '' : 's'}`)
     seconds -= n * size
@@ -70,7 +84,10 @@ const COLOURS: Record<Tone, string> = { warn: 'gold', now: 'red', pending: 'yell
 export function chatCommand(style: 'tellraw' | 'say', text: string, tone: Tone): string {
   const clean = text.replace(/[\r\n]+/g, ' ')
   if (style === 'say') return `say ${clean}`
-  return `tellraw @a ${JSON.stringify([{ text: '[Server] ', color: 'gray' }, { text: clean, color: COLOURS[tone], bold: tone === 'now' }])}`
+  return `tellraw @a ${JSON.stringify([
+    { text: '[Server] ', color: 'gray' },
+    { text: clean, color: COLOURS[tone], bold: tone === 'now' },
+  ])}`
 }
 
 /** Minecraft's `list` reply: "There are 2 of a max of 20 players online: a, b" (and the older "There are 2/20 players online:"). */
@@ -78,7 +95,10 @@ export function parsePlayerList(reply: string): { online: number; max: number; n
   const text = reply.replace(/§./g, '')
   const m = /There are (\d+)(?: of a max of |\/)(\d+) players online:?\s*(.*)$/s.exec(text)
   if (!m) return undefined
-  const names = (m[3] ?? '').split(',').map((n) => n.trim()).filter(Boolean)
+  const names = (m[3] ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean)
   return { online: Number(m[1]), max: Number(m[2]), names }
 }
 

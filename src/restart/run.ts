@@ -59,7 +59,10 @@ function defaultService(ctx: Ctx): string {
   const names = Object.keys(services)
   if (names.length === 1) return names[0] as string
   if (names.length === 0) {
-    throw new OwnopsError('which service? no restart.services configured', { kind: 'usage', hint: 'name a container: ownops restart CONTAINER, or configure one under restart.services' })
+    throw new OwnopsError('which service? no restart.services configured', {
+      kind: 'usage',
+      hint: 'name a container: ownops restart CONTAINER, or configure one under restart.services',
+    })
   }
   throw new OwnopsError(`which service? ${names.length} are configured: ${names.join(', ')}`, {
     kind: 'usage',
@@ -71,21 +74,36 @@ async function requireContainer(ctx: Ctx, r: Resolved): Promise<void> {
   const docker = await ctx.docker()
   if (r.svc.compose !== undefined) {
     const { project, service } = r.svc.compose
-    const found = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`] }) })
+    const found = await docker.listContainers({
+      all: true,
+      filters: JSON.stringify({ label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`] }),
+    })
     const first = found.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, '')).sort()[0]
     if (first === undefined) {
-      throw new OwnopsError(`no container of compose service ${service} in project ${project}`, { kind: 'usage', hint: `docker compose -p ${project} ps shows its containers (restart.services.${r.name}.compose)` })
+      throw new OwnopsError(`no container of compose service ${service} in project ${project}`, {
+        kind: 'usage',
+        hint: `docker compose -p ${project} ps shows its containers (restart.services.${r.name}.compose)`,
+      })
     }
     r.container = first
   }
-  const info = await docker.getContainer(r.container).inspect().catch(() => undefined)
+  const info = await docker
+    .getContainer(r.container)
+    .inspect()
+    .catch(() => undefined)
   if (info === undefined) {
     const services = Object.keys(ctx.config().config.restart.services)
     const guess = didYouMean(r.name, services)
-    throw new OwnopsError(`no container ${r.container}${services.includes(r.name) ? ` (restart.services.${r.name}.container)` : ` and no service "${r.name}" in restart.services`}${guess && guess !== r.name ? ` (did you mean "${guess}"?)` : ''}`, {
-      kind: 'usage',
-      hint: services.length > 0 ? `configured services: ${services.join(', ')}` : 'docker ps shows the containers; restart.services configures announcements, saves and health checks',
-    })
+    throw new OwnopsError(
+      `no container ${r.container}${services.includes(r.name) ? ` (restart.services.${r.name}.container)` : ` and no service "${r.name}" in restart.services`}${guess && guess !== r.name ? ` (did you mean "${guess}"?)` : ''}`,
+      {
+        kind: 'usage',
+        hint:
+          services.length > 0
+            ? `configured services: ${services.join(', ')}`
+            : 'docker ps shows the containers; restart.services configures announcements, saves and health checks',
+      },
+    )
   }
 }
 
@@ -112,19 +130,45 @@ async function restartService(ctx: Ctx, r: Resolved, opts: Run): Promise<Command
   if (maxWait === undefined) throw new OwnopsError(`--max-wait: not a duration: ${String(opts.maxWait)}`, { kind: 'usage' })
   const steps = [
     `restart ${r.name} (${r.svc.compose ? `compose service ${r.svc.compose.service} of project ${r.svc.compose.project}` : `container ${r.container}`}) ${delay > 1000 ? `at ${formatClock(when, true)}, in ${formatLeft(delay)}` : 'now'}${opts.reason ? `, reason: ${opts.reason}` : ''}`,
-    ...(opts.safe ? [offsets.length > 0 ? `warn players (${r.announce === 'none' ? 'no announcer configured' : typeof r.announce === 'string' ? `RCON ${r.announce}` : 'exec'}) ${offsets.map((o) => formatLeft(o)).join(', ')} before` : `no countdown warnings${r.announce === 'none' ? ' (no announcer configured)' : ''}`] : []),
-    ...(opts.ifEmpty ? [`then wait until nobody is online, at most ${formatLeft(maxWait)}; then ${r.svc.ifEmpty.onTimeout === 'restart' ? 'restart anyway' : 'give up'}`] : []),
-    ...(opts.safe ? [`save: ${r.save === 'none' ? 'none' : r.save === 'rcon' ? 'RCON save-all flush' : `exec ${r.save.exec.join(' ')}`}`] : []),
+    ...(opts.safe
+      ? [
+          offsets.length > 0
+            ? `warn players (${r.announce === 'none' ? 'no announcer configured' : typeof r.announce === 'string' ? `RCON ${r.announce}` : 'exec'}) ${offsets.map((o) => formatLeft(o)).join(', ')} before`
+            : `no countdown warnings${r.announce === 'none' ? ' (no announcer configured)' : ''}`,
+        ]
+      : []),
+    ...(opts.ifEmpty
+      ? [
+          `then wait until nobody is online, at most ${formatLeft(maxWait)}; then ${r.svc.ifEmpty.onTimeout === 'restart' ? 'restart anyway' : 'give up'}`,
+        ]
+      : []),
+    ...(opts.safe
+      ? [`save: ${r.save === 'none' ? 'none' : r.save === 'rcon' ? 'RCON save-all flush' : `exec ${r.save.exec.join(' ')}`}`]
+      : []),
     `stop gracefully (${formatDurationSetting(r.svc.stopTimeout)}), start, wait until ${describeHealth(r.health)} (at most ${formatDurationSetting(r.svc.healthyTimeout)}; then one more start)`,
   ]
   if (opts.dryRun) {
-    return { exitCode: ExitCode.ok, report: { dryRun: true, service: r.name, container: r.container, when: when.toISOString(), warnings: offsets.map((o) => new Date(when.getTime() - o).toISOString()), steps }, text: `${steps.map((s, i) => `${i === 0 ? '' : '  '}${s}`).join('\n')}\n` }
+    return {
+      exitCode: ExitCode.ok,
+      report: {
+        dryRun: true,
+        service: r.name,
+        container: r.container,
+        when: when.toISOString(),
+        warnings: offsets.map((o) => new Date(when.getTime() - o).toISOString()),
+        steps,
+      },
+      text: `${steps.map((s, i) => `${i === 0 ? '' : '  '}${s}`).join('\n')}\n`,
+    }
   }
   if (opts.detach) return detach(ctx, r, opts, when, offsets)
   await ctx.beginJob({ name: `restart-${r.name}`, command: 'restart', target: r.name })
   await requireContainer(ctx, r)
   if ((opts.pull ?? r.svc.pull) && r.svc.compose !== undefined) {
-    throw new OwnopsError(`--pull: ${r.name} is a compose service, whose image compose manages`, { kind: 'usage', hint: `docker compose -p ${r.svc.compose.project} pull ${r.svc.compose.service} && docker compose -p ${r.svc.compose.project} up -d ${r.svc.compose.service}` })
+    throw new OwnopsError(`--pull: ${r.name} is a compose service, whose image compose manages`, {
+      kind: 'usage',
+      hint: `docker compose -p ${r.svc.compose.project} pull ${r.svc.compose.service} && docker compose -p ${r.svc.compose.project} up -d ${r.svc.compose.service}`,
+    })
   }
   return foreground(ctx, r, opts, when, offsets, maxWait)
 }
@@ -132,7 +176,15 @@ async function restartService(ctx: Ctx, r: Resolved, opts: Run): Promise<Command
 async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets: number[], maxWaitMs: number): Promise<CommandResult> {
   const log = ctx.log.child({ service: r.name })
   const store = ctx.stateStore()
-  const record: PendingRecord = { service: r.name, container: r.container, pid: process.pid, when: when.toISOString(), safe: opts.safe, phase: 'countdown', ...(opts.reason ? { reason: opts.reason } : {}) }
+  const record: PendingRecord = {
+    service: r.name,
+    container: r.container,
+    pid: process.pid,
+    when: when.toISOString(),
+    safe: opts.safe,
+    phase: 'countdown',
+    ...(opts.reason ? { reason: opts.reason } : {}),
+  }
   const source = { command: 'restart', target: r.name }
   const reasonText = opts.reason ? `, reason: ${opts.reason}` : ''
   const waitUntil = async (at: number) => {
@@ -144,7 +196,12 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
     for (const offset of warnings) {
       await waitUntil(at - offset)
       log.info(`restart of ${r.name} in ${formatLeft(offset)}`)
-      const failed = await announce(ctx, r, renderMessage(r.svc.messages.warn, { left: offset, reason: opts.reason, time: new Date(at) }), 'warn')
+      const failed = await announce(
+        ctx,
+        r,
+        renderMessage(r.svc.messages.warn, { left: offset, reason: opts.reason, time: new Date(at) }),
+        'warn',
+      )
       if (failed !== undefined) missed.push(`${formatLeft(offset)} before: ${failed}`)
     }
     await waitUntil(at)
@@ -155,8 +212,14 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
   let restarting = false
   try {
     const delay = when.getTime() - ctx.clock().getTime()
-    await ctx.notifySafely({ level: 'info', title: `restart of ${r.name} ${delay > 1000 ? `at ${formatClock(when)}` : 'now'}`, body: `restart of ${r.name} ${delay > 1000 ? `at ${formatClock(when, true)} (in ${formatLeft(delay)})` : 'now'}${reasonText}`, source })
-    if (delay > 1000) log.info({ at: when.toISOString() }, `restart of ${r.name} in ${formatLeft(delay)} (${formatClock(when)}); Ctrl-C cancels`)
+    await ctx.notifySafely({
+      level: 'info',
+      title: `restart of ${r.name} ${delay > 1000 ? `at ${formatClock(when)}` : 'now'}`,
+      body: `restart of ${r.name} ${delay > 1000 ? `at ${formatClock(when, true)} (in ${formatLeft(delay)})` : 'now'}${reasonText}`,
+      source,
+    })
+    if (delay > 1000)
+      log.info({ at: when.toISOString() }, `restart of ${r.name} in ${formatLeft(delay)} (${formatClock(when)}); Ctrl-C cancels`)
     await countdown(when.getTime(), offsets)
 
     if (opts.ifEmpty) {
@@ -200,43 +263,88 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
     record.phase = 'restarting'
     await store.write(stateName(r.name), record)
     await ctx.lock('restart', [r.container])
-    const result = await restartSequence(ctx, r, { safe: opts.safe, reason: opts.reason, trigger: 'restart', pull: opts.pull ?? r.svc.pull })
-    const problems = [...(missed.length > 0 ? [`players were not warned ${missed.length} of ${offsets.length} times during the countdown (${missed[0] ?? ''})`] : []), ...result.problems]
+    const result = await restartSequence(ctx, r, {
+      safe: opts.safe,
+      reason: opts.reason,
+      trigger: 'restart',
+      pull: opts.pull ?? r.svc.pull,
+    })
+    const problems = [
+      ...(missed.length > 0
+        ? [`players were not warned ${missed.length} of ${offsets.length} times during the countdown (${missed[0] ?? ''})`]
+        : []),
+      ...result.problems,
+    ]
     const listed = problems.length > 0 ? `\n\nWhat went wrong:\n${problems.map((p) => `- ${p}`).join('\n')}` : ''
     if (result.interrupted) {
       const text = `restart of ${r.name} interrupted: ${result.detail}`
       await ctx.notifySafely({ level: 'error', title: `restart of ${r.name} interrupted`, body: `${text}${listed}`, source })
       const reason: unknown = ctx.signal.reason
-      throw new OwnopsError(`${text}${problems.length > 0 ? `; ${problems.join('; ')}` : ''}`, { kind: reason instanceof OwnopsError ? reason.kind : 'sigterm', hint: `docker ps -a --filter name=${r.container}` })
+      throw new OwnopsError(`${text}${problems.length > 0 ? `; ${problems.join('; ')}` : ''}`, {
+        kind: reason instanceof OwnopsError ? reason.kind : 'sigterm',
+        hint: `docker ps -a --filter name=${r.container}`,
+      })
     }
     if (result.refused !== undefined) {
       const text = `restart of ${r.name} not done: ${result.refused}; ${r.container} was not stopped`
       await ctx.notifySafely({ level: 'error', title: `restart of ${r.name} not done`, body: text, source })
-      throw new OwnopsError(text, { kind: 'failed', hint: `fix the hook (restart.services.${r.name}.hooks.before), or make it exit 0 when its failure should not stop the restart` })
+      throw new OwnopsError(text, {
+        kind: 'failed',
+        hint: `fix the hook (restart.services.${r.name}.hooks.before), or make it exit 0 when its failure should not stop the restart`,
+      })
     }
     if (!result.ok) {
-      const logTail = await containerLogTail(await ctx.docker(), r.container, 50).catch((error: unknown) => `(could not read the log: ${(error as Error).message})`)
+      const logTail = await containerLogTail(await ctx.docker(), r.container, 50).catch(
+        (error: unknown) => `(could not read the log: ${(error as Error).message})`,
+      )
       const text = `${r.name} did not come up healthy after ${result.attempts} starts: ${result.detail}`
-      await ctx.notifySafely({ level: 'critical', title: `restart of ${r.name} failed`, body: `${text}${listed}\n\nlast 50 lines of ${r.container}'s log:\n${logTail}`, source })
+      await ctx.notifySafely({
+        level: 'critical',
+        title: `restart of ${r.name} failed`,
+        body: `${text}${listed}\n\nlast 50 lines of ${r.container}'s log:\n${logTail}`,
+        source,
+      })
       throw new OwnopsError(text, { kind: 'failed', hint: `docker logs --tail 100 ${r.container}` })
     }
     const text = `${r.name} restarted${result.image?.updated ? ` on the new image of ${result.image.ref}` : ''}: healthy after ${formatDuration(result.downtimeMs)} of downtime${result.attempts > 1 ? ` (${result.attempts} starts)` : ''}${reasonText}`
-    await ctx.notifySafely({ level: problems.length > 0 ? 'warning' : 'info', title: `${r.name} restarted${problems.length > 0 ? `, with ${problems.length} problem${problems.length === 1 ? '' : 's'}` : ''}`, body: `${text}${listed}`, source })
+    await ctx.notifySafely({
+      level: problems.length > 0 ? 'warning' : 'info',
+      title: `${r.name} restarted${problems.length > 0 ? `, with ${problems.length} problem${problems.length === 1 ? '' : 's'}` : ''}`,
+      body: `${text}${listed}`,
+      source,
+    })
     for (const p of problems) log.warn(p)
     // A failed after hook (the DNS not registered again) leaves the service unreachable: exit 1.
     const hookFailed = problems.some((p) => p.startsWith('the after hook'))
     return {
       exitCode: hookFailed ? ExitCode.failed : ExitCode.ok,
-      report: { ok: !hookFailed, service: r.name, container: r.container, downtimeMs: result.downtimeMs, attempts: result.attempts, health: result.detail, saved: result.saved ?? null, problems, ...(result.image ? { image: result.image } : {}) },
+      report: {
+        ok: !hookFailed,
+        service: r.name,
+        container: r.container,
+        downtimeMs: result.downtimeMs,
+        attempts: result.attempts,
+        health: result.detail,
+        saved: result.saved ?? null,
+        problems,
+        ...(result.image ? { image: result.image } : {}),
+      },
       text: `${text}${problems.length > 0 ? `\n${problems.map((p) => `  problem: ${p}`).join('\n')}` : ''}\n`,
     }
   } catch (error) {
     if (ctx.signal.aborted && !restarting) {
       log.warn('restart cancelled')
       if (opts.safe) await announce(ctx, r, renderMessage(r.svc.messages.cancelled, { reason: opts.reason }), 'cancelled')
-      await ctx.notifySafely({ level: 'info', title: `restart of ${r.name} cancelled`, body: `the restart of ${r.name} planned for ${formatClock(when)} was cancelled; ${r.container} keeps running`, source })
+      await ctx.notifySafely({
+        level: 'info',
+        title: `restart of ${r.name} cancelled`,
+        body: `the restart of ${r.name} planned for ${formatClock(when)} was cancelled; ${r.container} keeps running`,
+        source,
+      })
       const reason: unknown = ctx.signal.reason
-      throw new OwnopsError(`restart of ${r.name} cancelled; ${r.container} keeps running (nothing was stopped)`, { kind: reason instanceof OwnopsError ? reason.kind : 'sigint' })
+      throw new OwnopsError(`restart of ${r.name} cancelled; ${r.container} keeps running (nothing was stopped)`, {
+        kind: reason instanceof OwnopsError ? reason.kind : 'sigint',
+      })
     }
     throw error
   } finally {
@@ -249,22 +357,53 @@ async function foreground(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets:
 // ---------------------------------------------------------------------------------------
 
 async function detach(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets: number[]): Promise<CommandResult> {
-  const foregroundForm = `ownops restart ${r.name}${opts.safe ? ' --safe' : ''} ${opts.at ? `--at "${opts.at}"` : opts.in ? `--in ${opts.in}` : ''}`.trim()
+  const foregroundForm =
+    `ownops restart ${r.name}${opts.safe ? ' --safe' : ''} ${opts.at ? `--at "${opts.at}"` : opts.in ? `--in ${opts.in}` : ''}`.trim()
   if (!ctx.systemdRunning()) {
-    throw new OwnopsError('--detach needs systemd, which is not running here', { kind: 'unavailable', hint: `run it in the foreground (in tmux or screen): ${foregroundForm}` })
+    throw new OwnopsError('--detach needs systemd, which is not running here', {
+      kind: 'unavailable',
+      hint: `run it in the foreground (in tmux or screen): ${foregroundForm}`,
+    })
   }
   const now = ctx.clock()
   const lead = offsets[0] ?? 0
   const fireAt = new Date(Math.max(now.getTime(), when.getTime() - lead - 5_000))
   const unit = `ownops-restart-${r.name}`
   const configFile = ctx.config().file
-  const command = [process.execPath, process.argv[1] ?? 'ownops', ...(configFile ? ['-c', configFile] : []), 'restart', r.name, '--at', when.toISOString(), ...(opts.safe ? ['--safe'] : r.svc.safe ? ['--no-safe'] : []), ...(opts.ifEmpty ? ['--if-empty'] : []), ...(opts.pull ? ['--pull'] : []), ...(opts.maxWait ? ['--max-wait', opts.maxWait] : []), ...(opts.reason ? ['--reason', opts.reason] : [])]
+  const command = [
+    process.execPath,
+    process.argv[1] ?? 'ownops',
+    ...(configFile ? ['-c', configFile] : []),
+    'restart',
+    r.name,
+    '--at',
+    when.toISOString(),
+    ...(opts.safe ? ['--safe'] : r.svc.safe ? ['--no-safe'] : []),
+    ...(opts.ifEmpty ? ['--if-empty'] : []),
+    ...(opts.pull ? ['--pull'] : []),
+    ...(opts.maxWait ? ['--max-wait', opts.maxWait] : []),
+    ...(opts.reason ? ['--reason', opts.reason] : []),
+  ]
   const argv = detachArgv({ unit, fireAt, now, command, description: `ownops restart ${r.name} at ${formatClock(when, true)}` })
   const result = await runCapture(argv, { log: ctx.log, signal: ctx.signal })
-  if (result.exitCode !== 0) throw new OwnopsError(`systemd-run failed: ${(result.stderr || result.reason || '').trim()}`, { kind: 'failed', hint: foregroundForm })
-  const record: PendingRecord = { service: r.name, container: r.container, pid: 0, when: when.toISOString(), safe: opts.safe, phase: 'scheduled', detached: { unit }, ...(opts.reason ? { reason: opts.reason } : {}) }
+  if (result.exitCode !== 0)
+    throw new OwnopsError(`systemd-run failed: ${(result.stderr || result.reason || '').trim()}`, { kind: 'failed', hint: foregroundForm })
+  const record: PendingRecord = {
+    service: r.name,
+    container: r.container,
+    pid: 0,
+    when: when.toISOString(),
+    safe: opts.safe,
+    phase: 'scheduled',
+    detached: { unit },
+    ...(opts.reason ? { reason: opts.reason } : {}),
+  }
   await ctx.stateStore().write(stateName(r.name), record)
-  return { exitCode: ExitCode.ok, report: { detached: true, unit: `${unit}.timer`, when: when.toISOString() }, text: `restart of ${r.name} at ${formatClock(when, true)} handed to systemd (${unit}.timer); ownops restart --list shows it, ownops restart --cancel ${r.name} cancels it\n` }
+  return {
+    exitCode: ExitCode.ok,
+    report: { detached: true, unit: `${unit}.timer`, when: when.toISOString() },
+    text: `restart of ${r.name} at ${formatClock(when, true)} handed to systemd (${unit}.timer); ownops restart --list shows it, ownops restart --cancel ${r.name} cancels it\n`,
+  }
 }
 
 async function pendingRecords(ctx: Ctx): Promise<PendingRecord[]> {
@@ -284,7 +423,13 @@ async function pendingRecords(ctx: Ctx): Promise<PendingRecord[]> {
 
 async function listPending(ctx: Ctx): Promise<CommandResult> {
   const records = await pendingRecords(ctx)
-  const rows = records.map((p) => [p.service, formatClock(new Date(p.when), true), p.phase, p.detached ? `systemd ${p.detached.unit}.timer` : `pid ${p.pid}`, p.reason ?? ''])
+  const rows = records.map((p) => [
+    p.service,
+    formatClock(new Date(p.when), true),
+    p.phase,
+    p.detached ? `systemd ${p.detached.unit}.timer` : `pid ${p.pid}`,
+    p.reason ?? '',
+  ])
   const text = records.length === 0 ? 'no restart pending\n' : `${renderTable(['SERVICE', 'AT', 'PHASE', 'BY', 'REASON'], rows)}`
   return { exitCode: ExitCode.ok, report: { pending: records }, text: text.endsWith('\n') ? text : `${text}\n` }
 }
@@ -301,12 +446,19 @@ async function cancelPending(ctx: Ctx, service: string): Promise<CommandResult> 
   if (record.detached !== undefined) {
     if (!ctx.systemdRunning()) throw new OwnopsError('systemd is not running; cannot stop the timer', { kind: 'unavailable' })
     // The service gets SIGINT (KillSignal): a countdown in progress announces the cancellation.
-    await runCapture(['systemctl', 'stop', `${record.detached.unit}.timer`, `${record.detached.unit}.service`], { log: ctx.log, signal: ctx.signal })
+    await runCapture(['systemctl', 'stop', `${record.detached.unit}.timer`, `${record.detached.unit}.service`], {
+      log: ctx.log,
+      signal: ctx.signal,
+    })
     await ctx.stateStore().remove(stateName(service))
   } else {
     process.kill(record.pid, 'SIGINT')
     // Wait for it to announce the cancellation and clean up.
     for (let i = 0; i < 100 && processAlive(record.pid); i++) await sleep(100)
   }
-  return { exitCode: ExitCode.ok, report: { cancelled: service }, text: `restart of ${service} cancelled; ${record.container} keeps running\n` }
+  return {
+    exitCode: ExitCode.ok,
+    report: { cancelled: service },
+    text: `restart of ${service} cancelled; ${record.container} keeps running\n`,
+  }
 }

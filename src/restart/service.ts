@@ -40,7 +40,13 @@ export function resolveService(services: Readonly<Record<string, RestartService>
   const svc = services[name] ?? restartServiceSchema.parse({})
   const h = svc.health
   const health: HealthCheck =
-    h === 'docker' ? { kind: 'docker' } : 'http' in h ? { kind: 'http', url: h.http, status: h.status, match: h.match } : 'tcp' in h ? { kind: 'tcp', host: h.tcp.host, port: h.tcp.port } : { kind: 'minecraft', host: h.minecraft.host, port: h.minecraft.port }
+    h === 'docker'
+      ? { kind: 'docker' }
+      : 'http' in h
+        ? { kind: 'http', url: h.http, status: h.status, match: h.match }
+        : 'tcp' in h
+          ? { kind: 'tcp', host: h.tcp.host, port: h.tcp.port }
+          : { kind: 'minecraft', host: h.minecraft.host, port: h.minecraft.port }
   return {
     name,
     container: svc.container ?? name,
@@ -60,7 +66,12 @@ export function serviceOfContainer(services: Readonly<Record<string, RestartServ
 export async function withRcon<T>(r: ResolvedService, run: (client: RconClient) => Promise<T>, timeoutMs?: number): Promise<T> {
   const rcon = r.svc.rcon
   if (rcon === undefined) throw new OwnopsError(`restart.services.${r.name} has no rcon`, { kind: 'config' })
-  const client = await RconClient.connect({ host: rcon.host, port: rcon.port, password: rcon.password, timeoutMs: timeoutMs ?? rcon.timeout })
+  const client = await RconClient.connect({
+    host: rcon.host,
+    port: rcon.port,
+    password: rcon.password,
+    timeoutMs: timeoutMs ?? rcon.timeout,
+  })
   try {
     return await run(client)
   } finally {
@@ -102,7 +113,10 @@ export async function playerCount(deps: RestartDeps, r: ResolvedService): Promis
     const { host, port } = r.health
     return { online: (await pingServer(host, port, 10_000, deps.signal)).online, names: [] }
   }
-  throw new OwnopsError(`--if-empty needs the player count: restart.services.${r.name} has neither rcon nor a minecraft health check`, { kind: 'config', hint: 'add rcon: { password: ${RCON_PASSWORD} }' })
+  throw new OwnopsError(`--if-empty needs the player count: restart.services.${r.name} has neither rcon nor a minecraft health check`, {
+    kind: 'config',
+    hint: 'add rcon: { password: ${RCON_PASSWORD} }',
+  })
 }
 
 /** Saves before the stop: the server's answer, or why the save failed. */
@@ -135,7 +149,12 @@ function commandLine(argv: readonly string[]): string {
  * Runs a `before` or `after` hook on the host, with the service, its container, the
  * trigger, the reason and (after) the outcome in its environment.
  */
-export async function runHook(deps: RestartDeps, r: ResolvedService, phase: 'before' | 'after', vars: Record<string, string>): Promise<HookRun | undefined> {
+export async function runHook(
+  deps: RestartDeps,
+  r: ResolvedService,
+  phase: 'before' | 'after',
+  vars: Record<string, string>,
+): Promise<HookRun | undefined> {
   const hooks = r.svc.hooks
   const argv = hooks?.[phase]
   if (hooks === undefined || argv === undefined) return undefined
@@ -148,7 +167,10 @@ export async function runHook(deps: RestartDeps, r: ResolvedService, phase: 'bef
     return { ok: true, detail: `${phase} hook ran: ${line}` }
   }
   const output = `${result.stderr}\n${result.stdout}`.trim().split('\n').pop() ?? ''
-  const why = result.exitCode === undefined ? (result.reason ?? 'did not run') : `exited ${result.exitCode}${output ? `: ${output.slice(0, 200)}` : ''}`
+  const why =
+    result.exitCode === undefined
+      ? (result.reason ?? 'did not run')
+      : `exited ${result.exitCode}${output ? `: ${output.slice(0, 200)}` : ''}`
   deps.log.error({ service: r.name, hook: phase }, `${phase} hook ${line} failed: ${why}`)
   return { ok: false, detail: `the ${phase} hook ${line} failed: ${why}` }
 }
@@ -218,39 +240,74 @@ export async function restartSequence(deps: RestartDeps, r: ResolvedService, opt
     const told = await announce(deps, r, renderMessage(r.svc.messages.now, { reason: opts.reason }), 'now')
     if (told !== undefined) problems.push(`players were not warned: ${told}`)
     const result = await save(deps, r)
-    if (result.error !== undefined) problems.push(`the save before the stop failed (${result.error}); the server saved only on its own stop`)
+    if (result.error !== undefined)
+      problems.push(`the save before the stop failed (${result.error}); the server saved only on its own stop`)
     saved = result.reply
     if (saved !== undefined) deps.log.info({ service: r.name, reply: saved }, 'saved')
   }
   let recreated: Recreated | undefined
-  const recreate = update === undefined ? undefined : async (docker: Docker) => {
-    recreated = await recreateContainer(docker, r.container, (update as { ref: string }).ref)
-    deps.log.info({ service: r.name, image: update?.ref }, `recreated ${r.container} from the new image`)
-  }
+  const recreate =
+    update === undefined
+      ? undefined
+      : async (docker: Docker) => {
+          recreated = await recreateContainer(docker, r.container, (update as { ref: string }).ref)
+          deps.log.info({ service: r.name, image: update?.ref }, `recreated ${r.container} from the new image`)
+        }
   let started = await stopAndStart(deps, r, opts.starts ?? 2, opts.healthyTimeoutMs, recreate)
   if (started.interrupted) {
     // The container runs (or was never stopped); nothing more is waited for, nothing rolled back.
-    if (recreated !== undefined) problems.push(`interrupted before the new image of ${image?.ref ?? ''} was seen healthy: the previous container is kept as ${r.container}-ownops-previous (docker rm it once the new one works; to go back: docker rm -f ${r.container} && docker rename ${r.container}-ownops-previous ${r.container} && docker start ${r.container})`)
+    if (recreated !== undefined)
+      problems.push(
+        `interrupted before the new image of ${image?.ref ?? ''} was seen healthy: the previous container is kept as ${r.container}-ownops-previous (docker rm it once the new one works; to go back: docker rm -f ${r.container} && docker rename ${r.container}-ownops-previous ${r.container} && docker start ${r.container})`,
+      )
     if (r.svc.hooks?.after !== undefined) problems.push('the after hook did not run')
-    return { ok: false, interrupted: true, attempts: started.attempts, detail: started.detail, downtimeMs: started.downtimeMs, ...(saved !== undefined ? { saved } : {}), problems, ...(image ? { image } : {}) }
+    return {
+      ok: false,
+      interrupted: true,
+      attempts: started.attempts,
+      detail: started.detail,
+      downtimeMs: started.downtimeMs,
+      ...(saved !== undefined ? { saved } : {}),
+      problems,
+      ...(image ? { image } : {}),
+    }
   }
   if (recreated !== undefined) {
     const docker = await deps.docker()
     if (started.ok) {
-      await dropPrevious(docker, recreated).catch((error: unknown) => problems.push(`the previous container ${recreated?.previous.name}-ownops-previous could not be removed: ${(error as Error).message}`))
+      await dropPrevious(docker, recreated).catch((error: unknown) =>
+        problems.push(
+          `the previous container ${recreated?.previous.name}-ownops-previous could not be removed: ${(error as Error).message}`,
+        ),
+      )
     } else {
       // The new image does not come up: back to the container as it was.
       const failed = started.detail
       await rollBack(docker, recreated)
       started = await stopAndStart(deps, r, 1, opts.healthyTimeoutMs)
-      problems.push(`the new image of ${image?.ref ?? ''} did not come up healthy (${failed}): rolled back to the previous container and image${started.ok ? '' : ', which is not healthy either'}`)
+      problems.push(
+        `the new image of ${image?.ref ?? ''} did not come up healthy (${failed}): rolled back to the previous container and image${started.ok ? '' : ', which is not healthy either'}`,
+      )
       image = { ...(image as { ref: string; updated: boolean }), updated: false, rolledBack: true }
     }
   }
-  if (started.ok && started.attempts > 1) problems.push(`it did not come up healthy on the first start (${started.firstDetail}): a second start was needed`)
-  const after = await runHook(deps, r, 'after', { ...vars, OWNOPS_OUTCOME: started.ok ? 'healthy' : 'unhealthy', OWNOPS_DOWNTIME_SECONDS: String(Math.round(started.downtimeMs / 1000)) })
+  if (started.ok && started.attempts > 1)
+    problems.push(`it did not come up healthy on the first start (${started.firstDetail}): a second start was needed`)
+  const after = await runHook(deps, r, 'after', {
+    ...vars,
+    OWNOPS_OUTCOME: started.ok ? 'healthy' : 'unhealthy',
+    OWNOPS_DOWNTIME_SECONDS: String(Math.round(started.downtimeMs / 1000)),
+  })
   if (after !== undefined && !after.ok) problems.push(after.detail)
-  return { ok: started.ok, attempts: started.attempts, detail: started.detail, downtimeMs: started.downtimeMs, ...(saved !== undefined ? { saved } : {}), problems, ...(image ? { image } : {}) }
+  return {
+    ok: started.ok,
+    attempts: started.attempts,
+    detail: started.detail,
+    downtimeMs: started.downtimeMs,
+    ...(saved !== undefined ? { saved } : {}),
+    problems,
+    ...(image ? { image } : {}),
+  }
 }
 
 /**
@@ -259,7 +316,13 @@ export async function restartSequence(deps: RestartDeps, r: ResolvedService, opt
  * cut to a few seconds and the container started again; during the health wait, the wait
  * ends. Either way the result is `interrupted` with the container running.
  */
-async function stopAndStart(deps: RestartDeps, r: ResolvedService, starts: number, healthyTimeoutMs?: number, recreate?: (docker: Docker) => Promise<void>): Promise<{ ok: boolean; attempts: number; detail: string; firstDetail: string; downtimeMs: number; interrupted?: boolean }> {
+async function stopAndStart(
+  deps: RestartDeps,
+  r: ResolvedService,
+  starts: number,
+  healthyTimeoutMs?: number,
+  recreate?: (docker: Docker) => Promise<void>,
+): Promise<{ ok: boolean; attempts: number; detail: string; firstDetail: string; downtimeMs: number; interrupted?: boolean }> {
   const docker = await deps.docker()
   const log = deps.log.child({ service: r.name })
   const stopSec = Math.round(r.svc.stopTimeout / 1000)
@@ -268,20 +331,39 @@ async function stopAndStart(deps: RestartDeps, r: ResolvedService, starts: numbe
   let detail = ''
   let firstDetail = ''
   const start = () =>
-    docker.getContainer(r.container).start().catch((error: { statusCode?: number }) => {
-      if (error.statusCode !== 304) throw error // 304: already started
-    })
+    docker
+      .getContainer(r.container)
+      .start()
+      .catch((error: { statusCode?: number }) => {
+        if (error.statusCode !== 304) throw error // 304: already started
+      })
   const interrupted = (attempt: number, what: string) => {
     log.warn(what)
-    return { ok: false, interrupted: true, attempts: attempt, detail: what, firstDetail: firstDetail || what, downtimeMs: Math.round(performance.now() - down) }
+    return {
+      ok: false,
+      interrupted: true,
+      attempts: attempt,
+      detail: what,
+      firstDetail: firstDetail || what,
+      downtimeMs: Math.round(performance.now() - down),
+    }
   }
   for (let attempt = 1; attempt <= starts; attempt++) {
-    if (deps.signal.aborted) return interrupted(attempt - 1, attempt === 1 ? `interrupted before the stop: ${r.container} was not stopped` : `interrupted: ${r.container} runs, not healthy (${detail})`)
+    if (deps.signal.aborted)
+      return interrupted(
+        attempt - 1,
+        attempt === 1
+          ? `interrupted before the stop: ${r.container} was not stopped`
+          : `interrupted: ${r.container} runs, not healthy (${detail})`,
+      )
     log.info({ attempt }, attempt === 1 ? `stopping ${r.container} (grace ${stopSec}s)` : `not healthy (${detail}); one more start`)
     await stopContainer(docker, r.container, stopSec, { signal: deps.signal, log })
     if (deps.signal.aborted) {
       await start()
-      return interrupted(attempt, `interrupted while ${r.container} was stopping: its stop was cut short and it was started again, not waited for until healthy`)
+      return interrupted(
+        attempt,
+        `interrupted while ${r.container} was stopping: its stop was cut short and it was started again, not waited for until healthy`,
+      )
     }
     if (attempt === 1 && recreate !== undefined) await recreate(docker)
     await start()

@@ -59,8 +59,14 @@ export async function runRestore(ctx: Ctx, opts: RestoreOptions): Promise<Comman
   const config = ctx.config().config
   const ask = terminal(ctx)
   const confirm = async (question: string) => /^y(es)?$/i.test(((await ask(question)) ?? '').trim())
-  if (opts.all && (opts.targets.length > 0 || opts.to !== undefined || opts.undo || (opts.backup !== undefined && opts.backup !== 'latest'))) {
-    throw new OwnopsError('--all restores the newest verified backup of every target; it takes no target, backup id, --to or --undo', { kind: 'usage', hint: 'ownops restore --all --dry-run' })
+  if (
+    opts.all &&
+    (opts.targets.length > 0 || opts.to !== undefined || opts.undo || (opts.backup !== undefined && opts.backup !== 'latest'))
+  ) {
+    throw new OwnopsError('--all restores the newest verified backup of every target; it takes no target, backup id, --to or --undo', {
+      kind: 'usage',
+      hint: 'ownops restore --all --dry-run',
+    })
   }
   if (opts.undo) {
     const name = opts.targets[0]
@@ -79,18 +85,42 @@ export async function runRestore(ctx: Ctx, opts: RestoreOptions): Promise<Comman
   return pickAndRestore(ctx, opts, ask, confirm)
 }
 
-async function pickAndRestore(ctx: Ctx, opts: RestoreOptions, ask: (q: string) => Promise<string | undefined>, confirm: (q: string) => Promise<boolean>): Promise<CommandResult> {
+async function pickAndRestore(
+  ctx: Ctx,
+  opts: RestoreOptions,
+  ask: (q: string) => Promise<string | undefined>,
+  confirm: (q: string) => Promise<boolean>,
+): Promise<CommandResult> {
   const config = ctx.config().config
   selectTargets(config, [])
   const copies = Object.keys(config.backup.destinations).length > 0 ? await readCopiesState(ctx.stateStore()) : undefined
   const choices = await restoreChoices(config, restoreOrder(config, []), copies)
-  const verified = await ctx.stateStore().read<VerifiedState>('verified', {}, (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as VerifiedState) : undefined))
+  const verified = await ctx
+    .stateStore()
+    .read<VerifiedState>('verified', {}, (v) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as VerifiedState) : undefined,
+    )
   const now = ctx.clock().getTime()
   if (!ctx.stdinIsTTY) {
     const first = choices.find((c) => c.backups.length > 0)?.target ?? 'TARGET'
     return {
       exitCode: ExitCode.usage,
-      report: { ok: false, error: { message: 'which target? ownops restore TARGET', exitCode: ExitCode.usage, hint: `ownops restore ${first} --dry-run (the plan), then --yes; ownops restore --all for every target` }, targets: choices.map((c) => ({ target: c.target, type: c.type, backups: c.backups.length, newest: c.backups[0]?.manifest.id ?? null, verified: c.backups[0] ? (verified[`${c.target}/${c.backups[0].manifest.id}`] ?? null) : null, copies: c.backups[0] ? (c.copies.get(c.backups[0].manifest.id) ?? ['local']) : [] })) },
+      report: {
+        ok: false,
+        error: {
+          message: 'which target? ownops restore TARGET',
+          exitCode: ExitCode.usage,
+          hint: `ownops restore ${first} --dry-run (the plan), then --yes; ownops restore --all for every target`,
+        },
+        targets: choices.map((c) => ({
+          target: c.target,
+          type: c.type,
+          backups: c.backups.length,
+          newest: c.backups[0]?.manifest.id ?? null,
+          verified: c.backups[0] ? (verified[`${c.target}/${c.backups[0].manifest.id}`] ?? null) : null,
+          copies: c.backups[0] ? (c.copies.get(c.backups[0].manifest.id) ?? ['local']) : [],
+        })),
+      },
       text: `${renderTargets(choices, verified, now, false)}\nWhich target? Restore one with its newest verified backup:\n  ownops restore ${first} --dry-run     # the plan\n  ownops restore ${first} --yes         # do it\n(ownops restore --all restores every target; ownops backups TARGET lists older backups)\n`,
     }
   }
@@ -98,7 +128,11 @@ async function pickAndRestore(ctx: Ctx, opts: RestoreOptions, ask: (q: string) =
   const t = await askNumber(ask, `Restore which target? [1-${choices.length}, q to quit] `, choices.length)
   const choice = t !== undefined ? choices[t - 1] : undefined
   if (choice === undefined) return cancelled()
-  if (choice.backups.length === 0) throw new OwnopsError(`no valid backup of ${choice.target}`, { kind: 'failed', hint: `ownops backups ${choice.target} shows what is there` })
+  if (choice.backups.length === 0)
+    throw new OwnopsError(`no valid backup of ${choice.target}`, {
+      kind: 'failed',
+      hint: `ownops backups ${choice.target} shows what is there`,
+    })
   process.stderr.write(`\nBackups of ${choice.target}, newest first:\n${renderBackups(choice, verified, now)}\n`)
   const max = Math.min(choice.backups.length, 20)
   const b = await askNumber(ask, `Which backup? [1-${max}, Enter for 1: the newest that verifies] `, max, 0)
@@ -109,7 +143,11 @@ async function pickAndRestore(ctx: Ctx, opts: RestoreOptions, ask: (q: string) =
 
 /** Nothing picked: a failure (exit 1) in the shape of every --json failure. */
 function cancelled(): CommandResult {
-  return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed } }, text: 'cancelled; nothing was changed\n' }
+  return {
+    exitCode: ExitCode.failed,
+    report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed } },
+    text: 'cancelled; nothing was changed\n',
+  }
 }
 
 export async function runVerify(ctx: Ctx, opts: VerifyOptions): Promise<CommandResult> {

@@ -26,7 +26,9 @@ export async function restoreChoices(config: Config, order: string[], copies?: C
   for (const name of order) {
     const catalog = await readCatalog(config.backup.dir, name)
     const backups = catalog.backups.filter((b) => !b.tags.includes('pre-restore'))
-    const where = new Map(backups.map((b) => [b.manifest.id, ['local', ...(copies !== undefined ? holders(copies, name, b.manifest.id) : [])]]))
+    const where = new Map(
+      backups.map((b) => [b.manifest.id, ['local', ...(copies !== undefined ? holders(copies, name, b.manifest.id) : [])]]),
+    )
     choices.push({ target: name, type: config.backup.targets[name]?.type ?? '?', backups, copies: where })
   }
   return choices
@@ -40,13 +42,25 @@ function verifiedText(entry: BackupEntry, verified: VerifiedState, now: number):
 }
 
 function row(choice: TargetChoice, entry: BackupEntry, verified: VerifiedState, now: number): string[] {
-  return [entry.manifest.id, `${formatDuration(Math.max(0, now - entry.time.getTime()))} ago`, formatBytes(entry.manifest.size), verifiedText(entry, verified, now), (choice.copies.get(entry.manifest.id) ?? ['local']).join(', ')]
+  return [
+    entry.manifest.id,
+    `${formatDuration(Math.max(0, now - entry.time.getTime()))} ago`,
+    formatBytes(entry.manifest.size),
+    verifiedText(entry, verified, now),
+    (choice.copies.get(entry.manifest.id) ?? ['local']).join(', '),
+  ]
 }
 
 export function renderTargets(choices: TargetChoice[], verified: VerifiedState, now: number, numbered: boolean): string {
   const rows = choices.map((c, i) => {
     const newest = c.backups[0]
-    return [...(numbered ? [String(i + 1)] : []), c.target, c.type, ...(newest ? row(c, newest, verified, now) : ['no backup', '-', '-', '-', '-']), String(c.backups.length)]
+    return [
+      ...(numbered ? [String(i + 1)] : []),
+      c.target,
+      c.type,
+      ...(newest ? row(c, newest, verified, now) : ['no backup', '-', '-', '-', '-']),
+      String(c.backups.length),
+    ]
   })
   return renderTable([...(numbered ? ['#'] : []), 'TARGET', 'TYPE', 'NEWEST BACKUP', 'AGE', 'SIZE', 'VERIFIED', 'COPIES', 'BACKUPS'], rows)
 }
@@ -57,7 +71,12 @@ export function renderBackups(choice: TargetChoice, verified: VerifiedState, now
 }
 
 /** Reads a number between 1 and `max` (empty: `fallback`); asks again on anything else, at most 5 times. */
-export async function askNumber(ask: (question: string) => Promise<string | undefined>, question: string, max: number, fallback?: number): Promise<number | undefined> {
+export async function askNumber(
+  ask: (question: string) => Promise<string | undefined>,
+  question: string,
+  max: number,
+  fallback?: number,
+): Promise<number | undefined> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const answer = await ask(question)
     if (answer === undefined) return undefined

@@ -28,7 +28,15 @@ import { StoppedContainers } from '../sys/stopped-containers.js'
 import { faultPoint } from '../sys/fault.js'
 import { waitContainersHealthy } from '../sys/health.js'
 import { isDatabase, pluginFor } from '../targets/index.js'
-import { DumpFailure, type DataUsers, type RestoreEnv, type RestorePlace, type Restorer, type Staged, type Swapped } from '../targets/types.js'
+import {
+  DumpFailure,
+  type DataUsers,
+  type RestoreEnv,
+  type RestorePlace,
+  type Restorer,
+  type Staged,
+  type Swapped,
+} from '../targets/types.js'
 import { parseAt, selectBackup } from './select.js'
 import { parseUndoRecord, readUndoRecord, type UndoRecord } from './undo-record.js'
 import { recordVerified, verifyChecksum } from './verify.js'
@@ -75,7 +83,15 @@ interface TargetPlan {
 }
 
 function runEnv(ctx: Ctx, config: Config): RunEnv {
-  return { config, log: ctx.log, signal: ctx.signal, env: ctx.env, host: config.hostname ?? hostname(), now: ctx.clock, docker: () => ctx.docker() }
+  return {
+    config,
+    log: ctx.log,
+    signal: ctx.signal,
+    env: ctx.env,
+    host: config.hostname ?? hostname(),
+    now: ctx.clock,
+    docker: () => ctx.docker(),
+  }
 }
 
 /** Databases first, then the directories and services that use them; config order within each. */
@@ -101,17 +117,28 @@ async function containersToStop(ctx: Ctx, name: string, target: BackupTarget, us
   const running: string[] = []
   for (const c of wanted) {
     if (running.includes(c) || keepRunning.includes(c)) continue
-    const info = await docker.getContainer(c).inspect().catch(() => undefined)
+    const info = await docker
+      .getContainer(c)
+      .inspect()
+      .catch(() => undefined)
     if (info?.State.Running) running.push(info.Name.replace(/^\//, ''))
   }
   return [...new Set(running)]
 }
 
 /** The newest backup that passes verification (size, sha256), or the one asked for. */
-async function chooseBackup(ctx: Ctx, name: string, backups: BackupEntry[], opts: RestoreOptions, restorer: Restorer): Promise<{ entry: BackupEntry; skipped: string[] }> {
+async function chooseBackup(
+  ctx: Ctx,
+  name: string,
+  backups: BackupEntry[],
+  opts: RestoreOptions,
+  restorer: Restorer,
+): Promise<{ entry: BackupEntry; skipped: string[] }> {
   const explicit = opts.backup !== undefined && opts.backup !== 'latest'
   const first = selectBackup(backups, name, opts.backup, opts.at !== undefined ? parseAt(opts.at) : undefined)
-  const candidates = explicit ? [first] : [first, ...backups.filter((b) => b.time.getTime() < first.time.getTime() && !b.tags.includes('pre-restore'))]
+  const candidates = explicit
+    ? [first]
+    : [first, ...backups.filter((b) => b.time.getTime() < first.time.getTime() && !b.tags.includes('pre-restore'))]
   const skipped: string[] = []
   for (const entry of candidates) {
     const checked = restorer.verify !== undefined ? await restorer.verify(entry) : await verifyChecksum(entry, ctx.signal)
@@ -122,16 +149,30 @@ async function chooseBackup(ctx: Ctx, name: string, backups: BackupEntry[], opts
     ctx.log.warn({ target: name, backup: entry.manifest.id }, `backup ${entry.manifest.id} fails verification: ${checked.problem ?? ''}`)
     skipped.push(`${entry.manifest.id}: ${checked.problem ?? 'damaged'}`)
     if (explicit) {
-      throw new OwnopsError(`refusing to restore ${entry.manifest.id}: ${checked.problem ?? 'damaged'}`, { kind: 'failed', hint: `nothing was changed; pick another backup (ownops backups ${name})` })
+      throw new OwnopsError(`refusing to restore ${entry.manifest.id}: ${checked.problem ?? 'damaged'}`, {
+        kind: 'failed',
+        hint: `nothing was changed; pick another backup (ownops backups ${name})`,
+      })
     }
   }
-  throw new OwnopsError(`refusing to restore ${name}: no backup passes verification (${skipped.join('; ')})`, { kind: 'failed', hint: `nothing was changed; ownops backups ${name} lists them` })
+  throw new OwnopsError(`refusing to restore ${name}: no backup passes verification (${skipped.join('; ')})`, {
+    kind: 'failed',
+    hint: `nothing was changed; ownops backups ${name} lists them`,
+  })
 }
 
 async function planTarget(ctx: Ctx, config: Config, name: string, opts: RestoreOptions, stamp: string): Promise<TargetPlan> {
   const target = config.backup.targets[name] as BackupTarget
   const log = ctx.log.child({ target: name })
-  const env: RestoreEnv = { target: name, log, signal: ctx.signal, docker: () => ctx.docker(), env: ctx.env, stamp, allowOutsideLinks: opts.allowOutsideLinks }
+  const env: RestoreEnv = {
+    target: name,
+    log,
+    signal: ctx.signal,
+    docker: () => ctx.docker(),
+    env: ctx.env,
+    stamp,
+    allowOutsideLinks: opts.allowOutsideLinks,
+  }
   const catalog = await readCatalog(opts.backupDir ?? config.backup.dir, name)
   const restorer = await pluginFor(target).restorer(target, env)
   // 1. Verify before touching anything.
@@ -144,28 +185,58 @@ async function planTarget(ctx: Ctx, config: Config, name: string, opts: RestoreO
   const keepRunning = restorer.runsIn !== undefined ? [restorer.runsIn] : []
   const stops = sideBySide ? [] : await containersToStop(ctx, name, target, users, keepRunning)
   if (users.processes.length > 0) {
-    throw new OwnopsError(`refusing to restore ${name}: ${users.processes.length === 1 ? 'a process holds' : 'processes hold'} ${place.live} open and would keep the old data`, {
-      kind: 'failed',
-      details: users.processes.map((p) => `pid ${p.pid}: ${p.command}`),
-      hint: 'nothing was changed; stop it (e.g. systemctl stop SERVICE), or run it in a container that ownops can stop, then restore again',
-    })
+    throw new OwnopsError(
+      `refusing to restore ${name}: ${users.processes.length === 1 ? 'a process holds' : 'processes hold'} ${place.live} open and would keep the old data`,
+      {
+        kind: 'failed',
+        details: users.processes.map((p) => `pid ${p.pid}: ${p.command}`),
+        hint: 'nothing was changed; stop it (e.g. systemctl stop SERVICE), or run it in a container that ownops can stop, then restore again',
+      },
+    )
   }
   const inUse = stops.filter((c) => users.containers.includes(c))
   if (!opts.stop && inUse.length > 0) {
-    throw new OwnopsError(`refusing to restore ${name}: ${inUse.join(', ')} ${inUse.length === 1 ? 'uses' : 'use'} ${place.live} and --no-stop was given`, { kind: 'failed', hint: `nothing was changed; stop ${inUse.join(', ')} first, or restore without --no-stop (ownops stops and starts them)` })
+    throw new OwnopsError(
+      `refusing to restore ${name}: ${inUse.join(', ')} ${inUse.length === 1 ? 'uses' : 'use'} ${place.live} and --no-stop was given`,
+      {
+        kind: 'failed',
+        hint: `nothing was changed; stop ${inUse.join(', ')} first, or restore without --no-stop (ownops stops and starts them)`,
+      },
+    )
   }
   if (!sideBySide && place.exists && !opts.safetyCopy && restorer.needsSafetyCopy) {
-    throw new OwnopsError(`a ${target.type} restore keeps the replaced data as its safety backup; --no-safety-copy would leave nothing to roll back to`, { kind: 'usage', hint: 'drop --no-safety-copy, or restore side by side with --to' })
+    throw new OwnopsError(
+      `a ${target.type} restore keeps the replaced data as its safety backup; --no-safety-copy would leave nothing to roll back to`,
+      { kind: 'usage', hint: 'drop --no-safety-copy, or restore side by side with --to' },
+    )
   }
   const age = formatDuration(Math.max(0, ctx.clock().getTime() - entry.time.getTime()))
   const lines = [
     `backup:   ${entry.manifest.id} (${entry.manifest.time}, ${age} ago, ${formatBytes(entry.manifest.size)}, sha256 ${entry.manifest.sha256.slice(0, 12)} verified)`,
     ...skipped.map((s) => `skipped:  ${s}`),
-    sideBySide ? `restore:  side by side into ${opts.to}; the live data and service are not touched` : `replaces: ${place.live}${place.exists ? `; the current data is kept as ${place.kept}` : ' (does not exist yet)'}`,
-    ...(sideBySide ? [] : [`stops:    ${stops.length > 0 ? stops.map((c) => (users.containers.includes(c) ? `${c} (uses the data)` : c)).join(', ') : 'nothing'}${stops.length > 0 ? ' — started again afterwards' : ''}`]),
-    ...(sideBySide || !place.exists ? [] : [`safety:   ${opts.safetyCopy ? 'a backup of the current data first (tagged pre-restore)' : 'no safety copy (--no-safety-copy)'}`]),
+    sideBySide
+      ? `restore:  side by side into ${opts.to}; the live data and service are not touched`
+      : `replaces: ${place.live}${place.exists ? `; the current data is kept as ${place.kept}` : ' (does not exist yet)'}`,
+    ...(sideBySide
+      ? []
+      : [
+          `stops:    ${stops.length > 0 ? stops.map((c) => (users.containers.includes(c) ? `${c} (uses the data)` : c)).join(', ') : 'nothing'}${stops.length > 0 ? ' — started again afterwards' : ''}`,
+        ]),
+    ...(sideBySide || !place.exists
+      ? []
+      : [`safety:   ${opts.safetyCopy ? 'a backup of the current data first (tagged pre-restore)' : 'no safety copy (--no-safety-copy)'}`]),
   ]
-  const report = { target: name, backup: entry.manifest.id, time: entry.manifest.time, size: entry.manifest.size, live: place.live, kept: place.exists ? place.kept : null, stops, to: opts.to ?? null, ...(skipped.length > 0 ? { skipped } : {}) }
+  const report = {
+    target: name,
+    backup: entry.manifest.id,
+    time: entry.manifest.time,
+    size: entry.manifest.size,
+    live: place.live,
+    kept: place.exists ? place.kept : null,
+    stops,
+    to: opts.to ?? null,
+    ...(skipped.length > 0 ? { skipped } : {}),
+  }
   return { name, target, restorer, env, log, entry, skipped, place, users, stops, lines, report }
 }
 
@@ -185,8 +256,18 @@ export async function restore(ctx: Ctx, opts: RestoreOptions, confirm: Confirm):
     if (!notified && !(isOwnopsError(error) && error.kind === 'usage')) {
       notified = true
       const message = ctx.redactor.redact((error as Error).message)
-      const details = error instanceof DumpFailure && error.stderrTail ? `\n${error.stderrTail}` : isOwnopsError(error) && error.details.length > 0 ? `\n${error.details.join('\n')}` : ''
-      await ctx.notifySafely({ level: 'error', title, body: `${message}${details}`, source: { command: 'restore', ...(names.length === 1 ? { target: names[0] as string } : {}) } })
+      const details =
+        error instanceof DumpFailure && error.stderrTail
+          ? `\n${error.stderrTail}`
+          : isOwnopsError(error) && error.details.length > 0
+            ? `\n${error.details.join('\n')}`
+            : ''
+      await ctx.notifySafely({
+        level: 'error',
+        title,
+        body: `${message}${details}`,
+        source: { command: 'restore', ...(names.length === 1 ? { target: names[0] as string } : {}) },
+      })
     }
     throw error
   }
@@ -203,14 +284,31 @@ export async function restore(ctx: Ctx, opts: RestoreOptions, confirm: Confirm):
   const single = plans.length === 1 ? (plans[0] as TargetPlan) : undefined
   if (opts.dryRun) {
     ctx.log.info('(dry run) nothing was changed')
-    return { exitCode: ExitCode.ok, report: single ? { dryRun: true, ...single.report } : { dryRun: true, targets: plans.map((p) => p.report) }, text }
+    return {
+      exitCode: ExitCode.ok,
+      report: single ? { dryRun: true, ...single.report } : { dryRun: true, targets: plans.map((p) => p.report) },
+      text,
+    }
   }
   if (!opts.yes) {
     if (!ctx.stdinIsTTY) {
-      throw new OwnopsError('refusing to restore without confirmation', { kind: 'usage', hint: `review the plan with --dry-run, then add --yes: ownops restore ${opts.all ? '--all' : `${names.join(' ')} ${opts.backup ?? ''}`.trim()} --yes` })
+      throw new OwnopsError('refusing to restore without confirmation', {
+        kind: 'usage',
+        hint: `review the plan with --dry-run, then add --yes: ownops restore ${opts.all ? '--all' : `${names.join(' ')} ${opts.backup ?? ''}`.trim()} --yes`,
+      })
     }
     process.stderr.write(text)
-    if (!(await confirm('Restore now? [y/N] '))) return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed }, ...(single ? single.report : { targets: plans.map((p) => p.report) }) }, text: 'cancelled; nothing was changed\n' }
+    if (!(await confirm('Restore now? [y/N] ')))
+      return {
+        exitCode: ExitCode.failed,
+        report: {
+          ok: false,
+          cancelled: true,
+          error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed },
+          ...(single ? single.report : { targets: plans.map((p) => p.report) }),
+        },
+        text: 'cancelled; nothing was changed\n',
+      }
   }
 
   await ctx.lock('restore', [...new Set([...names, ...plans.flatMap((p) => p.stops)])])
@@ -233,7 +331,10 @@ export async function restore(ctx: Ctx, opts: RestoreOptions, confirm: Confirm):
       const restored = done.map((d) => String(d.target))
       const message = `restore --all stopped at ${plan.name}: ${(error as Error).message}; restored before it: ${restored.join(', ') || 'nothing'}; not restored: ${[plan.name, ...left].join(', ')}`
       const kind = isOwnopsError(error) ? error.kind : 'failed'
-      const undo = restored.length > 0 ? { hint: `each restored target can be undone: ${restored.map((r) => `ownops restore --undo ${r}`).join('; ')}` } : {}
+      const undo =
+        restored.length > 0
+          ? { hint: `each restored target can be undone: ${restored.map((r) => `ownops restore --undo ${r}`).join('; ')}` }
+          : {}
       if (ctx.signal.aborted) {
         await ctx.notifySafely({ level: 'error', title, body: message, source: { command: 'restore' } })
         throw new OwnopsError(message, { kind, ...undo })
@@ -248,7 +349,12 @@ export async function restore(ctx: Ctx, opts: RestoreOptions, confirm: Confirm):
 }
 
 /** One target, after the plan: safety copy, stage, stop, swap, start, health — or side by side. */
-async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: RestoreOptions): Promise<{ report: Record<string, unknown>; summary: string }> {
+async function restoreOne(
+  ctx: Ctx,
+  config: Config,
+  plan: TargetPlan,
+  opts: RestoreOptions,
+): Promise<{ report: Record<string, unknown>; summary: string }> {
   const { name, target, restorer, log, entry, place } = plan
   const sideBySide = opts.to !== undefined
   const started = performance.now()
@@ -273,7 +379,14 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
       })
     }
     safety = report.manifest?.id
-    if (report.manifest !== undefined && report.file !== undefined) safetyEntry = { manifest: report.manifest, path: report.file, manifestPath: join(dirname(report.file), `${report.manifest.id}.json`), time: new Date(report.manifest.time), tags: ['pre-restore'] }
+    if (report.manifest !== undefined && report.file !== undefined)
+      safetyEntry = {
+        manifest: report.manifest,
+        path: report.file,
+        manifestPath: join(dirname(report.file), `${report.manifest.id}.json`),
+        time: new Date(report.manifest.time),
+        tags: ['pre-restore'],
+      }
   }
   /**
    * A failed attempt that leaves the old data in place has no use for its safety copy: the
@@ -306,12 +419,23 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
       log.warn(`interrupted while staging; the live data was not touched${dropped}`)
       throw error
     }
-    throw describe(error, `restore of ${name} from ${entry.manifest.id} failed: ${(error as Error).message}; ${sideBySide ? 'nothing else was touched' : 'the live data was not touched'}${dropped}`)
+    throw describe(
+      error,
+      `restore of ${name} from ${entry.manifest.id} failed: ${(error as Error).message}; ${sideBySide ? 'nothing else was touched' : 'the live data was not touched'}${dropped}`,
+    )
   }
   if (sideBySide) {
     const details = await restorer.check(staged, entry).catch((error: unknown) => ({ checkFailed: (error as Error).message }))
-    await ctx.notifySafely({ level: 'info', title: `${name} restored side by side`, body: `${entry.manifest.id} restored into ${staged.where}`, source: { command: 'restore', target: name } })
-    return { report: { ok: true, ...plan.report, restoredInto: staged.where, details }, summary: `restored ${entry.manifest.id} into ${staged.where}; the live data was not touched` }
+    await ctx.notifySafely({
+      level: 'info',
+      title: `${name} restored side by side`,
+      body: `${entry.manifest.id} restored into ${staged.where}`,
+      source: { command: 'restore', target: name },
+    })
+    return {
+      report: { ok: true, ...plan.report, restoredInto: staged.where, details },
+      summary: `restored ${entry.manifest.id} into ${staged.where}; the live data was not touched`,
+    }
   }
 
   // 4. Stop, swap, start, wait until healthy; roll back on any failure after the swap.
@@ -336,7 +460,10 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     const still = await restorer.users()
     const running = await runningOf(ctx, still.containers)
     if (running.length > 0 || still.processes.length > 0) {
-      throw new OwnopsError(`${[...running, ...still.processes.map((p) => `pid ${p.pid} (${p.command})`)].join(', ')} still ${running.length + still.processes.length === 1 ? 'uses' : 'use'} ${place.live}; not swapping`, { kind: 'failed' })
+      throw new OwnopsError(
+        `${[...running, ...still.processes.map((p) => `pid ${p.pid} (${p.command})`)].join(', ')} still ${running.length + still.processes.length === 1 ? 'uses' : 'use'} ${place.live}; not swapping`,
+        { kind: 'failed' },
+      )
     }
     await fault('swap')
     interrupted()
@@ -344,15 +471,24 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     swapped = await ctx.shield(async () => {
       const result = await restorer.swap(staged, safetyEntry)
       // From here on the restored data is live: the undo record says how to get the old data back.
-      if (result.kept !== undefined) await writeUndo(ctx, { target: name, time: ctx.clock().toISOString(), backup: entry.manifest.id, live: result.live, kept: result.kept })
+      if (result.kept !== undefined)
+        await writeUndo(ctx, {
+          target: name,
+          time: ctx.clock().toISOString(),
+          backup: entry.manifest.id,
+          live: result.live,
+          kept: result.kept,
+        })
       return result
     })
     log.info({ live: swapped.live, kept: swapped.kept }, 'swapped in the restored data')
     await fault('start')
     await startContainers(stopped, { docker: () => ctx.docker(), signal: ctx.signal }, log)
     await fault('health')
-    const unhealthy = stopped.length > 0 ? await waitContainersHealthy(await ctx.docker(), stopped, config.restore.healthTimeout, ctx.signal) : undefined
-    if (unhealthy !== undefined) throw new OwnopsError(`the service did not come up healthy after the restore: ${unhealthy}`, { kind: 'failed' })
+    const unhealthy =
+      stopped.length > 0 ? await waitContainersHealthy(await ctx.docker(), stopped, config.restore.healthTimeout, ctx.signal) : undefined
+    if (unhealthy !== undefined)
+      throw new OwnopsError(`the service did not come up healthy after the restore: ${unhealthy}`, { kind: 'failed' })
     interrupted()
   } catch (error) {
     const state = await ctx.shield(async () => {
@@ -362,7 +498,12 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
     const message = `restore of ${name} from ${entry.manifest.id} ${ctx.signal.aborted ? 'interrupted' : 'failed'}: ${ctx.signal.aborted ? String((ctx.signal.reason as Error | undefined)?.message ?? 'signal') : (error as Error).message}; ${state}`
     log.error(message)
     if (ctx.signal.aborted) {
-      await ctx.notifySafely({ level: 'error', title: `restore of ${name} interrupted`, body: message, source: { command: 'restore', target: name } })
+      await ctx.notifySafely({
+        level: 'error',
+        title: `restore of ${name} interrupted`,
+        body: message,
+        source: { command: 'restore', target: name },
+      })
       throw new OwnopsError(message, { kind: isOwnopsError(ctx.signal.reason) ? ctx.signal.reason.kind : 'sigterm' })
     }
     throw describe(error, message)
@@ -377,7 +518,11 @@ async function restoreOne(ctx: Ctx, config: Config, plan: TargetPlan, opts: Rest
 function describe(error: unknown, message: string): OwnopsError {
   return new OwnopsError(message, {
     kind: isOwnopsError(error) ? error.kind : 'failed',
-    ...(error instanceof DumpFailure ? { details: error.stderrTail.split('\n') } : isOwnopsError(error) && error.details.length > 0 ? { details: error.details } : {}),
+    ...(error instanceof DumpFailure
+      ? { details: error.stderrTail.split('\n') }
+      : isOwnopsError(error) && error.details.length > 0
+        ? { details: error.details }
+        : {}),
     ...(isOwnopsError(error) && error.hint ? { hint: error.hint } : {}),
   })
 }
@@ -401,7 +546,16 @@ async function runningOf(ctx: Ctx, containers: string[]): Promise<string[]> {
   if (containers.length === 0) return []
   const docker = await ctx.docker()
   const running: string[] = []
-  for (const c of containers) if ((await docker.getContainer(c).inspect().catch(() => undefined))?.State.Running) running.push(c)
+  for (const c of containers)
+    if (
+      (
+        await docker
+          .getContainer(c)
+          .inspect()
+          .catch(() => undefined)
+      )?.State.Running
+    )
+      running.push(c)
   return running
 }
 
@@ -410,7 +564,15 @@ async function writeUndo(ctx: Ctx, record: UndoRecord): Promise<void> {
 }
 
 /** After a failure: roll a swap back (or drop the staged copy), and start what was stopped. */
-async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swapped | undefined, stopped: string[], rollback: boolean, previous: unknown): Promise<{ state: string; asBefore: boolean }> {
+async function recover(
+  ctx: Ctx,
+  plan: TargetPlan,
+  staged: Staged,
+  swapped: Swapped | undefined,
+  stopped: string[],
+  rollback: boolean,
+  previous: unknown,
+): Promise<{ state: string; asBefore: boolean }> {
   const { restorer, log, name } = plan
   let state: string
   /** Whether the live data is the data from before the restore (untouched, or rolled back). */
@@ -425,7 +587,8 @@ async function recover(ctx: Ctx, plan: TargetPlan, staged: Staged, swapped: Swap
       await faultPoint('restore:rollback', ctx.env, log)
       if (stopped.length > 0) {
         const docker = await ctx.docker()
-        for (const c of stopped) await stopContainer(docker, c, await stopGraceSec(docker, c), { signal: ctx.signal }).catch(() => undefined)
+        for (const c of stopped)
+          await stopContainer(docker, c, await stopGraceSec(docker, c), { signal: ctx.signal }).catch(() => undefined)
       }
       await restorer.rollback(swapped)
       if (typeof parseUndoRecord(previous, name) === 'object') await ctx.stateStore().write(`restore-${name}`, previous)
@@ -453,22 +616,38 @@ export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, 
   const config = ctx.config().config
   const target = config.backup.targets[name] as BackupTarget
   const log = ctx.log.child({ target: name })
-  const env: RestoreEnv = { target: name, log, signal: ctx.signal, docker: () => ctx.docker(), env: ctx.env, stamp: timestampId(ctx.clock()) }
+  const env: RestoreEnv = {
+    target: name,
+    log,
+    signal: ctx.signal,
+    docker: () => ctx.docker(),
+    env: ctx.env,
+    stamp: timestampId(ctx.clock()),
+  }
   try {
     // A damaged record is refused before anything is looked at, stopped or renamed.
     const record = await readUndoRecord(ctx.stateStore(), name)
     const restorer = await pluginFor(target).restorer(target, env)
     const users = await restorer.users()
     if (users.processes.length > 0) {
-      throw new OwnopsError(`refusing to undo: ${users.processes.map((p) => `pid ${p.pid} (${p.command})`).join(', ')} ${users.processes.length === 1 ? 'holds' : 'hold'} the data open`, { kind: 'failed', hint: 'stop it first; nothing was changed' })
+      throw new OwnopsError(
+        `refusing to undo: ${users.processes.map((p) => `pid ${p.pid} (${p.command})`).join(', ')} ${users.processes.length === 1 ? 'holds' : 'hold'} the data open`,
+        { kind: 'failed', hint: 'stop it first; nothing was changed' },
+      )
     }
     const stops = await containersToStop(ctx, name, target, users, [])
     const text = `undo the restore of ${name} from ${record.backup} (${record.time}): ${record.kept} becomes the live data again; stops ${stops.join(', ') || 'nothing'}`
     if (opts.dryRun) return { exitCode: ExitCode.ok, report: { dryRun: true, ...record, stops }, text: `${text}\n` }
     if (!opts.yes) {
-      if (!ctx.stdinIsTTY) throw new OwnopsError('refusing to undo without confirmation', { kind: 'usage', hint: `ownops restore --undo ${name} --yes` })
+      if (!ctx.stdinIsTTY)
+        throw new OwnopsError('refusing to undo without confirmation', { kind: 'usage', hint: `ownops restore --undo ${name} --yes` })
       process.stderr.write(`${text}\n`)
-      if (!(await confirm('Undo now? [y/N] '))) return { exitCode: ExitCode.failed, report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed } }, text: 'cancelled\n' }
+      if (!(await confirm('Undo now? [y/N] ')))
+        return {
+          exitCode: ExitCode.failed,
+          report: { ok: false, cancelled: true, error: { message: 'cancelled; nothing was changed', exitCode: ExitCode.failed } },
+          text: 'cancelled\n',
+        }
     }
     await ctx.lock('restore', [name, ...stops])
     const stopper = new StoppedContainers({ docker: () => ctx.docker(), log: ctx.log, signal: ctx.signal })
@@ -481,14 +660,24 @@ export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, 
         return result
       })
       const summary = `undid the restore of ${name}: ${record.kept} is live again${swapped.kept ? `; the restored data is kept as ${swapped.kept}` : ''}`
-      await ctx.notifySafely({ level: 'warning', title: `restore of ${name} undone`, body: summary, source: { command: 'restore', target: name } })
+      await ctx.notifySafely({
+        level: 'warning',
+        title: `restore of ${name} undone`,
+        body: summary,
+        source: { command: 'restore', target: name },
+      })
       return { exitCode: ExitCode.ok, report: { ok: true, undone: record, kept: swapped.kept ?? null }, text: `${summary}\n` }
     } finally {
       await ctx.shield(() => startContainers(stopped, { docker: () => ctx.docker(), signal: ctx.signal }, ctx.log))
     }
   } catch (error) {
     if (!(isOwnopsError(error) && error.kind === 'usage') && !ctx.signal.aborted) {
-      await ctx.notifySafely({ level: 'error', title: `undo of the restore of ${name} failed`, body: ctx.redactor.redact((error as Error).message), source: { command: 'restore', target: name } })
+      await ctx.notifySafely({
+        level: 'error',
+        title: `undo of the restore of ${name} failed`,
+        body: ctx.redactor.redact((error as Error).message),
+        source: { command: 'restore', target: name },
+      })
     }
     throw error
   }

@@ -5,10 +5,15 @@ import type { BackupEntry } from '../backup/catalog.js'
 /** "2026-06-15 18:00" (host local time), "2026-06-15", or ISO 8601 with a zone. */
 export function parseAt(text: string): Date {
   const trimmed = text.trim()
-  const local = /^\d{4}-\d\d-\d\d( \d\d:\d\d(:\d\d)?)?$/.test(trimmed) ? `${trimmed.replace(' ', 'T')}${trimmed.length === 10 ? 'T23:59:59' : ''}` : trimmed
+  const local = /^\d{4}-\d\d-\d\d( \d\d:\d\d(:\d\d)?)?$/.test(trimmed)
+    ? `${trimmed.replace(' ', 'T')}${trimmed.length === 10 ? 'T23:59:59' : ''}`
+    : trimmed
   const date = new Date(local)
   if (Number.isNaN(date.getTime())) {
-    throw new OwnopsError(`--at: not a time: ${text}`, { kind: 'usage', hint: 'e.g. --at "2026-06-15 18:00" (local time) or --at 2026-06-15T18:00:00Z' })
+    throw new OwnopsError(`--at: not a time: ${text}`, {
+      kind: 'usage',
+      hint: 'e.g. --at "2026-06-15 18:00" (local time) or --at 2026-06-15T18:00:00Z',
+    })
   }
   return date
 }
@@ -22,7 +27,10 @@ export function selectBackup(backups: readonly BackupEntry[], target: string, sp
     const found = backups.find((b) => b.time.getTime() <= at.getTime() && !b.tags.includes('pre-restore'))
     if (found === undefined) {
       const oldest = backups[backups.length - 1]
-      throw new OwnopsError(`no backup of ${target} at or before ${at.toISOString()}`, { kind: 'failed', hint: `the oldest is ${oldest?.manifest.id ?? '?'} (${oldest?.manifest.time ?? '?'})` })
+      throw new OwnopsError(`no backup of ${target} at or before ${at.toISOString()}`, {
+        kind: 'failed',
+        hint: `the oldest is ${oldest?.manifest.id ?? '?'} (${oldest?.manifest.time ?? '?'})`,
+      })
     }
     return found
   }

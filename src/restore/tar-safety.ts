@@ -38,8 +38,20 @@ function toEntry(h: Header): TarEntry {
   const pax = (h.pax ?? {}) as Record<string, string>
   // A sparse file in POSIX format is stored under a made-up name; its real one is in the pax header.
   const path = pax['GNU.sparse.name'] ?? h.name
-  const type: TarEntryType = (KNOWN as readonly string[]).includes(h.type ?? '') ? (h.type as TarEntryType) : h.type === 'contiguous-file' ? 'file' : 'other'
-  return { type, path, ...(h.linkname ? { target: h.linkname } : {}), mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 }
+  const type: TarEntryType = (KNOWN as readonly string[]).includes(h.type ?? '')
+    ? (h.type as TarEntryType)
+    : h.type === 'contiguous-file'
+      ? 'file'
+      : 'other'
+  return {
+    type,
+    path,
+    ...(h.linkname ? { target: h.linkname } : {}),
+    mode: h.mode ?? 0,
+    uid: h.uid ?? 0,
+    gid: h.gid ?? 0,
+    size: h.size ?? 0,
+  }
 }
 
 /** Every entry of the archive, read to the end (a damaged archive throws). */
@@ -143,7 +155,6 @@ export function unsafeEntries(entries: TarEntry[], options: SafetyOptions = {}):
   return entries.flatMap((entry) => checker.check(entry))
 }
 
-
 /** What one read of an archive found: its size and sha256, and every entry with its problems. */
 export interface Inspected {
   size: number
@@ -192,7 +203,11 @@ async function hashFile(handle: FileHandle, signal: AbortSignal): Promise<{ size
  * every entry of the decompressed archive through the tar parser, judged by the checks. The
  * decompressor (zstd) reads the file itself; nothing is extracted. A damaged archive throws.
  */
-export async function inspectArchive(handle: FileHandle, entry: BackupEntry, options: SafetyOptions & { signal: AbortSignal }): Promise<Inspected> {
+export async function inspectArchive(
+  handle: FileHandle,
+  entry: BackupEntry,
+  options: SafetyOptions & { signal: AbortSignal },
+): Promise<Inspected> {
   const { signal } = options
   const { default: tarStream } = await import('tar-stream')
   const checksum = hashFile(handle, signal)
@@ -236,7 +251,10 @@ export async function inspectArchive(handle: FileHandle, entry: BackupEntry, opt
     }
     if (error instanceof OwnopsError && !(error instanceof DumpFailure)) throw error // zstd not installed…
     // Damaged: the checksum says whether the file is what was written.
-    const unreadable = error instanceof DumpFailure ? error : new DumpFailure(`the archive ${entry.manifest.file} cannot be read to the end: ${(error as Error).message}`, '')
+    const unreadable =
+      error instanceof DumpFailure
+        ? error
+        : new DumpFailure(`the archive ${entry.manifest.file} cannot be read to the end: ${(error as Error).message}`, '')
     return { ...(await checksum), entries, problems, unreadable }
   } finally {
     await own?.close()
@@ -246,13 +264,16 @@ export async function inspectArchive(handle: FileHandle, entry: BackupEntry, opt
 
 /** The refusal of an archive with unsafe entries. */
 export function refusal(entry: BackupEntry, problems: string[]): OwnopsError {
-  return new OwnopsError(`refusing to extract ${entry.manifest.file}: ${problems.length} unsafe entr${problems.length === 1 ? 'y' : 'ies'}`, {
-    kind: 'failed',
-    details: problems.slice(0, 20),
-    hint: problems.every((p) => p.includes('symbolic link to'))
-      ? 'only links that point outside: --allow-outside-links restores them as links (never followed)'
-      : 'this archive was not written by ownops, or has been tampered with',
-  })
+  return new OwnopsError(
+    `refusing to extract ${entry.manifest.file}: ${problems.length} unsafe entr${problems.length === 1 ? 'y' : 'ies'}`,
+    {
+      kind: 'failed',
+      details: problems.slice(0, 20),
+      hint: problems.every((p) => p.includes('symbolic link to'))
+        ? 'only links that point outside: --allow-outside-links restores them as links (never followed)'
+        : 'this archive was not written by ownops, or has been tampered with',
+    },
+  )
 }
 
 /**
@@ -260,14 +281,25 @@ export function refusal(entry: BackupEntry, problems: string[]): OwnopsError {
  * through a pipe of their own: the bytes never pass through Node. Call it only for an
  * archive `inspectArchive` found safe; `tarArgs` follow `-x -f - -C DEST`.
  */
-export async function extractArchive(handle: FileHandle, entry: BackupEntry, dest: string, options: { signal: AbortSignal; tarArgs?: string[] }): Promise<void> {
+export async function extractArchive(
+  handle: FileHandle,
+  entry: BackupEntry,
+  dest: string,
+  options: { signal: AbortSignal; tarArgs?: string[] },
+): Promise<void> {
   const decompress = entry.manifest.compression === 'zstd' ? ['-I', 'zstd'] : entry.manifest.compression === 'gzip' ? ['-z'] : []
   const own = await reopen(handle, entry.path)
   try {
-    const tar = spawnReading(['tar', ...decompress, '-x', '-f', '-', '-C', dest, ...(options.tarArgs ?? [])], own.fd, options.signal, 'ignore')
+    const tar = spawnReading(
+      ['tar', ...decompress, '-x', '-f', '-', '-C', dest, ...(options.tarArgs ?? [])],
+      own.fd,
+      options.signal,
+      'ignore',
+    )
     const r = await tar.exited
     if (options.signal.aborted) throw options.signal.reason ?? new Error('interrupted')
-    if (r.exitCode !== 0) throw new DumpFailure(`extracting ${entry.manifest.file} failed with exit ${String(r.exitCode ?? r.signal)}`, tail(r.stderr))
+    if (r.exitCode !== 0)
+      throw new DumpFailure(`extracting ${entry.manifest.file} failed with exit ${String(r.exitCode ?? r.signal)}`, tail(r.stderr))
   } finally {
     await own.close()
   }

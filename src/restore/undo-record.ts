@@ -17,7 +17,8 @@ export interface UndoRecord {
 }
 
 export function parseUndoRecord(value: unknown, name: string): UndoRecord | string {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return `it holds ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value}, not a record`
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return `it holds ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value}, not a record`
   const record = value as Record<string, unknown>
   const missing = ['target', 'time', 'backup', 'live', 'kept'].filter((k) => typeof record[k] !== 'string' || record[k] === '')
   if (missing.length > 0) return `it lacks ${missing.join(', ')}`
@@ -31,7 +32,11 @@ export async function readUndoRecord(store: StateStore, name: string): Promise<U
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new OwnopsError(`no restore of ${name} to undo`, { kind: 'failed', hint: 'only the last in-place restore can be undone, while its old data is kept' })
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new OwnopsError(`no restore of ${name} to undo`, {
+        kind: 'failed',
+        hint: 'only the last in-place restore can be undone, while its old data is kept',
+      })
     throw new OwnopsError(`cannot read the undo record ${file}: ${(error as Error).message}`, { kind: errnoKind(error) })
   }
   let value: unknown

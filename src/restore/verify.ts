@@ -44,8 +44,15 @@ export async function verifyChecksum(entry: BackupEntry, signal?: AbortSignal): 
     ...(signal ? [{ signal }] : []),
   )
   const sha256 = hash.digest('hex')
-  if (size !== entry.manifest.size) return { ok: false, size, sha256, problem: `size ${size} differs from the manifest's ${entry.manifest.size}` }
-  if (sha256 !== entry.manifest.sha256) return { ok: false, size, sha256, problem: `sha256 ${sha256.slice(0, 12)}… differs from the manifest's ${entry.manifest.sha256.slice(0, 12)}… (the file is damaged)` }
+  if (size !== entry.manifest.size)
+    return { ok: false, size, sha256, problem: `size ${size} differs from the manifest's ${entry.manifest.size}` }
+  if (sha256 !== entry.manifest.sha256)
+    return {
+      ok: false,
+      size,
+      sha256,
+      problem: `sha256 ${sha256.slice(0, 12)}… differs from the manifest's ${entry.manifest.sha256.slice(0, 12)}… (the file is damaged)`,
+    }
   return { ok: true, size, sha256 }
 }
 
@@ -64,7 +71,9 @@ const RANK = { sha256: 0, readable: 1, drill: 2 } as const
 export async function recordVerified(ctx: Ctx, entries: BackupEntry[], how: Verified['how']): Promise<void> {
   try {
     const store = ctx.stateStore()
-    const state = await store.read<VerifiedState>('verified', {}, (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as VerifiedState) : undefined))
+    const state = await store.read<VerifiedState>('verified', {}, (v) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as VerifiedState) : undefined,
+    )
     const now = ctx.clock().toISOString()
     for (const e of entries) {
       const key = `${e.manifest.target}/${e.manifest.id}`
@@ -105,7 +114,12 @@ export async function verifyTargets(ctx: Ctx, targets: Array<[string, BackupTarg
   const config = ctx.config().config
   const results: VerifyRow[] = []
   const store = ctx.stateStore()
-  if (opts.drill) await ctx.beginJob({ name: opts.target !== undefined ? `verify-drill-${opts.target}` : 'verify-drill', command: 'verify', ...(opts.target !== undefined ? { target: opts.target } : {}) })
+  if (opts.drill)
+    await ctx.beginJob({
+      name: opts.target !== undefined ? `verify-drill-${opts.target}` : 'verify-drill',
+      command: 'verify',
+      ...(opts.target !== undefined ? { target: opts.target } : {}),
+    })
   const drills = opts.drill ? await store.read<Record<string, DrillRecord>>('drills', {}) : {}
   for (const [name, target] of targets) {
     const catalog = await readCatalog(config.backup.dir, name)
@@ -122,7 +136,13 @@ export async function verifyTargets(ctx: Ctx, targets: Array<[string, BackupTarg
       if (opts.drill) {
         const now = ctx.clock().toISOString()
         const previous = drills[name]
-        drills[name] = { lastRun: now, ok: result.ok, backup: entry.manifest.id, ...(result.ok ? { lastSuccess: now } : previous?.lastSuccess ? { lastSuccess: previous.lastSuccess } : {}), ...(result.problem ? { problem: result.problem } : {}) }
+        drills[name] = {
+          lastRun: now,
+          ok: result.ok,
+          backup: entry.manifest.id,
+          ...(result.ok ? { lastSuccess: now } : previous?.lastSuccess ? { lastSuccess: previous.lastSuccess } : {}),
+          ...(result.problem ? { problem: result.problem } : {}),
+        }
       }
     }
   }
@@ -130,22 +150,32 @@ export async function verifyTargets(ctx: Ctx, targets: Array<[string, BackupTarg
   if (failed.length > 0) {
     await ctx.notifySafely({
       level: 'error',
-      title: opts.drill ? `restore drill failed (${failed.map((f) => f.target).join(', ')})` : `backup verification failed (${failed.map((f) => f.target).join(', ')})`,
+      title: opts.drill
+        ? `restore drill failed (${failed.map((f) => f.target).join(', ')})`
+        : `backup verification failed (${failed.map((f) => f.target).join(', ')})`,
       body: failed.map((f) => `${f.target} ${f.backup}: ${f.problem ?? 'failed'}`).join('\n'),
       source: { command: 'verify' },
     })
   } else if (opts.drill) {
-    await ctx.notifySafely({ level: 'info', title: 'restore drill succeeded', body: results.map((r) => `${r.target} ${r.backup}: ${JSON.stringify(r.drill ?? {})}`).join('\n'), source: { command: 'verify' } })
+    await ctx.notifySafely({
+      level: 'info',
+      title: 'restore drill succeeded',
+      body: results.map((r) => `${r.target} ${r.backup}: ${JSON.stringify(r.drill ?? {})}`).join('\n'),
+      source: { command: 'verify' },
+    })
   }
   if (opts.drill) {
     try {
       await store.write('drills', drills)
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      throw new OwnopsError(`the drill ${failed.length > 0 ? 'failed' : 'succeeded'}, but its result cannot be recorded for monitor: ${store.path('drills')}: ${code === 'EROFS' ? 'read-only file system' : (error as Error).message}`, {
-        kind: code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? 'permission' : 'failed',
-        hint: 'make the state directory writable (stateDir:, $OWNOPS_STATE_DIR; under systemd, ReadWritePaths=)',
-      })
+      throw new OwnopsError(
+        `the drill ${failed.length > 0 ? 'failed' : 'succeeded'}, but its result cannot be recorded for monitor: ${store.path('drills')}: ${code === 'EROFS' ? 'read-only file system' : (error as Error).message}`,
+        {
+          kind: code === 'EROFS' || code === 'EACCES' || code === 'EPERM' ? 'permission' : 'failed',
+          hint: 'make the state directory writable (stateDir:, $OWNOPS_STATE_DIR; under systemd, ReadWritePaths=)',
+        },
+      )
     }
   }
   const rows = results.map((r) => [r.target, r.backup, r.ok ? 'ok' : 'FAILED', r.ok ? r.checks.join(', ') : (r.problem ?? '')])
@@ -162,11 +192,21 @@ async function verifyOne(ctx: Ctx, name: string, target: BackupTarget, entry: Ba
   if (!checksum.ok) return { ...base, ok: false, checks: [], ...(checksum.problem ? { problem: checksum.problem } : {}) }
   const log = ctx.log.child({ target: name })
   const plugin = pluginFor(target)
-  const unreadable = await plugin.readable(entry, target, { log, signal: ctx.signal, docker: () => ctx.docker() }).catch((error: unknown) => (error as Error).message)
+  const unreadable = await plugin
+    .readable(entry, target, { log, signal: ctx.signal, docker: () => ctx.docker() })
+    .catch((error: unknown) => (error as Error).message)
   if (unreadable !== undefined) return { ...base, ok: false, checks: ['sha256'], problem: unreadable }
   if (!drill) return { ...base, ok: true, checks: ['size', 'sha256', 'readable'] }
   const stamp = timestampId(ctx.clock())
-  const env: RestoreEnv = { target: name, log, signal: ctx.signal, docker: () => ctx.docker(), env: ctx.env, stamp, allowOutsideLinks: true }
+  const env: RestoreEnv = {
+    target: name,
+    log,
+    signal: ctx.signal,
+    docker: () => ctx.docker(),
+    env: ctx.env,
+    stamp,
+    allowOutsideLinks: true,
+  }
   let staged: Staged | undefined
   try {
     const restorer = await plugin.restorer(target, env)
@@ -177,7 +217,10 @@ async function verifyOne(ctx: Ctx, name: string, target: BackupTarget, entry: Ba
     return { ...base, ok: true, checks: ['size', 'sha256', 'readable', 'restored'], drill: details }
   } catch (error) {
     if (ctx.signal.aborted) throw error
-    const problem = error instanceof DumpFailure ? `${error.message}${error.stderrTail ? `: ${error.stderrTail.split('\n').slice(-2).join(' / ')}` : ''}` : (error as Error).message
+    const problem =
+      error instanceof DumpFailure
+        ? `${error.message}${error.stderrTail ? `: ${error.stderrTail.split('\n').slice(-2).join(' / ')}` : ''}`
+        : (error as Error).message
     return { ...base, ok: false, checks: ['size', 'sha256', 'readable'], problem }
   } finally {
     if (staged !== undefined) {

@@ -33,7 +33,13 @@ export function jobAccessProblems(plan: SchedulePlan, options: AccessOptions): P
     if (options.backend === 'systemd') {
       for (const need of job.needs) {
         const why = unwritableInSandbox(need.path)
-        if (why !== undefined) problems.push({ severity: 'warning', path: need.key, message: `job ${job.name} needs to write ${need.path} (${need.why}), which its unit cannot let it: ${why}`, hint: 'run this part outside the unit, or choose another path' })
+        if (why !== undefined)
+          problems.push({
+            severity: 'warning',
+            path: need.key,
+            message: `job ${job.name} needs to write ${need.path} (${need.why}), which its unit cannot let it: ${why}`,
+            hint: 'run this part outside the unit, or choose another path',
+          })
       }
     }
     if (job.user === 'root') continue
@@ -41,7 +47,12 @@ export function jobAccessProblems(plan: SchedulePlan, options: AccessOptions): P
     const user = users.get(job.user)
     const userKey = [...at, 'user']
     if (user === undefined) {
-      problems.push({ severity: 'warning', path: userKey, message: `job ${job.name} runs as ${job.user}, a user this machine does not know: it would fail to start`, hint: `create it (useradd --system ${job.user}), or change the user` })
+      problems.push({
+        severity: 'warning',
+        path: userKey,
+        message: `job ${job.name} runs as ${job.user}, a user this machine does not know: it would fail to start`,
+        hint: `create it (useradd --system ${job.user}), or change the user`,
+      })
       continue
     }
     problems.push(...userProblems(job, user, plan, options, userKey))
@@ -49,7 +60,13 @@ export function jobAccessProblems(plan: SchedulePlan, options: AccessOptions): P
   return problems
 }
 
-function userProblems(job: ScheduledJob, user: UserInfo, plan: SchedulePlan, options: AccessOptions, userKey: Array<string | number>): Problem[] {
+function userProblems(
+  job: ScheduledJob,
+  user: UserInfo,
+  plan: SchedulePlan,
+  options: AccessOptions,
+  userKey: Array<string | number>,
+): Problem[] {
   const problems: Problem[] = []
   const runs = `job ${job.name} runs as ${user.name}`
   for (const file of plan.settings.exec) {
@@ -66,7 +83,13 @@ function userProblems(job: ScheduledJob, user: UserInfo, plan: SchedulePlan, opt
   const config = plan.settings.configFile
   if (config !== undefined) {
     const blocked = readObstacle(config, user)
-    if (blocked !== undefined) problems.push({ severity: 'warning', path: userKey, message: `${runs}, which cannot read the config ${config}: ${blocked} is in the way`, hint: `let it read the file (chgrp ${user.name} ${config} && chmod 640 ${config}), or run the job as root` })
+    if (blocked !== undefined)
+      problems.push({
+        severity: 'warning',
+        path: userKey,
+        message: `${runs}, which cannot read the config ${config}: ${blocked} is in the way`,
+        hint: `let it read the file (chgrp ${user.name} ${config} && chmod 640 ${config}), or run the job as root`,
+      })
   }
   const dirs = userDirs(user.name, plan.settings)
   // The directories it gets from its unit exist only under systemd; under cron, its own defaults.
@@ -87,7 +110,12 @@ function userProblems(job: ScheduledJob, user: UserInfo, plan: SchedulePlan, opt
   if (options.dockerSocket !== undefined && DOCKER_COMMANDS.has(job.args[0] ?? '')) {
     const obstacle = writeObstacle(options.dockerSocket, user)
     if (obstacle !== undefined) {
-      problems.push({ severity: 'warning', path: userKey, message: `${runs}, which cannot use the Docker engine at ${options.dockerSocket}: ${describe(obstacle.path, obstacle.stats)}`, hint: `add it to the socket's group (usermod -aG docker ${user.name}), or run the job as root` })
+      problems.push({
+        severity: 'warning',
+        path: userKey,
+        message: `${runs}, which cannot use the Docker engine at ${options.dockerSocket}: ${describe(obstacle.path, obstacle.stats)}`,
+        hint: `add it to the socket's group (usermod -aG docker ${user.name}), or run the job as root`,
+      })
     }
   }
   return problems

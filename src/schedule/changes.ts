@@ -58,7 +58,13 @@ export interface SystemctlSteps {
  * their containers. @reboot timers are enabled without --now: started late, they would fire
  * at once.
  */
-export function systemctlSteps(p: SchedulePlan | undefined, changes: readonly FileChange[], mode: 'install' | 'remove', how: 'live' | 'offline' | 'none', changed: boolean): SystemctlSteps {
+export function systemctlSteps(
+  p: SchedulePlan | undefined,
+  changes: readonly FileChange[],
+  mode: 'install' | 'remove',
+  how: 'live' | 'offline' | 'none',
+  changed: boolean,
+): SystemctlSteps {
   if (how === 'none') return { before: [], after: [] }
   const live = how === 'live'
   const deleted = changes.filter((c) => c.action === 'delete').map((c) => c.name)

@@ -94,7 +94,8 @@ export function parseCron(input: string): ParsedCron {
   if (expression === '') throw new CronError('empty schedule', { hint: `write 5 fields (${FIELD_LIST}), e.g. "0 3 * * *", or @daily` })
   if (expression.startsWith('@')) {
     const word = expression.toLowerCase()
-    if (word === '@reboot') return { expression: word, reboot: true, minutes: [], hours: [], daysOfMonth: [], months: [], daysOfWeek: [], dayRule: 'and' }
+    if (word === '@reboot')
+      return { expression: word, reboot: true, minutes: [], hours: [], daysOfMonth: [], months: [], daysOfWeek: [], dayRule: 'and' }
     const fields = SHORTCUTS[word]
     if (fields === undefined) {
       const known = ['@reboot', ...Object.keys(SHORTCUTS)]
@@ -112,7 +113,10 @@ function parseFields(expression: string): ParsedCron {
   const parts = expression.split(' ')
   if (parts.length !== 5) {
     throw new CronError(`expected 5 fields (${FIELD_LIST}), got ${parts.length}: "${expression}"`, {
-      hint: parts.length === 6 || parts.length === 7 ? 'cron has no seconds or year field: drop them' : 'e.g. "0 3 * * *" is every day at 03:00',
+      hint:
+        parts.length === 6 || parts.length === 7
+          ? 'cron has no seconds or year field: drop them'
+          : 'e.g. "0 3 * * *" is every day at 03:00',
     })
   }
   const sets = parts.map((raw, i) => parseField(raw, FIELDS[i] as FieldSpec))
@@ -133,7 +137,11 @@ function parseFields(expression: string): ParsedCron {
 const EXTENSIONS: ReadonlyArray<[string, string, string]> = [
   ['L', '"L" (last day), an extension of Quartz and cronie', 'list the days instead, e.g. 28-31, or run a job that checks the date'],
   ['W', '"W" (nearest weekday), an extension of Quartz', 'list the days instead'],
-  ['#', '"#" (nth weekday of the month), an extension of Quartz and cronie', 'cron cannot express the nth weekday: schedule the weekday and let the job check the date'],
+  [
+    '#',
+    '"#" (nth weekday of the month), an extension of Quartz and cronie',
+    'cron cannot express the nth weekday: schedule the weekday and let the job check the date',
+  ],
   ['?', '"?", an extension of Quartz', 'write * instead'],
   ['H', '"H" (hashed value), an extension of Jenkins', 'write a number; randomDelay: spreads runs out'],
 ]
@@ -148,7 +156,8 @@ function parseField(raw: string, spec: FieldSpec): number[] {
     const extension = EXTENSIONS.find(([pattern]) => pattern === letter || (letter === 'LW' && pattern === 'L'))
     if (extension !== undefined) fail(`uses ${extension[1]} that Vixie cron does not have`, extension[2])
   }
-  for (const [pattern, what, hint] of EXTENSIONS) if (!/[A-Z]/.test(pattern) && raw.includes(pattern)) fail(`uses ${what} that Vixie cron does not have`, hint)
+  for (const [pattern, what, hint] of EXTENSIONS)
+    if (!/[A-Z]/.test(pattern) && raw.includes(pattern)) fail(`uses ${what} that Vixie cron does not have`, hint)
   const values = new Set<number>()
   for (const item of raw.split(',')) {
     if (item === '') fail('has an empty list element', 'remove the extra comma')
@@ -172,7 +181,10 @@ function parseField(raw: string, spec: FieldSpec): number[] {
       low = parseValue(ends[0] as string, spec, raw)
       high = ends.length === 2 ? parseValue(ends[1] as string, spec, raw) : low
       if (ends.length === 1 && stepText !== undefined) {
-        fail(`has a step after a single value ("${item}"); cron allows a step only after * or a range`, `write ${ends[0]}-${spec.max}/${stepText}`)
+        fail(
+          `has a step after a single value ("${item}"); cron allows a step only after * or a range`,
+          `write ${ends[0]}-${spec.max}/${stepText}`,
+        )
       }
       if (high < low) {
         const hint =
@@ -414,7 +426,9 @@ export function previousRun(expr: string, options: { at: Date; timeZone?: string
   if (parsed.dayRule === 'or') sources.push(`${minute} ${hour} * ${month} ${parsed.daysOfWeek.join(',')}`)
   const { CronExpressionParser } = loadCronParser()
   // prev() is strictly before currentDate: a run exactly at `at` counts.
-  const iterators = sources.map((source) => CronExpressionParser.parse(source, { currentDate: new Date(options.at.getTime() + 1), tz: timeZone }))
+  const iterators = sources.map((source) =>
+    CronExpressionParser.parse(source, { currentDate: new Date(options.at.getTime() + 1), tz: timeZone }),
+  )
   const heads = iterators.map((it) => it.prev().getTime())
   let last = Number.POSITIVE_INFINITY
   for (let loops = 0; loops <= LOOP_LIMIT; loops++) {
@@ -464,7 +478,11 @@ export function dstTransitions(timeZone: string, from: Date = new Date()): DstTr
     }
     const before = wallClock(lo, timeZone)
     const beforeMinute = (before.hour * 60 + before.minute + 1) % 1440
-    out.push({ at: new Date(hi), localBefore: `${pad(Math.floor(beforeMinute / 60))}:${pad(beforeMinute % 60)}`, shiftMinutes: (offset - previous) / 60_000 })
+    out.push({
+      at: new Date(hi),
+      localBefore: `${pad(Math.floor(beforeMinute / 60))}:${pad(beforeMinute % 60)}`,
+      shiftMinutes: (offset - previous) / 60_000,
+    })
     previous = offset
   }
   return out
@@ -534,7 +552,11 @@ const WEEKDAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const
  * first Sunday", it runs about eleven times a month. The text says what it means, how many runs
  * the next 30 days have and which the next ones are; undefined for other schedules.
  */
-export function dayRuleWarning(expr: string, timeZone?: string, options: { from?: Date } = {}): { message: string; hint: string } | undefined {
+export function dayRuleWarning(
+  expr: string,
+  timeZone?: string,
+  options: { from?: Date } = {},
+): { message: string; hint: string } | undefined {
   const parsed = parseCron(expr)
   if (parsed.reboot || parsed.dayRule !== 'or') return undefined
   const zone = timeZone ?? localTimeZone()

@@ -48,7 +48,11 @@ export function renderCronD(plan: SchedulePlan): GeneratedFile {
   for (const job of plan.jobs) {
     // root's jobs lock in ownops' lock directory; another user's in its own (or a shared lock.dir).
     const lockDir = job.user === 'root' || plan.settings.lockDirSet ? plan.settings.lockDir : HOME_LOCK_DIR
-    lines.push('', `${CRON_JOB_PREFIX}${job.name}: ${oneLine(job.description)}`, `${job.schedule} ${job.user} ${cronCommand(job, plan, lockDir)}`)
+    lines.push(
+      '',
+      `${CRON_JOB_PREFIX}${job.name}: ${oneLine(job.description)}`,
+      `${job.schedule} ${job.user} ${cronCommand(job, plan, lockDir)}`,
+    )
   }
   return { name: CROND_FILE, content: `${lines.join('\n')}\n` }
 }
@@ -73,10 +77,14 @@ export function renderCrontab(plan: SchedulePlan, options: CrontabOptions): stri
     '# Each job runs under flock -n and timeout; its output goes to syslog: journalctl -t ownops-<job>, or /var/log/syslog.',
   ]
   for (const job of plan.jobs) {
-    lines.push(`${CRON_JOB_PREFIX}${job.name}: ${oneLine(job.description)}`, `${job.schedule} ${cronCommand(job, plan, options.lockDir, 'OWNOPS_LOG_FORMAT=text ')}`)
+    lines.push(
+      `${CRON_JOB_PREFIX}${job.name}: ${oneLine(job.description)}`,
+      `${job.schedule} ${cronCommand(job, plan, options.lockDir, 'OWNOPS_LOG_FORMAT=text ')}`,
+    )
   }
   if (options.bootAtReboot) {
-    for (const boot of plan.boot) lines.push(`${CRON_JOB_PREFIX}${boot.unit}: ${oneLine(boot.description)}`, `@reboot ${bootCommand(boot, plan, options.lockDir)}`)
+    for (const boot of plan.boot)
+      lines.push(`${CRON_JOB_PREFIX}${boot.unit}: ${oneLine(boot.description)}`, `@reboot ${bootCommand(boot, plan, options.lockDir)}`)
   }
   lines.push(CRONTAB_END)
   return `${lines.join('\n')}\n`
@@ -133,7 +141,15 @@ function bootCommand(boot: BootUnit, plan: SchedulePlan, lockDir: string): strin
   return wrap(`${boot.unit}.cron.lock`, lockDir, boot.timeoutSec, '', command, boot.unit, undefined)
 }
 
-function wrap(lockName: string, lockDir: string, timeoutSec: number, env: string, command: string, tag: string, randomDelaySec: number | undefined): string {
+function wrap(
+  lockName: string,
+  lockDir: string,
+  timeoutSec: number,
+  env: string,
+  command: string,
+  tag: string,
+  randomDelaySec: number | undefined,
+): string {
   const dir = lockDir === HOME_LOCK_DIR ? lockDir : shellWord(lockDir)
   const parts = [
     // POSIX sh has no $RANDOM: shuf (coreutils, busybox) picks the delay.

@@ -17,7 +17,8 @@ function diffLines(a: string[], b: string[]): Op[] {
   for (let i = n - 1; i >= 0; i--) {
     const row = lcs[i] as Uint32Array
     const below = lcs[i + 1] as Uint32Array
-    for (let j = m - 1; j >= 0; j--) row[j] = a[i] === b[j] ? (below[j + 1] as number) + 1 : Math.max(below[j] as number, row[j + 1] as number)
+    for (let j = m - 1; j >= 0; j--)
+      row[j] = a[i] === b[j] ? (below[j + 1] as number) + 1 : Math.max(below[j] as number, row[j + 1] as number)
   }
   const ops: Op[] = []
   let i = 0

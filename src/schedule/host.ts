@@ -18,7 +18,11 @@ export const isCronFile = (name: string) => name === CROND_FILE
 /** The jobs and boot units of the config in use. */
 export function planFor(ctx: Ctx, configPath?: string, bin?: string): SchedulePlan {
   const loaded = ctx.config()
-  return planSchedule(loaded.config, { configFile: configPath === undefined ? loaded.file : resolve(ctx.cwd, configPath), runtime: ownopsRuntime(), bin })
+  return planSchedule(loaded.config, {
+    configFile: configPath === undefined ? loaded.file : resolve(ctx.cwd, configPath),
+    runtime: ownopsRuntime(),
+    bin,
+  })
 }
 
 /** --root, resolved against the working directory. */

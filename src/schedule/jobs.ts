@@ -19,7 +19,21 @@ import { copyJobs } from '../copies/units.js'
 export const DEFAULT_JOB_TIMEOUT_MS = 3_600_000
 
 /** ownops subcommands a job may run. */
-export const OWNOPS_COMMANDS = ['backup', 'backups', 'copy', 'restore', 'verify', 'monitor', 'restart', 'notify', 'cleanup', 'doctor', 'config', 'lock', 'schedule'] as const
+export const OWNOPS_COMMANDS = [
+  'backup',
+  'backups',
+  'copy',
+  'restore',
+  'verify',
+  'monitor',
+  'restart',
+  'notify',
+  'cleanup',
+  'doctor',
+  'config',
+  'lock',
+  'schedule',
+] as const
 
 /** Commands whose jobs run at low CPU and I/O priority. */
 const LOW_PRIORITY = new Set(['backup', 'copy', 'verify', 'cleanup'])
@@ -35,7 +49,13 @@ interface JobDefaults {
 
 /** The built-in jobs; `schedule.jobs.<name>` overrides their keys, `<name>: false` turns one off. */
 export const BUILT_IN_JOBS: Readonly<Record<'backup' | 'monitor' | 'cleanup', JobDefaults>> = {
-  backup: { command: ['backup'], schedule: '0 3 * * *', randomDelay: 15 * 60_000, timeout: 6 * 3_600_000, description: 'back up every backup target' },
+  backup: {
+    command: ['backup'],
+    schedule: '0 3 * * *',
+    randomDelay: 15 * 60_000,
+    timeout: 6 * 3_600_000,
+    description: 'back up every backup target',
+  },
   monitor: { command: ['monitor'], schedule: '*/5 * * * *', timeout: 4 * 60_000, description: 'one monitoring cycle' },
   cleanup: { command: ['cleanup'], schedule: '0 4 * * *', timeout: 3_600_000, description: 'retention and clean-up' },
 }
@@ -146,11 +166,21 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
   const s = config.schedule
   const configDir = options.configFile === undefined ? '/' : dirname(options.configFile)
   const absolute = (path: string) => (isAbsolute(path) ? posix.normalize(path) : resolve('/', path))
-  for (const [key, value] of [['bin', options.bin ?? s.bin], ['docker', s.docker]] as const) {
-    if (value !== undefined && !isAbsolute(value)) problems.push({ severity: 'error', path: ['schedule', key], message: `"${value}" is not an absolute path`, hint: 'units and cron run without your PATH and working directory, e.g. /usr/local/bin/ownops' })
+  for (const [key, value] of [
+    ['bin', options.bin ?? s.bin],
+    ['docker', s.docker],
+  ] as const) {
+    if (value !== undefined && !isAbsolute(value))
+      problems.push({
+        severity: 'error',
+        path: ['schedule', key],
+        message: `"${value}" is not an absolute path`,
+        hint: 'units and cron run without your PATH and working directory, e.g. /usr/local/bin/ownops',
+      })
   }
   // Relative host paths (backup.dir, stateDir, lock.dir …) are config errors: config/host-paths.ts.
-  if (s.timezone !== undefined && !isValidTimeZone(s.timezone)) problems.push(cronProblem(['schedule', 'timezone'], () => checkTimeZone(s.timezone as string)))
+  if (s.timezone !== undefined && !isValidTimeZone(s.timezone))
+    problems.push(cronProblem(['schedule', 'timezone'], () => checkTimeZone(s.timezone as string)))
 
   const bin = options.bin ?? s.bin
   const settings: ScheduleSettings = {
@@ -175,7 +205,10 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
   const ownSchedule = targets.filter(([, t]) => t.schedule !== undefined)
   const backup = BUILT_IN_JOBS.backup
   defaults.set('backup', {
-    defaults: ownSchedule.length > 0 ? { ...backup, command: ['backup', '--unscheduled'], description: 'back up the targets without a schedule of their own' } : backup,
+    defaults:
+      ownSchedule.length > 0
+        ? { ...backup, command: ['backup', '--unscheduled'], description: 'back up the targets without a schedule of their own' }
+        : backup,
     scheduleKey: ['schedule', 'jobs', 'backup', 'schedule'],
     enabled: targets.length > ownSchedule.length,
   })
@@ -183,7 +216,12 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
   defaults.set('cleanup', { defaults: BUILT_IN_JOBS.cleanup, scheduleKey: ['schedule', 'jobs', 'cleanup', 'schedule'], enabled: true })
   for (const [target, t] of ownSchedule) {
     defaults.set(`backup-${target}`, {
-      defaults: { command: ['backup', target], schedule: t.schedule as string, timeout: t.timeout ?? BUILT_IN_JOBS.backup.timeout, description: `back up ${target}` },
+      defaults: {
+        command: ['backup', target],
+        schedule: t.schedule as string,
+        timeout: t.timeout ?? BUILT_IN_JOBS.backup.timeout,
+        description: `back up ${target}`,
+      },
       scheduleKey: ['backup', 'targets', target, 'schedule'],
       enabled: true,
     })
@@ -209,11 +247,29 @@ function collect(config: Config, options: PlanOptions): { plan: SchedulePlan; pr
     const at = ['schedule', 'boot', name]
     const files = typeof entry.compose === 'string' ? [entry.compose] : entry.compose
     files.forEach((file, i) => {
-      if (!isAbsolute(file)) problems.push({ severity: 'error', path: typeof entry.compose === 'string' ? [...at, 'compose'] : [...at, 'compose', i], message: `"${file}" is not an absolute path`, hint: 'the unit runs from /, e.g. /srv/app/compose.yml' })
+      if (!isAbsolute(file))
+        problems.push({
+          severity: 'error',
+          path: typeof entry.compose === 'string' ? [...at, 'compose'] : [...at, 'compose', i],
+          message: `"${file}" is not an absolute path`,
+          hint: 'the unit runs from /, e.g. /srv/app/compose.yml',
+        })
     })
-    if (entry.envFile !== undefined && !isAbsolute(entry.envFile)) problems.push({ severity: 'error', path: [...at, 'envFile'], message: `"${entry.envFile}" is not an absolute path`, hint: 'e.g. /srv/app/.env.prod' })
+    if (entry.envFile !== undefined && !isAbsolute(entry.envFile))
+      problems.push({
+        severity: 'error',
+        path: [...at, 'envFile'],
+        message: `"${entry.envFile}" is not an absolute path`,
+        hint: 'e.g. /srv/app/.env.prod',
+      })
     const unit = `ownops-boot-${name}`
-    if (jobs.some((j) => j.unit === unit)) problems.push({ severity: 'error', path: at, message: `boot unit ${unit}.service has the name of the job "boot-${name}"`, hint: 'rename one of them' })
+    if (jobs.some((j) => j.unit === unit))
+      problems.push({
+        severity: 'error',
+        path: at,
+        message: `boot unit ${unit}.service has the name of the job "boot-${name}"`,
+        hint: 'rename one of them',
+      })
     boot.push({
       name,
       unit,
@@ -242,11 +298,28 @@ function resolveJob(
   const d = base?.defaults
   const rawCommand = configured?.command ?? d?.command
   const schedule = configured?.schedule ?? d?.schedule
-  if (rawCommand === undefined) problems.push({ severity: 'error', path: [...at, 'command'], message: `job "${name}" needs a command`, hint: 'the ownops arguments, e.g. command: [restart, app, --safe]' })
-  if (schedule === undefined) problems.push({ severity: 'error', path: [...at, 'schedule'], message: `job "${name}" needs a schedule`, hint: 'cron syntax, e.g. schedule: "0 3 * * *"' })
+  if (rawCommand === undefined)
+    problems.push({
+      severity: 'error',
+      path: [...at, 'command'],
+      message: `job "${name}" needs a command`,
+      hint: 'the ownops arguments, e.g. command: [restart, app, --safe]',
+    })
+  if (schedule === undefined)
+    problems.push({
+      severity: 'error',
+      path: [...at, 'schedule'],
+      message: `job "${name}" needs a schedule`,
+      hint: 'cron syntax, e.g. schedule: "0 3 * * *"',
+    })
   const args = rawCommand === undefined ? [] : typeof rawCommand === 'string' ? rawCommand.trim().split(/\s+/) : [...rawCommand]
   if (typeof rawCommand === 'string' && /["'\\]/.test(rawCommand)) {
-    problems.push({ severity: 'error', path: [...at, 'command'], message: 'a command string is split on spaces; quotes and backslashes are not understood', hint: 'write it as a list: command: [notify, --title, "two words"]' })
+    problems.push({
+      severity: 'error',
+      path: [...at, 'command'],
+      message: 'a command string is split on spaces; quotes and backslashes are not understood',
+      hint: 'write it as a list: command: [notify, --title, "two words"]',
+    })
   }
   const first = args[0]
   if (first !== undefined && !(OWNOPS_COMMANDS as readonly string[]).includes(first)) {
@@ -264,19 +337,32 @@ function resolveJob(
     try {
       parsed = parseCron(schedule)
     } catch (error) {
-      problems.push(cronProblem(scheduleKey, () => { throw error }))
+      problems.push(
+        cronProblem(scheduleKey, () => {
+          throw error
+        }),
+      )
     }
   }
   const timeZone = configured?.timezone ?? defaultZone
-  const timeZoneKey = configured?.timezone !== undefined ? [...at, 'timezone'] : defaultZone !== undefined ? ['schedule', 'timezone'] : undefined
-  if (configured?.timezone !== undefined && !isValidTimeZone(configured.timezone)) problems.push(cronProblem([...at, 'timezone'], () => checkTimeZone(configured.timezone as string)))
+  const timeZoneKey =
+    configured?.timezone !== undefined ? [...at, 'timezone'] : defaultZone !== undefined ? ['schedule', 'timezone'] : undefined
+  if (configured?.timezone !== undefined && !isValidTimeZone(configured.timezone))
+    problems.push(cronProblem([...at, 'timezone'], () => checkTimeZone(configured.timezone as string)))
   for (const [i, path] of (configured?.readWritePaths ?? []).entries()) {
-    if (!isAbsolute(path)) problems.push({ severity: 'error', path: [...at, 'readWritePaths', i], message: `"${path}" is not an absolute path` })
+    if (!isAbsolute(path))
+      problems.push({ severity: 'error', path: [...at, 'readWritePaths', i], message: `"${path}" is not an absolute path` })
   }
   const timeoutMs = configured?.timeout ?? d?.timeout ?? DEFAULT_JOB_TIMEOUT_MS
   const randomDelayMs = configured?.randomDelay ?? d?.randomDelay
-  if (timeoutMs < 1000) problems.push({ severity: 'error', path: [...at, 'timeout'], message: `timeout must be at least 1s, got ${formatDurationSetting(timeoutMs)}` })
-  if (parsed?.reboot && configured?.persistent === true) problems.push({ severity: 'warning', path: [...at, 'persistent'], message: 'persistent has no effect on an @reboot job' })
+  if (timeoutMs < 1000)
+    problems.push({
+      severity: 'error',
+      path: [...at, 'timeout'],
+      message: `timeout must be at least 1s, got ${formatDurationSetting(timeoutMs)}`,
+    })
+  if (parsed?.reboot && configured?.persistent === true)
+    problems.push({ severity: 'warning', path: [...at, 'persistent'], message: 'persistent has no effect on an @reboot job' })
   if (problems.length > before || parsed === undefined) return undefined
   const readWritePaths = (configured?.readWritePaths ?? []).map((p) => posix.normalize(p))
   const needs = jobNeeds(config, args)
@@ -307,7 +393,9 @@ function resolveJob(
  * (a private /tmp would hide it: a state written there would be gone after the run).
  */
 export function baseTouches(settings: ScheduleSettings): string[] {
-  return [settings.configFile, settings.envFile, settings.stateDir, settings.lockDir, settings.backupDir].filter((p): p is string => p !== undefined)
+  return [settings.configFile, settings.envFile, settings.stateDir, settings.lockDir, settings.backupDir].filter(
+    (p): p is string => p !== undefined,
+  )
 }
 
 /** Whether the OnFailure= template (`ownops notify --failed-unit`) may have a private /tmp. */

@@ -22,18 +22,32 @@ export async function listSchedule(ctx: Ctx, opts: { root?: string | undefined }
   const cronText = (await readFiles(under(root, CROND_DIR), isCronFile)).get(CROND_FILE)
   const cronJobs = new Set(
     cronText !== undefined && isGenerated(cronText)
-      ? cronText.split('\n').filter((l) => l.startsWith(CRON_JOB_PREFIX)).map((l) => l.slice(CRON_JOB_PREFIX.length).split(':')[0] as string)
+      ? cronText
+          .split('\n')
+          .filter((l) => l.startsWith(CRON_JOB_PREFIX))
+          .map((l) => l.slice(CRON_JOB_PREFIX.length).split(':')[0] as string)
       : [],
   )
   // ownops' lines in this user's crontab (schedule install --crontab).
   const crontabJobs = new Set<string>()
   if (root === undefined && which('crontab', ctx.env) !== undefined) {
-    const block = splitCrontab(await crontab({ log: ctx.log, env: ctx.env, signal: ctx.signal }).read().catch(() => '')).block ?? ''
-    for (const line of block.split('\n')) if (line.startsWith(CRON_JOB_PREFIX)) crontabJobs.add(line.slice(CRON_JOB_PREFIX.length).split(':')[0] as string)
+    const block =
+      splitCrontab(
+        await crontab({ log: ctx.log, env: ctx.env, signal: ctx.signal })
+          .read()
+          .catch(() => ''),
+      ).block ?? ''
+    for (const line of block.split('\n'))
+      if (line.startsWith(CRON_JOB_PREFIX)) crontabJobs.add(line.slice(CRON_JOB_PREFIX.length).split(':')[0] as string)
   }
   const live = root === undefined && ctx.systemdRunning() && which('systemctl', ctx.env) !== undefined
   const names = p.jobs.flatMap((j) => [`${j.unit}.timer`, `${j.unit}.service`])
-  const props = live ? await showUnits(names, ['LoadState', 'ActiveState', 'UnitFileState', 'LastTriggerUSec', 'NextElapseUSecRealtime', 'Result'], { log: ctx.log, env: ctx.env }) : new Map<string, Record<string, string>>()
+  const props = live
+    ? await showUnits(names, ['LoadState', 'ActiveState', 'UnitFileState', 'LastTriggerUSec', 'NextElapseUSecRealtime', 'Result'], {
+        log: ctx.log,
+        env: ctx.env,
+      })
+    : new Map<string, Record<string, string>>()
 
   const jobs: ListedJob[] = p.jobs.map((job) => {
     const zone = job.timeZone ?? hostZone(ctx.env)
@@ -70,7 +84,9 @@ export async function listSchedule(ctx: Ctx, opts: { root?: string | undefined }
   })
   const configured = new Set(p.jobs.map((j) => j.unit))
   const stale = [
-    ...[...units].filter(([name, text]) => name.endsWith('.timer') && isGenerated(text) && !configured.has(name.slice(0, -'.timer'.length))).map(([name]) => name),
+    ...[...units]
+      .filter(([name, text]) => name.endsWith('.timer') && isGenerated(text) && !configured.has(name.slice(0, -'.timer'.length)))
+      .map(([name]) => name),
     ...[...cronJobs].filter((name) => !p.jobs.some((j) => j.name === name)).map((name) => `${CROND_FILE} (job ${name})`),
   ]
   const report: ListReport = { jobs, stale, systemd: live ? 'live' : 'not running' }

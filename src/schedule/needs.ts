@@ -46,7 +46,8 @@ export function jobNeeds(config: Config, args: readonly string[]): PathNeed[] {
     case 'backup': {
       const chosen = rest.includes('--unscheduled') ? targets.filter(([, t]) => t.schedule === undefined) : named(positional)
       for (const [name, target] of chosen) needs.push(...sqliteNeeds(name, target, 'backup'), ...hookNeeds(name, target))
-      if (config.backup.prometheus !== undefined) needs.push({ path: dirname(config.backup.prometheus), why: 'backup.prometheus (textfile)', key: ['backup', 'prometheus'] })
+      if (config.backup.prometheus !== undefined)
+        needs.push({ path: dirname(config.backup.prometheus), why: 'backup.prometheus (textfile)', key: ['backup', 'prometheus'] })
       break
     }
     case 'verify':
@@ -55,7 +56,11 @@ export function jobNeeds(config: Config, args: readonly string[]): PathNeed[] {
     case 'restore': {
       const to = valueOf(rest, '--to')
       for (const [name, target] of named(positional.slice(0, 1))) {
-        if (to !== undefined && isAbsolute(to)) needs.push({ path: posix.normalize(to), why: `restore ${name} --to ${to}`, key: ['backup', 'targets', name] }, { path: dirname(posix.normalize(to)), why: `restore ${name} --to ${to} (created beside it)`, key: ['backup', 'targets', name] })
+        if (to !== undefined && isAbsolute(to))
+          needs.push(
+            { path: posix.normalize(to), why: `restore ${name} --to ${to}`, key: ['backup', 'targets', name] },
+            { path: dirname(posix.normalize(to)), why: `restore ${name} --to ${to} (created beside it)`, key: ['backup', 'targets', name] },
+          )
         else needs.push(...dataNeeds(name, target, 'restore'))
         needs.push(...hookNeeds(name, target))
       }
@@ -68,11 +73,16 @@ export function jobNeeds(config: Config, args: readonly string[]): PathNeed[] {
       for (const [name, check] of Object.entries(config.monitor.checks ?? {})) {
         const spec = check as { kind?: string; path?: unknown }
         if (spec.kind === 'sqlite' && typeof spec.path === 'string' && isAbsolute(spec.path)) {
-          needs.push({ path: dirname(posix.normalize(spec.path)), why: `monitor check ${name} (SQLite writes its -shm file even to read)`, key: ['monitor', 'checks', name, 'path'] })
+          needs.push({
+            path: dirname(posix.normalize(spec.path)),
+            why: `monitor check ${name} (SQLite writes its -shm file even to read)`,
+            key: ['monitor', 'checks', name, 'path'],
+          })
         }
       }
       const textfile = config.monitor.prometheus?.textfile
-      if (textfile !== undefined) needs.push({ path: dirname(textfile), why: 'monitor.prometheus.textfile', key: ['monitor', 'prometheus', 'textfile'] })
+      if (textfile !== undefined)
+        needs.push({ path: dirname(textfile), why: 'monitor.prometheus.textfile', key: ['monitor', 'prometheus', 'textfile'] })
       break
     }
     default:
@@ -85,7 +95,21 @@ export function jobNeeds(config: Config, args: readonly string[]): PathNeed[] {
 }
 
 /** Flags whose next argument is a value, not a name. */
-const VALUE_FLAGS = new Set(['--to', '--at', '--only', '--tag', '--wait', '--in', '--reason', '--max-wait', '--pause', '--title', '--level', '--channel', '--attach-file'])
+const VALUE_FLAGS = new Set([
+  '--to',
+  '--at',
+  '--only',
+  '--tag',
+  '--wait',
+  '--in',
+  '--reason',
+  '--max-wait',
+  '--pause',
+  '--title',
+  '--level',
+  '--channel',
+  '--attach-file',
+])
 
 function valueOf(args: readonly string[], flag: string): string | undefined {
   const i = args.indexOf(flag)
@@ -97,7 +121,8 @@ function valueOf(args: readonly string[], flag: string): string | undefined {
 function sqliteNeeds(name: string, target: Target, what: string): PathNeed[] {
   if (target.type !== 'sqlite') return []
   const key = ['backup', 'targets', name, 'path']
-  if (target.container !== undefined) return [{ path: DOCKER_VOLUMES, why: `${what} ${name} (SQLite in container ${target.container}, read through its volume)`, key }]
+  if (target.container !== undefined)
+    return [{ path: DOCKER_VOLUMES, why: `${what} ${name} (SQLite in container ${target.container}, read through its volume)`, key }]
   return [{ path: dirname(posix.normalize(target.path)), why: `${what} ${name} (SQLite writes its -shm/-wal files even to read)`, key }]
 }
 
@@ -108,7 +133,8 @@ function dataNeeds(name: string, target: Target, what: string): PathNeed[] {
     case 'sqlite':
       return sqliteNeeds(name, target, what)
     case 'directory':
-      if (target.volume !== undefined || target.container !== undefined) return [{ path: DOCKER_VOLUMES, why: `${what} ${name} (data in a Docker volume)`, key }]
+      if (target.volume !== undefined || target.container !== undefined)
+        return [{ path: DOCKER_VOLUMES, why: `${what} ${name} (data in a Docker volume)`, key }]
       if (target.path !== undefined && isAbsolute(target.path)) {
         const path = posix.normalize(target.path)
         return [
@@ -134,7 +160,11 @@ function hookNeeds(name: string, target: Target): PathNeed[] {
       if (!isAbsolute(value) || value === '/') continue
       const path = posix.normalize(value)
       // A file (it has an extension) is written into its directory; a directory is itself.
-      needs.push({ path: /\.[A-Za-z0-9]+$/.test(path) ? dirname(path) : path, why: `${which} hook of ${name} (${value})`, key: ['backup', 'targets', name, which] })
+      needs.push({
+        path: /\.[A-Za-z0-9]+$/.test(path) ? dirname(path) : path,
+        why: `${which} hook of ${name} (${value})`,
+        key: ['backup', 'targets', name, which],
+      })
     }
   }
   return needs
@@ -142,11 +172,15 @@ function hookNeeds(name: string, target: Target): PathNeed[] {
 
 function cleanupNeeds(config: Config, positional: readonly string[], args: readonly string[]): PathNeed[] {
   const needs: PathNeed[] = []
-  const only = args.flatMap((a, i) => (args[i - 1] === '--only' ? a.split(',') : a.startsWith('--only=') ? a.slice(7).split(',') : [])).map((t) => t.trim())
-  const selected = (name: string, type: string) => (positional.length === 0 || positional.includes(name)) && (only.length === 0 || only.includes(type))
+  const only = args
+    .flatMap((a, i) => (args[i - 1] === '--only' ? a.split(',') : a.startsWith('--only=') ? a.slice(7).split(',') : []))
+    .map((t) => t.trim())
+  const selected = (name: string, type: string) =>
+    (positional.length === 0 || positional.includes(name)) && (only.length === 0 || only.includes(type))
   if (config.cleanup.backups !== false && selected('backups', 'backups')) {
     needs.push({ path: posix.normalize(config.backup.dir), why: 'cleanup rule backups (backup.dir)', key: ['backup', 'dir'] })
-    for (const [name, target] of Object.entries(config.backup.targets)) needs.push(...dataNeeds(name, target, 'cleanup rule backups: data a restore replaced of'))
+    for (const [name, target] of Object.entries(config.backup.targets))
+      needs.push(...dataNeeds(name, target, 'cleanup rule backups: data a restore replaced of'))
   }
   for (const [name, rule] of Object.entries(config.cleanup.rules)) {
     if (!selected(name, rule.type) || (positional.length === 0 && !rule.enabled)) continue
@@ -157,11 +191,16 @@ function cleanupNeeds(config: Config, positional: readonly string[], args: reado
         break
       case 'logs':
         for (const [i, glob] of (typeof rule.path === 'string' ? [rule.path] : rule.path).entries()) {
-          needs.push({ path: globBase(glob), why: `cleanup rule ${name} (logs ${glob})`, key: typeof rule.path === 'string' ? [...key, 'path'] : [...key, 'path', i] })
+          needs.push({
+            path: globBase(glob),
+            why: `cleanup rule ${name} (logs ${glob})`,
+            key: typeof rule.path === 'string' ? [...key, 'path'] : [...key, 'path', i],
+          })
         }
         break
       case 'docker':
-        if (rule.logs !== undefined) needs.push({ path: DOCKER_CONTAINERS, why: `cleanup rule ${name} (container logs)`, key: [...key, 'logs'] })
+        if (rule.logs !== undefined)
+          needs.push({ path: DOCKER_CONTAINERS, why: `cleanup rule ${name} (container logs)`, key: [...key, 'logs'] })
         break
       case 'sql': {
         const target = config.backup.targets[rule.target]
@@ -188,7 +227,11 @@ export function jobReads(config: Config, args: readonly string[]): string[] {
   const chosen = positional.length === 0 || command === 'copy' ? targets : targets.filter(([name]) => positional.includes(name))
   if (command === 'backup' || command === 'verify' || command === 'restore' || command === 'copy') {
     for (const [, t] of chosen) {
-      if ((t.type === 'directory' && t.volume === undefined && t.container === undefined) || (t.type === 'sqlite' && t.container === undefined)) if (t.path !== undefined) reads.push(t.path)
+      if (
+        (t.type === 'directory' && t.volume === undefined && t.container === undefined) ||
+        (t.type === 'sqlite' && t.container === undefined)
+      )
+        if (t.path !== undefined) reads.push(t.path)
       for (const which of ['before', 'after', 'onError'] as const) {
         const hook: Hook = t[which]
         if (hook !== undefined) reads.push(...(Array.isArray(hook) ? hook : hook.run))
@@ -204,7 +247,8 @@ export function jobReads(config: Config, args: readonly string[]): string[] {
       const check = c as { kind?: string; path?: unknown; tls?: { ca?: string }; command?: unknown }
       if (typeof check.path === 'string') reads.push(check.path)
       if (check.tls?.ca !== undefined) reads.push(check.tls.ca)
-      if (check.kind === 'command' && Array.isArray(check.command)) reads.push(...check.command.filter((w): w is string => typeof w === 'string'))
+      if (check.kind === 'command' && Array.isArray(check.command))
+        reads.push(...check.command.filter((w): w is string => typeof w === 'string'))
     }
   }
   return reads.filter((p) => isAbsolute(p)).map((p) => posix.normalize(p))
@@ -217,7 +261,7 @@ export function isTmpPath(path: string): boolean {
 
 /** Paths no ReadWritePaths= can open: the kernel's and the devices' (ProtectKernelTunables=, PrivateDevices=). */
 export function unwritableInSandbox(path: string): string | undefined {
-  if (/^\/(proc|sys)(\/|$)/.test(path)) return 'the kernel\'s file systems stay read-only (ProtectKernelTunables=)'
+  if (/^\/(proc|sys)(\/|$)/.test(path)) return "the kernel's file systems stay read-only (ProtectKernelTunables=)"
   if (/^\/dev(\/|$)/.test(path)) return 'the unit has private devices (PrivateDevices=)'
   return undefined
 }

@@ -6,7 +6,12 @@ import type { SchedulePlan } from './jobs.js'
 import type { InstallReport, ListReport } from './reports.js'
 
 export function dryRunText(report: InstallReport): string {
-  const lines = [report.diff === '' || report.diff === undefined ? `${report.dir}: no changes` : (report.diff ?? '').replace(/\n$/, ''), ...report.notes, ...report.warnings.map((w) => `warning: ${w}`), '(dry run: nothing was changed)']
+  const lines = [
+    report.diff === '' || report.diff === undefined ? `${report.dir}: no changes` : (report.diff ?? '').replace(/\n$/, ''),
+    ...report.notes,
+    ...report.warnings.map((w) => `warning: ${w}`),
+    '(dry run: nothing was changed)',
+  ]
   return `${lines.join('\n')}\n`
 }
 
@@ -14,7 +19,8 @@ export function resultText(report: InstallReport): string {
   const rows = report.changes.map((c) => [c.action, join(report.dir, c.name)])
   const lines = [rows.length === 0 ? `${report.dir}: nothing to do` : renderTable(['ACTION', 'FILE'], rows).trimEnd()]
   for (const dir of report.createdDirs) lines.push(`created ${dir}`)
-  for (const c of report.commands) lines.push(`${c.ok ? 'ran' : 'FAILED'}: ${c.command}${!c.ok && c.output ? `\n  ${c.output.replace(/\n/g, '\n  ')}` : ''}`)
+  for (const c of report.commands)
+    lines.push(`${c.ok ? 'ran' : 'FAILED'}: ${c.command}${!c.ok && c.output ? `\n  ${c.output.replace(/\n/g, '\n  ')}` : ''}`)
   lines.push(...report.notes)
   return `${lines.join('\n')}\n`
 }
@@ -29,7 +35,9 @@ export function renderList(report: ListReport, p: SchedulePlan, hostZone: string
           ? 'not installed'
           : job.installed.join('+')
         : job.systemd.timer === 'not-found'
-          ? job.installed.some((b) => b !== 'systemd') ? job.installed.filter((b) => b !== 'systemd').join('+') : 'not installed'
+          ? job.installed.some((b) => b !== 'systemd')
+            ? job.installed.filter((b) => b !== 'systemd').join('+')
+            : 'not installed'
           : `${job.systemd.active}${job.systemd.lastResult ? `, last: ${job.systemd.lastResult}` : ''}`
     return [job.name, job.command, job.schedule, job.timezone ?? 'local', runs, state]
   })

@@ -29,7 +29,14 @@ export interface ListedJob {
   nextRuns: string[]
   dstWarning?: string
   installed: Backend[]
-  systemd: { timer: string; active: string; enabled: string; lastTrigger: string | null; lastResult: string | null; nextElapse: string | null } | null
+  systemd: {
+    timer: string
+    active: string
+    enabled: string
+    lastTrigger: string | null
+    lastResult: string | null
+    nextElapse: string | null
+  } | null
 }
 
 export interface ListReport {

@@ -48,7 +48,10 @@ export function planWarnings(ctx: Ctx, p: SchedulePlan, backend: Backend): strin
     ctx.log.warn({ key: job.scheduleKey.join('.') }, text)
     warnings.push(text)
   }
-  for (const problem of jobAccessProblems(p, { backend: backend === 'systemd' ? 'systemd' : 'cron', dockerSocket: dockerSocket(ctx.config().config) })) {
+  for (const problem of jobAccessProblems(p, {
+    backend: backend === 'systemd' ? 'systemd' : 'cron',
+    dockerSocket: dockerSocket(ctx.config().config),
+  })) {
     const text = `${problem.path.join('.')}: ${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`
     ctx.log.warn({ key: problem.path.join('.') }, `${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`)
     warnings.push(text)
@@ -71,7 +74,8 @@ export function scheduleChecks(ctx: Ctx, config: Config, file: string): Problem[
   const problems: Problem[] = []
   for (const job of p.jobs) {
     const days = dayRuleWarning(job.schedule, job.timeZone ?? hostZone(ctx.env), { from: ctx.clock() })
-    if (days !== undefined) problems.push({ severity: 'warning', path: job.scheduleKey, message: `job ${job.name}: ${days.message}`, hint: days.hint })
+    if (days !== undefined)
+      problems.push({ severity: 'warning', path: job.scheduleKey, message: `job ${job.name}: ${days.message}`, hint: days.hint })
   }
   problems.push(...jobAccessProblems(p, { backend: 'systemd', dockerSocket: dockerSocket(config) }))
   return problems

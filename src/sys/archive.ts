@@ -51,11 +51,19 @@ function compressorFailed(exit: Exited): OwnopsError {
   const how = exit.signal !== undefined ? `was killed by ${exit.signal}` : `failed with exit ${String(exit.exitCode)}`
   const said = exit.stderr.trim().split('\n').at(-1)
   const hint = killedHint(exit.signal)
-  return new OwnopsError(`zstd ${how}${said ? `: ${said}` : ''}; the partial archive was removed`, { kind: 'failed', ...(hint !== undefined ? { hint } : {}) })
+  return new OwnopsError(`zstd ${how}${said ? `: ${said}` : ''}; the partial archive was removed`, {
+    kind: 'failed',
+    ...(hint !== undefined ? { hint } : {}),
+  })
 }
 
 function result(tar: Exited, sinkError: unknown): TarResult {
-  return { exitCode: tar.exitCode, ...(tar.signal !== undefined ? { signal: tar.signal } : {}), stderr: tar.stderr, ...(sinkError !== undefined ? { sinkError } : {}) }
+  return {
+    exitCode: tar.exitCode,
+    ...(tar.signal !== undefined ? { signal: tar.signal } : {}),
+    stderr: tar.stderr,
+    ...(sinkError !== undefined ? { sinkError } : {}),
+  }
 }
 
 export async function tarInto(options: TarOptions): Promise<TarResult> {
@@ -69,10 +77,22 @@ export async function tarInto(options: TarOptions): Promise<TarResult> {
   }
   if (options.compression === 'zstd') {
     const direct = options.outFd?.()
-    const zstd = spawnProcess(['zstd', '-q', '-c', `-${options.level ?? 3}`, '-T0'], { env, stdin: 'pipe', stdout: direct ?? 'pipe', signal: options.signal, notInstalled: hint })
+    const zstd = spawnProcess(['zstd', '-q', '-c', `-${options.level ?? 3}`, '-T0'], {
+      env,
+      stdin: 'pipe',
+      stdout: direct ?? 'pipe',
+      signal: options.signal,
+      notInstalled: hint,
+    })
     const tar = spawnTar(options, env, zstd.child.stdin as NodeJS.WritableStream)
     zstd.child.stdin?.destroy() // our copy: zstd sees end of input when tar exits
-    const flowing = direct !== undefined ? Promise.resolve(undefined) : pipeline(zstd.child.stdout as NodeJS.ReadableStream, options.out).then(() => undefined, (error: unknown) => error)
+    const flowing =
+      direct !== undefined
+        ? Promise.resolve(undefined)
+        : pipeline(zstd.child.stdout as NodeJS.ReadableStream, options.out).then(
+            () => undefined,
+            (error: unknown) => error,
+          )
     const tarExit = await tar.exited.catch(async (error: unknown) => {
       zstd.child.kill('SIGTERM')
       throw error
@@ -87,7 +107,12 @@ export async function tarInto(options: TarOptions): Promise<TarResult> {
   }
   const stage = await compressInto(options.compression, options.out, { ...(options.level !== undefined ? { level: options.level } : {}) })
   const tar = spawnTar(options, env, 'pipe')
-  const flowing = pipeline(tar.child.stdout as NodeJS.ReadableStream, stage.input).then(() => stage.done).then(() => undefined, (error: unknown) => error)
+  const flowing = pipeline(tar.child.stdout as NodeJS.ReadableStream, stage.input)
+    .then(() => stage.done)
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    )
   const tarExit = await tar.exited
   return result(tarExit, await flowing)
 }

@@ -127,7 +127,11 @@ export class Root {
    * its open descriptors: a link inside is removed as a link, a subdirectory swapped for a
    * link meanwhile is left alone. Nothing outside the root is ever touched.
    */
-  async remove(parts: readonly Buffer[], expect: Identity & { dir: boolean }, stillOld: (newestMtimeMs: number) => boolean): Promise<Outcome> {
+  async remove(
+    parts: readonly Buffer[],
+    expect: Identity & { dir: boolean },
+    stillOld: (newestMtimeMs: number) => boolean,
+  ): Promise<Outcome> {
     const name = parts[parts.length - 1]
     if (name === undefined) return 'changed' // never the root itself
     const parent = await this.openDir(parts.slice(0, -1))
@@ -197,7 +201,10 @@ async function scanBeneath(parent: FileHandle, name: Buffer, expect: Identity): 
     const s = await dir.stat()
     if (!sameFile(s, expect)) return undefined
     const tree: Scanned = { identity: { dev: s.dev, ino: s.ino }, newest: s.mtimeMs, files: [], dirs: [] }
-    const looked = await mapLimit(await entries(dir), PARALLEL, async (entry) => ({ name: entry.name, stats: await lstat(at(dir, entry.name)).catch(() => undefined) }))
+    const looked = await mapLimit(await entries(dir), PARALLEL, async (entry) => ({
+      name: entry.name,
+      stats: await lstat(at(dir, entry.name)).catch(() => undefined),
+    }))
     for (const { name: child, stats } of looked) {
       if (stats === undefined) continue // gone meanwhile
       if (!stats.isDirectory()) {
@@ -280,7 +287,12 @@ export function matchable(name: Buffer): string {
 }
 
 /** Newest mtime, total size and entry count of a tree, without following links. */
-export async function scanTree(path: string | Buffer, stats: Stats, isExcluded: (rel: string) => boolean = () => false, rel = ''): Promise<Subtree> {
+export async function scanTree(
+  path: string | Buffer,
+  stats: Stats,
+  isExcluded: (rel: string) => boolean = () => false,
+  rel = '',
+): Promise<Subtree> {
   const tree: Subtree = { newest: stats.mtimeMs, bytes: stats.isDirectory() ? 0 : stats.size, entries: 1, excluded: false }
   if (!stats.isDirectory()) return tree
   const dir = bytes(path)

@@ -24,7 +24,11 @@ export function defaultLevel(kind: Compression): number | undefined {
   return kind === 'gzip' ? 6 : kind === 'zstd' ? 3 : undefined
 }
 
-export async function compressInto(kind: Compression, out: Writable, options: { level?: number; signal?: AbortSignal } = {}): Promise<CompressStage> {
+export async function compressInto(
+  kind: Compression,
+  out: Writable,
+  options: { level?: number; signal?: AbortSignal } = {},
+): Promise<CompressStage> {
   if (kind === 'none') {
     const done = new Promise<void>((resolve, reject) => {
       out.once('finish', resolve)
@@ -45,10 +49,17 @@ export async function compressInto(kind: Compression, out: Writable, options: { 
 }
 
 function spawnZstd(stdin: 'pipe' | Readable, out: Writable, options: { level?: number; signal?: AbortSignal }) {
-  const zstd = spawnProcess(['zstd', '-q', '-c', `-${options.level ?? 3}`, '-T0'], { stdin, signal: options.signal, notInstalled: 'apt-get install zstd, or set compression: gzip for this target' })
+  const zstd = spawnProcess(['zstd', '-q', '-c', `-${options.level ?? 3}`, '-T0'], {
+    stdin,
+    signal: options.signal,
+    notInstalled: 'apt-get install zstd, or set compression: gzip for this target',
+  })
   const flowing = pipeline(zstd.child.stdout as Readable, out)
   const done = Promise.all([flowing, zstd.exited]).then(([, result]) => {
-    if (result.exitCode !== 0) throw new OwnopsError(`zstd failed: ${result.stderr.trim() || `exit ${String(result.exitCode ?? result.signal)}`}`, { kind: 'failed' })
+    if (result.exitCode !== 0)
+      throw new OwnopsError(`zstd failed: ${result.stderr.trim() || `exit ${String(result.exitCode ?? result.signal)}`}`, {
+        kind: 'failed',
+      })
   })
   // Keep an early failure (zstd missing) from becoming an unhandled rejection before it is awaited.
   done.catch(() => undefined)

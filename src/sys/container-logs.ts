@@ -30,7 +30,8 @@ export function logPolicy(config: { Type?: string; Config?: Record<string, strin
   const maxSize = opts['max-size']
   const maxFile = opts['max-file'] ?? '1'
   if (driver === 'json-file') {
-    if (maxSize === undefined || maxSize === '' || maxSize === '-1') return { driver, bounded: false, text: 'json-file, no size limit', onDisk: true }
+    if (maxSize === undefined || maxSize === '' || maxSize === '-1')
+      return { driver, bounded: false, text: 'json-file, no size limit', onDisk: true }
     return { driver, bounded: true, text: `json-file, max-size ${maxSize}${maxFile === '1' ? '' : ` × ${maxFile} files`}`, onDisk: true }
   }
   if (driver === 'local') {
@@ -68,7 +69,11 @@ export async function logBytes(path: string): Promise<{ bytes: number } | { erro
   const name = basename(path)
   const names = await readdir(dirname(path)).catch(() => [] as string[])
   for (const sibling of names) {
-    if (sibling !== name && sibling.startsWith(`${name}.`)) total += await stat(join(dirname(path), sibling)).then((s) => s.size, () => 0)
+    if (sibling !== name && sibling.startsWith(`${name}.`))
+      total += await stat(join(dirname(path), sibling)).then(
+        (s) => s.size,
+        () => 0,
+      )
   }
   return { bytes: total }
 }

@@ -18,9 +18,18 @@ export function crontab(options: { log: Logger; env: NodeJS.ProcessEnv; signal?:
   const command = which('crontab', options.env)
   const run = async (args: string[], input?: string) => {
     if (command === undefined) {
-      throw new OwnopsError('the crontab command is not installed', { kind: 'unavailable', hint: 'install cron (Debian, Ubuntu: apt install cron), or use systemd timers: ownops schedule install' })
+      throw new OwnopsError('the crontab command is not installed', {
+        kind: 'unavailable',
+        hint: 'install cron (Debian, Ubuntu: apt install cron), or use systemd timers: ownops schedule install',
+      })
     }
-    return runCapture([command, ...args], { log: options.log, env: options.env, timeoutMs: 30_000, ...(options.signal ? { signal: options.signal } : {}), ...(input !== undefined ? { input } : {}) })
+    return runCapture([command, ...args], {
+      log: options.log,
+      env: options.env,
+      timeoutMs: 30_000,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(input !== undefined ? { input } : {}),
+    })
   }
   return {
     async read() {

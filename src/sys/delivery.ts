@@ -9,7 +9,10 @@ export class DeliveryError extends Error {
   readonly status: number | undefined
   readonly maybeDelivered: boolean
 
-  constructor(message: string, options: { retryable: boolean; retryAfterMs?: number; status?: number; maybeDelivered?: boolean; cause?: unknown }) {
+  constructor(
+    message: string,
+    options: { retryable: boolean; retryAfterMs?: number; status?: number; maybeDelivered?: boolean; cause?: unknown },
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'DeliveryError'
     this.retryable = options.retryable

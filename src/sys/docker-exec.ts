@@ -25,11 +25,15 @@ type Exec = ReturnType<Docker['getExec']>
 
 /** Records a started exec in the host lock (when this process holds it). */
 async function track(ref: ExecRef): Promise<void> {
-  await heldHostLock()?.update((p) => void p.execs.push(ref)).catch(() => undefined)
+  await heldHostLock()
+    ?.update((p) => void p.execs.push(ref))
+    .catch(() => undefined)
 }
 
 async function untrack(ref: ExecRef): Promise<void> {
-  await heldHostLock()?.update((p) => void (p.execs = p.execs.filter((e) => e.id !== ref.id))).catch(() => undefined)
+  await heldHostLock()
+    ?.update((p) => void (p.execs = p.execs.filter((e) => e.id !== ref.id)))
+    .catch(() => undefined)
 }
 
 /**
@@ -87,7 +91,13 @@ export interface ExecStreamResult {
 }
 
 /** Runs `cmd` in `container`, writing its stdout into `out` (not ended), stderr kept as a tail. */
-export async function execToStream(docker: Docker, container: string, cmd: string[], out: Writable, options: ExecStreamOptions = {}): Promise<ExecStreamResult> {
+export async function execToStream(
+  docker: Docker,
+  container: string,
+  cmd: string[],
+  out: Writable,
+  options: ExecStreamOptions = {},
+): Promise<ExecStreamResult> {
   const exec = await docker.getContainer(container).exec({
     Cmd: cmd,
     AttachStdout: true,
@@ -159,7 +169,13 @@ export interface ExecInputOptions extends ExecStreamOptions {
  * Runs `cmd` in `container` with `input` streamed to its stdin (then closed), e.g. a dump
  * into pg_restore or psql. Output is kept as tails; the exit status comes from exec inspect.
  */
-export async function execWithInput(docker: Docker, container: string, cmd: string[], input: NodeJS.ReadableStream, options: ExecInputOptions = {}): Promise<ExecStreamResult & { stdout: string }> {
+export async function execWithInput(
+  docker: Docker,
+  container: string,
+  cmd: string[],
+  input: NodeJS.ReadableStream,
+  options: ExecInputOptions = {},
+): Promise<ExecStreamResult & { stdout: string }> {
   const exec = await docker.getContainer(container).exec({
     Cmd: cmd,
     AttachStdout: true,
@@ -185,8 +201,16 @@ export async function execWithInput(docker: Docker, container: string, cmd: stri
   }
 }
 
-async function feedExec(exec: Exec, container: string, input: NodeJS.ReadableStream, options: ExecInputOptions): Promise<ExecStreamResult & { stdout: string }> {
-  const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as NodeJS.ReadWriteStream & { destroy(error?: Error): void; end(): void }
+async function feedExec(
+  exec: Exec,
+  container: string,
+  input: NodeJS.ReadableStream,
+  options: ExecInputOptions,
+): Promise<ExecStreamResult & { stdout: string }> {
+  const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as NodeJS.ReadWriteStream & {
+    destroy(error?: Error): void
+    end(): void
+  }
   const onAbort = (): void => stream.destroy(new Error('interrupted'))
   options.signal?.addEventListener('abort', onAbort, { once: true })
   if (options.signal?.aborted) onAbort()
@@ -273,7 +297,12 @@ function drained(out: Writable): Promise<void> {
  * a restart's announce command): the head and tail of it, `stdoutLimit` bytes (default
  * OUTPUT_LIMIT), however much it prints.
  */
-export async function execCapture(docker: Docker, container: string, cmd: string[], options: ExecStreamOptions & { stdoutLimit?: number } = {}): Promise<ExecStreamResult & { stdout: string }> {
+export async function execCapture(
+  docker: Docker,
+  container: string,
+  cmd: string[],
+  options: ExecStreamOptions & { stdoutLimit?: number } = {},
+): Promise<ExecStreamResult & { stdout: string }> {
   const kept = new BoundedOutput(options.stdoutLimit ?? OUTPUT_LIMIT)
   const { Writable: W } = await import('node:stream')
   const sink = new W({
@@ -383,7 +412,10 @@ export const INTERRUPTED_STOP_GRACE_SEC = 5
  * `stop_grace_period`), as `docker stop` and `docker compose stop` give it; else STOP_GRACE_SEC.
  */
 export async function stopGraceSec(docker: Docker, container: string): Promise<number> {
-  const info = await docker.getContainer(container).inspect().catch(() => undefined)
+  const info = await docker
+    .getContainer(container)
+    .inspect()
+    .catch(() => undefined)
   const own = (info?.Config as { StopTimeout?: number | null } | undefined)?.StopTimeout
   // -1 ("wait for ever") is not something a backup can wait for.
   return typeof own === 'number' && own >= 0 ? own : STOP_GRACE_SEC
@@ -399,11 +431,19 @@ export async function stopGraceSec(docker: Docker, container: string): Promise<n
  * sends the stop signal again, waits that long, then kills). Resolves once the container
  * has stopped either way; the caller looks at the signal.
  */
-export async function stopContainer(docker: Docker, container: string, graceSec: number, options: { signal?: AbortSignal; log?: Logger } = {}): Promise<void> {
+export async function stopContainer(
+  docker: Docker,
+  container: string,
+  graceSec: number,
+  options: { signal?: AbortSignal; log?: Logger } = {},
+): Promise<void> {
   const { default: DockerClass } = await import('dockerode')
   const modem = docker.modem as unknown as Record<string, unknown>
   const patient = new DockerClass({
-    ...(['socketPath', 'host', 'port', 'protocol', 'ca', 'cert', 'key', 'version', 'agent'] as const).reduce<Record<string, unknown>>((o, k) => (modem[k] !== undefined ? { ...o, [k]: modem[k] } : o), {}),
+    ...(['socketPath', 'host', 'port', 'protocol', 'ca', 'cert', 'key', 'version', 'agent'] as const).reduce<Record<string, unknown>>(
+      (o, k) => (modem[k] !== undefined ? { ...o, [k]: modem[k] } : o),
+      {},
+    ),
     timeout: (graceSec + 30) * 1000,
   })
   const stop = async (t: number, abortSignal?: AbortSignal): Promise<void> => {

@@ -20,13 +20,18 @@ export { parseSshUrl, type SshTarget } from './ssh-url.js'
 /** The ssh command line, as the docker CLI builds it. */
 export function sshArgs(target: SshTarget): string[] {
   return [
-    '-o', 'BatchMode=yes', // never wait for a password or a host-key question: a timer has no terminal
-    '-o', 'ConnectTimeout=15',
+    '-o',
+    'BatchMode=yes', // never wait for a password or a host-key question: a timer has no terminal
+    '-o',
+    'ConnectTimeout=15',
     '-T',
     ...(target.user ? ['-l', target.user] : []),
     ...(target.port ? ['-p', String(target.port)] : []),
-    '--', target.host,
-    'docker', 'system', 'dial-stdio',
+    '--',
+    target.host,
+    'docker',
+    'system',
+    'dial-stdio',
   ]
 }
 
@@ -45,7 +50,10 @@ class SshChannel extends Duplex {
   private stderr = ''
   private closing = false
 
-  constructor(private readonly child: ChildProcessWithoutNullStreams, display: string) {
+  constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    display: string,
+  ) {
     super()
     child.stdout.on('data', (chunk: Buffer) => {
       this.touch()
@@ -120,7 +128,8 @@ class SshChannel extends Duplex {
   unref(): this {
     this.refed = false
     this.child.unref()
-    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as { _handle?: { unref?: () => void } })._handle?.unref?.()
+    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr])
+      (stream as unknown as { _handle?: { unref?: () => void } })._handle?.unref?.()
     this.timer?.unref()
     return this
   }
@@ -128,7 +137,8 @@ class SshChannel extends Duplex {
   ref(): this {
     this.refed = true
     this.child.ref()
-    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as { _handle?: { ref?: () => void } })._handle?.ref?.()
+    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr])
+      (stream as unknown as { _handle?: { ref?: () => void } })._handle?.ref?.()
     this.timer?.ref()
     return this
   }
@@ -141,7 +151,12 @@ export function sshAgent(target: SshTarget, options: { env: NodeJS.ProcessEnv; d
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 8, maxFreeSockets: options.maxSockets ?? 8 })
   // node:http takes the returned socket (and ignores the host and port it was asked for).
   ;(agent as unknown as { createConnection: () => Duplex }).createConnection = () => {
-    const { child } = spawnProcess(['ssh', ...sshArgs(target)], { env: options.env, stdin: 'pipe', stdout: 'pipe', notInstalled: 'apt-get install openssh-client' })
+    const { child } = spawnProcess(['ssh', ...sshArgs(target)], {
+      env: options.env,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      notInstalled: 'apt-get install openssh-client',
+    })
     return new SshChannel(child as ChildProcessWithoutNullStreams, options.display)
   }
   agents.add(agent)

@@ -25,7 +25,11 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv, configured?: string): Doc
   if (raw.startsWith('/')) return { display: `unix://${raw}`, options: { socketPath: raw } }
   if (raw.startsWith('ssh://')) {
     const target = parseSshUrl(raw)
-    if (target === undefined) throw new OwnopsError(`unsupported Docker endpoint: ${maskUrlCredentials(raw)}`, { kind: 'config', hint: 'use ssh://user@host or ssh://user@host:port (keys and passwords belong in ~/.ssh or the ssh-agent, not in the URL)' })
+    if (target === undefined)
+      throw new OwnopsError(`unsupported Docker endpoint: ${maskUrlCredentials(raw)}`, {
+        kind: 'config',
+        hint: 'use ssh://user@host or ssh://user@host:port (keys and passwords belong in ~/.ssh or the ssh-agent, not in the URL)',
+      })
     return { display: raw, options: { protocol: 'http', host: 'docker', port: 80 }, ssh: { target, env } }
   }
   const match = /^(tcp|http|https):\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?/.exec(raw)
@@ -33,10 +37,17 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv, configured?: string): Doc
     const tls = match[1] === 'https' || env.DOCKER_TLS_VERIFY === '1'
     return {
       display: maskUrlCredentials(raw),
-      options: { protocol: tls ? 'https' : 'http', host: (match[2] ?? '').replace(/^\[|\]$/g, ''), port: Number(match[3] ?? (tls ? 2376 : 2375)) },
+      options: {
+        protocol: tls ? 'https' : 'http',
+        host: (match[2] ?? '').replace(/^\[|\]$/g, ''),
+        port: Number(match[3] ?? (tls ? 2376 : 2375)),
+      },
     }
   }
-  throw new OwnopsError(`unsupported Docker endpoint: ${raw}`, { kind: 'config', hint: 'use unix:///var/run/docker.sock, tcp://HOST:PORT or ssh://USER@HOST' })
+  throw new OwnopsError(`unsupported Docker endpoint: ${raw}`, {
+    kind: 'config',
+    hint: 'use unix:///var/run/docker.sock, tcp://HOST:PORT or ssh://USER@HOST',
+  })
 }
 
 /** Clients whose engine is on another machine (its paths, volumes and logs are not here). */
@@ -120,12 +131,22 @@ export interface ContainerEvent {
 }
 
 /** The engine's recorded events of one container between two times (seconds since the epoch). */
-export async function containerEvents(docker: Docker, id: string, sinceSec: number, untilSec: number, signal?: AbortSignal): Promise<ContainerEvent[]> {
+export async function containerEvents(
+  docker: Docker,
+  id: string,
+  sinceSec: number,
+  untilSec: number,
+  signal?: AbortSignal,
+): Promise<ContainerEvent[]> {
   // An `until` in the future makes the engine stream until then: never ask past now. The
   // engine takes fractional seconds: a whole second cut off here would miss a stop that
   // happened within the last second.
   const until = Math.min(untilSec, Date.now() / 1000)
-  const stream = await docker.getEvents({ since: Math.floor(Math.min(sinceSec, until)), until: until.toFixed(9), filters: { container: [id], type: ['container'] } } as unknown as Dockerode.GetEventsOptions)
+  const stream = await docker.getEvents({
+    since: Math.floor(Math.min(sinceSec, until)),
+    until: until.toFixed(9),
+    filters: { container: [id], type: ['container'] },
+  } as unknown as Dockerode.GetEventsOptions)
   const chunks: Buffer[] = []
   await new Promise<void>((resolve, reject) => {
     const onAbort = () => {
@@ -142,11 +163,21 @@ export async function containerEvents(docker: Docker, id: string, sinceSec: numb
   for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
     if (line.trim() === '') continue
     try {
-      const event = JSON.parse(line) as { Action?: string; status?: string; time?: number; timeNano?: number; Actor?: { Attributes?: Record<string, string> } }
+      const event = JSON.parse(line) as {
+        Action?: string
+        status?: string
+        time?: number
+        timeNano?: number
+        Actor?: { Attributes?: Record<string, string> }
+      }
       const action = event.Action ?? event.status
       if (action === undefined) continue
       const exitCode = Number(event.Actor?.Attributes?.exitCode)
-      events.push({ action, time: event.timeNano !== undefined ? event.timeNano / 1e9 : (event.time ?? 0), ...(action === 'die' && Number.isInteger(exitCode) ? { exitCode } : {}) })
+      events.push({
+        action,
+        time: event.timeNano !== undefined ? event.timeNano / 1e9 : (event.time ?? 0),
+        ...(action === 'die' && Number.isInteger(exitCode) ? { exitCode } : {}),
+      })
     } catch {
       // a partial line: ignore
     }
@@ -208,15 +239,17 @@ export async function restartContainer(docker: Docker, nameOrId: string, timeout
   await docker.getContainer(nameOrId).restart({ t: timeoutSec })
 }
 
-
 /** The last `lines` lines of a container's log (stdout and stderr, in order). */
 export async function containerLogTail(docker: Docker, container: string, lines = 50): Promise<string> {
   const raw = await docker.getContainer(container).logs({ stdout: true, stderr: true, tail: lines, follow: false })
-  const info = await docker.getContainer(container).inspect().catch(() => undefined)
+  const info = await docker
+    .getContainer(container)
+    .inspect()
+    .catch(() => undefined)
   if (info?.Config.Tty) return raw.toString('utf8')
   // Without a TTY the engine frames each chunk: 1 byte stream, 3 zero bytes, 4 bytes length.
   const parts: Buffer[] = []
-  for (let at = 0; at + 8 <= raw.length; ) {
+  for (let at = 0; at + 8 <= raw.length;) {
     const size = raw.readUInt32BE(at + 4)
     parts.push(raw.subarray(at + 8, at + 8 + size))
     at += 8 + size
@@ -236,7 +269,7 @@ export async function imageId(docker: Docker, ref: string): Promise<string | und
 
 /** `docker pull REF`: waits until the engine has it; throws with the engine's message when it cannot. */
 export async function pullImage(docker: Docker, ref: string): Promise<void> {
-  const stream = (await docker.pull(ref))
+  const stream = await docker.pull(ref)
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
       const failed = output?.find((o) => o.error !== undefined || o.errorDetail !== undefined)
@@ -265,7 +298,10 @@ export interface Recreated {
  */
 export async function recreateContainer(docker: Docker, name: string, image: string): Promise<Recreated> {
   const info = await docker.getContainer(name).inspect()
-  const old = await docker.getImage(info.Image).inspect().catch(() => undefined)
+  const old = await docker
+    .getImage(info.Image)
+    .inspect()
+    .catch(() => undefined)
   const oc = (old?.Config ?? {}) as Dockerode.ImageInspectInfo['Config'] & { Healthcheck?: unknown }
   const c = info.Config as Dockerode.ContainerInspectInfo['Config'] & { Healthcheck?: unknown; StopSignal?: string }
   const oldEnv = new Set(oc.Env ?? [])
@@ -292,29 +328,53 @@ export async function recreateContainer(docker: Docker, name: string, image: str
   const host = { ...(info.HostConfig as Record<string, unknown>) }
   // Anonymous volumes (an image's VOLUME) are kept by name: the world stays with the server.
   const binds = [...((host.Binds as string[] | null) ?? [])]
-  const taken = new Set([...binds.map((b) => b.split(':')[1]), ...(((host.Mounts as Array<{ Target: string }> | null) ?? []).map((m) => m.Target))])
+  const taken = new Set([
+    ...binds.map((b) => b.split(':')[1]),
+    ...((host.Mounts as Array<{ Target: string }> | null) ?? []).map((m) => m.Target),
+  ])
   for (const m of info.Mounts ?? []) {
     if (m.Type === 'volume' && m.Name && !taken.has(m.Destination)) binds.push(`${m.Name}:${m.Destination}${m.RW ? '' : ':ro'}`)
   }
   host.Binds = binds
   const mode = typeof host.NetworkMode === 'string' ? host.NetworkMode : 'default'
-  const networking = mode === 'host' || mode === 'none' || mode.startsWith('container:') ? undefined : { EndpointsConfig: Object.fromEntries(Object.entries(info.NetworkSettings.Networks ?? {}).map(([net, ep]) => [net, { Aliases: ((ep.Aliases ?? []) as string[]).filter((a) => !info.Id.startsWith(a)) }])) }
+  const networking =
+    mode === 'host' || mode === 'none' || mode.startsWith('container:')
+      ? undefined
+      : {
+          EndpointsConfig: Object.fromEntries(
+            Object.entries(info.NetworkSettings.Networks ?? {}).map(([net, ep]) => [
+              net,
+              { Aliases: ((ep.Aliases ?? []) as string[]).filter((a) => !info.Id.startsWith(a)) },
+            ]),
+          ),
+        }
   const previousName = `${name}-ownops-previous`
   await docker.getContainer(info.Id).rename({ name: previousName })
   try {
-    const created = await docker.createContainer({ name, ...config, HostConfig: host, ...(networking ? { NetworkingConfig: networking } : {}) })
+    const created = await docker.createContainer({
+      name,
+      ...config,
+      HostConfig: host,
+      ...(networking ? { NetworkingConfig: networking } : {}),
+    })
     return { previous: { id: info.Id, name }, id: created.id }
   } catch (error) {
-    await docker.getContainer(info.Id).rename({ name }).catch(() => undefined)
+    await docker
+      .getContainer(info.Id)
+      .rename({ name })
+      .catch(() => undefined)
     throw error
   }
 }
 
 /** Puts the old container back: the new one removed, the old one renamed back (not started). */
 export async function rollBack(docker: Docker, recreated: Recreated): Promise<void> {
-  await docker.getContainer(recreated.id).remove({ force: true }).catch((error: unknown) => {
-    if (!isNotFound(error)) throw error
-  })
+  await docker
+    .getContainer(recreated.id)
+    .remove({ force: true })
+    .catch((error: unknown) => {
+      if (!isNotFound(error)) throw error
+    })
   await docker.getContainer(recreated.previous.id).rename({ name: recreated.previous.name })
 }
 

@@ -24,7 +24,12 @@ export function maskArgv(argv: readonly string[]): string[] {
     const previous = argv[i - 1]
     if (previous !== undefined && SECRET_FLAG.test(previous)) return MASK
     const pair = /^(--?[A-Za-z][\w-]*|[A-Za-z_][A-Za-z0-9_]*)=([\s\S]*)$/.exec(arg)
-    if (pair !== null && pair[2] !== '' && (isSecretName((pair[1] as string).replace(/^-+/, '').replace(/-/g, '_')) || SECRET_FLAG.test(pair[1] as string))) return `${pair[1] as string}=${MASK}`
+    if (
+      pair !== null &&
+      pair[2] !== '' &&
+      (isSecretName((pair[1] as string).replace(/^-+/, '').replace(/-/g, '_')) || SECRET_FLAG.test(pair[1] as string))
+    )
+      return `${pair[1] as string}=${MASK}`
     return maskUrlCredentials(arg)
   })
 }
@@ -55,7 +60,8 @@ export async function runInherit(argv: readonly string[], options: RunInheritOpt
   })
   if (result.failed && result.exitCode === undefined && result.signal === undefined) {
     const code = (result.cause as NodeJS.ErrnoException | undefined)?.code
-    if (code === 'ENOENT') throw new OwnopsError(`command not found: ${file}`, { kind: 'command-not-found', hint: 'check the name and $PATH' })
+    if (code === 'ENOENT')
+      throw new OwnopsError(`command not found: ${file}`, { kind: 'command-not-found', hint: 'check the name and $PATH' })
     if (code === 'EACCES') throw new OwnopsError(`permission denied running ${file}`, { kind: 'command-not-executable' })
     if (result.isCanceled) throw options.signal?.reason ?? new OwnopsError('interrupted', { kind: 'sigterm' })
     throw new OwnopsError(`could not run ${file}: ${result.shortMessage}`, { kind: 'failed' })
@@ -171,7 +177,12 @@ export async function runCapture(argv: readonly string[], options: CaptureOption
   child.stdout?.on('data', (chunk: Buffer) => out.add(chunk))
   child.stderr?.on('data', (chunk: Buffer) => err.add(chunk))
   const result = await child
-  if (options.notInstalled !== undefined && result.failed && result.exitCode === undefined && (result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+  if (
+    options.notInstalled !== undefined &&
+    result.failed &&
+    result.exitCode === undefined &&
+    (result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+  ) {
     throw notInstalled(file, options.notInstalled)
   }
   // As execa does when it buffers: one final newline is not part of the output.
@@ -240,7 +251,14 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Sp
   const exited = new Promise<Exited>((resolve, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
       options.signal?.removeEventListener('abort', onAbort)
-      reject(error.code === 'ENOENT' ? notInstalled(file, options.notInstalled) : new OwnopsError(`could not run ${file}: ${error.message}`, { kind: error.code === 'EACCES' ? 'permission' : 'failed', cause: error }))
+      reject(
+        error.code === 'ENOENT'
+          ? notInstalled(file, options.notInstalled)
+          : new OwnopsError(`could not run ${file}: ${error.message}`, {
+              kind: error.code === 'EACCES' ? 'permission' : 'failed',
+              cause: error,
+            }),
+      )
     })
     child.once('close', (code, signal) => {
       options.signal?.removeEventListener('abort', onAbort)

@@ -35,7 +35,10 @@ export function describeHealth(check: HealthCheck): string {
 }
 
 async function containerState(docker: Docker, container: string): Promise<HealthResult> {
-  const info = await docker.getContainer(container).inspect().catch(() => undefined)
+  const info = await docker
+    .getContainer(container)
+    .inspect()
+    .catch(() => undefined)
   if (info === undefined) return { ok: false, detail: 'no such container' }
   if (!info.State.Running) return { ok: false, detail: `not running (${info.State.Status}, exit ${info.State.ExitCode})` }
   const health = info.State.Health?.Status
@@ -44,7 +47,13 @@ async function containerState(docker: Docker, container: string): Promise<Health
 }
 
 /** One look: the container, then the service check. */
-export async function probeHealth(docker: Docker, container: string, check: HealthCheck, timeoutMs: number, signal?: AbortSignal): Promise<HealthResult> {
+export async function probeHealth(
+  docker: Docker,
+  container: string,
+  check: HealthCheck,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<HealthResult> {
   const state = await containerState(docker, container)
   if (!state.ok || check.kind === 'docker') return state
   try {
@@ -53,7 +62,8 @@ export async function probeHealth(docker: Docker, container: string, check: Heal
         const res = await probeHttp({ url: check.url, method: 'GET', headers: {}, timeoutMs, ...(signal ? { signal } : {}), verify: true })
         const statusOk = check.status !== undefined ? res.status === check.status : res.status >= 200 && res.status < 400
         if (!statusOk) return { ok: false, detail: `HTTP ${res.status}` }
-        if (check.match !== undefined && !new RegExp(check.match).test(res.body)) return { ok: false, detail: `HTTP ${res.status}, body does not match /${check.match}/` }
+        if (check.match !== undefined && !new RegExp(check.match).test(res.body))
+          return { ok: false, detail: `HTTP ${res.status}, body does not match /${check.match}/` }
         return { ok: true, detail: `HTTP ${res.status}` }
       }
       case 'tcp':
@@ -71,7 +81,13 @@ export async function probeHealth(docker: Docker, container: string, check: Heal
 }
 
 /** Polls until healthy or the time is up; resolves with the last look. */
-export async function waitHealthy(docker: Docker, container: string, check: HealthCheck, timeoutMs: number, options: { signal?: AbortSignal; intervalMs?: number } = {}): Promise<HealthResult & { waitedMs: number }> {
+export async function waitHealthy(
+  docker: Docker,
+  container: string,
+  check: HealthCheck,
+  timeoutMs: number,
+  options: { signal?: AbortSignal; intervalMs?: number } = {},
+): Promise<HealthResult & { waitedMs: number }> {
   const started = performance.now()
   const interval = options.intervalMs ?? 1000
   for (;;) {
@@ -84,9 +100,19 @@ export async function waitHealthy(docker: Docker, container: string, check: Heal
 }
 
 /** Several containers running and healthy (restore): undefined when all are, else what is not. */
-export async function waitContainersHealthy(docker: Docker, containers: string[], timeoutMs: number, signal?: AbortSignal): Promise<string | undefined> {
+export async function waitContainersHealthy(
+  docker: Docker,
+  containers: string[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   if (containers.length === 0) return undefined
-  const results = await Promise.all(containers.map(async (c) => ({ c, r: await waitHealthy(docker, c, { kind: 'docker' }, timeoutMs, { intervalMs: 500, ...(signal ? { signal } : {}) }) })))
+  const results = await Promise.all(
+    containers.map(async (c) => ({
+      c,
+      r: await waitHealthy(docker, c, { kind: 'docker' }, timeoutMs, { intervalMs: 500, ...(signal ? { signal } : {}) }),
+    })),
+  )
   const waiting = results.filter(({ r }) => !r.ok)
   return waiting.length === 0 ? undefined : waiting.map(({ c, r }) => `${c} is ${r.detail}`).join('; ')
 }

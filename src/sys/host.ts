@@ -40,12 +40,26 @@ export interface FsUsage {
   inodesFree: number | undefined
 }
 
-export function usageFromStatfs(s: { bsize: number; blocks: number; bfree: number; bavail: number; files: number; ffree: number }): FsUsage {
+export function usageFromStatfs(s: {
+  bsize: number
+  blocks: number
+  bfree: number
+  bavail: number
+  files: number
+  ffree: number
+}): FsUsage {
   const used = (s.blocks - s.bfree) * s.bsize
   const avail = s.bavail * s.bsize
   const usedPercent = used + avail === 0 ? 0 : (used / (used + avail)) * 100
   const inodesUsedPercent = s.files > 0 ? ((s.files - s.ffree) / s.files) * 100 : undefined
-  return { usedBytes: used, availBytes: avail, totalBytes: s.blocks * s.bsize, usedPercent, inodesUsedPercent, inodesFree: s.files > 0 ? s.ffree : undefined }
+  return {
+    usedBytes: used,
+    availBytes: avail,
+    totalBytes: s.blocks * s.bsize,
+    usedPercent,
+    inodesUsedPercent,
+    inodesFree: s.files > 0 ? s.ffree : undefined,
+  }
 }
 
 export async function filesystemUsage(path: string): Promise<FsUsage> {

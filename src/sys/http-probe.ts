@@ -52,7 +52,10 @@ export async function probeHttp(req: ProbeRequest): Promise<ProbeResponse> {
     try {
       ca = await readFile(req.caFile)
     } catch (error) {
-      throw new ProbeError(`cannot read the CA file ${req.caFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'CA_FILE')
+      throw new ProbeError(
+        `cannot read the CA file ${req.caFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        'CA_FILE',
+      )
     }
   }
   let certificate: ProbeCertificate | undefined
@@ -65,7 +68,11 @@ export async function probeHttp(req: ProbeRequest): Promise<ProbeResponse> {
         if (error === null && socket !== null && typeof (socket as TLSSocket).getPeerCertificate === 'function') {
           const peer = (socket as TLSSocket).getPeerCertificate()
           if (peer && peer.valid_to) {
-            certificate = { subject: String(peer.subject?.CN ?? ''), issuer: String(peer.issuer?.CN ?? ''), validTo: new Date(peer.valid_to) }
+            certificate = {
+              subject: String(peer.subject?.CN ?? ''),
+              issuer: String(peer.issuer?.CN ?? ''),
+              validTo: new Date(peer.valid_to),
+            }
           }
         }
         if (error === null) callback(null, socket)
@@ -101,7 +108,13 @@ export async function probeHttp(req: ProbeRequest): Promise<ProbeResponse> {
       size += buffer.length
     }
     const latencyMs = performance.now() - started
-    return { status: res.statusCode, latencyMs, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers, ...(certificate ? { certificate } : {}) }
+    return {
+      status: res.statusCode,
+      latencyMs,
+      body: Buffer.concat(chunks).toString('utf8'),
+      headers: res.headers,
+      ...(certificate ? { certificate } : {}),
+    }
   } catch (error) {
     if (req.signal?.aborted && !timeout.aborted) throw req.signal.reason ?? error
     if (timeout.aborted) throw new ProbeError(`no answer within ${req.timeoutMs} ms`, 'TIMEOUT')

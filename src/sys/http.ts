@@ -40,17 +40,24 @@ export function createHttpClient(defaults: { timeoutMs: number; userAgent?: stri
       // the socket: a failure before that cannot have delivered anything; one after it may.
       let sent = req.body === undefined
       const payload = req.body === undefined ? undefined : Buffer.from(req.body)
-      const body = payload === undefined ? undefined : (async function* () {
-        yield payload
-        sent = true
-      })()
+      const body =
+        payload === undefined
+          ? undefined
+          : (async function* () {
+              yield payload
+              sent = true
+            })()
       let status: number
       let headers: HttpResponse['headers']
       let res: Awaited<ReturnType<typeof request>>
       try {
         res = await request(req.url, {
           method: (req.method ?? 'POST') as 'POST',
-          headers: { 'user-agent': defaults.userAgent ?? 'ownops', ...req.headers, ...(payload === undefined ? {} : { 'content-length': String(payload.length) }) },
+          headers: {
+            'user-agent': defaults.userAgent ?? 'ownops',
+            ...req.headers,
+            ...(payload === undefined ? {} : { 'content-length': String(payload.length) }),
+          },
           // An AsyncIterable body is documented (Dispatcher.md); the type declaration lists fewer.
           ...(body === undefined ? {} : { body: body as unknown as Readable }),
           signal,
@@ -62,7 +69,11 @@ export function createHttpClient(defaults: { timeoutMs: number; userAgent?: stri
       } catch (error) {
         if (req.signal?.aborted) throw req.signal.reason ?? error
         const reason = timeout.aborted ? `timed out after ${timeoutMs} ms` : describeNetworkError(error)
-        throw new DeliveryError(sent ? `${reason} after the request was sent` : reason, { retryable: true, maybeDelivered: sent, cause: error })
+        throw new DeliveryError(sent ? `${reason} after the request was sent` : reason, {
+          retryable: true,
+          maybeDelivered: sent,
+          cause: error,
+        })
       }
       let text = ''
       try {

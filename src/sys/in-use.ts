@@ -26,7 +26,11 @@ export async function containersUsing(docker: Docker, where: { volume?: string; 
   const list = await docker.listContainers({ all: true })
   const found: ContainerUse[] = []
   for (const c of list) {
-    const uses = (c.Mounts ?? []).some((m) => (where.volume !== undefined && m.Type === 'volume' && m.Name === where.volume) || (where.hostPath !== undefined && typeof m.Source === 'string' && m.Source !== '' && overlaps(m.Source, where.hostPath)))
+    const uses = (c.Mounts ?? []).some(
+      (m) =>
+        (where.volume !== undefined && m.Type === 'volume' && m.Name === where.volume) ||
+        (where.hostPath !== undefined && typeof m.Source === 'string' && m.Source !== '' && overlaps(m.Source, where.hostPath)),
+    )
     if (uses) found.push({ name: (c.Names[0] ?? c.Id).replace(/^\//, ''), id: c.Id, running: c.State === 'running' })
   }
   return found

@@ -112,7 +112,12 @@ export class HostLock {
         })
         if (holder === 'missing') continue
         if (holder === 'corrupt' || !isAlive(holder)) {
-          if ((await takeOver(options.dir, file, holder, lockName, options.log)) && holder !== 'corrupt' && leftBehind(holder) !== undefined) inherited = holder
+          if (
+            (await takeOver(options.dir, file, holder, lockName, options.log)) &&
+            holder !== 'corrupt' &&
+            leftBehind(holder) !== undefined
+          )
+            inherited = holder
           continue
         }
         if (Date.now() >= deadline || options.signal?.aborted) throw busyError(holder, now(), options.label)
@@ -120,7 +125,9 @@ export class HostLock {
           options.log?.info({ holderPid: holder.pid, holderCommand: holder.command }, 'waiting for the host lock')
           announcedWait = true
         }
-        await sleep(Math.min(options.pollMs ?? 250, Math.max(1, deadline - Date.now())), undefined, { signal: options.signal }).catch(() => undefined)
+        await sleep(Math.min(options.pollMs ?? 250, Math.max(1, deadline - Date.now())), undefined, { signal: options.signal }).catch(
+          () => undefined,
+        )
       }
     } finally {
       await rm(temp, { force: true })
@@ -251,17 +258,25 @@ async function takeOver(dir: string, file: string, stale: LockInfo | 'corrupt', 
     await mkdir(mutex)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-    const age = await stat(mutex).then((s) => Date.now() - s.mtimeMs, () => 0)
+    const age = await stat(mutex).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    )
     if (age > TAKEOVER_STALE_MS) await rmdir(mutex).catch(() => undefined)
     else await sleep(50)
     return false
   }
   try {
     const again = await readLockFile(file)
-    const same = again === 'corrupt' ? stale === 'corrupt' : typeof again === 'object' && typeof stale === 'object' && again.nonce === stale.nonce
+    const same =
+      again === 'corrupt' ? stale === 'corrupt' : typeof again === 'object' && typeof stale === 'object' && again.nonce === stale.nonce
     if (same) {
       await unlink(file).catch(() => undefined)
-      if (typeof stale === 'object') log?.warn({ stalePid: stale.pid, staleCommand: stale.command, since: stale.startedAt }, 'took over a stale host lock: its holder is gone')
+      if (typeof stale === 'object')
+        log?.warn(
+          { stalePid: stale.pid, staleCommand: stale.command, since: stale.startedAt },
+          'took over a stale host lock: its holder is gone',
+        )
       else log?.warn({ file }, 'replaced an unreadable host lock file')
     }
     return same
@@ -286,14 +301,17 @@ function lockIoError(dir: string, error: unknown): OwnopsError {
     const failed = (error as NodeJS.ErrnoException).path
     const path = failed === undefined || dirname(failed) === dir ? dir : failed
     const who = typeof process.getuid === 'function' ? describeUid(process.getuid()) : 'this user'
-    return new OwnopsError(`cannot take the host lock: ${path}: ${code === 'EROFS' ? 'read-only file system' : `permission denied for ${who}`}`, {
-      kind: 'permission',
-      hint:
-        code === 'EROFS'
-          ? `a unit's sandbox makes it read-only: add ${dir} to the job's readWritePaths, or set lock.dir (or $OWNOPS_LOCK_DIR) to a writable directory`
-          : `run as root, let this user write ${dir} (it must stay unwritable for others), or set lock.dir (or $OWNOPS_LOCK_DIR) to a directory of this user`,
-      cause: error,
-    })
+    return new OwnopsError(
+      `cannot take the host lock: ${path}: ${code === 'EROFS' ? 'read-only file system' : `permission denied for ${who}`}`,
+      {
+        kind: 'permission',
+        hint:
+          code === 'EROFS'
+            ? `a unit's sandbox makes it read-only: add ${dir} to the job's readWritePaths, or set lock.dir (or $OWNOPS_LOCK_DIR) to a writable directory`
+            : `run as root, let this user write ${dir} (it must stay unwritable for others), or set lock.dir (or $OWNOPS_LOCK_DIR) to a directory of this user`,
+        cause: error,
+      },
+    )
   }
   return new OwnopsError(`cannot take the host lock in ${dir}: ${(error as Error).message}`, { kind: 'busy', cause: error })
 }
@@ -336,7 +354,7 @@ const me = () => (typeof process.geteuid === 'function' ? process.geteuid() : 0)
 
 /** Why a lock directory cannot be trusted, or undefined when only root or this user can write it. */
 export async function lockDirProblem(dir: string): Promise<LockProblem | undefined> {
-  const elsewhere = 'or set lock.dir (or $OWNOPS_LOCK_DIR) to a directory only root (or the job\'s user) can write'
+  const elsewhere = "or set lock.dir (or $OWNOPS_LOCK_DIR) to a directory only root (or the job's user) can write"
   let link: Stats
   try {
     link = await lstat(dir)
@@ -346,26 +364,48 @@ export async function lockDirProblem(dir: string): Promise<LockProblem | undefin
   }
   let st = link
   if (link.isSymbolicLink()) {
-    if (!trustedOwner(link.uid)) return { path: dir, message: `the lock directory ${dir} is a symbolic link owned by ${describeUid(link.uid)}`, hint: `remove it (rm ${dir}), ${elsewhere}` }
+    if (!trustedOwner(link.uid))
+      return {
+        path: dir,
+        message: `the lock directory ${dir} is a symbolic link owned by ${describeUid(link.uid)}`,
+        hint: `remove it (rm ${dir}), ${elsewhere}`,
+      }
     try {
       st = await stat(dir)
     } catch (error) {
       throw lockIoError(dir, error)
     }
   }
-  if (!st.isDirectory()) return { path: dir, message: `the lock directory ${dir} is not a directory`, hint: `remove it (rm ${dir}; ownops creates the directory), ${elsewhere}` }
+  if (!st.isDirectory())
+    return {
+      path: dir,
+      message: `the lock directory ${dir} is not a directory`,
+      hint: `remove it (rm ${dir}; ownops creates the directory), ${elsewhere}`,
+    }
   if (!trustedOwner(st.uid)) {
-    return { path: dir, message: `the lock directory ${dir} belongs to ${describeUid(st.uid)}, not to root${me() === 0 ? '' : ` or ${describeUid(me())}`}: its owner could block every ownops run`, hint: `remove it once no ownops run is going (rm -r ${dir}; ownops creates it again), ${elsewhere}` }
+    return {
+      path: dir,
+      message: `the lock directory ${dir} belongs to ${describeUid(st.uid)}, not to root${me() === 0 ? '' : ` or ${describeUid(me())}`}: its owner could block every ownops run`,
+      hint: `remove it once no ownops run is going (rm -r ${dir}; ownops creates it again), ${elsewhere}`,
+    }
   }
   if ((st.mode & 0o002) !== 0) {
-    return { path: dir, message: `the lock directory ${dir} is writable by every user (mode ${(st.mode & 0o7777).toString(8)}): any of them could block every ownops run`, hint: `chmod 700 ${dir}, ${elsewhere}` }
+    return {
+      path: dir,
+      message: `the lock directory ${dir} is writable by every user (mode ${(st.mode & 0o7777).toString(8)}): any of them could block every ownops run`,
+      hint: `chmod 700 ${dir}, ${elsewhere}`,
+    }
   }
   // A parent that everyone may write, without the sticky bit, lets anyone swap the directory.
   const parent = dirname(dir)
   if (parent !== dir) {
     const up = await stat(parent).catch(() => undefined)
     if (up !== undefined && (up.mode & 0o002) !== 0 && (up.mode & 0o1000) === 0) {
-      return { path: parent, message: `the lock directory ${dir} is in ${parent}, which every user may write (mode ${(up.mode & 0o7777).toString(8)}, no sticky bit): anyone could replace it`, hint: elsewhere.replace(/^or /, '') }
+      return {
+        path: parent,
+        message: `the lock directory ${dir} is in ${parent}, which every user may write (mode ${(up.mode & 0o7777).toString(8)}, no sticky bit): anyone could replace it`,
+        hint: elsewhere.replace(/^or /, ''),
+      }
     }
   }
   return undefined
@@ -382,7 +422,12 @@ async function checkLockFile(file: string): Promise<void> {
   }
   const remove = `remove it once no ownops run is going (rm ${st.isDirectory() ? '-r ' : ''}${file})`
   if (st.isDirectory()) throw untrustedLock({ path: file, message: `the lock file ${file} is a directory`, hint: remove })
-  if (!st.isFile()) throw untrustedLock({ path: file, message: `the lock file ${file} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}`, hint: remove })
+  if (!st.isFile())
+    throw untrustedLock({
+      path: file,
+      message: `the lock file ${file} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}`,
+      hint: remove,
+    })
   const dir = await stat(dirname(file)).catch(() => undefined)
   const sharedDir = dir !== undefined && (dir.mode & 0o020) !== 0
   if (!trustedOwner(st.uid) && st.uid !== dir?.uid && !sharedDir) {

@@ -101,7 +101,12 @@ function chatText(value: unknown): string {
 }
 
 /** One Server List Ping: the server's status and how long the exchange took. */
-export async function pingServer(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<ServerStatus & { ms: number }> {
+export async function pingServer(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ServerStatus & { ms: number }> {
   const exchange = await tcpExchange(host, port, statusRequest(host, port), packetComplete, timeoutMs, signal)
   return { ...parseStatusResponse(exchange.data), ms: exchange.totalMs }
 }

@@ -67,7 +67,14 @@ export interface Exchange {
  * Connects, sends `request`, and reads until `complete(buffer)` returns true, the peer
  * closes, or the timeout (counted from the start) passes.
  */
-export async function tcpExchange(host: string, port: number, request: Buffer, complete: (received: Buffer) => boolean, timeoutMs: number, signal?: AbortSignal): Promise<Exchange> {
+export async function tcpExchange(
+  host: string,
+  port: number,
+  request: Buffer,
+  complete: (received: Buffer) => boolean,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Exchange> {
   const started = performance.now()
   const { socket, connectMs } = await open(host, port, timeoutMs, signal)
   return new Promise((resolve, reject) => {
@@ -92,7 +99,9 @@ export async function tcpExchange(host: string, port: number, request: Buffer, c
       if (complete(Buffer.concat(chunks))) finish()
     })
     socket.once('error', (error) => finish(error))
-    socket.once('end', () => finish(complete(Buffer.concat(chunks)) ? undefined : new NetError('the server closed the connection before answering', 'ECONNRESET')))
+    socket.once('end', () =>
+      finish(complete(Buffer.concat(chunks)) ? undefined : new NetError('the server closed the connection before answering', 'ECONNRESET')),
+    )
     socket.write(request)
   })
 }

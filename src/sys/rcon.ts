@@ -12,7 +12,10 @@
 import { connect, type Socket } from 'node:net'
 
 export class RconError extends Error {
-  constructor(message: string, readonly authFailed = false) {
+  constructor(
+    message: string,
+    readonly authFailed = false,
+  ) {
     super(message)
     this.name = 'RconError'
   }
@@ -69,7 +72,17 @@ export function decodePackets(buffer: Buffer): { packets: RconPacket[]; rest: Bu
 export class RconClient {
   private buffer: Buffer = Buffer.alloc(0)
   private nextId = 1
-  private waiting: { id: number; type: number; end?: number; parts: string[]; quiet?: NodeJS.Timeout; resolve: (p: RconPacket) => void; reject: (e: Error) => void } | undefined
+  private waiting:
+    | {
+        id: number
+        type: number
+        end?: number
+        parts: string[]
+        quiet?: NodeJS.Timeout
+        resolve: (p: RconPacket) => void
+        reject: (e: Error) => void
+      }
+    | undefined
 
   private constructor(
     private readonly socket: Socket,
@@ -94,7 +107,9 @@ export class RconClient {
       })
       s.once('error', (error) => {
         clearTimeout(timer)
-        reject(new RconError(`cannot reach RCON at ${options.host}:${options.port}: ${(error as NodeJS.ErrnoException).code ?? error.message}`))
+        reject(
+          new RconError(`cannot reach RCON at ${options.host}:${options.port}: ${(error as NodeJS.ErrnoException).code ?? error.message}`),
+        )
       })
     })
     const client = new RconClient(socket, timeoutMs)

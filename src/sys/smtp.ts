@@ -66,10 +66,18 @@ export async function sendMail(server: SmtpServer, message: MailMessage, signal:
       text: message.text,
       headers: message.headers,
       ...(message.highPriority ? { priority: 'high' as const } : {}),
-      attachments: message.attachments.map((a) => ({ filename: a.name, content: a.content, ...(a.contentType ? { contentType: a.contentType } : {}) })),
+      attachments: message.attachments.map((a) => ({
+        filename: a.name,
+        content: a.content,
+        ...(a.contentType ? { contentType: a.contentType } : {}),
+      })),
       signal,
     })
-    return { accepted: info.accepted?.length ?? 0, rejected: (info.rejected ?? []).map((r: unknown) => (typeof r === 'string' ? r : String((r as { address?: unknown }).address))), messageId: info.messageId }
+    return {
+      accepted: info.accepted?.length ?? 0,
+      rejected: (info.rejected ?? []).map((r: unknown) => (typeof r === 'string' ? r : String((r as { address?: unknown }).address))),
+      messageId: info.messageId,
+    }
   } finally {
     transport.close()
   }

@@ -9,5 +9,9 @@ export interface SshTarget {
 export function parseSshUrl(raw: string): SshTarget | undefined {
   const m = /^ssh:\/\/(?:([^@/:]+)@)?(\[[^\]]+\]|[^:/@]+)(?::(\d+))?\/?$/.exec(raw)
   if (m === null) return undefined
-  return { ...(m[1] ? { user: decodeURIComponent(m[1]) } : {}), host: (m[2] as string).replace(/^\[|\]$/g, ''), ...(m[3] ? { port: Number(m[3]) } : {}) }
+  return {
+    ...(m[1] ? { user: decodeURIComponent(m[1]) } : {}),
+    host: (m[2] as string).replace(/^\[|\]$/g, ''),
+    ...(m[3] ? { port: Number(m[3]) } : {}),
+  }
 }

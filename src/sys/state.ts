@@ -40,7 +40,10 @@ export class StateStore {
     } catch {
       // fall through to the reset below
     }
-    const aside = `${file}.corrupt-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`
+    const aside = `${file}.corrupt-${new Date()
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z')}`
     try {
       await rename(file, aside)
       this.log?.warn({ file, movedTo: aside }, 'state file is corrupt: moved aside; starting from a fresh state')
@@ -53,7 +56,10 @@ export class StateStore {
   /** Names of the state files that start with `prefix` (without .json), sorted. */
   async list(prefix: string): Promise<string[]> {
     const files = await readdir(this.dir).catch(() => [] as string[])
-    return files.filter((f) => f.startsWith(prefix) && f.endsWith('.json')).map((f) => f.slice(0, -5)).sort()
+    return files
+      .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
+      .map((f) => f.slice(0, -5))
+      .sort()
   }
 
   exists(name: string): boolean {

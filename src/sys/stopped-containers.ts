@@ -53,7 +53,10 @@ export class StoppedContainers {
     })
     try {
       const docker = await this.env.docker()
-      await stopContainer(docker, container, graceSec ?? (await stopGraceSec(docker, container)), { log: this.env.log, ...(this.env.signal ? { signal: this.env.signal } : {}) })
+      await stopContainer(docker, container, graceSec ?? (await stopGraceSec(docker, container)), {
+        log: this.env.log,
+        ...(this.env.signal ? { signal: this.env.signal } : {}),
+      })
     } catch (error) {
       if (!lostConnection(error)) throw error
       throw new OwnopsError(`lost the connection to the Docker engine while stopping ${container} (${describeError(error)})`, {
@@ -78,7 +81,10 @@ export class StoppedContainers {
 /** The engine did not answer (as opposed to answering with an error). */
 function lostConnection(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code
-  return (code !== undefined && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ENOENT', 'ETIMEDOUT', 'ECONNABORTED'].includes(code)) || /socket hang up|timeout/i.test((error as Error).message ?? '')
+  return (
+    (code !== undefined && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ENOENT', 'ETIMEDOUT', 'ECONNABORTED'].includes(code)) ||
+    /socket hang up|timeout/i.test((error as Error).message ?? '')
+  )
 }
 
 /**
@@ -93,7 +99,9 @@ export async function startAgain(names: readonly string[], env: StopEnv, uncerta
   for (const name of names) {
     const problem = await startWithRetries(name, env, uncertain.has(name))
     if (problem === undefined || problem === 'no such container') {
-      await heldHostLock()?.update((p) => void (p.stopped = p.stopped.filter((n) => n !== name))).catch(() => undefined)
+      await heldHostLock()
+        ?.update((p) => void (p.stopped = p.stopped.filter((n) => n !== name)))
+        .catch(() => undefined)
     }
     if (problem === undefined) env.log.info({ container: name }, 'started again')
     else {
@@ -153,17 +161,25 @@ export async function settleKilledRun(lock: HostLock, env: SettleEnv): Promise<v
   const lines: string[] = []
   for (const ref of execs) {
     const gone = await endExec(await env.docker(), ref.id).catch(() => false)
-    lines.push(gone ? `ended a process it had left running in ${ref.container}` : `could not end a process it left in ${ref.container} (exec ${ref.id.slice(0, 12)}); see docker top ${ref.container}`)
+    lines.push(
+      gone
+        ? `ended a process it had left running in ${ref.container}`
+        : `could not end a process it left in ${ref.container} (exec ${ref.id.slice(0, 12)}); see docker top ${ref.container}`,
+    )
     await lock.update((p) => void (p.execs = p.execs.filter((e) => e.id !== ref.id)))
   }
   // A killed run may have died in the middle of a stop: each is settled (stopped) first.
   const failures = await startAgain([...stopped].reverse(), env, new Set(stopped))
   const started = stopped.filter((name) => !failures.some((f) => f.startsWith(`${name}: `)))
   if (started.length > 0) lines.unshift(`started ${started.join(', ')} again`)
-  for (const failure of failures) lines.push(`could not start ${failure}; the next ownops run tries again (or: docker start ${failure.split(':')[0] ?? ''})`)
+  for (const failure of failures)
+    lines.push(`could not start ${failure}; the next ownops run tries again (or: docker start ${failure.split(':')[0] ?? ''})`)
   await env.notify({
     level: failures.length > 0 ? 'critical' : 'warning',
-    title: failures.length > 0 ? `${failures.length} container(s) left stopped by a killed ownops ${dead.command}` : `started ${started.join(', ') || 'nothing'} again after a killed ownops ${dead.command}`,
+    title:
+      failures.length > 0
+        ? `${failures.length} container(s) left stopped by a killed ownops ${dead.command}`
+        : `started ${started.join(', ') || 'nothing'} again after a killed ownops ${dead.command}`,
     body: `${who} was killed while it had containers stopped or processes running in them.\n${lines.map((l) => `- ${l}`).join('\n')}`,
   })
 }

@@ -15,7 +15,10 @@ export interface SystemctlResult {
 }
 
 /** Runs systemctl; with `root`, offline on that directory tree (`systemctl --root=DIR`). */
-export async function systemctl(args: readonly string[], options: { log: Logger; root?: string | undefined; signal?: AbortSignal }): Promise<SystemctlResult> {
+export async function systemctl(
+  args: readonly string[],
+  options: { log: Logger; root?: string | undefined; signal?: AbortSignal },
+): Promise<SystemctlResult> {
   const argv = ['systemctl', ...(options.root ? [`--root=${options.root}`] : []), ...args]
   const result = await runCapture(argv, { log: options.log, timeoutMs: 120_000, ...(options.signal ? { signal: options.signal } : {}) })
   const output = `${result.stdout}\n${result.stderr}`.trim()
@@ -23,10 +26,18 @@ export async function systemctl(args: readonly string[], options: { log: Logger;
 }
 
 /** `systemctl show` properties of units, by unit name. */
-export async function showUnits(units: readonly string[], properties: readonly string[], options: { log: Logger; env?: NodeJS.ProcessEnv }): Promise<Map<string, Record<string, string>>> {
+export async function showUnits(
+  units: readonly string[],
+  properties: readonly string[],
+  options: { log: Logger; env?: NodeJS.ProcessEnv },
+): Promise<Map<string, Record<string, string>>> {
   const out = new Map<string, Record<string, string>>()
   if (units.length === 0) return out
-  const result = await runCapture(['systemctl', 'show', `--property=${['Id', ...properties].join(',')}`, '--', ...units], { log: options.log, timeoutMs: 30_000, ...(options.env ? { env: options.env } : {}) })
+  const result = await runCapture(['systemctl', 'show', `--property=${['Id', ...properties].join(',')}`, '--', ...units], {
+    log: options.log,
+    timeoutMs: 30_000,
+    ...(options.env ? { env: options.env } : {}),
+  })
   if (result.failed) return out
   // One block per unit, in the order asked, separated by blank lines.
   const blocks = result.stdout.split(/\n\s*\n/)

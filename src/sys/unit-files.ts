@@ -45,7 +45,8 @@ export async function applyChanges(dir: string, changes: readonly FileChange[]):
   for (const change of changes) {
     const file = join(dir, change.name)
     try {
-      if (change.action === 'create' || change.action === 'update') await writeFileAtomic(file, change.after ?? '', { mode: 0o644, dirMode: 0o755 })
+      if (change.action === 'create' || change.action === 'update')
+        await writeFileAtomic(file, change.after ?? '', { mode: 0o644, dirMode: 0o755 })
       else if (change.action === 'delete') await rm(file, { force: true })
     } catch (error) {
       throw fsError(error, file)
@@ -69,7 +70,11 @@ export async function ensureDirs(dirs: readonly string[]): Promise<string[]> {
 function fsError(error: unknown, path: string): OwnopsError {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new OwnopsError(`permission denied: ${path}`, { kind: 'permission', hint: 'run it as root: sudo ownops schedule …', cause: error })
+    return new OwnopsError(`permission denied: ${path}`, {
+      kind: 'permission',
+      hint: 'run it as root: sudo ownops schedule …',
+      cause: error,
+    })
   }
   return new OwnopsError(`${path}: ${(error as Error).message}`, { kind: 'failed', cause: error })
 }

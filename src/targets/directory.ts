@@ -40,7 +40,14 @@ export const directory: TargetPlugin<DirectoryTarget> = {
   description: 'GNU tar of a directory, a file, a Docker volume or a path in a container (Minecraft quiesced over RCON)',
 
   describe(target) {
-    return [target.volume ? `volume ${target.volume}` : '', target.path ?? '', target.container ? `in ${target.container}` : '', target.minecraft ? '(minecraft)' : ''].filter(Boolean).join(' ')
+    return [
+      target.volume ? `volume ${target.volume}` : '',
+      target.path ?? '',
+      target.container ? `in ${target.container}` : '',
+      target.minecraft ? '(minecraft)' : '',
+    ]
+      .filter(Boolean)
+      .join(' ')
   },
 
   rules: directoryRules,
@@ -51,16 +58,25 @@ export const directory: TargetPlugin<DirectoryTarget> = {
     try {
       info = await stat(root)
     } catch (error) {
-      throw new OwnopsError(`backup target ${env.target}: ${where} does not exist (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { kind: 'failed' })
+      throw new OwnopsError(`backup target ${env.target}: ${where} does not exist (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+        kind: 'failed',
+      })
     }
     const single = info.isFile()
-    if (!single && !info.isDirectory()) throw new OwnopsError(`backup target ${env.target}: ${where} is neither a directory nor a file`, { kind: 'config' })
+    if (!single && !info.isDirectory())
+      throw new OwnopsError(`backup target ${env.target}: ${where} is neither a directory nor a file`, { kind: 'config' })
     const compression = target.compression
     const level = target.level ?? defaultLevel(compression)
     return {
       ext: `tar${compressionExt[compression]}`,
       compression,
-      details: { ...describeSource(target), hostPath: root, ...(single ? { kind: 'file' } : {}), ...(level !== undefined ? { level } : {}), exclude: target.exclude },
+      details: {
+        ...describeSource(target),
+        hostPath: root,
+        ...(single ? { kind: 'file' } : {}),
+        ...(level !== undefined ? { level } : {}),
+        exclude: target.exclude,
+      },
       async write(out) {
         // tar lists every entry it archives into a FIFO (no disk space, not on the backup
         // disk), counted as it goes for the manifest. stdio pipes are sockets, which tar
@@ -88,11 +104,22 @@ export const directory: TargetPlugin<DirectoryTarget> = {
             single ? basename(root) : '.',
           ]
           const outFd = out.fileDescriptor?.bind(out)
-          const result = await tarInto({ args, compression, ...(level !== undefined ? { level } : {}), out, ...(outFd !== undefined ? { outFd } : {}), signal: env.signal })
+          const result = await tarInto({
+            args,
+            compression,
+            ...(level !== undefined ? { level } : {}),
+            out,
+            ...(outFd !== undefined ? { outFd } : {}),
+            signal: env.signal,
+          })
           if (env.signal.aborted) throw env.signal.reason ?? new Error('interrupted')
           // tar dies of a broken pipe when the artifact side failed (disk full): that is the cause.
-          if (result.sinkError !== undefined) throw result.sinkError instanceof Error ? result.sinkError : new Error(describeError(result.sinkError))
-          const lines = result.stderr.split('\n').map((l) => l.replace(/^tar: /, '').trim()).filter(Boolean)
+          if (result.sinkError !== undefined)
+            throw result.sinkError instanceof Error ? result.sinkError : new Error(describeError(result.sinkError))
+          const lines = result.stderr
+            .split('\n')
+            .map((l) => l.replace(/^tar: /, '').trim())
+            .filter(Boolean)
           if (result.exitCode !== 0 && result.exitCode !== 1) {
             const how = result.signal !== undefined ? `was killed by ${result.signal}` : `failed with exit ${String(result.exitCode)}`
             throw new DumpFailure(`tar of ${where} ${how}`, tail(lines.filter((l) => !/^Total bytes/.test(l)).join('\n')))
@@ -164,18 +191,27 @@ function describeSource(target: DirectoryTarget): Record<string, unknown> {
   }
 }
 
-export async function resolveRoot(target: DirectoryTarget, env: Pick<TargetEnv, 'target' | 'docker'>): Promise<{ root: string; where: string; volume?: string }> {
+export async function resolveRoot(
+  target: DirectoryTarget,
+  env: Pick<TargetEnv, 'target' | 'docker'>,
+): Promise<{ root: string; where: string; volume?: string }> {
   if (target.volume !== undefined) {
     const mountpoint = await volumeMountpoint(await env.docker(), target.volume)
     const sub = target.path?.replace(/^\/+/, '')
-    return { root: sub ? `${mountpoint}/${sub}` : mountpoint, where: `volume ${target.volume}${sub ? ` /${sub}` : ''}`, volume: target.volume }
+    return {
+      root: sub ? `${mountpoint}/${sub}` : mountpoint,
+      where: `volume ${target.volume}${sub ? ` /${sub}` : ''}`,
+      volume: target.volume,
+    }
   }
   if (target.container !== undefined) {
-    if (target.path === undefined) throw new OwnopsError(`backup target ${env.target}: container needs path (the directory inside it)`, { kind: 'config' })
+    if (target.path === undefined)
+      throw new OwnopsError(`backup target ${env.target}: container needs path (the directory inside it)`, { kind: 'config' })
     const facts = await inspectContainer(await env.docker(), target.container)
     return { root: hostPathInContainer(facts, target.path), where: `${target.path} in container ${facts.name}` }
   }
-  if (target.path === undefined) throw new OwnopsError(`backup target ${env.target}: directory needs path, volume or container`, { kind: 'config' })
+  if (target.path === undefined)
+    throw new OwnopsError(`backup target ${env.target}: directory needs path, volume or container`, { kind: 'config' })
   return { root: target.path, where: target.path }
 }
 
@@ -245,14 +281,19 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
       const result = await inspect(entry, handle)
       inspected.delete(entry.path)
       if (result.size !== entry.manifest.size || result.sha256 !== entry.manifest.sha256) {
-        throw new OwnopsError(`${entry.manifest.file} does not match its manifest (size or sha256): the file is damaged`, { kind: 'failed' })
+        throw new OwnopsError(`${entry.manifest.file} does not match its manifest (size or sha256): the file is damaged`, {
+          kind: 'failed',
+        })
       }
       if (result.unreadable !== undefined) throw result.unreadable
       if (result.problems.length > 0) throw refusal(entry, result.problems)
       await mkdir(dest, { mode: 0o700 })
       try {
         // As root, tar gives every entry — the top directory `./` included — its owner, mode and mtime.
-        await extractArchive(handle, entry, dest, { signal: env.signal, tarArgs: ['--numeric-owner', '--same-owner', '--same-permissions', '--delay-directory-restore'] })
+        await extractArchive(handle, entry, dest, {
+          signal: env.signal,
+          tarArgs: ['--numeric-owner', '--same-owner', '--same-permissions', '--delay-directory-restore'],
+        })
       } catch (error) {
         await rm(dest, { recursive: true, force: true })
         throw error
@@ -262,7 +303,8 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
   /** The one file of a single-file archive. */
   const soleFile = (entries: TarEntry[], entry: BackupEntry): string => {
     const files = entries.filter((e) => e.type !== 'directory')
-    if (files.length !== 1 || files[0] === undefined) throw new OwnopsError(`${entry.manifest.file} holds ${files.length} entries, not the one file of this target`, { kind: 'failed' })
+    if (files.length !== 1 || files[0] === undefined)
+      throw new OwnopsError(`${entry.manifest.file} holds ${files.length} entries, not the one file of this target`, { kind: 'failed' })
     return files[0].path
   }
   const isFileBackup = (entry: BackupEntry): boolean => entry.manifest.source.kind === 'file'
@@ -270,7 +312,12 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
   return {
     async verify(entry) {
       const result = await withFile(entry, (handle) => inspect(entry, handle))
-      const damaged = result.size !== entry.manifest.size ? `size ${result.size} differs from the manifest's ${entry.manifest.size}` : result.sha256 !== entry.manifest.sha256 ? `sha256 ${result.sha256.slice(0, 12)}… differs from the manifest's ${entry.manifest.sha256.slice(0, 12)}… (the file is damaged)` : undefined
+      const damaged =
+        result.size !== entry.manifest.size
+          ? `size ${result.size} differs from the manifest's ${entry.manifest.size}`
+          : result.sha256 !== entry.manifest.sha256
+            ? `sha256 ${result.sha256.slice(0, 12)}… differs from the manifest's ${entry.manifest.sha256.slice(0, 12)}… (the file is damaged)`
+            : undefined
       if (damaged === undefined && result.unreadable !== undefined) throw result.unreadable
       if (damaged === undefined && result.problems.length > 0) throw refusal(entry, result.problems)
       return { ok: damaged === undefined, size: result.size, sha256: result.sha256, ...(damaged !== undefined ? { problem: damaged } : {}) }
@@ -286,12 +333,18 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
     },
     async preflight(entry, to) {
       if (liveInfo !== undefined && isFileBackup(entry) !== liveInfo.isFile()) {
-        throw new OwnopsError(`${live} is a ${liveInfo.isFile() ? 'file' : 'directory'}, the backup ${entry.manifest.id} holds a ${isFileBackup(entry) ? 'file' : 'directory'}`, { kind: 'failed', hint: 'restore it side by side with --to' })
+        throw new OwnopsError(
+          `${live} is a ${liveInfo.isFile() ? 'file' : 'directory'}, the backup ${entry.manifest.id} holds a ${isFileBackup(entry) ? 'file' : 'directory'}`,
+          { kind: 'failed', hint: 'restore it side by side with --to' },
+        )
       }
       if (to !== undefined) {
         const existing = await lstat(to).catch(() => undefined)
         if (existing !== undefined && !(existing.isDirectory() && !isFileBackup(entry) && (await readdir(to)).length === 0)) {
-          throw new OwnopsError(`${to} already exists${existing.isDirectory() ? ' and is not empty' : ''}`, { kind: 'failed', hint: 'restore side by side into a new (or empty) directory' })
+          throw new OwnopsError(`${to} already exists${existing.isDirectory() ? ' and is not empty' : ''}`, {
+            kind: 'failed',
+            hint: 'restore side by side into a new (or empty) directory',
+          })
         }
       } else if (!(await pathExists(dirname(live)))) {
         throw new OwnopsError(`${dirname(live)} does not exist`, { kind: 'failed', hint: `create it first: mkdir -p ${dirname(live)}` })
@@ -347,7 +400,10 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
       const info = await lstat(staged.where)
       if (info.isFile()) return { entries: 1, bytes: info.size }
       // One byte per entry: names may hold newlines.
-      const counted = await runCapture(['sh', '-c', "find . -printf x | wc -c; du -sb --apparent-size . | cut -f1"], { log: env.log, cwd: staged.where })
+      const counted = await runCapture(['sh', '-c', 'find . -printf x | wc -c; du -sb --apparent-size . | cut -f1'], {
+        log: env.log,
+        cwd: staged.where,
+      })
       const [entries = 0, bytes = 0] = counted.stdout.trim().split('\n').map(Number)
       const expected = entry.manifest.source.files
       if (typeof expected === 'number' && entries !== expected) {
@@ -364,4 +420,3 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
     },
   }
 }
-

@@ -23,7 +23,8 @@ export function pluginFor(target: BackupTarget): TargetPlugin<BackupTarget> {
 /** SQL against a database target (cleanup's sql rules, leftovers), through the database's own client. */
 export async function openDbClient(targetName: string, target: BackupTarget, env: DbClientEnv): Promise<DbClient> {
   const plugin = pluginFor(target)
-  if (plugin.client === undefined) throw new OwnopsError(`backup target ${targetName} is a ${target.type} target, not a database`, { kind: 'config' })
+  if (plugin.client === undefined)
+    throw new OwnopsError(`backup target ${targetName} is a ${target.type} target, not a database`, { kind: 'config' })
   return plugin.client(targetName, target, env)
 }
 

@@ -33,7 +33,9 @@ async function bytesOf(path: string): Promise<number> {
 export async function fileLeftovers(live: string, suffixes: readonly string[] = ['']): Promise<Leftover[]> {
   const dir = dirname(live)
   const base = basename(live)
-  const pattern = new RegExp(`^(\\.?)${escapeRegex(base)}\\.(pre-restore|undone|ownops-restore|failed-restore)-${STAMP}(${suffixes.map(escapeRegex).join('|')})$`)
+  const pattern = new RegExp(
+    `^(\\.?)${escapeRegex(base)}\\.(pre-restore|undone|ownops-restore|failed-restore)-${STAMP}(${suffixes.map(escapeRegex).join('|')})$`,
+  )
   let names: string[]
   try {
     names = await readdir(dir)
@@ -51,7 +53,13 @@ export async function fileLeftovers(live: string, suffixes: readonly string[] = 
     const stats = await lstat(path).catch(() => undefined)
     if (stats === undefined) continue
     const staging = m[2] === 'ownops-restore' || m[2] === 'failed-restore'
-    found.push({ what: stats.isDirectory() ? `${path}/` : path, kind: staging ? 'staging' : 'kept', time, bytes: await bytesOf(path), remove: () => rm(path, { recursive: true, force: true }) })
+    found.push({
+      what: stats.isDirectory() ? `${path}/` : path,
+      kind: staging ? 'staging' : 'kept',
+      time,
+      bytes: await bytesOf(path),
+      remove: () => rm(path, { recursive: true, force: true }),
+    })
   }
   return found
 }
@@ -68,7 +76,13 @@ export async function stampedLeftovers(dir: string, prefix: string, rest = '.*')
     const path = join(dir, name)
     const stats = await lstat(path).catch(() => undefined)
     if (stats === undefined) continue
-    found.push({ what: stats.isDirectory() ? `${path}/` : path, kind: 'staging', time, bytes: await bytesOf(path), remove: () => rm(path, { recursive: true, force: true }) })
+    found.push({
+      what: stats.isDirectory() ? `${path}/` : path,
+      kind: 'staging',
+      time,
+      bytes: await bytesOf(path),
+      remove: () => rm(path, { recursive: true, force: true }),
+    })
   }
   return found
 }

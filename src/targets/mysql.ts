@@ -38,12 +38,17 @@ export const quote = (name: string): string => `\`${name.replace(/`/g, '``')}\``
 export function mysqlExecEnv(target: Pick<MysqlTarget, 'user' | 'password'>, facts: { env: Record<string, string> }): string[] {
   const password =
     target.password ??
-    (target.user === 'root' ? (facts.env.MARIADB_ROOT_PASSWORD ?? facts.env.MYSQL_ROOT_PASSWORD) : (facts.env.MARIADB_PASSWORD ?? facts.env.MYSQL_PASSWORD))
+    (target.user === 'root'
+      ? (facts.env.MARIADB_ROOT_PASSWORD ?? facts.env.MYSQL_ROOT_PASSWORD)
+      : (facts.env.MARIADB_PASSWORD ?? facts.env.MYSQL_PASSWORD))
   return password ? [`MYSQL_PWD=${password}`] : []
 }
 
 /** Who a restore connects as: root with the image's root password when there is one, else the target's user. */
-export function restoreAccess(target: Pick<MysqlTarget, 'user' | 'password'>, facts: { env: Record<string, string> }): { user: string; env: string[]; root: boolean } {
+export function restoreAccess(
+  target: Pick<MysqlTarget, 'user' | 'password'>,
+  facts: { env: Record<string, string> },
+): { user: string; env: string[]; root: boolean } {
   if (target.user === 'root') return { user: 'root', env: mysqlExecEnv(target, facts), root: true }
   const rootPassword = facts.env.MARIADB_ROOT_PASSWORD ?? facts.env.MYSQL_ROOT_PASSWORD
   if (rootPassword) return { user: 'root', env: [`MYSQL_PWD=${rootPassword}`], root: true }
@@ -61,21 +66,45 @@ interface MysqlConnection {
   sql(query: string, options?: { database?: string }): Promise<string>
 }
 
-async function connect(target: MysqlTarget, access: { user: string; env: string[] } | undefined, env: { docker(): Promise<Docker> }, purpose: string): Promise<MysqlConnection> {
+async function connect(
+  target: MysqlTarget,
+  access: { user: string; env: string[] } | undefined,
+  env: { docker(): Promise<Docker> },
+  purpose: string,
+): Promise<MysqlConnection> {
   const docker = await env.docker()
   const facts = await inspectContainer(docker, target.container)
   if (!facts.running) throw containerNotRunning(target.container, purpose)
   const probe = await execCapture(docker, target.container, ['sh', '-c', 'command -v mariadb || command -v mysql'])
   const client = probe.stdout.trim().split('\n')[0]
-  if (probe.exitCode !== 0 || !client) throw new OwnopsError(`neither mariadb nor mysql is available in container ${target.container}`, { kind: 'failed' })
+  if (probe.exitCode !== 0 || !client)
+    throw new OwnopsError(`neither mariadb nor mysql is available in container ${target.container}`, { kind: 'failed' })
   const who = access ?? { user: target.user, env: mysqlExecEnv(target, facts) }
   return {
     docker,
     facts,
     client,
     async sql(query, options = {}) {
-      const r = await execCapture(docker, target.container, [client, `--user=${who.user}`, '--default-character-set=utf8mb4', '--batch', '--skip-column-names', ...(options.database ? [options.database] : []), '-e', query], { env: who.env })
-      if (r.exitCode !== 0) throw new DumpFailure(`${client.split('/').pop() ?? client} in ${facts.name} failed: ${firstError(r.stderr) ?? `exit ${r.exitCode}`}`, tail(r.stderr))
+      const r = await execCapture(
+        docker,
+        target.container,
+        [
+          client,
+          `--user=${who.user}`,
+          '--default-character-set=utf8mb4',
+          '--batch',
+          '--skip-column-names',
+          ...(options.database ? [options.database] : []),
+          '-e',
+          query,
+        ],
+        { env: who.env },
+      )
+      if (r.exitCode !== 0)
+        throw new DumpFailure(
+          `${client.split('/').pop() ?? client} in ${facts.name} failed: ${firstError(r.stderr) ?? `exit ${r.exitCode}`}`,
+          tail(r.stderr),
+        )
       return r.stdout.replace(/\n$/, '')
     },
   }
@@ -152,7 +181,9 @@ export const mysql: TargetPlugin<MysqlTarget> = {
     if (!facts.running) {
       throw containerNotRunning(target.container, 'the dump runs inside it')
     }
-    const probe = await execCapture(docker, target.container, ['sh', '-c', 'command -v mariadb-dump || command -v mysqldump'], { signal: env.signal })
+    const probe = await execCapture(docker, target.container, ['sh', '-c', 'command -v mariadb-dump || command -v mysqldump'], {
+      signal: env.signal,
+    })
     const tool = probe.stdout.trim().split('\n')[0]
     if (probe.exitCode !== 0 || !tool) {
       throw new OwnopsError(`neither mariadb-dump nor mysqldump is available in container ${target.container}`, {
@@ -184,7 +215,10 @@ export const mysql: TargetPlugin<MysqlTarget> = {
         const result = await execToStream(docker, target.container, argv, stage.input, { env: execEnv, signal: env.signal })
         if (result.exitCode !== 0) {
           stage.input.destroy()
-          throw new DumpFailure(`${tool.split('/').pop() ?? tool} in ${target.container} failed with exit ${result.exitCode}`, tail(result.stderr))
+          throw new DumpFailure(
+            `${tool.split('/').pop() ?? tool} in ${target.container} failed with exit ${result.exitCode}`,
+            tail(result.stderr),
+          )
         }
         await endAndWait(stage.input, out, stage.done)
         const warnings = result.stderr
@@ -205,7 +239,7 @@ export const mysql: TargetPlugin<MysqlTarget> = {
       where: database ? `database ${database} in container ${c.facts.name}` : `container ${c.facts.name}`,
       database,
       quote,
-      query: (sql, options = {}) => c.sql(sql, { ...(options.database ?? database ? { database: options.database ?? database } : {}) }),
+      query: (sql, options = {}) => c.sql(sql, { ...((options.database ?? database) ? { database: options.database ?? database } : {}) }),
     }
   },
 
@@ -244,9 +278,20 @@ export const mysql: TargetPlugin<MysqlTarget> = {
       if (!m || m[1] === undefined) continue
       if (databases !== undefined && m[1] !== '' && !databases.some((d) => d.startsWith(m[1] ?? ''))) continue
       // A staging database has no time in its name: its oldest table, else its directory in the data directory.
-      const time = m[2] !== undefined ? parseStamp(m[2]) : created ? new Date(`${created.replace(' ', 'T')}Z`) : await schemaTime(c, target.container, db)
+      const time =
+        m[2] !== undefined
+          ? parseStamp(m[2])
+          : created
+            ? new Date(`${created.replace(' ', 'T')}Z`)
+            : await schemaTime(c, target.container, db)
       if (time === undefined || Number.isNaN(time.getTime())) continue
-      found.push({ what: `database ${db} in ${target.container}`, kind: 'staging', time, bytes: Number(size) || 0, remove: async () => void (await c.sql(`DROP DATABASE IF EXISTS ${quote(db)}`)) })
+      found.push({
+        what: `database ${db} in ${target.container}`,
+        kind: 'staging',
+        time,
+        bytes: Number(size) || 0,
+        remove: async () => void (await c.sql(`DROP DATABASE IF EXISTS ${quote(db)}`)),
+      })
     }
     return found
   },
@@ -270,12 +315,15 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
   const single = configured?.length === 1 ? (configured[0] as string) : undefined
   const base = [c.client, `--user=${access.user}`, '--default-character-set=utf8mb4']
   const stagingName = (db: string, suffix = '__ownops_restore'): string => `${db.slice(0, 64 - suffix.length)}${suffix}`
-  const exists = async (name: string): Promise<boolean> => (await c.sql(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${literal(name)}`)) === '1'
+  const exists = async (name: string): Promise<boolean> =>
+    (await c.sql(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ${literal(name)}`)) === '1'
   const drop = (name: string): Promise<string> => c.sql(`DROP DATABASE IF EXISTS ${quote(name)}`)
   /** Loads `file` (a gzip'd dump) with every database renamed by `map`; returns the databases seen. */
   const load = async (file: string, map: (db: string) => string | null, signal?: AbortSignal): Promise<string[]> => {
     const seen: string[] = []
-    const input = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(createGunzip()).pipe(retargetDump(map, seen))
+    const input = createReadStream(file, { highWaterMark: 1 << 20 })
+      .pipe(createGunzip())
+      .pipe(retargetDump(map, seen))
     const r = await execWithInput(docker, container, base, input, { env: access.env, ...(signal ? { signal } : {}) })
     if (r.exitCode !== 0) throw new DumpFailure(`loading the dump failed with exit ${r.exitCode}`, tail(r.stderr))
     return seen
@@ -283,7 +331,12 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
   const userDb = (db: string): boolean => !SYSTEM_DATABASES.has(db)
   /** The databases a restore of this target replaces: the configured ones, or those of the dump. */
   const live = (staged?: string[]): string[] => configured ?? (staged ?? []).filter(userDb)
-  const describeLive = single !== undefined ? `database ${single} in ${container}` : configured !== undefined ? `databases ${configured.join(', ')} in ${container}` : `every database of the dump in ${container} (not mysql and sys: users and grants stay)`
+  const describeLive =
+    single !== undefined
+      ? `database ${single} in ${container}`
+      : configured !== undefined
+        ? `databases ${configured.join(', ')} in ${container}`
+        : `every database of the dump in ${container} (not mysql and sys: users and grants stay)`
 
   return {
     needsSafetyCopy: true,
@@ -297,9 +350,16 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
     },
     async preflight(_entry, to) {
       if (to !== undefined && single === undefined) {
-        throw new OwnopsError(`--to restores one database; this ${target.type} target holds ${configured === undefined ? 'all databases' : 'several'}`, { kind: 'usage', hint: 'verify --drill loads every database of the backup side by side and drops them again' })
+        throw new OwnopsError(
+          `--to restores one database; this ${target.type} target holds ${configured === undefined ? 'all databases' : 'several'}`,
+          { kind: 'usage', hint: 'verify --drill loads every database of the backup side by side and drops them again' },
+        )
       }
-      if (to !== undefined && (await exists(to))) throw new OwnopsError(`database ${to} already exists in ${container}`, { kind: 'failed', hint: 'choose another --to name, or drop it first' })
+      if (to !== undefined && (await exists(to)))
+        throw new OwnopsError(`database ${to} already exists in ${container}`, {
+          kind: 'failed',
+          hint: 'choose another --to name, or drop it first',
+        })
       if (access.root) return
       // Without root: prove now, on an empty database of the staging name, that the user may create and drop it.
       const probe = to ?? stagingName(single ?? target.user)
@@ -307,31 +367,55 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
         await c.sql(`CREATE DATABASE IF NOT EXISTS ${quote(probe)}`)
         await drop(probe)
       } catch (error) {
-        throw new OwnopsError(`user ${target.user} may not create the database ${probe} that a staged restore needs (${(error as Error).message.replace(/^.*failed: /, '')})`, {
-          kind: 'permission',
-          hint: `give the container its root password (MARIADB_ROOT_PASSWORD), which ownops then uses, or grant it: GRANT ALL PRIVILEGES ON \`${(single ?? target.user).replace(/_/g, '\\_')}\\_\\_ownops\\_%\`.* TO '${target.user}'@'%';`,
-        })
+        throw new OwnopsError(
+          `user ${target.user} may not create the database ${probe} that a staged restore needs (${(error as Error).message.replace(/^.*failed: /, '')})`,
+          {
+            kind: 'permission',
+            hint: `give the container its root password (MARIADB_ROOT_PASSWORD), which ownops then uses, or grant it: GRANT ALL PRIVILEGES ON \`${(single ?? target.user).replace(/_/g, '\\_')}\\_\\_ownops\\_%\`.* TO '${target.user}'@'%';`,
+          },
+        )
       }
       if (single === undefined) {
-        throw new OwnopsError(`restoring several databases needs root; container ${container} has no MARIADB_ROOT_PASSWORD or MYSQL_ROOT_PASSWORD`, { kind: 'permission', hint: 'set user: root and password: for this target' })
+        throw new OwnopsError(
+          `restoring several databases needs root; container ${container} has no MARIADB_ROOT_PASSWORD or MYSQL_ROOT_PASSWORD`,
+          { kind: 'permission', hint: 'set user: root and password: for this target' },
+        )
       }
     },
     async stage(entry, to) {
       // `to`: a database name (one database), or a suffix for every database (`__…`, drills of several).
       const suffix = to !== undefined && single === undefined && to.startsWith('__') ? to : undefined
-      const target1 = (db: string): string | null => (!userDb(db) || (configured !== undefined && !configured.includes(db)) ? null : suffix !== undefined ? stagingName(db, suffix) : single !== undefined ? (to ?? stagingName(db)) : stagingName(db))
-      if (to !== undefined && single !== undefined && (await exists(to))) throw new OwnopsError(`database ${to} already exists in ${container}`, { kind: 'failed', hint: 'choose another --to name, or drop it first' })
+      const target1 = (db: string): string | null =>
+        !userDb(db) || (configured !== undefined && !configured.includes(db))
+          ? null
+          : suffix !== undefined
+            ? stagingName(db, suffix)
+            : single !== undefined
+              ? (to ?? stagingName(db))
+              : stagingName(db)
+      if (to !== undefined && single !== undefined && (await exists(to)))
+        throw new OwnopsError(`database ${to} already exists in ${container}`, {
+          kind: 'failed',
+          hint: 'choose another --to name, or drop it first',
+        })
       const made: string[] = []
       try {
         // The staging databases of an earlier, unfinished restore go first.
         for (const db of live()) await drop(target1(db) ?? '')
-        const seen = await load(entry.path, (db) => {
-          const name = target1(db)
-          if (name !== null && !made.includes(name)) made.push(name)
-          return name
-        }, env.signal)
+        const seen = await load(
+          entry.path,
+          (db) => {
+            const name = target1(db)
+            if (name !== null && !made.includes(name)) made.push(name)
+            return name
+          },
+          env.signal,
+        )
         const restored = seen.filter((db) => target1(db) !== null)
-        if (restored.length === 0) throw new OwnopsError(`the dump ${entry.manifest.file} holds no database ownops restores (${seen.join(', ') || 'none'})`, { kind: 'failed' })
+        if (restored.length === 0)
+          throw new OwnopsError(`the dump ${entry.manifest.file} holds no database ownops restores (${seen.join(', ') || 'none'})`, {
+            kind: 'failed',
+          })
         return { where: made.join(','), details: { entry: entry.path, databases: restored, staged: made } }
       } catch (error) {
         for (const name of made) await drop(name).catch(() => undefined)
@@ -345,7 +429,8 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
       // The staged load proved the dump; the live databases are rebuilt from it.
       for (const db of databases as string[]) await drop(db)
       await load(entryPath, (db) => ((databases as string[]).includes(db) ? db : null))
-      for (const name of (staged.details?.staged as string[] | undefined) ?? []) await drop(name).catch((error: unknown) => env.log.warn({ err: error }, `could not drop ${name}`))
+      for (const name of (staged.details?.staged as string[] | undefined) ?? [])
+        await drop(name).catch((error: unknown) => env.log.warn({ err: error }, `could not drop ${name}`))
       return { live: (databases as string[]).join(','), ...(safety !== undefined ? { kept: safety.path } : {}) }
     },
     async rollback(swapped) {
@@ -360,18 +445,35 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
       let tables = 0
       let rows = 0
       for (const name of (staged.details?.staged as string[] | undefined) ?? [staged.where]) {
-        const list = (await c.sql(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${literal(name)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1`)).split('\n').filter(Boolean)
+        const list = (
+          await c.sql(
+            `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${literal(name)} AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1`,
+          )
+        )
+          .split('\n')
+          .filter(Boolean)
         tables += list.length
         // Every table read to its end, in one statement (one round trip however many tables).
-        if (list.length > 0) rows += Number(await c.sql(`SELECT ${list.map((table) => `(SELECT COUNT(*) FROM ${quote(name)}.${quote(table)})`).join(' + ')}`))
+        if (list.length > 0)
+          rows += Number(await c.sql(`SELECT ${list.map((table) => `(SELECT COUNT(*) FROM ${quote(name)}.${quote(table)})`).join(' + ')}`))
       }
       return { tables, rows }
     },
     async undo(kept) {
       const { stat } = await import('node:fs/promises')
-      if (!(await stat(kept).then(() => true, () => false))) throw new OwnopsError(`${kept} is gone; nothing to undo`, { kind: 'failed' })
+      if (
+        !(await stat(kept).then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw new OwnopsError(`${kept} is gone; nothing to undo`, { kind: 'failed' })
       const seen: string[] = []
-      await pipeline(createReadStream(kept).pipe(createGunzip()), retargetDump((db) => db, seen), new (await import('node:stream')).Writable({ write: (_c, _e, cb) => cb() }))
+      await pipeline(
+        createReadStream(kept).pipe(createGunzip()),
+        retargetDump((db) => db, seen),
+        new (await import('node:stream')).Writable({ write: (_c, _e, cb) => cb() }),
+      )
       const databases = live(seen).filter((db) => seen.includes(db))
       for (const db of databases) await drop(db)
       await load(kept, (db) => (databases.includes(db) ? db : null))
@@ -379,4 +481,3 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
     },
   }
 }
-

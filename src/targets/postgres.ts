@@ -23,7 +23,20 @@ import type { Docker } from '../sys/docker.js'
 import { runCapture, spawnProcess } from '../sys/exec.js'
 import { execCapture, execToStream, execWithInput, inspectContainer, type ContainerFacts } from '../sys/docker-exec.js'
 import { parseStamp } from './leftovers.js'
-import { DumpFailure, firstError, literal, tail, type DbClient, type DbClientEnv, type Dump, type Leftover, type RestoreEnv, type Restorer, type SourceEnv, type TargetPlugin } from './types.js'
+import {
+  DumpFailure,
+  firstError,
+  literal,
+  tail,
+  type DbClient,
+  type DbClientEnv,
+  type Dump,
+  type Leftover,
+  type RestoreEnv,
+  type Restorer,
+  type SourceEnv,
+  type TargetPlugin,
+} from './types.js'
 import { postgresSchema, postgresRules, type PostgresTarget } from './schema.js'
 
 export { postgresSchema as schema, type PostgresTarget } from './schema.js'
@@ -58,7 +71,12 @@ export interface PostgresConnection {
   sql(query: string, options?: { database?: string; signal?: AbortSignal; readOnly?: boolean }): Promise<string>
 }
 
-export async function connect(target: PostgresTarget, container: string, env: { docker(): Promise<Docker>; signal?: AbortSignal }, purpose = 'the SQL runs inside it'): Promise<PostgresConnection> {
+export async function connect(
+  target: PostgresTarget,
+  container: string,
+  env: { docker(): Promise<Docker>; signal?: AbortSignal },
+  purpose = 'the SQL runs inside it',
+): Promise<PostgresConnection> {
   const docker = await env.docker()
   const facts = await inspectContainer(docker, container)
   if (!facts.running) throw containerNotRunning(container, purpose)
@@ -73,8 +91,33 @@ export async function connect(target: PostgresTarget, container: string, env: { 
     database,
     execEnv,
     async sql(query, options = {}) {
-      const r = await execCapture(docker, container, ['psql', '-X', ...(options.readOnly ? ['-q'] : []), '-U', user, '--no-password', '-d', options.database ?? database, '-v', 'ON_ERROR_STOP=1', '-At', '-F', '\t', '-c', query], { env: [...execEnv, ...(options.readOnly ? [`PGOPTIONS=${READ_ONLY_PGOPTIONS}`] : [])], ...(options.signal ? { signal: options.signal } : {}) })
-      if (r.exitCode !== 0) throw new DumpFailure(`psql in ${facts.name} failed: ${firstError(r.stderr) ?? `exit ${r.exitCode}`}`, tail(r.stderr))
+      const r = await execCapture(
+        docker,
+        container,
+        [
+          'psql',
+          '-X',
+          ...(options.readOnly ? ['-q'] : []),
+          '-U',
+          user,
+          '--no-password',
+          '-d',
+          options.database ?? database,
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-At',
+          '-F',
+          '\t',
+          '-c',
+          query,
+        ],
+        {
+          env: [...execEnv, ...(options.readOnly ? [`PGOPTIONS=${READ_ONLY_PGOPTIONS}`] : [])],
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+      )
+      if (r.exitCode !== 0)
+        throw new DumpFailure(`psql in ${facts.name} failed: ${firstError(r.stderr) ?? `exit ${r.exitCode}`}`, tail(r.stderr))
       return r.stdout.replace(/\n$/, '')
     },
   }
@@ -99,7 +142,13 @@ export const postgres: TargetPlugin<PostgresTarget> = {
   async client(_name, target, env) {
     if (target.container === undefined) return clientOnHost(target, env)
     const c = await connect(target, target.container, env)
-    return { dialect: 'postgres', where: `database ${c.database} in container ${c.facts.name}`, database: c.database, quote: ident, query: (sql, options = {}) => c.sql(sql, options) }
+    return {
+      dialect: 'postgres',
+      where: `database ${c.database} in container ${c.facts.name}`,
+      database: c.database,
+      quote: ident,
+      query: (sql, options = {}) => c.sql(sql, options),
+    }
   },
 
   restorer: postgresRestorer,
@@ -107,7 +156,13 @@ export const postgres: TargetPlugin<PostgresTarget> = {
   async readable(entry, target, env) {
     if (entry.manifest.compression === 'custom') {
       if (target.container === undefined) return undefined // no pg_restore to read it with; the checksum stands
-      const r = await execWithInput(await env.docker(), target.container, ['pg_restore', '--list'], createReadStream(entry.path, { highWaterMark: 1 << 20 }), { signal: env.signal })
+      const r = await execWithInput(
+        await env.docker(),
+        target.container,
+        ['pg_restore', '--list'],
+        createReadStream(entry.path, { highWaterMark: 1 << 20 }),
+        { signal: env.signal },
+      )
       return r.exitCode === 0 ? undefined : `pg_restore --list fails: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}`
     }
     return gzipReadable(entry, env.signal)
@@ -121,7 +176,10 @@ export const postgres: TargetPlugin<PostgresTarget> = {
     if (target.container === undefined) return []
     const c = await connect(target, target.container, env)
     const maintenance = maintenanceDb(c.database)
-    const rows = await c.sql(`SELECT datname, pg_database_size(datname) FROM pg_database WHERE datname ~* '__(pre_restore|undone|failed_restore|ownops_drill)_\\d{8}t\\d{6}z$' OR datname ~ '__ownops_restore$'`, { database: maintenance })
+    const rows = await c.sql(
+      `SELECT datname, pg_database_size(datname) FROM pg_database WHERE datname ~* '__(pre_restore|undone|failed_restore|ownops_drill)_\\d{8}t\\d{6}z$' OR datname ~ '__ownops_restore$'`,
+      { database: maintenance },
+    )
     const found: Leftover[] = []
     for (const line of rows.split('\n').filter(Boolean)) {
       const [db = '', size = '0'] = line.split('\t')
@@ -139,7 +197,9 @@ export const postgres: TargetPlugin<PostgresTarget> = {
         time,
         bytes: Number(size) || 0,
         remove: async () => {
-          await c.sql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ${literal(db)}`, { database: maintenance })
+          await c.sql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ${literal(db)}`, {
+            database: maintenance,
+          })
           await c.sql(`DROP DATABASE IF EXISTS ${ident(db)}`, { database: maintenance })
         },
       })
@@ -152,7 +212,11 @@ export const postgres: TargetPlugin<PostgresTarget> = {
 async function stagingTime(c: PostgresConnection, db: string, maintenance: string): Promise<Date | undefined> {
   const active = await c.sql(`SELECT count(*) FROM pg_stat_activity WHERE datname = ${literal(db)}`, { database: maintenance })
   if (Number(active) > 0) return undefined // a restore is loading it right now
-  const made = await c.sql(`SELECT (pg_stat_file('base/' || oid || '/PG_VERSION')).modification FROM pg_database WHERE datname = ${literal(db)}`, { database: maintenance }).catch(() => '')
+  const made = await c
+    .sql(`SELECT (pg_stat_file('base/' || oid || '/PG_VERSION')).modification FROM pg_database WHERE datname = ${literal(db)}`, {
+      database: maintenance,
+    })
+    .catch(() => '')
   const time = new Date(made.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'))
   return Number.isNaN(time.getTime()) ? undefined : time
 }
@@ -178,7 +242,20 @@ async function clientOnHost(target: PostgresTarget, env: DbClientEnv): Promise<D
     quote: ident,
     async query(sql, options = {}) {
       const dbUrl = options.database !== undefined ? Object.assign(new URL(url), { pathname: `/${options.database}` }).toString() : url
-      const argv = ['psql', '-X', ...(options.readOnly ? ['-q'] : []), '--no-password', `--dbname=${dbUrl}`, '-v', 'ON_ERROR_STOP=1', '-At', '-F', '\t', '-c', sql]
+      const argv = [
+        'psql',
+        '-X',
+        ...(options.readOnly ? ['-q'] : []),
+        '--no-password',
+        `--dbname=${dbUrl}`,
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-At',
+        '-F',
+        '\t',
+        '-c',
+        sql,
+      ]
       const r = await runCapture(argv, {
         log: env.log,
         env: { ...env.env, ...(options.readOnly ? { PGOPTIONS: READ_ONLY_PGOPTIONS } : {}) },
@@ -204,7 +281,11 @@ async function inContainer(target: PostgresTarget, container: string, env: Sourc
   }
   let globals: string | undefined
   if (target.globals) {
-    const dumped = await execCapture(docker, container, ['pg_dumpall', '--globals-only', '--no-password', '-U', user], { env: execEnv, signal: env.signal, stdoutLimit: 64 * 1024 * 1024 })
+    const dumped = await execCapture(docker, container, ['pg_dumpall', '--globals-only', '--no-password', '-U', user], {
+      env: execEnv,
+      signal: env.signal,
+      stdoutLimit: 64 * 1024 * 1024,
+    })
     if (dumped.exitCode !== 0) throw new DumpFailure(`pg_dumpall --globals-only failed with exit ${dumped.exitCode}`, tail(dumped.stderr))
     globals = dumped.stdout
   }
@@ -238,7 +319,10 @@ async function inContainer(target: PostgresTarget, container: string, env: Sourc
 }
 
 async function onHost(target: PostgresTarget, url: string, env: SourceEnv): Promise<Dump> {
-  const version = await runCapture(['pg_dump', '--version'], { log: env.log, notInstalled: 'apt-get install postgresql-client, or back up through the container: container: NAME' })
+  const version = await runCapture(['pg_dump', '--version'], {
+    log: env.log,
+    notInstalled: 'apt-get install postgresql-client, or back up through the container: container: NAME',
+  })
   const plain = target.format === 'plain'
   const args = ['--no-password', `--dbname=${url}`, plain ? '-Fp' : '-Fc']
   return {
@@ -292,12 +376,15 @@ async function postgresRestorer(target: PostgresTarget, env: RestoreEnv): Promis
   const kept = pgName(db, `__pre_restore_${env.stamp}`)
 
   // Only staging may be interrupted: a swap or rollback, once begun, runs to its end.
-  const sql = (query: string, database = maintenance, interruptible = false): Promise<string> => c.sql(query, { database, ...(interruptible ? { signal: env.signal } : {}) })
+  const sql = (query: string, database = maintenance, interruptible = false): Promise<string> =>
+    c.sql(query, { database, ...(interruptible ? { signal: env.signal } : {}) })
   const exists = async (name: string): Promise<boolean> => (await sql(`select 1 from pg_database where datname = ${literal(name)}`)) === '1'
   /** Ends the other sessions of `name` and renames it; retried while a client reconnects in between. */
   const rename = async (from: string, to: string): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
-      await sql(`select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = ${literal(from)} and pid <> pg_backend_pid()`)
+      await sql(
+        `select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = ${literal(from)} and pid <> pg_backend_pid()`,
+      )
       try {
         await sql(`alter database ${ident(from)} rename to ${ident(to)}`)
         return
@@ -321,14 +408,25 @@ async function postgresRestorer(target: PostgresTarget, env: RestoreEnv): Promis
       return { containers: [], processes: [] }
     },
     async preflight(_entry, to) {
-      if (to !== undefined && (await exists(to))) throw new OwnopsError(`database ${to} already exists in ${container}`, { kind: 'failed', hint: 'choose another --to name, or drop it first' })
+      if (to !== undefined && (await exists(to)))
+        throw new OwnopsError(`database ${to} already exists in ${container}`, {
+          kind: 'failed',
+          hint: 'choose another --to name, or drop it first',
+        })
     },
     async stage(entry, to) {
       const name = to ?? staging
       // One round trip: the live database's owner (none when it does not exist yet) and whether `name` is taken.
-      const [currentOwner = '', taken = 'f'] = (await sql(`select coalesce((select pg_get_userbyid(datdba) from pg_database where datname = ${literal(db)}), ''), exists(select 1 from pg_database where datname = ${literal(name)})`)).split('\t')
+      const [currentOwner = '', taken = 'f'] = (
+        await sql(
+          `select coalesce((select pg_get_userbyid(datdba) from pg_database where datname = ${literal(db)}), ''), exists(select 1 from pg_database where datname = ${literal(name)})`,
+        )
+      ).split('\t')
       if (to !== undefined && taken === 't') {
-        throw new OwnopsError(`database ${to} already exists in ${container}`, { kind: 'failed', hint: 'choose another --to name, or drop it first' })
+        throw new OwnopsError(`database ${to} already exists in ${container}`, {
+          kind: 'failed',
+          hint: 'choose another --to name, or drop it first',
+        })
       }
       if (to === undefined && taken === 't') {
         env.log.info({ database: staging }, 'dropping the staging database of an earlier, unfinished restore')

@@ -11,7 +11,10 @@ import type { TargetProblem } from './types.js'
 export const postgresSchema = z.strictObject({
   type: z.literal('postgres'),
   container: z.string().optional().meta({ description: 'Run pg_dump inside this container (recommended).' }),
-  url: z.string().optional().meta({ description: 'Or connect from the host: postgres://USER@HOST:5432/DB (password from $PGPASSWORD or .pgpass)' }),
+  url: z
+    .string()
+    .optional()
+    .meta({ description: 'Or connect from the host: postgres://USER@HOST:5432/DB (password from $PGPASSWORD or .pgpass)' }),
   database: z.string().optional(),
   user: z.string().optional(),
   format: z.enum(['custom', 'plain']).default('custom'),
@@ -24,7 +27,10 @@ export type PostgresTarget = z.output<typeof postgresSchema>
 export const mysqlSchema = z.strictObject({
   type: z.enum(['mysql', 'mariadb']),
   container: z.string(),
-  database: z.union([z.string(), z.array(z.string())]).optional().meta({ description: 'One database, several, or (left out) all of them.' }),
+  database: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .meta({ description: 'One database, several, or (left out) all of them.' }),
   user: z.string().default('root'),
   password: z.string().optional(),
   ...targetCommon,
@@ -50,7 +56,9 @@ const rcon = z.strictObject({
 
 export const directorySchema = z.strictObject({
   type: z.literal('directory'),
-  path: z.string().optional().meta({ description: 'A host directory or a single file; with `container`, the path inside it; with `volume`, a sub-directory of the volume.' }),
+  path: z.string().optional().meta({
+    description: 'A host directory or a single file; with `container`, the path inside it; with `volume`, a sub-directory of the volume.',
+  }),
   volume: z.string().optional(),
   container: z.string().optional(),
   exclude: z.array(z.string()).default([]),
@@ -60,7 +68,10 @@ export const directorySchema = z.strictObject({
     .strictObject({
       rcon,
       retries: z.number().int().min(0).default(3).meta({ description: 'RCON connection retries before giving up.' }),
-      onRconError: z.enum(['fail', 'proceed']).default('fail').meta({ description: 'When RCON cannot be reached: fail the backup (default) or archive without quiescing, with a warning.' }),
+      onRconError: z
+        .enum(['fail', 'proceed'])
+        .default('fail')
+        .meta({ description: 'When RCON cannot be reached: fail the backup (default) or archive without quiescing, with a warning.' }),
       saveTimeout: timerDuration.prefault('120s').meta({ description: 'How long `save-all flush` may take.' }),
     })
     .optional()
@@ -73,22 +84,46 @@ export type DirectoryTarget = z.output<typeof directorySchema>
 export function postgresRules(target: PostgresTarget, at: string[]): TargetProblem[] {
   const problems: TargetProblem[] = []
   if (target.container === undefined && target.url === undefined) {
-    problems.push({ severity: 'error', path: at, message: 'a postgres target needs "container" (pg_dump runs inside it) or "url"', hint: 'add container: <name of the database container>' })
+    problems.push({
+      severity: 'error',
+      path: at,
+      message: 'a postgres target needs "container" (pg_dump runs inside it) or "url"',
+      hint: 'add container: <name of the database container>',
+    })
   }
   if (target.container !== undefined && target.url !== undefined) {
-    problems.push({ severity: 'error', path: [...at, 'url'], message: '"container" and "url" exclude each other', hint: 'keep one of them' })
+    problems.push({
+      severity: 'error',
+      path: [...at, 'url'],
+      message: '"container" and "url" exclude each other',
+      hint: 'keep one of them',
+    })
   }
   return problems
 }
 
 export function directoryRules(target: DirectoryTarget, at: string[]): TargetProblem[] {
   const problems: TargetProblem[] = []
-  const sources = [target.path !== undefined && target.container === undefined && target.volume === undefined, target.volume !== undefined, target.container !== undefined].filter(Boolean).length
+  const sources = [
+    target.path !== undefined && target.container === undefined && target.volume === undefined,
+    target.volume !== undefined,
+    target.container !== undefined,
+  ].filter(Boolean).length
   if (sources !== 1) {
-    problems.push({ severity: 'error', path: at, message: 'a directory target needs exactly one source: "path", "volume", or "container" with "path"', hint: 'e.g. volume: mc-data' })
+    problems.push({
+      severity: 'error',
+      path: at,
+      message: 'a directory target needs exactly one source: "path", "volume", or "container" with "path"',
+      hint: 'e.g. volume: mc-data',
+    })
   }
   if (target.container !== undefined && target.path === undefined) {
-    problems.push({ severity: 'error', path: [...at, 'path'], message: 'with "container", "path" names the directory inside the container', hint: 'e.g. path: /data/world' })
+    problems.push({
+      severity: 'error',
+      path: [...at, 'path'],
+      message: 'with "container", "path" names the directory inside the container',
+      hint: 'e.g. path: /data/world',
+    })
   }
   if (target.level !== undefined && target.compression === 'gzip' && target.level > 9) {
     problems.push({ severity: 'error', path: [...at, 'level'], message: `gzip levels are 1 to 9, got ${target.level}` })

@@ -61,9 +61,18 @@ export const sqlite: TargetPlugin<SqliteTarget> = {
         const copy = join(env.dir, partialName(`${env.id}.sqlite-copy`))
         try {
           // .timeout makes the backup wait for a writer's lock instead of failing with SQLITE_BUSY.
-          const backup = await runCapture(['sqlite3', '-bail', path, '.timeout 30000', `.backup "${copy}"`], { log: env.log, signal: env.signal, notInstalled: SQLITE_HINT })
-          if (backup.exitCode !== 0) throw new DumpFailure(`sqlite3 .backup of ${target.path} failed with exit ${String(backup.exitCode)}`, tail(backup.stderr))
-          const check = await runCapture(['sqlite3', '-bail', copy, 'PRAGMA integrity_check;'], { log: env.log, signal: env.signal, notInstalled: SQLITE_HINT })
+          const backup = await runCapture(['sqlite3', '-bail', path, '.timeout 30000', `.backup "${copy}"`], {
+            log: env.log,
+            signal: env.signal,
+            notInstalled: SQLITE_HINT,
+          })
+          if (backup.exitCode !== 0)
+            throw new DumpFailure(`sqlite3 .backup of ${target.path} failed with exit ${String(backup.exitCode)}`, tail(backup.stderr))
+          const check = await runCapture(['sqlite3', '-bail', copy, 'PRAGMA integrity_check;'], {
+            log: env.log,
+            signal: env.signal,
+            notInstalled: SQLITE_HINT,
+          })
           const verdict = check.stdout.trim()
           if (check.exitCode !== 0 || verdict !== 'ok') {
             throw new DumpFailure(`the copy of ${target.path} fails PRAGMA integrity_check`, tail(`${verdict}\n${check.stderr}`))
@@ -91,9 +100,26 @@ export const sqlite: TargetPlugin<SqliteTarget> = {
       async query(sql, options = {}) {
         // .timeout waits for a writer's lock instead of failing with "database is locked".
         // Read-only: the file opened read-only, and no writefile(), ATTACH or extension (safe mode).
-        const argv = ['sqlite3', ...(options.readOnly ? ['-readonly', '-safe'] : []), '-bail', '-batch', '-noheader', '-separator', '\t', path, '.timeout 30000', sql]
-        const r = await runCapture(argv, { log: env.log, ...(env.signal ? { signal: env.signal } : {}), outputLimit: Number.POSITIVE_INFINITY, notInstalled: SQLITE_HINT })
-        if (r.exitCode !== 0) throw new DumpFailure(`sqlite3 ${path} failed: ${firstError(r.stderr) ?? `exit ${String(r.exitCode)}`}`, tail(r.stderr))
+        const argv = [
+          'sqlite3',
+          ...(options.readOnly ? ['-readonly', '-safe'] : []),
+          '-bail',
+          '-batch',
+          '-noheader',
+          '-separator',
+          '\t',
+          path,
+          '.timeout 30000',
+          sql,
+        ]
+        const r = await runCapture(argv, {
+          log: env.log,
+          ...(env.signal ? { signal: env.signal } : {}),
+          outputLimit: Number.POSITIVE_INFINITY,
+          notInstalled: SQLITE_HINT,
+        })
+        if (r.exitCode !== 0)
+          throw new DumpFailure(`sqlite3 ${path} failed: ${firstError(r.stderr) ?? `exit ${String(r.exitCode)}`}`, tail(r.stderr))
         return r.stdout
       },
     }
@@ -130,7 +156,8 @@ export const sqlite: TargetPlugin<SqliteTarget> = {
       if (!m || processAlive(Number(m[1]))) continue
       const at = join(tmpdir(), file)
       const s = await stat(at).catch(() => undefined)
-      if (s !== undefined) found.push({ what: at, kind: 'staging', time: new Date(Number(m[2])), bytes: s.size, remove: () => rm(at, { force: true }) })
+      if (s !== undefined)
+        found.push({ what: at, kind: 'staging', time: new Date(Number(m[2])), bytes: s.size, remove: () => rm(at, { force: true }) })
     }
     return found
   },
@@ -148,7 +175,8 @@ async function sqliteRestorer(target: SqliteTarget, env: RestoreEnv): Promise<Re
   const kept = `${live}.pre-restore-${env.stamp}`
   const integrity = async (file: string): Promise<void> => {
     const r = await runCapture(['sqlite3', '-bail', file, 'PRAGMA integrity_check;'], { log: env.log, signal: env.signal })
-    if (r.exitCode !== 0 || r.stdout.trim() !== 'ok') throw new DumpFailure(`the restored database fails PRAGMA integrity_check`, tail(`${r.stdout}\n${r.stderr}`))
+    if (r.exitCode !== 0 || r.stdout.trim() !== 'ok')
+      throw new DumpFailure(`the restored database fails PRAGMA integrity_check`, tail(`${r.stdout}\n${r.stderr}`))
   }
   return {
     async place() {
@@ -168,12 +196,14 @@ async function sqliteRestorer(target: SqliteTarget, env: RestoreEnv): Promise<Re
       return { containers: names, processes }
     },
     async preflight(_entry, to) {
-      if (to !== undefined && (await pathExists(to))) throw new OwnopsError(`${to} already exists`, { kind: 'failed', hint: 'choose another --to path' })
+      if (to !== undefined && (await pathExists(to)))
+        throw new OwnopsError(`${to} already exists`, { kind: 'failed', hint: 'choose another --to path' })
       if (!(await pathExists(dirname(to ?? live)))) throw new OwnopsError(`${dirname(to ?? live)} does not exist`, { kind: 'failed' })
     },
     async stage(entry, to) {
       const file = to ?? join(dirname(live), `.${basename(live)}.ownops-restore-${env.stamp}`)
-      if (to !== undefined && (await pathExists(to))) throw new OwnopsError(`${to} already exists`, { kind: 'failed', hint: 'choose another --to path' })
+      if (to !== undefined && (await pathExists(to)))
+        throw new OwnopsError(`${to} already exists`, { kind: 'failed', hint: 'choose another --to path' })
       await mkdir(dirname(file), { recursive: true })
       try {
         await decompressFile(entry, file, env.signal)
@@ -207,7 +237,8 @@ async function sqliteRestorer(target: SqliteTarget, env: RestoreEnv): Promise<Re
     },
     async rollback(swapped) {
       for (const suffix of SQLITE_SIDE_FILES) await rm(live + suffix, { force: true })
-      if (swapped.kept !== undefined) for (const suffix of SQLITE_SIDE_FILES) await rename(swapped.kept + suffix, live + suffix).catch(() => undefined)
+      if (swapped.kept !== undefined)
+        for (const suffix of SQLITE_SIDE_FILES) await rename(swapped.kept + suffix, live + suffix).catch(() => undefined)
     },
     async discard(staged) {
       await rm(staged.where, { force: true })
@@ -228,7 +259,10 @@ async function sqliteRestorer(target: SqliteTarget, env: RestoreEnv): Promise<Re
 
 async function containerName(docker: Docker | undefined, id: string): Promise<string | undefined> {
   if (docker === undefined) return id.slice(0, 12)
-  const info = await docker.getContainer(id).inspect().catch(() => undefined)
+  const info = await docker
+    .getContainer(id)
+    .inspect()
+    .catch(() => undefined)
   return info ? info.Name.replace(/^\//, '') : id.slice(0, 12)
 }
 
@@ -255,7 +289,10 @@ async function assertSqliteFile(path: string, target: string): Promise<void> {
 }
 
 /** The database file's host path (through the container's mount when it lives in one). */
-export async function resolveSqlitePath(target: { path: string; container?: string | undefined }, env: { docker(): Promise<Docker> }): Promise<{ path: string; container?: string }> {
+export async function resolveSqlitePath(
+  target: { path: string; container?: string | undefined },
+  env: { docker(): Promise<Docker> },
+): Promise<{ path: string; container?: string }> {
   if (target.container === undefined) return { path: target.path }
   const facts = await inspectContainer(await env.docker(), target.container)
   return { path: hostPathInContainer(facts, target.path), container: facts.name }

@@ -220,7 +220,10 @@ export function tail(text: string, lines = 20): string {
 
 /** The database's own error line ("ERROR:  column "x" does not exist"), for messages. */
 export function firstError(stderr: string): string | undefined {
-  const line = stderr.split('\n').map((l) => l.trim()).find((l) => /error|no such|syntax|denied|unknown|cannot|prohibited/i.test(l))
+  const line = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => /error|no such|syntax|denied|unknown|cannot|prohibited/i.test(l))
   return line?.replace(/^(psql:[^:]*:\d+:\s*)/, '').slice(0, 300)
 }
 
@@ -233,8 +236,15 @@ const NOISE = /^\s*$|\[warning\]|^warning:|using a password on the command line|
  * backup table, the report and the first line of the notification.
  */
 export function failureReason(stderr: string): string | undefined {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => !NOISE.test(l))
-  const line = [...lines].reverse().find((l) => /error|denied|fatal|does not exist|no such|not found|cannot|could not|unknown|refused|permission|failed/i.test(l)) ?? lines.at(-1)
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => !NOISE.test(l))
+  const line =
+    [...lines]
+      .reverse()
+      .find((l) => /error|denied|fatal|does not exist|no such|not found|cannot|could not|unknown|refused|permission|failed/i.test(l)) ??
+    lines.at(-1)
   return line === undefined ? undefined : line.length > 300 ? `${line.slice(0, 299)}…` : line
 }
 

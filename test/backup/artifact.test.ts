@@ -20,7 +20,17 @@ beforeEach(() => {
 })
 afterEach(() => work.cleanup())
 
-const base = { target: 'db', type: 'postgres', time: '2026-11-24T03:00:00.000Z', durationMs: 1200, compression: 'custom' as const, ownopsVersion: '0.1.0', host: 'box', source: {}, warnings: [] }
+const base = {
+  target: 'db',
+  type: 'postgres',
+  time: '2026-11-24T03:00:00.000Z',
+  durationMs: 1200,
+  compression: 'custom' as const,
+  ownopsVersion: '0.1.0',
+  host: 'box',
+  source: {},
+  warnings: [],
+}
 
 describe('artifact', () => {
   it('streams into a hidden partial file, then renames it and writes the manifest last', async () => {
@@ -32,7 +42,12 @@ describe('artifact', () => {
     expect(existsSync(artifact.path)).toBe(false)
     const manifest = await artifact.commit(base)
     expect(readdirSync(dir).sort()).toEqual(['db-20261124T030000Z.json', 'db-20261124T030000Z.pgdump'])
-    expect(manifest).toMatchObject({ id: 'db-20261124T030000Z', file: 'db-20261124T030000Z.pgdump', size: data.length, sha256: createHash('sha256').update(data).digest('hex') })
+    expect(manifest).toMatchObject({
+      id: 'db-20261124T030000Z',
+      file: 'db-20261124T030000Z.pgdump',
+      size: data.length,
+      sha256: createHash('sha256').update(data).digest('hex'),
+    })
     expect(statSync(artifact.path).mode & 0o777).toBe(0o600)
     expect(statSync(join(dir, 'db-20261124T030000Z.json')).mode & 0o777).toBe(0o600)
     expect(statSync(dir).mode & 0o777).toBe(0o700)
@@ -75,7 +90,9 @@ describe('artifact', () => {
     const artifact = await Artifact.create(dir, 'db-t', 'tar.zst')
     const fd = artifact.sink.fileDescriptor()
     // A writer that pauses half-way: the reader catches up, waits, and reads the rest.
-    const child = spawn('sh', ['-c', 'head -c 3000000 /dev/urandom; sleep 0.3; head -c 1500000 /dev/urandom'], { stdio: ['ignore', fd, 'inherit'] })
+    const child = spawn('sh', ['-c', 'head -c 3000000 /dev/urandom; sleep 0.3; head -c 1500000 /dev/urandom'], {
+      stdio: ['ignore', fd, 'inherit'],
+    })
     await new Promise((resolve) => child.on('close', resolve))
     const manifest = await artifact.commit(base)
     const written = readFileSync(artifact.path)
@@ -91,13 +108,19 @@ describe('artifact', () => {
     const artifact = await Artifact.create(dir, 'db-w', 'pgdump', (p) => p.bytes >= 3_000_000 && startHashed())
     // Writes 3 MB, waits for a line on stdin, then patches its first bytes through a second
     // open of the same file (its offset stays at the end, like fseeko and back).
-    const child = spawn('sh', ['-c', 'head -c 3000000 /dev/zero; read go; printf TOC | dd of=/dev/fd/1 conv=notrunc status=none'], { stdio: ['pipe', artifact.sink.fileDescriptor(), 'inherit'] })
+    const child = spawn('sh', ['-c', 'head -c 3000000 /dev/zero; read go; printf TOC | dd of=/dev/fd/1 conv=notrunc status=none'], {
+      stdio: ['pipe', artifact.sink.fileDescriptor(), 'inherit'],
+    })
     const closed = new Promise((resolve) => child.on('close', resolve))
     // The start has been hashed before it is rewritten.
     await hashed
     child.stdin?.end('go\n')
     await closed
-    expect(readFileSync(join(dir, partialName('db-w.pgdump'))).subarray(0, 4).toString()).toBe('TOC\0')
+    expect(
+      readFileSync(join(dir, partialName('db-w.pgdump')))
+        .subarray(0, 4)
+        .toString(),
+    ).toBe('TOC\0')
     await expect(artifact.commit(base)).rejects.toThrow(/rewritten after its start was hashed/)
     expect(readdirSync(dir)).toEqual([])
   })
@@ -131,58 +154,75 @@ describe('directory backups written by tar and zstd themselves', () => {
     targets: Array<{ ok: boolean; id?: string; file?: string; error?: string }>
   }
 
-  it.for(['zstd', 'none'])('compression %s: the manifest has the checksum and size of the file the tool wrote, and a second backup within the same second goes beside the first, never over it', async (compression) => {
-    // Some MB of mixed data (random, text, many small files): the tool writes for a while,
-    // and the artifact is hashed as it grows.
-    const tree = join(work.dir, 'site')
-    mkdirSync(join(tree, 'deep', 'er'), { recursive: true })
-    execFileSync('sh', ['-c', `head -c 3000000 /dev/urandom > '${tree}/random'; seq 1 400000 > '${tree}/deep/text'`])
-    for (let i = 0; i < 200; i++) writeFileSync(join(tree, 'deep', 'er', `f${i}`), `file ${i}\n`)
-    const config = join(work.dir, 'ownops.yml')
-    writeFileSync(config, `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${tree}, compression: ${compression} }\n`)
-    // Every run at the same instant: the same timestamp id.
-    const at = new Date('2026-11-24T03:00:00.000Z')
-    const backup = async () => {
-      const r = await runCli(['--json', '-c', config, 'backup', 'site'], { env: testEnv(work.dir), cwd: work.dir, clock: () => at })
-      expect(r.code, r.stderr).toBe(0)
-      return (JSON.parse(r.stdout) as Report).targets[0]!
-    }
-    const dir = join(work.dir, 'backups', 'site')
-    const ext = compression === 'zstd' ? 'tar.zst' : 'tar'
-    const manifestOf = (id: string) => JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8')) as { file: string; size: number; sha256: string; source: { files: number } }
-    const listing = (file: string) => execFileSync('tar', [...(compression === 'zstd' ? ['--zstd'] : []), '-tf', file], { encoding: 'utf8', maxBuffer: 1 << 26 }).split('\n').filter(Boolean)
+  it.for(['zstd', 'none'])(
+    'compression %s: the manifest has the checksum and size of the file the tool wrote, and a second backup within the same second goes beside the first, never over it',
+    async (compression) => {
+      // Some MB of mixed data (random, text, many small files): the tool writes for a while,
+      // and the artifact is hashed as it grows.
+      const tree = join(work.dir, 'site')
+      mkdirSync(join(tree, 'deep', 'er'), { recursive: true })
+      execFileSync('sh', ['-c', `head -c 3000000 /dev/urandom > '${tree}/random'; seq 1 400000 > '${tree}/deep/text'`])
+      for (let i = 0; i < 200; i++) writeFileSync(join(tree, 'deep', 'er', `f${i}`), `file ${i}\n`)
+      const config = join(work.dir, 'ownops.yml')
+      writeFileSync(
+        config,
+        `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${tree}, compression: ${compression} }\n`,
+      )
+      // Every run at the same instant: the same timestamp id.
+      const at = new Date('2026-11-24T03:00:00.000Z')
+      const backup = async () => {
+        const r = await runCli(['--json', '-c', config, 'backup', 'site'], { env: testEnv(work.dir), cwd: work.dir, clock: () => at })
+        expect(r.code, r.stderr).toBe(0)
+        return (JSON.parse(r.stdout) as Report).targets[0]!
+      }
+      const dir = join(work.dir, 'backups', 'site')
+      const ext = compression === 'zstd' ? 'tar.zst' : 'tar'
+      const manifestOf = (id: string) =>
+        JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8')) as {
+          file: string
+          size: number
+          sha256: string
+          source: { files: number }
+        }
+      const listing = (file: string) =>
+        execFileSync('tar', [...(compression === 'zstd' ? ['--zstd'] : []), '-tf', file], { encoding: 'utf8', maxBuffer: 1 << 26 })
+          .split('\n')
+          .filter(Boolean)
 
-    const first = await backup()
-    expect(first.id).toBe('site-20261124T030000Z')
-    const one = manifestOf(first.id!)
-    expect(one.file).toBe(`site-20261124T030000Z.${ext}`)
-    expect(statSync(join(dir, one.file)).size).toBe(one.size)
-    expect(sha256(join(dir, one.file))).toBe(one.sha256)
-    expect(listing(join(dir, one.file))).toHaveLength(one.source.files)
-    expect(one.source.files).toBe(205) // . random deep deep/text deep/er and 200 files
-    const firstBytes = { manifest: readFileSync(join(dir, `${first.id}.json`), 'utf8'), sha256: one.sha256 }
+      const first = await backup()
+      expect(first.id).toBe('site-20261124T030000Z')
+      const one = manifestOf(first.id!)
+      expect(one.file).toBe(`site-20261124T030000Z.${ext}`)
+      expect(statSync(join(dir, one.file)).size).toBe(one.size)
+      expect(sha256(join(dir, one.file))).toBe(one.sha256)
+      expect(listing(join(dir, one.file))).toHaveLength(one.source.files)
+      expect(one.source.files).toBe(205) // . random deep deep/text deep/er and 200 files
+      const firstBytes = { manifest: readFileSync(join(dir, `${first.id}.json`), 'utf8'), sha256: one.sha256 }
 
-    writeFileSync(join(tree, 'later'), 'written after the first backup')
-    const second = await backup()
-    expect(second.id).toBe('site-20261124T030000Z-2')
-    const two = manifestOf(second.id!)
-    expect(sha256(join(dir, two.file))).toBe(two.sha256)
-    expect(listing(join(dir, two.file))).toContain('./later')
-    // The first is as it was.
-    expect(readFileSync(join(dir, `${first.id}.json`), 'utf8')).toBe(firstBytes.manifest)
-    expect(sha256(join(dir, one.file))).toBe(firstBytes.sha256)
-    expect(listing(join(dir, one.file))).not.toContain('./later')
+      writeFileSync(join(tree, 'later'), 'written after the first backup')
+      const second = await backup()
+      expect(second.id).toBe('site-20261124T030000Z-2')
+      const two = manifestOf(second.id!)
+      expect(sha256(join(dir, two.file))).toBe(two.sha256)
+      expect(listing(join(dir, two.file))).toContain('./later')
+      // The first is as it was.
+      expect(readFileSync(join(dir, `${first.id}.json`), 'utf8')).toBe(firstBytes.manifest)
+      expect(sha256(join(dir, one.file))).toBe(firstBytes.sha256)
+      expect(listing(join(dir, one.file))).not.toContain('./later')
 
-    // An artifact whose manifest is missing holds its name too: it is left for the operator to look at, not overwritten.
-    writeFileSync(join(dir, `site-20261124T030000Z-3.${ext}`), 'an artifact without its manifest')
-    const third = await backup()
-    expect(third.id).toBe('site-20261124T030000Z-4')
-    expect(readFileSync(join(dir, `site-20261124T030000Z-3.${ext}`), 'utf8')).toBe('an artifact without its manifest')
-    expect(sha256(join(dir, manifestOf(third.id!).file))).toBe(manifestOf(third.id!).sha256)
-    const listed = await runCli(['--json', '-c', config, 'backups', 'site'], { env: testEnv(work.dir), cwd: work.dir, clock: () => at })
-    const ids = (JSON.parse(listed.stdout) as { targets: Array<{ backups: Array<{ id: string }> }> }).targets[0]!.backups.map((b) => b.id).sort()
-    expect(ids).toEqual(['site-20261124T030000Z', 'site-20261124T030000Z-2', 'site-20261124T030000Z-4'])
-  })
+      // An artifact whose manifest is missing holds its name too: it is left for the operator to look at, not overwritten.
+      writeFileSync(join(dir, `site-20261124T030000Z-3.${ext}`), 'an artifact without its manifest')
+      const third = await backup()
+      expect(third.id).toBe('site-20261124T030000Z-4')
+      expect(readFileSync(join(dir, `site-20261124T030000Z-3.${ext}`), 'utf8')).toBe('an artifact without its manifest')
+      expect(sha256(join(dir, manifestOf(third.id!).file))).toBe(manifestOf(third.id!).sha256)
+      const listed = await runCli(['--json', '-c', config, 'backups', 'site'], { env: testEnv(work.dir), cwd: work.dir, clock: () => at })
+      const ids = (JSON.parse(listed.stdout) as { targets: Array<{ backups: Array<{ id: string }> }> }).targets[0]!.backups.map(
+        (b) => b.id,
+      ).sort()
+      expect(ids).toEqual(['site-20261124T030000Z', 'site-20261124T030000Z-2', 'site-20261124T030000Z-4'])
+    },
+  )
 })
 
 describe('catalog', () => {
@@ -198,7 +238,10 @@ describe('catalog', () => {
       await a.commit({ ...base, time })
     }
     writeFileSync(join(dir, 'db-20261120T030000Z.pgdump'), 'no manifest')
-    writeFileSync(join(dir, 'db-20261121T030000Z.json'), JSON.stringify({ ...base, manifestVersion: 1, id: 'db-20261121T030000Z', file: 'db-20261121T030000Z.pgdump', size: 1, sha256: 'x' }))
+    writeFileSync(
+      join(dir, 'db-20261121T030000Z.json'),
+      JSON.stringify({ ...base, manifestVersion: 1, id: 'db-20261121T030000Z', file: 'db-20261121T030000Z.pgdump', size: 1, sha256: 'x' }),
+    )
     writeFileSync(join(dir, 'broken.json'), '{ not json')
     writeFileSync(join(dir, 'db-20261123T030000Z.pgdump'), 'truncated') // size no longer matches
     writeFileSync(join(dir, partialName('db-20261125T030000Z.pgdump', 999_999_999)), 'partial')
@@ -216,7 +259,13 @@ describe('catalog', () => {
 })
 
 function entry(size: number, i: number): BackupEntry {
-  return { manifest: { ...base, manifestVersion: 1, id: `db-${i}`, file: `db-${i}.pgdump`, size, sha256: '' }, path: '', manifestPath: '', time: new Date(Date.UTC(2026, 0, 30 - i)), tags: [] }
+  return {
+    manifest: { ...base, manifestVersion: 1, id: `db-${i}`, file: `db-${i}.pgdump`, size, sha256: '' },
+    path: '',
+    manifestPath: '',
+    time: new Date(Date.UTC(2026, 0, 30 - i)),
+    tags: [],
+  }
 }
 
 describe('size drop', () => {
@@ -271,11 +320,17 @@ describe('RCON', () => {
       expect(await client.command('save-all flush')).toBe('Saved the game')
       client.close()
       expect(peer.commands).toEqual(['save-all flush'])
-      await expect(RconClient.connect({ host: '127.0.0.1', port: peer.port, password: 'nope' })).rejects.toMatchObject({ authFailed: true, message: expect.stringMatching(/wrong password/) })
+      await expect(RconClient.connect({ host: '127.0.0.1', port: peer.port, password: 'nope' })).rejects.toMatchObject({
+        authFailed: true,
+        message: expect.stringMatching(/wrong password/),
+      })
     } finally {
       await peer.close()
     }
-    await expect(RconClient.connect({ host: '127.0.0.1', port: peer.port, password: 'x', timeoutMs: 2000 })).rejects.toMatchObject({ authFailed: false, message: expect.stringMatching(/ECONNREFUSED/) })
+    await expect(RconClient.connect({ host: '127.0.0.1', port: peer.port, password: 'x', timeoutMs: 2000 })).rejects.toMatchObject({
+      authFailed: false,
+      message: expect.stringMatching(/ECONNREFUSED/),
+    })
   })
 
   it('RCON: a reply cut into several packets comes back whole, in order, and the next command gets its own reply', async () => {
@@ -321,4 +376,3 @@ describe('RCON', () => {
     }
   })
 })
-

@@ -5,17 +5,51 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { cleanupAll, createVolume, describeDocker, execOk, getDocker, runContainer, startMariadb, startPostgres, uniqueName, type PostgresContainer } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  createVolume,
+  describeDocker,
+  execOk,
+  getDocker,
+  runContainer,
+  startMariadb,
+  startPostgres,
+  uniqueName,
+  type PostgresContainer,
+} from '../helpers/docker.js'
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js'
 import { startRconPeer } from '../helpers/rcon-peer.js'
 
 interface RunReport {
   ok: boolean
-  targets: Array<{ target: string; ok: boolean; file?: string; size?: number; sha256?: string; error?: string; stderr?: string; warnings: string[]; stopped?: string[]; downtimeMs?: number; prune?: { removed: string[] } }>
+  targets: Array<{
+    target: string
+    ok: boolean
+    file?: string
+    size?: number
+    sha256?: string
+    error?: string
+    stderr?: string
+    warnings: string[]
+    stopped?: string[]
+    downtimeMs?: number
+    prune?: { removed: string[] }
+  }>
 }
 
 function sha256(file: string): string {
@@ -28,7 +62,11 @@ function writeConfig(dir: string, yaml: string): string {
   return file
 }
 
-async function backup(dir: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; report: RunReport; stderr: string }> {
+async function backup(
+  dir: string,
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; report: RunReport; stderr: string }> {
   const r = await runCli(['--json', '-c', join(dir, 'ownops.yml'), 'backup', ...args], { env: testEnv(dir, extraEnv), cwd: dir })
   let report: RunReport
   try {
@@ -62,7 +100,9 @@ describeDocker('backup: postgres in a container', () => {
     pg = await startPostgres({ name: uniqueName('bk-pg'), hostSocketDir: socket })
     peer = await startHttpPeer()
     await execOk(pg.container, [...PSQL, '-c', 'create database shop'])
-    await execOk(pg.container, ['pgbench', '-i', '-s', '5', '-q', '-U', 'postgres', '-h', '/var/run/postgresql', 'shop'], { timeoutMs: 120_000 })
+    await execOk(pg.container, ['pgbench', '-i', '-s', '5', '-q', '-U', 'postgres', '-h', '/var/run/postgresql', 'shop'], {
+      timeoutMs: 120_000,
+    })
     await execOk(pg.container, [
       ...PSQL,
       '-d',
@@ -97,7 +137,10 @@ notify:
     expect(code, stderr).toBe(0)
     const t = report.targets[0]!
     expect(t.ok).toBe(true)
-    firstId = t.file!.split('/').pop()!.replace(/\.pgdump$/, '')
+    firstId = t
+      .file!.split('/')
+      .pop()!
+      .replace(/\.pgdump$/, '')
     expect(t.file).toMatch(/\/shop\/shop-\d{8}T\d{6}Z(-\d+)?\.pgdump$/)
     expect(sha256(t.file!)).toBe(t.sha256)
     expect(statSync(t.file!).size).toBe(t.size)
@@ -109,15 +152,38 @@ notify:
     expect(readFileSync(t.file!).subarray(0, 5).toString('latin1')).toBe('PGDMP')
 
     // Restore into a fresh database inside the container and compare every table by checksum.
-    const tar = execFileSync('tar', ['--mode=a+r', '-cf', '-', '-C', join(work.dir, 'backups', 'shop'), t.file!.split('/').pop()!], { maxBuffer: 1 << 30 })
+    const tar = execFileSync('tar', ['--mode=a+r', '-cf', '-', '-C', join(work.dir, 'backups', 'shop'), t.file!.split('/').pop()!], {
+      maxBuffer: 1 << 30,
+    })
     await getDocker().getContainer(pg.container).putArchive(tar, { path: '/var/run/postgresql' })
     await execOk(pg.container, [...PSQL, '-c', 'create database restored'])
-    await execOk(pg.container, ['pg_restore', '-U', 'postgres', '-h', '/var/run/postgresql', '-d', 'restored', '--exit-on-error', `/var/run/postgresql/${t.file!.split('/').pop()!}`], { timeoutMs: 120_000 })
-    const tables = (await execOk(pg.container, [...PSQL, '-d', 'shop', '-c', "select tablename from pg_tables where schemaname='public' order by 1"])).trim().split('\n')
+    await execOk(
+      pg.container,
+      [
+        'pg_restore',
+        '-U',
+        'postgres',
+        '-h',
+        '/var/run/postgresql',
+        '-d',
+        'restored',
+        '--exit-on-error',
+        `/var/run/postgresql/${t.file!.split('/').pop()!}`,
+      ],
+      { timeoutMs: 120_000 },
+    )
+    const tables = (
+      await execOk(pg.container, [...PSQL, '-d', 'shop', '-c', "select tablename from pg_tables where schemaname='public' order by 1"])
+    )
+      .trim()
+      .split('\n')
     expect(tables).toEqual(['notes', 'pgbench_accounts', 'pgbench_branches', 'pgbench_history', 'pgbench_tellers'])
     for (const table of tables) {
       const sum = `select count(*) || ':' || coalesce(md5(string_agg(t::text, '|' order by t::text)), '') from ${table} t`
-      const [a, b] = await Promise.all([execOk(pg.container, [...PSQL, '-d', 'shop', '-c', sum]), execOk(pg.container, [...PSQL, '-d', 'restored', '-c', sum])])
+      const [a, b] = await Promise.all([
+        execOk(pg.container, [...PSQL, '-d', 'shop', '-c', sum]),
+        execOk(pg.container, [...PSQL, '-d', 'restored', '-c', sum]),
+      ])
       expect(b.trim(), table).toBe(a.trim())
     }
     expect((await execOk(pg.container, [...PSQL, '-d', 'restored', '-c', 'select count(*) from pgbench_accounts'])).trim()).toBe('500000')
@@ -127,7 +193,10 @@ notify:
     // Given a file, pg_dump -Fc rewrites its table of contents at the end: the artifact's
     // checksum must be that of the finished file, not of the bytes as they first landed.
     const config = join(work.dir, 'url.yml')
-    writeFileSync(config, `backup:\n  dir: ${join(work.dir, 'url-backups')}\n  targets:\n    shop: { type: postgres, url: "postgresql:///shop?host=${socket}&user=postgres" }\n`)
+    writeFileSync(
+      config,
+      `backup:\n  dir: ${join(work.dir, 'url-backups')}\n  targets:\n    shop: { type: postgres, url: "postgresql:///shop?host=${socket}&user=postgres" }\n`,
+    )
     const r = await runCli(['--json', '-c', config, 'backup', 'shop'], { env: testEnv(work.dir), cwd: work.dir })
     expect(r.code, r.stderr).toBe(0)
     const t = (JSON.parse(r.stdout) as RunReport).targets[0]!
@@ -178,11 +247,15 @@ describeDocker('backup: mariadb in a container', () => {
     const db = await startMariadb({ name: uniqueName('bk-maria') })
     const work = tempDir()
     try {
-      const sql = (q: string) => execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '--default-character-set=utf8mb4', '-N', '-B', '-e', q])
+      const sql = (q: string) =>
+        execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '--default-character-set=utf8mb4', '-N', '-B', '-e', q])
       await sql(
         "create database shop character set utf8mb4; use shop; create table items(id int primary key auto_increment, name varchar(100), note mediumtext, price decimal(10,2)) engine=innodb; insert into items(name, note, price) values ('日本語', null, 9.99), ('long', repeat('z', 100000), 0); create trigger t_items before insert on items for each row set new.name = trim(new.name); create procedure p_count() select count(*) from items;",
       )
-      writeConfig(work.dir, `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    shop: { type: mariadb, container: ${db.container}, database: shop }\n`)
+      writeConfig(
+        work.dir,
+        `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    shop: { type: mariadb, container: ${db.container}, database: shop }\n`,
+      )
       const { code, report, stderr } = await backup(work.dir, ['shop'])
       expect(code, stderr).toBe(0)
       const t = report.targets[0]!
@@ -198,9 +271,20 @@ describeDocker('backup: mariadb in a container', () => {
 
       // Restore into a second database and compare.
       await sql('create database restored character set utf8mb4')
-      const tar = execFileSync('sh', ['-c', `gzip -dc '${t.file!}' | sed 's/\`shop\`/\`restored\`/g' > '${work.dir}/dump.sql' && tar --mode=a+r -cf - -C '${work.dir}' dump.sql`], { maxBuffer: 1 << 28 })
+      const tar = execFileSync(
+        'sh',
+        [
+          '-c',
+          `gzip -dc '${t.file!}' | sed 's/\`shop\`/\`restored\`/g' > '${work.dir}/dump.sql' && tar --mode=a+r -cf - -C '${work.dir}' dump.sql`,
+        ],
+        { maxBuffer: 1 << 28 },
+      )
       await getDocker().getContainer(db.container).putArchive(tar, { path: '/tmp' })
-      await execOk(db.container, ['sh', '-c', `mariadb -uroot -p'${db.rootPassword}' --default-character-set=utf8mb4 restored < /tmp/dump.sql`])
+      await execOk(db.container, [
+        'sh',
+        '-c',
+        `mariadb -uroot -p'${db.rootPassword}' --default-character-set=utf8mb4 restored < /tmp/dump.sql`,
+      ])
       const sum = "select count(*), md5(group_concat(concat_ws('|', id, name, coalesce(note, 'NULL'), price) order by id)) from items"
       expect(await sql(`use restored; ${sum}`)).toBe(await sql(`use shop; ${sum}`))
     } finally {
@@ -237,7 +321,10 @@ describeDocker('backup: directories, volumes and Minecraft', () => {
     execFileSync('sh', ['-c', `head -c 100000000 /dev/urandom > '${root}/big.bin' && head -c 100000000 /dev/zero >> '${root}/big.bin'`])
     writeFileSync(join(root, 'cache.tmp'), 'excluded')
 
-    writeConfig(work.dir, `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    world: { type: directory, volume: ${vol.name}, exclude: ["*.tmp"] }\n`)
+    writeConfig(
+      work.dir,
+      `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    world: { type: directory, volume: ${vol.name}, exclude: ["*.tmp"] }\n`,
+    )
     const { code, report, stderr } = await backup(work.dir, ['world'])
     expect(code, stderr).toBe(0)
     const t = report.targets[0]!
@@ -260,7 +347,9 @@ describeDocker('backup: directories, volumes and Minecraft', () => {
     expect(describeTree(out)).toEqual(describeTree(root))
     expect(existsSync(join(out, 'cache.tmp'))).toBe(false)
     expect(lstatSync(join(out, 'link-out')).isSymbolicLink()).toBe(true)
-    const manifest = JSON.parse(readFileSync(t.file!.replace(/\.tar\.zst$/, '.json'), 'utf8')) as { source: { files: number; volume: string } }
+    const manifest = JSON.parse(readFileSync(t.file!.replace(/\.tar\.zst$/, '.json'), 'utf8')) as {
+      source: { files: number; volume: string }
+    }
     expect(manifest.source.volume).toBe(vol.name)
     expect(manifest.source.files).toBe(filesUnder(root).length) // the entries (without the excluded file) plus the root "."
     await vol.remove()
@@ -360,9 +449,16 @@ describe('backup: sqlite, disk full, SIGKILL', () => {
 
   it('backs up SQLite under write load: the copy passes integrity_check and holds every row committed before the start', async () => {
     const db = join(work.dir, 'jobs.db')
-    execFileSync('sqlite3', [db, 'PRAGMA journal_mode=WAL; create table jobs(id integer primary key, payload text); insert into jobs(payload) select hex(randomblob(200)) from generate_series(1, 20000);'])
+    execFileSync('sqlite3', [
+      db,
+      'PRAGMA journal_mode=WAL; create table jobs(id integer primary key, payload text); insert into jobs(payload) select hex(randomblob(200)) from generate_series(1, 20000);',
+    ])
     // A writer that keeps committing while the backup runs.
-    const writer = spawn('sh', ['-c', `i=0; while [ $i -lt 400 ]; do sqlite3 '${db}' ".timeout 5000" "insert into jobs(payload) values ('w$i')"; i=$((i+1)); done`], { stdio: 'ignore' })
+    const writer = spawn(
+      'sh',
+      ['-c', `i=0; while [ $i -lt 400 ]; do sqlite3 '${db}' ".timeout 5000" "insert into jobs(payload) values ('w$i')"; i=$((i+1)); done`],
+      { stdio: 'ignore' },
+    )
     const rows = () => Number(execFileSync('sqlite3', [db, '.timeout 5000', 'select count(*) from jobs']).toString().trim())
     // The writer is under way once its first commits are in — however long that takes on a busy machine.
     let committedBefore = rows()
@@ -404,7 +500,10 @@ describe('backup: sqlite, disk full, SIGKILL', () => {
     execFileSync('sh', ['-c', `head -c 300000000 /dev/urandom > '${src}/noise'`])
     const dir = join(work.dir, 'killed')
     mkdirSync(dir)
-    writeConfig(dir, `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    slow: { type: directory, path: ${src}, compression: gzip, level: 9 }\n`)
+    writeConfig(
+      dir,
+      `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    slow: { type: directory, path: ${src}, compression: gzip, level: 9 }\n`,
+    )
     const child = spawn(process.execPath, [BIN, '-c', join(dir, 'ownops.yml'), 'backup', 'slow'], { env: testEnv(dir), stdio: 'ignore' })
     const target = join(dir, 'backups', 'slow')
     // Until the archive is under way, however long a busy machine takes to get there.

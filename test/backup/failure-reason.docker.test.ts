@@ -7,7 +7,15 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { cleanupAll, describeDocker, startMariadb, startPostgres, uniqueName, type MariadbContainer, type PostgresContainer } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  describeDocker,
+  startMariadb,
+  startPostgres,
+  uniqueName,
+  type MariadbContainer,
+  type PostgresContainer,
+} from '../helpers/docker.js'
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js'
 
 describeDocker('the reason of a failed dump', () => {
@@ -52,11 +60,16 @@ notify:
       expect(row).toMatch(reason)
       const json = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'backup', target], { env: testEnv(work.dir), cwd: work.dir })
       expect((JSON.parse(json.stdout) as { targets: Array<{ error: string }> }).targets[0]!.error).toMatch(reason)
-      const sent = peer.requests.map((q) => q.json as { title: string; body: string }).filter((m) => m.title === `backup of ${target} failed`)
+      const sent = peer.requests
+        .map((q) => q.json as { title: string; body: string })
+        .filter((m) => m.title === `backup of ${target} failed`)
       expect(sent.length).toBeGreaterThan(0)
       const body = sent.at(-1)!.body
       expect(body.split('\n')[0]).toMatch(reason)
-      expect(body.split('\n').filter((l) => reason.test(l)), body).toHaveLength(1)
+      expect(
+        body.split('\n').filter((l) => reason.test(l)),
+        body,
+      ).toHaveLength(1)
     }
   }, 120_000)
 })

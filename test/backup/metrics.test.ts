@@ -45,7 +45,7 @@ function samples(text: string): Map<string, number> {
 }
 
 describe('monitor textfile', () => {
-  it('a partial run (`monitor api`) keeps every check\'s last result; the file passes promtool', async () => {
+  it("a partial run (`monitor api`) keeps every check's last result; the file passes promtool", async () => {
     const web = await startHttpPeer()
     peers.push(web)
     web.reply((req) => ({ status: req.path === '/ok' ? 200 : 500 }))
@@ -111,7 +111,7 @@ describe('monitor textfile', () => {
 })
 
 describe('backup textfile', () => {
-  it('`backup b` after `backup a` keeps a\'s last result; the file passes promtool', async () => {
+  it("`backup b` after `backup a` keeps a's last result; the file passes promtool", async () => {
     const prom = join(dir, 'backup.prom')
     for (const name of ['a', 'b']) execFileSync('sqlite3', [join(dir, `${name}.db`), 'create table t(x); insert into t values (1);'])
     writeFileSync(

@@ -28,7 +28,11 @@ function at(text: string): Date {
 
 /** Date → "2026-03-31 12:00:00" (UTC), with milliseconds only when there are any. */
 function fmt(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace(/\.000Z$/, '').replace(/Z$/, '')
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.000Z$/, '')
+    .replace(/Z$/, '')
 }
 
 function backups(times: ReadonlyArray<string | readonly [string, string[]?]>): Backup[] {
@@ -97,15 +101,30 @@ describe('planRetention: last', () => {
 
 describe('planRetention: hourly, daily, weekly, monthly, yearly', () => {
   it.each([
-    ['hourly', series('2026-01-01 00:00', 12, 20 * 60_000), 2, ['2026-01-01 03:40:00: hourly snapshot', '2026-01-01 02:40:00: hourly snapshot']],
+    [
+      'hourly',
+      series('2026-01-01 00:00', 12, 20 * 60_000),
+      2,
+      ['2026-01-01 03:40:00: hourly snapshot', '2026-01-01 02:40:00: hourly snapshot'],
+    ],
     ['daily', series('2026-01-01 00:00', 12, 8 * HOUR), 2, ['2026-01-04 16:00:00: daily snapshot', '2026-01-03 16:00:00: daily snapshot']],
     // 2026-01-05 and 2026-01-12 are Mondays.
     ['weekly', series('2026-01-05 00:00', 14, DAY), 1, ['2026-01-18 00:00:00: weekly snapshot']],
     ['weekly', series('2026-01-05 00:00', 14, DAY), 2, ['2026-01-18 00:00:00: weekly snapshot', '2026-01-11 00:00:00: weekly snapshot']],
     // 15 Jan, 30 Jan, 14 Feb, 1 Mar, 16 Mar, 31 Mar
-    ['monthly', series('2026-01-15 00:00', 6, 15 * DAY), 2, ['2026-03-31 00:00:00: monthly snapshot', '2026-02-14 00:00:00: monthly snapshot']],
+    [
+      'monthly',
+      series('2026-01-15 00:00', 6, 15 * DAY),
+      2,
+      ['2026-03-31 00:00:00: monthly snapshot', '2026-02-14 00:00:00: monthly snapshot'],
+    ],
     // 2024-06-01, 2024-12-18, 2025-07-06, 2026-01-22, 2026-08-10
-    ['yearly', series('2024-06-01 00:00', 5, 200 * DAY), 2, ['2026-08-10 00:00:00: yearly snapshot', '2025-07-06 00:00:00: yearly snapshot']],
+    [
+      'yearly',
+      series('2024-06-01 00:00', 5, 200 * DAY),
+      2,
+      ['2026-08-10 00:00:00: yearly snapshot', '2025-07-06 00:00:00: yearly snapshot'],
+    ],
   ] as const)('%s: %#: keeps the newest backup of each of the newest periods', (rule, times, count, kept) => {
     expect(run(times, { [rule]: count }).keep).toEqual(kept)
   })
@@ -256,7 +275,10 @@ describe('planRetention: the oldest rule', () => {
   })
 
   it('says plain "daily snapshot" when the oldest backup is alone in its day', () => {
-    expect(run(['2026-01-01 12:00', '2026-01-02 12:00'], { daily: 7 }).keep).toEqual(['2026-01-02 12:00:00: daily snapshot', '2026-01-01 12:00:00: daily snapshot'])
+    expect(run(['2026-01-01 12:00', '2026-01-02 12:00'], { daily: 7 }).keep).toEqual([
+      '2026-01-02 12:00:00: daily snapshot',
+      '2026-01-01 12:00:00: daily snapshot',
+    ])
   })
 
   it('does not apply once the count is used up', () => {
@@ -285,7 +307,10 @@ describe('planRetention: the oldest rule', () => {
   })
 
   it('never gives "last" an oldest reason: every backup is its own period', () => {
-    expect(run(['2026-01-01 00:00', '2026-01-01 00:00'], { last: 5 }).keep).toEqual(['2026-01-01 00:00:00: last snapshot', '2026-01-01 00:00:00: last snapshot'])
+    expect(run(['2026-01-01 00:00', '2026-01-01 00:00'], { last: 5 }).keep).toEqual([
+      '2026-01-01 00:00:00: last snapshot',
+      '2026-01-01 00:00:00: last snapshot',
+    ])
   })
 })
 
@@ -320,7 +345,9 @@ describe('planRetention: within', () => {
       ['2026-01-15 00:00', -2000, 0, 0, '0026-01-15 00:00:00'],
     ]
     for (const [from, years, months, days, expected] of cases) {
-      expect(`${from} ${years}y${months}m${days}d → ${fmt(addCalendarDate(at(from), years, months, days, 'UTC'))}`).toBe(`${from} ${years}y${months}m${days}d → ${expected}`)
+      expect(`${from} ${years}y${months}m${days}d → ${fmt(addCalendarDate(at(from), years, months, days, 'UTC'))}`).toBe(
+        `${from} ${years}y${months}m${days}d → ${expected}`,
+      )
     }
   })
 
@@ -357,9 +384,19 @@ describe('planRetention: within', () => {
   })
 
   it.each([
-    ['withinHourly', '1d', 'hourly within 1d', ['2026-01-10 12:50:00', '2026-01-10 11:50:00', '2026-01-10 10:50:00', '2026-01-09 23:50:00']],
+    [
+      'withinHourly',
+      '1d',
+      'hourly within 1d',
+      ['2026-01-10 12:50:00', '2026-01-10 11:50:00', '2026-01-10 10:50:00', '2026-01-09 23:50:00'],
+    ],
     ['withinDaily', '2d', 'daily within 2d', ['2026-01-10 12:50:00', '2026-01-09 23:50:00', '2026-01-08 23:50:00']],
-    ['withinWeekly', '1m', 'weekly within 1m', ['2026-01-10 12:50:00', '2026-01-04 23:50:00', '2025-12-28 23:50:00', '2025-12-21 23:50:00', '2025-12-14 23:50:00']],
+    [
+      'withinWeekly',
+      '1m',
+      'weekly within 1m',
+      ['2026-01-10 12:50:00', '2026-01-04 23:50:00', '2025-12-28 23:50:00', '2025-12-21 23:50:00', '2025-12-14 23:50:00'],
+    ],
     ['withinMonthly', '2m', 'monthly within 2m', ['2026-01-10 12:50:00', '2025-12-31 23:50:00', '2025-11-30 23:50:00']],
     // The whole history is within 1y, so the oldest-backup rule applies too.
     ['withinYearly', '1y', 'yearly within 1y', ['2026-01-10 12:50:00', '2025-12-31 23:50:00', 'oldest 2025-11-01 23:50:00']],
@@ -367,7 +404,9 @@ describe('planRetention: within', () => {
     // Nightly at 23:50 from 2025-11-01 to 2026-01-09, then hourly on 2026-01-10.
     const times = series('2025-11-01 23:50', 70, DAY).concat(['2026-01-10 10:50', '2026-01-10 11:50', '2026-01-10 12:50'])
     const result = run(times, { [rule]: span })
-    expect(result.keep).toEqual(kept.map((time) => (time.startsWith('oldest ') ? `${time.slice(7)}: oldest ${reason}` : `${time}: ${reason}`)))
+    expect(result.keep).toEqual(
+      kept.map((time) => (time.startsWith('oldest ') ? `${time.slice(7)}: oldest ${reason}` : `${time}: ${reason}`)),
+    )
   })
 
   it('does not count a backup exactly at the span boundary (restic: strictly after)', () => {
@@ -387,7 +426,14 @@ describe('planRetention: tags', () => {
   it.each([
     [['manual'], ['2026-01-02 00:00:00: has tags [manual]', '2026-01-01 00:00:00: has tags [manual]']],
     [['pre-upgrade,manual'], ['2026-01-02 00:00:00: has tags [pre-upgrade, manual]']],
-    [['pre-upgrade', 'manual'], ['2026-01-03 00:00:00: has tags [pre-upgrade]', '2026-01-02 00:00:00: has tags [pre-upgrade], has tags [manual]', '2026-01-01 00:00:00: has tags [manual]']],
+    [
+      ['pre-upgrade', 'manual'],
+      [
+        '2026-01-03 00:00:00: has tags [pre-upgrade]',
+        '2026-01-02 00:00:00: has tags [pre-upgrade], has tags [manual]',
+        '2026-01-01 00:00:00: has tags [manual]',
+      ],
+    ],
     [[' manual , pre-upgrade '], ['2026-01-02 00:00:00: has tags [manual, pre-upgrade]']],
     [['nightly'], []],
   ])('tags %j', (tags, kept) => {
@@ -401,7 +447,11 @@ describe('planRetention: tags', () => {
   })
 
   it('tags add to the counted rules without using up their counts', () => {
-    expect(run(times, { tags: ['manual'], last: 1 }).keep).toEqual(['2026-01-05 00:00:00: last snapshot', '2026-01-02 00:00:00: has tags [manual]', '2026-01-01 00:00:00: has tags [manual]'])
+    expect(run(times, { tags: ['manual'], last: 1 }).keep).toEqual([
+      '2026-01-05 00:00:00: last snapshot',
+      '2026-01-02 00:00:00: has tags [manual]',
+      '2026-01-01 00:00:00: has tags [manual]',
+    ])
   })
 })
 
@@ -409,7 +459,10 @@ describe('planRetention: time zones', () => {
   const times = ['2026-01-10 08:00', '2026-01-10 12:00', '2026-01-10 23:30']
 
   it('a backup at 23:30 UTC belongs to the next day in Asia/Tokyo', () => {
-    expect(run(times, { daily: 2 }, 'UTC').keep).toEqual(['2026-01-10 23:30:00: daily snapshot', '2026-01-10 08:00:00: oldest daily snapshot'])
+    expect(run(times, { daily: 2 }, 'UTC').keep).toEqual([
+      '2026-01-10 23:30:00: daily snapshot',
+      '2026-01-10 08:00:00: oldest daily snapshot',
+    ])
     expect(run(times, { daily: 2 }, 'Asia/Tokyo')).toEqual({
       keep: ['2026-01-10 23:30:00: daily snapshot', '2026-01-10 12:00:00: daily snapshot'],
       remove: ['2026-01-10 08:00:00'],
@@ -429,7 +482,10 @@ describe('planRetention: time zones', () => {
     // 2026-01-12 03:00 UTC is Sunday 2026-01-11 22:00 in New York: ISO week 2, not 3.
     const sunday = ['2026-01-05 15:00', '2026-01-12 03:00', '2026-01-12 15:00']
     expect(run(sunday, { weekly: 2 }, 'UTC').keep).toEqual(['2026-01-12 15:00:00: weekly snapshot', '2026-01-05 15:00:00: weekly snapshot'])
-    expect(run(sunday, { weekly: 2 }, 'America/New_York').keep).toEqual(['2026-01-12 15:00:00: weekly snapshot', '2026-01-12 03:00:00: weekly snapshot'])
+    expect(run(sunday, { weekly: 2 }, 'America/New_York').keep).toEqual([
+      '2026-01-12 15:00:00: weekly snapshot',
+      '2026-01-12 03:00:00: weekly snapshot',
+    ])
   })
 
   describe('default zone', () => {
@@ -466,7 +522,7 @@ describe('planRetention: safety and shape', () => {
     expect(result.keep).toEqual(['2026-01-02 00:00:00: newest backup', '2026-01-01 00:00:00: has tags [keep]'])
   })
 
-  it('returns the caller\'s own objects, newest first, and leaves the input alone', () => {
+  it("returns the caller's own objects, newest first, and leaves the input alone", () => {
     const items = backups(['2026-01-02 00:00', '2026-01-03 00:00', '2026-01-01 00:00'])
     const before = [...items]
     const plan = planRetention(items, { last: 2 }, { timeZone: 'UTC' })
@@ -511,7 +567,9 @@ describe('planRetention: safety and shape', () => {
     const config = configSchema.parse({ backup: { keep: { daily: 7, weekly: 4, monthly: 12, yearly: 5, within: '2d', tags: ['manual'] } } })
     const keep: KeepPolicy | undefined = config.backup.keep
     const policy: RetentionPolicy | undefined = keep
-    expect(run(['2026-01-01 00:00'], policy).keep).toEqual(['2026-01-01 00:00:00: within 2d, daily snapshot, weekly snapshot, monthly snapshot, yearly snapshot'])
+    expect(run(['2026-01-01 00:00'], policy).keep).toEqual([
+      '2026-01-01 00:00:00: within 2d, daily snapshot, weekly snapshot, monthly snapshot, yearly snapshot',
+    ])
   })
 })
 
@@ -544,7 +602,26 @@ describe('retention spans', () => {
   })
 
   it('the config pattern accepts exactly what the parser accepts', () => {
-    for (const text of ['1y2m3d4h', '7d', '36h', '1y1d1m', '0d', '12m', '7x', '7', 'd', '-1d', '1d2d', '1.5d', '7 d', '', '1w', '1h1y', '1y1y', '10000y']) {
+    for (const text of [
+      '1y2m3d4h',
+      '7d',
+      '36h',
+      '1y1d1m',
+      '0d',
+      '12m',
+      '7x',
+      '7',
+      'd',
+      '-1d',
+      '1d2d',
+      '1.5d',
+      '7 d',
+      '',
+      '1w',
+      '1h1y',
+      '1y1y',
+      '10000y',
+    ]) {
       let parses = true
       try {
         parseRetentionDuration(text)
@@ -568,7 +645,14 @@ describe('retention spans', () => {
 
 /** Calendar fields read straight from Intl (a different path from the module's offset arithmetic). */
 function fieldsIn(timeZone: string) {
-  const format = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric' })
+  const format = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+  })
   return (date: Date) => {
     const parts = Object.fromEntries(format.formatToParts(date).map((p) => [p.type, p.value]))
     const [year, month, day, hour] = [Number(parts.year), Number(parts.month), Number(parts.day), Number(parts.hour)]
@@ -576,7 +660,13 @@ function fieldsIn(timeZone: string) {
     const thursday = new Date(Date.UTC(year, month - 1, day + 3 - weekdayMonday0))
     const weekYear = thursday.getUTCFullYear()
     const week = Math.floor((thursday.getTime() - Date.UTC(weekYear, 0, 1)) / (7 * DAY)) + 1
-    return { hourly: `${year}-${month}-${day} ${hour}`, daily: `${year}-${month}-${day}`, weekly: `${weekYear}-W${week}`, monthly: `${year}-${month}`, yearly: `${year}` }
+    return {
+      hourly: `${year}-${month}-${day} ${hour}`,
+      daily: `${year}-${month}-${day}`,
+      weekly: `${weekYear}-W${week}`,
+      monthly: `${year}-${month}`,
+      yearly: `${year}`,
+    }
   }
 }
 
@@ -586,7 +676,10 @@ function fieldsIn(timeZone: string) {
  * a within* rule does the same without a limit among the items in its span.
  */
 function referencePlan(items: Backup[], policy: RetentionPolicy, timeZone: string): Array<[Backup, string[]]> {
-  const sorted = items.map((item, index) => ({ item, index })).sort((a, b) => b.item.time.getTime() - a.item.time.getTime() || a.index - b.index).map(({ item }) => item)
+  const sorted = items
+    .map((item, index) => ({ item, index }))
+    .sort((a, b) => b.item.time.getTime() - a.item.time.getTime() || a.index - b.index)
+    .map(({ item }) => item)
   const reasons = new Map<Backup, string[]>(sorted.map((item) => [item, []]))
   if (isEmptyRetentionPolicy(policy)) return sorted.map((item) => [item, ['policy is empty']])
   const fields = fieldsIn(timeZone)
@@ -624,7 +717,13 @@ function referencePlan(items: Backup[], policy: RetentionPolicy, timeZone: strin
   }
   if (policy.within !== undefined && formatRetentionDuration(parseRetentionDuration(policy.within)) !== '') {
     const start = spanStart(policy.within)
-    perRule.push(new Map(sorted.filter((item) => item.time.getTime() > start).map((item) => [item, `within ${formatRetentionDuration(parseRetentionDuration(policy.within!))}`])))
+    perRule.push(
+      new Map(
+        sorted
+          .filter((item) => item.time.getTime() > start)
+          .map((item) => [item, `within ${formatRetentionDuration(parseRetentionDuration(policy.within!))}`]),
+      ),
+    )
   }
   for (const rule of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const) {
     const count = policy[rule]
@@ -637,7 +736,14 @@ function referencePlan(items: Backup[], policy: RetentionPolicy, timeZone: strin
     if (span === undefined || formatRetentionDuration(parseRetentionDuration(span)) === '') continue
     const start = spanStart(span)
     const key = rule.toLowerCase() as 'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly'
-    perRule.push(periodRule(sorted.filter((item) => item.time.getTime() > start), (item) => fields(item.time)[key], Infinity, `${key} within ${formatRetentionDuration(parseRetentionDuration(span))}`))
+    perRule.push(
+      periodRule(
+        sorted.filter((item) => item.time.getTime() > start),
+        (item) => fields(item.time)[key],
+        Infinity,
+        `${key} within ${formatRetentionDuration(parseRetentionDuration(span))}`,
+      ),
+    )
   }
   for (const item of sorted) {
     const list = reasons.get(item)!
@@ -676,15 +782,17 @@ describe('planRetention: random histories against a restatement of the rules', (
       const spread = pick([6 * HOUR, 3 * DAY, 40 * DAY, 500 * DAY, 1200 * DAY])
       const count = Math.floor(rand() * 40)
       const items: Backup[] = Array.from({ length: count }, (_, id) => {
-        const time = new Date(start + Math.floor(rand() * spread / 60_000) * 60_000)
+        const time = new Date(start + Math.floor((rand() * spread) / 60_000) * 60_000)
         const tags = rand() < 0.2 ? [pick(['a', 'b'])] : rand() < 0.1 ? ['a', 'b'] : undefined
         return { id, time, ...(tags === undefined ? {} : { tags }) }
       })
       // A few exact duplicates and same-hour neighbours.
       if (items.length > 2 && rand() < 0.5) items.push({ id: items.length, time: new Date(items[0]!.time) })
       const policy: RetentionPolicy = {}
-      for (const rule of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const) if (rand() < 0.3) policy[rule] = pick([-1, 1, 2, 3, 5, 8])
-      for (const rule of ['within', 'withinHourly', 'withinDaily', 'withinWeekly', 'withinMonthly', 'withinYearly'] as const) if (rand() < 0.12) policy[rule] = pick(spans)
+      for (const rule of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const)
+        if (rand() < 0.3) policy[rule] = pick([-1, 1, 2, 3, 5, 8])
+      for (const rule of ['within', 'withinHourly', 'withinDaily', 'withinWeekly', 'withinMonthly', 'withinYearly'] as const)
+        if (rand() < 0.12) policy[rule] = pick(spans)
       if (rand() < 0.15) policy.tags = pick([['a'], ['a,b'], ['b', 'a']])
 
       const plan = planRetention(items, policy, { timeZone })
@@ -699,8 +807,10 @@ describe('planRetention: random histories against a restatement of the rules', (
       const keptTimes = plan.keep.map(({ item }) => item.time.getTime())
       const removedTimes = plan.remove.map((item) => item.time.getTime())
       const descending = (list: number[]) => list.every((t, i) => i === 0 || list[i - 1]! >= t)
-      if (plan.keep.length + plan.remove.length !== items.length || !descending(keptTimes) || !descending(removedTimes)) failures.push(`round ${round}: shape`)
-      if (items.length > 0 && Math.max(...items.map((i) => i.time.getTime())) !== keptTimes[0]) failures.push(`round ${round}: newest removed`)
+      if (plan.keep.length + plan.remove.length !== items.length || !descending(keptTimes) || !descending(removedTimes))
+        failures.push(`round ${round}: shape`)
+      if (items.length > 0 && Math.max(...items.map((i) => i.time.getTime())) !== keptTimes[0])
+        failures.push(`round ${round}: newest removed`)
     }
     expect(failures).toEqual([])
   })

@@ -22,15 +22,26 @@ describeDocker('the stop grace of a container', () => {
     mkdirSync(join(work.dir, 'site'))
     writeFileSync(join(work.dir, 'site', 'data.txt'), 'data')
     // Shuts down in 3 s, and says when it is done; asks for 1 s.
-    app = await runContainer({ name: uniqueName('grace'), cmd: ['sh', '-c', 'trap "sleep 3; touch /marks/clean; exit 0" TERM; while true; do sleep 0.2; done'], volumes: [`${marks()}:/marks`], stopTimeoutSec: 1 })
-    writeFileSync(join(work.dir, 'ownops.yml'), `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${join(work.dir, 'site')}, compression: gzip, stop: [${app.name}] }\n`)
+    app = await runContainer({
+      name: uniqueName('grace'),
+      cmd: ['sh', '-c', 'trap "sleep 3; touch /marks/clean; exit 0" TERM; while true; do sleep 0.2; done'],
+      volumes: [`${marks()}:/marks`],
+      stopTimeoutSec: 1,
+    })
+    writeFileSync(
+      join(work.dir, 'ownops.yml'),
+      `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${join(work.dir, 'site')}, compression: gzip, stop: [${app.name}] }\n`,
+    )
   }, 60_000)
   afterAll(async () => {
     await cleanupAll()
     work?.cleanup()
   })
 
-  it.for([['backup', 'site'], ['restore', 'site', '--yes', '--no-safety-copy']])('%s stops it with its own stop timeout, and starts it again', async (args) => {
+  it.for([
+    ['backup', 'site'],
+    ['restore', 'site', '--yes', '--no-safety-copy'],
+  ])('%s stops it with its own stop timeout, and starts it again', async (args) => {
     rmSync(join(marks(), 'clean'), { force: true })
     const before = (await getDocker().getContainer(app.name).inspect()).State.StartedAt
     const run = await runCli(['-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir })

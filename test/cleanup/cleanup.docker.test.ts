@@ -10,7 +10,20 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { timestampId } from '../../src/backup/artifact.js'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { cleanupAll, createVolume, describeDocker, execOk, getDocker, runContainer, startMariadb, startPostgres, uniqueName, waitForExit, type MariadbContainer, type PostgresContainer } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  createVolume,
+  describeDocker,
+  execOk,
+  getDocker,
+  runContainer,
+  startMariadb,
+  startPostgres,
+  uniqueName,
+  waitForExit,
+  type MariadbContainer,
+  type PostgresContainer,
+} from '../helpers/docker.js'
 
 const PSQL = ['psql', '-U', 'postgres', '-h', '/var/run/postgresql', '-v', 'ON_ERROR_STOP=1', '-At']
 const DAY = 86_400_000
@@ -19,7 +32,14 @@ interface Report {
   ok: boolean
   rows: number
   freed: number
-  rules: Array<{ rule: string; ok: boolean; error?: string; rows?: number; engineReclaimed?: number; actions: Array<{ action: string; what: string; reason: string; bytes: number; skipped?: string }> }>
+  rules: Array<{
+    rule: string
+    ok: boolean
+    error?: string
+    rows?: number
+    engineReclaimed?: number
+    actions: Array<{ action: string; what: string; reason: string; bytes: number; skipped?: string }>
+  }>
 }
 
 describeDocker('cleanup: PostgreSQL rows and restore leftovers', () => {
@@ -75,7 +95,11 @@ describeDocker('cleanup: PostgreSQL rows and restore leftovers', () => {
     const report = JSON.parse(real.stdout) as Report
     expect(report.rows).toBe(25_000)
     expect(report.rules[0]?.actions[0]?.reason).toMatch(/25000 rows in 3 batches of 10000/)
-    expect(await sql(`select count(*), count(*) filter (where captured_at < now() - interval '14 days'), count(*) filter (where detected = 1) from frames`)).toBe('5050|50|2550')
+    expect(
+      await sql(
+        `select count(*), count(*) filter (where captured_at < now() - interval '14 days'), count(*) filter (where detected = 1) from frames`,
+      ),
+    ).toBe('5050|50|2550')
     // VACUUM (ANALYZE) ran: the statistics know the table's new size.
     expect(await sql("select n_live_tup from pg_stat_user_tables where relname = 'frames'")).toBe('5050')
     const again = JSON.parse((await runCli(['--json', 'cleanup', 'rows'], { env, cwd: dir })).stdout) as Report
@@ -93,9 +117,14 @@ describeDocker('cleanup: PostgreSQL rows and restore leftovers', () => {
     )
     const r = await runCli(['--json', '-c', join(dir, 'events.yml'), 'cleanup'], { env: testEnv(dir), cwd: dir })
     expect(r.code).toBe(1)
-    expect((JSON.parse(r.stdout) as Report).rules[0]?.error).toMatch(/events is partitioned or has child tables: batches need a unique column/)
+    expect((JSON.parse(r.stdout) as Report).rules[0]?.error).toMatch(
+      /events is partitioned or has child tables: batches need a unique column/,
+    )
     expect(await sql('select count(*) from events')).toBe('100')
-    writeFileSync(join(dir, 'events.yml'), `backup:\n  dir: ${dir}/backups\n  targets:\n    cam: { type: postgres, container: ${pg.container}, database: cam, user: postgres }\ncleanup:\n  backups: false\n  rules:\n    events: { type: sql, target: cam, table: events, key: id, batch: 30, where: "at < '2021-01-01'" }\n`)
+    writeFileSync(
+      join(dir, 'events.yml'),
+      `backup:\n  dir: ${dir}/backups\n  targets:\n    cam: { type: postgres, container: ${pg.container}, database: cam, user: postgres }\ncleanup:\n  backups: false\n  rules:\n    events: { type: sql, target: cam, table: events, key: id, batch: 30, where: "at < '2021-01-01'" }\n`,
+    )
     const ok = await runCli(['--json', '-c', join(dir, 'events.yml'), 'cleanup'], { env: testEnv(dir), cwd: dir })
     expect(ok.code, ok.stderr).toBe(0)
     expect((JSON.parse(ok.stdout) as Report).rows).toBe(100)
@@ -105,7 +134,8 @@ describeDocker('cleanup: PostgreSQL rows and restore leftovers', () => {
   it('drops databases a restore replaced once restore.keepOld has passed; fresh ones and other databases stay', async () => {
     const old = timestampId(new Date(Date.now() - 10 * DAY))
     const fresh = timestampId(new Date(Date.now() - 1 * DAY))
-    for (const db of [`cam__pre_restore_${old}`, `cam__undone_${old}`, `cam__pre_restore_${fresh}`, `other__pre_restore_${old}`]) await sql(`create database "${db}"`, 'postgres')
+    for (const db of [`cam__pre_restore_${old}`, `cam__undone_${old}`, `cam__pre_restore_${fresh}`, `other__pre_restore_${old}`])
+      await sql(`create database "${db}"`, 'postgres')
     const r = await runCli(['--json', 'cleanup', 'backups'], { env: testEnv(dir), cwd: dir })
     expect(r.code, r.stderr).toBe(0)
     const actions = (JSON.parse(r.stdout) as Report).rules[0]?.actions ?? []
@@ -114,7 +144,10 @@ describeDocker('cleanup: PostgreSQL rows and restore leftovers', () => {
       ['drop-database', `database cam__undone_${old} in ${pg.container}`],
     ])
     expect(actions.every((a) => a.bytes > 1_000_000)).toBe(true) // pg_database_size of an empty database is some MB
-    const left = await sql("select datname from pg_database where datname like '%restore%' or datname like '%undone%' order by 1", 'postgres')
+    const left = await sql(
+      "select datname from pg_database where datname like '%restore%' or datname like '%undone%' order by 1",
+      'postgres',
+    )
     expect(left.split('\n')).toEqual([`cam__pre_restore_${fresh}`, `other__pre_restore_${old}`])
   })
 })
@@ -129,10 +162,11 @@ describeDocker('cleanup: MariaDB rows', () => {
     done?.()
   })
 
-  it('deletes old rows with DELETE … LIMIT through the container\'s client, the password only in its environment', async () => {
+  it("deletes old rows with DELETE … LIMIT through the container's client, the password only in its environment", async () => {
     ;({ dir, cleanup: done } = tempDir('ownops-cleanup-maria-'))
     db = await startMariadb({ name: uniqueName('cl-maria') })
-    const sql = (q: string) => execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '-N', '-B', '-e', q]).then((s) => s.trim())
+    const sql = (q: string) =>
+      execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '-N', '-B', '-e', q]).then((s) => s.trim())
     await sql(`CREATE DATABASE cam; USE cam; CREATE TABLE cam.frames (id BIGINT AUTO_INCREMENT PRIMARY KEY, detected INT, captured_at DATETIME, payload TEXT) ENGINE=InnoDB;
       INSERT INTO cam.frames (detected, captured_at, payload) SELECT 0, NOW() - INTERVAL 20 DAY, MD5(seq) FROM seq_1_to_25000;
       INSERT INTO cam.frames (detected, captured_at, payload) SELECT 0, NOW() - INTERVAL 1 DAY, MD5(seq) FROM seq_1_to_5000;`)
@@ -164,7 +198,11 @@ describeDocker('cleanup: Docker leftovers', () => {
   })
 
   afterAll(async () => {
-    for (const id of images) await getDocker().getImage(id).remove({ force: true }).catch(() => undefined)
+    for (const id of images)
+      await getDocker()
+        .getImage(id)
+        .remove({ force: true })
+        .catch(() => undefined)
     await cleanupAll()
     done?.()
   })
@@ -175,7 +213,9 @@ describeDocker('cleanup: Docker leftovers', () => {
     const base = await runContainer({ cmd: ['true'] })
     await waitForExit(base.name)
     const commit = async (label: string, repo?: string) => {
-      const r = (await docker.getContainer(base.name).commit({ changes: `LABEL ${label}`, ...(repo ? { repo, tag: 'x' } : {}) })) as { Id: string }
+      const r = (await docker.getContainer(base.name).commit({ changes: `LABEL ${label}`, ...(repo ? { repo, tag: 'x' } : {}) })) as {
+        Id: string
+      }
       images.push(r.Id)
       return r.Id
     }
@@ -217,9 +257,39 @@ describeDocker('cleanup: Docker leftovers', () => {
     )
     const run = (args: string[]) => runCli(['--json', 'cleanup', ...args], { env: testEnv(dir), cwd: dir, clock: () => new Date(clockAt) })
     const exists = async () => ({
-      images: await Promise.all([dangling, otherValue, tagged].map((id) => docker.getImage(id).inspect().then(() => true, () => false))),
-      containers: await Promise.all([oldOne.name, unlabelled.name, running.name, recent.name].map((n) => docker.getContainer(n).inspect().then(() => true, () => false))),
-      volumes: await Promise.all([unused.name, volumeInUse.name, notNamed.name].map((n) => docker.getVolume(n).inspect().then(() => true, () => false))),
+      images: await Promise.all(
+        [dangling, otherValue, tagged].map((id) =>
+          docker
+            .getImage(id)
+            .inspect()
+            .then(
+              () => true,
+              () => false,
+            ),
+        ),
+      ),
+      containers: await Promise.all(
+        [oldOne.name, unlabelled.name, running.name, recent.name].map((n) =>
+          docker
+            .getContainer(n)
+            .inspect()
+            .then(
+              () => true,
+              () => false,
+            ),
+        ),
+      ),
+      volumes: await Promise.all(
+        [unused.name, volumeInUse.name, notNamed.name].map((n) =>
+          docker
+            .getVolume(n)
+            .inspect()
+            .then(
+              () => true,
+              () => false,
+            ),
+        ),
+      ),
     })
 
     const dry = await run(['--dry-run'])

@@ -1,6 +1,17 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createWriteStream, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import {
+  createWriteStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -34,7 +45,15 @@ interface Report {
   dryRun: boolean
   freed: number
   rows: number
-  rules: Array<{ rule: string; ok: boolean; error?: string; actions: Array<{ action: string; what: string; reason: string; bytes: number; rows?: number; skipped?: string }>; kept?: Array<{ target: string; id: string; reasons: string[] }>; warnings: string[]; rows?: number }>
+  rules: Array<{
+    rule: string
+    ok: boolean
+    error?: string
+    actions: Array<{ action: string; what: string; reason: string; bytes: number; rows?: number; skipped?: string }>
+    kept?: Array<{ target: string; id: string; reasons: string[] }>
+    warnings: string[]
+    rows?: number
+  }>
 }
 
 function parse(stdout: string): Report {
@@ -69,7 +88,8 @@ describe('pure parts', () => {
   })
 
   it('refuses system directories and the backup directory as roots', () => {
-    for (const root of ['/', '/etc', '/home', '/var', '/var/lib', '/usr', '/etc/', '/var//lib/docker']) expect(refusedRoot(root), root).toBeDefined()
+    for (const root of ['/', '/etc', '/home', '/var', '/var/lib', '/usr', '/etc/', '/var//lib/docker'])
+      expect(refusedRoot(root), root).toBeDefined()
     expect(refusedRoot('/srv/app/tmp')).toBeUndefined()
     expect(refusedRoot('/tmp')).toBeUndefined()
     expect(refusedRoot('/home/alice/results')).toBeUndefined()
@@ -96,7 +116,15 @@ describe('pure parts', () => {
   it('plans log steps: the newest of a set and fresh files stay, old ones are deleted, older than compressAfter compressed', () => {
     const now = NOW
     const f = (path: string, days: number, size = 100) => ({ path, size, mtime: now - days * DAY })
-    const files = [f('/l/app.log', 20), f('/l/app.log.1', 21), f('/l/app.log.2.gz', 40), f('/l/app.log.3', 10), f('/l/other.log', 50), f('/l/fresh.log', 0), f('/l/fresh.log.1', 0.001)]
+    const files = [
+      f('/l/app.log', 20),
+      f('/l/app.log.1', 21),
+      f('/l/app.log.2.gz', 40),
+      f('/l/app.log.3', 10),
+      f('/l/other.log', 50),
+      f('/l/fresh.log', 0),
+      f('/l/fresh.log.1', 0.001),
+    ]
     const { steps, protectedFiles } = planLogSteps(files, { compressAfter: 7 * DAY, deleteAfter: 30 * DAY, minAge: 10 * 60_000 }, now)
     // app.log.3 (10 days) is the newest of the app set; other.log is alone in its set.
     expect([...protectedFiles].sort()).toEqual(['/l/app.log.3', '/l/fresh.log', '/l/fresh.log.1', '/l/other.log'])
@@ -111,15 +139,29 @@ describe('pure parts', () => {
   })
 
   it('builds batch statements per database', () => {
-    const rule = { table: 'public.frames', where: "detected = 0 AND captured_at < now() - interval '14 days'", batch: 10_000, vacuum: true, analyze: true }
+    const rule = {
+      table: 'public.frames',
+      where: "detected = 0 AND captured_at < now() - interval '14 days'",
+      batch: 10_000,
+      vacuum: true,
+      analyze: true,
+    }
     const pg = sqlStatements('postgres', rule)
-    expect(pg.batch).toBe(`WITH d AS (DELETE FROM ONLY "public"."frames" WHERE ctid = ANY(ARRAY(SELECT ctid FROM ONLY "public"."frames" WHERE (${rule.where}) LIMIT 10000)) RETURNING 1) SELECT count(*) FROM d`)
+    expect(pg.batch).toBe(
+      `WITH d AS (DELETE FROM ONLY "public"."frames" WHERE ctid = ANY(ARRAY(SELECT ctid FROM ONLY "public"."frames" WHERE (${rule.where}) LIMIT 10000)) RETURNING 1) SELECT count(*) FROM d`,
+    )
     expect(pg.count).toBe(`SELECT count(*) FROM "public"."frames" WHERE (${rule.where})`)
     expect(pg.after).toEqual(['VACUUM (ANALYZE) "public"."frames"'])
-    expect(sqlStatements('postgres', { ...rule, key: 'id' }).batch).toContain('DELETE FROM "public"."frames" WHERE "id" = ANY(ARRAY(SELECT "id" FROM "public"."frames"')
-    expect(sqlStatements('mysql', { ...rule, table: 'frames' }).batch).toBe(`DELETE FROM \`frames\` WHERE (${rule.where}) LIMIT 10000; SELECT ROW_COUNT()`)
+    expect(sqlStatements('postgres', { ...rule, key: 'id' }).batch).toContain(
+      'DELETE FROM "public"."frames" WHERE "id" = ANY(ARRAY(SELECT "id" FROM "public"."frames"',
+    )
+    expect(sqlStatements('mysql', { ...rule, table: 'frames' }).batch).toBe(
+      `DELETE FROM \`frames\` WHERE (${rule.where}) LIMIT 10000; SELECT ROW_COUNT()`,
+    )
     expect(sqlStatements('mysql', { ...rule, table: 'frames' }).after).toEqual(['OPTIMIZE TABLE `frames`', 'ANALYZE TABLE `frames`'])
-    expect(sqlStatements('sqlite', { ...rule, table: 'frames', vacuum: false }).batch).toBe(`DELETE FROM "frames" WHERE rowid IN (SELECT rowid FROM "frames" WHERE (${rule.where}) LIMIT 10000); SELECT changes();`)
+    expect(sqlStatements('sqlite', { ...rule, table: 'frames', vacuum: false }).batch).toBe(
+      `DELETE FROM "frames" WHERE rowid IN (SELECT rowid FROM "frames" WHERE (${rule.where}) LIMIT 10000); SELECT changes();`,
+    )
   })
 
   it('parses the restore stamps it removes by', () => {
@@ -167,14 +209,21 @@ describe('cleanup config', () => {
     expect(r.code).toBe(78)
     expect(r.stderr + r.stdout).toMatch(/ownops\.yml:9 cleanup\.rules\.wipe\.root: refusing root \/home: \/home is a system directory/)
     expect(r.stderr + r.stdout).toMatch(/force: true/)
-    expect(r.stderr + r.stdout).toMatch(/ownops\.yml:13 cleanup\.rules\.leftovers\.containers: removing stopped containers needs a label or name filter/)
-    expect(r.stderr + r.stdout).toMatch(/ownops\.yml:16 cleanup\.rules\.rows\.target: no backup target named "fils" \(did you mean "files"\?\)/)
+    expect(r.stderr + r.stdout).toMatch(
+      /ownops\.yml:13 cleanup\.rules\.leftovers\.containers: removing stopped containers needs a label or name filter/,
+    )
+    expect(r.stderr + r.stdout).toMatch(
+      /ownops\.yml:16 cleanup\.rules\.rows\.target: no backup target named "fils" \(did you mean "files"\?\)/,
+    )
     expect(r.stderr + r.stdout).toMatch(/cleanup\.rules\.rows\.where: the condition contains ";"/)
     expect(r.stderr + r.stdout).toMatch(/cleanup\.rules\.mine\.root: refusing root .*holds the backup directory/)
   })
 
   it('accepts a system root with force: true', async () => {
-    writeFileSync(join(dir, 'ownops.yml'), ['cleanup:', '  rules:', '    tmp: { type: files, root: /var, match: "tmp/abaqus_*", olderThan: 1d, force: true }'].join('\n'))
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      ['cleanup:', '  rules:', '    tmp: { type: files, root: /var, match: "tmp/abaqus_*", olderThan: 1d, force: true }'].join('\n'),
+    )
     const r = await runCli(['config', 'validate'], { env: testEnv(dir), cwd: dir, clock })
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
@@ -218,7 +267,10 @@ describe('files rule', () => {
     const writing = createWriteStream(join(root, 'writing.dat'))
     writing.write('partial…')
     await new Promise<void>((resolve) => writing.once('ready', () => resolve()))
-    writeFileSync(join(dir, 'ownops.yml'), `backup: { dir: ${dir}/backups }\ncleanup:\n  rules:\n    results: { type: files, root: ${root}, olderThan: 90d, exclude: ["*.lock"] }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `backup: { dir: ${dir}/backups }\ncleanup:\n  rules:\n    results: { type: files, root: ${root}, olderThan: 90d, exclude: ["*.lock"] }\n`,
+    )
 
     const before = listTree(dir)
     const dry = await runCli(['--json', 'cleanup', '--dry-run'], { env: testEnv(dir), cwd: dir, clock })
@@ -246,7 +298,10 @@ describe('files rule', () => {
 
   it('a root that is a link to a system directory is refused at run time', async () => {
     symlinkSync('/etc', join(dir, 'sneaky'))
-    writeFileSync(join(dir, 'ownops.yml'), `cleanup:\n  backups: false\n  rules:\n    sneaky: { type: files, root: ${dir}/sneaky, olderThan: 1d }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `cleanup:\n  backups: false\n  rules:\n    sneaky: { type: files, root: ${dir}/sneaky, olderThan: 1d }\n`,
+    )
     const r = await runCli(['--json', 'cleanup', '--dry-run'], { env: testEnv(dir), cwd: dir, clock })
     expect(r.code).toBe(1)
     expect(parse(r.stdout).rules[0]?.error).toMatch(/refusing root .*sneaky \(\/etc\): \/etc is a system directory/)
@@ -271,7 +326,10 @@ describe('logs rule', () => {
     execFileSync('chmod', ['0640', join(logs, 'app.log.1')])
     const mtime1 = statSync(join(logs, 'app.log.1')).mtimeMs
     const original1 = readFileSync(join(logs, 'app.log.1'))
-    writeFileSync(join(dir, 'ownops.yml'), `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: ${logs}/*.log, compressAfter: 7d, deleteAfter: 30d, maxTotalSize: 90KB }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: ${logs}/*.log, compressAfter: 7d, deleteAfter: 30d, maxTotalSize: 90KB }\n`,
+    )
 
     const before = listTree(dir)
     const dry = parse((await runCli(['--json', 'cleanup', '--dry-run'], { env: testEnv(dir), cwd: dir, clock })).stdout)
@@ -291,7 +349,9 @@ describe('logs rule', () => {
     expect(gunzipSync(readFileSync(gz)).equals(original1)).toBe(true)
     expect(statSync(gz).mode & 0o777).toBe(0o640)
     expect(Math.round(statSync(gz).mtimeMs / 1000)).toBe(Math.round(mtime1 / 1000))
-    const total = readdirSync(logs).filter((n) => n !== 'notes.txt').reduce((s, n) => s + statSync(join(logs, n)).size, 0)
+    const total = readdirSync(logs)
+      .filter((n) => n !== 'notes.txt')
+      .reduce((s, n) => s + statSync(join(logs, n)).size, 0)
     expect(total).toBeLessThanOrEqual(90_000)
     expect(total).toBeGreaterThan(80_000) // and no more than needed
     expect(readdirSync(logs).some((n) => n.includes('ownops'))).toBe(false)
@@ -305,9 +365,14 @@ describe('logs rule', () => {
     write(join(logs, 'app.log'), 'current')
     write(join(logs, 'app.log.1'), 'old contents', 10 * DAY)
     write(join(logs, 'app.log.1.gz'), 'someone else made this', 9 * DAY)
-    writeFileSync(join(dir, 'ownops.yml'), `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: ${logs}/*.log, compressAfter: 7d }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: ${logs}/*.log, compressAfter: 7d }\n`,
+    )
     const r = parse((await runCli(['--json', 'cleanup'], { env: testEnv(dir), cwd: dir, clock })).stdout)
-    expect(r.rules[0]?.actions.map((a) => [a.what.replace(logs + '/', ''), a.skipped])).toEqual([['app.log.1', 'app.log.1.gz exists already']])
+    expect(r.rules[0]?.actions.map((a) => [a.what.replace(logs + '/', ''), a.skipped])).toEqual([
+      ['app.log.1', 'app.log.1.gz exists already'],
+    ])
     expect(readFileSync(join(logs, 'app.log.1'), 'utf8')).toBe('old contents')
     expect(readFileSync(join(logs, 'app.log.1.gz'), 'utf8')).toBe('someone else made this')
   })
@@ -326,8 +391,20 @@ describe('backups rule', () => {
     const content = `backup ${id}\n`
     writeFileSync(join(tdir, `${id}.tar.zst`), content)
     const manifest = {
-      manifestVersion: 1, id, target, type: 'directory', file: `${id}.tar.zst`, time: time.toISOString(), durationMs: 1, size: content.length,
-      sha256: createHash('sha256').update(content).digest('hex'), compression: 'zstd', ownopsVersion: '0.0.0', host: 'test', source: {}, warnings: [],
+      manifestVersion: 1,
+      id,
+      target,
+      type: 'directory',
+      file: `${id}.tar.zst`,
+      time: time.toISOString(),
+      durationMs: 1,
+      size: content.length,
+      sha256: createHash('sha256').update(content).digest('hex'),
+      compression: 'zstd',
+      ownopsVersion: '0.0.0',
+      host: 'test',
+      source: {},
+      warnings: [],
     }
     writeFileSync(join(tdir, `${id}.json`), JSON.stringify(manifest))
     return id
@@ -384,7 +461,10 @@ describe('backups rule', () => {
     expect(removed(dry).sort()).toEqual([...expectedRemoved].sort())
     expect(removed(real)).toEqual(removed(dry))
     expect(real.freed).toBe(expectedRemoved.reduce((s, id) => s + `backup ${id}\n`.length, 0))
-    const left = readdirSync(join(dir, 'backups', 'files')).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort()
+    const left = readdirSync(join(dir, 'backups', 'files'))
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -5))
+      .sort()
     expect(left).toEqual(ids.filter((_, i) => keep.has(i)).sort())
     // A reason for every kept backup.
     const kept = real.rules[0]?.kept ?? []
@@ -414,8 +494,20 @@ describe('backups rule', () => {
     write(join(data, `jobs.db.ownops-restore-${newStamp}`), 'staging left by a killed restore')
     write(join(data, `jobsX.db.pre-restore-${oldStamp}`), 'another file, not ours')
     mkdirSync(join(dir, 'state'), { recursive: true })
-    writeFileSync(join(dir, 'state', 'restore-jobs.json'), JSON.stringify({ target: 'jobs', time: new Date(now - 10 * DAY).toISOString(), backup: 'x', live: join(data, 'jobs.db'), kept: join(data, `jobs.db.pre-restore-${oldStamp}`) }))
-    writeFileSync(join(dir, 'ownops.yml'), `backup:\n  dir: ${dir}/backups\n  targets:\n    jobs: { type: sqlite, path: ${data}/jobs.db, keep: { within: 7d } }\n`)
+    writeFileSync(
+      join(dir, 'state', 'restore-jobs.json'),
+      JSON.stringify({
+        target: 'jobs',
+        time: new Date(now - 10 * DAY).toISOString(),
+        backup: 'x',
+        live: join(data, 'jobs.db'),
+        kept: join(data, `jobs.db.pre-restore-${oldStamp}`),
+      }),
+    )
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `backup:\n  dir: ${dir}/backups\n  targets:\n    jobs: { type: sqlite, path: ${data}/jobs.db, keep: { within: 7d } }\n`,
+    )
 
     const r = parse((await runCli(['--json', 'cleanup'], { env: testEnv(dir), cwd: dir, clock })).stdout)
     expect(r.ok).toBe(true)
@@ -473,7 +565,8 @@ describe('sql rule on SQLite', () => {
         '      analyze: true',
       ].join('\n'),
     )
-    const count = () => execFileSync('sqlite3', [db, "SELECT count(*), min(captured_at) > datetime('now', '-14 days') FROM frames"]).toString().trim()
+    const count = () =>
+      execFileSync('sqlite3', [db, "SELECT count(*), min(captured_at) > datetime('now', '-14 days') FROM frames"]).toString().trim()
     const dry = parse((await runCli(['--json', 'cleanup', 'rows', '--dry-run'], { env: testEnv(dir), cwd: dir, clock })).stdout)
     expect(dry.rows).toBe(25_000)
     expect(dry.rules[0]?.actions[0]?.reason).toMatch(/25000 rows match, 3 batches of 10000/)
@@ -489,7 +582,7 @@ describe('sql rule on SQLite', () => {
     expect(again.rows).toBe(0)
   })
 
-  it('a bad condition fails the rule with the database\'s own message; other rules still run', async () => {
+  it("a bad condition fails the rule with the database's own message; other rules still run", async () => {
     const db = join(dir, 'cam.db')
     execFileSync('sqlite3', [db, 'CREATE TABLE frames (id INTEGER PRIMARY KEY, captured_at TEXT)'])
     mkdirSync(join(dir, 'tmp'))
@@ -501,7 +594,10 @@ describe('sql rule on SQLite', () => {
     const r = await runCli(['--json', 'cleanup'], { env: testEnv(dir), cwd: dir, clock })
     expect(r.code).toBe(1)
     const report = parse(r.stdout)
-    expect(report.rules.map((x) => [x.rule, x.ok])).toEqual([['rows', false], ['tmp', true]])
+    expect(report.rules.map((x) => [x.rule, x.ok])).toEqual([
+      ['rows', false],
+      ['tmp', true],
+    ])
     expect(report.rules[0]?.error).toMatch(/no such column: capturedat/)
     expect(existsSync(join(dir, 'tmp', 'old'))).toBe(false)
   })

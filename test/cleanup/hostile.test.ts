@@ -21,7 +21,13 @@ function write(path: string | Buffer, content: string, ageDays = 0): void {
 }
 
 interface Report {
-  rules: Array<{ rule: string; ok: boolean; error?: string; warnings: string[]; actions: Array<{ action: string; what: string; skipped?: string }> }>
+  rules: Array<{
+    rule: string
+    ok: boolean
+    error?: string
+    warnings: string[]
+    actions: Array<{ action: string; what: string; skipped?: string }>
+  }>
 }
 
 let dir: string
@@ -58,7 +64,10 @@ describe('file names are bytes', () => {
     write(Buffer.concat([bytes(root, sub), Buffer.from('/out\n.csv')]), 'old', 10)
     utimesSync(bytes(root, sub), new Date(Date.now() - 10 * DAY), new Date(Date.now() - 10 * DAY))
     write(join(root, 'fresh.tmp'), 'new')
-    writeFileSync(join(dir, 'ownops.yml'), `backup: { dir: ${dir}/backups }\ncleanup:\n  backups: false\n  rules:\n    scratch: { type: files, root: ${root}, match: "**", olderThan: 1d }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `backup: { dir: ${dir}/backups }\ncleanup:\n  backups: false\n  rules:\n    scratch: { type: files, root: ${root}, match: "**", olderThan: 1d }\n`,
+    )
 
     const dry = await cli(['cleanup', '--dry-run'])
     expect(dry.code, dry.stderr).toBe(0)
@@ -69,7 +78,10 @@ describe('file names are bytes', () => {
 
     const real = await cli(['--json', 'cleanup'])
     expect(real.code, real.stderr).toBe(0)
-    const what = (JSON.parse(real.stdout) as Report).rules[0]?.actions.filter((a) => a.skipped === undefined).map((a) => a.what.slice(root.length + 1)).sort()
+    const what = (JSON.parse(real.stdout) as Report).rules[0]?.actions
+      .filter((a) => a.skipped === undefined)
+      .map((a) => a.what.slice(root.length + 1))
+      .sort()
     expect(what).toEqual(['\\x1b[31mred\\x1b[0m.tmp', 'bad\\xff\\xfe.tmp', 'job-\\xe9/', 'new\\nline.tmp'])
     expect(readdirSync(root)).toEqual(['fresh.tmp'])
   })
@@ -81,7 +93,10 @@ describe('file names are bytes', () => {
     write(bytes(logs, base), 'current')
     write(bytes(logs, Buffer.concat([base, Buffer.from('.1')])), 'a week ago\n'.repeat(50), 8)
     write(bytes(logs, Buffer.concat([base, Buffer.from('.2')])), 'a month ago', 40)
-    writeFileSync(join(dir, 'ownops.yml'), `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: ${logs}/*.log, compressAfter: 7d, deleteAfter: 30d }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: ${logs}/*.log, compressAfter: 7d, deleteAfter: 30d }\n`,
+    )
     const real = await cli(['--json', 'cleanup'])
     expect(real.code, real.stderr).toBe(0)
     const actions = (JSON.parse(real.stdout) as Report).rules[0]?.actions.map((a) => [a.action, a.what.slice(logs.length + 1), a.skipped])
@@ -89,7 +104,11 @@ describe('file names are bytes', () => {
       ['remove', 'caf\\xe9.log.2', undefined],
       ['compress', 'caf\\xe9.log.1', undefined],
     ])
-    expect(readdirSync(logs, { encoding: 'buffer' }).map((n) => printable(n)).sort()).toEqual(['caf\\xe9.log', 'caf\\xe9.log.1.gz'])
+    expect(
+      readdirSync(logs, { encoding: 'buffer' })
+        .map((n) => printable(n))
+        .sort(),
+    ).toEqual(['caf\\xe9.log', 'caf\\xe9.log.1.gz'])
   })
 })
 
@@ -131,7 +150,10 @@ describe('rotating sets', () => {
     write(join(logs, 'combined1.log'), 'second file, full\n'.repeat(100), 20)
     write(join(logs, 'combined2.log'), 'current\n')
     write(join(logs, 'server1.log'), 'a server of its own\n', 50)
-    writeFileSync(join(dir, 'ownops.yml'), `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: ${logs}/*.log, compressAfter: 7d, deleteAfter: 30d }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: ${logs}/*.log, compressAfter: 7d, deleteAfter: 30d }\n`,
+    )
     const real = await cli(['--json', 'cleanup'])
     expect(real.code, real.stderr).toBe(0)
     const rule = (JSON.parse(real.stdout) as Report).rules[0]
@@ -139,7 +161,9 @@ describe('rotating sets', () => {
       ['remove', 'combined.log'],
       ['compress', 'combined1.log'],
     ])
-    expect(rule?.warnings).toEqual([`${logs}/server1.log looks rotated but joins no set of rotated files (the file it was rotated from is not there): left alone`])
+    expect(rule?.warnings).toEqual([
+      `${logs}/server1.log looks rotated but joins no set of rotated files (the file it was rotated from is not there): left alone`,
+    ])
     expect(readdirSync(logs).sort()).toEqual(['combined1.log.gz', 'combined2.log', 'server1.log'])
   })
 })
@@ -151,11 +175,16 @@ describe('the backup directory through a symlink', () => {
     write(join(app, 'data', 'backups', 'db', 'db-20200101T000000Z.pgdump'), 'a backup', 400)
     write(join(app, 'tmp.old'), 'x', 400)
     symlinkSync(join(app, 'data'), join(dir, 'link'))
-    writeFileSync(join(dir, 'ownops.yml'), `backup: { dir: ${dir}/link/backups }\ncleanup:\n  backups: false\n  rules:\n    app: { type: files, root: ${app}, match: "**", olderThan: 30d }\n    logs: { type: logs, path: "${app}/**/*", deleteAfter: 30d }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `backup: { dir: ${dir}/link/backups }\ncleanup:\n  backups: false\n  rules:\n    app: { type: files, root: ${app}, match: "**", olderThan: 30d }\n    logs: { type: logs, path: "${app}/**/*", deleteAfter: 30d }\n`,
+    )
     const r = await cli(['--json', 'cleanup'])
     expect(r.code).toBe(1)
     const rules = (JSON.parse(r.stdout) as Report).rules
-    expect(rules.find((x) => x.rule === 'app')?.error).toBe(`refusing root ${app}: ${app} holds the backup directory ${dir}/link/backups (${app}/data/backups) (backups have their own retention)`)
+    expect(rules.find((x) => x.rule === 'app')?.error).toBe(
+      `refusing root ${app}: ${app} holds the backup directory ${dir}/link/backups (${app}/data/backups) (backups have their own retention)`,
+    )
     expect(rules.find((x) => x.rule === 'logs')?.error).toMatch(/holds the backup directory/)
     expect(readdirSync(join(app, 'data', 'backups', 'db'))).toEqual(['db-20200101T000000Z.pgdump'])
   })
@@ -163,7 +192,10 @@ describe('the backup directory through a symlink', () => {
   it('and so is a root given through a symlink that holds backup.dir', async () => {
     mkdirSync(join(dir, 'real', 'backups'), { recursive: true })
     symlinkSync(join(dir, 'real'), join(dir, 'data'))
-    writeFileSync(join(dir, 'ownops.yml'), `backup: { dir: ${dir}/real/backups }\ncleanup:\n  backups: false\n  rules:\n    data: { type: files, root: ${dir}/data, olderThan: 30d }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `backup: { dir: ${dir}/real/backups }\ncleanup:\n  backups: false\n  rules:\n    data: { type: files, root: ${dir}/data, olderThan: 30d }\n`,
+    )
     const r = await cli(['--json', 'cleanup'])
     expect((JSON.parse(r.stdout) as Report).rules[0]?.error).toMatch(/holds the backup directory/)
   })

@@ -24,9 +24,13 @@ describe('clean-up roots through symlinks', () => {
   }
 
   it('a root that is a symlink to /etc is refused by config validate (exit 78)', async () => {
-    const r = await validate(`cleanup:\n  rules:\n    tmp: { type: files, root: ${join(work.dir, 'etc-link')}, match: "*.conf", olderThan: 1d }\n`)
+    const r = await validate(
+      `cleanup:\n  rules:\n    tmp: { type: files, root: ${join(work.dir, 'etc-link')}, match: "*.conf", olderThan: 1d }\n`,
+    )
     expect(r.code, r.stdout).toBe(78)
-    expect(r.stdout).toContain(`ownops.yml:3 cleanup.rules.tmp.root: refusing root ${join(work.dir, 'etc-link')}: ${join(work.dir, 'etc-link')} resolves to /etc: /etc is a system directory`)
+    expect(r.stdout).toContain(
+      `ownops.yml:3 cleanup.rules.tmp.root: refusing root ${join(work.dir, 'etc-link')}: ${join(work.dir, 'etc-link')} resolves to /etc: /etc is a system directory`,
+    )
   })
 
   it('a logs directory that is a symlink to /etc is refused too', async () => {
@@ -36,13 +40,17 @@ describe('clean-up roots through symlinks', () => {
   })
 
   it('a backup directory reached through a symlink into the root is refused', async () => {
-    const r = await validate(`backup:\n  dir: ${join(work.dir, 'backups-link')}\ncleanup:\n  rules:\n    old: { type: files, root: ${join(work.dir, 'data')}, match: "**", olderThan: 90d }\n`)
+    const r = await validate(
+      `backup:\n  dir: ${join(work.dir, 'backups-link')}\ncleanup:\n  rules:\n    old: { type: files, root: ${join(work.dir, 'data')}, match: "**", olderThan: 90d }\n`,
+    )
     expect(r.code, r.stdout).toBe(78)
     expect(r.stdout).toContain(`holds the backup directory ${join(work.dir, 'backups-link')} (${join(work.dir, 'data', 'backups')})`)
   })
 
   it('a plain directory passes', async () => {
-    const r = await validate(`cleanup:\n  rules:\n    old: { type: files, root: ${join(work.dir, 'data')}, match: "*.tmp", olderThan: 90d }\n`)
+    const r = await validate(
+      `cleanup:\n  rules:\n    old: { type: files, root: ${join(work.dir, 'data')}, match: "*.tmp", olderThan: 90d }\n`,
+    )
     expect(r.code, r.stdout).toBe(0)
   })
 })

@@ -9,7 +9,16 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { cleanupAll, describeDocker, execOk, startMariadb, startPostgres, uniqueName, type MariadbContainer, type PostgresContainer } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  describeDocker,
+  execOk,
+  startMariadb,
+  startPostgres,
+  uniqueName,
+  type MariadbContainer,
+  type PostgresContainer,
+} from '../helpers/docker.js'
 
 const PSQL = ['psql', '-U', 'postgres', '-h', '/var/run/postgresql', '-v', 'ON_ERROR_STOP=1', '-At']
 
@@ -23,19 +32,29 @@ describeDocker('cleanup --dry-run on sql rules changes nothing', () => {
   let pg: PostgresContainer
   let maria: MariadbContainer
   const pgsql = (q: string) => execOk(pg.container, [...PSQL, '-d', 'cam', '-c', q]).then((s) => s.trim())
-  const mariadb = (q: string) => execOk(maria.container, ['mariadb', '-uroot', `-p${maria.rootPassword}`, 'shop', '--batch', '--skip-column-names', '-e', q]).then((s) => s.trim())
+  const mariadb = (q: string) =>
+    execOk(maria.container, ['mariadb', '-uroot', `-p${maria.rootPassword}`, 'shop', '--batch', '--skip-column-names', '-e', q]).then((s) =>
+      s.trim(),
+    )
   const db = () => join(work.dir, 'jobs.db')
 
   beforeAll(async () => {
     work = tempDir('ownops-sql-dry-')
     ;[pg, maria] = await Promise.all([startPostgres({ name: uniqueName('dry-pg') }), startMariadb({ name: uniqueName('dry-maria') })])
     await execOk(pg.container, [...PSQL, '-c', 'create database cam'])
-    await pgsql('create table frames (id serial primary key, detected int); insert into frames (detected) select 0 from generate_series(1, 50)')
+    await pgsql(
+      'create table frames (id serial primary key, detected int); insert into frames (detected) select 0 from generate_series(1, 50)',
+    )
     await execOk(maria.container, ['mariadb', '-uroot', `-p${maria.rootPassword}`, '-e', 'create database shop'])
     await mariadb(`create table orders (id int primary key, old int); insert into orders select seq, 1 from seq_1_to_30;
       create table audit (n int)`)
-    await mariadb('DELIMITER //\ncreate function touch_audit() returns int modifies sql data begin insert into audit values (1); return 1; end//')
-    execFileSync('sqlite3', [db(), 'create table jobs(id integer primary key, done int); insert into jobs(done) select 1 from generate_series(1, 20);'])
+    await mariadb(
+      'DELIMITER //\ncreate function touch_audit() returns int modifies sql data begin insert into audit values (1); return 1; end//',
+    )
+    execFileSync('sqlite3', [
+      db(),
+      'create table jobs(id integer primary key, done int); insert into jobs(done) select 1 from generate_series(1, 20);',
+    ])
     writeFileSync(
       join(work.dir, 'ownops.yml'),
       `backup:
@@ -64,7 +83,10 @@ cleanup:
   })
 
   const dry = async (rule: string) => {
-    const r = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'cleanup', rule, '--dry-run'], { env: testEnv(work.dir), cwd: work.dir })
+    const r = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'cleanup', rule, '--dry-run'], {
+      env: testEnv(work.dir),
+      cwd: work.dir,
+    })
     return { code: r.code, rule: (JSON.parse(r.stdout) as Report).rules[0], stderr: r.stderr }
   }
 

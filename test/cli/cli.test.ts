@@ -16,7 +16,22 @@ beforeAll(() => {
 })
 afterAll(() => cleanup())
 
-const SUBCOMMANDS = ['doctor', 'config', 'lock', 'backup', 'backups', 'restore', 'verify', 'monitor', 'restart', 'notify', 'cleanup', 'schedule', 'completion', 'help']
+const SUBCOMMANDS = [
+  'doctor',
+  'config',
+  'lock',
+  'backup',
+  'backups',
+  'restore',
+  'verify',
+  'monitor',
+  'restart',
+  'notify',
+  'cleanup',
+  'schedule',
+  'completion',
+  'help',
+]
 
 describe('ownops (process)', () => {
   it('--version prints the package version', async () => {
@@ -107,9 +122,23 @@ describe('ownops (process)', () => {
         walk(sub, [...path, sub.name()])
       }
     }
-    walk(buildProgram(async () => undefined), [])
+    walk(
+      buildProgram(async () => undefined),
+      [],
+    )
     expect(paths.map((p) => p.join(' '))).toEqual(
-      expect.arrayContaining(['doctor', 'config validate', 'config schema', 'lock run', 'schedule list', 'schedule help', 'restart', 'verify', 'completion', 'help']),
+      expect.arrayContaining([
+        'doctor',
+        'config validate',
+        'config schema',
+        'lock run',
+        'schedule list',
+        'schedule help',
+        'restart',
+        'verify',
+        'completion',
+        'help',
+      ]),
     )
     for (const path of paths) {
       const name = path.join(' ')
@@ -119,7 +148,8 @@ describe('ownops (process)', () => {
       expect(stdout, name).toMatch(/\nExamples:\n {2}\$ (sudo )?ownops /)
       expect(stdout, name).toMatch(/\nExit status:\n {2}0 {3}success\n/)
       const globals = /\nGlobal options:\n((?: {2}.*\n)+)/.exec(stdout)?.[1] ?? ''
-      for (const option of ['-c, --config <file>', '--json', '--log-level <level>', '-v, --verbose', '-q, --quiet', '--no-color']) expect(globals, `${name}: ${option}`).toContain(option)
+      for (const option of ['-c, --config <file>', '--json', '--log-level <level>', '-v, --verbose', '-q, --quiet', '--no-color'])
+        expect(globals, `${name}: ${option}`).toContain(option)
       expect(globals, name).not.toContain('--version')
       expect(stdout, name).not.toMatch(/\(default: (false|\[\])\)/)
       expect(stdout, name).not.toMatch(/default: false|default: \[\]/)

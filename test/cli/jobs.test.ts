@@ -47,7 +47,11 @@ describe('heartbeats: one per job', () => {
       ].join('\n'),
     )
     const env = testEnv(dir, { DOCKER_HOST: `unix://${join(dir, 'no-docker.sock')}` })
-    const paths = (prefix: string) => hc.requests.map((r) => r.path).filter((p) => p.startsWith(prefix)).map((p) => p.slice(prefix.length).replace(/rid=[0-9a-f-]{36}/, 'rid=R'))
+    const paths = (prefix: string) =>
+      hc.requests
+        .map((r) => r.path)
+        .filter((p) => p.startsWith(prefix))
+        .map((p) => p.slice(prefix.length).replace(/rid=[0-9a-f-]{36}/, 'rid=R'))
 
     const backup = await runCli(['backup'], { env, cwd: dir })
     expect(backup.code).toBe(1)
@@ -68,25 +72,45 @@ describe('heartbeats: one per job', () => {
     expect((await runCli(['lock', 'run', '--', 'sh', '-c', 'exit 3'], { env, cwd: dir })).code).toBe(3)
     expect((await runCli(['lock', 'run', '--name', 'Nightly rsync', '--', 'true'], { env, cwd: dir })).code).toBe(0)
     expect(paths('/ping/ping-key/')).toEqual([
-      'backup/start?rid=R', 'backup/1?rid=R',
-      'monitor/start?rid=R', 'monitor?rid=R',
-      'cleanup/start?rid=R', 'cleanup?rid=R',
-      'verify-drill/start?rid=R', 'verify-drill/1?rid=R',
-      'restart-app/start?rid=R', 'restart-app/69?rid=R',
-      'lock-run/start?rid=R', 'lock-run/3?rid=R',
-      'lock-run-nightly-rsync/start?rid=R', 'lock-run-nightly-rsync?rid=R',
+      'backup/start?rid=R',
+      'backup/1?rid=R',
+      'monitor/start?rid=R',
+      'monitor?rid=R',
+      'cleanup/start?rid=R',
+      'cleanup?rid=R',
+      'verify-drill/start?rid=R',
+      'verify-drill/1?rid=R',
+      'restart-app/start?rid=R',
+      'restart-app/69?rid=R',
+      'lock-run/start?rid=R',
+      'lock-run/3?rid=R',
+      'lock-run-nightly-rsync/start?rid=R',
+      'lock-run-nightly-rsync?rid=R',
     ])
     // Read-only commands and dry runs ping nothing.
     const before = hc.requests.length
-    for (const args of [['backups'], ['config', 'show'], ['lock', 'status'], ['monitor', '--dry-run'], ['cleanup', '--dry-run'], ['backup', '--dry-run']]) await runCli(args, { env, cwd: dir })
+    for (const args of [
+      ['backups'],
+      ['config', 'show'],
+      ['lock', 'status'],
+      ['monitor', '--dry-run'],
+      ['cleanup', '--dry-run'],
+      ['backup', '--dry-run'],
+    ])
+      await runCli(args, { env, cwd: dir })
     expect(hc.requests.length).toBe(before)
   })
 
   it('config validate warns about a heartbeat channel of one check that every job would ping', async () => {
-    writeFileSync(join(dir, 'ownops.yml'), `notify:\n  channels:\n    ping: { url: "hc://${BACKUP_CHECK}" }\n    per-job: { url: "hc://ping-key-0123456789/{job}" }\n    backup-only: { url: "hc://${MONITOR_CHECK}", commands: [backup] }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `notify:\n  channels:\n    ping: { url: "hc://${BACKUP_CHECK}" }\n    per-job: { url: "hc://ping-key-0123456789/{job}" }\n    backup-only: { url: "hc://${MONITOR_CHECK}", commands: [backup] }\n`,
+    )
     const r = await runCli(['config', 'validate'], { env: testEnv(dir), cwd: dir })
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/ownops\.yml:3 warning: notify\.channels\.ping: every job pings this one check: a failed backup is hidden by the next successful monitor run/)
+    expect(r.stdout).toMatch(
+      /ownops\.yml:3 warning: notify\.channels\.ping: every job pings this one check: a failed backup is hidden by the next successful monitor run/,
+    )
     expect(r.stdout).toMatch(/commands: \[backup\]/)
     expect(r.stdout).not.toMatch(/per-job|backup-only/)
   })
@@ -96,7 +120,10 @@ describe('the outbox is retried by jobs and notify only, within a bounded time',
   it('a hanging webhook in the outbox: read-only and interactive commands do not touch it; notify tries once per channel and ends; the next scheduled job delivers everything in order', async () => {
     const hook = await peer()
     hook.reply({ hang: true })
-    writeFileSync(join(dir, 'ownops.yml'), `notify:\n  timeout: 1s\n  retries: 0\n  channels:\n    hook: { url: "json://127.0.0.1:${hook.port}/x", levels: [info, warning, error, critical] }\nmonitor:\n  builtins: false\n  checks:\n    up: { kind: command, command: ["true"] }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `notify:\n  timeout: 1s\n  retries: 0\n  channels:\n    hook: { url: "json://127.0.0.1:${hook.port}/x", levels: [info, warning, error, critical] }\nmonitor:\n  builtins: false\n  checks:\n    up: { kind: command, command: ["true"] }\n`,
+    )
     const env = testEnv(dir, { DOCKER_HOST: `unix://${join(dir, 'no-docker.sock')}` })
     const outbox = () => JSON.parse(readFileSync(join(dir, 'state', `${OUTBOX_STATE}.json`), 'utf8')) as OutboxEntry[]
     for (const title of ['one', 'two']) {
@@ -104,18 +131,37 @@ describe('the outbox is retried by jobs and notify only, within a bounded time',
       expect(r.code).toBe(1) // not delivered, kept
     }
     // The second notify tried the outbox once more ('one'), not what it queued itself.
-    expect(outbox().map((e) => [e.event.title, e.attempts])).toEqual([['one', 2], ['two', 1]])
+    expect(outbox().map((e) => [e.event.title, e.attempts])).toEqual([
+      ['one', 2],
+      ['two', 1],
+    ])
 
     hook.requests.length = 0
-    for (const args of [['lock', 'status'], ['config', 'show'], ['backups'], ['monitor', '--dry-run'], ['restart', '--list'], ['schedule', 'list'], ['doctor']]) await runCli(args, { env, cwd: dir })
+    for (const args of [
+      ['lock', 'status'],
+      ['config', 'show'],
+      ['backups'],
+      ['monitor', '--dry-run'],
+      ['restart', '--list'],
+      ['schedule', 'list'],
+      ['doctor'],
+    ])
+      await runCli(args, { env, cwd: dir })
     expect(hook.requests).toEqual([]) // none of them waited for the webhook
-    expect(outbox().map((e) => [e.event.title, e.attempts])).toEqual([['one', 2], ['two', 1]])
+    expect(outbox().map((e) => [e.event.title, e.attempts])).toEqual([
+      ['one', 2],
+      ['two', 1],
+    ])
 
     // notify: the new message, then one attempt at the outbox for this channel; the rest waits.
     const third = await runCli(['notify', '--level', 'error', 'three'], { env, cwd: dir })
     expect(third.code).toBe(1)
     expect(hook.requests.map((r) => (r.json as { title: string }).title)).toEqual(['three', 'one'])
-    expect(outbox().map((e) => [e.event.title, e.attempts])).toEqual([['one', 3], ['two', 1], ['three', 1]])
+    expect(outbox().map((e) => [e.event.title, e.attempts])).toEqual([
+      ['one', 3],
+      ['two', 1],
+      ['three', 1],
+    ])
 
     // A job run by a person at a terminal does not wait for it either.
     hook.requests.length = 0

@@ -17,7 +17,10 @@ describe('--json failures', () => {
   let work: { dir: string; cleanup: () => void }
   beforeAll(() => {
     work = tempDir()
-    writeFileSync(join(work.dir, 'ownops.yml'), `backup:\n  dir: ${join(work.dir, 'b')}\n  targets:\n    site: { type: directory, path: ${work.dir} }\n`)
+    writeFileSync(
+      join(work.dir, 'ownops.yml'),
+      `backup:\n  dir: ${join(work.dir, 'b')}\n  targets:\n    site: { type: directory, path: ${work.dir} }\n`,
+    )
   })
   afterAll(() => work?.cleanup())
 
@@ -25,12 +28,23 @@ describe('--json failures', () => {
     const r = await runCli(['--json', 'restore'], { env: testEnv(work.dir), cwd: work.dir })
     expect(r.code).toBe(2)
     const out = JSON.parse(r.stdout) as Failure & { targets: Array<{ target: string }> }
-    expect(out).toMatchObject({ ok: false, error: { message: expect.stringMatching(/which target\?/), exitCode: 2, hint: expect.stringMatching(/ownops restore (site|TARGET) --dry-run/) } })
+    expect(out).toMatchObject({
+      ok: false,
+      error: {
+        message: expect.stringMatching(/which target\?/),
+        exitCode: 2,
+        hint: expect.stringMatching(/ownops restore (site|TARGET) --dry-run/),
+      },
+    })
     expect(out.targets.map((t) => t.target)).toEqual(['site'])
   })
 
   it('usage errors found by the parser: the same object on stdout (exit 2)', async () => {
-    for (const args of [['--json', 'backup', '--no-such-flag'], ['backup', '--json', '--no-such-flag'], ['--json', 'restore', '--at']]) {
+    for (const args of [
+      ['--json', 'backup', '--no-such-flag'],
+      ['backup', '--json', '--no-such-flag'],
+      ['--json', 'restore', '--at'],
+    ]) {
       const r = await runBin(args, { env: testEnv(work.dir), cwd: work.dir })
       expect(r.code, args.join(' ')).toBe(2)
       const out = JSON.parse(r.stdout) as Failure
@@ -44,6 +58,9 @@ describe('--json failures', () => {
   it('a thrown error keeps its shape (exit 2: an unknown target)', async () => {
     const r = await runCli(['--json', 'backup', 'nope'], { env: testEnv(work.dir), cwd: work.dir })
     expect(r.code).toBe(2)
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { message: 'no backup target named "nope"', exitCode: 2, hint: 'configured targets: site' } })
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: false,
+      error: { message: 'no backup target named "nope"', exitCode: 2, hint: 'configured targets: site' },
+    })
   })
 })

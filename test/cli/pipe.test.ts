@@ -51,10 +51,15 @@ function pipeToSlowReader(args: string[], options: { closeAfter?: number } = {})
   const stderr = join(dir, 'stderr')
   const script = `{ "$@" 2>${stderr}; echo $? >${code}; } | ${reader}`
   return new Promise((done, fail) => {
-    execFile('sh', ['-c', script, 'sh', process.execPath, BIN, ...args], { env, cwd: dir, encoding: 'buffer', maxBuffer: 64 << 20 }, (error, stdout) => {
-      if (error !== null) return fail(error)
-      done({ code: Number(readFileSync(code, 'utf8')), stdout, stderr: readFileSync(stderr, 'utf8') })
-    })
+    execFile(
+      'sh',
+      ['-c', script, 'sh', process.execPath, BIN, ...args],
+      { env, cwd: dir, encoding: 'buffer', maxBuffer: 64 << 20 },
+      (error, stdout) => {
+        if (error !== null) return fail(error)
+        done({ code: Number(readFileSync(code, 'utf8')), stdout, stderr: readFileSync(stderr, 'utf8') })
+      },
+    )
   })
 }
 
@@ -96,7 +101,10 @@ describe('output into a slow pipe', () => {
   })
 
   it('a reader that goes away (EPIPE) ends ownops quietly with its own exit status', async () => {
-    for (const args of [['config', 'schema'], ['cleanup', '--dry-run', '--json']]) {
+    for (const args of [
+      ['config', 'schema'],
+      ['cleanup', '--dry-run', '--json'],
+    ]) {
       const result = await pipeToSlowReader(args, { closeAfter: 10 })
       expect(result.stderr, args.join(' ')).toBe('')
       expect(result.code, args.join(' ')).toBe(0)

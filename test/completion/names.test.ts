@@ -20,7 +20,8 @@ function names(yaml: string, kind: Parameters<typeof completionNames>[0], target
 
 describe('completion names', () => {
   it('reads the keys of each section, in the order of the file, with the built-in names first', () => {
-    const yaml = 'backup:\n  targets:\n    world: {}\n    db: {}\ncleanup:\n  rules:\n    logs: {}\nmonitor:\n  checks:\n    api: {}\n    memory: { kind: memory, warn: 90 }\n'
+    const yaml =
+      'backup:\n  targets:\n    world: {}\n    db: {}\ncleanup:\n  rules:\n    logs: {}\nmonitor:\n  checks:\n    api: {}\n    memory: { kind: memory, warn: 90 }\n'
     expect(names(yaml, 'targets')).toEqual(['world', 'db'])
     expect(names(yaml, 'rules')).toEqual(['backups', 'logs'])
     expect(names(yaml, 'checks')).toEqual(['filesystems', 'memory', 'load', 'swap', 'containers', 'api'])
@@ -43,9 +44,10 @@ describe('completion names', () => {
     expect(completionNames('targets', { config: join(dir, 'missing.yml'), env: {}, cwd: dir })).toEqual([])
   })
 
-  it('lists a target\'s backup ids newest first after latest, from backup.dir (relative: to the working directory)', () => {
+  it("lists a target's backup ids newest first after latest, from backup.dir (relative: to the working directory)", () => {
     mkdirSync(join(dir, 'b', 'db'), { recursive: true })
-    for (const name of ['db-20260101T000000Z.json', 'db-20260301T000000Z.json', 'db-20260301T000000Z.tar.zst', '.db-partial.json']) writeFileSync(join(dir, 'b', 'db', name), '')
+    for (const name of ['db-20260101T000000Z.json', 'db-20260301T000000Z.json', 'db-20260301T000000Z.tar.zst', '.db-partial.json'])
+      writeFileSync(join(dir, 'b', 'db', name), '')
     const yaml = 'backup:\n  dir: b\n  targets:\n    db: {}\n'
     expect(names(yaml, 'backups', 'db')).toEqual(['latest', 'db-20260301T000000Z', 'db-20260101T000000Z'])
     expect(names(yaml, 'backups', 'other')).toEqual(['latest'])

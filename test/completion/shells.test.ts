@@ -40,7 +40,11 @@ monitor:
     api: { kind: http, url: "http://127.0.0.1:8080/health" }
 `
 
-function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  file: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(file, args, { cwd: options.cwd ?? dir, env: options.env ?? env, timeout: 60_000 }, (error, stdout, stderr) => {
       done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr })
@@ -104,17 +108,15 @@ const CASES: ReadonlyArray<readonly [string, readonly string[]]> = [
 ]
 
 /** zsh offers the options that take a value when an argument has no candidates. */
-const ZSH_CASES = CASES.map(([line, expected]): readonly [string, readonly string[]] => (line === 'ownops backup ' ? [line, ['--config', '--log-level', '--tag', '--wait']] : [line, expected]))
+const ZSH_CASES = CASES.map(([line, expected]): readonly [string, readonly string[]] =>
+  line === 'ownops backup ' ? [line, ['--config', '--log-level', '--tag', '--wait']] : [line, expected],
+)
 
 function parse(output: string): string[][] {
   return output
     .split('\x1e\n')
     .slice(0, -1)
-    .map((block) =>
-      [...new Set(block.split('\n').filter((l) => l !== ''))]
-        .map((l) => l.split('\t')[0] ?? '')
-        .sort(),
-    )
+    .map((block) => [...new Set(block.split('\n').filter((l) => l !== ''))].map((l) => l.split('\t')[0] ?? '').sort())
 }
 
 describe('bash', () => {
@@ -134,7 +136,14 @@ done`
   it('completes commands, options and names from the -c config (the script sourced on its own)', async (ctx) => {
     await need(ctx, 'bash', 'apt-get install bash')
     writeFileSync(join(dir, 'ownops.bash'), scripts.bash ?? '')
-    const result = await run('bash', ['--norc', '--noprofile', '-c', driver(`source ${join(dir, 'ownops.bash')}`), 'driver', ...CASES.map(([line]) => line)])
+    const result = await run('bash', [
+      '--norc',
+      '--noprofile',
+      '-c',
+      driver(`source ${join(dir, 'ownops.bash')}`),
+      'driver',
+      ...CASES.map(([line]) => line),
+    ])
     expect(result.stderr).toBe('')
     expect(parse(result.stdout)).toEqual(CASES.map(([, expected]) => expected))
   })
@@ -143,12 +152,15 @@ done`
     await need(ctx, 'bash', 'apt-get install bash')
     const installed = await run('sh', ['-c', `test -f ${BASH_COMPLETION}`])
     if (installed.code !== 0) {
-      if (process.env.CI === 'true') throw new Error('bash-completion is not installed: scripts/test-env.sh install puts it on a CI machine')
+      if (process.env.CI === 'true')
+        throw new Error('bash-completion is not installed: scripts/test-env.sh install puts it on a CI machine')
       ctx.skip('bash-completion is not installed (apt-get install bash-completion)')
     }
     const preamble = `source ${BASH_COMPLETION}\n__load_completion ownops`
     const cases = [...CASES, ['ownops lock run -- ech', ['echo']] as const]
-    const result = await run('bash', ['--norc', '--noprofile', '-c', driver(preamble), 'driver', ...cases.map(([line]) => line)], { env: { ...env, XDG_DATA_HOME: join(dir, '.local/share') } })
+    const result = await run('bash', ['--norc', '--noprofile', '-c', driver(preamble), 'driver', ...cases.map(([line]) => line)], {
+      env: { ...env, XDG_DATA_HOME: join(dir, '.local/share') },
+    })
     expect(result.stderr).toBe('')
     expect(parse(result.stdout)).toEqual(cases.map(([, expected]) => expected))
   })
@@ -179,27 +191,47 @@ describe('zsh', () => {
 describe('fish', () => {
   it('installed in ~/.config/fish/completions, completes commands, options and names from the -c config', async (ctx) => {
     await need(ctx, 'fish', 'apt-get install fish')
-    const script = 'for line in $argv; complete -C $line; printf \'\\x1e\\n\'; end'
-    const result = await run('fish', ['-c', script, ...CASES.map(([line]) => line)], { env: { ...env, XDG_CONFIG_HOME: join(dir, '.config') } })
+    const script = "for line in $argv; complete -C $line; printf '\\x1e\\n'; end"
+    const result = await run('fish', ['-c', script, ...CASES.map(([line]) => line)], {
+      env: { ...env, XDG_CONFIG_HOME: join(dir, '.config') },
+    })
     expect(result.stderr).toBe('')
     expect(parse(result.stdout)).toEqual(CASES.map(([, expected]) => expected))
   })
 
   it('completes --from=VALUE in one token', async (ctx) => {
     await need(ctx, 'fish', 'apt-get install fish')
-    const result = await run('fish', ['-c', "complete -C 'ownops -c conf/site.yml backups --from=o'"], { env: { ...env, XDG_CONFIG_HOME: join(dir, '.config') } })
+    const result = await run('fish', ['-c', "complete -C 'ownops -c conf/site.yml backups --from=o'"], {
+      env: { ...env, XDG_CONFIG_HOME: join(dir, '.config') },
+    })
     expect(result.stdout).toBe('--from=offsite\n')
   })
 })
 
 describe('ownops __complete', () => {
   it('lists names from the config -c names, $OWNOPS_CONFIG or ./ownops.yml; nothing, and exit 0, without one', async () => {
-    expect(await run(join(dir, 'bin', 'ownops'), ['-c', 'conf/site.yml', '__complete', 'targets'])).toEqual({ code: 0, stdout: 'db\nworld\n', stderr: '' })
-    expect(await run(join(dir, 'bin', 'ownops'), ['__complete', 'destinations'], { env: { ...env, OWNOPS_CONFIG: join(dir, 'conf', 'site.yml') } })).toEqual({ code: 0, stdout: 'offsite\n', stderr: '' })
+    expect(await run(join(dir, 'bin', 'ownops'), ['-c', 'conf/site.yml', '__complete', 'targets'])).toEqual({
+      code: 0,
+      stdout: 'db\nworld\n',
+      stderr: '',
+    })
+    expect(
+      await run(join(dir, 'bin', 'ownops'), ['__complete', 'destinations'], {
+        env: { ...env, OWNOPS_CONFIG: join(dir, 'conf', 'site.yml') },
+      }),
+    ).toEqual({ code: 0, stdout: 'offsite\n', stderr: '' })
     expect(await run(join(dir, 'bin', 'ownops'), ['__complete', 'targets'])).toEqual({ code: 0, stdout: '', stderr: '' })
     mkdirSync(join(dir, 'here'))
     writeFileSync(join(dir, 'here', 'ownops.yml'), CONFIG)
-    expect(await run(join(dir, 'bin', 'ownops'), ['__complete', 'services'], { cwd: join(dir, 'here') })).toEqual({ code: 0, stdout: 'mc\n', stderr: '' })
-    expect(await run(join(dir, 'bin', 'ownops'), ['-c', 'nowhere.yml', '__complete', 'targets'])).toEqual({ code: 0, stdout: '', stderr: '' })
+    expect(await run(join(dir, 'bin', 'ownops'), ['__complete', 'services'], { cwd: join(dir, 'here') })).toEqual({
+      code: 0,
+      stdout: 'mc\n',
+      stderr: '',
+    })
+    expect(await run(join(dir, 'bin', 'ownops'), ['-c', 'nowhere.yml', '__complete', 'targets'])).toEqual({
+      code: 0,
+      stdout: '',
+      stderr: '',
+    })
   })
 })

@@ -87,7 +87,9 @@ backup:
     db: { type: postgres, container: db, before: { command: ["true"] } }
 `)
     const lines = result.problems.map(formatProblem)
-    expect(lines).toContainEqual(expect.stringMatching(/^ownops\.yml:3 monitor\.checks\.app\.memoryGrowth\.warn: expected a rate such as 50MB\/h/))
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^ownops\.yml:3 monitor\.checks\.app\.memoryGrowth\.warn: expected a rate such as 50MB\/h/),
+    )
     expect(lines).toContainEqual(expect.stringMatching(/^ownops\.yml:6 backup\.targets\.db\.before\.command: unknown key/))
     expect(lines.join('\n')).not.toMatch(/got a mapping/)
   })

@@ -63,7 +63,9 @@ describe('durations', () => {
   })
 
   it('what the runtime can honour still validates: a 24-day time limit, a year of age', async () => {
-    const r = await validate(`monitor:\n  timeout: 24d\n  deadline: 24d\ncleanup:\n  rules:\n    old: { type: files, root: ${dir}/x, olderThan: 365d }\n`)
+    const r = await validate(
+      `monitor:\n  timeout: 24d\n  deadline: 24d\ncleanup:\n  rules:\n    old: { type: files, root: ${dir}/x, olderThan: 365d }\n`,
+    )
     expect(r.code, r.stdout + r.stderr).toBe(0)
   })
 
@@ -104,7 +106,16 @@ describe('exit codes that blame the environment', () => {
     writeFileSync(join(dir, 'ownops.yml'), `backup: { dir: ${dir}/private, targets: { db: { type: sqlite, path: ${dir}/x.db } } }\n`)
     chmodSync(join(dir, 'ownops.yml'), 0o644)
     for (const command of [['backups'], ['verify']]) {
-      const r = spawnSync(process.execPath, [BIN, '-c', join(dir, 'ownops.yml'), ...command], { uid: 65534, gid: 65534, env: testEnv('/tmp', { OWNOPS_LOG_FORMAT: 'text', OWNOPS_STATE_DIR: '/tmp/ownops-bounds-nobody/state', OWNOPS_LOCK_DIR: '/tmp/ownops-bounds-nobody/lock' }), encoding: 'utf8' })
+      const r = spawnSync(process.execPath, [BIN, '-c', join(dir, 'ownops.yml'), ...command], {
+        uid: 65534,
+        gid: 65534,
+        env: testEnv('/tmp', {
+          OWNOPS_LOG_FORMAT: 'text',
+          OWNOPS_STATE_DIR: '/tmp/ownops-bounds-nobody/state',
+          OWNOPS_LOCK_DIR: '/tmp/ownops-bounds-nobody/lock',
+        }),
+        encoding: 'utf8',
+      })
       expect(r.status, `${command.join(' ')}: ${r.stderr}`).toBe(77)
       expect(r.stderr).toMatch(/cannot read the backup directory .*private\/db: permission denied/)
       expect(r.stderr).toMatch(/hint: run as root, or give this user read access to backup\.dir/)

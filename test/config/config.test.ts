@@ -86,7 +86,10 @@ describe('config validate', () => {
   })
 
   it('applies cross-field rules and reports them with lines', () => {
-    const file = write('ownops.yml', 'backup:\n  targets:\n    db:\n      type: postgres\n      database: app\n    files:\n      type: directory\n')
+    const file = write(
+      'ownops.yml',
+      'backup:\n  targets:\n    db:\n      type: postgres\n      database: app\n    files:\n      type: directory\n',
+    )
     const lines = checkConfig({ path: file, env: {}, cwd: dir, defaultEnvFile: noEnvFile() }).problems.map(formatProblem)
     expect(lines).toEqual([
       'ownops.yml:3 backup.targets.db: a postgres target needs "container" (pg_dump runs inside it) or "url" (add container: <name of the database container>)',
@@ -95,7 +98,10 @@ describe('config validate', () => {
   })
 
   it('durations and sizes are numbers once loaded; config show writes them back as the config does, and what it shows loads to the same config', async () => {
-    const file = write('ownops.yml', 'lock: { wait: 90s }\nnotify: { timeout: 1500ms }\ncleanup:\n  rules:\n    logs: { type: logs, path: /var/log/app/*.log, compressAfter: 7d, maxTotalSize: 500MB }\n')
+    const file = write(
+      'ownops.yml',
+      'lock: { wait: 90s }\nnotify: { timeout: 1500ms }\ncleanup:\n  rules:\n    logs: { type: logs, path: /var/log/app/*.log, compressAfter: 7d, maxTotalSize: 500MB }\n',
+    )
     const { config } = loadConfig({ path: file, env: {}, cwd: dir, defaultEnvFile: noEnvFile() })
     expect(config.lock.wait).toBe(90_000)
     expect(config.notify.timeout).toBe(1500)
@@ -110,8 +116,11 @@ describe('config validate', () => {
     expect(loadConfig({ path: again, env: {}, cwd: dir, defaultEnvFile: noEnvFile() }).config).toEqual(config)
   })
 
-  it('checks a maintenance window\'s cron expression and zone as the schedules check theirs, with their lines', () => {
-    const file = write('ownops.yml', 'monitor:\n  maintenance:\n    - cron: "0 25 * * *"\n      duration: 1h\n    - cron: "0 4 * * *"\n      duration: 1h\n      timezone: Europe/Berln\n')
+  it("checks a maintenance window's cron expression and zone as the schedules check theirs, with their lines", () => {
+    const file = write(
+      'ownops.yml',
+      'monitor:\n  maintenance:\n    - cron: "0 25 * * *"\n      duration: 1h\n    - cron: "0 4 * * *"\n      duration: 1h\n      timezone: Europe/Berln\n',
+    )
     const problems = checkConfig({ path: file, env: {}, cwd: dir, defaultEnvFile: noEnvFile() }).problems
     expect(problems.map((p) => [p.path.join('.'), p.line])).toEqual([
       ['monitor.maintenance.0.cron', 3],
@@ -147,7 +156,10 @@ describe('config validate', () => {
     ])
     const fixed = write('fixed.yml', readFileSync(file, 'utf8').replace('7x', '7d').replace('1d2d', '2m').replace('-2', '4'))
     expect(checkConfig({ path: fixed, env: {}, cwd: dir, defaultEnvFile: noEnvFile() }).problems.map(formatProblem)).toEqual([
-      'ownops.yml:2 warning: backup.keep: this keep policy has no rule, so every backup is kept forever (e.g. keep: { daily: 7, weekly: 4, monthly: 12 })'.replace('ownops.yml', 'fixed.yml'),
+      'ownops.yml:2 warning: backup.keep: this keep policy has no rule, so every backup is kept forever (e.g. keep: { daily: 7, weekly: 4, monthly: 12 })'.replace(
+        'ownops.yml',
+        'fixed.yml',
+      ),
     ])
   })
 
@@ -178,7 +190,9 @@ describe('config lookup', () => {
     expect(locateConfig({ env: {}, cwd: dir, searchPaths: search }).file).toBe(local)
     const fromEnv = write('env.yml', '{}')
     expect(locateConfig({ env: { OWNOPS_CONFIG: fromEnv }, cwd: dir, searchPaths: search }).file).toBe(fromEnv)
-    expect(locateConfig({ path: 'flag.yml', env: { OWNOPS_CONFIG: fromEnv }, cwd: dir, searchPaths: search }).file).toBe(join(dir, 'flag.yml'))
+    expect(locateConfig({ path: 'flag.yml', env: { OWNOPS_CONFIG: fromEnv }, cwd: dir, searchPaths: search }).file).toBe(
+      join(dir, 'flag.yml'),
+    )
   })
 
   it('runs on built-in defaults without any config file', () => {
@@ -202,7 +216,10 @@ describe('interpolation and the env file', () => {
 
   it('reads the env file named by envFile:, with the process environment taking precedence', () => {
     const envFile = write('ownops.env', '# secrets\nHOOK="discord://111/from-file"\nPASS=\'p@ss: #word\'\nOVERRIDE=file\n')
-    const file = write('ownops.yml', `envFile: ${envFile}\nnotify:\n  channels:\n    a: { url: "\${HOOK}" }\n    b: { url: "json://\${OVERRIDE}/x" }\nbackup:\n  targets:\n    db:\n      type: mysql\n      container: db\n      password: \${PASS}\n`)
+    const file = write(
+      'ownops.yml',
+      `envFile: ${envFile}\nnotify:\n  channels:\n    a: { url: "\${HOOK}" }\n    b: { url: "json://\${OVERRIDE}/x" }\nbackup:\n  targets:\n    db:\n      type: mysql\n      container: db\n      password: \${PASS}\n`,
+    )
     const result = checkConfig({ path: file, env: { OVERRIDE: 'env' }, cwd: dir })
     expect(result.problems).toEqual([])
     const config = result.loaded!.config
@@ -216,7 +233,9 @@ describe('interpolation and the env file', () => {
   it('reports an unset variable once, at its line, with how to set it', () => {
     const file = write('ownops.yml', 'notify:\n  channels:\n    d:\n      url: ${DISCORD_URL}\n')
     const lines = checkConfig({ path: file, env: {}, cwd: dir, defaultEnvFile: noEnvFile() }).problems.map(formatProblem)
-    expect(lines).toEqual([`ownops.yml:4 notify.channels.d.url: \${DISCORD_URL} is not set (set DISCORD_URL in the environment or in ${noEnvFile()}, or write \${DISCORD_URL:-default})`])
+    expect(lines).toEqual([
+      `ownops.yml:4 notify.channels.d.url: \${DISCORD_URL} is not set (set DISCORD_URL in the environment or in ${noEnvFile()}, or write \${DISCORD_URL:-default})`,
+    ])
   })
 
   it('uses /etc/ownops/ownops.env (here: the default env file) when envFile is not set', () => {
@@ -260,7 +279,10 @@ describe('schema', () => {
   })
 
   it('the JSON Schema describes the targets and rejects unknown keys', () => {
-    const schema = configJsonSchema() as { properties: Record<string, { properties?: Record<string, unknown> }>; additionalProperties: boolean }
+    const schema = configJsonSchema() as {
+      properties: Record<string, { properties?: Record<string, unknown> }>
+      additionalProperties: boolean
+    }
     expect(schema.additionalProperties).toBe(false)
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['backup', 'notify', 'lock', 'envFile']))
     expect(JSON.stringify(schema.properties.backup)).toContain('"postgres"')

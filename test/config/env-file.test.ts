@@ -26,11 +26,26 @@ const CASES: Array<[string, string, Record<string, string>, string[]]> = [
   ['a # inside a word is part of the value, silently', 'T_PW=pa#ss\nT_COLOR=#fff\n', { T_PW: 'pa#ss', T_COLOR: '#fff' }, []],
   ['a value that starts with # after blanks', 'T_A= #x\n', { T_A: '#x' }, ['1 warning']],
   ['comments only at the start of a line, # and ;', '# one\n  ; two\nT_A=1\n', { T_A: '1' }, []],
-  ['blanks around key and before the value go, trailing blanks of an unquoted value too', '  T_A  =   spaced out   \n', { T_A: 'spaced out' }, []],
+  [
+    'blanks around key and before the value go, trailing blanks of an unquoted value too',
+    '  T_A  =   spaced out   \n',
+    { T_A: 'spaced out' },
+    [],
+  ],
   ['tabs are blanks', 'T_A\t=\tx\t\n', { T_A: 'x' }, []],
-  ['single quotes keep everything', "T_A='a \\n \"b\" $c # d'\n", { T_A: 'a \\n "b" $c # d' }, []],
-  ['double quotes: \\" \\\\ \\` \\$ unescaped, other backslashes kept', 'T_A="q\\"u\\\\o\\`t\\$e \\n \\x"\n', { T_A: 'q"u\\o`t$e \\n \\x' }, []],
-  ['quoted values keep their blanks and may span lines', 'T_A="  lead\nnext  "\nT_B=\'x\ny\'\n', { T_A: '  lead\nnext  ', T_B: 'x\ny' }, []],
+  ['single quotes keep everything', 'T_A=\'a \\n "b" $c # d\'\n', { T_A: 'a \\n "b" $c # d' }, []],
+  [
+    'double quotes: \\" \\\\ \\` \\$ unescaped, other backslashes kept',
+    'T_A="q\\"u\\\\o\\`t\\$e \\n \\x"\n',
+    { T_A: 'q"u\\o`t$e \\n \\x' },
+    [],
+  ],
+  [
+    'quoted values keep their blanks and may span lines',
+    'T_A="  lead\nnext  "\nT_B=\'x\ny\'\n',
+    { T_A: '  lead\nnext  ', T_B: 'x\ny' },
+    [],
+  ],
   ['after a closing quote, blanks are skipped and the rest appended', 'T_A="x" y\nT_B=\'a\'"b"c\n', { T_A: 'xy', T_B: 'abc' }, []],
   ['a comment after a quoted value joins the value, with a warning', 'T_A="x" # note\n', { T_A: 'x# note' }, ['1 warning']],
   ['quotes in the middle of a value are ordinary characters', 'T_A=say "hi"\n', { T_A: 'say "hi"' }, []],
@@ -46,21 +61,31 @@ const CASES: Array<[string, string, Record<string, string>, string[]]> = [
   ['"export" is not understood: the line is ignored, an error here', 'export T_A=1\nT_B=2\n', { T_B: '2' }, ['1 error']],
   ['a line without = is ignored, an error here', 'T_A\nT_B=2\n', { T_B: '2' }, ['1 error']],
   ['an invalid name is ignored, an error here', '1T=1\nT-A=2\nT_B=3\n', { T_B: '3' }, ['1 error', '2 error']],
-  ['a comment ending in a backslash: a warning (systemd < 254 comments out the next line)', '# note \\\nT_A=1\n', { T_A: '1' }, ['1 warning']],
+  [
+    'a comment ending in a backslash: a warning (systemd < 254 comments out the next line)',
+    '# note \\\nT_A=1\n',
+    { T_A: '1' },
+    ['1 warning'],
+  ],
 ]
 
-describe('env file parsing, by systemd\'s EnvironmentFile= rules', () => {
+describe("env file parsing, by systemd's EnvironmentFile= rules", () => {
   it.each(CASES)('%s', (_name, text, vars, problems) => {
     const parsed = parseEnvFile(text)
     expect(parsed.vars).toEqual(vars)
     expect(parsed.problems.map((p) => `${p.line} ${p.severity}`)).toEqual(problems)
   })
 
-  const GENERATOR = ['/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator', '/lib/systemd/user-environment-generators/30-systemd-environment-d-generator'].find(existsSync)
+  const GENERATOR = [
+    '/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator',
+    '/lib/systemd/user-environment-generators/30-systemd-environment-d-generator',
+  ].find(existsSync)
   // Cases whose results the generator cannot show as EnvironmentFile= sees them: it expands
   // $VAR, drops empty values (EnvironmentFile= sets them empty), and before systemd 254 it
   // continues a comment that ends in a backslash.
-  const oracleCases = CASES.filter(([name, text, vars]) => !text.includes('$') && !Object.values(vars).includes('') && !name.startsWith('a comment ending'))
+  const oracleCases = CASES.filter(
+    ([name, text, vars]) => !text.includes('$') && !Object.values(vars).includes('') && !name.startsWith('a comment ending'),
+  )
 
   it.runIf(GENERATOR !== undefined).each(oracleCases)('systemd agrees: %s', async (name, text, vars) => {
     const home = join(dir, name.replace(/\W+/g, '-'))
@@ -79,7 +104,9 @@ function fromGenerator(stdout: string): Record<string, string> {
   const re = /^(T_\w*)=("(?:[^"\\]|\\.)*"|[^\n]*)$/gms
   for (const match of stdout.matchAll(re)) {
     const raw = match[2] as string
-    vars[match[1] as string] = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, (_m, c: string) => ({ n: '\n', t: '\t', r: '\r' })[c] ?? c) : raw
+    vars[match[1] as string] = raw.startsWith('"')
+      ? raw.slice(1, -1).replace(/\\(.)/g, (_m, c: string) => ({ n: '\n', t: '\t', r: '\r' })[c] ?? c)
+      : raw
   }
   return vars
 }

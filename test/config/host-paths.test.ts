@@ -65,7 +65,10 @@ schedule:
 
   it('a relative lock.dir stops every command before anything is created, also from /', async () => {
     const name = `ownops-lock-rel-${randomBytes(4).toString('hex')}`
-    writeFileSync(join(work.dir, 'rel.yml'), `lock:\n  dir: ${name}\nbackup:\n  dir: ${join(work.dir, 'b')}\n  targets:\n    f: { type: directory, path: ${work.dir}/nothing-here }\n`)
+    writeFileSync(
+      join(work.dir, 'rel.yml'),
+      `lock:\n  dir: ${name}\nbackup:\n  dir: ${join(work.dir, 'b')}\n  targets:\n    f: { type: directory, path: ${work.dir}/nothing-here }\n`,
+    )
     const env = testEnv(work.dir)
     delete env.OWNOPS_LOCK_DIR
     try {

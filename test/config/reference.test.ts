@@ -26,7 +26,13 @@ function table(header: string): string[][] {
   const rows: string[][] = []
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith('|')) break
-    rows.push(line.replace(/\\\|/g, '\u0000').split('|').slice(1, -1).map((c) => c.replace(/\u0000/g, '|').trim()))
+    rows.push(
+      line
+        .replace(/\\\|/g, '\u0000')
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.replace(/\u0000/g, '|').trim()),
+    )
   }
   return rows
 }
@@ -60,8 +66,14 @@ describe('README reference tables', () => {
   })
 
   it('every notification channel has a row that shows its URL scheme', () => {
-    const text = table('| channel | URL forms |').map(([, forms]) => forms ?? '').join('\n')
-    for (const [name, channel] of Object.entries(channels)) expect(channel.schemes.some((scheme) => text.includes(`${scheme}://`)), name).toBe(true)
+    const text = table('| channel | URL forms |')
+      .map(([, forms]) => forms ?? '')
+      .join('\n')
+    for (const [name, channel] of Object.entries(channels))
+      expect(
+        channel.schemes.some((scheme) => text.includes(`${scheme}://`)),
+        name,
+      ).toBe(true)
   })
 
   it('the exit codes are the ones errors.ts maps kinds to', () => {
@@ -70,15 +82,22 @@ describe('README reference tables', () => {
   })
 
   it('every command has a row', () => {
-    const names = (buildProgram(async () => undefined) as unknown as CommandUnknownOpts).commands.map((c) => c.name()).filter((name) => !name.startsWith('__')) // hidden: what completion calls
-    const text = table('| command | status |').map(([command]) => command ?? '').join('\n')
+    const names = (buildProgram(async () => undefined) as unknown as CommandUnknownOpts).commands
+      .map((c) => c.name())
+      .filter((name) => !name.startsWith('__')) // hidden: what completion calls
+    const text = table('| command | status |')
+      .map(([command]) => command ?? '')
+      .join('\n')
     for (const name of names) expect(text, name).toMatch(new RegExp(`(?:ownops|\\|) ${name}\\b`))
   })
 })
 
 describe('the example configs', () => {
-  it.each(['ownops.example.yml', ...readdirSync(join(ROOT, 'examples')).map((f) => `examples/${f}`)])('%s is valid against the schema', (file) => {
-    const result = checkConfig({ path: join(ROOT, file), env: {}, cwd: ROOT, defaultEnvFile: join(ROOT, 'no-such.env') })
-    expect(result.problems.filter((p) => p.severity === 'error')).toEqual([])
-  })
+  it.each(['ownops.example.yml', ...readdirSync(join(ROOT, 'examples')).map((f) => `examples/${f}`)])(
+    '%s is valid against the schema',
+    (file) => {
+      const result = checkConfig({ path: join(ROOT, file), env: {}, cwd: ROOT, defaultEnvFile: join(ROOT, 'no-such.env') })
+      expect(result.problems.filter((p) => p.severity === 'error')).toEqual([])
+    },
+  )
 })

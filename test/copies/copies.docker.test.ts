@@ -6,7 +6,19 @@
  * credentials only — fresh containers are restored from the destinations, and content and
  * metadata (owners, modes, mtimes, links) are compared with the originals.
  */
-import { chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync, chmodSync } from 'node:fs'
+import {
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -25,7 +37,11 @@ function tree(root: string): Record<string, string> {
     const p = join(root, rel)
     const s = lstatSync(p)
     const meta = `${s.uid}:${s.gid} ${(s.mode & 0o7777).toString(8)} ${Math.floor(s.mtimeMs / 1000)}`
-    out[rel] = s.isSymbolicLink() ? `link ${readlinkSync(p)}` : s.isFile() ? `file ${meta} ${createHash('sha256').update(readFileSync(p)).digest('hex')}` : `dir ${meta}`
+    out[rel] = s.isSymbolicLink()
+      ? `link ${readlinkSync(p)}`
+      : s.isFile()
+        ? `file ${meta} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`
+        : `dir ${meta}`
   }
   return out
 }
@@ -39,7 +55,8 @@ describeDocker('disaster drill: back up, copy off, lose the box, restore on a ne
   let key: { identity: string; recipient: string }
   const sql = (c: PostgresContainer, q: string) => execOk(c.container, [...PSQL, '-d', 'shop', '-c', q]).then((s) => s.trim())
   const checksum = "select count(*) || ':' || md5(string_agg(t::text, '|' order by t::text)) from orders t"
-  const cli = (args: string[]) => runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir, { RESTIC_PW, REST_PASS }), cwd: work.dir })
+  const cli = (args: string[]) =>
+    runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir, { RESTIC_PW, REST_PASS }), cwd: work.dir })
 
   const config = (container: string, files: string) => `backup:
   dir: ${join(work.dir, 'backups')}
@@ -58,9 +75,14 @@ describeDocker('disaster drill: back up, copy off, lose the box, restore on a ne
     sftp = await rcloneServe('sftp', join(work.dir, 'sftp-root'), work.dir, { user: 'backup', pass: SFTP_PASS })
     resticInit(`rest:http://backup:${REST_PASS}@127.0.0.1:${rest.port}/`, RESTIC_PW, work.dir)
     key = ageKey(join(work.dir), 'offline-age.key')
-    writeRcloneConf(join(work.dir, 'rclone.conf'), { sftp: { type: 'sftp', host: '127.0.0.1', port: sftp.port, user: 'backup', pass: obscure(SFTP_PASS) } })
+    writeRcloneConf(join(work.dir, 'rclone.conf'), {
+      sftp: { type: 'sftp', host: '127.0.0.1', port: sftp.port, user: 'backup', pass: obscure(SFTP_PASS) },
+    })
     await execOk(pg.container, [...PSQL, '-c', 'create database shop'])
-    await sql(pg, "create type state as enum ('new', 'paid'); create table orders(id serial primary key, who text, state state, total numeric(10,2), note jsonb); insert into orders(who, state, total, note) select 'customer ' || g, (array['new','paid'])[1 + g % 2]::state, g * 1.5, jsonb_build_object('g', g) from generate_series(1, 20000) g")
+    await sql(
+      pg,
+      "create type state as enum ('new', 'paid'); create table orders(id serial primary key, who text, state state, total numeric(10,2), note jsonb); insert into orders(who, state, total, note) select 'customer ' || g, (array['new','paid'])[1 + g % 2]::state, g * 1.5, jsonb_build_object('g', g) from generate_series(1, 20000) g",
+    )
 
     const files = join(work.dir, 'srv', 'files')
     mkdirSync(join(files, 'uploads', 'deep'), { recursive: true })

@@ -7,7 +7,18 @@
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
@@ -19,7 +30,14 @@ const CRYPT_PW = 'crypt-pw-77d2aa13'
 
 interface CopyReport {
   ok: boolean
-  destinations: Array<{ destination: string; ok: boolean; encryption?: string; error?: string; hint?: string; targets: Array<{ target: string; uploaded: Array<{ id: string }>; removed: string[]; holds: number; error?: string }> }>
+  destinations: Array<{
+    destination: string
+    ok: boolean
+    encryption?: string
+    error?: string
+    hint?: string
+    targets: Array<{ target: string; uploaded: Array<{ id: string }>; removed: string[]; holds: number; error?: string }>
+  }>
 }
 
 function tree(root: string): Record<string, string> {
@@ -27,7 +45,11 @@ function tree(root: string): Record<string, string> {
   for (const rel of readdirSync(root, { recursive: true }).map(String).sort()) {
     const p = join(root, rel)
     const s = lstatSync(p)
-    out[rel] = s.isFile() ? `file ${(s.mode & 0o7777).toString(8)} ${Math.floor(s.mtimeMs / 1000)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}` : s.isDirectory() ? `dir ${(s.mode & 0o7777).toString(8)}` : 'other'
+    out[rel] = s.isFile()
+      ? `file ${(s.mode & 0o7777).toString(8)} ${Math.floor(s.mtimeMs / 1000)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`
+      : s.isDirectory()
+        ? `dir ${(s.mode & 0o7777).toString(8)}`
+        : 'other'
   }
   return out
 }
@@ -38,7 +60,8 @@ describe('copies to a path (age), an rclone remote, an rclone crypt remote and a
   let key: { identity: string; recipient: string }
   let day = 0
   const clock = () => new Date(Date.UTC(2026, 10, 20 + day, 3, 0, 0))
-  const cli = (args: string[]) => runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir, { RESTIC_PW }), cwd: work.dir, clock })
+  const cli = (args: string[]) =>
+    runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir, { RESTIC_PW }), cwd: work.dir, clock })
 
   beforeAll(async () => {
     work = tempDir()
@@ -83,7 +106,11 @@ notify:
   it('ownops backup copies the new backup to every destination without a schedule, each stored as promised', async () => {
     const r = await cli(['backup'])
     expect(r.code, r.stdout + r.stderr).toBe(0)
-    const report = JSON.parse(r.stdout) as { ok: boolean; targets: Array<{ file: string; sha256: string }>; copies: CopyReport['destinations'] }
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean
+      targets: Array<{ file: string; sha256: string }>
+      copies: CopyReport['destinations']
+    }
     expect(report.copies.map((c) => [c.destination, c.ok, c.encryption])).toEqual([
       ['disk', true, 'age'],
       ['plain', true, 'none'],
@@ -91,14 +118,19 @@ notify:
       ['repo', true, 'restic'],
     ])
     const artifact = readFileSync(report.targets[0]!.file)
-    const id = report.targets[0]!.file.split('/').pop()!.replace(/\.tar\.gz$/, '')
+    const id = report.targets[0]!.file.split('/')
+      .pop()!
+      .replace(/\.tar\.gz$/, '')
 
     // disk: age ciphertext, which only the identity (kept off the box) turns back into the backup.
     const stored = join(work.dir, 'disk', 'files', `${id}.tar.gz.age`)
     expect(readFileSync(stored).subarray(0, 21).toString()).toBe('age-encryption.org/v1')
     expect(execFileSync('age', ['-d', '-i', key.identity, stored], { maxBuffer: 1 << 28 }).equals(artifact)).toBe(true)
     expect(statSync(stored).mode & 0o777).toBe(0o600)
-    const manifest = JSON.parse(readFileSync(join(work.dir, 'disk', 'files', `${id}.json`), 'utf8')) as { sha256: string; copy: { encryption: string; sha256: string } }
+    const manifest = JSON.parse(readFileSync(join(work.dir, 'disk', 'files', `${id}.json`), 'utf8')) as {
+      sha256: string
+      copy: { encryption: string; sha256: string }
+    }
     expect(manifest.sha256).toBe(report.targets[0]!.sha256)
     expect(manifest.copy.encryption).toBe('age')
     expect(manifest.copy.sha256).toBe(createHash('sha256').update(readFileSync(stored)).digest('hex'))
@@ -112,7 +144,10 @@ notify:
       const list = await cli(['backups', '--from', dest])
       expect(list.code, list.stdout).toBe(0)
       const l = JSON.parse(list.stdout) as { copies: Array<{ id: string; sha256: string }>; oddities: unknown[]; pending: unknown[] }
-      expect(l.copies.map((c) => [c.id, c.sha256]), dest).toEqual([[id, report.targets[0]!.sha256]])
+      expect(
+        l.copies.map((c) => [c.id, c.sha256]),
+        dest,
+      ).toEqual([[id, report.targets[0]!.sha256]])
       expect(l.oddities, dest).toEqual([])
       expect(l.pending, dest).toEqual([])
     }
@@ -130,10 +165,21 @@ notify:
     expect(plain.targets[0]!.removed).toHaveLength(1)
     expect(plain.targets[0]!.holds).toBe(1)
     expect(report.copies.find((c) => c.destination === 'disk')!.targets[0]!.holds).toBe(2)
-    const snaps = JSON.parse(execFileSync('restic', ['snapshots', '--json'], { env: { ...toolEnv(work.dir), RESTIC_REPOSITORY: join(work.dir, 'restic'), RESTIC_PASSWORD: RESTIC_PW } }).toString()) as Array<{ time: string; tags: string[] }>
+    const snaps = JSON.parse(
+      execFileSync('restic', ['snapshots', '--json'], {
+        env: { ...toolEnv(work.dir), RESTIC_REPOSITORY: join(work.dir, 'restic'), RESTIC_PASSWORD: RESTIC_PW },
+      }).toString(),
+    ) as Array<{ time: string; tags: string[] }>
     expect(snaps).toHaveLength(2)
     expect(snaps.map((s) => new Date(s.time).toISOString()).sort()).toEqual(['2026-11-20T03:00:00.000Z', '2026-11-21T03:00:00.000Z'])
-    expect(snaps[0]!.tags).toEqual(expect.arrayContaining(['ownops', 'target:files', expect.stringMatching(/^backup:files-2026112\dT030000Z$/), expect.stringMatching(/^sha256:[0-9a-f]{64}$/)]))
+    expect(snaps[0]!.tags).toEqual(
+      expect.arrayContaining([
+        'ownops',
+        'target:files',
+        expect.stringMatching(/^backup:files-2026112\dT030000Z$/),
+        expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      ]),
+    )
   }, 120_000)
 
   it('restores side by side from every destination, with content, modes and mtimes as backed up', async () => {
@@ -147,7 +193,10 @@ notify:
         expect(refused.stdout).toMatch(/encrypted with age/)
         expect(existsSync(to)).toBe(false)
       }
-      const r = dest === 'disk' ? await cli(['restore', 'files', 'latest', '--from', dest, '--identity', key.identity, '--to', to, '--yes']) : refused
+      const r =
+        dest === 'disk'
+          ? await cli(['restore', 'files', 'latest', '--from', dest, '--identity', key.identity, '--to', to, '--yes'])
+          : refused
       expect(r.code, `${dest}: ${r.stdout}${r.stderr}`).toBe(0)
       expect(tree(to), dest).toEqual(want)
       expect(existsSync(join(work.dir, 'backups', '.fetched', dest, 'files')), dest).toBe(false)
@@ -156,7 +205,10 @@ notify:
 
   it('verify --from finds a tampered copy; the others verify', async () => {
     const dir = join(work.dir, 'plain', 'files')
-    const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.tar.gz'))!)
+    const file = join(
+      dir,
+      readdirSync(dir).find((f) => f.endsWith('.tar.gz'))!,
+    )
     const original = readFileSync(file)
     const flipped = Buffer.from(original)
     flipped.writeUInt8(flipped.readUInt8(100) ^ 0x01, 100)
@@ -181,7 +233,9 @@ notify:
     const leftover = join(work.dir, 'disk', 'files', '.files-20261122T030000Z.tar.gz.age.999999.partial')
     writeFileSync(leftover, 'half an upload')
     const list = JSON.parse((await cli(['backups', '--from', 'disk'])).stdout) as { oddities: Array<{ kind: string; message: string }> }
-    expect(list.oddities).toEqual([expect.objectContaining({ kind: 'unfinished', message: expect.stringMatching(/unfinished upload .*not a copy/) })])
+    expect(list.oddities).toEqual([
+      expect.objectContaining({ kind: 'unfinished', message: expect.stringMatching(/unfinished upload .*not a copy/) }),
+    ])
     const r = await cli(['copy', '--to', 'disk'])
     expect(r.code, r.stdout).toBe(0)
     expect(existsSync(leftover)).toBe(false)
@@ -201,7 +255,8 @@ notify:
 describe('a destination that is behind: local retention keeps what it lacks, monitor says so', () => {
   let work: { dir: string; cleanup: () => void }
   let now = new Date(Date.UTC(2026, 10, 20, 3, 0, 0))
-  const cli = (args: string[]) => runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, clock: () => now })
+  const cli = (args: string[]) =>
+    runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, clock: () => now })
   const writeConfig = (keep: string) =>
     writeFileSync(
       join(work.dir, 'ownops.yml'),
@@ -239,10 +294,16 @@ monitor:
     const copy = await cli(['copy', '--to', 'usb'])
     expect(copy.code, copy.stdout).toBe(1)
     const d = (JSON.parse(copy.stdout) as CopyReport).destinations[0]!
-    expect(d.targets[0]!.uploaded.map((u) => u.id)).toEqual([second.targets[0]!.file.split('/').pop()!.replace(/\.tar\.gz$/, '')])
+    expect(d.targets[0]!.uploaded.map((u) => u.id)).toEqual([
+      second.targets[0]!.file.split('/')
+        .pop()!
+        .replace(/\.tar\.gz$/, ''),
+    ])
     const metrics = readFileSync(join(work.dir, 'metrics', 'ownops_copy.prom'), 'utf8')
     expect(metrics).toContain('ownops_copy_last_run_success{destination="usb"} 0')
-    expect(metrics).toContain(`ownops_copy_newest_backup_timestamp_seconds{destination="usb",target="files"} ${Date.UTC(2026, 10, 21, 3) / 1000}`)
+    expect(metrics).toContain(
+      `ownops_copy_newest_backup_timestamp_seconds{destination="usb",target="files"} ${Date.UTC(2026, 10, 21, 3) / 1000}`,
+    )
     expect(statSync(join(work.dir, 'metrics', 'ownops_copy.prom')).mode & 0o777).toBe(0o644)
 
     // keep: last 1 would remove the older backup; it is the newest one usb lacks (and its own keep wants), so it stays.
@@ -256,11 +317,21 @@ monitor:
     expect(listed.targets[0]!.backups.map((b) => b.copies)).toEqual(['at usb', 'not yet at usb (kept until copied)'])
 
     now = new Date(Date.UTC(2026, 10, 21, 6, 0, 0))
-    const warn = JSON.parse((await cli(['monitor', 'copies'])).stdout) as { checks: Array<{ subject?: string; status: string; message: string }> }
-    expect(warn.checks.find((c) => c.subject === 'files@usb')).toMatchObject({ status: 'warning', message: expect.stringMatching(/the last copy run failed: files: .*EEXIST|the last copy run failed: files: .*exists/) })
+    const warn = JSON.parse((await cli(['monitor', 'copies'])).stdout) as {
+      checks: Array<{ subject?: string; status: string; message: string }>
+    }
+    expect(warn.checks.find((c) => c.subject === 'files@usb')).toMatchObject({
+      status: 'warning',
+      message: expect.stringMatching(/the last copy run failed: files: .*EEXIST|the last copy run failed: files: .*exists/),
+    })
     now = new Date(Date.UTC(2026, 10, 23, 6, 0, 0))
-    const crit = JSON.parse((await cli(['monitor', 'copies'])).stdout) as { checks: Array<{ subject?: string; status: string; message: string }> }
-    expect(crit.checks.find((c) => c.subject === 'files@usb')).toMatchObject({ status: 'critical', message: expect.stringMatching(/the newest copy at usb is 2d3h old \(more than 1d2h\)/) })
+    const crit = JSON.parse((await cli(['monitor', 'copies'])).stdout) as {
+      checks: Array<{ subject?: string; status: string; message: string }>
+    }
+    expect(crit.checks.find((c) => c.subject === 'files@usb')).toMatchObject({
+      status: 'critical',
+      message: expect.stringMatching(/the newest copy at usb is 2d3h old \(more than 1d2h\)/),
+    })
 
     // Once it has arrived, retention may remove it.
     rmSync(join(work.dir, 'usb', 'files', `.${older}.${process.pid}.partial`), { recursive: true })

@@ -20,14 +20,25 @@ function entry(d: number): BackupEntry {
 }
 
 describe('copyHolds', () => {
-  const config = (keep: string) => configSchema.parse({ backup: { targets: { db: { type: 'postgres', container: 'x' } }, destinations: { usb: { type: 'path', path: '/mnt/usb', keep: JSON.parse(keep) } } } })
-  const state = (received: string[], pruned: string[] = []) => ({ version: 1 as const, destinations: { usb: { targets: { db: { received, pruned } } } } })
+  const config = (keep: string) =>
+    configSchema.parse({
+      backup: {
+        targets: { db: { type: 'postgres', container: 'x' } },
+        destinations: { usb: { type: 'path', path: '/mnt/usb', keep: JSON.parse(keep) } },
+      },
+    })
+  const state = (received: string[], pruned: string[] = []) => ({
+    version: 1 as const,
+    destinations: { usb: { targets: { db: { received, pruned } } } },
+  })
   const ids = (m: Map<BackupEntry, string[]>) => [...m].map(([b, d]) => [b.manifest.id, d])
 
   it('holds the newest backup the destination never received and its keep wants; not one it pruned, nor one its keep does not want', () => {
     const backups = [entry(25), entry(24), entry(23)]
     expect(ids(copyHolds(config('{"last":5}'), 'db', backups, state([entry(25).manifest.id])))).toEqual([[entry(24).manifest.id, ['usb']]])
-    expect(ids(copyHolds(config('{"last":5}'), 'db', backups, state([entry(25).manifest.id], [entry(24).manifest.id])))).toEqual([[entry(23).manifest.id, ['usb']]])
+    expect(ids(copyHolds(config('{"last":5}'), 'db', backups, state([entry(25).manifest.id], [entry(24).manifest.id])))).toEqual([
+      [entry(23).manifest.id, ['usb']],
+    ])
     expect(ids(copyHolds(config('{"last":1}'), 'db', backups, state([entry(25).manifest.id])))).toEqual([])
     expect(ids(copyHolds(config('{"last":1}'), 'db', backups, state([])))).toEqual([[entry(25).manifest.id, ['usb']]])
   })
@@ -36,7 +47,8 @@ describe('copyHolds', () => {
 describe('a destination that pruned a backup by its own keep', () => {
   let work: { dir: string; cleanup: () => void }
   let now = new Date(Date.UTC(2026, 10, 20, 3, 0, 0))
-  const cli = (args: string[]) => runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, clock: () => now })
+  const cli = (args: string[]) =>
+    runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, clock: () => now })
   const writeConfig = (keep: string) =>
     writeFileSync(
       join(work.dir, 'ownops.yml'),
@@ -49,7 +61,11 @@ describe('a destination that pruned a backup by its own keep', () => {
     usb: { type: path, path: ${join(work.dir, 'usb')}, retries: 0, keep: { last: 1 }, schedule: "0 5 * * *" }
 `,
     )
-  const ids = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort()
+  const ids = (dir: string) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.replace(/\.json$/, ''))
+      .sort()
 
   beforeAll(() => {
     work = tempDir()
@@ -68,7 +84,9 @@ describe('a destination that pruned a backup by its own keep', () => {
     expect((await cli(['backup'])).code).toBe(0)
     const newer = ids(join(work.dir, 'backups', 'files')).find((id) => id !== older)
     // usb keeps the last one: it receives the newer backup and removes the older one.
-    const copy = JSON.parse((await cli(['copy', '--to', 'usb'])).stdout) as { destinations: Array<{ targets: Array<{ removed: string[] }> }> }
+    const copy = JSON.parse((await cli(['copy', '--to', 'usb'])).stdout) as {
+      destinations: Array<{ targets: Array<{ removed: string[] }> }>
+    }
     expect(copy.destinations[0]!.targets[0]!.removed).toEqual([older])
     expect(ids(join(work.dir, 'usb', 'files'))).toEqual([newer])
 

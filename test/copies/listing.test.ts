@@ -27,7 +27,14 @@ describe('backups --from: what a destination holds, one line per problem', () =>
     writeFileSync(join(work.dir, 'data', 'random.bin'), randomBytes(200_000))
     writeRcloneConf(join(work.dir, 'rclone.conf'), {
       loc: { type: 'local' },
-      s3: { type: 's3', provider: 'Other', access_key_id: 'S3RVER', secret_access_key: 'S3RVER', endpoint: `http://127.0.0.1:${s3.port}`, force_path_style: true },
+      s3: {
+        type: 's3',
+        provider: 'Other',
+        access_key_id: 'S3RVER',
+        secret_access_key: 'S3RVER',
+        endpoint: `http://127.0.0.1:${s3.port}`,
+        force_path_style: true,
+      },
     })
     writeFileSync(
       config(),
@@ -50,15 +57,22 @@ describe('backups --from: what a destination holds, one line per problem', () =>
   })
 
   it('a truncated copy is one line: damaged, copied again by the next run (path and rclone destinations)', async () => {
-    for (const [dest, dir] of [['usb', join(work.dir, 'usb', 'files')], ['local', join(work.dir, 'local', 'files')]] as const) {
+    for (const [dest, dir] of [
+      ['usb', join(work.dir, 'usb', 'files')],
+      ['local', join(work.dir, 'local', 'files')],
+    ] as const) {
       truncateSync(stored(dir), 5000)
       const r = await cli(['backups', '--from', dest])
       expect(r.code, r.stderr).toBe(0)
       const rows = r.stdout.split('\n').filter((l) => l.startsWith('files '))
       expect(rows, r.stdout).toHaveLength(1)
-      expect(rows[0]).toMatch(/size-mismatch: stored file is 5000 bytes, its manifest says \d+ \(.*\.tar\.gz\); the next copy run copies files-\S+ again/)
+      expect(rows[0]).toMatch(
+        /size-mismatch: stored file is 5000 bytes, its manifest says \d+ \(.*\.tar\.gz\); the next copy run copies files-\S+ again/,
+      )
       expect(r.stdout).not.toMatch(/not copied yet|missing:/)
-      const json = JSON.parse((await runCli(['--json', '-c', config(), 'backups', '--from', dest], { env: testEnv(work.dir), cwd: work.dir })).stdout) as { pending: unknown[]; oddities: Array<{ kind: string }> }
+      const json = JSON.parse(
+        (await runCli(['--json', '-c', config(), 'backups', '--from', dest], { env: testEnv(work.dir), cwd: work.dir })).stdout,
+      ) as { pending: unknown[]; oddities: Array<{ kind: string }> }
       expect(json.oddities.map((o) => o.kind)).toEqual(['size-mismatch'])
       expect((await cli(['copy', '--to', dest])).code).toBe(0)
       expect((await cli(['backups', '--from', dest])).stdout).not.toMatch(/size-mismatch/)
@@ -71,7 +85,11 @@ describe('backups --from: what a destination holds, one line per problem', () =>
     const size = readFileSync(join(work.dir, 'usb', 'files', key)).length
     writeFileSync(join(work.dir, 'other.bin'), randomBytes(size))
     // Not execFileSync: s3rver answers from this very process.
-    await promisify(execFile)('rclone', ['--config', join(work.dir, 'rclone.conf'), 'copyto', join(work.dir, 'other.bin'), `s3:ownops/box1/files/${key}`], { env: toolEnv(work.dir) })
+    await promisify(execFile)(
+      'rclone',
+      ['--config', join(work.dir, 'rclone.conf'), 'copyto', join(work.dir, 'other.bin'), `s3:ownops/box1/files/${key}`],
+      { env: toolEnv(work.dir) },
+    )
     const r = await cli(['backups', '--from', 's3'])
     const rows = r.stdout.split('\n').filter((l) => l.startsWith('files '))
     expect(rows, r.stdout).toHaveLength(1)
@@ -81,7 +99,9 @@ describe('backups --from: what a destination holds, one line per problem', () =>
     const local = stored(join(work.dir, 'usb', 'files'))
     writeFileSync(local, randomBytes(size))
     const plain = await cli(['backups', '--from', 'usb'])
-    expect(plain.stdout).toMatch(/checked here: the size of each copy \(this destination keeps no hashes\); ownops verify --from usb reads the content/)
+    expect(plain.stdout).toMatch(
+      /checked here: the size of each copy \(this destination keeps no hashes\); ownops verify --from usb reads the content/,
+    )
     const verify = await cli(['verify', '--from', 'usb'])
     expect(verify.code).toBe(1)
     expect(verify.stdout + verify.stderr).toMatch(/sha256/)

@@ -13,7 +13,12 @@ import { writeRcloneConf } from '../helpers/copies.js'
 /** bin/ownops.js from a login shell's umask (022). */
 function fromShell(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
   return new Promise((done) =>
-    execFile('sh', ['-c', 'umask 022 && exec "$@"', 'sh', process.execPath, BIN, ...args], { env, timeout: 60_000 }, (error, _stdout, stderr) => done({ code: error === null ? 0 : Number(error.code), stderr })),
+    execFile(
+      'sh',
+      ['-c', 'umask 022 && exec "$@"', 'sh', process.execPath, BIN, ...args],
+      { env, timeout: 60_000 },
+      (error, _stdout, stderr) => done({ code: error === null ? 0 : Number(error.code), stderr }),
+    ),
   )
 }
 
@@ -54,7 +59,8 @@ describe('the modes of copies on local disks', () => {
     for (const dest of ['usb', 'nas', 'disk']) {
       const found = modes(join(work.dir, dest, 'ownops'))
       expect(Object.keys(found).length, dest).toBe(4)
-      for (const [rel, mode] of Object.entries(found)) expect(`${dest}/${rel}: ${mode}`).toBe(`${dest}/${rel}: ${mode.startsWith('dir') ? 'dir 700' : 'file 600'}`)
+      for (const [rel, mode] of Object.entries(found))
+        expect(`${dest}/${rel}: ${mode}`).toBe(`${dest}/${rel}: ${mode.startsWith('dir') ? 'dir 700' : 'file 600'}`)
     }
   })
 })

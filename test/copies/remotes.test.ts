@@ -10,7 +10,17 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { obscure, rcloneServe, resticInit, startProxy, startS3, writeRcloneConf, type Proxy, type S3Peer, type ServedPeer } from '../helpers/copies.js'
+import {
+  obscure,
+  rcloneServe,
+  resticInit,
+  startProxy,
+  startS3,
+  writeRcloneConf,
+  type Proxy,
+  type S3Peer,
+  type ServedPeer,
+} from '../helpers/copies.js'
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js'
 
 const SFTP_PASS = 'sftp-pass-4b1d9e'
@@ -36,7 +46,12 @@ describe('copies to SFTP, S3 and a restic REST server on loopback, with faults',
   let restProxy: Proxy
   let day = 0
   const clock = () => new Date(Date.UTC(2026, 10, 20 + day, 3, 0, 0))
-  const cli = (args: string[]) => runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir, { RESTIC_PW, REST_PASS }), cwd: work.dir, clock })
+  const cli = (args: string[]) =>
+    runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], {
+      env: testEnv(work.dir, { RESTIC_PW, REST_PASS }),
+      cwd: work.dir,
+      clock,
+    })
 
   beforeAll(async () => {
     work = tempDir()
@@ -52,7 +67,14 @@ describe('copies to SFTP, S3 and a restic REST server on loopback, with faults',
     sftpProxy = await startProxy(sftp.port)
     s3Proxy = await startProxy(s3.port)
     restProxy = await startProxy(rest.port)
-    const s3Section = (key: string) => ({ type: 's3', provider: 'Other', access_key_id: key, secret_access_key: 'S3RVER', endpoint: `http://127.0.0.1:${s3Proxy.port}`, force_path_style: true })
+    const s3Section = (key: string) => ({
+      type: 's3',
+      provider: 'Other',
+      access_key_id: key,
+      secret_access_key: 'S3RVER',
+      endpoint: `http://127.0.0.1:${s3Proxy.port}`,
+      force_path_style: true,
+    })
     writeRcloneConf(join(work.dir, 'rclone.conf'), {
       sftp: { type: 'sftp', host: '127.0.0.1', port: sftpProxy.port, user: 'backup', pass: obscure(SFTP_PASS) },
       sftpbad: { type: 'sftp', host: '127.0.0.1', port: sftp.port, user: 'backup', pass: obscure('not-the-password') },
@@ -99,7 +121,12 @@ notify:
     work?.cleanup()
   })
 
-  const listFrom = async (dest: string) => JSON.parse((await cli(['backups', '--from', dest])).stdout) as { copies: Array<{ id: string }>; oddities: Array<{ kind: string }>; pending: Array<{ id: string }> }
+  const listFrom = async (dest: string) =>
+    JSON.parse((await cli(['backups', '--from', dest])).stdout) as {
+      copies: Array<{ id: string }>
+      oddities: Array<{ kind: string }>
+      pending: Array<{ id: string }>
+    }
 
   it('a remote that drops the connection mid-upload leaves no copy; the local backup is kept, and the next run copies it', async () => {
     sftpProxy.dropAfter = 256 * 1024
@@ -126,7 +153,14 @@ notify:
     for (const dest of ['sftp', 's3']) {
       const l = await listFrom(dest)
       expect(l.copies, dest).toEqual([])
-      expect(l.pending.map((p) => p.id), dest).toEqual([report.targets[0]!.file.split('/').pop()!.replace(/\.tar\.gz$/, '')])
+      expect(
+        l.pending.map((p) => p.id),
+        dest,
+      ).toEqual([
+        report.targets[0]!.file.split('/')
+          .pop()!
+          .replace(/\.tar\.gz$/, ''),
+      ])
     }
     // Nothing under a final name at the SFTP server: at most a partial file.
     const onServer = readdirSync(join(work.dir, 'sftp-root'), { recursive: true }).map(String)
@@ -190,14 +224,21 @@ notify:
   }, 120_000)
 
   it('restores side by side from SFTP, S3 and the REST server, and each verifies', async () => {
-    const want = createHash('sha256').update(readFileSync(join(work.dir, 'data', 'random.bin'))).digest('hex')
+    const want = createHash('sha256')
+      .update(readFileSync(join(work.dir, 'data', 'random.bin')))
+      .digest('hex')
     for (const dest of ['sftp', 's3', 'rest']) {
       const v = await cli(['verify', '--from', dest, '--all'])
       expect(v.code, `${dest}: ${v.stdout}`).toBe(0)
       const to = join(work.dir, `restored-${dest}`)
       const r = await cli(['restore', 'files', 'latest', '--from', dest, '--to', to, '--yes'])
       expect(r.code, `${dest}: ${r.stdout}`).toBe(0)
-      expect(createHash('sha256').update(readFileSync(join(to, 'random.bin'))).digest('hex'), dest).toBe(want)
+      expect(
+        createHash('sha256')
+          .update(readFileSync(join(to, 'random.bin')))
+          .digest('hex'),
+        dest,
+      ).toBe(want)
     }
     // S3 offers md5 only: --download checks the sha256 of the bytes themselves.
     const d = await cli(['verify', '--from', 's3', '--download'])
@@ -212,7 +253,11 @@ notify:
     sftpProxy.refuse = false
     const id = (JSON.parse(made.stdout) as { targets: Array<{ id: string }> }).targets[0]!.id
     sftpProxy.stallAfter = 256 * 1024
-    const child = spawn(process.execPath, [BIN, '--json', '-c', join(work.dir, 'ownops.yml'), 'copy', '--to', 'sftp'], { env: testEnv(work.dir, { RESTIC_PW, REST_PASS }), cwd: work.dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, '--json', '-c', join(work.dir, 'ownops.yml'), 'copy', '--to', 'sftp'], {
+      env: testEnv(work.dir, { RESTIC_PW, REST_PASS }),
+      cwd: work.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stderr = ''
     await new Promise<void>((resolve) => {
       child.stderr.on('data', (chunk: Buffer) => {
@@ -226,9 +271,13 @@ notify:
     expect(code, stderr).toBe(143)
     const l = await listFrom('sftp')
     expect(l.copies.map((c) => c.id)).not.toContain(id)
-    const onServer = existsSync(join(work.dir, 'sftp-root', 'backups', 'files')) ? readdirSync(join(work.dir, 'sftp-root', 'backups', 'files')) : []
+    const onServer = existsSync(join(work.dir, 'sftp-root', 'backups', 'files'))
+      ? readdirSync(join(work.dir, 'sftp-root', 'backups', 'files'))
+      : []
     expect(onServer.filter((f) => f.startsWith(id))).toEqual([])
-    const state = JSON.parse(readFileSync(join(work.dir, 'state', 'copies.json'), 'utf8')) as { destinations: Record<string, { lastOk: boolean; error?: string }> }
+    const state = JSON.parse(readFileSync(join(work.dir, 'state', 'copies.json'), 'utf8')) as {
+      destinations: Record<string, { lastOk: boolean; error?: string }>
+    }
     expect(state.destinations.sftp).toMatchObject({ lastOk: false, error: 'interrupted' })
     const again = await cli(['copy', '--to', 'sftp'])
     expect(again.code, again.stdout).toBe(0)
@@ -238,10 +287,29 @@ notify:
 })
 
 /** Runs the built CLI inside a mount namespace of its own, with a tmpfs mounted at `at` first. */
-function inMountNamespace(dir: string, args: string[], mount?: { at: string; size: string }): Promise<{ code: number; stdout: string; stderr: string }> {
+function inMountNamespace(
+  dir: string,
+  args: string[],
+  mount?: { at: string; size: string },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const asRoot = process.getuid?.() === 0
   const script = `${mount ? `mount -t tmpfs -o size=${mount.size},mode=0700 ownops-test "$1" || exit 99; shift; ` : 'shift; '}exec "$@"`
-  const argv = [...(asRoot ? ['-m'] : ['-rm']), '--propagation', 'private', 'sh', '-c', script, 'sh', mount?.at ?? '-', process.execPath, BIN, '--json', '-c', join(dir, 'ownops.yml'), ...args]
+  const argv = [
+    ...(asRoot ? ['-m'] : ['-rm']),
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    script,
+    'sh',
+    mount?.at ?? '-',
+    process.execPath,
+    BIN,
+    '--json',
+    '-c',
+    join(dir, 'ownops.yml'),
+    ...args,
+  ]
   return new Promise((resolve) => {
     execFile('unshare', argv, { env: testEnv(dir), cwd: dir, timeout: 120_000 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr })
@@ -278,7 +346,10 @@ describe('a path destination on a disk that is not mounted, or full', () => {
   afterAll(() => work?.cleanup())
 
   it('requireMount: refuses to write to a directory with nothing mounted on it, and copies once a disk is mounted there', async () => {
-    const refused = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'copy', '--to', 'usb'], { env: testEnv(work.dir), cwd: work.dir })
+    const refused = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'copy', '--to', 'usb'], {
+      env: testEnv(work.dir),
+      cwd: work.dir,
+    })
     expect(refused.code).toBe(1)
     const d = (JSON.parse(refused.stdout) as { destinations: DestReport[] }).destinations[0]!
     expect(d.error).toMatch(/is not a mount point \(requireMount\); refusing to write there/)
@@ -299,7 +370,9 @@ describe('a path destination on a disk that is not mounted, or full', () => {
     const n = (JSON.parse(nas.stdout) as { destinations: DestReport[] }).destinations[0]!
     expect(n.error).toMatch(/rclone uploading failed: .*(no space left on device|too big for remaining disk space)/)
     expect(n.hint).toMatch(/destination is full/)
-    const local = JSON.parse((await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'backups'], { env: testEnv(work.dir), cwd: work.dir })).stdout) as { targets: Array<{ backups: unknown[] }> }
+    const local = JSON.parse(
+      (await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'backups'], { env: testEnv(work.dir), cwd: work.dir })).stdout,
+    ) as { targets: Array<{ backups: unknown[] }> }
     expect(local.targets[0]!.backups).toHaveLength(1)
   }, 60_000)
 })

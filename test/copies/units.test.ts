@@ -17,7 +17,9 @@ const BIN = resolve(import.meta.dirname, '../../bin/ownops.js')
 
 function run(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(command, args, { env: { PATH: process.env.PATH, SYSTEMD_COLORS: '0' } }, (error, stdout, stderr) => done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr }))
+    execFile(command, args, { env: { PATH: process.env.PATH, SYSTEMD_COLORS: '0' } }, (error, stdout, stderr) =>
+      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr }),
+    )
   })
 }
 
@@ -43,7 +45,9 @@ schedule:
   it('a destination with a schedule gets a timer and a sandboxed service that writes only its own destination', async () => {
     const file = join(work.dir, 'ownops.yml')
     writeFileSync(file, yaml())
-    const plan = planSchedule(loadConfig({ path: file, env: {}, defaultEnvFile: join(work.dir, 'none.env') }).config, { configFile: '/etc/ownops/ownops.yml' })
+    const plan = planSchedule(loadConfig({ path: file, env: {}, defaultEnvFile: join(work.dir, 'none.env') }).config, {
+      configFile: '/etc/ownops/ownops.yml',
+    })
     const files = new Map(renderSystemdUnits(plan).map((f) => [f.name, f.content]))
     const usb = files.get('ownops-copy-usb.service') ?? ''
     const gdrive = files.get('ownops-copy-gdrive.service') ?? ''
@@ -66,7 +70,13 @@ schedule:
     const dir = join(work.dir, 'units')
     mkdirSync(dir)
     for (const [name, content] of files) writeFileSync(join(dir, name), content)
-    const verify = await run('systemd-analyze', ['verify', '--man=no', join(dir, 'ownops-copy-usb.service'), join(dir, 'ownops-copy-usb.timer'), join(dir, 'ownops-copy-gdrive.service')])
+    const verify = await run('systemd-analyze', [
+      'verify',
+      '--man=no',
+      join(dir, 'ownops-copy-usb.service'),
+      join(dir, 'ownops-copy-usb.timer'),
+      join(dir, 'ownops-copy-gdrive.service'),
+    ])
     expect(verify.stderr).toBe('')
     expect(verify.code).toBe(0)
     const security = await run('systemd-analyze', ['security', '--offline=yes', '--no-pager', join(dir, 'ownops-copy-gdrive.service')])
@@ -80,13 +90,23 @@ describe('doctor and destinations', () => {
     const { runCli, testEnv } = await import('../helpers/cli.js')
     const work = tempDir()
     try {
-      writeFileSync(join(work.dir, 'ownops.yml'), 'backup:\n  targets:\n    db: { type: postgres, container: db }\n  destinations:\n    offsite: { type: restic, repository: /srv/restic, password: x }\n')
+      writeFileSync(
+        join(work.dir, 'ownops.yml'),
+        'backup:\n  targets:\n    db: { type: postgres, container: db }\n  destinations:\n    offsite: { type: restic, repository: /srv/restic, password: x }\n',
+      )
       // A PATH with node only: no restic, rclone or age.
       mkdirSync(join(work.dir, 'bin'))
       symlinkSync(process.execPath, join(work.dir, 'bin', 'node'))
-      const r = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'doctor'], { env: testEnv(work.dir, { PATH: join(work.dir, 'bin'), DOCKER_HOST: 'unix:///nonexistent.sock' }), cwd: work.dir })
+      const r = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'doctor'], {
+        env: testEnv(work.dir, { PATH: join(work.dir, 'bin'), DOCKER_HOST: 'unix:///nonexistent.sock' }),
+        cwd: work.dir,
+      })
       const checks = (JSON.parse(r.stdout) as { checks: Array<{ name: string; status: string; detail: string; exitCode?: number }> }).checks
-      expect(checks.find((c) => c.name === 'tool restic')).toMatchObject({ status: 'fail', detail: 'not found, and destination offsite needs it', exitCode: 69 })
+      expect(checks.find((c) => c.name === 'tool restic')).toMatchObject({
+        status: 'fail',
+        detail: 'not found, and destination offsite needs it',
+        exitCode: 69,
+      })
       expect(checks.find((c) => c.name === 'tool rclone')).toMatchObject({ status: 'info' })
     } finally {
       work.cleanup()

@@ -26,7 +26,7 @@ describeDocker('doctor and Docker access against the test engine', () => {
     expect(report.ok).toBe(true)
   })
 
-  it('ctx.docker() gives a client that sees the engine\'s containers', async () => {
+  it("ctx.docker() gives a client that sees the engine's containers", async () => {
     const name = uniqueName('doctor')
     await runContainer({ name, cmd: ['sleep', '30'] })
     const ctx = new Ctx({ options: { json: false, quiet: true, color: false }, env: testEnv(dir), cwd: dir, logWrite: () => undefined })

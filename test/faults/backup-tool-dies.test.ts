@@ -23,7 +23,9 @@ interface Report {
 }
 
 /** A sysfs file: its size says 4096, a read gives a few bytes — tar (without --sparse) pads it and exits 1. */
-const SHRINKING = ['/sys/kernel/uevent_seqnum', '/sys/power/state', '/sys/kernel/mm/transparent_hugepage/enabled'].find((p) => existsSync(p))
+const SHRINKING = ['/sys/kernel/uevent_seqnum', '/sys/power/state', '/sys/kernel/mm/transparent_hugepage/enabled'].find((p) =>
+  existsSync(p),
+)
 
 interface Case {
   what: string
@@ -37,9 +39,22 @@ interface Case {
 
 const cases: Case[] = [
   // 24 MB of random bytes: zstd dies at 1 MiB while tar still writes into it (tar then dies of a broken pipe).
-  { what: 'zstd dies while tar still writes into it', target: 'treezstd', tool: 'zstd', limit: 1 << 20, error: /^zstd was killed by SIGXFSZ; the partial archive was removed$/, hint: /file size limit/ },
+  {
+    what: 'zstd dies while tar still writes into it',
+    target: 'treezstd',
+    tool: 'zstd',
+    limit: 1 << 20,
+    error: /^zstd was killed by SIGXFSZ; the partial archive was removed$/,
+    hint: /file size limit/,
+  },
   // Uncompressed: tar writes the artifact itself.
-  { what: 'tar dies writing an uncompressed archive', target: 'treenone', tool: 'tar', limit: 1 << 20, error: /^tar of .*\/tree was killed by SIGXFSZ$/ },
+  {
+    what: 'tar dies writing an uncompressed archive',
+    target: 'treenone',
+    tool: 'tar',
+    limit: 1 << 20,
+    error: /^tar of .*\/tree was killed by SIGXFSZ$/,
+  },
 ]
 
 describe('faults: the tool writing a directory backup dies mid-write', () => {
@@ -87,29 +102,40 @@ describe('faults: the tool writing a directory backup dies mid-write', () => {
     work?.cleanup()
   })
 
-  it.for(cases.map((c) => [c.what, c] as const))('%s (SIGXFSZ): a clean failure that names it, nothing that looks valid, and the earlier backup kept', { timeout: 60_000 }, async ([, c], ctx) => {
-    const env = testEnv(work.dir)
-    const config = ['-c', join(work.dir, 'ownops.yml')]
-    const good = await runOwnops([...config, '--json', 'backup', c.target], env, work.dir)
-    expect(good.code, good.stderr).toBe(0)
-    const ledger = backupLedger(backups())
-    const kept = readdirSync(join(backups(), c.target)).sort()
+  it.for(cases.map((c) => [c.what, c] as const))(
+    '%s (SIGXFSZ): a clean failure that names it, nothing that looks valid, and the earlier backup kept',
+    { timeout: 60_000 },
+    async ([, c], ctx) => {
+      const env = testEnv(work.dir)
+      const config = ['-c', join(work.dir, 'ownops.yml')]
+      const good = await runOwnops([...config, '--json', 'backup', c.target], env, work.dir)
+      expect(good.code, good.stderr).toBe(0)
+      const ledger = backupLedger(backups())
+      const kept = readdirSync(join(backups(), c.target)).sort()
 
-    faultsTried(ctx)
-    const sent = peer.requests.length
-    const cut = await runOwnops([...config, '--json', 'backup', c.target], { ...env, PATH: `${limited(c.tool, c.limit)}:${env.PATH}` }, work.dir)
-    expect(cut.code, cut.stderr).toBe(1)
-    const report = JSON.parse(cut.stdout) as Report
-    expect(report.targets[0]).toMatchObject({ target: c.target, ok: false })
-    expect(report.targets[0]?.error).toMatch(c.error)
-    if (c.hint) expect(report.targets[0]?.hint).toMatch(c.hint)
-    expect(cut.stderr).not.toMatch(/Unhandled|internal error|ERR_/)
-    expect(readdirSync(join(backups(), c.target)).sort(), 'no partial file, no new artifact or manifest').toEqual(kept)
-    expect(strays(join(backups(), c.target))).toEqual([])
-    const notes = peer.requests.slice(sent).map((r) => r.json as { level: string; title: string; body: string })
-    expect(notes.find((n) => n.level === 'error')).toMatchObject({ title: `backup of ${c.target} failed`, body: expect.stringMatching(new RegExp(`${c.tool}.*SIGXFSZ`)) })
-    expectNothingLost(ctx, ledger.losses())
-  })
+      faultsTried(ctx)
+      const sent = peer.requests.length
+      const cut = await runOwnops(
+        [...config, '--json', 'backup', c.target],
+        { ...env, PATH: `${limited(c.tool, c.limit)}:${env.PATH}` },
+        work.dir,
+      )
+      expect(cut.code, cut.stderr).toBe(1)
+      const report = JSON.parse(cut.stdout) as Report
+      expect(report.targets[0]).toMatchObject({ target: c.target, ok: false })
+      expect(report.targets[0]?.error).toMatch(c.error)
+      if (c.hint) expect(report.targets[0]?.hint).toMatch(c.hint)
+      expect(cut.stderr).not.toMatch(/Unhandled|internal error|ERR_/)
+      expect(readdirSync(join(backups(), c.target)).sort(), 'no partial file, no new artifact or manifest').toEqual(kept)
+      expect(strays(join(backups(), c.target))).toEqual([])
+      const notes = peer.requests.slice(sent).map((r) => r.json as { level: string; title: string; body: string })
+      expect(notes.find((n) => n.level === 'error')).toMatchObject({
+        title: `backup of ${c.target} failed`,
+        body: expect.stringMatching(new RegExp(`${c.tool}.*SIGXFSZ`)),
+      })
+      expectNothingLost(ctx, ledger.losses())
+    },
+  )
 
   it('zstd dies after tar has finished with a warning (exit 1): the archive is cut short, and that is the failure', async (ctx) => {
     // Everything tar writes of one small file fits into the pipe: it exits 1 (the file

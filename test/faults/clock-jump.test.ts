@@ -18,8 +18,13 @@ describe('faults: a clock jump', () => {
   let work: { dir: string; cleanup: () => void }
   let peer: HttpPeer
   const at = (iso: string) => () => new Date(iso)
-  const cli = (args: string[], now: string) => runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, clock: at(now) })
-  const ids = () => readdirSync(join(work.dir, 'backups', 'files')).filter((n) => n.endsWith('.json')).map((n) => n.replace(/\.json$/, '')).sort()
+  const cli = (args: string[], now: string) =>
+    runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, clock: at(now) })
+  const ids = () =>
+    readdirSync(join(work.dir, 'backups', 'files'))
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.replace(/\.json$/, ''))
+      .sort()
 
   beforeAll(async () => {
     work = tempDir('ownops-fault-clock-')
@@ -64,8 +69,13 @@ notify:
       expect(run.code, run.stderr).toBe(0)
       const report = JSON.parse(run.stdout) as { targets: Array<{ warnings: string[]; prune?: { removed: string[] } }> }
       expect(report.targets[0]?.prune?.removed).toEqual([])
-      expect(report.targets[0]?.warnings.join('\n')).toMatch(/files-20310501T030000Z \(2031-05-01T03:00:00.000Z\) is dated in the future: the clock was wrong .* nothing was pruned/)
-      const alert = peer.requests.slice(sent).map((r) => r.json as { level: string; title: string; body: string }).find((n) => n.level === 'warning')
+      expect(report.targets[0]?.warnings.join('\n')).toMatch(
+        /files-20310501T030000Z \(2031-05-01T03:00:00.000Z\) is dated in the future: the clock was wrong .* nothing was pruned/,
+      )
+      const alert = peer.requests
+        .slice(sent)
+        .map((r) => r.json as { level: string; title: string; body: string })
+        .find((n) => n.level === 'warning')
       expect(alert?.body).toMatch(/dated in the future/)
       ledgers.push(backupLedger(join(work.dir, 'backups')))
     }
@@ -76,29 +86,47 @@ notify:
     // cleanup refuses too, and says why.
     const cleanup = await cli(['cleanup'], '2026-11-24T04:00:00Z')
     expect(cleanup.code).toBe(1)
-    const rule = (JSON.parse(cleanup.stdout) as { rules: Array<{ rule: string; ok: boolean; error?: string; actions: unknown[] }> }).rules.find((r) => r.rule === 'backups')
+    const rule = (
+      JSON.parse(cleanup.stdout) as { rules: Array<{ rule: string; ok: boolean; error?: string; actions: unknown[] }> }
+    ).rules.find((r) => r.rule === 'backups')
     expect(rule).toMatchObject({ ok: false, actions: [], error: expect.stringMatching(/files: .* dated in the future/) })
     expect(ids()).toHaveLength(4)
 
     // backups lists it as what it is.
-    const listed = await runCli(['-c', join(work.dir, 'ownops.yml'), 'backups'], { env: testEnv(work.dir), cwd: work.dir, clock: at('2026-11-24T04:00:00Z') })
+    const listed = await runCli(['-c', join(work.dir, 'ownops.yml'), 'backups'], {
+      env: testEnv(work.dir),
+      cwd: work.dir,
+      clock: at('2026-11-24T04:00:00Z'),
+    })
     expect(listed.stdout).toMatch(/files-20310501T030000Z .*in the future .*dated in the future: retention is suspended/)
 
     // monitor: the future backup is flagged; the age is that of the newest real backup.
     const monitor = await cli(['monitor'], '2026-11-24T05:00:00Z')
-    const row = (JSON.parse(monitor.stdout) as { checks: Array<{ subject?: string; status: string; value: string; message: string }> }).checks.find((r) => r.subject === 'files')
-    expect(row).toMatchObject({ status: 'warning', value: expect.stringMatching(/^newest 2h ago/), message: expect.stringMatching(/dated in the future \(2031-05-01T03:00:00.000Z\)/) })
+    const row = (
+      JSON.parse(monitor.stdout) as { checks: Array<{ subject?: string; status: string; value: string; message: string }> }
+    ).checks.find((r) => r.subject === 'files')
+    expect(row).toMatchObject({
+      status: 'warning',
+      value: expect.stringMatching(/^newest 2h ago/),
+      message: expect.stringMatching(/dated in the future \(2031-05-01T03:00:00.000Z\)/),
+    })
     // Without a recent real backup, the age still counts: critical.
     const later = await cli(['monitor'], '2026-11-26T05:00:00Z')
-    expect((JSON.parse(later.stdout) as { checks: Array<{ subject?: string; status: string }> }).checks.find((r) => r.subject === 'files')?.status).toBe('critical')
+    expect(
+      (JSON.parse(later.stdout) as { checks: Array<{ subject?: string; status: string }> }).checks.find((r) => r.subject === 'files')
+        ?.status,
+    ).toBe('critical')
     expectNothingLost(ctx, losses())
 
     // The operator moves the future backup away: retention runs again, from the real newest backup.
     mkdirSync(join(work.dir, 'aside'))
-    for (const name of readdirSync(join(work.dir, 'backups', 'files')).filter((n) => n.startsWith('files-20310501T030000Z'))) renameSync(join(work.dir, 'backups', 'files', name), join(work.dir, 'aside', name))
+    for (const name of readdirSync(join(work.dir, 'backups', 'files')).filter((n) => n.startsWith('files-20310501T030000Z')))
+      renameSync(join(work.dir, 'backups', 'files', name), join(work.dir, 'aside', name))
     const resumed = await cli(['backup'], '2026-11-25T03:00:00Z')
     expect(resumed.code).toBe(0)
-    expect((JSON.parse(resumed.stdout) as { targets: Array<{ prune?: { removed: string[] } }> }).targets[0]?.prune?.removed.sort()).toEqual(['files-20261122T030000Z', 'files-20261123T030000Z'])
+    expect((JSON.parse(resumed.stdout) as { targets: Array<{ prune?: { removed: string[] } }> }).targets[0]?.prune?.removed.sort()).toEqual(
+      ['files-20261122T030000Z', 'files-20261123T030000Z'],
+    )
     expect(ids()).toEqual(['files-20261124T030000Z', 'files-20261125T030000Z'])
   })
 })

@@ -31,7 +31,10 @@ describeDocker('faults: the engine connection drops during a stop', () => {
     proxy = await startDockerProxy(work.dir)
     peer = await startHttpPeer()
     app = await runContainer({ name: uniqueName('drop-app'), cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'] })
-    slow = await runContainer({ name: uniqueName('drop-slow'), cmd: ['sh', '-c', 'trap "sleep 1; exit 0" TERM; while true; do sleep 0.2; done'] })
+    slow = await runContainer({
+      name: uniqueName('drop-slow'),
+      cmd: ['sh', '-c', 'trap "sleep 1; exit 0" TERM; while true; do sleep 0.2; done'],
+    })
     writeFileSync(
       join(work.dir, 'ownops.yml'),
       `backup:

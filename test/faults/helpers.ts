@@ -121,7 +121,10 @@ export function backupLedger(backupDir: string): { losses(): string[]; count: nu
         else if (still.actual !== b.manifest.sha256) lost.push(`${b.target}/${b.manifest.id}: its artifact changed or went missing`)
       }
       for (const n of now) {
-        if (n.actual !== n.manifest.sha256) lost.push(`${n.target}/${n.manifest.id}: has a manifest, but its artifact ${n.actual === undefined ? 'is missing' : 'does not match it'}`)
+        if (n.actual !== n.manifest.sha256)
+          lost.push(
+            `${n.target}/${n.manifest.id}: has a manifest, but its artifact ${n.actual === undefined ? 'is missing' : 'does not match it'}`,
+          )
       }
       return [...new Set(lost)]
     },
@@ -154,7 +157,12 @@ export interface ProcessResult {
 }
 
 /** ownops as the user's system runs it: a process of its own (a crash cannot take the test runner with it). */
-export function startOwnops(args: string[], env: NodeJS.ProcessEnv, cwd: string, nodeArgs: string[] = []): { child: ChildProcess; done: Promise<ProcessResult> } {
+export function startOwnops(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  nodeArgs: string[] = [],
+): { child: ChildProcess; done: Promise<ProcessResult> } {
   const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
@@ -187,7 +195,12 @@ export function runOwnopsWithTrap(args: string[], env: NodeJS.ProcessEnv, cwd: s
 }
 
 /** Polls `probe` until it returns something truthy; fails after `tries` × `everyMs`. */
-export async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, tries = 600, everyMs = 50): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  tries = 600,
+  everyMs = 50,
+): Promise<T> {
   for (let i = 0; i < tries; i++) {
     const value = await probe()
     if (value) return value

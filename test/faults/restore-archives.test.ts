@@ -46,7 +46,22 @@ describe('faults: hostile archives', () => {
     writeFileSync(join(dir, `${id}.tar.gz`), data)
     writeFileSync(
       join(dir, `${id}.json`),
-      JSON.stringify({ manifestVersion: 1, id, target: 'site', type: 'directory', file: `${id}.tar.gz`, time: `2026-01-0${n}T00:00:00.000Z`, durationMs: 1, size: data.length, sha256: createHash('sha256').update(data).digest('hex'), compression: 'gzip', ownopsVersion: '0', host: 'x', source: {}, warnings: [] }),
+      JSON.stringify({
+        manifestVersion: 1,
+        id,
+        target: 'site',
+        type: 'directory',
+        file: `${id}.tar.gz`,
+        time: `2026-01-0${n}T00:00:00.000Z`,
+        durationMs: 1,
+        size: data.length,
+        sha256: createHash('sha256').update(data).digest('hex'),
+        compression: 'gzip',
+        ownopsVersion: '0',
+        host: 'x',
+        source: {},
+        warnings: [],
+      }),
     )
     return id
   }
@@ -56,7 +71,10 @@ describe('faults: hostile archives', () => {
     live = join(work.dir, 'site')
     mkdirSync(live)
     writeFileSync(join(live, 'keep.txt'), 'live')
-    writeFileSync(join(work.dir, 'ownops.yml'), `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${live}, compression: gzip }\n`)
+    writeFileSync(
+      join(work.dir, 'ownops.yml'),
+      `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${live}, compression: gzip }\n`,
+    )
   })
   afterAll(() => work?.cleanup())
 
@@ -67,12 +85,45 @@ describe('faults: hostile archives', () => {
   }
 
   it.each<[string, Entry[], RegExp]>([
-    ['a symlink named "x -> y" that points at /etc', [{ name: './', type: 'directory' }, { name: 'x -> y', type: 'symlink', linkname: '/etc' }], /x -> y: symbolic link to \/etc, outside the destination/],
-    ['a hard link to /etc/passwd', [{ name: 'passwd', type: 'link', linkname: '/etc/passwd' }], /passwd: hard link to \/etc\/passwd, which is not a file of the archive/],
-    ['a hard link to etc/passwd (what tar makes of /etc/passwd)', [{ name: 'passwd', type: 'link', linkname: 'etc/passwd' }], /hard link to etc\/passwd, which is not a file of the archive/],
-    ['a file written through a symlink of the archive', [{ name: 'conf', type: 'symlink', linkname: '/tmp' }, { name: 'conf/owned', content: 'x' }], /written through the symbolic link conf/],
-    ['a name with a newline that looks like a safe line', [{ name: 'a\n-rw-r--r-- 0/0 0 2026-01-01 00:00 ok', type: 'symlink', linkname: '/etc/shadow' }], /symbolic link to \/etc\/shadow, outside/],
-    ['.. in a link target of a hard link', [{ name: 'f', content: 'x' }, { name: 'h', type: 'link', linkname: 'f/../../outside' }], /hard link to f\/\.\.\/\.\.\/outside/],
+    [
+      'a symlink named "x -> y" that points at /etc',
+      [
+        { name: './', type: 'directory' },
+        { name: 'x -> y', type: 'symlink', linkname: '/etc' },
+      ],
+      /x -> y: symbolic link to \/etc, outside the destination/,
+    ],
+    [
+      'a hard link to /etc/passwd',
+      [{ name: 'passwd', type: 'link', linkname: '/etc/passwd' }],
+      /passwd: hard link to \/etc\/passwd, which is not a file of the archive/,
+    ],
+    [
+      'a hard link to etc/passwd (what tar makes of /etc/passwd)',
+      [{ name: 'passwd', type: 'link', linkname: 'etc/passwd' }],
+      /hard link to etc\/passwd, which is not a file of the archive/,
+    ],
+    [
+      'a file written through a symlink of the archive',
+      [
+        { name: 'conf', type: 'symlink', linkname: '/tmp' },
+        { name: 'conf/owned', content: 'x' },
+      ],
+      /written through the symbolic link conf/,
+    ],
+    [
+      'a name with a newline that looks like a safe line',
+      [{ name: 'a\n-rw-r--r-- 0/0 0 2026-01-01 00:00 ok', type: 'symlink', linkname: '/etc/shadow' }],
+      /symbolic link to \/etc\/shadow, outside/,
+    ],
+    [
+      '.. in a link target of a hard link',
+      [
+        { name: 'f', content: 'x' },
+        { name: 'h', type: 'link', linkname: 'f/../../outside' },
+      ],
+      /hard link to f\/\.\.\/\.\.\/outside/,
+    ],
   ])('refuses %s and writes nothing', async (_what, entries, problem) => {
     const id = plant(await archive(entries))
     for (const to of [[], ['--to', join(work.dir, `side-${n}`)]]) {
@@ -114,15 +165,30 @@ describe('faults: hostile archives', () => {
   })
 
   it('a backup replaced after its verification is read and checked again before anything is extracted', async () => {
-    const id = plant(await archive([{ name: './', type: 'directory' }, { name: 'ok.txt', content: 'fine' }]))
+    const id = plant(
+      await archive([
+        { name: './', type: 'directory' },
+        { name: 'ok.txt', content: 'fine' },
+      ]),
+    )
     const entry = (await readCatalog(join(work.dir, 'backups'), 'site')).backups.find((b) => b.manifest.id === id)!
     const target = { type: 'directory', path: live, compression: 'gzip', exclude: [] } as unknown as DirectoryTarget
-    const env = { target: 'site', log: pino({ level: 'silent' }), signal: new AbortController().signal, docker: () => Promise.reject(new Error('no engine here')), env: {}, stamp: '20260101T000000Z' }
+    const env = {
+      target: 'site',
+      log: pino({ level: 'silent' }),
+      signal: new AbortController().signal,
+      docker: () => Promise.reject(new Error('no engine here')),
+      env: {},
+      stamp: '20260101T000000Z',
+    }
     const restorer = await directory.restorer(target, env)
     expect(await restorer.verify?.(entry)).toMatchObject({ ok: true })
     // Between the plan and the extraction the file (and what the manifest says of it) changes
     // under the same name: a link out of the destination, then a file written through it.
-    const evil = await archive([{ name: 'conf', type: 'symlink', linkname: work.dir }, { name: 'conf/planted', content: 'x' }])
+    const evil = await archive([
+      { name: 'conf', type: 'symlink', linkname: work.dir },
+      { name: 'conf/planted', content: 'x' },
+    ])
     writeFileSync(`${entry.path}.new`, evil)
     renameSync(`${entry.path}.new`, entry.path)
     Object.assign(entry.manifest, { size: evil.length, sha256: createHash('sha256').update(evil).digest('hex') })

@@ -34,7 +34,10 @@ describeDocker('faults: signals during a restore', () => {
       healthcheck: { test: ['CMD-SHELL', 'test ! -f /flag/unhealthy'], intervalMs: 300, retries: 1 },
     })
     // A health wait far longer than any test: a signal must end it, not the timeout.
-    writeFileSync(config(), `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${site}, compression: gzip }\nrestore: { healthTimeout: 10m }\n`)
+    writeFileSync(
+      config(),
+      `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${site}, compression: gzip }\nrestore: { healthTimeout: 10m }\n`,
+    )
     const b = await runCli(['-c', config(), 'backup', 'site'], { env: testEnv(work.dir), cwd: work.dir })
     expect(b.code, b.stderr).toBe(0)
   }, 120_000)
@@ -45,8 +48,14 @@ describeDocker('faults: signals during a restore', () => {
   })
 
   /** Runs a restore, waits for `waitFor` on stderr, sends the signals (one per match of each pattern). */
-  async function interrupt(extraEnv: Record<string, string>, steps: Array<[RegExp, NodeJS.Signals]>): Promise<{ code: number | null; stderr: string }> {
-    const child = spawn(process.execPath, [BIN, '-c', config(), 'restore', 'site', '--yes', '--no-safety-copy'], { env: testEnv(work.dir, extraEnv), stdio: ['ignore', 'pipe', 'pipe'] })
+  async function interrupt(
+    extraEnv: Record<string, string>,
+    steps: Array<[RegExp, NodeJS.Signals]>,
+  ): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [BIN, '-c', config(), 'restore', 'site', '--yes', '--no-safety-copy'], {
+      env: testEnv(work.dir, extraEnv),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stderr = ''
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
     child.stdout.on('data', (c: Buffer) => (stderr += c.toString()))
@@ -83,15 +92,19 @@ describeDocker('faults: signals during a restore', () => {
     ['health', 'SIGTERM', 143],
   ]
 
-  it.each(phases)('%s: %s ends the run with the old data, or the new data and an undo record', async (phase, signal, code) => {
-    writeFileSync(join(site, 'data.txt'), 'changed')
-    rmSync(join(work.dir, 'state', 'restore-site.json'), { force: true })
-    const r = await interrupt({ OWNOPS_FAULT_PAUSE: `restore:${phase}` }, [[new RegExp(`fault point restore:${phase}`), signal]])
-    expect(r.code, r.stderr).toBe(code)
-    await expectConsistent()
-    // An interruption once the data is swapped rolls back.
-    if (phase === 'start' || phase === 'health') expect(readFileSync(join(site, 'data.txt'), 'utf8')).toBe('changed')
-  }, 60_000)
+  it.each(phases)(
+    '%s: %s ends the run with the old data, or the new data and an undo record',
+    async (phase, signal, code) => {
+      writeFileSync(join(site, 'data.txt'), 'changed')
+      rmSync(join(work.dir, 'state', 'restore-site.json'), { force: true })
+      const r = await interrupt({ OWNOPS_FAULT_PAUSE: `restore:${phase}` }, [[new RegExp(`fault point restore:${phase}`), signal]])
+      expect(r.code, r.stderr).toBe(code)
+      await expectConsistent()
+      // An interruption once the data is swapped rolls back.
+      if (phase === 'start' || phase === 'health') expect(readFileSync(join(site, 'data.txt'), 'utf8')).toBe('changed')
+    },
+    60_000,
+  )
 
   it('a single SIGTERM during a long health wait ends it at once and rolls back', async () => {
     writeFileSync(join(site, 'data.txt'), 'changed')

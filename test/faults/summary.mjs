@@ -28,7 +28,9 @@ for (const file of process.argv.slice(2)) {
     }
   }
 }
-console.log(`fault injection: ${faults} faults tried in ${tests} tests, data lost: ${lost}${failed > 0 ? `, ${failed} failed` : ''}${skipped > 0 ? `, ${skipped} skipped` : ''}`)
+console.log(
+  `fault injection: ${faults} faults tried in ${tests} tests, data lost: ${lost}${failed > 0 ? `, ${failed} failed` : ''}${skipped > 0 ? `, ${skipped} skipped` : ''}`,
+)
 for (const line of losses) console.log(`  lost: ${line}`)
 const ci = process.env.CI === 'true'
 if (lost > 0 || failed > 0 || tests === 0 || faults === 0 || (ci && skipped > 0)) process.exit(1)

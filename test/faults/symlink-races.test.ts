@@ -34,7 +34,13 @@ function old(path: string, ageDays: number): void {
 }
 
 interface Report {
-  rules: Array<{ rule: string; ok: boolean; error?: string; warnings: string[]; actions: Array<{ action: string; what: string; skipped?: string }> }>
+  rules: Array<{
+    rule: string
+    ok: boolean
+    error?: string
+    warnings: string[]
+    actions: Array<{ action: string; what: string; skipped?: string }>
+  }>
 }
 
 describe('faults: symlink races against cleanup', () => {
@@ -48,9 +54,21 @@ describe('faults: symlink races against cleanup', () => {
   describe('files rule: a directory on the way is swapped for a symlink to the same layout outside', () => {
     const variants: Array<[string, Trap['when']]> = [
       // Before anything is removed: when cleanup enters the directory again (or, as it used to, removes through it).
-      ['before the removal walks down to the entry', [{ call: 'open', path: '/jobs', flags: constants.O_NOFOLLOW | constants.O_DIRECTORY }, { call: 'rm', path: '/results/' }]],
+      [
+        'before the removal walks down to the entry',
+        [
+          { call: 'open', path: '/jobs', flags: constants.O_NOFOLLOW | constants.O_DIRECTORY },
+          { call: 'rm', path: '/results/' },
+        ],
+      ],
       // While the removal runs: as the first file inside goes.
-      ['in the middle of the removal', [{ call: 'unlink', path: 'data.csv' }, { call: 'rm', path: '/results/' }]],
+      [
+        'in the middle of the removal',
+        [
+          { call: 'unlink', path: 'data.csv' },
+          { call: 'rm', path: '/results/' },
+        ],
+      ],
     ]
     it.for(variants)('%s: nothing outside the root is touched', async ([, when], ctx) => {
       const root = d('results')
@@ -60,7 +78,10 @@ describe('faults: symlink races against cleanup', () => {
       // The same layout outside the root: what the swapped link points at.
       write(d('decoy', 'job-1', 'precious.csv'), 'irreplaceable', 100)
       old(d('decoy', 'job-1'), 100)
-      writeFileSync(d('ownops.yml'), `backup: { dir: ${d('backups')} }\ncleanup:\n  backups: false\n  rules:\n    results: { type: files, root: ${root}, match: "**", olderThan: 90d }\n`)
+      writeFileSync(
+        d('ownops.yml'),
+        `backup: { dir: ${d('backups')} }\ncleanup:\n  backups: false\n  rules:\n    results: { type: files, root: ${root}, match: "**", olderThan: 90d }\n`,
+      )
       faultsTried(ctx)
       const run = await runOwnopsWithTrap(['--json', '-c', d('ownops.yml'), 'cleanup'], testEnv(work.dir), work.dir, {
         when,
@@ -69,7 +90,10 @@ describe('faults: symlink races against cleanup', () => {
       })
       expect(existsSync(d('fired')), run.stderr).toBe(true)
       expect(run.code, run.stderr).toBe(0)
-      const losses = existsSync(d('decoy', 'job-1', 'precious.csv')) && readFileSync(d('decoy', 'job-1', 'precious.csv'), 'utf8') === 'irreplaceable' ? [] : [`${d('decoy', 'job-1', 'precious.csv')}, outside the root, was removed`]
+      const losses =
+        existsSync(d('decoy', 'job-1', 'precious.csv')) && readFileSync(d('decoy', 'job-1', 'precious.csv'), 'utf8') === 'irreplaceable'
+          ? []
+          : [`${d('decoy', 'job-1', 'precious.csv')}, outside the root, was removed`]
       expectNothingLost(ctx, losses)
       expect(lstatSync(d('results', 'jobs')).isSymbolicLink()).toBe(true)
       // The entry inside the root was removed (it moved to jobs-real with its directory), or left alone; never the one outside.
@@ -91,7 +115,10 @@ describe('faults: symlink races against cleanup', () => {
       const secret = write(d('secret.txt'), 'TOP SECRET root-only contents\n')
       chownSync(secret, 0, 0)
       ;(await import('node:fs')).chmodSync(secret, 0o600)
-      writeFileSync(d('ownops.yml'), `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: ${logs}/*.log, compressAfter: 7d }\n`)
+      writeFileSync(
+        d('ownops.yml'),
+        `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: ${logs}/*.log, compressAfter: 7d }\n`,
+      )
       faultsTried(ctx)
       const run = await runOwnopsWithTrap(['--json', '-c', d('ownops.yml'), 'cleanup'], testEnv(work.dir), work.dir, {
         // The first look at app.log.1.gz opens the compression of app.log.1: swap it now.
@@ -107,7 +134,8 @@ describe('faults: symlink races against cleanup', () => {
         const s = lstatSync(path)
         if (s.isSymbolicLink()) continue
         const content = name.endsWith('.gz') ? gunzipSync(readFileSync(path)).toString() : readFileSync(path, 'utf8')
-        if (content.includes('TOP SECRET')) leaks.push(`${name} holds the root-only file's contents (mode ${(s.mode & 0o777).toString(8)}, uid ${s.uid})`)
+        if (content.includes('TOP SECRET'))
+          leaks.push(`${name} holds the root-only file's contents (mode ${(s.mode & 0o777).toString(8)}, uid ${s.uid})`)
         if ((s.mode & 0o077 & ~0o044) !== 0) leaks.push(`${name} is mode ${(s.mode & 0o777).toString(8)}`)
       }
       expectNothingLost(ctx, leaks)
@@ -124,7 +152,10 @@ describe('faults: symlink races against cleanup', () => {
       // Outside: a file of the same name and mtime (the user can set an mtime on a file of their own to match).
       write(d('elsewhere', 'app.log.3'), 'not a log of this service\n')
       utimesSync(d('elsewhere', 'app.log.3'), statSync(d('logs', 'sub', 'app.log.3')).atime, statSync(d('logs', 'sub', 'app.log.3')).mtime)
-      writeFileSync(d('ownops.yml'), `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: "${logs}/**/*.log", deleteAfter: 30d }\n`)
+      writeFileSync(
+        d('ownops.yml'),
+        `cleanup:\n  backups: false\n  rules:\n    logs: { type: logs, path: "${logs}/**/*.log", deleteAfter: 30d }\n`,
+      )
       faultsTried(ctx)
       const run = await runOwnopsWithTrap(['--json', '-c', d('ownops.yml'), 'cleanup'], testEnv(work.dir), work.dir, {
         // The listing looks at app.log.3 once; the second look is the check before the deletion.
@@ -134,7 +165,10 @@ describe('faults: symlink races against cleanup', () => {
       })
       expect(existsSync(d('fired')), run.stderr).toBe(true)
       expect(run.code, run.stderr).toBe(0)
-      expectNothingLost(ctx, existsSync(d('elsewhere', 'app.log.3')) ? [] : [`${d('elsewhere', 'app.log.3')}, outside the log directory, was deleted`])
+      expectNothingLost(
+        ctx,
+        existsSync(d('elsewhere', 'app.log.3')) ? [] : [`${d('elsewhere', 'app.log.3')}, outside the log directory, was deleted`],
+      )
     })
   })
 })

@@ -44,15 +44,26 @@ describe('man/', () => {
 
   it('has ownops(1) and a page for every command, naming its options, examples and exit statuses', () => {
     const files = pages.map((p) => p.file)
-    expect(files).toEqual(expect.arrayContaining(['ownops.1', 'ownops-backup.1', 'ownops-restore.1', 'ownops-schedule.1', 'ownops-completion.1']))
+    expect(files).toEqual(
+      expect.arrayContaining(['ownops.1', 'ownops-backup.1', 'ownops-restore.1', 'ownops-schedule.1', 'ownops-completion.1']),
+    )
     expect(files).not.toContain('ownops-help.1')
     const backup = pages.find((p) => p.file === 'ownops-backup.1')?.content ?? ''
     expect(backup).toContain('.SH NAME\nownops\\-backup \\- back up databases')
-    for (const text of ['\\fB\\-n\\fR, \\fB\\-\\-dry\\-run\\fR', '.SH GLOBAL OPTIONS', '\\fB\\-v\\fR, \\fB\\-\\-verbose\\fR', '$ ownops backup db \\-\\-tag pre\\-upgrade', '.SH EXIT STATUS\n.TP\n.B 0\nsuccess']) expect(backup).toContain(text)
+    for (const text of [
+      '\\fB\\-n\\fR, \\fB\\-\\-dry\\-run\\fR',
+      '.SH GLOBAL OPTIONS',
+      '\\fB\\-v\\fR, \\fB\\-\\-verbose\\fR',
+      '$ ownops backup db \\-\\-tag pre\\-upgrade',
+      '.SH EXIT STATUS\n.TP\n.B 0\nsuccess',
+    ])
+      expect(backup).toContain(text)
     const schedule = pages.find((p) => p.file === 'ownops-schedule.1')?.content ?? ''
-    for (const section of ['.SH SCHEDULE GENERATE', '.SH SCHEDULE INSTALL', '.SH SCHEDULE REMOVE', '.SH SCHEDULE LIST']) expect(schedule).toContain(section)
+    for (const section of ['.SH SCHEDULE GENERATE', '.SH SCHEDULE INSTALL', '.SH SCHEDULE REMOVE', '.SH SCHEDULE LIST'])
+      expect(schedule).toContain(section)
     const main = pages.find((p) => p.file === 'ownops.1')?.content ?? ''
-    for (const page of files.filter((f) => f !== 'ownops.1')) expect(main).toContain(`\\fB${page.replace(/\.1$/, '').replace(/-/g, '\\-')}\\fR(1)`)
+    for (const page of files.filter((f) => f !== 'ownops.1'))
+      expect(main).toContain(`\\fB${page.replace(/\.1$/, '').replace(/-/g, '\\-')}\\fR(1)`)
   })
 
   it('escapes what roff would read as requests or escapes', () => {
@@ -63,7 +74,11 @@ describe('man/', () => {
   })
 
   it('is shipped by the npm package and named in package.json "man"', () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[]; man: string[]; scripts: Record<string, string> }
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      files: string[]
+      man: string[]
+      scripts: Record<string, string>
+    }
     expect(pkg.files).toContain('man')
     expect([...pkg.man].sort()).toEqual(pages.map((p) => `./man/${p.file}`).sort())
     expect(pkg.scripts.man).toContain('scripts/man.mjs')

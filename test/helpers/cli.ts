@@ -28,7 +28,15 @@ export function testEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Proc
 
 export async function runCli(
   args: string[],
-  options: { env: NodeJS.ProcessEnv; cwd: string; stdin?: string; stdinIsTTY?: boolean; systemd?: boolean; clock?: () => Date; sleep?: (ms: number, signal: AbortSignal) => Promise<void> },
+  options: {
+    env: NodeJS.ProcessEnv
+    cwd: string
+    stdin?: string
+    stdinIsTTY?: boolean
+    systemd?: boolean
+    clock?: () => Date
+    sleep?: (ms: number, signal: AbortSignal) => Promise<void>
+  },
 ): Promise<CliResult> {
   let stdout = ''
   let stderr = ''
@@ -49,10 +57,15 @@ export async function runCli(
 
 export function runBin(args: string[], options: { env: NodeJS.ProcessEnv; cwd: string; timeoutMs?: number }): Promise<CliResult> {
   return new Promise((resolvePromise) => {
-    execFile(process.execPath, [BIN, ...args], { env: options.env, cwd: options.cwd, timeout: options.timeoutMs ?? 30_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
-      resolvePromise({ code, stdout, stderr })
-    })
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: options.env, cwd: options.cwd, timeout: options.timeoutMs ?? 30_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
+        resolvePromise({ code, stdout, stderr })
+      },
+    )
   })
 }
 

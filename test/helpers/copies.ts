@@ -15,7 +15,9 @@ export function toolEnv(home: string): NodeJS.ProcessEnv {
 }
 
 export function obscure(password: string): string {
-  return execFileSync('rclone', ['obscure', password], { env: toolEnv('/tmp') }).toString().trim()
+  return execFileSync('rclone', ['obscure', password], { env: toolEnv('/tmp') })
+    .toString()
+    .trim()
 }
 
 /** age-keygen into `dir`: the identity file and its public key. */
@@ -37,9 +39,18 @@ export interface ServedPeer {
 }
 
 /** `rclone serve sftp|restic DIR` on 127.0.0.1, port 0. */
-export async function rcloneServe(kind: 'sftp' | 'restic', dir: string, home: string, auth?: { user: string; pass: string }): Promise<ServedPeer> {
+export async function rcloneServe(
+  kind: 'sftp' | 'restic',
+  dir: string,
+  home: string,
+  auth?: { user: string; pass: string },
+): Promise<ServedPeer> {
   mkdirSync(dir, { recursive: true })
-  const child = spawn('rclone', ['serve', kind, dir, '--addr', '127.0.0.1:0', ...(auth ? ['--user', auth.user, '--pass', auth.pass] : [])], { env: toolEnv(home), stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(
+    'rclone',
+    ['serve', kind, dir, '--addr', '127.0.0.1:0', ...(auth ? ['--user', auth.user, '--pass', auth.pass] : [])],
+    { env: toolEnv(home), stdio: ['ignore', 'ignore', 'pipe'] },
+  )
   const port = await new Promise<number>((resolve, reject) => {
     let text = ''
     const timer = setTimeout(() => reject(new Error(`rclone serve ${kind} did not start: ${text}`)), 20_000)
@@ -131,7 +142,12 @@ export async function startProxy(target: number): Promise<Proxy> {
 
 export function writeRcloneConf(file: string, sections: Record<string, Record<string, string | number | boolean>>): string {
   const text = Object.entries(sections)
-    .map(([name, keys]) => `[${name}]\n${Object.entries(keys).map(([k, v]) => `${k} = ${String(v)}`).join('\n')}\n`)
+    .map(
+      ([name, keys]) =>
+        `[${name}]\n${Object.entries(keys)
+          .map(([k, v]) => `${k} = ${String(v)}`)
+          .join('\n')}\n`,
+    )
     .join('\n')
   writeFileSync(file, text, { mode: 0o600 })
   return file

@@ -55,7 +55,15 @@ export async function startHttpPeer(): Promise<HttpPeer> {
       } catch {
         json = undefined
       }
-      const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, text, json, at: Date.now() }
+      const recorded: RecordedRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body,
+        text,
+        json,
+        at: Date.now(),
+      }
       const index = requests.length
       requests.push(recorded)
       const entry = script[Math.min(index, script.length - 1)] ?? { status: 200 }

@@ -75,7 +75,13 @@ export async function startMinecraftPeer(status: Partial<MinecraftPeer['status']
           state = nextState
         } else if (state === 1 && id === 0x00) {
           const s = peer.status
-          const json = Buffer.from(JSON.stringify({ version: { name: s.version, protocol: s.protocol }, players: { max: s.max, online: s.online, sample: [] }, description: { text: s.motd } }))
+          const json = Buffer.from(
+            JSON.stringify({
+              version: { name: s.version, protocol: s.protocol },
+              players: { max: s.max, online: s.online, sample: [] },
+              description: { text: s.motd },
+            }),
+          )
           socket.write(frame(0x00, Buffer.concat([writeVarInt(json.length), json])))
         } else if (state === 1 && id === 0x01) {
           socket.write(frame(0x01, packet.subarray(at, at + 8)))

@@ -28,10 +28,22 @@ export interface MonitorRun {
 }
 
 /** One monitor run in `cwd` with `env`, at the clock's time. */
-export async function monitorRun(where: { env: NodeJS.ProcessEnv; cwd: string }, clock: Clock | (() => Date), opts: Partial<MonitorOptions> = {}): Promise<MonitorRun> {
+export async function monitorRun(
+  where: { env: NodeJS.ProcessEnv; cwd: string },
+  clock: Clock | (() => Date),
+  opts: Partial<MonitorOptions> = {},
+): Promise<MonitorRun> {
   const logs: string[] = []
   const now = clock instanceof Clock ? clock.now : clock
-  const ctx = new Ctx({ options: { json: false, quiet: false, color: false }, env: where.env, cwd: where.cwd, clock: now, logWrite: (l) => void logs.push(l), logFormat: 'json', systemd: false })
+  const ctx = new Ctx({
+    options: { json: false, quiet: false, color: false },
+    env: where.env,
+    cwd: where.cwd,
+    clock: now,
+    logWrite: (l) => void logs.push(l),
+    logFormat: 'json',
+    systemd: false,
+  })
   try {
     const result = await runMonitor(ctx, { checks: [], resume: false, dryRun: false, ...opts })
     await ctx.endJob(result.exitCode, { retryOutbox: false }) // what the CLI does after a job

@@ -32,10 +32,13 @@ function problems(body: Record<string, unknown>): string[] {
   const key = body.routing_key
   if (typeof key !== 'string' || key.length !== 32) errors.push("Length of 'routing_key' is incorrect (should be 32 characters)")
   const action = body.event_action
-  if (action !== 'trigger' && action !== 'acknowledge' && action !== 'resolve') errors.push("'event_action' is invalid (must be one of the following: 'trigger', 'acknowledge' or 'resolve')")
+  if (action !== 'trigger' && action !== 'acknowledge' && action !== 'resolve')
+    errors.push("'event_action' is invalid (must be one of the following: 'trigger', 'acknowledge' or 'resolve')")
   const dedup = body.dedup_key
-  if (dedup !== undefined && (typeof dedup !== 'string' || dedup.length > 255)) errors.push("'dedup_key' is invalid (must be a string of at most 255 characters)")
-  if (action !== 'trigger' && typeof dedup !== 'string') errors.push("'dedup_key' is missing and is required for acknowledge and resolve events")
+  if (dedup !== undefined && (typeof dedup !== 'string' || dedup.length > 255))
+    errors.push("'dedup_key' is invalid (must be a string of at most 255 characters)")
+  if (action !== 'trigger' && typeof dedup !== 'string')
+    errors.push("'dedup_key' is missing and is required for acknowledge and resolve events")
   if (action === 'trigger') {
     const payload = body.payload as Record<string, unknown> | undefined
     if (payload === undefined || typeof payload !== 'object') errors.push("'payload' is missing or blank")
@@ -43,8 +46,10 @@ function problems(body: Record<string, unknown>): string[] {
       if (typeof payload.summary !== 'string' || payload.summary === '') errors.push("'payload.summary' is missing or blank")
       else if (payload.summary.length > 1024) errors.push("'payload.summary' is too long (maximum is 1024 characters)")
       if (typeof payload.source !== 'string' || payload.source === '') errors.push("'payload.source' is missing or blank")
-      if (!SEVERITIES.includes(String(payload.severity))) errors.push("'payload.severity' is invalid (must be one of the following: 'critical', 'warning', 'error' or 'info')")
-      if (payload.timestamp !== undefined && (typeof payload.timestamp !== 'string' || Number.isNaN(Date.parse(payload.timestamp)))) errors.push("'payload.timestamp' is invalid")
+      if (!SEVERITIES.includes(String(payload.severity)))
+        errors.push("'payload.severity' is invalid (must be one of the following: 'critical', 'warning', 'error' or 'info')")
+      if (payload.timestamp !== undefined && (typeof payload.timestamp !== 'string' || Number.isNaN(Date.parse(payload.timestamp))))
+        errors.push("'payload.timestamp' is invalid")
     }
   }
   return errors
@@ -71,7 +76,13 @@ export async function startPagerDutyPeer(): Promise<PagerDutyPeer> {
       }
       requests.push({ path: req.url, headers: req.headers, body })
       const forced = failures.shift()
-      if (forced !== undefined) return reply(forced, forced === 429 ? { status: 'throttle event', message: 'Requests for this service are arriving too quickly.  Please retry later.' } : { status: 'error' })
+      if (forced !== undefined)
+        return reply(
+          forced,
+          forced === 429
+            ? { status: 'throttle event', message: 'Requests for this service are arriving too quickly.  Please retry later.' }
+            : { status: 'error' },
+        )
       const errors = problems(body)
       if (errors.length > 0) return reply(400, { status: 'invalid event', message: 'Event object is invalid', errors })
       const dedup = typeof body.dedup_key === 'string' ? body.dedup_key : randomUUID().replace(/-/g, '')

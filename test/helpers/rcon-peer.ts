@@ -23,7 +23,14 @@ export async function startRconPeer(password = 'hunter2-rcon'): Promise<RconPeer
     port: 0,
     password,
     commands: [],
-    respond: (command) => (command === 'save-all flush' ? 'Saved the game' : command === 'save-off' ? 'Automatic saving is now disabled' : command === 'save-on' ? 'Automatic saving is now enabled' : ''),
+    respond: (command) =>
+      command === 'save-all flush'
+        ? 'Saved the game'
+        : command === 'save-off'
+          ? 'Automatic saving is now disabled'
+          : command === 'save-on'
+            ? 'Automatic saving is now enabled'
+            : '',
     close: async () => undefined,
   }
   const server: Server = createServer((socket) => {

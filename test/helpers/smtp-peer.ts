@@ -75,7 +75,21 @@ function selfSignedCert(): Promise<{ key: Buffer; cert: Buffer }> {
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
     const keyPath = join(dir, 'key.pem')
     const certPath = join(dir, 'cert.pem')
-    await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-keyout', keyPath, '-out', certPath])
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+    ])
     return { key: readFileSync(keyPath), cert: readFileSync(certPath) }
   })()
   return certPromise
@@ -209,7 +223,10 @@ export function decodeWords(value: string): string {
       const bytes =
         enc.toUpperCase() === 'B'
           ? Buffer.from(text, 'base64')
-          : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_x, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1')
+          : Buffer.from(
+              text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_x, h: string) => String.fromCharCode(parseInt(h, 16))),
+              'latin1',
+            )
       return new TextDecoder(charset.toLowerCase() === 'utf-8' ? 'utf-8' : charset).decode(bytes)
     })
 }

@@ -28,9 +28,14 @@ export function createUser(base: string): TestUser {
   if (!isRoot) throw new Error('tests with real users need root (useradd)')
   const name = `ownops-t-${randomBytes(4).toString('hex')}`
   const home = join(base, name)
-  const made = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', home, '--shell', '/bin/sh', name], { encoding: 'utf8' })
+  const made = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', home, '--shell', '/bin/sh', name], {
+    encoding: 'utf8',
+  })
   if (made.status !== 0) throw new Error(`useradd ${name}: ${made.stderr}`)
-  const [uid, gid] = ['-u', '-g'].map((flag) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim())) as [number, number]
+  const [uid, gid] = ['-u', '-g'].map((flag) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim())) as [
+    number,
+    number,
+  ]
   mkdirSync(home, { mode: 0o700 })
   chownSync(home, uid, gid)
   return {
@@ -46,7 +51,11 @@ export function createUser(base: string): TestUser {
 }
 
 /** Runs a command as the user (setpriv: its uid, gid and groups), with exactly `env`. */
-export function runAs(user: TestUser, argv: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; input?: string }): Promise<CliResult> {
+export function runAs(
+  user: TestUser,
+  argv: string[],
+  options: { env: NodeJS.ProcessEnv; cwd?: string; input?: string },
+): Promise<CliResult> {
   return new Promise((done) => {
     const child = execFile(
       'setpriv',

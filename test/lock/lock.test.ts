@@ -70,7 +70,17 @@ describe('host lock (in process)', () => {
     const lockDir = join(dir, 'lock')
     mkdirSync(lockDir)
     const pid = deadPid()
-    writeFileSync(join(lockDir, 'host.lock'), JSON.stringify({ pid, command: 'backup db', host: (await import('node:os')).hostname(), startedAt: new Date().toISOString(), nonce: 'dead', stops: [] }))
+    writeFileSync(
+      join(lockDir, 'host.lock'),
+      JSON.stringify({
+        pid,
+        command: 'backup db',
+        host: (await import('node:os')).hostname(),
+        startedAt: new Date().toISOString(),
+        nonce: 'dead',
+        stops: [],
+      }),
+    )
     const { log, lines } = logCapture()
     const lock = await HostLock.acquire({ dir: lockDir, command: 'restore', log })
     expect(lines.join('')).toContain('took over a stale host lock')
@@ -81,7 +91,18 @@ describe('host lock (in process)', () => {
   it('treats a reused pid (same pid, other start time) as stale', async () => {
     const lockDir = join(dir, 'lock')
     mkdirSync(lockDir)
-    writeFileSync(join(lockDir, 'host.lock'), JSON.stringify({ pid: process.pid, startTime: 1, command: 'old', host: (await import('node:os')).hostname(), startedAt: '2020-01-01T00:00:00Z', nonce: 'old', stops: [] }))
+    writeFileSync(
+      join(lockDir, 'host.lock'),
+      JSON.stringify({
+        pid: process.pid,
+        startTime: 1,
+        command: 'old',
+        host: (await import('node:os')).hostname(),
+        startedAt: '2020-01-01T00:00:00Z',
+        nonce: 'old',
+        stops: [],
+      }),
+    )
     const lock = await HostLock.acquire({ dir: lockDir, command: 'new' })
     expect(lock.info.command).toBe('new')
     await lock.release()
@@ -99,11 +120,21 @@ describe('host lock (in process)', () => {
   it('only one of many concurrent takers of a stale lock wins', async () => {
     const lockDir = join(dir, 'lock')
     mkdirSync(lockDir)
-    writeFileSync(join(lockDir, 'host.lock'), JSON.stringify({ pid: deadPid(), command: 'x', host: (await import('node:os')).hostname(), startedAt: '2020-01-01T00:00:00Z', nonce: 'n', stops: [] }))
+    writeFileSync(
+      join(lockDir, 'host.lock'),
+      JSON.stringify({
+        pid: deadPid(),
+        command: 'x',
+        host: (await import('node:os')).hostname(),
+        startedAt: '2020-01-01T00:00:00Z',
+        nonce: 'n',
+        stops: [],
+      }),
+    )
     const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => HostLock.acquire({ dir: lockDir, command: `c${i}` })))
     const won = results.filter((r) => r.status === 'fulfilled')
     expect(won).toHaveLength(1)
-    expect(results.filter((r) => r.status === 'rejected').every((r) => isOwnopsError((r).reason))).toBe(true)
+    expect(results.filter((r) => r.status === 'rejected').every((r) => isOwnopsError(r.reason))).toBe(true)
   })
 })
 
@@ -137,9 +168,17 @@ describe('host lock (two real ownops processes)', () => {
     const env = testEnv(dir)
     // The holder keeps the lock until it is told to let go: no race with the waiter's start-up.
     const release = join(dir, 'release')
-    const holder = spawn(process.execPath, [BIN, 'lock', 'run', '--', 'sh', '-c', `while [ ! -e '${release}' ]; do sleep 0.05; done`], { env, cwd: dir, stdio: 'ignore' })
+    const holder = spawn(process.execPath, [BIN, 'lock', 'run', '--', 'sh', '-c', `while [ ! -e '${release}' ]; do sleep 0.05; done`], {
+      env,
+      cwd: dir,
+      stdio: 'ignore',
+    })
     await heldBy(join(dir, 'lock', 'host.lock'), holder.pid)
-    const waiter = spawn(process.execPath, [BIN, 'lock', 'run', '--wait', '10m', '--', 'true'], { env, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
+    const waiter = spawn(process.execPath, [BIN, 'lock', 'run', '--wait', '10m', '--', 'true'], {
+      env,
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
     let stderr = ''
     const saysWaiting = new Promise<void>((resolve) =>
       waiter.stderr.on('data', (chunk: Buffer) => {

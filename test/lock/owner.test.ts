@@ -33,9 +33,17 @@ beforeEach(() => {
 })
 
 /** A lock naming pid 1 (always alive, never ownops), as a squatter would write it. */
-const FAKE_HOLDER = JSON.stringify({ pid: 1, command: 'backup', host: hostname(), startedAt: '2020-01-01T00:00:00Z', nonce: 'fake', stops: [] })
+const FAKE_HOLDER = JSON.stringify({
+  pid: 1,
+  command: 'backup',
+  host: hostname(),
+  startedAt: '2020-01-01T00:00:00Z',
+  nonce: 'fake',
+  stops: [],
+})
 
-const rootRun = (lockDir: string, args = ['lock', 'run', '--', 'true']) => runBin(args, { env: testEnv(dir, { OWNOPS_LOCK_DIR: lockDir, OWNOPS_LOG_FORMAT: 'text' }), cwd: dir })
+const rootRun = (lockDir: string, args = ['lock', 'run', '--', 'true']) =>
+  runBin(args, { env: testEnv(dir, { OWNOPS_LOCK_DIR: lockDir, OWNOPS_LOG_FORMAT: 'text' }), cwd: dir })
 
 describe.runIf(isRoot || process.env.CI === 'true')('who may hold the host lock', () => {
   it('root default: /run/ownops, in a directory only root can write (not the world-writable /run/lock)', () => {
@@ -56,14 +64,19 @@ describe.runIf(isRoot || process.env.CI === 'true')('who may hold the host lock'
     chownSync(join(planted, 'host.lock'), mallory.uid, mallory.gid)
     const result = await rootRun(planted)
     expect(result.code, result.stderr).toBe(77)
-    expect(result.stderr).toContain(`error: refusing the host lock: the lock directory ${planted} belongs to ${mallory.name} (uid ${mallory.uid}), not to root: its owner could block every ownops run`)
+    expect(result.stderr).toContain(
+      `error: refusing the host lock: the lock directory ${planted} belongs to ${mallory.name} (uid ${mallory.uid}), not to root: its owner could block every ownops run`,
+    )
     expect(result.stderr).toContain(`hint: remove it once no ownops run is going (rm -r ${planted}; ownops creates it again)`)
     expect(result.stderr).not.toContain('pid 1')
 
     const status = await rootRun(planted, ['lock', 'status'])
     expect(status.code).toBe(77)
 
-    const doctor = await runBin(['--json', 'doctor'], { env: testEnv(dir, { OWNOPS_LOCK_DIR: planted, DOCKER_HOST: `unix://${join(dir, 'no.sock')}` }), cwd: dir })
+    const doctor = await runBin(['--json', 'doctor'], {
+      env: testEnv(dir, { OWNOPS_LOCK_DIR: planted, DOCKER_HOST: `unix://${join(dir, 'no.sock')}` }),
+      cwd: dir,
+    })
     const check = JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === 'lock directory')
     expect(check).toMatchObject({ status: 'fail', exitCode: 77 })
     expect(check.detail).toContain(`belongs to ${mallory.name}`)
@@ -79,7 +92,7 @@ describe.runIf(isRoot || process.env.CI === 'true')('who may hold the host lock'
     expect(result.stderr).toContain(`hint: chmod 700 ${open}`)
   })
 
-  it('a lock file of another user in root\'s directory is refused; one that is a directory too (not exit 70)', async () => {
+  it("a lock file of another user in root's directory is refused; one that is a directory too (not exit 70)", async () => {
     const lockDir = join(dir, 'lock')
     mkdirSync(lockDir, { mode: 0o755 })
     writeFileSync(join(lockDir, 'host.lock'), FAKE_HOLDER)
@@ -96,9 +109,15 @@ describe.runIf(isRoot || process.env.CI === 'true')('who may hold the host lock'
     expect(isDir.stderr).toContain(`hint: remove it once no ownops run is going (rm -r ${join(other, 'host.lock')})`)
   })
 
-  it('a user may hold the lock in its own directory; root may use that user\'s lock too, but the user cannot use root\'s', async () => {
+  it("a user may hold the lock in its own directory; root may use that user's lock too, but the user cannot use root's", async () => {
     const own = join(mallory.home, 'lock')
-    const env = { PATH: process.env.PATH, HOME: mallory.home, OWNOPS_STATE_DIR: join(mallory.home, 'state'), OWNOPS_LOCK_DIR: own, OWNOPS_LOG_FORMAT: 'text' }
+    const env = {
+      PATH: process.env.PATH,
+      HOME: mallory.home,
+      OWNOPS_STATE_DIR: join(mallory.home, 'state'),
+      OWNOPS_LOCK_DIR: own,
+      OWNOPS_LOG_FORMAT: 'text',
+    }
     const mine = await ownopsAs(mallory, ['lock', 'run', '--', 'true'], { env })
     expect(mine.code, mine.stderr).toBe(0)
     expect(statSync(own)).toMatchObject({ uid: mallory.uid })

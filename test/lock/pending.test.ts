@@ -27,7 +27,18 @@ function deadPid(): number {
 function killedRun(lockDir: string, extra: Record<string, unknown>): number {
   mkdirSync(lockDir, { recursive: true })
   const pid = deadPid()
-  writeFileSync(join(lockDir, 'host.lock'), JSON.stringify({ pid, command: 'backup db', host: hostname(), startedAt: '2026-11-24T03:00:00.000Z', nonce: 'dead', stops: ['db'], ...extra }))
+  writeFileSync(
+    join(lockDir, 'host.lock'),
+    JSON.stringify({
+      pid,
+      command: 'backup db',
+      host: hostname(),
+      startedAt: '2026-11-24T03:00:00.000Z',
+      nonce: 'dead',
+      stops: ['db'],
+      ...extra,
+    }),
+  )
   return pid
 }
 
@@ -37,7 +48,12 @@ describe('host lock: what a run leaves to put back', () => {
     const pid = killedRun(lockDir, { stopped: ['app', 'worker'], execs: [{ container: 'db', id: 'abc123' }] })
     expect(await abandonedLock(lockDir)).toMatchObject({ pid, stopped: ['app', 'worker'] })
     const lock = await HostLock.acquire({ dir: lockDir, command: 'cleanup' })
-    expect(lock.inherited).toMatchObject({ pid, command: 'backup db', stopped: ['app', 'worker'], execs: [{ container: 'db', id: 'abc123' }] })
+    expect(lock.inherited).toMatchObject({
+      pid,
+      command: 'backup db',
+      stopped: ['app', 'worker'],
+      execs: [{ container: 'db', id: 'abc123' }],
+    })
     expect(heldHostLock()).toBe(lock)
     await lock.release()
     expect(heldHostLock()).toBeUndefined()
@@ -77,12 +93,32 @@ describe('host lock: what a run leaves to put back', () => {
 })
 
 describe('monitor: containers a killed run left stopped', () => {
-  const row = (name: string, state: string): Observation => ({ check: 'containers', kind: 'containers', subject: name, id: `containers:${name}`, status: 'ok', value: 'exited (0)', message: `${name} exited 0`, container: { id: name, name, state } })
+  const row = (name: string, state: string): Observation => ({
+    check: 'containers',
+    kind: 'containers',
+    subject: name,
+    id: `containers:${name}`,
+    status: 'ok',
+    value: 'exited (0)',
+    message: `${name} exited 0`,
+    container: { id: name, name, state },
+  })
 
   it('a stopped container the dead holder lists is critical, naming the run; others are left as they are', () => {
-    const abandoned = { pid: 42, command: 'backup db', host: 'h', startedAt: '2026-11-24T03:00:00.000Z', nonce: 'n', stops: [], stopped: ['app'] }
+    const abandoned = {
+      pid: 42,
+      command: 'backup db',
+      host: 'h',
+      startedAt: '2026-11-24T03:00:00.000Z',
+      nonce: 'n',
+      stops: [],
+      stopped: ['app'],
+    }
     const out = flagLeftStopped([row('app', 'exited'), row('other', 'exited'), row('worker', 'running')], abandoned)
-    expect(out[0]).toMatchObject({ status: 'critical', message: expect.stringMatching(/stopped by ownops backup db \(pid 42.*killed before it started it again.*docker start app/) })
+    expect(out[0]).toMatchObject({
+      status: 'critical',
+      message: expect.stringMatching(/stopped by ownops backup db \(pid 42.*killed before it started it again.*docker start app/),
+    })
     expect(out[1]?.status).toBe('ok')
     expect(out[2]?.status).toBe('ok')
     expect(flagLeftStopped([row('app', 'exited')], undefined)[0]?.status).toBe('ok')

@@ -17,7 +17,17 @@ async function backupAt(target: string, time: string, size: number): Promise<voi
   const id = `${target}-${time.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`
   const a = await Artifact.create(join(work.dir, 'backups', target), id, 'pgdump')
   await pipeline(Readable.from([Buffer.alloc(size, 1)]), a.sink)
-  await a.commit({ target, type: 'postgres', time, durationMs: 1, compression: 'custom', ownopsVersion: '0', host: 'h', source: {}, warnings: [] })
+  await a.commit({
+    target,
+    type: 'postgres',
+    time,
+    durationMs: 1,
+    compression: 'custom',
+    ownopsVersion: '0',
+    host: 'h',
+    source: {},
+    warnings: [],
+  })
 }
 
 interface Row {
@@ -29,7 +39,11 @@ interface Row {
 
 async function monitor(config: string, now: string): Promise<{ code: number; rows: Row[] }> {
   writeFileSync(join(work.dir, 'ownops.yml'), config)
-  const r = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'monitor', 'backups', 'drills'], { env: testEnv(work.dir), cwd: work.dir, clock: () => new Date(now) })
+  const r = await runCli(['--json', '-c', join(work.dir, 'ownops.yml'), 'monitor', 'backups', 'drills'], {
+    env: testEnv(work.dir),
+    cwd: work.dir,
+    clock: () => new Date(now),
+  })
   const report = JSON.parse(r.stdout) as { checks?: Row[]; observations?: Row[]; rows?: Row[] }
   return { code: r.code, rows: report.checks ?? report.observations ?? report.rows ?? [] }
 }
@@ -59,14 +73,26 @@ describe('monitor backup and drill checks', () => {
     mkdirSync(join(work.dir, 'state'), { recursive: true })
     writeFileSync(
       join(work.dir, 'state', 'drills.json'),
-      JSON.stringify({ db: { lastRun: hoursAgo(1), ok: false, problem: 'pg_restore failed', lastSuccess: hoursAgo(24 * 10) }, files: { lastRun: hoursAgo(24 * 40), ok: true, lastSuccess: hoursAgo(24 * 40) } }),
+      JSON.stringify({
+        db: { lastRun: hoursAgo(1), ok: false, problem: 'pg_restore failed', lastSuccess: hoursAgo(24 * 10) },
+        files: { lastRun: hoursAgo(24 * 40), ok: true, lastSuccess: hoursAgo(24 * 40) },
+      }),
     )
     const { code, rows } = await monitor(config(work.dir), now.toISOString())
     const by = (check: string, subject: string) => rows.find((r) => r.check === check && r.subject === subject)
-    expect(by('backups', 'db')).toMatchObject({ status: 'warning', message: expect.stringMatching(/under 50% of the median of the previous 5/) })
-    expect(by('backups', 'files')).toMatchObject({ status: 'critical', message: expect.stringMatching(/the newest backup is 1d6h old \(more than 26h\)/) })
+    expect(by('backups', 'db')).toMatchObject({
+      status: 'warning',
+      message: expect.stringMatching(/under 50% of the median of the previous 5/),
+    })
+    expect(by('backups', 'files')).toMatchObject({
+      status: 'critical',
+      message: expect.stringMatching(/the newest backup is 1d6h old \(more than 26h\)/),
+    })
     expect(by('backups', 'new')).toMatchObject({ status: 'critical', message: expect.stringMatching(/no valid backup/) })
-    expect(by('drills', 'db')).toMatchObject({ status: 'warning', message: expect.stringMatching(/the last restore drill failed: pg_restore failed/) })
+    expect(by('drills', 'db')).toMatchObject({
+      status: 'warning',
+      message: expect.stringMatching(/the last restore drill failed: pg_restore failed/),
+    })
     expect(by('drills', 'files')).toMatchObject({ status: 'critical', message: expect.stringMatching(/more than 35d/) })
     expect(code).toBe(1)
   })
@@ -75,8 +101,16 @@ describe('monitor backup and drill checks', () => {
     const now = new Date()
     for (let d = 3; d >= 0; d--) await backupAt('db', new Date(now.getTime() - (24 * d + 1) * 3_600_000).toISOString(), 1000)
     mkdirSync(join(work.dir, 'state'), { recursive: true })
-    writeFileSync(join(work.dir, 'state', 'drills.json'), JSON.stringify({ db: { lastRun: now.toISOString(), ok: true, lastSuccess: now.toISOString() } }))
-    const { code, rows } = await monitor(config(work.dir).replace('backups: { kind: backup, maxAge: 26h, warnAge: 25h }', 'backups: { kind: backup, targets: [db] }').replace('targets: [db, files]', 'targets: [db]'), now.toISOString())
+    writeFileSync(
+      join(work.dir, 'state', 'drills.json'),
+      JSON.stringify({ db: { lastRun: now.toISOString(), ok: true, lastSuccess: now.toISOString() } }),
+    )
+    const { code, rows } = await monitor(
+      config(work.dir)
+        .replace('backups: { kind: backup, maxAge: 26h, warnAge: 25h }', 'backups: { kind: backup, targets: [db] }')
+        .replace('targets: [db, files]', 'targets: [db]'),
+      now.toISOString(),
+    )
     expect(rows.filter((r) => r.check === 'backups' || r.check === 'drills').map((r) => r.status)).toEqual(['ok', 'ok'])
     expect(code).toBe(0)
   })

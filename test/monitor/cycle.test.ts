@@ -14,7 +14,14 @@ import type { CheckKind } from '../../src/monitor/types.js'
 const spec = checkSchema.parse({ kind: 'command', command: ['true'] })
 
 function planned(name: string, timeoutMs: number, run: CheckKind<CheckSpec>['run']): PlannedCheck {
-  return { name, spec, impl: { usesDocker: false, recoverable: false, run }, timeoutMs, policy: policyOf({}, { failuresBeforeAlert: 1, successesBeforeRecovery: 1, flap: undefined, remind: undefined }), builtin: false }
+  return {
+    name,
+    spec,
+    impl: { usesDocker: false, recoverable: false, run },
+    timeoutMs,
+    policy: policyOf({}, { failuresBeforeAlert: 1, successesBeforeRecovery: 1, flap: undefined, remind: undefined }),
+    builtin: false,
+  }
 }
 
 function cycle(checks: PlannedCheck[], extra: Partial<CycleOptions> = {}) {

@@ -9,7 +9,18 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { cleanupAll, containerLogs, describeDocker, dockerEnv, getDocker, IMAGE_PATH, RUN_LABEL, TEST_IMAGE, TEST_LABEL, uniqueName } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  containerLogs,
+  describeDocker,
+  dockerEnv,
+  getDocker,
+  IMAGE_PATH,
+  RUN_LABEL,
+  TEST_IMAGE,
+  TEST_LABEL,
+  uniqueName,
+} from '../helpers/docker.js'
 
 let dir: string
 let cleanup: () => void
@@ -19,13 +30,21 @@ beforeAll(() => {
   ;({ dir, cleanup } = tempDir('ownops-docker-logs-'))
 })
 afterAll(async () => {
-  await Promise.all(own.map((name) => getDocker().getContainer(name).remove({ force: true }).catch(() => undefined)))
+  await Promise.all(
+    own.map((name) =>
+      getDocker()
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  )
   await cleanupAll()
   cleanup()
 })
 
 /** Prints about 400 KB at once, then a line every 0.1 s. */
-const CHATTY = 'i=0; while [ $i -lt 3000 ]; do echo "line $i padding-padding-padding-padding-padding-padding-padding-padding"; i=$((i+1)); done; while :; do echo "tick $i"; i=$((i+1)); sleep 0.1; done'
+const CHATTY =
+  'i=0; while [ $i -lt 3000 ]; do echo "line $i padding-padding-padding-padding-padding-padding-padding-padding"; i=$((i+1)); done; while :; do echo "tick $i"; i=$((i+1)); sleep 0.1; done'
 
 async function start(name: string, logConfig: Record<string, string> | undefined): Promise<string> {
   const container = await getDocker().createContainer({
@@ -64,7 +83,12 @@ describeDocker('container logs without a size limit', () => {
     writeFileSync(
       config,
       JSON.stringify({
-        monitor: { builtins: false, failuresBeforeAlert: 1, prometheus: { textfile: prom }, checks: { logs: { kind: 'docker-logs', size: { critical: '100MB' } } } },
+        monitor: {
+          builtins: false,
+          failuresBeforeAlert: 1,
+          prometheus: { textfile: prom },
+          checks: { logs: { kind: 'docker-logs', size: { critical: '100MB' } } },
+        },
         cleanup: { backups: false, rules: { 'docker-logs': { type: 'docker', logs: { truncateOver: '200kB', name: [loud, capped] } } } },
       }),
     )
@@ -72,18 +96,38 @@ describeDocker('container logs without a size limit', () => {
 
     // monitor: the unbounded log is a warning with its size; the capped one has no row.
     const mon = await runCli(['--json', 'monitor'], { env, cwd: dir })
-    const rows = (JSON.parse(mon.stdout) as { checks: Array<{ id: string; status: string; value: string; message: string; threshold?: string }> }).checks
+    const rows = (
+      JSON.parse(mon.stdout) as { checks: Array<{ id: string; status: string; value: string; message: string; threshold?: string }> }
+    ).checks
     const row = rows.find((r) => r.id === `logs:${loud}`)
-    expect(row).toMatchObject({ status: 'warning', value: expect.stringMatching(/^json-file, no size limit: \d+ KiB$/), threshold: 'a size limit, crit 100MB' })
-    expect(row?.message).toMatch(new RegExp(`^the log of ${loud} has no size limit \\(json-file, no size limit\\); it is \\d+ KiB: set "log-opts": \\{"max-size": "10m", "max-file": "3"\\} in /etc/docker/daemon.json`))
+    expect(row).toMatchObject({
+      status: 'warning',
+      value: expect.stringMatching(/^json-file, no size limit: \d+ KiB$/),
+      threshold: 'a size limit, crit 100MB',
+    })
+    expect(row?.message).toMatch(
+      new RegExp(
+        `^the log of ${loud} has no size limit \\(json-file, no size limit\\); it is \\d+ KiB: set "log-opts": \\{"max-size": "10m", "max-file": "3"\\} in /etc/docker/daemon.json`,
+      ),
+    )
     expect(rows.some((r) => r.id === `logs:${capped}`)).toBe(false)
     const text = readFileSync(prom, 'utf8')
-    expect(Number(new RegExp(`^ownops_monitor_container_log_size_bytes\\{check="logs",kind="docker-logs",subject="${loud}"\\} (\\d+)$`, 'm').exec(text)?.[1])).toBeGreaterThan(300_000)
+    expect(
+      Number(
+        new RegExp(`^ownops_monitor_container_log_size_bytes\\{check="logs",kind="docker-logs",subject="${loud}"\\} (\\d+)$`, 'm').exec(
+          text,
+        )?.[1],
+      ),
+    ).toBeGreaterThan(300_000)
     expect(text).toMatch(new RegExp(`^ownops_monitor_container_log_bounded\\{check="logs",kind="docker-logs",subject="${loud}"\\} 0$`, 'm'))
 
     // doctor: one line naming it with its size.
     const doc = await runCli(['--json', 'doctor'], { env, cwd: dir })
-    const line = (JSON.parse(doc.stdout) as { checks: Array<{ name: string; status: string; detail: string; data?: { unbounded: Array<{ name: string; bytes?: number }> } }> }).checks.find((c) => c.name === 'container logs')
+    const line = (
+      JSON.parse(doc.stdout) as {
+        checks: Array<{ name: string; status: string; detail: string; data?: { unbounded: Array<{ name: string; bytes?: number }> } }>
+      }
+    ).checks.find((c) => c.name === 'container logs')
     expect(line?.status).toBe('warn')
     expect(line?.detail).toMatch(/containers log without a size limit \(json-file without max-size\)/)
     expect(line?.data?.unbounded.find((u) => u.name === loud)?.bytes).toBeGreaterThan(300_000)
@@ -92,8 +136,17 @@ describeDocker('container logs without a size limit', () => {
     // cleanup --dry-run: what it would truncate, and nothing changes.
     const before = statSync(loudLog).size
     const dry = await runCli(['--json', 'cleanup', '--dry-run', 'docker-logs'], { env, cwd: dir })
-    const planned = (JSON.parse(dry.stdout) as { rules: Array<{ actions: Array<{ action: string; what: string; bytes: number }> }> }).rules[0]?.actions ?? []
-    expect(planned).toEqual([{ action: 'truncate', what: `log of container ${loud}`, reason: expect.stringMatching(/^\d+ KiB, over 200kB, no size limit/), bytes: expect.any(Number) }])
+    const planned =
+      (JSON.parse(dry.stdout) as { rules: Array<{ actions: Array<{ action: string; what: string; bytes: number }> }> }).rules[0]?.actions ??
+      []
+    expect(planned).toEqual([
+      {
+        action: 'truncate',
+        what: `log of container ${loud}`,
+        reason: expect.stringMatching(/^\d+ KiB, over 200kB, no size limit/),
+        bytes: expect.any(Number),
+      },
+    ])
     expect(statSync(loudLog).size).toBeGreaterThanOrEqual(before)
 
     // The real run: the log is emptied while the container keeps writing.

@@ -13,7 +13,17 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { parseExposition } from '../../src/monitor/exposition.js'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js'
-import { cleanupAll, describeDocker, dockerEnv, getDocker, IMAGE_PATH, RUN_LABEL, TEST_IMAGE, TEST_LABEL, uniqueName } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  describeDocker,
+  dockerEnv,
+  getDocker,
+  IMAGE_PATH,
+  RUN_LABEL,
+  TEST_IMAGE,
+  TEST_LABEL,
+  uniqueName,
+} from '../helpers/docker.js'
 
 const RULES = resolve(import.meta.dirname, '../../contrib/prometheus/ownops-rules.yml')
 const STEP_S = 60 // Prometheus scrapes node_exporter every minute
@@ -31,7 +41,14 @@ beforeAll(async () => {
   web.reply({ status: 500, body: 'down' })
 })
 afterAll(async () => {
-  await Promise.all(own.map((name) => getDocker().getContainer(name).remove({ force: true }).catch(() => undefined)))
+  await Promise.all(
+    own.map((name) =>
+      getDocker()
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  )
   await cleanupAll()
   await web.close()
   cleanup()
@@ -53,7 +70,7 @@ async function restartCount(name: string): Promise<number> {
 /** promtool's series notation: runs of equal values as `v+0xN`, missing ones as `_xN`. */
 function notation(values: Array<number | undefined>): string {
   const parts: string[] = []
-  for (let i = 0; i < values.length; ) {
+  for (let i = 0; i < values.length;) {
     let j = i
     while (j + 1 < values.length && values[j + 1] === values[i]) j++
     const n = j - i + 1
@@ -154,7 +171,9 @@ describeDocker('the fleet view on textfiles ownops wrote', () => {
     }
     put(backupText, 0, steps)
     put(copyText, 0, steps)
-    monitorTexts.forEach((text, i) => put(text, (RUNS[i] as number) * 60 / STEP_S, i === RUNS.length - 1 ? steps : (RUNS[i + 1] as number) * 60 / STEP_S))
+    monitorTexts.forEach((text, i) =>
+      put(text, ((RUNS[i] as number) * 60) / STEP_S, i === RUNS.length - 1 ? steps : ((RUNS[i + 1] as number) * 60) / STEP_S),
+    )
     series.set(seriesName('up', { instance: 'box1:9100', job: 'node' }), new Array(steps).fill(1))
     series.set(seriesName('up', { instance: 'box2:9100', job: 'node' }), new Array(steps).fill(1))
     expect([...series.keys()].some((k) => k.startsWith('ownops_monitor_container_restarts_total{'))).toBe(true)
@@ -169,20 +188,132 @@ describeDocker('the fleet view on textfiles ownops wrote', () => {
           interval: `${STEP_S}s`,
           input_series: [...series].map(([name, values]) => ({ series: name, values: notation(values) })),
           alert_rule_test: [
-            { eval_time: '5m', alertname: 'OwnopsBackupFailed', exp_alerts: [{ exp_labels: { ...box1, target: 'broken', severity: 'warning' }, exp_annotations: { summary: 'The last backup of broken on box1:9100 failed', description: 'On the host: journalctl -u ownops-backup; ownops backup broken runs it again.' } }] },
+            {
+              eval_time: '5m',
+              alertname: 'OwnopsBackupFailed',
+              exp_alerts: [
+                {
+                  exp_labels: { ...box1, target: 'broken', severity: 'warning' },
+                  exp_annotations: {
+                    summary: 'The last backup of broken on box1:9100 failed',
+                    description: 'On the host: journalctl -u ownops-backup; ownops backup broken runs it again.',
+                  },
+                },
+              ],
+            },
             { eval_time: '5m', alertname: 'OwnopsCheckCritical', exp_alerts: [] },
-            { eval_time: '15m', alertname: 'OwnopsCheckCritical', exp_alerts: [{ exp_labels: { ...api, severity: 'critical' }, exp_annotations: { summary: 'api is critical on box1:9100', description: 'ownops monitor on box1:9100 has seen it critical for 10 minutes. On the host: ownops monitor api' } }] },
-            { eval_time: '45m', alertname: 'OwnopsCheckWarning', exp_alerts: [{ exp_labels: { ...box1, check: 'disk', kind: 'filesystem', subject: dir, severity: 'warning' }, exp_annotations: { summary: `disk ${dir} is in warning on box1:9100`, description: 'ownops monitor on box1:9100 has seen it in warning for 30 minutes. On the host: ownops monitor disk' } }] },
-            { eval_time: '25m', alertname: 'OwnopsContainerRestarting', exp_alerts: [{ exp_labels: { ...box1, check: 'app', kind: 'container', subject: loop, severity: 'warning' }, exp_annotations: { summary: `${loop} on box1:9100 restarted more than 3 times in the last hour`, description: `Its restart policy keeps starting it again. On the host: docker logs --tail 50 ${loop}` } }] },
+            {
+              eval_time: '15m',
+              alertname: 'OwnopsCheckCritical',
+              exp_alerts: [
+                {
+                  exp_labels: { ...api, severity: 'critical' },
+                  exp_annotations: {
+                    summary: 'api is critical on box1:9100',
+                    description: 'ownops monitor on box1:9100 has seen it critical for 10 minutes. On the host: ownops monitor api',
+                  },
+                },
+              ],
+            },
+            {
+              eval_time: '45m',
+              alertname: 'OwnopsCheckWarning',
+              exp_alerts: [
+                {
+                  exp_labels: { ...box1, check: 'disk', kind: 'filesystem', subject: dir, severity: 'warning' },
+                  exp_annotations: {
+                    summary: `disk ${dir} is in warning on box1:9100`,
+                    description: 'ownops monitor on box1:9100 has seen it in warning for 30 minutes. On the host: ownops monitor disk',
+                  },
+                },
+              ],
+            },
+            {
+              eval_time: '25m',
+              alertname: 'OwnopsContainerRestarting',
+              exp_alerts: [
+                {
+                  exp_labels: { ...box1, check: 'app', kind: 'container', subject: loop, severity: 'warning' },
+                  exp_annotations: {
+                    summary: `${loop} on box1:9100 restarted more than 3 times in the last hour`,
+                    description: `Its restart policy keeps starting it again. On the host: docker logs --tail 50 ${loop}`,
+                  },
+                },
+              ],
+            },
             { eval_time: '30m', alertname: 'OwnopsMonitorNotRunning', exp_alerts: [] },
-            { eval_time: '1h', alertname: 'OwnopsMonitorNotRunning', exp_alerts: [{ exp_labels: { ...box1, severity: 'critical' }, exp_annotations: { summary: 'ownops monitor has not run on box1:9100 for 40m 0s', description: "Its timer or cron entry stopped, or every run fails before it writes. On the host: systemctl list-timers 'ownops-*'; journalctl -u ownops-monitor" } }] },
-            { eval_time: '1h', alertname: 'OwnopsMetricsMissing', exp_alerts: [{ exp_labels: { instance: 'box2:9100', job: 'node', severity: 'warning' }, exp_annotations: { summary: 'box2:9100 exports no ownops metrics', description: 'node_exporter answers, but its textfile collector has no ownops_monitor metrics: set monitor.prometheus.textfile to a file in its --collector.textfile.directory.' } }] },
-            { eval_time: '2h', alertname: 'OwnopsBackupMissing', exp_alerts: [{ exp_labels: { ...box1, target: 'broken', severity: 'critical' }, exp_annotations: { summary: 'No valid backup of broken on box1:9100', description: 'The backup directory of box1:9100 holds no valid backup of broken. On the host: ownops backups broken' } }] },
+            {
+              eval_time: '1h',
+              alertname: 'OwnopsMonitorNotRunning',
+              exp_alerts: [
+                {
+                  exp_labels: { ...box1, severity: 'critical' },
+                  exp_annotations: {
+                    summary: 'ownops monitor has not run on box1:9100 for 40m 0s',
+                    description:
+                      "Its timer or cron entry stopped, or every run fails before it writes. On the host: systemctl list-timers 'ownops-*'; journalctl -u ownops-monitor",
+                  },
+                },
+              ],
+            },
+            {
+              eval_time: '1h',
+              alertname: 'OwnopsMetricsMissing',
+              exp_alerts: [
+                {
+                  exp_labels: { instance: 'box2:9100', job: 'node', severity: 'warning' },
+                  exp_annotations: {
+                    summary: 'box2:9100 exports no ownops metrics',
+                    description:
+                      'node_exporter answers, but its textfile collector has no ownops_monitor metrics: set monitor.prometheus.textfile to a file in its --collector.textfile.directory.',
+                  },
+                },
+              ],
+            },
+            {
+              eval_time: '2h',
+              alertname: 'OwnopsBackupMissing',
+              exp_alerts: [
+                {
+                  exp_labels: { ...box1, target: 'broken', severity: 'critical' },
+                  exp_annotations: {
+                    summary: 'No valid backup of broken on box1:9100',
+                    description: 'The backup directory of box1:9100 holds no valid backup of broken. On the host: ownops backups broken',
+                  },
+                },
+              ],
+            },
             { eval_time: '25h', alertname: 'OwnopsBackupTooOld', exp_alerts: [] },
             { eval_time: '25h', alertname: 'OwnopsCopyTooOld', exp_alerts: [] },
-            { eval_time: '27h', alertname: 'OwnopsCopyTooOld', exp_alerts: [{ exp_labels: { ...box1, destination: 'usb', severity: 'critical' }, exp_annotations: { summary: 'No copy from box1:9100 to usb for over 26h', description: 'The last successful copy run to usb ended 1d 3h 0m 0s ago: if box1:9100 is lost, so are the backups since. On the host: ownops copy --to usb' } }] },
+            {
+              eval_time: '27h',
+              alertname: 'OwnopsCopyTooOld',
+              exp_alerts: [
+                {
+                  exp_labels: { ...box1, destination: 'usb', severity: 'critical' },
+                  exp_annotations: {
+                    summary: 'No copy from box1:9100 to usb for over 26h',
+                    description:
+                      'The last successful copy run to usb ended 1d 3h 0m 0s ago: if box1:9100 is lost, so are the backups since. On the host: ownops copy --to usb',
+                  },
+                },
+              ],
+            },
             { eval_time: '5m', alertname: 'OwnopsCopyFailed', exp_alerts: [] },
-            { eval_time: '27h', alertname: 'OwnopsBackupTooOld', exp_alerts: [{ exp_labels: { ...box1, target: 'db', severity: 'critical' }, exp_annotations: { summary: 'No backup of db on box1:9100 for over 26h', description: 'The newest valid backup of db on box1:9100 is 1d 3h 0m 0s old. On the host: ownops backups db; journalctl -u ownops-backup' } }] },
+            {
+              eval_time: '27h',
+              alertname: 'OwnopsBackupTooOld',
+              exp_alerts: [
+                {
+                  exp_labels: { ...box1, target: 'db', severity: 'critical' },
+                  exp_annotations: {
+                    summary: 'No backup of db on box1:9100 for over 26h',
+                    description:
+                      'The newest valid backup of db on box1:9100 is 1d 3h 0m 0s old. On the host: ownops backups db; journalctl -u ownops-backup',
+                  },
+                },
+              ],
+            },
           ],
         },
       ],

@@ -32,12 +32,18 @@ it('the alerting rules pass promtool check rules', async () => {
 })
 
 it('every dashboard query is valid PromQL over metrics ownops writes', async () => {
-  const dashboard = JSON.parse(readFileSync(join(ROOT, 'contrib/grafana/ownops-fleet.json'), 'utf8')) as { uid: string; panels: Panel[]; templating: { list: Array<{ name: string; definition?: string }> } }
+  const dashboard = JSON.parse(readFileSync(join(ROOT, 'contrib/grafana/ownops-fleet.json'), 'utf8')) as {
+    uid: string
+    panels: Panel[]
+    templating: { list: Array<{ name: string; definition?: string }> }
+  }
   expect(dashboard.uid).toBe('ownops-fleet')
   const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))
   expect(exprs.length).toBeGreaterThan(10)
   // Grafana's variables become what they stand for; then promtool parses each as a recording rule.
-  const rules = exprs.map((expr, i) => `      - record: dashboard:query_${i}\n        expr: ${JSON.stringify(expr.replaceAll('$instance', '.*'))}`)
+  const rules = exprs.map(
+    (expr, i) => `      - record: dashboard:query_${i}\n        expr: ${JSON.stringify(expr.replaceAll('$instance', '.*'))}`,
+  )
   const dir = tempDir('ownops-test-dashboard-')
   try {
     const file = join(dir.dir, 'queries.yml')
@@ -48,7 +54,9 @@ it('every dashboard query is valid PromQL over metrics ownops writes', async () 
     dir.cleanup()
   }
   // Only names ownops writes (and node_exporter's up).
-  const written = ['src/monitor/report.ts', 'src/backup/metrics.ts', 'src/copies/metrics.ts'].map((f) => readFileSync(join(ROOT, f), 'utf8')).join('\n')
+  const written = ['src/monitor/report.ts', 'src/backup/metrics.ts', 'src/copies/metrics.ts']
+    .map((f) => readFileSync(join(ROOT, f), 'utf8'))
+    .join('\n')
   const names = new Set([...exprs.join(' ').matchAll(/\bownops_[a-z_]+/g)].map((m) => m[0]))
   for (const name of names) expect(written, name).toContain(`'${name}'`)
   expect(names.size).toBeGreaterThan(10)

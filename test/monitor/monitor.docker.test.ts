@@ -13,7 +13,18 @@ import { HostLock } from '../../src/sys/lock.js'
 import { runBin, tempDir, testEnv } from '../helpers/cli.js'
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js'
 import { Clock, monitorRun, writeMonitorConfig } from '../helpers/monitor.js'
-import { cleanupAll, describeDocker, dockerEnv, getDocker, IMAGE_PATH, runContainer, RUN_LABEL, TEST_IMAGE, TEST_LABEL, uniqueName } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  describeDocker,
+  dockerEnv,
+  getDocker,
+  IMAGE_PATH,
+  runContainer,
+  RUN_LABEL,
+  TEST_IMAGE,
+  TEST_LABEL,
+  uniqueName,
+} from '../helpers/docker.js'
 
 let dir: string
 let cleanup: () => void
@@ -29,7 +40,14 @@ beforeAll(async () => {
   hook = await startHttpPeer()
 })
 afterAll(async () => {
-  await Promise.all(own.map((name) => getDocker().getContainer(name).remove({ force: true }).catch(() => undefined)))
+  await Promise.all(
+    own.map((name) =>
+      getDocker()
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  )
   await cleanupAll()
   await hook.close()
   cleanup()
@@ -49,7 +67,12 @@ async function createWithPolicy(name: string, cmd: string[], policy: string): Pr
   await container.start()
 }
 
-async function waitFor(name: string, what: string, test: (info: Docker.ContainerInspectInfo) => boolean, timeoutMs = 30_000): Promise<Docker.ContainerInspectInfo> {
+async function waitFor(
+  name: string,
+  what: string,
+  test: (info: Docker.ContainerInspectInfo) => boolean,
+  timeoutMs = 30_000,
+): Promise<Docker.ContainerInspectInfo> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const info = await getDocker().getContainer(name).inspect()
@@ -68,8 +91,16 @@ function config(checks: Record<string, unknown>, extra: Record<string, unknown> 
 
 describeDocker('monitor against real containers', () => {
   it('every container: healthy, unhealthy (failing HEALTHCHECK), crashed, stopped, restart-looping', async () => {
-    const healthy = await runContainer({ name: uniqueName('mon-healthy'), cmd: ['sleep', '600'], healthcheck: { test: ['CMD', 'true'], intervalMs: 300, retries: 1 } })
-    const unhealthy = await runContainer({ name: uniqueName('mon-sick'), cmd: ['sleep', '600'], healthcheck: { test: ['CMD-SHELL', 'echo db connection refused; exit 1'], intervalMs: 300, retries: 1 } })
+    const healthy = await runContainer({
+      name: uniqueName('mon-healthy'),
+      cmd: ['sleep', '600'],
+      healthcheck: { test: ['CMD', 'true'], intervalMs: 300, retries: 1 },
+    })
+    const unhealthy = await runContainer({
+      name: uniqueName('mon-sick'),
+      cmd: ['sleep', '600'],
+      healthcheck: { test: ['CMD-SHELL', 'echo db connection refused; exit 1'], intervalMs: 300, retries: 1 },
+    })
     const crashed = await runContainer({ name: uniqueName('mon-crash'), cmd: ['sh', '-c', 'exit 3'] })
     const stopped = await runContainer({ name: uniqueName('mon-stopped'), cmd: ['sleep', '600'] })
     const looping = uniqueName('mon-loop')
@@ -84,10 +115,19 @@ describeDocker('monitor against real containers', () => {
     const run = await monitor(new Clock(Date.now()))
     expect(run.row('docker')).toMatchObject({ status: 'ok', value: expect.stringMatching(/^engine \S+ at /) })
     expect(run.row(`containers:${healthy.name}`)).toMatchObject({ status: 'ok', value: expect.stringMatching(/^running, healthy, up /) })
-    expect(run.row(`containers:${unhealthy.name}`)).toMatchObject({ status: 'critical', value: expect.stringMatching(/^unhealthy: db connection refused; mem \S+ \S+ of \S+ GiB \((<?[\d.]+)%\)$/) })
-    expect(run.row(`containers:${crashed.name}`)).toMatchObject({ status: 'warning', value: expect.stringMatching(/^exited .*\(exit 3\)$/) })
+    expect(run.row(`containers:${unhealthy.name}`)).toMatchObject({
+      status: 'critical',
+      value: expect.stringMatching(/^unhealthy: db connection refused; mem \S+ \S+ of \S+ GiB \((<?[\d.]+)%\)$/),
+    })
+    expect(run.row(`containers:${crashed.name}`)).toMatchObject({
+      status: 'warning',
+      value: expect.stringMatching(/^exited .*\(exit 3\)$/),
+    })
     expect(run.row(`containers:${stopped.name}`)).toMatchObject({ status: 'ok', value: expect.stringMatching(/^stopped .*\(exit 137\)$/) })
-    expect(run.row(`containers:${looping}`)).toMatchObject({ status: 'critical', value: expect.stringMatching(/^restart loop \(\d+ restarts.*last exit 4\)$/) })
+    expect(run.row(`containers:${looping}`)).toMatchObject({
+      status: 'critical',
+      value: expect.stringMatching(/^restart loop \(\d+ restarts.*last exit 4\)$/),
+    })
     expect(run.exitCode).toBe(1)
 
     // A container removed between two runs: its row goes, closing its alert.
@@ -108,7 +148,9 @@ describeDocker('monitor against real containers', () => {
     const clock = new Clock(Date.now())
     const first = await monitor(clock)
     expect(first.row('app')).toMatchObject({ status: 'critical', message: expect.stringContaining('exited') })
-    expect(first.report.transitions).toMatchObject([{ type: 'action', message: `started container ${name} (attempt 1 of 2 within 1h)`, action: { step: 'restart', ok: true } }])
+    expect(first.report.transitions).toMatchObject([
+      { type: 'action', message: `started container ${name} (attempt 1 of 2 within 1h)`, action: { step: 'restart', ok: true } },
+    ])
     await waitFor(name, 'running', (i) => i.State.Running)
     const second = await monitor(clock.advance(1))
     expect(second.row('app').status).toBe('ok')
@@ -139,9 +181,16 @@ describeDocker('monitor against real containers', () => {
 
   it('a backup holding the host lock quiets the containers it stops: by name, and by the ownops.stop-during-backup label', async () => {
     const byName = await runContainer({ name: uniqueName('mon-bk-name'), cmd: ['sleep', '600'] })
-    const byLabel = await runContainer({ name: uniqueName('mon-bk-label'), cmd: ['sleep', '600'], labels: { 'ownops.stop-during-backup': 'world' } })
+    const byLabel = await runContainer({
+      name: uniqueName('mon-bk-label'),
+      cmd: ['sleep', '600'],
+      labels: { 'ownops.stop-during-backup': 'world' },
+    })
     await Promise.all([getDocker().getContainer(byName.name).stop({ t: 0 }), getDocker().getContainer(byLabel.name).stop({ t: 0 })])
-    config({ app: { kind: 'container', name: byName.name, recover: { after: 1, alwaysRun: true } }, all: { kind: 'containers' } }, { failuresBeforeAlert: 1 })
+    config(
+      { app: { kind: 'container', name: byName.name, recover: { after: 1, alwaysRun: true } }, all: { kind: 'containers' } },
+      { failuresBeforeAlert: 1 },
+    )
     const lock = await HostLock.acquire({ dir: env.OWNOPS_LOCK_DIR as string, command: 'backup world', stops: ['world', byName.name] })
     try {
       const run = await monitor(new Clock(Date.now()))
@@ -160,9 +209,22 @@ describeDocker('monitor against real containers', () => {
     const role = `mon-${Date.now().toString(36)}`
     const a = await runContainer({ name: uniqueName('mon-label-a'), cmd: ['sleep', '600'], labels: { 'ownops-test.role': role } })
     const b = await runContainer({ name: uniqueName('mon-label-b'), cmd: ['sleep', '600'], labels: { 'ownops-test.role': role } })
-    config({ web: { kind: 'container', label: `ownops-test.role=${role}` }, none: { kind: 'container', label: 'ownops-test.role=nobody-has-this' } })
+    config({
+      web: { kind: 'container', label: `ownops-test.role=${role}` },
+      none: { kind: 'container', label: 'ownops-test.role=nobody-has-this' },
+    })
     const run = await monitor(new Clock(Date.now()))
-    expect(run.report.checks.filter((r) => r.check === 'web').map((r) => [r.subject, r.status]).sort()).toEqual([[a.name, 'ok'], [b.name, 'ok']].sort())
+    expect(
+      run.report.checks
+        .filter((r) => r.check === 'web')
+        .map((r) => [r.subject, r.status])
+        .sort(),
+    ).toEqual(
+      [
+        [a.name, 'ok'],
+        [b.name, 'ok'],
+      ].sort(),
+    )
     expect(run.row('none')).toMatchObject({ status: 'critical', value: 'no such container' })
   })
 
@@ -184,8 +246,14 @@ describeDocker('monitor recovery of a game server (the stand-in in test/fixtures
   let rconPort: number
   let gamePort: number
   const password = `rcon-${Math.random().toString(36).slice(2)}`
-  const events = () => (existsSync(join(state, 'events.log')) ? readFileSync(join(state, 'events.log'), 'utf8').split('\n').filter(Boolean) : [])
-  const said = () => events().map((e) => (e.startsWith('RCON tellraw') ? `tellraw ${(JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text ?? ''}` : e))
+  const events = () =>
+    existsSync(join(state, 'events.log')) ? readFileSync(join(state, 'events.log'), 'utf8').split('\n').filter(Boolean) : []
+  const said = () =>
+    events().map((e) =>
+      e.startsWith('RCON tellraw')
+        ? `tellraw ${(JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text ?? ''}`
+        : e,
+    )
 
   async function freePort(): Promise<number> {
     const server = createServer()
@@ -206,7 +274,13 @@ describeDocker('monitor recovery of a game server (the stand-in in test/fixtures
       hostUsr: true,
       network: 'host',
       volumes: [`${FIXTURE}:/fixture:ro`, `${state}:/state`],
-      env: { RCON_PORT: String(rconPort), GAME_PORT: String(gamePort), RCON_PASSWORD: password, STATE_DIR: '/state', READY_DELAY_MS: '300' },
+      env: {
+        RCON_PORT: String(rconPort),
+        GAME_PORT: String(gamePort),
+        RCON_PASSWORD: password,
+        STATE_DIR: '/state',
+        READY_DELAY_MS: '300',
+      },
     })
     for (let i = 0; i < 300 && !events().includes('READY'); i++) await sleep(100)
   }, 120_000)
@@ -217,7 +291,11 @@ describeDocker('monitor recovery of a game server (the stand-in in test/fixtures
       JSON.stringify({
         hostname: 'box1',
         notify: { channels: { ops: { url: `json://127.0.0.1:${hook.port}/hook` } } },
-        restart: { services: { mc: { container: mc.name, rcon: { port: rconPort, password }, health: { minecraft: { port: gamePort } }, stopTimeout: '10s' } } },
+        restart: {
+          services: {
+            mc: { container: mc.name, rcon: { port: rconPort, password }, health: { minecraft: { port: gamePort } }, stopTimeout: '10s' },
+          },
+        },
         monitor: { builtins: false, failuresBeforeAlert: 1, checks },
       }),
     )
@@ -227,11 +305,23 @@ describeDocker('monitor recovery of a game server (the stand-in in test/fixtures
     const flag = join(dir, 'mc-healthy')
     writeFileSync(join(state, 'players'), '2')
     writeFileSync(join(state, 'events.log'), '')
-    mcConfig({ world: { kind: 'command', description: 'Minecraft world answers', command: ['test', '-f', flag], recover: { container: mc.name, ifEmpty: '30m', grace: '1m' } } })
+    mcConfig({
+      world: {
+        kind: 'command',
+        description: 'Minecraft world answers',
+        command: ['test', '-f', flag],
+        recover: { container: mc.name, ifEmpty: '30m', grace: '1m' },
+      },
+    })
     const clock = new Clock(Date.now())
     const first = await monitor(clock)
-    expect(first.report.transitions.map((t) => [t.type, t.level])).toEqual([['alert', 'critical'], ['action', 'warning']])
-    expect(first.report.transitions[1]?.message).toMatch(/^left mc running while 2 players are online: it is restarted once the server is empty, at the latest at /)
+    expect(first.report.transitions.map((t) => [t.type, t.level])).toEqual([
+      ['alert', 'critical'],
+      ['action', 'warning'],
+    ])
+    expect(first.report.transitions[1]?.message).toMatch(
+      /^left mc running while 2 players are online: it is restarted once the server is empty, at the latest at /,
+    )
     const second = await monitor(clock.advance(5))
     expect(second.report.transitions).toEqual([]) // still waiting, said once
     expect(said()).toEqual(['RCON list', 'tellraw A server restart is pending: it happens as soon as everyone has left', 'RCON list'])
@@ -239,17 +329,36 @@ describeDocker('monitor recovery of a game server (the stand-in in test/fixtures
     writeFileSync(join(state, 'players'), '0')
     writeFileSync(join(state, 'events.log'), '')
     const third = await monitor(clock.advance(5))
-    expect(said()).toEqual(['RCON list', 'tellraw Server restarting now: automatic recovery', 'RCON save-all flush', 'SIGTERM', 'START', 'READY'])
-    expect(third.report.transitions).toMatchObject([{ type: 'action', level: 'warning', what: 'Minecraft world answers', message: expect.stringMatching(/^restarted mc \(.*\) the safe way \(players told, saved, stopped gracefully\): healthy after \S+ of downtime \(attempt 1 of 3 within 1h\)$/) }])
+    expect(said()).toEqual([
+      'RCON list',
+      'tellraw Server restarting now: automatic recovery',
+      'RCON save-all flush',
+      'SIGTERM',
+      'START',
+      'READY',
+    ])
+    expect(third.report.transitions).toMatchObject([
+      {
+        type: 'action',
+        level: 'warning',
+        what: 'Minecraft world answers',
+        message: expect.stringMatching(
+          /^restarted mc \(.*\) the safe way \(players told, saved, stopped gracefully\): healthy after \S+ of downtime \(attempt 1 of 3 within 1h\)$/,
+        ),
+      },
+    ])
   })
 
-  it('an administrator\'s docker stop is not a crash: the service\'s check says so at warning, nothing pages critical, nothing is started', async () => {
+  it("an administrator's docker stop is not a crash: the service's check says so at warning, nothing pages critical, nothing is started", async () => {
     mcConfig({ game: { kind: 'tcp', port: gamePort, recover: { container: mc.name, after: 1 } } })
     writeFileSync(join(state, 'events.log'), '')
     await getDocker().getContainer(mc.name).stop({ t: 10 }) // the stand-in exits 0 on SIGTERM
     const before = hook.requests.length
     const run = await monitor(new Clock(Date.now()))
-    expect(run.row('game')).toMatchObject({ status: 'warning', message: expect.stringMatching(new RegExp(`^${mc.name} was stopped by a person just now, not a crash: it is left stopped \\(`)) })
+    expect(run.row('game')).toMatchObject({
+      status: 'warning',
+      message: expect.stringMatching(new RegExp(`^${mc.name} was stopped by a person just now, not a crash: it is left stopped \\(`)),
+    })
     expect(run.report.transitions.map((t) => [t.type, t.level])).toEqual([['alert', 'warning']])
     expect(hook.requests.slice(before).map((r) => (r.json as { level: string }).level)).toEqual(['warning'])
     expect((await getDocker().getContainer(mc.name).inspect()).State.Running).toBe(false)

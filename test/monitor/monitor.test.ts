@@ -85,7 +85,10 @@ describe('checks against real peers', () => {
     })
     const run = await monitor(new Clock())
     expect(run.row('ok')).toMatchObject({ status: 'ok', value: expect.stringMatching(/^HTTP 200 in \d+ ms$/) })
-    expect(run.row('fail')).toMatchObject({ status: 'critical', message: `GET ${http.url}/fail answered HTTP 500, expected 2xx or 3xx: database unavailable` })
+    expect(run.row('fail')).toMatchObject({
+      status: 'critical',
+      message: `GET ${http.url}/fail answered HTTP 500, expected 2xx or 3xx: database unavailable`,
+    })
     expect(run.row('nomatch')).toMatchObject({ status: 'critical', message: expect.stringContaining('the body does not match /healthy/') })
     expect(run.row('slow')).toMatchObject({ status: 'warning', message: expect.stringContaining('is slow') })
     expect(run.row('hang')).toMatchObject({ status: 'critical', value: 'no answer within 300 ms' })
@@ -94,7 +97,11 @@ describe('checks against real peers', () => {
     expect(probe).toMatchObject({ method: 'POST', text: 'ping', headers: expect.objectContaining({ 'x-probe': 'ownops' }) })
     expect(run.row('port')).toMatchObject({ status: 'ok', value: expect.stringMatching(/^connected in \d+ ms$/) })
     expect(run.row('closed')).toMatchObject({ status: 'warning', value: 'connection refused' })
-    expect(run.row('mc')).toMatchObject({ status: 'ok', value: expect.stringMatching(/^3\/20 players, 1\.21\.4, \d+ ms$/), metrics: expect.objectContaining({ players_online: 3, players_max: 20 }) })
+    expect(run.row('mc')).toMatchObject({
+      status: 'ok',
+      value: expect.stringMatching(/^3\/20 players, 1\.21\.4, \d+ ms$/),
+      metrics: expect.objectContaining({ players_online: 3, players_max: 20 }),
+    })
     expect(mc.handshakes).toEqual([{ protocol: -1, address: '127.0.0.1', port: mc.port, nextState: 1 }])
     expect(run.exitCode).toBe(1)
     expect(run.report.summary).toMatchObject({ ok: 4, warning: 2, critical: 3 })
@@ -103,16 +110,48 @@ describe('checks against real peers', () => {
   it('https: a self-signed certificate near expiry (made with openssl) is a warning when trusted, critical when not', async () => {
     const key = join(dir, 'key.pem')
     const cert = join(dir, 'cert.pem')
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '5', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '5',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    )
     const server: HttpsServer = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('ok'))
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     closers.push(() => new Promise((resolve) => server.close(resolve)))
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`
-    config({ checks: { trusted: { kind: 'http', url, tls: { ca: cert } }, untrusted: { kind: 'http', url }, unverified: { kind: 'http', url, tls: { verify: false }, certDays: { warn: 30, critical: 7 } } } })
+    config({
+      checks: {
+        trusted: { kind: 'http', url, tls: { ca: cert } },
+        untrusted: { kind: 'http', url },
+        unverified: { kind: 'http', url, tls: { verify: false }, certDays: { warn: 30, critical: 7 } },
+      },
+    })
     const clock = new Clock()
     clock.t = Date.now()
     const run = await monitor(clock)
-    expect(run.row('trusted')).toMatchObject({ status: 'warning', value: expect.stringContaining('certificate 4 days left'), metrics: expect.objectContaining({ cert_days_left: 4 }) })
+    expect(run.row('trusted')).toMatchObject({
+      status: 'warning',
+      value: expect.stringContaining('certificate 4 days left'),
+      metrics: expect.objectContaining({ cert_days_left: 4 }),
+    })
     expect(run.row('trusted').message).toMatch(/the TLS certificate expires in 4 days \(\d{4}-\d\d-\d\d\)/)
     expect(run.row('untrusted')).toMatchObject({ status: 'critical', value: expect.stringContaining('self-signed') })
     expect(run.row('unverified')).toMatchObject({ status: 'critical', message: expect.stringContaining('expires in 4 days') })
@@ -123,7 +162,13 @@ describe('checks against real peers', () => {
     execFileSync('sqlite3', [db, 'PRAGMA journal_mode=DELETE; CREATE TABLE t(x); INSERT INTO t VALUES (1);'])
     const corrupt = join(dir, 'corrupt.db')
     writeFileSync(corrupt, Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(4096, 0xab)]))
-    config({ checks: { jobs: { kind: 'sqlite', path: db, busyTimeout: '300ms' }, broken: { kind: 'sqlite', path: corrupt }, missing: { kind: 'sqlite', path: join(dir, 'nope.db') } } })
+    config({
+      checks: {
+        jobs: { kind: 'sqlite', path: db, busyTimeout: '300ms' },
+        broken: { kind: 'sqlite', path: corrupt },
+        missing: { kind: 'sqlite', path: join(dir, 'nope.db') },
+      },
+    })
     const first = await monitor(new Clock())
     expect(first.row('jobs')).toMatchObject({ status: 'ok', value: expect.stringMatching(/^quick_check ok in \d+ ms$/) })
     expect(first.row('broken')).toMatchObject({ status: 'critical' })
@@ -135,7 +180,10 @@ describe('checks against real peers', () => {
     writer.stdin?.write("BEGIN EXCLUSIVE;\nINSERT INTO t VALUES (2);\nSELECT 'holding';\n")
     await locked
     const second = await monitor(new Clock(), { checks: ['jobs'] })
-    expect(second.row('jobs')).toMatchObject({ status: 'critical', message: `${db}: the database is locked (a writer held the lock for more than 300ms)` })
+    expect(second.row('jobs')).toMatchObject({
+      status: 'critical',
+      message: `${db}: the database is locked (a writer held the lock for more than 300ms)`,
+    })
     writer.stdin?.end()
   })
 
@@ -184,9 +232,14 @@ describe('checks against real peers', () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'ownops-test', mnt])
     closers.push(() => execFileSync('umount', ['-l', mnt]))
     writeFileSync(join(mnt, 'fill'), Buffer.alloc(7.5 * 1024 * 1024))
-    config({ checks: { small: { kind: 'filesystem', paths: [mnt] }, lenient: { kind: 'filesystem', paths: [mnt], warn: 95, critical: 99 } } })
+    config({
+      checks: { small: { kind: 'filesystem', paths: [mnt] }, lenient: { kind: 'filesystem', paths: [mnt], warn: 95, critical: 99 } },
+    })
     const run = await monitor(new Clock())
-    expect(run.row(`small:${mnt}`)).toMatchObject({ status: 'critical', value: expect.stringMatching(/^9[34]% used \(512 KiB free\), inodes/) })
+    expect(run.row(`small:${mnt}`)).toMatchObject({
+      status: 'critical',
+      value: expect.stringMatching(/^9[34]% used \(512 KiB free\), inodes/),
+    })
     expect(run.row(`lenient:${mnt}`).status).toBe('ok')
   })
 })
@@ -195,7 +248,17 @@ describe('alert semantics across runs', () => {
   it('digest: three failures in one run → one message; still failing → nothing; back → one resolved message to the same channel', async () => {
     const http = await target()
     const { hook, channels } = await webhook() // default levels: warning and above
-    config({ failuresBeforeAlert: 1, checks: { api: { kind: 'http', url: `${http.url}/toggle/a` }, web: { kind: 'http', url: `${http.url}/toggle/b` }, admin: { kind: 'http', url: `${http.url}/toggle/c`, severity: 'warning' } } }, { notify: channels })
+    config(
+      {
+        failuresBeforeAlert: 1,
+        checks: {
+          api: { kind: 'http', url: `${http.url}/toggle/a` },
+          web: { kind: 'http', url: `${http.url}/toggle/b` },
+          admin: { kind: 'http', url: `${http.url}/toggle/c`, severity: 'warning' },
+        },
+      },
+      { notify: channels },
+    )
     const clock = new Clock()
     const first = await monitor(clock)
     expect(hook.requests).toHaveLength(1)
@@ -234,7 +297,9 @@ describe('alert semantics across runs', () => {
     await monitor(clock.advance(30))
     expect(hook.requests).toHaveLength(1)
     await monitor(clock.advance(31))
-    expect(titles(hook)[1]).toBe(`health still critical: still failing after 1h6m: GET ${http.url}/toggle answered HTTP 500, expected 2xx or 3xx`)
+    expect(titles(hook)[1]).toBe(
+      `health still critical: still failing after 1h6m: GET ${http.url}/toggle answered HTTP 500, expected 2xx or 3xx`,
+    )
   })
 
   it('flapping: failures that never come twice in a row alert once the flap window fills', async () => {
@@ -256,28 +321,72 @@ describe('alert semantics across runs', () => {
   it('auto-recovery with exec: acts at once, notifies the action, the recovery follows within the grace period', async () => {
     const flag = join(dir, 'service-up')
     const { hook, channels } = await webhook()
-    config({ checks: { jobs: { kind: 'command', command: ['test', '-f', flag], recover: { action: 'exec', command: ['touch', flag], after: 1, grace: '2m' } } } }, { notify: channels })
+    config(
+      {
+        checks: {
+          jobs: {
+            kind: 'command',
+            command: ['test', '-f', flag],
+            recover: { action: 'exec', command: ['touch', flag], after: 1, grace: '2m' },
+          },
+        },
+      },
+      { notify: channels },
+    )
     const clock = new Clock()
     const first = await monitor(clock)
-    expect(first.report.transitions).toMatchObject([{ type: 'action', level: 'warning', message: `run the recovery command: ran touch ${flag} (attempt 1 of 3 within 1h)`, action: { step: 'exec', ok: true } }])
+    expect(first.report.transitions).toMatchObject([
+      {
+        type: 'action',
+        level: 'warning',
+        message: `run the recovery command: ran touch ${flag} (attempt 1 of 3 within 1h)`,
+        action: { step: 'exec', ok: true },
+      },
+    ])
     expect(existsSync(flag)).toBe(true)
     const second = await monitor(clock.advance(1))
     expect(second.report.transitions).toMatchObject([{ type: 'recover', message: 'healthy again after 1m: test exited 0' }])
-    expect(titles(hook)).toEqual([`jobs action: run the recovery command: ran touch ${flag} (attempt 1 of 3 within 1h)`, 'jobs resolved: healthy again after 1m: test exited 0'])
+    expect(titles(hook)).toEqual([
+      `jobs action: run the recovery command: ran touch ${flag} (attempt 1 of 3 within 1h)`,
+      'jobs resolved: healthy again after 1m: test exited 0',
+    ])
   })
 
   it('a check\'s description is what its alerts say first ("Minecraft server process: pgrep exited 1")', async () => {
     const { hook, channels } = await webhook()
-    config({ failuresBeforeAlert: 1, checks: { 'mc-proc': { kind: 'command', description: 'Minecraft server process', command: ['sh', '-c', 'echo no process; exit 1'] } } }, { notify: channels })
+    config(
+      {
+        failuresBeforeAlert: 1,
+        checks: {
+          'mc-proc': { kind: 'command', description: 'Minecraft server process', command: ['sh', '-c', 'echo no process; exit 1'] },
+        },
+      },
+      { notify: channels },
+    )
     await monitor(new Clock())
     expect(titles(hook)).toEqual(['mc-proc critical: Minecraft server process: sh exited 1: no process'])
-    expect((hook.requests[0]?.json as { body: string }).body).toContain('CRITICAL   mc-proc — Minecraft server process: sh exited 1: no process')
+    expect((hook.requests[0]?.json as { body: string }).body).toContain(
+      'CRITICAL   mc-proc — Minecraft server process: sh exited 1: no process',
+    )
   })
 
   it('a warning (a slow answer) is alerted but never acted on: the recovery command does not run', async () => {
     const counter = join(dir, 'attempts')
     const { hook, channels } = await webhook()
-    config({ failuresBeforeAlert: 1, checks: { mc: { kind: 'command', command: ['sh', '-c', 'echo slow: 12 ms; exit 1'], warningExitCodes: [1], recover: { action: 'exec', command: ['sh', '-c', `echo x >> ${counter}`], maxAttempts: 1 } } } }, { notify: channels })
+    config(
+      {
+        failuresBeforeAlert: 1,
+        checks: {
+          mc: {
+            kind: 'command',
+            command: ['sh', '-c', 'echo slow: 12 ms; exit 1'],
+            warningExitCodes: [1],
+            recover: { action: 'exec', command: ['sh', '-c', `echo x >> ${counter}`], maxAttempts: 1 },
+          },
+        },
+      },
+      { notify: channels },
+    )
     const clock = new Clock()
     const types: string[][] = []
     for (let i = 0; i < 4; i++) types.push((await monitor(clock.advance(3))).report.transitions.map((t) => t.type))
@@ -289,13 +398,26 @@ describe('alert semantics across runs', () => {
   it('budget spent: attempts 1-3, then exactly one "gave up" alert, then no more actions', async () => {
     const counter = join(dir, 'attempts')
     const { hook, channels } = await webhook()
-    config({ checks: { jobs: { kind: 'command', command: ['false'], recover: { action: 'exec', command: ['sh', '-c', `echo x >> ${counter}; exit 1`], maxAttempts: 3, within: '1h', grace: '2m' } } } }, { notify: channels })
+    config(
+      {
+        checks: {
+          jobs: {
+            kind: 'command',
+            command: ['false'],
+            recover: { action: 'exec', command: ['sh', '-c', `echo x >> ${counter}; exit 1`], maxAttempts: 3, within: '1h', grace: '2m' },
+          },
+        },
+      },
+      { notify: channels },
+    )
     const clock = new Clock()
     const types: string[][] = []
     for (let i = 0; i < 6; i++) types.push((await monitor(clock.advance(3))).report.transitions.map((t) => t.type))
     expect(types).toEqual([['action'], ['alert', 'action'], ['action'], ['gave-up'], [], []])
     expect(readFileSync(counter, 'utf8').trim().split('\n')).toHaveLength(3)
-    expect(titles(hook).filter((t) => t.includes('gave up'))).toEqual(['jobs gave up: gave up on jobs after 3 recovery commands in 1h: false exited 1. It needs a human.'])
+    expect(titles(hook).filter((t) => t.includes('gave up'))).toEqual([
+      'jobs gave up: gave up on jobs after 3 recovery commands in 1h: false exited 1. It needs a human.',
+    ])
     expect(hook.requests.at(-1)?.json).toMatchObject({ level: 'critical' })
   })
 })
@@ -304,8 +426,21 @@ describe('quiet periods', () => {
   it('while another process holds the host lock with --stops api, api is in maintenance: no alert, no counting', async () => {
     const http = await target()
     const { hook, channels } = await webhook()
-    config({ failuresBeforeAlert: 1, checks: { api: { kind: 'http', url: `${http.url}/fail` }, web: { kind: 'http', url: `${http.url}/fail`, dependsOn: ['api'] }, other: { kind: 'http', url: `${http.url}/ok` } } }, { notify: channels })
-    const holder = spawn(process.execPath, [BIN, 'lock', 'run', '--stops', 'api', '--name', 'backup db', '--', 'sleep', '60'], { env, stdio: 'ignore' })
+    config(
+      {
+        failuresBeforeAlert: 1,
+        checks: {
+          api: { kind: 'http', url: `${http.url}/fail` },
+          web: { kind: 'http', url: `${http.url}/fail`, dependsOn: ['api'] },
+          other: { kind: 'http', url: `${http.url}/ok` },
+        },
+      },
+      { notify: channels },
+    )
+    const holder = spawn(process.execPath, [BIN, 'lock', 'run', '--stops', 'api', '--name', 'backup db', '--', 'sleep', '60'], {
+      env,
+      stdio: 'ignore',
+    })
     closers.push(() => holder.kill('SIGKILL'))
     const lockDir = env.OWNOPS_LOCK_DIR as string
     for (let i = 0; i < 200 && (await currentLockHolder(lockDir)) === undefined; i++) await sleep(50)
@@ -313,7 +448,11 @@ describe('quiet periods', () => {
 
     const clock = new Clock()
     const quiet = await monitor(clock)
-    expect(quiet.row('api')).toMatchObject({ status: 'maintenance', observed: 'critical', quiet: `ownops backup db (pid ${holder.pid}) stops it` })
+    expect(quiet.row('api')).toMatchObject({
+      status: 'maintenance',
+      observed: 'critical',
+      quiet: `ownops backup db (pid ${holder.pid}) stops it`,
+    })
     expect(quiet.row('web').status).toBe('maintenance') // it depends on api
     expect(quiet.row('other').status).toBe('ok')
     expect(quiet.exitCode).toBe(0)
@@ -332,7 +471,10 @@ describe('quiet periods', () => {
 
   it('--pause 30m quiets everything (or the checks named) until it ends; --resume ends it early', async () => {
     const http = await target()
-    config({ failuresBeforeAlert: 1, checks: { api: { kind: 'http', url: `${http.url}/fail` }, web: { kind: 'http', url: `${http.url}/fail` } } })
+    config({
+      failuresBeforeAlert: 1,
+      checks: { api: { kind: 'http', url: `${http.url}/fail` }, web: { kind: 'http', url: `${http.url}/fail` } },
+    })
     const clock = new Clock()
     const paused = await monitor(clock, { pause: '30m' })
     expect(paused.text).toContain('monitor paused for 30m (until 2026-03-01T03:30:00.000Z)')
@@ -351,10 +493,17 @@ describe('quiet periods', () => {
 
   it('a maintenance window from the config quiets the checks it names while it lasts', async () => {
     const http = await target()
-    config({ failuresBeforeAlert: 1, maintenance: [{ cron: '0 4 * * *', duration: '30m', checks: ['api'], timezone: 'UTC' }], checks: { api: { kind: 'http', url: `${http.url}/fail` } } })
+    config({
+      failuresBeforeAlert: 1,
+      maintenance: [{ cron: '0 4 * * *', duration: '30m', checks: ['api'], timezone: 'UTC' }],
+      checks: { api: { kind: 'http', url: `${http.url}/fail` } },
+    })
     const clock = new Clock()
     clock.t = Date.parse('2026-03-01T04:10:00Z')
-    expect((await monitor(clock)).row('api')).toMatchObject({ status: 'maintenance', quiet: expect.stringContaining('maintenance window "0 4 * * *" for 30m') })
+    expect((await monitor(clock)).row('api')).toMatchObject({
+      status: 'maintenance',
+      quiet: expect.stringContaining('maintenance window "0 4 * * *" for 30m'),
+    })
     expect((await monitor(clock.advance(25))).row('api')).toMatchObject({ status: 'critical', alerting: true })
   })
 })
@@ -409,7 +558,13 @@ describe('state, output, exit codes', () => {
     const http = await target()
     const hc = await peer()
     const prom = join(dir, 'textfile', 'ownops.prom')
-    config({ prometheus: { textfile: prom }, checks: { api: { kind: 'http', url: `${http.url}/ok` }, db: { kind: 'http', url: `${http.url}/fail` } } }, { notify: { channels: { ping: { url: `hc://127.0.0.1:${hc.port}/ping/5f1d2f2e-0000-4000-8000-000000000001` } } } })
+    config(
+      {
+        prometheus: { textfile: prom },
+        checks: { api: { kind: 'http', url: `${http.url}/ok` }, db: { kind: 'http', url: `${http.url}/fail` } },
+      },
+      { notify: { channels: { ping: { url: `hc://127.0.0.1:${hc.port}/ping/5f1d2f2e-0000-4000-8000-000000000001` } } } },
+    )
     const run = await monitor(new Clock())
     const text = readFileSync(prom, 'utf8')
     expect(text).toContain('ownops_monitor_status{check="api",kind="http"} 0')
@@ -427,7 +582,10 @@ describe('state, output, exit codes', () => {
   it('a failed heartbeat ping is a warning, not a failure of the run', async () => {
     const dead = await startHttpPeer()
     await dead.close()
-    config({ checks: { up: { kind: 'command', command: ['true'] } } }, { notify: { retries: 0, channels: { ping: { url: `hc://127.0.0.1:${dead.port}/ping/x` } } } })
+    config(
+      { checks: { up: { kind: 'command', command: ['true'] } } },
+      { notify: { retries: 0, channels: { ping: { url: `hc://127.0.0.1:${dead.port}/ping/x` } } } },
+    )
     const run = await monitor(new Clock())
     expect(run.exitCode).toBe(0)
     expect(run.logs.join('\n')).toMatch(/"level":40.*heartbeat ping not delivered/)
@@ -445,9 +603,18 @@ describe('state, output, exit codes', () => {
   it('--dry-run shows what would happen and changes nothing', async () => {
     const flag = join(dir, 'flag')
     const { hook, channels } = await webhook()
-    config({ failuresBeforeAlert: 1, checks: { jobs: { kind: 'command', command: ['test', '-f', flag], recover: { action: 'exec', command: ['touch', flag] } } } }, { notify: channels })
+    config(
+      {
+        failuresBeforeAlert: 1,
+        checks: { jobs: { kind: 'command', command: ['test', '-f', flag], recover: { action: 'exec', command: ['touch', flag] } } },
+      },
+      { notify: channels },
+    )
     const run = await monitor(new Clock(), { dryRun: true })
-    expect(run.report.transitions.map((t) => `${t.type}: ${t.message}`)).toEqual(['alert: test exited 1', `action: (dry run) would run the recovery command: touch ${flag}`])
+    expect(run.report.transitions.map((t) => `${t.type}: ${t.message}`)).toEqual([
+      'alert: test exited 1',
+      `action: (dry run) would run the recovery command: touch ${flag}`,
+    ])
     expect(existsSync(flag)).toBe(false)
     expect(hook.requests).toHaveLength(0)
     expect(existsSync(join(env.OWNOPS_STATE_DIR as string, 'monitor.json'))).toBe(false)
@@ -469,13 +636,20 @@ describe('the command line', () => {
     // The second run alerts about the engine, naming what it could not check.
     const json = await runBin(['--json', 'monitor'], { env: bare, cwd: dir })
     const report = JSON.parse(json.stdout) as MonitorReport
-    expect(report.checks.map((c) => c.check)).toEqual(expect.arrayContaining(['filesystems', 'memory', 'load', 'swap', 'docker', 'containers']))
-    expect(report.checks.find((c) => c.check === 'docker')?.message).toBe(`the Docker engine is unreachable at unix://${join(dir, 'no-docker.sock')} (ENOENT)`)
+    expect(report.checks.map((c) => c.check)).toEqual(
+      expect.arrayContaining(['filesystems', 'memory', 'load', 'swap', 'docker', 'containers']),
+    )
+    expect(report.checks.find((c) => c.check === 'docker')?.message).toBe(
+      `the Docker engine is unreachable at unix://${join(dir, 'no-docker.sock')} (ENOENT)`,
+    )
     expect(report.exitCode).toBe(1)
-    expect(report.transitions.find((t) => t.id === 'docker')).toMatchObject({ type: 'alert', message: expect.stringMatching(/\(not checked meanwhile: containers\)$/) })
+    expect(report.transitions.find((t) => t.id === 'docker')).toMatchObject({
+      type: 'alert',
+      message: expect.stringMatching(/\(not checked meanwhile: containers\)$/),
+    })
   })
 
-  it('an unusable DOCKER_HOST is the engine row\'s failure, not the run\'s', async () => {
+  it("an unusable DOCKER_HOST is the engine row's failure, not the run's", async () => {
     config({ checks: { all: { kind: 'containers' }, up: { kind: 'command', command: ['true'] } } })
     env = { ...env, DOCKER_HOST: 'npipe:////./pipe/docker_engine' }
     const run = await monitor(new Clock())
@@ -495,12 +669,22 @@ describe('the command line', () => {
     expect(unknown.stderr).toContain('did you mean \\"api\\"?')
   })
 
-  it('a check\'s URL is shown, its credentials and secret headers are not', async () => {
+  it("a check's URL is shown, its credentials and secret headers are not", async () => {
     const http = await target()
-    config({ checks: { api: { kind: 'http', url: `http://ops:hunter22@127.0.0.1:${http.port}/fail?api_key=abcdef123&x=1`, headers: { Authorization: 'Bearer sekr3t-token' } } } })
+    config({
+      checks: {
+        api: {
+          kind: 'http',
+          url: `http://ops:hunter22@127.0.0.1:${http.port}/fail?api_key=abcdef123&x=1`,
+          headers: { Authorization: 'Bearer sekr3t-token' },
+        },
+      },
+    })
     const result = await runBin(['--json', 'monitor'], { env, cwd: dir })
     const report = JSON.parse(result.stdout) as MonitorReport
-    expect(report.checks[0]?.message).toBe(`GET http://***@127.0.0.1:${http.port}/fail?api_key=***&x=1 answered HTTP 500, expected 2xx or 3xx: database unavailable`)
+    expect(report.checks[0]?.message).toBe(
+      `GET http://***@127.0.0.1:${http.port}/fail?api_key=***&x=1 answered HTTP 500, expected 2xx or 3xx: database unavailable`,
+    )
     expect(http.requests[0]?.headers.authorization).toBe('Bearer sekr3t-token')
     expect(result.stdout + result.stderr).not.toMatch(/hunter22|abcdef123|sekr3t/)
   })
@@ -517,7 +701,20 @@ describe('the command line', () => {
   })
 
   it('config validation names file, line and key for monitor mistakes', async () => {
-    writeFileSync(configFile, ['monitor:', '  checks:', '    bk:', '      kind: backup', '    api:', '      kind: http', '      url: http://127.0.0.1/', '      match: "(["', ''].join('\n'))
+    writeFileSync(
+      configFile,
+      [
+        'monitor:',
+        '  checks:',
+        '    bk:',
+        '      kind: backup',
+        '    api:',
+        '      kind: http',
+        '      url: http://127.0.0.1/',
+        '      match: "(["',
+        '',
+      ].join('\n'),
+    )
     const result = await runBin(['config', 'validate'], { env, cwd: dir })
     expect(result.code).toBe(78)
     expect(result.stdout + result.stderr).toContain('ownops.yml:8 monitor.checks.api.match: not a valid regular expression')

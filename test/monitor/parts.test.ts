@@ -46,10 +46,28 @@ describe('host readings', () => {
   it('parses /proc/self/mounts with escapes, and keeps only real, writable filesystems', () => {
     expect(mounts.find((m) => m.source === '/dev/sdb1')?.mountPoint).toBe('/srv/my data')
     // /var/lib/docker stays (often a disk of its own); the same device at / is de-duplicated when checked.
-    expect(realMounts(mounts).map((m) => m.mountPoint)).toEqual(['/', '/var/lib/docker', '/srv/my data', '/tank/data', '/mnt/nas', '/mnt/backup1'])
-    expect(realMounts(mounts, ['/mnt/backup*', '/tank/*', '/var/lib/docker']).map((m) => m.mountPoint)).toEqual(['/', '/srv/my data', '/mnt/nas'])
+    expect(realMounts(mounts).map((m) => m.mountPoint)).toEqual([
+      '/',
+      '/var/lib/docker',
+      '/srv/my data',
+      '/tank/data',
+      '/mnt/nas',
+      '/mnt/backup1',
+    ])
+    expect(realMounts(mounts, ['/mnt/backup*', '/tank/*', '/var/lib/docker']).map((m) => m.mountPoint)).toEqual([
+      '/',
+      '/srv/my data',
+      '/mnt/nas',
+    ])
     // One glob dialect, as in cleanup rules: * stays within a path segment, ** crosses /.
-    expect(realMounts(mounts, ['/*']).map((m) => m.mountPoint)).toEqual(['/', '/var/lib/docker', '/srv/my data', '/tank/data', '/mnt/nas', '/mnt/backup1'])
+    expect(realMounts(mounts, ['/*']).map((m) => m.mountPoint)).toEqual([
+      '/',
+      '/var/lib/docker',
+      '/srv/my data',
+      '/tank/data',
+      '/mnt/nas',
+      '/mnt/backup1',
+    ])
     expect(realMounts(mounts, ['/**']).map((m) => m.mountPoint)).toEqual([])
     expect(realMounts(mounts, ['/{tank,mnt}/**', '/srv/my?data']).map((m) => m.mountPoint)).toEqual(['/', '/var/lib/docker'])
   })
@@ -60,18 +78,27 @@ describe('host readings', () => {
     expect(usage.inodesUsedPercent).toBe(95)
     const spec = { warn: 80, critical: 99, inodesWarn: 80, inodesCritical: 90 }
     expect(assessUsage(usage, spec)).toMatchObject({ status: 'critical', message: 'inodes 95% used (5 free)' })
-    expect(assessUsage(usageFromStatfs({ bsize: 4096, blocks: 1000, bfree: 150, bavail: 150, files: 0, ffree: 0 }), spec)).toMatchObject({ status: 'warning', value: '85% used (600 KiB free)', threshold: 'warn 80%, crit 99%' })
+    expect(assessUsage(usageFromStatfs({ bsize: 4096, blocks: 1000, bfree: 150, bavail: 150, files: 0, ffree: 0 }), spec)).toMatchObject({
+      status: 'warning',
+      value: '85% used (600 KiB free)',
+      threshold: 'warn 80%, crit 99%',
+    })
   })
 
   it('memory from MemAvailable, swap, load per core', () => {
-    const info = parseMeminfo('MemTotal:       1000 kB\nMemFree:  50 kB\nMemAvailable:    100 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\nHugePages_Total:       0\n')
+    const info = parseMeminfo(
+      'MemTotal:       1000 kB\nMemFree:  50 kB\nMemAvailable:    100 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\nHugePages_Total:       0\n',
+    )
     expect(info).toMatchObject({ MemTotal: 1024000, MemAvailable: 102400, HugePages_Total: 0 })
     expect(assessMemory(info, { warn: 85, critical: 95 })).toMatchObject({ status: 'warning', metrics: { used_percent: 90 } })
     expect(assessSwap(info, { warn: 80, critical: 95 })).toMatchObject({ status: 'ok', value: 'no swap' })
     expect(assessSwap({ SwapTotal: 100, SwapFree: 4 }, { warn: 80, critical: 95 })).toMatchObject({ status: 'critical' })
     expect(parseLoadavg('0.50 3.00 1.00 1/123 4567\n')).toEqual([0.5, 3, 1])
     expect(() => parseLoadavg('garbage')).toThrow(/loadavg/)
-    expect(assessLoad([0.5, 3, 1], 2, { warn: 1.5, critical: 3, period: 5 })).toMatchObject({ status: 'warning', value: '1.50 per core (5-min load 3.00 on 2 cores)' })
+    expect(assessLoad([0.5, 3, 1], 2, { warn: 1.5, critical: 3, period: 5 })).toMatchObject({
+      status: 'warning',
+      value: '1.50 per core (5-min load 3.00 on 2 cores)',
+    })
     expect(assessLoad([0.5, 3, 1], 2, { warn: 1.5, critical: 3, period: 1 }).status).toBe('ok')
   })
 })
@@ -83,35 +110,76 @@ function inspect(state: Partial<InspectLike['State']>, extra: Partial<InspectLik
     RestartCount: 0,
     HostConfig: { RestartPolicy: { Name: 'no' } },
     ...extra,
-    State: { Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, ExitCode: 0, StartedAt: '2026-03-01T01:00:00Z', FinishedAt: '0001-01-01T00:00:00Z', ...state },
+    State: {
+      Status: 'running',
+      Running: true,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      ExitCode: 0,
+      StartedAt: '2026-03-01T01:00:00Z',
+      FinishedAt: '0001-01-01T00:00:00Z',
+      ...state,
+    },
   }
 }
-const exited = (code: number, extra: Partial<InspectLike> = {}) => inspect({ Status: 'exited', Running: false, ExitCode: code, FinishedAt: '2026-03-01T02:50:00Z' }, extra)
+const exited = (code: number, extra: Partial<InspectLike> = {}) =>
+  inspect({ Status: 'exited', Running: false, ExitCode: code, FinishedAt: '2026-03-01T02:50:00Z' }, extra)
 const opts = { now: NOW, restartLoop: 3, mustRun: false, severity: 'critical' as const }
 
 describe('container assessment', () => {
   it('running, healthy, unhealthy, starting, paused', () => {
     expect(assessContainer(inspect({}), undefined, undefined, opts).finding).toMatchObject({ status: 'ok', value: 'running, up 2h' })
-    expect(assessContainer(inspect({ Health: { Status: 'healthy' } }), undefined, undefined, opts).finding.value).toBe('running, healthy, up 2h')
-    const sick = inspect({ Health: { Status: 'unhealthy', FailingStreak: 3, Log: [{ ExitCode: 1, Output: 'curl: (7) Failed to connect\n' }] } })
-    expect(assessContainer(sick, undefined, undefined, opts).finding).toMatchObject({ status: 'critical', value: 'unhealthy: curl: (7) Failed to connect', message: 'app is unhealthy (3 failed health checks in a row): curl: (7) Failed to connect' })
+    expect(assessContainer(inspect({ Health: { Status: 'healthy' } }), undefined, undefined, opts).finding.value).toBe(
+      'running, healthy, up 2h',
+    )
+    const sick = inspect({
+      Health: { Status: 'unhealthy', FailingStreak: 3, Log: [{ ExitCode: 1, Output: 'curl: (7) Failed to connect\n' }] },
+    })
+    expect(assessContainer(sick, undefined, undefined, opts).finding).toMatchObject({
+      status: 'critical',
+      value: 'unhealthy: curl: (7) Failed to connect',
+      message: 'app is unhealthy (3 failed health checks in a row): curl: (7) Failed to connect',
+    })
     expect(assessContainer(inspect({ Health: { Status: 'starting' } }), undefined, undefined, opts).finding.status).toBe('ok')
     expect(assessContainer(inspect({ Paused: true, Status: 'paused' }), undefined, undefined, opts).finding.status).toBe('warning')
   })
 
   it('restart loops: Restarting, or RestartCount growing between runs', () => {
-    expect(assessContainer(inspect({ Restarting: true, Running: true, ExitCode: 3 }, { RestartCount: 7 }), undefined, undefined, opts).finding).toMatchObject({ status: 'critical', value: 'restart loop (7 restarts, last exit 3)' })
+    expect(
+      assessContainer(inspect({ Restarting: true, Running: true, ExitCode: 3 }, { RestartCount: 7 }), undefined, undefined, opts).finding,
+    ).toMatchObject({ status: 'critical', value: 'restart loop (7 restarts, last exit 3)' })
     const memo = { id: 'abc', restartCount: 2 }
     // Running again: its ExitCode is 0 whatever the last run ended with — that comes from its last die event.
-    expect(assessContainer(inspect({}, { RestartCount: 5 }), memo, undefined, opts).finding).toMatchObject({ status: 'critical', value: 'restart loop (3 restarts since the last run)' })
+    expect(assessContainer(inspect({}, { RestartCount: 5 }), memo, undefined, opts).finding).toMatchObject({
+      status: 'critical',
+      value: 'restart loop (3 restarts since the last run)',
+    })
     expect(needsEvents(inspect({}, { RestartCount: 5 }), memo, opts)).toBe(true)
-    const dies = [{ action: 'start', time: 1 }, { action: 'die', time: 2, exitCode: 4 }, { action: 'start', time: 3 }, { action: 'die', time: 4, exitCode: 5 }, { action: 'start', time: 5 }]
-    expect(assessContainer(inspect({}, { RestartCount: 5 }), memo, dies, opts).finding).toMatchObject({ status: 'critical', value: 'restart loop (3 restarts since the last run, last exit 5)' })
+    const dies = [
+      { action: 'start', time: 1 },
+      { action: 'die', time: 2, exitCode: 4 },
+      { action: 'start', time: 3 },
+      { action: 'die', time: 4, exitCode: 5 },
+      { action: 'start', time: 5 },
+    ]
+    expect(assessContainer(inspect({}, { RestartCount: 5 }), memo, dies, opts).finding).toMatchObject({
+      status: 'critical',
+      value: 'restart loop (3 restarts since the last run, last exit 5)',
+    })
     expect(assessContainer(inspect({}, { RestartCount: 3 }), memo, undefined, opts).finding.status).toBe('warning')
     expect(assessContainer(inspect({}, { RestartCount: 9 }), { id: 'other', restartCount: 0 }, undefined, opts).finding.status).toBe('ok') // recreated container
     expect(assessContainer(inspect({}, { RestartCount: 9 }), undefined, undefined, opts).memo).toEqual({ id: 'abc', restartCount: 9 })
     // First seen just after one of many restarts: a loop too.
-    expect(assessContainer(inspect({ StartedAt: '2026-03-01T02:59:50Z' }, { RestartCount: 5 }), undefined, [{ action: 'die', time: 1, exitCode: 4 }], opts).finding).toMatchObject({ status: 'critical', value: 'restart loop (5 restarts, last exit 4)' })
+    expect(
+      assessContainer(
+        inspect({ StartedAt: '2026-03-01T02:59:50Z' }, { RestartCount: 5 }),
+        undefined,
+        [{ action: 'die', time: 1, exitCode: 4 }],
+        opts,
+      ).finding,
+    ).toMatchObject({ status: 'critical', value: 'restart loop (5 restarts, last exit 4)' })
     expect(needsEvents(inspect({}, { RestartCount: 5 }), undefined, opts)).toBe(false) // up for 2h: not a loop, no events needed
     expect(assessContainer(inspect({}, { RestartCount: 5 }), undefined, undefined, opts).finding.status).toBe('ok') // up for 2h
   })
@@ -125,22 +193,53 @@ describe('container assessment', () => {
     expect(stoppedBy(exited(1, { HostConfig: { RestartPolicy: { Name: 'unless-stopped' } } }), undefined)).toBe('admin')
     expect(stoppedBy(exited(1), undefined)).toBe('crash')
     expect(stoppedBy(exited(0), undefined)).toBe('unknown')
-    expect(stoppedBy(inspect({ Status: 'exited', Running: false, OOMKilled: true, ExitCode: 137 }), ev('start', 'kill', 'die'))).toBe('crash')
+    expect(stoppedBy(inspect({ Status: 'exited', Running: false, OOMKilled: true, ExitCode: 137 }), ev('start', 'kill', 'die'))).toBe(
+      'crash',
+    )
   })
 
   it('stopped containers: fine in the all-containers check unless they failed; a failure when they must run', () => {
     const admin = [{ action: 'stop', time: 1 }]
-    expect(assessContainer(exited(0), undefined, admin, opts).finding).toMatchObject({ status: 'ok', value: 'stopped 10m ago (exit 0)', container: { stoppedBy: 'admin' } })
-    expect(assessContainer(exited(0), undefined, [{ action: 'die', time: 1 }], opts).finding).toMatchObject({ status: 'ok', value: 'exited 10m ago (exit 0)' })
-    expect(assessContainer(exited(2), undefined, [{ action: 'die', time: 1 }], opts).finding).toMatchObject({ status: 'warning', value: 'exited 10m ago (exit 2)' })
-    expect(assessContainer(exited(2, { HostConfig: { RestartPolicy: { Name: 'on-failure' } } }), undefined, [{ action: 'die', time: 1 }], opts).finding.status).toBe('critical')
+    expect(assessContainer(exited(0), undefined, admin, opts).finding).toMatchObject({
+      status: 'ok',
+      value: 'stopped 10m ago (exit 0)',
+      container: { stoppedBy: 'admin' },
+    })
+    expect(assessContainer(exited(0), undefined, [{ action: 'die', time: 1 }], opts).finding).toMatchObject({
+      status: 'ok',
+      value: 'exited 10m ago (exit 0)',
+    })
+    expect(assessContainer(exited(2), undefined, [{ action: 'die', time: 1 }], opts).finding).toMatchObject({
+      status: 'warning',
+      value: 'exited 10m ago (exit 2)',
+    })
+    expect(
+      assessContainer(exited(2, { HostConfig: { RestartPolicy: { Name: 'on-failure' } } }), undefined, [{ action: 'die', time: 1 }], opts)
+        .finding.status,
+    ).toBe('critical')
     const must = { ...opts, mustRun: true }
-    expect(assessContainer(exited(0), undefined, admin, must).finding).toMatchObject({ status: 'warning', message: 'app was stopped by a person 10m ago (exit 0, after a stop request); not a crash: it is left stopped' })
+    expect(assessContainer(exited(0), undefined, admin, must).finding).toMatchObject({
+      status: 'warning',
+      message: 'app was stopped by a person 10m ago (exit 0, after a stop request); not a crash: it is left stopped',
+    })
     // Exit 0 after a graceful stop whose events the engine no longer keeps: not paged as a crash.
-    expect(assessContainer(exited(0), undefined, undefined, must).finding).toMatchObject({ status: 'warning', value: 'stopped 10m ago (exit 0)', container: { stoppedBy: 'unknown' } })
-    expect(assessContainer(exited(143), undefined, undefined, must).finding).toMatchObject({ status: 'warning', container: { stoppedBy: 'admin' } })
-    expect(assessContainer(exited(2), undefined, [{ action: 'die', time: 1 }], must).finding).toMatchObject({ status: 'critical', message: 'app is not running: it exited 10m ago with exit code 2', container: { stoppedBy: 'crash' } })
-    expect(assessContainer(exited(2), undefined, [{ action: 'die', time: 1 }], { ...must, severity: 'warning' }).finding.status).toBe('warning')
+    expect(assessContainer(exited(0), undefined, undefined, must).finding).toMatchObject({
+      status: 'warning',
+      value: 'stopped 10m ago (exit 0)',
+      container: { stoppedBy: 'unknown' },
+    })
+    expect(assessContainer(exited(143), undefined, undefined, must).finding).toMatchObject({
+      status: 'warning',
+      container: { stoppedBy: 'admin' },
+    })
+    expect(assessContainer(exited(2), undefined, [{ action: 'die', time: 1 }], must).finding).toMatchObject({
+      status: 'critical',
+      message: 'app is not running: it exited 10m ago with exit code 2',
+      container: { stoppedBy: 'crash' },
+    })
+    expect(assessContainer(exited(2), undefined, [{ action: 'die', time: 1 }], { ...must, severity: 'warning' }).finding.status).toBe(
+      'warning',
+    )
   })
 
   it('remembers who stopped it, so events are read once per stop', () => {
@@ -163,7 +262,7 @@ describe('quiet periods', () => {
     expect(activeWindowStart({ ...w, timezone: 'Asia/Tokyo' }, new Date('2026-03-01T19:10:00Z'))).toBeDefined() // 04:10 in Tokyo
   })
 
-  it('a window reads cron as the schedules do: Vixie cron\'s day fields, whatever cron-parser would say', () => {
+  it("a window reads cron as the schedules do: Vixie cron's day fields, whatever cron-parser would say", () => {
     // "*/2" in day-of-month starts with "*": cron ANDs the day fields — Mondays that are odd days.
     const w = { cron: '0 4 */2 * 1', duration: 3_600_000 }
     const at = (day: string) => activeWindowStart(w, new Date(`${day}T04:30:00Z`), 'UTC')?.toISOString()
@@ -179,14 +278,18 @@ describe('quiet periods', () => {
     expect(activeWindowStart(fall, new Date('2026-10-25T01:10:00Z'))?.toISOString()).toBe('2026-10-25T00:30:00.000Z') // 02:10 CET, second pass
   })
 
-  it('pause, windows and the host lock holder\'s stops, matched by name', () => {
+  it("pause, windows and the host lock holder's stops, matched by name", () => {
     const periods = quietPeriods({
       now: NOW,
       windows: [{ cron: '0 3 * * *', duration: 3_600_000, checks: ['db'], timezone: 'UTC' }],
       pause: { until: '2026-03-01T03:30:00Z', checks: ['api'] },
       lockHolder: { command: 'backup db', stops: ['app'], pid: 42 },
     })
-    expect(periods.map((p) => p.reason)).toEqual(['paused until 2026-03-01T03:30:00Z', 'maintenance window "0 3 * * *" for 1h since 2026-03-01T03:00:00.000Z', 'ownops backup db (pid 42) stops it'])
+    expect(periods.map((p) => p.reason)).toEqual([
+      'paused until 2026-03-01T03:30:00Z',
+      'maintenance window "0 3 * * *" for 1h since 2026-03-01T03:00:00.000Z',
+      'ownops backup db (pid 42) stops it',
+    ])
     expect(quietFor(periods, ['containers', 'app'])?.reason).toContain('backup db')
     expect(quietFor(periods, ['api'])?.reason).toContain('paused')
     expect(quietFor(periods, ['memory'])).toBeUndefined()
@@ -195,29 +298,80 @@ describe('quiet periods', () => {
   })
 })
 
-const obs = (id: string, status: Observation['status'], kind = 'http', extra: Partial<Observation> = {}): Observation => ({ check: id.split(':')[0]!, kind, id, status, value: '', message: `${id} is ${status}`, names: [id.split(':')[0]!, ...(id.includes(':') ? [id.split(':')[1]!] : [])], ...extra })
-const tr = (type: Transition['type'], id: string, level: Transition['level'], extra: Partial<Transition> = {}): Transition => ({ type, id, level, message: `${id} ${type}`, ...extra })
+const obs = (id: string, status: Observation['status'], kind = 'http', extra: Partial<Observation> = {}): Observation => ({
+  check: id.split(':')[0]!,
+  kind,
+  id,
+  status,
+  value: '',
+  message: `${id} is ${status}`,
+  names: [id.split(':')[0]!, ...(id.includes(':') ? [id.split(':')[1]!] : [])],
+  ...extra,
+})
+const tr = (type: Transition['type'], id: string, level: Transition['level'], extra: Partial<Transition> = {}): Transition => ({
+  type,
+  id,
+  level,
+  message: `${id} ${type}`,
+  ...extra,
+})
 
 describe('digest', () => {
   it('one message for the run, at the worst level; recoveries route where their alert went', () => {
-    const d = buildDigest([tr('alert', 'api', 'critical'), tr('alert', 'filesystems:/srv', 'warning'), tr('recover', 'memory', 'info', { resolves: 'warning' })], new Map(), 'box1')!
+    const d = buildDigest(
+      [
+        tr('alert', 'api', 'critical'),
+        tr('alert', 'filesystems:/srv', 'warning'),
+        tr('recover', 'memory', 'info', { resolves: 'warning' }),
+      ],
+      new Map(),
+      'box1',
+    )!
     expect(d.level).toBe('critical')
     expect(d.title).toBe('2 problems (api, filesystems:/srv), 1 resolved on box1')
-    expect(d.body.split('\n').slice(0, 3)).toEqual(['CRITICAL   api — api alert', 'WARNING    filesystems:/srv — filesystems:/srv alert', 'RESOLVED   memory — memory recover'])
+    expect(d.body.split('\n').slice(0, 3)).toEqual([
+      'CRITICAL   api — api alert',
+      'WARNING    filesystems:/srv — filesystems:/srv alert',
+      'RESOLVED   memory — memory recover',
+    ])
     expect(d.routeLevels.sort()).toEqual(['critical', 'warning'])
     expect(d.target).toBeUndefined()
   })
 
   it('a single transition is the title', () => {
-    expect(buildDigest([tr('recover', 'api', 'info', { resolves: 'critical', message: 'healthy again after 5m: HTTP 200' })], new Map(), 'box1')).toMatchObject({ level: 'info', title: 'api resolved: healthy again after 5m: HTTP 200', routeLevels: ['critical'], target: 'api' })
+    expect(
+      buildDigest([tr('recover', 'api', 'info', { resolves: 'critical', message: 'healthy again after 5m: HTTP 200' })], new Map(), 'box1'),
+    ).toMatchObject({ level: 'info', title: 'api resolved: healthy again after 5m: HTTP 200', routeLevels: ['critical'], target: 'api' })
     expect(buildDigest([], new Map(), 'box1')).toBeUndefined()
   })
 
   it('dependents roll up under the failing dependency', () => {
-    const observations = [obs('filesystems:/', 'critical', 'filesystem'), obs('containers:db', 'critical', 'containers'), obs('api', 'critical'), obs('web', 'critical'), obs('memory', 'ok', 'memory')]
-    const parents = rollUps(observations, (check) => (check === 'api' ? ['db'] : undefined), () => false)
-    expect([...parents]).toEqual([['containers:db', 'filesystems:/'], ['api', 'filesystems:/']])
-    const d = buildDigest([tr('alert', 'filesystems:/', 'critical'), tr('alert', 'containers:db', 'critical'), tr('alert', 'api', 'critical'), tr('alert', 'web', 'critical')], parents, 'box1')!
+    const observations = [
+      obs('filesystems:/', 'critical', 'filesystem'),
+      obs('containers:db', 'critical', 'containers'),
+      obs('api', 'critical'),
+      obs('web', 'critical'),
+      obs('memory', 'ok', 'memory'),
+    ]
+    const parents = rollUps(
+      observations,
+      (check) => (check === 'api' ? ['db'] : undefined),
+      () => false,
+    )
+    expect([...parents]).toEqual([
+      ['containers:db', 'filesystems:/'],
+      ['api', 'filesystems:/'],
+    ])
+    const d = buildDigest(
+      [
+        tr('alert', 'filesystems:/', 'critical'),
+        tr('alert', 'containers:db', 'critical'),
+        tr('alert', 'api', 'critical'),
+        tr('alert', 'web', 'critical'),
+      ],
+      parents,
+      'box1',
+    )!
     expect(d.title).toBe('4 problems (filesystems:/, web) on box1')
     expect(d.body.split('\n').slice(0, 4)).toEqual([
       'CRITICAL   filesystems:/ — filesystems:/ alert',
@@ -226,13 +380,28 @@ describe('digest', () => {
       'CRITICAL   web — web alert',
     ])
     expect(d.body.split('\n').filter((l) => l.startsWith('CRITICAL'))).toHaveLength(2)
-    expect(rollUps(observations, () => undefined, (id) => id === 'filesystems:/').size).toBe(0) // a quiet failure explains nothing
+    expect(
+      rollUps(
+        observations,
+        () => undefined,
+        (id) => id === 'filesystems:/',
+      ).size,
+    ).toBe(0) // a quiet failure explains nothing
   })
 })
 
 describe('minecraft Server List Ping encoding', () => {
   it('VarInts as the protocol defines them', () => {
-    for (const [n, bytes] of [[0, [0x00]], [1, [0x01]], [127, [0x7f]], [128, [0x80, 0x01]], [255, [0xff, 0x01]], [25565, [0xdd, 0xc7, 0x01]], [2147483647, [0xff, 0xff, 0xff, 0xff, 0x07]], [-1, [0xff, 0xff, 0xff, 0xff, 0x0f]]] as const) {
+    for (const [n, bytes] of [
+      [0, [0x00]],
+      [1, [0x01]],
+      [127, [0x7f]],
+      [128, [0x80, 0x01]],
+      [255, [0xff, 0x01]],
+      [25565, [0xdd, 0xc7, 0x01]],
+      [2147483647, [0xff, 0xff, 0xff, 0xff, 0x07]],
+      [-1, [0xff, 0xff, 0xff, 0xff, 0x0f]],
+    ] as const) {
       expect([...encodeVarInt(n)]).toEqual(bytes)
       expect(decodeVarInt(Buffer.from(bytes))).toEqual({ value: n, size: bytes.length })
     }
@@ -243,7 +412,11 @@ describe('minecraft Server List Ping encoding', () => {
     const req = statusRequest('localhost', 25565)
     // length 19: id, VarInt -1 (5 bytes), "localhost" (1 + 9), port (2), next state (1)
     expect(req.toString('hex')).toBe(`1300ffffffff0f096c6f63616c686f737463dd01${'0100'}`)
-    const json = JSON.stringify({ version: { name: '1.21.4', protocol: 769 }, players: { max: 20, online: 3 }, description: { text: '§aA ', extra: [{ text: 'server' }] } })
+    const json = JSON.stringify({
+      version: { name: '1.21.4', protocol: 769 },
+      players: { max: 20, online: 3 },
+      description: { text: '§aA ', extra: [{ text: 'server' }] },
+    })
     const body = Buffer.concat([Buffer.from([0x00]), encodeVarInt(Buffer.byteLength(json)), Buffer.from(json)])
     const packet = Buffer.concat([encodeVarInt(body.length), body])
     expect(packetComplete(packet.subarray(0, 10))).toBe(false)
@@ -255,7 +428,15 @@ describe('minecraft Server List Ping encoding', () => {
 
 describe('http judgement', () => {
   const spec = (extra: Record<string, unknown> = {}) => httpSchema.parse({ kind: 'http', url: 'https://example.org/health', ...extra })
-  const res = (status: number, body = 'ok', latencyMs = 20, days?: number) => ({ status, body, latencyMs, headers: {}, ...(days === undefined ? {} : { certificate: { subject: 'x', issuer: 'x', validTo: new Date(NOW.getTime() + days * 86_400_000 + 3_600_000) } }) })
+  const res = (status: number, body = 'ok', latencyMs = 20, days?: number) => ({
+    status,
+    body,
+    latencyMs,
+    headers: {},
+    ...(days === undefined
+      ? {}
+      : { certificate: { subject: 'x', issuer: 'x', validTo: new Date(NOW.getTime() + days * 86_400_000 + 3_600_000) } }),
+  })
   it.each([
     ['2xx by default', {}, res(204), 'ok'],
     ['5xx fails with the severity', {}, res(500, 'boom'), 'critical'],
@@ -272,18 +453,69 @@ describe('http judgement', () => {
     expect(assessResponse(spec(extra as Record<string, unknown>), response, NOW).status).toBe(status)
   })
   it('says what is wrong', () => {
-    expect(assessResponse(spec(), res(500, '{"error":"db down"}'), NOW).message).toBe('GET https://example.org/health answered HTTP 500, expected 2xx or 3xx: {"error":"db down"}')
-    expect(assessResponse(spec(), res(200, '', 10, 10), NOW)).toMatchObject({ value: 'HTTP 200 in 10 ms, certificate 10 days left', metrics: { cert_days_left: 10 } })
+    expect(assessResponse(spec(), res(500, '{"error":"db down"}'), NOW).message).toBe(
+      'GET https://example.org/health answered HTTP 500, expected 2xx or 3xx: {"error":"db down"}',
+    )
+    expect(assessResponse(spec(), res(200, '', 10, 10), NOW)).toMatchObject({
+      value: 'HTTP 200 in 10 ms, certificate 10 days left',
+      metrics: { cert_days_left: 10 },
+    })
   })
 })
 
 describe('report', () => {
   const rows: ReportRow[] = [
-    { id: 'filesystems:/', check: 'filesystems', kind: 'filesystem', subject: '/', status: 'ok', value: '24% used', threshold: 'warn 80%, crit 90%', message: '', since: '2026-03-01T01:00:00Z', alerting: false, metrics: { used_percent: 24.5 } },
-    { id: 'api', check: 'api', kind: 'http', status: 'critical', value: 'HTTP 500 in 3 ms', message: '', since: '2026-03-01T02:59:00Z', alerting: false, failures: 1, failuresBeforeAlert: 2, metrics: { status_code: 500, latency_seconds: 0.003 } },
-    { id: 'containers:a"b', check: 'containers', kind: 'containers', subject: 'a"b', status: 'maintenance', observed: 'critical', value: 'exited', message: '', quiet: 'ownops backup db (pid 1) stops it', alerting: false },
+    {
+      id: 'filesystems:/',
+      check: 'filesystems',
+      kind: 'filesystem',
+      subject: '/',
+      status: 'ok',
+      value: '24% used',
+      threshold: 'warn 80%, crit 90%',
+      message: '',
+      since: '2026-03-01T01:00:00Z',
+      alerting: false,
+      metrics: { used_percent: 24.5 },
+    },
+    {
+      id: 'api',
+      check: 'api',
+      kind: 'http',
+      status: 'critical',
+      value: 'HTTP 500 in 3 ms',
+      message: '',
+      since: '2026-03-01T02:59:00Z',
+      alerting: false,
+      failures: 1,
+      failuresBeforeAlert: 2,
+      metrics: { status_code: 500, latency_seconds: 0.003 },
+    },
+    {
+      id: 'containers:a"b',
+      check: 'containers',
+      kind: 'containers',
+      subject: 'a"b',
+      status: 'maintenance',
+      observed: 'critical',
+      value: 'exited',
+      message: '',
+      quiet: 'ownops backup db (pid 1) stops it',
+      alerting: false,
+    },
   ]
-  const report: MonitorReport = { ok: false, runId: 'r', time: NOW.toISOString(), durationMs: 1234, dryRun: false, summary: summarize(rows), checks: rows, transitions: [], quiet: ['ownops backup db (pid 1) stops it (a"b)'], exitCode: 1 }
+  const report: MonitorReport = {
+    ok: false,
+    runId: 'r',
+    time: NOW.toISOString(),
+    durationMs: 1234,
+    dryRun: false,
+    summary: summarize(rows),
+    checks: rows,
+    transitions: [],
+    quiet: ['ownops backup db (pid 1) stops it (a"b)'],
+    exitCode: 1,
+  }
 
   it('renders a table with pending alerts as n/N and quiet rows with their reason', () => {
     const text = renderReport(report, NOW)
@@ -309,15 +541,33 @@ describe('report', () => {
     expect(text).toContain(`ownops_monitor_last_run_timestamp_seconds ${NOW.getTime() / 1000}`)
     expect(text).toContain('ownops_monitor_checks{status="maintenance"} 1')
     // every sample line belongs to a family declared just before
-    const declared = new Set(text.split('\n').filter((l) => l.startsWith('# TYPE')).map((l) => l.split(' ')[2]))
+    const declared = new Set(
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('# TYPE'))
+        .map((l) => l.split(' ')[2]),
+    )
     for (const line of text.split('\n').filter((l) => l && !l.startsWith('#'))) expect(declared.has(line.split(/[{ ]/)[0])).toBe(true)
   })
 })
 
 describe('judging a run', () => {
-  const monitor = monitorSchema.parse({ builtins: false, failuresBeforeAlert: 1, checks: { all: { kind: 'containers' }, api: { kind: 'http', url: 'http://127.0.0.1/' } } })
+  const monitor = monitorSchema.parse({
+    builtins: false,
+    failuresBeforeAlert: 1,
+    checks: { all: { kind: 'containers' }, api: { kind: 'http', url: 'http://127.0.0.1/' } },
+  })
   const checks = new Map(planChecks(monitor).map((c) => [c.name, c]))
-  const alerted = (since: string): CheckState => ({ status: 'critical', since, failures: 3, successes: 0, history: 'fff', message: 'down', lastSeen: since, alert: { level: 'critical', since, notifiedAt: since } })
+  const alerted = (since: string): CheckState => ({
+    status: 'critical',
+    since,
+    failures: 3,
+    successes: 0,
+    history: 'fff',
+    message: 'down',
+    lastSeen: since,
+    alert: { level: 'critical', since, notifiedAt: since },
+  })
   const previous = {
     'all:old': alerted('2026-03-01T02:00:00Z'),
     'all:quiet': { ...alerted('2026-03-01T02:00:00Z'), alert: undefined },
@@ -342,8 +592,16 @@ describe('judging a run', () => {
 
   it('a quiet row keeps its counts and its alert; the others are judged', () => {
     const quiet = [{ reason: 'paused', names: ['api'] }]
-    const j = judge({ ...base, observations: [obs('api', 'ok'), obs('all:new', 'critical', 'containers')], completed: new Set(['all', 'api']), quiet })
-    expect(j.rows.map((r) => [r.id, r.status])).toEqual([['api', 'maintenance'], ['all:new', 'critical']])
+    const j = judge({
+      ...base,
+      observations: [obs('api', 'ok'), obs('all:new', 'critical', 'containers')],
+      completed: new Set(['all', 'api']),
+      quiet,
+    })
+    expect(j.rows.map((r) => [r.id, r.status])).toEqual([
+      ['api', 'maintenance'],
+      ['all:new', 'critical'],
+    ])
     expect(j.states.api).toMatchObject({ failures: 3, alert: { level: 'critical' } })
     expect(j.transitions.map((t) => `${t.type} ${t.id}`)).toEqual(['alert all:new', 'gone all:old'])
     expect([...j.quietIds]).toEqual(['api'])
@@ -352,19 +610,34 @@ describe('judging a run', () => {
 
 describe("the users' monitors", () => {
   const ROOT = resolve(import.meta.dirname, '../..')
-  const load = (file: string) => planChecks(loadConfig({ path: join(ROOT, file), env: {}, defaultEnvFile: join(ROOT, 'no-such.env') }).config.monitor)
+  const load = (file: string) =>
+    planChecks(loadConfig({ path: join(ROOT, file), env: {}, defaultEnvFile: join(ROOT, 'no-such.env') }).config.monitor)
 
   it('PostgreSQL backend: disk over 80 % and memory over 90 % alert on the first hourly run; /health after 2 failures in a row', () => {
     const checks = new Map(load('examples/postgres-backend.yml').map((c) => [c.name, c]))
-    expect(checks.get('filesystems')).toMatchObject({ spec: { kind: 'filesystem', warn: 80, critical: 90 }, policy: { failuresBeforeAlert: 1 } })
+    expect(checks.get('filesystems')).toMatchObject({
+      spec: { kind: 'filesystem', warn: 80, critical: 90 },
+      policy: { failuresBeforeAlert: 1 },
+    })
     expect(checks.get('memory')).toMatchObject({ spec: { kind: 'memory', warn: 90 }, policy: { failuresBeforeAlert: 1 } })
-    expect(checks.get('health')).toMatchObject({ spec: { kind: 'http', url: 'http://127.0.0.1:8080/health' }, policy: { failuresBeforeAlert: 2 } })
+    expect(checks.get('health')).toMatchObject({
+      spec: { kind: 'http', url: 'http://127.0.0.1:8080/health' },
+      policy: { failuresBeforeAlert: 2 },
+    })
     expect([...checks.keys()]).toEqual(['filesystems', 'memory', 'load', 'swap', 'containers', 'health'])
   })
 
   it('ownops.example.yml: a crashed process restarted with a cap, then recreated, then a human', () => {
     const checks = new Map(load('ownops.example.yml').map((c) => [c.name, c]))
-    expect(checks.get('app-db')?.policy.recover).toEqual({ action: 'restart', on: 'critical', after: 1, maxAttempts: 3, withinMs: 3_600_000, graceMs: 120_000, recreate: true })
+    expect(checks.get('app-db')?.policy.recover).toEqual({
+      action: 'restart',
+      on: 'critical',
+      after: 1,
+      maxAttempts: 3,
+      withinMs: 3_600_000,
+      graceMs: 120_000,
+      recreate: true,
+    })
     expect(checks.get('mc')?.policy.recover).toMatchObject({ action: 'restart', maxAttempts: 3, graceMs: 300_000 })
     expect(checks.get('api')?.policy).toMatchObject({ failuresBeforeAlert: 2, remindMs: 14_400_000 })
   })

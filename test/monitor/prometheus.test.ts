@@ -62,11 +62,19 @@ describe('exposition parser', () => {
     const { samples, types } = parseExposition(EXPOSITION)
     expect(types.get('http_request_duration_seconds')).toBe('histogram')
     expect(samples).toHaveLength(16)
-    expect(samples[0]).toEqual({ name: 'http_requests_total', labels: { code: '200', route: '/play' }, value: 1027, timestamp: 1700000000000 })
+    expect(samples[0]).toEqual({
+      name: 'http_requests_total',
+      labels: { code: '200', route: '/play' },
+      value: 1027,
+      timestamp: 1700000000000,
+    })
     expect(samples[2]).toEqual({ name: 'http_requests_total', labels: { code: '200', route: '/lobby' }, value: 120 })
     expect(samples.find((s) => s.name === 'app_info')?.labels).toEqual({ path: 'C:\\games\\card', quote: 'say "hi"', multi: 'a\nb' })
     expect(samples.find((s) => s.name === 'app_temperature_celsius')?.value).toBeNaN()
-    expect(samples.filter((s) => s.name === 'app_queue_seconds').map((s) => s.value)).toEqual([Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])
+    expect(samples.filter((s) => s.name === 'app_queue_seconds').map((s) => s.value)).toEqual([
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+    ])
     expect(samples.find((s) => s.name === 'app_ratio')?.value).toBe(0.0015)
   })
 
@@ -146,11 +154,20 @@ describe('expressions', () => {
     expect(evaluate(parseExpr('rate(b_total) / rate(b_total)'), after, still, at0 + 60_000)).toBeNaN()
   })
 
-  it('histogram_quantile equals Prometheus\' own on the same buckets (promtool evaluates them)', async () => {
+  it("histogram_quantile equals Prometheus' own on the same buckets (promtool evaluates them)", async () => {
     const first = EXPOSITION
-    const second = EXPOSITION.replace(/_bucket\{le="([^"]+)"\} (\d+)/g, (_m, le: string, n: string) => `_bucket{le="${le}"} ${Number(n) + (({ '0.05': 10, '0.1': 30, '0.2': 200, '0.5': 420, '1': 480, '+Inf': 500 } as Record<string, number>)[le] ?? 0)}`)
+    const second = EXPOSITION.replace(
+      /_bucket\{le="([^"]+)"\} (\d+)/g,
+      (_m, le: string, n: string) =>
+        `_bucket{le="${le}"} ${Number(n) + (({ '0.05': 10, '0.1': 30, '0.2': 200, '0.5': 420, '1': 480, '+Inf': 500 } as Record<string, number>)[le] ?? 0)}`,
+    )
     const q = (text: string, prev?: string) =>
-      evaluate(parseExpr(text), scrape(second), prev === undefined ? undefined : { at: at0, series: seriesForRates(parseExpr(text), scrape(prev).samples) }, at0 + 300_000)
+      evaluate(
+        parseExpr(text),
+        scrape(second),
+        prev === undefined ? undefined : { at: at0, series: seriesForRates(parseExpr(text), scrape(prev).samples) },
+        at0 + 300_000,
+      )
     const overall = q('histogram_quantile(0.95, http_request_duration_seconds_bucket)')
     const recent = q('histogram_quantile(0.95, rate(http_request_duration_seconds_bucket))', first)
     const median = q('histogram_quantile(0.5, rate(http_request_duration_seconds_bucket))', first)
@@ -159,7 +176,11 @@ describe('expressions', () => {
     // The same samples as a promtool unit test: its histogram_quantile must give exactly our numbers.
     const dir = tempDir('ownops-test-quantile-')
     try {
-      const buckets = [...first.matchAll(/_bucket\{le="([^"]+)"\} (\d+)/g)].map((m, i) => ({ le: m[1], a: m[2], b: [...second.matchAll(/_bucket\{le="([^"]+)"\} (\d+)/g)][i]?.[2] }))
+      const buckets = [...first.matchAll(/_bucket\{le="([^"]+)"\} (\d+)/g)].map((m, i) => ({
+        le: m[1],
+        a: m[2],
+        b: [...second.matchAll(/_bucket\{le="([^"]+)"\} (\d+)/g)][i]?.[2],
+      }))
       writeFileSync(join(dir.dir, 'none.yml'), 'groups: []\n')
       const diff = 'sum by (le) (http_request_duration_seconds_bucket) - sum by (le) (http_request_duration_seconds_bucket offset 5m)'
       writeFileSync(
@@ -171,7 +192,11 @@ describe('expressions', () => {
               interval: '5m',
               input_series: buckets.map((b) => ({ series: `http_request_duration_seconds_bucket{le="${b.le}"}`, values: `${b.a} ${b.b}` })),
               promql_expr_test: [
-                { expr: 'histogram_quantile(0.95, sum by (le) (http_request_duration_seconds_bucket))', eval_time: '5m', exp_samples: [{ labels: '{}', value: overall }] },
+                {
+                  expr: 'histogram_quantile(0.95, sum by (le) (http_request_duration_seconds_bucket))',
+                  eval_time: '5m',
+                  exp_samples: [{ labels: '{}', value: overall }],
+                },
                 { expr: `histogram_quantile(0.95, ${diff})`, eval_time: '5m', exp_samples: [{ labels: '{}', value: recent }] },
                 { expr: `histogram_quantile(0.5, ${diff})`, eval_time: '5m', exp_samples: [{ labels: '{}', value: median }] },
               ],
@@ -188,14 +213,29 @@ describe('expressions', () => {
   })
 
   it('bucketQuantile follows Prometheus at the edges', () => {
-    const b = [{ le: 1, count: 10 }, { le: 2, count: 20 }, { le: Number.POSITIVE_INFINITY, count: 30 }]
+    const b = [
+      { le: 1, count: 10 },
+      { le: 2, count: 20 },
+      { le: Number.POSITIVE_INFINITY, count: 30 },
+    ]
     expect(bucketQuantile(0.5, b)).toBe(1.5)
     expect(bucketQuantile(0.99, b)).toBe(2) // in the +Inf bucket: the largest finite bound
     expect(bucketQuantile(0, b)).toBe(0)
     expect(bucketQuantile(1.5, b)).toBe(Number.POSITIVE_INFINITY)
     expect(bucketQuantile(0.5, b.slice(0, 2))).toBeNaN() // no +Inf bucket
-    expect(bucketQuantile(0.5, [{ le: 1, count: 0 }, { le: Number.POSITIVE_INFINITY, count: 0 }])).toBeNaN()
-    expect(bucketQuantile(0.75, [{ le: 1, count: 12 }, { le: 2, count: 10 }, { le: Number.POSITIVE_INFINITY, count: 20 }])).toBe(2) // counts made monotonic first
+    expect(
+      bucketQuantile(0.5, [
+        { le: 1, count: 0 },
+        { le: Number.POSITIVE_INFINITY, count: 0 },
+      ]),
+    ).toBeNaN()
+    expect(
+      bucketQuantile(0.75, [
+        { le: 1, count: 12 },
+        { le: 2, count: 10 },
+        { le: Number.POSITIVE_INFINITY, count: 20 },
+      ]),
+    ).toBe(2) // counts made monotonic first
   })
 
   it('thresholds and values in units people write', () => {
@@ -243,7 +283,9 @@ describe('prometheus checks in monitor runs', () => {
       `http_requests_errors_total{route="/play"} ${app.errors}`,
       '# HELP http_request_duration_seconds Request latency.',
       '# TYPE http_request_duration_seconds histogram',
-      ...BOUNDS.map((le) => `http_request_duration_seconds_bucket{route="/play",le="${le}"} ${app.durations.filter((d) => d <= le).length}`),
+      ...BOUNDS.map(
+        (le) => `http_request_duration_seconds_bucket{route="/play",le="${le}"} ${app.durations.filter((d) => d <= le).length}`,
+      ),
       `http_request_duration_seconds_bucket{route="/play",le="+Inf"} ${app.durations.length}`,
       `http_request_duration_seconds_sum{route="/play"} ${app.durations.reduce((a, b) => a + b, 0)}`,
       `http_request_duration_seconds_count{route="/play"} ${app.durations.length}`,
@@ -313,7 +355,10 @@ describe('prometheus checks in monitor runs', () => {
     app.errors = 100
     app.durations = Array.from({ length: 1000 }, (_, i) => 0.02 + (i % 10) * 0.01)
     const first = await run()
-    expect(first.row('errors')).toMatchObject({ status: 'ok', value: "no value yet: a rate needs the previous run's scrape: the next run has one" })
+    expect(first.row('errors')).toMatchObject({
+      status: 'ok',
+      value: "no value yet: a rate needs the previous run's scrape: the next run has one",
+    })
     expect(first.code).toBe(0)
 
     // Five minutes later: 1,000 more requests, 80 of them failed (8%); 100 slow ones.
@@ -322,7 +367,11 @@ describe('prometheus checks in monitor runs', () => {
     app.errors += 80
     app.durations.push(...Array.from({ length: 900 }, () => 0.04), ...Array.from({ length: 100 }, () => 0.9))
     const second = await run()
-    expect(second.row('errors')).toMatchObject({ status: 'critical', value: '8%', message: 'rate(http_requests_errors_total) / rate(http_requests_total) = 8% (critical > 5%)' })
+    expect(second.row('errors')).toMatchObject({
+      status: 'critical',
+      value: '8%',
+      message: 'rate(http_requests_errors_total) / rate(http_requests_total) = 8% (critical > 5%)',
+    })
     expect(second.row('p95')).toMatchObject({ status: 'warning', value: expect.stringMatching(/^\d+(\.\d+)?ms$/) })
     expect(Number.parseFloat(second.row('p95')?.value ?? '')).toBeGreaterThan(500)
     expect(second.code).toBe(1)
@@ -358,8 +407,22 @@ describe('prometheus checks in monitor runs', () => {
           builtins: false,
           failuresBeforeAlert: 1,
           checks: {
-            queue: { kind: 'prometheus', url: `${url}/stats.json`, json: { depth: '$.queues[0].depth', done: '$.jobs["done.total"]' }, expr: 'depth', warn: '> 100', critical: '> 1000' },
-            throughput: { kind: 'prometheus', url: `${url}/stats.json`, json: { done: '$.jobs["done.total"]' }, expr: 'rate(done) * 60', warn: '< 10', severity: 'warning' },
+            queue: {
+              kind: 'prometheus',
+              url: `${url}/stats.json`,
+              json: { depth: '$.queues[0].depth', done: '$.jobs["done.total"]' },
+              expr: 'depth',
+              warn: '> 100',
+              critical: '> 1000',
+            },
+            throughput: {
+              kind: 'prometheus',
+              url: `${url}/stats.json`,
+              json: { done: '$.jobs["done.total"]' },
+              expr: 'rate(done) * 60',
+              warn: '< 10',
+              severity: 'warning',
+            },
             typo: { kind: 'prometheus', url: `${url}/metrics`, expr: 'rate(http_request_total)', critical: '> 1' },
             gone: { kind: 'prometheus', url: `${url}/nothing`, expr: 'x', critical: '> 1' },
           },
@@ -369,17 +432,32 @@ describe('prometheus checks in monitor runs', () => {
     const env = testEnv(dir, { OWNOPS_CONFIG: config, OWNOPS_STATE_DIR: join(dir, 'state-json') })
     let now = Date.parse('2026-03-01T21:00:00Z')
     const clock = () => new Date(now)
-    const rows = async () => JSON.parse((await runCli(['--json', 'monitor'], { env, cwd: dir, clock })).stdout).checks as Array<{ id: string; status: string; value: string; message: string }>
+    const rows = async () =>
+      JSON.parse((await runCli(['--json', 'monitor'], { env, cwd: dir, clock })).stdout).checks as Array<{
+        id: string
+        status: string
+        value: string
+        message: string
+      }>
     app.json = { queues: [{ depth: 250 }], jobs: { 'done.total': '1200' } }
     const first = await rows()
     expect(first.find((r) => r.id === 'queue')).toMatchObject({ status: 'warning', value: '250', threshold: 'warn > 100, crit > 1000' })
-    expect(first.find((r) => r.id === 'typo')).toMatchObject({ status: 'critical', message: 'rate(http_request_total) from ' + `${url}/metrics: the scrape has no metric http_request_total (did you mean http_requests_total?)` })
+    expect(first.find((r) => r.id === 'typo')).toMatchObject({
+      status: 'critical',
+      message:
+        'rate(http_request_total) from ' +
+        `${url}/metrics: the scrape has no metric http_request_total (did you mean http_requests_total?)`,
+    })
     expect(first.find((r) => r.id === 'gone')).toMatchObject({ status: 'critical', value: 'HTTP 404' })
     now += 60_000
     app.json = { queues: [{ depth: 3 }], jobs: { 'done.total': '1205' } }
     const second = await rows()
     expect(second.find((r) => r.id === 'queue')).toMatchObject({ status: 'ok', value: '3' })
-    expect(second.find((r) => r.id === 'throughput')).toMatchObject({ status: 'warning', value: '5', message: 'rate(done) * 60 = 5 (warning < 10)' })
+    expect(second.find((r) => r.id === 'throughput')).toMatchObject({
+      status: 'warning',
+      value: '5',
+      message: 'rate(done) * 60 = 5 (warning < 10)',
+    })
   })
 
   it('config validate names the key and the column of a bad expression, a JSON name the expression lacks, thresholds in the wrong order', () => {

@@ -11,7 +11,17 @@ import type { MonitorReport, ReportRow } from '../../src/monitor/report.js'
 import { tempDir, testEnv } from '../helpers/cli.js'
 import { monitorRun } from '../helpers/monitor.js'
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js'
-import { cleanupAll, describeDocker, dockerEnv, getDocker, IMAGE_PATH, RUN_LABEL, TEST_IMAGE, TEST_LABEL, uniqueName } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  describeDocker,
+  dockerEnv,
+  getDocker,
+  IMAGE_PATH,
+  RUN_LABEL,
+  TEST_IMAGE,
+  TEST_LABEL,
+  uniqueName,
+} from '../helpers/docker.js'
 
 let dir: string
 let cleanup: () => void
@@ -27,7 +37,14 @@ beforeAll(async () => {
   hook = await startHttpPeer()
 })
 afterAll(async () => {
-  await Promise.all(own.map((name) => getDocker().getContainer(name).remove({ force: true }).catch(() => undefined)))
+  await Promise.all(
+    own.map((name) =>
+      getDocker()
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  )
   await cleanupAll()
   await hook.close()
   cleanup()
@@ -51,7 +68,9 @@ async function start(name: string, script: string, group: string): Promise<void>
 
 /** Memory in use now, as the engine reports it. */
 async function memoryOf(name: string): Promise<number> {
-  const stats = (await getDocker().getContainer(name).stats({ stream: false, 'one-shot': true })) as { memory_stats: { usage: number; stats: Record<string, number> } }
+  const stats = (await getDocker().getContainer(name).stats({ stream: false, 'one-shot': true })) as {
+    memory_stats: { usage: number; stats: Record<string, number> }
+  }
   const s = stats.memory_stats
   return s.usage - (s.stats.total_inactive_file ?? s.stats.inactive_file ?? 0)
 }
@@ -82,7 +101,13 @@ describeDocker('container resources against real containers', () => {
       JSON.stringify({
         hostname: 'box1',
         notify: { channels: { ops: { url: `json://127.0.0.1:${hook.port}/hook` } } },
-        monitor: { builtins: false, prometheus: { textfile: prom }, checks: { app: { kind: 'container', label: `ownops-test.group=${group}`, memoryGrowth: '1MB/h over 3h', failuresBeforeAlert: 1 } } },
+        monitor: {
+          builtins: false,
+          prometheus: { textfile: prom },
+          checks: {
+            app: { kind: 'container', label: `ownops-test.group=${group}`, memoryGrowth: '1MB/h over 3h', failuresBeforeAlert: 1 },
+          },
+        },
       }),
     )
     const t0 = Date.parse('2026-03-02T00:00:00Z')
@@ -101,8 +126,14 @@ describeDocker('container resources against real containers', () => {
     const leakRow = last.checks.find((r) => r.id === `app:${leaky}`) as ReportRow
     const flatRow = last.checks.find((r) => r.id === `app:${flat}`) as ReportRow
     expect(leakRow).toMatchObject({ status: 'warning', alerting: true, threshold: 'mem warn 90%, crit 95%; growth 1MB/h over 3h' })
-    expect(leakRow.value).toMatch(/^running, up \S+; mem \S+ MiB of 256 MiB limit \([\d.]+%\), \+\S+ MiB\/h over 3h, cpu [\d.]+% of \d+ cores$/)
-    expect(leakRow.message).toMatch(new RegExp(`^${leaky}'s memory grew \\S+ MiB/h over the last 3h \\(now \\S+ MiB; its limit is reached in about \\S+ at this rate\\)$`))
+    expect(leakRow.value).toMatch(
+      /^running, up \S+; mem \S+ MiB of 256 MiB limit \([\d.]+%\), \+\S+ MiB\/h over 3h, cpu [\d.]+% of \d+ cores$/,
+    )
+    expect(leakRow.message).toMatch(
+      new RegExp(
+        `^${leaky}'s memory grew \\S+ MiB/h over the last 3h \\(now \\S+ MiB; its limit is reached in about \\S+ at this rate\\)$`,
+      ),
+    )
     expect(flatRow.value).toMatch(/; mem \S+ (KiB|MiB) of 256 MiB limit \([\d.]+%\), [+-]\S+ (B|KiB)\/h over 3h, cpu [\d.]+% of \d+ cores$/)
     // The digest: one alert, with the growth.
     const alerts = hook.requests.map((r) => r.json as { title: string; level: string }).filter((j) => j.title.includes(leaky))
@@ -110,13 +141,24 @@ describeDocker('container resources against real containers', () => {
     expect(alerts[0]).toMatchObject({ level: 'warning', title: expect.stringContaining('memory grew') })
     // The textfile: usage, limit, growth and the CPU counter per container.
     const text = readFileSync(prom, 'utf8')
-    const growth = Number(new RegExp(`^ownops_monitor_container_memory_growth_bytes_per_second\\{check="app",kind="container",subject="${leaky}"\\} (\\S+)$`, 'm').exec(text)?.[1])
-    expect(growth).toBeGreaterThan(2 * MiB / 3600 * 0.9)
-    expect(text).toMatch(new RegExp(`^ownops_monitor_container_memory_limit_bytes\\{check="app",kind="container",subject="${flat}"\\} ${256 * MiB}$`, 'm'))
-    expect(text).toMatch(new RegExp(`^ownops_monitor_container_memory_usage_bytes\\{check="app",kind="container",subject="${leaky}"\\} \\d+$`, 'm'))
+    const growth = Number(
+      new RegExp(
+        `^ownops_monitor_container_memory_growth_bytes_per_second\\{check="app",kind="container",subject="${leaky}"\\} (\\S+)$`,
+        'm',
+      ).exec(text)?.[1],
+    )
+    expect(growth).toBeGreaterThan(((2 * MiB) / 3600) * 0.9)
+    expect(text).toMatch(
+      new RegExp(`^ownops_monitor_container_memory_limit_bytes\\{check="app",kind="container",subject="${flat}"\\} ${256 * MiB}$`, 'm'),
+    )
+    expect(text).toMatch(
+      new RegExp(`^ownops_monitor_container_memory_usage_bytes\\{check="app",kind="container",subject="${leaky}"\\} \\d+$`, 'm'),
+    )
     expect(text).toMatch(/^# TYPE ownops_monitor_container_cpu_seconds_total counter$/m)
     // The state stays small: the readings of the window, not of every run.
-    const state = JSON.parse(readFileSync(join(dir, 'state', 'monitor.json'), 'utf8')) as { checks: Record<string, { memo?: { res?: { samples: unknown[] } } }> }
+    const state = JSON.parse(readFileSync(join(dir, 'state', 'monitor.json'), 'utf8')) as {
+      checks: Record<string, { memo?: { res?: { samples: unknown[] } } }>
+    }
     expect(state.checks[`app:${leaky}`]?.memo?.res?.samples).toHaveLength(4)
   })
 })

@@ -5,7 +5,17 @@
  */
 import { describe, expect, it } from 'vitest'
 import { checkSchema } from '../../src/monitor/schema.js'
-import { addSample, assessResources, growthOf, memoryInUse, parseGrowth, parseRate, SAMPLES_PER_WINDOW, type ResourceInput, type ResourceMemo } from '../../src/monitor/resources.js'
+import {
+  addSample,
+  assessResources,
+  growthOf,
+  memoryInUse,
+  parseGrowth,
+  parseRate,
+  SAMPLES_PER_WINDOW,
+  type ResourceInput,
+  type ResourceMemo,
+} from '../../src/monitor/resources.js'
 import type { ContainerStats } from '../../src/sys/docker.js'
 
 const MiB = 1024 * 1024
@@ -25,7 +35,17 @@ function spec(extra: Record<string, unknown> = {}) {
 }
 
 function input(over: Partial<ResourceInput>): ResourceInput {
-  return { name: 'app', stats: stats(100 * MiB), startedAt: '2026-02-28T00:00:00Z', memoryLimit: 0, nanoCpus: 0, memo: undefined, now: new Date(T0), spec: spec(), ...over }
+  return {
+    name: 'app',
+    stats: stats(100 * MiB),
+    startedAt: '2026-02-28T00:00:00Z',
+    memoryLimit: 0,
+    nanoCpus: 0,
+    memo: undefined,
+    now: new Date(T0),
+    spec: spec(),
+    ...over,
+  }
 }
 
 /** Runs every `stepMs` with memory `at(i)`; returns the last result. */
@@ -56,7 +76,11 @@ describe('growth thresholds', () => {
     expect(parseRate('2MiB/min')).toBe(2 * MiB * 60)
     expect(parseRate('50MB')).toBeUndefined()
     expect(parseGrowth('50MB/h over 6h')).toEqual({ warnPerHour: 50e6, overMs: 6 * H, text: '50MB/h over 6h', source: '50MB/h over 6h' })
-    expect(parseGrowth({ warn: '50MB/h', critical: '200MB/h', over: '1d' })).toMatchObject({ warnPerHour: 50e6, criticalPerHour: 200e6, overMs: 24 * H })
+    expect(parseGrowth({ warn: '50MB/h', critical: '200MB/h', over: '1d' })).toMatchObject({
+      warnPerHour: 50e6,
+      criticalPerHour: 200e6,
+      overMs: 24 * H,
+    })
     expect(parseGrowth('50MB/h for 6h')).toBeUndefined()
   })
 
@@ -78,12 +102,22 @@ describe('readings kept between runs', () => {
     expect(last[0]).toBe(T0 + 24 * H)
     // They still span the window (one reading at or before its start).
     expect(first[0]).toBeLessThanOrEqual(last[0] - 6 * H)
-    expect(first[0]).toBeGreaterThan(last[0] - 6 * H - 6 * H / SAMPLES_PER_WINDOW - 60_000)
+    expect(first[0]).toBeGreaterThan(last[0] - 6 * H - (6 * H) / SAMPLES_PER_WINDOW - 60_000)
   })
 
   it('a reading from the past (a clock set back) replaces nothing after it', () => {
-    const samples = addSample([[T0, 1], [T0 + H, 2]], [T0 + H / 2, 3], 6 * H)
-    expect(samples).toEqual([[T0, 1], [T0 + H / 2, 3]])
+    const samples = addSample(
+      [
+        [T0, 1],
+        [T0 + H, 2],
+      ],
+      [T0 + H / 2, 3],
+      6 * H,
+    )
+    expect(samples).toEqual([
+      [T0, 1],
+      [T0 + H / 2, 3],
+    ])
   })
 
   it('the slope is a least-squares fit, robust to one odd reading', () => {
@@ -103,7 +137,9 @@ describe('assessing resources', () => {
     expect(early.value).toMatch(/^mem 500 MiB of 2\.0 GiB limit \(24%\), \+100 MiB\/h over 3h so far$/)
     const late = runs(7, H, (i) => 200 * MiB + i * 100 * MiB, { spec: leak, memoryLimit: 2048 * MiB })
     expect(late.status).toBe('warning')
-    expect(late.problem).toBe("app's memory grew 100 MiB/h over the last 6h (now 800 MiB; its limit is reached in about 12h29m at this rate)")
+    expect(late.problem).toBe(
+      "app's memory grew 100 MiB/h over the last 6h (now 800 MiB; its limit is reached in about 12h29m at this rate)",
+    )
     expect(late.metrics.memory_growth_bytes_per_second).toBeCloseTo((100 * MiB) / 3600, 2)
     expect(late.threshold).toBe('mem warn 90%, crit 95%; growth 50MB/h over 6h')
   })
@@ -118,9 +154,12 @@ describe('assessing resources', () => {
   it('a restart starts the series again', () => {
     const leak = spec({ memoryGrowth: '50MB/h over 2h' })
     let memo: ResourceMemo | undefined
-    for (let i = 0; i < 4; i++) memo = assessResources(input({ spec: leak, stats: stats(i * 100 * MiB), memo, now: new Date(T0 + i * H) }))?.memo
+    for (let i = 0; i < 4; i++)
+      memo = assessResources(input({ spec: leak, stats: stats(i * 100 * MiB), memo, now: new Date(T0 + i * H) }))?.memo
     expect(memo?.samples).toHaveLength(3)
-    const restarted = assessResources(input({ spec: leak, stats: stats(500 * MiB), memo, now: new Date(T0 + 4 * H), startedAt: '2026-03-01T03:59:00Z' }))
+    const restarted = assessResources(
+      input({ spec: leak, stats: stats(500 * MiB), memo, now: new Date(T0 + 4 * H), startedAt: '2026-03-01T03:59:00Z' }),
+    )
     expect(restarted?.memo.samples).toEqual([[T0 + 4 * H, 500 * MiB]])
     expect(restarted?.status).toBe('ok')
   })
@@ -129,15 +168,25 @@ describe('assessing resources', () => {
     const limited = assessResources(input({ stats: stats(960 * MiB), memoryLimit: 1024 * MiB }))
     expect(limited).toMatchObject({ status: 'warning', problem: 'app uses 94% of its memory limit (960 MiB of 1.0 GiB)' })
     const host = assessResources(input({ stats: stats(15.5 * 1024 * MiB) }))
-    expect(host).toMatchObject({ status: 'critical', problem: "app uses 97% of the host's memory (15.5 GiB of 16.0 GiB, no limit of its own)" })
+    expect(host).toMatchObject({
+      status: 'critical',
+      problem: "app uses 97% of the host's memory (15.5 GiB of 16.0 GiB, no limit of its own)",
+    })
     expect(host?.metrics.memory_limit_bytes).toBe(16 * 1024 * MiB)
   })
 
-  it('CPU since the last run from the engine\'s counters, against its limit or the host', () => {
+  it("CPU since the last run from the engine's counters, against its limit or the host", () => {
     const first = assessResources(input({ stats: stats(MiB, [10e9, 1000e9]) }))
     expect(first?.value).toBe('mem 1.0 MiB of 16.0 GiB (<0.1%)') // no CPU yet: nothing to compare with
     // 2 s of container CPU in 10 s of host CPU time on 4 cores: 0.8 cores, 20% of the host.
-    const second = assessResources(input({ stats: stats(MiB, [12e9, 1010e9]), memo: first?.memo, now: new Date(T0 + 60_000), spec: spec({ cpu: { warn: 15, critical: 50 } }) }))
+    const second = assessResources(
+      input({
+        stats: stats(MiB, [12e9, 1010e9]),
+        memo: first?.memo,
+        now: new Date(T0 + 60_000),
+        spec: spec({ cpu: { warn: 15, critical: 50 } }),
+      }),
+    )
     expect(second).toMatchObject({ status: 'warning', problem: "app used 20% of the host's 4 cores since the last run" })
     expect(second?.metrics).toMatchObject({ cpu_seconds_total: 12, cpu_percent: 20 })
     // With --cpus 1: 80% of its limit.

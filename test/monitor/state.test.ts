@@ -3,7 +3,17 @@
  * a sequence of observations and the transitions each run must produce.
  */
 import { describe, expect, it } from 'vitest'
-import { applyRecovery, emptyState, evaluate, validateState, vanished, type CheckState, type Policy, type RecoveryPlan, type Transition } from '../../src/monitor/state.js'
+import {
+  applyRecovery,
+  emptyState,
+  evaluate,
+  validateState,
+  vanished,
+  type CheckState,
+  type Policy,
+  type RecoveryPlan,
+  type Transition,
+} from '../../src/monitor/state.js'
 
 const T0 = Date.parse('2026-03-01T03:00:00Z')
 const MIN = 60_000
@@ -18,18 +28,34 @@ interface Run {
   expect?: string[]
 }
 
-function play(policy: Policy, runs: Run[], options: { canRecover?: boolean; outcome?: { ok: boolean; skipped?: boolean } } = {}): { states: CheckState[]; transitions: Transition[][]; plans: Array<RecoveryPlan | undefined> } {
+function play(
+  policy: Policy,
+  runs: Run[],
+  options: { canRecover?: boolean; outcome?: { ok: boolean; skipped?: boolean } } = {},
+): { states: CheckState[]; transitions: Transition[][]; plans: Array<RecoveryPlan | undefined> } {
   let state: CheckState | undefined
   const states: CheckState[] = []
   const transitions: Transition[][] = []
   const plans: Array<RecoveryPlan | undefined> = []
   runs.forEach((run, i) => {
     const now = new Date(T0 + (run.at ?? i) * MIN)
-    const ev = evaluate(state, { id: 'api', status: run.see, message: run.see === 'ok' ? 'HTTP 200' : `HTTP 500 (${run.see})` }, policy, now, { canRecover: options.canRecover ?? true })
+    const ev = evaluate(
+      state,
+      { id: 'api', status: run.see, message: run.see === 'ok' ? 'HTTP 200' : `HTTP 500 (${run.see})` },
+      policy,
+      now,
+      { canRecover: options.canRecover ?? true },
+    )
     let next = ev.state
     const list = [...ev.transitions]
     if (ev.plan) {
-      const applied = applyRecovery(next, ev.plan, { ok: options.outcome?.ok ?? true, detail: `restarted container app`, ...(options.outcome?.skipped ? { skipped: true } : {}) }, policy, now)
+      const applied = applyRecovery(
+        next,
+        ev.plan,
+        { ok: options.outcome?.ok ?? true, detail: `restarted container app`, ...(options.outcome?.skipped ? { skipped: true } : {}) },
+        policy,
+        now,
+      )
       next = applied.state
       list.push(...applied.transitions)
     }
@@ -53,19 +79,59 @@ const base: Policy = { failuresBeforeAlert: 2, successesBeforeRecovery: 1 }
 describe('N in a row', () => {
   const cases: Array<[string, Policy, Run[]]> = [
     ['one failure does not alert (default 2)', base, [{ see: 'critical' }, { see: 'ok' }]],
-    ['two in a row alert once; staying down stays quiet', base, [{ see: 'critical' }, { see: 'critical', expect: ['alert'] }, { see: 'critical' }, { see: 'critical' }]],
-    ['recovery after one good run', base, [{ see: 'critical' }, { see: 'critical', expect: ['alert'] }, { see: 'ok', expect: ['recover'] }, { see: 'ok' }]],
-    ['a good run resets the count', base, [{ see: 'critical' }, { see: 'ok' }, { see: 'critical' }, { see: 'ok' }, { see: 'critical' }, { see: 'critical', expect: ['alert'] }]],
-    ['failuresBeforeAlert 1 alerts at once', { ...base, failuresBeforeAlert: 1 }, [{ see: 'warning', expect: ['alert'] }, { see: 'ok', expect: ['recover'] }]],
-    ['failuresBeforeAlert 3', { ...base, failuresBeforeAlert: 3 }, [{ see: 'critical' }, { see: 'critical' }, { see: 'critical', expect: ['alert'] }]],
+    [
+      'two in a row alert once; staying down stays quiet',
+      base,
+      [{ see: 'critical' }, { see: 'critical', expect: ['alert'] }, { see: 'critical' }, { see: 'critical' }],
+    ],
+    [
+      'recovery after one good run',
+      base,
+      [{ see: 'critical' }, { see: 'critical', expect: ['alert'] }, { see: 'ok', expect: ['recover'] }, { see: 'ok' }],
+    ],
+    [
+      'a good run resets the count',
+      base,
+      [{ see: 'critical' }, { see: 'ok' }, { see: 'critical' }, { see: 'ok' }, { see: 'critical' }, { see: 'critical', expect: ['alert'] }],
+    ],
+    [
+      'failuresBeforeAlert 1 alerts at once',
+      { ...base, failuresBeforeAlert: 1 },
+      [
+        { see: 'warning', expect: ['alert'] },
+        { see: 'ok', expect: ['recover'] },
+      ],
+    ],
+    [
+      'failuresBeforeAlert 3',
+      { ...base, failuresBeforeAlert: 3 },
+      [{ see: 'critical' }, { see: 'critical' }, { see: 'critical', expect: ['alert'] }],
+    ],
     [
       'successesBeforeRecovery 3: a failure in between restarts the count, no second alert',
       { ...base, successesBeforeRecovery: 3 },
-      [{ see: 'critical' }, { see: 'critical', expect: ['alert'] }, { see: 'ok' }, { see: 'ok' }, { see: 'critical' }, { see: 'ok' }, { see: 'ok' }, { see: 'ok', expect: ['recover'] }],
+      [
+        { see: 'critical' },
+        { see: 'critical', expect: ['alert'] },
+        { see: 'ok' },
+        { see: 'ok' },
+        { see: 'critical' },
+        { see: 'ok' },
+        { see: 'ok' },
+        { see: 'ok', expect: ['recover'] },
+      ],
     ],
     ['warning then critical counts as one streak', base, [{ see: 'warning' }, { see: 'critical', expect: ['alert'] }]],
-    ['warning alert escalates to critical once', base, [{ see: 'warning' }, { see: 'warning', expect: ['alert'] }, { see: 'critical', expect: ['escalate'] }, { see: 'critical' }]],
-    ['critical → warning is not notified, warning → critical again is', base, [{ see: 'critical' }, { see: 'critical', expect: ['alert'] }, { see: 'warning' }, { see: 'critical', expect: ['escalate'] }]],
+    [
+      'warning alert escalates to critical once',
+      base,
+      [{ see: 'warning' }, { see: 'warning', expect: ['alert'] }, { see: 'critical', expect: ['escalate'] }, { see: 'critical' }],
+    ],
+    [
+      'critical → warning is not notified, warning → critical again is',
+      base,
+      [{ see: 'critical' }, { see: 'critical', expect: ['alert'] }, { see: 'warning' }, { see: 'critical', expect: ['escalate'] }],
+    ],
   ]
   it.each(cases)('%s', (_name, policy, runs) => {
     expectRuns(policy, runs)
@@ -73,14 +139,33 @@ describe('N in a row', () => {
 
   it('the alert carries the level and when the failure began; the recovery says how long it lasted and resolves that level', () => {
     const { transitions } = play(base, [{ see: 'critical' }, { see: 'critical', at: 5 }, { see: 'ok', at: 65 }])
-    expect(transitions[1]?.[0]).toMatchObject({ type: 'alert', level: 'critical', since: new Date(T0).toISOString(), message: 'HTTP 500 (critical)' })
-    expect(transitions[2]?.[0]).toMatchObject({ type: 'recover', level: 'info', resolves: 'critical', message: 'healthy again after 1h5m: HTTP 200' })
+    expect(transitions[1]?.[0]).toMatchObject({
+      type: 'alert',
+      level: 'critical',
+      since: new Date(T0).toISOString(),
+      message: 'HTTP 500 (critical)',
+    })
+    expect(transitions[2]?.[0]).toMatchObject({
+      type: 'recover',
+      level: 'info',
+      resolves: 'critical',
+      message: 'healthy again after 1h5m: HTTP 200',
+    })
   })
 
   it('since moves with the observed status; failingSince with the streak', () => {
     const { states } = play(base, [{ see: 'ok' }, { see: 'warning', at: 10 }, { see: 'critical', at: 11 }, { see: 'ok', at: 20 }])
-    expect(states[1]).toMatchObject({ status: 'warning', since: new Date(T0 + 10 * MIN).toISOString(), failingSince: new Date(T0 + 10 * MIN).toISOString() })
-    expect(states[2]).toMatchObject({ status: 'critical', since: new Date(T0 + 11 * MIN).toISOString(), failingSince: new Date(T0 + 10 * MIN).toISOString(), failures: 2 })
+    expect(states[1]).toMatchObject({
+      status: 'warning',
+      since: new Date(T0 + 10 * MIN).toISOString(),
+      failingSince: new Date(T0 + 10 * MIN).toISOString(),
+    })
+    expect(states[2]).toMatchObject({
+      status: 'critical',
+      since: new Date(T0 + 11 * MIN).toISOString(),
+      failingSince: new Date(T0 + 10 * MIN).toISOString(),
+      failures: 2,
+    })
     expect(states[3]).toMatchObject({ status: 'ok', failures: 0, successes: 1 })
     expect(states[3]?.failingSince).toBeUndefined()
   })
@@ -89,7 +174,14 @@ describe('N in a row', () => {
 describe('flapping', () => {
   const flap: Policy = { ...base, flap: { failures: 3, runs: 6 } }
   it('alternating failures never make two in a row, but alert as flapping', () => {
-    const { transitions } = expectRuns(flap, [{ see: 'critical' }, { see: 'ok' }, { see: 'critical' }, { see: 'ok' }, { see: 'critical', expect: ['alert'] }, { see: 'ok' }])
+    const { transitions } = expectRuns(flap, [
+      { see: 'critical' },
+      { see: 'ok' },
+      { see: 'critical' },
+      { see: 'ok' },
+      { see: 'critical', expect: ['alert'] },
+      { see: 'ok' },
+    ])
     expect(transitions[4]?.[0]?.message).toContain('flapping: 3 of the last 6 runs failed')
   })
   it('a flapping check recovers only once the window has calmed down', () => {
@@ -132,12 +224,19 @@ describe('reminders', () => {
     ])
   })
   it('no reminders without remindMs', () => {
-    expectRuns(base, [{ see: 'critical', at: 0 }, { see: 'critical', at: 1, expect: ['alert'] }, { see: 'critical', at: 1000 }])
+    expectRuns(base, [
+      { see: 'critical', at: 0 },
+      { see: 'critical', at: 1, expect: ['alert'] },
+      { see: 'critical', at: 1000 },
+    ])
   })
 })
 
 describe('recovery budget', () => {
-  const recover: Policy = { ...base, recover: { action: 'restart', after: 1, maxAttempts: 3, withinMs: 60 * MIN, graceMs: 2 * MIN, recreate: false } }
+  const recover: Policy = {
+    ...base,
+    recover: { action: 'restart', after: 1, maxAttempts: 3, withinMs: 60 * MIN, graceMs: 2 * MIN, recreate: false },
+  }
 
   it('acts after `after` failures, ignores failures in the grace period, and notices the recovery', () => {
     const { states, plans } = expectRuns(recover, [
@@ -163,7 +262,10 @@ describe('recovery budget', () => {
       { see: 'critical', at: 82, expect: ['action'] }, // healthy again: acting is allowed again
     ])
     expect(plans.filter(Boolean).map((p) => p?.attempt)).toEqual([1, 2, 3, 1])
-    expect(transitions[4]?.[0]).toMatchObject({ level: 'critical', message: 'gave up on api after 3 restarts in 1h: HTTP 500 (critical). It needs a human.' })
+    expect(transitions[4]?.[0]).toMatchObject({
+      level: 'critical',
+      message: 'gave up on api after 3 restarts in 1h: HTTP 500 (critical). It needs a human.',
+    })
   })
 
   it('attempts older than the window do not count', () => {
@@ -179,7 +281,11 @@ describe('recovery budget', () => {
   })
 
   it('escalation ladder: restarts, then one recreate, then gave up', () => {
-    const ladder: Policy = { ...base, failuresBeforeAlert: 10, recover: { action: 'restart', after: 1, maxAttempts: 2, withinMs: 60 * MIN, graceMs: 0, recreate: true } }
+    const ladder: Policy = {
+      ...base,
+      failuresBeforeAlert: 10,
+      recover: { action: 'restart', after: 1, maxAttempts: 2, withinMs: 60 * MIN, graceMs: 0, recreate: true },
+    }
     const { plans, transitions } = expectRuns(ladder, [
       { see: 'critical', at: 0, expect: ['action'] },
       { see: 'critical', at: 1, expect: ['action'] },
@@ -215,12 +321,18 @@ describe('recovery budget', () => {
   })
 
   it('recover.on: warning acts on warnings too, as the config says', () => {
-    const { plans } = expectRuns({ ...recover, recover: { ...recover.recover!, on: 'warning' } }, [{ see: 'warning', at: 0, expect: ['action'] }])
+    const { plans } = expectRuns({ ...recover, recover: { ...recover.recover!, on: 'warning' } }, [
+      { see: 'warning', at: 0, expect: ['action'] },
+    ])
     expect(plans[0]?.step).toBe('restart')
   })
 
   it('after: 3 waits for three failures in a row', () => {
-    expectRuns({ ...base, failuresBeforeAlert: 5, recover: { ...recover.recover!, after: 3 } }, [{ see: 'critical' }, { see: 'critical' }, { see: 'critical', expect: ['action'] }])
+    expectRuns({ ...base, failuresBeforeAlert: 5, recover: { ...recover.recover!, after: 3 } }, [
+      { see: 'critical' },
+      { see: 'critical' },
+      { see: 'critical', expect: ['action'] },
+    ])
   })
 
   it('no action when the check may not recover (an administrator stopped the container)', () => {
@@ -229,7 +341,9 @@ describe('recovery budget', () => {
   })
 
   it('a skipped action counts nothing and says nothing', () => {
-    const { states } = expectRuns(recover, [{ see: 'critical' }, { see: 'critical', expect: ['alert'] }], { outcome: { ok: false, skipped: true } })
+    const { states } = expectRuns(recover, [{ see: 'critical' }, { see: 'critical', expect: ['alert'] }], {
+      outcome: { ok: false, skipped: true },
+    })
     expect(states[1]?.recovery?.attempts).toEqual([])
     expect(states[1]?.acted).toBeUndefined()
   })
@@ -241,7 +355,10 @@ describe('recovery budget', () => {
   })
 
   it('an action without an alert still gets its recovery notice', () => {
-    expectRuns({ ...recover, failuresBeforeAlert: 5 }, [{ see: 'critical', at: 0, expect: ['action'] }, { see: 'ok', at: 5, expect: ['recover'] }])
+    expectRuns({ ...recover, failuresBeforeAlert: 5 }, [
+      { see: 'critical', at: 0, expect: ['action'] },
+      { see: 'ok', at: 5, expect: ['recover'] },
+    ])
   })
 })
 
@@ -256,7 +373,14 @@ describe('gone, validation', () => {
     const { states } = play(base, [{ see: 'critical' }, { see: 'critical' }])
     const good = { ...emptyState(), checks: { api: states[1] } }
     expect(validateState(JSON.parse(JSON.stringify(good)))).toEqual(good)
-    for (const bad of [null, [], { version: 2, checks: {} }, { version: 1, checks: [] }, { version: 1, checks: { a: { failures: '1' } } }, { version: 1, checks: {}, pause: { until: 'soon' } }]) {
+    for (const bad of [
+      null,
+      [],
+      { version: 2, checks: {} },
+      { version: 1, checks: [] },
+      { version: 1, checks: { a: { failures: '1' } } },
+      { version: 1, checks: {}, pause: { until: 'soon' } },
+    ]) {
       expect(validateState(bad)).toBeUndefined()
     }
   })

@@ -16,7 +16,8 @@ describe('a broken notification channel', () => {
   let work: { dir: string; cleanup: () => void }
   let peer: HttpPeer
   let now = new Date('2026-06-01T03:00:00Z')
-  const cli = (args: string[]) => runCli(['-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, clock: () => now })
+  const cli = (args: string[]) =>
+    runCli(['-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, clock: () => now })
   const titles = () => peer.requests.map((r) => (r.json as { title: string }).title)
 
   beforeAll(async () => {
@@ -47,11 +48,16 @@ notify:
     const r = await cli(['backup'])
     expect(r.code, r.stderr).toBe(1)
     expect(readdirSync(join(work.dir, 'backups', 'files')).filter((f) => f.endsWith('.json'))).toHaveLength(1)
-    expect(r.stderr).toMatch(/"level":50.*notification channel discord is broken and is skipped in this run: ownops\.yml:8 notify\.channels\.discord\.url: \$\{NOPE_WEBHOOK_URL\} is not set/)
+    expect(r.stderr).toMatch(
+      /"level":50.*notification channel discord is broken and is skipped in this run: ownops\.yml:8 notify\.channels\.discord\.url: \$\{NOPE_WEBHOOK_URL\} is not set/,
+    )
     expect(r.stderr).toMatch(/exit 1: notification channel discord is broken/)
     expect(titles()).toContain('backup done (1 target)')
     expect(titles()).toContain('notification channel discord cannot be used: skipped')
-    const notice = peer.requests.find((q) => (q.json as { title: string }).title.startsWith('notification channel discord'))!.json as { level: string; body: string }
+    const notice = peer.requests.find((q) => (q.json as { title: string }).title.startsWith('notification channel discord'))!.json as {
+      level: string
+      body: string
+    }
     expect(notice.level).toBe('error')
     expect(notice.body).toMatch(/NOPE_WEBHOOK_URL\} is not set/)
   })
@@ -87,12 +93,28 @@ describe('an env file this user may not read', () => {
     try {
       chmodSync(work.dir, 0o755)
       writeFileSync(join(work.dir, 'ownops.env'), 'SECRET_URL=json://127.0.0.1:9/x\n', { mode: 0o600 })
-      writeFileSync(join(work.dir, 'ownops.yml'), `envFile: ${join(work.dir, 'ownops.env')}\nnotify:\n  channels:\n    hook: { url: "\${SECRET_URL}" }\n`, { mode: 0o644 })
-      const env = testEnv('/tmp', { OWNOPS_LOG_FORMAT: 'text', OWNOPS_STATE_DIR: '/tmp/ownops-envfile-nobody/state', OWNOPS_LOCK_DIR: '/tmp/ownops-envfile-nobody/lock' })
+      writeFileSync(
+        join(work.dir, 'ownops.yml'),
+        `envFile: ${join(work.dir, 'ownops.env')}\nnotify:\n  channels:\n    hook: { url: "\${SECRET_URL}" }\n`,
+        { mode: 0o644 },
+      )
+      const env = testEnv('/tmp', {
+        OWNOPS_LOG_FORMAT: 'text',
+        OWNOPS_STATE_DIR: '/tmp/ownops-envfile-nobody/state',
+        OWNOPS_LOCK_DIR: '/tmp/ownops-envfile-nobody/lock',
+      })
       for (const command of [['config', 'validate'], ['backups'], ['config', 'show']]) {
-        const r = spawnSync(process.execPath, [BIN, '-c', join(work.dir, 'ownops.yml'), ...command], { uid: 65534, gid: 65534, env, encoding: 'utf8', cwd: '/tmp' })
+        const r = spawnSync(process.execPath, [BIN, '-c', join(work.dir, 'ownops.yml'), ...command], {
+          uid: 65534,
+          gid: 65534,
+          env,
+          encoding: 'utf8',
+          cwd: '/tmp',
+        })
         expect(r.status, `${command.join(' ')}: ${r.stdout}${r.stderr}`).toBe(77)
-        expect(r.stdout + r.stderr).toMatch(/ownops\.env cannot be read by this user \(permission denied\)|permission denied: cannot read .*ownops\.env/)
+        expect(r.stdout + r.stderr).toMatch(
+          /ownops\.env cannot be read by this user \(permission denied\)|permission denied: cannot read .*ownops\.env/,
+        )
       }
       expect(existsSync(join(work.dir, 'ownops.env'))).toBe(true)
     } finally {

@@ -8,7 +8,14 @@ import { ntfy } from '../../src/notify/channels/ntfy.js'
 import { slack } from '../../src/notify/channels/slack.js'
 import { resolveChannel } from '../../src/notify/channels/index.js'
 import { encodeTelegramToken, tgram } from '../../src/notify/channels/tgram.js'
-import { DeliveryError, type Channel, type ChannelContext, type ChannelOptions, type Heartbeat, type NotifyEvent } from '../../src/notify/types.js'
+import {
+  DeliveryError,
+  type Channel,
+  type ChannelContext,
+  type ChannelOptions,
+  type Heartbeat,
+  type NotifyEvent,
+} from '../../src/notify/types.js'
 import { createHttpClient } from '../../src/sys/http.js'
 import { startHttpPeer, type HttpPeer, type RecordedRequest } from '../helpers/http-peer.js'
 
@@ -31,10 +38,23 @@ beforeEach(() => {
 })
 
 function event(fields: Partial<NotifyEvent> = {}): NotifyEvent {
-  return { level: 'error', title: 'backup db failed', body: 'pg_dump: connection refused', source: { command: 'backup', target: 'db' }, host: 'nas', time, ...fields }
+  return {
+    level: 'error',
+    title: 'backup db failed',
+    body: 'pg_dump: connection refused',
+    source: { command: 'backup', target: 'db' },
+    host: 'nas',
+    time,
+    ...fields,
+  }
 }
 
-async function deliver<T>(channel: Channel<T>, raw: string, options: ChannelOptions, ev: NotifyEvent = event()): Promise<RecordedRequest[]> {
+async function deliver<T>(
+  channel: Channel<T>,
+  raw: string,
+  options: ChannelOptions,
+  ev: NotifyEvent = event(),
+): Promise<RecordedRequest[]> {
   await channel.send(channel.parse(new URL(raw), options), ev, ctx)
   return peer.requests
 }
@@ -164,7 +184,12 @@ describe('discord', () => {
 
   it('split: a 10,000-character body arrives as (1/3), (2/3), (3/3), in order, each within limits', async () => {
     const body = longBody()
-    const requests = await deliver(discord, `discord://${DISCORD_ID}/${DISCORD_TOKEN}`, { baseUrl: peer.url, overflow: 'split' }, event({ body }))
+    const requests = await deliver(
+      discord,
+      `discord://${DISCORD_ID}/${DISCORD_TOKEN}`,
+      { baseUrl: peer.url, overflow: 'split' },
+      event({ body }),
+    )
     expect(requests).toHaveLength(3)
     const embeds = requests.map((r) => {
       expect(r.path).toBe(`/api/webhooks/${DISCORD_ID}/${DISCORD_TOKEN}?wait=true`)
@@ -174,7 +199,8 @@ describe('discord', () => {
     expect(embeds.map((e) => e.description).join('')).toBe(body)
     // Parts break after a line, not in the middle of one.
     for (const e of embeds.slice(0, -1)) expect(e.description?.endsWith('\n')).toBe(true)
-    for (const e of embeds) expect(e).toMatchObject({ color: 0xe74c3c, timestamp: '2025-01-31T02:00:05.123Z', footer: { text: 'nas · backup db' } })
+    for (const e of embeds)
+      expect(e).toMatchObject({ color: 0xe74c3c, timestamp: '2025-01-31T02:00:05.123Z', footer: { text: 'nas · backup db' } })
   })
 
   it('split: a short body is one message without a part number; a huge one stops at 10 parts with the marker', async () => {
@@ -182,7 +208,12 @@ describe('discord', () => {
     expect(expectDiscordLimits(only(peer.requests).json).title).toBe('backup db failed')
     peer.requests.length = 0
     const body = longBody(100_000)
-    const requests = await deliver(discord, `discord://${DISCORD_ID}/${DISCORD_TOKEN}`, { baseUrl: peer.url, overflow: 'split' }, event({ body }))
+    const requests = await deliver(
+      discord,
+      `discord://${DISCORD_ID}/${DISCORD_TOKEN}`,
+      { baseUrl: peer.url, overflow: 'split' },
+      event({ body }),
+    )
     expect(requests).toHaveLength(10)
     const embeds = requests.map((r) => expectDiscordLimits(r.json))
     expect(embeds[9]?.title).toBe('backup db failed (10/10)')
@@ -236,7 +267,14 @@ describe('slack', () => {
 
   it('colours by level, escapes &, < and >, and keeps the section within 3,000 characters', async () => {
     const body = 'a < b & c > d\n'.repeat(800)
-    const req = only(await deliver(slack, `slack://${SLACK.join('/')}`, { baseUrl: peer.url }, event({ level: 'warning', title: 'disk <80%> & rising', body })))
+    const req = only(
+      await deliver(
+        slack,
+        `slack://${SLACK.join('/')}`,
+        { baseUrl: peer.url },
+        event({ level: 'warning', title: 'disk <80%> & rising', body }),
+      ),
+    )
     const message = req.json as typeof expected
     const attachment = message.attachments[0]
     expect(message.text).toBe('[WARNING] disk &lt;80%&gt; &amp; rising')
@@ -272,7 +310,14 @@ describe('json', () => {
   })
 
   it('jsons:// with baseUrl keeps the path; method and Basic credentials from the URL; source null', async () => {
-    const req = only(await deliver(json, 'jsons://user:p%40ss@hooks.example.com/in', { baseUrl: peer.url, method: 'PUT' }, event({ source: undefined, level: 'info' })))
+    const req = only(
+      await deliver(
+        json,
+        'jsons://user:p%40ss@hooks.example.com/in',
+        { baseUrl: peer.url, method: 'PUT' },
+        event({ source: undefined, level: 'info' }),
+      ),
+    )
     expect(req.method).toBe('PUT')
     expect(req.path).toBe('/in')
     expect(req.headers.authorization).toBe(`Basic ${Buffer.from('user:p@ss').toString('base64')}`)
@@ -281,7 +326,9 @@ describe('json', () => {
   })
 
   it('a content type from the options replaces the default; a bad method is refused', async () => {
-    const req = only(await deliver(json, `json://127.0.0.1:${peer.port}/`, { headers: { 'Content-Type': 'application/json; charset=utf-8' } }))
+    const req = only(
+      await deliver(json, `json://127.0.0.1:${peer.port}/`, { headers: { 'Content-Type': 'application/json; charset=utf-8' } }),
+    )
     expect(req.headers['content-type']).toBe('application/json; charset=utf-8')
     expect(() => json.parse(new URL('json://h/x'), { method: 'DELETE' })).toThrow(/POST, PUT or PATCH/)
   })
@@ -294,7 +341,13 @@ describe('ntfy', () => {
     expect(req.path).toBe('/')
     expect(req.headers.authorization).toBe('Bearer tk_ntfySeCrEtToKeN')
     expect(req.headers['content-type']).toBe('application/json')
-    expect(req.json).toEqual({ topic: 'backups', title: 'backup db failed', message: 'pg_dump: connection refused', priority: 5, tags: ['x'] })
+    expect(req.json).toEqual({
+      topic: 'backups',
+      title: 'backup db failed',
+      message: 'pg_dump: connection refused',
+      priority: 5,
+      tags: ['x'],
+    })
   })
 
   it('priority and tags by level; non-ASCII titles arrive intact', async () => {
@@ -318,8 +371,16 @@ describe('ntfy', () => {
     expect(req.path).toBe('/')
     expect(req.headers.authorization).toBe(`Basic ${Buffer.from('phil:mypass').toString('base64')}`)
     expect(req.json).toMatchObject({ topic: 'alerts' })
-    expect(ntfy.parse(new URL('ntfys://ntfy.example.com/ntfy/alerts'), {})).toMatchObject({ base: 'https://ntfy.example.com/ntfy', topic: 'alerts' })
-    expect(ntfy.parse(new URL('ntfy://:tk_abc@my_Topic'), {})).toEqual({ base: 'https://ntfy.sh', topic: 'my_Topic', authorization: 'Bearer tk_abc', extra: {} })
+    expect(ntfy.parse(new URL('ntfys://ntfy.example.com/ntfy/alerts'), {})).toMatchObject({
+      base: 'https://ntfy.example.com/ntfy',
+      topic: 'alerts',
+    })
+    expect(ntfy.parse(new URL('ntfy://:tk_abc@my_Topic'), {})).toEqual({
+      base: 'https://ntfy.sh',
+      topic: 'my_Topic',
+      authorization: 'Bearer tk_abc',
+      extra: {},
+    })
   })
 
   it('an empty body sends the title as message; a long one is cut to 4,096 bytes', async () => {
@@ -346,7 +407,12 @@ describe('tgram', () => {
       Array.from({ length: 3 }, () => ['POST', `/bot${TG_TOKEN}/sendMessage`, 'application/json']),
     )
     expect(requests.map((r) => r.json)).toEqual(
-      ['111222333', '-1001234567890', '@my_channel'].map((chat_id) => ({ chat_id, text, parse_mode: 'HTML', disable_web_page_preview: true })),
+      ['111222333', '-1001234567890', '@my_channel'].map((chat_id) => ({
+        chat_id,
+        text,
+        parse_mode: 'HTML',
+        disable_web_page_preview: true,
+      })),
     )
   })
 
@@ -425,7 +491,13 @@ function beat(phase: Heartbeat['phase'], extra: Partial<Heartbeat> = {}): Notify
 describe('hc', () => {
   it('hc://UUID: start, success, fail and exit pings with rid and the log tail as body', async () => {
     const target = hc.parse(new URL(`hc://${HC_UUID}`), { baseUrl: peer.url })
-    for (const ev of [beat('start', { logTail: '' }), beat('success'), beat('fail'), beat('exit', { exitStatus: 3 }), beat('exit', { exitStatus: 0 })]) {
+    for (const ev of [
+      beat('start', { logTail: '' }),
+      beat('success'),
+      beat('fail'),
+      beat('exit', { exitStatus: 3 }),
+      beat('exit', { exitStatus: 0 }),
+    ]) {
       await hc.send(target, ev, ctx)
     }
     expect(peer.requests.map((r) => [r.method, r.path, r.text])).toEqual([
@@ -448,13 +520,19 @@ describe('hc', () => {
   it('hc://PING_KEY/SLUG keeps a query such as ?create=1', async () => {
     const req = only(await deliver(hc, 'hc://pInGkEySeCrEt_123/nightly-backup?create=1', { baseUrl: peer.url }, beat('start')))
     expect(req.path).toBe(`/pInGkEySeCrEt_123/nightly-backup/start?create=1&rid=${RID}`)
-    expect(hc.parse(new URL('hc://pInGkEySeCrEt_123/nightly-backup'), {})).toMatchObject({ origin: 'https://hc-ping.com', path: '/pInGkEySeCrEt_123/nightly-backup' })
+    expect(hc.parse(new URL('hc://pInGkEySeCrEt_123/nightly-backup'), {})).toMatchObject({
+      origin: 'https://hc-ping.com',
+      path: '/pInGkEySeCrEt_123/nightly-backup',
+    })
   })
 
   it('self-hosted: hc://host:port/ping/UUID is http, hcs:// is https, a native https URL is claimed', async () => {
     const req = only(await deliver(hc, `hc://127.0.0.1:${peer.port}/ping/${HC_UUID}/`, {}, beat('success')))
     expect(req.path).toBe(`/ping/${HC_UUID}?rid=${RID}`)
-    expect(hc.parse(new URL(`hcs://hc.example.com/ping/${HC_UUID}`), {})).toMatchObject({ origin: 'https://hc.example.com', path: `/ping/${HC_UUID}` })
+    expect(hc.parse(new URL(`hcs://hc.example.com/ping/${HC_UUID}`), {})).toMatchObject({
+      origin: 'https://hc.example.com',
+      path: `/ping/${HC_UUID}`,
+    })
     expect(hc.parse(new URL(`hc://hc.example.com/ping/${HC_UUID}`), {})).toMatchObject({ origin: 'http://hc.example.com' })
     expect(hc.matchesHttps?.(new URL(`https://hc-ping.com/${HC_UUID}`))).toBe(true)
     expect(hc.matchesHttps?.(new URL(`https://hc.example.com/ping/${HC_UUID}`))).toBe(true)
@@ -477,7 +555,12 @@ describe('hc', () => {
 
   it('an event without heartbeat: error and critical ping /fail, others succeed; title and body as body', async () => {
     await deliver(hc, `hc://${HC_UUID}`, { baseUrl: peer.url }, event({ level: 'critical' }))
-    await deliver(hc, `hc://${HC_UUID}`, { baseUrl: peer.url }, event({ level: 'info', title: 'ownops test notification', body: 'it works' }))
+    await deliver(
+      hc,
+      `hc://${HC_UUID}`,
+      { baseUrl: peer.url },
+      event({ level: 'info', title: 'ownops test notification', body: 'it works' }),
+    )
     expect(peer.requests.map((r) => [r.path, r.text])).toEqual([
       [`/${HC_UUID}/fail`, 'backup db failed\n\npg_dump: connection refused'],
       [`/${HC_UUID}`, 'ownops test notification\n\nit works'],
@@ -530,10 +613,28 @@ interface ContractRow {
 }
 
 const contract: ContractRow[] = [
-  { name: 'discord', channel: discord, url: () => `discord://${DISCORD_ID}/${DISCORD_TOKEN}`, options: (p) => ({ baseUrl: p.url }), requests: 1 },
-  { name: 'discord (https)', channel: discord, url: () => `https://discord.com/api/webhooks/${DISCORD_ID}/${DISCORD_TOKEN}`, options: (p) => ({ baseUrl: p.url }), requests: 1 },
+  {
+    name: 'discord',
+    channel: discord,
+    url: () => `discord://${DISCORD_ID}/${DISCORD_TOKEN}`,
+    options: (p) => ({ baseUrl: p.url }),
+    requests: 1,
+  },
+  {
+    name: 'discord (https)',
+    channel: discord,
+    url: () => `https://discord.com/api/webhooks/${DISCORD_ID}/${DISCORD_TOKEN}`,
+    options: (p) => ({ baseUrl: p.url }),
+    requests: 1,
+  },
   { name: 'slack', channel: slack, url: () => `slack://${SLACK.join('/')}`, options: (p) => ({ baseUrl: p.url }), requests: 1 },
-  { name: 'slack (https)', channel: slack, url: () => `https://hooks.slack.com/services/${SLACK.join('/')}`, options: (p) => ({ baseUrl: p.url }), requests: 1 },
+  {
+    name: 'slack (https)',
+    channel: slack,
+    url: () => `https://hooks.slack.com/services/${SLACK.join('/')}`,
+    options: (p) => ({ baseUrl: p.url }),
+    requests: 1,
+  },
   { name: 'json', channel: json, url: (p) => `json://127.0.0.1:${p.port}/hook`, requests: 1 },
   { name: 'ntfy', channel: ntfy, url: (p) => `ntfy://tk_token@127.0.0.1:${p.port}/topic`, requests: 1 },
   { name: 'tgram', channel: tgram, url: () => `${TG_URL}/42/43`, options: (p) => ({ baseUrl: p.url }), requests: 2 },

@@ -71,7 +71,9 @@ async function closedPort(): Promise<number> {
 
 describe('mailto parse', () => {
   it('reads host, port, credentials, recipients and defaults', () => {
-    const t = target('mailto://ops%40example.com:p%40ss%2Fw%3Ad@smtp.example.com?to=a@x.com,me+alerts@y.com&cc=c@x.com&bcc=d@x.com&to=e@x.com')
+    const t = target(
+      'mailto://ops%40example.com:p%40ss%2Fw%3Ad@smtp.example.com?to=a@x.com,me+alerts@y.com&cc=c@x.com&bcc=d@x.com&to=e@x.com',
+    )
     expect(t).toMatchObject({
       host: 'smtp.example.com',
       port: 587,
@@ -132,7 +134,9 @@ describe('mailto parse', () => {
 describe('mailto message format', () => {
   it('subject carries the level, title and host; text ends with host, source and time', () => {
     expect(mailSubject(event)).toBe('[ownops] WARNING: disk 91% on /srv (nas01)')
-    expect(mailText(event)).toBe('The volume /srv is 91% full.\nLargest: /srv/backups\n\nhost: nas01\nsource: check disk\ntime: 2026-03-01T12:34:56.000Z\n')
+    expect(mailText(event)).toBe(
+      'The volume /srv is 91% full.\nLargest: /srv/backups\n\nhost: nas01\nsource: check disk\ntime: 2026-03-01T12:34:56.000Z\n',
+    )
     expect(mailText({ ...event, body: '', source: undefined })).toBe('host: nas01\ntime: 2026-03-01T12:34:56.000Z\n')
     expect(mailSubject({ ...event, level: 'critical', title: 'two\r\nlines' })).toBe('[ownops] CRITICAL: two lines (nas01)')
   })
@@ -141,7 +145,9 @@ describe('mailto message format', () => {
 describe('mailto send over real SMTP', () => {
   it('plain SMTP with auth: subject, recipients, from, body lines, header and attachment arrive', async () => {
     const smtp = await peer({ auth: { user: 'bob', pass: 'hunter2' } })
-    const t = target(`mailto://bob:hunter2@127.0.0.1:${smtp.port}?to=a@x.test,b@x.test&cc=c@x.test&bcc=d@x.test&from=ops@x.test&name=ownops`)
+    const t = target(
+      `mailto://bob:hunter2@127.0.0.1:${smtp.port}?to=a@x.test,b@x.test&cc=c@x.test&bcc=d@x.test&from=ops@x.test&name=ownops`,
+    )
     await mailto.send(t, { ...event, title: 'disk 91% — über voll' }, ctx())
     expect(smtp.messages).toHaveLength(1)
     const mail = smtp.messages[0]!
@@ -293,6 +299,8 @@ describe('mailto send over real SMTP', () => {
     const controller = new AbortController()
     const reason = new Error('shutting down')
     controller.abort(reason)
-    await expect(mailto.send(target(`mailto://127.0.0.1:${smtp.port}?to=a@x.test`), event, ctx(5_000, controller.signal))).rejects.toBe(reason)
+    await expect(mailto.send(target(`mailto://127.0.0.1:${smtp.port}?to=a@x.test`), event, ctx(5_000, controller.signal))).rejects.toBe(
+      reason,
+    )
   })
 })

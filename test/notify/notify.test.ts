@@ -32,7 +32,9 @@ function config(channels: Record<string, { url: string; levels?: string[] }>, no
 }
 
 function notifier(cfg: Config, extra: { sleeps?: number[]; lines?: string[]; now?: () => Date } = {}) {
-  const log = extra.lines ? createLogger({ level: 'debug', redactor: new Redactor(), format: 'json', write: (l) => extra.lines!.push(l) }) : pino({ level: 'silent' })
+  const log = extra.lines
+    ? createLogger({ level: 'debug', redactor: new Redactor(), format: 'json', write: (l) => extra.lines!.push(l) })
+    : pino({ level: 'silent' })
   return new Notifier({
     config: cfg,
     log,
@@ -43,10 +45,11 @@ function notifier(cfg: Config, extra: { sleeps?: number[]; lines?: string[]; now
   })
 }
 
-const event = (cfg: Config, level: 'info' | 'warning' | 'error' | 'critical' = 'warning') => makeEvent(cfg, new Date('2026-11-24T03:00:00Z'), { level, title: 'disk 91%', body: '/srv is 91% full', source: { command: 'monitor' } })
+const event = (cfg: Config, level: 'info' | 'warning' | 'error' | 'critical' = 'warning') =>
+  makeEvent(cfg, new Date('2026-11-24T03:00:00Z'), { level, title: 'disk 91%', body: '/srv is 91% full', source: { command: 'monitor' } })
 
 describe('delivery', () => {
-  it('routes by level: default warning and above, or the channel\'s levels', async () => {
+  it("routes by level: default warning and above, or the channel's levels", async () => {
     const [all, def, crit] = [await peer(), await peer(), await peer()]
     const cfg = config({
       all: { url: `json://127.0.0.1:${all.port}/all`, levels: ['info', 'warning', 'error', 'critical'] },
@@ -60,7 +63,14 @@ describe('delivery', () => {
     expect(all.requests).toHaveLength(3)
     expect(def.requests).toHaveLength(2)
     expect(crit.requests).toHaveLength(1)
-    expect(crit.requests[0]?.json).toMatchObject({ version: 1, level: 'critical', title: 'disk 91%', body: '/srv is 91% full', host: 'box1', source: { command: 'monitor' } })
+    expect(crit.requests[0]?.json).toMatchObject({
+      version: 1,
+      level: 'critical',
+      title: 'disk 91%',
+      body: '/srv is 91% full',
+      host: 'box1',
+      source: { command: 'monitor' },
+    })
   })
 
   it('500 three times then 200: delivered on the fourth attempt, with growing backoff', async () => {
@@ -76,7 +86,11 @@ describe('delivery', () => {
 
   it('429 with Retry-After: waits what the server asks, then delivers', async () => {
     const p = await peer()
-    p.reply({ status: 429, headers: { 'retry-after': '2' } }, { status: 429, body: '{"retry_after": 0.35, "global": false}', headers: { 'content-type': 'application/json' } }, { status: 204 })
+    p.reply(
+      { status: 429, headers: { 'retry-after': '2' } },
+      { status: 429, body: '{"retry_after": 0.35, "global": false}', headers: { 'content-type': 'application/json' } },
+      { status: 204 },
+    )
     const cfg = config({ hook: { url: `json://127.0.0.1:${p.port}/x` } })
     const sleeps: number[] = []
     const report = await notifier(cfg, { sleeps }).send(event(cfg))
@@ -162,7 +176,8 @@ describe('delivery', () => {
     const cfg = config({ hook: { url } }, { retries: 0, outbox: { maxEntries: 2, maxAge: '24h' } })
     const lines: string[] = []
     const t0 = new Date('2026-11-24T00:00:00Z')
-    for (const title of ['one', 'two', 'three']) await notifier(cfg, { lines, now: () => t0 }).send(makeEvent(cfg, t0, { level: 'error', title, body: '' }))
+    for (const title of ['one', 'two', 'three'])
+      await notifier(cfg, { lines, now: () => t0 }).send(makeEvent(cfg, t0, { level: 'error', title, body: '' }))
     const store = new StateStore(join(dir, 'state'))
     expect((await readOutbox(store)).map((e) => e.event.title)).toEqual(['two', 'three'])
     expect(lines.join('')).toContain('outbox full: dropped the oldest undelivered notification')
@@ -174,7 +189,14 @@ describe('delivery', () => {
 
   it('heartbeat events go to hc channels only; messages never do', async () => {
     const [hc, hook] = [await peer(), await peer()]
-    const cfg = configSchema.parse({ notify: { channels: { hc: { url: 'hc://0b1a2c3d-1111-2222-3333-444455556666', baseUrl: hc.url }, hook: { url: `json://127.0.0.1:${hook.port}/x`, levels: ['info', 'warning', 'error', 'critical'] } } } })
+    const cfg = configSchema.parse({
+      notify: {
+        channels: {
+          hc: { url: 'hc://0b1a2c3d-1111-2222-3333-444455556666', baseUrl: hc.url },
+          hook: { url: `json://127.0.0.1:${hook.port}/x`, levels: ['info', 'warning', 'error', 'critical'] },
+        },
+      },
+    })
     const n = notifier(cfg)
     await n.send(makeEvent(cfg, new Date(), { level: 'info', title: 'backup db', body: '', heartbeat: { phase: 'start', runId: 'r1' } }))
     await n.send(event(cfg, 'error'))
@@ -263,14 +285,23 @@ describe('ownops notify (command)', () => {
     }
   })
 
-  it('--failed-unit builds the message from systemd\'s MONITOR_* variables', async () => {
+  it("--failed-unit builds the message from systemd's MONITOR_* variables", async () => {
     const a = await peer()
     writeConfig({ a: { url: `json://127.0.0.1:${a.port}/a` } })
-    const env = testEnv(dir, { MONITOR_SERVICE_RESULT: 'exit-code', MONITOR_EXIT_CODE: 'exited', MONITOR_EXIT_STATUS: '1', MONITOR_INVOCATION_ID: '0123456789abcdef0123456789abcdef' })
+    const env = testEnv(dir, {
+      MONITOR_SERVICE_RESULT: 'exit-code',
+      MONITOR_EXIT_CODE: 'exited',
+      MONITOR_EXIT_STATUS: '1',
+      MONITOR_INVOCATION_ID: '0123456789abcdef0123456789abcdef',
+    })
     const result = await runCli(['notify', '--failed-unit', 'ownops-backup.service'], { env, cwd: dir })
     expect(result.code).toBe(0)
     const sent = a.requests[0]?.json as { level: string; title: string; body: string; source: unknown }
-    expect(sent).toMatchObject({ level: 'error', title: 'ownops-backup.service failed', source: { command: 'systemd', target: 'ownops-backup.service' } })
+    expect(sent).toMatchObject({
+      level: 'error',
+      title: 'ownops-backup.service failed',
+      source: { command: 'systemd', target: 'ownops-backup.service' },
+    })
     expect(sent.body).toContain('The unit ended with result: exit-code, exited 1.')
     expect(sent.body).toContain('Details: journalctl _SYSTEMD_INVOCATION_ID=0123456789abcdef0123456789abcdef')
   })
@@ -280,9 +311,15 @@ describe('ownops notify (command)', () => {
     p.reply({ status: 500, body: 'upstream error' })
     const token = 'Tok3nValue_abcdefghijklmnopqrstuvwxyz'
     writeFileSync(join(dir, 'ownops.env'), `HOOK=discord://123456789012345678/${token}\n`)
-    writeFileSync(join(dir, 'ownops.yml'), `envFile: ownops.env\nnotify:\n  retries: 1\n  channels:\n    d: { url: "\${HOOK}", baseUrl: "${p.url}" }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `envFile: ownops.env\nnotify:\n  retries: 1\n  channels:\n    d: { url: "\${HOOK}", baseUrl: "${p.url}" }\n`,
+    )
     for (const format of ['json', 'text']) {
-      const result = await runCli(['--log-level', 'debug', 'notify', '--test'], { env: { ...testEnv(dir), OWNOPS_LOG_FORMAT: format }, cwd: dir })
+      const result = await runCli(['--log-level', 'debug', 'notify', '--test'], {
+        env: { ...testEnv(dir), OWNOPS_LOG_FORMAT: format },
+        cwd: dir,
+      })
       expect(result.code).toBe(1)
       expect(p.requests.at(-1)?.path).toContain(token) // it did go to the webhook…
       expect(result.stdout + result.stderr).not.toContain(token) // …and never into the output
@@ -304,7 +341,10 @@ describe('no message twice (a peer that may have taken it)', () => {
   it('no answer after the whole request went out: a channel without an idempotency key (Slack) is not sent it again, nor queued', async () => {
     const p = await peer()
     p.reply({ hang: true })
-    const cfg = config({ slack: { url: 'slack://T0000/B0000/XXXXXXXXXXXXXXXX', baseUrl: p.url } as { url: string } }, { timeout: '1s', retries: 3 })
+    const cfg = config(
+      { slack: { url: 'slack://T0000/B0000/XXXXXXXXXXXXXXXX', baseUrl: p.url } as { url: string } },
+      { timeout: '1s', retries: 3 },
+    )
     const report = await notifier(cfg).send(event(cfg))
     expect(report.deliveries[0]).toMatchObject({ status: 'unconfirmed', attempts: 1 })
     expect(report.deliveries[0]?.error).toMatch(/timed out after 1000 ms after the request was sent/)
@@ -330,9 +370,13 @@ describe('no message twice (a peer that may have taken it)', () => {
   it('a split Discord message: a retry posts only the parts that did not arrive', async () => {
     const p = await peer()
     p.reply({ status: 204 }, { status: 500 }, { status: 204 })
-    const cfg = config({ d: { url: 'discord://123456789012345678/TOKEN_abcdefghijklmnopqrstuvwxyz', baseUrl: p.url, overflow: 'split' } as { url: string } })
+    const cfg = config({
+      d: { url: 'discord://123456789012345678/TOKEN_abcdefghijklmnopqrstuvwxyz', baseUrl: p.url, overflow: 'split' } as { url: string },
+    })
     const body = Array.from({ length: 900 }, (_, i) => `line ${i} of a long log`).join('\n')
-    const report = await notifier(cfg).send(makeEvent(cfg, new Date('2026-11-24T03:00:00Z'), { level: 'error', title: 'backup failed', body }))
+    const report = await notifier(cfg).send(
+      makeEvent(cfg, new Date('2026-11-24T03:00:00Z'), { level: 'error', title: 'backup failed', body }),
+    )
     expect(report.deliveries[0]).toMatchObject({ status: 'delivered', attempts: 2 })
     const titles = p.requests.map((r) => (r.json as { embeds: Array<{ title: string }> }).embeds[0]?.title)
     expect(titles.length).toBeGreaterThanOrEqual(3)
@@ -353,7 +397,8 @@ describe('no message twice (a peer that may have taken it)', () => {
 
 describe('the outbox: refused messages and corrupt files', () => {
   const queueThree = async (cfg: Config, lines: string[]) => {
-    for (const title of ['one', 'two', 'three']) await notifier(cfg, { lines }).send(makeEvent(cfg, new Date(), { level: 'error', title, body: '' }))
+    for (const title of ['one', 'two', 'three'])
+      await notifier(cfg, { lines }).send(makeEvent(cfg, new Date(), { level: 'error', title, body: '' }))
   }
 
   it('a 400 for one message drops only that one, and reports it; the others are delivered', async () => {
@@ -365,7 +410,12 @@ describe('the outbox: refused messages and corrupt files', () => {
     p.requests.length = 0
     p.reply((req) => ({ status: (req.json as { title: string }).title === 'two' ? 400 : 204, body: '{"message":"Invalid Form Body"}' }))
     const flushed = await notifier(cfg, { lines }).flushOutbox()
-    expect(flushed).toEqual({ delivered: 2, dropped: 1, remaining: 0, refused: [{ channel: 'hook', title: 'two', error: 'HTTP 400: {"message":"Invalid Form Body"}' }] })
+    expect(flushed).toEqual({
+      delivered: 2,
+      dropped: 1,
+      remaining: 0,
+      refused: [{ channel: 'hook', title: 'two', error: 'HTTP 400: {"message":"Invalid Form Body"}' }],
+    })
     expect(lines.join('')).toMatch(/"level":50.*dropped a notification from the outbox: the channel refused it/)
   })
 
@@ -403,4 +453,3 @@ describe('the outbox: refused messages and corrupt files', () => {
     expect((await readOutbox(store)).map((e) => e.event.title)).toEqual(['disk 91%'])
   })
 })
-

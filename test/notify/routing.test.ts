@@ -44,7 +44,11 @@ async function pagerduty(): Promise<PagerDutyPeer> {
 const monitor = async (clock: Clock): Promise<MonitorReport> => (await monitorRun({ env, cwd: dir }, clock)).report
 
 /** A command check that fails while `flag` exists. */
-const failsWhile = (flag: string, extra: Record<string, unknown> = {}) => ({ kind: 'command', command: ['sh', '-c', `test ! -e ${flag} || { echo down; exit 2; }`], ...extra })
+const failsWhile = (flag: string, extra: Record<string, unknown> = {}) => ({
+  kind: 'command',
+  command: ['sh', '-c', `test ! -e ${flag} || { echo down; exit 2; }`],
+  ...extra,
+})
 
 describe('routing by check', () => {
   it('the card-game policy: disk alerts to PagerDuty and on-call mail, every other check to Slack; each channel gets a digest of its own checks, and the recovery resolves the same PagerDuty alert', async () => {
@@ -70,29 +74,55 @@ describe('routing by check', () => {
             { checks: ['*'], channels: ['slack'] },
           ],
         },
-        monitor: { builtins: false, failuresBeforeAlert: 1, checks: { disk: failsWhile(disk, { description: 'disk space on /srv' }), api: failsWhile(api) } },
+        monitor: {
+          builtins: false,
+          failuresBeforeAlert: 1,
+          checks: { disk: failsWhile(disk, { description: 'disk space on /srv' }), api: failsWhile(api) },
+        },
       }),
     )
     const clock = new Clock()
     await monitor(clock)
     expect(pd.requests.map((r) => [r.body.event_action, r.body.dedup_key])).toEqual([['trigger', 'ownops/box1/monitor/disk']])
-    expect(pd.requests[0]?.body).toMatchObject({ routing_key: ROUTING_KEY, payload: { severity: 'critical', source: 'box1', component: 'disk', summary: 'disk on box1: disk space on /srv: sh exited 2: down' } })
-    expect(oncall.requests.map((r) => (r.json as { title: string }).title)).toEqual(['disk critical: disk space on /srv: sh exited 2: down'])
-    const slackBody = slackPeer.requests[0]?.json as { text: string; attachments: Array<{ blocks: Array<{ type: string; text?: { text: string } }> }> }
+    expect(pd.requests[0]?.body).toMatchObject({
+      routing_key: ROUTING_KEY,
+      payload: { severity: 'critical', source: 'box1', component: 'disk', summary: 'disk on box1: disk space on /srv: sh exited 2: down' },
+    })
+    expect(oncall.requests.map((r) => (r.json as { title: string }).title)).toEqual([
+      'disk critical: disk space on /srv: sh exited 2: down',
+    ])
+    const slackBody = slackPeer.requests[0]?.json as {
+      text: string
+      attachments: Array<{ blocks: Array<{ type: string; text?: { text: string } }> }>
+    }
     expect(slackPeer.requests).toHaveLength(1)
     expect(slackBody.text).toBe('<!here> [CRITICAL] api critical: sh exited 2: down')
-    expect(slackBody.attachments[0]?.blocks.map((b) => [b.type, b.text?.text])).toEqual([['header', 'api critical: sh exited 2: down'], ['section', '<!here>'], ['section', '*CRITICAL* `api`\nsh exited 2: down'], ['context', undefined]])
+    expect(slackBody.attachments[0]?.blocks.map((b) => [b.type, b.text?.text])).toEqual([
+      ['header', 'api critical: sh exited 2: down'],
+      ['section', '<!here>'],
+      ['section', '*CRITICAL* `api`\nsh exited 2: down'],
+      ['context', undefined],
+    ])
 
     ;(await import('node:fs')).rmSync(disk)
     ;(await import('node:fs')).rmSync(api)
     await monitor(clock.advance(5))
-    expect(pd.requests.map((r) => [r.body.event_action, r.body.dedup_key])).toEqual([['trigger', 'ownops/box1/monitor/disk'], ['resolve', 'ownops/box1/monitor/disk']])
+    expect(pd.requests.map((r) => [r.body.event_action, r.body.dedup_key])).toEqual([
+      ['trigger', 'ownops/box1/monitor/disk'],
+      ['resolve', 'ownops/box1/monitor/disk'],
+    ])
     expect(pd.open.size).toBe(0)
-    expect(oncall.requests.map((r) => (r.json as { level: string; title: string }).title)).toEqual(['disk critical: disk space on /srv: sh exited 2: down', expect.stringMatching(/^disk resolved: disk space on \/srv: healthy again after 5m/)])
-    expect(slackPeer.requests.map((r) => (r.json as { text: string }).text)).toEqual(['<!here> [CRITICAL] api critical: sh exited 2: down', expect.stringMatching(/^\[INFO\] api resolved: healthy again after 5m/)])
+    expect(oncall.requests.map((r) => (r.json as { level: string; title: string }).title)).toEqual([
+      'disk critical: disk space on /srv: sh exited 2: down',
+      expect.stringMatching(/^disk resolved: disk space on \/srv: healthy again after 5m/),
+    ])
+    expect(slackPeer.requests.map((r) => (r.json as { text: string }).text)).toEqual([
+      '<!here> [CRITICAL] api critical: sh exited 2: down',
+      expect.stringMatching(/^\[INFO\] api resolved: healthy again after 5m/),
+    ])
   })
 
-  it('escalation over time (the Minecraft manager\'s level 1 → 2 → 3): Discord first, mail after 15 minutes, PagerDuty after an hour; the recovery goes to all three', async () => {
+  it("escalation over time (the Minecraft manager's level 1 → 2 → 3): Discord first, mail after 15 minutes, PagerDuty after an hour; the recovery goes to all three", async () => {
     const pd = await pagerduty()
     const discordPeer = await http()
     const mail = await http()
@@ -112,7 +142,18 @@ describe('routing by check', () => {
         monitor: {
           builtins: false,
           failuresBeforeAlert: 1,
-          checks: { mc: failsWhile(down, { description: 'Minecraft server', notify: { channels: ['discord'], escalate: [{ after: '15m', channels: ['mail'] }, { after: '1h', channels: ['pagerduty'] }] } }) },
+          checks: {
+            mc: failsWhile(down, {
+              description: 'Minecraft server',
+              notify: {
+                channels: ['discord'],
+                escalate: [
+                  { after: '15m', channels: ['mail'] },
+                  { after: '1h', channels: ['pagerduty'] },
+                ],
+              },
+            }),
+          },
         },
       }),
     )
@@ -120,14 +161,20 @@ describe('routing by check', () => {
     const types = async (minutes: number) => (await monitor(clock.advance(minutes))).transitions.map((t) => t.type)
     expect(await types(0)).toEqual(['alert'])
     expect([discordPeer.requests.length, mail.requests.length, pd.requests.length]).toEqual([1, 0, 0])
-    const first = discordPeer.requests[0]?.json as { content?: string; allowed_mentions?: { users: string[] }; embeds: Array<{ title: string; fields: Array<{ name: string; value: string }> }> }
+    const first = discordPeer.requests[0]?.json as {
+      content?: string
+      allowed_mentions?: { users: string[] }
+      embeds: Array<{ title: string; fields: Array<{ name: string; value: string }> }>
+    }
     expect(first.content).toBe('<@987654321098765432>')
     expect(first.allowed_mentions?.users).toEqual(['987654321098765432'])
     expect(first.embeds[0]?.fields).toEqual([{ name: 'CRITICAL · mc', value: 'Minecraft server: sh exited 2: down' }])
     expect(await types(10)).toEqual([])
     expect(await types(6)).toEqual(['escalation'])
     expect([discordPeer.requests.length, mail.requests.length, pd.requests.length]).toEqual([1, 1, 0])
-    expect((mail.requests[0]?.json as { title: string }).title).toBe('mc critical, escalated: Minecraft server: unresolved for 16m: sh exited 2: down')
+    expect((mail.requests[0]?.json as { title: string }).title).toBe(
+      'mc critical, escalated: Minecraft server: unresolved for 16m: sh exited 2: down',
+    )
     expect(await types(30)).toEqual([])
     expect(await types(15)).toEqual(['escalation'])
     expect([discordPeer.requests.length, mail.requests.length, pd.requests.length]).toEqual([1, 1, 1])
@@ -143,23 +190,42 @@ describe('routing by check', () => {
 describe('channels', () => {
   it('PagerDuty: a rejected event (400 invalid event) is not retried; 429 and 500 are', async () => {
     const pd = await pagerduty()
-    writeFileSync(configFile, JSON.stringify({ notify: { retries: 2, channels: { pd: { url: 'pagerduty://shortkey123', baseUrl: pd.url } } } }))
+    writeFileSync(
+      configFile,
+      JSON.stringify({ notify: { retries: 2, channels: { pd: { url: 'pagerduty://shortkey123', baseUrl: pd.url } } } }),
+    )
     const bad = await runBin(['--json', 'notify', '--level', 'critical', 'disk full'], { env, cwd: dir })
     expect(bad.code).toBe(1)
     expect(pd.requests).toHaveLength(1)
     expect(bad.stdout).toContain('HTTP 400')
-    writeFileSync(configFile, JSON.stringify({ notify: { retries: 2, channels: { pd: { url: `pagerduty://${ROUTING_KEY}`, baseUrl: pd.url } } } }))
+    writeFileSync(
+      configFile,
+      JSON.stringify({ notify: { retries: 2, channels: { pd: { url: `pagerduty://${ROUTING_KEY}`, baseUrl: pd.url } } } }),
+    )
     pd.fail(500, 429)
-    const ok = await runBin(['--json', 'notify', '--level', 'critical', '--title', 'backup db failed', 'pg_dump: connection refused'], { env, cwd: dir })
+    const ok = await runBin(['--json', 'notify', '--level', 'critical', '--title', 'backup db failed', 'pg_dump: connection refused'], {
+      env,
+      cwd: dir,
+    })
     expect(ok.code, ok.stderr).toBe(0)
     expect(pd.requests.slice(1).map((r) => r.body.event_action)).toEqual(['trigger', 'trigger', 'trigger'])
     expect([...pd.open.keys()]).toEqual([expect.stringMatching(/^ownops\/.+\/notify$/)])
   })
 
-  it('json with format: apprise sends apprise\'s body: {version, title, message, type}', async () => {
+  it("json with format: apprise sends apprise's body: {version, title, message, type}", async () => {
     const hook = await http()
-    writeFileSync(configFile, JSON.stringify({ notify: { channels: { hook: { url: `json://127.0.0.1:${hook.port}/a`, format: 'apprise', levels: ['info', 'warning', 'error', 'critical'] } } } }))
-    for (const level of ['info', 'warning', 'error']) expect((await runBin(['notify', '--level', level, '--title', `t-${level}`, 'body text'], { env, cwd: dir })).code).toBe(0)
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        notify: {
+          channels: {
+            hook: { url: `json://127.0.0.1:${hook.port}/a`, format: 'apprise', levels: ['info', 'warning', 'error', 'critical'] },
+          },
+        },
+      }),
+    )
+    for (const level of ['info', 'warning', 'error'])
+      expect((await runBin(['notify', '--level', level, '--title', `t-${level}`, 'body text'], { env, cwd: dir })).code).toBe(0)
     expect(hook.requests.map((r) => r.json)).toEqual([
       { version: '1.0', title: 't-info', message: 'body text', type: 'info', attachments: [] },
       { version: '1.0', title: 't-warning', message: 'body text', type: 'warning', attachments: [] },
@@ -174,7 +240,10 @@ describe('channels', () => {
       JSON.stringify({
         notify: {
           channels: {
-            discord: { url: 'discord://opsbot@123456789012345678/tok-en?thread=555&avatar_url=https://img.example/a.png', baseUrl: peer.url },
+            discord: {
+              url: 'discord://opsbot@123456789012345678/tok-en?thread=555&avatar_url=https://img.example/a.png',
+              baseUrl: peer.url,
+            },
             phone: { url: 'ntfy://alerts?priority=max&tags=fire,server&click=https://status.example', baseUrl: peer.url },
           },
         },
@@ -185,7 +254,12 @@ describe('channels', () => {
     expect(discordReq?.path).toBe('/api/webhooks/123456789012345678/tok-en?wait=true&thread_id=555')
     expect(discordReq?.json).toMatchObject({ username: 'opsbot', avatar_url: 'https://img.example/a.png' })
     const ntfyReq = peer.requests.find((r) => r.path === '/')
-    expect(ntfyReq?.json).toMatchObject({ topic: 'alerts', priority: 5, tags: ['warning', 'fire', 'server'], click: 'https://status.example' })
+    expect(ntfyReq?.json).toMatchObject({
+      topic: 'alerts',
+      priority: 5,
+      tags: ['warning', 'fire', 'server'],
+      click: 'https://status.example',
+    })
   })
 
   it('a URL parameter ownops would ignore is refused by name by config validate (exit 78)', async () => {

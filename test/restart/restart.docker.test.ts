@@ -9,7 +9,20 @@ import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest'
 import { BIN, runBin, runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { cleanupAll, containerLogs, describeDocker, dockerEnv, getDocker, IMAGE_PATH, RUN_LABEL, runContainer, TEST_IMAGE, TEST_LABEL, uniqueName, type RunningContainer } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  containerLogs,
+  describeDocker,
+  dockerEnv,
+  getDocker,
+  IMAGE_PATH,
+  RUN_LABEL,
+  runContainer,
+  TEST_IMAGE,
+  TEST_LABEL,
+  uniqueName,
+  type RunningContainer,
+} from '../helpers/docker.js'
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js'
 
 const FIXTURE = resolve(import.meta.dirname, '../fixtures')
@@ -65,7 +78,13 @@ describeDocker('restart: a Minecraft server', () => {
       hostUsr: true,
       network: 'host',
       volumes: [`${FIXTURE}:/fixture:ro`, `${state}:/state`],
-      env: { RCON_PORT: String(rconPort), GAME_PORT: String(gamePort), RCON_PASSWORD: password, STATE_DIR: '/state', READY_DELAY_MS: '1500' },
+      env: {
+        RCON_PORT: String(rconPort),
+        GAME_PORT: String(gamePort),
+        RCON_PASSWORD: password,
+        STATE_DIR: '/state',
+        READY_DELAY_MS: '1500',
+      },
     })
     await until('the stand-in to be ready', () => events().includes('READY'))
     writeFileSync(
@@ -107,7 +126,9 @@ describeDocker('restart: a Minecraft server', () => {
     const report = JSON.parse(r.stdout) as { ok: boolean; attempts: number; downtimeMs: number; health: string; saved: string }
     expect(report).toMatchObject({ ok: true, attempts: 1, saved: 'Saved the game' })
     expect(report.health).toMatch(/^0\/20 players, 1\.21\.1$/)
-    const seen = events().map((e) => e.replace(/^RCON tellraw @a (.*)$/, (_, json: string) => `tellraw ${(JSON.parse(json) as Array<{ text: string }>)[1]?.text ?? ''}`))
+    const seen = events().map((e) =>
+      e.replace(/^RCON tellraw @a (.*)$/, (_, json: string) => `tellraw ${(JSON.parse(json) as Array<{ text: string }>)[1]?.text ?? ''}`),
+    )
     expect(seen).toEqual([
       'tellraw Server restart in 3 seconds: maintenance',
       'tellraw Server restart in 2 seconds: maintenance',
@@ -158,11 +179,18 @@ describeDocker('restart: a Minecraft server', () => {
       now += ms
     }
     const before = await startedAt(mc.name)
-    const r = await runCli(['restart', '--in', '30m'], { env: testEnv(dir, { OWNOPS_CONFIG: join(dir, 'game.yml') }), cwd: dir, clock, sleep })
+    const r = await runCli(['restart', '--in', '30m'], {
+      env: testEnv(dir, { OWNOPS_CONFIG: join(dir, 'game.yml') }),
+      cwd: dir,
+      clock,
+      sleep,
+    })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^mc restarted: healthy after \d+(ms|s) of downtime\n$/)
     expect(now - start).toBe(30 * 60_000) // the stop came exactly 30 minutes after the start
-    const seen = events().map((e) => (e.startsWith('RCON tellraw') ? (JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text : e))
+    const seen = events().map((e) =>
+      e.startsWith('RCON tellraw') ? (JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text : e,
+    )
     expect(seen).toEqual([
       'Server restart in 30 minutes',
       'Server restart in 15 minutes',
@@ -193,28 +221,38 @@ describeDocker('restart: a Minecraft server', () => {
     const lists = seen.filter((e) => e === 'RCON list').length
     expect(lists).toBeGreaterThanOrEqual(3)
     const firstSave = seen.indexOf('RCON save-all flush')
-    expect(seen.slice(0, firstSave).filter((e) => e.startsWith('RCON tellraw')).map((e) => (JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text)).toEqual([
-      'A server restart is pending: it happens as soon as everyone has left',
-      'Server restarting now',
-    ])
+    expect(
+      seen
+        .slice(0, firstSave)
+        .filter((e) => e.startsWith('RCON tellraw'))
+        .map((e) => (JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text),
+    ).toEqual(['A server restart is pending: it happens as soon as everyone has left', 'Server restarting now'])
     expect(seen.slice(firstSave)).toEqual(['RCON save-all flush', 'SIGTERM', 'START', 'READY'])
   }, 90_000)
 
   it('cancelled during the countdown (restart --cancel from another shell): announced, the container keeps running', async () => {
     const before = await startedAt(mc.name)
     const env = testEnv(dir)
-    const child = spawn(process.execPath, [BIN, 'restart', 'mc', '--safe', '--in', '30s', '--reason', 'update'], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, 'restart', 'mc', '--safe', '--in', '30s', '--reason', 'update'], {
+      env,
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
     // warnAt 3s, 2s, 1s: nothing is announced for the first 27 seconds; the notice says when.
     await until('the start notice', () => peer.requests.length >= 1)
     const list = await runBin(['--json', 'restart', '--list'], { env, cwd: dir })
-    expect((JSON.parse(list.stdout) as { pending: Array<{ service: string; phase: string; pid: number; reason: string }> }).pending).toEqual([
-      expect.objectContaining({ service: 'mc', phase: 'countdown', pid: child.pid, reason: 'update' }),
-    ])
+    expect(
+      (JSON.parse(list.stdout) as { pending: Array<{ service: string; phase: string; pid: number; reason: string }> }).pending,
+    ).toEqual([expect.objectContaining({ service: 'mc', phase: 'countdown', pid: child.pid, reason: 'update' })])
     const cancel = await runBin(['restart', '--cancel', 'mc'], { env, cwd: dir })
     expect(cancel.code, cancel.stderr).toBe(0)
     expect(await exited).toBe(130)
-    expect(events().map((e) => (e.startsWith('RCON tellraw') ? (JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text : e))).toEqual(['Server restart cancelled'])
+    expect(
+      events().map((e) =>
+        e.startsWith('RCON tellraw') ? (JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)[1]?.text : e,
+      ),
+    ).toEqual(['Server restart cancelled'])
     expect(await startedAt(mc.name)).toBe(before)
     expect(notices().map((x) => x.title)).toEqual([expect.stringMatching(/^restart of mc at /), 'restart of mc cancelled'])
     const after = await runBin(['--json', 'restart', '--list'], { env, cwd: dir })
@@ -223,7 +261,10 @@ describeDocker('restart: a Minecraft server', () => {
 
   it('a wrong RCON password: the restart still happens, and its notice says (warning) that nobody was warned and the save failed', async () => {
     writeFileSync(join(dir, 'wrong.yml'), readFileSync(join(dir, 'ownops.yml'), 'utf8').replace(password, 'not-the-password'))
-    const r = await runCli(['--json', '-c', join(dir, 'wrong.yml'), 'restart', 'mc', '--safe', '--in', '2s'], { env: testEnv(dir), cwd: dir })
+    const r = await runCli(['--json', '-c', join(dir, 'wrong.yml'), 'restart', 'mc', '--safe', '--in', '2s'], {
+      env: testEnv(dir),
+      cwd: dir,
+    })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/wrong password/)
     expect(events()).toEqual(['SIGTERM', 'START', 'READY'])
@@ -240,33 +281,58 @@ describeDocker('restart: a Minecraft server', () => {
   }, 90_000)
 
   it('players as a channel: notify --channel mc-chat puts the message in the game chat over RCON; by level it takes nothing; a wrong password is refused, not retried', async () => {
-    const chat = (pw: string) => ['notify:', '  channels:', `    ops: { url: "json://127.0.0.1:${peer.port}/hook" }`, `    mc-chat: { url: "rcon://:${pw}@127.0.0.1:${rconPort}" }`].join('\n')
+    const chat = (pw: string) =>
+      [
+        'notify:',
+        '  channels:',
+        `    ops: { url: "json://127.0.0.1:${peer.port}/hook" }`,
+        `    mc-chat: { url: "rcon://:${pw}@127.0.0.1:${rconPort}" }`,
+      ].join('\n')
     writeFileSync(join(dir, 'chat.yml'), chat(password))
-    const r = await runCli(['-c', join(dir, 'chat.yml'), 'notify', '--channel', 'mc-chat', 'Server maintenance at 04:00'], { env: testEnv(dir), cwd: dir })
+    const r = await runCli(['-c', join(dir, 'chat.yml'), 'notify', '--channel', 'mc-chat', 'Server maintenance at 04:00'], {
+      env: testEnv(dir),
+      cwd: dir,
+    })
     expect(r.code, r.stderr).toBe(0)
-    const told = events().filter((e) => e.startsWith('RCON tellraw')).map((e) => JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)
+    const told = events()
+      .filter((e) => e.startsWith('RCON tellraw'))
+      .map((e) => JSON.parse(e.slice('RCON tellraw @a '.length)) as Array<{ text: string }>)
     expect(told.map((parts) => parts.map((p) => p.text).join(''))).toEqual(['[Server] Server maintenance at 04:00'])
-    const byLevel = await runCli(['-c', join(dir, 'chat.yml'), 'notify', '--level', 'critical', 'disk full'], { env: testEnv(dir), cwd: dir })
+    const byLevel = await runCli(['-c', join(dir, 'chat.yml'), 'notify', '--level', 'critical', 'disk full'], {
+      env: testEnv(dir),
+      cwd: dir,
+    })
     expect(byLevel.code, byLevel.stderr).toBe(0)
     expect(events().filter((e) => e.startsWith('RCON tellraw'))).toHaveLength(1) // the game chat takes nothing by level
     writeFileSync(join(dir, 'chat.yml'), chat('not-the-password'))
-    const refused = await runCli(['--json', '-c', join(dir, 'chat.yml'), 'notify', '--channel', 'mc-chat', 'hello'], { env: testEnv(dir), cwd: dir })
+    const refused = await runCli(['--json', '-c', join(dir, 'chat.yml'), 'notify', '--channel', 'mc-chat', 'hello'], {
+      env: testEnv(dir),
+      cwd: dir,
+    })
     expect(refused.code).toBe(1)
-    expect((JSON.parse(refused.stdout) as { deliveries: Array<{ status: string; attempts: number; error: string }> }).deliveries).toEqual([expect.objectContaining({ status: 'failed', attempts: 1, error: expect.stringContaining('wrong password') })])
+    expect((JSON.parse(refused.stdout) as { deliveries: Array<{ status: string; attempts: number; error: string }> }).deliveries).toEqual([
+      expect.objectContaining({ status: 'failed', attempts: 1, error: expect.stringContaining('wrong password') }),
+    ])
     expect(refused.stdout + refused.stderr).not.toContain('not-the-password')
   }, 60_000)
 
   it('hooks: before and after run with the service, trigger, reason and outcome in their environment; a failed after hook is in the notice and exit 1; a failed before hook stops nothing', async () => {
     const out = join(dir, 'hooks.log')
     writeFileSync(out, '')
-    const hook = (phase: string, code: number) => `["sh", "-c", "echo ${phase} $OWNOPS_HOOK $OWNOPS_SERVICE $OWNOPS_CONTAINER $OWNOPS_TRIGGER [$OWNOPS_REASON] $OWNOPS_OUTCOME >> ${out}; echo tunnel refused >&2; exit ${code}"]`
+    const hook = (phase: string, code: number) =>
+      `["sh", "-c", "echo ${phase} $OWNOPS_HOOK $OWNOPS_SERVICE $OWNOPS_CONTAINER $OWNOPS_TRIGGER [$OWNOPS_REASON] $OWNOPS_OUTCOME >> ${out}; echo tunnel refused >&2; exit ${code}"]`
     const base = readFileSync(join(dir, 'ownops.yml'), 'utf8')
     writeFileSync(join(dir, 'hooks.yml'), `${base}\n      hooks: { before: ${hook('B', 0)}, after: ${hook('A', 3)} }\n`)
     const r = await runCli(['--json', '-c', join(dir, 'hooks.yml'), 'restart', 'mc', '--reason', 'update'], { env: testEnv(dir), cwd: dir })
     expect(r.code, r.stderr).toBe(1)
-    expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual([`B before mc ${mc.name} restart [update]`, `A after mc ${mc.name} restart [update] healthy`])
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual([
+      `B before mc ${mc.name} restart [update]`,
+      `A after mc ${mc.name} restart [update] healthy`,
+    ])
     expect(events()).toEqual(['SIGTERM', 'START', 'READY'])
-    expect((JSON.parse(r.stdout) as { problems: string[] }).problems).toEqual([expect.stringMatching(/^the after hook sh -c .* failed: exited 3: tunnel refused$/)])
+    expect((JSON.parse(r.stdout) as { problems: string[] }).problems).toEqual([
+      expect.stringMatching(/^the after hook sh -c .* failed: exited 3: tunnel refused$/),
+    ])
     expect(notices().at(-1)).toMatchObject({ level: 'warning', title: 'mc restarted, with 1 problem' })
 
     writeFileSync(out, '')
@@ -307,14 +373,20 @@ describeDocker('restart: containers with a Docker healthcheck', () => {
     })
     await until('healthy', async () => (await getDocker().getContainer(web.name).inspect()).State.Health?.Status === 'healthy')
     const before = await startedAt(web.name)
-    writeFileSync(join(dir, 'ownops.yml'), `notify:\n  channels:\n    ops: { url: "json://127.0.0.1:${peer.port}/hook", levels: [info, warning, error, critical] }\n`)
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `notify:\n  channels:\n    ops: { url: "json://127.0.0.1:${peer.port}/hook", levels: [info, warning, error, critical] }\n`,
+    )
     const r = await runCli(['--json', 'restart', web.name], { env: testEnv(dir), cwd: dir })
     expect(r.code, r.stderr).toBe(0)
     const info = await getDocker().getContainer(web.name).inspect()
     expect(info.State.StartedAt).not.toBe(before)
     expect(info.State.Health?.Status).toBe('healthy') // reported only once healthy
     expect((JSON.parse(r.stdout) as { health: string; attempts: number }).health).toBe('healthy')
-    expect(peer.requests.map((q) => (JSON.parse(q.body.toString('utf8')) as Notice).title)).toEqual([`restart of ${web.name} now`, `${web.name} restarted`])
+    expect(peer.requests.map((q) => (JSON.parse(q.body.toString('utf8')) as Notice).title)).toEqual([
+      `restart of ${web.name} now`,
+      `${web.name} restarted`,
+    ])
 
     writeFileSync(join(dir, 'compose.yml'), `restart:\n  services:\n    site:\n      compose: { project: ${project}, service: web }\n`)
     const second = info.State.StartedAt
@@ -327,7 +399,11 @@ describeDocker('restart: containers with a Docker healthcheck', () => {
   it('never healthy: a second start, then a critical alert with the log tail, exit 1', async () => {
     const sick = await runContainer({
       name: uniqueName('sick'),
-      cmd: ['sh', '-c', 'trap "exit 0" TERM; echo "booting at $(date +%s%N)"; echo "ERROR: cannot open /data/config.toml"; while :; do sleep 1; done'],
+      cmd: [
+        'sh',
+        '-c',
+        'trap "exit 0" TERM; echo "booting at $(date +%s%N)"; echo "ERROR: cannot open /data/config.toml"; while :; do sleep 1; done',
+      ],
       healthcheck: { test: ['CMD', 'false'], intervalMs: 500, retries: 1 },
     })
     writeFileSync(
@@ -360,7 +436,14 @@ describeDocker('restart --pull: a newer image of the same tag from a registry on
   async function build(version: string, run = 'trap "exit 0" TERM; while :; do sleep 1; done'): Promise<string> {
     const docker = getDocker()
     const name = uniqueName(`img-${version}`)
-    const c = await docker.createContainer({ name, Image: TEST_IMAGE, Cmd: ['sh', '-c', `echo ${version} > /version; ${run}`], Env: [`PATH=${IMAGE_PATH}`], Labels: { [TEST_LABEL]: '1', [RUN_LABEL]: dockerEnv.runId }, HostConfig: { NetworkMode: 'none' } })
+    const c = await docker.createContainer({
+      name,
+      Image: TEST_IMAGE,
+      Cmd: ['sh', '-c', `echo ${version} > /version; ${run}`],
+      Env: [`PATH=${IMAGE_PATH}`],
+      Labels: { [TEST_LABEL]: '1', [RUN_LABEL]: dockerEnv.runId },
+      HostConfig: { NetworkMode: 'none' },
+    })
     const image = (await c.commit({ repo: repo(), tag: version })) as { Id: string }
     await c.remove({ force: true })
     images.push(image.Id)
@@ -370,12 +453,18 @@ describeDocker('restart --pull: a newer image of the same tag from a registry on
   async function push(id: string): Promise<void> {
     const docker = getDocker()
     await docker.getImage(id).tag({ repo: repo(), tag: '1' })
-    const stream = (await docker.getImage(`${repo()}:1`).push({ authconfig: { serveraddress: `127.0.0.1:${port}` } }))
-    await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (error: Error | null, out: Array<{ error?: string }>) => (error ? reject(error) : out.some((o) => o.error) ? reject(new Error(JSON.stringify(out.filter((o) => o.error)))) : resolve())))
+    const stream = await docker.getImage(`${repo()}:1`).push({ authconfig: { serveraddress: `127.0.0.1:${port}` } })
+    await new Promise<void>((resolve, reject) =>
+      docker.modem.followProgress(stream, (error: Error | null, out: Array<{ error?: string }>) =>
+        error ? reject(error) : out.some((o) => o.error) ? reject(new Error(JSON.stringify(out.filter((o) => o.error)))) : resolve(),
+      ),
+    )
   }
 
   const version = async (name: string) => {
-    const exec = await getDocker().getContainer(name).exec({ Cmd: ['cat', '/version'], AttachStdout: true, AttachStderr: true })
+    const exec = await getDocker()
+      .getContainer(name)
+      .exec({ Cmd: ['cat', '/version'], AttachStdout: true, AttachStderr: true })
     const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream
     const chunks: Buffer[] = []
     for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk)
@@ -385,13 +474,38 @@ describeDocker('restart --pull: a newer image of the same tag from a registry on
   beforeAll(async () => {
     ;({ dir, cleanup: done } = tempDir('ownops-restart-pull-'))
     port = await freePort()
-    writeFileSync(join(dir, 'registry.yml'), ['version: 0.1', 'log: { level: error }', 'storage:', `  filesystem: { rootdirectory: ${join(dir, 'registry')} }`, 'http:', `  addr: 127.0.0.1:${port}`].join('\n'))
+    writeFileSync(
+      join(dir, 'registry.yml'),
+      [
+        'version: 0.1',
+        'log: { level: error }',
+        'storage:',
+        `  filesystem: { rootdirectory: ${join(dir, 'registry')} }`,
+        'http:',
+        `  addr: 127.0.0.1:${port}`,
+      ].join('\n'),
+    )
     registry = spawn('docker-registry', ['serve', join(dir, 'registry.yml')], { stdio: 'ignore' })
-    await until('the registry', async () => (await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status, () => 0)) === 200)
+    await until(
+      'the registry',
+      async () =>
+        (await fetch(`http://127.0.0.1:${port}/v2/`).then(
+          (r) => r.status,
+          () => 0,
+        )) === 200,
+    )
   }, 60_000)
   afterAll(async () => {
-    for (const c of containers) await getDocker().getContainer(c).remove({ force: true }).catch(() => undefined)
-    for (const id of images.reverse()) await getDocker().getImage(id).remove({ force: true }).catch(() => undefined)
+    for (const c of containers)
+      await getDocker()
+        .getContainer(c)
+        .remove({ force: true })
+        .catch(() => undefined)
+    for (const id of images.reverse())
+      await getDocker()
+        .getImage(id)
+        .remove({ force: true })
+        .catch(() => undefined)
     registry?.kill('SIGTERM')
     done?.()
   })
@@ -425,7 +539,12 @@ describeDocker('restart --pull: a newer image of the same tag from a registry on
     expect(info.Image).toBe(v2)
     expect(info.Config.Env).toContain('APP_MODE=prod') // its own settings stay
     expect(await version(name)).toBe('v2')
-    expect(await docker.getContainer(`${name}-ownops-previous`).inspect().catch(() => undefined)).toBeUndefined()
+    expect(
+      await docker
+        .getContainer(`${name}-ownops-previous`)
+        .inspect()
+        .catch(() => undefined),
+    ).toBeUndefined()
 
     // v3 exits at once: not healthy → the container as it was (v2) is put back.
     const v3 = await build('v3', 'exit 1')
@@ -435,7 +554,11 @@ describeDocker('restart --pull: a newer image of the same tag from a registry on
     expect(bad.code).toBe(0) // healthy again, on the previous image
     const report = JSON.parse(bad.stdout) as { image: unknown; problems: string[] }
     expect(report.image, bad.stdout + bad.stderr.slice(-2000)).toMatchObject({ updated: false, rolledBack: true })
-    expect(report.problems).toEqual([expect.stringMatching(/^the new image of .* did not come up healthy \(not running \(exited, exit 1\)\): rolled back to the previous container and image$/)])
+    expect(report.problems).toEqual([
+      expect.stringMatching(
+        /^the new image of .* did not come up healthy \(not running \(exited, exit 1\)\): rolled back to the previous container and image$/,
+      ),
+    ])
     expect((await docker.getContainer(name).inspect()).Config.Healthcheck?.Test).toEqual(['CMD', 'test', '-e', '/version'])
     expect((await docker.getContainer(name).inspect()).Image).toBe(v2)
     expect(await version(name)).toBe('v2')

@@ -2,7 +2,15 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { parseDuration } from '../../src/duration.js'
-import { chatCommand, countdownOffsets, detachArgv, formatLeft, parsePlayerList, renderMessage, restartTime } from '../../src/restart/plan.js'
+import {
+  chatCommand,
+  countdownOffsets,
+  detachArgv,
+  formatLeft,
+  parsePlayerList,
+  renderMessage,
+  restartTime,
+} from '../../src/restart/plan.js'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
 
 describe('restart plan', () => {
@@ -33,7 +41,9 @@ describe('restart plan', () => {
   it('messages and the chat commands that carry them', () => {
     expect(formatLeft(90 * 60_000)).toBe('1 hour 30 minutes')
     expect(formatLeft(1000)).toBe('1 second')
-    expect(renderMessage('Server restart in {left}{reason}', { left: 300_000, reason: 'update to 1.21' })).toBe('Server restart in 5 minutes: update to 1.21')
+    expect(renderMessage('Server restart in {left}{reason}', { left: 300_000, reason: 'update to 1.21' })).toBe(
+      'Server restart in 5 minutes: update to 1.21',
+    )
     expect(renderMessage('Restart at {time}{reason}', { time: new Date(2026, 5, 15, 4, 0, 0) })).toBe('Restart at 04:00')
     const tellraw = chatCommand('tellraw', 'Server restart in 5 minutes "now"\nreally', 'warn')
     expect(tellraw.startsWith('tellraw @a ')).toBe(true)
@@ -45,7 +55,11 @@ describe('restart plan', () => {
   })
 
   it('reads the player count from both forms of the list reply', () => {
-    expect(parsePlayerList('There are 2 of a max of 20 players online: alice, bob')).toEqual({ online: 2, max: 20, names: ['alice', 'bob'] })
+    expect(parsePlayerList('There are 2 of a max of 20 players online: alice, bob')).toEqual({
+      online: 2,
+      max: 20,
+      names: ['alice', 'bob'],
+    })
     expect(parsePlayerList('There are 0 of a max of 20 players online: ')).toEqual({ online: 0, max: 20, names: [] })
     expect(parsePlayerList('There are 1/10 players online:\nsteve')).toEqual({ online: 1, max: 10, names: ['steve'] })
     expect(parsePlayerList('§6There are §c3§6 of a max of §c50§6 players online: a, b, c')?.online).toBe(3)
@@ -53,7 +67,13 @@ describe('restart plan', () => {
   })
 
   it('--detach: systemd-run with a transient timer whose service gets SIGINT on cancel', () => {
-    const argv = detachArgv({ unit: 'ownops-restart-mc', fireAt: new Date(now.getTime() + 25 * 60_000), now, command: ['/usr/bin/node', '/opt/ownops/bin/ownops.js', 'restart', 'mc', '--at', '2026-06-15T01:00:00.000Z', '--safe'], description: 'ownops restart mc' })
+    const argv = detachArgv({
+      unit: 'ownops-restart-mc',
+      fireAt: new Date(now.getTime() + 25 * 60_000),
+      now,
+      command: ['/usr/bin/node', '/opt/ownops/bin/ownops.js', 'restart', 'mc', '--at', '2026-06-15T01:00:00.000Z', '--safe'],
+      description: 'ownops restart mc',
+    })
     expect(argv).toEqual([
       'systemd-run',
       '--unit=ownops-restart-mc',
@@ -86,7 +106,9 @@ describe('restart command', () => {
     writeFileSync(join(dir, 'ownops.yml'), 'restart:\n  services:\n    mc:\n      announce: tellraw\n      save: rcon\n')
     const r = await runCli(['config', 'validate'], { env: testEnv(dir), cwd: dir })
     expect(r.code).toBe(78)
-    expect(r.stderr + r.stdout).toMatch(/ownops\.yml:4 restart\.services\.mc\.announce: announce: tellraw speaks over RCON, and this service has no rcon/)
+    expect(r.stderr + r.stdout).toMatch(
+      /ownops\.yml:4 restart\.services\.mc\.announce: announce: tellraw speaks over RCON, and this service has no rcon/,
+    )
     expect(r.stderr + r.stdout).toMatch(/ownops\.yml:5 restart\.services\.mc\.save: save: rcon needs rcon/)
     writeFileSync(join(dir, 'ownops.yml'), 'restart:\n  services:\n    mc:\n      warnAt: [5m, soon]\n')
     const w = await runCli(['config', 'validate'], { env: testEnv(dir), cwd: dir })
@@ -98,7 +120,9 @@ describe('restart command', () => {
     writeFileSync(join(dir, 'ownops.yml'), 'restart:\n  services:\n    mc:\n      rcon: { password: x }\n      warnAt: [10m, 5m, 1m]\n')
     const plan = await runCli(['restart', 'mc', '--safe', '--in', '7m', '--dry-run'], { env: testEnv(dir), cwd: dir })
     expect(plan.code).toBe(0)
-    expect(plan.stdout).toMatch(/^restart mc \(container mc\) at .*, in 7 minutes\n {2}warn players \(RCON tellraw\) 5 minutes, 1 minute before\n {2}save: RCON save-all flush\n {2}stop gracefully \(30s\), start, wait until/)
+    expect(plan.stdout).toMatch(
+      /^restart mc \(container mc\) at .*, in 7 minutes\n {2}warn players \(RCON tellraw\) 5 minutes, 1 minute before\n {2}save: RCON save-all flush\n {2}stop gracefully \(30s\), start, wait until/,
+    )
     const past = await runCli(['restart', 'mc', '--at', '2001-01-01 00:00'], { env: testEnv(dir), cwd: dir })
     expect(past.code).toBe(2)
     expect(past.stderr).toMatch(/is in the past/)
@@ -112,11 +136,17 @@ describe('restart command', () => {
   })
 
   it('without a service: the only one, or restart.default; several and no default: exit 2 naming them; safe: true is the countdown without --safe', async () => {
-    const config = (extra: string) => writeFileSync(join(dir, 'ownops.yml'), `restart:\n  services:\n    mc:\n      rcon: { password: x }\n      warnAt: [30m, 5m, 10s]\n      safe: true\n${extra}`)
+    const config = (extra: string) =>
+      writeFileSync(
+        join(dir, 'ownops.yml'),
+        `restart:\n  services:\n    mc:\n      rcon: { password: x }\n      warnAt: [30m, 5m, 10s]\n      safe: true\n${extra}`,
+      )
     config('')
     const only = await runCli(['restart', '--in', '30m', '--dry-run'], { env: testEnv(dir), cwd: dir })
     expect(only.code, only.stderr).toBe(0)
-    expect(only.stdout).toMatch(/^restart mc \(container mc\) at .*, in 30 minutes\n {2}warn players \(RCON tellraw\) 30 minutes, 5 minutes, 10 seconds before\n {2}save: RCON save-all flush\n {2}stop gracefully/)
+    expect(only.stdout).toMatch(
+      /^restart mc \(container mc\) at .*, in 30 minutes\n {2}warn players \(RCON tellraw\) 30 minutes, 5 minutes, 10 seconds before\n {2}save: RCON save-all flush\n {2}stop gracefully/,
+    )
     const unsafe = await runCli(['restart', '--in', '30m', '--no-safe', '--dry-run'], { env: testEnv(dir), cwd: dir })
     expect(unsafe.stdout).not.toMatch(/warn players|save:/)
 

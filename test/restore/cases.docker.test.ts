@@ -41,7 +41,11 @@ describeDocker('restore: data in use', () => {
     mkdirSync(site)
     writeFileSync(join(site, 'a.txt'), 'v1')
     writeFileSync(join(work.dir, 'ownops.yml'), readFileSync(join(work.dir, 'ownops.yml'), 'utf8').replace('/dev/null', site))
-    const app = await runContainer({ name: uniqueName('use-app'), cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'], volumes: [`${site}:/srv/site`] })
+    const app = await runContainer({
+      name: uniqueName('use-app'),
+      cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'],
+      volumes: [`${site}:/srv/site`],
+    })
     expect((await cli(['backup', 'site'])).code).toBe(0)
     writeFileSync(join(site, 'a.txt'), 'v2')
     const plan = await cli(['restore', 'site', '--dry-run'])
@@ -77,7 +81,9 @@ describeDocker('restore: data in use', () => {
       expect(r.stdout).toMatch(/refusing to restore jobs: (a process holds|processes hold) .*jobs\.db open/)
       expect(r.stdout).toMatch(new RegExp(`pid ${holder.pid}: sh -c exec 3<`))
       expect(execFileSync('sqlite3', [db, 'select count(*) from t']).toString().trim()).toBe('2')
-      expect(existsSync(join(work.dir, 'backups', 'jobs')) && JSON.parse((await cli(['backups', 'jobs'])).stdout).targets[0].backups.length).toBe(1)
+      expect(
+        existsSync(join(work.dir, 'backups', 'jobs')) && JSON.parse((await cli(['backups', 'jobs'])).stdout).targets[0].backups.length,
+      ).toBe(1)
     } finally {
       holder.kill()
       work.cleanup()
@@ -87,7 +93,12 @@ describeDocker('restore: data in use', () => {
   it('restore.stop is stopped for a restore only; stop: for both; the backup leaves restore.stop running', async () => {
     const both = await runContainer({ name: uniqueName('both'), cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'] })
     const only = await runContainer({ name: uniqueName('only'), cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'] })
-    const { work, cli } = setup(`    d: { type: directory, path: DIR, compression: gzip, stop: [${both.name}], restore: { stop: [${only.name}] } }`.replace('DIR', '/dev/null'))
+    const { work, cli } = setup(
+      `    d: { type: directory, path: DIR, compression: gzip, stop: [${both.name}], restore: { stop: [${only.name}] } }`.replace(
+        'DIR',
+        '/dev/null',
+      ),
+    )
     const dir = join(work.dir, 'd')
     mkdirSync(dir)
     writeFileSync(join(work.dir, 'ownops.yml'), readFileSync(join(work.dir, 'ownops.yml'), 'utf8').replace('/dev/null', dir))
@@ -105,10 +116,15 @@ describeDocker('restore: data in use', () => {
 describeDocker('restore: MariaDB', () => {
   it('without root credentials: names the missing privilege and the GRANT before anything changes; with it, restores as the app user', async () => {
     const db = await startMariadb({ name: uniqueName('rc-maria'), rootPasswordInEnv: false })
-    const { cli, work } = setup(`    cam: { type: mariadb, container: ${db.container}, database: camserver, user: camserver, password: campw }`)
+    const { cli, work } = setup(
+      `    cam: { type: mariadb, container: ${db.container}, database: camserver, user: camserver, password: campw }`,
+    )
     try {
-      const root = (q: string) => execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '-N', '-B', '-e', q]).then((s) => s.trim())
-      await root("create database camserver; create user 'camserver'@'localhost' identified by 'campw'; grant all on camserver.* to 'camserver'@'localhost'; create table camserver.f(id int primary key); insert into camserver.f values (1),(2)")
+      const root = (q: string) =>
+        execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '-N', '-B', '-e', q]).then((s) => s.trim())
+      await root(
+        "create database camserver; create user 'camserver'@'localhost' identified by 'campw'; grant all on camserver.* to 'camserver'@'localhost'; create table camserver.f(id int primary key); insert into camserver.f values (1),(2)",
+      )
       expect((await cli(['backup', 'cam'])).code).toBe(0)
       await root('insert into camserver.f values (3)')
       const r = await cli(['restore', 'cam', '--yes'])
@@ -131,8 +147,11 @@ describeDocker('restore: MariaDB', () => {
     const db = await startMariadb({ name: uniqueName('rc-all') })
     const { cli, work } = setup(`    all: { type: mariadb, container: ${db.container} }`)
     try {
-      const root = (q: string) => execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '-N', '-B', '-e', q]).then((s) => s.trim())
-      await root("create database a; create database b; create table a.t(x int); create table b.u(y varchar(9)); insert into a.t values (1),(2); insert into b.u values ('b1')")
+      const root = (q: string) =>
+        execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '-N', '-B', '-e', q]).then((s) => s.trim())
+      await root(
+        "create database a; create database b; create table a.t(x int); create table b.u(y varchar(9)); insert into a.t values (1),(2); insert into b.u values ('b1')",
+      )
       expect((await cli(['backup', 'all'])).code).toBe(0)
       await root("insert into a.t values (3); drop table b.u; create table b.v(z int); create user 'later'@'localhost'")
       const r = await cli(['restore', 'all', '--yes'])
@@ -154,7 +173,11 @@ describeDocker('restore: MariaDB', () => {
       await getDocker().getContainer(db.container).stop({ t: 5 })
       const backup = await cli(['backup', 'all'])
       expect(backup.code).toBe(1) // the run's status: a target failed
-      expect(JSON.parse(backup.stdout).targets[0]).toMatchObject({ ok: false, error: `container ${db.container} is not running; the dump runs inside it`, hint: `docker start ${db.container}` })
+      expect(JSON.parse(backup.stdout).targets[0]).toMatchObject({
+        ok: false,
+        error: `container ${db.container} is not running; the dump runs inside it`,
+        hint: `docker start ${db.container}`,
+      })
       const stopped = await cli(['restore', 'all', '--yes'])
       expect(stopped.code, stopped.stdout).toBe(69)
       expect(JSON.parse(stopped.stdout).error).toMatchObject({ exitCode: 69, hint: `docker start ${db.container}` })
@@ -220,7 +243,9 @@ describe('restore: single files, corrupt SQLite, --all, safety copies, undo reco
   }, 60_000)
 
   it('restore --all: databases first, one plan, one report; a failure stops the sequence and says what was and was not restored', async () => {
-    const { work, cli } = setup('    files: { type: directory, path: FILES, compression: gzip }\n    jobs: { type: sqlite, path: DB }\n    more: { type: directory, path: MORE, compression: gzip }')
+    const { work, cli } = setup(
+      '    files: { type: directory, path: FILES, compression: gzip }\n    jobs: { type: sqlite, path: DB }\n    more: { type: directory, path: MORE, compression: gzip }',
+    )
     const files = join(work.dir, 'files')
     const more = join(work.dir, 'more')
     const db = join(work.dir, 'jobs.db')
@@ -229,14 +254,21 @@ describe('restore: single files, corrupt SQLite, --all, safety copies, undo reco
     writeFileSync(join(files, 'f'), 'v1')
     writeFileSync(join(more, 'm'), 'v1')
     execFileSync('sqlite3', [db, 'create table t(x); insert into t values (1);'])
-    writeFileSync(join(work.dir, 'ownops.yml'), readFileSync(join(work.dir, 'ownops.yml'), 'utf8').replace('FILES', files).replace('MORE', more).replace('DB', db))
+    writeFileSync(
+      join(work.dir, 'ownops.yml'),
+      readFileSync(join(work.dir, 'ownops.yml'), 'utf8').replace('FILES', files).replace('MORE', more).replace('DB', db),
+    )
     expect((await cli(['backup'])).code).toBe(0)
     writeFileSync(join(files, 'f'), 'v2')
     writeFileSync(join(more, 'm'), 'v2')
     execFileSync('sqlite3', [db, 'insert into t values (2);'])
     const plan = await cli(['restore', '--all', '--dry-run'])
     expect(plan.code, plan.stdout).toBe(0)
-    expect((JSON.parse(plan.stdout) as { targets: Array<{ target: string }> }).targets.map((t) => t.target)).toEqual(['jobs', 'files', 'more'])
+    expect((JSON.parse(plan.stdout) as { targets: Array<{ target: string }> }).targets.map((t) => t.target)).toEqual([
+      'jobs',
+      'files',
+      'more',
+    ])
     const r = await cli(['restore', '--all', '--yes'])
     expect(r.code, r.stdout).toBe(0)
     expect(readFileSync(join(files, 'f'), 'utf8')).toBe('v1')
@@ -245,7 +277,10 @@ describe('restore: single files, corrupt SQLite, --all, safety copies, undo reco
     // Now the last one cannot be restored: its parent directory is gone at the swap... the plan refuses it up front.
     writeFileSync(join(files, 'f'), 'v3')
     execFileSync('rm', ['-rf', more])
-    writeFileSync(join(work.dir, 'ownops.yml'), readFileSync(join(work.dir, 'ownops.yml'), 'utf8').replace(more, join(work.dir, 'gone', 'more')))
+    writeFileSync(
+      join(work.dir, 'ownops.yml'),
+      readFileSync(join(work.dir, 'ownops.yml'), 'utf8').replace(more, join(work.dir, 'gone', 'more')),
+    )
     const refused = await cli(['restore', '--all', '--yes'])
     expect(refused.code).toBe(1)
     expect(refused.stdout).toMatch(/does not exist/)
@@ -255,18 +290,28 @@ describe('restore: single files, corrupt SQLite, --all, safety copies, undo reco
   }, 60_000)
 
   it('backups marks pre-restore safety copies; the monitor backup check does not count them as fresh', async () => {
-    const { work, cli } = setup('    jobs: { type: sqlite, path: DB }'.replace('DB', '/dev/null'), 'monitor:\n  builtins: false\n  checks:\n    bk: { kind: backup, maxAge: 1h }\n')
+    const { work, cli } = setup(
+      '    jobs: { type: sqlite, path: DB }'.replace('DB', '/dev/null'),
+      'monitor:\n  builtins: false\n  checks:\n    bk: { kind: backup, maxAge: 1h }\n',
+    )
     const db = join(work.dir, 'jobs.db')
     execFileSync('sqlite3', [db, 'create table t(x); insert into t values (1);'])
     writeFileSync(join(work.dir, 'ownops.yml'), readFileSync(join(work.dir, 'ownops.yml'), 'utf8').replace('/dev/null', db))
     const clock = (iso: string) => () => new Date(iso)
-    const at = (args: string[], iso: string) => runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, clock: clock(iso) })
+    const at = (args: string[], iso: string) =>
+      runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, clock: clock(iso) })
     expect((await at(['backup', 'jobs'], '2026-06-01T03:00:00Z')).code).toBe(0)
     expect((await at(['restore', 'jobs', '--yes'], '2026-06-02T12:00:00Z')).code).toBe(0)
     const list = await at(['backups', 'jobs'], '2026-06-02T12:05:00Z')
-    const backups = (JSON.parse(list.stdout) as { targets: Array<{ backups: Array<{ safetyCopy?: boolean; tags?: string[] }> }> }).targets[0]?.backups ?? []
+    const backups =
+      (JSON.parse(list.stdout) as { targets: Array<{ backups: Array<{ safetyCopy?: boolean; tags?: string[] }> }> }).targets[0]?.backups ??
+      []
     expect(backups.map((b) => b.safetyCopy === true)).toEqual([true, false])
-    const text = await runCli(['-c', join(work.dir, 'ownops.yml'), 'backups', 'jobs'], { env: testEnv(work.dir), cwd: work.dir, clock: clock('2026-06-02T12:05:00Z') })
+    const text = await runCli(['-c', join(work.dir, 'ownops.yml'), 'backups', 'jobs'], {
+      env: testEnv(work.dir),
+      cwd: work.dir,
+      clock: clock('2026-06-02T12:05:00Z'),
+    })
     expect(text.stdout).toMatch(/pre-restore safety copy/)
     const mon = await at(['monitor'], '2026-06-02T12:05:00Z')
     expect(mon.stdout).toMatch(/the newest backup is 1d9h5m old/)
@@ -274,16 +319,21 @@ describe('restore: single files, corrupt SQLite, --all, safety copies, undo reco
     work.cleanup()
   }, 60_000)
 
-  it.each([['null'], ['{}'], ['[1]'], ['{"target":"site","time":"x","backup":"b","live":"/x"}'], ['not json']])('an undo record of %s is refused with its path; nothing is stopped or renamed', async (content) => {
-    const { work, cli } = setup('    site: { type: directory, path: SITE, compression: gzip }'.replace('SITE', join('/tmp', 'never-there-ownops')))
-    mkdirSync(join(work.dir, 'state'), { recursive: true })
-    writeFileSync(join(work.dir, 'state', 'restore-site.json'), content)
-    const r = await cli(['restore', '--undo', 'site', '--yes'])
-    expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/the undo record .*restore-site\.json is damaged .*nothing was touched/)
-    expect(r.stdout).not.toMatch(/undefined/)
-    work.cleanup()
-  })
+  it.each([['null'], ['{}'], ['[1]'], ['{"target":"site","time":"x","backup":"b","live":"/x"}'], ['not json']])(
+    'an undo record of %s is refused with its path; nothing is stopped or renamed',
+    async (content) => {
+      const { work, cli } = setup(
+        '    site: { type: directory, path: SITE, compression: gzip }'.replace('SITE', join('/tmp', 'never-there-ownops')),
+      )
+      mkdirSync(join(work.dir, 'state'), { recursive: true })
+      writeFileSync(join(work.dir, 'state', 'restore-site.json'), content)
+      const r = await cli(['restore', '--undo', 'site', '--yes'])
+      expect(r.code).toBe(1)
+      expect(r.stdout).toMatch(/the undo record .*restore-site\.json is damaged .*nothing was touched/)
+      expect(r.stdout).not.toMatch(/undefined/)
+      work.cleanup()
+    },
+  )
 
   it('verify --drill with a read-only state directory exits 77 and says why', async () => {
     const { work, cli } = setup('    d: { type: directory, path: DIR, compression: gzip }'.replace('DIR', '/dev/null'))

@@ -23,7 +23,9 @@ describe('selectBackup', () => {
     expect(selectBackup(backups, 'db', 'db-2.pgdump').manifest.id).toBe('db-2')
     expect(selectBackup(backups, 'db', undefined, new Date('2026-06-14T03:00:00Z')).manifest.id).toBe('db-2')
     expect(selectBackup(backups, 'db', undefined, new Date('2026-06-14T02:59:59Z')).manifest.id).toBe('db-1')
-    expect(() => selectBackup(backups, 'db', undefined, new Date('2026-06-01T00:00:00Z'))).toThrow(/no backup of db at or before .*the oldest is db-1|no backup of db at or before/)
+    expect(() => selectBackup(backups, 'db', undefined, new Date('2026-06-01T00:00:00Z'))).toThrow(
+      /no backup of db at or before .*the oldest is db-1|no backup of db at or before/,
+    )
     expect(() => selectBackup(backups, 'db', 'db-9')).toThrow(/no backup db-9 of db/)
     expect(() => selectBackup([], 'db', 'latest')).toThrow(/no valid backup of db/)
   })
@@ -63,7 +65,14 @@ describe('archive safety', () => {
   })
 
   it('accepts an ordinary tree, links inside it, and (when allowed) links pointing outside', () => {
-    const ok = [e('directory', './'), e('file', './a/b.txt'), e('symlink', './a/c', 'b.txt'), e('symlink', './d', 'a/../a/b.txt'), e('link', './e', './a/b.txt'), e('fifo', './fifo')]
+    const ok = [
+      e('directory', './'),
+      e('file', './a/b.txt'),
+      e('symlink', './a/c', 'b.txt'),
+      e('symlink', './d', 'a/../a/b.txt'),
+      e('link', './e', './a/b.txt'),
+      e('fifo', './fifo'),
+    ]
     expect(unsafeEntries(ok)).toEqual([])
     expect(unsafeEntries([e('symlink', './etc', '/etc')], { allowOutsideLinks: true })).toEqual([])
   })
@@ -87,7 +96,9 @@ describe('retargetDump', () => {
       const out: Buffer[] = []
       for await (const c of Readable.from(chunks).pipe(retargetDump('shop__ownops_restore'))) out.push(c as Buffer)
       expect(Buffer.concat(out).toString()).toBe(
-        dump.replace('IF NOT EXISTS*/ `shop`', 'IF NOT EXISTS*/ `shop__ownops_restore`').replace('\nUSE `shop`;', '\nUSE `shop__ownops_restore`;'),
+        dump
+          .replace('IF NOT EXISTS*/ `shop`', 'IF NOT EXISTS*/ `shop__ownops_restore`')
+          .replace('\nUSE `shop`;', '\nUSE `shop__ownops_restore`;'),
       )
     }
   })
@@ -97,11 +108,43 @@ describe('retargetDump of several databases', () => {
   it('renames each database and leaves out the sections mapped to null (mysql), in both passes of the dump', async () => {
     const { retargetDump } = await import('../../src/targets/mysql.js')
     const { Readable } = await import('node:stream')
-    const dump = ['--', '-- Current Database: `a`', '--', 'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `a`;', 'USE `a`;', 'CREATE TABLE t (x int);', '-- Current Database: `mysql`', 'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `mysql`;', 'USE `mysql`;', 'CREATE TABLE user (x int);', '-- Current Database: `a`', 'USE `a`;', 'CREATE PROCEDURE p() SELECT 1;', '-- Current Database: `mysql`', 'USE `mysql`;', 'CREATE PROCEDURE q() SELECT 1;', ''].join('\n')
+    const dump = [
+      '--',
+      '-- Current Database: `a`',
+      '--',
+      'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `a`;',
+      'USE `a`;',
+      'CREATE TABLE t (x int);',
+      '-- Current Database: `mysql`',
+      'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `mysql`;',
+      'USE `mysql`;',
+      'CREATE TABLE user (x int);',
+      '-- Current Database: `a`',
+      'USE `a`;',
+      'CREATE PROCEDURE p() SELECT 1;',
+      '-- Current Database: `mysql`',
+      'USE `mysql`;',
+      'CREATE PROCEDURE q() SELECT 1;',
+      '',
+    ].join('\n')
     const seen: string[] = []
     const out: Buffer[] = []
-    for await (const c of Readable.from([Buffer.from(dump)]).pipe(retargetDump((db) => (db === 'mysql' ? null : `${db}__x`), seen))) out.push(c as Buffer)
-    expect(Buffer.concat(out).toString()).toBe(['--', '-- Current Database: `a`', '--', 'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `a__x`;', 'USE `a__x`;', 'CREATE TABLE t (x int);', '-- Current Database: `a`', 'USE `a__x`;', 'CREATE PROCEDURE p() SELECT 1;', ''].join('\n'))
+    for await (const c of Readable.from([Buffer.from(dump)]).pipe(retargetDump((db) => (db === 'mysql' ? null : `${db}__x`), seen)))
+      out.push(c as Buffer)
+    expect(Buffer.concat(out).toString()).toBe(
+      [
+        '--',
+        '-- Current Database: `a`',
+        '--',
+        'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `a__x`;',
+        'USE `a__x`;',
+        'CREATE TABLE t (x int);',
+        '-- Current Database: `a`',
+        'USE `a__x`;',
+        'CREATE PROCEDURE p() SELECT 1;',
+        '',
+      ].join('\n'),
+    )
     expect(seen).toEqual(['a', 'mysql'])
   })
 })

@@ -9,7 +9,18 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSyn
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { cleanupAll, describeDocker, execOk, getDocker, runContainer, startMariadb, startPostgres, uniqueName, type PostgresContainer, type RunningContainer } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  describeDocker,
+  execOk,
+  getDocker,
+  runContainer,
+  startMariadb,
+  startPostgres,
+  uniqueName,
+  type PostgresContainer,
+  type RunningContainer,
+} from '../helpers/docker.js'
 import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js'
 
 const PSQL = ['psql', '-U', 'postgres', '-h', '/var/run/postgresql', '-v', 'ON_ERROR_STOP=1', '-At']
@@ -45,7 +56,9 @@ describeDocker('restore: postgres in place, side by side, refused, interrupted, 
     work = tempDir()
     peer = await startHttpPeer()
     await execOk(pg.container, [...PSQL, '-c', 'create database shop'])
-    await sql("create table items(id int primary key, name text, data bytea); insert into items select g, 'item ' || g, decode(md5(g::text), 'hex') from generate_series(1, 50000) g")
+    await sql(
+      "create table items(id int primary key, name text, data bytea); insert into items select g, 'item ' || g, decode(md5(g::text), 'hex') from generate_series(1, 50000) g",
+    )
     writeFileSync(
       join(work.dir, 'ownops.yml'),
       `backup:
@@ -100,7 +113,9 @@ restore: { healthTimeout: 20s }
     expect(report.kept).toMatch(/^shop__pre_restore_/)
     expect(await sql(checksum, report.kept)).toBe(changed)
     expect(report.safetyCopy).toMatch(/^shop-/)
-    const list = JSON.parse((await cli(work.dir, ['backups', 'shop'])).stdout) as { targets: Array<{ backups: Array<{ id: string; tags?: string[] }> }> }
+    const list = JSON.parse((await cli(work.dir, ['backups', 'shop'])).stdout) as {
+      targets: Array<{ backups: Array<{ id: string; tags?: string[] }> }>
+    }
     expect(list.targets[0]!.backups.find((b) => b.id === report.safetyCopy)?.tags).toEqual(['pre-restore'])
 
     const undone = await cli(work.dir, ['restore', '--undo', 'shop', '--yes'])
@@ -120,7 +135,9 @@ restore: { healthTimeout: 20s }
 
   it('refuses a damaged artifact (one byte flipped) before anything stops', async () => {
     const dir = join(work.dir, 'backups', 'shop')
-    const artifact = readdirSync(dir).filter((f) => f.endsWith('.pgdump')).sort()[0]!
+    const artifact = readdirSync(dir)
+      .filter((f) => f.endsWith('.pgdump'))
+      .sort()[0]!
     const path = join(dir, artifact)
     const original = readFileSync(path)
     const flipped = Buffer.from(original)
@@ -145,7 +162,9 @@ restore: { healthTimeout: 20s }
 
   it('a dump that fails half-way (truncated, checksum recomputed) leaves the live database untouched', async () => {
     const dir = join(work.dir, 'backups', 'shop')
-    const artifact = readdirSync(dir).filter((f) => f.endsWith('.pgdump')).sort()[0]!
+    const artifact = readdirSync(dir)
+      .filter((f) => f.endsWith('.pgdump'))
+      .sort()[0]!
     const path = join(dir, artifact)
     const original = readFileSync(path)
     const manifestPath = path.replace(/\.pgdump$/, '.json')
@@ -176,7 +195,10 @@ restore: { healthTimeout: 20s }
     expect(r.code, r.stdout).toBe(0)
     const report = JSON.parse(r.stdout) as { results: Array<{ ok: boolean; drill: { tables: number; rows: number } }> }
     expect(report.results[0]!.drill).toEqual({ tables: 1, rows: 50000 })
-    const drills = JSON.parse(readFileSync(join(work.dir, 'state', 'drills.json'), 'utf8')) as Record<string, { ok: boolean; lastSuccess: string }>
+    const drills = JSON.parse(readFileSync(join(work.dir, 'state', 'drills.json'), 'utf8')) as Record<
+      string,
+      { ok: boolean; lastSuccess: string }
+    >
     expect(drills.shop).toMatchObject({ ok: true })
     expect(await sql("select count(*) from pg_database where datname like '%ownops_drill%'", 'postgres')).toBe('0')
   }, 60_000)
@@ -184,7 +206,10 @@ restore: { healthTimeout: 20s }
   it('SIGTERM during a restore: the live data is intact or fully restored, never a mix, and the app runs again', async () => {
     await sql("update items set name = 'before-sigterm'")
     const live = await sql(checksum)
-    const child = spawn(process.execPath, [BIN, '-c', join(work.dir, 'ownops.yml'), 'restore', 'shop', '--yes', '--no-safety-copy'], { env: testEnv(work.dir), stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, '-c', join(work.dir, 'ownops.yml'), 'restore', 'shop', '--yes', '--no-safety-copy'], {
+      env: testEnv(work.dir),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let err = ''
     child.stderr.on('data', (c: Buffer) => (err += c.toString()))
     // Interrupt once the restore into the staging database has begun.
@@ -204,12 +229,18 @@ describeDocker('restore: mariadb', () => {
     const app = await runContainer({ name: uniqueName('rs-mapp'), cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'] })
     const work = tempDir()
     try {
-      const sql = (q: string) => execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '--default-character-set=utf8mb4', '-N', '-B', '-e', q]).then((s) => s.trim())
+      const sql = (q: string) =>
+        execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '--default-character-set=utf8mb4', '-N', '-B', '-e', q]).then(
+          (s) => s.trim(),
+        )
       await sql(
         "create database shop character set utf8mb4; use shop; create table items(id int primary key, name varchar(50)) engine=innodb; insert into items select seq, concat('item ', seq) from seq_1_to_20000; create trigger t_items before insert on items for each row set new.name = trim(new.name);",
       )
       const sum = "select concat(count(*), ':', md5(group_concat(concat(id, name) order by id))) from shop.items"
-      writeFileSync(join(work.dir, 'ownops.yml'), `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    shop: { type: mariadb, container: ${db.container}, database: shop, stop: [${app.name}] }\n`)
+      writeFileSync(
+        join(work.dir, 'ownops.yml'),
+        `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    shop: { type: mariadb, container: ${db.container}, database: shop, stop: [${app.name}] }\n`,
+      )
       expect((await cli(work.dir, ['backup', 'shop'])).code).toBe(0)
       const good = await sql(sum)
       await sql("delete from shop.items where id > 10; update shop.items set name = 'changed'")
@@ -253,8 +284,14 @@ describe('restore: sqlite and directories', () => {
 
   it('restores a SQLite database in place (with its -wal file moved aside) and side by side', async () => {
     const db = join(work.dir, 'jobs.db')
-    execFileSync('sqlite3', [db, 'PRAGMA journal_mode=WAL; create table jobs(id integer primary key, v text); insert into jobs(v) select hex(randomblob(20)) from generate_series(1, 1000);'])
-    writeFileSync(join(work.dir, 'ownops.yml'), `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    jobs: { type: sqlite, path: ${db} }\n`)
+    execFileSync('sqlite3', [
+      db,
+      'PRAGMA journal_mode=WAL; create table jobs(id integer primary key, v text); insert into jobs(v) select hex(randomblob(20)) from generate_series(1, 1000);',
+    ])
+    writeFileSync(
+      join(work.dir, 'ownops.yml'),
+      `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    jobs: { type: sqlite, path: ${db} }\n`,
+    )
     expect((await cli(work.dir, ['backup', 'jobs'])).code).toBe(0)
     const sum = (file: string) => execFileSync('sqlite3', [file, "select count(*) || ':' || sum(length(v)) from jobs"]).toString().trim()
     const good = sum(db)
@@ -276,7 +313,10 @@ describe('restore: sqlite and directories', () => {
     mkdirSync(join(src, 'a/b'), { recursive: true })
     writeFileSync(join(src, 'a/b/file.txt'), 'v1')
     execFileSync('sh', ['-c', `cd '${src}' && ln -s a/b/file.txt rel-link && chmod 0751 a`])
-    writeFileSync(join(work.dir, 'ownops.yml'), `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${src}, compression: gzip }\n`)
+    writeFileSync(
+      join(work.dir, 'ownops.yml'),
+      `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${src}, compression: gzip }\n`,
+    )
     expect((await cli(work.dir, ['backup', 'site'])).code).toBe(0)
     writeFileSync(join(src, 'a/b/file.txt'), 'v2')
     writeFileSync(join(src, 'new.txt'), 'new')
@@ -294,7 +334,10 @@ describe('restore: sqlite and directories', () => {
     const dest = join(work.dir, 'victim')
     mkdirSync(dest)
     writeFileSync(join(dest, 'keep.txt'), 'live')
-    writeFileSync(join(work.dir, 'ownops.yml'), `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    victim: { type: directory, path: ${dest}, compression: gzip }\n`)
+    writeFileSync(
+      join(work.dir, 'ownops.yml'),
+      `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    victim: { type: directory, path: ${dest}, compression: gzip }\n`,
+    )
     const evil = join(work.dir, 'evil')
     mkdirSync(join(evil, 'in'), { recursive: true })
     writeFileSync(join(evil, 'in', 'x'), 'payload')
@@ -315,7 +358,22 @@ describe('restore: sqlite and directories', () => {
       writeFileSync(join(dir, `${id}.tar.gz`), data)
       writeFileSync(
         join(dir, `${id}.json`),
-        JSON.stringify({ manifestVersion: 1, id, target: 'victim', type: 'directory', file: `${id}.tar.gz`, time: `2026-01-0${cases.findIndex((c) => c[0] === name) + 1}T00:00:00.000Z`, durationMs: 1, size: data.length, sha256: createHash('sha256').update(data).digest('hex'), compression: 'gzip', ownopsVersion: '0', host: 'x', source: {}, warnings: [] }),
+        JSON.stringify({
+          manifestVersion: 1,
+          id,
+          target: 'victim',
+          type: 'directory',
+          file: `${id}.tar.gz`,
+          time: `2026-01-0${cases.findIndex((c) => c[0] === name) + 1}T00:00:00.000Z`,
+          durationMs: 1,
+          size: data.length,
+          sha256: createHash('sha256').update(data).digest('hex'),
+          compression: 'gzip',
+          ownopsVersion: '0',
+          host: 'x',
+          source: {},
+          warnings: [],
+        }),
       )
       const r = await cli(work.dir, ['restore', 'victim', id, '--yes', '--no-safety-copy'])
       expect(r.code, `${name}: ${r.stdout}`).toBe(1)

@@ -21,10 +21,15 @@ function setup(container: string, extra = '') {
   const db = join(data, 'jobs.db')
   execFileSync('sqlite3', [db, 'create table t(x); insert into t values (1);'])
   const config = join(work.dir, 'ownops.yml')
-  writeFileSync(config, `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    jobs: { type: sqlite, container: ${container}, path: /app/data/jobs.db }\n${extra}`)
+  writeFileSync(
+    config,
+    `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    jobs: { type: sqlite, container: ${container}, path: /app/data/jobs.db }\n${extra}`,
+  )
   const cli = (args: string[]) => runCli(['--json', '-c', config, ...args], { env: testEnv(work.dir), cwd: work.dir })
   const count = () => execFileSync('sqlite3', [db, 'select count(*) from t']).toString().trim()
-  const backups = async () => (JSON.parse((await cli(['backups', 'jobs'])).stdout) as { targets: Array<{ backups: Array<{ id: string; safetyCopy?: boolean }> }> }).targets[0]?.backups ?? []
+  const backups = async () =>
+    (JSON.parse((await cli(['backups', 'jobs'])).stdout) as { targets: Array<{ backups: Array<{ id: string; safetyCopy?: boolean }> }> })
+      .targets[0]?.backups ?? []
   return { work, data, db, cli, count, backups }
 }
 
@@ -40,7 +45,10 @@ describeDocker('restore: SQLite in a container', () => {
       const plan = await cli(['restore', 'jobs', '--dry-run'])
       expect(plan.code, plan.stdout).toBe(0)
       expect((JSON.parse(plan.stdout) as { stops: string[] }).stops).toEqual([app.name])
-      const text = await runCli(['-c', join(work.dir, 'ownops.yml'), 'restore', 'jobs', '--dry-run'], { env: testEnv(work.dir), cwd: work.dir })
+      const text = await runCli(['-c', join(work.dir, 'ownops.yml'), 'restore', 'jobs', '--dry-run'], {
+        env: testEnv(work.dir),
+        cwd: work.dir,
+      })
       expect(text.stdout).toContain(`stops:    ${app.name} (uses the data) — started again afterwards`)
       const before = (await docker.getContainer(app.name).inspect()).State.StartedAt
       const r = await cli(['restore', 'jobs', '--yes'])
@@ -64,7 +72,12 @@ describeDocker('restore: SQLite in a container', () => {
     const name = uniqueName('jobsick')
     const { work, data, cli, count, backups } = setup(name, 'restore: { healthTimeout: 2s }\n')
     // Healthy enough to run, but its health check never passes: the restore rolls back.
-    const app = await runContainer({ name, cmd: LOOP, volumes: [`${data}:/app/data`], healthcheck: { test: ['CMD-SHELL', 'false'], intervalMs: 500, retries: 1 } })
+    const app = await runContainer({
+      name,
+      cmd: LOOP,
+      volumes: [`${data}:/app/data`],
+      healthcheck: { test: ['CMD-SHELL', 'false'], intervalMs: 500, retries: 1 },
+    })
     try {
       expect((await cli(['backup', 'jobs'])).code).toBe(0)
       execFileSync('sqlite3', [join(data, 'jobs.db'), 'insert into t values (2);'])

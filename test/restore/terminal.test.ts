@@ -20,7 +20,10 @@ describe('ownops restore on a terminal', () => {
     mkdirSync(site())
     mkdirSync(join(work.dir, 'bin'))
     symlinkSync(BIN, join(work.dir, 'bin', 'ownops'))
-    writeFileSync(join(work.dir, 'ownops.yml'), `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${site()}, compression: gzip }\n    notes: { type: directory, path: ${site()}, compression: gzip }\n`)
+    writeFileSync(
+      join(work.dir, 'ownops.yml'),
+      `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    site: { type: directory, path: ${site()}, compression: gzip }\n    notes: { type: directory, path: ${site()}, compression: gzip }\n`,
+    )
     env = testEnv(work.dir, { PATH: `${join(work.dir, 'bin')}:${process.env.PATH ?? ''}`, OWNOPS_LOG_FORMAT: 'text', TERM: 'dumb' })
     const at = (iso: string) => () => new Date(iso)
     writeFileSync(join(site(), 'v.txt'), 'first')

@@ -146,7 +146,11 @@ let systemd: number[][]
 beforeAll(async () => {
   systemd = await pool(CASES, 2, async (c) => {
     const lines = cronToOnCalendar(c.expr, { timeZone: c.suffix })
-    const merged = new Set((await Promise.all(lines.map((line) => systemdAnalyze([line], new Date(c.base ?? JAN), c.suffix ? 'UTC' : (c.local ?? 'UTC'))))).flat())
+    const merged = new Set(
+      (
+        await Promise.all(lines.map((line) => systemdAnalyze([line], new Date(c.base ?? JAN), c.suffix ? 'UTC' : (c.local ?? 'UTC'))))
+      ).flat(),
+    )
     return [...merged].sort((a, b) => a - b).slice(0, ITERATIONS)
   })
 })
@@ -154,8 +158,11 @@ beforeAll(async () => {
 describe('cron → OnCalendar, compared with systemd-analyze calendar', () => {
   it(`covers at least 50 expressions, with both day fields, steps, names and every calendar shortcut`, () => {
     expect(CASES.length).toBeGreaterThanOrEqual(50)
-    for (const shortcut of ['@hourly', '@daily', '@midnight', '@weekly', '@monthly', '@yearly', '@annually']) expect(CASES.map((c) => c.expr)).toContain(shortcut)
-    expect(CASES.filter((c) => parseCron(c.expr).dayRule === 'or' && cronToOnCalendar(c.expr).length === 2).length).toBeGreaterThanOrEqual(5)
+    for (const shortcut of ['@hourly', '@daily', '@midnight', '@weekly', '@monthly', '@yearly', '@annually'])
+      expect(CASES.map((c) => c.expr)).toContain(shortcut)
+    expect(CASES.filter((c) => parseCron(c.expr).dayRule === 'or' && cronToOnCalendar(c.expr).length === 2).length).toBeGreaterThanOrEqual(
+      5,
+    )
   })
 
   it.each(CASES.map((c, i) => [i, c] as const))('#%i %o: the timer elapses exactly at the cron runs', (i, c) => {

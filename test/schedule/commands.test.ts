@@ -24,8 +24,12 @@ function write(text: string): string {
   return file
 }
 
-const problems = (text: string) => checkConfig({ path: write(text), env: {}, cwd: dir, defaultEnvFile: join(dir, 'none.env') }).problems.map(formatProblem)
-const plan = (text: string) => planSchedule(loadConfig({ path: write(text), env: {}, cwd: dir, defaultEnvFile: join(dir, 'none.env') }).config, { configFile: '/etc/ownops/ownops.yml' })
+const problems = (text: string) =>
+  checkConfig({ path: write(text), env: {}, cwd: dir, defaultEnvFile: join(dir, 'none.env') }).problems.map(formatProblem)
+const plan = (text: string) =>
+  planSchedule(loadConfig({ path: write(text), env: {}, cwd: dir, defaultEnvFile: join(dir, 'none.env') }).config, {
+    configFile: '/etc/ownops/ownops.yml',
+  })
 
 describe('config validate: schedule problems with file, line, key and a hint', () => {
   it('reports every problem at once', () => {
@@ -79,9 +83,11 @@ describe('config validate: schedule problems with file, line, key and a hint', (
   })
 
   it('refuses a boot unit whose name a job already has', () => {
-    expect(problems('schedule:\n  jobs:\n    boot-app: { command: [monitor], schedule: "@hourly" }\n  boot:\n    app: { compose: /srv/app/compose.yml }\n')).toEqual([
-      'ownops.yml:5 schedule.boot.app: boot unit ownops-boot-app.service has the name of the job "boot-app" (rename one of them)',
-    ])
+    expect(
+      problems(
+        'schedule:\n  jobs:\n    boot-app: { command: [monitor], schedule: "@hourly" }\n  boot:\n    app: { compose: /srv/app/compose.yml }\n',
+      ),
+    ).toEqual(['ownops.yml:5 schedule.boot.app: boot unit ownops-boot-app.service has the name of the job "boot-app" (rename one of them)'])
   })
 })
 
@@ -89,15 +95,33 @@ describe('jobs from the config', () => {
   it('built in: monitor and cleanup always, backup only with targets', () => {
     expect(plan('{}').jobs.map((j) => j.name)).toEqual(['cleanup', 'monitor'])
     const withTargets = plan('backup:\n  targets:\n    db: { type: sqlite, path: /srv/db.sqlite }\n')
-    expect(withTargets.jobs.map((j) => `${j.name}: ${j.args.join(' ')} @ ${j.schedule}`)).toEqual(['backup: backup @ 0 3 * * *', 'cleanup: cleanup @ 0 4 * * *', 'monitor: monitor @ */5 * * * *'])
+    expect(withTargets.jobs.map((j) => `${j.name}: ${j.args.join(' ')} @ ${j.schedule}`)).toEqual([
+      'backup: backup @ 0 3 * * *',
+      'cleanup: cleanup @ 0 4 * * *',
+      'monitor: monitor @ */5 * * * *',
+    ])
     const backup = withTargets.jobs[0]
-    expect(backup).toMatchObject({ randomDelaySec: 900, timeoutSec: 21600, persistent: true, lowPriority: true, user: 'root', timeZone: undefined })
+    expect(backup).toMatchObject({
+      randomDelaySec: 900,
+      timeoutSec: 21600,
+      persistent: true,
+      lowPriority: true,
+      user: 'root',
+      timeZone: undefined,
+    })
     expect(withTargets.jobs[2]).toMatchObject({ timeoutSec: 240, persistent: false, lowPriority: false })
   })
 
   it('a target with its own schedule gets backup-<target>; the backup job then runs backup --unscheduled', () => {
-    const p = plan('backup:\n  targets:\n    db: { type: sqlite, path: /srv/db.sqlite }\n    world: { type: directory, volume: mc, schedule: "0 */6 * * *", timeout: 2h }\n')
-    expect(p.jobs.map((j) => `${j.name}: ${j.args.join(' ')} @ ${j.schedule}`)).toEqual(['backup: backup --unscheduled @ 0 3 * * *', 'backup-world: backup world @ 0 */6 * * *', 'cleanup: cleanup @ 0 4 * * *', 'monitor: monitor @ */5 * * * *'])
+    const p = plan(
+      'backup:\n  targets:\n    db: { type: sqlite, path: /srv/db.sqlite }\n    world: { type: directory, volume: mc, schedule: "0 */6 * * *", timeout: 2h }\n',
+    )
+    expect(p.jobs.map((j) => `${j.name}: ${j.args.join(' ')} @ ${j.schedule}`)).toEqual([
+      'backup: backup --unscheduled @ 0 3 * * *',
+      'backup-world: backup world @ 0 */6 * * *',
+      'cleanup: cleanup @ 0 4 * * *',
+      'monitor: monitor @ */5 * * * *',
+    ])
     expect(p.jobs[1]).toMatchObject({ timeoutSec: 7200, persistent: false, scheduleKey: ['backup', 'targets', 'world', 'schedule'] })
   })
 
@@ -110,7 +134,9 @@ describe('jobs from the config', () => {
     const { startHttpPeer } = await import('../helpers/http-peer.js')
     const peer = await startHttpPeer()
     try {
-      write(`${text}notify:\n  channels:\n    ops: { url: "json://127.0.0.1:${peer.port}/hook", levels: [info, warning, error, critical] }\n`)
+      write(
+        `${text}notify:\n  channels:\n    ops: { url: "json://127.0.0.1:${peer.port}/hook", levels: [info, warning, error, critical] }\n`,
+      )
       const r = await runCli(['--json', 'backup', '--unscheduled'], { env: testEnv(dir), cwd: dir })
       expect(r.code, r.stderr).toBe(0)
       expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, targets: [] })
@@ -131,12 +157,19 @@ describe('jobs from the config', () => {
   })
 
   it('a backup job configured without targets still runs', () => {
-    expect(plan('schedule:\n  jobs:\n    backup: { schedule: "@daily" }\n').jobs.map((j) => j.name)).toEqual(['backup', 'cleanup', 'monitor'])
+    expect(plan('schedule:\n  jobs:\n    backup: { schedule: "@daily" }\n').jobs.map((j) => j.name)).toEqual([
+      'backup',
+      'cleanup',
+      'monitor',
+    ])
   })
 })
 
 describe("the users' schedules work as generated", () => {
-  const example = (name: string) => planSchedule(loadConfig({ path: join(ROOT, 'examples', `${name}.yml`), env: {}, defaultEnvFile: join(dir, 'none.env') }).config, { configFile: '/etc/ownops/ownops.yml' })
+  const example = (name: string) =>
+    planSchedule(loadConfig({ path: join(ROOT, 'examples', `${name}.yml`), env: {}, defaultEnvFile: join(dir, 'none.env') }).config, {
+      configFile: '/etc/ownops/ownops.yml',
+    })
   const unit = (files: Array<{ name: string; content: string }>, name: string) => files.find((f) => f.name === name)?.content ?? ''
 
   it('PostgreSQL backend: pg_dump daily at 03:00 keeping 7, a monthly restore drill, monitor hourly, the stack up after docker at boot', () => {
@@ -154,7 +187,9 @@ describe("the users' schedules work as generated", () => {
     const boot = unit(files, 'ownops-boot-workspace.service')
     expect(boot).toContain('Requires=docker.service\nAfter=docker.service network-online.target\n')
     expect(boot).toContain('Type=oneshot\nRemainAfterExit=yes\n')
-    expect(boot).toContain('ExecStart=/usr/bin/docker compose -f /srv/workspace-backend/infrastructure/compose.prod.yml --env-file /srv/workspace-backend/.env.prod up -d\n')
+    expect(boot).toContain(
+      'ExecStart=/usr/bin/docker compose -f /srv/workspace-backend/infrastructure/compose.prod.yml --env-file /srv/workspace-backend/.env.prod up -d\n',
+    )
     expect(boot).toContain('WantedBy=multi-user.target\n')
     const runs = nextRuns('0 3 * * *', 3, { from: new Date('2026-01-10T12:00:00Z'), timeZone: 'Asia/Tokyo' })
     expect(runs.map((d) => d.toISOString())).toEqual(['2026-01-10T18:00:00.000Z', '2026-01-11T18:00:00.000Z', '2026-01-12T18:00:00.000Z'])
@@ -168,8 +203,12 @@ describe("the users' schedules work as generated", () => {
     expect(unit(files, 'ownops-refresh.service')).toContain('TimeoutStartSec=15min\n')
     const cron = renderCronD(p).content
     // camserver's flock file in its own lock directory: only it (and root) can write there.
-    expect(cron).toContain('\n0 4 * * * camserver mkdir -p -m 700 "$HOME"/.local/state/ownops/lock && flock -n "$HOME"/.local/state/ownops/lock/db-prune.cron.lock timeout 1800 /usr/local/bin/ownops cleanup --only sql 2>&1 | logger -t ownops-db-prune\n')
-    expect(cron).toContain('\n0 3 * * * root mkdir -p -m 700 /run/ownops && flock -n /run/ownops/refresh.cron.lock timeout 900 /usr/local/bin/ownops restart camserver --safe 2>&1 | logger -t ownops-refresh\n')
+    expect(cron).toContain(
+      '\n0 4 * * * camserver mkdir -p -m 700 "$HOME"/.local/state/ownops/lock && flock -n "$HOME"/.local/state/ownops/lock/db-prune.cron.lock timeout 1800 /usr/local/bin/ownops cleanup --only sql 2>&1 | logger -t ownops-db-prune\n',
+    )
+    expect(cron).toContain(
+      '\n0 3 * * * root mkdir -p -m 700 /run/ownops && flock -n /run/ownops/refresh.cron.lock timeout 900 /usr/local/bin/ownops restart camserver --safe 2>&1 | logger -t ownops-refresh\n',
+    )
     expect(cron).not.toContain('/run/lock')
   })
 
@@ -221,11 +260,19 @@ describe('ownops schedule (CLI)', () => {
     expect(all.stdout).toContain(`ExecStart=${process.execPath} ${BIN} --config ${join(dir, 'ownops.yml')} monitor\n`)
     const boot = await runCli(['schedule', 'generate', '--boot'], { env: testEnv(dir), cwd: dir })
     expect([...boot.stdout.matchAll(/^# ==> (\S+) <==$/gm)].map((m) => m[1])).toEqual(['ownops-boot-app.service'])
-    const json = JSON.parse((await runCli(['--json', 'schedule', 'generate', '--config-path', '/etc/ownops/ownops.yml'], { env: testEnv(dir), cwd: dir })).stdout)
-    expect(json.files.find((f: { name: string }) => f.name === 'ownops-monitor.service').content).toContain(`ExecStart=${process.execPath} ${BIN} monitor\n`)
+    const json = JSON.parse(
+      (await runCli(['--json', 'schedule', 'generate', '--config-path', '/etc/ownops/ownops.yml'], { env: testEnv(dir), cwd: dir })).stdout,
+    )
+    expect(json.files.find((f: { name: string }) => f.name === 'ownops-monitor.service').content).toContain(
+      `ExecStart=${process.execPath} ${BIN} monitor\n`,
+    )
     // --bin, then schedule.bin, say otherwise.
-    const bin = JSON.parse((await runCli(['--json', 'schedule', 'generate', '--bin', '/opt/ownops/ownops'], { env: testEnv(dir), cwd: dir })).stdout)
-    expect(bin.files.find((f: { name: string }) => f.name === 'ownops-monitor.service').content).toContain(`ExecStart=/opt/ownops/ownops --config ${join(dir, 'ownops.yml')} monitor\n`)
+    const bin = JSON.parse(
+      (await runCli(['--json', 'schedule', 'generate', '--bin', '/opt/ownops/ownops'], { env: testEnv(dir), cwd: dir })).stdout,
+    )
+    expect(bin.files.find((f: { name: string }) => f.name === 'ownops-monitor.service').content).toContain(
+      `ExecStart=/opt/ownops/ownops --config ${join(dir, 'ownops.yml')} monitor\n`,
+    )
   })
 
   it('generate warns about a time in the DST change of the zone', async () => {
@@ -255,7 +302,9 @@ describe('ownops schedule (CLI)', () => {
     expect((await runCli(['schedule', 'install', '--root', join(dir, 'root')], { env, cwd: dir })).code).toBe(0)
     const text = await runCli(['schedule', 'list', '--root', join(dir, 'root')], { env, cwd: dir })
     expect(text.stdout).toMatch(/^JOB +COMMAND +SCHEDULE +ZONE +NEXT RUNS +STATE$/m)
-    expect(text.stdout).toMatch(/^refresh +restart app +0 3 \* \* \* +Asia\/Tokyo +\d{4}-\d\d-\d\d 03:00, \d{4}-\d\d-\d\d 03:00, \d{4}-\d\d-\d\d 03:00 +systemd$/m)
+    expect(text.stdout).toMatch(
+      /^refresh +restart app +0 3 \* \* \* +Asia\/Tokyo +\d{4}-\d\d-\d\d 03:00, \d{4}-\d\d-\d\d 03:00, \d{4}-\d\d-\d\d 03:00 +systemd$/m,
+    )
     expect(text.stdout).toMatch(/^monitor +monitor +\*\/5 \* \* \* \* +local /m)
 
     write('{}\n')

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import { CronError, cronToOnCalendar, cronToTimer, dstTransitions, dstWarning, isDailyOrRarer, nextRuns, parseCron, type CronFieldName } from '../../src/schedule/cron.js'
+import {
+  CronError,
+  cronToOnCalendar,
+  cronToTimer,
+  dstTransitions,
+  dstWarning,
+  isDailyOrRarer,
+  nextRuns,
+  parseCron,
+  type CronFieldName,
+} from '../../src/schedule/cron.js'
 
 describe('cronToOnCalendar', () => {
   it.each([
@@ -38,7 +48,10 @@ describe('cronToOnCalendar', () => {
   })
 
   it('appends the time zone to every line', () => {
-    expect(cronToOnCalendar('0 0 1,15 * 5', { timeZone: 'Europe/Berlin' })).toEqual(['Fri *-*-* 00:00:00 Europe/Berlin', '*-*-01,15 00:00:00 Europe/Berlin'])
+    expect(cronToOnCalendar('0 0 1,15 * 5', { timeZone: 'Europe/Berlin' })).toEqual([
+      'Fri *-*-* 00:00:00 Europe/Berlin',
+      '*-*-01,15 00:00:00 Europe/Berlin',
+    ])
     expect(cronToOnCalendar('0 3 * * *', { timeZone: 'UTC' })).toEqual(['*-*-* 03:00:00 UTC'])
   })
 
@@ -50,7 +63,9 @@ describe('cronToOnCalendar', () => {
   })
 
   it('refuses an unknown time zone, with a suggestion', () => {
-    expect(() => cronToOnCalendar('0 3 * * *', { timeZone: 'Europe/Berln' })).toThrow('unknown time zone "Europe/Berln" (did you mean "Europe/Berlin"?)')
+    expect(() => cronToOnCalendar('0 3 * * *', { timeZone: 'Europe/Berln' })).toThrow(
+      'unknown time zone "Europe/Berln" (did you mean "Europe/Berlin"?)',
+    )
     expect(() => nextRuns('0 3 * * *', 1, { timeZone: 'Mars/Olympus' })).toThrow(CronError)
   })
 })
@@ -126,7 +141,17 @@ describe('what cron would not run is refused, naming the field', () => {
   })
 
   it('accepts what Vixie cron accepts', () => {
-    for (const expr of ['0 0 29 2 *', '0 0 31 * *', '0 0 30,31 2,4 *', '0 0 * * mon-7', '59 23 31 12 7', '0 0 */31 2 *', '@reboot', '@Daily', '0 0 1 1 *']) {
+    for (const expr of [
+      '0 0 29 2 *',
+      '0 0 31 * *',
+      '0 0 30,31 2,4 *',
+      '0 0 * * mon-7',
+      '59 23 31 12 7',
+      '0 0 */31 2 *',
+      '@reboot',
+      '@Daily',
+      '0 0 1 1 *',
+    ]) {
       expect(() => parseCron(expr), expr).not.toThrow()
     }
     expect(parseCron('0 0 * * mon-7').daysOfWeek).toEqual([0, 1, 2, 3, 4, 5, 6])
@@ -184,12 +209,16 @@ describe('dstWarning', () => {
     expect(dstWarning('30 2 * * *', 'Europe/Berlin', { from })).toBe(
       'schedule "30 2 * * *": 02:30 does not exist on 2025-03-30 in Europe/Berlin (clocks go forward): that run is skipped; 02:30 happens twice on 2025-10-26 in Europe/Berlin (clocks go back): the timer runs once, at the first. Pick a time outside the change window or use timezone: UTC',
     )
-    expect(dstWarning('30 1 * * *', 'America/New_York', { from })).toMatch(/^schedule "30 1 \* \* \*": 01:30 happens twice on 2025-11-02 in America\/New_York/)
+    expect(dstWarning('30 1 * * *', 'America/New_York', { from })).toMatch(
+      /^schedule "30 1 \* \* \*": 01:30 happens twice on 2025-11-02 in America\/New_York/,
+    )
     expect(dstWarning('30 2 * * *', 'America/New_York', { from })).toMatch(/02:30 does not exist on 2025-03-09 in America\/New_York/)
-    expect(dstWarning('*/10 2 * * *', 'Europe/Berlin', { from })).toMatch(/02:00, 02:10, 02:20 … do not exist on 2025-03-30.*those runs are skipped/)
+    expect(dstWarning('*/10 2 * * *', 'Europe/Berlin', { from })).toMatch(
+      /02:00, 02:10, 02:20 … do not exist on 2025-03-30.*those runs are skipped/,
+    )
   })
 
-  it('knows each zone\'s own window (30-minute DST on Lord Howe Island)', () => {
+  it("knows each zone's own window (30-minute DST on Lord Howe Island)", () => {
     expect(dstWarning('15 2 * * *', 'Australia/Lord_Howe', { from })).toMatch(/02:15 does not exist on 2025-10-05/)
     expect(dstWarning('45 2 * * *', 'Australia/Lord_Howe', { from })).toBeUndefined()
     expect(dstTransitions('Australia/Lord_Howe', from).map((t) => t.shiftMinutes)).toEqual([-30, 30])

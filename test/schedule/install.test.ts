@@ -81,16 +81,27 @@ describe('schedule install --systemd', () => {
       'create ownops-notify@.service',
     ])
     expect(report.commands).toEqual([
-      expect.objectContaining({ command: `systemctl --root=${root} enable ownops-backup.timer ownops-cleanup.timer ownops-monitor.timer ownops-refresh.timer ownops-at-boot.timer`, ok: true }),
+      expect.objectContaining({
+        command: `systemctl --root=${root} enable ownops-backup.timer ownops-cleanup.timer ownops-monitor.timer ownops-refresh.timer ownops-at-boot.timer`,
+        ok: true,
+      }),
     ])
     expect(report.notes).toContain(`enabled offline under ${root}: nothing was started`)
     expect(report.createdDirs).toEqual([join(root, 'var/backups/ownops'), join(root, 'var/lib/ownops')])
     expect(statSync(join(root, 'var/backups/ownops')).mode & 0o777).toBe(0o700)
     // systemctl made the [Install] symlinks.
     expect(readlinkSync(join(units, 'timers.target.wants/ownops-backup.timer'))).toBe('/etc/systemd/system/ownops-backup.timer')
-    expect(readdirSync(join(units, 'timers.target.wants')).sort()).toEqual(['ownops-at-boot.timer', 'ownops-backup.timer', 'ownops-cleanup.timer', 'ownops-monitor.timer', 'ownops-refresh.timer'])
+    expect(readdirSync(join(units, 'timers.target.wants')).sort()).toEqual([
+      'ownops-at-boot.timer',
+      'ownops-backup.timer',
+      'ownops-cleanup.timer',
+      'ownops-monitor.timer',
+      'ownops-refresh.timer',
+    ])
     expect(statSync(join(units, 'ownops-backup.service')).mode & 0o777).toBe(0o644)
-    expect(readFileSync(join(units, 'ownops-refresh.timer'), 'utf8')).toContain('OnCalendar=*-*-* 03:00:00\nAccuracySec=1min\nPersistent=true\n')
+    expect(readFileSync(join(units, 'ownops-refresh.timer'), 'utf8')).toContain(
+      'OnCalendar=*-*-* 03:00:00\nAccuracySec=1min\nPersistent=true\n',
+    )
     expect(readFileSync(join(units, 'ownops-custom.service'), 'utf8')).toBe(HAND_WRITTEN)
     // The bin does not exist under the root: a warning, not a failure.
     expect(first.stderr).toContain('schedule.bin')
@@ -109,7 +120,12 @@ describe('schedule install --systemd', () => {
     const custom = statSync(join(units, 'ownops-custom.service')).mtimeMs
 
     // refresh is gone, monitor runs hourly.
-    config(CONFIG().replace('    refresh: { command: [restart, app, --safe], schedule: "0 3 * * *", persistent: true }\n', '    monitor: { schedule: "0 * * * *" }\n'))
+    config(
+      CONFIG().replace(
+        '    refresh: { command: [restart, app, --safe], schedule: "0 3 * * *", persistent: true }\n',
+        '    monitor: { schedule: "0 * * * *" }\n',
+      ),
+    )
     const result = await cli(['schedule', 'install', '--root', root])
     expect(result.code, result.stderr).toBe(0)
     expect(result.stdout).toMatch(/^update +\S+ownops-monitor\.timer$/m)
@@ -129,7 +145,10 @@ describe('schedule install --systemd', () => {
     mkdirSync(units, { recursive: true })
     writeFileSync(join(units, 'ownops-monitor.service'), HAND_WRITTEN)
     const before = snapshot(root)
-    const result = await runCli(['-c', join(dir, 'ownops.yml'), 'schedule', 'install', '--root', root], { env: testEnv(dir, { OWNOPS_LOG_FORMAT: 'text' }), cwd: dir })
+    const result = await runCli(['-c', join(dir, 'ownops.yml'), 'schedule', 'install', '--root', root], {
+      env: testEnv(dir, { OWNOPS_LOG_FORMAT: 'text' }),
+      cwd: dir,
+    })
     expect(result.code).toBe(1)
     expect(result.stderr).toContain(`a file in the way that ownops did not generate: ${join(units, 'ownops-monitor.service')}`)
     expect(result.stderr).toContain('nothing was changed')
@@ -177,7 +196,9 @@ describe('schedule remove', () => {
     expect(left).toEqual(['etc/cron.d/other', 'etc/systemd/system/ownops-custom.service'])
     const report = JSON.parse(result.stdout)
     expect(report.removed.map((r: { backend: string }) => r.backend)).toEqual(['systemd', 'cron'])
-    expect(report.removed[0].commands[0].command).toBe(`systemctl --root=${root} disable ownops-at-boot.timer ownops-backup.timer ownops-cleanup.timer ownops-monitor.timer ownops-refresh.timer`)
+    expect(report.removed[0].commands[0].command).toBe(
+      `systemctl --root=${root} disable ownops-at-boot.timer ownops-backup.timer ownops-cleanup.timer ownops-monitor.timer ownops-refresh.timer`,
+    )
   })
 })
 
@@ -210,7 +231,10 @@ describe('schedule install --cron', () => {
     expect(readFileSync(join(root, 'etc/cron.d/ownops'), 'utf8')).toBe('0 3 * * * root /usr/local/bin/backup.sh\n')
 
     config(`${CONFIG().replace('schedule:\n', 'schedule:\n  timezone: Europe/Berlin\n')}`)
-    const zoned = await runCli(['-c', join(dir, 'ownops.yml'), 'schedule', 'generate', '--cron'], { env: testEnv(dir, { OWNOPS_LOG_FORMAT: 'text' }), cwd: dir })
+    const zoned = await runCli(['-c', join(dir, 'ownops.yml'), 'schedule', 'generate', '--cron'], {
+      env: testEnv(dir, { OWNOPS_LOG_FORMAT: 'text' }),
+      cwd: dir,
+    })
     expect(zoned.code).toBe(78)
     expect(zoned.stderr).toContain('error: cron.d cannot run a job in a time zone of its own')
     expect(zoned.stderr).toContain('schedule.timezone: Europe/Berlin (jobs at-boot, backup, cleanup, monitor, refresh)')
@@ -222,7 +246,9 @@ describe('unified diff', () => {
   const diffU = (a: string, b: string): Promise<string> => {
     writeFileSync(join(dir, 'a'), a)
     writeFileSync(join(dir, 'b'), b)
-    return new Promise((done) => execFile('diff', ['-u', '--label', 'a/f', '--label', 'b/f', join(dir, 'a'), join(dir, 'b')], (_e, stdout) => done(stdout)))
+    return new Promise((done) =>
+      execFile('diff', ['-u', '--label', 'a/f', '--label', 'b/f', join(dir, 'a'), join(dir, 'b')], (_e, stdout) => done(stdout)),
+    )
   }
   const lines = (n: number, f: (i: number) => string = (i) => `line ${i}`) => Array.from({ length: n }, (_, i) => `${f(i)}\n`).join('')
 

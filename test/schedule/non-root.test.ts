@@ -42,9 +42,24 @@ interface Unit {
 
 /** The parts of a generated service that say how systemd starts the job. */
 function parseUnit(text: string): Unit {
-  const value = (key: string) => text.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1)
-  const env = Object.fromEntries((value('Environment') ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
-  return { user: value('User'), env, argv: (value('ExecStart') ?? '').split(' '), stateDirectory: value('StateDirectory'), runtimeDirectory: value('RuntimeDirectory') }
+  const value = (key: string) =>
+    text
+      .split('\n')
+      .find((l) => l.startsWith(`${key}=`))
+      ?.slice(key.length + 1)
+  const env = Object.fromEntries(
+    (value('Environment') ?? '')
+      .split(' ')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  )
+  return {
+    user: value('User'),
+    env,
+    argv: (value('ExecStart') ?? '').split(' '),
+    stateDirectory: value('StateDirectory'),
+    runtimeDirectory: value('RuntimeDirectory'),
+  }
 }
 
 /** Creates what systemd creates for the unit before it starts: its state and runtime directories, owned by the user. */
@@ -84,7 +99,10 @@ function setup(name: string, envFileText: string) {
 
 /** Runs the unit's ExecStart as its User=, with its Environment= and the env file's variables. */
 const start = (unit: Unit, env: Record<string, string>) =>
-  runAs(cam, unit.argv, { env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', OWNOPS_LOG_FORMAT: 'text', ...unit.env, ...env }, cwd: '/' })
+  runAs(cam, unit.argv, {
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', OWNOPS_LOG_FORMAT: 'text', ...unit.env, ...env },
+    cwd: '/',
+  })
 
 describe.runIf(isRoot || process.env.CI === 'true')('a job run as a user', () => {
   it('the unit runs it as the user, with directories of its own, and it works: the env file it cannot read is no error', async () => {
@@ -108,7 +126,9 @@ describe.runIf(isRoot || process.env.CI === 'true')('a job run as a user', () =>
     const result = await start(unit, {})
     expect(result.code).toBe(77)
     expect(result.stderr).toContain(`error: permission denied: cannot read ${envFile}`)
-    expect(result.stderr).toContain(`\${HOOK_TOKEN} is not set, and the env file ${envFile} cannot be read by this user (permission denied)`)
+    expect(result.stderr).toContain(
+      `\${HOOK_TOKEN} is not set, and the env file ${envFile} cannot be read by this user (permission denied)`,
+    )
     expect(result.stderr).toContain('EnvironmentFile= passes the variables')
     expect(result.stderr).not.toContain('s3cret')
   })

@@ -17,10 +17,26 @@ import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js'
 /** Runs ownops as `unit` would: with a private /tmp when it says PrivateTmp=yes. */
 function asUnit(unit: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   const argv = unit.includes('\nPrivateTmp=yes\n')
-    ? ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs ownops-private-tmp /tmp && exec "$@"', 'sh', process.execPath, BIN, ...args]]
+    ? [
+        'unshare',
+        [
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'mount -t tmpfs ownops-private-tmp /tmp && exec "$@"',
+          'sh',
+          process.execPath,
+          BIN,
+          ...args,
+        ],
+      ]
     : [process.execPath, [BIN, ...args]]
   return new Promise((done) =>
-    execFile(argv[0] as string, argv[1] as string[], { env, cwd: '/', timeout: 30_000 }, (error, stdout, stderr) => done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr })),
+    execFile(argv[0] as string, argv[1] as string[], { env, cwd: '/', timeout: 30_000 }, (error, stdout, stderr) =>
+      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr }),
+    ),
   )
 }
 
@@ -68,11 +84,19 @@ monitor:
   })
 
   it('as the units run them: a pause set by the monitor unit holds, and the notify unit delivers', async () => {
-    const paused = await asUnit(generated.get('ownops-monitor.service') as string, ['-c', join(work.dir, 'ownops.yml'), 'monitor', '--pause', '1h'], env)
+    const paused = await asUnit(
+      generated.get('ownops-monitor.service') as string,
+      ['-c', join(work.dir, 'ownops.yml'), 'monitor', '--pause', '1h'],
+      env,
+    )
     expect(paused.code, paused.stderr).toBe(0)
     const after = await runCli(['-c', join(work.dir, 'ownops.yml'), '--json', 'monitor'], { env, cwd: work.dir })
     expect(JSON.parse(after.stdout).checks[0]).toMatchObject({ status: 'maintenance', quiet: expect.stringMatching(/^paused until/) })
-    const sent = await asUnit(generated.get('ownops-notify@.service') as string, ['-c', join(work.dir, 'ownops.yml'), 'notify', '--level', 'error', 'from the unit'], env)
+    const sent = await asUnit(
+      generated.get('ownops-notify@.service') as string,
+      ['-c', join(work.dir, 'ownops.yml'), 'notify', '--level', 'error', 'from the unit'],
+      env,
+    )
     expect(sent.code, sent.stderr).toBe(0)
     expect(peer.requests.map((q) => JSON.stringify(q.json)).join('\n')).toContain('from the unit')
   })
@@ -81,8 +105,13 @@ monitor:
     const dir = join(work.dir, 'plan')
     mkdirSync(dir)
     const file = join(dir, 'ownops.yml')
-    writeFileSync(file, `stateDir: /var/lib/ownops\nbackup:\n  dir: /var/backups/ownops\n  targets:\n    scratch: { type: directory, path: /tmp/scratch-data }\n`)
-    const plan = planSchedule(loadConfig({ path: file, env: {}, defaultEnvFile: '/etc/ownops/ownops.env' }).config, { configFile: '/etc/ownops/ownops.yml' })
+    writeFileSync(
+      file,
+      `stateDir: /var/lib/ownops\nbackup:\n  dir: /var/backups/ownops\n  targets:\n    scratch: { type: directory, path: /tmp/scratch-data }\n`,
+    )
+    const plan = planSchedule(loadConfig({ path: file, env: {}, defaultEnvFile: '/etc/ownops/ownops.env' }).config, {
+      configFile: '/etc/ownops/ownops.yml',
+    })
     const units = new Map(renderSystemdUnits(plan).map((f) => [f.name, f.content]))
     expect(units.get('ownops-backup.service')).not.toContain('PrivateTmp=yes')
     expect(units.get('ownops-monitor.service')).toContain('\nPrivateTmp=yes\n')

@@ -6,7 +6,18 @@
  * - "Your own crontab": as a real non-root user with Debian's crontab, whose other lines stay.
  */
 import { execFile } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, runCli, tempDir, testEnv, type CliResult } from '../helpers/cli.js'
@@ -33,7 +44,9 @@ function words(line: string): string[] {
 
 function run(argv: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((done) =>
-    execFile(argv[0] as string, argv.slice(1), { env, timeout: 60_000 }, (error, stdout, stderr) => done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr })),
+    execFile(argv[0] as string, argv.slice(1), { env, timeout: 60_000 }, (error, stdout, stderr) =>
+      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr }),
+    ),
   )
 }
 
@@ -70,11 +83,17 @@ describe('README: enable a timer by hand', () => {
     for (const line of readmeCommands('**Enable a timer by hand.**')) {
       const argv = words(line.replace(/^sudo /, ''))
       if (argv[0] === 'ownops') {
-        const result = await runCli(argv.slice(1).map((w) => (w === '/etc/systemd/system' ? join(root, w) : w)), { env, cwd: dir })
+        const result = await runCli(
+          argv.slice(1).map((w) => (w === '/etc/systemd/system' ? join(root, w) : w)),
+          { env, cwd: dir },
+        )
         expect(result.code, `${line}\n${result.stderr}`).toBe(0)
       } else if (argv[0] === 'systemctl' && argv[1] === 'enable') {
         // Offline (--root): the same enable, without --now (starting needs systemd as PID 1).
-        const result = await run(['systemctl', `--root=${root}`, ...argv.slice(1).filter((w) => w !== '--now')], { PATH: process.env.PATH, SYSTEMD_COLORS: '0' })
+        const result = await run(['systemctl', `--root=${root}`, ...argv.slice(1).filter((w) => w !== '--now')], {
+          PATH: process.env.PATH,
+          SYSTEMD_COLORS: '0',
+        })
         expect(result.code, `${line}\n${result.stderr}`).toBe(0)
       } else {
         continue // daemon-reload and list-timers talk to a running systemd
@@ -89,7 +108,10 @@ describe('README: enable a timer by hand', () => {
     const root = join(dir, 'generate-root')
     mkdirSync(join(root, 'etc/systemd/system'), { recursive: true })
     const env = testEnv(dir, { OWNOPS_CONFIG: join(dir, 'ownops.yml') })
-    expect(await asReadme(root, env)).toEqual(['sudo ownops schedule generate --out /etc/systemd/system', 'sudo systemctl enable --now ownops-backup.timer'])
+    expect(await asReadme(root, env)).toEqual([
+      'sudo ownops schedule generate --out /etc/systemd/system',
+      'sudo systemctl enable --now ownops-backup.timer',
+    ])
     const units = join(root, 'etc/systemd/system')
     expect(readlinkSync(join(units, 'timers.target.wants/ownops-backup.timer'))).toBe('/etc/systemd/system/ownops-backup.timer')
     expect(readdirSync(join(units, 'timers.target.wants'))).toEqual(['ownops-backup.timer'])
@@ -131,37 +153,58 @@ describe.runIf(isRoot || process.env.CI === 'true')('README: your own crontab, a
       `cleanup:\n  backups: false\n  rules:\n    results: { type: files, root: ${results}, match: "*.out", olderThan: 1d }\nschedule:\n  docker: ${join(alice.home, 'docker')}\n  jobs:\n    monitor: false\n    cleanup: { schedule: "0 4 * * *" }\n    first-sunday: { command: [cleanup, results], schedule: "0 2 1-7 * sun", randomDelay: 1m }\n  boot:\n    app: { compose: ${join(alice.home, 'app', 'compose.yml')} }\n`,
     )
     chownSync(config, alice.uid, alice.gid)
-    env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: alice.home, USER: alice.name, LOGNAME: alice.name, OWNOPS_CONFIG: config, OWNOPS_LOG_FORMAT: 'text', TZ: 'UTC' }
+    env = {
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      HOME: alice.home,
+      USER: alice.name,
+      LOGNAME: alice.name,
+      OWNOPS_CONFIG: config,
+      OWNOPS_LOG_FORMAT: 'text',
+      TZ: 'UTC',
+    }
   })
   afterAll(() => alice?.remove())
 
   /** A README line as alice runs it: `ownops` is bin/ownops.js on this Node. */
   const asAlice = (line: string, input?: string) => {
     const argv = words(line)
-    return runAs(alice, argv[0] === 'ownops' ? [process.execPath, BIN, ...argv.slice(1)] : argv, { env, ...(input !== undefined ? { input } : {}) })
+    return runAs(alice, argv[0] === 'ownops' ? [process.execPath, BIN, ...argv.slice(1)] : argv, {
+      env,
+      ...(input !== undefined ? { input } : {}),
+    })
   }
 
   it('the README names these exact commands', () => {
-    expect(readmeCommands('**Your own crontab.**')).toEqual(['ownops schedule generate --crontab', 'ownops schedule install --crontab', 'crontab -l', 'ownops schedule remove --crontab'])
+    expect(readmeCommands('**Your own crontab.**')).toEqual([
+      'ownops schedule generate --crontab',
+      'ownops schedule install --crontab',
+      'crontab -l',
+      'ownops schedule remove --crontab',
+    ])
   })
 
-  it('install puts the block into the crontab, idempotently, leaving the user\'s own lines; remove takes it out again', async () => {
+  it("install puts the block into the crontab, idempotently, leaving the user's own lines; remove takes it out again", async () => {
     const [generate, install, list, remove] = readmeCommands('**Your own crontab.**') as [string, string, string, string]
     expect((await asAlice('crontab -', OWN_LINES)).code).toBe(0)
 
     const printed = await asAlice(generate)
     expect(printed.code, printed.stderr).toBe(0)
     const block = printed.stdout
-    expect(block.split('\n')[0]).toMatch(/^# BEGIN ownops \(generated from .*ownops\.yml; change the config, then run `ownops schedule install --crontab`\)$/)
+    expect(block.split('\n')[0]).toMatch(
+      /^# BEGIN ownops \(generated from .*ownops\.yml; change the config, then run `ownops schedule install --crontab`\)$/,
+    )
     expect(block.endsWith('# END ownops\n')).toBe(true)
     const entries = block.split('\n').filter((l) => /^[0-9*@]/.test(l))
     expect(entries).toHaveLength(3)
     // No user field: the command follows the five fields; the same wrappers as cron.d; this Node by absolute path.
     const lockDir = join(alice.home, '.local/state/ownops/lock')
-    expect(entries[0]).toBe(`0 4 * * * mkdir -p -m 700 ${lockDir} && OWNOPS_LOG_FORMAT=text flock -n ${lockDir}/cleanup.cron.lock timeout 3600 ${process.execPath} ${BIN} --config ${env.OWNOPS_CONFIG} cleanup 2>&1 | logger -t ownops-cleanup`)
+    expect(entries[0]).toBe(
+      `0 4 * * * mkdir -p -m 700 ${lockDir} && OWNOPS_LOG_FORMAT=text flock -n ${lockDir}/cleanup.cron.lock timeout 3600 ${process.execPath} ${BIN} --config ${env.OWNOPS_CONFIG} cleanup 2>&1 | logger -t ownops-cleanup`,
+    )
     expect(entries[1]).toMatch(/^0 2 1-7 \* sun sleep \$\(shuf -i 0-59 -n 1\) && mkdir -p -m 700 /)
     // Where systemd does not run, boot units are @reboot lines.
-    if (!existsSync('/run/systemd/system')) expect(entries[2]).toMatch(/^@reboot mkdir -p -m 700 .* flock -n .*\/ownops-boot-app\.cron\.lock timeout 600 sh -c /)
+    if (!existsSync('/run/systemd/system'))
+      expect(entries[2]).toMatch(/^@reboot mkdir -p -m 700 .* flock -n .*\/ownops-boot-app\.cron\.lock timeout 600 sh -c /)
     // The warning about both day fields comes with it.
     expect(printed.stderr).toContain('schedule "0 2 1-7 * sun" runs on day-of-month 1-7 OR day-of-week sun')
 
@@ -171,7 +214,10 @@ describe.runIf(isRoot || process.env.CI === 'true')('README: your own crontab, a
     const installed = (await asAlice(list)).stdout
     expect(installed).toBe(`${OWN_LINES}${block}`)
     const listed = JSON.parse((await asAlice('ownops --json schedule list')).stdout)
-    expect(listed.jobs.map((j: { name: string; installed: string[] }) => `${j.name} ${j.installed.join('+')}`)).toEqual(['cleanup crontab', 'first-sunday crontab'])
+    expect(listed.jobs.map((j: { name: string; installed: string[] }) => `${j.name} ${j.installed.join('+')}`)).toEqual([
+      'cleanup crontab',
+      'first-sunday crontab',
+    ])
 
     const second = await asAlice(install)
     expect(second.code).toBe(0)
@@ -193,7 +239,7 @@ describe.runIf(isRoot || process.env.CI === 'true')('README: your own crontab, a
     expect((await asAlice(remove)).stdout).toContain('nothing to do')
   })
 
-  it('an entry does its job when cron\'s shell runs it as the user: lock directory, this Node, the cleanup', async () => {
+  it("an entry does its job when cron's shell runs it as the user: lock directory, this Node, the cleanup", async () => {
     const old = new Date(Date.UTC(2020, 0, 1))
     for (const f of ['x.out', 'y.out']) {
       writeFileSync(join(results, f), 'x')
@@ -204,27 +250,34 @@ describe.runIf(isRoot || process.env.CI === 'true')('README: your own crontab, a
     const entry = block.split('\n').find((l) => l.includes('/cleanup.cron.lock')) as string
     // cron runs the rest of the line with /bin/sh, % escapes undone, in the user's home, with HOME, LOGNAME and PATH=/usr/bin:/bin.
     const command = entry.split(' ').slice(5).join(' ').replace(/\\%/g, '%')
-    const result = await runAs(alice, ['/bin/sh', '-c', command], { env: { HOME: alice.home, LOGNAME: alice.name, PATH: '/usr/bin:/bin', SHELL: '/bin/sh' } })
+    const result = await runAs(alice, ['/bin/sh', '-c', command], {
+      env: { HOME: alice.home, LOGNAME: alice.name, PATH: '/usr/bin:/bin', SHELL: '/bin/sh' },
+    })
     expect(existsSync(join(results, 'x.out')), result.stderr).toBe(false)
     expect(existsSync(join(results, 'y.out'))).toBe(false)
     expect(existsSync(join(alice.home, '.local/state/ownops/lock'))).toBe(true)
   })
 
-  it.runIf(!existsSync('/run/systemd/system'))('the @reboot line of a boot unit waits for the engine, then runs compose up -d in the project\'s directory', async () => {
-    const app = join(alice.home, 'app')
-    mkdirSync(app, { recursive: true })
-    chownSync(app, alice.uid, alice.gid)
-    // A docker executable that answers `docker info` and records what it was asked to do.
-    const record = join(alice.home, 'docker-calls')
-    writeFileSync(join(alice.home, 'docker'), `#!/bin/sh\n[ "$1" = info ] && exit 0\necho "$(pwd): $*" >> ${record}\n`)
-    chmodSync(join(alice.home, 'docker'), 0o755)
-    chownSync(join(alice.home, 'docker'), alice.uid, alice.gid)
-    const block = (await asAlice('ownops schedule generate --crontab')).stdout
-    const entry = block.split('\n').find((l) => l.startsWith('@reboot ')) as string
-    const syntax = await runAs(alice, ['/bin/sh', '-n', '-c', entry.slice('@reboot '.length)], { env: { PATH: '/usr/bin:/bin' } })
-    expect(syntax.code, syntax.stderr).toBe(0)
-    await runAs(alice, ['/bin/sh', '-c', entry.slice('@reboot '.length).replace(/\\%/g, '%')], { env: { HOME: alice.home, PATH: '/usr/bin:/bin' } })
-    expect(readFileSync(record, 'utf8')).toBe(`${app}: compose -f ${join(app, 'compose.yml')} up -d\n`)
-    rmSync(record)
-  })
+  it.runIf(!existsSync('/run/systemd/system'))(
+    "the @reboot line of a boot unit waits for the engine, then runs compose up -d in the project's directory",
+    async () => {
+      const app = join(alice.home, 'app')
+      mkdirSync(app, { recursive: true })
+      chownSync(app, alice.uid, alice.gid)
+      // A docker executable that answers `docker info` and records what it was asked to do.
+      const record = join(alice.home, 'docker-calls')
+      writeFileSync(join(alice.home, 'docker'), `#!/bin/sh\n[ "$1" = info ] && exit 0\necho "$(pwd): $*" >> ${record}\n`)
+      chmodSync(join(alice.home, 'docker'), 0o755)
+      chownSync(join(alice.home, 'docker'), alice.uid, alice.gid)
+      const block = (await asAlice('ownops schedule generate --crontab')).stdout
+      const entry = block.split('\n').find((l) => l.startsWith('@reboot ')) as string
+      const syntax = await runAs(alice, ['/bin/sh', '-n', '-c', entry.slice('@reboot '.length)], { env: { PATH: '/usr/bin:/bin' } })
+      expect(syntax.code, syntax.stderr).toBe(0)
+      await runAs(alice, ['/bin/sh', '-c', entry.slice('@reboot '.length).replace(/\\%/g, '%')], {
+        env: { HOME: alice.home, PATH: '/usr/bin:/bin' },
+      })
+      expect(readFileSync(record, 'utf8')).toBe(`${app}: compose -f ${join(app, 'compose.yml')} up -d\n`)
+      rmSync(record)
+    },
+  )
 })

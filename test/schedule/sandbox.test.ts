@@ -54,13 +54,19 @@ schedule:
 function units(yaml: string): Map<string, string> {
   const file = join(dir, 'units.yml')
   writeFileSync(file, yaml)
-  const plan = planSchedule(loadConfig({ path: file, env: {}, defaultEnvFile: join(dir, 'none.env') }).config, { configFile: '/etc/ownops/ownops.yml' })
+  const plan = planSchedule(loadConfig({ path: file, env: {}, defaultEnvFile: join(dir, 'none.env') }).config, {
+    configFile: '/etc/ownops/ownops.yml',
+  })
   return new Map(renderSystemdUnits(plan).map((f) => [f.name, f.content]))
 }
 
-const writable = (unit: string) => unit.split('\n').filter((l) => l.startsWith('ReadWritePaths=')).map((l) => l.slice('ReadWritePaths=-'.length))
+const writable = (unit: string) =>
+  unit
+    .split('\n')
+    .filter((l) => l.startsWith('ReadWritePaths='))
+    .map((l) => l.slice('ReadWritePaths=-'.length))
 
-describe('each unit\'s sandbox comes from what its job touches', () => {
+describe("each unit's sandbox comes from what its job touches", () => {
   const all = () => units(CONFIG)
 
   it('cleanup: the roots of its files rules and its log directories; no private /tmp for a rule under /tmp', () => {
@@ -78,7 +84,12 @@ describe('each unit\'s sandbox comes from what its job touches', () => {
   })
 
   it('backup: SQLite directories and the paths its hooks are given; monitor: the SQLite files it checks', () => {
-    expect(writable(all().get('ownops-backup.service') as string)).toEqual(['/var/backups/ownops', '/var/lib/ownops', '/srv/app/data', '/srv/exports'])
+    expect(writable(all().get('ownops-backup.service') as string)).toEqual([
+      '/var/backups/ownops',
+      '/var/lib/ownops',
+      '/srv/app/data',
+      '/srv/exports',
+    ])
     const monitor = all().get('ownops-monitor.service') as string
     expect(writable(monitor)).toEqual(['/var/backups/ownops', '/var/lib/ownops', '/srv/jobs/data'])
     expect(monitor).toContain('PrivateTmp=yes\n')
@@ -93,10 +104,14 @@ describe('each unit\'s sandbox comes from what its job touches', () => {
   it('systemd-analyze verify accepts every unit', async () => {
     const out = join(dir, 'verify')
     mkdirSync(out, { recursive: true })
-    for (const [name, content] of units(CONFIG.replace('  bin: /usr/local/bin/ownops\n', `  bin: ${BIN}\n`))) writeFileSync(join(out, name), content)
+    for (const [name, content] of units(CONFIG.replace('  bin: /usr/local/bin/ownops\n', `  bin: ${BIN}\n`)))
+      writeFileSync(join(out, name), content)
     const result = await new Promise<{ code: number; stderr: string }>((done) =>
-      execFile('systemd-analyze', ['verify', '--man=no', ...readdirSync(out).map((f) => join(out, f))], { env: { PATH: process.env.PATH, SYSTEMD_COLORS: '0' } }, (error, _o, stderr) =>
-        done({ code: error === null ? 0 : Number(error.code), stderr }),
+      execFile(
+        'systemd-analyze',
+        ['verify', '--man=no', ...readdirSync(out).map((f) => join(out, f))],
+        { env: { PATH: process.env.PATH, SYSTEMD_COLORS: '0' } },
+        (error, _o, stderr) => done({ code: error === null ? 0 : Number(error.code), stderr }),
       ),
     )
     expect(result.stderr).toBe('')
@@ -106,30 +121,43 @@ describe('each unit\'s sandbox comes from what its job touches', () => {
 
 describe('what a job could not write is named before it runs', () => {
   it('config validate: a path no unit can open (under /dev), at its line, with the job', async () => {
-    writeFileSync(join(dir, 'dev.yml'), 'cleanup:\n  rules:\n    shm:\n      type: logs\n      path: /dev/shm/app/*.log\n      deleteAfter: 7d\n')
+    writeFileSync(
+      join(dir, 'dev.yml'),
+      'cleanup:\n  rules:\n    shm:\n      type: logs\n      path: /dev/shm/app/*.log\n      deleteAfter: 7d\n',
+    )
     const result = await runCli(['-c', join(dir, 'dev.yml'), 'config', 'validate'], { env: testEnv(dir), cwd: dir })
     expect(result.code).toBe(0)
-    expect(result.stdout).toContain('dev.yml:5 warning: cleanup.rules.shm.path: job cleanup needs to write /dev/shm/app (cleanup rule shm (logs /dev/shm/app/*.log)), which its unit cannot let it: the unit has private devices (PrivateDevices=) (run this part outside the unit, or choose another path)')
+    expect(result.stdout).toContain(
+      'dev.yml:5 warning: cleanup.rules.shm.path: job cleanup needs to write /dev/shm/app (cleanup rule shm (logs /dev/shm/app/*.log)), which its unit cannot let it: the unit has private devices (PrivateDevices=) (run this part outside the unit, or choose another path)',
+    )
   })
 
-  it.runIf(isRoot || process.env.CI === 'true')('a job run as a user that cannot write its paths: config validate and schedule install --dry-run name them', async () => {
-    user = createUser(dir)
-    const results = join(dir, 'results')
-    mkdirSync(results, { mode: 0o755 })
-    const yaml = `cleanup:\n  backups: false\n  rules:\n    results: { type: files, root: ${results}, olderThan: 90d, enabled: false }\nschedule:\n  bin: /bin/true\n  jobs:\n    prune:\n      command: [cleanup, results]\n      schedule: "0 4 * * *"\n      user: ${user.name}\n`
-    writeFileSync(join(dir, 'user.yml'), yaml)
-    const expected = `job prune runs as ${user.name}, which cannot write ${results} (cleanup rule results (root ${results})): ${results} (owner root, group root, mode 755)`
-    const validate = await runCli(['-c', join(dir, 'user.yml'), 'config', 'validate'], { env: testEnv(dir), cwd: dir })
-    expect(validate.code).toBe(0)
-    expect(validate.stdout).toContain(`user.yml:4 warning: cleanup.rules.results.root: ${expected} (let ${user.name} write it (chown ${user.name}, or group write for a group it is in), or run the job as root)`)
-    const install = await runCli(['-c', join(dir, 'user.yml'), '--json', 'schedule', 'install', '--dry-run', '--root', join(dir, 'root')], { env: testEnv(dir), cwd: dir })
-    expect(install.code).toBe(0)
-    expect(JSON.parse(install.stdout).warnings.join('\n')).toContain(expected)
-    // Once the user may write it, nothing is said.
-    chmodSync(results, 0o777)
-    const fixed = await runCli(['-c', join(dir, 'user.yml'), 'config', 'validate'], { env: testEnv(dir), cwd: dir })
-    expect(fixed.stdout).not.toContain('cannot write')
-  })
+  it.runIf(isRoot || process.env.CI === 'true')(
+    'a job run as a user that cannot write its paths: config validate and schedule install --dry-run name them',
+    async () => {
+      user = createUser(dir)
+      const results = join(dir, 'results')
+      mkdirSync(results, { mode: 0o755 })
+      const yaml = `cleanup:\n  backups: false\n  rules:\n    results: { type: files, root: ${results}, olderThan: 90d, enabled: false }\nschedule:\n  bin: /bin/true\n  jobs:\n    prune:\n      command: [cleanup, results]\n      schedule: "0 4 * * *"\n      user: ${user.name}\n`
+      writeFileSync(join(dir, 'user.yml'), yaml)
+      const expected = `job prune runs as ${user.name}, which cannot write ${results} (cleanup rule results (root ${results})): ${results} (owner root, group root, mode 755)`
+      const validate = await runCli(['-c', join(dir, 'user.yml'), 'config', 'validate'], { env: testEnv(dir), cwd: dir })
+      expect(validate.code).toBe(0)
+      expect(validate.stdout).toContain(
+        `user.yml:4 warning: cleanup.rules.results.root: ${expected} (let ${user.name} write it (chown ${user.name}, or group write for a group it is in), or run the job as root)`,
+      )
+      const install = await runCli(
+        ['-c', join(dir, 'user.yml'), '--json', 'schedule', 'install', '--dry-run', '--root', join(dir, 'root')],
+        { env: testEnv(dir), cwd: dir },
+      )
+      expect(install.code).toBe(0)
+      expect(JSON.parse(install.stdout).warnings.join('\n')).toContain(expected)
+      // Once the user may write it, nothing is said.
+      chmodSync(results, 0o777)
+      const fixed = await runCli(['-c', join(dir, 'user.yml'), 'config', 'validate'], { env: testEnv(dir), cwd: dir })
+      expect(fixed.stdout).not.toContain('cannot write')
+    },
+  )
 })
 
 describe('a schedule that restricts both day fields', () => {
@@ -137,7 +165,7 @@ describe('a schedule that restricts both day fields', () => {
   const clock = () => new Date('2026-02-27T12:00:00Z')
   const yaml = 'schedule:\n  jobs:\n    first-sunday:\n      command: [monitor]\n      schedule: "0 2 1-7 * sun"\n'
 
-  it('keeps cron\'s meaning (two OnCalendar= lines: either day matches)', () => {
+  it("keeps cron's meaning (two OnCalendar= lines: either day matches)", () => {
     const timer = units(yaml).get('ownops-first-sunday.timer') as string
     expect(timer).toContain('OnCalendar=Sun *-*-* 02:00:00\nOnCalendar=*-*-01..07 02:00:00\n')
   })
@@ -151,12 +179,20 @@ describe('a schedule that restricts both day fields', () => {
       'days.yml:5 warning: schedule.jobs.first-sunday.schedule: job first-sunday: schedule "0 2 1-7 * sun" runs on day-of-month 1-7 OR day-of-week sun (cron\'s rule when both day fields are restricted; the timer keeps it): 11 runs in the next 30 days; next: Sun 2026-03-01 02:00, Mon 2026-03-02 02:00, Tue 2026-03-03 02:00, Wed 2026-03-04 02:00, Thu 2026-03-05 02:00, Fri 2026-03-06 02:00 (if both are meant, keep it; for day-of-week sun only write "0 2 * * sun", for days 1-7 only "0 2 1-7 * *" (cron cannot say "the first sun"))',
     )
     const generate = await runCli(['-c', join(dir, 'days.yml'), '--json', 'schedule', 'generate'], { env, cwd: dir, clock })
-    expect(JSON.parse(generate.stdout).warnings).toEqual([expect.stringMatching(/^job first-sunday: schedule "0 2 1-7 \* sun" runs on day-of-month 1-7 OR day-of-week sun .*: 11 runs in the next 30 days; next: Sun 2026-03-01 02:00/)])
+    expect(JSON.parse(generate.stdout).warnings).toEqual([
+      expect.stringMatching(
+        /^job first-sunday: schedule "0 2 1-7 \* sun" runs on day-of-month 1-7 OR day-of-week sun .*: 11 runs in the next 30 days; next: Sun 2026-03-01 02:00/,
+      ),
+    ])
   })
 
   it('no warning when one day field is open', async () => {
     writeFileSync(join(dir, 'days2.yml'), yaml.replace('1-7 * sun', '* * sun'))
-    const validate = await runCli(['-c', join(dir, 'days2.yml'), 'config', 'validate'], { env: testEnv(dir, { TZ: 'UTC' }), cwd: dir, clock })
+    const validate = await runCli(['-c', join(dir, 'days2.yml'), 'config', 'validate'], {
+      env: testEnv(dir, { TZ: 'UTC' }),
+      cwd: dir,
+      clock,
+    })
     expect(validate.stdout).not.toContain('warning')
   })
 })

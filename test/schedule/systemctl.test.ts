@@ -17,7 +17,8 @@ beforeEach(() => {
 })
 afterEach(() => cleanup())
 
-const plan = (jobs: Record<string, unknown>, boot: Record<string, unknown> = {}) => planSchedule(configSchema.parse({ schedule: { jobs, boot } }))
+const plan = (jobs: Record<string, unknown>, boot: Record<string, unknown> = {}) =>
+  planSchedule(configSchema.parse({ schedule: { jobs, boot } }))
 
 describe('systemctl steps', () => {
   const p = plan({ cleanup: false, up: { command: ['monitor'], schedule: '@reboot' } }, { app: { compose: '/srv/app/compose.yml' } })
@@ -43,7 +44,10 @@ describe('systemctl steps', () => {
 
   it('offline (--root): enable and disable only; nothing runs when systemctl cannot', () => {
     expect(systemctlSteps(p, changes, 'install', 'offline', true)).toEqual({
-      before: [['disable', 'ownops-old.timer'], ['disable', 'ownops-boot-gone.service']],
+      before: [
+        ['disable', 'ownops-old.timer'],
+        ['disable', 'ownops-boot-gone.service'],
+      ],
       after: [['enable', 'ownops-monitor.timer', 'ownops-up.timer', 'ownops-boot-app.service']],
     })
     expect(systemctlSteps(p, changes, 'install', 'none', true)).toEqual({ before: [], after: [] })
@@ -58,7 +62,10 @@ describe('systemctl steps', () => {
   it('remove: stop and disable the timers, disable boot units, reload', () => {
     const { changes: removal } = planChanges([], new Map(files.map((f) => [f.name, f.content])), true)
     expect(systemctlSteps(undefined, removal, 'remove', 'live', true)).toEqual({
-      before: [['disable', '--now', 'ownops-monitor.timer', 'ownops-up.timer'], ['disable', 'ownops-boot-app.service']],
+      before: [
+        ['disable', '--now', 'ownops-monitor.timer', 'ownops-up.timer'],
+        ['disable', 'ownops-boot-app.service'],
+      ],
       after: [['daemon-reload']],
     })
   })
@@ -77,9 +84,24 @@ describe('systemctl show', () => {
     chmodSync(fake, 0o755)
     mkdirSync(bin)
     renameSync(fake, join(bin, 'systemctl'))
-    const props = await showUnits(['ownops-backup.timer', 'ownops-backup.service', 'ownops-gone.timer'], ['LoadState', 'ActiveState', 'Result'], { log: pino({ level: 'silent' }), env: { PATH: `${bin}:/usr/bin:/bin` } })
-    expect(readFileSync(join(dir, 'args'), 'utf8').split('\n').slice(0, -1)).toEqual(['show', '--property=Id,LoadState,ActiveState,Result', '--', 'ownops-backup.timer', 'ownops-backup.service', 'ownops-gone.timer'])
-    expect(props.get('ownops-backup.timer')).toMatchObject({ ActiveState: 'active', UnitFileState: 'enabled', LastTriggerUSec: 'Tue 2026-11-24 03:07:12 CET' })
+    const props = await showUnits(
+      ['ownops-backup.timer', 'ownops-backup.service', 'ownops-gone.timer'],
+      ['LoadState', 'ActiveState', 'Result'],
+      { log: pino({ level: 'silent' }), env: { PATH: `${bin}:/usr/bin:/bin` } },
+    )
+    expect(readFileSync(join(dir, 'args'), 'utf8').split('\n').slice(0, -1)).toEqual([
+      'show',
+      '--property=Id,LoadState,ActiveState,Result',
+      '--',
+      'ownops-backup.timer',
+      'ownops-backup.service',
+      'ownops-gone.timer',
+    ])
+    expect(props.get('ownops-backup.timer')).toMatchObject({
+      ActiveState: 'active',
+      UnitFileState: 'enabled',
+      LastTriggerUSec: 'Tue 2026-11-24 03:07:12 CET',
+    })
     expect(props.get('ownops-backup.service')).toMatchObject({ Result: 'exit-code', ActiveState: 'inactive' })
     expect(props.get('ownops-gone.timer')).toMatchObject({ LoadState: 'not-found' })
   })

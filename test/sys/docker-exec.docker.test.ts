@@ -30,7 +30,9 @@ describeDocker('docker exec streams', () => {
     // 8 MB of a known pattern: seq's lines.
     const r = await execToStream(getDocker(), c.name, ['sh', '-c', 'seq 1 1000000; seq 1 100000 >&2'], out)
     expect(r.exitCode).toBe(0)
-    const expected = createHash('sha256').update(Array.from({ length: 1_000_000 }, (_, i) => `${i + 1}\n`).join('')).digest('hex')
+    const expected = createHash('sha256')
+      .update(Array.from({ length: 1_000_000 }, (_, i) => `${i + 1}\n`).join(''))
+      .digest('hex')
     await new Promise<void>((resolve) => out.end(resolve))
     expect(hash.digest('hex')).toBe(expected)
     expect(bytes).toBe(6_888_896)

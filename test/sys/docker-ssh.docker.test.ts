@@ -13,7 +13,15 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { tempDir } from '../helpers/cli.js'
-import { cleanupAll, describeDocker, getDocker, runContainer, startPostgres, uniqueName, type PostgresContainer } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  describeDocker,
+  getDocker,
+  runContainer,
+  startPostgres,
+  uniqueName,
+  type PostgresContainer,
+} from '../helpers/docker.js'
 import { createUser, ownopsAs, type TestUser } from '../helpers/users.js'
 
 let dir: string
@@ -49,7 +57,10 @@ beforeAll(async () => {
   mkdirSync(ssh, { mode: 0o700 })
   keygen(join(ssh, 'id_ed25519'))
   writeFileSync(join(server, 'authorized_keys'), readFileSync(join(ssh, 'id_ed25519.pub')))
-  writeFileSync(join(ssh, 'known_hosts'), `[127.0.0.1]:${port} ${readFileSync(join(server, 'host_ed25519.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`)
+  writeFileSync(
+    join(ssh, 'known_hosts'),
+    `[127.0.0.1]:${port} ${readFileSync(join(server, 'host_ed25519.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`,
+  )
   for (const f of ['', 'id_ed25519', 'id_ed25519.pub', 'known_hosts']) chownSync(join(ssh, f), user.uid, user.gid)
   writeFileSync(
     join(server, 'sshd_config'),
@@ -112,39 +123,68 @@ describeDocker('a remote engine over SSH', () => {
   it('the user cannot use the local socket: without DOCKER_HOST doctor says so', async () => {
     config({})
     const local = await ownopsAs(user as TestUser, ['--json', 'doctor'], { env: env({ DOCKER_HOST: 'unix:///var/run/docker.sock' }) })
-    expect(JSON.parse(local.stdout).checks.find((c: { name: string }) => c.name === 'docker')).toMatchObject({ status: 'fail', exitCode: 77 })
+    expect(JSON.parse(local.stdout).checks.find((c: { name: string }) => c.name === 'docker')).toMatchObject({
+      status: 'fail',
+      exitCode: 77,
+    })
   })
 
   it('monitor, backup and restart work through ssh://', async () => {
     // Ends on SIGTERM, as a service does (a bare sleep as PID 1 would make the restart wait out its grace period).
-    const app = await runContainer({ name: uniqueName('ssh-app'), cmd: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.2; done'], healthcheck: { test: ['CMD', 'true'], intervalMs: 300, retries: 1 } })
+    const app = await runContainer({
+      name: uniqueName('ssh-app'),
+      cmd: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.2; done'],
+      healthcheck: { test: ['CMD', 'true'], intervalMs: 300, retries: 1 },
+    })
     pg = await startPostgres()
     const volume = uniqueName('ssh-vol')
     await getDocker().createVolume({ Name: volume, Labels: { 'ownops-test': '1' } })
     const backups = join((user as TestUser).home, 'backups')
     config({
-      backup: { dir: backups, targets: { db: { type: 'postgres', container: pg.container, database: 'postgres', user: 'postgres' }, files: { type: 'directory', volume } } },
+      backup: {
+        dir: backups,
+        targets: {
+          db: { type: 'postgres', container: pg.container, database: 'postgres', user: 'postgres' },
+          files: { type: 'directory', volume },
+        },
+      },
       monitor: { builtins: false, failuresBeforeAlert: 1, checks: { app: { kind: 'container', name: app.name } } },
     })
 
     const doctor = await ownopsAs(user as TestUser, ['--json', 'doctor'], { env: env() })
-    expect(JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === 'docker')).toMatchObject({ status: 'ok', detail: expect.stringContaining(`at ssh://root@127.0.0.1:${port}`) })
+    expect(JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === 'docker')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringContaining(`at ssh://root@127.0.0.1:${port}`),
+    })
 
     const mon = await ownopsAs(user as TestUser, ['--json', 'monitor'], { env: env() })
     expect(mon.code, mon.stderr).toBe(0)
     const rows = JSON.parse(mon.stdout).checks as Array<{ id: string; status: string; value: string }>
-    expect(rows.find((r) => r.id === 'docker')).toMatchObject({ status: 'ok', value: expect.stringMatching(new RegExp(`^engine \\S+ at ssh://root@127\\.0\\.0\\.1:${port}$`)) })
-    expect(rows.find((r) => r.id === 'app')).toMatchObject({ status: 'ok', value: expect.stringMatching(/^running, healthy, up \S+; mem \S+ \S+ of \S+/) })
+    expect(rows.find((r) => r.id === 'docker')).toMatchObject({
+      status: 'ok',
+      value: expect.stringMatching(new RegExp(`^engine \\S+ at ssh://root@127\\.0\\.0\\.1:${port}$`)),
+    })
+    expect(rows.find((r) => r.id === 'app')).toMatchObject({
+      status: 'ok',
+      value: expect.stringMatching(/^running, healthy, up \S+; mem \S+ \S+ of \S+/),
+    })
 
     // PostgreSQL through the exec API over SSH works; a volume needs the engine's own disk and says so.
     const backup = await ownopsAs(user as TestUser, ['--json', 'backup'], { env: env() })
     const report = JSON.parse(backup.stdout) as { targets: Array<{ target: string; ok: boolean; error?: string }> }
     expect(report.targets.find((t) => t.target === 'db')).toMatchObject({ ok: true })
-    expect(report.targets.find((t) => t.target === 'files')).toMatchObject({ ok: false, error: expect.stringContaining(`volume ${volume} is read from the Docker host's disk, but the Docker engine is on another machine`) })
+    expect(report.targets.find((t) => t.target === 'files')).toMatchObject({
+      ok: false,
+      error: expect.stringContaining(`volume ${volume} is read from the Docker host's disk, but the Docker engine is on another machine`),
+    })
     expect(backup.code).toBe(1)
     const dumps = readdirSync(join(backups, 'db')).filter((f) => f.endsWith('.pgdump'))
     expect(dumps).toHaveLength(1)
-    expect(readFileSync(join(backups, 'db', dumps[0] as string)).subarray(0, 5).toString()).toBe('PGDMP')
+    expect(
+      readFileSync(join(backups, 'db', dumps[0] as string))
+        .subarray(0, 5)
+        .toString(),
+    ).toBe('PGDMP')
 
     const before = (await getDocker().getContainer(app.name).inspect()).State.StartedAt
     const restart = await ownopsAs(user as TestUser, ['restart', app.name], { env: env() })
@@ -152,7 +192,10 @@ describeDocker('a remote engine over SSH', () => {
     const after = await getDocker().getContainer(app.name).inspect()
     expect(after.State.Running).toBe(true)
     expect(after.State.StartedAt).not.toBe(before)
-    await getDocker().getVolume(volume).remove().catch(() => undefined)
+    await getDocker()
+      .getVolume(volume)
+      .remove()
+      .catch(() => undefined)
   })
 
   it('an unknown host key is refused, with what to do', async () => {

@@ -49,14 +49,20 @@ describe('bounded output', () => {
     )
     // The CLI in a process of its own, reporting its peak memory when it ends.
     const script = `const { main } = await import(${JSON.stringify(new URL('../dist/cli.js', `file://${BIN}`).href)}); const code = await main(process.argv); process.stderr.write('\\nmaxRSS=' + process.resourceUsage().maxRSS + '\\n'); process.exit(code)`
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, 'ownops', '--json', '-c', join(dir, 'ownops.yml'), 'monitor'], { env: testEnv(dir), cwd: dir })
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', script, 'ownops', '--json', '-c', join(dir, 'ownops.yml'), 'monitor'],
+      { env: testEnv(dir), cwd: dir },
+    )
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (c: Buffer) => void (stdout += c.toString()))
     child.stderr.on('data', (c: Buffer) => void (stderr += c.toString()))
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
     expect(code, stderr).toBe(0)
-    const row = (JSON.parse(stdout) as { checks: Array<{ check: string; status: string; value: string }> }).checks.find((r) => r.check === 'chatty')
+    const row = (JSON.parse(stdout) as { checks: Array<{ check: string; status: string; value: string }> }).checks.find(
+      (r) => r.check === 'chatty',
+    )
     expect(row).toMatchObject({ status: 'ok', value: expect.stringMatching(/^exit 0 in \d+ ms: status: all good$/) })
     const maxRssMiB = Number(/maxRSS=(\d+)/.exec(stderr)?.[1]) / 1024
     expect(maxRssMiB).toBeGreaterThan(0)

@@ -11,14 +11,34 @@ import { maskArgv, runCapture, spawnProcess } from '../../src/sys/exec.js'
 
 function debugLog() {
   const lines: string[] = []
-  const log = createLogger({ level: 'debug', redactor: new Redactor(), color: false, env: {}, format: 'json', write: (line) => void lines.push(line) })
+  const log = createLogger({
+    level: 'debug',
+    redactor: new Redactor(),
+    color: false,
+    env: {},
+    format: 'json',
+    write: (line) => void lines.push(line),
+  })
   return { log, lines }
 }
 
 describe('command lines in logs', () => {
   it('masks URL credentials, secret flags and secret NAME=value pairs; leaves the rest as it is', () => {
-    expect(maskArgv(['pg_dump', '--no-password', '--dbname=postgresql://app:s3cret-pw@db:5432/app', '-Fc'])).toEqual(['pg_dump', '--no-password', '--dbname=postgresql://***@db:5432/app', '-Fc'])
-    expect(maskArgv(['tool', '--password=hunter2', '--token', 'tok-123', 'API_KEY=abc', 'TZ=UTC', '--user=bob'])).toEqual(['tool', '--password=***', '--token', '***', 'API_KEY=***', 'TZ=UTC', '--user=bob'])
+    expect(maskArgv(['pg_dump', '--no-password', '--dbname=postgresql://app:s3cret-pw@db:5432/app', '-Fc'])).toEqual([
+      'pg_dump',
+      '--no-password',
+      '--dbname=postgresql://***@db:5432/app',
+      '-Fc',
+    ])
+    expect(maskArgv(['tool', '--password=hunter2', '--token', 'tok-123', 'API_KEY=abc', 'TZ=UTC', '--user=bob'])).toEqual([
+      'tool',
+      '--password=***',
+      '--token',
+      '***',
+      'API_KEY=***',
+      'TZ=UTC',
+      '--user=bob',
+    ])
   })
 
   it('what runCapture and spawnProcess log at debug level holds no secret', async () => {
@@ -38,7 +58,11 @@ describe('programs that are not installed', () => {
   it('are an error of kind unavailable (exit 69) with the hint the caller gives', async () => {
     const { log } = debugLog()
     const captured = runCapture(['ownops-no-such-tool', '-v'], { log, notInstalled: 'apt-get install it' })
-    await expect(captured).rejects.toMatchObject({ kind: 'unavailable', message: 'ownops-no-such-tool is not installed', hint: 'apt-get install it' })
+    await expect(captured).rejects.toMatchObject({
+      kind: 'unavailable',
+      message: 'ownops-no-such-tool is not installed',
+      hint: 'apt-get install it',
+    })
     await expect(captured.catch(errorExitCode)).resolves.toBe(69)
     const spawned = spawnProcess(['ownops-no-such-tool'], { log, notInstalled: 'apt-get install it' })
     await expect(spawned.exited).rejects.toMatchObject({ kind: 'unavailable', hint: 'apt-get install it' })

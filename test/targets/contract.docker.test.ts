@@ -8,12 +8,36 @@
  * flag file exists: the test raises the flag to make the service come up unhealthy.
  */
 import { createHash } from 'node:crypto'
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, linkSync, utimesSync, writeFileSync, existsSync } from 'node:fs'
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  linkSync,
+  utimesSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { cleanupAll, createVolume, describeDocker, execOk, getDocker, runContainer, startMariadb, startPostgres, uniqueName } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  createVolume,
+  describeDocker,
+  execOk,
+  getDocker,
+  runContainer,
+  startMariadb,
+  startPostgres,
+  uniqueName,
+} from '../helpers/docker.js'
 
 const DAY = 86_400_000
 
@@ -31,7 +55,9 @@ export function treeFingerprint(root: string): string {
       extra = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16)
       if (s.nlink > 1n) inodes.set(String(s.ino), [...(inodes.get(String(s.ino)) ?? []), rel])
     }
-    lines.push(`${JSON.stringify(rel)} ${kind} ${s.uid}:${s.gid} ${(s.mode & 0o7777n).toString(8)} ${kind === 'l' ? '' : String(s.mtimeNs / 1000n)} ${extra}`)
+    lines.push(
+      `${JSON.stringify(rel)} ${kind} ${s.uid}:${s.gid} ${(s.mode & 0o7777n).toString(8)} ${kind === 'l' ? '' : String(s.mtimeNs / 1000n)} ${extra}`,
+    )
     if (kind === 'd') for (const name of readdirSync(path).sort()) walk(rel === '.' ? name : `${rel}/${name}`)
   }
   walk('.')
@@ -55,7 +81,8 @@ function makeTree(root: string): void {
   chownSync(join(root, 'secret.txt'), 1000, 1000)
   chmodSync(join(root, 'secret.txt'), 0o600)
   chmodSync(join(root, 'world/region'), 0o2770)
-  for (const p of ['world/region/r.0.0.mca', 'world/level.dat', 'secret.txt', 'world/region', 'world']) utimesSync(join(root, p), new Date('2026-03-01T10:00:00Z'), new Date('2026-03-01T10:00:00.123Z'))
+  for (const p of ['world/region/r.0.0.mca', 'world/level.dat', 'secret.txt', 'world/region', 'world'])
+    utimesSync(join(root, p), new Date('2026-03-01T10:00:00Z'), new Date('2026-03-01T10:00:00.123Z'))
   chownSync(root, 1000, 1000)
   chmodSync(root, 0o750)
   utimesSync(root, new Date('2026-03-02T00:00:00Z'), new Date('2026-03-02T00:00:00Z'))
@@ -83,20 +110,42 @@ const cases: Array<[string, (work: string) => Promise<Fixture>]> = [
     'postgres (a database named postgres)',
     async () => {
       const pg = await startPostgres({ name: uniqueName('ct-pg') })
-      const psql = (q: string, db = 'postgres') => execOk(pg.container, ['psql', '-X', '-U', 'postgres', '-h', '/var/run/postgresql', '-v', 'ON_ERROR_STOP=1', '-At', '-d', db, '-c', q]).then((s) => s.trim())
-      await psql("create table items(id int primary key, name text); insert into items select g, 'item ' || g from generate_series(1, 2000) g; create view v as select count(*) from items")
+      const psql = (q: string, db = 'postgres') =>
+        execOk(pg.container, [
+          'psql',
+          '-X',
+          '-U',
+          'postgres',
+          '-h',
+          '/var/run/postgresql',
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-At',
+          '-d',
+          db,
+          '-c',
+          q,
+        ]).then((s) => s.trim())
+      await psql(
+        "create table items(id int primary key, name text); insert into items select g, 'item ' || g from generate_series(1, 2000) g; create view v as select count(*) from items",
+      )
       const sum = "select count(*) || ':' || md5(string_agg(t::text, '|' order by t::text)) from items t"
       return {
         target: (app) => `{ type: postgres, container: ${pg.container}, restore: { stop: [${app}] } }`,
         appVolumes: () => [],
         snapshot: async () => `${await psql(sum)} ${await psql("select count(*) from pg_views where viewname = 'v'")}`,
         change: async () => void (await psql("delete from items where id > 10; update items set name = 'changed'; drop view v")),
-        to: { place: 'pg_side', snapshot: async () => `${await psql(sum, 'pg_side')} ${await psql("select count(*) from pg_views where viewname = 'v'", 'pg_side')}` },
+        to: {
+          place: 'pg_side',
+          snapshot: async () =>
+            `${await psql(sum, 'pg_side')} ${await psql("select count(*) from pg_views where viewname = 'v'", 'pg_side')}`,
+        },
         leftovers: async (stamp) => {
           await psql('create database postgres__ownops_restore')
           await psql(`create database "postgres__ownops_drill_${stamp.toLowerCase()}"`)
         },
-        leftoversGone: async () => (await psql("select count(*) from pg_database where datname ~ '__(ownops|pre_restore|undone|failed)'")) === '0',
+        leftoversGone: async () =>
+          (await psql("select count(*) from pg_database where datname ~ '__(ownops|pre_restore|undone|failed)'")) === '0',
         teardown: () => pg.remove(),
       }
     },
@@ -105,19 +154,27 @@ const cases: Array<[string, (work: string) => Promise<Fixture>]> = [
     'mariadb (the app user; the container has its root password)',
     async () => {
       const db = await startMariadb({ name: uniqueName('ct-maria') })
-      const sql = (q: string) => execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '-N', '-B', '-e', q]).then((s) => s.trim())
+      const sql = (q: string) =>
+        execOk(db.container, ['mariadb', '-uroot', `-p${db.rootPassword}`, '-N', '-B', '-e', q]).then((s) => s.trim())
       await sql(
         "create database camserver; create user 'camserver'@'localhost' identified by 'campw'; grant all on camserver.* to 'camserver'@'localhost'; use camserver; create table frames(id int primary key, note varchar(40)); insert into frames select seq, concat('f', seq) from seq_1_to_3000; create trigger t_frames before insert on frames for each row set new.note = trim(new.note)",
       )
-      const sum = (d: string) => `select concat(count(*), ':', md5(group_concat(concat(id, note) order by id)), ':', (select count(*) from information_schema.TRIGGERS where TRIGGER_SCHEMA = '${d}')) from ${d}.frames`
+      const sum = (d: string) =>
+        `select concat(count(*), ':', md5(group_concat(concat(id, note) order by id)), ':', (select count(*) from information_schema.TRIGGERS where TRIGGER_SCHEMA = '${d}')) from ${d}.frames`
       return {
-        target: (app) => `{ type: mariadb, container: ${db.container}, database: camserver, user: camserver, password: campw, restore: { stop: [${app}] } }`,
+        target: (app) =>
+          `{ type: mariadb, container: ${db.container}, database: camserver, user: camserver, password: campw, restore: { stop: [${app}] } }`,
         appVolumes: () => [],
         snapshot: () => sql(sum('camserver')),
-        change: async () => void (await sql("delete from camserver.frames where id > 5; update camserver.frames set note = 'x'; drop trigger camserver.t_frames")),
+        change: async () =>
+          void (await sql(
+            "delete from camserver.frames where id > 5; update camserver.frames set note = 'x'; drop trigger camserver.t_frames",
+          )),
         to: { place: 'cam_side', snapshot: () => sql(sum('cam_side')) },
-        leftovers: async (stamp) => void (await sql(`create database camserver__ownops_restore; create database camserver__ownops_drill_${stamp.toLowerCase()}`)),
-        leftoversGone: async () => (await sql("select count(*) from information_schema.SCHEMATA where SCHEMA_NAME like '%\\_\\_ownops%'")) === '0',
+        leftovers: async (stamp) =>
+          void (await sql(`create database camserver__ownops_restore; create database camserver__ownops_drill_${stamp.toLowerCase()}`)),
+        leftoversGone: async () =>
+          (await sql("select count(*) from information_schema.SCHEMATA where SCHEMA_NAME like '%\\_\\_ownops%'")) === '0',
         teardown: () => db.remove(),
       }
     },
@@ -128,11 +185,15 @@ const cases: Array<[string, (work: string) => Promise<Fixture>]> = [
       const dir = join(work, 'jobs')
       mkdirSync(dir)
       const file = join(dir, 'jobs.db')
-      execFileSync('sqlite3', [file, 'PRAGMA journal_mode=WAL; create table jobs(id integer primary key, v text); insert into jobs(v) select hex(randomblob(16)) from generate_series(1, 3000);'])
+      execFileSync('sqlite3', [
+        file,
+        'PRAGMA journal_mode=WAL; create table jobs(id integer primary key, v text); insert into jobs(v) select hex(randomblob(16)) from generate_series(1, 3000);',
+      ])
       chownSync(file, 1000, 1000)
       chmodSync(file, 0o640)
       const q = (f: string, s: string) => execFileSync('sqlite3', [f, s]).toString().trim()
-      const snap = (f: string) => `${q(f, "select count(*) || ':' || sum(length(v)) from jobs")} ${lstatSync(f).uid}:${lstatSync(f).gid} ${(lstatSync(f).mode & 0o777).toString(8)}`
+      const snap = (f: string) =>
+        `${q(f, "select count(*) || ':' || sum(length(v)) from jobs")} ${lstatSync(f).uid}:${lstatSync(f).gid} ${(lstatSync(f).mode & 0o777).toString(8)}`
       return {
         target: () => `{ type: sqlite, path: ${file} }`,
         appVolumes: () => [`${dir}:/data`],
@@ -143,7 +204,9 @@ const cases: Array<[string, (work: string) => Promise<Fixture>]> = [
           writeFileSync(join(dir, `.jobs.db.ownops-restore-${stamp}`), 'staged')
           writeFileSync(join('/tmp', `ownops-drill-ct-${stamp}.sqlite`), 'drill')
         },
-        leftoversGone: async () => readdirSync(dir).every((n) => !/ownops-restore|pre-restore|undone/.test(n)) && readdirSync('/tmp').every((n) => !n.startsWith('ownops-drill-ct-')),
+        leftoversGone: async () =>
+          readdirSync(dir).every((n) => !/ownops-restore|pre-restore|undone/.test(n)) &&
+          readdirSync('/tmp').every((n) => !n.startsWith('ownops-drill-ct-')),
         teardown: async () => undefined,
       }
     },
@@ -171,7 +234,10 @@ const cases: Array<[string, (work: string) => Promise<Fixture>]> = [
           mkdirSync(join('/tmp', `ownops-tar-999999-ct${process.pid}${stamp}`))
           execFileSync('mkfifo', [join('/tmp', `ownops-tar-999999-ct${process.pid}${stamp}`, 'index')])
         },
-        leftoversGone: async () => readdirSync(work).every((n) => !/^site\./.test(n)) && !readdirSync(join(work, 'backups')).some((n) => n.startsWith('.drill-')) && !readdirSync('/tmp').some((n) => n.startsWith(`ownops-tar-999999-ct${process.pid}`)),
+        leftoversGone: async () =>
+          readdirSync(work).every((n) => !/^site\./.test(n)) &&
+          !readdirSync(join(work, 'backups')).some((n) => n.startsWith('.drill-')) &&
+          !readdirSync('/tmp').some((n) => n.startsWith(`ownops-tar-999999-ct${process.pid}`)),
         teardown: async () => undefined,
       }
     },
@@ -193,7 +259,12 @@ const cases: Array<[string, (work: string) => Promise<Fixture>]> = [
         },
         to: { place: join(work, 'vol-side'), snapshot: async () => treeFingerprint(join(work, 'vol-side')) },
         nonRootCheck: async () => {
-          const c = await runContainer({ name: uniqueName('ct-uid'), cmd: ['sh', '-c', 'cat /data/world/level.dat && echo written > /data/new-by-1000 && cat /data/new-by-1000'], volumes: [`${volume.name}:/data`], user: '1000:1000' })
+          const c = await runContainer({
+            name: uniqueName('ct-uid'),
+            cmd: ['sh', '-c', 'cat /data/world/level.dat && echo written > /data/new-by-1000 && cat /data/new-by-1000'],
+            volumes: [`${volume.name}:/data`],
+            user: '1000:1000',
+          })
           const code = await getDocker().getContainer(c.name).wait()
           const logs = (await getDocker().getContainer(c.name).logs({ stdout: true, stderr: true })).toString()
           expect((code as { StatusCode: number }).StatusCode, logs).toBe(0)
@@ -216,7 +287,8 @@ describeDocker.each(cases)('target contract: %s', (_name, make) => {
   let flag: string
   let original = ''
   let changed = ''
-  const cli = (args: string[], clock?: () => Date) => runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, ...(clock ? { clock } : {}) })
+  const cli = (args: string[], clock?: () => Date) =>
+    runCli(['--json', '-c', join(work.dir, 'ownops.yml'), ...args], { env: testEnv(work.dir), cwd: work.dir, ...(clock ? { clock } : {}) })
   const appState = async () => (await getDocker().getContainer(app.name).inspect()).State
 
   beforeAll(async () => {
@@ -232,7 +304,10 @@ describeDocker.each(cases)('target contract: %s', (_name, make) => {
       healthcheck: { test: ['CMD-SHELL', 'test ! -f /flag/unhealthy'], intervalMs: 300, retries: 1, timeoutMs: 2000 },
       ...(fx.appVolumes().some((v) => !v.startsWith('/')) ? { user: '1000:1000' } : {}),
     })
-    writeFileSync(join(work.dir, 'ownops.yml'), `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    ct: ${fx.target(app.name)}\nrestore: { healthTimeout: 4s }\n`)
+    writeFileSync(
+      join(work.dir, 'ownops.yml'),
+      `backup:\n  dir: ${join(work.dir, 'backups')}\n  targets:\n    ct: ${fx.target(app.name)}\nrestore: { healthTimeout: 4s }\n`,
+    )
     original = await fx.snapshot()
   }, 180_000)
 
@@ -340,4 +415,3 @@ describeDocker('target contract: the leftover check itself', () => {
     }
   })
 })
-

@@ -13,7 +13,7 @@ describe('failureReason', () => {
     expect(failureReason(pg)).toBe('pg_dump: error: query failed: ERROR:  permission denied for table secrets')
     const maria = [
       'mariadb-dump: [Warning] Using a password on the command line interface can be insecure.',
-      'mariadb-dump: Got error: 1045: "Access denied for user \'shop\'@\'localhost\' (using password: YES)" when trying to connect',
+      "mariadb-dump: Got error: 1045: \"Access denied for user 'shop'@'localhost' (using password: YES)\" when trying to connect",
       '',
     ].join('\n')
     expect(failureReason(maria)).toMatch(/^mariadb-dump: Got error: 1045: "Access denied/)

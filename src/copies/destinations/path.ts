@@ -46,7 +46,8 @@ export async function checkMount(path: string, requireMount: boolean | string, n
   if (!mounts.some((m) => m.mountPoint === real)) throw refuse(`${mountPoint} is not a mount point (requireMount)`)
   if (requireMount !== true) {
     const inside = relative(real, await realpath(path).catch(() => path))
-    if (inside.startsWith('..')) throw new OwnopsError(`destination ${name}: path ${path} is not under requireMount ${requireMount}`, { kind: 'config' })
+    if (inside.startsWith('..'))
+      throw new OwnopsError(`destination ${name}: path ${path} is not under requireMount ${requireMount}`, { kind: 'config' })
   }
 }
 
@@ -59,7 +60,8 @@ class PathDestination implements Destination {
     private readonly env: DestinationEnv,
     private readonly config: PathConfig,
   ) {
-    this.age = config.age !== undefined && (config.age.recipients.length > 0 || config.age.recipientsFile !== undefined) ? config.age : undefined
+    this.age =
+      config.age !== undefined && (config.age.recipients.length > 0 || config.age.recipientsFile !== undefined) ? config.age : undefined
     this.encryption = this.age ? 'age' : 'none'
     this.where = config.path
   }
@@ -85,7 +87,12 @@ class PathDestination implements Destination {
         if (s === undefined || !s.isFile()) continue
         files.push({ path: rel, size: s.size })
         if (name.endsWith('.json') && !name.startsWith('.')) {
-          manifests.set(rel, await readFile(this.full(rel), 'utf8').then((t) => JSON.parse(t) as unknown).catch(() => undefined))
+          manifests.set(
+            rel,
+            await readFile(this.full(rel), 'utf8')
+              .then((t) => JSON.parse(t) as unknown)
+              .catch(() => undefined),
+          )
         }
       }
     }
@@ -117,7 +124,10 @@ class PathDestination implements Destination {
       if (age) await age.done
       const p = plain.result()
       if (p.size !== m.size || p.sha256 !== m.sha256) {
-        throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, { kind: 'failed', hint: `ownops verify ${m.target} --all` })
+        throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, {
+          kind: 'failed',
+          hint: `ownops verify ${m.target} --all`,
+        })
       }
       await handle.sync()
       await handle.close()
@@ -131,7 +141,15 @@ class PathDestination implements Destination {
     const s = stored.result()
     const remote: RemoteManifest = {
       ...m,
-      copy: { file, size: s.size, sha256: s.sha256, encryption: this.age ? 'age' : 'none', ...(this.age ? { recipients: [...this.age.recipients] } : {}), host: this.env.host, copiedAt: new Date().toISOString() },
+      copy: {
+        file,
+        size: s.size,
+        sha256: s.sha256,
+        encryption: this.age ? 'age' : 'none',
+        ...(this.age ? { recipients: [...this.age.recipients] } : {}),
+        host: this.env.host,
+        copiedAt: new Date().toISOString(),
+      },
     }
     const manifestPath = join(dir, `${m.id}.json`)
     try {
@@ -140,7 +158,18 @@ class PathDestination implements Destination {
       await rm(final, { force: true })
       throw describeFsError(error, this.env.name, this.config.path)
     }
-    return { target: m.target, id: m.id, time: entry.time, tags: entry.tags, size: m.size, sha256: m.sha256, manifest: m, stored: remote.copy, location: final, manifestLocation: manifestPath }
+    return {
+      target: m.target,
+      id: m.id,
+      time: entry.time,
+      tags: entry.tags,
+      size: m.size,
+      sha256: m.sha256,
+      manifest: m,
+      stored: remote.copy,
+      location: final,
+      manifestLocation: manifestPath,
+    }
   }
 
   async remove(copies: readonly RemoteCopy[]): Promise<void> {
@@ -175,8 +204,14 @@ class PathDestination implements Destination {
 export function compareStored(copy: RemoteCopy, got: { sha256: string; size: number }, how: string): VerifyOutcome {
   const want = copy.stored
   if (want === undefined) return { ok: false, checks: [], problem: 'no record of the stored bytes' }
-  if (got.size !== want.size) return { ok: false, checks: [how], problem: `stored copy is ${got.size} bytes, its manifest says ${want.size} (damaged or truncated)` }
-  if (got.sha256 !== want.sha256) return { ok: false, checks: [how], problem: `sha256 of the stored copy ${got.sha256.slice(0, 12)}… differs from the recorded ${want.sha256.slice(0, 12)}… (the copy is damaged or was changed)` }
+  if (got.size !== want.size)
+    return { ok: false, checks: [how], problem: `stored copy is ${got.size} bytes, its manifest says ${want.size} (damaged or truncated)` }
+  if (got.sha256 !== want.sha256)
+    return {
+      ok: false,
+      checks: [how],
+      problem: `sha256 of the stored copy ${got.sha256.slice(0, 12)}… differs from the recorded ${want.sha256.slice(0, 12)}… (the copy is damaged or was changed)`,
+    }
   return { ok: true, checks: [how, 'size', 'sha256'] }
 }
 
@@ -185,7 +220,13 @@ export function compareStored(copy: RemoteCopy, got: { sha256: string; size: num
  * was encrypted, the backup's sha256 checked; a partial file renamed into place, then the
  * backup's own manifest written beside it. Nothing that looks valid unless it is.
  */
-export async function fetchStored(copy: RemoteCopy, dir: string, identities: readonly string[], env: Pick<DestinationEnv, 'log' | 'env' | 'signal'>, open_: () => Readable): Promise<Manifest> {
+export async function fetchStored(
+  copy: RemoteCopy,
+  dir: string,
+  identities: readonly string[],
+  env: Pick<DestinationEnv, 'log' | 'env' | 'signal'>,
+  open_: () => Readable,
+): Promise<Manifest> {
   const manifest = copy.manifest
   const stored = copy.stored
   if (manifest === undefined || stored === undefined) throw new OwnopsError(`copy ${copy.id}: no manifest`, { kind: 'failed' })
@@ -202,10 +243,17 @@ export async function fetchStored(copy: RemoteCopy, dir: string, identities: rea
     if (age) await age.done
     const s = storedHash.result()
     const check = compareStored(copy, s, 'downloaded')
-    if (!check.ok) throw new OwnopsError(`refusing ${copy.id}: ${check.problem ?? ''}`, { kind: 'failed', hint: 'pick another copy (ownops backups --from DEST)' })
+    if (!check.ok)
+      throw new OwnopsError(`refusing ${copy.id}: ${check.problem ?? ''}`, {
+        kind: 'failed',
+        hint: 'pick another copy (ownops backups --from DEST)',
+      })
     const p = plain.result()
     if (p.size !== manifest.size || p.sha256 !== manifest.sha256) {
-      throw new OwnopsError(`refusing ${copy.id}: the decrypted backup's sha256 or size differs from its manifest`, { kind: 'failed', hint: 'pick another copy (ownops backups --from DEST)' })
+      throw new OwnopsError(`refusing ${copy.id}: the decrypted backup's sha256 or size differs from its manifest`, {
+        kind: 'failed',
+        hint: 'pick another copy (ownops backups --from DEST)',
+      })
     }
     await handle.sync()
     await handle.close()
@@ -215,7 +263,10 @@ export async function fetchStored(copy: RemoteCopy, dir: string, identities: rea
     await rm(partial, { force: true })
     throw error
   }
-  await writeFileAtomic(join(dir, `${manifest.id}.json`), `${JSON.stringify(manifest, null, 2)}\n`, { mode: ARTIFACT_FILE_MODE, dirMode: ARTIFACT_DIR_MODE })
+  await writeFileAtomic(join(dir, `${manifest.id}.json`), `${JSON.stringify(manifest, null, 2)}\n`, {
+    mode: ARTIFACT_FILE_MODE,
+    dirMode: ARTIFACT_DIR_MODE,
+  })
   return manifest
 }
 
@@ -239,7 +290,10 @@ async function writeAll(handle: import('node:fs/promises').FileHandle, buffer: B
 /** An age-encrypted copy cannot be fetched without a private key: say so before anything is downloaded. */
 export function needIdentity(copy: RemoteCopy, identities: readonly string[]): void {
   if (copy.stored?.encryption === 'age' && identities.length === 0) {
-    throw new OwnopsError(`${copy.id} is encrypted with age`, { kind: 'usage', hint: 'give the private key it was encrypted to: --identity FILE (age-keygen output, or an SSH private key)' })
+    throw new OwnopsError(`${copy.id} is encrypted with age`, {
+      kind: 'usage',
+      hint: 'give the private key it was encrypted to: --identity FILE (age-keygen output, or an SSH private key)',
+    })
   }
 }
 
@@ -255,8 +309,15 @@ export function discard(): Writable {
 
 function describeFsError(error: unknown, name: string, path: string): unknown {
   const code = (error as NodeJS.ErrnoException).code
-  if (code === 'ENOSPC') return new OwnopsError(`destination ${name} is full: no space left under ${path}; the partial copy was removed`, { kind: 'failed', hint: 'free space there or tighten its keep:; the next run copies what is missing' })
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new OwnopsError(`destination ${name}: cannot write under ${path}: ${(error as Error).message}`, { kind: 'failed', hint: 'check the permissions and that the disk is mounted read-write' })
+  if (code === 'ENOSPC')
+    return new OwnopsError(`destination ${name} is full: no space left under ${path}; the partial copy was removed`, {
+      kind: 'failed',
+      hint: 'free space there or tighten its keep:; the next run copies what is missing',
+    })
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+    return new OwnopsError(`destination ${name}: cannot write under ${path}: ${(error as Error).message}`, {
+      kind: 'failed',
+      hint: 'check the permissions and that the disk is mounted read-write',
+    })
   return error
 }
-

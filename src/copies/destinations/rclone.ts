@@ -21,7 +21,16 @@ import { processAlive } from '../../sys/host.js'
 import { runTool, startTool, type ToolResult } from '../../sys/tool.js'
 import { joinRemote, listingFromFiles, storedName, type ListedFile } from '../layout.js'
 import { ageStage, HashingPass, type AgeSettings } from '../streams.js'
-import type { Destination, DestinationEnv, RemoteCopy, RemoteListing, RemoteManifest, RemoteOddity, StoredObject, VerifyOutcome } from '../types.js'
+import type {
+  Destination,
+  DestinationEnv,
+  RemoteCopy,
+  RemoteListing,
+  RemoteManifest,
+  RemoteOddity,
+  StoredObject,
+  VerifyOutcome,
+} from '../types.js'
 import { compareStored, discard, fetchStored, needIdentity, piped } from './path.js'
 
 /**
@@ -73,7 +82,8 @@ class RcloneDestination implements Destination {
     private readonly config: RcloneConfig,
   ) {
     this.where = config.remote
-    this.age = config.age !== undefined && (config.age.recipients.length > 0 || config.age.recipientsFile !== undefined) ? config.age : undefined
+    this.age =
+      config.age !== undefined && (config.age.recipients.length > 0 || config.age.recipientsFile !== undefined) ? config.age : undefined
   }
 
   private args(...rest: string[]): string[] {
@@ -107,10 +117,13 @@ class RcloneDestination implements Destination {
       if (!r.ok) throw this.fail('reading rclone.conf', r)
       type = parseListRemotes(r.stdout).get(name)
       if (type === undefined) {
-        throw new OwnopsError(`destination ${this.env.name}: rclone has no remote named "${name}"${this.config.config ? ` in ${this.config.config}` : ''}`, {
-          kind: 'config',
-          hint: `rclone listremotes${this.config.config ? ` --config ${this.config.config}` : ''} shows the remotes; create it with rclone config`,
-        })
+        throw new OwnopsError(
+          `destination ${this.env.name}: rclone has no remote named "${name}"${this.config.config ? ` in ${this.config.config}` : ''}`,
+          {
+            kind: 'config',
+            hint: `rclone listremotes${this.config.config ? ` --config ${this.config.config}` : ''} shows the remotes; create it with rclone config`,
+          },
+        )
       }
     }
     this.encryption = type === 'crypt' ? (this.age ? 'age+crypt' : 'crypt') : this.age ? 'age' : 'none'
@@ -130,17 +143,39 @@ class RcloneDestination implements Destination {
   }
 
   async list(targets: readonly string[], options: { hashes?: boolean } = {}): Promise<RemoteListing> {
-    const hashType = options.hashes === true && !this.features.slowHash ? (this.features.hashes.includes('sha256') ? 'sha256' : this.features.hashes.includes('md5') ? 'md5' : undefined) : undefined
-    const r = await this.run(['lsjson', '-R', '--files-only', '--max-depth', '2', ...(hashType ? ['--hash', '--hash-type', hashType] : []), this.config.remote])
+    const hashType =
+      options.hashes === true && !this.features.slowHash
+        ? this.features.hashes.includes('sha256')
+          ? 'sha256'
+          : this.features.hashes.includes('md5')
+            ? 'md5'
+            : undefined
+        : undefined
+    const r = await this.run([
+      'lsjson',
+      '-R',
+      '--files-only',
+      '--max-depth',
+      '2',
+      ...(hashType ? ['--hash', '--hash-type', hashType] : []),
+      this.config.remote,
+    ])
     if (!r.ok) {
-      if (/directory not found|not found|doesn't exist|NoSuchBucket/i.test(r.stderr) && r.exitCode === 3) return { copies: [], oddities: [] }
+      if (/directory not found|not found|doesn't exist|NoSuchBucket/i.test(r.stderr) && r.exitCode === 3)
+        return { copies: [], oddities: [] }
       throw this.fail('listing', r)
     }
     const entries = JSON.parse(r.stdout || '[]') as Array<{ Path: string; Size: number; Hashes?: Record<string, string> }>
     const files: ListedFile[] = entries
       .filter((e) => targets.some((t) => e.Path.startsWith(`${t}/`)))
-      .map((e) => ({ path: e.Path, size: e.Size, ...(e.Hashes ? { hashes: Object.fromEntries(Object.entries(e.Hashes).map(([k, v]) => [k.toLowerCase(), v])) } : {}) }))
-    const manifests = await this.readManifests(files.filter((f) => f.path.endsWith('.json') && !f.path.split('/').pop()?.startsWith('.')).map((f) => f.path))
+      .map((e) => ({
+        path: e.Path,
+        size: e.Size,
+        ...(e.Hashes ? { hashes: Object.fromEntries(Object.entries(e.Hashes).map(([k, v]) => [k.toLowerCase(), v])) } : {}),
+      }))
+    const manifests = await this.readManifests(
+      files.filter((f) => f.path.endsWith('.json') && !f.path.split('/').pop()?.startsWith('.')).map((f) => f.path),
+    )
     const listing = listingFromFiles(files, manifests, targets, (pid) => !processAlive(pid))
     for (const c of listing.copies) {
       c.location = this.path(c.location)
@@ -156,7 +191,14 @@ class RcloneDestination implements Destination {
     if (paths.length === 0) return out
     const dir = await mkdtemp(join(tmpdir(), 'ownops-manifests-'))
     try {
-      const r = await this.run(['copy', '--max-depth', '2', ...paths.flatMap((p) => ['--include', `/${p.replace(/[*?[\]{}\\]/g, '\\$&')}`]), this.config.remote, dir])
+      const r = await this.run([
+        'copy',
+        '--max-depth',
+        '2',
+        ...paths.flatMap((p) => ['--include', `/${p.replace(/[*?[\]{}\\]/g, '\\$&')}`]),
+        this.config.remote,
+        dir,
+      ])
       if (!r.ok) throw this.fail('reading the manifests', r)
       for (const p of paths) {
         const text = await readFile(join(dir, p), 'utf8').catch(() => undefined)
@@ -185,7 +227,13 @@ class RcloneDestination implements Destination {
         const plain = new HashingPass()
         const out = new HashingPass({ md5: true })
         const age = ageStage(piped(createReadStream(entry.path, { highWaterMark: 1 << 20 }), plain), { encrypt: this.age }, this.env)
-        const rcat = startTool(this.args('rcat', partial), { log: this.env.log, env: this.env.env, signal: this.env.signal, umask: COPY_UMASK, pipeStdin: true })
+        const rcat = startTool(this.args('rcat', partial), {
+          log: this.env.log,
+          env: this.env.env,
+          signal: this.env.signal,
+          umask: COPY_UMASK,
+          pipeStdin: true,
+        })
         const stdin = rcat.child.stdin as NodeJS.WritableStream
         const piping = pipeline(age.output, out, stdin as import('node:stream').Writable).catch((error: unknown) => {
           age.kill()
@@ -198,22 +246,40 @@ class RcloneDestination implements Destination {
         if (!r.ok) throw this.fail('uploading', r)
         const p = plain.result()
         if (p.size !== m.size || p.sha256 !== m.sha256) {
-          throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, { kind: 'failed', hint: `ownops verify ${m.target} --all` })
+          throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, {
+            kind: 'failed',
+            hint: `ownops verify ${m.target} --all`,
+          })
         }
         const o = out.result()
-        stored = { file, size: o.size, sha256: o.sha256, ...(o.md5 ? { md5: o.md5 } : {}), encryption: 'age', recipients: [...this.age.recipients] }
+        stored = {
+          file,
+          size: o.size,
+          sha256: o.sha256,
+          ...(o.md5 ? { md5: o.md5 } : {}),
+          encryption: 'age',
+          recipients: [...this.age.recipients],
+        }
       } else {
         // rclone reads the file (and checks the transfer with a hash both sides have); the same
         // bytes are hashed here meanwhile, and their sha256 must be the manifest's.
         const h = new HashingPass()
-        const hashing = pipeline(createReadStream(entry.path, { highWaterMark: 1 << 20 }), h, discard(), { signal: this.env.signal }).then(() => h.result())
+        const hashing = pipeline(createReadStream(entry.path, { highWaterMark: 1 << 20 }), h, discard(), { signal: this.env.signal }).then(
+          () => h.result(),
+        )
         const [r, got] = await Promise.all([this.run(['copyto', entry.path, partial]), hashing])
         if (got.sha256 !== m.sha256 || got.size !== m.size) {
-          throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, { kind: 'failed', hint: `ownops verify ${m.target} --all` })
+          throw new OwnopsError(`the local backup ${m.id} no longer matches its manifest (sha256 or size differ); it was not copied`, {
+            kind: 'failed',
+            hint: `ownops verify ${m.target} --all`,
+          })
         }
         if (!r.ok) throw this.fail('uploading', r)
         // Where the backend keeps only an md5 (S3, B2 …), record it: verify --from compares it later.
-        const md5 = !this.features.slowHash && !this.features.hashes.includes('sha256') && this.features.hashes.includes('md5') ? await this.remoteHash('md5', partial) : undefined
+        const md5 =
+          !this.features.slowHash && !this.features.hashes.includes('sha256') && this.features.hashes.includes('md5')
+            ? await this.remoteHash('md5', partial)
+            : undefined
         stored = { file, size: m.size, sha256: m.sha256, ...(md5 ? { md5 } : {}), encryption: 'none' }
         transferChecked = this.features.hashes.length > 0 && !this.config.flags.includes('--ignore-checksum')
       }
@@ -221,8 +287,13 @@ class RcloneDestination implements Destination {
       // plain upload stands on rclone's check of the transfer (md5 on S3, a read on local and
       // SFTP remotes), and the stored bytes of an age upload are checked here.
       const storedSha256 = !this.features.slowHash && this.features.hashes.includes('sha256')
-      const check = transferChecked && !storedSha256 ? { ok: true, checks: ['rclone transfer hash'] } : await this.checkStored(partial, stored)
-      if (!check.ok) throw new OwnopsError(`destination ${this.env.name}: the uploaded copy of ${m.id} does not match: ${check.problem ?? ''}`, { kind: 'failed', hint: 'the next run uploads it again' })
+      const check =
+        transferChecked && !storedSha256 ? { ok: true, checks: ['rclone transfer hash'] } : await this.checkStored(partial, stored)
+      if (!check.ok)
+        throw new OwnopsError(`destination ${this.env.name}: the uploaded copy of ${m.id} does not match: ${check.problem ?? ''}`, {
+          kind: 'failed',
+          hint: 'the next run uploads it again',
+        })
       const moved = await this.run(['moveto', partial, final])
       if (!moved.ok) throw this.fail('renaming the upload', moved)
     } catch (error) {
@@ -238,7 +309,18 @@ class RcloneDestination implements Destination {
       await this.run(['deletefile', manifestPartial]).catch(() => undefined)
       throw this.fail('writing the manifest', moved)
     }
-    return { target: m.target, id: m.id, time: entry.time, tags: entry.tags, size: m.size, sha256: m.sha256, manifest: m, stored: remote.copy, location: final, manifestLocation: manifestFinal }
+    return {
+      target: m.target,
+      id: m.id,
+      time: entry.time,
+      tags: entry.tags,
+      size: m.size,
+      sha256: m.sha256,
+      manifest: m,
+      stored: remote.copy,
+      location: final,
+      manifestLocation: manifestFinal,
+    }
   }
 
   /** The hash the backend has for an object, or undefined (e.g. a streamed multipart upload). */
@@ -256,20 +338,37 @@ class RcloneDestination implements Destination {
   private async checkStored(path: string, stored: StoredObject, options: { download?: boolean } = {}): Promise<VerifyOutcome> {
     const { hashes, slowHash } = this.features
     if (options.download !== true) {
-      const cheap = !slowHash ? (hashes.includes('sha256') ? 'sha256' : hashes.includes('md5') && stored.md5 !== undefined ? 'md5' : undefined) : undefined
+      const cheap = !slowHash
+        ? hashes.includes('sha256')
+          ? 'sha256'
+          : hashes.includes('md5') && stored.md5 !== undefined
+            ? 'md5'
+            : undefined
+        : undefined
       const type = cheap ?? (hashes.includes('md5') && stored.md5 !== undefined ? 'md5' : hashes.includes('sha256') ? 'sha256' : undefined)
       if (type !== undefined) {
         const got = await this.remoteHash(type, path)
         if (got !== undefined) {
           const want = type === 'sha256' ? stored.sha256 : (stored.md5 ?? '')
-          if (got !== want) return { ok: false, checks: [`remote ${type}`], problem: `${type} of the stored copy ${got.slice(0, 12)}… differs from the recorded ${want.slice(0, 12)}… (the copy is damaged or was changed)` }
+          if (got !== want)
+            return {
+              ok: false,
+              checks: [`remote ${type}`],
+              problem: `${type} of the stored copy ${got.slice(0, 12)}… differs from the recorded ${want.slice(0, 12)}… (the copy is damaged or was changed)`,
+            }
           return { ok: true, checks: [`remote ${type}`] }
         }
         // The backend has no hash for this object (e.g. a streamed multipart upload): download it.
       }
     }
     const hash = new HashingPass()
-    const cat = startTool(this.args('cat', path), { log: this.env.log, env: this.env.env, signal: this.env.signal, umask: COPY_UMASK, pipeStdout: true })
+    const cat = startTool(this.args('cat', path), {
+      log: this.env.log,
+      env: this.env.env,
+      signal: this.env.signal,
+      umask: COPY_UMASK,
+      pipeStdout: true,
+    })
     const piping = pipeline(cat.child.stdout as import('node:stream').Readable, hash, discard()).catch((e: unknown) => e)
     const [r] = await Promise.all([cat.result, piping])
     if (!r.ok) throw this.fail(`downloading ${path}`, r)
@@ -299,7 +398,13 @@ class RcloneDestination implements Destination {
 
   async fetch(copy: RemoteCopy, dir: string, identities: readonly string[]): Promise<Manifest> {
     needIdentity(copy, identities)
-    const cat = startTool(this.args('cat', copy.location), { log: this.env.log, env: this.env.env, signal: this.env.signal, umask: COPY_UMASK, pipeStdout: true })
+    const cat = startTool(this.args('cat', copy.location), {
+      log: this.env.log,
+      env: this.env.env,
+      signal: this.env.signal,
+      umask: COPY_UMASK,
+      pipeStdout: true,
+    })
     try {
       const manifest = await fetchStored(copy, dir, identities, this.env, () => cat.child.stdout as import('node:stream').Readable)
       const r = await cat.result
@@ -318,15 +423,22 @@ class RcloneDestination implements Destination {
     if (copy.stored === undefined) return { ok: false, checks: [], problem: 'no record of the stored bytes' }
     return this.checkStored(copy.location, copy.stored, { download: options.download })
   }
-
 }
 
 /** An rclone failure, with what the remote said and a hint for the common causes. */
 export function rcloneError(name: string, remote: string, what: string, r: ToolResult): OwnopsError {
-  if (r.timedOut || r.aborted) return new OwnopsError(`destination ${name}: rclone ${what}: ${r.timedOut ? 'timed out' : 'interrupted'}`, { kind: 'failed', hint: 'the next run retries' })
+  if (r.timedOut || r.aborted)
+    return new OwnopsError(`destination ${name}: rclone ${what}: ${r.timedOut ? 'timed out' : 'interrupted'}`, {
+      kind: 'failed',
+      hint: 'the next run retries',
+    })
   const tail = rcloneMessage(r.stderr) || `exit ${String(r.exitCode)}`
   let hint = `rclone lsd ${remote.includes(':') ? remote.slice(0, remote.indexOf(':') + 1) : remote} checks the remote by hand; the next run retries`
-  if (/SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|Forbidden|\b40[13]\b|unable to authenticate|auth(entication)? fail|permission denied|invalid_grant|couldn't connect SSH|handshake failed/i.test(r.stderr)) {
+  if (
+    /SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|Forbidden|\b40[13]\b|unable to authenticate|auth(entication)? fail|permission denied|invalid_grant|couldn't connect SSH|handshake failed/i.test(
+      r.stderr,
+    )
+  ) {
     hint = `the remote refused the credentials: check the remote in rclone.conf (rclone config reconnect / rclone lsd ${remote.slice(0, remote.indexOf(':') + 1)})`
   } else if (/no space left|too big for remaining disk space|quota|insufficient storage|507|storage full|EntityTooLarge/i.test(r.stderr)) {
     hint = 'the destination is full: free space there or tighten its keep:; the next run copies what is missing'

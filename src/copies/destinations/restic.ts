@@ -55,7 +55,12 @@ export function listingFromSnapshots(snapshots: readonly ResticSnapshot[], targe
     const manifestPath = paths.find((p) => p.endsWith('.json'))
     const artifactPath = paths.find((p) => !p.endsWith('.json'))
     if (id === undefined || sha256 === undefined || !Number.isFinite(size) || manifestPath === undefined || artifactPath === undefined) {
-      listing.oddities.push({ kind: 'bad-manifest', target, path: s.short_id ?? s.id, message: 'snapshot tagged ownops without its backup id, sha256, size or files' })
+      listing.oddities.push({
+        kind: 'bad-manifest',
+        target,
+        path: s.short_id ?? s.id,
+        message: 'snapshot tagged ownops without its backup id, sha256, size or files',
+      })
       continue
     }
     listing.copies.push({
@@ -78,8 +83,18 @@ export async function openRestic(env: DestinationEnv): Promise<Destination> {
   if (config.password !== undefined) env.secret(config.password)
   for (const value of Object.values(config.env)) env.secret(value)
   for (const part of urlSecretParts(config.repository.replace(/^rest:/, ''))) env.secret(part)
-  if (config.password === undefined && config.passwordFile === undefined && config.env.RESTIC_PASSWORD === undefined && config.env.RESTIC_PASSWORD_FILE === undefined && env.env.RESTIC_PASSWORD === undefined && env.env.RESTIC_PASSWORD_FILE === undefined) {
-    throw new OwnopsError(`destination ${env.name}: the restic repository needs a password`, { kind: 'config', hint: 'password: ${RESTIC_PASSWORD} (in the env file) or passwordFile: /etc/ownops/restic.pass' })
+  if (
+    config.password === undefined &&
+    config.passwordFile === undefined &&
+    config.env.RESTIC_PASSWORD === undefined &&
+    config.env.RESTIC_PASSWORD_FILE === undefined &&
+    env.env.RESTIC_PASSWORD === undefined &&
+    env.env.RESTIC_PASSWORD_FILE === undefined
+  ) {
+    throw new OwnopsError(`destination ${env.name}: the restic repository needs a password`, {
+      kind: 'config',
+      hint: 'password: ${RESTIC_PASSWORD} (in the env file) or passwordFile: /etc/ownops/restic.pass',
+    })
   }
   return new ResticDestination(env, config)
 }
@@ -122,13 +137,21 @@ class ResticDestination implements Destination {
   }
 
   private fail(what: string, r: ToolResult): OwnopsError {
-    if (r.timedOut || r.aborted) return new OwnopsError(`destination ${this.env.name}: restic ${what}: ${r.timedOut ? 'timed out' : 'interrupted'}`, { kind: 'failed', hint: 'the next run retries' })
+    if (r.timedOut || r.aborted)
+      return new OwnopsError(`destination ${this.env.name}: restic ${what}: ${r.timedOut ? 'timed out' : 'interrupted'}`, {
+        kind: 'failed',
+        hint: 'the next run retries',
+      })
     const tail = stderrTail(r.stderr) || `exit ${String(r.exitCode)}`
     let hint = `restic -r ${this.where} snapshots checks the repository by hand; the next run retries`
-    if (/wrong password|no key found/i.test(r.stderr)) hint = 'the repository password is wrong: check password:/passwordFile: of this destination'
-    else if (/Is there a repository|repository does not exist|unable to open config file|config file does not exist/i.test(r.stderr)) hint = `there is no restic repository there yet: create it once with  restic -r ${this.where} init`
-    else if (/no space left|quota|507|insufficient storage/i.test(r.stderr)) hint = 'the repository is full: free space there or tighten its keep:; the next run copies what is missing'
-    else if (/\b40[13]\b|unauthori[sz]ed|forbidden|access denied|SignatureDoesNotMatch|InvalidAccessKeyId/i.test(r.stderr)) hint = 'the server refused the credentials: check the repository URL and env: of this destination'
+    if (/wrong password|no key found/i.test(r.stderr))
+      hint = 'the repository password is wrong: check password:/passwordFile: of this destination'
+    else if (/Is there a repository|repository does not exist|unable to open config file|config file does not exist/i.test(r.stderr))
+      hint = `there is no restic repository there yet: create it once with  restic -r ${this.where} init`
+    else if (/no space left|quota|507|insufficient storage/i.test(r.stderr))
+      hint = 'the repository is full: free space there or tighten its keep:; the next run copies what is missing'
+    else if (/\b40[13]\b|unauthori[sz]ed|forbidden|access denied|SignatureDoesNotMatch|InvalidAccessKeyId/i.test(r.stderr))
+      hint = 'the server refused the credentials: check the repository URL and env: of this destination'
     return new OwnopsError(`destination ${this.env.name}: restic ${what} failed: ${tail}`, { kind: 'failed', hint })
   }
 
@@ -138,14 +161,40 @@ class ResticDestination implements Destination {
     const listing = listingFromSnapshots(JSON.parse(r.stdout || '[]') as ResticSnapshot[], targets)
     const locks = await this.run(['list', 'locks', '--no-lock'])
     const held = locks.ok ? locks.stdout.split('\n').filter((l) => /^[0-9a-f]{64}$/.test(l.trim())) : []
-    for (const id of held) listing.oddities.push({ kind: 'locked', path: `lock ${id.slice(0, 8)}`, message: 'the repository is locked: a run in progress, or one that was interrupted (restic unlock removes stale locks)', stale: true })
+    for (const id of held)
+      listing.oddities.push({
+        kind: 'locked',
+        path: `lock ${id.slice(0, 8)}`,
+        message: 'the repository is locked: a run in progress, or one that was interrupted (restic unlock removes stale locks)',
+        stale: true,
+      })
     return listing
   }
 
   async upload(entry: BackupEntry): Promise<RemoteCopy> {
     const m = entry.manifest
-    const tags = ['ownops', `target:${m.target}`, `backup:${m.id}`, `sha256:${m.sha256}`, `size:${m.size}`, ...entry.tags.filter((t) => !t.includes(',')).map((t) => `tag:${t}`)]
-    const r = await this.run(['backup', '--json', '--host', this.env.host, '--time', resticTime(entry.time), ...tags.flatMap((t) => ['--tag', t]), entry.path, entry.manifestPath], true)
+    const tags = [
+      'ownops',
+      `target:${m.target}`,
+      `backup:${m.id}`,
+      `sha256:${m.sha256}`,
+      `size:${m.size}`,
+      ...entry.tags.filter((t) => !t.includes(',')).map((t) => `tag:${t}`),
+    ]
+    const r = await this.run(
+      [
+        'backup',
+        '--json',
+        '--host',
+        this.env.host,
+        '--time',
+        resticTime(entry.time),
+        ...tags.flatMap((t) => ['--tag', t]),
+        entry.path,
+        entry.manifestPath,
+      ],
+      true,
+    )
     const summary = r.stdout
       .split('\n')
       .map((l) => {
@@ -162,8 +211,19 @@ class ResticDestination implements Destination {
       throw this.fail(`backup of ${m.id}`, r)
     }
     const id = summary?.snapshot_id
-    if (id === undefined) throw new OwnopsError(`destination ${this.env.name}: restic backup of ${m.id} reported no snapshot`, { kind: 'failed' })
-    return { target: m.target, id: m.id, time: entry.time, tags: entry.tags, size: m.size, sha256: m.sha256, manifest: m, location: id, paths: { artifact: entry.path, manifest: entry.manifestPath } }
+    if (id === undefined)
+      throw new OwnopsError(`destination ${this.env.name}: restic backup of ${m.id} reported no snapshot`, { kind: 'failed' })
+    return {
+      target: m.target,
+      id: m.id,
+      time: entry.time,
+      tags: entry.tags,
+      size: m.size,
+      sha256: m.sha256,
+      manifest: m,
+      location: id,
+      paths: { artifact: entry.path, manifest: entry.manifestPath },
+    }
   }
 
   async remove(copies: readonly RemoteCopy[]): Promise<void> {
@@ -179,12 +239,21 @@ class ResticDestination implements Destination {
   }
 
   private dump(copy: RemoteCopy, path: string): ReturnType<typeof startTool> {
-    return startTool(this.args(['dump', '--no-lock', copy.location, path]), { log: this.env.log, env: this.toolEnv, signal: this.env.signal, pipeStdout: true })
+    return startTool(this.args(['dump', '--no-lock', copy.location, path]), {
+      log: this.env.log,
+      env: this.toolEnv,
+      signal: this.env.signal,
+      pipeStdout: true,
+    })
   }
 
   async fetch(copy: RemoteCopy, dir: string): Promise<Manifest> {
     if (copy.paths === undefined) throw new OwnopsError(`copy ${copy.id}: snapshot without files`, { kind: 'failed' })
-    const m = await runTool(this.args(['dump', '--no-lock', copy.location, copy.paths.manifest]), { log: this.env.log, env: this.toolEnv, signal: this.env.signal })
+    const m = await runTool(this.args(['dump', '--no-lock', copy.location, copy.paths.manifest]), {
+      log: this.env.log,
+      env: this.toolEnv,
+      signal: this.env.signal,
+    })
     if (!m.ok) throw this.fail(`reading the manifest of ${copy.id}`, m)
     let manifest: Manifest | undefined
     try {
@@ -193,7 +262,10 @@ class ResticDestination implements Destination {
       manifest = undefined
     }
     if (manifest === undefined || manifest.sha256 !== copy.sha256 || manifest.size !== copy.size) {
-      throw new OwnopsError(`refusing ${copy.id}: its manifest in snapshot ${copy.location.slice(0, 8)} is unreadable or disagrees with the snapshot's tags`, { kind: 'failed' })
+      throw new OwnopsError(
+        `refusing ${copy.id}: its manifest in snapshot ${copy.location.slice(0, 8)} is unreadable or disagrees with the snapshot's tags`,
+        { kind: 'failed' },
+      )
     }
     await mkdir(dir, { recursive: true, mode: ARTIFACT_DIR_MODE })
     const partial = join(dir, partialName(manifest.file))
@@ -201,13 +273,18 @@ class ResticDestination implements Destination {
     const dump = this.dump(copy, copy.paths.artifact)
     const hash = new HashingPass()
     try {
-      const piping = pipeline(dump.child.stdout as Readable, hash, fileSink(handle), { signal: this.env.signal }).catch((e: unknown) => e as Error)
+      const piping = pipeline(dump.child.stdout as Readable, hash, fileSink(handle), { signal: this.env.signal }).catch(
+        (e: unknown) => e as Error,
+      )
       const [r, p] = await Promise.all([dump.result, piping])
       if (!r.ok) throw this.fail(`restoring ${copy.id}`, r)
       if (p instanceof Error) throw p
       const got = hash.result()
       if (got.size !== manifest.size || got.sha256 !== manifest.sha256) {
-        throw new OwnopsError(`refusing ${copy.id}: the restored file's sha256 or size differs from its manifest`, { kind: 'failed', hint: 'run ownops verify --from with restic check; pick another copy' })
+        throw new OwnopsError(`refusing ${copy.id}: the restored file's sha256 or size differs from its manifest`, {
+          kind: 'failed',
+          hint: 'run ownops verify --from with restic check; pick another copy',
+        })
       }
       await handle.sync()
       await handle.close()
@@ -218,7 +295,10 @@ class ResticDestination implements Destination {
       await rm(partial, { force: true })
       throw error
     }
-    await writeFileAtomic(join(dir, `${manifest.id}.json`), `${JSON.stringify(manifest, null, 2)}\n`, { mode: ARTIFACT_FILE_MODE, dirMode: ARTIFACT_DIR_MODE })
+    await writeFileAtomic(join(dir, `${manifest.id}.json`), `${JSON.stringify(manifest, null, 2)}\n`, {
+      mode: ARTIFACT_FILE_MODE,
+      dirMode: ARTIFACT_DIR_MODE,
+    })
     return manifest
   }
 
@@ -230,8 +310,14 @@ class ResticDestination implements Destination {
     const [r] = await Promise.all([dump.result, piping])
     if (!r.ok) return { ok: false, checks: ['restic dump'], problem: this.fail(`reading ${copy.id}`, r).message }
     const got = hash.result()
-    if (got.size !== copy.size) return { ok: false, checks: ['restic dump'], problem: `restored file is ${got.size} bytes, the snapshot says ${copy.size}` }
-    if (got.sha256 !== copy.sha256) return { ok: false, checks: ['restic dump'], problem: `sha256 of the restored file ${got.sha256.slice(0, 12)}… differs from the backup's ${copy.sha256.slice(0, 12)}…` }
+    if (got.size !== copy.size)
+      return { ok: false, checks: ['restic dump'], problem: `restored file is ${got.size} bytes, the snapshot says ${copy.size}` }
+    if (got.sha256 !== copy.sha256)
+      return {
+        ok: false,
+        checks: ['restic dump'],
+        problem: `sha256 of the restored file ${got.sha256.slice(0, 12)}… differs from the backup's ${copy.sha256.slice(0, 12)}…`,
+      }
     return { ok: true, checks: ['restic dump', 'size', 'sha256'] }
   }
 

@@ -14,7 +14,10 @@ export const schema = z.strictObject({
   ...passFailFields,
   command: argv,
   exitCodes: z.array(z.number().int()).min(1).default([0]).meta({ description: 'Exit codes that mean healthy (default [0]).' }),
-  warningExitCodes: z.array(z.number().int()).default([]).meta({ description: 'Exit codes that mean a warning, e.g. [1] for Nagios plugins.' }),
+  warningExitCodes: z
+    .array(z.number().int())
+    .default([])
+    .meta({ description: 'Exit codes that mean a warning, e.g. [1] for Nagios plugins.' }),
   match: z.string().optional().meta({ description: 'A regular expression the output (stdout and stderr) must match.' }),
 })
 export type CommandSpec = z.output<typeof schema>
@@ -36,16 +39,40 @@ export const command: CheckKind<CommandSpec> = {
     const program = spec.command[0]
     if (result.exitCode === undefined) {
       const reason = result.reason ?? 'did not run'
-      const text = /ENOENT/.test(reason) ? `command not found: ${program}` : /timed out/i.test(reason) ? `timed out after ${ctx.timeoutMs} ms` : reason
+      const text = /ENOENT/.test(reason)
+        ? `command not found: ${program}`
+        : /timed out/i.test(reason)
+          ? `timed out after ${ctx.timeoutMs} ms`
+          : reason
       return [{ status: severity, value: text, message: `${program}: ${text}` }]
     }
     const code = result.exitCode
     const metrics = { exit_code: code, duration_seconds: ms / 1000 }
     const value = `exit ${code} in ${ms} ms${firstLine(output) ? `: ${firstLine(output)}` : ''}`
-    if (spec.warningExitCodes.includes(code)) return [{ status: 'warning', value, message: `${program} exited ${code}${firstLine(output) ? `: ${firstLine(output)}` : ''}`, metrics }]
-    if (!spec.exitCodes.includes(code)) return [{ status: severity, value, threshold: `exit ${spec.exitCodes.join('|')}`, message: `${program} exited ${code}${firstLine(output) ? `: ${firstLine(output)}` : ''}`, metrics }]
+    if (spec.warningExitCodes.includes(code))
+      return [
+        { status: 'warning', value, message: `${program} exited ${code}${firstLine(output) ? `: ${firstLine(output)}` : ''}`, metrics },
+      ]
+    if (!spec.exitCodes.includes(code))
+      return [
+        {
+          status: severity,
+          value,
+          threshold: `exit ${spec.exitCodes.join('|')}`,
+          message: `${program} exited ${code}${firstLine(output) ? `: ${firstLine(output)}` : ''}`,
+          metrics,
+        },
+      ]
     if (spec.match !== undefined && !new RegExp(spec.match, 'm').test(output)) {
-      return [{ status: severity, value, threshold: `output ~ /${spec.match}/`, message: `${program}: the output does not match /${spec.match}/${firstLine(output) ? `: ${firstLine(output)}` : ''}`, metrics }]
+      return [
+        {
+          status: severity,
+          value,
+          threshold: `output ~ /${spec.match}/`,
+          message: `${program}: the output does not match /${spec.match}/${firstLine(output) ? `: ${firstLine(output)}` : ''}`,
+          metrics,
+        },
+      ]
     }
     return [{ status: 'ok', value, message: `${program} exited ${code}`, metrics }]
   },

@@ -15,8 +15,16 @@ import type { CheckContext, CheckKind, Finding } from '../types.js'
 export const schema = z.strictObject({
   kind: z.literal('containers'),
   ...commonFields,
-  ignore: z.array(z.string()).default([]).meta({ description: 'Container names to leave out, as globs (* and ?, {a,b}, [abc]). A container labelled ownops.monitor=false is left out too.' }),
-  restartLoop: z.number().int().min(1).default(3).meta({ description: 'Restarts between two runs that count as a restart loop (default 3); fewer are a warning.' }),
+  ignore: z.array(z.string()).default([]).meta({
+    description:
+      'Container names to leave out, as globs (* and ?, {a,b}, [abc]). A container labelled ownops.monitor=false is left out too.',
+  }),
+  restartLoop: z
+    .number()
+    .int()
+    .min(1)
+    .default(3)
+    .meta({ description: 'Restarts between two runs that count as a restart loop (default 3); fewer are a warning.' }),
   ...resourceFields,
 })
 export type ContainersSpec = z.output<typeof schema>
@@ -36,7 +44,13 @@ const STATS_CONCURRENCY = 64
  * (`running`: the ids known to run, whose stats are asked for beside the inspections);
  * shared with `kind: container`.
  */
-export async function assessContainers(docker: Docker, ids: readonly string[], ctx: CheckContext, rowId: (name: string) => string, options: AssessOptions & { resources?: ResourceSpec; running?: ReadonlySet<string> }): Promise<Finding[]> {
+export async function assessContainers(
+  docker: Docker,
+  ids: readonly string[],
+  ctx: CheckContext,
+  rowId: (name: string) => string,
+  options: AssessOptions & { resources?: ResourceSpec; running?: ReadonlySet<string> },
+): Promise<Finding[]> {
   const wanted = options.resources?.stats === true ? ids.filter((id) => options.running?.has(id) === true) : []
   const statsDone = mapLimit(wanted, STATS_CONCURRENCY, (id) =>
     containerStats(docker, id, ctx.signal).catch((error: unknown) => {
@@ -57,7 +71,13 @@ export async function assessContainers(docker: Docker, ids: readonly string[], c
       // A stopped container: the events of its last run; a running one: those up to its last start.
       const finished = info.State.Running ? started : Date.parse(info.State.FinishedAt) / 1000
       if (Number.isFinite(finished) && finished > 0) {
-        events = await containerEvents(docker, info.Id, info.State.Running ? finished - 600 : Math.max(started || 0, finished - 600), finished + 5, ctx.signal).catch((error: unknown) => {
+        events = await containerEvents(
+          docker,
+          info.Id,
+          info.State.Running ? finished - 600 : Math.max(started || 0, finished - 600),
+          finished + 5,
+          ctx.signal,
+        ).catch((error: unknown) => {
           ctx.log.debug({ err: error, container: name }, 'could not read container events')
           return undefined
         })
@@ -67,21 +87,35 @@ export async function assessContainers(docker: Docker, ids: readonly string[], c
     // A container a backup target stops by label answers to the target's name too, so the
     // backup's quiet period (its lock names its targets) covers it.
     const target = (info as InspectLike & { Config?: { Labels?: Record<string, string> } }).Config?.Labels?.[STOP_LABEL]
-    return { ...finding, ...(target ? { names: [...(finding.names ?? []), target] } : {}), memo: { ...next, ...(memo?.res === undefined ? {} : { res: memo.res }) }, info } as Finding & { info: InspectLike }
+    return {
+      ...finding,
+      ...(target ? { names: [...(finding.names ?? []), target] } : {}),
+      memo: { ...next, ...(memo?.res === undefined ? {} : { res: memo.res }) },
+      info,
+    } as Finding & { info: InspectLike }
   })
   const stats = await statsDone
-  return inspected.filter((r): r is Finding & { info: InspectLike } => r !== undefined).map(({ info, ...finding }) => withResources(finding, info, stats.get(info.Id), ctx, options.resources))
+  return inspected
+    .filter((r): r is Finding & { info: InspectLike } => r !== undefined)
+    .map(({ info, ...finding }) => withResources(finding, info, stats.get(info.Id), ctx, options.resources))
 }
 
 /** Adds what a running container uses to its finding: the worse status, the readings, the memo. */
-function withResources(finding: Finding, info: InspectLike, stats: ContainerStats | undefined, ctx: CheckContext, spec: ResourceSpec | undefined): Finding {
+function withResources(
+  finding: Finding,
+  info: InspectLike,
+  stats: ContainerStats | undefined,
+  ctx: CheckContext,
+  spec: ResourceSpec | undefined,
+): Finding {
   if (!info.State.Running) {
     const { res: _dropped, ...memo } = (finding.memo ?? {}) as { res?: unknown }
     return { ...finding, memo }
   }
   if (spec === undefined || !spec.stats || stats === undefined) return finding
   const host = info.HostConfig ?? {}
-  const quotaCores = host.CpuQuota !== undefined && host.CpuQuota > 0 && (host.CpuPeriod ?? 0) > 0 ? (host.CpuQuota / (host.CpuPeriod as number)) * 1e9 : 0
+  const quotaCores =
+    host.CpuQuota !== undefined && host.CpuQuota > 0 && (host.CpuPeriod ?? 0) > 0 ? (host.CpuQuota / (host.CpuPeriod as number)) * 1e9 : 0
   const res = assessResources({
     name: info.Name.replace(/^\//, ''),
     stats,
@@ -96,7 +130,15 @@ function withResources(finding: Finding, info: InspectLike, stats: ContainerStat
   const order = { ok: 0, unknown: 0, warning: 1, critical: 2 } as const
   const status = order[res.status] > order[finding.status] ? res.status : finding.status
   const message = res.problem === undefined ? finding.message : finding.status === 'ok' ? res.problem : `${finding.message}; ${res.problem}`
-  return { ...finding, status, value: `${finding.value}; ${res.value}`, threshold: res.threshold, message, metrics: { ...finding.metrics, ...res.metrics }, memo: { ...finding.memo, res: res.memo } }
+  return {
+    ...finding,
+    status,
+    value: `${finding.value}; ${res.value}`,
+    threshold: res.threshold,
+    message,
+    metrics: { ...finding.metrics, ...res.metrics },
+    memo: { ...finding.memo, res: res.memo },
+  }
 }
 
 export const containers: CheckKind<ContainersSpec> = {
@@ -104,10 +146,18 @@ export const containers: CheckKind<ContainersSpec> = {
   recoverable: false,
   async run(spec, ctx) {
     const docker = await ctx.docker()
-    const list = (await listContainers(docker)).filter((c) => c.labels[OPT_OUT_LABEL] !== 'false' && !spec.ignore.some((p) => globMatch(p, c.name)))
+    const list = (await listContainers(docker)).filter(
+      (c) => c.labels[OPT_OUT_LABEL] !== 'false' && !spec.ignore.some((p) => globMatch(p, c.name)),
+    )
     list.sort((a, b) => compareNames(a.name, b.name))
     const running = new Set(list.filter((c) => c.state === 'running').map((c) => c.id))
-    const findings = await assessContainers(docker, list.map((c) => c.id), ctx, (name) => `${ctx.name}:${name}`, { now: ctx.now, restartLoop: spec.restartLoop, mustRun: false, severity: 'critical', resources: spec, running })
+    const findings = await assessContainers(
+      docker,
+      list.map((c) => c.id),
+      ctx,
+      (name) => `${ctx.name}:${name}`,
+      { now: ctx.now, restartLoop: spec.restartLoop, mustRun: false, severity: 'critical', resources: spec, running },
+    )
     if (findings.length === 0) return [{ status: 'ok', value: 'no containers', message: 'no containers on the engine' }]
     return findings
   },

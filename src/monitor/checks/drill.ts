@@ -15,8 +15,13 @@ import type { CheckKind, Finding } from '../types.js'
 export const schema = z.strictObject({
   kind: z.literal('drill'),
   ...commonFields,
-  targets: z.array(z.string()).optional().meta({ description: 'Backup targets whose drills to watch (default: every target in backup.targets).' }),
-  maxAge: duration.prefault('35d').meta({ description: 'Critical when the last successful restore drill is older than this (default 35d: monthly drills).' }),
+  targets: z
+    .array(z.string())
+    .optional()
+    .meta({ description: 'Backup targets whose drills to watch (default: every target in backup.targets).' }),
+  maxAge: duration
+    .prefault('35d')
+    .meta({ description: 'Critical when the last successful restore drill is older than this (default 35d: monthly drills).' }),
 })
 export type DrillSpec = z.output<typeof schema>
 
@@ -47,16 +52,33 @@ export const drill: CheckKind<DrillSpec> = {
       const base = { subject: target, threshold: `max age ${formatDurationSetting(spec.maxAge)}` }
       const success = record?.lastSuccess !== undefined ? Date.parse(record.lastSuccess) : Number.NaN
       if (Number.isNaN(success)) {
-        findings.push({ ...base, status: 'critical', value: record?.lastRun ? 'no successful drill' : 'never drilled', message: `${target}: no successful restore drill on record${record?.problem ? ` (last: ${record.problem})` : ''}; run ownops verify --drill ${target}` })
+        findings.push({
+          ...base,
+          status: 'critical',
+          value: record?.lastRun ? 'no successful drill' : 'never drilled',
+          message: `${target}: no successful restore drill on record${record?.problem ? ` (last: ${record.problem})` : ''}; run ownops verify --drill ${target}`,
+        })
         continue
       }
       const ageMs = Math.max(0, ctx.now.getTime() - success)
       const metrics = { last_success_age_seconds: Math.round(ageMs / 1000), last_success_timestamp_seconds: success / 1000 }
       const value = `last success ${formatDuration(ageMs)} ago`
       if (ageMs > maxAgeMs) {
-        findings.push({ ...base, status: 'critical', value, metrics, message: `${target}: the last successful restore drill was ${formatDuration(ageMs)} ago (more than ${formatDurationSetting(spec.maxAge)})` })
+        findings.push({
+          ...base,
+          status: 'critical',
+          value,
+          metrics,
+          message: `${target}: the last successful restore drill was ${formatDuration(ageMs)} ago (more than ${formatDurationSetting(spec.maxAge)})`,
+        })
       } else if (record?.ok === false) {
-        findings.push({ ...base, status: 'warning', value: `${value}; the last drill failed`, metrics, message: `${target}: the last restore drill failed: ${record.problem ?? 'see ownops verify --drill'}` })
+        findings.push({
+          ...base,
+          status: 'warning',
+          value: `${value}; the last drill failed`,
+          metrics,
+          message: `${target}: the last restore drill failed: ${record.problem ?? 'see ownops verify --drill'}`,
+        })
       } else {
         findings.push({ ...base, status: 'ok', value, metrics, message: `${target}: restore drill ok ${formatDuration(ageMs)} ago` })
       }

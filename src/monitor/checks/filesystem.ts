@@ -16,22 +16,89 @@ export const schema = z.strictObject({
   ...commonFields,
   ...percentThresholds(80, 90),
   inodesWarn: z.number().min(0).max(100).default(80).meta({ description: 'Warning when this percentage of inodes is used (default 80).' }),
-  inodesCritical: z.number().min(0).max(100).default(90).meta({ description: 'Critical when this percentage of inodes is used (default 90).' }),
-  paths: z.array(z.string()).optional().meta({ description: 'Check these paths (any filesystem, tmpfs too) instead of every mounted one.' }),
-  exclude: z.array(z.string()).default([]).meta({ description: 'Mount points to leave out, as globs (picomatch, as in cleanup rules): * within a path segment, ** across /, e.g. /mnt/backup*, /snap/**.' }),
+  inodesCritical: z
+    .number()
+    .min(0)
+    .max(100)
+    .default(90)
+    .meta({ description: 'Critical when this percentage of inodes is used (default 90).' }),
+  paths: z
+    .array(z.string())
+    .optional()
+    .meta({ description: 'Check these paths (any filesystem, tmpfs too) instead of every mounted one.' }),
+  exclude: z.array(z.string()).default([]).meta({
+    description:
+      'Mount points to leave out, as globs (picomatch, as in cleanup rules): * within a path segment, ** across /, e.g. /mnt/backup*, /snap/**.',
+  }),
 })
 export type FilesystemSpec = z.output<typeof schema>
 
 /** Filesystem types that never hold user data worth watching. */
 const PSEUDO_TYPES = new Set([
-  'proc', 'sysfs', 'devtmpfs', 'devpts', 'tmpfs', 'ramfs', 'cgroup', 'cgroup2', 'overlay', 'aufs', 'nsfs', 'mqueue', 'debugfs',
-  'tracefs', 'securityfs', 'pstore', 'bpf', 'autofs', 'hugetlbfs', 'configfs', 'fusectl', 'binfmt_misc', 'rpc_pipefs', 'efivarfs',
-  'squashfs', 'iso9660', 'udf', 'nfsd', 'selinuxfs', 'shiftfs', 'fuse.lxcfs', 'fuse.gvfsd-fuse', 'fuse.portal', 'fuse.snapfuse',
+  'proc',
+  'sysfs',
+  'devtmpfs',
+  'devpts',
+  'tmpfs',
+  'ramfs',
+  'cgroup',
+  'cgroup2',
+  'overlay',
+  'aufs',
+  'nsfs',
+  'mqueue',
+  'debugfs',
+  'tracefs',
+  'securityfs',
+  'pstore',
+  'bpf',
+  'autofs',
+  'hugetlbfs',
+  'configfs',
+  'fusectl',
+  'binfmt_misc',
+  'rpc_pipefs',
+  'efivarfs',
+  'squashfs',
+  'iso9660',
+  'udf',
+  'nfsd',
+  'selinuxfs',
+  'shiftfs',
+  'fuse.lxcfs',
+  'fuse.gvfsd-fuse',
+  'fuse.portal',
+  'fuse.snapfuse',
 ])
 /** Filesystems without a /dev source that are real storage. */
-const SOURCELESS_REAL = new Set(['zfs', 'nfs', 'nfs4', 'cifs', 'smb3', 'smbfs', '9p', 'virtiofs', 'ceph', 'glusterfs', 'fuse.sshfs', 'fuse.rclone', 'fuse.mergerfs', 'lustre'])
+const SOURCELESS_REAL = new Set([
+  'zfs',
+  'nfs',
+  'nfs4',
+  'cifs',
+  'smb3',
+  'smbfs',
+  '9p',
+  'virtiofs',
+  'ceph',
+  'glusterfs',
+  'fuse.sshfs',
+  'fuse.rclone',
+  'fuse.mergerfs',
+  'lustre',
+])
 /** Mount points under these belong to the system or the container engine. */
-const SKIP_PREFIXES = ['/proc/', '/sys/', '/dev/', '/run/', '/var/lib/docker/', '/var/lib/containers/', '/snap/', '/var/snap/', '/mnt/sandboxing/']
+const SKIP_PREFIXES = [
+  '/proc/',
+  '/sys/',
+  '/dev/',
+  '/run/',
+  '/var/lib/docker/',
+  '/var/lib/containers/',
+  '/snap/',
+  '/var/snap/',
+  '/mnt/sandboxing/',
+]
 
 /** The mounts worth watching, before de-duplication by device. Pure. */
 export function realMounts(mounts: readonly Mount[], exclude: readonly string[] = []): Mount[] {
@@ -44,7 +111,10 @@ export function realMounts(mounts: readonly Mount[], exclude: readonly string[] 
   })
 }
 
-export function assessUsage(usage: FsUsage, spec: Pick<FilesystemSpec, 'warn' | 'critical' | 'inodesWarn' | 'inodesCritical'>): Pick<Finding, 'status' | 'value' | 'threshold' | 'message' | 'metrics'> {
+export function assessUsage(
+  usage: FsUsage,
+  spec: Pick<FilesystemSpec, 'warn' | 'critical' | 'inodesWarn' | 'inodesCritical'>,
+): Pick<Finding, 'status' | 'value' | 'threshold' | 'message' | 'metrics'> {
   const space = levelOf(usage.usedPercent, spec.warn, spec.critical)
   const inodes = usage.inodesUsedPercent === undefined ? 'ok' : levelOf(usage.inodesUsedPercent, spec.inodesWarn, spec.inodesCritical)
   const order = { ok: 0, warning: 1, critical: 2 } as const
@@ -95,7 +165,12 @@ export const filesystem: CheckKind<FilesystemSpec> = {
           return { subject: path, ...assessUsage(await filesystemUsage(path), spec) }
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message
-          return { subject: path, status: 'critical', value: `cannot read (${code})`, message: `cannot read the filesystem at ${path}: ${code}` }
+          return {
+            subject: path,
+            status: 'critical',
+            value: `cannot read (${code})`,
+            message: `cannot read the filesystem at ${path}: ${code}`,
+          }
         }
       }),
     )

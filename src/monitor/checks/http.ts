@@ -14,10 +14,19 @@ export const schema = z.strictObject({
   ...passFailFields,
   url: z.string().regex(/^https?:\/\//i, { error: 'expected an http:// or https:// URL' }),
   method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
-  headers: z.record(z.string(), z.string()).default({}).meta({ description: 'Request headers, e.g. { Authorization: "Bearer ${API_TOKEN}" }.' }),
+  headers: z
+    .record(z.string(), z.string())
+    .default({})
+    .meta({ description: 'Request headers, e.g. { Authorization: "Bearer ${API_TOKEN}" }.' }),
   body: z.string().optional().meta({ description: 'Request body.' }),
-  status: z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]).optional().meta({ description: 'Expected status code(s) (default: any 2xx or 3xx).' }),
-  match: z.string().optional().meta({ description: 'A regular expression the response body must match, e.g. "\\"status\\":\\s*\\"ok\\"".' }),
+  status: z
+    .union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)])
+    .optional()
+    .meta({ description: 'Expected status code(s) (default: any 2xx or 3xx).' }),
+  match: z
+    .string()
+    .optional()
+    .meta({ description: 'A regular expression the response body must match, e.g. "\\"status\\":\\s*\\"ok\\"".' }),
   maxLatency: duration.optional().meta({ description: 'A slower answer is a warning, e.g. 1s.' }),
   certDays: z
     .strictObject({ warn: z.number().int().min(0).default(14), critical: z.number().int().min(0).default(3) })
@@ -48,16 +57,33 @@ export function assessResponse(spec: HttpSpec, res: ProbeResponse, now: Date): F
   }
   const certText = days === undefined ? '' : `, certificate ${days} days left`
   const value = `HTTP ${res.status} in ${latency} ms${certText}`
-  const threshold = [expected ? `status ${expected.join('|')}` : 'status 2xx/3xx', spec.maxLatency !== undefined ? `< ${formatDurationSetting(spec.maxLatency)}` : undefined, days !== undefined ? `cert > ${spec.certDays.warn}d` : undefined].filter(Boolean).join(', ')
+  const threshold = [
+    expected ? `status ${expected.join('|')}` : 'status 2xx/3xx',
+    spec.maxLatency !== undefined ? `< ${formatDurationSetting(spec.maxLatency)}` : undefined,
+    days !== undefined ? `cert > ${spec.certDays.warn}d` : undefined,
+  ]
+    .filter(Boolean)
+    .join(', ')
   const fail = (status: Finding['status'], message: string): Finding => ({ status, value, threshold, message, metrics })
 
   const statusOk = expected ? expected.includes(res.status) : res.status >= 200 && res.status < 400
-  if (!statusOk) return fail(severity, `${where} answered HTTP ${res.status}, expected ${expected ? expected.join(' or ') : '2xx or 3xx'}${snippet(res.body)}`)
-  if (spec.match !== undefined && !new RegExp(spec.match).test(res.body)) return fail(severity, `${where}: the body does not match /${spec.match}/${snippet(res.body)}`)
-  if (days !== undefined && days < spec.certDays.critical) return fail('critical', `${where}: the TLS certificate expires in ${days} days (${res.certificate?.validTo.toISOString().slice(0, 10)})`)
-  if (days !== undefined && days < spec.certDays.warn) return fail('warning', `${where}: the TLS certificate expires in ${days} days (${res.certificate?.validTo.toISOString().slice(0, 10)})`)
+  if (!statusOk)
+    return fail(
+      severity,
+      `${where} answered HTTP ${res.status}, expected ${expected ? expected.join(' or ') : '2xx or 3xx'}${snippet(res.body)}`,
+    )
+  if (spec.match !== undefined && !new RegExp(spec.match).test(res.body))
+    return fail(severity, `${where}: the body does not match /${spec.match}/${snippet(res.body)}`)
+  if (days !== undefined && days < spec.certDays.critical)
+    return fail(
+      'critical',
+      `${where}: the TLS certificate expires in ${days} days (${res.certificate?.validTo.toISOString().slice(0, 10)})`,
+    )
+  if (days !== undefined && days < spec.certDays.warn)
+    return fail('warning', `${where}: the TLS certificate expires in ${days} days (${res.certificate?.validTo.toISOString().slice(0, 10)})`)
   const maxMs = spec.maxLatency
-  if (maxMs !== undefined && res.latencyMs > maxMs) return fail('warning', `${where} is slow: ${latency} ms (limit ${formatDurationSetting(maxMs)})`)
+  if (maxMs !== undefined && res.latencyMs > maxMs)
+    return fail('warning', `${where} is slow: ${latency} ms (limit ${formatDurationSetting(maxMs)})`)
   return { status: 'ok', value, threshold, message: `${where} answered HTTP ${res.status} in ${latency} ms${certText}`, metrics }
 }
 
@@ -85,7 +111,14 @@ export const http: CheckKind<HttpSpec> = {
     } catch (error) {
       if (ctx.signal.aborted) throw error
       const message = (error as Error).message
-      return [{ status: spec.severity ?? 'critical', value: message, message: `${spec.method} ${spec.url}: ${message}`, metrics: { status_code: 0 } }]
+      return [
+        {
+          status: spec.severity ?? 'critical',
+          value: message,
+          message: `${spec.method} ${spec.url}: ${message}`,
+          metrics: { status_code: 0 },
+        },
+      ]
     }
   },
 }

@@ -43,9 +43,24 @@ export type CheckSpec = z.output<(typeof checkSchemas)[number]>
 export type CheckKindName = CheckSpec['kind']
 
 // Each kind has a spec type of its own, hence CheckKind<any> in the constraint.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const checkKinds = { filesystem, memory, load, swap, containers, container, 'docker-logs': dockerLogs, http, tcp, minecraft, sqlite, command, prometheus, backup, drill } satisfies Record<CheckKindName, CheckKind<any>>
-
+export const checkKinds = {
+  filesystem,
+  memory,
+  load,
+  swap,
+  containers,
+  container,
+  'docker-logs': dockerLogs,
+  http,
+  tcp,
+  minecraft,
+  sqlite,
+  command,
+  prometheus,
+  backup,
+  drill,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+} satisfies Record<CheckKindName, CheckKind<any>>
 
 export function kindOf(name: CheckKindName): CheckKind<CheckSpec> {
   return checkKinds[name]

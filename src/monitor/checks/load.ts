@@ -9,11 +9,18 @@ export const schema = z.strictObject({
   ...commonFields,
   warn: z.number().min(0).default(1.5).meta({ description: 'Warning at this load per core (default 1.5).' }),
   critical: z.number().min(0).default(3).meta({ description: 'Critical at this load per core (default 3).' }),
-  period: z.union([z.literal(1), z.literal(5), z.literal(15)]).default(5).meta({ description: 'Which load average: 1, 5 or 15 minutes (default 5).' }),
+  period: z
+    .union([z.literal(1), z.literal(5), z.literal(15)])
+    .default(5)
+    .meta({ description: 'Which load average: 1, 5 or 15 minutes (default 5).' }),
 })
 export type LoadSpec = z.output<typeof schema>
 
-export function assessLoad(averages: [number, number, number], cores: number, spec: Pick<LoadSpec, 'warn' | 'critical' | 'period'>): Finding {
+export function assessLoad(
+  averages: [number, number, number],
+  cores: number,
+  spec: Pick<LoadSpec, 'warn' | 'critical' | 'period'>,
+): Finding {
   const load = averages[spec.period === 1 ? 0 : spec.period === 5 ? 1 : 2]
   const perCore = load / Math.max(1, cores)
   const text = `${perCore.toFixed(2)} per core (${spec.period}-min load ${load.toFixed(2)} on ${cores} core${cores === 1 ? '' : 's'})`

@@ -37,8 +37,21 @@ export const minecraft: CheckKind<MinecraftSpec> = {
     const value = `${status.online}/${status.max} players, ${status.version}, ${Math.round(ms)} ms`
     const metrics = { players_online: status.online, players_max: status.max, latency_seconds: ms / 1000 }
     const maxMs = spec.maxLatency
-    const finding: Finding = { status: 'ok', value, message: `Minecraft server at ${where} is up: ${value}${status.motd ? ` ("${status.motd}")` : ''}`, metrics }
-    if (maxMs !== undefined && ms > maxMs) return [{ ...finding, status: 'warning', threshold: `< ${formatDurationSetting(maxMs)}`, message: `Minecraft server at ${where} is slow: ${Math.round(ms)} ms` }]
+    const finding: Finding = {
+      status: 'ok',
+      value,
+      message: `Minecraft server at ${where} is up: ${value}${status.motd ? ` ("${status.motd}")` : ''}`,
+      metrics,
+    }
+    if (maxMs !== undefined && ms > maxMs)
+      return [
+        {
+          ...finding,
+          status: 'warning',
+          threshold: `< ${formatDurationSetting(maxMs)}`,
+          message: `Minecraft server at ${where} is slow: ${Math.round(ms)} ms`,
+        },
+      ]
     return [finding]
   },
 }

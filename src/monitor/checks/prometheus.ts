@@ -64,16 +64,22 @@ export const schema = z
   .strictObject({
     kind: z.literal('prometheus'),
     ...passFailFields,
-    url: z.string().regex(/^https?:\/\//i, { error: 'expected an http:// or https:// URL' }).meta({ description: "The app's metrics, e.g. http://127.0.0.1:8080/metrics (or a JSON endpoint with json:)." }),
-    headers: z.record(z.string(), z.string()).default({}).meta({ description: 'Request headers, e.g. { Authorization: "Bearer ${METRICS_TOKEN}" }.' }),
+    url: z
+      .string()
+      .regex(/^https?:\/\//i, { error: 'expected an http:// or https:// URL' })
+      .meta({ description: "The app's metrics, e.g. http://127.0.0.1:8080/metrics (or a JSON endpoint with json:)." }),
+    headers: z
+      .record(z.string(), z.string())
+      .default({})
+      .meta({ description: 'Request headers, e.g. { Authorization: "Bearer ${METRICS_TOKEN}" }.' }),
     expr: z.string().meta({
       description:
         'What to compute: a metric (the sum of the series it matches, e.g. app_queue_depth{queue="mail"}), rate(counter) or increase(counter) since the previous run, histogram_quantile(0.95, rate(x_bucket)), sum/min/max/avg/count(selector), numbers, + - * / and parentheses. E.g. rate(http_requests_errors_total) / rate(http_requests_total).',
     }),
-    json: z
-      .record(jsonName, z.string())
-      .optional()
-      .meta({ description: 'A JSON endpoint instead of /metrics: names for the values the expression uses, each a path into the answer, e.g. { requests: "$.http.requests", errors: "$.http.errors" }.' }),
+    json: z.record(jsonName, z.string()).optional().meta({
+      description:
+        'A JSON endpoint instead of /metrics: names for the values the expression uses, each a path into the answer, e.g. { requests: "$.http.requests", errors: "$.http.errors" }.',
+    }),
     warn: threshold.optional().meta({ description: 'A warning when the value crosses this, e.g. "> 2%", "> 300ms", "< 1".' }),
     critical: threshold.optional().meta({ description: 'Critical when the value crosses this, e.g. "> 5%".' }),
   })
@@ -99,7 +105,11 @@ export const schema = z
       for (const { selector } of selectorsOf(expr)) {
         if (!names.includes(selector.name)) {
           const guess = didYouMean(selector.name, names)
-          ctx.addIssue({ code: 'custom', path: ['expr'], message: `${selector.name} is not one of the json: names (${names.join(', ') || 'none'})${guess ? `; did you mean ${guess}?` : ''}` })
+          ctx.addIssue({
+            code: 'custom',
+            path: ['expr'],
+            message: `${selector.name} is not one of the json: names (${names.join(', ') || 'none'})${guess ? `; did you mean ${guess}?` : ''}`,
+          })
         } else if (selector.matchers.length > 0) {
           ctx.addIssue({ code: 'custom', path: ['expr'], message: `${selector.name} is a JSON value: it has no labels to match` })
         }
@@ -109,13 +119,25 @@ export const schema = z
     const critical = spec.critical === undefined ? undefined : parseThreshold(spec.critical)
     if (warn !== undefined && critical !== undefined) {
       const above = (t: Threshold) => t.op.startsWith('>')
-      if (warn.unit !== critical.unit) ctx.addIssue({ code: 'custom', path: ['critical'], message: `warn and critical use different units (${warn.unit} and ${critical.unit})` })
+      if (warn.unit !== critical.unit)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['critical'],
+          message: `warn and critical use different units (${warn.unit} and ${critical.unit})`,
+        })
       else if (above(warn) === above(critical) && (above(warn) ? warn.value > critical.value : warn.value < critical.value)) {
-        ctx.addIssue({ code: 'custom', path: ['warn'], message: `warn (${warn.text}) is crossed after critical (${critical.text}): ${above(warn) ? 'warn is the lower threshold' : 'with "<", warn is the higher threshold'}` })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['warn'],
+          message: `warn (${warn.text}) is crossed after critical (${critical.text}): ${above(warn) ? 'warn is the lower threshold' : 'with "<", warn is the higher threshold'}`,
+        })
       }
     }
   })
-  .meta({ description: 'An app\'s own metrics: a value, a rate between runs or a histogram quantile from its /metrics (or a JSON endpoint), against warn and critical.' })
+  .meta({
+    description:
+      "An app's own metrics: a value, a rate between runs or a histogram quantile from its /metrics (or a JSON endpoint), against warn and critical.",
+  })
 export type PrometheusSpec = z.output<typeof schema>
 
 /** The value for people, in the unit its thresholds use. */
@@ -142,7 +164,14 @@ interface PromMemo extends Previous {
 }
 
 function parseMemo(value: Record<string, unknown> | undefined, expr: string): Previous | undefined {
-  if (value === undefined || value.expr !== expr || typeof value.at !== 'number' || value.series === null || typeof value.series !== 'object') return undefined
+  if (
+    value === undefined ||
+    value.expr !== expr ||
+    typeof value.at !== 'number' ||
+    value.series === null ||
+    typeof value.series !== 'object'
+  )
+    return undefined
   return value as unknown as PromMemo
 }
 
@@ -155,8 +184,17 @@ export function samplesOf(spec: Pick<PrometheusSpec, 'json'>, body: string): { s
     const names = new Set(parsed.samples.map((s) => s.name))
     for (const family of parsed.types.keys()) names.add(family)
     // A counter family `x` (OpenMetrics) has samples `x_total`; a histogram `x` has `x_bucket`, `x_count`, `x_sum`.
-    const SUFFIXES: Record<string, string[]> = { counter: ['_total', '_created'], histogram: ['_bucket', '_count', '_sum', '_created'], gaugehistogram: ['_bucket', '_gcount', '_gsum'], summary: ['_count', '_sum', '_created'] }
-    const known = (name: string) => names.has(name) || Object.entries(SUFFIXES).some(([type, suffixes]) => suffixes.some((suffix) => name.endsWith(suffix) && parsed.types.get(name.slice(0, -suffix.length)) === type))
+    const SUFFIXES: Record<string, string[]> = {
+      counter: ['_total', '_created'],
+      histogram: ['_bucket', '_count', '_sum', '_created'],
+      gaugehistogram: ['_bucket', '_gcount', '_gsum'],
+      summary: ['_count', '_sum', '_created'],
+    }
+    const known = (name: string) =>
+      names.has(name) ||
+      Object.entries(SUFFIXES).some(([type, suffixes]) =>
+        suffixes.some((suffix) => name.endsWith(suffix) && parsed.types.get(name.slice(0, -suffix.length)) === type),
+      )
     return { samples: parsed.samples, known }
   }
   let document: unknown
@@ -168,7 +206,14 @@ export function samplesOf(spec: Pick<PrometheusSpec, 'json'>, body: string): { s
   const samples: Sample[] = []
   for (const [name, path] of Object.entries(spec.json)) {
     const raw = valueAt(document, parseJsonPath(path))
-    const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : typeof raw === 'boolean' ? Number(raw) : undefined
+    const value =
+      typeof raw === 'number'
+        ? raw
+        : typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw))
+          ? Number(raw)
+          : typeof raw === 'boolean'
+            ? Number(raw)
+            : undefined
     if (raw === undefined) throw new Error(`the answer has no value at ${path} (${name})`)
     if (value === undefined) throw new Error(`the value at ${path} (${name}) is not a number: ${JSON.stringify(raw).slice(0, 60)}`)
     samples.push({ name, labels: {}, value })
@@ -188,13 +233,25 @@ export const prometheus: CheckKind<PrometheusSpec> = {
     const thresholdText = [warn ? `warn ${warn.text}` : '', critical ? `crit ${critical.text}` : ''].filter(Boolean).join(', ') || undefined
     const base = { ...(thresholdText ? { threshold: thresholdText } : {}) }
     const where = spec.url
-    const fail = (message: string, value = message): Finding => ({ ...base, status: severity, value, message: `${spec.expr} from ${where}: ${message}` })
+    const fail = (message: string, value = message): Finding => ({
+      ...base,
+      status: severity,
+      value,
+      message: `${spec.expr} from ${where}: ${message}`,
+    })
 
     let body: string
     let latencyMs: number
     try {
       const accept = spec.json === undefined ? 'text/plain;version=0.0.4;q=1,*/*;q=0.1' : 'application/json'
-      const res = await probeHttp({ url: spec.url, method: 'GET', headers: { accept, ...spec.headers }, timeoutMs: ctx.timeoutMs, signal: ctx.signal, maxBodyBytes: MAX_BODY + 1 })
+      const res = await probeHttp({
+        url: spec.url,
+        method: 'GET',
+        headers: { accept, ...spec.headers },
+        timeoutMs: ctx.timeoutMs,
+        signal: ctx.signal,
+        maxBodyBytes: MAX_BODY + 1,
+      })
       if (res.status < 200 || res.status > 299) return [fail(`HTTP ${res.status}`)]
       if (Buffer.byteLength(res.body) > MAX_BODY) return [fail(`the answer is larger than ${formatBytes(MAX_BODY)}`)]
       body = res.body
@@ -208,7 +265,8 @@ export const prometheus: CheckKind<PrometheusSpec> = {
     try {
       scrape = samplesOf(spec, body)
     } catch (error) {
-      if (error instanceof ExpositionError) return [fail(`not the Prometheus text format: ${error.message}`, 'not the Prometheus text format')]
+      if (error instanceof ExpositionError)
+        return [fail(`not the Prometheus text format: ${error.message}`, 'not the Prometheus text format')]
       return [fail((error as Error).message)]
     }
     const now = ctx.now.getTime()
@@ -221,20 +279,51 @@ export const prometheus: CheckKind<PrometheusSpec> = {
       if (!(error instanceof NoValue)) throw error
       if (error.missing) {
         const names = [...new Set(scrape.samples.map((s) => s.name))]
-        const missing = selectorsOf(expr).map((s) => s.selector.name).find((n) => !scrape.known(n)) ?? ''
+        const missing =
+          selectorsOf(expr)
+            .map((s) => s.selector.name)
+            .find((n) => !scrape.known(n)) ?? ''
         const guess = didYouMean(missing, names)
-        return [{ ...fail(`${error.message}${guess ? ` (did you mean ${guess}?)` : ''}`), memo: memo as unknown as Record<string, unknown>, metrics }]
+        return [
+          {
+            ...fail(`${error.message}${guess ? ` (did you mean ${guess}?)` : ''}`),
+            memo: memo as unknown as Record<string, unknown>,
+            metrics,
+          },
+        ]
       }
-      return [{ ...base, status: 'ok', value: `no value yet: ${error.message}`, message: `${spec.expr}: no value yet (${error.message})`, memo: memo as unknown as Record<string, unknown>, metrics }]
+      return [
+        {
+          ...base,
+          status: 'ok',
+          value: `no value yet: ${error.message}`,
+          message: `${spec.expr}: no value yet (${error.message})`,
+          memo: memo as unknown as Record<string, unknown>,
+          metrics,
+        },
+      ]
     }
     if (Number.isFinite(value)) metrics.value = value
     const shown = formatValue(value, unit)
     if (Number.isNaN(value)) {
-      return [{ ...base, status: 'ok', value: 'NaN (nothing happened since the previous run: a division by zero, or no observations)', message: `${spec.expr} has no value: nothing to divide by or no observations since the previous run`, memo: memo as unknown as Record<string, unknown>, metrics }]
+      return [
+        {
+          ...base,
+          status: 'ok',
+          value: 'NaN (nothing happened since the previous run: a division by zero, or no observations)',
+          message: `${spec.expr} has no value: nothing to divide by or no observations since the previous run`,
+          memo: memo as unknown as Record<string, unknown>,
+          metrics,
+        },
+      ]
     }
-    const level = critical !== undefined && crosses(value, critical) ? 'critical' : warn !== undefined && crosses(value, warn) ? 'warning' : 'ok'
+    const level =
+      critical !== undefined && crosses(value, critical) ? 'critical' : warn !== undefined && crosses(value, warn) ? 'warning' : 'ok'
     const limit = level === 'critical' ? critical : level === 'warning' ? warn : undefined
-    const message = limit === undefined ? `${spec.expr} = ${shown}` : `${spec.expr} = ${shown} (${level === 'critical' ? 'critical' : 'warning'} ${limit.text})`
+    const message =
+      limit === undefined
+        ? `${spec.expr} = ${shown}`
+        : `${spec.expr} = ${shown} (${level === 'critical' ? 'critical' : 'warning'} ${limit.text})`
     return [{ ...base, status: level, value: shown, message, metrics, memo: memo as unknown as Record<string, unknown> }]
   },
 }

@@ -16,8 +16,13 @@ export const schema = z.strictObject({
   kind: z.literal('sqlite'),
   ...passFailFields,
   path: z.string().meta({ description: 'The database file on the host.' }),
-  check: z.enum(['quick', 'integrity']).default('quick').meta({ description: 'quick: PRAGMA quick_check (fast); integrity: PRAGMA integrity_check (reads everything).' }),
-  busyTimeout: timerDuration.prefault('2s').meta({ description: 'How long to wait for a lock held by a writer before "database is locked".' }),
+  check: z
+    .enum(['quick', 'integrity'])
+    .default('quick')
+    .meta({ description: 'quick: PRAGMA quick_check (fast); integrity: PRAGMA integrity_check (reads everything).' }),
+  busyTimeout: timerDuration
+    .prefault('2s')
+    .meta({ description: 'How long to wait for a lock held by a writer before "database is locked".' }),
 })
 export type SqliteSpec = z.output<typeof schema>
 
@@ -33,14 +38,31 @@ export const sqlite: CheckKind<SqliteSpec> = {
     const busyMs = spec.busyTimeout
     const pragma = spec.check === 'integrity' ? 'PRAGMA integrity_check;' : 'PRAGMA quick_check;'
     const started = performance.now()
-    const result = await runCapture([binary, '-readonly', '-bail', '-batch', '-cmd', `.timeout ${busyMs}`, spec.path, pragma], { log: ctx.log, timeoutMs: ctx.timeoutMs, signal: ctx.signal, env: ctx.env })
+    const result = await runCapture([binary, '-readonly', '-bail', '-batch', '-cmd', `.timeout ${busyMs}`, spec.path, pragma], {
+      log: ctx.log,
+      timeoutMs: ctx.timeoutMs,
+      signal: ctx.signal,
+      env: ctx.env,
+    })
     const ms = Math.round(performance.now() - started)
     const output = `${result.stdout}\n${result.stderr}`.trim()
     if (result.exitCode === 0 && result.stdout.trim() === 'ok') {
-      return [{ status: 'ok', value: `${spec.check}_check ok in ${ms} ms`, message: `${spec.path} passes ${spec.check}_check`, metrics: { check_seconds: ms / 1000 } }]
+      return [
+        {
+          status: 'ok',
+          value: `${spec.check}_check ok in ${ms} ms`,
+          message: `${spec.path} passes ${spec.check}_check`,
+          metrics: { check_seconds: ms / 1000 },
+        },
+      ]
     }
-    if (/database is locked|database table is locked/i.test(output)) return fail(`locked for more than ${formatDurationSetting(spec.busyTimeout)}`, `the database is locked (a writer held the lock for more than ${formatDurationSetting(spec.busyTimeout)})`)
-    if (result.failed && result.exitCode === undefined) return fail(result.reason ?? 'failed', `sqlite3 did not finish: ${result.reason ?? 'unknown reason'}`)
+    if (/database is locked|database table is locked/i.test(output))
+      return fail(
+        `locked for more than ${formatDurationSetting(spec.busyTimeout)}`,
+        `the database is locked (a writer held the lock for more than ${formatDurationSetting(spec.busyTimeout)})`,
+      )
+    if (result.failed && result.exitCode === undefined)
+      return fail(result.reason ?? 'failed', `sqlite3 did not finish: ${result.reason ?? 'unknown reason'}`)
     const first = output.split('\n').slice(0, 3).join('; ')
     return fail(`${spec.check}_check failed`, `${spec.check}_check failed: ${first.length > 200 ? `${first.slice(0, 199)}…` : first}`)
   },

@@ -25,7 +25,16 @@ export const tcp: CheckKind<TcpSpec> = {
       const value = `connected in ${Math.round(ms)} ms`
       const maxMs = spec.maxLatency
       const metrics = { connect_seconds: ms / 1000 }
-      if (maxMs !== undefined && ms > maxMs) return [{ status: 'warning', value, threshold: `< ${formatDurationSetting(maxMs)}`, message: `${where} is slow to connect: ${Math.round(ms)} ms`, metrics }]
+      if (maxMs !== undefined && ms > maxMs)
+        return [
+          {
+            status: 'warning',
+            value,
+            threshold: `< ${formatDurationSetting(maxMs)}`,
+            message: `${where} is slow to connect: ${Math.round(ms)} ms`,
+            metrics,
+          },
+        ]
       return [{ status: 'ok', value, message: `${where} accepts connections`, metrics }]
     } catch (error) {
       if (ctx.signal.aborted) throw error

@@ -37,7 +37,14 @@ export interface DiscordTarget {
 const PARAMS = ['avatar', 'avatar_url', 'thread', 'ping', 'tts', 'href', 'url', 'fields', 'footer', 'overflow']
 
 const USAGE = 'discord URL must be discord://WEBHOOK_ID/WEBHOOK_TOKEN or https://discord.com/api/webhooks/WEBHOOK_ID/WEBHOOK_TOKEN'
-const HOSTS = new Set(['discord.com', 'discordapp.com', 'ptb.discord.com', 'canary.discord.com', 'ptb.discordapp.com', 'canary.discordapp.com'])
+const HOSTS = new Set([
+  'discord.com',
+  'discordapp.com',
+  'ptb.discord.com',
+  'canary.discord.com',
+  'ptb.discordapp.com',
+  'canary.discordapp.com',
+])
 const WEBHOOK_PATH = /^\/api(?:\/v\d+)?\/webhooks\/([^/]+)\/([^/]+)\/?$/
 const ID = /^\d{1,30}$/
 const TOKEN = /^[A-Za-z0-9_.-]+$/
@@ -73,10 +80,14 @@ export const discord: Channel<DiscordTarget> = {
     if (!TOKEN.test(token)) throw new Error(`${USAGE} (the webhook token has characters other than letters, digits, "-", "_" and ".")`)
     const params = urlParams(url, 'discord', PARAMS)
     const overflow = params.get('overflow') ?? options.overflow ?? 'truncate'
-    if (overflow !== 'truncate' && overflow !== 'split') throw new Error(`discord URL: ?overflow= must be truncate or split, not "${overflow}"`)
+    if (overflow !== 'truncate' && overflow !== 'split')
+      throw new Error(`discord URL: ?overflow= must be truncate or split, not "${overflow}"`)
     const thread = params.get('thread')
-    if (thread !== undefined && !ID.test(thread)) throw new Error('discord URL: ?thread= is the thread\'s ID (a number)')
-    const ping = (params.get('ping') ?? '').split(/[\s,]+/).filter((p) => p !== '').map(mention)
+    if (thread !== undefined && !ID.test(thread)) throw new Error("discord URL: ?thread= is the thread's ID (a number)")
+    const ping = (params.get('ping') ?? '')
+      .split(/[\s,]+/)
+      .filter((p) => p !== '')
+      .map(mention)
     const avatar = yesNo(params.get('avatar'), 'discord', 'avatar') ?? true
     const avatarUrl = params.get('avatar_url')
     const href = params.get('href') ?? params.get('url')
@@ -157,10 +168,19 @@ type Style = Pick<DiscordTarget, 'username' | 'avatarUrl' | 'ping' | 'tts' | 'hr
 const PLAIN: Style = { username: 'ownops', ping: [], tts: false, fields: true, footer: true }
 
 /** The webhook payloads for one event: one, or several in order when split. */
-export function buildDiscordMessages(event: NotifyEvent, overflow: 'truncate' | 'split' = 'truncate', style: Style = PLAIN): DiscordMessage[] {
+export function buildDiscordMessages(
+  event: NotifyEvent,
+  overflow: 'truncate' | 'split' = 'truncate',
+  style: Style = PLAIN,
+): DiscordMessage[] {
   const source = event.source ? ` · ${event.source.command}${event.source.target ? ` ${event.source.target}` : ''}` : ''
   const footer = style.footer ? clip(`${event.host}${source}`, DISCORD_LIMITS.footer) : ''
-  const base = { color: COLORS[event.level], timestamp: event.time.toISOString(), ...(footer ? { footer: { text: footer } } : {}), ...(style.href ? { url: style.href } : {}) }
+  const base = {
+    color: COLORS[event.level],
+    timestamp: event.time.toISOString(),
+    ...(footer ? { footer: { text: footer } } : {}),
+    ...(style.href ? { url: style.href } : {}),
+  }
   // A mention pings people: only for critical messages, and only where the URL asks for one.
   const ping = event.level === 'critical' && style.ping.length > 0 ? style.ping : []
   const head = (first: boolean) => ({
@@ -168,13 +188,22 @@ export function buildDiscordMessages(event: NotifyEvent, overflow: 'truncate' | 
     ...(style.avatarUrl ? { avatar_url: style.avatarUrl } : {}),
     ...(style.tts ? { tts: true } : {}),
     ...(first && ping.length > 0
-      ? { content: ping.join(' '), allowed_mentions: { parse: ping.filter((p) => p.startsWith('@')).map((p) => p.slice(1)), users: ping.flatMap((p) => /^<@!?(\d+)>$/.exec(p)?.slice(1) ?? []), roles: ping.flatMap((p) => /^<@&(\d+)>$/.exec(p)?.slice(1) ?? []) } }
+      ? {
+          content: ping.join(' '),
+          allowed_mentions: {
+            parse: ping.filter((p) => p.startsWith('@')).map((p) => p.slice(1)),
+            users: ping.flatMap((p) => /^<@!?(\d+)>$/.exec(p)?.slice(1) ?? []),
+            roles: ping.flatMap((p) => /^<@&(\d+)>$/.exec(p)?.slice(1) ?? []),
+          },
+        }
       : {}),
   })
   let sent = 0
   const embed = (title: string, description: string, fields?: DiscordEmbed['fields']): DiscordMessage => ({
     ...head(sent++ === 0),
-    embeds: [{ ...(title ? { title } : {}), ...(description ? { description } : {}), ...(fields && fields.length > 0 ? { fields } : {}), ...base }],
+    embeds: [
+      { ...(title ? { title } : {}), ...(description ? { description } : {}), ...(fields && fields.length > 0 ? { fields } : {}), ...base },
+    ],
   })
 
   const title = clip(event.title, DISCORD_LIMITS.title)
@@ -182,8 +211,12 @@ export function buildDiscordMessages(event: NotifyEvent, overflow: 'truncate' | 
   if (style.fields && alerts.length > 0) {
     // One field per problem, not space-padded columns in a proportional font.
     const shown = alerts.slice(0, DISCORD_FIELD_LIMITS.fields - (alerts.length > DISCORD_FIELD_LIMITS.fields ? 1 : 0))
-    const fields = shown.map((a) => ({ name: clip(`${a.label} · ${a.subject}`, DISCORD_FIELD_LIMITS.name), value: clip(a.text, DISCORD_FIELD_LIMITS.value) }))
-    if (shown.length < alerts.length) fields.push({ name: `… and ${alerts.length - shown.length} more`, value: 'the whole list: `ownops monitor`' })
+    const fields = shown.map((a) => ({
+      name: clip(`${a.label} · ${a.subject}`, DISCORD_FIELD_LIMITS.name),
+      value: clip(a.text, DISCORD_FIELD_LIMITS.value),
+    }))
+    if (shown.length < alerts.length)
+      fields.push({ name: `… and ${alerts.length - shown.length} more`, value: 'the whole list: `ownops monitor`' })
     // The total of 6,000 characters: cut the values evenly when they would not fit.
     const room = DISCORD_LIMITS.total - title.length - footer.length - 200
     const used = fields.reduce((n, f) => n + f.name.length + f.value.length, 0)
@@ -191,7 +224,11 @@ export function buildDiscordMessages(event: NotifyEvent, overflow: 'truncate' | 
       const each = Math.max(40, Math.floor(room / fields.length) - DISCORD_FIELD_LIMITS.name)
       for (const f of fields) f.value = clip(f.value, each)
     }
-    const last = event.body.split('\n').filter((l) => l.trim() !== '').at(-1) ?? ''
+    const last =
+      event.body
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .at(-1) ?? ''
     return [embed(title, last.startsWith('`ownops monitor`') ? clip(last, 200) : '', fields)]
   }
   if (overflow === 'truncate' || event.body.length <= descriptionBudget(title, footer)) {

@@ -28,7 +28,10 @@ export const gotify: Channel<GotifyTarget> = {
     const token = decode(segments[segments.length - 1] ?? '')
     if (token === '') throw new Error(`${USAGE} (the app token is missing)`)
     if (!TOKEN.test(token)) throw new Error(`${USAGE} (the app token has characters other than letters, digits, ".", "-" and "_")`)
-    const prefix = segments.slice(0, -1).map((s) => `/${s}`).join('')
+    const prefix = segments
+      .slice(0, -1)
+      .map((s) => `/${s}`)
+      .join('')
     const origin = `${url.protocol === 'gotifys:' ? 'https' : 'http'}://${url.host}${prefix}`
     return { base: (options.baseUrl ?? origin).replace(/\/+$/, ''), token }
   },

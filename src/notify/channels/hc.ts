@@ -52,7 +52,10 @@ export const hc: Channel<HcTarget> = {
     if (!Number.isInteger(tailBytes) || tailBytes < 0) throw new Error('hc channel tailBytes must be a whole number of bytes, 0 or more')
     if (url.username !== '' || url.password !== '') throw new Error(`${USAGE} (no user@ part)`)
     // `{job}` arrives percent-encoded from the URL parser.
-    const segments = url.pathname.split('/').filter((s) => s !== '').map((s) => s.replace(/%7Bjob%7D/gi, JOB))
+    const segments = url.pathname
+      .split('/')
+      .filter((s) => s !== '')
+      .map((s) => s.replace(/%7Bjob%7D/gi, JOB))
     let origin: string
     let path: string
     if (url.protocol === 'hc:' || url.protocol === 'hcs:') {
@@ -104,7 +107,12 @@ export function isSingleCheck(target: HcTarget): boolean {
 
 /** A job name as a Healthchecks slug: lower case letters, digits, "-" and "_". */
 function jobSlug(job: string): string {
-  return job.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'ownops'
+  return (
+    job
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'ownops'
+  )
 }
 
 function ping(event: NotifyEvent, tailBytes: number): { suffix: string; rid: string | undefined; body: Buffer } {
@@ -116,11 +124,15 @@ function ping(event: NotifyEvent, tailBytes: number): { suffix: string; rid: str
   }
   const status = beat.exitStatus
   const suffix =
-    beat.phase === 'start' ? '/start'
-    : beat.phase === 'success' ? ''
-    : beat.phase === 'fail' ? '/fail'
-    : status !== undefined && Number.isInteger(status) && status >= 0 && status <= 255 ? `/${status}`
-    : '/fail'
+    beat.phase === 'start'
+      ? '/start'
+      : beat.phase === 'success'
+        ? ''
+        : beat.phase === 'fail'
+          ? '/fail'
+          : status !== undefined && Number.isInteger(status) && status >= 0 && status <= 255
+            ? `/${status}`
+            : '/fail'
   return { suffix, rid: beat.runId, body: utf8Tail(beat.logTail ?? '', tailBytes) }
 }
 

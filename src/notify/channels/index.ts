@@ -44,7 +44,9 @@ export function resolveChannel(raw: string, options: ChannelOptions = {}): Resol
     for (const [kind, channel] of entries) {
       if (channel.matchesHttps?.(url)) return { kind, channel, target: channel.parse(url, options) }
     }
-    throw new Error(`unrecognised webhook host ${url.host}: for a generic JSON webhook write json${scheme === 'https' ? 's' : ''}://${url.host}/…`)
+    throw new Error(
+      `unrecognised webhook host ${url.host}: for a generic JSON webhook write json${scheme === 'https' ? 's' : ''}://${url.host}/…`,
+    )
   }
   const known = entries.flatMap(([, c]) => c.schemes)
   throw new Error(`unknown channel scheme "${scheme}://" (known: ${known.join(', ')})`)

@@ -108,7 +108,9 @@ export function eventJson(event: NotifyEvent): OwnopsEventJson {
     level: event.level,
     title: event.title,
     body: event.body,
-    source: event.source ? { command: event.source.command, ...(event.source.target === undefined ? {} : { target: event.source.target }) } : null,
+    source: event.source
+      ? { command: event.source.command, ...(event.source.target === undefined ? {} : { target: event.source.target }) }
+      : null,
     host: event.host,
     time: event.time.toISOString(),
   }
@@ -117,12 +119,23 @@ export function eventJson(event: NotifyEvent): OwnopsEventJson {
 /** apprise's json:// body for one event. */
 export function appriseJson(event: NotifyEvent): AppriseJson {
   const resolvedOnly = event.alerts !== undefined && event.alerts.length > 0 && event.alerts.every((a) => a.state === 'closed')
-  const type = event.level === 'error' || event.level === 'critical' ? 'failure' : event.level === 'warning' ? 'warning' : resolvedOnly ? 'success' : 'info'
+  const type =
+    event.level === 'error' || event.level === 'critical'
+      ? 'failure'
+      : event.level === 'warning'
+        ? 'warning'
+        : resolvedOnly
+          ? 'success'
+          : 'info'
   return {
     version: '1.0',
     title: event.title,
     message: event.body,
     type,
-    attachments: (event.attachments ?? []).map((a) => ({ filename: a.name, base64: a.content.toString('base64'), mimetype: a.contentType ?? 'application/octet-stream' })),
+    attachments: (event.attachments ?? []).map((a) => ({
+      filename: a.name,
+      base64: a.content.toString('base64'),
+      mimetype: a.contentType ?? 'application/octet-stream',
+    })),
   }
 }

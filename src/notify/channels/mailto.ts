@@ -153,7 +153,8 @@ function parseTarget(url: URL): MailTarget {
   const auth = user !== '' || pass !== '' ? { user, pass: new SmtpPassword(pass) } : undefined
 
   const fromOption = single(query, 'from')?.trim()
-  if (fromOption !== undefined && !ADDRESS.test(fromOption)) throw new Error(`${scheme} URL: ?from= "${fromOption}" is not an e-mail address`)
+  if (fromOption !== undefined && !ADDRESS.test(fromOption))
+    throw new Error(`${scheme} URL: ?from= "${fromOption}" is not an e-mail address`)
   const address = fromOption || (ADDRESS.test(user) ? user : `ownops@${hostname()}`)
   const name = single(query, 'name')?.trim() || undefined
 
@@ -246,8 +247,19 @@ function toDeliveryError(error: unknown, target: MailTarget, elapsedTimeout: num
   } else if (code !== undefined && code >= 400 && code < 600) {
     // "535 5.7.8 Authentication failed" → "5.7.8 Authentication failed"
     const text = clean((err.response ?? '').replace(/^\d{3}[ -]?/, '')) || 'no reply text'
-    const verb = (err.command ?? '').split(' ').slice(0, 2).join(' ').replace(/[^A-Z ]/g, '')
-    let what = err.code === 'EAUTH' ? 'authentication failed' : err.code === 'EENVELOPE' && err.rejected?.length ? `refused ${err.rejected.join(', ')}` : verb ? `${verb} refused` : 'refused'
+    const verb = (err.command ?? '')
+      .split(' ')
+      .slice(0, 2)
+      .join(' ')
+      .replace(/[^A-Z ]/g, '')
+    let what =
+      err.code === 'EAUTH'
+        ? 'authentication failed'
+        : err.code === 'EENVELOPE' && err.rejected?.length
+          ? `refused ${err.rejected.join(', ')}`
+          : verb
+            ? `${verb} refused`
+            : 'refused'
     if (verb === 'STARTTLS') what += ' (the server does not do STARTTLS: drop ?starttls=require, or use mailtos://)'
     message = `SMTP ${code}: ${what}${text.toLowerCase() === what.toLowerCase() ? '' : `: ${text}`}`
     retryable = code < 500
@@ -308,7 +320,11 @@ export const mailto: Channel<MailTarget> = {
           text: mailText(event),
           headers: { 'X-Ownops-Level': event.level, 'Auto-Submitted': 'auto-generated' },
           highPriority: event.level === 'critical',
-          attachments: (event.attachments ?? []).map((a) => ({ name: a.name, content: a.content, ...(a.contentType ? { contentType: a.contentType } : {}) })),
+          attachments: (event.attachments ?? []).map((a) => ({
+            name: a.name,
+            content: a.content,
+            ...(a.contentType ? { contentType: a.contentType } : {}),
+          })),
         },
         signal,
       )
@@ -316,7 +332,10 @@ export const mailto: Channel<MailTarget> = {
         // some recipients took it; a retry would send it to them twice
         ctx.log.warn({ channel: 'mailto', rejected: info.rejected }, 'the SMTP server refused some recipients')
       }
-      ctx.log.debug({ channel: 'mailto', server: `${target.host}:${target.port}`, accepted: info.accepted, messageId: info.messageId }, 'mail sent')
+      ctx.log.debug(
+        { channel: 'mailto', server: `${target.host}:${target.port}`, accepted: info.accepted, messageId: info.messageId },
+        'mail sent',
+      )
     } catch (error) {
       if (ctx.signal?.aborted) throw ctx.signal.reason ?? error
       throw toDeliveryError(error, target, deadline.aborted ? timeoutMs : undefined)

@@ -61,7 +61,10 @@ export const ntfy: Channel<NtfyTarget> = {
       topic = url.hostname
       if (url.port !== '') throw new Error(`${USAGE} (the topic is missing)`)
     } else {
-      origin = `${url.protocol === 'ntfys:' ? 'https' : 'http'}://${url.host}${segments.slice(0, -1).map((s) => `/${s}`).join('')}`
+      origin = `${url.protocol === 'ntfys:' ? 'https' : 'http'}://${url.host}${segments
+        .slice(0, -1)
+        .map((s) => `/${s}`)
+        .join('')}`
       topic = segments[segments.length - 1] ?? ''
     }
     if (!TOPIC.test(topic)) throw new Error(`${USAGE} (a topic is 1 to 64 letters, digits, "-" and "_")`)
@@ -75,8 +78,19 @@ export const ntfy: Channel<NtfyTarget> = {
       extra.priority = n
     }
     const tags = params.get('tags')
-    if (tags !== undefined) extra.tags = tags.split(',').map((t) => t.trim()).filter((t) => t !== '')
-    for (const [key, field] of [['click', 'click'], ['delay', 'delay'], ['email', 'email'], ['avatar_url', 'icon'], ['attach', 'attach'], ['filename', 'filename']] as const) {
+    if (tags !== undefined)
+      extra.tags = tags
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '')
+    for (const [key, field] of [
+      ['click', 'click'],
+      ['delay', 'delay'],
+      ['email', 'email'],
+      ['avatar_url', 'icon'],
+      ['attach', 'attach'],
+      ['filename', 'filename'],
+    ] as const) {
       const value = params.get(key)
       if (value !== undefined && value !== '') extra[field] = value
     }

@@ -41,7 +41,16 @@ export interface PagerDutyEvent {
   routing_key: string
   event_action: 'trigger' | 'resolve'
   dedup_key: string
-  payload?: { summary: string; source: string; severity: string; timestamp: string; component?: string; group?: string; class?: string; custom_details?: Record<string, unknown> }
+  payload?: {
+    summary: string
+    source: string
+    severity: string
+    timestamp: string
+    component?: string
+    group?: string
+    class?: string
+    custom_details?: Record<string, unknown>
+  }
   client?: string
   links?: Array<{ href: string; text?: string }>
 }
@@ -59,15 +68,22 @@ export const pagerduty: Channel<PagerDutyTarget> = {
       apiKey = decode(url.hostname)
     }
     if (url.password !== '') throw new Error(`${USAGE} (no password part)`)
-    if (!KEY.test(routingKey)) throw new Error(`${USAGE} (the routing key is the integration key of an Events API v2 integration: letters and digits)`)
-    const path = url.pathname.split('/').filter((s) => s !== '').map(decode)
+    if (!KEY.test(routingKey))
+      throw new Error(`${USAGE} (the routing key is the integration key of an Events API v2 integration: letters and digits)`)
+    const path = url.pathname
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decode)
     if (path.length > 2) throw new Error(`${USAGE} (too many path parts)`)
     const details: Record<string, string> = {}
     const known = new Map<string, string>()
     for (const [key, value] of url.searchParams) {
       if (key.startsWith('+') && key.length > 1) details[key.slice(1)] = value
       else if (KNOWN.includes(key.toLowerCase())) known.set(key.toLowerCase(), value)
-      else throw new Error(`pagerduty URL: unknown parameter "${key}" (known: ${KNOWN.join(', ')}, +NAME for custom details): ownops would ignore it`)
+      else
+        throw new Error(
+          `pagerduty URL: unknown parameter "${key}" (known: ${KNOWN.join(', ')}, +NAME for custom details): ownops would ignore it`,
+        )
     }
     const region = (known.get('region') ?? 'us').toLowerCase()
     const origin = REGIONS[region]
@@ -95,7 +111,10 @@ export const pagerduty: Channel<PagerDutyTarget> = {
       await ctx.http.request({
         url: target.url,
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(target.apiKey !== undefined ? { authorization: `Token token=${target.apiKey}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(target.apiKey !== undefined ? { authorization: `Token token=${target.apiKey}` } : {}),
+        },
         body: JSON.stringify(body),
         timeoutMs: ctx.timeoutMs,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -115,7 +134,15 @@ export function buildPagerDutyEvents(target: PagerDutyTarget, event: NotifyEvent
   const items: Array<Pick<AlertItem, 'key' | 'level' | 'state' | 'subject' | 'text'>> =
     event.alerts !== undefined
       ? event.alerts.filter((a) => a.state !== 'note')
-      : [{ key: `${event.source?.command ?? 'notify'}/${event.source?.target ?? ''}`.replace(/\/$/, ''), level: event.level, state: event.level === 'info' ? 'closed' : 'open', subject: event.source?.target ?? event.title, text: event.body.trim() === '' ? event.title : `${event.title}: ${event.body}` }]
+      : [
+          {
+            key: `${event.source?.command ?? 'notify'}/${event.source?.target ?? ''}`.replace(/\/$/, ''),
+            level: event.level,
+            state: event.level === 'info' ? 'closed' : 'open',
+            subject: event.source?.target ?? event.title,
+            text: event.body.trim() === '' ? event.title : `${event.title}: ${event.body}`,
+          },
+        ]
   return items.map((item) => {
     const dedup = dedupKey(event.host, item.key)
     if (item.state === 'closed') return { routing_key: target.routingKey, event_action: 'resolve', dedup_key: dedup }
@@ -131,8 +158,13 @@ export function buildPagerDutyEvents(target: PagerDutyTarget, event: NotifyEvent
         timestamp: event.time.toISOString(),
         component: target.component ?? item.subject,
         ...(target.group !== undefined ? { group: target.group } : {}),
-        class: target.class ?? (event.source?.command ?? 'ownops'),
-        custom_details: { ...target.details, host: event.host, ...(event.source ? { command: event.source.command } : {}), message: clip(item.text, 4000) },
+        class: target.class ?? event.source?.command ?? 'ownops',
+        custom_details: {
+          ...target.details,
+          host: event.host,
+          ...(event.source ? { command: event.source.command } : {}),
+          message: clip(item.text, 4000),
+        },
       },
       client: 'ownops',
       ...(target.click !== undefined ? { links: [{ href: target.click, text: 'More' }] } : {}),

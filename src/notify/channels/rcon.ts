@@ -22,7 +22,7 @@ export interface RconTarget {
   prefix: string
 }
 
-const USAGE = 'rcon URL must be rcon://:PASSWORD@HOST[:PORT] (the game server\'s rcon.password and rcon.port)'
+const USAGE = "rcon URL must be rcon://:PASSWORD@HOST[:PORT] (the game server's rcon.password and rcon.port)"
 /** Body lines players read after the title. */
 const MAX_LINES = 3
 const TONE: Record<Level, Tone> = { info: 'cancelled', warning: 'warn', error: 'now', critical: 'now' }
@@ -38,11 +38,24 @@ export const rcon: Channel<RconTarget> = {
     const params = urlParams(url, 'rcon', ['style', 'prefix'])
     const style = params.get('style') ?? 'tellraw'
     if (style !== 'tellraw' && style !== 'say') throw new Error(`rcon URL: ?style= must be tellraw or say, not "${style}"`)
-    return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port === '' ? 25575 : Number(url.port), password, style, prefix: params.get('prefix') ?? '[Server]' }
+    return {
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port === '' ? 25575 : Number(url.port),
+      password,
+      style,
+      prefix: params.get('prefix') ?? '[Server]',
+    }
   },
 
   async send(target, event, ctx) {
-    const lines = [event.title, ...event.body.split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(0, MAX_LINES)].filter((l) => l.trim() !== '')
+    const lines = [
+      event.title,
+      ...event.body
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '')
+        .slice(0, MAX_LINES),
+    ].filter((l) => l.trim() !== '')
     let client: RconClient
     try {
       client = await RconClient.connect({ host: target.host, port: target.port, password: target.password, timeoutMs: ctx.timeoutMs })
@@ -55,7 +68,10 @@ export const rcon: Channel<RconTarget> = {
         const part = `line ${index + 1}`
         if (ctx.delivered?.has(part)) continue
         const text = clip(line, 250)
-        const command = target.style === 'say' ? chatCommand('say', `${target.prefix} ${text}`.trim(), TONE[event.level]) : tellraw(target.prefix, text, TONE[event.level])
+        const command =
+          target.style === 'say'
+            ? chatCommand('say', `${target.prefix} ${text}`.trim(), TONE[event.level])
+            : tellraw(target.prefix, text, TONE[event.level])
         await client.command(command)
         ctx.delivered?.add(part)
       }
@@ -69,5 +85,7 @@ export const rcon: Channel<RconTarget> = {
 
 function tellraw(prefix: string, text: string, tone: Tone): string {
   const command = chatCommand('tellraw', text, tone)
-  return prefix === '[Server]' ? command : command.replace('"text":"[Server] "', `"text":${JSON.stringify(prefix === '' ? '' : `${prefix} `)}`)
+  return prefix === '[Server]'
+    ? command
+    : command.replace('"text":"[Server] "', `"text":${JSON.stringify(prefix === '' ? '' : `${prefix} `)}`)
 }

@@ -38,11 +38,17 @@ export const slack: Channel<SlackTarget> = {
       tokens = [url.hostname, ...url.pathname.split('/').filter((s) => s !== '')]
     } else {
       if (!/^https?:$/.test(url.protocol) || !url.pathname.startsWith('/services/')) throw new Error(USAGE)
-      tokens = url.pathname.slice('/services/'.length).split('/').filter((s) => s !== '')
+      tokens = url.pathname
+        .slice('/services/'.length)
+        .split('/')
+        .filter((s) => s !== '')
     }
     if (tokens.length !== 3) throw new Error(`${USAGE} (found ${tokens.length} token${tokens.length === 1 ? '' : 's'}, expected 3)`)
     if (!tokens.every((t) => TOKEN.test(t))) throw new Error(`${USAGE} (the tokens are letters and digits only)`)
-    const ping = (urlParams(url, 'slack', ['ping']).get('ping') ?? '').split(/[\s,]+/).filter((p) => p !== '').map(slackMention)
+    const ping = (urlParams(url, 'slack', ['ping']).get('ping') ?? '')
+      .split(/[\s,]+/)
+      .filter((p) => p !== '')
+      .map(slackMention)
     return { path: `/services/${tokens.join('/')}`, base: (options.baseUrl ?? 'https://hooks.slack.com').replace(/\/+$/, ''), ping }
   },
 
@@ -85,12 +91,26 @@ export function buildSlackMessage(event: NotifyEvent, ping: readonly string[] = 
     // One section per problem: the label and the row in bold, the text beside, no padded columns.
     const room = MAX_BLOCKS - blocks.length - 2
     const shown = alerts.slice(0, alerts.length > room ? room - 1 : room)
-    for (const a of shown) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: fitText(`*${escape(a.label)}* \`${escape(a.subject)}\`\n${escape(a.text)}`, SLACK_LIMITS.section, escapedLength) } })
-    if (shown.length < alerts.length) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `… and ${alerts.length - shown.length} more: \`ownops monitor\` shows every check` } })
+    for (const a of shown)
+      blocks.push({
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: fitText(`*${escape(a.label)}* \`${escape(a.subject)}\`\n${escape(a.text)}`, SLACK_LIMITS.section, escapedLength),
+        },
+      })
+    if (shown.length < alerts.length)
+      blocks.push({
+        type: 'section',
+        text: { type: 'mrkdwn', text: `… and ${alerts.length - shown.length} more: \`ownops monitor\` shows every check` },
+      })
   } else if (event.body.trim() !== '') {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: escape(fitText(event.body, SLACK_LIMITS.section, escapedLength)) } })
   }
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escape(fitText(`${event.host}${source}`, SLACK_LIMITS.context, escapedLength)) }] })
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: escape(fitText(`${event.host}${source}`, SLACK_LIMITS.context, escapedLength)) }],
+  })
   return {
     text: fallback,
     attachments: [{ color: COLORS[event.level], fallback, blocks }],

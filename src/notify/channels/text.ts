@@ -59,7 +59,9 @@ export function urlParams(url: URL, channel: string, known: readonly string[]): 
   for (const [key, value] of url.searchParams) {
     const name = key.toLowerCase()
     if (!known.includes(name)) {
-      throw new Error(`${channel} URL: unknown parameter "${key}"${known.length > 0 ? ` (known: ${known.join(', ')})` : ' (it takes none)'}: ownops would ignore it`)
+      throw new Error(
+        `${channel} URL: unknown parameter "${key}"${known.length > 0 ? ` (known: ${known.join(', ')})` : ' (it takes none)'}: ownops would ignore it`,
+      )
     }
     params.set(name, value)
   }

@@ -41,7 +41,10 @@ export const tgram: Channel<TgramTarget> = {
     let token = decode(url.hostname)
     if (token.startsWith('bot')) token = token.slice(3)
     if (!TOKEN.test(token)) throw new Error(`${USAGE} (the bot token is not of the form DIGITS:KEY)`)
-    const chats = url.pathname.split('/').filter((s) => s !== '').map(decode)
+    const chats = url.pathname
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decode)
     if (chats.length === 0) throw new Error(`${USAGE} (no chat ID)`)
     const bad = chats.findIndex((chat) => !CHAT.test(chat))
     if (bad >= 0) throw new Error(`${USAGE} (chat ${bad + 1} is not a number or @channelname)`)
@@ -81,7 +84,10 @@ export const tgram: Channel<TgramTarget> = {
     if (first === undefined) {
       const unanswered = uncertain[0]
       if (unanswered === undefined) return
-      throw new DeliveryError(`no answer from ${uncertain.length} of ${target.chats.length} chats (${uncertain.map((e) => `chat ${e.index + 1}: ${e.error.message}`).join('; ')})`, { retryable: false, maybeDelivered: true, cause: unanswered.error })
+      throw new DeliveryError(
+        `no answer from ${uncertain.length} of ${target.chats.length} chats (${uncertain.map((e) => `chat ${e.index + 1}: ${e.error.message}`).join('; ')})`,
+        { retryable: false, maybeDelivered: true, cause: unanswered.error },
+      )
     }
     if (target.chats.length === 1) throw first.error
     const retryable = errors.some((e) => e.error.retryable)
