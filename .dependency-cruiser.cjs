@@ -1,8 +1,8 @@
 /**
  * The layering of ownops' source, checked in CI (`npm run lint:deps`, .ci/run):
  *
- *   base      src/{errors,duration,text,concurrency,redact,log,log-levels,version,time-zone,prometheus}.ts
- *             imports nothing else of ownops
+ *   base      src/{errors,duration,text,concurrency,redact,log,log-levels,version,time-zone,prometheus,colour}.ts
+ *             imports nothing else of ownops (colour: whether and how a terminal gets colours)
  *   sys       src/sys/**  side effects: processes, Docker, the network, files, locks;
  *             imports base and sys only
  *   domain    src/<area>/** (backup, restore, monitor, notify, schedule, cleanup, targets,
@@ -13,7 +13,7 @@
  *
  * Type-only imports count too: a cycle through types is still a cycle to read through.
  */
-const BASE = '^src/(errors|duration|text|concurrency|redact|log|log-levels|version|time-zone|prometheus)[.]ts$'
+const BASE = '^src/(errors|duration|text|concurrency|redact|log|log-levels|version|time-zone|prometheus|colour)[.]ts$'
 
 module.exports = {
   forbidden: [

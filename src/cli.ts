@@ -19,6 +19,7 @@ import { register as notify } from './commands/notify.js'
 import { register as restart } from './commands/restart.js'
 import { register as restore } from './commands/restore.js'
 import { register as schedule } from './commands/schedule.js'
+import { register as status } from './commands/status.js'
 import { register as verify } from './commands/verify.js'
 import { ExitCode } from './errors.js'
 import { addHelpCommands, configureHelpLayout } from './help/layout.js'
@@ -31,6 +32,7 @@ export type { CliIo } from './invoke.js'
 
 /** The commands, in the order --help lists them. */
 export const COMMANDS: readonly Register[] = [
+  status,
   doctor,
   config,
   lock,
@@ -73,6 +75,7 @@ export function buildProgram(invoke: Invoke, quick: Quick = noQuick): Command {
       'after',
       helpText({
         examples: [
+          'ownops status                      # am I protected? backups, alerts, jobs, on one screen',
           'ownops doctor                      # what ownops needs, and what is missing',
           'ownops config validate             # every config problem, with line numbers',
           'ownops copy --to offsite           # copy what the destination lacks (rclone, restic, external disk)',
@@ -99,7 +102,7 @@ export async function main(argv: string[] = process.argv, io: CliIo = {}): Promi
   }
   const stdout = io.stdout ?? ((text: string) => void process.stdout.write(text))
   const stderr = io.stderr ?? writeStderr
-  const session = new Session(io, stdout, stderr, io.stderrIsTTY ?? Boolean(process.stderr.isTTY))
+  const session = new Session(io, stdout, stderr, io.stderrIsTTY ?? Boolean(process.stderr.isTTY), argv.slice(2))
   process.on('SIGINT', session.onSignal)
   process.on('SIGTERM', session.onSignal)
 

@@ -8,9 +8,10 @@ import type { Logger } from 'pino'
 import type { Notifier } from './notify/send.js'
 import type { NotifyEvent } from './notify/types.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
+import { useColour } from './colour.js'
 import { MAX_TIMER_MS, parseDuration } from './duration.js'
 import { OwnopsError } from './errors.js'
-import { createLogger, type LogFormat, type LogLevel } from './log.js'
+import { createLogger, detectLogFormat, type LogFormat, type LogLevel } from './log.js'
 import { Redactor } from './redact.js'
 import { closeDockerConnections, createDocker, dockerEndpoint, pingDocker, type Docker, type DockerEndpoint } from './sys/docker.js'
 import { HostLock } from './sys/lock.js'
@@ -51,6 +52,9 @@ export interface CtxOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
   signal?: AbortSignal
   stdinIsTTY?: boolean
+  /** Whether stdout and stderr are terminals (colours; info lines kept off the screen). */
+  stdoutIsTTY?: boolean
+  stderrIsTTY?: boolean
   /** Whether systemd runs this machine (tests say so instead of asking the host). */
   systemd?: boolean
   /** Reads standard input (tests pass their own). */
@@ -74,6 +78,39 @@ export interface JobRun {
   heartbeat: boolean
 }
 
+/**
+ * Commands whose info lines are their output on a terminal too: a restart's countdown
+ * ("restart of mc in 5m") is what the person who started it waits for.
+ */
+const INFO_ON_TERMINAL = new Set(['restart'])
+
+/** What a job's last run left in the state directory (`job-<args>.json`), read by `ownops status`. */
+export interface JobRecord {
+  /** The heartbeat's name: backup, monitor, verify-drill… */
+  name: string
+  command: string
+  /** The arguments it ran with, global options left out: ["backup", "--unscheduled"]. */
+  args: string[]
+  target?: string
+  runId: string
+  started: string
+  finished: string
+  exitStatus: number
+  ok: boolean
+  /** Why it failed (redacted): the error it ended with. */
+  summary?: string
+}
+
+/** The state file of a job's record: `job-` and its arguments, e.g. job-backup-unscheduled. */
+export function jobRecordName(args: readonly string[]): string {
+  const slug = args
+    .join('-')
+    .replace(/[^A-Za-z0-9_.]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 120)
+  return `job-${slug === '' ? 'ownops' : slug}`
+}
+
 /** The state of broken notification channels and when the other channels were told. */
 const BROKEN_CHANNELS_STATE = 'broken-channels'
 
@@ -92,6 +129,9 @@ export class Ctx {
   private readonly sleeper: (ms: number, signal: AbortSignal) => Promise<void>
   readonly signal: AbortSignal
   readonly stdinIsTTY: boolean
+  readonly stderrIsTTY: boolean
+  /** Whether tables on stdout get colours (a terminal, --color, NO_COLOR unset or empty). */
+  readonly colour: boolean
   private readonly systemd: boolean | undefined
   readonly readStdin: (maxBytes: number) => Promise<string>
   log: Logger
@@ -105,6 +145,7 @@ export class Ctx {
   private lastWords: Promise<Notifier> | undefined
   private shieldDepth = 0
   private jobRun: JobRun | undefined
+  private jobStarted: Date | undefined
   private readonly tailLines: string[] = []
   private tailSize = 0
 
@@ -117,6 +158,8 @@ export class Ctx {
     this.sleeper = init.sleep ?? ((ms, signal) => sleep(ms, undefined, { signal }))
     this.signal = init.signal ?? new AbortController().signal
     this.stdinIsTTY = init.stdinIsTTY ?? Boolean(process.stdin.isTTY)
+    this.stderrIsTTY = init.stderrIsTTY ?? Boolean(process.stderr.isTTY)
+    this.colour = useColour({ flag: this.options.color, env: this.env, isTTY: init.stdoutIsTTY ?? Boolean(process.stdout.isTTY) })
     this.systemd = init.systemd
     this.readStdin = init.readStdin ?? readProcessStdin
     this.logOptions = { ...(init.logWrite ? { write: init.logWrite } : {}), ...(init.logFormat ? { format: init.logFormat } : {}) }
@@ -127,14 +170,26 @@ export class Ctx {
   private makeLogger(level: LogLevel | undefined): Logger {
     const effective: LogLevel = this.options.logLevel ?? level ?? (this.options.quiet ? 'warn' : 'info')
     const logger = createLogger({
-      level: this.options.quiet && this.options.logLevel === undefined ? 'warn' : effective,
+      level:
+        (this.options.quiet && this.options.logLevel === undefined) || (effective === 'info' && this.quietInfo()) ? 'warn' : effective,
       redactor: this.redactor,
-      color: this.options.color && this.env.NO_COLOR === undefined && Boolean(process.stderr.isTTY),
+      color: useColour({ flag: this.options.color, env: this.env, isTTY: this.stderrIsTTY }),
       env: this.env,
       tail: (line) => this.keepTail(line),
       ...this.logOptions,
     })
     return this.command === undefined ? logger : logger.child({ cmd: this.command })
+  }
+
+  /**
+   * On a terminal, info lines stay off the screen: the result comes first, warnings and
+   * errors still show (-v or --log-level info bring them back). Off a terminal (cron,
+   * systemd, a pipe) and with OWNOPS_LOG_FORMAT set, logging is as configured.
+   */
+  private quietInfo(): boolean {
+    if (this.options.logLevel !== undefined || !this.stderrIsTTY || this.env.OWNOPS_LOG_FORMAT !== undefined) return false
+    if (this.command !== undefined && INFO_ON_TERMINAL.has(this.command.split(' ')[0] ?? '')) return false
+    return detectLogFormat(this.env, true) === 'text'
   }
 
   private keepTail(line: string): void {
@@ -316,14 +371,16 @@ export class Ctx {
       heartbeat: job.heartbeat ?? true,
     }
     this.jobRun = run
+    this.jobStarted = this.clock()
     if (run.heartbeat) await this.ping(run, 'start')
     return run
   }
 
   /** The end of a job: its heartbeat's end ping (success, or the exit status), then the outbox retry (skipped after a signal). */
-  async endJob(exitCode: number, options: { retryOutbox: boolean }): Promise<void> {
+  async endJob(exitCode: number, options: { retryOutbox: boolean; args?: readonly string[]; summary?: string }): Promise<void> {
     const run = this.jobRun
     if (run === undefined) return
+    if (options.args !== undefined) await this.recordJob(run, exitCode, options.args, options.summary)
     await this.noticeBrokenChannels(run)
     if (run.heartbeat) await this.ping(run, exitCode === 0 ? 'success' : 'exit', exitCode)
     if (!options.retryOutbox) return
@@ -402,6 +459,31 @@ export class Ctx {
       await store.write(BROKEN_CHANNELS_STATE, next)
     } catch (error) {
       this.log.warn({ err: error }, 'could not tell the other channels about the broken ones')
+    }
+  }
+
+  /**
+   * Leaves the job's outcome in the state directory for `ownops status`: when it started and
+   * ended, its exit status, and the error it ended with (redacted). Best effort: a state
+   * directory that cannot be written costs the record, never the job.
+   */
+  private async recordJob(run: JobRun, exitCode: number, args: readonly string[], summary: string | undefined): Promise<void> {
+    const record: JobRecord = {
+      name: run.name,
+      command: run.command,
+      args: args.map((a) => this.redactor.redact(a)),
+      ...(run.target === undefined ? {} : { target: run.target }),
+      runId: run.runId,
+      started: (this.jobStarted ?? this.clock()).toISOString(),
+      finished: this.clock().toISOString(),
+      exitStatus: exitCode,
+      ok: exitCode === 0,
+      ...(summary === undefined || summary === '' ? {} : { summary: this.redactor.redact(summary) }),
+    }
+    try {
+      await this.stateStore().write(jobRecordName(args), record)
+    } catch (error) {
+      this.log.debug({ err: error }, 'could not record the outcome of this job')
     }
   }
 

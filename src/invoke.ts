@@ -17,6 +17,8 @@ export interface CliIo {
   stderrIsTTY?: boolean
   /** Whether standard input is a terminal: a person at it, not a timer (tests). */
   stdinIsTTY?: boolean
+  /** Whether standard output is a terminal: tables get colours (tests). */
+  stdoutIsTTY?: boolean
   /** Whether systemd runs this machine (tests: the same answer on every host). */
   systemd?: boolean
   /** Standard input for commands that read it (tests). */
@@ -39,6 +41,8 @@ export class Session {
     readonly stdout: (text: string) => void,
     readonly stderr: (text: string) => void,
     private readonly stderrIsTTY: boolean,
+    /** The command line after the program's name: a job's record names its arguments. */
+    private readonly argv: readonly string[] = [],
   ) {}
 
   /** SIGINT/SIGTERM: the first aborts the command (its clean-up runs), a second exits at once. */
@@ -88,15 +92,19 @@ export class Session {
       ...(io.clock ? { clock: io.clock } : {}),
       ...(io.sleep ? { sleep: io.sleep } : {}),
       ...(io.stdinIsTTY !== undefined ? { stdinIsTTY: io.stdinIsTTY } : {}),
+      ...(io.stdoutIsTTY !== undefined ? { stdoutIsTTY: io.stdoutIsTTY } : {}),
+      stderrIsTTY: this.stderrIsTTY,
       ...(io.systemd !== undefined ? { systemd: io.systemd } : {}),
     })
     this.active = ctx
+    let failure: string | undefined
     try {
       const result = await handler(ctx)
       ctx.out.write(options.json ? `${JSON.stringify(result.report, null, 2)}\n` : result.text)
       this.exitCode = result.exitCode
     } catch (error) {
       this.exitCode = this.reportError(ctx, error)
+      failure = describe(error)
     } finally {
       await ctx.runCleanups()
     }
@@ -112,7 +120,11 @@ export class Session {
     // A job pings the end of its heartbeat; run by a timer or cron (not on a terminal), or as
     // `notify`, it then retries what earlier runs could not deliver, within a bounded time.
     // Read-only and interactive commands never wait for either.
-    await ctx.endJob(this.exitCode, { retryOutbox: this.signalCode === undefined && (ctx.job?.command === 'notify' || !ctx.stdinIsTTY) })
+    await ctx.endJob(this.exitCode, {
+      retryOutbox: this.signalCode === undefined && (ctx.job?.command === 'notify' || !ctx.stdinIsTTY),
+      args: withoutGlobalOptions(this.argv),
+      ...(failure === undefined ? {} : { summary: failure }),
+    })
   }
 
   /** A command that needs no context (shell completion): the exit code its function returns. */
@@ -152,6 +164,46 @@ export class Session {
     }
     return exitCode
   }
+}
+
+/** The message of a failure (an OwnopsError, or one it wraps). */
+function describe(error: unknown): string {
+  const cause = (error as { cause?: unknown } | undefined)?.cause
+  return isOwnopsError(error) ? error.message : isOwnopsError(cause) ? cause.message : `internal error: ${String((error as Error | undefined)?.message ?? error)}`
+}
+
+/** The program's own options, and whether each takes a value. */
+const GLOBAL_OPTIONS: ReadonlyMap<string, boolean> = new Map([
+  ['-c', true],
+  ['--config', true],
+  ['--log-level', true],
+  ['--json', false],
+  ['-v', false],
+  ['--verbose', false],
+  ['-q', false],
+  ['--quiet', false],
+  ['--no-color', false],
+])
+
+/** A command line without the program's own options: ["--config", "x.yml", "backup", "db"] → ["backup", "db"]. */
+export function withoutGlobalOptions(argv: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '--') {
+      out.push(...argv.slice(i))
+      break
+    }
+    const eq = arg.indexOf('=')
+    const name = eq > 0 ? arg.slice(0, eq) : arg
+    if (GLOBAL_OPTIONS.has(name)) {
+      if (GLOBAL_OPTIONS.get(name) === true && eq < 0) i++
+      continue
+    }
+    if (/^-c./.test(arg)) continue // -cFILE
+    out.push(arg)
+  }
+  return out
 }
 
 /** "backup", "schedule install": the command's name under the program. */

@@ -32,16 +32,27 @@ export function didYouMean(input: string, candidates: readonly string[]): string
 }
 
 /** Renders rows as an aligned text table (data for stdout; no colour). */
-export function renderTable(header: readonly string[], cells: ReadonlyArray<readonly string[]>): string {
+export function renderTable(
+  header: readonly string[],
+  cells: ReadonlyArray<readonly string[]>,
+  /** Colours the text of a body cell (not its padding), by its column: src/colour.ts. */
+  paint?: (cell: string, column: number) => string,
+): string {
   // A cell never carries a control character to the terminal (a file name with ESC [31m).
   const rows = cells.map((r) => r.map(escapeControl))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: readonly string[]) =>
+  const line = (cells: readonly string[], colour: boolean) =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .map((c, i) => {
+        const last = i === cells.length - 1
+        const padded = last ? c : c.padEnd(widths[i] ?? 0)
+        if (!colour || paint === undefined || c === '') return padded
+        // The colour covers the text, not the padding after it.
+        return `${paint(c, i)}${padded.slice(c.length)}`
+      })
       .join('  ')
       .trimEnd()
-  return [line(header), ...rows.map(line)].join('\n') + '\n'
+  return [line(header, false), ...rows.map((r) => line(r, true))].join('\n') + '\n'
 }
 
 /** Bytes for people: 512 B, 1.5 KiB, 2.1 GiB. */

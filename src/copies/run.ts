@@ -84,7 +84,11 @@ export async function runCopy(ctx: Ctx, opts: CopyOptions): Promise<CommandResul
   const names = opts.to !== undefined ? [selectDestination(config, opts.to)] : Object.keys(config.backup.destinations)
   if (names.length === 0) selectDestination(config, '')
   const targets = opts.targets.length > 0 ? selectTargets(config, opts.targets).map(([n]) => n) : undefined
-  if (!opts.dryRun) await ctx.lock(opts.to !== undefined ? `copy --to ${opts.to}` : 'copy', [])
+  if (!opts.dryRun) {
+    // A job (`ownops status` shows its last result); copies have no heartbeat of their own.
+    await ctx.beginJob({ name: opts.to !== undefined ? `copy-${opts.to}` : 'copy', command: 'copy', heartbeat: false })
+    await ctx.lock(opts.to !== undefined ? `copy --to ${opts.to}` : 'copy', [])
+  }
   const env = copyEnv(ctx, config, opts.dryRun)
   const reports: DestinationReport[] = []
   for (const name of names) reports.push(await copyToDestination(name, env, targets))

@@ -18,7 +18,7 @@ import { runRecoveries } from './recover.js'
 import { explainStops } from './stopped.js'
 import { metricRows, renderPrometheus, renderReport, summarize, type MonitorReport } from './report.js'
 import type { MetricRow } from './types.js'
-import { emptyState, escalate, validateState, type MonitorState, type Transition } from './state.js'
+import { emptyState, escalate, MONITOR_STATE, validateState, type MonitorState, type Transition } from './state.js'
 import type { Config } from '../config/schema.js'
 import type { Notifier } from '../notify/send.js'
 import { makeEvent } from '../notify/send.js'
@@ -39,7 +39,7 @@ export interface MonitorOptions {
   dryRun: boolean
 }
 
-export const MONITOR_STATE = 'monitor'
+export { MONITOR_STATE }
 
 export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<CommandResult> {
   const loaded = ctx.config()

@@ -22,6 +22,8 @@ import type { Level } from '../notify/types.js'
 import type { FailureLevel, MetricRow } from './types.js'
 
 export const STATE_VERSION = 1
+/** The state file of monitor's runs (monitor.json in the state directory). */
+export const MONITOR_STATE = 'monitor'
 const HISTORY_LENGTH = 64
 
 export interface RecoverPolicy {

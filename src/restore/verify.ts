@@ -114,12 +114,13 @@ export async function verifyTargets(ctx: Ctx, targets: Array<[string, BackupTarg
   const config = ctx.config().config
   const results: VerifyRow[] = []
   const store = ctx.stateStore()
-  if (opts.drill)
-    await ctx.beginJob({
-      name: opts.target !== undefined ? `verify-drill-${opts.target}` : 'verify-drill',
-      command: 'verify',
-      ...(opts.target !== undefined ? { target: opts.target } : {}),
-    })
+  // A drill pings its heartbeat; a plain verify is a job too (its last result for `ownops status`), without one.
+  await ctx.beginJob({
+    name: `verify${opts.drill ? '-drill' : ''}${opts.target !== undefined ? `-${opts.target}` : ''}`,
+    command: 'verify',
+    ...(opts.target !== undefined ? { target: opts.target } : {}),
+    heartbeat: opts.drill,
+  })
   const drills = opts.drill ? await store.read<Record<string, DrillRecord>>('drills', {}) : {}
   for (const [name, target] of targets) {
     const catalog = await readCatalog(config.backup.dir, name)

@@ -10,6 +10,13 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { writeFileAtomic } from './atomic.js'
 
+/** What `peek` found: the value (or the fallback), whether the file exists, and why it could not be used. */
+export interface Peeked<T> {
+  value: T
+  found: boolean
+  problem?: string
+}
+
 export class StateStore {
   constructor(
     readonly dir: string,
@@ -51,6 +58,30 @@ export class StateStore {
       this.log?.warn({ file, err: error }, 'state file is corrupt (and could not be moved aside); starting from a fresh state')
     }
     return fallback
+  }
+
+  /**
+   * Reads a state file for a look only (`ownops status`): no lock, nothing written, nothing
+   * moved aside. Missing: the fallback; unreadable or not what `validate` expects: the fallback
+   * and the problem, for the reader to say.
+   */
+  async peek<T>(name: string, fallback: T, validate: (value: unknown) => T | undefined = (v) => v as T): Promise<Peeked<T>> {
+    const file = this.path(name)
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { value: fallback, found: false }
+      return { value: fallback, found: true, problem: `cannot read ${file}: ${code ?? (error as Error).message}` }
+    }
+    try {
+      const value = validate(JSON.parse(text))
+      if (value !== undefined) return { value, found: true }
+    } catch {
+      // reported below
+    }
+    return { value: fallback, found: true, problem: `${file} is corrupt (the next run that writes it starts afresh)` }
   }
 
   /** Names of the state files that start with `prefix` (without .json), sorted. */

@@ -52,3 +52,49 @@ export async function showUnits(
   })
   return out
 }
+
+/** A timer as `systemctl list-timers` shows it: its next and last elapse. */
+export interface ListedTimer {
+  unit: string
+  /** The service it starts. */
+  activates: string | undefined
+  next: Date | undefined
+  last: Date | undefined
+}
+
+/**
+ * `systemctl list-timers --all PATTERN`, read from its JSON output (systemd 250 and later);
+ * undefined when systemctl fails or prints something else (an older systemd).
+ */
+export async function listTimers(pattern: string, options: { log: Logger; env?: NodeJS.ProcessEnv }): Promise<ListedTimer[] | undefined> {
+  const result = await runCapture(['systemctl', 'list-timers', '--all', '--no-pager', '--output=json', '--', pattern], {
+    log: options.log,
+    timeoutMs: 30_000,
+    ...(options.env ? { env: options.env } : {}),
+  })
+  if (result.failed || result.exitCode !== 0) return undefined
+  return parseListTimers(result.stdout)
+}
+
+/** The JSON of `systemctl list-timers --output=json`: times in microseconds since the epoch, 0 or null for none. */
+export function parseListTimers(json: string): ListedTimer[] | undefined {
+  let rows: unknown
+  try {
+    rows = JSON.parse(json)
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(rows)) return undefined
+  const time = (value: unknown) => (typeof value === 'number' && value > 0 ? new Date(Math.floor(value / 1000)) : undefined)
+  const timers: ListedTimer[] = []
+  for (const row of rows as Array<Record<string, unknown>>) {
+    if (row === null || typeof row !== 'object' || typeof row.unit !== 'string') continue
+    timers.push({
+      unit: row.unit,
+      activates: typeof row.activates === 'string' ? row.activates : undefined,
+      next: time(row.next),
+      last: time(row.last),
+    })
+  }
+  return timers
+}

@@ -33,6 +33,7 @@ export async function runCli(
     cwd: string
     stdin?: string
     stdinIsTTY?: boolean
+    stdoutIsTTY?: boolean
     systemd?: boolean
     clock?: () => Date
     sleep?: (ms: number, signal: AbortSignal) => Promise<void>
@@ -47,6 +48,7 @@ export async function runCli(
     stderr: (t) => void (stderr += t),
     stderrIsTTY: options.env.OWNOPS_LOG_FORMAT === 'text',
     stdinIsTTY: options.stdinIsTTY ?? false, // as under a timer or cron, whatever runs the tests
+    stdoutIsTTY: options.stdoutIsTTY ?? false,
     systemd: options.systemd ?? false, // the same answer on every host: no systemd unless a test says so
     ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
