@@ -148,6 +148,8 @@ export class Ctx {
   private jobStarted: Date | undefined
   private readonly tailLines: string[] = []
   private tailSize = 0
+  /** The last error this run logged (its message and fields, redacted): a failed job's summary. */
+  private lastError: string | undefined
 
   constructor(init: CtxOptions) {
     this.options = init.options
@@ -170,8 +172,7 @@ export class Ctx {
   private makeLogger(level: LogLevel | undefined): Logger {
     const effective: LogLevel = this.options.logLevel ?? level ?? (this.options.quiet ? 'warn' : 'info')
     const logger = createLogger({
-      level:
-        (this.options.quiet && this.options.logLevel === undefined) || (effective === 'info' && this.quietInfo()) ? 'warn' : effective,
+      level: (this.options.quiet && this.options.logLevel === undefined) || (effective === 'info' && this.quietInfo()) ? 'warn' : effective,
       redactor: this.redactor,
       color: useColour({ flag: this.options.color, env: this.env, isTTY: this.stderrIsTTY }),
       env: this.env,
@@ -193,6 +194,8 @@ export class Ctx {
   }
 
   private keepTail(line: string): void {
+    const error = /^\S* (?:ERROR|FATAL) (.*)/.exec(line)
+    if (error !== null) this.lastError = (error[1] as string).trim()
     this.tailLines.push(line)
     this.tailSize += line.length
     while (this.tailSize > LOG_TAIL_BYTES && this.tailLines.length > 1) this.tailSize -= (this.tailLines.shift() as string).length
@@ -478,7 +481,7 @@ export class Ctx {
       finished: this.clock().toISOString(),
       exitStatus: exitCode,
       ok: exitCode === 0,
-      ...(summary === undefined || summary === '' ? {} : { summary: this.redactor.redact(summary) }),
+      ...(exitCode === 0 ? {} : { summary: this.redactor.redact(summary ?? this.lastError ?? `exit ${exitCode}`).slice(0, 500) }),
     }
     try {
       await this.stateStore().write(jobRecordName(args), record)

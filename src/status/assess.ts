@@ -90,7 +90,10 @@ export function assessStatus(f: StatusFacts): StatusReport {
   const attention: string[] = []
   const notSetUp: string[] = []
   const now = f.now.getTime()
-  const ago = (iso: string) => formatDuration(Math.max(0, now - Date.parse(iso)))
+  const ago = (iso: string) => {
+    const ms = Math.max(0, now - Date.parse(iso))
+    return ms < 60_000 ? '<1m' : formatDuration(Math.floor(ms / 60_000) * 60_000)
+  }
 
   if (f.configFile === undefined) notSetUp.push('no config file: running on the built-in defaults (ownops.yml; see ownops.example.yml)')
   if (f.targets.length === 0) {
@@ -103,7 +106,7 @@ export function assessStatus(f: StatusFacts): StatusReport {
   const alerts: AlertReport[] = Object.entries(f.monitor?.checks ?? {})
     .filter(([, c]) => c.alert !== undefined)
     .map(([check, c]) => ({ check, level: c.alert?.level ?? c.status, since: c.alert?.since ?? c.since, message: c.message }))
-  for (const a of alerts) attention.push(`alert ${a.check} (${a.level}, ${ago(a.since)}): ${a.message}`)
+  for (const a of alerts) attention.push(`alert ${a.check} (${a.level} for ${ago(a.since)}): ${a.message}`)
   const pause = f.monitor?.pause
   const pausedUntil = pause !== undefined && Date.parse(pause.until) > now ? pause.until : null
 
