@@ -169,7 +169,11 @@ export class Session {
 /** The message of a failure (an OwnopsError, or one it wraps). */
 function describe(error: unknown): string {
   const cause = (error as { cause?: unknown } | undefined)?.cause
-  return isOwnopsError(error) ? error.message : isOwnopsError(cause) ? cause.message : `internal error: ${String((error as Error | undefined)?.message ?? error)}`
+  return isOwnopsError(error)
+    ? error.message
+    : isOwnopsError(cause)
+      ? cause.message
+      : `internal error: ${String((error as Error | undefined)?.message ?? error)}`
 }
 
 /** The program's own options, and whether each takes a value. */

@@ -32,6 +32,7 @@ import { formatDuration } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import { parseAt } from '../restore/select.js'
 import { writeFileAtomic } from '../sys/atomic.js'
+import { statusPainter } from '../colour.js'
 import { didYouMean, renderTable } from '../text.js'
 import { join } from 'node:path'
 import { restoreOrder, type RestoreOptions } from '../restore/run.js'
@@ -375,7 +376,7 @@ export async function runVerifyFrom(ctx: Ctx, opts: VerifyFromOptions): Promise<
   return {
     exitCode: failed.length > 0 ? ExitCode.failed : ExitCode.ok,
     report: { ok: failed.length === 0, destination: name, results },
-    text: `${renderTable(['TARGET', 'BACKUP', 'STATUS', 'CHECKS'], rows).trimEnd()}\n`,
+    text: `${renderTable(['TARGET', 'BACKUP', 'STATUS', 'CHECKS'], rows, statusPainter(2, ctx.colour)).trimEnd()}\n`,
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { formatDuration } from '../duration.js'
 import { labelSet } from '../prometheus.js'
+import { statusPainter } from '../colour.js'
 import { renderTable } from '../text.js'
 import type { Transition } from './state.js'
 import type { MetricRow, RowStatus, Status } from './types.js'
@@ -81,7 +82,8 @@ function sinceCell(since: string | undefined, now: Date): string {
   return formatDuration(Math.floor(ms / 60_000) * 60_000)
 }
 
-export function renderReport(report: MonitorReport, now: Date): string {
+/** The table of a run; `colour`: the STATUS column coloured (a terminal). */
+export function renderReport(report: MonitorReport, now: Date, colour = false): string {
   const rows = report.checks.map((r) => [
     r.subject === undefined ? r.check : `${r.check} ${r.subject}`,
     statusCell(r),
@@ -98,7 +100,7 @@ export function renderReport(report: MonitorReport, now: Date): string {
     s.maintenance ? `${s.maintenance} in maintenance` : '',
   ]
   const alerting = report.checks.filter((r) => r.alerting).length
-  const lines = [renderTable(['CHECK', 'STATUS', 'VALUE', 'THRESHOLD', 'SINCE'], rows).trimEnd(), '']
+  const lines = [renderTable(['CHECK', 'STATUS', 'VALUE', 'THRESHOLD', 'SINCE'], rows, statusPainter(1, colour)).trimEnd(), '']
   lines.push(
     `${report.checks.length} checks: ${counts.filter(Boolean).join(', ')}${alerting ? `; ${alerting} alerting` : ''} (${formatDuration(report.durationMs)}${report.dryRun ? ', dry run' : ''})`,
   )

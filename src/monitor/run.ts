@@ -270,7 +270,7 @@ export async function runMonitor(ctx: Ctx, opts: MonitorOptions): Promise<Comman
     },
     'monitor run done',
   )
-  return { exitCode: report.exitCode, report, text: renderReport(report, now) }
+  return { exitCode: report.exitCode, report, text: renderReport(report, now, ctx.colour) }
 }
 
 function selectChecks(all: PlannedCheck[], names: readonly string[]): PlannedCheck[] {

@@ -16,6 +16,7 @@ import type { BackupTarget } from '../config/schema.js'
 import { readCatalog, type BackupEntry } from '../backup/catalog.js'
 import { timestampId } from '../backup/artifact.js'
 import { ExitCode, OwnopsError } from '../errors.js'
+import { statusPainter } from '../colour.js'
 import { renderTable } from '../text.js'
 import { pluginFor } from '../targets/index.js'
 import { DumpFailure, type RestoreEnv, type Staged } from '../targets/types.js'
@@ -183,7 +184,7 @@ export async function verifyTargets(ctx: Ctx, targets: Array<[string, BackupTarg
   return {
     exitCode: failed.length > 0 ? ExitCode.failed : ExitCode.ok,
     report: { ok: failed.length === 0, drill: opts.drill, results },
-    text: `${renderTable(['TARGET', 'BACKUP', 'STATUS', opts.drill ? 'DRILL' : 'CHECKS'], rows).trimEnd()}\n`,
+    text: `${renderTable(['TARGET', 'BACKUP', 'STATUS', opts.drill ? 'DRILL' : 'CHECKS'], rows, statusPainter(2, ctx.colour)).trimEnd()}\n`,
   }
 }
 
