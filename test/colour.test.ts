@@ -13,7 +13,6 @@ import { renderTable } from '../src/text.js'
 import { BIN, runBin, tempDir, testEnv } from './helpers/cli.js'
 
 const ESC = '\u001b['
-// eslint-disable-next-line no-control-regex
 const plain = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '')
 
 describe('useColour', () => {
