@@ -21,9 +21,10 @@ const ENVIRONMENT: ReadonlyArray<readonly [string, string]> = [
   ['OWNOPS_LOCK_DIR', 'The directory of the host lock (default /run/ownops as root).'],
   [
     'OWNOPS_LOG_FORMAT',
-    'json, text or journal: the format of the log lines on stderr (default: text on a terminal, journal under systemd, json otherwise).',
+    'json, text or journal: the format of the log lines on stderr (default: text on a terminal, without its info lines; journal under systemd; json otherwise).',
   ],
   ['NO_COLOR', 'When set and not empty: no colours in terminal output (as --no-color).'],
+  ['FORCE_COLOR', 'When set and not 0 or false: colours also when stdout is not a terminal (NO_COLOR and --no-color win).'],
 ]
 
 export function manPages(program: CommandDoc, version: string): ManPage[] {

@@ -12,7 +12,10 @@ export interface RenderOptions {
 
 export function renderStatus(r: StatusReport, o: RenderOptions): string {
   const now = Date.parse(r.time)
-  const ago = (iso: string) => `${rough(Math.max(0, now - Date.parse(iso)))} ago`
+  const ago = (iso: string) => {
+    const ms = Math.max(0, now - Date.parse(iso))
+    return ms < 1000 ? 'just now' : `${rough(ms)} ago`
+  }
   const when = (iso: string) => {
     const ms = Date.parse(iso) - now
     return `${localTime(iso, o.zone)} (${ms >= 0 ? `in ${rough(ms)}` : `${rough(-ms)} ago`})`
