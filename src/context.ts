@@ -471,10 +471,12 @@ export class Ctx {
    * directory that cannot be written costs the record, never the job.
    */
   private async recordJob(run: JobRun, exitCode: number, args: readonly string[], summary: string | undefined): Promise<void> {
+    // A secret on the command line (lock run -- mysql -pSECRET) reaches neither the record nor its file name.
+    const shown = args.map((a) => this.redactor.redact(a))
     const record: JobRecord = {
       name: run.name,
       command: run.command,
-      args: args.map((a) => this.redactor.redact(a)),
+      args: shown,
       ...(run.target === undefined ? {} : { target: run.target }),
       runId: run.runId,
       started: (this.jobStarted ?? this.clock()).toISOString(),
@@ -484,7 +486,7 @@ export class Ctx {
       ...(exitCode === 0 ? {} : { summary: this.redactor.redact(summary ?? this.lastError ?? `exit ${exitCode}`).slice(0, 500) }),
     }
     try {
-      await this.stateStore().write(jobRecordName(args), record)
+      await this.stateStore().write(jobRecordName(shown), record)
     } catch (error) {
       this.log.debug({ err: error }, 'could not record the outcome of this job')
     }

@@ -82,8 +82,8 @@ export async function gatherStatus(ctx: Ctx, opts: { root?: string | undefined }
   }
 
   const root = rootDir(ctx, opts.root)
-  const systemd = root === undefined && ctx.systemdRunning() && which('systemctl', ctx.env) !== undefined
-  const jobs = await gatherJobs(ctx, store, { root, systemd, now, zone })
+  const live = root === undefined && ctx.systemdRunning() && which('systemctl', ctx.env) !== undefined
+  const { jobs, systemd } = await gatherJobs(ctx, store, { root, live, now, zone })
 
   const lock: StatusFacts['lock'] = {}
   try {
@@ -123,8 +123,8 @@ export async function gatherStatus(ctx: Ctx, opts: { root?: string | undefined }
 async function gatherJobs(
   ctx: Ctx,
   store: StateStore,
-  o: { root: string | undefined; systemd: boolean; now: Date; zone: string },
-): Promise<JobFacts[]> {
+  o: { root: string | undefined; live: boolean; now: Date; zone: string },
+): Promise<{ jobs: JobFacts[]; systemd: boolean }> {
   const plan = planFor(ctx)
   const units = await readFiles(under(o.root, SYSTEMD_DIR), isSystemdFile).catch(() => new Map<string, string>())
   const cronText = (await readFiles(under(o.root, CROND_DIR), isCronFile).catch(() => new Map<string, string>())).get(CROND_FILE)
@@ -137,7 +137,8 @@ async function gatherJobs(
     crontabJobs = readCronJobs(splitCrontab(text).block ?? '', { userField: false })
   }
   let timers: ListedTimer[] | undefined
-  if (o.systemd) timers = await listTimers('ownops-*.timer', { log: ctx.log, env: ctx.env })
+  // An older systemd (no JSON from list-timers), or one that does not answer: the files are read instead.
+  if (o.live) timers = await listTimers('ownops-*.timer', { log: ctx.log, env: ctx.env })
 
   const jobs: JobFacts[] = []
   for (const job of plan.jobs) {
@@ -186,5 +187,5 @@ async function gatherJobs(
       ...(last.value !== undefined ? { last: last.value } : {}),
     })
   }
-  return jobs
+  return { jobs, systemd: timers !== undefined }
 }
