@@ -7,7 +7,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { buildProgram } from '../../src/cli.js'
-import type { CommandUnknownOpts } from '@commander-js/extra-typings'
 import { completionSpec } from '../../src/completion/spec.js'
 import { describeCommand } from '../../src/help/model.js'
 import { jobRecordName } from '../../src/context.js'
@@ -128,7 +127,7 @@ describe('the command', () => {
     expect(help.code).toBe(0)
     expect(help.stdout).toContain('$ ownops status --json | jq .attention')
     expect(help.stdout).toMatch(/Exit status:\n\s+0\s+success\n\s+1\s+ran, but found problems/)
-    const spec = completionSpec(describeCommand(buildProgram(async () => undefined) as unknown as CommandUnknownOpts), '0')
+    const spec = completionSpec(describeCommand(buildProgram(async () => undefined)), '0')
     const status = spec.commands.find((c) => c.path === 'status')
     expect(status?.options.find((o) => o.long === '--root')?.values).toEqual({ type: 'dir' })
   })
