@@ -18,9 +18,9 @@ export const register: Register = (program, invoke) => {
           'ownops status -q && echo protected     # in a script: the exit status alone',
           'ownops status --root /tmp/preview      # with units installed under a directory',
         ],
-        exits: [0, 1, 2, 77, 78],
+        exits: [0, 1, 2, 78],
         notes:
-          '  (1: something needs attention: a target without a backup or with a stale one, a failed last job, an open alert,\n   a failed verify or drill, a failed or stale copy off the box, jobs not installed; 77: the state or lock directory cannot be read)',
+          '  (1: something needs attention: a target without a backup or with a stale one, a failed last job, an open alert,\n   a failed verify or drill, a failed or stale copy off the box, jobs not installed, a state file or directory it cannot read)',
       }),
     )
     .action((options, command) =>
