@@ -15,7 +15,7 @@ export const register: Register = (program, invoke) => {
         examples: [
           'ownops status                          # the overview; exit 1 when something needs attention',
           'ownops status --json | jq .attention   # what needs attention, one line each',
-          'ownops status -q && echo protected     # in a script: the exit status alone',
+          'ownops status >/dev/null || echo "needs attention"   # in a script: the exit status',
           'ownops status --root /tmp/preview      # with units installed under a directory',
         ],
         exits: [0, 1, 2, 78],

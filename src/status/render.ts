@@ -93,7 +93,7 @@ export function renderStatus(r: StatusReport, o: RenderOptions): string {
 
   const source = r.schedule.systemd
     ? 'next runs from systemd'
-    : `systemd is not running: next runs computed from the installed ${r.schedule.root === null ? 'units and cron entries' : `files under ${r.schedule.root}`}`
+    : `next runs computed from the installed ${r.schedule.root === null ? 'timer units and cron entries' : `files under ${r.schedule.root}`}`
   out.push(`${heading('Jobs')} (${source})`)
   if (r.jobs.length === 0) out.push('  no scheduled jobs')
   else
