@@ -18,7 +18,7 @@ let now: Date
 
 beforeEach(() => {
   ;({ dir, cleanup } = tempDir('ownops-status-'))
-  env = testEnv(dir, { TZ: 'UTC', OWNOPS_CONFIG: join(dir, 'ownops.yml') })
+  env = testEnv(dir, { TZ: 'UTC', OWNOPS_CONFIG: join(dir, 'ownops.yml'), DOCKER_HOST: `unix://${join(dir, 'no-docker.sock')}` })
   now = new Date('2026-03-01T02:00:00Z')
 })
 afterEach(() => cleanup())
@@ -44,6 +44,8 @@ function setUp(): void {
   targets:
     files: { type: directory, path: ${join(dir, 'data')} }
     jobs: { type: sqlite, path: ${join(dir, 'jobs.db')} }
+  destinations:
+    usb: { type: path, path: ${join(dir, 'usb')}, retries: 0, schedule: "0 5 * * *" }
 monitor:
   builtins: false
   checks:
@@ -90,6 +92,12 @@ describe('ownops status', () => {
     at('2026-03-01T03:05:00Z')
     const backup = await cli(['backup']) // as the backup timer runs it
     expect(backup.code, backup.stderr).toBe(0)
+    at('2026-03-01T03:08:00Z')
+    const copy = await cli(['copy', '--to', 'usb']) // as the copy-usb timer runs it
+    expect(copy.code, copy.stderr).toBe(0)
+    at('2026-03-01T03:09:00Z')
+    const drill = await cli(['verify', '--drill', 'jobs'])
+    expect(drill.code, drill.stderr).toBe(0)
     at('2026-03-01T03:10:00Z')
     expect((await cli(['verify'])).code).toBe(0)
     at('2026-03-01T03:15:00Z')
@@ -105,7 +113,8 @@ describe('ownops status', () => {
     for (const t of report.targets) {
       expect(t.status).toBe('ok')
       expect(t.newest?.time).toBe('2026-03-01T03:05:00.000Z')
-      expect(t.newest?.verified?.how).toBe('readable')
+      expect(t.newest?.verified?.how).toBe(t.target === 'jobs' ? 'drill' : 'readable') // a drill outranks a later read
+      expect(t.copies).toEqual([{ destination: 'usb', status: 'ok', holdsNewest: true, newestCopy: '2026-03-01T03:05:00.000Z' }])
       expect(t.due).toEqual({ job: 'backup', time: '2026-02-28T03:00:00.000Z' }) // today's run is within its grace
     }
     const jobs = Object.fromEntries(report.jobs.map((j) => [j.job, j]))
@@ -119,6 +128,11 @@ describe('ownops status', () => {
       last: { started: '2026-03-01T03:05:00.000Z', exitStatus: 0 },
     })
     expect(jobs.monitor).toMatchObject({ next: '2026-03-01T03:35:00.000Z', status: 'ok', last: { exitStatus: 1 } })
+    expect(report.targets.map((t) => [t.target, t.drill.status, t.drill.lastSuccess])).toEqual([
+      ['files', 'never', null],
+      ['jobs', 'ok', '2026-03-01T03:09:00.000Z'],
+    ])
+    expect(jobs['copy-usb']).toMatchObject({ command: 'copy --to usb', next: '2026-03-01T05:00:00.000Z', status: 'ok' })
     expect(jobs.cleanup).toMatchObject({ next: '2026-03-01T04:00:00.000Z', status: 'never run', last: null })
     expect(report.lock.held).toBe(false)
 
@@ -126,11 +140,13 @@ describe('ownops status', () => {
     expect(fromCron.report.jobs.map((j) => [j.job, j.installed, j.next, j.nextFrom])).toEqual([
       ['backup', ['cron'], '2026-03-02T03:00:00.000Z', 'cron.d'],
       ['cleanup', ['cron'], '2026-03-01T04:00:00.000Z', 'cron.d'],
+      ['copy-usb', ['cron'], '2026-03-01T05:00:00.000Z', 'cron.d'],
       ['monitor', ['cron'], '2026-03-01T03:35:00.000Z', 'cron.d'],
     ])
 
     const text = await cli(['status', '--root', systemd])
-    expect(text.stdout).toMatch(/files\s+directory\s+ok\s+25m ago\s+\S+ B\s+readable 20m ago/)
+    expect(text.stdout).toMatch(/files\s+directory\s+ok\s+25m ago\s+\S+ B\s+readable 20m ago\s+usb ok\s+never\n/)
+    expect(text.stdout).toMatch(/jobs\s+sqlite\s+ok\s+25m ago\s+\S+ B\s+drill 21m ago\s+usb ok\s+ok 21m ago\n/)
     expect(text.stdout).toMatch(/backup\s+0 3 \* \* \*\s+systemd\s+2026-03-02 03:00 \(in 23h30m\) \+≤15m\s+25m ago, exit 0\s+ok/)
     expect(text.stdout).toContain('Needs attention (1)')
     expect(text.stdout).not.toContain('\u001b[') // no colours off a terminal
@@ -172,6 +188,7 @@ describe('ownops status', () => {
     expect((await cli(['schedule', 'install', '--root', root])).code).toBe(0)
     at('2026-03-01T03:05:00Z')
     expect((await cli(['backup'])).code).toBe(0)
+    expect((await cli(['copy', '--to', 'usb'])).code).toBe(0)
     expect((await cli(['monitor'])).code).toBe(0)
     at('2026-03-01T09:00:00Z')
     const text = await cli(['status', '--root', root])
