@@ -1,7 +1,8 @@
 /**
- * `ownops status` and a pending restart: a real `ownops restart app --in 2h` counting down in
- * its own process, against a real container; status lists it while the countdown runs, and
- * no longer once the process is gone — without touching its state file.
+ * `ownops status` with a real PostgreSQL backup, and with a pending restart: a real
+ * `ownops restart app --in 2h` counting down in its own process, against a real container;
+ * status lists it while the countdown runs, and no longer once the process is gone — without
+ * touching its state file.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
@@ -9,7 +10,16 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { StatusReport } from '../../src/status/assess.js'
 import { BIN, runCli, tempDir, testEnv } from '../helpers/cli.js'
-import { cleanupAll, describeDocker, runContainer, uniqueName, type RunningContainer } from '../helpers/docker.js'
+import {
+  cleanupAll,
+  describeDocker,
+  execOk,
+  runContainer,
+  startPostgres,
+  uniqueName,
+  type PostgresContainer,
+  type RunningContainer,
+} from '../helpers/docker.js'
 
 async function until(what: string, test: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs
@@ -60,4 +70,43 @@ describeDocker('ownops status: pending restarts', () => {
     const after = JSON.parse((await runCli(['status', '--json'], { env, cwd: dir })).stdout) as StatusReport
     expect(after.restarts).toEqual([])
   }, 90_000)
+})
+
+describeDocker('ownops status: a PostgreSQL target', () => {
+  let dir: string
+  let done: () => void
+  let pg: PostgresContainer | undefined
+
+  beforeAll(async () => {
+    ;({ dir, cleanup: done } = tempDir('ownops-status-pg-'))
+    pg = await startPostgres({ name: uniqueName('status-pg') })
+    await execOk(pg.container, ['psql', '-U', 'postgres', '-h', '/var/run/postgresql', '-c', 'create database shop'])
+    writeFileSync(
+      join(dir, 'ownops.yml'),
+      `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    shop: { type: postgres, container: ${pg.container}, database: shop }\n`,
+    )
+  }, 180_000)
+  afterAll(async () => {
+    await pg?.remove()
+    done?.()
+  })
+
+  it('no backup yet, then the newest real dump: its age and size, verified, fresh until its scheduled run is missed', async () => {
+    const env = testEnv(dir, { TZ: 'UTC' })
+    let now = new Date('2026-03-01T02:00:00Z')
+    const cli = (args: string[]) => runCli(args, { env, cwd: dir, clock: () => now })
+    const report = async () => JSON.parse((await cli(['status', '--json'])).stdout) as StatusReport
+    expect((await report()).targets).toEqual([expect.objectContaining({ target: 'shop', type: 'postgres', status: 'missing' })])
+    now = new Date('2026-03-01T03:01:00Z')
+    const backup = await cli(['backup'])
+    expect(backup.code, backup.stderr).toBe(0)
+    expect((await cli(['verify', 'shop'])).code).toBe(0)
+    now = new Date('2026-03-01T12:00:00Z')
+    const fresh = (await report()).targets[0]
+    expect(fresh).toMatchObject({ status: 'ok', newest: { time: '2026-03-01T03:01:00.000Z', ageSeconds: 8 * 3600 + 59 * 60 } })
+    expect(fresh?.newest?.size).toBeGreaterThan(0)
+    expect(fresh?.newest?.verified?.how).toBe('readable')
+    now = new Date('2026-03-02T05:00:00Z')
+    expect((await report()).targets[0]?.status).toBe('stale')
+  }, 120_000)
 })
