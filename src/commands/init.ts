@@ -1,5 +1,5 @@
 /** `ownops init`: a first config from what runs on this machine, and an env file for its secrets. */
-import { helpText, type Register } from '../command.js'
+import { collect, helpText, type Register } from '../command.js'
 import { OwnopsError } from '../errors.js'
 import { DEFAULT_BACKUP_DIR, DEFAULT_CONFIG_FILE, DEFAULT_ENV_FILE } from '../sys/paths.js'
 
@@ -13,6 +13,7 @@ export const register: Register = (program, invoke) => {
     .option('-y, --yes', 'take every finding without asking (needed off a terminal)', false)
     .option('--env-file <file>', 'where the secrets go (default: the config path with .env)')
     .option('--backup-dir <dir>', `backup.dir of the new config (default: ${DEFAULT_BACKUP_DIR})`)
+    .option('--container <glob>', 'only containers whose name matches (repeatable; * and ? as in the shell)', collect, [])
     .option('-n, --dry-run', 'print the config instead of writing anything (secrets stay out of it)', false)
     .option('--print', 'the same as --dry-run', false)
     .addHelpText(
@@ -22,6 +23,7 @@ export const register: Register = (program, invoke) => {
           'sudo ownops init                                   # ask about each finding, write /etc/ownops/ownops.yml',
           'sudo ownops init --yes                             # take everything found',
           'ownops init --print | less                         # look first, write nothing',
+          "ownops init --container 'app-*' --print            # only the containers of one stack",
           'ownops init -c ./ownops.yml --env-file ./ownops.env --backup-dir /srv/backups --yes',
         ],
         exits: [0, 1, 2, 69, 77, 78],
@@ -59,6 +61,7 @@ export const register: Register = (program, invoke) => {
             configPath: ctx.options.config,
             envFile: options.envFile,
             backupDir: options.backupDir,
+            only: options.container,
             yes: options.yes,
             print,
             confirm,

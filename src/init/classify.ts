@@ -47,8 +47,6 @@ export interface Classified {
   notes: string[]
 }
 
-/** Container ports that usually speak HTTP (a published one gets an http check, others tcp). */
-const HTTP_PORTS = new Set([80, 3000, 5000, 8000, 8008, 8080, 8081, 8088, 8888, 9000])
 const NAME_OK = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 /** Built-in check names (and the engine's row): a check of a container gets another name. */
 const RESERVED_CHECKS = new Set(['filesystems', 'memory', 'load', 'swap', 'containers', 'docker', 'backups', 'docker-logs'])
@@ -308,7 +306,7 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
       }
     }
     containerCheck(c, undefined)
-    const web = c.ports.find((p) => p.protocol === 'tcp' && HTTP_PORTS.has(p.port))
+    const web = c.ports.find((p) => p.protocol === 'tcp' && p.httpStatus !== undefined && p.httpStatus < 400)
     for (const p of c.ports) portCheck(c, p)
     if (web !== undefined) {
       add({
@@ -352,13 +350,18 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
   function portCheck(c: ContainerFact, p: PortFact): void {
     if (p.protocol !== 'tcp') return
     const host = loopbackFor(p)
-    if (HTTP_PORTS.has(p.port)) {
+    if (p.httpStatus !== undefined) {
+      const good = p.httpStatus < 400
       add({
         section: 'monitor',
         name: names.take('monitor', `${c.name}-http${c.ports.length > 1 ? `-${p.hostPort}` : ''}`),
-        summary: `check http://${host}:${p.hostPort}/ of ${c.name}`,
-        comment: [`${c.name} serves HTTP on port ${p.hostPort}: a 2xx or 3xx answer is healthy.`],
-        value: { kind: 'http', url: `http://${host}:${p.hostPort}/` },
+        summary: `check http://${host}:${p.hostPort}/ of ${c.name} (answered ${p.httpStatus})`,
+        comment: [
+          good
+            ? `${c.name} serves HTTP on port ${p.hostPort}: a 2xx or 3xx answer is healthy.`
+            : `${c.name} serves HTTP on port ${p.hostPort}; / answered ${p.httpStatus} when this was written: point url: at a health endpoint.`,
+        ],
+        value: { kind: 'http', url: `http://${host}:${p.hostPort}/`, ...(good ? {} : { status: p.httpStatus }) },
       })
     } else {
       add({

@@ -13,6 +13,8 @@ import { dirname, join, relative } from 'node:path'
 import type { Docker } from '../sys/docker.js'
 import { isRemoteEngine } from '../sys/docker.js'
 import { filesystemUsage, type FsUsage } from '../sys/host.js'
+import { probeHttp } from '../sys/http-probe.js'
+import { globMatch } from '../text.js'
 
 export interface PortFact {
   /** The port inside the container. */
@@ -21,6 +23,8 @@ export interface PortFact {
   /** Where it is reachable from this machine: the published host port, or the port itself on the host network. */
   hostPort: number
   hostIp: string
+  /** The status of GET / on it, when it answered HTTP. */
+  httpStatus?: number
 }
 
 export interface MountFact {
@@ -105,11 +109,16 @@ const SEARCH_ENTRIES = 5000
 export interface GatherOptions {
   /** backup.dir as it will be written (for the free space of its filesystem). */
   backupDir: string
+  /** Container name globs: only these containers (and their volumes and compose projects); all when empty. */
+  only?: readonly string[]
 }
 
 export async function gatherFacts(docker: Docker, options: GatherOptions): Promise<Facts> {
   const remote = isRemoteEngine(docker)
-  const listed = await docker.listContainers({ all: true })
+  const only = options.only ?? []
+  const listed = (await docker.listContainers({ all: true })).filter(
+    (c) => only.length === 0 || only.some((glob) => globMatch(glob, (c.Names[0] ?? c.Id).replace(/^\//, ''))),
+  )
   const containers: ContainerFact[] = []
   const stopped: string[] = []
   for (const summary of listed) {
@@ -129,6 +138,7 @@ export async function gatherFacts(docker: Docker, options: GatherOptions): Promi
 
   const volumeList = await docker.listVolumes()
   const volumes: VolumeFact[] = (volumeList.Volumes ?? [])
+    .filter((v) => only.length === 0 || listed.some((c) => (c.Mounts ?? []).some((m) => m.Type === 'volume' && m.Name === v.Name)))
     .map((v) => ({
       name: v.Name,
       usedBy: listed
@@ -176,6 +186,7 @@ async function containerFact(info: Inspect, remote: boolean): Promise<ContainerF
     }
   }
   ports.sort((a, b) => a.port - b.port)
+  if (!remote) for (const p of ports) await probePort(p)
   const networks = Object.values(info.NetworkSettings.Networks ?? {})
   const ip = networks.map((n) => n.IPAddress).find((a) => typeof a === 'string' && a !== '')
   const mounts: MountFact[] = (info.Mounts ?? []).map((m) => ({
@@ -211,6 +222,23 @@ async function containerFact(info: Inspect, remote: boolean): Promise<ContainerF
     }
   }
   return fact
+}
+
+/** Ports that never speak HTTP (databases, the game and its RCON): not asked. */
+const NOT_HTTP = new Set([3306, 5432, 6379, 11211, 25565, 25575, 27017])
+
+/** Asks GET / of a published port: an HTTP answer (any status) makes it an http check. */
+async function probePort(p: PortFact): Promise<void> {
+  if (p.protocol !== 'tcp' || NOT_HTTP.has(p.port)) return
+  const host = p.hostIp === '' || p.hostIp === '0.0.0.0' || p.hostIp === '::' ? '127.0.0.1' : p.hostIp
+  const answer = await probeHttp({
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${p.hostPort}/`,
+    method: 'GET',
+    headers: { 'user-agent': 'ownops-init' },
+    timeoutMs: 2000,
+    maxBodyBytes: 1024,
+  }).catch(() => undefined)
+  if (answer !== undefined) p.httpStatus = answer.status
 }
 
 /** Whether a mount's files are data worth searching (not the host's system directories, not a socket). */

@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { dirname, extname, join, resolve } from 'node:path'
 import type { CommandResult } from '../command.js'
+import type { InstallReport } from '../schedule/reports.js'
+import { renderTable } from '../text.js'
 import { checkConfig } from '../config/load.js'
 import type { Ctx } from '../context.js'
 import { ExitCode, OwnopsError } from '../errors.js'
@@ -22,6 +24,8 @@ export interface InitOptions {
   configPath?: string | undefined
   envFile?: string | undefined
   backupDir?: string | undefined
+  /** Container name globs (--container): only these. */
+  only?: readonly string[]
   /** Accept every finding without asking. */
   yes: boolean
   /** Print the config instead of writing anything. */
@@ -76,7 +80,7 @@ export async function runInit(ctx: Ctx, opts: InitOptions): Promise<CommandResul
   const docker = await createDocker(endpoint)
   ctx.defer(() => closeDockerConnections())
   await pingDocker(docker, endpoint)
-  const facts = await gatherFacts(docker, { backupDir })
+  const facts = await gatherFacts(docker, { backupDir, only: opts.only ?? [] })
   const { findings, notes } = classify(facts, { backupDir })
   for (const f of findings) for (const s of f.secrets) if (s.value !== '') ctx.redactor.add(s.value)
 
@@ -126,8 +130,9 @@ export async function runInit(ctx: Ctx, opts: InitOptions): Promise<CommandResul
       ctx.useConfig(config)
       const { installSchedule } = await import('../schedule/install.js')
       const preview = await installSchedule(ctx, { backend: 'systemd', dryRun: true })
-      report.schedule = preview.report
-      report.scheduleText = preview.text
+      const planned = preview.report as InstallReport
+      report.schedule = planned
+      report.scheduleText = scheduleSummary(planned)
     } catch (error) {
       ctx.log.warn({ err: error }, `could not preview the schedule: ${(error as Error).message}`)
     }
@@ -171,14 +176,17 @@ function summaryText(r: InitReport): string {
     for (const p of r.problems) lines.push(`  ${p.severity}: ${p.key ? `${p.key}: ` : ''}${p.message}`)
   }
   if (r.scheduleText !== undefined) {
-    lines.push('', 'What `sudo ownops schedule install` would do (--dry-run):', r.scheduleText.trimEnd())
+    lines.push('', 'What `sudo ownops schedule install` would do (its --dry-run shows the files):', r.scheduleText.trimEnd())
   }
-  lines.push(
-    '',
-    'Next:',
-    `  ownops -c ${r.config} backup --dry-run`,
-    `  ownops -c ${r.config} backup`,
-    `  sudo ownops -c ${r.config} schedule install`,
-  )
+  const c = r.config === DEFAULT_CONFIG_FILE ? '' : `-c ${r.config} `
+  lines.push('', 'Next:', `  ownops ${c}backup --dry-run`, `  ownops ${c}backup`, `  sudo ownops ${c}schedule install`)
   return `${lines.join('\n')}\n`
+}
+
+/** The files `schedule install` would write and what it would run, without the files' text. */
+function scheduleSummary(planned: InstallReport): string {
+  const rows = planned.changes.filter((x) => x.action !== 'unchanged').map((x) => [x.action, join(planned.dir, x.name)])
+  const lines = [rows.length === 0 ? `${planned.dir}: no changes` : renderTable(['ACTION', 'FILE'], rows).trimEnd()]
+  lines.push(...planned.notes, ...planned.warnings.map((w) => `warning: ${w}`))
+  return lines.map((l) => `  ${l}`).join('\n')
 }
