@@ -179,6 +179,7 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
       value: { type: 'postgres', container: c.name, database, user },
     })
     containerCheck(c, 'PostgreSQL')
+    for (const p of c.ports) portCheck(c, p)
   }
 
   function mysqlFinding(c: ContainerFact, kind: 'mysql' | 'mariadb'): void {
@@ -211,6 +212,7 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
     }
     add({ section: 'backup', name, summary: `back up ${label} in container ${c.name}`, comment, value, secrets, ...(todo ? { todo } : {}) })
     containerCheck(c, label)
+    for (const p of c.ports) portCheck(c, p)
   }
 
   function minecraftFinding(c: ContainerFact): void {
