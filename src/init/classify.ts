@@ -87,7 +87,11 @@ class Names {
 export type Kind = 'postgres' | 'mysql' | 'mariadb' | 'minecraft' | 'other'
 
 const has = (env: Record<string, string>, ...keys: string[]) => keys.some((k) => env[k] !== undefined)
-const imageName = (image: string) => image.replace(/@.*$/, '').replace(/:[^/]*$/, '').toLowerCase()
+const imageName = (image: string) =>
+  image
+    .replace(/@.*$/, '')
+    .replace(/:[^/]*$/, '')
+    .toLowerCase()
 
 /** What a container is: by its image, else by the environment and mounts its image documents. */
 export function kindOf(c: ContainerFact): Kind {
@@ -126,9 +130,7 @@ function loopbackFor(p: PortFact): string {
 
 /** The data mount of a Minecraft server: /data (itzg/minecraft-server), else its first writable volume. */
 function dataMount(c: ContainerFact): MountFact | undefined {
-  return (
-    c.mounts.find((m) => m.destination.replace(/\/+$/, '') === '/data') ?? c.mounts.find((m) => m.type === 'volume' && !m.readOnly)
-  )
+  return c.mounts.find((m) => m.destination.replace(/\/+$/, '') === '/data') ?? c.mounts.find((m) => m.type === 'volume' && !m.readOnly)
 }
 
 const isAnonymous = (m: MountFact) => m.type === 'volume' && (m.name === undefined || /^[0-9a-f]{64}$/.test(m.name))
@@ -425,7 +427,9 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
 
   for (const p of facts.compose) {
     if (!p.filesExist) {
-      notes.push(`compose project ${p.name}: its compose file is not on this machine (${p.configFiles.join(', ') || 'unknown'}), no boot unit`)
+      notes.push(
+        `compose project ${p.name}: its compose file is not on this machine (${p.configFiles.join(', ') || 'unknown'}), no boot unit`,
+      )
       continue
     }
     add({

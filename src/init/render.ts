@@ -30,7 +30,10 @@ function isMap(v: Value): v is { [key: string]: Value } {
 
 function flow(v: Value): string {
   if (Array.isArray(v)) return `[${v.map(flow).join(', ')}]`
-  if (isMap(v)) return `{ ${Object.entries(v).map(([k, x]) => `${scalar(k)}: ${flow(x)}`).join(', ')} }`
+  if (isMap(v))
+    return `{ ${Object.entries(v)
+      .map(([k, x]) => `${scalar(k)}: ${flow(x)}`)
+      .join(', ')} }`
   return scalar(v)
 }
 
@@ -100,7 +103,12 @@ export function renderConfig(input: RenderInput): string {
   for (const f of monitor) out.push(...entry(f, 4))
   if (monitor.length === 0) out.splice(out.length - 1, 1, '  checks: {}')
   if (restart.length > 0) {
-    out.push('', '# Safe restarts: `ownops restart NAME --safe --in 30m`. Other containers restart with the defaults.', 'restart:', '  services:')
+    out.push(
+      '',
+      '# Safe restarts: `ownops restart NAME --safe --in 30m`. Other containers restart with the defaults.',
+      'restart:',
+      '  services:',
+    )
     for (const f of restart) out.push(...entry(f, 4))
   }
   if (cleanup.length > 0) {
@@ -135,6 +143,7 @@ export function renderEnvFile(secrets: readonly Secret[], date: string): string 
     `# Secrets of the ownops config, written by \`ownops init\` on ${date}. Keep this file mode 0600.`,
     '# KEY=value lines as systemd reads them (EnvironmentFile=); the config names them as ${KEY}.',
   ]
-  for (const s of secrets) lines.push('', `# ${s.about}${s.value === '' ? ' (fill in)' : ''}`, `${s.variable}=${s.value === '' ? '' : envValue(s.value)}`)
+  for (const s of secrets)
+    lines.push('', `# ${s.about}${s.value === '' ? ' (fill in)' : ''}`, `${s.variable}=${s.value === '' ? '' : envValue(s.value)}`)
   return `${lines.join('\n')}\n`
 }

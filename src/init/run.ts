@@ -69,7 +69,8 @@ function existsError(file: string, flag: string): OwnopsError {
 
 export async function runInit(ctx: Ctx, opts: InitOptions): Promise<CommandResult> {
   const { config, envFile } = initPaths(ctx, opts)
-  if (config === envFile) throw new OwnopsError('the config and the env file would be the same file', { kind: 'usage', hint: '--env-file PATH' })
+  if (config === envFile)
+    throw new OwnopsError('the config and the env file would be the same file', { kind: 'usage', hint: '--env-file PATH' })
   if (!opts.print) {
     if (existsSync(config)) throw existsError(config, '--config')
     if (existsSync(envFile)) throw existsError(envFile, '--env-file')
@@ -170,7 +171,8 @@ function summaryText(r: InitReport): string {
   const errors = r.problems.filter((p) => p.severity === 'error')
   if (errors.length > 0) {
     lines.push('', `The written config is not valid (please report this), ${errors.length} problem(s):`)
-    for (const p of r.problems) lines.push(`  ${p.severity}: ${p.line !== undefined ? `line ${p.line}: ` : ''}${p.key ? `${p.key}: ` : ''}${p.message}`)
+    for (const p of r.problems)
+      lines.push(`  ${p.severity}: ${p.line !== undefined ? `line ${p.line}: ` : ''}${p.key ? `${p.key}: ` : ''}${p.message}`)
   } else {
     lines.push(`The config is valid${r.problems.length > 0 ? ` (${r.problems.length} warning(s): ownops config validate)` : ''}.`)
     for (const p of r.problems) lines.push(`  ${p.severity}: ${p.key ? `${p.key}: ` : ''}${p.message}`)

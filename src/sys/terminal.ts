@@ -16,10 +16,7 @@ export class InputClosed extends Error {
   }
 }
 
-export function terminalPrompter(
-  input: NodeJS.ReadableStream = process.stdin,
-  output: NodeJS.WritableStream = process.stderr,
-): Prompter {
+export function terminalPrompter(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stderr): Prompter {
   const rl = createInterface({ input, terminal: false })
   const lines: string[] = []
   const waiting: Array<{ resolve: (line: string) => void; reject: (error: Error) => void }> = []

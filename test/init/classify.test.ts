@@ -39,7 +39,13 @@ const compose = (project: string, service: string) => ({
   'com.docker.compose.service': service,
 })
 
-const appData = { type: 'volume', name: 'app_data', source: '/var/lib/docker/volumes/app_data/_data', destination: '/app/data', readOnly: false }
+const appData = {
+  type: 'volume',
+  name: 'app_data',
+  source: '/var/lib/docker/volumes/app_data/_data',
+  destination: '/app/data',
+  readOnly: false,
+}
 
 const facts: Facts = {
   containers: [
@@ -61,7 +67,7 @@ const facts: Facts = {
       env: { MARIADB_ROOT_PASSWORD_FILE: '/run/secrets/root' },
       mounts: [{ type: 'volume', name: 'wiki_db', source: '/v/wiki_db', destination: '/var/lib/mysql', readOnly: false }],
       logMaxSize: undefined,
-    } as Partial<ContainerFact>),
+    }),
     container('shop', {
       image: 'mysql:8',
       env: { MYSQL_USER: 'shop', MYSQL_PASSWORD: 'shop-secret-2', MYSQL_DATABASE: 'shop', MYSQL_RANDOM_ROOT_PASSWORD: 'yes' },
@@ -82,7 +88,9 @@ const facts: Facts = {
     { name: 'app_pg', usedBy: ['app-db-1'] },
     { name: 'leftover', usedBy: [] },
   ],
-  compose: [{ name: 'app', configFiles: ['/srv/app/compose.yml'], workingDir: '/srv/app', filesExist: true, containers: ['app-db-1', 'app-web-1'] }],
+  compose: [
+    { name: 'app', configFiles: ['/srv/app/compose.yml'], workingDir: '/srv/app', filesExist: true, containers: ['app-db-1', 'app-web-1'] },
+  ],
   disks: [
     {
       role: 'backup',
@@ -118,7 +126,9 @@ describe('ownops init: classify and render', () => {
       '/weird name!': 'other',
     })
     expect(kindOf(container('x', { env: { PGDATA: '/pg' } }))).toBe('postgres')
-    expect(kindOf(container('x', { mounts: [{ type: 'volume', source: '/v', destination: '/var/lib/mysql', readOnly: false }] }))).toBe('mysql')
+    expect(kindOf(container('x', { mounts: [{ type: 'volume', source: '/v', destination: '/var/lib/mysql', readOnly: false }] }))).toBe(
+      'mysql',
+    )
     expect(kindOf(container('x', { env: { RCON_PORT: '25575' } }))).toBe('minecraft')
   })
 

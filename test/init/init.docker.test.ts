@@ -148,7 +148,9 @@ describeDocker('ownops init on real containers', () => {
       expect(r.stdout).not.toContain(secret)
       expect(r.stderr).not.toContain(secret)
     }
-    expect(readFileSync(envFile, 'utf8')).toMatch(new RegExp(`^OWNOPS_TEST_INIT_MC_${process.pid}_[0-9A-F]+_RCON_PASSWORD="${rcon.password}"$`, 'm'))
+    expect(readFileSync(envFile, 'utf8')).toMatch(
+      new RegExp(`^OWNOPS_TEST_INIT_MC_${process.pid}_[0-9A-F]+_RCON_PASSWORD="${rcon.password}"$`, 'm'),
+    )
     expect(text).toContain(`container: ${pg.container}`)
     expect(text).toMatch(/type: postgres/)
     expect(text).toMatch(/type: mariadb/)
