@@ -152,6 +152,7 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
   const names = new Names()
   const coveredVolumes = new Set<string>()
   const coveredSqlite = new Set<string>()
+  const coveredPaths = new Set<string>()
   const add = (f: Omit<Finding, 'id' | 'secrets'> & { secrets?: Secret[] }) =>
     findings.push({ ...f, id: `${f.section}:${f.name}`, secrets: f.secrets ?? [] })
 
@@ -307,6 +308,19 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
           ],
           value: { type: 'directory', volume: m.name, ...(inside.length > 0 ? { exclude: sqliteExcludes(inside) } : {}) },
         })
+      } else if (m.type === 'bind' && m.dataDir === true && !coveredPaths.has(m.source)) {
+        coveredPaths.add(m.source)
+        const inside = c.sqlite.filter((f) => f.mount.source === m.source)
+        add({
+          section: 'backup',
+          name: names.take('backup', `${c.name}-${m.destination.replace(/^.*\//, '') || 'root'}`),
+          summary: `back up directory ${m.source} (mounted at ${m.destination} in ${c.name})`,
+          comment: [
+            `The directory ${m.source}: ${m.destination} in ${c.name}.`,
+            ...(inside.length > 0 ? ['Its SQLite databases are left out here: their own targets copy them consistently.'] : []),
+          ],
+          value: { type: 'directory', path: m.source, ...(inside.length > 0 ? { exclude: sqliteExcludes(inside) } : {}) },
+        })
       }
     }
     containerCheck(c, undefined)
@@ -444,6 +458,11 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
   for (const v of facts.volumes) {
     if (v.usedBy.length === 0 && !/^[0-9a-f]{64}$/.test(v.name)) notes.push(`volume ${v.name} is not used by any container: not backed up`)
   }
+  const unreadable = facts.containers.flatMap((c) => c.mounts.filter((m) => m.unreadable === true))
+  if (unreadable.length > 0)
+    notes.push(
+      `${unreadable.length} volume(s) or directories could not be read by this user, so no SQLite database in them was found: run ownops init as root`,
+    )
   if (facts.stopped.length > 0) notes.push(`stopped containers, left alone: ${facts.stopped.join(', ')}`)
   if (facts.remote) notes.push('the Docker engine is on another machine: volumes and SQLite files there were not looked at')
   notes.push(`backups go to ${options.backupDir}`)

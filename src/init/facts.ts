@@ -35,6 +35,10 @@ export interface MountFact {
   source: string
   destination: string
   readOnly: boolean
+  /** A directory on this machine that is data (not a system directory, not a socket or file); unknown for a remote engine. */
+  dataDir?: boolean
+  /** This user may not read it (volumes need root): it was not searched. */
+  unreadable?: boolean
 }
 
 export interface SqliteFileFact {
@@ -214,7 +218,19 @@ async function containerFact(info: Inspect, remote: boolean): Promise<ContainerF
     sqlite: [],
   }
   if (!remote) {
-    for (const mount of mounts) fact.sqlite.push(...(await sqliteFilesIn(mount)))
+    for (const mount of mounts) {
+      const info = await stat(mount.source).catch((error: NodeJS.ErrnoException) => error)
+      if (info instanceof Error) {
+        if (info.code === 'EACCES' || info.code === 'EPERM') mount.unreadable = true
+        continue
+      }
+      mount.dataDir = info.isDirectory() && searchable(mount)
+      if (mount.dataDir) {
+        const listing = await readdir(mount.source).catch((error: NodeJS.ErrnoException) => error)
+        if (listing instanceof Error && (listing.code === 'EACCES' || listing.code === 'EPERM')) mount.unreadable = true
+      }
+      fact.sqlite.push(...(await sqliteFilesIn(mount)))
+    }
     const data = mounts.find((m) => m.destination === '/data')
     if (data !== undefined) {
       const text = await readFile(join(data.source, 'server.properties'), 'utf8').catch(() => undefined)

@@ -46,6 +46,8 @@ export interface InitReport {
   problems: Array<{ severity: string; message: string; line?: number; key?: string; hint?: string }>
   schedule?: unknown
   scheduleText?: string
+  /** The config text, with --print. */
+  configText?: string
 }
 
 /** The config path init writes, and the env file beside it. */
@@ -106,7 +108,7 @@ export async function runInit(ctx: Ctx, opts: InitOptions): Promise<CommandResul
     todo: accepted.flatMap((f) => (f.todo ? [f.todo] : [])),
     problems: [],
   }
-  if (opts.print) return { exitCode: ExitCode.ok, report, text: configText }
+  if (opts.print) return { exitCode: ExitCode.ok, report: { ...report, configText }, text: configText }
 
   await writeNew(envFile, renderEnvFile(secrets, date), 0o600, '--env-file')
   try {

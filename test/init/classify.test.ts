@@ -59,7 +59,7 @@ const facts: Facts = {
       image: 'nginx:1.27',
       labels: compose('app', 'web'),
       ports: [{ port: 80, protocol: 'tcp', hostPort: 8080, hostIp: '0.0.0.0', httpStatus: 200 }],
-      mounts: [appData],
+      mounts: [appData, { type: 'bind', source: '/srv/app/uploads', destination: '/app/uploads', readOnly: false, dataDir: true }],
       sqlite: [{ path: '/app/data/jobs.db', hostPath: '/var/lib/docker/volumes/app_data/_data/jobs.db', mount: appData }],
     }),
     container('wiki', {
