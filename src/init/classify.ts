@@ -7,7 +7,10 @@
  * Database passwords are not copied: the postgres and mysql/mariadb targets read the
  * container's own POSTGRES_PASSWORD / MARIADB_ROOT_PASSWORD … when they exec the dump tool.
  */
-import type { ContainerFact, Facts, MountFact, PortFact, SqliteFileFact } from './facts.js'
+import { has, kindOf } from './kind.js'
+import type { ContainerFact, Facts, MountFact, PortFact, SqliteFileFact } from './types.js'
+
+export { kindOf } from './kind.js'
 
 export type Section = 'backup' | 'monitor' | 'restart' | 'cleanup' | 'boot'
 
@@ -84,32 +87,6 @@ class Names {
   }
 }
 
-export type Kind = 'postgres' | 'mysql' | 'mariadb' | 'minecraft' | 'other'
-
-const has = (env: Record<string, string>, ...keys: string[]) => keys.some((k) => env[k] !== undefined)
-const imageName = (image: string) =>
-  image
-    .replace(/@.*$/, '')
-    .replace(/:[^/]*$/, '')
-    .toLowerCase()
-
-/** What a container is: by its image, else by the environment and mounts its image documents. */
-export function kindOf(c: ContainerFact): Kind {
-  const image = imageName(c.image)
-  const dests = c.mounts.map((m) => m.destination.replace(/\/+$/, ''))
-  if (/(^|\/)(postgres|postgis|timescaledb[^/]*|pgvector)$/.test(image)) return 'postgres'
-  if (/(^|\/)mariadb$/.test(image)) return 'mariadb'
-  if (/(^|\/)(mysql|mysql-server|percona|percona-server)$/.test(image)) return 'mysql'
-  if (/minecraft/.test(image)) return 'minecraft'
-  if (has(c.env, 'POSTGRES_PASSWORD', 'POSTGRES_USER', 'POSTGRES_DB', 'PGDATA') || dests.some((d) => d.startsWith('/var/lib/postgresql')))
-    return 'postgres'
-  if (Object.keys(c.env).some((k) => k.startsWith('MARIADB_'))) return 'mariadb'
-  if (has(c.env, 'MYSQL_ROOT_PASSWORD', 'MYSQL_DATABASE', 'MYSQL_ALLOW_EMPTY_PASSWORD', 'MYSQL_RANDOM_ROOT_PASSWORD')) return 'mysql'
-  if (dests.includes('/var/lib/mysql')) return c.cmd.some((a) => a.includes('mariadb')) ? 'mariadb' : 'mysql'
-  if (has(c.env, 'RCON_PASSWORD', 'ENABLE_RCON', 'RCON_PORT') || c.serverProperties !== undefined) return 'minecraft'
-  return 'other'
-}
-
 /** A port of the container as seen from this machine, or why it cannot be reached. */
 function reach(c: ContainerFact, port: number): { host: string; port: number; note?: string } | undefined {
   if (c.networkMode === 'host') return { host: '127.0.0.1', port }
@@ -168,18 +145,25 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
   function postgresFinding(c: ContainerFact): void {
     for (const m of c.mounts) if (m.name) coveredVolumes.add(m.name)
     const user = c.env.POSTGRES_USER ?? c.env.PGUSER ?? 'postgres'
-    const database = c.env.POSTGRES_DB ?? c.env.PGDATABASE ?? c.env.POSTGRES_USER ?? 'postgres'
-    const name = names.take('backup', c.name)
-    add({
-      section: 'backup',
-      name,
-      summary: `back up PostgreSQL database ${database} in container ${c.name} (pg_dump inside it)`,
-      comment: [
-        `PostgreSQL in container ${c.name} (${c.image}): pg_dump runs inside it, so versions match.`,
-        `No password is copied: ownops uses the container's own ${c.env.POSTGRES_PASSWORD !== undefined ? 'POSTGRES_PASSWORD' : 'local access'}.`,
-        'One database per target: add a target like this one for each other database.',
-      ],
-      value: { type: 'postgres', container: c.name, database, user },
+    const fallback = c.env.POSTGRES_DB ?? c.env.PGDATABASE ?? c.env.POSTGRES_USER ?? 'postgres'
+    // Every database psql listed; the maintenance database "postgres" only when it is the only one.
+    const listed = (c.databases ?? []).filter((d) => d !== 'postgres' || c.databases?.length === 1 || d === fallback)
+    const databases = listed.length > 0 ? listed : [fallback]
+    databases.forEach((database, i) => {
+      const name = names.take('backup', databases.length === 1 ? c.name : `${c.name}-${database}`)
+      add({
+        section: 'backup',
+        name,
+        summary: `back up PostgreSQL database ${database} in container ${c.name} (pg_dump inside it)`,
+        comment:
+          i > 0
+            ? [`Database ${database} in ${c.name}.`]
+            : [
+                `PostgreSQL in container ${c.name} (${c.image}): pg_dump runs inside it, so versions match; one database per target${c.databases === undefined ? ' (its databases could not be listed: add a target for each other one)' : ''}.`,
+                `No password is copied: ownops uses the container's own ${c.env.POSTGRES_PASSWORD !== undefined ? 'POSTGRES_PASSWORD' : 'local access'}.`,
+              ],
+        value: { type: 'postgres', container: c.name, database, user },
+      })
     })
     containerCheck(c, 'PostgreSQL')
     for (const p of c.ports) portCheck(c, p)

@@ -12,95 +12,12 @@ import { open, readdir, readFile, stat } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import type { Docker } from '../sys/docker.js'
 import { isRemoteEngine } from '../sys/docker.js'
-import { filesystemUsage, type FsUsage } from '../sys/host.js'
+import { filesystemUsage } from '../sys/host.js'
 import { probeHttp } from '../sys/http-probe.js'
+import { connect, type PostgresTarget } from '../targets/postgres.js'
 import { globMatch } from '../text.js'
-
-export interface PortFact {
-  /** The port inside the container. */
-  port: number
-  protocol: string
-  /** Where it is reachable from this machine: the published host port, or the port itself on the host network. */
-  hostPort: number
-  hostIp: string
-  /** The status of GET / on it, when it answered HTTP. */
-  httpStatus?: number
-}
-
-export interface MountFact {
-  type: string
-  /** The volume's name (type volume). */
-  name?: string
-  /** Its directory on this machine. */
-  source: string
-  destination: string
-  readOnly: boolean
-  /** A directory on this machine that is data (not a system directory, not a socket or file); unknown for a remote engine. */
-  dataDir?: boolean
-  /** This user may not read it (volumes need root): it was not searched. */
-  unreadable?: boolean
-}
-
-export interface SqliteFileFact {
-  /** The path inside the container. */
-  path: string
-  /** The path on this machine. */
-  hostPath: string
-  /** The mount that holds it. */
-  mount: MountFact
-}
-
-export interface ContainerFact {
-  id: string
-  name: string
-  image: string
-  env: Record<string, string>
-  labels: Record<string, string>
-  cmd: string[]
-  mounts: MountFact[]
-  ports: PortFact[]
-  networkMode: string
-  /** The container's address on its first network (a bridge), when it has one. */
-  ip?: string
-  restartPolicy: string
-  logDriver: string
-  logMaxSize?: string
-  sqlite: SqliteFileFact[]
-  /** server.properties of a Minecraft server's data directory, when there is one. */
-  serverProperties?: Record<string, string>
-}
-
-export interface VolumeFact {
-  name: string
-  /** Containers (running or not) that mount it. */
-  usedBy: string[]
-}
-
-export interface ComposeProjectFact {
-  name: string
-  configFiles: string[]
-  workingDir?: string
-  /** Whether every config file exists on this machine. */
-  filesExist: boolean
-  containers: string[]
-}
-
-export interface DiskFact {
-  /** What the path is: the backup directory, Docker's data, the root filesystem. */
-  role: 'backup' | 'docker' | 'root'
-  path: string
-  usage: FsUsage
-}
-
-export interface Facts {
-  containers: ContainerFact[]
-  /** Stopped containers, by name (not backed up or watched; listed in the config's comments). */
-  stopped: string[]
-  volumes: VolumeFact[]
-  compose: ComposeProjectFact[]
-  disks: DiskFact[]
-  remote: boolean
-}
+import { kindOf } from './kind.js'
+import type { ComposeProjectFact, ContainerFact, DiskFact, Facts, MountFact, PortFact, SqliteFileFact, VolumeFact } from './types.js'
 
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1')
 const SQLITE_NAME = /\.(db|sqlite|sqlite3)$/i
@@ -136,7 +53,12 @@ export async function gatherFacts(docker: Docker, options: GatherOptions): Promi
       .inspect()
       .catch(() => undefined)
     if (info === undefined || !info.State.Running) continue
-    containers.push(await containerFact(info, remote))
+    const fact = await containerFact(info, remote)
+    if (kindOf(fact) === 'postgres') {
+      const databases = await postgresDatabases(docker, fact)
+      if (databases !== undefined) fact.databases = databases
+    }
+    containers.push(fact)
   }
   containers.sort((a, b) => a.name.localeCompare(b.name))
 
@@ -238,6 +160,20 @@ async function containerFact(info: Inspect, remote: boolean): Promise<ContainerF
     }
   }
   return fact
+}
+
+/** The databases of a PostgreSQL container, asked through psql in it as the target will (its own user and password). */
+async function postgresDatabases(docker: Docker, c: ContainerFact): Promise<string[] | undefined> {
+  const target = { type: 'postgres', user: c.env.POSTGRES_USER ?? c.env.PGUSER ?? 'postgres' } as PostgresTarget
+  try {
+    const conn = await connect(target, c.name, { docker: () => Promise.resolve(docker) })
+    const rows = await conn.sql('SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname', {
+      readOnly: true,
+    })
+    return rows.split('\n').filter((d) => d !== '')
+  } catch {
+    return undefined
+  }
 }
 
 /** Ports that never speak HTTP (databases, the game and its RCON): not asked. */

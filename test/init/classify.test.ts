@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { checkConfig } from '../../src/config/load.js'
 import { classify, configName, envName, kindOf } from '../../src/init/classify.js'
-import type { ContainerFact, Facts } from '../../src/init/facts.js'
+import type { ContainerFact, Facts } from '../../src/init/types.js'
 import { envValue, renderConfig, renderEnvFile, scalar, secretsOf } from '../../src/init/render.js'
 import { parseEnvFile } from '../../src/config/env-file.js'
 
@@ -52,6 +52,7 @@ const facts: Facts = {
     container('app-db-1', {
       image: 'postgres:16-alpine',
       env: { POSTGRES_PASSWORD: 'pg-secret-1', POSTGRES_USER: 'app', POSTGRES_DB: 'appdb' },
+      databases: ['appdb', 'postgres', 'reports'],
       labels: compose('app', 'db'),
       mounts: [{ type: 'volume', name: 'app_pg', source: '/v/app_pg', destination: '/var/lib/postgresql/data', readOnly: false }],
     }),
@@ -126,6 +127,8 @@ describe('ownops init: classify and render', () => {
       '/weird name!': 'other',
     })
     expect(kindOf(container('x', { env: { PGDATA: '/pg' } }))).toBe('postgres')
+    expect(kindOf(container('x', { image: 'bitnami/postgresql:16' }))).toBe('postgres')
+    expect(kindOf(container('x', { image: 'docker.io/library/mariadb@sha256:abc' }))).toBe('mariadb')
     expect(kindOf(container('x', { mounts: [{ type: 'volume', source: '/v', destination: '/var/lib/mysql', readOnly: false }] }))).toBe(
       'mysql',
     )
@@ -133,9 +136,12 @@ describe('ownops init: classify and render', () => {
   })
 
   it('copies no database password: the targets use the containers’ own environment', () => {
-    const db = findings.find((f) => f.id === 'backup:app-db-1')
-    expect(db?.value).toEqual({ type: 'postgres', container: 'app-db-1', database: 'appdb', user: 'app' })
-    expect(db?.secrets).toEqual([])
+    const pg = findings.filter((f) => f.value.type === 'postgres')
+    expect(pg.map((f) => [f.name, f.value])).toEqual([
+      ['app-db-1-appdb', { type: 'postgres', container: 'app-db-1', database: 'appdb', user: 'app' }],
+      ['app-db-1-reports', { type: 'postgres', container: 'app-db-1', database: 'reports', user: 'app' }],
+    ])
+    expect(pg.flatMap((f) => f.secrets)).toEqual([])
     const shop = findings.find((f) => f.id === 'backup:shop')
     expect(shop?.value).toEqual({ type: 'mysql', container: 'shop', user: 'shop', database: 'shop' })
     const wiki = findings.find((f) => f.id === 'backup:wiki')

@@ -66,6 +66,8 @@ describeDocker('ownops init on real containers', () => {
     rcon = await startRconPeer(`rcon-pw-${process.pid}-secret`)
     ;[pg, maria] = await Promise.all([startPostgres({ name: uniqueName('init-pg') }), startMariadb({ name: uniqueName('init-maria') })])
     await execOk(pg.container, ['psql', '-U', 'postgres', '-c', 'CREATE TABLE things (id int); INSERT INTO things VALUES (1), (2);'])
+    await execOk(pg.container, ['psql', '-U', 'postgres', '-c', 'CREATE DATABASE reports;'])
+    await execOk(pg.container, ['psql', '-U', 'postgres', '-d', 'reports', '-c', 'CREATE TABLE r (id int); INSERT INTO r VALUES (3);'])
     await execOk(maria.container, [
       'mariadb',
       '-uroot',
@@ -152,7 +154,9 @@ describeDocker('ownops init on real containers', () => {
       new RegExp(`^OWNOPS_TEST_INIT_MC_${process.pid}_[0-9A-F]+_RCON_PASSWORD="${rcon.password}"$`, 'm'),
     )
     expect(text).toContain(`container: ${pg.container}`)
-    expect(text).toMatch(/type: postgres/)
+    // Each database of the PostgreSQL container, as psql in it listed them.
+    expect(text).toMatch(/type: postgres\n\s+container: \S+\n\s+database: postgres\n/)
+    expect(text).toMatch(/type: postgres\n\s+container: \S+\n\s+database: reports\n/)
     expect(text).toMatch(/type: mariadb/)
     expect(text).toMatch(/type: sqlite\n\s+container: ownops-test-init-app-\S+\n\s+path: \/app\/data\/jobs\.db/)
     expect(text).not.toContain('notes.db"')
@@ -172,6 +176,7 @@ describeDocker('ownops init on real containers', () => {
     const types = readFileSync(config, 'utf8').match(/type: (postgres|mariadb|sqlite|directory)/g) ?? []
     expect(new Set(types)).toEqual(new Set(['type: postgres', 'type: mariadb', 'type: sqlite', 'type: directory']))
     expect(report.targets.length).toBe(types.length)
+    expect(report.targets.length).toBe(6) // 2 PostgreSQL databases, MariaDB, SQLite, the app's volume, the world
     expect(rcon.commands).toEqual(expect.arrayContaining(['save-off', 'save-all flush', 'save-on']))
     for (const secret of secrets()) expect(backup.stdout + backup.stderr).not.toContain(secret)
 
