@@ -226,6 +226,16 @@ describeDocker('ownops init on real containers', () => {
     }
   })
 
+  it('on a terminal, input that ends before the last answer: exit 2, nothing written', async () => {
+    const config = join(dir, 'eof', 'ownops.yml')
+    const command = `${process.execPath} ${BIN} -c ${config} init --container '${glob}'`
+    const r = await underPty(command, 'y\n', { ...env(), OWNOPS_LOG_FORMAT: 'text' }, dir)
+    expect(r.code, r.output).toBe(2)
+    expect(r.output).toContain('standard input ended before every finding was answered; nothing was written')
+    expect(existsSync(config)).toBe(false)
+    expect(existsSync(join(dir, 'eof', 'ownops.env'))).toBe(false)
+  })
+
   it('--print shows the config and writes nothing', async () => {
     const config = join(dir, 'print', 'ownops.yml')
     const r = await runCli(['-c', config, 'init', '--print', '--container', glob], { env: env(), cwd: dir })
