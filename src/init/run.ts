@@ -192,5 +192,9 @@ function scheduleSummary(planned: InstallReport): string {
   const rows = planned.changes.filter((x) => x.action !== 'unchanged').map((x) => [x.action, join(planned.dir, x.name)])
   const lines = [rows.length === 0 ? `${planned.dir}: no changes` : renderTable(['ACTION', 'FILE'], rows).trimEnd()]
   lines.push(...planned.notes, ...planned.warnings.map((w) => `warning: ${w}`))
-  return lines.map((l) => `  ${l}`).join('\n')
+  return lines
+    .join('\n')
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n')
 }
