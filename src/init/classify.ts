@@ -256,12 +256,13 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
         value: { kind: 'minecraft', host: gameAt.host, port: gameAt.port },
       })
     }
+    const service = names.take('restart', c.name)
     add({
       section: 'restart',
-      name: names.take('restart', c.name),
+      name: service,
       summary: `restart ${c.name} safely${rcon ? ' (countdown in the chat, save-all flush first)' : ''}`,
       comment: [
-        `ownops restart ${configName(c.name)} --safe --in 15m${rcon ? ': warns the players in the chat, saves the world, stops, starts' : ''}.`,
+        `ownops restart ${service} --safe --in 15m${rcon ? ': warns the players in the chat, saves the world, stops, starts' : ''}.`,
       ],
       value: {
         container: c.name,
@@ -311,11 +312,12 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
     const web = c.ports.find((p) => p.protocol === 'tcp' && p.httpStatus !== undefined && p.httpStatus < 400)
     for (const p of c.ports) portCheck(c, p)
     if (web !== undefined) {
+      const service = names.take('restart', c.name)
       add({
         section: 'restart',
-        name: names.take('restart', c.name),
+        name: service,
         summary: `restart ${c.name} safely (healthy when http://${loopbackFor(web)}:${web.hostPort}/ answers)`,
-        comment: [`ownops restart ${configName(c.name)}: stop, start, and wait until it answers HTTP again.`],
+        comment: [`ownops restart ${service}: stop, start, and wait until it answers HTTP again.`],
         value: { container: c.name, health: { http: `http://${loopbackFor(web)}:${web.hostPort}/` } },
       })
     }
