@@ -411,7 +411,10 @@ export function classify(facts: Facts, options: { backupDir: string }): Classifi
     add({
       section: 'monitor',
       name: 'docker-logs',
-      summary: `watch container logs without a size limit (${unlimited.map((c) => c.name).join(', ')})`,
+      summary: `watch container logs without a size limit (${unlimited
+        .slice(0, 3)
+        .map((c) => c.name)
+        .join(', ')}${unlimited.length > 3 ? ` and ${unlimited.length - 3} more` : ''})`,
       comment: ['Container logs without max-size grow until the disk is full.'],
       value: { kind: 'docker-logs', size: { warn: '1GB', critical: '10GB' } },
     })
