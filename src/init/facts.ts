@@ -169,6 +169,7 @@ async function postgresDatabases(docker: Docker, c: ContainerFact): Promise<stri
     const conn = await connect(target, c.name, { docker: () => Promise.resolve(docker) })
     const rows = await conn.sql('SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname', {
       readOnly: true,
+      signal: AbortSignal.timeout(10_000),
     })
     return rows.split('\n').filter((d) => d !== '')
   } catch {
