@@ -13,6 +13,7 @@ import { register as completion } from './commands/completion.js'
 import { register as config } from './commands/config.js'
 import { register as copy } from './commands/copy.js'
 import { register as doctor } from './commands/doctor.js'
+import { register as init } from './commands/init.js'
 import { register as lock } from './commands/lock.js'
 import { register as monitor } from './commands/monitor.js'
 import { register as notify } from './commands/notify.js'
@@ -32,6 +33,7 @@ export type { CliIo } from './invoke.js'
 
 /** The commands, in the order --help lists them. */
 export const COMMANDS: readonly Register[] = [
+  init,
   status,
   doctor,
   config,

@@ -222,6 +222,15 @@ export class Ctx {
     return this.loaded
   }
 
+  /**
+   * Reads the config from this file from now on (`ownops init` wrote it during this run);
+   * before any config was loaded only.
+   */
+  useConfig(path: string): void {
+    if (this.loaded !== undefined) throw new Error('useConfig after the config was loaded')
+    this.options.config = path
+  }
+
   stateStore(): StateStore {
     return new StateStore(defaultStateDir(this.env, this.config().config.stateDir), this.log)
   }

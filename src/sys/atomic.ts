@@ -46,3 +46,26 @@ export async function fsyncDir(dir: string): Promise<void> {
     await handle.close()
   }
 }
+
+/**
+ * Writes a new file, never replacing one: opened with O_CREAT|O_EXCL, so a file that exists
+ * (or appears meanwhile) fails with EEXIST and stays as it was. Exactly `mode`, whatever the
+ * umask; fsync'd with its directory. A failed write removes what it created.
+ */
+export async function writeFileExclusive(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  const dir = dirname(file)
+  await mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o700 })
+  const mode = options.mode ?? 0o600
+  const handle = await open(file, 'wx', mode)
+  try {
+    await handle.chmod(mode)
+    await handle.writeFile(data)
+    await handle.sync()
+  } catch (error) {
+    await handle.close().catch(() => undefined)
+    await rm(file, { force: true })
+    throw error
+  }
+  await handle.close()
+  await fsyncDir(dir)
+}
