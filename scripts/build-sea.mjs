@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'esbuild'
-import { define, root, unused, version } from './bundle-common.mjs'
+import { define, root, thirdPartyNotices, unused, version } from './bundle-common.mjs'
 
 const ARCHES = (process.env.OWNOPS_SEA_ARCH ?? 'x64,arm64').split(',').filter(Boolean)
 const NODE = process.env.OWNOPS_SEA_NODE ?? '24'
@@ -77,8 +77,8 @@ function nodeBinary(arch) {
     .pop()
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir)
-  execFileSync('tar', ['-xzf', join(work, tgz), '-C', dir, '--strip-components=2', 'package/bin/node'])
-  const bin = join(dir, 'node')
+  execFileSync('tar', ['-xzf', join(work, tgz), '-C', dir, '--strip-components=1', 'package/bin/node', 'package/LICENSE'])
+  const bin = join(dir, 'bin', 'node')
   chmodSync(bin, 0o755)
   return bin
 }
@@ -129,3 +129,6 @@ for (const arch of ARCHES) {
   })
   step(`${out}: ownops ${version} on node ${nodeVersion}, ${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB`)
 }
+const nodeLicense = readFileSync(join(work, `node-${ARCHES[0]}`, 'LICENSE'), 'utf8').trim()
+writeFileSync(join(release, 'THIRD-PARTY-NOTICES.txt'), thirdPartyNotices(result.metafile, [`Node.js ${nodeVersion}\n\n${nodeLicense}`]))
+step('release/THIRD-PARTY-NOTICES.txt: the licences of Node.js and of the bundled packages')

@@ -1,6 +1,6 @@
 // What both builds of the command line share: the ESM bundle that bin/ownops.js runs
 // (scripts/bundle.mjs) and the one file of the single executable (scripts/build-sea.mjs).
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
 export const root = resolve(import.meta.dirname, '..')
@@ -48,4 +48,25 @@ export const unused = {
       loader: 'js',
     }))
   },
+}
+
+/**
+ * The licences of the packages a bundle holds (from esbuild's metafile): their code ships inside
+ * ownops' files, so their notices ship beside it (dist/bundle/THIRD-PARTY-NOTICES.txt, and
+ * release/THIRD-PARTY-NOTICES.txt with Node's own licence for the single executables).
+ */
+export function thirdPartyNotices(metafile, extra = []) {
+  const dirs = new Set()
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)
+    if (m) dirs.add(m[1])
+  }
+  const sections = [...dirs].sort().map((dir) => {
+    const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'))
+    const file = readdirSync(join(root, dir)).find((n) => /^(licen[cs]e|copying)(\.(md|txt))?$/i.test(n))
+    const text = file ? readFileSync(join(root, dir, file), 'utf8').trim() : `License: ${pkg.license ?? 'see the package'}`
+    return `${pkg.name} ${pkg.version} (${pkg.license ?? 'unknown'})\n\n${text}`
+  })
+  const all = [...extra, ...sections]
+  return `ownops bundles the following software; each notice below is its own.\n\n${all.map((s) => `${'='.repeat(78)}\n${s}\n`).join('\n')}`
 }

@@ -7,7 +7,7 @@
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'esbuild'
-import { define, root, unused } from './bundle-common.mjs'
+import { define, root, thirdPartyNotices, unused } from './bundle-common.mjs'
 
 const outdir = join(root, 'dist', 'bundle')
 rmSync(outdir, { recursive: true, force: true })
@@ -37,7 +37,8 @@ const result = await build({
   },
   legalComments: 'none',
   logLevel: 'warning',
-  // BUNDLE_META=FILE: esbuild's metafile (which module went into which chunk), to see what a command loads.
-  metafile: process.env.BUNDLE_META !== undefined,
+  // BUNDLE_META=FILE writes esbuild's metafile (which module went into which chunk), to see what a command loads.
+  metafile: true,
 })
 if (process.env.BUNDLE_META) writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile))
+writeFileSync(join(outdir, 'THIRD-PARTY-NOTICES.txt'), thirdPartyNotices(result.metafile))

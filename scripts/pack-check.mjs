@@ -44,6 +44,7 @@ try {
     'ownops.schema.json',
     'bin/ownops.js',
     'dist/bundle/ownops.mjs',
+    'dist/bundle/THIRD-PARTY-NOTICES.txt',
     'dist/index.js',
     'dist/index.d.ts',
   ]) {
