@@ -132,3 +132,5 @@ for (const arch of ARCHES) {
 const nodeLicense = readFileSync(join(work, `node-${ARCHES[0]}`, 'LICENSE'), 'utf8').trim()
 writeFileSync(join(release, 'THIRD-PARTY-NOTICES.txt'), thirdPartyNotices(result.metafile, [`Node.js ${nodeVersion}\n\n${nodeLicense}`]))
 step('release/THIRD-PARTY-NOTICES.txt: the licences of Node.js and of the bundled packages')
+// The Node packages and blobs (~350 MiB) are not kept: npm's cache has the packages for the next build.
+rmSync(work, { recursive: true, force: true })
