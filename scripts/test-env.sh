@@ -286,8 +286,9 @@ cmd_status() {
 # docker-registry: a registry on loopback for `restart --pull` (the pull of a newer image of the same tag),
 # time: GNU time, for the peak memory in the benchmark table (bench/run.mjs, smoke-run by .ci/run),
 # the shells the completion scripts are tested in (bash with bash-completion, zsh, fish), and
-# groff and man-db, which render the man pages in their test.
-readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus rclone restic age docker-registry openssh-client openssh-server time bash-completion zsh fish groff-base man-db)
+# groff and man-db, which render the man pages in their test, and qemu-user with the arm64 loader
+# and C/C++ libraries, which run the arm64 single executable on an x64 machine (.ci/run).
+readonly PACKAGES=(docker.io busybox-static postgresql mariadb-server sqlite3 zstd openssl systemd cron prometheus rclone restic age docker-registry openssh-client openssh-server time bash-completion zsh fish groff-base man-db qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross)
 
 cmd_install() {
   local -a missing=()

@@ -2,6 +2,12 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+/**
+ * The version a bundle was built with (scripts/bundle.mjs and scripts/build-sea.mjs define it):
+ * a single executable has no package.json beside it to read. Undefined in the tsc build.
+ */
+declare const OWNOPS_BUILD_VERSION: string | undefined
+
 let cached: string | undefined
 let root: string | undefined
 
@@ -24,11 +30,15 @@ export function packageRoot(): string {
   return root
 }
 
-/** The package version, from ownops' package.json. */
+/** The package version: the one the bundle was built with, else from ownops' package.json. */
 export function ownopsVersion(): string {
   if (cached === undefined) {
-    const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }
-    cached = pkg.version
+    if (typeof OWNOPS_BUILD_VERSION === 'string') {
+      cached = OWNOPS_BUILD_VERSION
+    } else {
+      const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }
+      cached = pkg.version
+    }
   }
   return cached
 }

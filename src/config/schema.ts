@@ -137,7 +137,7 @@ const schedule = z
   .strictObject({
     bin: z.string().optional().meta({
       description:
-        'The ownops executable the units and cron entries run. Default: the Node that runs `ownops schedule` and its bin/ownops.js, by absolute paths (nvm, fnm and volta installs work under systemd and cron).',
+        'The ownops executable the units and cron entries run. Default: the Node that runs `ownops schedule` and its bin/ownops.js, by absolute paths (nvm, fnm and volta installs work under systemd and cron); the single executable itself when that is what runs `ownops schedule`.',
     }),
     docker: z.string().default('/usr/bin/docker').meta({ description: 'The docker executable boot units run.' }),
     timezone: z.string().optional().meta({ description: "Default IANA time zone of the jobs (default: the host's local time)." }),

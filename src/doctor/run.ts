@@ -15,6 +15,7 @@ import { DEFAULT_BACKUP_DIR, defaultLockDir, defaultStateDir } from '../sys/path
 import { isGenerated } from '../schedule/units.js'
 import { runCapture } from '../sys/exec.js'
 import { readFiles } from '../sys/unit-files.js'
+import { isSingleExecutable } from '../sys/runtime.js'
 import { which } from '../sys/which.js'
 import { formatBytes, renderTable } from '../text.js'
 import { ownopsVersion } from '../version.js'
@@ -132,7 +133,7 @@ function checkNode(): DoctorCheck {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
   const ok = major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1])
   return ok
-    ? { name: 'node', status: 'ok', detail: `v${process.versions.node}` }
+    ? { name: 'node', status: 'ok', detail: `v${process.versions.node}${isSingleExecutable() ? ` (inside ${process.execPath})` : ''}` }
     : {
         name: 'node',
         status: 'fail',
@@ -311,8 +312,22 @@ export const CRON_PATH = '/usr/bin:/bin'
  * units and cron lines run this Node by its absolute path, but an executable of your own with
  * `#!/usr/bin/env node` (schedule.bin, or ownops in a line of your own) gets whatever is there.
  */
-export async function checkNodeOnPath(name: string, path: string, bin: string | undefined, ctx: Pick<Ctx, 'log'>): Promise<DoctorCheck> {
+export async function checkNodeOnPath(
+  name: string,
+  path: string,
+  bin: string | undefined,
+  ctx: Pick<Ctx, 'log'>,
+  sea = isSingleExecutable(),
+): Promise<DoctorCheck> {
   const where = name === 'node for units' ? 'systemd units' : 'cron lines'
+  if (sea && bin === undefined) {
+    return {
+      name,
+      status: 'ok',
+      detail: `ownops' own ${where} run ${process.execPath}, a single executable with its own Node: none needed on the PATH`,
+      data: { path, node: null, execPath: process.execPath, sea: true },
+    }
+  }
   const envNode = bin !== undefined && usesEnvNode(bin)
   const generated =
     bin === undefined

@@ -19,6 +19,7 @@ import { containerLogTail } from '../sys/docker.js'
 import { describeHealth } from '../sys/health.js'
 import { runCapture } from '../sys/exec.js'
 import { processAlive } from '../sys/host.js'
+import { ownopsRuntime } from '../sys/runtime.js'
 import { didYouMean, renderTable } from '../text.js'
 
 export interface RestartOptions {
@@ -371,8 +372,7 @@ async function detach(ctx: Ctx, r: Resolved, opts: Run, when: Date, offsets: num
   const unit = `ownops-restart-${r.name}`
   const configFile = ctx.config().file
   const command = [
-    process.execPath,
-    process.argv[1] ?? 'ownops',
+    ...ownopsRuntime(),
     ...(configFile ? ['-c', configFile] : []),
     'restart',
     r.name,

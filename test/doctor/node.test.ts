@@ -49,6 +49,15 @@ describe('the node on the PATH of units and cron', () => {
     expect(broken.detail).toContain('starts with #!/usr/bin/env node')
   })
 
+  it('a single executable (npm run build:sea): its units run it, Node inside; an old node on the PATH does not matter', async () => {
+    const old = fakeNode('old-sea', 'v18.19.0')
+    const check = await checkNodeOnPath('node for units', old, undefined, ctx, true)
+    expect(check).toMatchObject({ status: 'ok', data: { sea: true, node: null } })
+    expect(check.detail).toContain(`run ${process.execPath}, a single executable with its own Node`)
+    // schedule.bin of one's own is still looked at
+    expect((await checkNodeOnPath('node for units', old, envNodeBin(), ctx, true)).status).toBe('fail')
+  })
+
   it('an old one there (v18): a warning, a failure when schedule.bin relies on it', async () => {
     const old = fakeNode('old', 'v18.19.0')
     const warn = await checkNodeOnPath('node for units', old, undefined, ctx)
