@@ -51,6 +51,7 @@ export function copyEnv(ctx: Ctx, config: Config, dryRun: boolean): CopyEnv {
     secret: (value) => ctx.redactor.add(value),
     redact: (text) => ctx.redactor.redact(text),
     dryRun,
+    ...(ctx.progress ? { progress: ctx.progress } : {}),
   }
 }
 

@@ -16,6 +16,8 @@ import type { Header } from 'tar-stream'
 import type { BackupEntry } from '../backup/catalog.js'
 import { OwnopsError } from '../errors.js'
 import { spawnProcess, type Spawned } from '../sys/exec.js'
+import { fdOffset } from '../sys/fd-offset.js'
+import type { ReadMeter } from '../ui/progress.js'
 import { DumpFailure, tail } from '../targets/types.js'
 import { decompressStream } from './decompress.js'
 
@@ -55,9 +57,9 @@ function toEntry(h: Header): TarEntry {
 }
 
 /** Every entry of the archive, read to the end (a damaged archive throws). */
-export async function readArchive(entry: BackupEntry, signal: AbortSignal): Promise<TarEntry[]> {
+export async function readArchive(entry: BackupEntry, signal: AbortSignal, meter?: ReadMeter): Promise<TarEntry[]> {
   const { default: tarStream } = await import('tar-stream')
-  const stream = await decompressStream(entry, signal)
+  const stream = await decompressStream(entry, signal, meter)
   const extract = tarStream.extract()
   stream.output.on('error', (error) => extract.destroy(error))
   stream.output.pipe(extract)
@@ -184,10 +186,11 @@ function spawnReading(argv: string[], stdin: number, signal: AbortSignal, stdout
 }
 
 /** sha256 and size of the open file, by positional reads (they leave any shared offset alone). */
-async function hashFile(handle: FileHandle, signal: AbortSignal): Promise<{ size: number; sha256: string }> {
+async function hashFile(handle: FileHandle, signal: AbortSignal, meter?: ReadMeter): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256')
   const buffer = Buffer.allocUnsafe(1 << 20)
   let size = 0
+  meter?.(() => size)
   for (;;) {
     if (signal.aborted) throw signal.reason ?? new Error('interrupted')
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, size)
@@ -206,11 +209,11 @@ async function hashFile(handle: FileHandle, signal: AbortSignal): Promise<{ size
 export async function inspectArchive(
   handle: FileHandle,
   entry: BackupEntry,
-  options: SafetyOptions & { signal: AbortSignal },
+  options: SafetyOptions & { signal: AbortSignal; meter?: ReadMeter },
 ): Promise<Inspected> {
   const { signal } = options
   const { default: tarStream } = await import('tar-stream')
-  const checksum = hashFile(handle, signal)
+  const checksum = hashFile(handle, signal, options.meter)
   checksum.catch(() => undefined)
   let decompressor: Spawned | undefined
   let own: FileHandle | undefined
@@ -285,10 +288,13 @@ export async function extractArchive(
   handle: FileHandle,
   entry: BackupEntry,
   dest: string,
-  options: { signal: AbortSignal; tarArgs?: string[] },
+  options: { signal: AbortSignal; tarArgs?: string[]; meter?: ReadMeter },
 ): Promise<void> {
   const decompress = entry.manifest.compression === 'zstd' ? ['-I', 'zstd'] : entry.manifest.compression === 'gzip' ? ['-z'] : []
   const own = await reopen(handle, entry.path)
+  let closed = false
+  // tar (or the decompressor it starts) reads this descriptor: its offset is how far it has got.
+  options.meter?.(() => (closed ? entry.manifest.size : fdOffset(own.fd)))
   try {
     const tar = spawnReading(
       ['tar', ...decompress, '-x', '-f', '-', '-C', dest, ...(options.tarArgs ?? [])],
@@ -301,6 +307,7 @@ export async function extractArchive(
     if (r.exitCode !== 0)
       throw new DumpFailure(`extracting ${entry.manifest.file} failed with exit ${String(r.exitCode ?? r.signal)}`, tail(r.stderr))
   } finally {
+    closed = true
     await own.close()
   }
 }
