@@ -39,7 +39,10 @@ beforeAll(() => {
   mkdirSync(join(dir, 'data'))
   writeFileSync(join(dir, 'data', 'a.txt'), 'hello\n'.repeat(10_000))
   config = join(dir, 'ownops.yml')
-  writeFileSync(config, `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    files:\n      type: directory\n      path: ${join(dir, 'data')}\n`)
+  writeFileSync(
+    config,
+    `backup:\n  dir: ${join(dir, 'backups')}\n  targets:\n    files:\n      type: directory\n      path: ${join(dir, 'data')}\n`,
+  )
 })
 
 afterAll(() => cleanup())
