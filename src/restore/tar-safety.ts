@@ -80,7 +80,8 @@ function parseMode(perm: string): number {
   return mode | exec(perm[2], 0o100, 0o4000) | exec(perm[5], 0o10, 0o2000) | exec(perm[8], 0o1, 0o1000)
 }
 
-const LISTED = /^(\S)(\S{9}) (\d+)\/(\d+) +(\S+) \d{4}-\d\d-\d\d \S+ +"/
+/** Type and permissions, uid/gid, size, then the date (any year: tar writes what the header says) up to the quoted name. */
+const LISTED = /^(\S)(\S{9}) (\d+)\/(\d+) +(\S+) [^"]*"/
 
 /**
  * One line of `tar -tv -P --numeric-owner --full-time --quoting-style=c`; undefined for a

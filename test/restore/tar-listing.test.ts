@@ -62,6 +62,11 @@ describe('parseListing', () => {
     expect(listed(['-f', join(dir, 'abs.tar')])).toEqual([expect.objectContaining({ path: join(dir, 'd', 'out'), type: 'symlink' })])
   })
 
+  it('any modification time, however far from now', () => {
+    expect(parseListing('-rw-r--r-- 0/0               0 36812-02-20 00:36:16 "big"')).toMatchObject({ path: 'big', type: 'file' })
+    expect(parseListing('-rw-r--r-- 0/0               0 1969-12-31 23:59:55 "neg"')).toMatchObject({ path: 'neg', type: 'file' })
+  })
+
   it('a device file is a device file', () => {
     const line = 'crw-rw-rw- 0/0             1,3 2026-12-02 14:49:39 "/dev/null"'
     expect(parseListing(line)).toMatchObject({ type: 'character-device', path: '/dev/null', size: 0 })
