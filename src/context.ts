@@ -3,6 +3,7 @@
  * and lazily created access to the config, Docker, the state directory and the host lock.
  * Commands never touch process.stdout, process.exit or the environment directly.
  */
+import { writeSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Notifier } from './notify/send.js'
@@ -18,6 +19,7 @@ import { HostLock } from './sys/lock.js'
 import { defaultLockDir, defaultStateDir } from './sys/paths.js'
 import { StateStore } from './sys/state.js'
 import { systemdRunning } from './sys/systemd.js'
+import { progressLine, type ProgressLine } from './ui/progress.js'
 
 export interface GlobalOptions {
   config?: string | undefined
@@ -43,6 +45,10 @@ export interface CtxOptions {
   out?: Output
   /** Where log lines go (tests capture them); stderr by default. */
   logWrite?: (line: string) => void
+  /** Whether stderr is a terminal: then long byte work shows a progress line there (not with --json or -q). */
+  stderrIsTTY?: boolean
+  /** The terminal's width, for the progress line. */
+  columns?: () => number | undefined
   logFormat?: LogFormat
   clock?: () => Date
   /**
@@ -112,6 +118,14 @@ export function jobRecordName(args: readonly string[]): string {
 }
 
 /** The state of broken notification channels and when the other channels were told. */
+function writeStderr(text: string): void {
+  try {
+    writeSync(2, text)
+  } catch {
+    // stderr closed: nothing sensible left to do with it
+  }
+}
+
 const BROKEN_CHANNELS_STATE = 'broken-channels'
 
 /** How long a job's end may spend on retrying the outbox. */
@@ -135,6 +149,8 @@ export class Ctx {
   private readonly systemd: boolean | undefined
   readonly readStdin: (maxBytes: number) => Promise<string>
   log: Logger
+  /** The progress line on the terminal; undefined off a terminal, with --json and with -q. */
+  readonly progress: ProgressLine | undefined
   private readonly logOptions: { write?: (line: string) => void; format?: LogFormat }
   private readonly command: string | undefined
   private loaded: LoadedConfig | undefined
@@ -164,7 +180,27 @@ export class Ctx {
     this.colour = useColour({ flag: this.options.color, env: this.env, isTTY: init.stdoutIsTTY ?? Boolean(process.stdout.isTTY) })
     this.systemd = init.systemd
     this.readStdin = init.readStdin ?? readProcessStdin
-    this.logOptions = { ...(init.logWrite ? { write: init.logWrite } : {}), ...(init.logFormat ? { format: init.logFormat } : {}) }
+    const logWrite = init.logWrite ?? ((line: string) => writeStderr(line))
+    this.progress = progressLine({
+      isTTY: init.stderrIsTTY ?? false,
+      json: this.options.json,
+      quiet: this.options.quiet,
+      write: logWrite,
+      ...(init.columns ? { columns: init.columns } : {}),
+    })
+    // A log line (a warning meanwhile) first erases the progress line; the next redraw brings it back.
+    const progress = this.progress
+    this.logOptions = {
+      ...(progress !== undefined || init.logWrite !== undefined
+        ? {
+            write: (line: string) => {
+              progress?.clear()
+              logWrite(line)
+            },
+          }
+        : {}),
+      ...(init.logFormat ? { format: init.logFormat } : {}),
+    }
     this.command = init.command
     this.log = this.makeLogger(this.options.logLevel)
   }

@@ -15,6 +15,11 @@ export interface CliIo {
   stdout?: (text: string) => void
   stderr?: (text: string) => void
   stderrIsTTY?: boolean
+  /**
+   * Whether long byte work draws a progress line on stderr: by default only when stderr is
+   * the process' own and a terminal (captured output, as in tests, never gets one).
+   */
+  progress?: boolean
   /** Whether standard input is a terminal: a person at it, not a timer (tests). */
   stdinIsTTY?: boolean
   /** Whether standard output is a terminal: tables get colours (tests). */
@@ -44,6 +49,10 @@ export class Session {
     /** The command line after the program's name: a job's record names its arguments. */
     private readonly argv: readonly string[] = [],
   ) {}
+
+  private get progress(): boolean {
+    return this.io.progress ?? (this.io.stderr === undefined && this.stderrIsTTY)
+  }
 
   /** SIGINT/SIGTERM: the first aborts the command (its clean-up runs), a second exits at once. */
   readonly onSignal = (signal: NodeJS.Signals): void => {
@@ -88,6 +97,8 @@ export class Session {
       // out of their reports in the first place (config show masks secret keys).
       out: { write: (text) => this.stdout(text) },
       logWrite: this.stderr,
+      stderrIsTTY: this.progress,
+      ...(this.progress ? { columns: () => process.stderr.columns } : {}),
       ...(io.stdin !== undefined ? { readStdin: async () => io.stdin as string } : {}),
       ...(io.clock ? { clock: io.clock } : {}),
       ...(io.sleep ? { sleep: io.sleep } : {}),
@@ -100,6 +111,7 @@ export class Session {
     let failure: string | undefined
     try {
       const result = await handler(ctx)
+      ctx.progress?.end()
       ctx.out.write(options.json ? `${JSON.stringify(result.report, null, 2)}\n` : result.text)
       this.exitCode = result.exitCode
     } catch (error) {
@@ -133,6 +145,7 @@ export class Session {
   }
 
   private reportError(ctx: Ctx, error: unknown): number {
+    ctx.progress?.end()
     const cause = (error as { cause?: unknown } | undefined)?.cause
     const known = isOwnopsError(error) ? error : isOwnopsError(cause) ? cause : undefined
     const exitCode = errorExitCode(known)

@@ -76,6 +76,45 @@ export interface ArtifactProgress {
 const HEAD_BYTES = 64 * 1024
 
 /**
+ * Written bytes are flushed to the disk as they come, every this many: the commit's fsync then
+ * waits for the last stretch only, not for the whole artifact. The commit still fsyncs.
+ */
+const FLUSH_EVERY = 32 * 1024 * 1024
+
+/**
+ * Starts writing what has landed so far to the disk, in the background (one flush at a time),
+ * every FLUSH_EVERY bytes; `settled()` waits for the one in flight and throws the first
+ * failure: a write-back error is reported once per open file, so one seen here would not be
+ * seen again by the commit's fsync.
+ */
+class EarlyFlush {
+  private flushed = 0
+  private inFlight: Promise<void> | undefined
+  private failure: Error | undefined
+
+  constructor(private readonly handle: FileHandle) {}
+
+  written(bytes: number): void {
+    if (this.inFlight !== undefined || bytes - this.flushed < FLUSH_EVERY) return
+    this.flushed = bytes
+    this.inFlight = this.handle.datasync().then(
+      () => {
+        this.inFlight = undefined
+      },
+      (error: unknown) => {
+        this.failure ??= error instanceof Error ? error : new Error(String(error))
+        this.inFlight = undefined
+      },
+    )
+  }
+
+  async settled(): Promise<void> {
+    await this.inFlight
+    if (this.failure !== undefined) throw this.failure
+  }
+}
+
+/**
  * Hashes a file while another process writes it: reads what has landed, waits a moment when
  * it has caught up, and once told the writer has exited, reads to the end. The writer's
  * bytes never pass through a pipe into this process; they are read once, from the page cache.
@@ -115,6 +154,7 @@ class FileFollower {
 
   private async run(path: string): Promise<void> {
     const handle = await open(path, 'r')
+    const flush = new EarlyFlush(handle)
     try {
       const buffer = Buffer.allocUnsafe(1 << 20)
       while (!this.cancelled) {
@@ -127,6 +167,7 @@ class FileFollower {
             this.head = Buffer.concat([this.head, buffer.subarray(0, Math.min(bytesRead, HEAD_BYTES - this.bytes))])
           this.bytes += bytesRead
           this.onProgress?.({ bytes: this.bytes })
+          flush.written(this.bytes)
           continue
         }
         if (ended) return
@@ -140,7 +181,11 @@ class FileFollower {
         this.wake = undefined
       }
     } finally {
-      await handle.close()
+      try {
+        await flush.settled()
+      } finally {
+        await handle.close()
+      }
     }
   }
 
@@ -163,6 +208,7 @@ class HashingFileSink extends Writable {
   private ownBytes = 0
   /** Set when a tool writes the file itself (`fileDescriptor`). */
   follower: FileFollower | undefined
+  private readonly flush: EarlyFlush
 
   constructor(
     private readonly handle: FileHandle,
@@ -170,10 +216,16 @@ class HashingFileSink extends Writable {
     private readonly onProgress?: (p: ArtifactProgress) => void,
   ) {
     super({ highWaterMark: 1 << 20 })
+    this.flush = new EarlyFlush(handle)
   }
 
   get hash(): Hash {
     return this.follower?.hash ?? this.ownHash
+  }
+
+  /** Waits for the background flush in flight; throws what any of them failed with. */
+  flushed(): Promise<void> {
+    return this.flush.settled()
   }
 
   get bytes(): number {
@@ -199,6 +251,7 @@ class HashingFileSink extends Writable {
     this.ownBytes += chunk.length
     this.writeAll(chunk).then(() => {
       this.onProgress?.({ bytes: this.ownBytes })
+      this.flush.written(this.ownBytes)
       callback()
     }, callback)
   }
@@ -211,6 +264,7 @@ class HashingFileSink extends Writable {
     }
     this.writeAll(Buffer.concat(buffers)).then(() => {
       this.onProgress?.({ bytes: this.ownBytes })
+      this.flush.written(this.ownBytes)
       callback()
     }, callback)
   }
@@ -290,6 +344,7 @@ export class Artifact {
         if (!(await follower.headUnchanged()))
           throw new Error('the artifact was rewritten after its start was hashed: its checksum would not match it')
       }
+      await this.sink.flushed()
       await this.handle.sync()
       await this.handle.close()
       await rename(this.partialPath, this.path)

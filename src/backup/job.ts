@@ -62,7 +62,6 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
   const log = ctx.log.child({ runId })
 
   await removeAllStalePartials(config.backup.dir, Object.keys(config.backup.targets), log)
-  const progress = progressBar(ctx)
   const reports: BackupRunReport['targets'] = []
   const { hostname } = await import('node:os')
   for (const [name, target] of selected) {
@@ -78,10 +77,9 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
         now: ctx.clock,
         docker: () => ctx.docker(),
         ...(opts.tags ? { tags: opts.tags } : {}),
-        ...(progress ? { onProgress: progress.update } : {}),
+        ...(ctx.progress ? { progress: ctx.progress } : {}),
       })
     } catch (error) {
-      progress?.done()
       // Interrupted (SIGINT/SIGTERM): what was put back is in the message; the targets not reached are named.
       if (ctx.signal.aborted) {
         const done = reports.map((r) => `${r.ok ? '✓' : '✗'} ${r.target}${r.ok ? '' : `: ${r.error ?? 'failed'}`}`)
@@ -100,7 +98,6 @@ export async function runBackup(ctx: Ctx, opts: BackupOptions): Promise<CommandR
       }
       throw error
     }
-    progress?.done()
     // A tool's or hook's output may echo a password: the report (printed, notified) is masked.
     const clean = (text: string) => ctx.redactor.redact(text)
     report.warnings = report.warnings.map(clean)
@@ -264,29 +261,4 @@ async function plan(ctx: Ctx, config: Config, selected: Array<[string, BackupTar
 
 function describeSource(target: BackupTarget): string {
   return pluginFor(target).describe(target)
-}
-
-/** A one-line progress display on a terminal: bytes, rate, elapsed. Nothing when not a TTY. */
-function progressBar(ctx: Ctx): { update: (target: string, bytes: number) => void; done: () => void } | undefined {
-  if (!process.stderr.isTTY || ctx.options.json || ctx.options.quiet) return undefined
-  let start = 0
-  let last = 0
-  let shown = false
-  return {
-    update(target, bytes) {
-      const now = performance.now()
-      if (start === 0) start = now
-      if (now - last < 200) return
-      last = now
-      const seconds = (now - start) / 1000
-      const rate = seconds > 0 ? bytes / seconds : 0
-      process.stderr.write(`\r\x1b[K${target}: ${formatBytes(bytes)}  ${formatBytes(rate)}/s  ${formatDuration(now - start)}`)
-      shown = true
-    },
-    done() {
-      if (shown) process.stderr.write('\r\x1b[K')
-      start = 0
-      shown = false
-    },
-  }
 }

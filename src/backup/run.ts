@@ -17,6 +17,7 @@ import { runCapture } from '../sys/exec.js'
 import { RconClient, RconError } from '../sys/rcon.js'
 import { ownopsVersion } from '../version.js'
 import { formatBytes } from '../text.js'
+import type { ProgressLine } from '../ui/progress.js'
 import { Artifact, timestampId, type Manifest } from './artifact.js'
 import { readCatalog, targetDir, type Catalog } from './catalog.js'
 import { pluginFor } from '../targets/index.js'
@@ -30,7 +31,10 @@ export interface RunEnv {
   host: string
   now: () => Date
   docker(): Promise<Docker>
-  onProgress?: (target: string, bytes: number) => void
+  /** The terminal's progress line: the artifact's bytes as they are written. */
+  progress?: ProgressLine
+  /** What the progress line calls this run (`backup NAME` when not given). */
+  progressLabel?: string
   tags?: string[]
 }
 
@@ -65,6 +69,7 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
   const restore: Array<() => Promise<void>> = []
   /** What was put back after a failure or an interruption, for the message. */
   const putBack: string[] = []
+  let endProgress: (() => void) | undefined
   try {
     const catalog = await readCatalog(run.config.backup.dir, name)
     await removeStalePartials(catalog, log)
@@ -95,8 +100,17 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
       if (quiesced !== undefined) restore.push(quiesced)
     }
 
-    artifact = await Artifact.create(dir, id, dump.ext, run.onProgress ? (p) => run.onProgress?.(name, p.bytes) : undefined)
+    artifact = await Artifact.create(dir, id, dump.ext)
+    const written = artifact
+    // The previous backup's size is the estimate of this one's.
+    const previous = catalog.backups[0]?.manifest.size
+    endProgress = run.progress?.track(
+      run.progressLabel ?? `backup ${name}`,
+      previous !== undefined ? { bytes: previous, estimated: true } : undefined,
+      () => written.bytes,
+    ).end
     const result = await dump.write(artifact.sink)
+    endProgress?.()
     if (artifact.failure !== undefined) throw artifact.failure
     report.warnings.push(...result.warnings)
     await runRestores(restore, log)
@@ -121,6 +135,7 @@ export async function backupTarget(name: string, target: BackupTarget, run: RunE
       await runHook('after', target.after, run, log, false).catch((error: unknown) => report.warnings.push((error as Error).message))
     }
   } catch (error) {
+    endProgress?.()
     await artifact?.abort()
     await runRestores(restore, log)
     if (run.signal.aborted) {

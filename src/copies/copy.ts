@@ -12,6 +12,7 @@ import type { Config, DestinationConfig } from '../config/schema.js'
 import { formatDurationSetting } from '../duration.js'
 import { ExitCode, OwnopsError } from '../errors.js'
 import type { StateStore } from '../sys/state.js'
+import type { ProgressLine } from '../ui/progress.js'
 import { openDestination } from './destinations/index.js'
 import { planRemoteRetention, planUploads } from './layout.js'
 import { destinationPolicy } from './holds.js'
@@ -36,6 +37,8 @@ export interface CopyEnv {
   dryRun: boolean
   /** Waits between retries (tests pass one that does not). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
+  /** The terminal's progress line: each upload's bytes. */
+  progress?: ProgressLine
 }
 
 export interface TargetCopyReport {
@@ -232,7 +235,8 @@ async function copyTarget(
       const t0 = performance.now()
       try {
         log.info({ target, backup: entry.manifest.id, size: entry.manifest.size }, `copying ${entry.manifest.id} to ${name}`)
-        const copy = await d.upload(entry)
+        const task = env.progress?.track(`copy ${entry.manifest.id} to ${name}`, { bytes: entry.manifest.size })
+        const copy = await d.upload(entry, env.progress?.attach).finally(() => task?.end())
         holds.push(copy)
         report.uploaded.push({ id: copy.id, size: copy.size, durationMs: Math.round(performance.now() - t0) })
         break

@@ -52,6 +52,7 @@ export function copyEnv(ctx: Ctx, config: Config, dryRun: boolean): CopyEnv {
     secret: (value) => ctx.redactor.add(value),
     redact: (text) => ctx.redactor.redact(text),
     dryRun,
+    ...(ctx.progress ? { progress: ctx.progress } : {}),
   }
 }
 
@@ -458,7 +459,8 @@ ${lines.join('\n')}
   try {
     for (const copy of chosen) {
       log.info({ target: copy.target, backup: copy.id, size: copy.size }, `fetching ${copy.id} from ${name}`)
-      staging = await fetchCopy(d, copy, config.backup.dir, name, opts.identity)
+      const task = ctx.progress?.track(`fetch ${copy.id} from ${name}`, { bytes: copy.size })
+      staging = await fetchCopy(d, copy, config.backup.dir, name, opts.identity).finally(() => task?.end())
     }
     const { runRestore } = await import('../restore/entry.js')
     const result = await runRestore(ctx, {

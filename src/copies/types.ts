@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import type { BackupEntry } from '../backup/catalog.js'
 import type { Manifest } from '../backup/artifact.js'
 import type { DestinationConfig } from '../config/schema.js'
+import type { ReadMeter } from '../ui/progress.js'
 
 /** How the bytes of a copy are stored: as they are, or age-encrypted (rclone and path destinations). */
 export interface StoredObject {
@@ -95,7 +96,8 @@ export interface Destination {
   readonly where: string
   list(targets: readonly string[], options?: { hashes?: boolean }): Promise<RemoteListing>
   /** Stores one backup under a temporary name, checks it, renames it, then writes its manifest. */
-  upload(entry: BackupEntry): Promise<RemoteCopy>
+  /** `meter` is told how to read how many bytes of the backup have gone out so far (the terminal's progress line). */
+  upload(entry: BackupEntry, meter?: ReadMeter): Promise<RemoteCopy>
   /** Removes copies (manifest first, so a half-removed copy never looks valid). */
   remove(copies: readonly RemoteCopy[]): Promise<void>
   /** Removes what interrupted uploads left; returns how many. */

@@ -91,6 +91,7 @@ function runEnv(ctx: Ctx, config: Config): RunEnv {
     host: config.hostname ?? hostname(),
     now: ctx.clock,
     docker: () => ctx.docker(),
+    ...(ctx.progress ? { progress: ctx.progress } : {}),
   }
 }
 
@@ -141,7 +142,10 @@ async function chooseBackup(
     : [first, ...backups.filter((b) => b.time.getTime() < first.time.getTime() && !b.tags.includes('pre-restore'))]
   const skipped: string[] = []
   for (const entry of candidates) {
-    const checked = restorer.verify !== undefined ? await restorer.verify(entry) : await verifyChecksum(entry, ctx.signal)
+    const task = ctx.progress?.track(`verify ${entry.manifest.id}`, { bytes: entry.manifest.size })
+    const checked = await (
+      restorer.verify !== undefined ? restorer.verify(entry) : verifyChecksum(entry, ctx.signal, ctx.progress?.attach)
+    ).finally(() => task?.end())
     if (checked.ok) {
       await recordVerified(ctx, [entry], 'sha256')
       return { entry, skipped }
@@ -172,6 +176,7 @@ async function planTarget(ctx: Ctx, config: Config, name: string, opts: RestoreO
     env: ctx.env,
     stamp,
     allowOutsideLinks: opts.allowOutsideLinks,
+    ...(ctx.progress ? { meter: ctx.progress.attach } : {}),
   }
   const catalog = await readCatalog(opts.backupDir ?? config.backup.dir, name)
   const restorer = await pluginFor(target).restorer(target, env)
@@ -370,7 +375,7 @@ async function restoreOne(
     log.info('taking a safety copy of the current data')
     await fault('safety-copy')
     interrupted()
-    const report = await backupTarget(name, target, { ...runEnv(ctx, config), tags: ['pre-restore'] })
+    const report = await backupTarget(name, target, { ...runEnv(ctx, config), tags: ['pre-restore'], progressLabel: `safety copy ${name}` })
     if (!report.ok) {
       throw new OwnopsError(`the safety copy of the current data failed: ${report.error ?? ''}`, {
         kind: 'failed',
@@ -411,9 +416,12 @@ async function restoreOne(
   await fault('stage')
   interrupted()
   let staged: Staged
+  const staging = ctx.progress?.track(`restore ${entry.manifest.id}`, { bytes: entry.manifest.size })
   try {
     staged = await restorer.stage(entry, opts.to)
+    staging?.end()
   } catch (error) {
+    staging?.end()
     const dropped = await ctx.shield(dropSafety)
     if (ctx.signal.aborted) {
       log.warn(`interrupted while staging; the live data was not touched${dropped}`)

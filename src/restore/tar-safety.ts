@@ -1,23 +1,22 @@
 /**
- * Reads an archive with a tar parser (tar-stream, over the decompressed stream) before
- * anything is extracted — exact names and link targets, whatever bytes they contain — and
+ * Reads an archive with the parser that will extract it — GNU tar's listing (`tar -tv`, names
+ * and link targets C-quoted, so exact whatever bytes they contain), read by a decompressor
+ * of its own; no byte of the content passes through Node — before anything is extracted, and
  * refuses it when an entry could reach outside the destination: an absolute path, a `..`
  * component, an entry written through a symbolic link of the archive, a hard link to
  * anything but a file earlier in the archive, a device file, and — unless allowed — a
  * symbolic link pointing outside. `unsafeEntries` is pure: entries in, problems out.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { posix } from 'node:path'
 import type { Readable } from 'node:stream'
-import { createGunzip } from 'node:zlib'
-import type { Header } from 'tar-stream'
 import type { BackupEntry } from '../backup/catalog.js'
 import { OwnopsError } from '../errors.js'
 import { spawnProcess, type Spawned } from '../sys/exec.js'
+import { fdOffset } from '../sys/fd-offset.js'
+import type { ReadMeter } from '../ui/progress.js'
 import { DumpFailure, tail } from '../targets/types.js'
-import { decompressStream } from './decompress.js'
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo' | 'other'
 
@@ -32,48 +31,140 @@ export interface TarEntry {
   size?: number
 }
 
-const KNOWN = ['file', 'directory', 'symlink', 'link', 'character-device', 'block-device', 'fifo'] as const
+const TYPES: Record<string, TarEntryType> = {
+  '-': 'file',
+  C: 'file', // contiguous file
+  d: 'directory',
+  l: 'symlink',
+  h: 'link',
+  c: 'character-device',
+  b: 'block-device',
+  p: 'fifo',
+}
 
-function toEntry(h: Header): TarEntry {
-  const pax = (h.pax ?? {}) as Record<string, string>
-  // A sparse file in POSIX format is stored under a made-up name; its real one is in the pax header.
-  const path = pax['GNU.sparse.name'] ?? h.name
-  const type: TarEntryType = (KNOWN as readonly string[]).includes(h.type ?? '')
-    ? (h.type as TarEntryType)
-    : h.type === 'contiguous-file'
-      ? 'file'
-      : 'other'
+/** A C-quoted string of `tar --quoting-style=c` at `start` (its opening quote): the text and where it ends. */
+function unquote(line: string, start: number): { text: string; end: number } | undefined {
+  if (line[start] !== '"') return undefined
+  const close = line.indexOf('"', start + 1)
+  // Most names have nothing to unescape.
+  if (close !== -1 && !line.slice(start + 1, close).includes('\\')) return { text: line.slice(start + 1, close), end: close + 1 }
+  const bytes: number[] = []
+  const simple: Record<string, number> = { n: 10, t: 9, r: 13, f: 12, v: 11, b: 8, a: 7, '\\': 92, '"': 34, "'": 39, '?': 63 }
+  for (let i = start + 1; i < line.length; i++) {
+    const c = line[i] as string
+    if (c === '"') return { text: Buffer.from(bytes).toString('utf8'), end: i + 1 }
+    if (c !== '\\') {
+      bytes.push(...Buffer.from(c, 'utf8'))
+      continue
+    }
+    const next = line[i + 1] ?? ''
+    const octal = /^[0-7]{1,3}/.exec(line.slice(i + 1, i + 4))
+    if (octal !== null) {
+      bytes.push(parseInt(octal[0], 8) & 0xff)
+      i += octal[0].length
+    } else if (simple[next] !== undefined) {
+      bytes.push(simple[next])
+      i += 1
+    } else return undefined
+  }
+  return undefined
+}
+
+/** `rwsr-xr-x` → 0o4755 */
+function parseMode(perm: string): number {
+  let mode = 0
+  const bit = (i: number, on: number) => (perm[i] !== '-' ? on : 0)
+  mode |= bit(0, 0o400) | bit(1, 0o200) | bit(3, 0o40) | bit(4, 0o20) | bit(6, 0o4) | bit(7, 0o2)
+  const exec = (c: string | undefined, x: number, special: number) =>
+    (c === 'x' ? x : 0) | (c === 's' || c === 't' ? x | special : 0) | (c === 'S' || c === 'T' ? special : 0)
+  return mode | exec(perm[2], 0o100, 0o4000) | exec(perm[5], 0o10, 0o2000) | exec(perm[8], 0o1, 0o1000)
+}
+
+/** Type and permissions, uid/gid, size, then the date (any year: tar writes what the header says) up to the quoted name. */
+const LISTED = /^(\S)(\S{9}) (\d+)\/(\d+) +(\S+) [^"]*"/
+
+/**
+ * One line of `tar -tv -P --numeric-owner --full-time --quoting-style=c`; undefined for a
+ * line that is not an entry. What tar cannot name as a known type is `other` (refused).
+ */
+export function parseListing(line: string): TarEntry | undefined {
+  const m = LISTED.exec(line)
+  if (m === null) return undefined
+  const [, kind = '', perm = '', uid = '0', gid = '0', size = '0'] = m
+  const name = unquote(line, m[0].length - 1)
+  if (name === undefined) return undefined
+  const rest = line.slice(name.end)
+  let type: TarEntryType = TYPES[kind] ?? 'other'
+  let target: string | undefined
+  const link = /^ (->|link to) /.exec(rest)
+  if (link !== null) {
+    target = unquote(rest, link[0].length)?.text
+    if (target === undefined) type = 'other'
+  } else if (rest !== '' && type !== 'directory') type = 'other' // a volume header, a continued file…
+  if ((type === 'symlink' || type === 'link') && target === undefined) type = 'other'
   return {
     type,
-    path,
-    ...(h.linkname ? { target: h.linkname } : {}),
-    mode: h.mode ?? 0,
-    uid: h.uid ?? 0,
-    gid: h.gid ?? 0,
-    size: h.size ?? 0,
+    path: name.text,
+    ...(target !== undefined ? { target } : {}),
+    mode: parseMode(perm),
+    uid: Number(uid),
+    gid: Number(gid),
+    size: /^\d+$/.test(size) ? Number(size) : 0,
   }
 }
 
+/**
+ * GNU tar lists the archive read from `stdin` (a descriptor of the artifact), through the
+ * decompressor it starts; each entry is handed to `onEntry` as it comes. Throws a
+ * DumpFailure when the archive cannot be read to its end.
+ */
+async function listArchive(stdin: number, entry: BackupEntry, signal: AbortSignal, onEntry: (e: TarEntry) => void): Promise<void> {
+  const decompress = entry.manifest.compression === 'zstd' ? ['-I', 'zstd'] : entry.manifest.compression === 'gzip' ? ['-z'] : []
+  const tar = spawnReading(
+    ['tar', ...decompress, '-t', '-v', '-P', '--numeric-owner', '--full-time', '--quoting-style=c', '-f', '-'],
+    stdin,
+    signal,
+    'pipe',
+  )
+  const out = tar.child.stdout as Readable
+  out.setEncoding('utf8')
+  let pending = ''
+  let bad: string | undefined
+  const take = (line: string) => {
+    if (line === '') return
+    const e = parseListing(line)
+    if (e === undefined) bad ??= line
+    else onEntry(e)
+  }
+  for await (const chunk of out) {
+    const lines = (pending + (chunk as string)).split('\n')
+    pending = lines.pop() ?? ''
+    for (const line of lines) take(line)
+    if (signal.aborted) throw signal.reason ?? new Error('interrupted')
+  }
+  take(pending)
+  const r = await tar.exited
+  if (signal.aborted) throw signal.reason ?? new Error('interrupted')
+  if (r.exitCode !== 0)
+    throw new DumpFailure(
+      `the archive ${entry.manifest.file} cannot be read to the end (tar exit ${String(r.exitCode ?? r.signal)})`,
+      tail(r.stderr),
+    )
+  if (bad !== undefined) throw new DumpFailure(`the archive ${entry.manifest.file} has an entry tar lists as ${JSON.stringify(bad)}`, '')
+}
+
 /** Every entry of the archive, read to the end (a damaged archive throws). */
-export async function readArchive(entry: BackupEntry, signal: AbortSignal): Promise<TarEntry[]> {
-  const { default: tarStream } = await import('tar-stream')
-  const stream = await decompressStream(entry, signal)
-  const extract = tarStream.extract()
-  stream.output.on('error', (error) => extract.destroy(error))
-  stream.output.pipe(extract)
+export async function readArchive(entry: BackupEntry, signal: AbortSignal, meter?: ReadMeter): Promise<TarEntry[]> {
+  const handle = await open(entry.path, 'r')
+  let closed = false
+  meter?.(() => (closed ? entry.manifest.size : fdOffset(handle.fd)))
   const entries: TarEntry[] = []
   try {
-    for await (const item of extract) {
-      entries.push(toEntry(item.header))
-      item.resume()
-      if (signal.aborted) throw signal.reason ?? new Error('interrupted')
-    }
-  } catch (error) {
-    stream.output.destroy()
-    if (signal.aborted) throw signal.reason ?? error
-    throw new DumpFailure(`the archive ${entry.manifest.file} cannot be read to the end: ${(error as Error).message}`, '')
+    await listArchive(handle.fd, entry, signal, (e) => entries.push(e))
+  } finally {
+    closed = true
+    await handle.close()
   }
-  await stream.done()
   return entries
 }
 
@@ -184,10 +275,11 @@ function spawnReading(argv: string[], stdin: number, signal: AbortSignal, stdout
 }
 
 /** sha256 and size of the open file, by positional reads (they leave any shared offset alone). */
-async function hashFile(handle: FileHandle, signal: AbortSignal): Promise<{ size: number; sha256: string }> {
+async function hashFile(handle: FileHandle, signal: AbortSignal, meter?: ReadMeter): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256')
   const buffer = Buffer.allocUnsafe(1 << 20)
   let size = 0
+  meter?.(() => size)
   for (;;) {
     if (signal.aborted) throw signal.reason ?? new Error('interrupted')
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, size)
@@ -200,56 +292,32 @@ async function hashFile(handle: FileHandle, signal: AbortSignal): Promise<{ size
 
 /**
  * One read of an artifact that is an archive: the checksum of its bytes and, in parallel,
- * every entry of the decompressed archive through the tar parser, judged by the checks. The
- * decompressor (zstd) reads the file itself; nothing is extracted. A damaged archive throws.
+ * every entry of the archive as GNU tar lists it, judged by the checks. tar and its
+ * decompressor read the file themselves; nothing is extracted.
  */
 export async function inspectArchive(
   handle: FileHandle,
   entry: BackupEntry,
-  options: SafetyOptions & { signal: AbortSignal },
+  options: SafetyOptions & { signal: AbortSignal; meter?: ReadMeter },
 ): Promise<Inspected> {
   const { signal } = options
-  const { default: tarStream } = await import('tar-stream')
-  const checksum = hashFile(handle, signal)
+  const checksum = hashFile(handle, signal, options.meter)
   checksum.catch(() => undefined)
-  let decompressor: Spawned | undefined
-  let own: FileHandle | undefined
-  let output: Readable
-  if (entry.manifest.compression === 'zstd') {
-    own = await reopen(handle, entry.path)
-    decompressor = spawnReading(['zstd', '-dc'], own.fd, signal, 'pipe')
-    output = decompressor.child.stdout as Readable
-  } else {
-    const raw = createReadStream('', { fd: handle, start: 0, autoClose: false, highWaterMark: 1 << 20 })
-    output = entry.manifest.compression === 'gzip' ? raw.pipe(createGunzip()) : raw
-    if (output !== raw) raw.on('error', (error) => output.destroy(error))
-  }
   const checker = new SafetyChecker(options)
   const entries: TarEntry[] = []
   const problems: string[] = []
-  const extract = tarStream.extract()
-  output.on('error', (error) => extract.destroy(error))
-  output.pipe(extract)
+  const own = await reopen(handle, entry.path)
   try {
-    for await (const item of extract) {
-      const e = toEntry(item.header)
+    await listArchive(own.fd, entry, signal, (e) => {
       entries.push(e)
       problems.push(...checker.check(e))
-      item.resume()
-      if (signal.aborted) throw signal.reason ?? new Error('interrupted')
-    }
-    if (decompressor !== undefined) {
-      const z = await decompressor.exited
-      if (z.exitCode !== 0) throw new DumpFailure(`zstd -d of ${entry.manifest.file} failed`, tail(z.stderr))
-    }
+    })
   } catch (error) {
-    output.destroy()
-    decompressor?.child.kill('SIGTERM')
     if (signal.aborted) {
       await checksum.catch(() => undefined)
       throw signal.reason ?? error
     }
-    if (error instanceof OwnopsError && !(error instanceof DumpFailure)) throw error // zstd not installed…
+    if (error instanceof OwnopsError && !(error instanceof DumpFailure)) throw error // tar or zstd not installed…
     // Damaged: the checksum says whether the file is what was written.
     const unreadable =
       error instanceof DumpFailure
@@ -257,7 +325,7 @@ export async function inspectArchive(
         : new DumpFailure(`the archive ${entry.manifest.file} cannot be read to the end: ${(error as Error).message}`, '')
     return { ...(await checksum), entries, problems, unreadable }
   } finally {
-    await own?.close()
+    await own.close()
   }
   return { ...(await checksum), entries, problems }
 }
@@ -285,10 +353,13 @@ export async function extractArchive(
   handle: FileHandle,
   entry: BackupEntry,
   dest: string,
-  options: { signal: AbortSignal; tarArgs?: string[] },
+  options: { signal: AbortSignal; tarArgs?: string[]; meter?: ReadMeter },
 ): Promise<void> {
   const decompress = entry.manifest.compression === 'zstd' ? ['-I', 'zstd'] : entry.manifest.compression === 'gzip' ? ['-z'] : []
   const own = await reopen(handle, entry.path)
+  let closed = false
+  // tar (or the decompressor it starts) reads this descriptor: its offset is how far it has got.
+  options.meter?.(() => (closed ? entry.manifest.size : fdOffset(own.fd)))
   try {
     const tar = spawnReading(
       ['tar', ...decompress, '-x', '-f', '-', '-C', dest, ...(options.tarArgs ?? [])],
@@ -301,6 +372,7 @@ export async function extractArchive(
     if (r.exitCode !== 0)
       throw new DumpFailure(`extracting ${entry.manifest.file} failed with exit ${String(r.exitCode ?? r.signal)}`, tail(r.stderr))
   } finally {
+    closed = true
     await own.close()
   }
 }

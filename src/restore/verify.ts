@@ -20,6 +20,7 @@ import { statusPainter } from '../colour.js'
 import { renderTable } from '../text.js'
 import { pluginFor } from '../targets/index.js'
 import { DumpFailure, type RestoreEnv, type Staged } from '../targets/types.js'
+import type { ReadMeter } from '../ui/progress.js'
 import { selectBackup } from './select.js'
 
 export interface VerifyResult {
@@ -30,9 +31,10 @@ export interface VerifyResult {
 }
 
 /** Re-reads the artifact: size and sha256 must equal the manifest's. */
-export async function verifyChecksum(entry: BackupEntry, signal?: AbortSignal): Promise<VerifyResult> {
+export async function verifyChecksum(entry: BackupEntry, signal?: AbortSignal, meter?: ReadMeter): Promise<VerifyResult> {
   const hash = createHash('sha256')
   let size = 0
+  meter?.(() => size)
   await pipeline(
     createReadStream(entry.path, { highWaterMark: 1 << 20 }),
     new Writable({
@@ -190,13 +192,26 @@ export async function verifyTargets(ctx: Ctx, targets: Array<[string, BackupTarg
 
 async function verifyOne(ctx: Ctx, name: string, target: BackupTarget, entry: BackupEntry, drill: boolean): Promise<VerifyRow> {
   const base = { target: name, backup: entry.manifest.id }
-  const checksum = await verifyChecksum(entry, ctx.signal)
+  const size = { bytes: entry.manifest.size }
+  /** The progress line of one read of the backup, until it ends. */
+  const reading = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+    const task = ctx.progress?.track(label, size)
+    try {
+      return await work()
+    } finally {
+      task?.end()
+    }
+  }
+  const meter = ctx.progress?.attach
+  const checksum = await reading(`checksum ${entry.manifest.id}`, () => verifyChecksum(entry, ctx.signal, meter))
   if (!checksum.ok) return { ...base, ok: false, checks: [], ...(checksum.problem ? { problem: checksum.problem } : {}) }
   const log = ctx.log.child({ target: name })
   const plugin = pluginFor(target)
-  const unreadable = await plugin
-    .readable(entry, target, { log, signal: ctx.signal, docker: () => ctx.docker() })
-    .catch((error: unknown) => (error as Error).message)
+  const unreadable = await reading(`read ${entry.manifest.id}`, () =>
+    plugin
+      .readable(entry, target, { log, signal: ctx.signal, docker: () => ctx.docker(), ...(meter ? { meter } : {}) })
+      .catch((error: unknown) => (error as Error).message),
+  )
   if (unreadable !== undefined) return { ...base, ok: false, checks: ['sha256'], problem: unreadable }
   if (!drill) return { ...base, ok: true, checks: ['size', 'sha256', 'readable'] }
   const stamp = timestampId(ctx.clock())
@@ -208,11 +223,13 @@ async function verifyOne(ctx: Ctx, name: string, target: BackupTarget, entry: Ba
     env: ctx.env,
     stamp,
     allowOutsideLinks: true,
+    ...(meter ? { meter } : {}),
   }
   let staged: Staged | undefined
   try {
     const restorer = await plugin.restorer(target, env)
-    staged = await restorer.stage(entry, plugin.drillPlace(name, target, { stamp, backupDir: ctx.config().config.backup.dir }))
+    const place = plugin.drillPlace(name, target, { stamp, backupDir: ctx.config().config.backup.dir })
+    staged = await reading(`drill ${entry.manifest.id}`, () => restorer.stage(entry, place))
     const details = await restorer.check(staged, entry)
     await restorer.discard(staged).catch((error: unknown) => log.warn({ err: error }, 'could not remove the drill copy'))
     staged = undefined

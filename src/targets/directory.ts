@@ -144,7 +144,7 @@ export const directory: TargetPlugin<DirectoryTarget> = {
 
   async readable(entry, _target, env) {
     try {
-      await readArchive(entry, env.signal)
+      await readArchive(entry, env.signal, env.meter)
       return undefined
     } catch (error) {
       if (env.signal.aborted) throw error
@@ -263,7 +263,11 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
     const id = await identity(handle)
     const known = inspected.get(entry.path)
     if (known !== undefined && known.identity === id) return known.result
-    const result = await inspectArchive(handle, entry, { signal: env.signal, allowOutsideLinks: env.allowOutsideLinks === true })
+    const result = await inspectArchive(handle, entry, {
+      signal: env.signal,
+      allowOutsideLinks: env.allowOutsideLinks === true,
+      ...(env.meter ? { meter: env.meter } : {}),
+    })
     inspected.set(entry.path, { identity: id, result })
     return result
   }
@@ -293,6 +297,7 @@ async function directoryRestorer(target: DirectoryTarget, env: RestoreEnv): Prom
         await extractArchive(handle, entry, dest, {
           signal: env.signal,
           tarArgs: ['--numeric-owner', '--same-owner', '--same-permissions', '--delay-directory-restore'],
+          ...(env.meter ? { meter: env.meter } : {}),
         })
       } catch (error) {
         await rm(dest, { recursive: true, force: true })

@@ -20,6 +20,7 @@ import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { containerNotRunning, OwnopsError } from '../errors.js'
 import { compressInto } from '../sys/compress.js'
+import { metered } from '../ui/progress.js'
 import type { Docker } from '../sys/docker.js'
 import { execCapture, execToStream, execWithInput, inspectContainer, type ContainerFacts } from '../sys/docker-exec.js'
 import { parseStamp } from './leftovers.js'
@@ -248,7 +249,12 @@ export const mysql: TargetPlugin<MysqlTarget> = {
   async readable(entry, _target, env) {
     const { Writable: W } = await import('node:stream')
     try {
-      await pipeline(createReadStream(entry.path), createGunzip(), new W({ write: (_c, _e, cb) => cb() }), { signal: env.signal })
+      await pipeline(
+        metered(createReadStream(entry.path, { highWaterMark: 1 << 20 }), env.meter),
+        createGunzip(),
+        new W({ write: (_c, _e, cb) => cb() }),
+        { signal: env.signal },
+      )
       return undefined
     } catch (error) {
       if (env.signal.aborted) throw error
@@ -321,7 +327,7 @@ async function mysqlRestorer(target: MysqlTarget, env: RestoreEnv): Promise<Rest
   /** Loads `file` (a gzip'd dump) with every database renamed by `map`; returns the databases seen. */
   const load = async (file: string, map: (db: string) => string | null, signal?: AbortSignal): Promise<string[]> => {
     const seen: string[] = []
-    const input = createReadStream(file, { highWaterMark: 1 << 20 })
+    const input = metered(createReadStream(file, { highWaterMark: 1 << 20 }), env.meter)
       .pipe(createGunzip())
       .pipe(retargetDump(map, seen))
     const r = await execWithInput(docker, container, base, input, { env: access.env, ...(signal ? { signal } : {}) })

@@ -19,6 +19,7 @@ import { createGunzip } from 'node:zlib'
 import type { BackupEntry } from '../backup/catalog.js'
 import { containerNotRunning, OwnopsError } from '../errors.js'
 import { compressInto } from '../sys/compress.js'
+import { metered, type ReadMeter } from '../ui/progress.js'
 import type { Docker } from '../sys/docker.js'
 import { runCapture, spawnProcess } from '../sys/exec.js'
 import { execCapture, execToStream, execWithInput, inspectContainer, type ContainerFacts } from '../sys/docker-exec.js'
@@ -160,12 +161,12 @@ export const postgres: TargetPlugin<PostgresTarget> = {
         await env.docker(),
         target.container,
         ['pg_restore', '--list'],
-        createReadStream(entry.path, { highWaterMark: 1 << 20 }),
+        metered(createReadStream(entry.path, { highWaterMark: 1 << 20 }), env.meter),
         { signal: env.signal },
       )
       return r.exitCode === 0 ? undefined : `pg_restore --list fails: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}`
     }
-    return gzipReadable(entry, env.signal)
+    return gzipReadable(entry, env.signal, env.meter)
   },
 
   drillPlace(_name, target, env) {
@@ -221,10 +222,15 @@ async function stagingTime(c: PostgresConnection, db: string, maintenance: strin
   return Number.isNaN(time.getTime()) ? undefined : time
 }
 
-async function gzipReadable(entry: BackupEntry, signal: AbortSignal): Promise<string | undefined> {
+async function gzipReadable(entry: BackupEntry, signal: AbortSignal, meter?: ReadMeter): Promise<string | undefined> {
   const { Writable: W } = await import('node:stream')
   try {
-    await pipeline(createReadStream(entry.path), createGunzip(), new W({ write: (_c, _e, cb) => cb() }), { signal })
+    await pipeline(
+      metered(createReadStream(entry.path, { highWaterMark: 1 << 20 }), meter),
+      createGunzip(),
+      new W({ write: (_c, _e, cb) => cb() }),
+      { signal },
+    )
     return undefined
   } catch (error) {
     if (signal.aborted) throw error
@@ -436,7 +442,8 @@ async function postgresRestorer(target: PostgresTarget, env: RestoreEnv): Promis
       await sql(`create database ${ident(name)} owner ${ident(owner)} template template0`)
       try {
         const plain = entry.manifest.compression === 'gzip'
-        const input = plain ? createReadStream(entry.path).pipe(createGunzip()) : createReadStream(entry.path, { highWaterMark: 1 << 20 })
+        const file = metered(createReadStream(entry.path, { highWaterMark: 1 << 20 }), env.meter)
+        const input = plain ? file.pipe(createGunzip()) : file
         const argv = plain
           ? ['psql', '-X', '-U', user, '--no-password', '-d', name, '-v', 'ON_ERROR_STOP=1', '-q', '-o', '/dev/null']
           : ['pg_restore', '-U', user, '--no-password', '--exit-on-error', '-d', name]

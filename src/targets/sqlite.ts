@@ -130,7 +130,7 @@ export const sqlite: TargetPlugin<SqliteTarget> = {
   async readable(entry, _target, env) {
     const copy = join(tmpdir(), `ownops-verify-${process.pid}-${Date.now()}.sqlite`)
     try {
-      await decompressFile(entry, copy, env.signal)
+      await decompressFile(entry, copy, env.signal, env.meter)
       const r = await runCapture(['sqlite3', '-bail', copy, 'PRAGMA integrity_check;'], { log: env.log, signal: env.signal })
       return r.exitCode === 0 && r.stdout.trim() === 'ok' ? undefined : `integrity_check: ${r.stdout.trim() || r.stderr.trim()}`
     } catch (error) {
@@ -206,7 +206,7 @@ async function sqliteRestorer(target: SqliteTarget, env: RestoreEnv): Promise<Re
         throw new OwnopsError(`${to} already exists`, { kind: 'failed', hint: 'choose another --to path' })
       await mkdir(dirname(file), { recursive: true })
       try {
-        await decompressFile(entry, file, env.signal)
+        await decompressFile(entry, file, env.signal, env.meter)
         await integrity(file)
         const old = await stat(live).catch(() => undefined)
         if (old !== undefined) {

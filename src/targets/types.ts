@@ -12,6 +12,7 @@ import type { BackupEntry } from '../backup/catalog.js'
 import type { Manifest } from '../backup/artifact.js'
 import type { ConfigProblem } from '../config/problems.js'
 import { OwnopsError } from '../errors.js'
+import type { ReadMeter } from '../ui/progress.js'
 
 /** What every operation on a target gets: where to log, when to stop, the engine, the environment. */
 export interface TargetEnv {
@@ -20,6 +21,8 @@ export interface TargetEnv {
   signal: AbortSignal
   docker(): Promise<Docker>
   env: NodeJS.ProcessEnv
+  /** Told how to read how many bytes of the backup a restore or a check has read so far (the terminal's progress line). */
+  meter?: ReadMeter
 }
 
 export interface SourceEnv extends TargetEnv {
@@ -179,6 +182,8 @@ export interface ReadableEnv {
   log: Logger
   signal: AbortSignal
   docker(): Promise<Docker>
+  /** Told how to read how far the backup has been read (the terminal's progress line). */
+  meter?: ReadMeter
 }
 
 export type TargetProblem = Omit<ConfigProblem, 'file' | 'line'>

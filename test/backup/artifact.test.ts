@@ -101,6 +101,30 @@ describe('artifact', () => {
     expect(readdirSync(dir).sort()).toEqual(['db-t.json', 'db-t.tar.zst'])
   })
 
+  it('an artifact larger than the early-flush stretch (32 MiB), streamed or written by a tool, commits whole with its checksum', async () => {
+    const dir = join(work.dir, 'big')
+    const streamed = await Artifact.create(dir, 'big-s', 'pgdump')
+    const chunk = Buffer.alloc(1 << 20, 'y')
+    await pipeline(
+      Readable.from(
+        (function* () {
+          for (let i = 0; i < 70; i++) yield chunk
+        })(),
+      ),
+      streamed.sink,
+    )
+    const a = await streamed.commit(base)
+    expect(a.size).toBe(70 << 20)
+    expect(a.sha256).toBe(createHash('sha256').update(readFileSync(streamed.path)).digest('hex'))
+    const written = await Artifact.create(dir, 'big-t', 'tar.zst')
+    const fd = written.sink.fileDescriptor()
+    const child = spawn('sh', ['-c', 'head -c 73400320 /dev/urandom'], { stdio: ['ignore', fd, 'inherit'] })
+    await new Promise((resolve) => child.on('close', resolve))
+    const b = await written.commit(base)
+    expect(b.size).toBe(73_400_320)
+    expect(b.sha256).toBe(createHash('sha256').update(readFileSync(written.path)).digest('hex'))
+  })
+
   it('a tool that goes back to rewrite the start of what it wrote (as pg_dump -Fc does on a file): the commit fails and leaves nothing', async () => {
     const dir = join(work.dir, 'db')
     let startHashed = (): void => undefined

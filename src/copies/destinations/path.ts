@@ -13,6 +13,7 @@ import { ARTIFACT_DIR_MODE, ARTIFACT_FILE_MODE, partialName } from '../../backup
 import type { BackupEntry } from '../../backup/catalog.js'
 import type { Manifest } from '../../backup/artifact.js'
 import { OwnopsError } from '../../errors.js'
+import type { ReadMeter } from '../../ui/progress.js'
 import { fsyncDir, writeFileAtomic } from '../../sys/atomic.js'
 import { processAlive, readMounts } from '../../sys/host.js'
 import { listingFromFiles, storedName, type ListedFile } from '../layout.js'
@@ -105,7 +106,7 @@ class PathDestination implements Destination {
     return { ...listing, compared: {} }
   }
 
-  async upload(entry: BackupEntry): Promise<RemoteCopy> {
+  async upload(entry: BackupEntry, meter?: ReadMeter): Promise<RemoteCopy> {
     const m = entry.manifest
     const dir = this.full(m.target)
     await mkdir(dir, { recursive: true, mode: ARTIFACT_DIR_MODE })
@@ -115,6 +116,7 @@ class PathDestination implements Destination {
     const handle = await open(partial, 'wx', ARTIFACT_FILE_MODE)
     const plain = new HashingPass()
     const stored = new HashingPass()
+    meter?.(() => plain.bytes)
     try {
       const source = piped(createReadStream(entry.path, { highWaterMark: 1 << 20 }), plain)
       let body: Readable = source

@@ -17,6 +17,7 @@ import type { Manifest } from '../../backup/artifact.js'
 import { partialName } from '../../backup/artifact.js'
 import type { BackupEntry } from '../../backup/catalog.js'
 import { OwnopsError } from '../../errors.js'
+import type { ReadMeter } from '../../ui/progress.js'
 import { processAlive } from '../../sys/host.js'
 import { runTool, startTool, type ToolResult } from '../../sys/tool.js'
 import { joinRemote, listingFromFiles, storedName, type ListedFile } from '../layout.js'
@@ -215,7 +216,7 @@ class RcloneDestination implements Destination {
     return out
   }
 
-  async upload(entry: BackupEntry): Promise<RemoteCopy> {
+  async upload(entry: BackupEntry, meter?: ReadMeter): Promise<RemoteCopy> {
     const m = entry.manifest
     const file = storedName(m.file, this.age ? 'age' : 'none')
     const partial = this.path(m.target, partialName(file))
@@ -226,6 +227,7 @@ class RcloneDestination implements Destination {
       if (this.age) {
         const plain = new HashingPass()
         const out = new HashingPass({ md5: true })
+        meter?.(() => plain.bytes)
         const age = ageStage(piped(createReadStream(entry.path, { highWaterMark: 1 << 20 }), plain), { encrypt: this.age }, this.env)
         const rcat = startTool(this.args('rcat', partial), {
           log: this.env.log,
