@@ -45,8 +45,8 @@ export interface CtxOptions {
   out?: Output
   /** Where log lines go (tests capture them); stderr by default. */
   logWrite?: (line: string) => void
-  /** Whether stderr is a terminal: then long byte work shows a progress line there (not with --json or -q). */
-  stderrIsTTY?: boolean
+  /** Whether stderr is this process's own terminal: then long byte work shows a progress line there (not with --json or -q). */
+  progress?: boolean
   /** The terminal's width, for the progress line. */
   columns?: () => number | undefined
   logFormat?: LogFormat
@@ -182,7 +182,7 @@ export class Ctx {
     this.readStdin = init.readStdin ?? readProcessStdin
     const logWrite = init.logWrite ?? ((line: string) => writeStderr(line))
     this.progress = progressLine({
-      isTTY: init.stderrIsTTY ?? false,
+      isTTY: init.progress ?? false,
       json: this.options.json,
       quiet: this.options.quiet,
       write: logWrite,

@@ -97,7 +97,7 @@ export class Session {
       // out of their reports in the first place (config show masks secret keys).
       out: { write: (text) => this.stdout(text) },
       logWrite: this.stderr,
-      stderrIsTTY: this.progress,
+      progress: this.progress,
       ...(this.progress ? { columns: () => process.stderr.columns } : {}),
       ...(io.stdin !== undefined ? { readStdin: async () => io.stdin as string } : {}),
       ...(io.clock ? { clock: io.clock } : {}),
