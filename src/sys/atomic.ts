@@ -14,19 +14,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
   await mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o700 })
   const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.partial`)
   const mode = options.mode ?? 0o600
-  const handle = await open(temp, 'wx', mode)
-  try {
-    // Exactly this mode, whatever the umask: a unit with UMask=0077 still writes a 0644
-    // metrics file that node_exporter can read.
-    await handle.chmod(mode)
-    await handle.writeFile(data)
-    await handle.sync()
-  } catch (error) {
-    await handle.close().catch(() => undefined)
-    await rm(temp, { force: true })
-    throw error
-  }
-  await handle.close()
+  await writeNew(temp, data, mode)
   try {
     await rename(temp, file)
   } catch (error) {
@@ -56,6 +44,16 @@ export async function writeFileExclusive(file: string, data: string | Uint8Array
   const dir = dirname(file)
   await mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o700 })
   const mode = options.mode ?? 0o600
+  await writeNew(file, data, mode)
+  await fsyncDir(dir)
+}
+
+/**
+ * Creates `file` (O_CREAT|O_EXCL) with exactly `mode`, whatever the umask — a unit with
+ * UMask=0077 still writes a 0644 metrics file that node_exporter can read — writes `data` and
+ * fsyncs it. A failed write removes what it created.
+ */
+async function writeNew(file: string, data: string | Uint8Array, mode: number): Promise<void> {
   const handle = await open(file, 'wx', mode)
   try {
     await handle.chmod(mode)
@@ -67,5 +65,4 @@ export async function writeFileExclusive(file: string, data: string | Uint8Array
     throw error
   }
   await handle.close()
-  await fsyncDir(dir)
 }
