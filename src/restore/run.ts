@@ -37,6 +37,7 @@ import {
   type Staged,
   type Swapped,
 } from '../targets/types.js'
+import { restoreEnv } from './env.js'
 import { parseAt, selectBackup } from './select.js'
 import { parseUndoRecord, readUndoRecord, type UndoRecord } from './undo-record.js'
 import { recordVerified, verifyChecksum } from './verify.js'
@@ -168,16 +169,7 @@ async function chooseBackup(
 async function planTarget(ctx: Ctx, config: Config, name: string, opts: RestoreOptions, stamp: string): Promise<TargetPlan> {
   const target = config.backup.targets[name] as BackupTarget
   const log = ctx.log.child({ target: name })
-  const env: RestoreEnv = {
-    target: name,
-    log,
-    signal: ctx.signal,
-    docker: () => ctx.docker(),
-    env: ctx.env,
-    stamp,
-    allowOutsideLinks: opts.allowOutsideLinks,
-    ...(ctx.progress ? { meter: ctx.progress.attach } : {}),
-  }
+  const env = restoreEnv(ctx, name, log, stamp, { allowOutsideLinks: opts.allowOutsideLinks, meter: ctx.progress?.attach })
   const catalog = await readCatalog(opts.backupDir ?? config.backup.dir, name)
   const restorer = await pluginFor(target).restorer(target, env)
   // 1. Verify before touching anything.
@@ -624,14 +616,7 @@ export async function undoRestore(ctx: Ctx, name: string, opts: RestoreOptions, 
   const config = ctx.config().config
   const target = config.backup.targets[name] as BackupTarget
   const log = ctx.log.child({ target: name })
-  const env: RestoreEnv = {
-    target: name,
-    log,
-    signal: ctx.signal,
-    docker: () => ctx.docker(),
-    env: ctx.env,
-    stamp: timestampId(ctx.clock()),
-  }
+  const env = restoreEnv(ctx, name, log, timestampId(ctx.clock()))
   try {
     // A damaged record is refused before anything is looked at, stopped or renamed.
     const record = await readUndoRecord(ctx.stateStore(), name)

@@ -19,8 +19,9 @@ import { ExitCode, OwnopsError } from '../errors.js'
 import { statusPainter } from '../colour.js'
 import { renderTable } from '../text.js'
 import { pluginFor } from '../targets/index.js'
-import { DumpFailure, type RestoreEnv, type Staged } from '../targets/types.js'
+import { DumpFailure, type Staged } from '../targets/types.js'
 import type { ReadMeter } from '../ui/progress.js'
+import { restoreEnv } from './env.js'
 import { selectBackup } from './select.js'
 
 export interface VerifyResult {
@@ -215,16 +216,7 @@ async function verifyOne(ctx: Ctx, name: string, target: BackupTarget, entry: Ba
   if (unreadable !== undefined) return { ...base, ok: false, checks: ['sha256'], problem: unreadable }
   if (!drill) return { ...base, ok: true, checks: ['size', 'sha256', 'readable'] }
   const stamp = timestampId(ctx.clock())
-  const env: RestoreEnv = {
-    target: name,
-    log,
-    signal: ctx.signal,
-    docker: () => ctx.docker(),
-    env: ctx.env,
-    stamp,
-    allowOutsideLinks: true,
-    ...(meter ? { meter } : {}),
-  }
+  const env = restoreEnv(ctx, name, log, stamp, { allowOutsideLinks: true, meter })
   let staged: Staged | undefined
   try {
     const restorer = await plugin.restorer(target, env)
